@@ -349,6 +349,33 @@ pub enum RouteOpt {
     Table(Spanned<TableRef>),
     /// `onlink`: the gateway is on the link even if no prefix says so.
     Onlink(Span),
+    /// `mtu N`: the path MTU of the route (RTAX_MTU).
+    Mtu(Spanned<IntValue>),
+    /// `advmss N`: the MSS advertised to TCP peers (RTAX_ADVMSS).
+    Advmss(Spanned<IntValue>),
+    /// `scope host|link|global|N`
+    Scope(Spanned<RouteScopeValue>),
+    /// `proto N|NAME`: the route's protocol, as `ip route ... proto` names it.
+    Proto(Spanned<TableRef>),
+    /// `nexthop via IP [dev NAME] [weight N]`: one path of a multipath route.
+    Nexthop(Spanned<NexthopAst>),
+}
+
+/// One `nexthop` of a route, as written; its span is the whole group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NexthopAst {
+    pub via: Vec<Spanned<IpValue>>,
+    pub dev: Vec<Spanned<Name>>,
+    pub weight: Vec<Spanned<IntValue>>,
+}
+
+/// A route's `scope`: a name iproute2 knows, or a number.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum RouteScopeValue {
+    Host,
+    Link,
+    Global,
+    Number(IntValue),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -206,7 +206,7 @@ sandbox_test!(addresses_v4_and_v6_are_added_usable_at_once, {
 sandbox_test!(routes_in_any_table_with_via_dev_src_metric, {
     sh("ip link add rt0 type veth peer name rt1 && ip link set rt0 up && ip link set rt1 up && ip addr add 10.2.0.1/24 dev rt0 && ip addr add fd00:2::1/64 dev rt0 nodad");
     let route = |dest: &str, via: Option<&str>, dev: Option<&str>, src: Option<&str>, metric: Option<u32>, table: u32| {
-        let route = RouteSpec { dest: dest.parse().unwrap(), via: via.map(|v| v.parse().unwrap()), dev: dev.map(str::to_string), src: src.map(|s| s.parse().unwrap()), metric, table, onlink: false, kind: Default::default() };
+        let route = RouteSpec { dest: dest.parse().unwrap(), via: via.map(|v| v.parse().unwrap()), dev: dev.map(str::to_string), src: src.map(|s| s.parse().unwrap()), metric, table, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
         op(Action::AddRoute { ns: "host".into(), route: route.clone() }, &[], vec![Action::DelRoute { ns: "host".into(), route }])
     };
     let plan = Plan {

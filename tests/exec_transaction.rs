@@ -88,7 +88,7 @@ sandbox_test!(address_on_a_missing_interface_rolls_everything_back, {
 });
 
 sandbox_test!(route_via_an_unreachable_gateway_rolls_everything_back, {
-    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
+    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
     let plan = plan_ending_with(Action::AddRoute { ns: "fa".into(), route });
     assert_refused_and_rolled_back(&plan, nix::libc::ENETUNREACH);
 });
@@ -107,7 +107,7 @@ sandbox_test!(link_name_clash_rolls_back_and_leaves_the_existing_link_alone, {
 
 sandbox_test!(error_carries_the_kernel_extack_message, {
     let mut exec = Executor::new().unwrap();
-    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
+    let route = RouteSpec { dest: "10.9.0.0/16".parse().unwrap(), via: Some("192.0.2.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
     let action = Action::AddRoute { ns: "host".into(), route };
     let err = exec.run_action(&action).unwrap_err();
     let text = err.to_string();
@@ -131,9 +131,9 @@ sandbox_test!(pre_existing_objects_survive_apply_and_rollback, {
             addr("keep", "kp1", "10.5.7.1/24", &[]),
             rule_from("keep", "10.57.0.0/16", 57, &[]),
             op(
-                Action::AddRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default() } },
+                Action::AddRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() } },
                 &[],
-                vec![Action::DelRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default() } }],
+                vec![Action::DelRoute { ns: "host".into(), route: RouteSpec { dest: "10.58.0.0/16".parse().unwrap(), via: Some("10.5.5.2".parse().unwrap()), dev: None, src: None, metric: None, table: 56, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() } }],
             ),
         ],
         ..Default::default()

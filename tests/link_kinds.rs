@@ -82,3 +82,42 @@ fn a_lone_dummy_is_refused_by_name_without_dummy_support() {
     }
     support::assert_same_dump(&before, &sb.dump(), "at the end");
 }
+
+/// The vrf's table with a route in it, for the edit below.
+fn vrf_with_table(table: u32) -> String {
+    SCRIPT.replace("vrf blue table 10", &format!("vrf blue table {table}\n  route 10.9.0.0/16 via 10.0.0.2 table {table}"))
+}
+
+#[test]
+fn a_changed_vrf_table_makes_the_vrf_again_with_its_ports_and_rollback_and_down_restore() {
+    // The kernel cannot move a vrf to another table: an edited `vrf blue table N` is
+    // seen on re-run, the vrf made again with the new table, its port enslaved again and
+    // the route through it added again; a failed run puts the old vrf back.
+    let probe = Sandbox::new();
+    if !probe.sh("ip link add probe0 type vrf table 5").success {
+        assert!(!full_kernel_lane(), "the full-kernel lane's kernel refused vrf");
+        return; // refused runs: dummy_and_vrf_like_ip_or_refused_after_rollback
+    }
+    let reference = Sandbox::new();
+    reference.sh(&IPROUTE2.replace("table 10", "table 20")).ok();
+    reference.sh("ip -n r route add 10.9.0.0/16 via 10.0.0.2 table 20 proto 110").ok();
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let script = sb.write_script("vrf.ns", &vrf_with_table(10));
+    let first = sb.netscript(&["run", &script]);
+    assert!(first.success, "{}", first.stderr);
+    let made = sb.dump();
+    sb.put(&script, &vrf_with_table(20));
+    let ops = (sb.op_count(&script) - 1).to_string();
+    let failed = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", ops)], &["run", &script]);
+    assert!(!failed.success, "the fault fails the run");
+    support::assert_same_dump(&made, &sb.dump(), "after the rollback");
+    let edited = sb.netscript(&["run", &script]);
+    assert!(edited.success, "{}", edited.stderr);
+    let link = sb.run("ip", &["-n", "r", "-d", "-json", "link", "show", "blue"]).ok();
+    assert!(link.contains("\"table\":20"), "the vrf's table: {link}");
+    assert_eq!(support::without_macs(&sb.dump()), support::without_macs(&reference.dump()), "the state after the edit");
+    sb.assert_up_to_date(&script);
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}

@@ -175,6 +175,12 @@ module.exports = grammar({
           seq('metric', $._int_value),
           $._table_opt,
           'onlink',
+          seq(choice('mtu', 'advmss'), $._int_value),
+          seq('scope', choice('host', 'link', 'global', $._int_value)),
+          seq('proto', choice($._int_value, alias($.identifier, $.protocol))),
+          // A multipath route's paths: `nexthop via A [dev D] [weight W]`, flat here.
+          'nexthop',
+          seq('weight', $._int_value),
         ))),
     _dev_opt: ($) => seq('dev', field('device', $.interface_name)),
     _table_opt: ($) => seq(choice('table', 'lookup'), field('table', choice($._int_value, $.table_name))),

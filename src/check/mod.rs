@@ -8,6 +8,7 @@ mod expect;
 mod firewall;
 mod links;
 mod routing;
+mod route_options;
 mod traffic;
 mod traffic_options;
 mod traffic_filters;

@@ -135,7 +135,7 @@ impl Evaluator<'_> {
             },
         };
         let index = self.desired.namespaces[ns].routes.len();
-        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default() };
+        let mut route = Route { span, dest, via: None, dev: None, src: None, metric: None, table: None, onlink: false, kind: kind.map(|k| k.node).unwrap_or_default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
         let mut seen = Seen::default();
         for opt in opts {
             match opt {
@@ -147,12 +147,26 @@ impl Evaluator<'_> {
                 }
                 RouteOpt::Table(x) if self.once(&mut seen, "table", x.span) => route.table = self.table_ref(ns, x, TableTarget::Route(index)),
                 RouteOpt::Onlink(x) if self.once(&mut seen, "onlink", *x) => route.onlink = true,
+                RouteOpt::Mtu(x) if self.once(&mut seen, "mtu", x.span) => route.mtu = self.route_mtu(x),
+                RouteOpt::Advmss(x) if self.once(&mut seen, "advmss", x.span) => route.advmss = self.route_advmss(x),
+                RouteOpt::Scope(x) if self.once(&mut seen, "scope", x.span) => route.scope = self.route_scope(x),
+                RouteOpt::Proto(x) if self.once(&mut seen, "proto", x.span) => route.proto = self.route_proto(x),
+                RouteOpt::Nexthop(x) => {
+                    seen.0.entry("nexthop").or_insert(x.span);
+                    match self.nexthop(x) {
+                        Some(hop) => route.nexthops.push(hop),
+                        // Reported: the route is not checked further (no follow-on errors).
+                        None => {
+                            seen.0.insert("nexthop failed", x.span);
+                        }
+                    }
+                }
                 _ => {}
             }
         }
         if let Some(kind) = kind {
             // A route that refuses packets has nowhere to send them.
-            if let Some((word, &at)) = ["via", "dev", "onlink"].iter().find_map(|w| seen.0.get_key_value(w)) {
+            if let Some((word, &at)) = ["via", "dev", "onlink", "nexthop"].iter().find_map(|w| seen.0.get_key_value(w)) {
                 self.report(
                     Diagnostic::error(CONFLICTING_ATTRIBUTE, at, format!("a {} route sends packets nowhere: it takes no `{word}`", kind.node.word()))
                         .label("not for this kind of route")
@@ -161,7 +175,15 @@ impl Evaluator<'_> {
                 );
                 return;
             }
-            self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            if self.route_scope_fits(&route) {
+                self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            }
+            return;
+        }
+        if seen.0.contains_key("nexthop") {
+            if !seen.0.contains_key("nexthop failed") && self.multipath_fits(&route, &seen) {
+                self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+            }
             return;
         }
         if !seen.0.contains_key("via") && !seen.0.contains_key("dev") {
@@ -181,6 +203,9 @@ impl Evaluator<'_> {
                     .label("on which link?")
                     .help("e.g. `route 198.51.100.0/24 via 10.9.9.9 dev eth0 onlink`"),
             );
+            return;
+        }
+        if !self.route_scope_fits(&route) {
             return;
         }
         self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);

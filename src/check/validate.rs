@@ -176,6 +176,10 @@ fn routes(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             found.push(d);
             continue; // the gateway checks below would only repeat this
         }
+        if let Some(d) = route.nexthops.iter().filter_map(|h| h.node.dev.as_ref()).find_map(|dev| lookup(ns, dev, "interface").err()) {
+            found.push(d);
+            continue;
+        }
         let dest_v4 = match &route.dest.node {
             RouteDest::Prefix(p) => Some(p.addr().is_ipv4()),
             RouteDest::Default => None,

@@ -281,6 +281,7 @@ fn read_extra(name: &str, mac_origins: bool) -> Result<Extra, ExecError> {
             continue;
         }
         spec.dev = oif.and_then(|i| names.get(&i).cloned());
+        messages::name_nexthops(&mut spec, &|i| names.get(&i).cloned());
         extra.routes.push(LiveRoute { spec, protocol: u8::from(r.header.protocol), scope: u8::from(r.header.scope) });
     }
     for m in &rules {

@@ -343,7 +343,13 @@ impl Inner {
             Action::AddRoute { ns, route } => {
                 let conn = self.conn(ns).await?;
                 let oif = self.opt_ifindex(ns, route.dev.as_ref()).await?;
-                conn.request(M::NewRoute(messages::route(route, oif, false)), NEW).await.map(drop)
+                let mut msg = messages::route(route, oif, false);
+                let mut oifs = Vec::new();
+                for hop in &route.nexthops {
+                    oifs.push(self.opt_ifindex(ns, hop.dev.as_ref()).await?);
+                }
+                messages::add_nexthops(&mut msg, route, &oifs);
+                conn.request(M::NewRoute(msg), NEW).await.map(drop)
             }
             Action::DelRoute { ns, route } => {
                 let conn = self.conn(ns).await?;

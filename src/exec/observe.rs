@@ -221,6 +221,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 mac: l.mac,
                 master: l.master_index.and_then(|i| names.get(&i).cloned()),
                 addrs: Vec::new(),
+                vrf_table: l.vrf_table,
             },
         );
     }
@@ -236,6 +237,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
             && let Some((mut spec, oif)) = messages::decode_route(r)
                 && tables.contains(&spec.table) {
                     spec.dev = oif.and_then(|i| names.get(&i).cloned());
+                    messages::name_nexthops(&mut spec, &|i| names.get(&i).cloned());
                     out.routes.push(spec);
                 }
     }

@@ -389,9 +389,9 @@ mod tests {
         mv.mtu = 9000;
         mv.mac_origin = Some(MacOrigin::Set);
         ns.links = vec![tun, half, br, port, q0, vx, mv];
-        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.10.0.0/16".parse().unwrap(), via: None, dev: Some("tun0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default() }, protocol: 3, scope: 253 });
-        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.11.0.0/16".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default() }, protocol: 3, scope: 253 });
-        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.0.0.0/24".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default() }, protocol: 2, scope: 253 });
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.10.0.0/16".parse().unwrap(), via: None, dev: Some("tun0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() }, protocol: 3, scope: 253 });
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.11.0.0/16".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() }, protocol: 3, scope: 253 });
+        ns.routes.push(LiveRoute { spec: RouteSpec { dest: "10.0.0.0/24".parse().unwrap(), via: None, dev: Some("br0".into()), src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() }, protocol: 2, scope: 253 });
         ns.rules.push(rule(None, true, None, 10));
         ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("tun0"), 11));
         ns.rules.push(rule(Some("10.0.0.0/8"), false, Some("br0"), 12));

@@ -521,7 +521,7 @@ impl Kind for Routes {
         ns.routes
             .iter()
             .map(|r| {
-                json!({
+                let mut route = json!({
                     "family": family(&r.spec.dest),
                     "dst": prefix_text(&r.spec.dest),
                     "gateway": r.spec.via,
@@ -531,7 +531,17 @@ impl Kind for Routes {
                     "table": table_name(live, r.spec.table),
                     "protocol": protocol_name(r.protocol),
                     "scope": scope_name(r.scope),
-                })
+                });
+                // Path attributes only where set (as `ip -json route` has them).
+                for (key, value) in [("mtu", r.spec.mtu), ("advmss", r.spec.advmss)] {
+                    if let Some(v) = value {
+                        route[key] = json!(v);
+                    }
+                }
+                if !r.spec.nexthops.is_empty() {
+                    route["nexthops"] = json!(r.spec.nexthops.iter().map(|h| json!({ "gateway": h.via, "dev": h.dev, "weight": h.weight })).collect::<Vec<_>>());
+                }
+                route
             })
             .collect()
     }
@@ -558,6 +568,7 @@ impl Kind for Routes {
             if r.scope != 0 {
                 line.push_str(&format!(" scope {}", scope_name(r.scope)));
             }
+            line.push_str(&super::route_attrs::path_words(&r.spec));
             out.push(line);
         }
     }
@@ -596,6 +607,7 @@ impl Kind for Routes {
             if r.spec.onlink {
                 line.push_str(" onlink");
             }
+            line.push_str(&super::route_attrs::script_words(&r.spec));
             match &r.spec.dev {
                 Some(d) if !script.declares(d) => out.push(format!("# {line}   # dev {d} is not an interface this export declares")),
                 _ => out.push(line),

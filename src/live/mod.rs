@@ -20,6 +20,7 @@ pub mod kinds;
 pub mod text;
 pub mod bpf_stats;
 mod tc_options;
+mod route_attrs;
 
 pub use crate::exec::inventory::state::*;
 

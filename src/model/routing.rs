@@ -71,6 +71,30 @@ pub struct Route {
     pub onlink: bool,
     #[serde(skip_serializing_if = "is_unicast")]
     pub kind: RouteKind,
+    /// `mtu N` (RTAX_MTU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<Spanned<u32>>,
+    /// `advmss N` (RTAX_ADVMSS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advmss: Option<Spanned<u32>>,
+    /// `scope`: RT_SCOPE_* (0 global, 253 link, 254 host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Spanned<u8>>,
+    /// `proto`: the route's protocol, instead of netscript's 110.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<Spanned<u8>>,
+    /// `nexthop via … [dev …] [weight N]`, two or more: a multipath route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<Spanned<NextHop>>,
+}
+
+/// One path of a multipath route.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NextHop {
+    pub via: Spanned<IpAddr>,
+    pub dev: Option<Spanned<String>>,
+    /// 1–256 (`ip route`'s weight; the kernel stores weight − 1).
+    pub weight: u32,
 }
 
 fn is_unicast(kind: &RouteKind) -> bool {
@@ -81,7 +105,7 @@ impl Route {
     pub fn is_ipv6(&self) -> bool {
         match &self.dest.node {
             RouteDest::Prefix(p) => matches!(p, IpNet::V6(_)),
-            RouteDest::Default => matches!(self.via.as_ref().map(|v| v.node), Some(IpAddr::V6(_))),
+            RouteDest::Default => matches!(self.via.as_ref().map(|v| v.node).or(self.nexthops.first().map(|h| h.node.via.node)), Some(IpAddr::V6(_))),
         }
     }
     pub fn table_id(&self) -> u32 {
@@ -118,4 +142,34 @@ impl Rule {
         matches!(self.from.as_ref().map(|f| f.node), Some(IpNet::V6(_)))
             || matches!(self.to.as_ref().map(|f| f.node), Some(IpNet::V6(_)))
     }
+}
+
+/// The route protocols iproute2 names (its `rt_protos`), for `route ... proto NAME`.
+pub const ROUTE_PROTOCOLS: &[(&str, u8)] = &[
+    ("redirect", 1),
+    ("kernel", 2),
+    ("boot", 3),
+    ("static", 4),
+    ("gated", 8),
+    ("ra", 9),
+    ("mrt", 10),
+    ("zebra", 11),
+    ("bird", 12),
+    ("dnrouted", 13),
+    ("xorp", 14),
+    ("ntk", 15),
+    ("dhcp", 16),
+    ("keepalived", 18),
+    ("babel", 42),
+    ("openr", 99),
+    ("bgp", 186),
+    ("isis", 187),
+    ("ospf", 188),
+    ("rip", 189),
+    ("eigrp", 192),
+];
+
+/// The name iproute2 gives a route protocol, if it has one.
+pub fn route_protocol_name(number: u8) -> Option<&'static str> {
+    ROUTE_PROTOCOLS.iter().find(|(_, n)| *n == number).map(|(name, _)| *name)
 }

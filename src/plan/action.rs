@@ -224,6 +224,43 @@ pub struct RouteSpec {
     /// Unicast, or a route that refuses (blackhole, unreachable, prohibit).
     #[serde(default, skip_serializing_if = "is_unicast")]
     pub kind: crate::model::RouteKind,
+    /// `mtu` (RTAX_MTU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// `advmss` (RTAX_ADVMSS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advmss: Option<u32>,
+    /// The scope, only where it is not the one netscript (and `ip route`) gives such a
+    /// route by default ([`RouteSpec::default_scope`]): equal routes compare equal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u8>,
+    /// The protocol, only where it is not netscript's own (110).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proto: Option<u8>,
+    /// The paths of a multipath route (RTA_MULTIPATH); empty for any other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nexthops: Vec<NextHopSpec>,
+}
+
+/// One path of a multipath route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct NextHopSpec {
+    pub via: IpAddr,
+    pub dev: Option<String>,
+    /// 1–256, as `ip route` writes it.
+    pub weight: u32,
+}
+
+impl RouteSpec {
+    /// The scope `ip route add` gives a route when none is named: link for an IPv4
+    /// unicast route without a gateway, global otherwise (IPv6 routes are all global).
+    pub fn default_scope(&self) -> u8 {
+        if self.kind == crate::model::RouteKind::Unicast && self.via.is_none() && self.nexthops.is_empty() && self.dest.addr().is_ipv4() { 253 } else { 0 }
+    }
+    /// The scope the route has: the one named, or the default.
+    pub fn scope_or_default(&self) -> u8 {
+        self.scope.unwrap_or_else(|| self.default_scope())
+    }
 }
 
 fn is_unicast(kind: &crate::model::RouteKind) -> bool {

@@ -67,6 +67,9 @@ pub struct ObservedLink {
     pub mac: Option<[u8; 6]>,
     pub master: Option<String>,
     pub addrs: Vec<IpNet>,
+    /// A vrf's routing table, as the kernel reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf_table: Option<u32>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -60,6 +60,25 @@ pub fn route_text(r: &RouteSpec) -> String {
     if r.onlink {
         s.push_str(" onlink");
     }
+    for hop in &r.nexthops {
+        write!(s, " nexthop via {}", hop.via).unwrap();
+        if let Some(d) = &hop.dev {
+            write!(s, " dev {d}").unwrap();
+        }
+        write!(s, " weight {}", hop.weight).unwrap();
+    }
+    if let Some(m) = r.mtu {
+        write!(s, " mtu {m}").unwrap();
+    }
+    if let Some(m) = r.advmss {
+        write!(s, " advmss {m}").unwrap();
+    }
+    if let Some(scope) = r.scope {
+        write!(s, " scope {scope}").unwrap();
+    }
+    if let Some(p) = r.proto {
+        write!(s, " proto {p}").unwrap();
+    }
     s
 }
 

@@ -310,7 +310,27 @@ impl Shift for RouteOpt {
             RouteOpt::Metric(v) => v.shift(d),
             RouteOpt::Table(v) => v.shift(d),
             RouteOpt::Onlink(span) => span.shift(d),
+            RouteOpt::Mtu(v) | RouteOpt::Advmss(v) => v.shift(d),
+            RouteOpt::Scope(v) => v.shift(d),
+            RouteOpt::Proto(v) => v.shift(d),
+            RouteOpt::Nexthop(v) => v.shift(d),
         }
+    }
+}
+
+impl Shift for RouteScopeValue {
+    fn shift(&mut self, d: i64) -> bool {
+        match self {
+            RouteScopeValue::Host | RouteScopeValue::Link | RouteScopeValue::Global => true,
+            RouteScopeValue::Number(v) => v.shift(d),
+        }
+    }
+}
+
+impl Shift for NexthopAst {
+    fn shift(&mut self, d: i64) -> bool {
+        let NexthopAst { via, dev, weight } = self;
+        via.shift(d) && dev.shift(d) && weight.shift(d)
     }
 }
 

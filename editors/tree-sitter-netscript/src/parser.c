@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 442
+#define STATE_COUNT 445
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 261
+#define SYMBOL_COUNT 266
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 167
+#define TOKEN_COUNT 172
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 64
+#define PRODUCTION_ID_COUNT 65
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -123,174 +123,179 @@ enum ts_symbol_identifiers {
   anon_sym_via = 93,
   anon_sym_metric = 94,
   anon_sym_onlink = 95,
-  anon_sym_dev = 96,
-  anon_sym_lookup = 97,
-  anon_sym_rule = 98,
-  anon_sym_from = 99,
-  anon_sym_to = 100,
-  anon_sym_iif = 101,
-  anon_sym_oif = 102,
-  anon_sym_fwmark = 103,
-  anon_sym_SLASH = 104,
-  anon_sym_uidrange = 105,
-  anon_sym_DASH = 106,
-  anon_sym_priority = 107,
-  anon_sym_pref = 108,
-  anon_sym_ipproto = 109,
-  anon_sym_icmpv6 = 110,
-  anon_sym_tos = 111,
-  anon_sym_dsfield = 112,
-  anon_sym_forward = 113,
-  anon_sym_off = 114,
-  anon_sym_sysctl = 115,
-  aux_sym_sysctl_key_token1 = 116,
-  aux_sym_sysctl_key_token2 = 117,
-  sym_sysctl_value = 118,
-  anon_sym_port = 119,
-  anon_sym_firewall = 120,
-  anon_sym_input = 121,
-  anon_sym_output = 122,
-  anon_sym_prerouting = 123,
-  anon_sym_postrouting = 124,
-  anon_sym_policy = 125,
-  anon_sym_accept = 126,
-  anon_sym_drop = 127,
-  anon_sym_mark = 128,
-  anon_sym_ct = 129,
-  anon_sym_COMMA = 130,
-  anon_sym_counter = 131,
-  anon_sym_new = 132,
-  anon_sym_established = 133,
-  anon_sym_related = 134,
-  anon_sym_invalid = 135,
-  anon_sym_reject = 136,
-  anon_sym_pass = 137,
-  anon_sym_masquerade = 138,
-  anon_sym_classify = 139,
-  anon_sym_snat = 140,
-  anon_sym_dnat = 141,
-  sym_nat_target = 142,
-  anon_sym_DOT = 143,
-  aux_sym__name_start_token1 = 144,
-  aux_sym__imm_name_part_token1 = 145,
-  anon_sym_LBRACE = 146,
-  anon_sym_RBRACE = 147,
-  anon_sym_LBRACE2 = 148,
-  anon_sym_LPAREN = 149,
-  anon_sym_RPAREN = 150,
-  anon_sym_PLUS = 151,
-  anon_sym_STAR = 152,
-  anon_sym_PERCENT = 153,
-  sym_integer = 154,
-  anon_sym_DQUOTE = 155,
-  aux_sym_string_token1 = 156,
-  sym_comment = 157,
-  sym_line_continuation = 158,
-  sym_rate = 159,
-  sym_size = 160,
-  sym_duration = 161,
-  sym_percentage = 162,
-  sym_mac_address = 163,
-  anon_sym_SLASH2 = 164,
-  aux_sym_ipv4_address_token1 = 165,
-  aux_sym_ipv6_address_token1 = 166,
-  sym_source_file = 167,
-  sym__statements = 168,
-  sym__sep = 169,
-  sym_block = 170,
-  sym__statement = 171,
-  sym_netns_statement = 172,
-  sym_host_statement = 173,
-  sym_table_statement = 174,
-  sym_let_statement = 175,
-  sym_for_statement = 176,
-  sym_range = 177,
-  sym_include_statement = 178,
-  sym_expect_statement = 179,
-  sym__let_value = 180,
-  sym_veth_statement = 181,
-  sym_bridge_statement = 182,
-  sym_dummy_statement = 183,
-  sym_vrf_statement = 184,
-  sym_macvlan_statement = 185,
-  sym_vxlan_statement = 186,
-  sym_link_statement = 187,
-  sym_addr_statement = 188,
-  sym_state_statement = 189,
-  sym_mtu_statement = 190,
-  sym_mac_statement = 191,
-  sym_master_statement = 192,
-  sym_shape_statement = 193,
-  sym_htb_statement = 194,
-  sym_class_statement = 195,
-  sym_filter_statement = 196,
-  sym_class_id = 197,
-  sym_qdisc_statement = 198,
-  sym_netem_statement = 199,
-  sym_bpf_statement = 200,
-  sym_xdp_statement = 201,
-  sym__section_opt = 202,
-  sym_route_statement = 203,
-  sym__dev_opt = 204,
-  sym__table_opt = 205,
-  sym_rule_statement = 206,
-  sym_forward_statement = 207,
-  sym_sysctl_statement = 208,
-  sym_sysctl_key = 209,
-  sym__port_opt = 210,
-  sym_firewall_statement = 211,
-  sym_rule_block = 212,
-  sym_firewall_rule = 213,
-  sym__ct_state = 214,
-  sym_firewall_action = 215,
-  sym_namespace_name = 216,
-  sym_interface_name = 217,
-  sym_peer_name = 218,
-  sym__ns_name = 219,
-  sym__if_name = 220,
-  sym__name_start = 221,
-  sym__imm_name_part = 222,
-  sym_table_name = 223,
-  sym_variable = 224,
-  sym_interpolation = 225,
-  sym__imm_interp = 226,
-  sym__expression = 227,
-  sym_parenthesized_expression = 228,
-  sym_unary_expression = 229,
-  sym_binary_expression = 230,
-  sym_string = 231,
-  sym_ipv4_address = 232,
-  sym__imm_octet = 233,
-  sym_ipv6_address = 234,
-  sym__ip_value = 235,
-  sym__int_value = 236,
-  sym__rate_value = 237,
-  sym__size_value = 238,
-  sym__duration_value = 239,
-  sym__percent_value = 240,
-  aux_sym__statements_repeat1 = 241,
-  aux_sym__statements_repeat2 = 242,
-  aux_sym_expect_statement_repeat1 = 243,
-  aux_sym_vxlan_statement_repeat1 = 244,
-  aux_sym_addr_statement_repeat1 = 245,
-  aux_sym_shape_statement_repeat1 = 246,
-  aux_sym_htb_statement_repeat1 = 247,
-  aux_sym_class_statement_repeat1 = 248,
-  aux_sym_filter_statement_repeat1 = 249,
-  aux_sym_netem_statement_repeat1 = 250,
-  aux_sym_bpf_statement_repeat1 = 251,
-  aux_sym_xdp_statement_repeat1 = 252,
-  aux_sym_route_statement_repeat1 = 253,
-  aux_sym_rule_statement_repeat1 = 254,
-  aux_sym_sysctl_key_repeat1 = 255,
-  aux_sym_rule_block_repeat1 = 256,
-  aux_sym_firewall_rule_repeat1 = 257,
-  aux_sym_firewall_rule_repeat2 = 258,
-  aux_sym__ns_name_repeat1 = 259,
-  aux_sym__if_name_repeat1 = 260,
-  alias_sym_default = 261,
-  alias_sym_octet = 262,
-  alias_sym_verdict = 263,
+  anon_sym_advmss = 96,
+  anon_sym_scope = 97,
+  anon_sym_global = 98,
+  anon_sym_nexthop = 99,
+  anon_sym_weight = 100,
+  anon_sym_dev = 101,
+  anon_sym_lookup = 102,
+  anon_sym_rule = 103,
+  anon_sym_from = 104,
+  anon_sym_to = 105,
+  anon_sym_iif = 106,
+  anon_sym_oif = 107,
+  anon_sym_fwmark = 108,
+  anon_sym_SLASH = 109,
+  anon_sym_uidrange = 110,
+  anon_sym_DASH = 111,
+  anon_sym_priority = 112,
+  anon_sym_pref = 113,
+  anon_sym_ipproto = 114,
+  anon_sym_icmpv6 = 115,
+  anon_sym_tos = 116,
+  anon_sym_dsfield = 117,
+  anon_sym_forward = 118,
+  anon_sym_off = 119,
+  anon_sym_sysctl = 120,
+  aux_sym_sysctl_key_token1 = 121,
+  aux_sym_sysctl_key_token2 = 122,
+  sym_sysctl_value = 123,
+  anon_sym_port = 124,
+  anon_sym_firewall = 125,
+  anon_sym_input = 126,
+  anon_sym_output = 127,
+  anon_sym_prerouting = 128,
+  anon_sym_postrouting = 129,
+  anon_sym_policy = 130,
+  anon_sym_accept = 131,
+  anon_sym_drop = 132,
+  anon_sym_mark = 133,
+  anon_sym_ct = 134,
+  anon_sym_COMMA = 135,
+  anon_sym_counter = 136,
+  anon_sym_new = 137,
+  anon_sym_established = 138,
+  anon_sym_related = 139,
+  anon_sym_invalid = 140,
+  anon_sym_reject = 141,
+  anon_sym_pass = 142,
+  anon_sym_masquerade = 143,
+  anon_sym_classify = 144,
+  anon_sym_snat = 145,
+  anon_sym_dnat = 146,
+  sym_nat_target = 147,
+  anon_sym_DOT = 148,
+  aux_sym__name_start_token1 = 149,
+  aux_sym__imm_name_part_token1 = 150,
+  anon_sym_LBRACE = 151,
+  anon_sym_RBRACE = 152,
+  anon_sym_LBRACE2 = 153,
+  anon_sym_LPAREN = 154,
+  anon_sym_RPAREN = 155,
+  anon_sym_PLUS = 156,
+  anon_sym_STAR = 157,
+  anon_sym_PERCENT = 158,
+  sym_integer = 159,
+  anon_sym_DQUOTE = 160,
+  aux_sym_string_token1 = 161,
+  sym_comment = 162,
+  sym_line_continuation = 163,
+  sym_rate = 164,
+  sym_size = 165,
+  sym_duration = 166,
+  sym_percentage = 167,
+  sym_mac_address = 168,
+  anon_sym_SLASH2 = 169,
+  aux_sym_ipv4_address_token1 = 170,
+  aux_sym_ipv6_address_token1 = 171,
+  sym_source_file = 172,
+  sym__statements = 173,
+  sym__sep = 174,
+  sym_block = 175,
+  sym__statement = 176,
+  sym_netns_statement = 177,
+  sym_host_statement = 178,
+  sym_table_statement = 179,
+  sym_let_statement = 180,
+  sym_for_statement = 181,
+  sym_range = 182,
+  sym_include_statement = 183,
+  sym_expect_statement = 184,
+  sym__let_value = 185,
+  sym_veth_statement = 186,
+  sym_bridge_statement = 187,
+  sym_dummy_statement = 188,
+  sym_vrf_statement = 189,
+  sym_macvlan_statement = 190,
+  sym_vxlan_statement = 191,
+  sym_link_statement = 192,
+  sym_addr_statement = 193,
+  sym_state_statement = 194,
+  sym_mtu_statement = 195,
+  sym_mac_statement = 196,
+  sym_master_statement = 197,
+  sym_shape_statement = 198,
+  sym_htb_statement = 199,
+  sym_class_statement = 200,
+  sym_filter_statement = 201,
+  sym_class_id = 202,
+  sym_qdisc_statement = 203,
+  sym_netem_statement = 204,
+  sym_bpf_statement = 205,
+  sym_xdp_statement = 206,
+  sym__section_opt = 207,
+  sym_route_statement = 208,
+  sym__dev_opt = 209,
+  sym__table_opt = 210,
+  sym_rule_statement = 211,
+  sym_forward_statement = 212,
+  sym_sysctl_statement = 213,
+  sym_sysctl_key = 214,
+  sym__port_opt = 215,
+  sym_firewall_statement = 216,
+  sym_rule_block = 217,
+  sym_firewall_rule = 218,
+  sym__ct_state = 219,
+  sym_firewall_action = 220,
+  sym_namespace_name = 221,
+  sym_interface_name = 222,
+  sym_peer_name = 223,
+  sym__ns_name = 224,
+  sym__if_name = 225,
+  sym__name_start = 226,
+  sym__imm_name_part = 227,
+  sym_table_name = 228,
+  sym_variable = 229,
+  sym_interpolation = 230,
+  sym__imm_interp = 231,
+  sym__expression = 232,
+  sym_parenthesized_expression = 233,
+  sym_unary_expression = 234,
+  sym_binary_expression = 235,
+  sym_string = 236,
+  sym_ipv4_address = 237,
+  sym__imm_octet = 238,
+  sym_ipv6_address = 239,
+  sym__ip_value = 240,
+  sym__int_value = 241,
+  sym__rate_value = 242,
+  sym__size_value = 243,
+  sym__duration_value = 244,
+  sym__percent_value = 245,
+  aux_sym__statements_repeat1 = 246,
+  aux_sym__statements_repeat2 = 247,
+  aux_sym_expect_statement_repeat1 = 248,
+  aux_sym_vxlan_statement_repeat1 = 249,
+  aux_sym_addr_statement_repeat1 = 250,
+  aux_sym_shape_statement_repeat1 = 251,
+  aux_sym_htb_statement_repeat1 = 252,
+  aux_sym_class_statement_repeat1 = 253,
+  aux_sym_filter_statement_repeat1 = 254,
+  aux_sym_netem_statement_repeat1 = 255,
+  aux_sym_bpf_statement_repeat1 = 256,
+  aux_sym_xdp_statement_repeat1 = 257,
+  aux_sym_route_statement_repeat1 = 258,
+  aux_sym_rule_statement_repeat1 = 259,
+  aux_sym_sysctl_key_repeat1 = 260,
+  aux_sym_rule_block_repeat1 = 261,
+  aux_sym_firewall_rule_repeat1 = 262,
+  aux_sym_firewall_rule_repeat2 = 263,
+  aux_sym__ns_name_repeat1 = 264,
+  aux_sym__if_name_repeat1 = 265,
+  alias_sym_default = 266,
+  alias_sym_octet = 267,
+  alias_sym_verdict = 268,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -390,6 +395,11 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_via] = "via",
   [anon_sym_metric] = "metric",
   [anon_sym_onlink] = "onlink",
+  [anon_sym_advmss] = "advmss",
+  [anon_sym_scope] = "scope",
+  [anon_sym_global] = "global",
+  [anon_sym_nexthop] = "nexthop",
+  [anon_sym_weight] = "weight",
   [anon_sym_dev] = "dev",
   [anon_sym_lookup] = "lookup",
   [anon_sym_rule] = "rule",
@@ -657,6 +667,11 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_via] = anon_sym_via,
   [anon_sym_metric] = anon_sym_metric,
   [anon_sym_onlink] = anon_sym_onlink,
+  [anon_sym_advmss] = anon_sym_advmss,
+  [anon_sym_scope] = anon_sym_scope,
+  [anon_sym_global] = anon_sym_global,
+  [anon_sym_nexthop] = anon_sym_nexthop,
+  [anon_sym_weight] = anon_sym_weight,
   [anon_sym_dev] = anon_sym_dev,
   [anon_sym_lookup] = anon_sym_lookup,
   [anon_sym_rule] = anon_sym_rule,
@@ -1209,6 +1224,26 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_onlink] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_advmss] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_scope] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_global] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_nexthop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_weight] = {
     .visible = true,
     .named = false,
   },
@@ -2001,18 +2036,18 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [49] = {.index = 67, .length = 1},
   [50] = {.index = 68, .length = 1},
   [51] = {.index = 69, .length = 2},
-  [52] = {.index = 71, .length = 3},
   [53] = {.index = 71, .length = 3},
-  [54] = {.index = 74, .length = 2},
-  [55] = {.index = 76, .length = 3},
-  [56] = {.index = 79, .length = 3},
-  [57] = {.index = 82, .length = 3},
-  [58] = {.index = 85, .length = 3},
-  [59] = {.index = 88, .length = 3},
-  [60] = {.index = 91, .length = 2},
-  [61] = {.index = 93, .length = 2},
-  [62] = {.index = 95, .length = 3},
-  [63] = {.index = 98, .length = 4},
+  [54] = {.index = 71, .length = 3},
+  [55] = {.index = 74, .length = 2},
+  [56] = {.index = 76, .length = 3},
+  [57] = {.index = 79, .length = 3},
+  [58] = {.index = 82, .length = 3},
+  [59] = {.index = 85, .length = 3},
+  [60] = {.index = 88, .length = 3},
+  [61] = {.index = 91, .length = 2},
+  [62] = {.index = 93, .length = 2},
+  [63] = {.index = 95, .length = 3},
+  [64] = {.index = 98, .length = 4},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2201,20 +2236,23 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
     [0] = alias_sym_octet,
   },
   [52] = {
+    [1] = anon_sym_tcp,
+  },
+  [53] = {
     [2] = alias_sym_default,
   },
-  [59] = {
+  [60] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [61] = {
+  [62] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [62] = {
+  [63] = {
     [5] = anon_sym_private,
   },
-  [63] = {
+  [64] = {
     [5] = anon_sym_private,
   },
 };
@@ -2257,42 +2295,42 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 9,
-  [28] = 8,
-  [29] = 29,
-  [30] = 30,
-  [31] = 31,
-  [32] = 32,
+  [27] = 27,
+  [28] = 26,
+  [29] = 25,
+  [30] = 24,
+  [31] = 8,
+  [32] = 9,
   [33] = 33,
   [34] = 34,
   [35] = 35,
   [36] = 36,
   [37] = 37,
-  [38] = 23,
+  [38] = 38,
   [39] = 39,
-  [40] = 24,
-  [41] = 25,
-  [42] = 23,
+  [40] = 40,
+  [41] = 41,
+  [42] = 42,
   [43] = 43,
-  [44] = 24,
-  [45] = 25,
-  [46] = 23,
-  [47] = 24,
-  [48] = 25,
+  [44] = 44,
+  [45] = 45,
+  [46] = 46,
+  [47] = 8,
+  [48] = 9,
   [49] = 49,
   [50] = 50,
-  [51] = 9,
+  [51] = 51,
   [52] = 52,
   [53] = 53,
-  [54] = 54,
-  [55] = 55,
-  [56] = 8,
+  [54] = 24,
+  [55] = 26,
+  [56] = 25,
   [57] = 57,
   [58] = 58,
-  [59] = 59,
-  [60] = 60,
-  [61] = 61,
-  [62] = 62,
+  [59] = 26,
+  [60] = 19,
+  [61] = 24,
+  [62] = 25,
   [63] = 63,
   [64] = 64,
   [65] = 65,
@@ -2301,8 +2339,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [68] = 68,
   [69] = 69,
   [70] = 70,
-  [71] = 71,
-  [72] = 72,
+  [71] = 9,
+  [72] = 8,
   [73] = 73,
   [74] = 74,
   [75] = 75,
@@ -2312,50 +2350,50 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [79] = 79,
   [80] = 80,
   [81] = 81,
-  [82] = 8,
-  [83] = 9,
+  [82] = 82,
+  [83] = 83,
   [84] = 84,
   [85] = 85,
   [86] = 86,
   [87] = 87,
   [88] = 88,
-  [89] = 8,
-  [90] = 9,
+  [89] = 89,
+  [90] = 90,
   [91] = 91,
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 95,
-  [96] = 96,
+  [95] = 9,
+  [96] = 8,
   [97] = 97,
   [98] = 98,
   [99] = 99,
   [100] = 100,
-  [101] = 23,
+  [101] = 101,
   [102] = 102,
-  [103] = 24,
+  [103] = 103,
   [104] = 104,
-  [105] = 24,
-  [106] = 25,
-  [107] = 107,
-  [108] = 25,
+  [105] = 105,
+  [106] = 106,
+  [107] = 25,
+  [108] = 24,
   [109] = 109,
-  [110] = 110,
-  [111] = 23,
-  [112] = 19,
+  [110] = 25,
+  [111] = 26,
+  [112] = 26,
   [113] = 113,
   [114] = 114,
   [115] = 115,
-  [116] = 116,
+  [116] = 24,
   [117] = 117,
   [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
-  [122] = 122,
+  [122] = 9,
   [123] = 123,
   [124] = 124,
-  [125] = 9,
+  [125] = 125,
   [126] = 126,
   [127] = 127,
   [128] = 128,
@@ -2366,43 +2404,43 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [133] = 133,
   [134] = 134,
   [135] = 135,
-  [136] = 8,
+  [136] = 134,
   [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 141,
+  [141] = 8,
   [142] = 142,
   [143] = 143,
   [144] = 144,
-  [145] = 143,
+  [145] = 145,
   [146] = 146,
   [147] = 147,
   [148] = 148,
   [149] = 149,
-  [150] = 9,
+  [150] = 150,
   [151] = 151,
-  [152] = 141,
-  [153] = 143,
-  [154] = 141,
-  [155] = 143,
-  [156] = 141,
-  [157] = 143,
-  [158] = 141,
-  [159] = 143,
-  [160] = 141,
-  [161] = 143,
-  [162] = 141,
-  [163] = 143,
-  [164] = 141,
-  [165] = 143,
-  [166] = 141,
-  [167] = 143,
-  [168] = 141,
-  [169] = 143,
-  [170] = 141,
-  [171] = 8,
-  [172] = 172,
+  [152] = 8,
+  [153] = 9,
+  [154] = 134,
+  [155] = 150,
+  [156] = 134,
+  [157] = 150,
+  [158] = 134,
+  [159] = 150,
+  [160] = 134,
+  [161] = 150,
+  [162] = 134,
+  [163] = 150,
+  [164] = 134,
+  [165] = 150,
+  [166] = 134,
+  [167] = 150,
+  [168] = 150,
+  [169] = 134,
+  [170] = 150,
+  [171] = 134,
+  [172] = 150,
   [173] = 173,
   [174] = 174,
   [175] = 175,
@@ -2429,21 +2467,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [196] = 196,
   [197] = 197,
   [198] = 198,
-  [199] = 199,
-  [200] = 200,
-  [201] = 201,
-  [202] = 202,
-  [203] = 203,
-  [204] = 132,
-  [205] = 205,
-  [206] = 23,
-  [207] = 115,
-  [208] = 24,
-  [209] = 118,
-  [210] = 25,
-  [211] = 23,
-  [212] = 24,
-  [213] = 25,
+  [199] = 125,
+  [200] = 26,
+  [201] = 121,
+  [202] = 24,
+  [203] = 120,
+  [204] = 25,
+  [205] = 26,
+  [206] = 24,
+  [207] = 25,
+  [208] = 208,
+  [209] = 209,
+  [210] = 210,
+  [211] = 211,
+  [212] = 212,
+  [213] = 213,
   [214] = 214,
   [215] = 215,
   [216] = 216,
@@ -2469,44 +2507,44 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [236] = 236,
   [237] = 237,
   [238] = 238,
-  [239] = 218,
+  [239] = 233,
   [240] = 240,
   [241] = 241,
-  [242] = 242,
-  [243] = 243,
-  [244] = 244,
-  [245] = 245,
+  [242] = 233,
+  [243] = 241,
+  [244] = 233,
+  [245] = 241,
   [246] = 246,
-  [247] = 247,
-  [248] = 248,
-  [249] = 249,
-  [250] = 250,
-  [251] = 230,
-  [252] = 252,
-  [253] = 230,
-  [254] = 252,
-  [255] = 230,
-  [256] = 252,
-  [257] = 230,
-  [258] = 252,
-  [259] = 230,
-  [260] = 252,
-  [261] = 230,
-  [262] = 252,
-  [263] = 230,
-  [264] = 252,
-  [265] = 230,
-  [266] = 252,
-  [267] = 230,
-  [268] = 252,
-  [269] = 230,
-  [270] = 252,
+  [247] = 241,
+  [248] = 233,
+  [249] = 241,
+  [250] = 233,
+  [251] = 241,
+  [252] = 233,
+  [253] = 241,
+  [254] = 233,
+  [255] = 241,
+  [256] = 233,
+  [257] = 241,
+  [258] = 233,
+  [259] = 241,
+  [260] = 260,
+  [261] = 261,
+  [262] = 262,
+  [263] = 240,
+  [264] = 264,
+  [265] = 265,
+  [266] = 266,
+  [267] = 267,
+  [268] = 268,
+  [269] = 269,
+  [270] = 270,
   [271] = 271,
-  [272] = 252,
+  [272] = 241,
   [273] = 273,
   [274] = 274,
   [275] = 275,
-  [276] = 276,
+  [276] = 233,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2517,17 +2555,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [284] = 284,
   [285] = 285,
   [286] = 286,
-  [287] = 14,
+  [287] = 287,
   [288] = 288,
   [289] = 289,
   [290] = 290,
   [291] = 291,
   [292] = 292,
-  [293] = 13,
-  [294] = 15,
-  [295] = 295,
-  [296] = 296,
-  [297] = 297,
+  [293] = 293,
+  [294] = 294,
+  [295] = 12,
+  [296] = 14,
+  [297] = 15,
   [298] = 298,
   [299] = 299,
   [300] = 300,
@@ -2557,20 +2595,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [324] = 324,
   [325] = 325,
   [326] = 326,
-  [327] = 327,
+  [327] = 8,
   [328] = 328,
-  [329] = 8,
-  [330] = 330,
+  [329] = 329,
+  [330] = 9,
   [331] = 331,
-  [332] = 9,
+  [332] = 8,
   [333] = 333,
-  [334] = 334,
+  [334] = 9,
   [335] = 8,
-  [336] = 336,
-  [337] = 9,
+  [336] = 9,
+  [337] = 337,
   [338] = 338,
-  [339] = 8,
-  [340] = 9,
+  [339] = 339,
+  [340] = 340,
   [341] = 341,
   [342] = 342,
   [343] = 343,
@@ -2593,10 +2631,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 317,
-  [364] = 318,
-  [365] = 365,
-  [366] = 366,
+  [363] = 363,
+  [364] = 364,
+  [365] = 315,
+  [366] = 316,
   [367] = 367,
   [368] = 368,
   [369] = 369,
@@ -2611,28 +2649,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [378] = 378,
   [379] = 379,
   [380] = 380,
-  [381] = 375,
-  [382] = 378,
+  [381] = 381,
+  [382] = 382,
   [383] = 383,
-  [384] = 302,
+  [384] = 382,
   [385] = 383,
-  [386] = 386,
-  [387] = 387,
+  [386] = 325,
+  [387] = 360,
   [388] = 388,
   [389] = 389,
   [390] = 390,
-  [391] = 386,
+  [391] = 391,
   [392] = 392,
   [393] = 393,
-  [394] = 8,
-  [395] = 9,
+  [394] = 394,
+  [395] = 395,
   [396] = 396,
-  [397] = 388,
+  [397] = 392,
   [398] = 398,
-  [399] = 390,
-  [400] = 400,
-  [401] = 401,
-  [402] = 402,
+  [399] = 393,
+  [400] = 394,
+  [401] = 8,
+  [402] = 9,
   [403] = 403,
   [404] = 404,
   [405] = 405,
@@ -2646,8 +2684,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [413] = 413,
   [414] = 414,
   [415] = 415,
-  [416] = 412,
-  [417] = 417,
+  [416] = 416,
+  [417] = 410,
   [418] = 418,
   [419] = 419,
   [420] = 420,
@@ -2662,16 +2700,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [429] = 429,
   [430] = 430,
   [431] = 431,
-  [432] = 428,
+  [432] = 432,
   [433] = 433,
-  [434] = 433,
-  [435] = 435,
-  [436] = 436,
+  [434] = 434,
+  [435] = 430,
+  [436] = 433,
   [437] = 437,
-  [438] = 431,
-  [439] = 426,
+  [438] = 438,
+  [439] = 439,
   [440] = 440,
-  [441] = 441,
+  [441] = 420,
+  [442] = 442,
+  [443] = 443,
+  [444] = 442,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2679,68 +2720,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(232);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 234,
-        '"', 620,
-        '#', 625,
-        '%', 610,
-        '(', 606,
-        ')', 607,
-        '*', 609,
-        '+', 608,
-        ',', 353,
-        '-', 324,
-        '.', 358,
-        '/', 639,
-        '0', 640,
-        ';', 233,
-        '<', 236,
-        '=', 241,
-        '>', 237,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '.', 404,
+        '/', 729,
+        '0', 730,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'c', 551,
-        'd', 507,
-        'f', 576,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 487,
-        'n', 558,
-        'o', 528,
-        'p', 560,
-        'r', 509,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 605,
-        '}', 604,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 696,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(641);
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '>', 237,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 428,
-        'd', 443,
-        'i', 401,
-        'm', 368,
-        'o', 403,
-        'p', 462,
-        's', 445,
-        '{', 605,
+        'c', 485,
+        'd', 502,
+        'i', 455,
+        'm', 414,
+        'o', 458,
+        'p', 521,
+        's', 505,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2749,66 +2792,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ';', 233,
-        '>', 237,
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 119,
-        'd', 143,
-        'i', 92,
-        'm', 47,
-        'o', 94,
-        'p', 161,
-        's', 145,
+        'c', 135,
+        'd', 163,
+        'i', 106,
+        'm', 51,
+        'o', 108,
+        'p', 181,
+        's', 165,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(237);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(489);
+      if (lookahead == 'm') ADVANCE(558);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\n') ADVANCE(718);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\n') ADVANCE(718);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(627);
-      if (lookahead == '\r') ADVANCE(621);
-      if (lookahead != 0) ADVANCE(624);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\r') ADVANCE(712);
+      if (lookahead != 0) ADVANCE(715);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(627);
+      if (lookahead == '\n') ADVANCE(718);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(182);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(343);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(620);
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2816,12 +2861,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(620);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '\\') ADVANCE(342);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(388);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2829,54 +2874,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(343);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(620);
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(623);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(624);
+          lookahead != '\n') ADVANCE(715);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '(') ADVANCE(606);
-      if (lookahead == '-') ADVANCE(323);
-      if (lookahead == '0') ADVANCE(617);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '(') ADVANCE(697);
+      if (lookahead == '-') ADVANCE(369);
+      if (lookahead == '0') ADVANCE(708);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '-') ADVANCE(41);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '-') ADVANCE(45);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(571);
-      if (lookahead == 'p') ADVANCE(586);
-      if (lookahead == 's') ADVANCE(572);
+      if (lookahead == 'd') ADVANCE(652);
+      if (lookahead == 'p') ADVANCE(669);
+      if (lookahead == 's') ADVANCE(655);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '.') ADVANCE(358);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(419);
-      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2884,14 +2929,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '.') ADVANCE(358);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(361);
-      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == 't') ADVANCE(407);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -2899,60 +2944,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '0') ADVANCE(615);
-      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '0') ADVANCE(706);
+      if (lookahead == ':') ADVANCE(732);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '=') ADVANCE(241);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '=') ADVANCE(241);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(128);
-      if (lookahead == 'r') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(145);
+      if (lookahead == 'r') ADVANCE(91);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(437);
-      if (lookahead == 'r') ADVANCE(387);
-      if (lookahead == '{') ADVANCE(605);
+      if (lookahead == 'n') ADVANCE(495);
+      if (lookahead == 'r') ADVANCE(439);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -2960,4597 +3005,5291 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(114);
+      if (lookahead == 'o') ADVANCE(130);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 't') ADVANCE(48);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(625);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(603);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(25);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(191);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 215,
+        ':', 230,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 637,
-        '.', 186,
-        'B', 629,
-        'b', 629,
-        'G', 631,
-        'g', 631,
-        'K', 631,
-        'k', 631,
-        'M', 632,
-        'm', 632,
-        'N', 179,
-        'n', 179,
-        'S', 636,
-        's', 636,
-        'U', 179,
-        'u', 179,
+        '%', 727,
+        '.', 215,
+        'B', 40,
+        'b', 40,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 637,
-        'B', 629,
-        'b', 629,
-        'G', 631,
-        'g', 631,
-        'K', 631,
-        'k', 631,
-        'M', 632,
-        'm', 632,
-        'N', 179,
-        'n', 179,
-        'S', 636,
-        's', 636,
-        'U', 179,
-        'u', 179,
+        '%', 727,
+        '.', 215,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 637,
-        'B', 635,
-        'b', 635,
-        'G', 633,
-        'g', 633,
-        'K', 633,
-        'k', 633,
-        'M', 634,
-        'm', 634,
-        'N', 179,
-        'n', 179,
-        'S', 636,
-        's', 636,
-        'T', 177,
-        't', 177,
-        'U', 179,
-        'u', 179,
+        '%', 727,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '-') ADVANCE(42);
+      ADVANCE_MAP(
+        '%', 727,
+        'B', 725,
+        'b', 725,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(242);
+      if (lookahead == '-') ADVANCE(46);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(185);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (lookahead == '.') ADVANCE(273);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(188);
+      if (lookahead == '.') ADVANCE(214);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ADVANCE_MAP(
+        '.', 216,
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(184);
+      if (lookahead == '.') ADVANCE(217);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(184);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(200);
+      if (lookahead == ':') ADVANCE(213);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(192);
+      if (lookahead == ':') ADVANCE(213);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(194);
+      if (lookahead == ':') ADVANCE(230);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(196);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'v') ADVANCE(344);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(198);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == ':') ADVANCE(222);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(250);
+      if (lookahead == ':') ADVANCE(224);
       END_STATE();
     case 43:
-      if (lookahead == ']') ADVANCE(34);
+      if (lookahead == ':') ADVANCE(226);
+      END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(228);
+      END_STATE();
+    case 45:
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 46:
+      if (lookahead == '>') ADVANCE(281);
+      END_STATE();
+    case 47:
+      if (lookahead == ']') ADVANCE(36);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(55);
-      END_STATE();
-    case 45:
-      if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(308);
-      END_STATE();
-    case 46:
-      if (lookahead == 'a') ADVANCE(289);
-      END_STATE();
-    case 47:
-      if (lookahead == 'a') ADVANCE(150);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(150);
-      if (lookahead == 'o') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(59);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(354);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == 'a') ADVANCE(323);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(115);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(107);
+      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 53:
       if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(154);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'm') ADVANCE(156);
       END_STATE();
     case 55:
-      if (lookahead == 'b') ADVANCE(109);
+      if (lookahead == 'a') ADVANCE(131);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(272);
+      if (lookahead == 'a') ADVANCE(122);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(90);
+      if (lookahead == 'a') ADVANCE(65);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(292);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'b') ADVANCE(124);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(106);
+      if (lookahead == 'c') ADVANCE(306);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(91);
+      if (lookahead == 'c') ADVANCE(102);
       END_STATE();
     case 62:
-      if (lookahead == 'd') ADVANCE(257);
+      if (lookahead == 'c') ADVANCE(326);
       END_STATE();
     case 63:
-      if (lookahead == 'd') ADVANCE(257);
-      if (lookahead == 'i') ADVANCE(84);
-      if (lookahead == 'p') ADVANCE(141);
+      if (lookahead == 'c') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(337);
+      if (lookahead == 'c') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(121);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(71);
+      if (lookahead == 'c') ADVANCE(103);
       END_STATE();
     case 66:
-      if (lookahead == 'd') ADVANCE(156);
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(175);
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(175);
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(88);
+      if (lookahead == 'd') ADVANCE(288);
       END_STATE();
     case 69:
-      if (lookahead == 'e') ADVANCE(175);
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(50);
+      if (lookahead == 'd') ADVANCE(383);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(254);
+      if (lookahead == 'd') ADVANCE(201);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(238);
+      if (lookahead == 'd') ADVANCE(76);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(260);
+      if (lookahead == 'd') ADVANCE(176);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(320);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(113);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(86);
-      if (lookahead == 'i') ADVANCE(135);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(86);
-      if (lookahead == 'i') ADVANCE(135);
-      if (lookahead == 'o') ADVANCE(168);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(53);
-      END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(108);
-      END_STATE();
-    case 80:
-      if (lookahead == 'e') ADVANCE(49);
-      END_STATE();
-    case 81:
-      if (lookahead == 'e') ADVANCE(171);
-      END_STATE();
-    case 82:
-      if (lookahead == 'e') ADVANCE(171);
-      if (lookahead == 'o') ADVANCE(65);
-      END_STATE();
-    case 83:
-      if (lookahead == 'e') ADVANCE(148);
-      END_STATE();
-    case 84:
-      if (lookahead == 'f') ADVANCE(310);
-      END_STATE();
-    case 85:
-      if (lookahead == 'f') ADVANCE(313);
-      END_STATE();
-    case 86:
-      if (lookahead == 'f') ADVANCE(328);
-      END_STATE();
-    case 87:
-      if (lookahead == 'f') ADVANCE(99);
-      END_STATE();
-    case 88:
-      if (lookahead == 'f') ADVANCE(99);
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 89:
-      if (lookahead == 'g') ADVANCE(74);
-      END_STATE();
-    case 90:
-      if (lookahead == 'h') ADVANCE(244);
-      END_STATE();
-    case 91:
-      if (lookahead == 'h') ADVANCE(247);
-      END_STATE();
-    case 92:
-      if (lookahead == 'i') ADVANCE(84);
-      END_STATE();
-    case 93:
-      if (lookahead == 'i') ADVANCE(84);
-      if (lookahead == 'p') ADVANCE(141);
-      END_STATE();
-    case 94:
-      if (lookahead == 'i') ADVANCE(85);
-      END_STATE();
-    case 95:
-      if (lookahead == 'i') ADVANCE(85);
-      if (lookahead == 'n') ADVANCE(251);
-      END_STATE();
-    case 96:
-      if (lookahead == 'i') ADVANCE(85);
-      if (lookahead == 'n') ADVANCE(110);
-      END_STATE();
-    case 97:
-      if (lookahead == 'i') ADVANCE(66);
-      END_STATE();
-    case 98:
-      if (lookahead == 'i') ADVANCE(117);
-      END_STATE();
-    case 99:
-      if (lookahead == 'i') ADVANCE(79);
-      END_STATE();
-    case 100:
-      if (lookahead == 'i') ADVANCE(58);
-      END_STATE();
-    case 101:
-      if (lookahead == 'i') ADVANCE(46);
-      END_STATE();
-    case 102:
-      if (lookahead == 'i') ADVANCE(166);
-      END_STATE();
-    case 103:
-      if (lookahead == 'k') ADVANCE(347);
-      END_STATE();
-    case 104:
-      if (lookahead == 'k') ADVANCE(316);
-      END_STATE();
-    case 105:
-      if (lookahead == 'k') ADVANCE(295);
-      END_STATE();
-    case 106:
-      if (lookahead == 'k') ADVANCE(174);
-      END_STATE();
-    case 107:
-      if (lookahead == 'l') ADVANCE(266);
-      END_STATE();
-    case 108:
-      if (lookahead == 'l') ADVANCE(64);
-      END_STATE();
-    case 109:
-      if (lookahead == 'l') ADVANCE(72);
-      END_STATE();
-    case 110:
-      if (lookahead == 'l') ADVANCE(98);
-      END_STATE();
-    case 111:
-      if (lookahead == 'm') ADVANCE(54);
-      END_STATE();
-    case 112:
-      if (lookahead == 'm') ADVANCE(304);
-      END_STATE();
-    case 113:
-      if (lookahead == 'm') ADVANCE(138);
-      END_STATE();
-    case 114:
-      if (lookahead == 'n') ADVANCE(251);
-      END_STATE();
-    case 115:
-      if (lookahead == 'n') ADVANCE(89);
-      END_STATE();
-    case 116:
-      if (lookahead == 'n') ADVANCE(167);
-      END_STATE();
-    case 117:
-      if (lookahead == 'n') ADVANCE(105);
-      END_STATE();
-    case 118:
-      if (lookahead == 'n') ADVANCE(110);
-      END_STATE();
-    case 119:
-      if (lookahead == 'o') ADVANCE(172);
-      if (lookahead == 't') ADVANCE(350);
-      END_STATE();
-    case 120:
-      if (lookahead == 'o') ADVANCE(60);
-      END_STATE();
-    case 121:
-      if (lookahead == 'o') ADVANCE(65);
-      END_STATE();
-    case 122:
-      if (lookahead == 'o') ADVANCE(106);
-      END_STATE();
-    case 123:
-      if (lookahead == 'o') ADVANCE(269);
-      END_STATE();
-    case 124:
-      if (lookahead == 'o') ADVANCE(331);
-      END_STATE();
-    case 125:
-      if (lookahead == 'o') ADVANCE(173);
-      END_STATE();
-    case 126:
-      if (lookahead == 'o') ADVANCE(112);
-      END_STATE();
-    case 127:
-      if (lookahead == 'o') ADVANCE(168);
-      END_STATE();
-    case 128:
-      if (lookahead == 'o') ADVANCE(152);
-      END_STATE();
-    case 129:
-      if (lookahead == 'o') ADVANCE(147);
-      END_STATE();
-    case 130:
-      if (lookahead == 'o') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(77);
-      END_STATE();
-    case 131:
-      if (lookahead == 'o') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(76);
-      END_STATE();
-    case 132:
-      if (lookahead == 'o') ADVANCE(157);
-      END_STATE();
-    case 133:
-      if (lookahead == 'o') ADVANCE(59);
-      END_STATE();
-    case 134:
-      if (lookahead == 'o') ADVANCE(158);
-      END_STATE();
-    case 135:
-      if (lookahead == 'o') ADVANCE(153);
-      END_STATE();
-    case 136:
-      if (lookahead == 'o') ADVANCE(122);
-      END_STATE();
-    case 137:
-      if (lookahead == 'o') ADVANCE(170);
-      END_STATE();
-    case 138:
-      if (lookahead == 'o') ADVANCE(169);
-      END_STATE();
-    case 139:
-      if (lookahead == 'p') ADVANCE(263);
-      END_STATE();
-    case 140:
-      if (lookahead == 'p') ADVANCE(301);
-      END_STATE();
-    case 141:
-      if (lookahead == 'p') ADVANCE(159);
-      END_STATE();
-    case 142:
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(87);
-      END_STATE();
-    case 143:
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(162);
-      END_STATE();
-    case 144:
-      if (lookahead == 'p') ADVANCE(134);
-      END_STATE();
-    case 145:
-      if (lookahead == 'p') ADVANCE(134);
-      if (lookahead == 'r') ADVANCE(56);
-      END_STATE();
-    case 146:
-      if (lookahead == 'r') ADVANCE(56);
-      END_STATE();
-    case 147:
-      if (lookahead == 'r') ADVANCE(163);
-      END_STATE();
-    case 148:
-      if (lookahead == 'r') ADVANCE(354);
-      END_STATE();
-    case 149:
-      if (lookahead == 'r') ADVANCE(76);
-      END_STATE();
-    case 150:
-      if (lookahead == 'r') ADVANCE(103);
-      END_STATE();
-    case 151:
-      if (lookahead == 'r') ADVANCE(126);
-      if (lookahead == 'w') ADVANCE(111);
-      END_STATE();
-    case 152:
-      if (lookahead == 'r') ADVANCE(78);
-      END_STATE();
-    case 153:
-      if (lookahead == 'r') ADVANCE(102);
-      END_STATE();
-    case 154:
-      if (lookahead == 'r') ADVANCE(104);
-      END_STATE();
-    case 155:
-      if (lookahead == 'r') ADVANCE(125);
-      END_STATE();
-    case 156:
-      if (lookahead == 'r') ADVANCE(51);
-      END_STATE();
-    case 157:
-      if (lookahead == 'r') ADVANCE(164);
-      END_STATE();
-    case 158:
-      if (lookahead == 'r') ADVANCE(165);
-      END_STATE();
-    case 159:
-      if (lookahead == 'r') ADVANCE(137);
-      END_STATE();
-    case 160:
-      if (lookahead == 'r') ADVANCE(100);
-      END_STATE();
-    case 161:
-      if (lookahead == 'r') ADVANCE(127);
-      END_STATE();
-    case 162:
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 163:
-      if (lookahead == 't') ADVANCE(344);
-      END_STATE();
-    case 164:
-      if (lookahead == 't') ADVANCE(281);
-      END_STATE();
-    case 165:
-      if (lookahead == 't') ADVANCE(278);
-      END_STATE();
-    case 166:
-      if (lookahead == 't') ADVANCE(176);
-      END_STATE();
-    case 167:
-      if (lookahead == 't') ADVANCE(83);
-      END_STATE();
-    case 168:
-      if (lookahead == 't') ADVANCE(123);
-      END_STATE();
-    case 169:
-      if (lookahead == 't') ADVANCE(73);
-      END_STATE();
-    case 170:
-      if (lookahead == 't') ADVANCE(124);
-      END_STATE();
-    case 171:
-      if (lookahead == 't') ADVANCE(160);
-      END_STATE();
-    case 172:
-      if (lookahead == 'u') ADVANCE(116);
-      END_STATE();
-    case 173:
-      if (lookahead == 'u') ADVANCE(139);
-      END_STATE();
-    case 174:
-      if (lookahead == 'u') ADVANCE(140);
-      END_STATE();
-    case 175:
-      if (lookahead == 'v') ADVANCE(298);
-      END_STATE();
-    case 176:
-      if (lookahead == 'y') ADVANCE(325);
-      END_STATE();
-    case 177:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(178);
-      END_STATE();
-    case 178:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(181);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(180);
-      END_STATE();
-    case 179:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(636);
-      END_STATE();
-    case 180:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(628);
-      END_STATE();
-    case 181:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(628);
-      END_STATE();
-    case 182:
-      if (lookahead == '\t' ||
-          (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(182);
-      if (lookahead != 0 &&
-          (lookahead < '\t' || '\r' < lookahead) &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(343);
-      END_STATE();
-    case 183:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 184:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
-      END_STATE();
-    case 185:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 186:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
-      END_STATE();
-    case 187:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 188:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 189:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
-      END_STATE();
-    case 190:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(638);
-      END_STATE();
-    case 191:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
-      END_STATE();
-    case 192:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(190);
-      END_STATE();
-    case 193:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
-      END_STATE();
-    case 194:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(193);
-      END_STATE();
-    case 195:
+      if (lookahead == 'e') ADVANCE(39);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(99);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 196:
+    case 75:
+      if (lookahead == 'e') ADVANCE(54);
+      END_STATE();
+    case 76:
+      if (lookahead == 'e') ADVANCE(285);
+      END_STATE();
+    case 77:
+      if (lookahead == 'e') ADVANCE(269);
+      END_STATE();
+    case 78:
+      if (lookahead == 'e') ADVANCE(291);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(366);
+      END_STATE();
+    case 80:
+      if (lookahead == 'e') ADVANCE(202);
+      END_STATE();
+    case 81:
+      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(172);
+      END_STATE();
+    case 82:
+      if (lookahead == 'e') ADVANCE(335);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(200);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(98);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(97);
+      if (lookahead == 'i') ADVANCE(153);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(97);
+      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(192);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(57);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(123);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(129);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(112);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(53);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 't') ADVANCE(197);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(197);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(167);
+      END_STATE();
+    case 95:
+      if (lookahead == 'f') ADVANCE(356);
+      END_STATE();
+    case 96:
+      if (lookahead == 'f') ADVANCE(359);
+      END_STATE();
+    case 97:
+      if (lookahead == 'f') ADVANCE(374);
+      END_STATE();
+    case 98:
+      if (lookahead == 'f') ADVANCE(114);
+      END_STATE();
+    case 99:
+      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 100:
+      if (lookahead == 'g') ADVANCE(104);
+      END_STATE();
+    case 101:
+      if (lookahead == 'g') ADVANCE(79);
+      END_STATE();
+    case 102:
+      if (lookahead == 'h') ADVANCE(275);
+      END_STATE();
+    case 103:
+      if (lookahead == 'h') ADVANCE(278);
+      END_STATE();
+    case 104:
+      if (lookahead == 'h') ADVANCE(189);
+      END_STATE();
+    case 105:
+      if (lookahead == 'h') ADVANCE(150);
+      END_STATE();
+    case 106:
+      if (lookahead == 'i') ADVANCE(95);
+      END_STATE();
+    case 107:
+      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'p') ADVANCE(161);
+      END_STATE();
+    case 108:
+      if (lookahead == 'i') ADVANCE(96);
+      END_STATE();
+    case 109:
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'n') ADVANCE(282);
+      END_STATE();
+    case 110:
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'n') ADVANCE(125);
+      END_STATE();
+    case 111:
+      if (lookahead == 'i') ADVANCE(73);
+      END_STATE();
+    case 112:
+      if (lookahead == 'i') ADVANCE(100);
+      END_STATE();
+    case 113:
+      if (lookahead == 'i') ADVANCE(133);
+      END_STATE();
+    case 114:
+      if (lookahead == 'i') ADVANCE(88);
+      END_STATE();
+    case 115:
+      if (lookahead == 'i') ADVANCE(62);
+      END_STATE();
+    case 116:
+      if (lookahead == 'i') ADVANCE(50);
+      END_STATE();
+    case 117:
+      if (lookahead == 'i') ADVANCE(188);
+      END_STATE();
+    case 118:
+      if (lookahead == 'k') ADVANCE(393);
+      END_STATE();
+    case 119:
+      if (lookahead == 'k') ADVANCE(362);
+      END_STATE();
+    case 120:
+      if (lookahead == 'k') ADVANCE(329);
+      END_STATE();
+    case 121:
+      if (lookahead == 'k') ADVANCE(199);
+      END_STATE();
+    case 122:
+      if (lookahead == 'l') ADVANCE(297);
+      END_STATE();
+    case 123:
+      if (lookahead == 'l') ADVANCE(70);
+      END_STATE();
+    case 124:
+      if (lookahead == 'l') ADVANCE(77);
+      END_STATE();
+    case 125:
+      if (lookahead == 'l') ADVANCE(113);
+      END_STATE();
+    case 126:
+      if (lookahead == 'm') ADVANCE(58);
+      END_STATE();
+    case 127:
+      if (lookahead == 'm') ADVANCE(350);
+      END_STATE();
+    case 128:
+      if (lookahead == 'm') ADVANCE(183);
+      END_STATE();
+    case 129:
+      if (lookahead == 'm') ADVANCE(156);
+      END_STATE();
+    case 130:
+      if (lookahead == 'n') ADVANCE(282);
+      END_STATE();
+    case 131:
+      if (lookahead == 'n') ADVANCE(101);
+      END_STATE();
+    case 132:
+      if (lookahead == 'n') ADVANCE(191);
+      END_STATE();
+    case 133:
+      if (lookahead == 'n') ADVANCE(120);
+      END_STATE();
+    case 134:
+      if (lookahead == 'n') ADVANCE(125);
+      END_STATE();
+    case 135:
+      if (lookahead == 'o') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(396);
+      END_STATE();
+    case 136:
+      if (lookahead == 'o') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(195);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 137:
+      if (lookahead == 'o') ADVANCE(64);
+      END_STATE();
+    case 138:
+      if (lookahead == 'o') ADVANCE(72);
+      END_STATE();
+    case 139:
+      if (lookahead == 'o') ADVANCE(121);
+      END_STATE();
+    case 140:
+      if (lookahead == 'o') ADVANCE(303);
+      END_STATE();
+    case 141:
+      if (lookahead == 'o') ADVANCE(377);
+      END_STATE();
+    case 142:
+      if (lookahead == 'o') ADVANCE(198);
+      END_STATE();
+    case 143:
+      if (lookahead == 'o') ADVANCE(127);
+      END_STATE();
+    case 144:
+      if (lookahead == 'o') ADVANCE(192);
+      END_STATE();
+    case 145:
+      if (lookahead == 'o') ADVANCE(172);
+      END_STATE();
+    case 146:
+      if (lookahead == 'o') ADVANCE(166);
+      END_STATE();
+    case 147:
+      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(86);
+      END_STATE();
+    case 148:
+      if (lookahead == 'o') ADVANCE(160);
+      END_STATE();
+    case 149:
+      if (lookahead == 'o') ADVANCE(177);
+      END_STATE();
+    case 150:
+      if (lookahead == 'o') ADVANCE(159);
+      END_STATE();
+    case 151:
+      if (lookahead == 'o') ADVANCE(63);
+      END_STATE();
+    case 152:
+      if (lookahead == 'o') ADVANCE(178);
+      END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(173);
+      END_STATE();
+    case 154:
+      if (lookahead == 'o') ADVANCE(139);
+      END_STATE();
+    case 155:
+      if (lookahead == 'o') ADVANCE(194);
+      END_STATE();
+    case 156:
+      if (lookahead == 'o') ADVANCE(193);
+      END_STATE();
+    case 157:
+      if (lookahead == 'p') ADVANCE(294);
+      END_STATE();
+    case 158:
+      if (lookahead == 'p') ADVANCE(347);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(338);
+      END_STATE();
+    case 160:
+      if (lookahead == 'p') ADVANCE(82);
+      END_STATE();
+    case 161:
+      if (lookahead == 'p') ADVANCE(179);
+      END_STATE();
+    case 162:
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(98);
+      END_STATE();
+    case 163:
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(184);
+      END_STATE();
+    case 164:
+      if (lookahead == 'p') ADVANCE(152);
+      END_STATE();
+    case 165:
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
+      END_STATE();
+    case 166:
+      if (lookahead == 'r') ADVANCE(185);
+      END_STATE();
+    case 167:
+      if (lookahead == 'r') ADVANCE(400);
+      END_STATE();
+    case 168:
+      if (lookahead == 'r') ADVANCE(85);
+      END_STATE();
+    case 169:
+      if (lookahead == 'r') ADVANCE(118);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(126);
+      END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(126);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 172:
+      if (lookahead == 'r') ADVANCE(87);
+      END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(117);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(119);
+      END_STATE();
+    case 175:
+      if (lookahead == 'r') ADVANCE(142);
+      END_STATE();
+    case 176:
+      if (lookahead == 'r') ADVANCE(55);
+      END_STATE();
+    case 177:
+      if (lookahead == 'r') ADVANCE(186);
+      END_STATE();
+    case 178:
+      if (lookahead == 'r') ADVANCE(187);
+      END_STATE();
+    case 179:
+      if (lookahead == 'r') ADVANCE(155);
+      END_STATE();
+    case 180:
+      if (lookahead == 'r') ADVANCE(115);
+      END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(144);
+      END_STATE();
+    case 182:
+      if (lookahead == 's') ADVANCE(332);
+      END_STATE();
+    case 183:
+      if (lookahead == 's') ADVANCE(182);
+      END_STATE();
+    case 184:
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 185:
+      if (lookahead == 't') ADVANCE(390);
+      END_STATE();
+    case 186:
+      if (lookahead == 't') ADVANCE(315);
+      END_STATE();
+    case 187:
+      if (lookahead == 't') ADVANCE(312);
+      END_STATE();
+    case 188:
+      if (lookahead == 't') ADVANCE(203);
+      END_STATE();
+    case 189:
+      if (lookahead == 't') ADVANCE(341);
+      END_STATE();
+    case 190:
+      if (lookahead == 't') ADVANCE(105);
+      END_STATE();
+    case 191:
+      if (lookahead == 't') ADVANCE(94);
+      END_STATE();
+    case 192:
+      if (lookahead == 't') ADVANCE(140);
+      END_STATE();
+    case 193:
+      if (lookahead == 't') ADVANCE(78);
+      END_STATE();
+    case 194:
+      if (lookahead == 't') ADVANCE(141);
+      END_STATE();
+    case 195:
+      if (lookahead == 't') ADVANCE(180);
+      END_STATE();
+    case 196:
+      if (lookahead == 'u') ADVANCE(132);
       END_STATE();
     case 197:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+      if (lookahead == 'u') ADVANCE(300);
       END_STATE();
     case 198:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(197);
+      if (lookahead == 'u') ADVANCE(157);
       END_STATE();
     case 199:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (lookahead == 'u') ADVANCE(158);
       END_STATE();
     case 200:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(199);
+      if (lookahead == 'v') ADVANCE(344);
       END_STATE();
     case 201:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      if (lookahead == 'v') ADVANCE(128);
       END_STATE();
     case 202:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(624);
+      if (lookahead == 'x') ADVANCE(190);
       END_STATE();
     case 203:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '"', 620,
-        '#', 625,
-        '%', 610,
-        '(', 606,
-        ')', 607,
-        '*', 609,
-        '+', 608,
-        ',', 353,
-        '-', 324,
-        '/', 319,
-        '0', 617,
-        ';', 233,
-        '<', 236,
-        '=', 241,
-        '>', 237,
-        '\\', 5,
-        'c', 551,
-        'd', 507,
-        'f', 576,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 487,
-        'n', 558,
-        'o', 528,
-        'p', 560,
-        'r', 509,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 603,
-        '}', 604,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(203);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (lookahead == 'y') ADVANCE(371);
       END_STATE();
     case 204:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '"', 620,
-        '#', 625,
-        '%', 610,
-        ')', 607,
-        '*', 609,
-        '+', 608,
-        '-', 323,
-        '.', 30,
-        '/', 319,
-        '0', 615,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        't', 485,
-        '{', 603,
-        '}', 604,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(204);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
       END_STATE();
     case 205:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '"', 620,
-        '#', 625,
-        ';', 233,
-        '<', 235,
-        '=', 241,
-        '>', 237,
-        '\\', 5,
-        'd', 69,
-        'f', 151,
-        'g', 155,
-        'i', 63,
-        'l', 120,
-        'm', 82,
-        'n', 128,
-        'o', 96,
-        'p', 131,
-        'r', 70,
-        's', 145,
-        't', 45,
-        'u', 97,
-        'v', 101,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(205);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
       END_STATE();
     case 206:
-      if (eof) ADVANCE(232);
       ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '%', 610,
-        '(', 606,
-        ')', 607,
-        '*', 609,
-        '+', 608,
-        '-', 323,
-        '.', 30,
-        '/', 319,
-        '0', 611,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '=', 241,
-        '>', 237,
-        '\\', 5,
-        '{', 603,
-        '}', 604,
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
       );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(206);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(612);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
       END_STATE();
     case 207:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '%', 610,
-        '*', 609,
-        '+', 608,
-        '-', 323,
-        '.', 358,
-        '/', 319,
-        '0', 613,
-        ':', 642,
-        ';', 233,
-        '<', 29,
-        '>', 237,
-        '[', 201,
-        '\\', 5,
-        'm', 489,
-        't', 485,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 208:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '%', 610,
-        '*', 609,
-        '+', 608,
-        '-', 323,
-        '/', 319,
-        '0', 613,
-        ':', 642,
-        ';', 233,
-        '<', 29,
-        '>', 237,
-        '[', 201,
-        '\\', 5,
-        'm', 489,
-        't', 485,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(208);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(614);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
       END_STATE();
     case 209:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ',', 353,
-        '-', 323,
-        '/', 319,
-        '0', 617,
-        ';', 233,
-        '<', 236,
-        '>', 237,
-        '\\', 5,
-        'c', 119,
-        'd', 68,
-        'f', 151,
-        'g', 155,
-        'i', 63,
-        'l', 120,
-        'm', 48,
-        'n', 128,
-        'o', 95,
-        'p', 130,
-        'r', 70,
-        's', 145,
-        't', 45,
-        'u', 97,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(209);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(719);
       END_STATE();
     case 210:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 324,
-        '.', 358,
-        '/', 319,
-        '0', 615,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 480,
-        'd', 479,
-        'f', 481,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 488,
-        'o', 529,
-        'p', 560,
-        'r', 514,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(211);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(719);
       END_STATE();
     case 211:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 324,
-        '/', 319,
-        '0', 615,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 480,
-        'd', 479,
-        'f', 481,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 488,
-        'o', 529,
-        'p', 560,
-        'r', 514,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(211);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 212:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 41,
-        '.', 358,
-        '/', 639,
-        '0', 615,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 480,
-        'd', 479,
-        'f', 481,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 488,
-        'o', 529,
-        'p', 560,
-        'r', 514,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 213:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 41,
-        '0', 615,
-        ':', 642,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 480,
-        'd', 479,
-        'f', 481,
-        'g', 579,
-        'i', 502,
-        'l', 552,
-        'm', 488,
-        'o', 529,
-        'p', 560,
-        'r', 514,
-        's', 572,
-        't', 484,
-        'u', 531,
-        'v', 527,
-        '{', 603,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(213);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(483);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(616);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 214:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 41,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 551,
-        'd', 571,
-        'i', 526,
-        'm', 489,
-        'o', 530,
-        'p', 586,
-        's', 572,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 215:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '-', 41,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'c', 551,
-        'd', 571,
-        'i', 526,
-        'm', 489,
-        'o', 530,
-        'p', 586,
-        's', 572,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(215);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 216:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        '/', 639,
-        ';', 233,
-        '<', 236,
-        '>', 237,
-        '\\', 5,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 217:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'd', 381,
-        'g', 460,
-        'i', 376,
-        'l', 430,
-        'p', 436,
-        'r', 385,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 218:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'm', 433,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 219:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 220:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '>', 237,
-        '\\', 5,
-        'd', 442,
-        'f', 454,
-        'i', 400,
-        'l', 431,
-        'o', 403,
-        'p', 447,
-        's', 446,
-        't', 360,
-        'u', 398,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 221:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        '.', 358,
-        ';', 233,
-        '>', 237,
-        '\\', 5,
-        'd', 381,
-        'l', 431,
-        'm', 389,
-        'o', 420,
-        's', 449,
-        't', 361,
-        'v', 404,
-        '{', 605,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(228);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 222:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '<') ADVANCE(236);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(222);
-      END_STATE();
-    case 223:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'd', 67,
-        'g', 155,
-        'i', 62,
-        'l', 133,
-        'p', 129,
-        'r', 75,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(223);
-      END_STATE();
-    case 224:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ';', 233,
-        '<', 235,
-        '>', 237,
-        '\\', 5,
-        'd', 508,
-        'g', 579,
-        'i', 503,
-        'l', 563,
-        'p', 561,
-        'r', 514,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 225:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '<') ADVANCE(235);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(121);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      END_STATE();
-    case 226:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '<') ADVANCE(235);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      END_STATE();
-    case 227:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ';', 233,
-        '>', 237,
-        '\\', 5,
-        'd', 142,
-        'f', 151,
-        'i', 93,
-        'l', 136,
-        'o', 94,
-        'p', 149,
-        's', 144,
-        't', 45,
-        'u', 97,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      END_STATE();
-    case 228:
-      if (eof) ADVANCE(232);
-      ADVANCE_MAP(
-        '\n', 234,
-        '#', 625,
-        ';', 233,
-        '>', 237,
-        '\\', 5,
-        'd', 67,
-        'l', 136,
-        'm', 81,
-        'o', 118,
-        's', 146,
-        't', 44,
-        'v', 101,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(228);
-      END_STATE();
-    case 229:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(553);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 230:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(547);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(230);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 231:
-      if (eof) ADVANCE(232);
-      if (lookahead == '\n') ADVANCE(234);
-      if (lookahead == '#') ADVANCE(625);
-      if (lookahead == ';') ADVANCE(233);
-      if (lookahead == '>') ADVANCE(237);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(561);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(231);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 232:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
-      END_STATE();
-    case 233:
-      ACCEPT_TOKEN(anon_sym_SEMI);
-      END_STATE();
-    case 234:
-      ACCEPT_TOKEN(sym__newline);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_LT);
-      END_STATE();
-    case 236:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(42);
-      END_STATE();
-    case 237:
-      ACCEPT_TOKEN(anon_sym_GT);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 239:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 241:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 242:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(243);
-      END_STATE();
-    case 243:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 245:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 247:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 249:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 251:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(287);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(285);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(aux_sym_class_id_token2);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(286);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(sym_section_name);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(288);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(335);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(334);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(284);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(341);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(627);
-      if (lookahead == '\r') ADVANCE(7);
-      if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(182);
-      if (lookahead != 0 &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(343);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(182);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(343);
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 212:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      END_STATE();
+    case 213:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+      END_STATE();
+    case 214:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 215:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 216:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      END_STATE();
+    case 217:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 218:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      END_STATE();
+    case 219:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
+      END_STATE();
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+      END_STATE();
+    case 223:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 224:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
+      END_STATE();
+    case 227:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
+      END_STATE();
+    case 231:
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 232:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(715);
+      END_STATE();
+    case 233:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '/', 365,
+        '0', 708,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 234:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 31,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'm', 679,
+        't', 553,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '0', 708,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        'a', 71,
+        'd', 84,
+        'f', 170,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 92,
+        'n', 81,
+        'o', 110,
+        'p', 147,
+        'r', 75,
+        's', 66,
+        't', 49,
+        'u', 111,
+        'v', 116,
+        'w', 90,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      END_STATE();
+    case 236:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 31,
+        '/', 365,
+        '0', 702,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(236);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 237:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 404,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 30,
+        '>', 268,
+        '[', 231,
+        '\\', 5,
+        'm', 557,
+        't', 553,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 238:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 30,
+        '>', 268,
+        '[', 231,
+        '\\', 5,
+        'm', 557,
+        't', 553,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ',', 399,
+        '-', 369,
+        '/', 365,
+        ';', 264,
+        '<', 267,
+        '>', 268,
+        '\\', 5,
+        'c', 136,
+        'd', 74,
+        'f', 171,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 52,
+        'n', 145,
+        'o', 109,
+        'p', 147,
+        'r', 75,
+        's', 165,
+        't', 49,
+        'u', 111,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '.', 404,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '.', 404,
+        '/', 729,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'c', 631,
+        'd', 652,
+        'i', 604,
+        'm', 557,
+        'o', 609,
+        'p', 669,
+        's', 655,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'c', 631,
+        'd', 652,
+        'i', 604,
+        'm', 557,
+        'o', 609,
+        'p', 669,
+        's', 655,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        '/', 729,
+        ';', 264,
+        '<', 267,
+        '>', 268,
+        '\\', 5,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 434,
+        'g', 519,
+        'i', 424,
+        'l', 486,
+        'p', 493,
+        'r', 436,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'm', 491,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 423,
+        'd', 434,
+        'l', 487,
+        'm', 437,
+        'n', 429,
+        'o', 477,
+        'p', 521,
+        's', 421,
+        't', 407,
+        'v', 460,
+        'w', 438,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(258);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 251:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 501,
+        'f', 513,
+        'i', 454,
+        'l', 487,
+        'o', 458,
+        'p', 507,
+        's', 506,
+        't', 406,
+        'u', 452,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(267);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 83,
+        'g', 175,
+        'i', 68,
+        'l', 151,
+        'p', 146,
+        'r', 89,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 587,
+        'g', 661,
+        'i', 574,
+        'l', 642,
+        'p', 640,
+        'r', 591,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 255:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(679);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(255);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 256:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      END_STATE();
+    case 257:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
+      END_STATE();
+    case 258:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 71,
+        'd', 83,
+        'l', 154,
+        'm', 93,
+        'n', 80,
+        'o', 134,
+        'p', 181,
+        's', 67,
+        't', 48,
+        'v', 116,
+        'w', 90,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(258);
+      END_STATE();
+    case 259:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 162,
+        'f', 170,
+        'i', 107,
+        'l', 154,
+        'o', 108,
+        'p', 168,
+        's', 164,
+        't', 49,
+        'u', 111,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(635);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(627);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(46);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(274);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(321);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(aux_sym_class_id_token2);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(sym_section_name);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 346:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(381);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(380);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(382);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\r') ADVANCE(7);
+      if (('\t' <= lookahead && lookahead <= '\f') ||
+          lookahead == ' ') ADVANCE(211);
+      if (lookahead != 0 &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\t' ||
+          (0x0b <= lookahead && lookahead <= '\r') ||
+          lookahead == ' ') ADVANCE(211);
+      if (lookahead != 0 &&
+          (lookahead < '\t' || '\r' < lookahead) &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 392:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 347:
+    case 393:
       ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
-    case 348:
+    case 394:
       ACCEPT_TOKEN(anon_sym_mark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 349:
+    case 395:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 350:
+    case 396:
       ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
-    case 351:
+    case 397:
       ACCEPT_TOKEN(anon_sym_ct);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 352:
+    case 398:
       ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 353:
+    case 399:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 354:
+    case 400:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 355:
+    case 401:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 356:
+    case 402:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 357:
+    case 403:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(357);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
       END_STATE();
-    case 358:
+    case 404:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 359:
+    case 405:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(359);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
-    case 360:
+    case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(369);
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'o') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 361:
+    case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(369);
+      if (lookahead == 'a') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 362:
+    case 408:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(474);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(325);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(466);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 363:
+    case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(291);
+      if (lookahead == 'a') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 364:
+    case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(411);
+      if (lookahead == 'a') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 365:
+    case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(372);
+      if (lookahead == 'a') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 366:
+    case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(373);
+      if (lookahead == 'b') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 367:
+    case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(452);
+      if (lookahead == 'c') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 368:
+    case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(455);
+      if (lookahead == 'c') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 369:
+    case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(413);
+      if (lookahead == 'c') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 370:
+    case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(274);
+      if (lookahead == 'c') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 371:
+    case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(294);
+      if (lookahead == 'c') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 372:
+    case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(396);
+      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 373:
+    case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(397);
+      if (lookahead == 'd') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 374:
+    case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(364);
+      if (lookahead == 'd') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 375:
+    case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(339);
+      if (lookahead == 'd') ADVANCE(290);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 376:
+    case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(259);
+      if (lookahead == 'd') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 377:
+    case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(451);
+      if (lookahead == 'd') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 378:
+    case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(383);
+      if (lookahead == 'e') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 379:
+    case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(240);
+      if (lookahead == 'e') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 380:
+    case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(322);
+      if (lookahead == 'e') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 381:
+    case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == 'e') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 382:
+    case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(262);
+      if (lookahead == 'e') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 383:
+    case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(256);
+      if (lookahead == 'e') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 384:
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(540);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(536);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(411);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 385:
+    case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(417);
+      if (lookahead == 'e') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 386:
+    case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(393);
-      if (lookahead == 'i') ADVANCE(434);
+      if (lookahead == 'f') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 387:
+    case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(365);
+      if (lookahead == 'f') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 388:
+    case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 389:
+    case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(472);
+      if (lookahead == 'f') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 390:
+    case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(450);
+      if (lookahead == 'g') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 391:
+    case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(312);
+      if (lookahead == 'g') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 392:
+    case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(315);
+      if (lookahead == 'h') ADVANCE(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 393:
+    case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(330);
+      if (lookahead == 'h') ADVANCE(280);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 394:
+    case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(399);
+      if (lookahead == 'h') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 395:
+    case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(380);
+      if (lookahead == 'h') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 396:
+    case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(246);
+      if (lookahead == 'i') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 397:
+    case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(249);
+      if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 398:
+    case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(377);
+      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'p') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 399:
+    case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(384);
+      if (lookahead == 'i') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 400:
+    case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(391);
-      if (lookahead == 'p') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 401:
+    case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(391);
+      if (lookahead == 'i') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 402:
+    case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(371);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 403:
+    case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(392);
+      if (lookahead == 'i') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 404:
+    case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(363);
+      if (lookahead == 'i') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 405:
+    case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'i') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 406:
+    case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(421);
+      if (lookahead == 'k') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 407:
+    case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(474);
+      if (lookahead == 'k') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 408:
+    case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(318);
+      if (lookahead == 'k') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 409:
+    case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(349);
+      if (lookahead == 'k') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 410:
+    case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(297);
+      if (lookahead == 'l') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 411:
+    case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(268);
+      if (lookahead == 'l') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 412:
+    case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(375);
+      if (lookahead == 'l') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 413:
+    case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(379);
+      if (lookahead == 'l') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 414:
+    case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(406);
+      if (lookahead == 'm') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 415:
+    case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(367);
+      if (lookahead == 'm') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 416:
+    case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(306);
+      if (lookahead == 'm') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 417:
+    case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(435);
+      if (lookahead == 'm') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 418:
+    case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(395);
+      if (lookahead == 'n') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 419:
+    case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(253);
+      if (lookahead == 'n') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 420:
+    case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(414);
+      if (lookahead == 'n') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 421:
+    case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(410);
+      if (lookahead == 'n') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 422:
+    case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(468);
+      if (lookahead == 'n') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 423:
+    case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(407);
+      if (lookahead == 'o') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 424:
+    case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(333);
+      if (lookahead == 'o') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 425:
+    case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(271);
+      if (lookahead == 'o') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 426:
+    case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == 'o') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(416);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(473);
-      if (lookahead == 't') ADVANCE(352);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(469);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(374);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(423);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(378);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(456);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 435:
+    case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 436:
+    case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(459);
+      if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 437:
+    case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(461);
+      if (lookahead == 'o') ADVANCE(538);
+      if (lookahead == 't') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 438:
+    case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == 'o') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 439:
+    case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == 'o') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 440:
+    case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(303);
+      if (lookahead == 'o') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 441:
+    case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(265);
+      if (lookahead == 'o') ADVANCE(504);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 442:
+    case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(426);
-      if (lookahead == 's') ADVANCE(394);
+      if (lookahead == 'o') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 443:
+    case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(426);
-      if (lookahead == 's') ADVANCE(466);
+      if (lookahead == 'o') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 444:
+    case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'o') ADVANCE(514);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 445:
+    case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(432);
-      if (lookahead == 'r') ADVANCE(370);
+      if (lookahead == 'o') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 446:
+    case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(432);
+      if (lookahead == 'o') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 447:
+    case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(386);
+      if (lookahead == 'o') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 448:
+    case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 'o') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 449:
+    case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(370);
+      if (lookahead == 'o') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 450:
+    case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(356);
+      if (lookahead == 'p') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 451:
+    case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(362);
+      if (lookahead == 'p') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 452:
+    case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(408);
+      if (lookahead == 'p') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 453:
+    case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(464);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 454:
+    case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(427);
-      if (lookahead == 'w') ADVANCE(415);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(529);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 455:
+    case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == 'p') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 456:
+    case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == 'p') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 457:
+    case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(429);
+      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 458:
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(524);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(467);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(438);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(388);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(439);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(283);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(280);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(477);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 467:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 468:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(390);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 469:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(424);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 470:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(425);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 471:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(382);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(440);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(441);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(300);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(478);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'e') ADVANCE(482);
-      if (lookahead == 'p') ADVANCE(562);
-      if (lookahead == 's') ADVANCE(522);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'o') ADVANCE(597);
-      if (lookahead == 't') ADVANCE(351);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'r') ADVANCE(557);
-      if (lookahead == 'w') ADVANCE(545);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'v') ADVANCE(299);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(483);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(495);
-      if (lookahead == 'o') ADVANCE(307);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(495);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(290);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 487:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(575);
-      if (lookahead == 'e') ADVANCE(592);
-      if (lookahead == 'o') ADVANCE(505);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 488:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(575);
-      if (lookahead == 'e') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 489:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(497);
-      if (lookahead == 'm') ADVANCE(566);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 491:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(548);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(540);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(499);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(542);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(273);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(524);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(293);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(525);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(492);
-      if (lookahead == 'o') ADVANCE(539);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 501:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(492);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 502:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(258);
-      if (lookahead == 'i') ADVANCE(519);
-      if (lookahead == 'p') ADVANCE(570);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(258);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(338);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(510);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(583);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(600);
-      if (lookahead == 'p') ADVANCE(562);
-      if (lookahead == 's') ADVANCE(522);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(600);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(490);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 510:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(255);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 511:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(239);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 512:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(261);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(525);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 513:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(321);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(483);
+      if (lookahead == 'w') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 514:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(546);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 515:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(521);
-      if (lookahead == 'i') ADVANCE(564);
-      if (lookahead == 'o') ADVANCE(594);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 516:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(541);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(484);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 517:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(493);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 518:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 519:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(311);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 520:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(314);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 521:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(329);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 522:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(534);
-      if (lookahead == 't') ADVANCE(276);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 523:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(513);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(522);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 524:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(245);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(317);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 525:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(248);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 526:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(519);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 527:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(486);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 528:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(520);
-      if (lookahead == 'n') ADVANCE(252);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 529:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(520);
-      if (lookahead == 'n') ADVANCE(543);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 530:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(520);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(392);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 531:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(506);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(480);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 532:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(498);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(481);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 533:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(550);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 534:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(516);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 535:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 536:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 537:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(317);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 538:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(296);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(478);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 539:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(500);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 540:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(267);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 541:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(504);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 542:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(511);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 543:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(533);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 544:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(305);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(494);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'd') ADVANCE(550);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(566);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'e') ADVANCE(549);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(252);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(523);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(593);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(538);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(597);
-      if (lookahead == 't') ADVANCE(351);
+      if (lookahead == ':') ADVANCE(732);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == 'a') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == 'a') ADVANCE(564);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(332);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 'o') ADVANCE(576);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(577);
+      if (lookahead == 'a') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(594);
+      if (lookahead == 'a') ADVANCE(567);
+      if (lookahead == 'm') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(574);
-      if (lookahead == 'r') ADVANCE(515);
+      if (lookahead == 'a') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 'a') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(582);
+      if (lookahead == 'a') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == 'a') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(581);
+      if (lookahead == 'b') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(596);
+      if (lookahead == 'c') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
+      if (lookahead == 'c') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(585);
+      if (lookahead == 'c') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(264);
+      if (lookahead == 'c') ADVANCE(561);
+      if (lookahead == 'o') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(302);
+      if (lookahead == 'c') ADVANCE(561);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(584);
+      if (lookahead == 'c') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(562);
-      if (lookahead == 's') ADVANCE(587);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(567);
-      if (lookahead == 'r') ADVANCE(496);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(355);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(536);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(557);
-      if (lookahead == 'w') ADVANCE(545);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(517);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 578:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(537);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(556);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(532);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(535);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(589);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 583:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(491);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
-      END_STATE();
-    case 584:
-      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'p') ADVANCE(647);
       if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(690);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'i') ADVANCE(594);
+      if (lookahead == 'p') ADVANCE(654);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(289);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(384);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(664);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'o') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(691);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(286);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(336);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(270);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(292);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(590);
+      if (lookahead == 'e') ADVANCE(367);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(559);
+      if (lookahead == 'e') ADVANCE(689);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'e') ADVANCE(606);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(596);
+      if (lookahead == 'i') ADVANCE(645);
+      if (lookahead == 'o') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(279);
+      if (lookahead == 'e') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(601);
+      if (lookahead == 'e') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(580);
+      if (lookahead == 'e') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(518);
+      if (lookahead == 'e') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(554);
+      if (lookahead == 'f') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(512);
+      if (lookahead == 'f') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(555);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(549);
+      if (lookahead == 'f') ADVANCE(613);
+      if (lookahead == 't') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(568);
+      if (lookahead == 'g') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(569);
+      if (lookahead == 'g') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(299);
+      if (lookahead == 'h') ADVANCE(276);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(326);
+      if (lookahead == 'h') ADVANCE(279);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(677);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(554);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 608:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(629);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(678);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(394);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(330);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(688);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(298);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(671);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(351);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(562);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(648);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(568);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(304);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(378);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(687);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (lookahead == 'r') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(681);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(668);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 648:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(683);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 649:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 650:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 651:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(339);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 652:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(672);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 653:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 654:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(667);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 655:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(565);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 656:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(401);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(560);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(675);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(646);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(676);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(641);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(333);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(670);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(391);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(316);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(313);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(342);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(692);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(633);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(634);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(630);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(301);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(649);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(650);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(345);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 693:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(602);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 603:
+    case 694:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 604:
+    case 695:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 605:
+    case 696:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 606:
+    case 697:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 607:
+    case 698:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 608:
+    case 699:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 609:
+    case 700:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 610:
+    case 701:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 611:
+    case 702:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 637,
-        '.', 187,
-        ':', 642,
-        'x', 189,
-        'B', 630,
-        'b', 630,
-        'G', 633,
-        'g', 633,
-        'K', 633,
-        'k', 633,
-        'M', 634,
-        'm', 634,
-        'N', 179,
-        'n', 179,
-        'S', 636,
-        's', 636,
-        'T', 177,
-        't', 177,
-        'U', 179,
-        'u', 179,
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'x', 219,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
       END_STATE();
-    case 612:
+    case 703:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 637,
-        '.', 187,
-        ':', 642,
-        'B', 630,
-        'b', 630,
-        'G', 633,
-        'g', 633,
-        'K', 633,
-        'k', 633,
-        'M', 634,
-        'm', 634,
-        'N', 179,
-        'n', 179,
-        'S', 636,
-        's', 636,
-        'T', 177,
-        't', 177,
-        'U', 179,
-        'u', 179,
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(612);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
       END_STATE();
-    case 613:
+    case 704:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(183);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'x') ADVANCE(189);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 614:
+    case 705:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(183);
-      if (lookahead == ':') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(614);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 615:
+    case 706:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(642);
-      if (lookahead == 'x') ADVANCE(189);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 616:
+    case 707:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(616);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 617:
+    case 708:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(189);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
       END_STATE();
-    case 618:
+    case 709:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(618);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
       END_STATE();
-    case 619:
+    case 710:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(619);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
       END_STATE();
-    case 620:
+    case 711:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 621:
+    case 712:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(627);
-      if (lookahead == '\\') ADVANCE(202);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\\') ADVANCE(232);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(624);
+          lookahead != '"') ADVANCE(715);
       END_STATE();
-    case 622:
+    case 713:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(625);
-      if (lookahead == '\\') ADVANCE(626);
+      if (lookahead == '"') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(717);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(622);
+          lookahead != '\n') ADVANCE(713);
       END_STATE();
-    case 623:
+    case 714:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(622);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(623);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(624);
+          lookahead != '#') ADVANCE(715);
       END_STATE();
-    case 624:
+    case 715:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(202);
+      if (lookahead == '\\') ADVANCE(232);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(624);
+          lookahead != '"') ADVANCE(715);
       END_STATE();
-    case 625:
+    case 716:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(625);
+          lookahead != '\n') ADVANCE(716);
       END_STATE();
-    case 626:
+    case 717:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(622);
+          lookahead != '\n') ADVANCE(713);
       END_STATE();
-    case 627:
+    case 718:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 628:
+    case 719:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 629:
+    case 720:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 630:
+    case 721:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(642);
+      if (lookahead == ':') ADVANCE(732);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(181);
+          lookahead == 'i') ADVANCE(210);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(180);
+          lookahead == 'p') ADVANCE(209);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
-    case 631:
+    case 722:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(629);
+          lookahead == 'b') ADVANCE(725);
       END_STATE();
-    case 632:
+    case 723:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(629);
+          lookahead == 'b') ADVANCE(725);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(636);
+          lookahead == 's') ADVANCE(726);
       END_STATE();
-    case 633:
+    case 724:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(635);
+          lookahead == 'b') ADVANCE(720);
       END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(635);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(636);
-      END_STATE();
-    case 635:
+    case 725:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(181);
+          lookahead == 'i') ADVANCE(210);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(180);
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
-    case 636:
+    case 726:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 637:
+    case 727:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 638:
+    case 728:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 639:
+    case 729:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 640:
+    case 730:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(189);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
       END_STATE();
-    case 641:
+    case 731:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(641);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
       END_STATE();
-    case 642:
+    case 732:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(642);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
       END_STATE();
     default:
       return false;
@@ -7627,28 +8366,28 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
     case 7:
       if (lookahead == 'a') ADVANCE(45);
       if (lookahead == 'e') ADVANCE(46);
+      if (lookahead == 'l') ADVANCE(47);
       END_STATE();
     case 8:
-      if (lookahead == 'a') ADVANCE(47);
-      if (lookahead == 'o') ADVANCE(48);
-      if (lookahead == 't') ADVANCE(49);
+      if (lookahead == 'a') ADVANCE(48);
+      if (lookahead == 'o') ADVANCE(49);
+      if (lookahead == 't') ADVANCE(50);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(50);
-      if (lookahead == 'n') ADVANCE(51);
+      if (lookahead == 'c') ADVANCE(51);
+      if (lookahead == 'n') ADVANCE(52);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(52);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(53);
-      if (lookahead == 'e') ADVANCE(54);
-      if (lookahead == 'i') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(56);
+      if (lookahead == 'a') ADVANCE(54);
+      if (lookahead == 'e') ADVANCE(55);
+      if (lookahead == 'i') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(57);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 't') ADVANCE(58);
+      if (lookahead == 'a') ADVANCE(58);
       END_STATE();
     case 13:
       if (lookahead == 'a') ADVANCE(59);
@@ -7774,26 +8513,26 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'n') ADVANCE(113);
       END_STATE();
     case 47:
-      if (lookahead == 'n') ADVANCE(114);
+      if (lookahead == 'o') ADVANCE(114);
       END_STATE();
     case 48:
-      if (lookahead == 's') ADVANCE(115);
+      if (lookahead == 'n') ADVANCE(115);
       END_STATE();
     case 49:
-      if (lookahead == 'b') ADVANCE(116);
+      if (lookahead == 's') ADVANCE(116);
       END_STATE();
     case 50:
-      if (lookahead == 'm') ADVANCE(117);
+      if (lookahead == 'b') ADVANCE(117);
       END_STATE();
     case 51:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(118);
-      if (lookahead == 'g') ADVANCE(119);
-      if (lookahead == 'p') ADVANCE(120);
-      if (lookahead == 'v') ADVANCE(121);
+      if (lookahead == 'm') ADVANCE(118);
       END_STATE();
     case 52:
-      if (lookahead == 't') ADVANCE(122);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(119);
+      if (lookahead == 'g') ADVANCE(120);
+      if (lookahead == 'p') ADVANCE(121);
+      if (lookahead == 'v') ADVANCE(122);
       END_STATE();
     case 53:
       if (lookahead == 't') ADVANCE(123);
@@ -7802,18 +8541,18 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 't') ADVANCE(124);
       END_STATE();
     case 55:
-      if (lookahead == 'm') ADVANCE(125);
-      if (lookahead == 'n') ADVANCE(126);
+      if (lookahead == 't') ADVANCE(125);
       END_STATE();
     case 56:
-      if (lookahead == 's') ADVANCE(127);
+      if (lookahead == 'm') ADVANCE(126);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(128);
-      if (lookahead == 's') ADVANCE(129);
+      if (lookahead == 's') ADVANCE(128);
       END_STATE();
     case 58:
-      if (lookahead == 'u') ADVANCE(130);
+      if (lookahead == 'c') ADVANCE(129);
+      if (lookahead == 's') ADVANCE(130);
       END_STATE();
     case 59:
       if (lookahead == 't') ADVANCE(131);
@@ -7989,64 +8728,64 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'e') ADVANCE(189);
       END_STATE();
     case 114:
-      if (lookahead == 'd') ADVANCE(190);
+      if (lookahead == 'b') ADVANCE(190);
       END_STATE();
     case 115:
-      if (lookahead == 't') ADVANCE(191);
+      if (lookahead == 'd') ADVANCE(191);
       END_STATE();
     case 116:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(192);
       END_STATE();
     case 117:
-      if (lookahead == 'p') ADVANCE(192);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 118:
-      if (lookahead == 'l') ADVANCE(193);
+      if (lookahead == 'p') ADVANCE(193);
       END_STATE();
     case 119:
-      if (lookahead == 'r') ADVANCE(194);
+      if (lookahead == 'l') ADVANCE(194);
       END_STATE();
     case 120:
-      if (lookahead == 'u') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 121:
-      if (lookahead == 'a') ADVANCE(196);
+      if (lookahead == 'u') ADVANCE(196);
       END_STATE();
     case 122:
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'a') ADVANCE(197);
       END_STATE();
     case 123:
-      if (lookahead == 'e') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 124:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(199);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(199);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 126:
-      if (lookahead == 'k') ADVANCE(200);
+      if (lookahead == 'i') ADVANCE(200);
       END_STATE();
     case 127:
-      if (lookahead == 's') ADVANCE(201);
+      if (lookahead == 'k') ADVANCE(201);
       END_STATE();
     case 128:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(202);
+      if (lookahead == 's') ADVANCE(202);
       END_STATE();
     case 129:
-      if (lookahead == 'q') ADVANCE(203);
-      if (lookahead == 't') ADVANCE(204);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(203);
       END_STATE();
     case 130:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == 'q') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(205);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(205);
+      if (lookahead == 'i') ADVANCE(206);
       END_STATE();
     case 132:
-      if (lookahead == 'e') ADVANCE(206);
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(207);
+      if (lookahead == 'n') ADVANCE(208);
       END_STATE();
     case 133:
       ACCEPT_TOKEN(anon_sym_new);
@@ -8055,68 +8794,68 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 135:
-      if (lookahead == 'p') ADVANCE(208);
+      if (lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 136:
-      if (lookahead == 's') ADVANCE(209);
+      if (lookahead == 's') ADVANCE(210);
       END_STATE();
     case 137:
-      if (lookahead == 'k') ADVANCE(210);
+      if (lookahead == 'k') ADVANCE(211);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(211);
+      if (lookahead == 'i') ADVANCE(212);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(212);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 140:
-      if (lookahead == 'r') ADVANCE(213);
+      if (lookahead == 'r') ADVANCE(214);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(214);
-      if (lookahead == 'v') ADVANCE(215);
+      if (lookahead == 'o') ADVANCE(215);
+      if (lookahead == 'v') ADVANCE(216);
       END_STATE();
     case 142:
-      if (lookahead == 'h') ADVANCE(216);
+      if (lookahead == 'h') ADVANCE(217);
       END_STATE();
     case 143:
-      if (lookahead == 's') ADVANCE(217);
+      if (lookahead == 's') ADVANCE(218);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(218);
+      if (lookahead == 'n') ADVANCE(219);
       END_STATE();
     case 145:
       ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 146:
-      if (lookahead == 'e') ADVANCE(219);
-      END_STATE();
-    case 147:
       if (lookahead == 'e') ADVANCE(220);
       END_STATE();
+    case 147:
+      if (lookahead == 'e') ADVANCE(221);
+      END_STATE();
     case 148:
-      if (lookahead == 'a') ADVANCE(221);
+      if (lookahead == 'a') ADVANCE(222);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(222);
+      if (lookahead == 'r') ADVANCE(223);
       END_STATE();
     case 150:
-      if (lookahead == 't') ADVANCE(223);
+      if (lookahead == 't') ADVANCE(224);
       END_STATE();
     case 151:
-      if (lookahead == 'e') ADVANCE(224);
+      if (lookahead == 'e') ADVANCE(225);
       END_STATE();
     case 152:
-      if (lookahead == 't') ADVANCE(225);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 153:
-      if (lookahead == 'p') ADVANCE(226);
+      if (lookahead == 'p') ADVANCE(227);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(227);
+      if (lookahead == 't') ADVANCE(228);
       END_STATE();
     case 155:
-      if (lookahead == 'c') ADVANCE(228);
+      if (lookahead == 'c') ADVANCE(229);
       END_STATE();
     case 156:
       ACCEPT_TOKEN(anon_sym_tcp);
@@ -8125,64 +8864,64 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 158:
-      if (lookahead == 'e') ADVANCE(229);
+      if (lookahead == 'e') ADVANCE(230);
       END_STATE();
     case 159:
-      if (lookahead == 'a') ADVANCE(230);
+      if (lookahead == 'a') ADVANCE(231);
       END_STATE();
     case 160:
-      if (lookahead == 'h') ADVANCE(231);
+      if (lookahead == 'h') ADVANCE(232);
       END_STATE();
     case 161:
       ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 162:
-      if (lookahead == 'a') ADVANCE(232);
+      if (lookahead == 'a') ADVANCE(233);
       END_STATE();
     case 163:
-      if (lookahead == 'h') ADVANCE(233);
+      if (lookahead == 'h') ADVANCE(234);
       END_STATE();
     case 164:
       ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 165:
-      if (lookahead == 'p') ADVANCE(234);
+      if (lookahead == 'p') ADVANCE(235);
       END_STATE();
     case 166:
       ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 167:
-      if (lookahead == 'k') ADVANCE(235);
+      if (lookahead == 'k') ADVANCE(236);
       END_STATE();
     case 168:
-      if (lookahead == 'g') ADVANCE(236);
+      if (lookahead == 'g') ADVANCE(237);
       END_STATE();
     case 169:
-      if (lookahead == 't') ADVANCE(237);
+      if (lookahead == 't') ADVANCE(238);
       END_STATE();
     case 170:
-      if (lookahead == 's') ADVANCE(238);
+      if (lookahead == 's') ADVANCE(239);
       END_STATE();
     case 171:
       ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 172:
-      if (lookahead == 's') ADVANCE(239);
+      if (lookahead == 's') ADVANCE(240);
       END_STATE();
     case 173:
-      if (lookahead == 'c') ADVANCE(240);
+      if (lookahead == 'c') ADVANCE(241);
       END_STATE();
     case 174:
-      if (lookahead == 'u') ADVANCE(241);
-      END_STATE();
-    case 175:
       if (lookahead == 'u') ADVANCE(242);
       END_STATE();
+    case 175:
+      if (lookahead == 'u') ADVANCE(243);
+      END_STATE();
     case 176:
-      if (lookahead == 'y') ADVANCE(243);
+      if (lookahead == 'y') ADVANCE(244);
       END_STATE();
     case 177:
-      if (lookahead == 'c') ADVANCE(244);
+      if (lookahead == 'c') ADVANCE(245);
       END_STATE();
     case 178:
       ACCEPT_TOKEN(anon_sym_dnat);
@@ -8194,636 +8933,645 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 181:
-      if (lookahead == 'y') ADVANCE(245);
+      if (lookahead == 'y') ADVANCE(246);
       END_STATE();
     case 182:
-      if (lookahead == 'i') ADVANCE(246);
+      if (lookahead == 'i') ADVANCE(247);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(247);
+      if (lookahead == 's') ADVANCE(248);
       END_STATE();
     case 184:
-      if (lookahead == 'b') ADVANCE(248);
+      if (lookahead == 'b') ADVANCE(249);
       END_STATE();
     case 185:
-      if (lookahead == 'c') ADVANCE(249);
+      if (lookahead == 'c') ADVANCE(250);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(250);
+      if (lookahead == 'e') ADVANCE(251);
       END_STATE();
     case 187:
-      if (lookahead == 'w') ADVANCE(251);
+      if (lookahead == 'w') ADVANCE(252);
       END_STATE();
     case 188:
-      if (lookahead == 'a') ADVANCE(252);
+      if (lookahead == 'a') ADVANCE(253);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(253);
+      if (lookahead == 'r') ADVANCE(254);
       END_STATE();
     case 190:
-      if (lookahead == 'l') ADVANCE(254);
+      if (lookahead == 'a') ADVANCE(255);
       END_STATE();
     case 191:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'l') ADVANCE(256);
       END_STATE();
     case 192:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(255);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 193:
-      if (lookahead == 'u') ADVANCE(256);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(257);
       END_STATE();
     case 194:
-      if (lookahead == 'e') ADVANCE(257);
+      if (lookahead == 'u') ADVANCE(258);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(258);
+      if (lookahead == 'e') ADVANCE(259);
       END_STATE();
     case 196:
-      if (lookahead == 'l') ADVANCE(259);
+      if (lookahead == 't') ADVANCE(260);
       END_STATE();
     case 197:
-      if (lookahead == 'e') ADVANCE(260);
+      if (lookahead == 'l') ADVANCE(261);
       END_STATE();
     case 198:
-      if (lookahead == 'n') ADVANCE(261);
+      if (lookahead == 'e') ADVANCE(262);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(262);
+      if (lookahead == 'n') ADVANCE(263);
       END_STATE();
     case 200:
-      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 't') ADVANCE(264);
       END_STATE();
     case 201:
-      ACCEPT_TOKEN(anon_sym_loss);
+      ACCEPT_TOKEN(anon_sym_link);
       END_STATE();
     case 202:
-      if (lookahead == 'l') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 203:
-      if (lookahead == 'u') ADVANCE(264);
+      if (lookahead == 'l') ADVANCE(265);
       END_STATE();
     case 204:
-      if (lookahead == 'e') ADVANCE(265);
+      if (lookahead == 'u') ADVANCE(266);
       END_STATE();
     case 205:
-      if (lookahead == 'v') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(267);
       END_STATE();
     case 206:
-      if (lookahead == 'm') ADVANCE(267);
+      if (lookahead == 'v') ADVANCE(268);
       END_STATE();
     case 207:
-      if (lookahead == 's') ADVANCE(268);
+      if (lookahead == 'm') ADVANCE(269);
       END_STATE();
     case 208:
-      if (lookahead == 'u') ADVANCE(269);
+      if (lookahead == 's') ADVANCE(270);
       END_STATE();
     case 209:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'u') ADVANCE(271);
       END_STATE();
     case 210:
-      if (lookahead == 'r') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(272);
       END_STATE();
     case 211:
-      if (lookahead == 'c') ADVANCE(272);
-      END_STATE();
-    case 212:
       if (lookahead == 'r') ADVANCE(273);
       END_STATE();
+    case 212:
+      if (lookahead == 'c') ADVANCE(274);
+      END_STATE();
     case 213:
-      if (lookahead == 'o') ADVANCE(274);
+      if (lookahead == 'r') ADVANCE(275);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'o') ADVANCE(276);
       END_STATE();
     case 215:
-      if (lookahead == 'a') ADVANCE(275);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 216:
-      if (lookahead == 'i') ADVANCE(276);
+      if (lookahead == 'a') ADVANCE(277);
       END_STATE();
     case 217:
-      if (lookahead == 'c') ADVANCE(277);
+      if (lookahead == 'i') ADVANCE(278);
       END_STATE();
     case 218:
-      if (lookahead == 't') ADVANCE(278);
-      END_STATE();
-    case 219:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 220:
       if (lookahead == 'c') ADVANCE(279);
       END_STATE();
-    case 221:
+    case 219:
       if (lookahead == 't') ADVANCE(280);
       END_STATE();
+    case 220:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 221:
+      if (lookahead == 'c') ADVANCE(281);
+      END_STATE();
     case 222:
-      if (lookahead == 'd') ADVANCE(281);
+      if (lookahead == 't') ADVANCE(282);
       END_STATE();
     case 223:
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'd') ADVANCE(283);
       END_STATE();
     case 224:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 225:
-      if (lookahead == 'i') ADVANCE(283);
-      END_STATE();
-    case 226:
       if (lookahead == 'e') ADVANCE(284);
       END_STATE();
+    case 225:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 226:
+      if (lookahead == 'i') ADVANCE(285);
+      END_STATE();
     case 227:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'e') ADVANCE(286);
       END_STATE();
     case 228:
-      if (lookahead == 't') ADVANCE(285);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 229:
-      if (lookahead == 'a') ADVANCE(286);
+      if (lookahead == 't') ADVANCE(287);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'a') ADVANCE(288);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_veth);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 232:
-      if (lookahead == 'n') ADVANCE(287);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 233:
-      if (lookahead == 'i') ADVANCE(288);
+      if (lookahead == 'n') ADVANCE(289);
       END_STATE();
     case 234:
-      if (lookahead == 't') ADVANCE(289);
+      if (lookahead == 'i') ADVANCE(290);
       END_STATE();
     case 235:
-      if (lookahead == 'h') ADVANCE(290);
+      if (lookahead == 't') ADVANCE(291);
       END_STATE();
     case 236:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'h') ADVANCE(292);
       END_STATE();
     case 237:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'e') ADVANCE(293);
       END_STATE();
     case 238:
-      if (lookahead == 't') ADVANCE(292);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 239:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(293);
-      END_STATE();
-    case 240:
       if (lookahead == 't') ADVANCE(294);
       END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(295);
+      END_STATE();
     case 241:
-      if (lookahead == 'p') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(296);
       END_STATE();
     case 242:
-      if (lookahead == 'l') ADVANCE(296);
+      if (lookahead == 'p') ADVANCE(297);
       END_STATE();
     case 243:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'l') ADVANCE(298);
       END_STATE();
     case 244:
-      if (lookahead == 't') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 245:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(299);
       END_STATE();
     case 246:
-      if (lookahead == 'c') ADVANCE(298);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 247:
-      if (lookahead == 's') ADVANCE(299);
+      if (lookahead == 'c') ADVANCE(300);
       END_STATE();
     case 248:
-      if (lookahead == 'l') ADVANCE(300);
+      if (lookahead == 's') ADVANCE(301);
       END_STATE();
     case 249:
-      if (lookahead == 't') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(302);
       END_STATE();
     case 250:
-      if (lookahead == 'r') ADVANCE(302);
+      if (lookahead == 't') ADVANCE(303);
       END_STATE();
     case 251:
-      if (lookahead == 'a') ADVANCE(303);
-      END_STATE();
-    case 252:
       if (lookahead == 'r') ADVANCE(304);
       END_STATE();
+    case 252:
+      if (lookahead == 'a') ADVANCE(305);
+      END_STATE();
     case 253:
-      if (lookahead == 'i') ADVANCE(305);
+      if (lookahead == 'r') ADVANCE(306);
       END_STATE();
     case 254:
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'i') ADVANCE(307);
       END_STATE();
     case 255:
-      if (lookahead == '6') ADVANCE(307);
+      if (lookahead == 'l') ADVANCE(308);
       END_STATE();
     case 256:
-      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(309);
       END_STATE();
     case 257:
-      if (lookahead == 's') ADVANCE(309);
+      if (lookahead == '6') ADVANCE(310);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'd') ADVANCE(311);
       END_STATE();
     case 259:
-      if (lookahead == 'i') ADVANCE(310);
+      if (lookahead == 's') ADVANCE(312);
       END_STATE();
     case 260:
-      if (lookahead == 'r') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 261:
-      if (lookahead == 'c') ADVANCE(312);
+      if (lookahead == 'i') ADVANCE(313);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'r') ADVANCE(314);
       END_STATE();
     case 263:
-      if (lookahead == 'a') ADVANCE(313);
+      if (lookahead == 'c') ADVANCE(315);
       END_STATE();
     case 264:
-      if (lookahead == 'e') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 265:
-      if (lookahead == 'r') ADVANCE(315);
+      if (lookahead == 'a') ADVANCE(316);
       END_STATE();
     case 266:
-      if (lookahead == 'e') ADVANCE(316);
+      if (lookahead == 'e') ADVANCE(317);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'r') ADVANCE(318);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(319);
       END_STATE();
     case 269:
-      if (lookahead == 't') ADVANCE(317);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 270:
-      if (lookahead == 'h') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 271:
-      if (lookahead == 'a') ADVANCE(319);
+      if (lookahead == 't') ADVANCE(320);
       END_STATE();
     case 272:
-      if (lookahead == 'y') ADVANCE(320);
+      if (lookahead == 'h') ADVANCE(321);
       END_STATE();
     case 273:
-      if (lookahead == 'o') ADVANCE(321);
+      if (lookahead == 'a') ADVANCE(322);
       END_STATE();
     case 274:
-      if (lookahead == 'u') ADVANCE(322);
+      if (lookahead == 'y') ADVANCE(323);
       END_STATE();
     case 275:
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'o') ADVANCE(324);
       END_STATE();
     case 276:
-      if (lookahead == 'b') ADVANCE(324);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 278:
       if (lookahead == 'u') ADVANCE(325);
       END_STATE();
-    case 279:
+    case 277:
       if (lookahead == 't') ADVANCE(326);
       END_STATE();
+    case 278:
+      if (lookahead == 'b') ADVANCE(327);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_qdisc);
+      END_STATE();
     case 280:
-      if (lookahead == 'e') ADVANCE(327);
+      if (lookahead == 'u') ADVANCE(328);
       END_STATE();
     case 281:
-      if (lookahead == 'e') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(329);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'e') ADVANCE(330);
       END_STATE();
     case 283:
-      if (lookahead == 'o') ADVANCE(329);
+      if (lookahead == 'e') ADVANCE(331);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(330);
+      if (lookahead == 'o') ADVANCE(332);
       END_STATE();
     case 286:
-      if (lookahead == 'c') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'l') ADVANCE(333);
       END_STATE();
     case 288:
-      if (lookahead == 'n') ADVANCE(332);
+      if (lookahead == 'c') ADVANCE(334);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_accept);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 290:
-      if (lookahead == 'o') ADVANCE(333);
+      if (lookahead == 'n') ADVANCE(335);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'o') ADVANCE(336);
       END_STATE();
     case 293:
-      if (lookahead == 'f') ADVANCE(334);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 295:
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 'f') ADVANCE(337);
       END_STATE();
     case 296:
-      if (lookahead == 't') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 297:
-      if (lookahead == '_') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(338);
       END_STATE();
     case 298:
-      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(339);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == '_') ADVANCE(340);
       END_STATE();
     case 300:
-      if (lookahead == 'i') ADVANCE(339);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_expect);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'i') ADVANCE(342);
       END_STATE();
     case 303:
-      if (lookahead == 'l') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 304:
-      if (lookahead == 'd') ADVANCE(341);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 305:
-      if (lookahead == 'c') ADVANCE(342);
+      if (lookahead == 'l') ADVANCE(343);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'd') ADVANCE(344);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'c') ADVANCE(345);
       END_STATE();
     case 308:
-      if (lookahead == 'e') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 309:
-      if (lookahead == 's') ADVANCE(344);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 310:
-      if (lookahead == 'd') ADVANCE(345);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'e') ADVANCE(346);
       END_STATE();
     case 312:
-      if (lookahead == 'y') ADVANCE(346);
+      if (lookahead == 's') ADVANCE(347);
       END_STATE();
     case 313:
-      if (lookahead == 'n') ADVANCE(347);
+      if (lookahead == 'd') ADVANCE(348);
       END_STATE();
     case 314:
-      if (lookahead == 'r') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'y') ADVANCE(349);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'n') ADVANCE(350);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'r') ADVANCE(351);
       END_STATE();
     case 318:
-      if (lookahead == 'r') ADVANCE(349);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 319:
-      if (lookahead == 't') ADVANCE(350);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 321:
-      if (lookahead == 'u') ADVANCE(351);
+      if (lookahead == 'r') ADVANCE(352);
       END_STATE();
     case 322:
-      if (lookahead == 't') ADVANCE(352);
+      if (lookahead == 't') ADVANCE(353);
       END_STATE();
     case 323:
-      if (lookahead == 'e') ADVANCE(353);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 324:
-      if (lookahead == 'i') ADVANCE(354);
+      if (lookahead == 'u') ADVANCE(354);
       END_STATE();
     case 325:
-      if (lookahead == 'm') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(355);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'e') ADVANCE(356);
       END_STATE();
     case 327:
-      if (lookahead == 'd') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(357);
       END_STATE();
     case 328:
-      if (lookahead == 'r') ADVANCE(357);
+      if (lookahead == 'm') ADVANCE(358);
       END_STATE();
     case 329:
-      if (lookahead == 'n') ADVANCE(358);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'd') ADVANCE(359);
       END_STATE();
     case 331:
-      if (lookahead == 'h') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(360);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'n') ADVANCE(361);
       END_STATE();
     case 333:
-      if (lookahead == 'l') ADVANCE(360);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 334:
-      if (lookahead == 'y') ADVANCE(361);
+      if (lookahead == 'h') ADVANCE(362);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'l') ADVANCE(363);
       END_STATE();
     case 337:
-      if (lookahead == 'q') ADVANCE(362);
+      if (lookahead == 'y') ADVANCE(364);
       END_STATE();
     case 338:
-      if (lookahead == 't') ADVANCE(363);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 339:
-      if (lookahead == 's') ADVANCE(364);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 340:
-      if (lookahead == 'l') ADVANCE(365);
+      if (lookahead == 'q') ADVANCE(365);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 't') ADVANCE(366);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 's') ADVANCE(367);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'l') ADVANCE(368);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 348:
-      if (lookahead == 'a') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 349:
-      if (lookahead == 'u') ADVANCE(367);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 350:
-      if (lookahead == 'e') ADVANCE(368);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 351:
-      if (lookahead == 't') ADVANCE(369);
+      if (lookahead == 'a') ADVANCE(369);
       END_STATE();
     case 352:
-      if (lookahead == 'i') ADVANCE(370);
+      if (lookahead == 'u') ADVANCE(370);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_private);
+      if (lookahead == 'e') ADVANCE(371);
       END_STATE();
     case 354:
-      if (lookahead == 't') ADVANCE(371);
+      if (lookahead == 't') ADVANCE(372);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 'i') ADVANCE(373);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_related);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      if (lookahead == 't') ADVANCE(374);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_section);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 359:
-      if (lookahead == 'a') ADVANCE(372);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 360:
-      if (lookahead == 'e') ADVANCE(373);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 362:
-      if (lookahead == 'l') ADVANCE(374);
+      if (lookahead == 'a') ADVANCE(375);
       END_STATE();
     case 363:
-      if (lookahead == 'e') ADVANCE(375);
+      if (lookahead == 'e') ADVANCE(376);
       END_STATE();
     case 364:
-      if (lookahead == 'h') ADVANCE(376);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'l') ADVANCE(377);
       END_STATE();
     case 366:
-      if (lookahead == 'd') ADVANCE(377);
+      if (lookahead == 'e') ADVANCE(378);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'h') ADVANCE(379);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 369:
-      if (lookahead == 'i') ADVANCE(378);
+      if (lookahead == 'd') ADVANCE(380);
       END_STATE();
     case 370:
-      if (lookahead == 'n') ADVANCE(379);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 372:
-      if (lookahead == 'b') ADVANCE(380);
+      if (lookahead == 'i') ADVANCE(381);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'n') ADVANCE(382);
       END_STATE();
     case 374:
-      if (lookahead == 'e') ADVANCE(381);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      if (lookahead == 'b') ADVANCE(383);
       END_STATE();
     case 376:
-      if (lookahead == 'e') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 377:
-      if (lookahead == 'e') ADVANCE(383);
+      if (lookahead == 'e') ADVANCE(384);
       END_STATE();
     case 378:
-      if (lookahead == 'n') ADVANCE(384);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 379:
-      if (lookahead == 'g') ADVANCE(385);
+      if (lookahead == 'e') ADVANCE(385);
       END_STATE();
     case 380:
-      if (lookahead == 'l') ADVANCE(386);
+      if (lookahead == 'e') ADVANCE(386);
       END_STATE();
     case 381:
       if (lookahead == 'n') ADVANCE(387);
       END_STATE();
     case 382:
-      if (lookahead == 'd') ADVANCE(388);
+      if (lookahead == 'g') ADVANCE(388);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'l') ADVANCE(389);
       END_STATE();
     case 384:
-      if (lookahead == 'g') ADVANCE(389);
+      if (lookahead == 'n') ADVANCE(390);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'd') ADVANCE(391);
       END_STATE();
     case 386:
-      if (lookahead == 'e') ADVANCE(390);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'g') ADVANCE(392);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_prerouting);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'e') ADVANCE(393);
       END_STATE();
     case 390:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 393:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -8833,159 +9581,159 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 204},
-  [2] = {.lex_state = 204},
-  [3] = {.lex_state = 204},
-  [4] = {.lex_state = 204},
-  [5] = {.lex_state = 204},
-  [6] = {.lex_state = 204},
-  [7] = {.lex_state = 204},
-  [8] = {.lex_state = 210},
-  [9] = {.lex_state = 212},
-  [10] = {.lex_state = 207},
-  [11] = {.lex_state = 212},
-  [12] = {.lex_state = 212},
-  [13] = {.lex_state = 212},
-  [14] = {.lex_state = 212},
-  [15] = {.lex_state = 212},
-  [16] = {.lex_state = 212},
-  [17] = {.lex_state = 212},
-  [18] = {.lex_state = 212},
-  [19] = {.lex_state = 209},
-  [20] = {.lex_state = 214},
-  [21] = {.lex_state = 214},
-  [22] = {.lex_state = 205},
-  [23] = {.lex_state = 220},
-  [24] = {.lex_state = 220},
-  [25] = {.lex_state = 220},
-  [26] = {.lex_state = 205},
-  [27] = {.lex_state = 220},
-  [28] = {.lex_state = 220},
-  [29] = {.lex_state = 209},
-  [30] = {.lex_state = 209},
-  [31] = {.lex_state = 209},
-  [32] = {.lex_state = 209},
-  [33] = {.lex_state = 209},
-  [34] = {.lex_state = 209},
-  [35] = {.lex_state = 209},
-  [36] = {.lex_state = 209},
-  [37] = {.lex_state = 206},
-  [38] = {.lex_state = 1},
-  [39] = {.lex_state = 209},
-  [40] = {.lex_state = 1},
-  [41] = {.lex_state = 1},
-  [42] = {.lex_state = 221},
-  [43] = {.lex_state = 205},
-  [44] = {.lex_state = 217},
-  [45] = {.lex_state = 221},
-  [46] = {.lex_state = 217},
-  [47] = {.lex_state = 221},
-  [48] = {.lex_state = 217},
-  [49] = {.lex_state = 206},
-  [50] = {.lex_state = 3},
-  [51] = {.lex_state = 1},
-  [52] = {.lex_state = 3},
-  [53] = {.lex_state = 3},
-  [54] = {.lex_state = 3},
-  [55] = {.lex_state = 3},
+  [1] = {.lex_state = 234},
+  [2] = {.lex_state = 234},
+  [3] = {.lex_state = 234},
+  [4] = {.lex_state = 234},
+  [5] = {.lex_state = 234},
+  [6] = {.lex_state = 234},
+  [7] = {.lex_state = 234},
+  [8] = {.lex_state = 240},
+  [9] = {.lex_state = 242},
+  [10] = {.lex_state = 242},
+  [11] = {.lex_state = 242},
+  [12] = {.lex_state = 242},
+  [13] = {.lex_state = 237},
+  [14] = {.lex_state = 242},
+  [15] = {.lex_state = 242},
+  [16] = {.lex_state = 242},
+  [17] = {.lex_state = 242},
+  [18] = {.lex_state = 242},
+  [19] = {.lex_state = 239},
+  [20] = {.lex_state = 235},
+  [21] = {.lex_state = 235},
+  [22] = {.lex_state = 244},
+  [23] = {.lex_state = 244},
+  [24] = {.lex_state = 251},
+  [25] = {.lex_state = 251},
+  [26] = {.lex_state = 251},
+  [27] = {.lex_state = 235},
+  [28] = {.lex_state = 250},
+  [29] = {.lex_state = 250},
+  [30] = {.lex_state = 250},
+  [31] = {.lex_state = 251},
+  [32] = {.lex_state = 251},
+  [33] = {.lex_state = 239},
+  [34] = {.lex_state = 239},
+  [35] = {.lex_state = 239},
+  [36] = {.lex_state = 235},
+  [37] = {.lex_state = 235},
+  [38] = {.lex_state = 239},
+  [39] = {.lex_state = 239},
+  [40] = {.lex_state = 235},
+  [41] = {.lex_state = 235},
+  [42] = {.lex_state = 235},
+  [43] = {.lex_state = 235},
+  [44] = {.lex_state = 235},
+  [45] = {.lex_state = 235},
+  [46] = {.lex_state = 235},
+  [47] = {.lex_state = 250},
+  [48] = {.lex_state = 250},
+  [49] = {.lex_state = 236},
+  [50] = {.lex_state = 239},
+  [51] = {.lex_state = 239},
+  [52] = {.lex_state = 239},
+  [53] = {.lex_state = 239},
+  [54] = {.lex_state = 1},
+  [55] = {.lex_state = 1},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 205},
-  [58] = {.lex_state = 205},
-  [59] = {.lex_state = 209},
-  [60] = {.lex_state = 3},
-  [61] = {.lex_state = 209},
-  [62] = {.lex_state = 209},
-  [63] = {.lex_state = 209},
-  [64] = {.lex_state = 209},
-  [65] = {.lex_state = 205},
-  [66] = {.lex_state = 205},
-  [67] = {.lex_state = 205},
-  [68] = {.lex_state = 204},
-  [69] = {.lex_state = 204},
-  [70] = {.lex_state = 204},
-  [71] = {.lex_state = 204},
-  [72] = {.lex_state = 209},
-  [73] = {.lex_state = 209},
-  [74] = {.lex_state = 209},
-  [75] = {.lex_state = 209},
-  [76] = {.lex_state = 206},
-  [77] = {.lex_state = 205},
-  [78] = {.lex_state = 206},
-  [79] = {.lex_state = 205},
-  [80] = {.lex_state = 206},
-  [81] = {.lex_state = 209},
-  [82] = {.lex_state = 217},
-  [83] = {.lex_state = 217},
-  [84] = {.lex_state = 205},
-  [85] = {.lex_state = 205},
-  [86] = {.lex_state = 205},
-  [87] = {.lex_state = 205},
-  [88] = {.lex_state = 205},
-  [89] = {.lex_state = 221},
-  [90] = {.lex_state = 221},
-  [91] = {.lex_state = 206},
-  [92] = {.lex_state = 206},
-  [93] = {.lex_state = 209},
-  [94] = {.lex_state = 209},
-  [95] = {.lex_state = 209},
-  [96] = {.lex_state = 209},
-  [97] = {.lex_state = 209},
-  [98] = {.lex_state = 209},
-  [99] = {.lex_state = 206},
-  [100] = {.lex_state = 209},
-  [101] = {.lex_state = 218},
-  [102] = {.lex_state = 204},
-  [103] = {.lex_state = 216},
-  [104] = {.lex_state = 219},
-  [105] = {.lex_state = 218},
-  [106] = {.lex_state = 216},
-  [107] = {.lex_state = 206},
-  [108] = {.lex_state = 218},
-  [109] = {.lex_state = 204},
-  [110] = {.lex_state = 224},
-  [111] = {.lex_state = 216},
-  [112] = {.lex_state = 205},
-  [113] = {.lex_state = 205},
-  [114] = {.lex_state = 15},
-  [115] = {.lex_state = 219},
-  [116] = {.lex_state = 205},
-  [117] = {.lex_state = 205},
-  [118] = {.lex_state = 219},
-  [119] = {.lex_state = 205},
-  [120] = {.lex_state = 205},
-  [121] = {.lex_state = 206},
-  [122] = {.lex_state = 206},
-  [123] = {.lex_state = 206},
-  [124] = {.lex_state = 206},
-  [125] = {.lex_state = 216},
-  [126] = {.lex_state = 206},
-  [127] = {.lex_state = 11},
-  [128] = {.lex_state = 207},
-  [129] = {.lex_state = 206},
-  [130] = {.lex_state = 206},
-  [131] = {.lex_state = 206},
-  [132] = {.lex_state = 219},
-  [133] = {.lex_state = 206},
+  [57] = {.lex_state = 235},
+  [58] = {.lex_state = 235},
+  [59] = {.lex_state = 247},
+  [60] = {.lex_state = 235},
+  [61] = {.lex_state = 247},
+  [62] = {.lex_state = 247},
+  [63] = {.lex_state = 235},
+  [64] = {.lex_state = 235},
+  [65] = {.lex_state = 236},
+  [66] = {.lex_state = 3},
+  [67] = {.lex_state = 3},
+  [68] = {.lex_state = 3},
+  [69] = {.lex_state = 3},
+  [70] = {.lex_state = 3},
+  [71] = {.lex_state = 1},
+  [72] = {.lex_state = 1},
+  [73] = {.lex_state = 235},
+  [74] = {.lex_state = 235},
+  [75] = {.lex_state = 3},
+  [76] = {.lex_state = 239},
+  [77] = {.lex_state = 239},
+  [78] = {.lex_state = 239},
+  [79] = {.lex_state = 234},
+  [80] = {.lex_state = 239},
+  [81] = {.lex_state = 234},
+  [82] = {.lex_state = 234},
+  [83] = {.lex_state = 239},
+  [84] = {.lex_state = 239},
+  [85] = {.lex_state = 239},
+  [86] = {.lex_state = 236},
+  [87] = {.lex_state = 239},
+  [88] = {.lex_state = 255},
+  [89] = {.lex_state = 236},
+  [90] = {.lex_state = 239},
+  [91] = {.lex_state = 235},
+  [92] = {.lex_state = 255},
+  [93] = {.lex_state = 239},
+  [94] = {.lex_state = 234},
+  [95] = {.lex_state = 247},
+  [96] = {.lex_state = 247},
+  [97] = {.lex_state = 239},
+  [98] = {.lex_state = 239},
+  [99] = {.lex_state = 239},
+  [100] = {.lex_state = 236},
+  [101] = {.lex_state = 239},
+  [102] = {.lex_state = 239},
+  [103] = {.lex_state = 255},
+  [104] = {.lex_state = 239},
+  [105] = {.lex_state = 239},
+  [106] = {.lex_state = 234},
+  [107] = {.lex_state = 248},
+  [108] = {.lex_state = 248},
+  [109] = {.lex_state = 249},
+  [110] = {.lex_state = 246},
+  [111] = {.lex_state = 246},
+  [112] = {.lex_state = 248},
+  [113] = {.lex_state = 254},
+  [114] = {.lex_state = 255},
+  [115] = {.lex_state = 234},
+  [116] = {.lex_state = 246},
+  [117] = {.lex_state = 235},
+  [118] = {.lex_state = 235},
+  [119] = {.lex_state = 15},
+  [120] = {.lex_state = 249},
+  [121] = {.lex_state = 249},
+  [122] = {.lex_state = 246},
+  [123] = {.lex_state = 255},
+  [124] = {.lex_state = 237},
+  [125] = {.lex_state = 249},
+  [126] = {.lex_state = 255},
+  [127] = {.lex_state = 255},
+  [128] = {.lex_state = 236},
+  [129] = {.lex_state = 255},
+  [130] = {.lex_state = 255},
+  [131] = {.lex_state = 11},
+  [132] = {.lex_state = 236},
+  [133] = {.lex_state = 236},
   [134] = {.lex_state = 11},
-  [135] = {.lex_state = 11},
-  [136] = {.lex_state = 216},
+  [135] = {.lex_state = 236},
+  [136] = {.lex_state = 11},
   [137] = {.lex_state = 12},
-  [138] = {.lex_state = 204},
+  [138] = {.lex_state = 236},
   [139] = {.lex_state = 11},
-  [140] = {.lex_state = 204},
-  [141] = {.lex_state = 11},
-  [142] = {.lex_state = 11},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 206},
-  [145] = {.lex_state = 11},
-  [146] = {.lex_state = 12},
-  [147] = {.lex_state = 11},
-  [148] = {.lex_state = 12},
-  [149] = {.lex_state = 206},
-  [150] = {.lex_state = 218},
+  [140] = {.lex_state = 11},
+  [141] = {.lex_state = 246},
+  [142] = {.lex_state = 234},
+  [143] = {.lex_state = 234},
+  [144] = {.lex_state = 255},
+  [145] = {.lex_state = 12},
+  [146] = {.lex_state = 11},
+  [147] = {.lex_state = 12},
+  [148] = {.lex_state = 11},
+  [149] = {.lex_state = 11},
+  [150] = {.lex_state = 11},
   [151] = {.lex_state = 11},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 11},
+  [152] = {.lex_state = 248},
+  [153] = {.lex_state = 248},
   [154] = {.lex_state = 11},
   [155] = {.lex_state = 11},
   [156] = {.lex_state = 11},
@@ -9003,277 +9751,280 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [168] = {.lex_state = 11},
   [169] = {.lex_state = 11},
   [170] = {.lex_state = 11},
-  [171] = {.lex_state = 218},
-  [172] = {.lex_state = 229},
-  [173] = {.lex_state = 229},
-  [174] = {.lex_state = 229},
-  [175] = {.lex_state = 206},
-  [176] = {.lex_state = 206},
-  [177] = {.lex_state = 231},
-  [178] = {.lex_state = 229},
-  [179] = {.lex_state = 231},
-  [180] = {.lex_state = 15},
-  [181] = {.lex_state = 12},
-  [182] = {.lex_state = 207},
-  [183] = {.lex_state = 219},
-  [184] = {.lex_state = 229},
-  [185] = {.lex_state = 11},
-  [186] = {.lex_state = 204},
-  [187] = {.lex_state = 231},
-  [188] = {.lex_state = 229},
-  [189] = {.lex_state = 205},
-  [190] = {.lex_state = 204},
-  [191] = {.lex_state = 0},
-  [192] = {.lex_state = 22},
-  [193] = {.lex_state = 204},
-  [194] = {.lex_state = 204},
-  [195] = {.lex_state = 204},
-  [196] = {.lex_state = 204},
-  [197] = {.lex_state = 204},
-  [198] = {.lex_state = 206},
-  [199] = {.lex_state = 206},
-  [200] = {.lex_state = 0},
-  [201] = {.lex_state = 206},
-  [202] = {.lex_state = 0},
-  [203] = {.lex_state = 0},
-  [204] = {.lex_state = 19},
-  [205] = {.lex_state = 204},
-  [206] = {.lex_state = 14},
-  [207] = {.lex_state = 19},
-  [208] = {.lex_state = 14},
-  [209] = {.lex_state = 19},
-  [210] = {.lex_state = 14},
-  [211] = {.lex_state = 13},
-  [212] = {.lex_state = 13},
-  [213] = {.lex_state = 13},
-  [214] = {.lex_state = 206},
-  [215] = {.lex_state = 205},
-  [216] = {.lex_state = 204},
+  [171] = {.lex_state = 11},
+  [172] = {.lex_state = 11},
+  [173] = {.lex_state = 262},
+  [174] = {.lex_state = 260},
+  [175] = {.lex_state = 262},
+  [176] = {.lex_state = 234},
+  [177] = {.lex_state = 236},
+  [178] = {.lex_state = 237},
+  [179] = {.lex_state = 260},
+  [180] = {.lex_state = 260},
+  [181] = {.lex_state = 236},
+  [182] = {.lex_state = 262},
+  [183] = {.lex_state = 249},
+  [184] = {.lex_state = 260},
+  [185] = {.lex_state = 15},
+  [186] = {.lex_state = 11},
+  [187] = {.lex_state = 260},
+  [188] = {.lex_state = 260},
+  [189] = {.lex_state = 12},
+  [190] = {.lex_state = 0},
+  [191] = {.lex_state = 234},
+  [192] = {.lex_state = 236},
+  [193] = {.lex_state = 236},
+  [194] = {.lex_state = 236},
+  [195] = {.lex_state = 236},
+  [196] = {.lex_state = 234},
+  [197] = {.lex_state = 234},
+  [198] = {.lex_state = 234},
+  [199] = {.lex_state = 19},
+  [200] = {.lex_state = 14},
+  [201] = {.lex_state = 19},
+  [202] = {.lex_state = 14},
+  [203] = {.lex_state = 19},
+  [204] = {.lex_state = 14},
+  [205] = {.lex_state = 13},
+  [206] = {.lex_state = 13},
+  [207] = {.lex_state = 13},
+  [208] = {.lex_state = 0},
+  [209] = {.lex_state = 234},
+  [210] = {.lex_state = 235},
+  [211] = {.lex_state = 234},
+  [212] = {.lex_state = 22},
+  [213] = {.lex_state = 234},
+  [214] = {.lex_state = 234},
+  [215] = {.lex_state = 11},
+  [216] = {.lex_state = 0},
   [217] = {.lex_state = 0},
-  [218] = {.lex_state = 22},
-  [219] = {.lex_state = 11},
-  [220] = {.lex_state = 204},
-  [221] = {.lex_state = 22},
-  [222] = {.lex_state = 204},
-  [223] = {.lex_state = 22},
+  [218] = {.lex_state = 0},
+  [219] = {.lex_state = 235},
+  [220] = {.lex_state = 22},
+  [221] = {.lex_state = 262},
+  [222] = {.lex_state = 260},
+  [223] = {.lex_state = 234},
   [224] = {.lex_state = 22},
-  [225] = {.lex_state = 22},
-  [226] = {.lex_state = 204},
+  [225] = {.lex_state = 234},
+  [226] = {.lex_state = 234},
   [227] = {.lex_state = 22},
-  [228] = {.lex_state = 22},
+  [228] = {.lex_state = 0},
   [229] = {.lex_state = 22},
-  [230] = {.lex_state = 204},
+  [230] = {.lex_state = 236},
   [231] = {.lex_state = 22},
   [232] = {.lex_state = 0},
-  [233] = {.lex_state = 22},
-  [234] = {.lex_state = 0},
-  [235] = {.lex_state = 229},
-  [236] = {.lex_state = 22},
-  [237] = {.lex_state = 22},
+  [233] = {.lex_state = 234},
+  [234] = {.lex_state = 22},
+  [235] = {.lex_state = 260},
+  [236] = {.lex_state = 261},
+  [237] = {.lex_state = 0},
   [238] = {.lex_state = 22},
-  [239] = {.lex_state = 22},
-  [240] = {.lex_state = 206},
-  [241] = {.lex_state = 204},
-  [242] = {.lex_state = 0},
-  [243] = {.lex_state = 204},
-  [244] = {.lex_state = 0},
-  [245] = {.lex_state = 204},
-  [246] = {.lex_state = 231},
-  [247] = {.lex_state = 204},
-  [248] = {.lex_state = 22},
-  [249] = {.lex_state = 0},
-  [250] = {.lex_state = 229},
-  [251] = {.lex_state = 204},
-  [252] = {.lex_state = 204},
-  [253] = {.lex_state = 204},
-  [254] = {.lex_state = 204},
-  [255] = {.lex_state = 204},
-  [256] = {.lex_state = 204},
-  [257] = {.lex_state = 204},
-  [258] = {.lex_state = 204},
-  [259] = {.lex_state = 204},
-  [260] = {.lex_state = 204},
-  [261] = {.lex_state = 204},
-  [262] = {.lex_state = 204},
-  [263] = {.lex_state = 204},
-  [264] = {.lex_state = 204},
-  [265] = {.lex_state = 204},
-  [266] = {.lex_state = 204},
-  [267] = {.lex_state = 204},
-  [268] = {.lex_state = 204},
-  [269] = {.lex_state = 204},
-  [270] = {.lex_state = 204},
-  [271] = {.lex_state = 204},
-  [272] = {.lex_state = 204},
-  [273] = {.lex_state = 230},
-  [274] = {.lex_state = 204},
-  [275] = {.lex_state = 206},
-  [276] = {.lex_state = 23},
-  [277] = {.lex_state = 23},
-  [278] = {.lex_state = 204},
-  [279] = {.lex_state = 23},
+  [239] = {.lex_state = 234},
+  [240] = {.lex_state = 22},
+  [241] = {.lex_state = 234},
+  [242] = {.lex_state = 234},
+  [243] = {.lex_state = 234},
+  [244] = {.lex_state = 234},
+  [245] = {.lex_state = 234},
+  [246] = {.lex_state = 234},
+  [247] = {.lex_state = 234},
+  [248] = {.lex_state = 234},
+  [249] = {.lex_state = 234},
+  [250] = {.lex_state = 234},
+  [251] = {.lex_state = 234},
+  [252] = {.lex_state = 234},
+  [253] = {.lex_state = 234},
+  [254] = {.lex_state = 234},
+  [255] = {.lex_state = 234},
+  [256] = {.lex_state = 234},
+  [257] = {.lex_state = 234},
+  [258] = {.lex_state = 234},
+  [259] = {.lex_state = 234},
+  [260] = {.lex_state = 22},
+  [261] = {.lex_state = 22},
+  [262] = {.lex_state = 22},
+  [263] = {.lex_state = 22},
+  [264] = {.lex_state = 234},
+  [265] = {.lex_state = 234},
+  [266] = {.lex_state = 0},
+  [267] = {.lex_state = 22},
+  [268] = {.lex_state = 234},
+  [269] = {.lex_state = 0},
+  [270] = {.lex_state = 234},
+  [271] = {.lex_state = 22},
+  [272] = {.lex_state = 234},
+  [273] = {.lex_state = 22},
+  [274] = {.lex_state = 11},
+  [275] = {.lex_state = 234},
+  [276] = {.lex_state = 234},
+  [277] = {.lex_state = 236},
+  [278] = {.lex_state = 236},
+  [279] = {.lex_state = 236},
   [280] = {.lex_state = 22},
   [281] = {.lex_state = 23},
-  [282] = {.lex_state = 23},
-  [283] = {.lex_state = 23},
-  [284] = {.lex_state = 206},
-  [285] = {.lex_state = 16},
-  [286] = {.lex_state = 204},
-  [287] = {.lex_state = 212},
-  [288] = {.lex_state = 16},
-  [289] = {.lex_state = 205},
-  [290] = {.lex_state = 206},
-  [291] = {.lex_state = 16},
-  [292] = {.lex_state = 206},
-  [293] = {.lex_state = 212},
-  [294] = {.lex_state = 212},
-  [295] = {.lex_state = 209},
-  [296] = {.lex_state = 0},
-  [297] = {.lex_state = 0},
+  [282] = {.lex_state = 16},
+  [283] = {.lex_state = 11},
+  [284] = {.lex_state = 16},
+  [285] = {.lex_state = 23},
+  [286] = {.lex_state = 236},
+  [287] = {.lex_state = 235},
+  [288] = {.lex_state = 23},
+  [289] = {.lex_state = 23},
+  [290] = {.lex_state = 16},
+  [291] = {.lex_state = 234},
+  [292] = {.lex_state = 234},
+  [293] = {.lex_state = 23},
+  [294] = {.lex_state = 23},
+  [295] = {.lex_state = 242},
+  [296] = {.lex_state = 242},
+  [297] = {.lex_state = 242},
   [298] = {.lex_state = 0},
-  [299] = {.lex_state = 0},
+  [299] = {.lex_state = 239},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 0},
-  [302] = {.lex_state = 214},
-  [303] = {.lex_state = 209},
-  [304] = {.lex_state = 205},
+  [302] = {.lex_state = 234},
+  [303] = {.lex_state = 239},
+  [304] = {.lex_state = 235},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 205},
+  [306] = {.lex_state = 0},
   [307] = {.lex_state = 0},
-  [308] = {.lex_state = 0},
-  [309] = {.lex_state = 0},
-  [310] = {.lex_state = 206},
+  [308] = {.lex_state = 235},
+  [309] = {.lex_state = 235},
+  [310] = {.lex_state = 0},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 209},
-  [313] = {.lex_state = 206},
-  [314] = {.lex_state = 209},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 214},
-  [318] = {.lex_state = 214},
-  [319] = {.lex_state = 0},
+  [312] = {.lex_state = 235},
+  [313] = {.lex_state = 235},
+  [314] = {.lex_state = 0},
+  [315] = {.lex_state = 244},
+  [316] = {.lex_state = 244},
+  [317] = {.lex_state = 235},
+  [318] = {.lex_state = 235},
+  [319] = {.lex_state = 235},
   [320] = {.lex_state = 0},
-  [321] = {.lex_state = 205},
-  [322] = {.lex_state = 206},
-  [323] = {.lex_state = 209},
-  [324] = {.lex_state = 0},
-  [325] = {.lex_state = 209},
+  [321] = {.lex_state = 0},
+  [322] = {.lex_state = 0},
+  [323] = {.lex_state = 0},
+  [324] = {.lex_state = 235},
+  [325] = {.lex_state = 244},
   [326] = {.lex_state = 0},
-  [327] = {.lex_state = 209},
+  [327] = {.lex_state = 19},
   [328] = {.lex_state = 0},
-  [329] = {.lex_state = 19},
-  [330] = {.lex_state = 0},
+  [329] = {.lex_state = 0},
+  [330] = {.lex_state = 19},
   [331] = {.lex_state = 0},
-  [332] = {.lex_state = 19},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 206},
-  [335] = {.lex_state = 14},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 14},
-  [338] = {.lex_state = 209},
-  [339] = {.lex_state = 13},
-  [340] = {.lex_state = 13},
-  [341] = {.lex_state = 209},
+  [332] = {.lex_state = 14},
+  [333] = {.lex_state = 239},
+  [334] = {.lex_state = 14},
+  [335] = {.lex_state = 13},
+  [336] = {.lex_state = 13},
+  [337] = {.lex_state = 0},
+  [338] = {.lex_state = 3},
+  [339] = {.lex_state = 239},
+  [340] = {.lex_state = 235},
+  [341] = {.lex_state = 0},
   [342] = {.lex_state = 0},
   [343] = {.lex_state = 0},
-  [344] = {.lex_state = 209},
-  [345] = {.lex_state = 209},
-  [346] = {.lex_state = 209},
+  [344] = {.lex_state = 0},
+  [345] = {.lex_state = 0},
+  [346] = {.lex_state = 235},
   [347] = {.lex_state = 0},
-  [348] = {.lex_state = 209},
-  [349] = {.lex_state = 206},
+  [348] = {.lex_state = 235},
+  [349] = {.lex_state = 24},
   [350] = {.lex_state = 0},
-  [351] = {.lex_state = 209},
-  [352] = {.lex_state = 0},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 235},
   [353] = {.lex_state = 0},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 209},
-  [356] = {.lex_state = 0},
-  [357] = {.lex_state = 0},
-  [358] = {.lex_state = 209},
-  [359] = {.lex_state = 205},
-  [360] = {.lex_state = 0},
+  [354] = {.lex_state = 236},
+  [355] = {.lex_state = 0},
+  [356] = {.lex_state = 235},
+  [357] = {.lex_state = 235},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 244},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 209},
-  [363] = {.lex_state = 214},
-  [364] = {.lex_state = 214},
-  [365] = {.lex_state = 0},
-  [366] = {.lex_state = 0},
-  [367] = {.lex_state = 205},
-  [368] = {.lex_state = 205},
+  [362] = {.lex_state = 235},
+  [363] = {.lex_state = 235},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 244},
+  [366] = {.lex_state = 244},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 0},
   [369] = {.lex_state = 0},
-  [370] = {.lex_state = 204},
-  [371] = {.lex_state = 206},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 0},
+  [370] = {.lex_state = 235},
+  [371] = {.lex_state = 239},
+  [372] = {.lex_state = 239},
+  [373] = {.lex_state = 239},
   [374] = {.lex_state = 0},
-  [375] = {.lex_state = 214},
-  [376] = {.lex_state = 24},
+  [375] = {.lex_state = 239},
+  [376] = {.lex_state = 0},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 214},
-  [379] = {.lex_state = 209},
-  [380] = {.lex_state = 209},
-  [381] = {.lex_state = 214},
-  [382] = {.lex_state = 214},
-  [383] = {.lex_state = 214},
-  [384] = {.lex_state = 214},
-  [385] = {.lex_state = 214},
-  [386] = {.lex_state = 214},
-  [387] = {.lex_state = 9},
-  [388] = {.lex_state = 214},
-  [389] = {.lex_state = 8},
-  [390] = {.lex_state = 214},
-  [391] = {.lex_state = 214},
-  [392] = {.lex_state = 206},
-  [393] = {.lex_state = 25},
-  [394] = {.lex_state = 16},
-  [395] = {.lex_state = 16},
-  [396] = {.lex_state = 206},
-  [397] = {.lex_state = 214},
+  [378] = {.lex_state = 3},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 236},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 244},
+  [383] = {.lex_state = 244},
+  [384] = {.lex_state = 244},
+  [385] = {.lex_state = 244},
+  [386] = {.lex_state = 244},
+  [387] = {.lex_state = 244},
+  [388] = {.lex_state = 235},
+  [389] = {.lex_state = 239},
+  [390] = {.lex_state = 236},
+  [391] = {.lex_state = 8},
+  [392] = {.lex_state = 244},
+  [393] = {.lex_state = 244},
+  [394] = {.lex_state = 244},
+  [395] = {.lex_state = 236},
+  [396] = {.lex_state = 9},
+  [397] = {.lex_state = 244},
   [398] = {.lex_state = 0},
-  [399] = {.lex_state = 214},
-  [400] = {.lex_state = 10},
-  [401] = {.lex_state = 206},
-  [402] = {.lex_state = 204},
-  [403] = {.lex_state = 204},
-  [404] = {.lex_state = 206},
-  [405] = {.lex_state = 204},
-  [406] = {.lex_state = 204},
-  [407] = {.lex_state = 206},
-  [408] = {.lex_state = 209},
-  [409] = {.lex_state = 206},
-  [410] = {.lex_state = 206},
-  [411] = {.lex_state = 206},
-  [412] = {.lex_state = 214},
-  [413] = {.lex_state = 206},
-  [414] = {.lex_state = 0},
-  [415] = {.lex_state = 206},
-  [416] = {.lex_state = 214},
-  [417] = {.lex_state = 209},
+  [399] = {.lex_state = 244},
+  [400] = {.lex_state = 244},
+  [401] = {.lex_state = 16},
+  [402] = {.lex_state = 16},
+  [403] = {.lex_state = 236},
+  [404] = {.lex_state = 234},
+  [405] = {.lex_state = 236},
+  [406] = {.lex_state = 236},
+  [407] = {.lex_state = 234},
+  [408] = {.lex_state = 236},
+  [409] = {.lex_state = 234},
+  [410] = {.lex_state = 244},
+  [411] = {.lex_state = 236},
+  [412] = {.lex_state = 239},
+  [413] = {.lex_state = 236},
+  [414] = {.lex_state = 236},
+  [415] = {.lex_state = 234},
+  [416] = {.lex_state = 236},
+  [417] = {.lex_state = 244},
   [418] = {.lex_state = 0},
-  [419] = {.lex_state = 0},
+  [419] = {.lex_state = 10},
   [420] = {.lex_state = 0},
   [421] = {.lex_state = 0},
-  [422] = {.lex_state = 209},
+  [422] = {.lex_state = 234},
   [423] = {.lex_state = 0},
-  [424] = {.lex_state = 0},
-  [425] = {.lex_state = 209},
+  [424] = {.lex_state = 239},
+  [425] = {.lex_state = 0},
   [426] = {.lex_state = 0},
-  [427] = {.lex_state = 207},
-  [428] = {.lex_state = 0},
-  [429] = {.lex_state = 0},
+  [427] = {.lex_state = 0},
+  [428] = {.lex_state = 239},
+  [429] = {.lex_state = 239},
   [430] = {.lex_state = 0},
-  [431] = {.lex_state = 0},
+  [431] = {.lex_state = 237},
   [432] = {.lex_state = 0},
   [433] = {.lex_state = 0},
   [434] = {.lex_state = 0},
-  [435] = {.lex_state = 209},
+  [435] = {.lex_state = 0},
   [436] = {.lex_state = 0},
-  [437] = {.lex_state = 204},
+  [437] = {.lex_state = 239},
   [438] = {.lex_state = 0},
   [439] = {.lex_state = 0},
-  [440] = {.lex_state = 206},
+  [440] = {.lex_state = 0},
   [441] = {.lex_state = 0},
+  [442] = {.lex_state = 0},
+  [443] = {.lex_state = 236},
+  [444] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -9368,6 +10119,11 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_prohibit] = ACTIONS(1),
     [anon_sym_via] = ACTIONS(1),
     [anon_sym_metric] = ACTIONS(1),
+    [anon_sym_advmss] = ACTIONS(1),
+    [anon_sym_scope] = ACTIONS(1),
+    [anon_sym_global] = ACTIONS(1),
+    [anon_sym_nexthop] = ACTIONS(1),
+    [anon_sym_weight] = ACTIONS(1),
     [anon_sym_dev] = ACTIONS(1),
     [anon_sym_lookup] = ACTIONS(1),
     [anon_sym_rule] = ACTIONS(1),
@@ -9428,42 +10184,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(424),
-    [sym__statements] = STATE(418),
+    [sym_source_file] = STATE(440),
+    [sym__statements] = STATE(421),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(200),
-    [sym_netns_statement] = STATE(200),
-    [sym_host_statement] = STATE(200),
-    [sym_table_statement] = STATE(200),
-    [sym_let_statement] = STATE(200),
-    [sym_for_statement] = STATE(200),
-    [sym_include_statement] = STATE(200),
-    [sym_expect_statement] = STATE(200),
-    [sym_veth_statement] = STATE(200),
-    [sym_bridge_statement] = STATE(200),
-    [sym_dummy_statement] = STATE(200),
-    [sym_vrf_statement] = STATE(200),
-    [sym_macvlan_statement] = STATE(200),
-    [sym_vxlan_statement] = STATE(200),
-    [sym_link_statement] = STATE(200),
-    [sym_addr_statement] = STATE(200),
-    [sym_state_statement] = STATE(200),
-    [sym_mtu_statement] = STATE(200),
-    [sym_mac_statement] = STATE(200),
-    [sym_master_statement] = STATE(200),
-    [sym_shape_statement] = STATE(200),
-    [sym_htb_statement] = STATE(200),
-    [sym_class_statement] = STATE(200),
-    [sym_filter_statement] = STATE(200),
-    [sym_qdisc_statement] = STATE(200),
-    [sym_netem_statement] = STATE(200),
-    [sym_bpf_statement] = STATE(200),
-    [sym_xdp_statement] = STATE(200),
-    [sym_route_statement] = STATE(200),
-    [sym_rule_statement] = STATE(200),
-    [sym_forward_statement] = STATE(200),
-    [sym_sysctl_statement] = STATE(200),
-    [sym_firewall_statement] = STATE(200),
+    [sym__statement] = STATE(218),
+    [sym_netns_statement] = STATE(218),
+    [sym_host_statement] = STATE(218),
+    [sym_table_statement] = STATE(218),
+    [sym_let_statement] = STATE(218),
+    [sym_for_statement] = STATE(218),
+    [sym_include_statement] = STATE(218),
+    [sym_expect_statement] = STATE(218),
+    [sym_veth_statement] = STATE(218),
+    [sym_bridge_statement] = STATE(218),
+    [sym_dummy_statement] = STATE(218),
+    [sym_vrf_statement] = STATE(218),
+    [sym_macvlan_statement] = STATE(218),
+    [sym_vxlan_statement] = STATE(218),
+    [sym_link_statement] = STATE(218),
+    [sym_addr_statement] = STATE(218),
+    [sym_state_statement] = STATE(218),
+    [sym_mtu_statement] = STATE(218),
+    [sym_mac_statement] = STATE(218),
+    [sym_master_statement] = STATE(218),
+    [sym_shape_statement] = STATE(218),
+    [sym_htb_statement] = STATE(218),
+    [sym_class_statement] = STATE(218),
+    [sym_filter_statement] = STATE(218),
+    [sym_qdisc_statement] = STATE(218),
+    [sym_netem_statement] = STATE(218),
+    [sym_bpf_statement] = STATE(218),
+    [sym_xdp_statement] = STATE(218),
+    [sym_route_statement] = STATE(218),
+    [sym_rule_statement] = STATE(218),
+    [sym_forward_statement] = STATE(218),
+    [sym_sysctl_statement] = STATE(218),
+    [sym_firewall_statement] = STATE(218),
     [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -9505,41 +10261,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(203),
-    [sym_netns_statement] = STATE(203),
-    [sym_host_statement] = STATE(203),
-    [sym_table_statement] = STATE(203),
-    [sym_let_statement] = STATE(203),
-    [sym_for_statement] = STATE(203),
-    [sym_include_statement] = STATE(203),
-    [sym_expect_statement] = STATE(203),
-    [sym_veth_statement] = STATE(203),
-    [sym_bridge_statement] = STATE(203),
-    [sym_dummy_statement] = STATE(203),
-    [sym_vrf_statement] = STATE(203),
-    [sym_macvlan_statement] = STATE(203),
-    [sym_vxlan_statement] = STATE(203),
-    [sym_link_statement] = STATE(203),
-    [sym_addr_statement] = STATE(203),
-    [sym_state_statement] = STATE(203),
-    [sym_mtu_statement] = STATE(203),
-    [sym_mac_statement] = STATE(203),
-    [sym_master_statement] = STATE(203),
-    [sym_shape_statement] = STATE(203),
-    [sym_htb_statement] = STATE(203),
-    [sym_class_statement] = STATE(203),
-    [sym_filter_statement] = STATE(203),
-    [sym_qdisc_statement] = STATE(203),
-    [sym_netem_statement] = STATE(203),
-    [sym_bpf_statement] = STATE(203),
-    [sym_xdp_statement] = STATE(203),
-    [sym_route_statement] = STATE(203),
-    [sym_rule_statement] = STATE(203),
-    [sym_forward_statement] = STATE(203),
-    [sym_sysctl_statement] = STATE(203),
-    [sym_firewall_statement] = STATE(203),
-    [aux_sym__statements_repeat1] = STATE(10),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(190),
+    [sym_netns_statement] = STATE(190),
+    [sym_host_statement] = STATE(190),
+    [sym_table_statement] = STATE(190),
+    [sym_let_statement] = STATE(190),
+    [sym_for_statement] = STATE(190),
+    [sym_include_statement] = STATE(190),
+    [sym_expect_statement] = STATE(190),
+    [sym_veth_statement] = STATE(190),
+    [sym_bridge_statement] = STATE(190),
+    [sym_dummy_statement] = STATE(190),
+    [sym_vrf_statement] = STATE(190),
+    [sym_macvlan_statement] = STATE(190),
+    [sym_vxlan_statement] = STATE(190),
+    [sym_link_statement] = STATE(190),
+    [sym_addr_statement] = STATE(190),
+    [sym_state_statement] = STATE(190),
+    [sym_mtu_statement] = STATE(190),
+    [sym_mac_statement] = STATE(190),
+    [sym_master_statement] = STATE(190),
+    [sym_shape_statement] = STATE(190),
+    [sym_htb_statement] = STATE(190),
+    [sym_class_statement] = STATE(190),
+    [sym_filter_statement] = STATE(190),
+    [sym_qdisc_statement] = STATE(190),
+    [sym_netem_statement] = STATE(190),
+    [sym_bpf_statement] = STATE(190),
+    [sym_xdp_statement] = STATE(190),
+    [sym_route_statement] = STATE(190),
+    [sym_rule_statement] = STATE(190),
+    [sym_forward_statement] = STATE(190),
+    [sym_sysctl_statement] = STATE(190),
+    [sym_firewall_statement] = STATE(190),
+    [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(73),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -9581,41 +10337,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(441),
+    [sym__statements] = STATE(438),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(200),
-    [sym_netns_statement] = STATE(200),
-    [sym_host_statement] = STATE(200),
-    [sym_table_statement] = STATE(200),
-    [sym_let_statement] = STATE(200),
-    [sym_for_statement] = STATE(200),
-    [sym_include_statement] = STATE(200),
-    [sym_expect_statement] = STATE(200),
-    [sym_veth_statement] = STATE(200),
-    [sym_bridge_statement] = STATE(200),
-    [sym_dummy_statement] = STATE(200),
-    [sym_vrf_statement] = STATE(200),
-    [sym_macvlan_statement] = STATE(200),
-    [sym_vxlan_statement] = STATE(200),
-    [sym_link_statement] = STATE(200),
-    [sym_addr_statement] = STATE(200),
-    [sym_state_statement] = STATE(200),
-    [sym_mtu_statement] = STATE(200),
-    [sym_mac_statement] = STATE(200),
-    [sym_master_statement] = STATE(200),
-    [sym_shape_statement] = STATE(200),
-    [sym_htb_statement] = STATE(200),
-    [sym_class_statement] = STATE(200),
-    [sym_filter_statement] = STATE(200),
-    [sym_qdisc_statement] = STATE(200),
-    [sym_netem_statement] = STATE(200),
-    [sym_bpf_statement] = STATE(200),
-    [sym_xdp_statement] = STATE(200),
-    [sym_route_statement] = STATE(200),
-    [sym_rule_statement] = STATE(200),
-    [sym_forward_statement] = STATE(200),
-    [sym_sysctl_statement] = STATE(200),
-    [sym_firewall_statement] = STATE(200),
+    [sym__statement] = STATE(218),
+    [sym_netns_statement] = STATE(218),
+    [sym_host_statement] = STATE(218),
+    [sym_table_statement] = STATE(218),
+    [sym_let_statement] = STATE(218),
+    [sym_for_statement] = STATE(218),
+    [sym_include_statement] = STATE(218),
+    [sym_expect_statement] = STATE(218),
+    [sym_veth_statement] = STATE(218),
+    [sym_bridge_statement] = STATE(218),
+    [sym_dummy_statement] = STATE(218),
+    [sym_vrf_statement] = STATE(218),
+    [sym_macvlan_statement] = STATE(218),
+    [sym_vxlan_statement] = STATE(218),
+    [sym_link_statement] = STATE(218),
+    [sym_addr_statement] = STATE(218),
+    [sym_state_statement] = STATE(218),
+    [sym_mtu_statement] = STATE(218),
+    [sym_mac_statement] = STATE(218),
+    [sym_master_statement] = STATE(218),
+    [sym_shape_statement] = STATE(218),
+    [sym_htb_statement] = STATE(218),
+    [sym_class_statement] = STATE(218),
+    [sym_filter_statement] = STATE(218),
+    [sym_qdisc_statement] = STATE(218),
+    [sym_netem_statement] = STATE(218),
+    [sym_bpf_statement] = STATE(218),
+    [sym_xdp_statement] = STATE(218),
+    [sym_route_statement] = STATE(218),
+    [sym_rule_statement] = STATE(218),
+    [sym_forward_statement] = STATE(218),
+    [sym_sysctl_statement] = STATE(218),
+    [sym_firewall_statement] = STATE(218),
     [aux_sym__statements_repeat1] = STATE(2),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -9657,41 +10413,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(366),
-    [sym_netns_statement] = STATE(366),
-    [sym_host_statement] = STATE(366),
-    [sym_table_statement] = STATE(366),
-    [sym_let_statement] = STATE(366),
-    [sym_for_statement] = STATE(366),
-    [sym_include_statement] = STATE(366),
-    [sym_expect_statement] = STATE(366),
-    [sym_veth_statement] = STATE(366),
-    [sym_bridge_statement] = STATE(366),
-    [sym_dummy_statement] = STATE(366),
-    [sym_vrf_statement] = STATE(366),
-    [sym_macvlan_statement] = STATE(366),
-    [sym_vxlan_statement] = STATE(366),
-    [sym_link_statement] = STATE(366),
-    [sym_addr_statement] = STATE(366),
-    [sym_state_statement] = STATE(366),
-    [sym_mtu_statement] = STATE(366),
-    [sym_mac_statement] = STATE(366),
-    [sym_master_statement] = STATE(366),
-    [sym_shape_statement] = STATE(366),
-    [sym_htb_statement] = STATE(366),
-    [sym_class_statement] = STATE(366),
-    [sym_filter_statement] = STATE(366),
-    [sym_qdisc_statement] = STATE(366),
-    [sym_netem_statement] = STATE(366),
-    [sym_bpf_statement] = STATE(366),
-    [sym_xdp_statement] = STATE(366),
-    [sym_route_statement] = STATE(366),
-    [sym_rule_statement] = STATE(366),
-    [sym_forward_statement] = STATE(366),
-    [sym_sysctl_statement] = STATE(366),
-    [sym_firewall_statement] = STATE(366),
-    [aux_sym__statements_repeat1] = STATE(10),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(368),
+    [sym_netns_statement] = STATE(368),
+    [sym_host_statement] = STATE(368),
+    [sym_table_statement] = STATE(368),
+    [sym_let_statement] = STATE(368),
+    [sym_for_statement] = STATE(368),
+    [sym_include_statement] = STATE(368),
+    [sym_expect_statement] = STATE(368),
+    [sym_veth_statement] = STATE(368),
+    [sym_bridge_statement] = STATE(368),
+    [sym_dummy_statement] = STATE(368),
+    [sym_vrf_statement] = STATE(368),
+    [sym_macvlan_statement] = STATE(368),
+    [sym_vxlan_statement] = STATE(368),
+    [sym_link_statement] = STATE(368),
+    [sym_addr_statement] = STATE(368),
+    [sym_state_statement] = STATE(368),
+    [sym_mtu_statement] = STATE(368),
+    [sym_mac_statement] = STATE(368),
+    [sym_master_statement] = STATE(368),
+    [sym_shape_statement] = STATE(368),
+    [sym_htb_statement] = STATE(368),
+    [sym_class_statement] = STATE(368),
+    [sym_filter_statement] = STATE(368),
+    [sym_qdisc_statement] = STATE(368),
+    [sym_netem_statement] = STATE(368),
+    [sym_bpf_statement] = STATE(368),
+    [sym_xdp_statement] = STATE(368),
+    [sym_route_statement] = STATE(368),
+    [sym_rule_statement] = STATE(368),
+    [sym_forward_statement] = STATE(368),
+    [sym_sysctl_statement] = STATE(368),
+    [sym_firewall_statement] = STATE(368),
+    [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -9733,41 +10489,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(366),
-    [sym_netns_statement] = STATE(366),
-    [sym_host_statement] = STATE(366),
-    [sym_table_statement] = STATE(366),
-    [sym_let_statement] = STATE(366),
-    [sym_for_statement] = STATE(366),
-    [sym_include_statement] = STATE(366),
-    [sym_expect_statement] = STATE(366),
-    [sym_veth_statement] = STATE(366),
-    [sym_bridge_statement] = STATE(366),
-    [sym_dummy_statement] = STATE(366),
-    [sym_vrf_statement] = STATE(366),
-    [sym_macvlan_statement] = STATE(366),
-    [sym_vxlan_statement] = STATE(366),
-    [sym_link_statement] = STATE(366),
-    [sym_addr_statement] = STATE(366),
-    [sym_state_statement] = STATE(366),
-    [sym_mtu_statement] = STATE(366),
-    [sym_mac_statement] = STATE(366),
-    [sym_master_statement] = STATE(366),
-    [sym_shape_statement] = STATE(366),
-    [sym_htb_statement] = STATE(366),
-    [sym_class_statement] = STATE(366),
-    [sym_filter_statement] = STATE(366),
-    [sym_qdisc_statement] = STATE(366),
-    [sym_netem_statement] = STATE(366),
-    [sym_bpf_statement] = STATE(366),
-    [sym_xdp_statement] = STATE(366),
-    [sym_route_statement] = STATE(366),
-    [sym_rule_statement] = STATE(366),
-    [sym_forward_statement] = STATE(366),
-    [sym_sysctl_statement] = STATE(366),
-    [sym_firewall_statement] = STATE(366),
-    [aux_sym__statements_repeat1] = STATE(10),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(368),
+    [sym_netns_statement] = STATE(368),
+    [sym_host_statement] = STATE(368),
+    [sym_table_statement] = STATE(368),
+    [sym_let_statement] = STATE(368),
+    [sym_for_statement] = STATE(368),
+    [sym_include_statement] = STATE(368),
+    [sym_expect_statement] = STATE(368),
+    [sym_veth_statement] = STATE(368),
+    [sym_bridge_statement] = STATE(368),
+    [sym_dummy_statement] = STATE(368),
+    [sym_vrf_statement] = STATE(368),
+    [sym_macvlan_statement] = STATE(368),
+    [sym_vxlan_statement] = STATE(368),
+    [sym_link_statement] = STATE(368),
+    [sym_addr_statement] = STATE(368),
+    [sym_state_statement] = STATE(368),
+    [sym_mtu_statement] = STATE(368),
+    [sym_mac_statement] = STATE(368),
+    [sym_master_statement] = STATE(368),
+    [sym_shape_statement] = STATE(368),
+    [sym_htb_statement] = STATE(368),
+    [sym_class_statement] = STATE(368),
+    [sym_filter_statement] = STATE(368),
+    [sym_qdisc_statement] = STATE(368),
+    [sym_netem_statement] = STATE(368),
+    [sym_bpf_statement] = STATE(368),
+    [sym_xdp_statement] = STATE(368),
+    [sym_route_statement] = STATE(368),
+    [sym_rule_statement] = STATE(368),
+    [sym_forward_statement] = STATE(368),
+    [sym_sysctl_statement] = STATE(368),
+    [sym_firewall_statement] = STATE(368),
+    [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(81),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -9809,41 +10565,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(366),
-    [sym_netns_statement] = STATE(366),
-    [sym_host_statement] = STATE(366),
-    [sym_table_statement] = STATE(366),
-    [sym_let_statement] = STATE(366),
-    [sym_for_statement] = STATE(366),
-    [sym_include_statement] = STATE(366),
-    [sym_expect_statement] = STATE(366),
-    [sym_veth_statement] = STATE(366),
-    [sym_bridge_statement] = STATE(366),
-    [sym_dummy_statement] = STATE(366),
-    [sym_vrf_statement] = STATE(366),
-    [sym_macvlan_statement] = STATE(366),
-    [sym_vxlan_statement] = STATE(366),
-    [sym_link_statement] = STATE(366),
-    [sym_addr_statement] = STATE(366),
-    [sym_state_statement] = STATE(366),
-    [sym_mtu_statement] = STATE(366),
-    [sym_mac_statement] = STATE(366),
-    [sym_master_statement] = STATE(366),
-    [sym_shape_statement] = STATE(366),
-    [sym_htb_statement] = STATE(366),
-    [sym_class_statement] = STATE(366),
-    [sym_filter_statement] = STATE(366),
-    [sym_qdisc_statement] = STATE(366),
-    [sym_netem_statement] = STATE(366),
-    [sym_bpf_statement] = STATE(366),
-    [sym_xdp_statement] = STATE(366),
-    [sym_route_statement] = STATE(366),
-    [sym_rule_statement] = STATE(366),
-    [sym_forward_statement] = STATE(366),
-    [sym_sysctl_statement] = STATE(366),
-    [sym_firewall_statement] = STATE(366),
-    [aux_sym__statements_repeat1] = STATE(10),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(368),
+    [sym_netns_statement] = STATE(368),
+    [sym_host_statement] = STATE(368),
+    [sym_table_statement] = STATE(368),
+    [sym_let_statement] = STATE(368),
+    [sym_for_statement] = STATE(368),
+    [sym_include_statement] = STATE(368),
+    [sym_expect_statement] = STATE(368),
+    [sym_veth_statement] = STATE(368),
+    [sym_bridge_statement] = STATE(368),
+    [sym_dummy_statement] = STATE(368),
+    [sym_vrf_statement] = STATE(368),
+    [sym_macvlan_statement] = STATE(368),
+    [sym_vxlan_statement] = STATE(368),
+    [sym_link_statement] = STATE(368),
+    [sym_addr_statement] = STATE(368),
+    [sym_state_statement] = STATE(368),
+    [sym_mtu_statement] = STATE(368),
+    [sym_mac_statement] = STATE(368),
+    [sym_master_statement] = STATE(368),
+    [sym_shape_statement] = STATE(368),
+    [sym_htb_statement] = STATE(368),
+    [sym_class_statement] = STATE(368),
+    [sym_filter_statement] = STATE(368),
+    [sym_qdisc_statement] = STATE(368),
+    [sym_netem_statement] = STATE(368),
+    [sym_bpf_statement] = STATE(368),
+    [sym_xdp_statement] = STATE(368),
+    [sym_route_statement] = STATE(368),
+    [sym_rule_statement] = STATE(368),
+    [sym_forward_statement] = STATE(368),
+    [sym_sysctl_statement] = STATE(368),
+    [sym_firewall_statement] = STATE(368),
+    [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -9885,41 +10641,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(10),
-    [sym__statement] = STATE(366),
-    [sym_netns_statement] = STATE(366),
-    [sym_host_statement] = STATE(366),
-    [sym_table_statement] = STATE(366),
-    [sym_let_statement] = STATE(366),
-    [sym_for_statement] = STATE(366),
-    [sym_include_statement] = STATE(366),
-    [sym_expect_statement] = STATE(366),
-    [sym_veth_statement] = STATE(366),
-    [sym_bridge_statement] = STATE(366),
-    [sym_dummy_statement] = STATE(366),
-    [sym_vrf_statement] = STATE(366),
-    [sym_macvlan_statement] = STATE(366),
-    [sym_vxlan_statement] = STATE(366),
-    [sym_link_statement] = STATE(366),
-    [sym_addr_statement] = STATE(366),
-    [sym_state_statement] = STATE(366),
-    [sym_mtu_statement] = STATE(366),
-    [sym_mac_statement] = STATE(366),
-    [sym_master_statement] = STATE(366),
-    [sym_shape_statement] = STATE(366),
-    [sym_htb_statement] = STATE(366),
-    [sym_class_statement] = STATE(366),
-    [sym_filter_statement] = STATE(366),
-    [sym_qdisc_statement] = STATE(366),
-    [sym_netem_statement] = STATE(366),
-    [sym_bpf_statement] = STATE(366),
-    [sym_xdp_statement] = STATE(366),
-    [sym_route_statement] = STATE(366),
-    [sym_rule_statement] = STATE(366),
-    [sym_forward_statement] = STATE(366),
-    [sym_sysctl_statement] = STATE(366),
-    [sym_firewall_statement] = STATE(366),
-    [aux_sym__statements_repeat1] = STATE(10),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(368),
+    [sym_netns_statement] = STATE(368),
+    [sym_host_statement] = STATE(368),
+    [sym_table_statement] = STATE(368),
+    [sym_let_statement] = STATE(368),
+    [sym_for_statement] = STATE(368),
+    [sym_include_statement] = STATE(368),
+    [sym_expect_statement] = STATE(368),
+    [sym_veth_statement] = STATE(368),
+    [sym_bridge_statement] = STATE(368),
+    [sym_dummy_statement] = STATE(368),
+    [sym_vrf_statement] = STATE(368),
+    [sym_macvlan_statement] = STATE(368),
+    [sym_vxlan_statement] = STATE(368),
+    [sym_link_statement] = STATE(368),
+    [sym_addr_statement] = STATE(368),
+    [sym_state_statement] = STATE(368),
+    [sym_mtu_statement] = STATE(368),
+    [sym_mac_statement] = STATE(368),
+    [sym_master_statement] = STATE(368),
+    [sym_shape_statement] = STATE(368),
+    [sym_htb_statement] = STATE(368),
+    [sym_class_statement] = STATE(368),
+    [sym_filter_statement] = STATE(368),
+    [sym_qdisc_statement] = STATE(368),
+    [sym_netem_statement] = STATE(368),
+    [sym_bpf_statement] = STATE(368),
+    [sym_xdp_statement] = STATE(368),
+    [sym_route_statement] = STATE(368),
+    [sym_rule_statement] = STATE(368),
+    [sym_forward_statement] = STATE(368),
+    [sym_sysctl_statement] = STATE(368),
+    [sym_firewall_statement] = STATE(368),
+    [aux_sym__statements_repeat1] = STATE(13),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
@@ -10000,6 +10756,10 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_via] = ACTIONS(85),
     [anon_sym_metric] = ACTIONS(85),
     [anon_sym_onlink] = ACTIONS(85),
+    [anon_sym_advmss] = ACTIONS(85),
+    [anon_sym_scope] = ACTIONS(85),
+    [anon_sym_nexthop] = ACTIONS(85),
+    [anon_sym_weight] = ACTIONS(85),
     [anon_sym_dev] = ACTIONS(85),
     [anon_sym_lookup] = ACTIONS(85),
     [anon_sym_from] = ACTIONS(85),
@@ -10037,7 +10797,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 49,
+    ACTIONS(89), 53,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10068,6 +10828,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10087,21 +10851,186 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [61] = 5,
+  [65] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(95), 2,
+    ACTIONS(95), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(93), 46,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_DOT,
+      anon_sym_LBRACE,
+      anon_sym_SLASH2,
+      aux_sym_ipv6_address_token1,
+  [123] = 4,
+    ACTIONS(101), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(99), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(97), 44,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [182] = 4,
+    ACTIONS(107), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(105), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(103), 44,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [241] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(111), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(98), 3,
+    ACTIONS(114), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(93), 41,
+    ACTIONS(109), 41,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -10143,157 +11072,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [122] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(102), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(100), 41,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [175] = 4,
-    ACTIONS(108), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(106), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(104), 39,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [229] = 4,
-    ACTIONS(114), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(112), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(110), 39,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [283] = 4,
+  [302] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10303,7 +11082,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(116), 39,
+    ACTIONS(116), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10315,6 +11094,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10325,6 +11105,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10343,7 +11127,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [337] = 4,
+  [361] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10353,7 +11137,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(122), 39,
+    ACTIONS(122), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10365,6 +11149,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10375,6 +11160,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10393,7 +11182,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [391] = 3,
+  [420] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10401,7 +11190,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(128), 39,
+    ACTIONS(128), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10413,6 +11202,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10423,6 +11213,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10441,7 +11235,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [442] = 3,
+  [476] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10449,7 +11243,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(132), 39,
+    ACTIONS(132), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10461,6 +11255,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10471,6 +11266,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10489,7 +11288,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [493] = 3,
+  [532] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10497,7 +11296,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(136), 39,
+    ACTIONS(136), 44,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10509,6 +11308,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -10519,6 +11319,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10537,7 +11341,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [544] = 3,
+  [588] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10578,89 +11382,31 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [588] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(144), 27,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [622] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(146), 27,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [656] = 3,
-    ACTIONS(150), 1,
+  [632] = 3,
+    ACTIONS(146), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 24,
+    ACTIONS(144), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_table,
       anon_sym_EQ,
+      anon_sym_mtu,
+      anon_sym_proto,
       anon_sym_src,
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_from,
@@ -10673,13 +11419,183 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [690] = 7,
-    ACTIONS(156), 1,
-      anon_sym_DOT,
-    ACTIONS(158), 1,
-      aux_sym__imm_name_part_token1,
+  [672] = 3,
+    ACTIONS(150), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 29,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [711] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(152), 27,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [745] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 27,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [779] = 7,
     ACTIONS(160), 1,
+      anon_sym_DOT,
+    ACTIONS(162), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(164), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(158), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [821] = 7,
+    ACTIONS(170), 1,
+      anon_sym_DOT,
+    ACTIONS(173), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(176), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(168), 15,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [863] = 7,
+    ACTIONS(164), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(183), 1,
+      anon_sym_DOT,
+    ACTIONS(185), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10687,12 +11603,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(152), 4,
+    ACTIONS(179), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(154), 15,
+    ACTIONS(181), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -10708,135 +11624,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [732] = 7,
-    ACTIONS(160), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(166), 1,
-      anon_sym_DOT,
-    ACTIONS(168), 1,
-      aux_sym__imm_name_part_token1,
+  [905] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 4,
+    ACTIONS(187), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-    ACTIONS(164), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [774] = 7,
-    ACTIONS(174), 1,
-      anon_sym_DOT,
-    ACTIONS(177), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(180), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(25), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(172), 15,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [816] = 3,
-    ACTIONS(185), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(183), 23,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
       anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
       anon_sym_src,
-      anon_sym_sport,
-      anon_sym_dport,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [849] = 3,
+      anon_sym_port,
+  [935] = 7,
+    ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(191), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(193), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 6,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 16,
+    ACTIONS(181), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
+  [975] = 7,
+    ACTIONS(195), 1,
+      anon_sym_DOT,
+    ACTIONS(198), 1,
       aux_sym__imm_name_part_token1,
-  [880] = 3,
+    ACTIONS(201), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(168), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1015] = 7,
+    ACTIONS(193), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(204), 1,
+      anon_sym_DOT,
+    ACTIONS(206), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(158), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1055] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10864,126 +11779,251 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [911] = 13,
-    ACTIONS(195), 1,
-      anon_sym_from,
-    ACTIONS(198), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_fwmark,
-    ACTIONS(207), 1,
-      anon_sym_uidrange,
-    ACTIONS(213), 1,
-      anon_sym_ipproto,
-    STATE(29), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(36), 1,
-      sym__table_opt,
+  [1086] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(189), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(192), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(201), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(187), 4,
+    ACTIONS(89), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(210), 4,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [961] = 13,
-    ACTIONS(222), 1,
+      aux_sym__imm_name_part_token1,
+  [1117] = 13,
+    ACTIONS(216), 1,
       anon_sym_from,
-    ACTIONS(224), 1,
+    ACTIONS(219), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(225), 1,
       anon_sym_fwmark,
-    ACTIONS(230), 1,
+    ACTIONS(228), 1,
       anon_sym_uidrange,
     ACTIONS(234), 1,
       anon_sym_ipproto,
-    STATE(29), 1,
+    STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(36), 1,
+    STATE(53), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(220), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(226), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(216), 4,
+    ACTIONS(208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(232), 4,
+    ACTIONS(231), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1011] = 13,
-    ACTIONS(222), 1,
+  [1167] = 13,
+    ACTIONS(243), 1,
       anon_sym_from,
-    ACTIONS(224), 1,
+    ACTIONS(245), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(249), 1,
       anon_sym_fwmark,
-    ACTIONS(230), 1,
+    ACTIONS(251), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(255), 1,
       anon_sym_ipproto,
-    STATE(30), 1,
+    STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(36), 1,
+    STATE(53), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(220), 2,
+    ACTIONS(241), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(226), 2,
+    ACTIONS(247), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(232), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(236), 4,
+    ACTIONS(237), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1061] = 4,
-    ACTIONS(240), 1,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1217] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
       anon_sym_to,
-    ACTIONS(242), 1,
+    ACTIONS(249), 1,
+      anon_sym_fwmark,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(34), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(53), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(257), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1267] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1314] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(43), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1361] = 4,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(281), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1392] = 4,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(281), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(277), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11002,178 +12042,344 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1092] = 4,
-    ACTIONS(240), 1,
-      anon_sym_to,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
+  [1423] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(283), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1123] = 3,
-    ACTIONS(240), 1,
-      anon_sym_to,
+  [1470] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(238), 18,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(287), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1151] = 3,
-    ACTIONS(246), 1,
-      anon_sym_to,
+  [1517] = 12,
+    ACTIONS(297), 1,
+      anon_sym_proto,
+    ACTIONS(306), 1,
+      anon_sym_scope,
+    ACTIONS(309), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(244), 18,
+    ACTIONS(291), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(300), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(303), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(289), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1179] = 3,
-    ACTIONS(250), 1,
-      anon_sym_to,
+    ACTIONS(294), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1564] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(248), 18,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(312), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+  [1611] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1207] = 12,
-    ACTIONS(252), 1,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(314), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1658] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(40), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(318), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(316), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1705] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(41), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(58), 1,
+      sym__dev_opt,
+    STATE(64), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(322), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1752] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1781] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1810] = 12,
+    ACTIONS(324), 1,
       sym_identifier,
-    ACTIONS(254), 1,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(256), 1,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(260), 1,
+    ACTIONS(332), 1,
       sym_integer,
-    ACTIONS(264), 1,
+    ACTIONS(336), 1,
       sym_size,
-    ACTIONS(266), 1,
+    ACTIONS(338), 1,
       aux_sym_ipv6_address_token1,
-    STATE(429), 1,
+    STATE(439), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(262), 3,
+    ACTIONS(334), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(377), 3,
+    STATE(307), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(140), 5,
+    STATE(143), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1253] = 7,
-    ACTIONS(268), 1,
-      anon_sym_DOT,
-    ACTIONS(270), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(272), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(152), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(40), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(154), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1289] = 3,
-    ACTIONS(276), 1,
+  [1856] = 3,
+    ACTIONS(342), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(274), 18,
+    ACTIONS(340), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11192,25 +12398,100 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1317] = 7,
-    ACTIONS(272), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(278), 1,
-      anon_sym_DOT,
-    ACTIONS(280), 1,
-      aux_sym__imm_name_part_token1,
+  [1884] = 3,
+    ACTIONS(279), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(162), 3,
+    ACTIONS(277), 18,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(41), 3,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1912] = 3,
+    ACTIONS(346), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(344), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1940] = 3,
+    ACTIONS(350), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(348), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1968] = 7,
+    ACTIONS(352), 1,
+      anon_sym_DOT,
+    ACTIONS(354), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(156), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(56), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(164), 10,
+    ACTIONS(158), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -11221,25 +12502,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1353] = 7,
-    ACTIONS(282), 1,
-      anon_sym_DOT,
-    ACTIONS(285), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(288), 1,
+  [2004] = 7,
+    ACTIONS(356), 1,
       anon_sym_LBRACE2,
+    ACTIONS(358), 1,
+      anon_sym_DOT,
+    ACTIONS(360), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(170), 3,
+    ACTIONS(179), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(41), 3,
+    STATE(54), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(172), 10,
+    ACTIONS(181), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -11250,197 +12531,233 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [1389] = 7,
-    ACTIONS(291), 1,
+  [2040] = 7,
+    ACTIONS(362), 1,
       anon_sym_DOT,
-    ACTIONS(293), 1,
+    ACTIONS(365), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(295), 1,
+    ACTIONS(368), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 3,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(56), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(152), 4,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2076] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(371), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(154), 7,
       anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1423] = 2,
+  [2100] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(297), 17,
+    ACTIONS(373), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2124] = 7,
+    ACTIONS(375), 1,
+      anon_sym_DOT,
+    ACTIONS(377), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(61), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1447] = 7,
-    ACTIONS(299), 1,
-      anon_sym_DOT,
-    ACTIONS(301), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(48), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(164), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [1481] = 7,
-    ACTIONS(305), 1,
-      anon_sym_DOT,
-    ACTIONS(308), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(311), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(172), 7,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1515] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(314), 1,
-      anon_sym_DOT,
-    ACTIONS(316), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(152), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(154), 6,
+    ACTIONS(181), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1549] = 7,
-    ACTIONS(295), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(318), 1,
-      anon_sym_DOT,
-    ACTIONS(320), 1,
-      aux_sym__imm_name_part_token1,
+  [2158] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 4,
+    ACTIONS(140), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(164), 7,
       anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
       anon_sym_src,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1583] = 7,
-    ACTIONS(322), 1,
-      anon_sym_DOT,
-    ACTIONS(325), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(328), 1,
+  [2182] = 7,
+    ACTIONS(379), 1,
       anon_sym_LBRACE2,
+    ACTIONS(381), 1,
+      anon_sym_DOT,
+    ACTIONS(383), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(48), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(172), 6,
+    ACTIONS(158), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [1617] = 3,
-    ACTIONS(333), 1,
+  [2216] = 7,
+    ACTIONS(385), 1,
+      anon_sym_DOT,
+    ACTIONS(388), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(391), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(168), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2250] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(394), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2274] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(396), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2298] = 3,
+    ACTIONS(400), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(331), 15,
+    ACTIONS(398), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11456,18 +12773,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [1642] = 11,
-    ACTIONS(335), 1,
+  [2323] = 11,
+    ACTIONS(402), 1,
       anon_sym_GT,
-    ACTIONS(339), 1,
+    ACTIONS(406), 1,
       anon_sym_mark,
-    ACTIONS(341), 1,
+    ACTIONS(408), 1,
       anon_sym_classify,
-    ACTIONS(343), 1,
+    ACTIONS(410), 1,
       anon_sym_snat,
-    ACTIONS(345), 1,
+    ACTIONS(412), 1,
       anon_sym_dnat,
-    STATE(81), 1,
+    STATE(93), 1,
       sym_firewall_action,
     STATE(398), 1,
       sym_firewall_rule,
@@ -11477,16 +12794,136 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
+    STATE(13), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
+    ACTIONS(404), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [1683] = 3,
+  [2364] = 11,
+    ACTIONS(406), 1,
+      anon_sym_mark,
+    ACTIONS(408), 1,
+      anon_sym_classify,
+    ACTIONS(410), 1,
+      anon_sym_snat,
+    ACTIONS(412), 1,
+      anon_sym_dnat,
+    ACTIONS(416), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(232), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(414), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(69), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(404), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2405] = 11,
+    ACTIONS(406), 1,
+      anon_sym_mark,
+    ACTIONS(408), 1,
+      anon_sym_classify,
+    ACTIONS(410), 1,
+      anon_sym_snat,
+    ACTIONS(412), 1,
+      anon_sym_dnat,
+    ACTIONS(418), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(398), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(404), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2446] = 11,
+    ACTIONS(406), 1,
+      anon_sym_mark,
+    ACTIONS(408), 1,
+      anon_sym_classify,
+    ACTIONS(410), 1,
+      anon_sym_snat,
+    ACTIONS(412), 1,
+      anon_sym_dnat,
+    ACTIONS(420), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(266), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(404), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2487] = 11,
+    ACTIONS(406), 1,
+      anon_sym_mark,
+    ACTIONS(408), 1,
+      anon_sym_classify,
+    ACTIONS(410), 1,
+      anon_sym_snat,
+    ACTIONS(412), 1,
+      anon_sym_dnat,
+    ACTIONS(422), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(398), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(404), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2528] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11508,127 +12945,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1708] = 11,
-    ACTIONS(339), 1,
-      anon_sym_mark,
-    ACTIONS(341), 1,
-      anon_sym_classify,
-    ACTIONS(343), 1,
-      anon_sym_snat,
-    ACTIONS(345), 1,
-      anon_sym_dnat,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1749] = 11,
-    ACTIONS(339), 1,
-      anon_sym_mark,
-    ACTIONS(341), 1,
-      anon_sym_classify,
-    ACTIONS(343), 1,
-      anon_sym_snat,
-    ACTIONS(345), 1,
-      anon_sym_dnat,
-    ACTIONS(349), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1790] = 11,
-    ACTIONS(339), 1,
-      anon_sym_mark,
-    ACTIONS(341), 1,
-      anon_sym_classify,
-    ACTIONS(343), 1,
-      anon_sym_snat,
-    ACTIONS(345), 1,
-      anon_sym_dnat,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(234), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(10), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1831] = 11,
-    ACTIONS(339), 1,
-      anon_sym_mark,
-    ACTIONS(341), 1,
-      anon_sym_classify,
-    ACTIONS(343), 1,
-      anon_sym_snat,
-    ACTIONS(345), 1,
-      anon_sym_dnat,
-    ACTIONS(355), 1,
-      anon_sym_GT,
-    STATE(81), 1,
-      sym_firewall_action,
-    STATE(249), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(353), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(54), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [1872] = 3,
+  [2553] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11650,94 +12967,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [1897] = 10,
-    ACTIONS(359), 1,
+  [2578] = 10,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    ACTIONS(361), 1,
+    ACTIONS(428), 1,
       anon_sym_id,
-    ACTIONS(365), 1,
+    ACTIONS(432), 1,
       anon_sym_dev,
-    ACTIONS(367), 1,
+    ACTIONS(434), 1,
       anon_sym_port,
-    STATE(113), 1,
+    STATE(118), 1,
       sym__dev_opt,
-    STATE(296), 1,
+    STATE(328), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(58), 2,
+    STATE(91), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
+    ACTIONS(430), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(357), 4,
+    ACTIONS(424), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1935] = 10,
-    ACTIONS(359), 1,
+  [2616] = 10,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    ACTIONS(361), 1,
+    ACTIONS(428), 1,
       anon_sym_id,
-    ACTIONS(365), 1,
+    ACTIONS(432), 1,
       anon_sym_dev,
-    ACTIONS(367), 1,
+    ACTIONS(434), 1,
       anon_sym_port,
-    STATE(113), 1,
+    STATE(118), 1,
       sym__dev_opt,
-    STATE(299), 1,
+    STATE(376), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(79), 2,
+    STATE(73), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(363), 3,
+    ACTIONS(430), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(369), 4,
+    ACTIONS(436), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1973] = 4,
-    ACTIONS(373), 1,
-      anon_sym_COMMA,
-    STATE(61), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+  [2654] = 10,
+    ACTIONS(406), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1999] = 10,
-    ACTIONS(339), 1,
-      anon_sym_mark,
-    ACTIONS(341), 1,
+    ACTIONS(408), 1,
       anon_sym_classify,
-    ACTIONS(343), 1,
+    ACTIONS(410), 1,
       anon_sym_snat,
-    ACTIONS(345), 1,
+    ACTIONS(412), 1,
       anon_sym_dnat,
-    STATE(81), 1,
+    STATE(93), 1,
       sym_firewall_action,
     STATE(398), 1,
       sym_firewall_rule,
@@ -11747,526 +13042,445 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(10), 2,
+    STATE(13), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(337), 5,
+    ACTIONS(404), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2037] = 4,
-    ACTIONS(373), 1,
+  [2692] = 4,
+    ACTIONS(440), 1,
       anon_sym_COMMA,
-    STATE(62), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(375), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2063] = 4,
-    ACTIONS(379), 1,
-      anon_sym_COMMA,
-    STATE(62), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(377), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2089] = 10,
-    ACTIONS(384), 1,
-      anon_sym_proto,
-    ACTIONS(396), 1,
-      anon_sym_mark,
-    ACTIONS(399), 1,
-      anon_sym_ct,
-    ACTIONS(402), 1,
-      anon_sym_counter,
-    STATE(63), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(387), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(390), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(393), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(382), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2126] = 10,
-    ACTIONS(407), 1,
-      anon_sym_proto,
-    ACTIONS(415), 1,
-      anon_sym_mark,
-    ACTIONS(417), 1,
-      anon_sym_ct,
-    ACTIONS(419), 1,
-      anon_sym_counter,
-    STATE(63), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(409), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(411), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(413), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(405), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2163] = 10,
-    ACTIONS(429), 1,
-      anon_sym_metric,
-    ACTIONS(432), 1,
-      anon_sym_onlink,
-    ACTIONS(435), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(423), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(426), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(421), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2200] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(444), 1,
-      anon_sym_onlink,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(438), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2237] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(444), 1,
-      anon_sym_onlink,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(448), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2274] = 3,
-    ACTIONS(452), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(450), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2297] = 3,
-    ACTIONS(456), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(454), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2320] = 3,
-    ACTIONS(460), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(458), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2343] = 4,
-    ACTIONS(460), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(458), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2368] = 3,
-    ACTIONS(464), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2391] = 3,
-    ACTIONS(464), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2414] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(466), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2435] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(377), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2456] = 7,
-    ACTIONS(472), 1,
-      anon_sym_rate,
     STATE(78), 1,
-      aux_sym_netem_statement_repeat1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(470), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(474), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(468), 4,
-      ts_builtin_sym_end,
+    ACTIONS(438), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(476), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [2487] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2718] = 4,
+    ACTIONS(440), 1,
+      anon_sym_COMMA,
+    STATE(76), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(442), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2744] = 4,
     ACTIONS(446), 1,
-      anon_sym_dev,
-    ACTIONS(480), 1,
-      anon_sym_onlink,
+      anon_sym_COMMA,
+    STATE(78), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(444), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2770] = 3,
+    ACTIONS(451), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(449), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2793] = 10,
+    ACTIONS(455), 1,
+      anon_sym_proto,
+    ACTIONS(463), 1,
+      anon_sym_mark,
+    ACTIONS(465), 1,
+      anon_sym_ct,
+    ACTIONS(467), 1,
+      anon_sym_counter,
     STATE(87), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
+    ACTIONS(457), 2,
       anon_sym_src,
-      anon_sym_via,
-    ACTIONS(478), 4,
-      ts_builtin_sym_end,
+      anon_sym_dst,
+    ACTIONS(459), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(461), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(453), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2524] = 7,
-    ACTIONS(487), 1,
+  [2830] = 3,
+    ACTIONS(471), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(469), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2853] = 4,
+    ACTIONS(451), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(449), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [2878] = 3,
+    ACTIONS(475), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(442), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2901] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(477), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [2922] = 3,
+    ACTIONS(475), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(442), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2945] = 7,
+    ACTIONS(484), 1,
       anon_sym_rate,
-    STATE(78), 1,
+    STATE(86), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(484), 2,
+    ACTIONS(481), 2,
       anon_sym_limit,
       anon_sym_gap,
-    ACTIONS(490), 2,
+    ACTIONS(487), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(482), 4,
+    ACTIONS(479), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(493), 4,
+    ACTIONS(490), 4,
       anon_sym_loss,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-  [2555] = 8,
-    ACTIONS(498), 1,
-      anon_sym_id,
-    ACTIONS(504), 1,
-      anon_sym_dev,
+  [2976] = 10,
+    ACTIONS(495), 1,
+      anon_sym_proto,
     ACTIONS(507), 1,
-      anon_sym_port,
-    STATE(113), 1,
-      sym__dev_opt,
+      anon_sym_mark,
+    ACTIONS(510), 1,
+      anon_sym_ct,
+    ACTIONS(513), 1,
+      anon_sym_counter,
+    STATE(87), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(79), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(501), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(496), 5,
-      ts_builtin_sym_end,
+    ACTIONS(498), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(501), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(504), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(493), 3,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [2588] = 8,
-    ACTIONS(359), 1,
+  [3013] = 8,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    ACTIONS(516), 1,
+    ACTIONS(522), 1,
       anon_sym_prio,
-    STATE(91), 1,
+    STATE(103), 1,
       aux_sym_class_statement_repeat1,
-    STATE(324), 1,
+    STATE(341), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(514), 2,
+    ACTIONS(520), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(510), 4,
+    ACTIONS(516), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(512), 4,
+    ACTIONS(518), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2621] = 10,
-    ACTIONS(407), 1,
-      anon_sym_proto,
-    ACTIONS(415), 1,
-      anon_sym_mark,
-    ACTIONS(417), 1,
-      anon_sym_ct,
-    ACTIONS(520), 1,
-      anon_sym_counter,
-    STATE(64), 1,
-      aux_sym_firewall_rule_repeat2,
+  [3046] = 7,
+    ACTIONS(528), 1,
+      anon_sym_rate,
+    STATE(86), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(409), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(411), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(413), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(518), 3,
+    ACTIONS(526), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(530), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(524), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2658] = 3,
+    ACTIONS(532), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3077] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 7,
+    ACTIONS(444), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3098] = 8,
+    ACTIONS(536), 1,
+      anon_sym_id,
+    ACTIONS(542), 1,
+      anon_sym_dev,
+    ACTIONS(545), 1,
+      anon_sym_port,
+    STATE(118), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(539), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(534), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [2681] = 3,
+  [3131] = 8,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(522), 1,
+      anon_sym_prio,
+    STATE(88), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(358), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(520), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(518), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(548), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3164] = 10,
+    ACTIONS(455), 1,
+      anon_sym_proto,
+    ACTIONS(463), 1,
+      anon_sym_mark,
+    ACTIONS(465), 1,
+      anon_sym_ct,
+    ACTIONS(552), 1,
+      anon_sym_counter,
+    STATE(80), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(457), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(459), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(461), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(550), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3201] = 3,
+    ACTIONS(556), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(554), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3224] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12286,211 +13500,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [2704] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(444), 1,
-      anon_sym_onlink,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
+  [3247] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(522), 4,
+    ACTIONS(85), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [2741] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    ACTIONS(526), 1,
-      anon_sym_onlink,
-    STATE(66), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(524), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2778] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    ACTIONS(530), 1,
-      anon_sym_onlink,
-    STATE(67), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(528), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2815] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(444), 1,
-      anon_sym_onlink,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    STATE(65), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(532), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2852] = 10,
-    ACTIONS(442), 1,
-      anon_sym_metric,
-    ACTIONS(446), 1,
-      anon_sym_dev,
-    ACTIONS(536), 1,
-      anon_sym_onlink,
-    STATE(84), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(117), 1,
-      sym__table_opt,
-    STATE(120), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(218), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(440), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(534), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2889] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2912] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 8,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2935] = 8,
-    ACTIONS(359), 1,
       anon_sym_LT,
-    ACTIONS(516), 1,
-      anon_sym_prio,
-    STATE(99), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(356), 1,
-      sym_block,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3270] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(514), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(512), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(538), 4,
-      ts_builtin_sym_end,
+    ACTIONS(558), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2968] = 2,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3290] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(482), 13,
+    ACTIONS(560), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3310] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(442), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3330] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(479), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12504,11 +13592,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_corrupt,
       anon_sym_reorder,
       anon_sym_gap,
-  [2988] = 2,
+  [3350] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(540), 13,
+    ACTIONS(562), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12522,11 +13610,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3008] = 2,
+  [3370] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(542), 13,
+    ACTIONS(564), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12540,105 +13628,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3028] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(544), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3048] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3068] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(546), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3088] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3108] = 6,
-    ACTIONS(558), 1,
+  [3390] = 6,
+    ACTIONS(574), 1,
       anon_sym_prio,
-    STATE(99), 1,
+    STATE(103), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(555), 2,
+    ACTIONS(571), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(552), 4,
+    ACTIONS(568), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(550), 5,
+    ACTIONS(566), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3136] = 2,
+  [3418] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(561), 13,
+    ACTIONS(577), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -12652,81 +13668,100 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3156] = 7,
-    ACTIONS(154), 1,
-      anon_sym_mode,
-    ACTIONS(563), 1,
-      anon_sym_DOT,
-    ACTIONS(565), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
+  [3438] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(152), 5,
-      ts_builtin_sym_end,
+    ACTIONS(579), 13,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3185] = 7,
-    ACTIONS(571), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3458] = 7,
+    ACTIONS(583), 1,
       anon_sym_LBRACE,
-    ACTIONS(574), 1,
+    ACTIONS(586), 1,
       sym_integer,
-    ACTIONS(577), 1,
+    ACTIONS(589), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(569), 4,
+    ACTIONS(581), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(102), 4,
+    STATE(106), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3214] = 6,
-    ACTIONS(164), 1,
-      anon_sym_LT,
-    ACTIONS(582), 1,
+  [3487] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(592), 1,
+      anon_sym_DOT,
+    ACTIONS(595), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(598), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(580), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(106), 3,
+    STATE(107), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3241] = 8,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(584), 1,
+  [3516] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(601), 1,
       anon_sym_DOT,
-    ACTIONS(587), 1,
+    ACTIONS(603), 1,
       aux_sym__imm_name_part_token1,
-    STATE(103), 1,
+    ACTIONS(605), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
       aux_sym__if_name_repeat1,
-    STATE(115), 1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3545] = 8,
+    ACTIONS(607), 1,
+      anon_sym_DOT,
+    ACTIONS(610), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    STATE(116), 1,
+      aux_sym__if_name_repeat1,
+    STATE(121), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -12734,81 +13769,63 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(183), 2,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(152), 5,
+    ACTIONS(179), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3272] = 7,
-    ACTIONS(164), 1,
-      anon_sym_mode,
-    ACTIONS(567), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(589), 1,
-      anon_sym_DOT,
-    ACTIONS(591), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(162), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3576] = 6,
+    ACTIONS(168), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [3301] = 6,
-    ACTIONS(172), 1,
-      anon_sym_LT,
-    ACTIONS(596), 1,
+    ACTIONS(617), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(593), 2,
+    ACTIONS(614), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(106), 3,
+    STATE(110), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3328] = 2,
+  [3603] = 6,
+    ACTIONS(181), 1,
+      anon_sym_LT,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(550), 12,
+    ACTIONS(620), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(116), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3347] = 7,
-    ACTIONS(172), 1,
+      anon_sym_LT_DASH_GT,
+  [3630] = 7,
+    ACTIONS(181), 1,
       anon_sym_mode,
-    ACTIONS(599), 1,
-      anon_sym_DOT,
-    ACTIONS(602), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(605), 1,
       anon_sym_LBRACE2,
+    ACTIONS(622), 1,
+      anon_sym_DOT,
+    ACTIONS(624), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12816,39 +13833,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(170), 5,
+    ACTIONS(179), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3376] = 7,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
+  [3659] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(608), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(102), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3405] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(616), 12,
+    ACTIONS(626), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12861,48 +13856,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3424] = 6,
-    ACTIONS(154), 1,
+  [3678] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(566), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(582), 1,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3697] = 7,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(628), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(106), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3726] = 6,
+    ACTIONS(158), 1,
+      anon_sym_LT,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(618), 2,
+    ACTIONS(636), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(103), 3,
+    STATE(110), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(152), 5,
+    ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3451] = 2,
+  [3753] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(140), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3469] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 11,
+    ACTIONS(638), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12914,209 +13932,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3487] = 8,
-    ACTIONS(610), 1,
+  [3771] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(640), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3789] = 8,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(612), 1,
+    ACTIONS(632), 1,
       sym_integer,
-    ACTIONS(614), 1,
+    ACTIONS(634), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(622), 1,
+    ACTIONS(642), 1,
       anon_sym_default,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(624), 3,
+    ACTIONS(644), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(77), 3,
+    STATE(46), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3517] = 5,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(628), 1,
+  [3819] = 5,
+    ACTIONS(648), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(651), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 3,
+    STATE(120), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(626), 6,
+    ACTIONS(646), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3541] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(630), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3559] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(632), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3577] = 5,
-    ACTIONS(636), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(639), 1,
+  [3843] = 5,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
+    ACTIONS(656), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 3,
+    STATE(120), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(634), 6,
+    ACTIONS(654), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3601] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(642), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3619] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [3637] = 6,
-    ACTIONS(650), 1,
-      anon_sym_latency,
-    ACTIONS(652), 1,
-      anon_sym_peakrate,
-    STATE(131), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(648), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(646), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3662] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(656), 1,
-      anon_sym_default,
-    STATE(124), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(658), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(654), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3689] = 6,
-    ACTIONS(650), 1,
-      anon_sym_latency,
-    ACTIONS(652), 1,
-      anon_sym_peakrate,
-    STATE(130), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(648), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(660), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3714] = 7,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(656), 1,
-      anon_sym_default,
-    STATE(144), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(319), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(658), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(662), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3741] = 3,
+  [3867] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13132,52 +14024,32 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3760] = 6,
-    ACTIONS(472), 1,
-      anon_sym_rate,
-    STATE(76), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(470), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(474), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(476), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3785] = 7,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
+  [3886] = 6,
+    ACTIONS(662), 1,
+      anon_sym_latency,
     ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(666), 1,
-      sym_integer,
-    STATE(403), 1,
-      sym_range,
+      anon_sym_peakrate,
+    STATE(129), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(205), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [3812] = 3,
-    ACTIONS(670), 1,
+    ACTIONS(660), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(658), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3911] = 3,
+    ACTIONS(668), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(668), 9,
+    ACTIONS(666), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13187,55 +14059,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3831] = 6,
-    ACTIONS(650), 1,
-      anon_sym_latency,
-    ACTIONS(652), 1,
-      anon_sym_peakrate,
-    STATE(121), 1,
-      aux_sym_shape_statement_repeat1,
+  [3930] = 5,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(672), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(648), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(672), 4,
+    STATE(121), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(670), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3856] = 6,
-    ACTIONS(650), 1,
+  [3953] = 6,
+    ACTIONS(662), 1,
       anon_sym_latency,
-    ACTIONS(652), 1,
+    ACTIONS(664), 1,
       anon_sym_peakrate,
-    STATE(131), 1,
+    STATE(123), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(648), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(672), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3881] = 6,
-    ACTIONS(679), 1,
-      anon_sym_latency,
-    ACTIONS(682), 1,
-      anon_sym_peakrate,
-    STATE(131), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(676), 3,
+    ACTIONS(660), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
@@ -13244,75 +14096,269 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3906] = 5,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(687), 1,
-      aux_sym__imm_name_part_token1,
+  [3978] = 6,
+    ACTIONS(662), 1,
+      anon_sym_latency,
+    ACTIONS(664), 1,
+      anon_sym_peakrate,
+    STATE(130), 1,
+      aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(685), 5,
+    ACTIONS(660), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(658), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4003] = 7,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(678), 1,
+      anon_sym_default,
+    STATE(135), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(322), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(680), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(676), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4030] = 6,
+    ACTIONS(687), 1,
+      anon_sym_latency,
+    ACTIONS(690), 1,
+      anon_sym_peakrate,
+    STATE(129), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(684), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(682), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4055] = 6,
+    ACTIONS(662), 1,
+      anon_sym_latency,
+    ACTIONS(664), 1,
+      anon_sym_peakrate,
+    STATE(129), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(660), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(693), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4080] = 7,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(697), 1,
+      sym_integer,
+    STATE(415), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4107] = 6,
+    ACTIONS(528), 1,
+      anon_sym_rate,
+    STATE(89), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(526), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(530), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(532), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [4132] = 7,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    ACTIONS(678), 1,
+      anon_sym_default,
+    STATE(128), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(680), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(699), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4159] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(701), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4183] = 5,
+    ACTIONS(705), 1,
+      anon_sym_default,
+    STATE(135), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(708), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(703), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3929] = 2,
+  [4205] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(711), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(674), 9,
+    STATE(233), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4229] = 7,
+    ACTIONS(716), 1,
+      anon_sym_proto,
+    ACTIONS(722), 1,
+      anon_sym_handle,
+    ACTIONS(725), 1,
+      anon_sym_DASH_GT,
+    STATE(137), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(719), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(713), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4255] = 6,
+    ACTIONS(731), 1,
+      anon_sym_section,
+    STATE(194), 1,
+      sym__section_opt,
+    STATE(195), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(729), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(727), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [3945] = 6,
-    ACTIONS(254), 1,
+  [4279] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
-    ACTIONS(689), 1,
+    ACTIONS(733), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 5,
+    STATE(79), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3969] = 6,
-    ACTIONS(254), 1,
+  [4303] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
-    ACTIONS(691), 1,
+    ACTIONS(735), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 5,
+    STATE(82), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [3993] = 3,
+  [4327] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -13327,585 +14373,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4011] = 7,
-    ACTIONS(695), 1,
-      anon_sym_proto,
-    ACTIONS(699), 1,
-      anon_sym_handle,
-    ACTIONS(701), 1,
-      anon_sym_DASH_GT,
-    STATE(148), 1,
-      aux_sym_filter_statement_repeat1,
+  [4345] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(697), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(693), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4037] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
+    ACTIONS(739), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(462), 3,
+    ACTIONS(473), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(703), 4,
+    ACTIONS(737), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4057] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(707), 1,
-      sym_integer,
+  [4365] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4081] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
+    ACTIONS(739), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(462), 3,
+    ACTIONS(473), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(709), 4,
+    ACTIONS(741), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4101] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(711), 1,
-      sym_integer,
+  [4385] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4125] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(713), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(271), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4149] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(715), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(272), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4173] = 5,
-    ACTIONS(719), 1,
-      anon_sym_default,
-    STATE(144), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(722), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(717), 5,
+    ACTIONS(682), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4195] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(725), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(270), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4219] = 7,
-    ACTIONS(695), 1,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+  [4401] = 7,
+    ACTIONS(745), 1,
       anon_sym_proto,
-    ACTIONS(699), 1,
+    ACTIONS(749), 1,
       anon_sym_handle,
-    ACTIONS(727), 1,
+    ACTIONS(751), 1,
       anon_sym_DASH_GT,
     STATE(137), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(697), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(693), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4245] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(729), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(138), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4269] = 7,
-    ACTIONS(734), 1,
-      anon_sym_proto,
-    ACTIONS(740), 1,
-      anon_sym_handle,
-    ACTIONS(743), 1,
-      anon_sym_DASH_GT,
-    STATE(148), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(737), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(731), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4295] = 6,
-    ACTIONS(749), 1,
-      anon_sym_section,
-    STATE(201), 1,
-      sym__section_opt,
-    STATE(214), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(747), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(743), 3,
       anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(745), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4319] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(89), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4337] = 6,
-    ACTIONS(254), 1,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4427] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(751), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(245), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4361] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
     ACTIONS(753), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(251), 5,
+    STATE(246), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4385] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
+  [4451] = 7,
+    ACTIONS(745), 1,
+      anon_sym_proto,
+    ACTIONS(749), 1,
+      anon_sym_handle,
     ACTIONS(755), 1,
-      sym_integer,
+      anon_sym_DASH_GT,
+    STATE(145), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4409] = 6,
-    ACTIONS(254), 1,
+    ACTIONS(747), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(743), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4477] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
     ACTIONS(757), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(253), 5,
+    STATE(94), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4433] = 6,
-    ACTIONS(254), 1,
+  [4501] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
     ACTIONS(759), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4457] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(761), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4481] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(763), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4505] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(765), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4529] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(767), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4553] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(769), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4577] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(771), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4601] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(773), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4625] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(262), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4649] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(777), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(263), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4673] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(779), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4697] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(781), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4721] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(783), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4745] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(785), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(267), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4769] = 6,
-    ACTIONS(254), 1,
-      anon_sym_DASH,
-    ACTIONS(258), 1,
-      anon_sym_LPAREN,
-    ACTIONS(664), 1,
-      sym_identifier,
-    ACTIONS(787), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -13916,25 +14511,43 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4793] = 6,
-    ACTIONS(254), 1,
+  [4525] = 6,
+    ACTIONS(326), 1,
       anon_sym_DASH,
-    ACTIONS(258), 1,
+    ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(664), 1,
+    ACTIONS(695), 1,
       sym_identifier,
-    ACTIONS(789), 1,
+    ACTIONS(761), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(269), 5,
+    STATE(259), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4817] = 3,
+  [4549] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(763), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4573] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13949,88 +14562,372 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4835] = 2,
+  [4591] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(791), 8,
+    ACTIONS(91), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(89), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [4850] = 6,
-    ACTIONS(749), 1,
-      anon_sym_section,
-    ACTIONS(795), 1,
-      anon_sym_mode,
-    STATE(188), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(250), 1,
-      sym__section_opt,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4609] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(765), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(793), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    STATE(239), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4633] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(767), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(241), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4657] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(769), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4681] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(771), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(243), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4705] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(773), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(244), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4729] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(775), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(245), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4753] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(777), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4777] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(779), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(247), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4801] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(781), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4825] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(783), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4849] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(785), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
   [4873] = 6,
-    ACTIONS(749), 1,
-      anon_sym_section,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(787), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4897] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(789), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4921] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(791), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(253), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4945] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(793), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4969] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
     ACTIONS(795), 1,
-      anon_sym_mode,
-    STATE(173), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(250), 1,
-      sym__section_opt,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(797), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4896] = 2,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4993] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(797), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(799), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4911] = 2,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5017] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(799), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(801), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [4926] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5041] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(695), 1,
+      sym_identifier,
+    ACTIONS(801), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5065] = 5,
     ACTIONS(805), 1,
       anon_sym_within,
+    ACTIONS(808), 1,
+      anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(173), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
     ACTIONS(803), 4,
@@ -14038,11 +14935,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4947] = 2,
+  [5086] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(807), 8,
+    ACTIONS(811), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14051,45 +14948,229 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [4962] = 5,
-    ACTIONS(811), 1,
-      anon_sym_within,
-    ACTIONS(814), 1,
+  [5101] = 5,
+    ACTIONS(434), 1,
       anon_sym_port,
+    ACTIONS(815), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(179), 2,
+    STATE(182), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(809), 4,
+    ACTIONS(813), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4983] = 7,
-    ACTIONS(610), 1,
+  [5122] = 6,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(612), 1,
+    ACTIONS(632), 1,
       sym_integer,
-    ACTIONS(614), 1,
+    ACTIONS(634), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(817), 1,
-      anon_sym_default,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(86), 3,
+    STATE(115), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5008] = 2,
+      aux_sym_addr_statement_repeat1,
+  [5145] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(743), 8,
+    ACTIONS(817), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5160] = 7,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(819), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5185] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5200] = 6,
+    ACTIONS(825), 1,
+      anon_sym_mode,
+    ACTIONS(828), 1,
+      anon_sym_section,
+    STATE(180), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(235), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5223] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(831), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5238] = 5,
+    ACTIONS(434), 1,
+      anon_sym_port,
+    ACTIONS(815), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(173), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(833), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5259] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(837), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(835), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5276] = 6,
+    ACTIONS(731), 1,
+      anon_sym_section,
+    ACTIONS(842), 1,
+      anon_sym_mode,
+    STATE(188), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(235), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(840), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5299] = 7,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(844), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(36), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5324] = 5,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(848), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(846), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5345] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5360] = 6,
+    ACTIONS(731), 1,
+      anon_sym_section,
+    ACTIONS(842), 1,
+      anon_sym_mode,
+    STATE(180), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(235), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5383] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(725), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -14098,379 +15179,158 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5023] = 7,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(819), 1,
-      sym_nat_target,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5048] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(821), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5065] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(826), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5080] = 5,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(830), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(828), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5101] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5124] = 5,
-    ACTIONS(367), 1,
-      anon_sym_port,
-    ACTIONS(805), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(177), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(832), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5145] = 6,
-    ACTIONS(836), 1,
-      anon_sym_mode,
-    ACTIONS(839), 1,
-      anon_sym_section,
-    STATE(188), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(250), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(834), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5168] = 5,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    ACTIONS(844), 1,
-      anon_sym_mode,
-    STATE(373), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5188] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5210] = 5,
+  [5398] = 5,
     STATE(217), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(846), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5230] = 7,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(848), 1,
-      aux_sym__name_start_token1,
-    STATE(220), 1,
-      sym_peer_name,
-    STATE(278), 1,
-      sym__if_name,
-    STATE(419), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5254] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5276] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5298] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5320] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5342] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(612), 1,
-      sym_integer,
-    ACTIONS(614), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(181), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5364] = 4,
-    STATE(199), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(747), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(850), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5382] = 4,
-    STATE(199), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(854), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(852), 4,
-      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [5400] = 5,
-    STATE(202), 1,
-      aux_sym__statements_repeat2,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5418] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(857), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5420] = 4,
-    STATE(198), 1,
+    STATE(99), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5440] = 4,
+    STATE(193), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(747), 2,
+    ACTIONS(729), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(859), 4,
+    ACTIONS(856), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5438] = 5,
-    STATE(217), 1,
-      aux_sym__statements_repeat2,
+  [5458] = 4,
+    STATE(193), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(860), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(858), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(861), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5458] = 5,
-    STATE(191), 1,
-      aux_sym__statements_repeat2,
+      anon_sym_GT,
+  [5476] = 4,
+    STATE(192), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(729), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(863), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(861), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5478] = 5,
-    ACTIONS(865), 1,
+      anon_sym_GT,
+  [5494] = 4,
+    STATE(193), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(729), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(865), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5512] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5534] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5556] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5578] = 5,
+    ACTIONS(869), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(867), 1,
+    ACTIONS(871), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(863), 2,
+    ACTIONS(867), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(207), 3,
+    STATE(201), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5498] = 5,
-    ACTIONS(869), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(871), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5518] = 6,
-    ACTIONS(154), 1,
+  [5598] = 6,
+    ACTIONS(181), 1,
       anon_sym_table,
     ACTIONS(873), 1,
       anon_sym_DOT,
@@ -14481,12 +15341,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(208), 3,
+    STATE(202), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5540] = 5,
-    ACTIONS(867), 1,
+  [5620] = 5,
+    ACTIONS(871), 1,
       anon_sym_LBRACE2,
     ACTIONS(881), 1,
       aux_sym__imm_name_part_token1,
@@ -14496,12 +15356,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(879), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(209), 3,
+    STATE(203), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5560] = 6,
-    ACTIONS(164), 1,
+  [5640] = 6,
+    ACTIONS(158), 1,
       anon_sym_table,
     ACTIONS(877), 1,
       anon_sym_LBRACE2,
@@ -14512,11 +15372,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(210), 3,
+    STATE(204), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5582] = 5,
+  [5662] = 5,
     ACTIONS(889), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(892), 1,
@@ -14527,12 +15387,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(887), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(209), 3,
+    STATE(203), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [5602] = 6,
-    ACTIONS(172), 1,
+  [5682] = 6,
+    ACTIONS(168), 1,
       anon_sym_table,
     ACTIONS(895), 1,
       anon_sym_DOT,
@@ -14543,12 +15403,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(210), 3,
+    STATE(204), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5624] = 6,
-    ACTIONS(154), 1,
+  [5704] = 6,
+    ACTIONS(181), 1,
       anon_sym_on,
     ACTIONS(904), 1,
       anon_sym_DOT,
@@ -14559,12 +15419,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(212), 3,
+    STATE(206), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5646] = 6,
-    ACTIONS(164), 1,
+  [5726] = 6,
+    ACTIONS(158), 1,
       anon_sym_on,
     ACTIONS(908), 1,
       anon_sym_LBRACE2,
@@ -14575,12 +15435,12 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(213), 3,
+    STATE(207), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5668] = 6,
-    ACTIONS(172), 1,
+  [5748] = 6,
+    ACTIONS(168), 1,
       anon_sym_on,
     ACTIONS(914), 1,
       anon_sym_DOT,
@@ -14591,29 +15451,45 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(213), 3,
+    STATE(207), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5690] = 4,
-    STATE(199), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5770] = 5,
+    STATE(216), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(747), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(923), 4,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(854), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [5708] = 2,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5790] = 5,
+    ACTIONS(923), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(925), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(925), 7,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5810] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14621,458 +15497,679 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5722] = 6,
-    ACTIONS(610), 1,
+  [5824] = 6,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(612), 1,
+    ACTIONS(632), 1,
       sym_integer,
-    ACTIONS(614), 1,
+    ACTIONS(634), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(119), 3,
+    STATE(175), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5744] = 5,
-    STATE(217), 1,
+  [5846] = 7,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(929), 1,
+      aux_sym__name_start_token1,
+    STATE(226), 1,
+      sym_peer_name,
+    STATE(292), 1,
+      sym__if_name,
+    STATE(434), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5870] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5892] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(632), 1,
+      sym_integer,
+    ACTIONS(634), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5914] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(931), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [5932] = 5,
+    STATE(216), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(927), 2,
+    ACTIONS(933), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(929), 2,
+    ACTIONS(935), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5764] = 6,
-    ACTIONS(932), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(934), 1,
-      anon_sym_LBRACE,
-    STATE(43), 1,
-      sym_interface_name,
-    STATE(112), 1,
-      sym__if_name,
+  [5952] = 5,
+    STATE(216), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5785] = 5,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(936), 1,
-      sym_identifier,
-    ACTIONS(938), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [5804] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(360), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(940), 4,
+    ACTIONS(81), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(938), 2,
       anon_sym_SEMI,
       sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5972] = 5,
+    STATE(208), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      ts_builtin_sym_end,
       anon_sym_GT,
-  [5821] = 6,
-    ACTIONS(942), 1,
-      aux_sym__name_start_token1,
+    ACTIONS(940), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(4), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5992] = 5,
+    ACTIONS(426), 1,
+      anon_sym_LT,
     ACTIONS(944), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(35), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(23), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5842] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(369), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(946), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5859] = 6,
-    ACTIONS(948), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(950), 1,
-      anon_sym_LBRACE,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(408), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(204), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5880] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(952), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(427), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5901] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(952), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(241), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5922] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(305), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(954), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5939] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(952), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(243), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5960] = 6,
-    ACTIONS(956), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(958), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(422), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5981] = 6,
-    ACTIONS(960), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(962), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(425), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6002] = 4,
-    ACTIONS(964), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6019] = 6,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(57), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6040] = 5,
-    ACTIONS(335), 1,
-      anon_sym_GT,
-    STATE(242), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(970), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6059] = 6,
-    ACTIONS(972), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(974), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(94), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6080] = 5,
-    ACTIONS(335), 1,
-      anon_sym_GT,
-    STATE(244), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(970), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(52), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6099] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
       anon_sym_mode,
-      anon_sym_section,
-  [6112] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(952), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(247), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6133] = 6,
-    ACTIONS(978), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(189), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6154] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(982), 1,
-      aux_sym__name_start_token1,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(226), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6175] = 6,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(43), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6196] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(852), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6209] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(353), 1,
+    STATE(381), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(984), 4,
+    ACTIONS(942), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6226] = 5,
-    ACTIONS(989), 1,
-      anon_sym_GT,
-    STATE(242), 1,
-      aux_sym_rule_block_repeat1,
+  [6012] = 6,
+    ACTIONS(946), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(948), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(424), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(986), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(60), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6245] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(354), 1,
-      sym_block,
+    STATE(200), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6033] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(991), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6262] = 5,
-    ACTIONS(347), 1,
-      anon_sym_GT,
-    STATE(242), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(993), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(53), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6281] = 4,
-    ACTIONS(995), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6298] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(809), 6,
+    ACTIONS(803), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6311] = 4,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(301), 1,
-      sym_block,
+  [6046] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(997), 4,
+    ACTIONS(950), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6328] = 6,
-    ACTIONS(256), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [6059] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(314), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(952), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6076] = 6,
+    ACTIONS(954), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(956), 1,
       anon_sym_LBRACE,
-    ACTIONS(952), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(52), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(26), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6097] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(379), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(958), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6114] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(377), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(960), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6131] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(962), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(275), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6152] = 5,
+    ACTIONS(418), 1,
+      anon_sym_GT,
+    STATE(237), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(964), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(66), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6171] = 6,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(968), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(74), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6192] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(858), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6205] = 6,
+    ACTIONS(970), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(972), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(98), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(55), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6226] = 5,
+    ACTIONS(420), 1,
+      anon_sym_GT,
+    STATE(228), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(974), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(68), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6245] = 4,
+    ACTIONS(976), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6262] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(962), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(431), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6283] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(978), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6296] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(982), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(980), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6311] = 5,
+    ACTIONS(987), 1,
+      anon_sym_GT,
+    STATE(237), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(984), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(75), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6330] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(989), 1,
+      aux_sym__name_start_token1,
+    STATE(210), 1,
+      sym__ns_name,
+    STATE(270), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6351] = 4,
+    ACTIONS(991), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6368] = 6,
+    ACTIONS(993), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(995), 1,
+      anon_sym_LBRACE,
+    STATE(27), 1,
+      sym_interface_name,
+    STATE(60), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(28), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6389] = 4,
+    ACTIONS(997), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6406] = 4,
+    ACTIONS(999), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6423] = 4,
+    ACTIONS(1001), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6440] = 4,
+    ACTIONS(1003), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6457] = 4,
+    ACTIONS(1005), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6474] = 4,
+    ACTIONS(1007), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6491] = 4,
+    ACTIONS(1009), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6508] = 4,
+    ACTIONS(1011), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6525] = 4,
+    ACTIONS(1013), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6542] = 4,
+    ACTIONS(1015), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6559] = 4,
+    ACTIONS(1017), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6576] = 4,
+    ACTIONS(1019), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6593] = 4,
+    ACTIONS(1021), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6610] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6627] = 4,
+    ACTIONS(1025), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6644] = 4,
+    ACTIONS(1027), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6661] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6678] = 4,
+    ACTIONS(1031), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6695] = 4,
+    ACTIONS(1033), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6712] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(962), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -15084,413 +16181,270 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6349] = 5,
-    ACTIONS(351), 1,
-      anon_sym_GT,
-    STATE(232), 1,
-      aux_sym_rule_block_repeat1,
+  [6733] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(962), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(264), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(999), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(50), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6368] = 2,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6754] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(962), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(265), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1001), 6,
+    STATE(111), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6775] = 6,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(968), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(27), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6796] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(350), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1035), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6381] = 4,
-    ACTIONS(1003), 1,
-      anon_sym_RBRACE,
+  [6813] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(351), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6398] = 4,
-    ACTIONS(1005), 1,
-      anon_sym_RBRACE,
+    ACTIONS(1037), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6830] = 5,
+    ACTIONS(418), 1,
+      anon_sym_GT,
+    STATE(269), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6415] = 4,
-    ACTIONS(1007), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6432] = 4,
-    ACTIONS(1009), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6449] = 4,
-    ACTIONS(1011), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6466] = 4,
-    ACTIONS(1013), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6483] = 4,
-    ACTIONS(1015), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6500] = 4,
-    ACTIONS(1017), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6517] = 4,
-    ACTIONS(1019), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6534] = 4,
-    ACTIONS(1021), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6551] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6568] = 4,
-    ACTIONS(1025), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6585] = 4,
-    ACTIONS(1027), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6602] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6619] = 4,
-    ACTIONS(1031), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6636] = 4,
-    ACTIONS(1033), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6653] = 4,
-    ACTIONS(1035), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6670] = 4,
-    ACTIONS(1037), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6687] = 4,
+    ACTIONS(964), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(66), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6849] = 6,
     ACTIONS(1039), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6704] = 4,
+      aux_sym__name_start_token1,
     ACTIONS(1041), 1,
-      anon_sym_RBRACE,
+      anon_sym_LBRACE,
+    STATE(210), 1,
+      sym__ns_name,
+    STATE(412), 1,
+      sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6721] = 4,
+    STATE(199), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6870] = 4,
     ACTIONS(1043), 1,
       anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 2,
+    ACTIONS(739), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(462), 3,
+    ACTIONS(473), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6738] = 4,
-    ACTIONS(1045), 1,
-      anon_sym_RBRACE,
+  [6887] = 5,
+    ACTIONS(402), 1,
+      anon_sym_GT,
+    STATE(237), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(462), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6755] = 3,
+    ACTIONS(1045), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(70), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6906] = 4,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(342), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1049), 2,
-      anon_sym_on,
-      anon_sym_off,
     ACTIONS(1047), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6770] = 4,
-    ACTIONS(359), 1,
+  [6923] = 6,
+    ACTIONS(1049), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1051), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(219), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6944] = 4,
+    ACTIONS(1053), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6961] = 6,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1057), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(429), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(205), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6982] = 5,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1059), 1,
+      sym_identifier,
+    ACTIONS(1061), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7001] = 4,
+    ACTIONS(426), 1,
       anon_sym_LT,
-    STATE(316), 1,
+    STATE(323), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1051), 4,
+    ACTIONS(1063), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6787] = 5,
-    ACTIONS(610), 1,
+  [7018] = 4,
+    ACTIONS(1065), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(473), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7035] = 3,
+    STATE(90), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7049] = 3,
+    STATE(77), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7063] = 5,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1053), 1,
+    ACTIONS(1069), 1,
       anon_sym_ingress,
-    ACTIONS(1055), 1,
+    ACTIONS(1071), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(126), 2,
       sym_interpolation,
       sym__rate_value,
-  [6805] = 6,
-    ACTIONS(256), 1,
+  [7081] = 5,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1059), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(361), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6825] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1061), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(100), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6845] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1063), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6857] = 6,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1061), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(175), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [6877] = 5,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(952), 1,
+    ACTIONS(962), 1,
       aux_sym__name_start_token1,
-    STATE(286), 1,
+    STATE(291), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -15498,83 +16452,199 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(111), 2,
       sym__name_start,
       sym_interpolation,
-  [6895] = 6,
-    ACTIONS(610), 1,
+  [7099] = 6,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1057), 1,
+    ACTIONS(1073), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1061), 1,
+    ACTIONS(1075), 1,
       aux_sym_class_id_token2,
-    STATE(21), 1,
+    STATE(22), 1,
       sym_interpolation,
-    STATE(80), 1,
+    STATE(177), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6915] = 6,
-    ACTIONS(610), 1,
+  [7119] = 5,
+    ACTIONS(1077), 1,
+      anon_sym_EQ,
+    ACTIONS(1079), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1081), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7137] = 5,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1061), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
+    ACTIONS(931), 1,
+      sym_integer,
+    ACTIONS(1083), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
       sym_interpolation,
-    STATE(181), 1,
+      sym__int_value,
+  [7155] = 5,
+    ACTIONS(1081), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1085), 1,
+      anon_sym_EQ,
+    ACTIONS(1087), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7173] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(189), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6935] = 6,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1059), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(326), 1,
-      sym_class_id,
+  [7193] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6955] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 5,
+    ACTIONS(1089), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [6967] = 5,
-    ACTIONS(1067), 1,
+  [7205] = 6,
+    ACTIONS(1091), 1,
+      anon_sym_LT,
+    ACTIONS(1093), 1,
+      anon_sym_mode,
+    ACTIONS(1095), 1,
+      anon_sym_DQUOTE,
+    STATE(184), 1,
+      sym_string,
+    STATE(305), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7225] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(105), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7245] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1097), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(361), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7265] = 5,
+    ACTIONS(1099), 1,
       anon_sym_EQ,
-    ACTIONS(1069), 1,
+    ACTIONS(1101), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1071), 1,
+    ACTIONS(1104), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(288), 2,
+    STATE(290), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [6985] = 2,
+  [7283] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1073), 5,
+    ACTIONS(1107), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6997] = 3,
+  [7295] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1109), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7307] = 6,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym_class_id_token1,
     ACTIONS(1075), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(92), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7327] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1097), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(345), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7347] = 3,
+    ACTIONS(1111), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(103), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7361] = 3,
+    ACTIONS(1113), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15584,81 +16654,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7011] = 5,
-    ACTIONS(1071), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1077), 1,
-      anon_sym_EQ,
-    ACTIONS(1079), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7029] = 6,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    ACTIONS(1083), 1,
-      anon_sym_mode,
-    ACTIONS(1085), 1,
-      anon_sym_DQUOTE,
-    STATE(174), 1,
-      sym_string,
-    STATE(372), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7049] = 3,
-    STATE(75), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1087), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7063] = 5,
-    ACTIONS(1089), 1,
-      anon_sym_EQ,
-    ACTIONS(1091), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1094), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7081] = 3,
-    STATE(59), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1087), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7095] = 3,
-    ACTIONS(1097), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(110), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7109] = 3,
-    ACTIONS(1099), 1,
+  [7375] = 3,
+    ACTIONS(1115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15668,125 +16665,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7123] = 4,
-    ACTIONS(610), 1,
+  [7389] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1117), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7400] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(828), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(34), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7138] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7149] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7160] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7171] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7182] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7193] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7204] = 4,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(426), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7219] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1115), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7234] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1117), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(133), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7249] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1119), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7260] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1117), 1,
+    ACTIONS(1119), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 2,
+    STATE(144), 2,
       sym_interpolation,
       sym__duration_value,
-  [7275] = 2,
+  [7415] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15795,7 +16694,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7286] = 2,
+  [7426] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15804,27 +16703,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7297] = 2,
+  [7437] = 5,
+    ACTIONS(1091), 1,
+      anon_sym_LT,
+    ACTIONS(1095), 1,
+      anon_sym_DQUOTE,
+    STATE(138), 1,
+      sym_string,
+    STATE(347), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1125), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7308] = 4,
-    ACTIONS(610), 1,
+  [7454] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1117), 1,
+    ACTIONS(1119), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 2,
+    STATE(144), 2,
       sym_interpolation,
       sym__rate_value,
-  [7323] = 2,
+  [7469] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7484] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15833,39 +16746,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7334] = 4,
-    ACTIONS(610), 1,
+  [7495] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1129), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7506] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1131), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7517] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1129), 1,
+    ACTIONS(1133), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 2,
+    STATE(117), 2,
       sym_interpolation,
       sym__int_value,
-  [7349] = 3,
-    ACTIONS(1133), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1131), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7362] = 4,
-    ACTIONS(256), 1,
+  [7532] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
     ACTIONS(1135), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(328), 2,
+    STATE(113), 2,
       sym_interpolation,
       sym__int_value,
-  [7377] = 2,
+  [7547] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15874,7 +16795,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7388] = 2,
+  [7558] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15883,38 +16804,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7399] = 4,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
+  [7569] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
     ACTIONS(1141), 1,
-      anon_sym_LBRACE2,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7414] = 4,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1141), 1,
-      anon_sym_LBRACE2,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7584] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1143), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7429] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1143), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7440] = 2,
+    STATE(101), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7599] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15923,80 +16835,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7451] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
+  [7610] = 4,
     ACTIONS(1147), 1,
-      sym_size,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7466] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7625] = 4,
     ACTIONS(1147), 1,
-      sym_rate,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7481] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1147), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7496] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1149), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7507] = 4,
-    ACTIONS(610), 1,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7640] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
     ACTIONS(1151), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 2,
+    STATE(39), 2,
       sym_interpolation,
       sym__int_value,
-  [7522] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1153), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7533] = 4,
-    ACTIONS(610), 1,
+  [7655] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1155), 1,
+    ACTIONS(1153), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(422), 2,
       sym_interpolation,
       sym__int_value,
-  [7548] = 2,
+  [7670] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(846), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7685] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1155), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7696] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16005,7 +16908,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7559] = 3,
+  [7707] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1159), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7718] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7729] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(931), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7744] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(420), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7759] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1163), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7770] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16015,25 +16967,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7572] = 2,
+  [7783] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1159), 4,
+    ACTIONS(1165), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7583] = 2,
+  [7794] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1161), 4,
+    ACTIONS(1167), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7594] = 3,
+  [7805] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16043,46 +16995,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7607] = 2,
+  [7818] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1163), 4,
+    ACTIONS(1169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7618] = 4,
-    ACTIONS(610), 1,
+  [7829] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [7842] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1165), 1,
+    ACTIONS(1171), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(127), 2,
       sym_interpolation,
       sym__rate_value,
-  [7633] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7646] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1167), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7657] = 3,
+  [7857] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16092,18 +17035,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [7670] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1169), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7685] = 3,
+  [7870] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16113,7 +17045,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7698] = 3,
+  [7883] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16123,18 +17055,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [7711] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(176), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7726] = 2,
+  [7896] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16143,30 +17064,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7737] = 2,
+  [7907] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1175), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1175), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7748] = 4,
-    ACTIONS(610), 1,
+    STATE(114), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7922] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1175), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7937] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
     ACTIONS(1177), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7763] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16174,18 +17097,25 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(181), 2,
       sym_interpolation,
       sym__int_value,
-  [7778] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_integer,
+  [7952] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(437), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7793] = 2,
+    ACTIONS(1179), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7963] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7974] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16194,29 +17124,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7804] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      sym_integer,
+  [7985] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7819] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7834] = 2,
+    ACTIONS(1185), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7996] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16225,18 +17142,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7845] = 4,
-    ACTIONS(610), 1,
+  [8007] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
     ACTIONS(1189), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(230), 2,
       sym_interpolation,
       sym__int_value,
-  [7860] = 2,
+  [8022] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16245,36 +17162,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7871] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1193), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7882] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1195), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7893] = 4,
-    ACTIONS(256), 1,
+  [8033] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(1197), 1,
+    ACTIONS(1193), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 2,
+    STATE(326), 2,
       sym_interpolation,
       sym__int_value,
-  [7908] = 2,
+  [8048] = 5,
+    ACTIONS(1195), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE,
+    STATE(284), 1,
+      sym_interpolation,
+    STATE(423), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8065] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16283,7 +17194,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7919] = 2,
+  [8076] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16292,150 +17203,77 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7930] = 4,
-    ACTIONS(610), 1,
+  [8087] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1203), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(119), 2,
+    STATE(225), 2,
       sym_interpolation,
       sym__int_value,
-  [7945] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1205), 1,
-      sym_duration,
+  [8102] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7960] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1207), 4,
+    ACTIONS(1205), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7971] = 2,
+  [8113] = 3,
+    ACTIONS(1209), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1209), 4,
+    ACTIONS(1207), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8126] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1211), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7982] = 4,
-    ACTIONS(610), 1,
+  [8137] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1211), 1,
+    ACTIONS(1213), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(240), 2,
+    STATE(85), 2,
       sym_interpolation,
       sym__int_value,
-  [7997] = 4,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(294), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8012] = 4,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8027] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1213), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8038] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8049] = 4,
-    ACTIONS(610), 1,
+  [8152] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      sym_duration,
+    ACTIONS(1215), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(92), 2,
+    STATE(83), 2,
       sym_interpolation,
-      sym__duration_value,
-  [8064] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8079] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1215), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8090] = 5,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    ACTIONS(1085), 1,
-      anon_sym_DQUOTE,
-    STATE(149), 1,
-      sym_string,
-    STATE(333), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8107] = 2,
+      sym__int_value,
+  [8167] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1217), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8118] = 2,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8178] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16444,7 +17282,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8129] = 2,
+  [8189] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(444), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8204] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16453,39 +17302,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8140] = 2,
+  [8215] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1223), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1223), 4,
+    STATE(189), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8230] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1225), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(50), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8245] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1227), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8151] = 4,
-    ACTIONS(582), 1,
+  [8256] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(428), 2,
+    STATE(296), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8166] = 5,
-    ACTIONS(1225), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1227), 1,
-      anon_sym_LBRACE,
-    STATE(285), 1,
-      sym_interpolation,
-    STATE(421), 1,
-      sym_sysctl_key,
+  [8271] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8183] = 2,
+    STATE(297), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8286] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16494,54 +17364,159 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8194] = 4,
-    ACTIONS(582), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
-      aux_sym_ipv4_address_token1,
+  [8297] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(434), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8209] = 4,
-    ACTIONS(610), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1231), 1,
-      sym_integer,
+    ACTIONS(933), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8308] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8224] = 4,
-    ACTIONS(610), 1,
+    ACTIONS(1231), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8319] = 4,
+    ACTIONS(630), 1,
       anon_sym_LBRACE,
     ACTIONS(1233), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(110), 2,
+    STATE(100), 2,
       sym_interpolation,
       sym__int_value,
-  [8239] = 4,
-    ACTIONS(582), 1,
+  [8334] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1233), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8349] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1233), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8364] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1233), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8379] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1235), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8390] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1237), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8405] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1239), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8416] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1241), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8427] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1119), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(144), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8442] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1243), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8453] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8464] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1247), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8475] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(432), 2,
+    STATE(430), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8254] = 4,
-    ACTIONS(582), 1,
+  [8490] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16549,120 +17524,178 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(433), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8269] = 4,
-    ACTIONS(582), 1,
+  [8505] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(438), 2,
+    STATE(435), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8284] = 4,
-    ACTIONS(582), 1,
+  [8520] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(439), 2,
+    STATE(436), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8299] = 4,
-    ACTIONS(582), 1,
+  [8535] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1113), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(431), 2,
+    STATE(441), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8314] = 4,
-    ACTIONS(1141), 1,
+  [8550] = 4,
+    ACTIONS(612), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8328] = 4,
-    ACTIONS(1085), 1,
+    STATE(442), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8565] = 4,
+    ACTIONS(630), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1175), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8580] = 4,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1249), 1,
+      sym_mac_address,
+    STATE(329), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8594] = 4,
+    ACTIONS(1091), 1,
+      anon_sym_LT,
+    ACTIONS(1251), 1,
+      anon_sym_policy,
+    STATE(364), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8608] = 4,
+    ACTIONS(1095), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1237), 1,
-      sym_sysctl_value,
-    STATE(352), 1,
+    ACTIONS(1253), 1,
+      sym_section_name,
+    STATE(179), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8342] = 4,
-    ACTIONS(582), 1,
+  [8622] = 4,
+    ACTIONS(1147), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1239), 1,
+    ACTIONS(1255), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8356] = 4,
-    ACTIONS(1085), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1241), 1,
-      sym_section_name,
-    STATE(184), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8370] = 4,
-    ACTIONS(582), 1,
+  [8636] = 4,
+    ACTIONS(1147), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1243), 1,
+    ACTIONS(1257), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8384] = 4,
-    ACTIONS(582), 1,
+  [8650] = 4,
+    ACTIONS(1147), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1259), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8398] = 4,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    ACTIONS(1245), 1,
-      anon_sym_policy,
-    STATE(365), 1,
-      sym_rule_block,
+  [8664] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8412] = 4,
-    ACTIONS(256), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1247), 1,
-      sym_mac_address,
-    STATE(330), 1,
-      sym_interpolation,
+    ACTIONS(1223), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8674] = 4,
+    ACTIONS(1095), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1261), 1,
+      sym_sysctl_value,
+    STATE(367), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8426] = 2,
+  [8688] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1255), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8702] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8712] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1257), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8726] = 4,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1259), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8740] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16670,7 +17703,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8436] = 2,
+  [8750] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16678,319 +17711,283 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8456] = 4,
-    ACTIONS(1141), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1239), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8470] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(989), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8480] = 4,
-    ACTIONS(1141), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1243), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8494] = 3,
-    ACTIONS(1249), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1251), 1,
-      aux_sym_string_token1,
-    ACTIONS(1253), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8505] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1255), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8514] = 3,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    STATE(342), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8525] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(357), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8536] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1257), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8545] = 3,
-    ACTIONS(359), 1,
-      anon_sym_LT,
-    STATE(300), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8556] = 3,
-    ACTIONS(1081), 1,
-      anon_sym_LT,
-    STATE(307), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8567] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1259), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8576] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1261), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8585] = 3,
-    ACTIONS(936), 1,
+  [8760] = 3,
+    ACTIONS(1059), 1,
       sym_identifier,
-    STATE(420), 1,
+    STATE(426), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8596] = 3,
-    ACTIONS(664), 1,
-      sym_identifier,
-    STATE(440), 1,
-      sym_variable,
+  [8771] = 3,
+    ACTIONS(1091), 1,
+      anon_sym_LT,
+    STATE(359), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8607] = 2,
+  [8782] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1263), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8616] = 3,
-    ACTIONS(1141), 1,
-      anon_sym_LBRACE2,
-    STATE(20), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8627] = 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8791] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1265), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8800] = 3,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(310), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8811] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 2,
       anon_sym_ingress,
       anon_sym_clsact,
-  [8636] = 3,
-    ACTIONS(1085), 1,
-      anon_sym_DQUOTE,
-    STATE(350), 1,
-      sym_string,
+  [8820] = 3,
+    ACTIONS(1091), 1,
+      anon_sym_LT,
+    STATE(298), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8647] = 3,
-    ACTIONS(664), 1,
-      sym_identifier,
-    STATE(430), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8658] = 3,
-    ACTIONS(582), 1,
+  [8831] = 3,
+    ACTIONS(1147), 1,
       anon_sym_LBRACE2,
-    STATE(20), 1,
+    STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8669] = 2,
-    ACTIONS(1267), 1,
-      anon_sym_to,
+  [8842] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8677] = 2,
-    ACTIONS(1269), 1,
-      ts_builtin_sym_end,
+    ACTIONS(1269), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8851] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8685] = 2,
-    ACTIONS(1271), 1,
+    ACTIONS(1271), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8860] = 3,
+    ACTIONS(695), 1,
+      sym_identifier,
+    STATE(432), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8871] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1273), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8880] = 3,
+    ACTIONS(426), 1,
+      anon_sym_LT,
+    STATE(374), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8891] = 3,
+    ACTIONS(695), 1,
+      sym_identifier,
+    STATE(443), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8902] = 3,
+    ACTIONS(612), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8913] = 3,
+    ACTIONS(1095), 1,
+      anon_sym_DQUOTE,
+    STATE(355), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8924] = 3,
+    ACTIONS(1275), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1277), 1,
+      aux_sym_string_token1,
+    ACTIONS(1279), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8935] = 2,
+    ACTIONS(1281), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8693] = 2,
-    ACTIONS(1273), 1,
+  [8943] = 2,
+    ACTIONS(1283), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8951] = 2,
+    ACTIONS(281), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8959] = 2,
+    ACTIONS(1285), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8701] = 2,
-    ACTIONS(1275), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8709] = 2,
-    ACTIONS(1277), 1,
+  [8967] = 2,
+    ACTIONS(1287), 1,
       anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8717] = 2,
-    ACTIONS(1279), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8725] = 2,
-    ACTIONS(1281), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8733] = 2,
-    ACTIONS(1283), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8741] = 2,
-    ACTIONS(1285), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8749] = 2,
-    ACTIONS(1287), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8757] = 2,
+  [8975] = 2,
     ACTIONS(1289), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8765] = 2,
+  [8983] = 2,
     ACTIONS(1291), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8773] = 2,
-    ACTIONS(1293), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8781] = 2,
+  [8991] = 2,
+    ACTIONS(1293), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8999] = 2,
     ACTIONS(1295), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8789] = 2,
+  [9007] = 2,
     ACTIONS(1297), 1,
-      anon_sym_DOT,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8797] = 2,
+  [9015] = 2,
     ACTIONS(1299), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8805] = 2,
+  [9023] = 2,
     ACTIONS(1301), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9031] = 2,
+    ACTIONS(1303), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9039] = 2,
+    ACTIONS(1305), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8813] = 2,
-    ACTIONS(1303), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8821] = 2,
-    ACTIONS(1305), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8829] = 2,
-    ACTIONS(242), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8837] = 2,
+  [9047] = 2,
     ACTIONS(1307), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8845] = 2,
+  [9055] = 2,
     ACTIONS(1309), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8853] = 2,
+  [9063] = 2,
     ACTIONS(1311), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9071] = 2,
+    ACTIONS(1313), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9079] = 2,
+    ACTIONS(1315), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9087] = 2,
+    ACTIONS(1317), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9095] = 2,
+    ACTIONS(1319), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9103] = 2,
+    ACTIONS(1321), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9111] = 2,
+    ACTIONS(1323), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9119] = 2,
+    ACTIONS(1325), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8861] = 2,
-    ACTIONS(1313), 1,
-      anon_sym_GT,
+  [9127] = 2,
+    ACTIONS(1327), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16998,438 +17995,441 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 61,
-  [SMALL_STATE(11)] = 122,
-  [SMALL_STATE(12)] = 175,
-  [SMALL_STATE(13)] = 229,
-  [SMALL_STATE(14)] = 283,
-  [SMALL_STATE(15)] = 337,
-  [SMALL_STATE(16)] = 391,
-  [SMALL_STATE(17)] = 442,
-  [SMALL_STATE(18)] = 493,
-  [SMALL_STATE(19)] = 544,
-  [SMALL_STATE(20)] = 588,
-  [SMALL_STATE(21)] = 622,
-  [SMALL_STATE(22)] = 656,
-  [SMALL_STATE(23)] = 690,
-  [SMALL_STATE(24)] = 732,
-  [SMALL_STATE(25)] = 774,
-  [SMALL_STATE(26)] = 816,
-  [SMALL_STATE(27)] = 849,
-  [SMALL_STATE(28)] = 880,
-  [SMALL_STATE(29)] = 911,
-  [SMALL_STATE(30)] = 961,
-  [SMALL_STATE(31)] = 1011,
-  [SMALL_STATE(32)] = 1061,
-  [SMALL_STATE(33)] = 1092,
-  [SMALL_STATE(34)] = 1123,
-  [SMALL_STATE(35)] = 1151,
-  [SMALL_STATE(36)] = 1179,
-  [SMALL_STATE(37)] = 1207,
-  [SMALL_STATE(38)] = 1253,
-  [SMALL_STATE(39)] = 1289,
-  [SMALL_STATE(40)] = 1317,
-  [SMALL_STATE(41)] = 1353,
-  [SMALL_STATE(42)] = 1389,
-  [SMALL_STATE(43)] = 1423,
-  [SMALL_STATE(44)] = 1447,
-  [SMALL_STATE(45)] = 1481,
-  [SMALL_STATE(46)] = 1515,
-  [SMALL_STATE(47)] = 1549,
-  [SMALL_STATE(48)] = 1583,
-  [SMALL_STATE(49)] = 1617,
-  [SMALL_STATE(50)] = 1642,
-  [SMALL_STATE(51)] = 1683,
-  [SMALL_STATE(52)] = 1708,
-  [SMALL_STATE(53)] = 1749,
-  [SMALL_STATE(54)] = 1790,
-  [SMALL_STATE(55)] = 1831,
-  [SMALL_STATE(56)] = 1872,
-  [SMALL_STATE(57)] = 1897,
-  [SMALL_STATE(58)] = 1935,
-  [SMALL_STATE(59)] = 1973,
-  [SMALL_STATE(60)] = 1999,
-  [SMALL_STATE(61)] = 2037,
-  [SMALL_STATE(62)] = 2063,
-  [SMALL_STATE(63)] = 2089,
-  [SMALL_STATE(64)] = 2126,
-  [SMALL_STATE(65)] = 2163,
-  [SMALL_STATE(66)] = 2200,
-  [SMALL_STATE(67)] = 2237,
-  [SMALL_STATE(68)] = 2274,
-  [SMALL_STATE(69)] = 2297,
-  [SMALL_STATE(70)] = 2320,
-  [SMALL_STATE(71)] = 2343,
-  [SMALL_STATE(72)] = 2368,
-  [SMALL_STATE(73)] = 2391,
-  [SMALL_STATE(74)] = 2414,
-  [SMALL_STATE(75)] = 2435,
-  [SMALL_STATE(76)] = 2456,
-  [SMALL_STATE(77)] = 2487,
-  [SMALL_STATE(78)] = 2524,
-  [SMALL_STATE(79)] = 2555,
-  [SMALL_STATE(80)] = 2588,
-  [SMALL_STATE(81)] = 2621,
-  [SMALL_STATE(82)] = 2658,
-  [SMALL_STATE(83)] = 2681,
-  [SMALL_STATE(84)] = 2704,
-  [SMALL_STATE(85)] = 2741,
-  [SMALL_STATE(86)] = 2778,
-  [SMALL_STATE(87)] = 2815,
-  [SMALL_STATE(88)] = 2852,
-  [SMALL_STATE(89)] = 2889,
-  [SMALL_STATE(90)] = 2912,
-  [SMALL_STATE(91)] = 2935,
-  [SMALL_STATE(92)] = 2968,
-  [SMALL_STATE(93)] = 2988,
-  [SMALL_STATE(94)] = 3008,
-  [SMALL_STATE(95)] = 3028,
-  [SMALL_STATE(96)] = 3048,
-  [SMALL_STATE(97)] = 3068,
-  [SMALL_STATE(98)] = 3088,
-  [SMALL_STATE(99)] = 3108,
-  [SMALL_STATE(100)] = 3136,
-  [SMALL_STATE(101)] = 3156,
-  [SMALL_STATE(102)] = 3185,
-  [SMALL_STATE(103)] = 3214,
-  [SMALL_STATE(104)] = 3241,
-  [SMALL_STATE(105)] = 3272,
-  [SMALL_STATE(106)] = 3301,
-  [SMALL_STATE(107)] = 3328,
-  [SMALL_STATE(108)] = 3347,
-  [SMALL_STATE(109)] = 3376,
-  [SMALL_STATE(110)] = 3405,
-  [SMALL_STATE(111)] = 3424,
-  [SMALL_STATE(112)] = 3451,
-  [SMALL_STATE(113)] = 3469,
-  [SMALL_STATE(114)] = 3487,
-  [SMALL_STATE(115)] = 3517,
-  [SMALL_STATE(116)] = 3541,
-  [SMALL_STATE(117)] = 3559,
-  [SMALL_STATE(118)] = 3577,
-  [SMALL_STATE(119)] = 3601,
-  [SMALL_STATE(120)] = 3619,
-  [SMALL_STATE(121)] = 3637,
-  [SMALL_STATE(122)] = 3662,
-  [SMALL_STATE(123)] = 3689,
-  [SMALL_STATE(124)] = 3714,
-  [SMALL_STATE(125)] = 3741,
-  [SMALL_STATE(126)] = 3760,
-  [SMALL_STATE(127)] = 3785,
-  [SMALL_STATE(128)] = 3812,
-  [SMALL_STATE(129)] = 3831,
-  [SMALL_STATE(130)] = 3856,
-  [SMALL_STATE(131)] = 3881,
-  [SMALL_STATE(132)] = 3906,
-  [SMALL_STATE(133)] = 3929,
-  [SMALL_STATE(134)] = 3945,
-  [SMALL_STATE(135)] = 3969,
-  [SMALL_STATE(136)] = 3993,
-  [SMALL_STATE(137)] = 4011,
-  [SMALL_STATE(138)] = 4037,
-  [SMALL_STATE(139)] = 4057,
-  [SMALL_STATE(140)] = 4081,
-  [SMALL_STATE(141)] = 4101,
-  [SMALL_STATE(142)] = 4125,
-  [SMALL_STATE(143)] = 4149,
-  [SMALL_STATE(144)] = 4173,
-  [SMALL_STATE(145)] = 4195,
-  [SMALL_STATE(146)] = 4219,
-  [SMALL_STATE(147)] = 4245,
-  [SMALL_STATE(148)] = 4269,
-  [SMALL_STATE(149)] = 4295,
-  [SMALL_STATE(150)] = 4319,
-  [SMALL_STATE(151)] = 4337,
-  [SMALL_STATE(152)] = 4361,
-  [SMALL_STATE(153)] = 4385,
-  [SMALL_STATE(154)] = 4409,
-  [SMALL_STATE(155)] = 4433,
-  [SMALL_STATE(156)] = 4457,
-  [SMALL_STATE(157)] = 4481,
-  [SMALL_STATE(158)] = 4505,
-  [SMALL_STATE(159)] = 4529,
-  [SMALL_STATE(160)] = 4553,
-  [SMALL_STATE(161)] = 4577,
-  [SMALL_STATE(162)] = 4601,
-  [SMALL_STATE(163)] = 4625,
-  [SMALL_STATE(164)] = 4649,
-  [SMALL_STATE(165)] = 4673,
-  [SMALL_STATE(166)] = 4697,
-  [SMALL_STATE(167)] = 4721,
-  [SMALL_STATE(168)] = 4745,
-  [SMALL_STATE(169)] = 4769,
-  [SMALL_STATE(170)] = 4793,
-  [SMALL_STATE(171)] = 4817,
-  [SMALL_STATE(172)] = 4835,
-  [SMALL_STATE(173)] = 4850,
-  [SMALL_STATE(174)] = 4873,
-  [SMALL_STATE(175)] = 4896,
-  [SMALL_STATE(176)] = 4911,
-  [SMALL_STATE(177)] = 4926,
-  [SMALL_STATE(178)] = 4947,
-  [SMALL_STATE(179)] = 4962,
-  [SMALL_STATE(180)] = 4983,
-  [SMALL_STATE(181)] = 5008,
-  [SMALL_STATE(182)] = 5023,
-  [SMALL_STATE(183)] = 5048,
-  [SMALL_STATE(184)] = 5065,
-  [SMALL_STATE(185)] = 5080,
-  [SMALL_STATE(186)] = 5101,
-  [SMALL_STATE(187)] = 5124,
-  [SMALL_STATE(188)] = 5145,
-  [SMALL_STATE(189)] = 5168,
-  [SMALL_STATE(190)] = 5188,
-  [SMALL_STATE(191)] = 5210,
-  [SMALL_STATE(192)] = 5230,
-  [SMALL_STATE(193)] = 5254,
-  [SMALL_STATE(194)] = 5276,
-  [SMALL_STATE(195)] = 5298,
-  [SMALL_STATE(196)] = 5320,
-  [SMALL_STATE(197)] = 5342,
-  [SMALL_STATE(198)] = 5364,
-  [SMALL_STATE(199)] = 5382,
-  [SMALL_STATE(200)] = 5400,
-  [SMALL_STATE(201)] = 5420,
-  [SMALL_STATE(202)] = 5438,
-  [SMALL_STATE(203)] = 5458,
-  [SMALL_STATE(204)] = 5478,
-  [SMALL_STATE(205)] = 5498,
-  [SMALL_STATE(206)] = 5518,
-  [SMALL_STATE(207)] = 5540,
-  [SMALL_STATE(208)] = 5560,
-  [SMALL_STATE(209)] = 5582,
-  [SMALL_STATE(210)] = 5602,
-  [SMALL_STATE(211)] = 5624,
-  [SMALL_STATE(212)] = 5646,
-  [SMALL_STATE(213)] = 5668,
-  [SMALL_STATE(214)] = 5690,
-  [SMALL_STATE(215)] = 5708,
-  [SMALL_STATE(216)] = 5722,
-  [SMALL_STATE(217)] = 5744,
-  [SMALL_STATE(218)] = 5764,
-  [SMALL_STATE(219)] = 5785,
-  [SMALL_STATE(220)] = 5804,
-  [SMALL_STATE(221)] = 5821,
-  [SMALL_STATE(222)] = 5842,
-  [SMALL_STATE(223)] = 5859,
-  [SMALL_STATE(224)] = 5880,
-  [SMALL_STATE(225)] = 5901,
-  [SMALL_STATE(226)] = 5922,
-  [SMALL_STATE(227)] = 5939,
-  [SMALL_STATE(228)] = 5960,
-  [SMALL_STATE(229)] = 5981,
-  [SMALL_STATE(230)] = 6002,
-  [SMALL_STATE(231)] = 6019,
-  [SMALL_STATE(232)] = 6040,
-  [SMALL_STATE(233)] = 6059,
-  [SMALL_STATE(234)] = 6080,
-  [SMALL_STATE(235)] = 6099,
-  [SMALL_STATE(236)] = 6112,
-  [SMALL_STATE(237)] = 6133,
-  [SMALL_STATE(238)] = 6154,
-  [SMALL_STATE(239)] = 6175,
-  [SMALL_STATE(240)] = 6196,
-  [SMALL_STATE(241)] = 6209,
-  [SMALL_STATE(242)] = 6226,
-  [SMALL_STATE(243)] = 6245,
-  [SMALL_STATE(244)] = 6262,
-  [SMALL_STATE(245)] = 6281,
-  [SMALL_STATE(246)] = 6298,
-  [SMALL_STATE(247)] = 6311,
-  [SMALL_STATE(248)] = 6328,
-  [SMALL_STATE(249)] = 6349,
-  [SMALL_STATE(250)] = 6368,
-  [SMALL_STATE(251)] = 6381,
-  [SMALL_STATE(252)] = 6398,
-  [SMALL_STATE(253)] = 6415,
-  [SMALL_STATE(254)] = 6432,
-  [SMALL_STATE(255)] = 6449,
-  [SMALL_STATE(256)] = 6466,
-  [SMALL_STATE(257)] = 6483,
-  [SMALL_STATE(258)] = 6500,
-  [SMALL_STATE(259)] = 6517,
-  [SMALL_STATE(260)] = 6534,
-  [SMALL_STATE(261)] = 6551,
-  [SMALL_STATE(262)] = 6568,
-  [SMALL_STATE(263)] = 6585,
-  [SMALL_STATE(264)] = 6602,
-  [SMALL_STATE(265)] = 6619,
-  [SMALL_STATE(266)] = 6636,
-  [SMALL_STATE(267)] = 6653,
-  [SMALL_STATE(268)] = 6670,
-  [SMALL_STATE(269)] = 6687,
-  [SMALL_STATE(270)] = 6704,
-  [SMALL_STATE(271)] = 6721,
-  [SMALL_STATE(272)] = 6738,
-  [SMALL_STATE(273)] = 6755,
-  [SMALL_STATE(274)] = 6770,
-  [SMALL_STATE(275)] = 6787,
-  [SMALL_STATE(276)] = 6805,
-  [SMALL_STATE(277)] = 6825,
-  [SMALL_STATE(278)] = 6845,
-  [SMALL_STATE(279)] = 6857,
-  [SMALL_STATE(280)] = 6877,
-  [SMALL_STATE(281)] = 6895,
-  [SMALL_STATE(282)] = 6915,
-  [SMALL_STATE(283)] = 6935,
-  [SMALL_STATE(284)] = 6955,
-  [SMALL_STATE(285)] = 6967,
-  [SMALL_STATE(286)] = 6985,
-  [SMALL_STATE(287)] = 6997,
-  [SMALL_STATE(288)] = 7011,
-  [SMALL_STATE(289)] = 7029,
-  [SMALL_STATE(290)] = 7049,
-  [SMALL_STATE(291)] = 7063,
-  [SMALL_STATE(292)] = 7081,
-  [SMALL_STATE(293)] = 7095,
-  [SMALL_STATE(294)] = 7109,
-  [SMALL_STATE(295)] = 7123,
-  [SMALL_STATE(296)] = 7138,
-  [SMALL_STATE(297)] = 7149,
-  [SMALL_STATE(298)] = 7160,
-  [SMALL_STATE(299)] = 7171,
-  [SMALL_STATE(300)] = 7182,
-  [SMALL_STATE(301)] = 7193,
-  [SMALL_STATE(302)] = 7204,
-  [SMALL_STATE(303)] = 7219,
-  [SMALL_STATE(304)] = 7234,
-  [SMALL_STATE(305)] = 7249,
-  [SMALL_STATE(306)] = 7260,
-  [SMALL_STATE(307)] = 7275,
-  [SMALL_STATE(308)] = 7286,
-  [SMALL_STATE(309)] = 7297,
-  [SMALL_STATE(310)] = 7308,
-  [SMALL_STATE(311)] = 7323,
-  [SMALL_STATE(312)] = 7334,
-  [SMALL_STATE(313)] = 7349,
-  [SMALL_STATE(314)] = 7362,
-  [SMALL_STATE(315)] = 7377,
-  [SMALL_STATE(316)] = 7388,
-  [SMALL_STATE(317)] = 7399,
-  [SMALL_STATE(318)] = 7414,
-  [SMALL_STATE(319)] = 7429,
-  [SMALL_STATE(320)] = 7440,
-  [SMALL_STATE(321)] = 7451,
-  [SMALL_STATE(322)] = 7466,
-  [SMALL_STATE(323)] = 7481,
-  [SMALL_STATE(324)] = 7496,
-  [SMALL_STATE(325)] = 7507,
-  [SMALL_STATE(326)] = 7522,
-  [SMALL_STATE(327)] = 7533,
-  [SMALL_STATE(328)] = 7548,
-  [SMALL_STATE(329)] = 7559,
-  [SMALL_STATE(330)] = 7572,
-  [SMALL_STATE(331)] = 7583,
-  [SMALL_STATE(332)] = 7594,
-  [SMALL_STATE(333)] = 7607,
-  [SMALL_STATE(334)] = 7618,
-  [SMALL_STATE(335)] = 7633,
-  [SMALL_STATE(336)] = 7646,
-  [SMALL_STATE(337)] = 7657,
-  [SMALL_STATE(338)] = 7670,
-  [SMALL_STATE(339)] = 7685,
-  [SMALL_STATE(340)] = 7698,
-  [SMALL_STATE(341)] = 7711,
-  [SMALL_STATE(342)] = 7726,
-  [SMALL_STATE(343)] = 7737,
-  [SMALL_STATE(344)] = 7748,
-  [SMALL_STATE(345)] = 7763,
-  [SMALL_STATE(346)] = 7778,
-  [SMALL_STATE(347)] = 7793,
-  [SMALL_STATE(348)] = 7804,
-  [SMALL_STATE(349)] = 7819,
-  [SMALL_STATE(350)] = 7834,
-  [SMALL_STATE(351)] = 7845,
-  [SMALL_STATE(352)] = 7860,
-  [SMALL_STATE(353)] = 7871,
-  [SMALL_STATE(354)] = 7882,
-  [SMALL_STATE(355)] = 7893,
-  [SMALL_STATE(356)] = 7908,
-  [SMALL_STATE(357)] = 7919,
-  [SMALL_STATE(358)] = 7930,
-  [SMALL_STATE(359)] = 7945,
-  [SMALL_STATE(360)] = 7960,
-  [SMALL_STATE(361)] = 7971,
-  [SMALL_STATE(362)] = 7982,
-  [SMALL_STATE(363)] = 7997,
-  [SMALL_STATE(364)] = 8012,
-  [SMALL_STATE(365)] = 8027,
-  [SMALL_STATE(366)] = 8038,
-  [SMALL_STATE(367)] = 8049,
-  [SMALL_STATE(368)] = 8064,
-  [SMALL_STATE(369)] = 8079,
-  [SMALL_STATE(370)] = 8090,
-  [SMALL_STATE(371)] = 8107,
-  [SMALL_STATE(372)] = 8118,
-  [SMALL_STATE(373)] = 8129,
-  [SMALL_STATE(374)] = 8140,
-  [SMALL_STATE(375)] = 8151,
-  [SMALL_STATE(376)] = 8166,
-  [SMALL_STATE(377)] = 8183,
-  [SMALL_STATE(378)] = 8194,
-  [SMALL_STATE(379)] = 8209,
-  [SMALL_STATE(380)] = 8224,
-  [SMALL_STATE(381)] = 8239,
-  [SMALL_STATE(382)] = 8254,
-  [SMALL_STATE(383)] = 8269,
-  [SMALL_STATE(384)] = 8284,
-  [SMALL_STATE(385)] = 8299,
-  [SMALL_STATE(386)] = 8314,
-  [SMALL_STATE(387)] = 8328,
-  [SMALL_STATE(388)] = 8342,
-  [SMALL_STATE(389)] = 8356,
-  [SMALL_STATE(390)] = 8370,
-  [SMALL_STATE(391)] = 8384,
-  [SMALL_STATE(392)] = 8398,
-  [SMALL_STATE(393)] = 8412,
-  [SMALL_STATE(394)] = 8426,
-  [SMALL_STATE(395)] = 8436,
-  [SMALL_STATE(396)] = 8446,
-  [SMALL_STATE(397)] = 8456,
-  [SMALL_STATE(398)] = 8470,
-  [SMALL_STATE(399)] = 8480,
-  [SMALL_STATE(400)] = 8494,
-  [SMALL_STATE(401)] = 8505,
-  [SMALL_STATE(402)] = 8514,
-  [SMALL_STATE(403)] = 8525,
-  [SMALL_STATE(404)] = 8536,
-  [SMALL_STATE(405)] = 8545,
-  [SMALL_STATE(406)] = 8556,
-  [SMALL_STATE(407)] = 8567,
-  [SMALL_STATE(408)] = 8576,
-  [SMALL_STATE(409)] = 8585,
-  [SMALL_STATE(410)] = 8596,
-  [SMALL_STATE(411)] = 8607,
-  [SMALL_STATE(412)] = 8616,
-  [SMALL_STATE(413)] = 8627,
-  [SMALL_STATE(414)] = 8636,
-  [SMALL_STATE(415)] = 8647,
-  [SMALL_STATE(416)] = 8658,
-  [SMALL_STATE(417)] = 8669,
-  [SMALL_STATE(418)] = 8677,
-  [SMALL_STATE(419)] = 8685,
-  [SMALL_STATE(420)] = 8693,
-  [SMALL_STATE(421)] = 8701,
-  [SMALL_STATE(422)] = 8709,
-  [SMALL_STATE(423)] = 8717,
-  [SMALL_STATE(424)] = 8725,
-  [SMALL_STATE(425)] = 8733,
-  [SMALL_STATE(426)] = 8741,
-  [SMALL_STATE(427)] = 8749,
-  [SMALL_STATE(428)] = 8757,
-  [SMALL_STATE(429)] = 8765,
-  [SMALL_STATE(430)] = 8773,
-  [SMALL_STATE(431)] = 8781,
-  [SMALL_STATE(432)] = 8789,
-  [SMALL_STATE(433)] = 8797,
-  [SMALL_STATE(434)] = 8805,
-  [SMALL_STATE(435)] = 8813,
-  [SMALL_STATE(436)] = 8821,
-  [SMALL_STATE(437)] = 8829,
-  [SMALL_STATE(438)] = 8837,
-  [SMALL_STATE(439)] = 8845,
-  [SMALL_STATE(440)] = 8853,
-  [SMALL_STATE(441)] = 8861,
+  [SMALL_STATE(10)] = 65,
+  [SMALL_STATE(11)] = 123,
+  [SMALL_STATE(12)] = 182,
+  [SMALL_STATE(13)] = 241,
+  [SMALL_STATE(14)] = 302,
+  [SMALL_STATE(15)] = 361,
+  [SMALL_STATE(16)] = 420,
+  [SMALL_STATE(17)] = 476,
+  [SMALL_STATE(18)] = 532,
+  [SMALL_STATE(19)] = 588,
+  [SMALL_STATE(20)] = 632,
+  [SMALL_STATE(21)] = 672,
+  [SMALL_STATE(22)] = 711,
+  [SMALL_STATE(23)] = 745,
+  [SMALL_STATE(24)] = 779,
+  [SMALL_STATE(25)] = 821,
+  [SMALL_STATE(26)] = 863,
+  [SMALL_STATE(27)] = 905,
+  [SMALL_STATE(28)] = 935,
+  [SMALL_STATE(29)] = 975,
+  [SMALL_STATE(30)] = 1015,
+  [SMALL_STATE(31)] = 1055,
+  [SMALL_STATE(32)] = 1086,
+  [SMALL_STATE(33)] = 1117,
+  [SMALL_STATE(34)] = 1167,
+  [SMALL_STATE(35)] = 1217,
+  [SMALL_STATE(36)] = 1267,
+  [SMALL_STATE(37)] = 1314,
+  [SMALL_STATE(38)] = 1361,
+  [SMALL_STATE(39)] = 1392,
+  [SMALL_STATE(40)] = 1423,
+  [SMALL_STATE(41)] = 1470,
+  [SMALL_STATE(42)] = 1517,
+  [SMALL_STATE(43)] = 1564,
+  [SMALL_STATE(44)] = 1611,
+  [SMALL_STATE(45)] = 1658,
+  [SMALL_STATE(46)] = 1705,
+  [SMALL_STATE(47)] = 1752,
+  [SMALL_STATE(48)] = 1781,
+  [SMALL_STATE(49)] = 1810,
+  [SMALL_STATE(50)] = 1856,
+  [SMALL_STATE(51)] = 1884,
+  [SMALL_STATE(52)] = 1912,
+  [SMALL_STATE(53)] = 1940,
+  [SMALL_STATE(54)] = 1968,
+  [SMALL_STATE(55)] = 2004,
+  [SMALL_STATE(56)] = 2040,
+  [SMALL_STATE(57)] = 2076,
+  [SMALL_STATE(58)] = 2100,
+  [SMALL_STATE(59)] = 2124,
+  [SMALL_STATE(60)] = 2158,
+  [SMALL_STATE(61)] = 2182,
+  [SMALL_STATE(62)] = 2216,
+  [SMALL_STATE(63)] = 2250,
+  [SMALL_STATE(64)] = 2274,
+  [SMALL_STATE(65)] = 2298,
+  [SMALL_STATE(66)] = 2323,
+  [SMALL_STATE(67)] = 2364,
+  [SMALL_STATE(68)] = 2405,
+  [SMALL_STATE(69)] = 2446,
+  [SMALL_STATE(70)] = 2487,
+  [SMALL_STATE(71)] = 2528,
+  [SMALL_STATE(72)] = 2553,
+  [SMALL_STATE(73)] = 2578,
+  [SMALL_STATE(74)] = 2616,
+  [SMALL_STATE(75)] = 2654,
+  [SMALL_STATE(76)] = 2692,
+  [SMALL_STATE(77)] = 2718,
+  [SMALL_STATE(78)] = 2744,
+  [SMALL_STATE(79)] = 2770,
+  [SMALL_STATE(80)] = 2793,
+  [SMALL_STATE(81)] = 2830,
+  [SMALL_STATE(82)] = 2853,
+  [SMALL_STATE(83)] = 2878,
+  [SMALL_STATE(84)] = 2901,
+  [SMALL_STATE(85)] = 2922,
+  [SMALL_STATE(86)] = 2945,
+  [SMALL_STATE(87)] = 2976,
+  [SMALL_STATE(88)] = 3013,
+  [SMALL_STATE(89)] = 3046,
+  [SMALL_STATE(90)] = 3077,
+  [SMALL_STATE(91)] = 3098,
+  [SMALL_STATE(92)] = 3131,
+  [SMALL_STATE(93)] = 3164,
+  [SMALL_STATE(94)] = 3201,
+  [SMALL_STATE(95)] = 3224,
+  [SMALL_STATE(96)] = 3247,
+  [SMALL_STATE(97)] = 3270,
+  [SMALL_STATE(98)] = 3290,
+  [SMALL_STATE(99)] = 3310,
+  [SMALL_STATE(100)] = 3330,
+  [SMALL_STATE(101)] = 3350,
+  [SMALL_STATE(102)] = 3370,
+  [SMALL_STATE(103)] = 3390,
+  [SMALL_STATE(104)] = 3418,
+  [SMALL_STATE(105)] = 3438,
+  [SMALL_STATE(106)] = 3458,
+  [SMALL_STATE(107)] = 3487,
+  [SMALL_STATE(108)] = 3516,
+  [SMALL_STATE(109)] = 3545,
+  [SMALL_STATE(110)] = 3576,
+  [SMALL_STATE(111)] = 3603,
+  [SMALL_STATE(112)] = 3630,
+  [SMALL_STATE(113)] = 3659,
+  [SMALL_STATE(114)] = 3678,
+  [SMALL_STATE(115)] = 3697,
+  [SMALL_STATE(116)] = 3726,
+  [SMALL_STATE(117)] = 3753,
+  [SMALL_STATE(118)] = 3771,
+  [SMALL_STATE(119)] = 3789,
+  [SMALL_STATE(120)] = 3819,
+  [SMALL_STATE(121)] = 3843,
+  [SMALL_STATE(122)] = 3867,
+  [SMALL_STATE(123)] = 3886,
+  [SMALL_STATE(124)] = 3911,
+  [SMALL_STATE(125)] = 3930,
+  [SMALL_STATE(126)] = 3953,
+  [SMALL_STATE(127)] = 3978,
+  [SMALL_STATE(128)] = 4003,
+  [SMALL_STATE(129)] = 4030,
+  [SMALL_STATE(130)] = 4055,
+  [SMALL_STATE(131)] = 4080,
+  [SMALL_STATE(132)] = 4107,
+  [SMALL_STATE(133)] = 4132,
+  [SMALL_STATE(134)] = 4159,
+  [SMALL_STATE(135)] = 4183,
+  [SMALL_STATE(136)] = 4205,
+  [SMALL_STATE(137)] = 4229,
+  [SMALL_STATE(138)] = 4255,
+  [SMALL_STATE(139)] = 4279,
+  [SMALL_STATE(140)] = 4303,
+  [SMALL_STATE(141)] = 4327,
+  [SMALL_STATE(142)] = 4345,
+  [SMALL_STATE(143)] = 4365,
+  [SMALL_STATE(144)] = 4385,
+  [SMALL_STATE(145)] = 4401,
+  [SMALL_STATE(146)] = 4427,
+  [SMALL_STATE(147)] = 4451,
+  [SMALL_STATE(148)] = 4477,
+  [SMALL_STATE(149)] = 4501,
+  [SMALL_STATE(150)] = 4525,
+  [SMALL_STATE(151)] = 4549,
+  [SMALL_STATE(152)] = 4573,
+  [SMALL_STATE(153)] = 4591,
+  [SMALL_STATE(154)] = 4609,
+  [SMALL_STATE(155)] = 4633,
+  [SMALL_STATE(156)] = 4657,
+  [SMALL_STATE(157)] = 4681,
+  [SMALL_STATE(158)] = 4705,
+  [SMALL_STATE(159)] = 4729,
+  [SMALL_STATE(160)] = 4753,
+  [SMALL_STATE(161)] = 4777,
+  [SMALL_STATE(162)] = 4801,
+  [SMALL_STATE(163)] = 4825,
+  [SMALL_STATE(164)] = 4849,
+  [SMALL_STATE(165)] = 4873,
+  [SMALL_STATE(166)] = 4897,
+  [SMALL_STATE(167)] = 4921,
+  [SMALL_STATE(168)] = 4945,
+  [SMALL_STATE(169)] = 4969,
+  [SMALL_STATE(170)] = 4993,
+  [SMALL_STATE(171)] = 5017,
+  [SMALL_STATE(172)] = 5041,
+  [SMALL_STATE(173)] = 5065,
+  [SMALL_STATE(174)] = 5086,
+  [SMALL_STATE(175)] = 5101,
+  [SMALL_STATE(176)] = 5122,
+  [SMALL_STATE(177)] = 5145,
+  [SMALL_STATE(178)] = 5160,
+  [SMALL_STATE(179)] = 5185,
+  [SMALL_STATE(180)] = 5200,
+  [SMALL_STATE(181)] = 5223,
+  [SMALL_STATE(182)] = 5238,
+  [SMALL_STATE(183)] = 5259,
+  [SMALL_STATE(184)] = 5276,
+  [SMALL_STATE(185)] = 5299,
+  [SMALL_STATE(186)] = 5324,
+  [SMALL_STATE(187)] = 5345,
+  [SMALL_STATE(188)] = 5360,
+  [SMALL_STATE(189)] = 5383,
+  [SMALL_STATE(190)] = 5398,
+  [SMALL_STATE(191)] = 5418,
+  [SMALL_STATE(192)] = 5440,
+  [SMALL_STATE(193)] = 5458,
+  [SMALL_STATE(194)] = 5476,
+  [SMALL_STATE(195)] = 5494,
+  [SMALL_STATE(196)] = 5512,
+  [SMALL_STATE(197)] = 5534,
+  [SMALL_STATE(198)] = 5556,
+  [SMALL_STATE(199)] = 5578,
+  [SMALL_STATE(200)] = 5598,
+  [SMALL_STATE(201)] = 5620,
+  [SMALL_STATE(202)] = 5640,
+  [SMALL_STATE(203)] = 5662,
+  [SMALL_STATE(204)] = 5682,
+  [SMALL_STATE(205)] = 5704,
+  [SMALL_STATE(206)] = 5726,
+  [SMALL_STATE(207)] = 5748,
+  [SMALL_STATE(208)] = 5770,
+  [SMALL_STATE(209)] = 5790,
+  [SMALL_STATE(210)] = 5810,
+  [SMALL_STATE(211)] = 5824,
+  [SMALL_STATE(212)] = 5846,
+  [SMALL_STATE(213)] = 5870,
+  [SMALL_STATE(214)] = 5892,
+  [SMALL_STATE(215)] = 5914,
+  [SMALL_STATE(216)] = 5932,
+  [SMALL_STATE(217)] = 5952,
+  [SMALL_STATE(218)] = 5972,
+  [SMALL_STATE(219)] = 5992,
+  [SMALL_STATE(220)] = 6012,
+  [SMALL_STATE(221)] = 6033,
+  [SMALL_STATE(222)] = 6046,
+  [SMALL_STATE(223)] = 6059,
+  [SMALL_STATE(224)] = 6076,
+  [SMALL_STATE(225)] = 6097,
+  [SMALL_STATE(226)] = 6114,
+  [SMALL_STATE(227)] = 6131,
+  [SMALL_STATE(228)] = 6152,
+  [SMALL_STATE(229)] = 6171,
+  [SMALL_STATE(230)] = 6192,
+  [SMALL_STATE(231)] = 6205,
+  [SMALL_STATE(232)] = 6226,
+  [SMALL_STATE(233)] = 6245,
+  [SMALL_STATE(234)] = 6262,
+  [SMALL_STATE(235)] = 6283,
+  [SMALL_STATE(236)] = 6296,
+  [SMALL_STATE(237)] = 6311,
+  [SMALL_STATE(238)] = 6330,
+  [SMALL_STATE(239)] = 6351,
+  [SMALL_STATE(240)] = 6368,
+  [SMALL_STATE(241)] = 6389,
+  [SMALL_STATE(242)] = 6406,
+  [SMALL_STATE(243)] = 6423,
+  [SMALL_STATE(244)] = 6440,
+  [SMALL_STATE(245)] = 6457,
+  [SMALL_STATE(246)] = 6474,
+  [SMALL_STATE(247)] = 6491,
+  [SMALL_STATE(248)] = 6508,
+  [SMALL_STATE(249)] = 6525,
+  [SMALL_STATE(250)] = 6542,
+  [SMALL_STATE(251)] = 6559,
+  [SMALL_STATE(252)] = 6576,
+  [SMALL_STATE(253)] = 6593,
+  [SMALL_STATE(254)] = 6610,
+  [SMALL_STATE(255)] = 6627,
+  [SMALL_STATE(256)] = 6644,
+  [SMALL_STATE(257)] = 6661,
+  [SMALL_STATE(258)] = 6678,
+  [SMALL_STATE(259)] = 6695,
+  [SMALL_STATE(260)] = 6712,
+  [SMALL_STATE(261)] = 6733,
+  [SMALL_STATE(262)] = 6754,
+  [SMALL_STATE(263)] = 6775,
+  [SMALL_STATE(264)] = 6796,
+  [SMALL_STATE(265)] = 6813,
+  [SMALL_STATE(266)] = 6830,
+  [SMALL_STATE(267)] = 6849,
+  [SMALL_STATE(268)] = 6870,
+  [SMALL_STATE(269)] = 6887,
+  [SMALL_STATE(270)] = 6906,
+  [SMALL_STATE(271)] = 6923,
+  [SMALL_STATE(272)] = 6944,
+  [SMALL_STATE(273)] = 6961,
+  [SMALL_STATE(274)] = 6982,
+  [SMALL_STATE(275)] = 7001,
+  [SMALL_STATE(276)] = 7018,
+  [SMALL_STATE(277)] = 7035,
+  [SMALL_STATE(278)] = 7049,
+  [SMALL_STATE(279)] = 7063,
+  [SMALL_STATE(280)] = 7081,
+  [SMALL_STATE(281)] = 7099,
+  [SMALL_STATE(282)] = 7119,
+  [SMALL_STATE(283)] = 7137,
+  [SMALL_STATE(284)] = 7155,
+  [SMALL_STATE(285)] = 7173,
+  [SMALL_STATE(286)] = 7193,
+  [SMALL_STATE(287)] = 7205,
+  [SMALL_STATE(288)] = 7225,
+  [SMALL_STATE(289)] = 7245,
+  [SMALL_STATE(290)] = 7265,
+  [SMALL_STATE(291)] = 7283,
+  [SMALL_STATE(292)] = 7295,
+  [SMALL_STATE(293)] = 7307,
+  [SMALL_STATE(294)] = 7327,
+  [SMALL_STATE(295)] = 7347,
+  [SMALL_STATE(296)] = 7361,
+  [SMALL_STATE(297)] = 7375,
+  [SMALL_STATE(298)] = 7389,
+  [SMALL_STATE(299)] = 7400,
+  [SMALL_STATE(300)] = 7415,
+  [SMALL_STATE(301)] = 7426,
+  [SMALL_STATE(302)] = 7437,
+  [SMALL_STATE(303)] = 7454,
+  [SMALL_STATE(304)] = 7469,
+  [SMALL_STATE(305)] = 7484,
+  [SMALL_STATE(306)] = 7495,
+  [SMALL_STATE(307)] = 7506,
+  [SMALL_STATE(308)] = 7517,
+  [SMALL_STATE(309)] = 7532,
+  [SMALL_STATE(310)] = 7547,
+  [SMALL_STATE(311)] = 7558,
+  [SMALL_STATE(312)] = 7569,
+  [SMALL_STATE(313)] = 7584,
+  [SMALL_STATE(314)] = 7599,
+  [SMALL_STATE(315)] = 7610,
+  [SMALL_STATE(316)] = 7625,
+  [SMALL_STATE(317)] = 7640,
+  [SMALL_STATE(318)] = 7655,
+  [SMALL_STATE(319)] = 7670,
+  [SMALL_STATE(320)] = 7685,
+  [SMALL_STATE(321)] = 7696,
+  [SMALL_STATE(322)] = 7707,
+  [SMALL_STATE(323)] = 7718,
+  [SMALL_STATE(324)] = 7729,
+  [SMALL_STATE(325)] = 7744,
+  [SMALL_STATE(326)] = 7759,
+  [SMALL_STATE(327)] = 7770,
+  [SMALL_STATE(328)] = 7783,
+  [SMALL_STATE(329)] = 7794,
+  [SMALL_STATE(330)] = 7805,
+  [SMALL_STATE(331)] = 7818,
+  [SMALL_STATE(332)] = 7829,
+  [SMALL_STATE(333)] = 7842,
+  [SMALL_STATE(334)] = 7857,
+  [SMALL_STATE(335)] = 7870,
+  [SMALL_STATE(336)] = 7883,
+  [SMALL_STATE(337)] = 7896,
+  [SMALL_STATE(338)] = 7907,
+  [SMALL_STATE(339)] = 7922,
+  [SMALL_STATE(340)] = 7937,
+  [SMALL_STATE(341)] = 7952,
+  [SMALL_STATE(342)] = 7963,
+  [SMALL_STATE(343)] = 7974,
+  [SMALL_STATE(344)] = 7985,
+  [SMALL_STATE(345)] = 7996,
+  [SMALL_STATE(346)] = 8007,
+  [SMALL_STATE(347)] = 8022,
+  [SMALL_STATE(348)] = 8033,
+  [SMALL_STATE(349)] = 8048,
+  [SMALL_STATE(350)] = 8065,
+  [SMALL_STATE(351)] = 8076,
+  [SMALL_STATE(352)] = 8087,
+  [SMALL_STATE(353)] = 8102,
+  [SMALL_STATE(354)] = 8113,
+  [SMALL_STATE(355)] = 8126,
+  [SMALL_STATE(356)] = 8137,
+  [SMALL_STATE(357)] = 8152,
+  [SMALL_STATE(358)] = 8167,
+  [SMALL_STATE(359)] = 8178,
+  [SMALL_STATE(360)] = 8189,
+  [SMALL_STATE(361)] = 8204,
+  [SMALL_STATE(362)] = 8215,
+  [SMALL_STATE(363)] = 8230,
+  [SMALL_STATE(364)] = 8245,
+  [SMALL_STATE(365)] = 8256,
+  [SMALL_STATE(366)] = 8271,
+  [SMALL_STATE(367)] = 8286,
+  [SMALL_STATE(368)] = 8297,
+  [SMALL_STATE(369)] = 8308,
+  [SMALL_STATE(370)] = 8319,
+  [SMALL_STATE(371)] = 8334,
+  [SMALL_STATE(372)] = 8349,
+  [SMALL_STATE(373)] = 8364,
+  [SMALL_STATE(374)] = 8379,
+  [SMALL_STATE(375)] = 8390,
+  [SMALL_STATE(376)] = 8405,
+  [SMALL_STATE(377)] = 8416,
+  [SMALL_STATE(378)] = 8427,
+  [SMALL_STATE(379)] = 8442,
+  [SMALL_STATE(380)] = 8453,
+  [SMALL_STATE(381)] = 8464,
+  [SMALL_STATE(382)] = 8475,
+  [SMALL_STATE(383)] = 8490,
+  [SMALL_STATE(384)] = 8505,
+  [SMALL_STATE(385)] = 8520,
+  [SMALL_STATE(386)] = 8535,
+  [SMALL_STATE(387)] = 8550,
+  [SMALL_STATE(388)] = 8565,
+  [SMALL_STATE(389)] = 8580,
+  [SMALL_STATE(390)] = 8594,
+  [SMALL_STATE(391)] = 8608,
+  [SMALL_STATE(392)] = 8622,
+  [SMALL_STATE(393)] = 8636,
+  [SMALL_STATE(394)] = 8650,
+  [SMALL_STATE(395)] = 8664,
+  [SMALL_STATE(396)] = 8674,
+  [SMALL_STATE(397)] = 8688,
+  [SMALL_STATE(398)] = 8702,
+  [SMALL_STATE(399)] = 8712,
+  [SMALL_STATE(400)] = 8726,
+  [SMALL_STATE(401)] = 8740,
+  [SMALL_STATE(402)] = 8750,
+  [SMALL_STATE(403)] = 8760,
+  [SMALL_STATE(404)] = 8771,
+  [SMALL_STATE(405)] = 8782,
+  [SMALL_STATE(406)] = 8791,
+  [SMALL_STATE(407)] = 8800,
+  [SMALL_STATE(408)] = 8811,
+  [SMALL_STATE(409)] = 8820,
+  [SMALL_STATE(410)] = 8831,
+  [SMALL_STATE(411)] = 8842,
+  [SMALL_STATE(412)] = 8851,
+  [SMALL_STATE(413)] = 8860,
+  [SMALL_STATE(414)] = 8871,
+  [SMALL_STATE(415)] = 8880,
+  [SMALL_STATE(416)] = 8891,
+  [SMALL_STATE(417)] = 8902,
+  [SMALL_STATE(418)] = 8913,
+  [SMALL_STATE(419)] = 8924,
+  [SMALL_STATE(420)] = 8935,
+  [SMALL_STATE(421)] = 8943,
+  [SMALL_STATE(422)] = 8951,
+  [SMALL_STATE(423)] = 8959,
+  [SMALL_STATE(424)] = 8967,
+  [SMALL_STATE(425)] = 8975,
+  [SMALL_STATE(426)] = 8983,
+  [SMALL_STATE(427)] = 8991,
+  [SMALL_STATE(428)] = 8999,
+  [SMALL_STATE(429)] = 9007,
+  [SMALL_STATE(430)] = 9015,
+  [SMALL_STATE(431)] = 9023,
+  [SMALL_STATE(432)] = 9031,
+  [SMALL_STATE(433)] = 9039,
+  [SMALL_STATE(434)] = 9047,
+  [SMALL_STATE(435)] = 9055,
+  [SMALL_STATE(436)] = 9063,
+  [SMALL_STATE(437)] = 9071,
+  [SMALL_STATE(438)] = 9079,
+  [SMALL_STATE(439)] = 9087,
+  [SMALL_STATE(440)] = 9095,
+  [SMALL_STATE(441)] = 9103,
+  [SMALL_STATE(442)] = 9111,
+  [SMALL_STATE(443)] = 9119,
+  [SMALL_STATE(444)] = 9127,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -17439,40 +18439,40 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
   [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(393),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
   [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
@@ -17480,23 +18480,23 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [95] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(10),
-  [98] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
+  [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
+  [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [111] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
   [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
@@ -17505,550 +18505,556 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [158] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [164] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [168] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [174] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [177] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [185] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(219),
-  [192] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(379),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(221),
-  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(303),
-  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(346),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(295),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(185),
-  [216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [224] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [240] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [246] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [250] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [252] = {.entry = {.count = 1, .reusable = false}}, SHIFT(49),
-  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [260] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
-  [262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [264] = {.entry = {.count = 1, .reusable = false}}, SHIFT(377),
-  [266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [270] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [276] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [280] = {.entry = {.count = 1, .reusable = false}}, SHIFT(41),
-  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [285] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(145),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [293] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
-  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(48),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
-  [308] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(45),
-  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [316] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [320] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
-  [322] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(48),
-  [325] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(48),
-  [328] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [333] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [379] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [384] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(313),
-  [387] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(195),
-  [390] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(325),
-  [393] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(233),
-  [396] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(327),
-  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(292),
-  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(63),
-  [405] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(219),
-  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(194),
-  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(344),
-  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(65),
-  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(218),
-  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 52),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [450] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [452] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [454] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [456] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [458] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [460] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [466] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [468] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(348),
-  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
-  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [496] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(358),
-  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(216),
-  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(239),
-  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(380),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [518] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [522] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [528] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [544] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [546] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
-  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [565] = {.entry = {.count = 1, .reusable = false}}, SHIFT(105),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [574] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(423),
-  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [580] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(103),
-  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [591] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
-  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(106),
-  [596] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
-  [599] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [602] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [605] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [612] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [618] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(118),
-  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
-  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [648] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [650] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [652] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [660] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [670] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
-  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [682] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [709] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(279),
-  [722] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(341),
-  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
-  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(396),
-  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
-  [740] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(282),
-  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [791] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [793] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [797] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [799] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [801] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [807] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [809] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [811] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
-  [814] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [823] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [830] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [832] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [836] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(404),
-  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(389),
-  [842] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
-  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [859] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [863] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [865] = {.entry = {.count = 1, .reusable = false}}, SHIFT(207),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [869] = {.entry = {.count = 1, .reusable = false}}, SHIFT(151),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [875] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [173] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [176] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(312),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(224),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(317),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(319),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
+  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(324),
+  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(283),
+  [300] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(214),
+  [303] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(42),
+  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(215),
+  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
+  [312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
+  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
+  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(307),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [346] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [350] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [354] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
+  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [360] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
+  [362] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
+  [365] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
+  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [377] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [385] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [388] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [400] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [420] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(277),
+  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [451] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [471] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [479] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
+  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
+  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
+  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
+  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(354),
+  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(191),
+  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(356),
+  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(231),
+  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(357),
+  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(278),
+  [513] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(87),
+  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(308),
+  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(196),
+  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(263),
+  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(309),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [560] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [562] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [566] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
+  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(388),
+  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [586] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(425),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
+  [595] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
+  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [603] = {.entry = {.count = 1, .reusable = false}}, SHIFT(107),
+  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(116),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(110),
+  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [624] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [632] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
+  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [658] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [666] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [682] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [684] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
+  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(299),
+  [690] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
+  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [705] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(281),
+  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(340),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(395),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
+  [722] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(285),
+  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [737] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [805] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [817] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [823] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(411),
+  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(391),
+  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [848] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
+  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [858] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
+  [863] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [867] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [869] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [875] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
   [879] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [881] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
+  [881] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(204),
   [887] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [889] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
-  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
-  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(210),
-  [898] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(210),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [906] = {.entry = {.count = 1, .reusable = false}}, SHIFT(212),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [912] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
-  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
-  [917] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
-  [920] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [976] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [986] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [989] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [991] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [995] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 60),
-  [997] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 62),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1059] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
-  [1061] = {.entry = {.count = 1, .reusable = false}}, SHIFT(412),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 61),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [889] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(203),
+  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
+  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
+  [898] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
+  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [906] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [912] = {.entry = {.count = 1, .reusable = false}}, SHIFT(207),
+  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
+  [917] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
+  [920] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [923] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [935] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [958] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [980] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [984] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
+  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
   [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1091] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
-  [1094] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 59),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1133] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 63),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 54),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 55),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 56),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 57),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 58),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1237] = {.entry = {.count = 1, .reusable = false}}, SHIFT(352),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1249] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
-  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
-  [1253] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [1281] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1097] = {.entry = {.count = 1, .reusable = false}}, SHIFT(417),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1101] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
+  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1209] = {.entry = {.count = 1, .reusable = false}}, SHIFT(99),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1261] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
+  [1277] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
+  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1319] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
 };
 
 #ifdef __cplusplus

@@ -148,6 +148,8 @@ pub struct DumpedLink {
     pub mtu: u32,
     pub mac: Option<[u8; 6]>,
     pub master_index: Option<u32>,
+    /// A vrf's routing table (IFLA_VRF_TABLE).
+    pub vrf_table: Option<u32>,
 }
 
 pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
@@ -159,6 +161,7 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         mtu: 0,
         mac: None,
         master_index: None,
+        vrf_table: None,
     };
     for attr in &msg.attributes {
         match attr {
@@ -174,6 +177,12 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {
                         link.kind = Some(k.to_string());
+                    }
+                    if let LinkInfo::Data(InfoData::Vrf(data)) = info {
+                        link.vrf_table = data.iter().find_map(|d| match d {
+                            netlink_packet_route::link::InfoVrf::TableId(t) => Some(*t),
+                            _ => None,
+                        });
                     }
                 }
             }

@@ -2,11 +2,11 @@
 
 use crate::model::RouteKind;
 use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
-use crate::plan::action::{RouteSpec, RuleSpec};
+use crate::plan::action::{NextHopSpec, RouteSpec, RuleSpec};
 use ipnet::IpNet;
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteMetric, RouteNextHop, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::rule::{RulePortRange, RuleAction, RuleAttribute, RuleMessage, RuleUidRange};
 use netlink_packet_route::AddressFamily;
@@ -72,13 +72,13 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
         RouteKind::Unreachable => RouteType::Unreachable,
         RouteKind::Prohibit => RouteType::Prohibit,
     };
-    header.protocol = RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL);
+    header.protocol = RouteProtocol::from(spec.proto.unwrap_or(NETSCRIPT_ROUTE_PROTOCOL));
     if for_delete {
         header.scope = RouteScope::NoWhere;
     } else {
-        // Routes without a gateway are on-link.
+        // Routes without a gateway are on-link, unless the script names a scope.
         // (iproute2's rule; routes that refuse packets keep the universe scope.)
-        header.scope = if spec.kind == RouteKind::Unicast && spec.via.is_none() && family == AddressFamily::Inet { RouteScope::Link } else { RouteScope::Universe };
+        header.scope = RouteScope::from(spec.scope_or_default());
     }
     msg.header = header;
     msg.attributes.push(RouteAttribute::Table(spec.table));
@@ -99,6 +99,11 @@ pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessa
     }
     if spec.onlink {
         msg.header.flags |= RouteFlags::Onlink;
+    }
+    // A delete names no metrics: the route is found by its place and gateway.
+    let metrics: Vec<RouteMetric> = [spec.mtu.map(RouteMetric::Mtu), spec.advmss.map(RouteMetric::Advmss)].into_iter().flatten().collect();
+    if !metrics.is_empty() && !for_delete {
+        msg.attributes.push(RouteAttribute::Metrics(metrics));
     }
     msg
 }
@@ -203,6 +208,8 @@ pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
     let mut src = None;
     let mut metric = None;
     let mut table = msg.header.table as u32;
+    let (mut mtu, mut advmss) = (None, None);
+    let mut nexthops = Vec::new();
     for attr in &msg.attributes {
         match attr {
             RouteAttribute::Destination(a) => dest = route_ip(a)?,
@@ -211,7 +218,16 @@ pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
             RouteAttribute::PrefSource(a) => src = route_ip(a),
             RouteAttribute::Priority(p) => metric = Some(*p),
             RouteAttribute::Table(t) => table = *t,
-            RouteAttribute::MultiPath(_) => return None,
+            RouteAttribute::MultiPath(hops) => nexthops = hops.iter().map(decode_nexthop).collect::<Option<Vec<_>>>()?,
+            RouteAttribute::Metrics(metrics) => {
+                for m in metrics {
+                    match m {
+                        RouteMetric::Mtu(n) => mtu = Some(*n),
+                        RouteMetric::Advmss(n) => advmss = Some(*n),
+                        _ => {}
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -219,7 +235,12 @@ pub fn decode_route(msg: &RouteMessage) -> Option<(RouteSpec, Option<u32>)> {
     let onlink = msg.header.flags.contains(RouteFlags::Onlink);
     // The kernel gives a refusing IPv6 route the loopback device: not part of its identity.
     let oif = oif.filter(|_| kind == RouteKind::Unicast);
-    Some((RouteSpec { dest, via, dev: None, src, metric, table, onlink, kind }, oif))
+    let protocol = u8::from(msg.header.protocol);
+    let proto = (protocol != NETSCRIPT_ROUTE_PROTOCOL).then_some(protocol);
+    let mut spec = RouteSpec { dest, via, dev: None, src, metric, table, onlink, kind, mtu, advmss, scope: None, proto, nexthops };
+    let scope = u8::from(msg.header.scope);
+    spec.scope = (scope != spec.default_scope()).then_some(scope);
+    Some((spec, oif))
 }
 
 /// A rule as a `RuleSpec`, or `None` for rules whose action is not "lookup a table"
@@ -275,6 +296,46 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
     Some(spec)
 }
 
+/// RTA_MULTIPATH for a multipath route: each path's gateway, device (`oifs`, resolved by
+/// the caller in the order of `spec.nexthops`) and weight (the kernel's `hops` is the
+/// weight less one).
+pub fn add_nexthops(msg: &mut RouteMessage, spec: &RouteSpec, oifs: &[Option<u32>]) {
+    if spec.nexthops.is_empty() {
+        return;
+    }
+    let hops = spec
+        .nexthops
+        .iter()
+        .zip(oifs.iter().chain(std::iter::repeat(&None)))
+        .map(|(hop, oif)| {
+            let mut nh = RouteNextHop::default();
+            nh.hops = (hop.weight.clamp(1, 256) - 1) as u8;
+            nh.interface_index = oif.unwrap_or(0);
+            nh.attributes.push(RouteAttribute::Gateway(RouteAddress::from(hop.via)));
+            nh
+        })
+        .collect();
+    msg.attributes.push(RouteAttribute::MultiPath(hops));
+}
+
+/// One path as the kernel reports it (its device as an index in `dev`, named by the
+/// caller with [`name_nexthops`]).
+fn decode_nexthop(nh: &RouteNextHop) -> Option<NextHopSpec> {
+    let via = nh.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Gateway(g) => route_ip(g),
+        _ => None,
+    })?;
+    let dev = (nh.interface_index != 0).then(|| nh.interface_index.to_string());
+    Some(NextHopSpec { via, dev, weight: nh.hops as u32 + 1 })
+}
+
+/// Gives the paths of a decoded route their device names (`names`: index to name).
+pub fn name_nexthops(spec: &mut RouteSpec, names: &dyn Fn(u32) -> Option<String>) {
+    for hop in &mut spec.nexthops {
+        hop.dev = hop.dev.as_ref().and_then(|i| i.parse().ok()).and_then(names);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,7 +371,7 @@ mod tests {
 
     #[test]
     fn default_route_has_no_destination_attribute() {
-        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default() };
+        let spec = RouteSpec { dest: "0.0.0.0/0".parse().unwrap(), via: Some("10.0.0.1".parse().unwrap()), dev: None, src: None, metric: None, table: 254, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
         let msg = route(&spec, None, false);
         assert!(!msg.attributes.iter().any(|a| matches!(a, RouteAttribute::Destination(_))));
         assert_eq!(decode_route(&msg).map(|(s, _)| s), Some(spec));

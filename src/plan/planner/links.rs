@@ -135,6 +135,10 @@ impl<'a> Planner<'a> {
                     self.create_link(ns, iface, kind);
                     return;
                 }
+                if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
+                    self.replace_vrf(ns, iface, kind, &found, old_table);
+                    return;
+                }
                 self.reconcile_link(ns, iface, &found);
             }
             (None, Some(found)) => self.reconcile_link(ns, iface, &found),
@@ -250,11 +254,13 @@ impl<'a> Planner<'a> {
             None if owned_link => Some(None),
             None => None,
         };
+        // A master this plan makes anew (a vrf with another table) has lost its ports.
+        let found_master = found.master.clone().filter(|m| !self.is_replaced(&ns.name, m));
         if let Some(master) = wanted_master
-            && master != found.master
+            && master != found_master
         {
             set.master = Some(master);
-            undo.push(one(LinkSet { master: Some(found.master.clone()), ..Default::default() }));
+            undo.push(one(LinkSet { master: Some(found_master), ..Default::default() }));
         }
         if set == LinkSet::default() {
             return;

@@ -78,9 +78,27 @@ impl Planner<'_> {
             if exact.metric.is_none() && route.is_ipv6() {
                 exact.metric = Some(IPV6_DEFAULT_METRIC);
             }
+            if let Some(old) = self.drifted_route(&ns.name, &exact, &observed) {
+                let undo = vec![Action::AddRoute { ns: ns.name.clone(), route: old.clone() }];
+                let op = self.push(Action::DelRoute { ns: ns.name.clone(), route: old }, route.span, deps.clone(), undo);
+                deps.push(op);
+            }
             let undo = vec![Action::DelRoute { ns: ns.name.clone(), route: exact }];
             self.push(Action::AddRoute { ns: ns.name.clone(), route: spec }, route.span, deps, undo);
         }
+    }
+
+    /// A route this script made that has changed since (its `mtu`, `scope`, gateway… set
+    /// by someone else): it holds the place the script's route takes, where the kernel
+    /// refuses a second one, so it is deleted first (and put back on rollback). Not one
+    /// a removal of this plan deletes already, nor one of another protocol than the
+    /// script gives it, or that the record does not hold.
+    fn drifted_route(&self, ns: &str, exact: &RouteSpec, observed: &[RouteSpec]) -> Option<RouteSpec> {
+        if !self.owns(&super::super::ownership::key(&Action::DelRoute { ns: ns.to_string(), route: exact.clone() })) {
+            return None;
+        }
+        let deleted = |have: &RouteSpec| self.ops.iter().any(|op| matches!(&op.action, Action::DelRoute { ns: n, route: r } if n == ns && route_matches(r, have)));
+        observed.iter().find(|have| same_route_slot(exact, have) && have.proto == exact.proto && !deleted(have)).cloned()
     }
 
     pub(super) fn rules(&mut self, ns: &Namespace) {
@@ -175,7 +193,7 @@ pub fn route_spec(route: &Route) -> RouteSpec {
         RouteDest::Default if route.is_ipv6() => "::/0".parse().unwrap(),
         RouteDest::Default => "0.0.0.0/0".parse().unwrap(),
     };
-    RouteSpec {
+    let mut spec = RouteSpec {
         dest,
         via: route.via.as_ref().map(|v| v.node),
         dev: route.dev.as_ref().map(|d| d.node.clone()),
@@ -184,7 +202,19 @@ pub fn route_spec(route: &Route) -> RouteSpec {
         table: route.table_id(),
         onlink: route.onlink,
         kind: route.kind,
-    }
+        mtu: route.mtu.as_ref().map(|m| m.node),
+        advmss: route.advmss.as_ref().map(|m| m.node),
+        scope: None,
+        proto: route.proto.as_ref().map(|p| p.node).filter(|&p| p != NETSCRIPT_ROUTE_PROTOCOL),
+        nexthops: route
+            .nexthops
+            .iter()
+            .map(|h| NextHopSpec { via: h.node.via.node, dev: h.node.dev.as_ref().map(|d| d.node.clone()), weight: h.node.weight })
+            .collect(),
+    };
+    // Normalised as the decoder does: a scope equal to the default is no scope.
+    spec.scope = route.scope.as_ref().map(|s| s.node).filter(|&s| s != spec.default_scope());
+    spec
 }
 
 pub fn rule_spec(rule: &Rule) -> RuleSpec {
@@ -224,6 +254,23 @@ pub fn route_matches(want: &RouteSpec, have: &RouteSpec) -> bool {
         && open_or_eq(&want.metric, &have.metric)
         && want.onlink == have.onlink
         && want.kind == have.kind
+        && want.mtu == have.mtu
+        && want.advmss == have.advmss
+        && want.scope == have.scope
+        && open_or_eq(&want.proto, &have.proto)
+        && same_nexthops(&want.nexthops, &have.nexthops)
+}
+
+/// The same paths, in any order; a path's device, left open, is any.
+fn same_nexthops(want: &[NextHopSpec], have: &[NextHopSpec]) -> bool {
+    want.len() == have.len() && want.iter().all(|w| have.iter().any(|h| w.via == h.via && w.weight == h.weight && (w.dev.is_none() || w.dev == h.dev)))
+}
+
+/// Whether two routes take the same place in the kernel's table, where a second one
+/// is refused (EEXIST): the same table, prefix and metric (IPv6: 1024 when none).
+pub fn same_route_slot(a: &RouteSpec, b: &RouteSpec) -> bool {
+    let metric = |r: &RouteSpec| r.metric.unwrap_or(if r.dest.addr().is_ipv6() { IPV6_DEFAULT_METRIC } else { 0 });
+    a.table == b.table && a.dest == b.dest && metric(a) == metric(b)
 }
 
 /// Whether an observed rule is the one a script asks for: the kernel picks a priority

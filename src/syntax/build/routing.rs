@@ -25,12 +25,33 @@ impl Builder<'_> {
                 if let Some(onlink) = p.clone().into_inner().next().filter(|o| o.as_rule() == Rule::onlink_opt) {
                     return RouteOpt::Onlink(self.span(&onlink));
                 }
+                if let Some(hop) = p.clone().into_inner().next().filter(|o| o.as_rule() == Rule::nexthop_opt) {
+                    return self.nexthop(hop);
+                }
                 let (rule, span, value) = self.option(p);
                 match rule {
                     Rule::via_opt => RouteOpt::Via(Spanned::new(self.ip_value(value), span)),
                     Rule::dev_opt => RouteOpt::Dev(Spanned::new(self.name(value), span)),
                     Rule::src_opt => RouteOpt::Src(Spanned::new(self.ip_value(value), span)),
                     Rule::metric_opt => RouteOpt::Metric(Spanned::new(self.int_value(value), span)),
+                    Rule::route_mtu_opt => RouteOpt::Mtu(Spanned::new(self.int_value(value), span)),
+                    Rule::advmss_opt => RouteOpt::Advmss(Spanned::new(self.int_value(value), span)),
+                    Rule::scope_opt => RouteOpt::Scope(Spanned::new(
+                        match first(value.clone()).as_rule() {
+                            Rule::kw_host => RouteScopeValue::Host,
+                            Rule::kw_link => RouteScopeValue::Link,
+                            Rule::kw_global => RouteScopeValue::Global,
+                            _ => RouteScopeValue::Number(self.int_value(first(value))),
+                        },
+                        span,
+                    )),
+                    Rule::route_proto_opt => RouteOpt::Proto(Spanned::new(
+                        match value.as_rule() {
+                            Rule::var => TableRef::Name(self.ident(value)),
+                            _ => TableRef::Number(self.int_value(value)),
+                        },
+                        span,
+                    )),
                     _ => RouteOpt::Table(Spanned::new(self.table_ref(value), span)),
                 }
             })
@@ -98,5 +119,25 @@ impl Builder<'_> {
                 Spanned::new(trimmed.to_string(), Span::new(self.file, start, start + trimmed.len()))
             }
         }
+    }
+}
+
+impl Builder<'_> {
+    /// `nexthop via IP [dev NAME] [weight N]`: the parts as written (each may repeat
+    /// here; the checker says so).
+    fn nexthop(&mut self, pair: P<'_>) -> RouteOpt {
+        let span = self.span(&pair);
+        let mut hop = NexthopAst { via: Vec::new(), dev: Vec::new(), weight: Vec::new() };
+        for part in args(pair) {
+            let part_span = self.span(&part);
+            let rule = part.as_rule();
+            let value = args(part).next().expect("every nexthop part carries a value");
+            match rule {
+                Rule::via_opt => hop.via.push(Spanned::new(self.ip_value(value), part_span)),
+                Rule::dev_opt => hop.dev.push(Spanned::new(self.name(value), part_span)),
+                _ => hop.weight.push(Spanned::new(self.int_value(value), part_span)),
+            }
+        }
+        RouteOpt::Nexthop(Spanned::new(hop, span))
     }
 }
