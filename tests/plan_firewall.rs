@@ -28,7 +28,7 @@ fn observed_after(old: &str, unknown: usize) -> Observed {
     let table = desired_table(&c.desired.namespaces["lab"]).expect("old declares a firewall");
     let counters = table.chains.iter().map(|ch| vec![None; ch.rules.len()]).collect();
     let mut o = Observed { offline: false, ..Observed::empty() };
-    let ns = ObservedNs { firewall: Some(ObservedFirewall { table, unknown_rules: unknown, edited_rules: 0, other_objects: 0, counters, generation: None, netns_cookie: None }), ..Default::default() };
+    let ns = ObservedNs { firewall: Some(ObservedFirewall { table, unknown_rules: unknown, edited_rules: 0, other_objects: 0, counters, generation: None, netns_cookie: None, digest: None }), ..Default::default() };
     o.namespaces.insert("lab".into(), ns);
     o
 }

@@ -65,7 +65,7 @@ impl Evaluator<'_> {
 
     pub(super) fn fw_rule(&mut self, hook: Hook, r: &FwRuleAst) -> Option<FwRule> {
         let mut ok = true;
-        let mut seen = Seen::default();
+        let mut seen = Given::default();
         let mut rule = FwRule {
             span: r.span,
             action: FwAction::Accept,
@@ -80,46 +80,47 @@ impl Evaluator<'_> {
             ct: Vec::new(),
             counter: false,
         };
-        let mut spans: std::collections::HashMap<&'static str, Span> = Default::default();
+        // Where `proto`, `src`, `dst`, `sport` and `dport` stand, for the diagnostics below.
+        let mut spans = Spans::default();
         for m in &r.matches {
             match m {
-                FwMatch::Proto(p) if self.once(&mut seen, "proto", p.span) => {
+                FwMatch::Proto(p) if self.given_once(&mut seen, "proto", p.span) => {
                     rule.proto = Some(p.node);
-                    spans.insert("proto", p.span);
+                    spans.proto = Some(p.span);
                 }
-                FwMatch::Src(x) if self.once(&mut seen, "src", x.span) => {
+                FwMatch::Src(x) if self.given_once(&mut seen, "src", x.span) => {
                     rule.src = self.ok(v::network(&self.env, &x.node)).map(|s| {
-                        spans.insert("src", s.span);
+                        spans.src = Some(s.span);
                         s.node
                     });
                     ok &= rule.src.is_some();
                 }
-                FwMatch::Dst(x) if self.once(&mut seen, "dst", x.span) => {
+                FwMatch::Dst(x) if self.given_once(&mut seen, "dst", x.span) => {
                     rule.dst = self.ok(v::network(&self.env, &x.node)).map(|s| {
-                        spans.insert("dst", s.span);
+                        spans.dst = Some(s.span);
                         s.node
                     });
                     ok &= rule.dst.is_some();
                 }
-                FwMatch::Sport(x) if self.once(&mut seen, "sport", x.span) => {
+                FwMatch::Sport(x) if self.given_once(&mut seen, "sport", x.span) => {
                     rule.sport = self.port_range(x);
-                    spans.insert("sport", x.span);
+                    spans.sport = Some(x.span);
                     ok &= rule.sport.is_some();
                 }
-                FwMatch::Dport(x) if self.once(&mut seen, "dport", x.span) => {
+                FwMatch::Dport(x) if self.given_once(&mut seen, "dport", x.span) => {
                     rule.dport = self.port_range(x);
-                    spans.insert("dport", x.span);
+                    spans.dport = Some(x.span);
                     ok &= rule.dport.is_some();
                 }
-                FwMatch::Iif(x) if self.once(&mut seen, "iif", x.span) => {
+                FwMatch::Iif(x) if self.given_once(&mut seen, "iif", x.span) => {
                     rule.iif = self.ok(v::template(&self.env, &x.node));
                     ok &= rule.iif.is_some();
                 }
-                FwMatch::Oif(x) if self.once(&mut seen, "oif", x.span) => {
+                FwMatch::Oif(x) if self.given_once(&mut seen, "oif", x.span) => {
                     rule.oif = self.ok(v::template(&self.env, &x.node));
                     ok &= rule.oif.is_some();
                 }
-                FwMatch::Mark(x) if self.once(&mut seen, "mark", x.span) => {
+                FwMatch::Mark(x) if self.given_once(&mut seen, "mark", x.span) => {
                     let (mark, mask) = &x.node;
                     let mark = self.ok(v::int_in(&self.env, mark, "a mark", 0, u32::MAX as i64));
                     let mask = match mask {
@@ -131,13 +132,13 @@ impl Evaluator<'_> {
                         _ => ok = false,
                     }
                 }
-                FwMatch::Ct(x) if self.once(&mut seen, "ct", x.span) => {
+                FwMatch::Ct(x) if self.given_once(&mut seen, "ct", x.span) => {
                     let mut states: Vec<CtState> = x.node.iter().map(|s| s.node).collect();
                     states.sort();
                     states.dedup();
                     rule.ct = states;
                 }
-                FwMatch::Counter(span) if self.once(&mut seen, "counter", *span) => rule.counter = true,
+                FwMatch::Counter(span) if self.given_once(&mut seen, "counter", *span) => rule.counter = true,
                 _ => ok = false,
             }
         }
@@ -202,45 +203,106 @@ impl Evaluator<'_> {
         if !ok {
             return None;
         }
-        for (what, range) in [("sport", rule.sport), ("dport", rule.dport)] {
+        for (what, range, at) in [("sport", rule.sport, spans.sport), ("dport", rule.dport, spans.dport)] {
             if range.is_some() && !rule.proto.is_some_and(FwProto::has_ports) {
-                let mut d = Diagnostic::error(MISSING_OPTION, spans[what], format!("`{what}` needs `proto tcp` or `proto udp`"))
+                let at = at.expect("a port range that was read has its span");
+                let mut d = Diagnostic::error(MISSING_OPTION, at, format!("`{what}` needs `proto tcp` or `proto udp`"))
                     .label("which protocol's port?")
                     .help("add `proto tcp` (or `proto udp`) to the rule");
-                if let Some(p) = spans.get("proto") {
-                    d = d.also(*p, "this protocol has no ports");
+                if let Some(p) = spans.proto {
+                    d = d.also(p, "this protocol has no ports");
                 }
                 self.report(d);
                 return None;
             }
         }
-        // One address family a rule: prefixes, NAT addresses and ICMP flavours agree.
-        let mut families: Vec<(bool, Span, String)> = Vec::new();
-        for (what, net) in [("src", rule.src), ("dst", rule.dst)] {
-            if let Some(n) = net {
-                families.push((matches!(n, IpNet::V4(_)), spans[what], format!("`{what}` is IPv{}", if matches!(n, IpNet::V4(_)) { 4 } else { 6 })));
-            }
-        }
-        if let FwAction::Snat(a) | FwAction::Dnat(a, _) = &rule.action {
-            families.push((a.is_ipv4(), action_span, format!("the NAT address is IPv{}", if a.is_ipv4() { 4 } else { 6 })));
-        }
-        match rule.proto {
-            Some(FwProto::Icmp) => families.push((true, spans["proto"], "`icmp` is IPv4's".into())),
-            Some(FwProto::Icmpv6) => families.push((false, spans["proto"], "`icmpv6` is IPv6's".into())),
-            _ => {}
-        }
-        if let Some((v4, span, label)) = families.first().cloned()
-            && let Some((_, other_span, other_label)) = families.iter().find(|f| f.0 != v4).cloned()
+        // One address family a rule: prefixes, NAT addresses and ICMP flavours agree. Each
+        // is (IPv4?, where, what), worded only for a diagnostic.
+        let v4 = |n: &IpNet| matches!(n, IpNet::V4(_));
+        let nat = match &rule.action {
+            FwAction::Snat(a) | FwAction::Dnat(a, _) => Some((a.is_ipv4(), action_span, Family::Nat)),
+            _ => None,
+        };
+        let icmp = match rule.proto {
+            Some(FwProto::Icmp) => spans.proto.map(|p| (true, p, Family::Icmp)),
+            Some(FwProto::Icmpv6) => spans.proto.map(|p| (false, p, Family::Icmpv6)),
+            _ => None,
+        };
+        let families = [
+            rule.src.as_ref().zip(spans.src).map(|(n, at)| (v4(n), at, Family::Match("src"))),
+            rule.dst.as_ref().zip(spans.dst).map(|(n, at)| (v4(n), at, Family::Match("dst"))),
+            nat,
+            icmp,
+        ];
+        let mut families = families.into_iter().flatten();
+        if let Some((v4, span, family)) = families.next()
+            && let Some((other_v4, other_span, other)) = families.find(|f| f.0 != v4)
         {
             self.report(
                 Diagnostic::error(MIXED_FAMILIES, other_span, "a firewall rule matches one address family; these differ")
-                    .label(other_label)
-                    .also(span, label)
+                    .label(other.label(other_v4))
+                    .also(span, family.label(v4))
                     .help("split it into an IPv4 rule and an IPv6 rule"),
             );
             return None;
         }
         Some(rule)
+    }
+}
+
+/// The matches a rule has given (their spans), each at most once: a second one is
+/// `DUPLICATE_OPTION`, reported by [`Evaluator::once`]. An array, not [`Seen`]'s map: a
+/// script may hold 10,000 rules.
+#[derive(Default)]
+struct Given([Option<Span>; 10]);
+
+/// Where a rule's `proto`, `src` and `dst` values and its port ranges stand.
+#[derive(Default)]
+struct Spans {
+    proto: Option<Span>,
+    src: Option<Span>,
+    dst: Option<Span>,
+    sport: Option<Span>,
+    dport: Option<Span>,
+}
+
+/// What has an address family in a rule (for `MIXED_FAMILIES`'s labels).
+#[derive(Clone, Copy)]
+enum Family {
+    Match(&'static str),
+    Nat,
+    Icmp,
+    Icmpv6,
+}
+
+impl Family {
+    fn label(self, v4: bool) -> String {
+        let version = if v4 { 4 } else { 6 };
+        match self {
+            Family::Match(what) => format!("`{what}` is IPv{version}"),
+            Family::Nat => format!("the NAT address is IPv{version}"),
+            Family::Icmp => "`icmp` is IPv4's".into(),
+            Family::Icmpv6 => "`icmpv6` is IPv6's".into(),
+        }
+    }
+}
+
+impl Evaluator<'_> {
+    /// [`Evaluator::once`] for a rule's match `what` (a word of [`FwMatch`]).
+    fn given_once(&mut self, given: &mut Given, what: &'static str, span: Span) -> bool {
+        const WORDS: [&str; 10] = ["proto", "src", "dst", "sport", "dport", "iif", "oif", "mark", "ct", "counter"];
+        let slot = WORDS.iter().position(|w| *w == what).expect("a match word");
+        match given.0[slot] {
+            None => {
+                given.0[slot] = Some(span);
+                true
+            }
+            Some(first) => {
+                let mut seen = Seen::default();
+                seen.0.insert(what, first);
+                self.once(&mut seen, what, span)
+            }
+        }
     }
 }
 

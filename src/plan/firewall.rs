@@ -375,6 +375,11 @@ pub struct ObservedFirewall {
     /// The namespace it was read in, by its cookie (`SO_NETNS_COOKIE`: never reused, unlike
     /// an inode number).
     pub netns_cookie: Option<u64>,
+    /// `table`'s digest when it is already known: a sealed observation compared it with
+    /// the seal's to take the table as sealed, and [`ObservedFirewall::seal`] need not
+    /// serialise and hash 10,000 rules a second time.
+    #[serde(skip)]
+    pub digest: Option<String>,
 }
 
 /// What a run saw when the kernel held exactly the table the script declares: the
@@ -403,13 +408,16 @@ impl ObservedFirewall {
     /// The table as a seal vouches for it (nothing read back; counters unknown).
     pub fn sealed(table: FwTable, seal: &FirewallSeal) -> ObservedFirewall {
         let counters = table.chains.iter().map(|c| vec![None; c.rules.len()]).collect();
-        ObservedFirewall { table, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters, generation: Some(seal.generation), netns_cookie: Some(seal.netns_cookie) }
+        let digest = Some(seal.table.clone());
+        ObservedFirewall { table, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters, generation: Some(seal.generation), netns_cookie: Some(seal.netns_cookie), digest }
     }
 
     /// The seal of this reading, when the table is `want` and did not change while read.
     pub fn seal(&self, want: &FwTable) -> Option<FirewallSeal> {
         (self.holds(want)).then_some(())?;
-        Some(FirewallSeal { netns_cookie: self.netns_cookie?, generation: self.generation?, table: want.digest() })
+        // `want` is `table` (`holds`), whose digest a sealed observation knows.
+        let table = self.digest.clone().unwrap_or_else(|| want.digest());
+        Some(FirewallSeal { netns_cookie: self.netns_cookie?, generation: self.generation?, table })
     }
 }
 

@@ -311,6 +311,8 @@ fn candidate_keywords(positives: &[Rule]) -> Vec<&'static str> {
         // The alternatives of the rule's definition that begin with a rule name.
         let Some(definition) = rule_definition(grammar, &rule) else { continue };
         for alternative in definition.split('|') {
+            // A first-letter guard (`&'p'..'p' ~ fw_proto`, the firewall rules) is skipped.
+            let alternative = alternative.trim().strip_prefix('&').and_then(|a| a.split_once('~')).map_or(alternative, |(_, rest)| rest);
             let first = alternative.trim().trim_start_matches('(').split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
             if !first.is_empty() {
                 wanted.push(first.to_string());

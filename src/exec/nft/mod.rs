@@ -137,7 +137,7 @@ fn read_table(socket: &mut NftSocket) -> Result<Option<ObservedFirewall>, ExecEr
     }
     let mut filter = Attrs::new();
     filter.str(NFTA_CHAIN_TABLE, TABLE);
-    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new(), generation: None, netns_cookie: None };
+    let mut observed = ObservedFirewall { table: FwTable { chains: Vec::new() }, unknown_rules: 0, edited_rules: 0, other_objects: 0, counters: Vec::new(), generation: None, netns_cookie: None, digest: None };
     for body in socket.dump(NFT_MSG_GETCHAIN, &filter)? {
         let attrs = parse_attrs(&body);
         if attr_str(&attrs, NFTA_CHAIN_TABLE).as_deref() != Some(TABLE) {
