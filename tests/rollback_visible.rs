@@ -361,6 +361,39 @@ fn a_veth_moved_by_a_refused_edit_comes_back_with_the_addresses_of_both_ends() {
     }
 }
 
+/// The same move where the edit also drops the namespace the veth was in: the namespace
+/// goes only once the run has committed, so the old pair is deleted inside the
+/// transaction, first (the peer's name, `host.m1`, is taken until then: the run was
+/// refused with "already exists"). Refused at any operation, the rollback gives back the
+/// old pair; let through, the result equals the edited script run alone. Found by the
+/// convergence property.
+#[test]
+fn a_veth_moved_out_of_a_dropped_namespace_frees_its_peers_name_first() {
+    let sb = Sandbox::new();
+    let a = "netns mv1 < veth m0 <-> host.m1 < addr 10.70.0.1/24 fd70::1/64 > >\nhost < link m1 < addr 10.70.0.2/24 >; route 10.71.0.0/24 via 10.70.0.1 >\n";
+    let b = "netns mv0 < veth m0 <-> host.m1 < addr 10.70.0.1/24 fd70::1/64 > >\nhost < link m1 < addr 10.70.0.2/24 >; route 10.71.0.0/24 via 10.70.0.1 >\n";
+    let start = sb.dump();
+    let script = sb.write_script("mv.ns", a);
+    assert!(sb.netscript(&["run", &script]).success);
+    let applied = sb.dump();
+    sb.write_script("mv.ns", b);
+    let ops = sb.op_count(&script);
+    for n in 0..ops {
+        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
+        assert_rolled_back(&run, &format!("the move refused at operation {n}"));
+        assert_same_dump(&support::without_macs(&applied), &support::without_macs(&sb.dump()), &format!("the move refused at operation {n} of {ops}"));
+    }
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    sb.assert_up_to_date(&script);
+    let alone = Sandbox::new();
+    let alone_script = alone.write_script("mv.ns", b);
+    assert!(alone.netscript(&["run", &alone_script]).success);
+    assert_same_dump(&support::without_macs(&alone.dump()), &support::without_macs(&sb.dump()), "the move against the edited script alone");
+    assert!(sb.netscript(&["down", &script]).success);
+    assert_same_dump(&start, &sb.dump(), "down after the move");
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the

@@ -97,7 +97,12 @@ impl<'a> Planner<'a> {
             IfaceKind::VethPeer { .. } | IfaceKind::Existing | IfaceKind::Loopback => None,
         };
         match (create_kind, observed) {
-            (Some(kind), None) => self.create_link(ns, iface, kind),
+            (Some(kind), None) => {
+                if let IfaceKind::Veth { peer } = &iface.kind {
+                    self.free_peer_name(ns, iface, peer);
+                }
+                self.create_link(ns, iface, kind)
+            }
             (Some(kind), Some(found)) => {
                 let wanted = kind_word(&kind);
                 if found.kind.as_deref() != Some(wanted) {
@@ -195,12 +200,50 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A veth made anew at (ns, name) whose declared peer end still exists as an end of
+    /// the script's old veth (this end moved to another namespace, the peer stayed): the
+    /// old pair is deleted first, or the peer's name is taken. A rollback makes it again
+    /// with its addresses and routes, as for a veth that changes its peer.
+    fn free_peer_name(&mut self, ns: &Namespace, iface: &Interface, peer: &IfRef) {
+        if self.observed_link(&peer.ns, &peer.name).is_none() {
+            return;
+        }
+        let peer_key = (peer.ns.clone(), peer.name.clone());
+        let old = self.index.veths.iter().find_map(|(creator, made)| match made {
+            Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }
+                if *creator != (ns.name.clone(), iface.name.clone()) && (*creator == peer_key || (peer_ns.clone(), peer_name.clone()) == peer_key) =>
+            {
+                Some((creator.clone(), *made))
+            }
+            _ => None,
+        });
+        let Some(((old_ns, old_name), made)) = old else { return };
+        let Some(found) = self.observed_link(&old_ns, &old_name).cloned() else { return };
+        let mut put_back = vec![self.as_it_is(made, &found)];
+        put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: old_ns.clone(), dev: old_name.clone(), addr: *addr }));
+        if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+            put_back.extend(self.addrs_of(peer_ns, peer_name));
+            put_back.extend(self.routes_through(&old_ns, &old_name));
+            put_back.extend(self.routes_through(peer_ns, peer_name));
+            self.replaced.push((peer_ns.clone(), peer_name.clone()));
+        }
+        let mut deps = self.link_deps(&old_ns, &old_name);
+        deps.extend(self.ns_deps(&ns.name));
+        let op = self.push(Action::DeleteLink { ns: old_ns.clone(), name: old_name.clone() }, iface.span, deps, put_back);
+        self.record_link_op(&old_ns, &old_name, op);
+        // The new pair's creation waits for the name.
+        self.record_link_op(&ns.name, &iface.name, op);
+        self.replaced.push((old_ns, old_name));
+    }
+
     pub(super) fn peer_interface(&self, peer: &IfRef) -> Option<&'a Interface> {
         self.desired.namespaces.get(&peer.ns)?.interfaces.get(&peer.name)
     }
 
     pub(super) fn create_link(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind) {
-        let mut deps = self.ns_deps(&ns.name);
+        // What this plan already does at the name (deleting the old pair that held it, or
+        // its peer's name) comes first, even from another namespace's socket.
+        let mut deps = self.link_deps(&ns.name, &iface.name);
         if let LinkKind::Veth { peer_ns, peer_attrs, .. } = &kind {
             deps.extend(self.ns_deps(peer_ns));
             if let Some(m) = &peer_attrs.master {
