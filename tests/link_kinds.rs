@@ -7,6 +7,7 @@
 //! system as it was.
 
 mod support;
+use support::netem::full_kernel_lane;
 use support::Sandbox;
 
 const SCRIPT: &str = "
@@ -31,10 +32,6 @@ ip -n r link add d0 type dummy
 ip -n r link set d0 up
 ip -n r addr add 192.0.2.1/24 dev d0
 ";
-
-fn full_kernel_lane() -> bool {
-    std::env::var("NETSCRIPT_FULL_KERNEL").as_deref() == Ok("1")
-}
 
 #[test]
 fn dummy_and_vrf_like_ip_or_refused_after_rollback() {

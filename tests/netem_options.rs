@@ -9,52 +9,8 @@
 //! complete rollback instead.
 
 mod support;
-use support::{Run, Sandbox};
-
-fn full_kernel_lane() -> bool {
-    std::env::var("NETSCRIPT_FULL_KERNEL").is_ok_and(|v| v == "1")
-}
-
-/// True when the kernel took the run; otherwise checks the refusal (see tests/full_kernel.rs).
-#[track_caller]
-fn netem_taken(sb: &Sandbox, run: &Run, before: &str) -> bool {
-    if run.success {
-        return true;
-    }
-    assert!(!full_kernel_lane(), "the full-kernel lane's kernel must take netem: {run:?}");
-    assert_eq!(run.code, Some(3), "a kernel without netem refuses it at apply time: {run:?}");
-    assert!(run.stderr.contains("this kernel does not support the qdisc netem"), "{}", run.stderr);
-    support::assert_same_dump(before, &sb.dump(), "after the refused run");
-    eprintln!("this kernel has no netem: its refusal was checked; the full-kernel lane runs the rest");
-    false
-}
-
-const PAIR: &str = "netns no1 < veth v0 <-> no2.v1 < addr 10.78.0.1/24 > >\nnetns no2 < link v1 < addr 10.78.0.2/24 > >\n";
-
-fn pair_with(netem: &str) -> String {
-    PAIR.replace("addr 10.78.0.1/24 >", &format!("addr 10.78.0.1/24; {netem} >"))
-}
-
-fn iproute2_pair_with(tc_netem: &str) -> String {
-    format!(
-        "ip netns add no1; ip netns add no2
-ip link add v0 netns no1 type veth peer name v1 netns no2
-ip -n no1 addr add 10.78.0.1/24 dev v0; ip -n no1 link set v0 up; ip -n no1 link set lo up
-ip -n no2 addr add 10.78.0.2/24 dev v1; ip -n no2 link set v1 up; ip -n no2 link set lo up
-tc -n no1 qdisc add dev v0 root handle 1: netem {tc_netem}
-"
-    )
-}
-
-/// v0's qdiscs as `tc -json` shows them, without `refcnt`.
-fn qdiscs(sb: &Sandbox) -> String {
-    let text = sb.sh("tc -n no1 -json qdisc show dev v0").ok();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("tc -json: {e}: {text}"));
-    for q in json.as_array_mut().expect("a list of qdiscs") {
-        q.as_object_mut().expect("a qdisc").remove("refcnt");
-    }
-    json.to_string()
-}
+use support::netem::{iproute2_pair_with, netem_taken, pair_with, qdiscs};
+use support::Sandbox;
 
 #[test]
 fn finer_options_equal_tc() {
@@ -83,7 +39,7 @@ fn finer_options_equal_tc() {
         ours.assert_up_to_date(&script);
         if ours_words.contains("gap") {
             assert_eq!(support::without_macs(&ours.dump()), support::without_macs(&reference.dump()), "`{ours_words}`");
-            let shown_by_us = ours.netscript(&["show", "no1"]).ok();
+            let shown_by_us = ours.netscript(&["show", "fk1"]).ok();
             // Percentages read back as fractions of 2^32 - 1 (`corrupt 0.09999999…%`).
             for word in ["limit 300", " duplicate 2", " corrupt 0.", " reorder 50", " gap 3"] {
                 assert!(shown_by_us.contains(word), "{word}: {shown_by_us}");
@@ -113,7 +69,7 @@ fn dropping_an_option_removes_it_from_the_kernel_and_a_refusal_rolls_back() {
     assert_eq!(qdiscs(&sb), qdiscs(&reference), "the kernel holds what a fresh `netem delay 10ms duplicate 3%` holds");
     sb.assert_up_to_date(&script);
     // A refused run (its last operation fails) puts everything back, the netem included.
-    let edited = pair_with("netem delay 30ms limit 50 corrupt 2%").replace("addr 10.78.0.2/24", "addr 10.78.0.2/24 10.79.0.2/24");
+    let edited = pair_with("netem delay 30ms limit 50 corrupt 2%").replace("addr 10.77.0.2/24", "addr 10.77.0.2/24 10.79.0.2/24");
     sb.put(&script, &edited);
     let ops = sb.op_count(&script);
     assert_eq!(ops, 2, "the netem and an address");

@@ -354,11 +354,7 @@ fn a_veth_moved_by_a_refused_edit_comes_back_with_the_addresses_of_both_ends() {
     let applied = sb.dump();
     sb.write_script("mv.ns", b);
     let ops = sb.op_count(&script);
-    for n in 0..ops {
-        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
-        assert_rolled_back(&run, &format!("the move refused at operation {n}"));
-        assert_same_dump(&support::without_macs(&applied), &support::without_macs(&sb.dump()), &format!("the move refused at operation {n} of {ops}"));
-    }
+    refused_at_every_operation(&sb, &script, &applied, ops, "the move");
 }
 
 /// The same move where the edit also drops the namespace the veth was in: the namespace
@@ -378,11 +374,7 @@ fn a_veth_moved_out_of_a_dropped_namespace_frees_its_peers_name_first() {
     let applied = sb.dump();
     sb.write_script("mv.ns", b);
     let ops = sb.op_count(&script);
-    for n in 0..ops {
-        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
-        assert_rolled_back(&run, &format!("the move refused at operation {n}"));
-        assert_same_dump(&support::without_macs(&applied), &support::without_macs(&sb.dump()), &format!("the move refused at operation {n} of {ops}"));
-    }
+    refused_at_every_operation(&sb, &script, &applied, ops, "the move");
     let run = sb.netscript(&["run", &script]);
     assert!(run.success, "{}", run.stderr);
     sb.assert_up_to_date(&script);
@@ -409,9 +401,15 @@ fn a_veth_deleted_by_a_refused_edit_comes_back_with_its_routes_through_a_gateway
     let applied = sb.dump();
     sb.write_script("dv.ns", b);
     let ops = sb.op_count(&script);
+    refused_at_every_operation(&sb, &script, &applied, ops, "the deletion");
+}
+
+/// Runs `script` refused at each of its `ops` operations in turn (one at a time, serially):
+/// each run must roll back to `applied` (MACs aside: a veth made again gets new ones).
+fn refused_at_every_operation(sb: &Sandbox, script: &str, applied: &str, ops: usize, what: &str) {
     for n in 0..ops {
-        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
-        assert_rolled_back(&run, &format!("the deletion refused at operation {n}"));
-        assert_same_dump(&support::without_macs(&applied), &support::without_macs(&sb.dump()), &format!("the deletion refused at operation {n} of {ops}"));
+        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", script]);
+        assert_rolled_back(&run, &format!("{what} refused at operation {n}"));
+        assert_same_dump(&support::without_macs(applied), &support::without_macs(&sb.dump()), &format!("{what} refused at operation {n} of {ops}"));
     }
 }

@@ -51,22 +51,7 @@ fn details(sb: &Sandbox) -> String {
         out.push_str(&sb.run("tc", &["-n", "a", "-d", "qdisc", "show", "dev", dev]).ok());
         out.push_str(&sb.run("tc", &["-n", "a", "-d", "class", "show", "dev", dev]).ok());
     }
-    let words = out.split([',', ' ']).collect::<Vec<_>>();
-    let mut kept = Vec::new();
-    let mut skip_next = false;
-    for w in words {
-        if std::mem::take(&mut skip_next) {
-            continue;
-        }
-        if w == "refcnt" || w == "direct_packets_stat" {
-            skip_next = true;
-            continue;
-        }
-        if !w.contains("direct_packets_stat") && !w.contains("refcnt") {
-            kept.push(w);
-        }
-    }
-    kept.join(" ")
+    support::oracle::tc_details_without_counters(&out)
 }
 
 #[test]

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod netem;
 pub mod oracle;
 pub mod traffic;
 

@@ -268,3 +268,23 @@ impl<'de> Visitor<'de> for RepeatedVisitor {
         Ok(Value::Object(out))
     }
 }
+
+/// tc's text and JSON output without the direct_packets_stat counter and the reference
+/// count (which count packets and holders, not configuration), as one line of words.
+pub fn tc_details_without_counters(out: &str) -> String {
+    let mut kept = Vec::new();
+    let mut skip_next = false;
+    for w in out.split([',', ' ']) {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if w == "refcnt" || w == "direct_packets_stat" {
+            skip_next = true;
+            continue;
+        }
+        if !w.contains("direct_packets_stat") && !w.contains("refcnt") {
+            kept.push(w);
+        }
+    }
+    kept.join(" ")
+}
