@@ -362,7 +362,9 @@ fn normalise(v: Value) -> Value {
     }
 }
 
-fn without_volatile_v6_routes(routes: Value) -> Value {
+/// Routes without the IPv6 link-local and multicast ones the kernel adds by itself, some
+/// of them asynchronously after a link comes up.
+pub fn without_volatile_v6_routes(routes: Value) -> Value {
     Value::Array(routes.as_array().cloned().unwrap_or_default().into_iter().filter(|r| !is_v6_route_volatile(r)).collect())
 }
 
