@@ -120,15 +120,7 @@ impl<'a> Planner<'a> {
                     let mut deps = self.link_deps(&ns.name, &iface.name);
                     deps.extend(self.ns_deps(&peer.ns));
                     // A rollback makes it again with its addresses and the routes through it.
-                    let mut put_back = vec![self.as_it_is(made, &found)];
-                    put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr: *addr }));
-                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
-                        put_back.extend(self.addrs_of(peer_ns, peer_name));
-                    }
-                    put_back.extend(self.routes_through(&ns.name, &iface.name));
-                    if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
-                        put_back.extend(self.routes_through(peer_ns, peer_name));
-                    }
+                    let put_back = self.old_pair_put_back(&ns.name, &iface.name, made, &found);
                     let op = self.push(Action::DeleteLink { ns: ns.name.clone(), name: iface.name.clone() }, iface.span, deps, put_back);
                     self.record_link_op(&ns.name, &iface.name, op);
                     self.replaced.push((ns.name.clone(), iface.name.clone()));
@@ -200,6 +192,22 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// What makes the script's old veth pair `made` again, its end (ns, name) observed as
+    /// `found`: the pair as it is now (MACs included), the addresses of both ends (not the
+    /// link-local ones the kernel makes), then the routes through either end.
+    fn old_pair_put_back(&self, ns: &str, name: &str, made: &Action, found: &ObservedLink) -> Vec<Action> {
+        let mut put_back = vec![self.as_it_is(made, found)];
+        put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.to_string(), dev: name.to_string(), addr: *addr }));
+        if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
+            put_back.extend(self.addrs_of(peer_ns, peer_name));
+            put_back.extend(self.routes_through(ns, name));
+            put_back.extend(self.routes_through(peer_ns, peer_name));
+        } else {
+            put_back.extend(self.routes_through(ns, name));
+        }
+        put_back
+    }
+
     /// A veth made anew at (ns, name) whose declared peer end still exists as an end of
     /// the script's old veth (this end moved to another namespace, the peer stayed): the
     /// old pair is deleted first, or the peer's name is taken. A rollback makes it again
@@ -219,12 +227,8 @@ impl<'a> Planner<'a> {
         });
         let Some(((old_ns, old_name), made)) = old else { return };
         let Some(found) = self.observed_link(&old_ns, &old_name).cloned() else { return };
-        let mut put_back = vec![self.as_it_is(made, &found)];
-        put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: old_ns.clone(), dev: old_name.clone(), addr: *addr }));
+        let put_back = self.old_pair_put_back(&old_ns, &old_name, made, &found);
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
-            put_back.extend(self.addrs_of(peer_ns, peer_name));
-            put_back.extend(self.routes_through(&old_ns, &old_name));
-            put_back.extend(self.routes_through(peer_ns, peer_name));
             self.replaced.push((peer_ns.clone(), peer_name.clone()));
         }
         let mut deps = self.link_deps(&old_ns, &old_name);
