@@ -839,26 +839,9 @@ fn kernel_only_differences(v: &mut Value) {
     }
 }
 
-/// eBPF programs without what tells two loads of the same code apart: the kernel's
-/// program id and load time (two sandboxes load the same program under different ids;
-/// the name and the tag, a hash of the instructions, stay).
-fn without_program_instances(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::Object(prog)) = m.get_mut("prog") {
-                prog.remove("id");
-                prog.remove("load_time");
-            }
-            m.values_mut().for_each(without_program_instances);
-        }
-        Value::Array(a) => a.iter_mut().for_each(without_program_instances),
-        _ => {}
-    }
-}
-
 /// The dump as two histories that end in the same script may differ only where the
 /// kernel, not the script, decides. Dropped or rewritten, and why:
-/// * eBPF program ids and load times (`without_program_instances`).
+/// * eBPF program ids and load times (`support::strip_program_instances`).
 /// * MAC addresses (`support::without_macs`): veths get random ones when created, and the
 ///   pre-existing h0/h0p are made apart in each sandbox.
 /// * priorities of rules the script gives none: the kernel picks "the lowest priority in
@@ -873,7 +856,7 @@ fn without_program_instances(v: &mut Value) {
 fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
     let mut v: Value = serde_json::from_str(&support::without_macs(&serde_json::to_string(dump).unwrap())).unwrap();
     kernel_only_differences(&mut v);
-    without_program_instances(&mut v);
+    support::strip_program_instances(&mut v);
     let empty = BTreeSet::new();
     for (label, ns) in v.as_object_mut().unwrap().iter_mut() {
         let Some(ns) = ns.as_object_mut() else { continue };

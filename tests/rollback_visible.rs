@@ -386,6 +386,42 @@ fn a_veth_moved_out_of_a_dropped_namespace_frees_its_peers_name_first() {
     assert_same_dump(&start, &sb.dump(), "down after the move");
 }
 
+/// A veth moved out of a dropped namespace, its peer staying, holds qdiscs, htb classes
+/// and filters, eBPF classifiers and an XDP program on both ends, and an mtu an edit
+/// changed since it was made: a refused run makes the old pair again with all of it (the
+/// rollback used to make the pair and its addresses only). Found by the convergence fault
+/// property.
+#[test]
+fn a_moved_veth_comes_back_with_what_it_held_when_the_move_is_refused() {
+    let sb = Sandbox::new();
+    let ends = "veth q0 <-> host.q1 < addr 10.74.0.1/24; bpf ingress < drop proto udp dport 9 >; xdp mode generic < drop proto udp dport 7 > >";
+    let host = |mtu: u32| {
+        format!(
+            "host < link q1 < addr 10.74.0.2/24; mtu {mtu}; bpf egress < drop proto tcp dport 23 >
+  htb default 20 < class 10 rate 5mbit < class 11 rate 1mbit >; class 20 rate 2mbit; filter proto tcp dport 22 -> 11 > > >\n"
+        )
+    };
+    let first = format!("netns mq1 < {ends} >\n{}", host(1500));
+    let a = format!("netns mq1 < {ends} >\n{}", host(1400));
+    let b = format!("netns mq0 < {ends} >\n{}", host(1400));
+    let script = sb.write_script("mq.ns", &first);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    sb.write_script("mq.ns", &a);
+    assert!(sb.netscript(&["run", &script]).success);
+    let applied = support::without_program_instances(&sb.dump());
+    sb.write_script("mq.ns", &b);
+    let ops = sb.op_count(&script);
+    for n in 0..ops {
+        let run = sb.netscript_env(&with(&[(FAIL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
+        assert_rolled_back(&run, &format!("the move refused at operation {n}"));
+        let now = support::without_program_instances(&sb.dump());
+        assert_same_dump(&support::without_macs(&applied), &support::without_macs(&now), &format!("the move refused at operation {n} of {ops}"));
+    }
+    assert!(sb.netscript(&["run", &script]).success);
+    sb.assert_up_to_date(&script);
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the

@@ -486,6 +486,30 @@ pub fn dump_diff(before: &str, after: &str) -> Option<String> {
     Some(report)
 }
 
+/// A dump without what tells two loads of the same eBPF code apart: the kernel's program
+/// id and load time (a program made again, or loaded in another sandbox, gets a new id;
+/// its name and tag, a hash of the instructions, stay).
+pub fn without_program_instances(dump: &str) -> String {
+    let mut value: Value = serde_json::from_str(dump).unwrap();
+    strip_program_instances(&mut value);
+    serde_json::to_string_pretty(&value).unwrap()
+}
+
+/// [`without_program_instances`] on a parsed dump.
+pub fn strip_program_instances(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Object(prog)) = m.get_mut("prog") {
+                prog.remove("id");
+                prog.remove("load_time");
+            }
+            m.values_mut().for_each(strip_program_instances);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_program_instances),
+        _ => {}
+    }
+}
+
 /// A dump without what differs between two equal topologies built apart: the MAC
 /// addresses of links (random for veths, bridges, macvlans), as `<mac>`, and the MAC part
 /// of a bridge's identifiers (`bridge_id`, `root_id`, `designated_root`,

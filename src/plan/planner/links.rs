@@ -2,7 +2,7 @@
 //! macvlan, vxlan, ifb), reconciling their attributes (mtu, mac, master, up/down), and
 //! what a moved or re-paired veth needs.
 
-use super::super::observed::ObservedLink;
+use super::super::observed::{AttachPoint, ObservedLink};
 use super::*;
 use crate::diagnostic::Diagnostic;
 
@@ -24,14 +24,54 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// `made` (a veth's creation) as the link is now, MACs included: what puts it back.
+    /// `made` (a veth's creation) as the link is now: MACs, mtu, up and master of both
+    /// ends as observed (edits since its creation changed them): what puts it back.
     pub(super) fn as_it_is(&self, made: &Action, found: &ObservedLink) -> Action {
         let mut action = made.clone();
         if let Action::CreateLink { attrs, kind: LinkKind::Veth { peer_ns, peer_name, peer_attrs }, .. } = &mut action {
-            attrs.mac = found.mac.or(attrs.mac);
-            peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
+            *attrs = observed_attrs(found, attrs);
+            if let Some(peer) = self.observed_link(peer_ns, peer_name) {
+                *peer_attrs = observed_attrs(peer, peer_attrs);
+            }
         }
         action
+    }
+
+    /// What the link `ns.dev` holds besides its addresses, as actions that put it back on
+    /// the link made again: its root qdisc, htb classes (parents first) and filters, its
+    /// ingress or clsact qdisc, the redirects and eBPF classifiers on it, its XDP program.
+    pub(super) fn held_by(&self, ns: &str, dev: &str) -> Vec<Action> {
+        let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
+        let on_dev = |d: &str| d == dev;
+        let at = |parent: QdiscParent| seen.qdiscs.iter().filter(move |q| on_dev(&q.dev) && q.spec.parent() == parent);
+        let qdisc = |q: &super::super::observed::ObservedQdisc| Action::ReplaceQdisc { ns: ns.to_string(), dev: dev.to_string(), qdisc: q.spec.clone() };
+        let mut put_back: Vec<Action> = at(QdiscParent::Root).map(qdisc).collect();
+        let mut classes: Vec<&ClassSpec> = seen.classes.iter().filter(|(d, _)| on_dev(d)).map(|(_, c)| c).collect();
+        let mut placed: Vec<u32> = Vec::new();
+        while !classes.is_empty() {
+            let before = classes.len();
+            classes.retain(|c| {
+                let ready = c.parent.is_none_or(|p| placed.contains(&p));
+                if ready {
+                    put_back.push(Action::ReplaceClass { ns: ns.to_string(), dev: dev.to_string(), class: (*c).clone() });
+                    placed.push(c.id);
+                }
+                !ready
+            });
+            if classes.len() == before {
+                break; // a class under a parent the dump lacks: left out
+            }
+        }
+        put_back.extend(seen.filters.iter().filter(|f| on_dev(&f.dev)).filter_map(|f| f.spec.clone()).map(|filter| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter }));
+        put_back.extend(at(QdiscParent::Ingress).chain(at(QdiscParent::Clsact)).map(qdisc));
+        put_back.extend(seen.redirects.iter().filter(|(d, _)| on_dev(d)).map(|(_, ifb)| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter: FilterSpec::MirredToIfb { ifb: ifb.clone() } }));
+        for p in seen.programs.iter().filter(|p| on_dev(&p.dev)) {
+            put_back.push(match p.attach {
+                AttachPoint::Tc { direction, prio } => Action::AttachBpf { ns: ns.to_string(), dev: dev.to_string(), direction, prio, handle: p.handle, program: self.restore(p) },
+                AttachPoint::Xdp { mode } => Action::AttachXdp { ns: ns.to_string(), dev: dev.to_string(), mode: Some(mode), program: self.restore(p), keep: None },
+            });
+        }
+        put_back
     }
 
     pub(super) fn is_replaced(&self, ns: &str, name: &str) -> bool {
@@ -198,8 +238,10 @@ impl<'a> Planner<'a> {
     fn old_pair_put_back(&self, ns: &str, name: &str, made: &Action, found: &ObservedLink) -> Vec<Action> {
         let mut put_back = vec![self.as_it_is(made, found)];
         put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.to_string(), dev: name.to_string(), addr: *addr }));
+        put_back.extend(self.held_by(ns, name));
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
             put_back.extend(self.addrs_of(peer_ns, peer_name));
+            put_back.extend(self.held_by(peer_ns, peer_name));
             put_back.extend(self.routes_through(ns, name));
             put_back.extend(self.routes_through(peer_ns, peer_name));
         } else {
@@ -404,4 +446,10 @@ fn link_dependencies(iface: &Interface) -> Vec<&str> {
         _ => {}
     }
     deps
+}
+
+/// `made`'s attributes with what the kernel reports for the link now: MAC, mtu, up and
+/// master.
+fn observed_attrs(link: &ObservedLink, made: &LinkAttrs) -> LinkAttrs {
+    LinkAttrs { up: link.up, mtu: Some(link.mtu), mac: link.mac.or(made.mac), master: link.master.clone() }
 }
