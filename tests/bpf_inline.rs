@@ -166,3 +166,35 @@ fn down_detaches_a_program_a_later_run_moved_to_another_mode() {
     assert!(down.success, "{}", down.stderr);
     support::assert_same_dump(&start, &sb.dump(), "down after a run that moved the program to generic XDP");
 }
+
+/// The kernel takes a native XDP program on a veth only while its peer's mtu fits in a
+/// page, and lowers the peer's maximum mtu while one is on. An edit that attaches one and
+/// gives the peer back its default mtu (9000 before, no longer declared) sets the mtu
+/// first; the edit back detaches the program before raising the mtu. Serial runs: the
+/// order is the plan's, not a race's. Found by the convergence property.
+#[test]
+fn a_native_program_and_its_peers_mtu_change_in_the_order_the_kernel_needs() {
+    let sb = Sandbox::new();
+    let wide = "netns ja < veth j0 <-> jb.j1 >\nnetns jb < link j1 < mtu 9000 > >\n";
+    let native = "netns ja < veth j0 <-> jb.j1 < xdp mode native < drop proto udp dport 7 > > >\nnetns jb < link j1 >\n";
+    let path = sb.write_script("mtu.ns", wide);
+    let serial = [("NETSCRIPT_TEST_SERIAL_OPS", "1".to_string())];
+    assert!(sb.netscript_env(&serial, &["run", &path]).success);
+    // Run in parallel the two are a race; the plan must order them.
+    sb.put(&path, native);
+    let plan: serde_json::Value = serde_json::from_str(&sb.netscript(&["plan", "--format", "json", &path]).stdout).unwrap();
+    let ops = plan["operations"].as_array().unwrap();
+    let index_of = |op: &str| ops.iter().find(|o| o["op"] == op).unwrap_or_else(|| panic!("no {op} in {plan}"))["index"].clone();
+    let attach = ops.iter().find(|o| o["op"] == "attach_xdp").unwrap();
+    assert!(attach["deps"].as_array().unwrap().contains(&index_of("set_link")), "the attach does not wait for the peer's mtu: {plan}");
+    for (step, text) in [("native after wide", native), ("wide after native", wide), ("native again", native)] {
+        sb.put(&path, text);
+        let run = sb.netscript_env(&serial, &["run", &path]);
+        assert!(run.success, "{step}: {}", run.stderr);
+        sb.assert_up_to_date(&path);
+        let mtu: serde_json::Value = serde_json::from_str(&sb.sh("ip -n jb -json link show j1").ok()).unwrap();
+        assert_eq!(mtu[0]["mtu"].as_u64(), Some(if text == wide { 9000 } else { 1500 }), "{step}");
+        let link: serde_json::Value = serde_json::from_str(&sb.sh("ip -n ja -json link show j0").ok()).unwrap();
+        assert_eq!(link[0]["xdp"]["mode"].as_u64(), (text == native).then_some(1), "{step}");
+    }
+}

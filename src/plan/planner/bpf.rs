@@ -114,6 +114,12 @@ impl Planner<'_> {
         let have = self.observed_programs(nsn, dev).into_iter().find(|p| matches!(p.attach, AttachPoint::Xdp { .. }));
         let mode = xdp.node.mode;
         let mut deps = self.link_deps(nsn, dev);
+        // A veth takes a native program only while its peer's mtu fits in a page: what
+        // this plan changes on the peer comes first.
+        match &iface.kind {
+            IfaceKind::Veth { peer: other } | IfaceKind::VethPeer { of: other } => deps.extend(self.link_deps(&other.ns, &other.name)),
+            _ => {}
+        }
         let mut keep = None;
         let mut undo = vec![Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode, keep: None }];
         if let Some(h) = &have {
