@@ -422,6 +422,25 @@ fn a_moved_veth_comes_back_with_what_it_held_when_the_move_is_refused() {
     sb.assert_up_to_date(&script);
 }
 
+/// A link that existed before netscript, taken down by the first version with an IPv6
+/// address (added while down, so the kernel kept it); the edit drops `down`, so the run
+/// gives the link back its own state, up. Refused later, the rollback takes it down again,
+/// which drops its IPv6 addresses: they must come back too. Found by the convergence
+/// fault property.
+#[test]
+fn a_link_given_back_up_by_a_refused_edit_is_down_again_with_its_ipv6_addresses() {
+    let sb = Sandbox::new();
+    sb.sh("ip link add h6 type veth peer name h6p && ip link set h6p up && ip link set h6 up").ok();
+    let script = sb.write_script("h6.ns", "host < link h6 < addr fd05::1/64; down > >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let applied = sb.dump();
+    assert!(applied.contains("fd05::1"), "the address is there while the link is down");
+    sb.write_script("h6.ns", "host < link h6 < addr fd05::1/64 >; sysctl net.ipv4.ip_default_ttl = 100 >\n");
+    let ops = sb.op_count(&script);
+    refused_at_every_operation(&sb, &script, &applied, ops, "bringing the link up");
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the

@@ -394,7 +394,7 @@ impl<'a> Planner<'a> {
 
 /// The addresses of `link` the kernel drops when it goes down: IPv6 ones but link-local
 /// (which it makes again when the link comes up).
-fn v6_addrs_dropped_on_down(link: &ObservedLink) -> impl Iterator<Item = ipnet::IpNet> + '_ {
+pub(super) fn v6_addrs_dropped_on_down(link: &ObservedLink) -> impl Iterator<Item = ipnet::IpNet> + '_ {
     link.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80))
 }
 
