@@ -223,7 +223,8 @@ impl IpValue {
 #[derive(Debug, Clone, serde::Serialize)]
 pub enum Octet {
     Lit(Spanned<u64>),
-    Interp(Expr),
+    // Boxed: an address holds five octets, and most are literals.
+    Interp(Box<Expr>),
 }
 
 /// A class id as tc reads it: hex digits (`10` is 0x10), or `{expr}` whose decimal

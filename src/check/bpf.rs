@@ -144,7 +144,7 @@ impl Evaluator<'_> {
                     );
                     return;
                 }
-                self.iface_mut(ns, iface).xdp = Some(Spanned::new(attach, stmt.span));
+                self.iface_mut(ns, iface).xdp = Some(Box::new(Spanned::new(attach, stmt.span)));
             }
             _ => unreachable!("not a program_attribute statement")
         }

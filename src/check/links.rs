@@ -34,6 +34,9 @@ impl Evaluator<'_> {
         if let Some(block) = block {
             let mut inner = Body::Namespace { ns: name.node.clone(), current: None };
             self.stmts(&block.node, &mut inner);
+            if let Some(ns) = self.desired.namespaces.get_mut(&name.node) {
+                ns.shrink_small();
+            }
         }
     }
 
@@ -66,7 +69,7 @@ impl Evaluator<'_> {
                 let parent = self.ok(v::template(&self.env, parent))?;
                 IfaceKind::Macvlan { parent, mode: mode.as_ref().map(|m| m.node).unwrap_or(MacvlanMode::Bridge) }
             }
-            StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(self.vxlan(stmt, opts)?),
+            StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(Box::new(self.vxlan(stmt, opts)?)),
             StmtKind::Link { .. } => {
                 if name.node == "lo" {
                     IfaceKind::Loopback

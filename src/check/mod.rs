@@ -87,7 +87,10 @@ pub fn check_parsed(sources: &mut SourceMap, file: FileId, script: Option<&crate
     evaluator.run(script);
     validate::validate(&mut evaluator);
     diagnostics.append(&mut evaluator.diagnostics);
-    let desired = std::mem::take(&mut evaluator.desired);
+    let mut desired = std::mem::take(&mut evaluator.desired);
+    // Once, at the end: a namespace's block may be opened again any number of times.
+    desired.namespaces.values_mut().for_each(crate::model::Namespace::shrink_to_fit);
+    desired.namespaces.shrink_to_fit();
     let syntax_errors: Vec<crate::source::Span> =
         diagnostics.iter().filter(|d| d.is_error() && d.code.starts_with("netscript::syntax::")).map(|d| d.span).collect();
     if !syntax_errors.is_empty() {

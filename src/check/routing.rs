@@ -176,13 +176,13 @@ impl Evaluator<'_> {
                 return;
             }
             if self.route_scope_fits(&route) {
-                self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+                crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").routes, route);
             }
             return;
         }
         if seen.0.contains_key("nexthop") {
             if !seen.0.contains_key("nexthop failed") && self.multipath_fits(&route, &seen) {
-                self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+                crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").routes, route);
             }
             return;
         }
@@ -208,7 +208,7 @@ impl Evaluator<'_> {
         if !self.route_scope_fits(&route) {
             return;
         }
-        self.desired.namespaces.get_mut(ns).expect("entered").routes.push(route);
+        crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").routes, route);
     }
 
     pub(super) fn rule(&mut self, ns: &str, stmt: &Stmt, opts: &[RuleOpt]) {
@@ -298,7 +298,7 @@ impl Evaluator<'_> {
             }
         }
         let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos };
-        self.desired.namespaces.get_mut(ns).expect("entered").rules.push(rule);
+        crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").rules, rule);
     }
     pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::IpValue]) {
         for a in addrs {
@@ -324,7 +324,7 @@ impl Evaluator<'_> {
                         .label("given again here")
                         .also(first, "first given here"),
                 ),
-                None => self.iface_mut(ns, iface).addrs.push(p),
+                None => crate::model::push_lean(&mut self.iface_mut(ns, iface).addrs, p),
             }
         }
     }

@@ -23,7 +23,7 @@ impl Evaluator<'_> {
             );
             return false;
         }
-        *target = Some(qdisc);
+        *target = Some(Box::new(qdisc));
         true
     }
 
@@ -76,7 +76,7 @@ impl Evaluator<'_> {
                 );
                 return;
             }
-            *target = Some(Spanned::new(tbf, stmt.span));
+            *target = Some(Box::new(Spanned::new(tbf, stmt.span)));
         } else {
             self.set_root_qdisc(ns, iface, Spanned::new(Qdisc::Tbf(tbf), stmt.span));
         }
@@ -166,7 +166,7 @@ impl Evaluator<'_> {
             return None;
         }
         let ClassExtra { burst, cburst, quantum, mtu } = extra;
-        htb.classes.push(HtbClass { span, id: minor.clone(), parent, rate, ceil, prio, burst, cburst, quantum, mtu });
+        crate::model::push_lean(&mut htb.classes, HtbClass { span, id: minor.clone(), parent, rate, ceil, prio, burst, cburst, quantum, mtu });
         Some(minor.node)
     }
 
@@ -209,7 +209,7 @@ impl Evaluator<'_> {
             );
             return;
         }
-        self.htb_mut(ns, iface).filters.push(f);
+        crate::model::push_lean(&mut self.htb_mut(ns, iface).filters, f);
     }
 
     pub(super) fn traffic_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {

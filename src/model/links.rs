@@ -31,14 +31,16 @@ pub struct Interface {
     pub mtu: Option<Spanned<u32>>,
     pub mac: Option<Spanned<[u8; 6]>>,
     pub master: Option<Spanned<String>>,
-    pub root_qdisc: Option<Spanned<Qdisc>>,
+    // Boxed: most interfaces have none, and a 100,000-line script holds tens of
+    // thousands of interfaces (they were 768 bytes each, mostly these).
+    pub root_qdisc: Option<Box<Spanned<Qdisc>>>,
     /// `shape ingress ...`: an ifb device, a mirred redirect to it, and a tbf on it.
-    pub ingress_shape: Option<Spanned<Tbf>>,
+    pub ingress_shape: Option<Box<Spanned<Tbf>>>,
     /// `qdisc ingress` / `qdisc clsact`: the hook qdisc without filters of netscript's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_qdisc: Option<Spanned<HookQdisc>>,
     pub bpf: Vec<Spanned<BpfAttach>>,
-    pub xdp: Option<Spanned<XdpAttach>>,
+    pub xdp: Option<Box<Spanned<XdpAttach>>>,
 }
 
 impl Interface {
@@ -84,7 +86,8 @@ pub enum IfaceKind {
     /// A VRF device and the routing table it binds.
     Vrf { table: Spanned<u32> },
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
-    Vxlan(Vxlan),
+    // Boxed: the largest kind by far, and the rarest.
+    Vxlan(Box<Vxlan>),
     /// `link NAME` for an interface the script does not create.
     Existing,
     /// `lo`, present in every namespace.

@@ -131,6 +131,22 @@ struct Planner<'a> {
     rule_prios: HashMap<(String, bool), Vec<u32>>,
 }
 
+/// About how many operations a plan of `desired` from nothing has (one per declared
+/// object): reserved up front, since growing a vector of 100,000 operations by doubling
+/// held the old and the new buffer at once, the front end's peak memory.
+fn likely_ops(desired: &Desired, owned: usize) -> usize {
+    let per_interface = |i: &crate::model::Interface| {
+        let classes = match i.root_qdisc.as_deref().map(|q| &q.node) {
+            Some(crate::model::Qdisc::Htb(h)) => h.classes.len() + h.filters.len(),
+            _ => 0,
+        };
+        let attrs = [i.mtu.is_some(), i.mac.is_some(), i.master.is_some(), i.root_qdisc.is_some(), i.ingress_shape.is_some(), i.xdp.is_some()];
+        1 + i.addrs.len() + attrs.into_iter().filter(|&a| a).count() + classes + i.bpf.len()
+    };
+    let per_ns = |ns: &crate::model::Namespace| 1 + ns.interfaces.values().map(per_interface).sum::<usize>() + ns.routes.len() + ns.rules.len() + ns.sysctls.len() + ns.firewall.len();
+    desired.namespaces.values().map(per_ns).sum::<usize>() + owned
+}
+
 pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Diagnostic>> {
     plan_owned(desired, observed, Ownership::default())
 }
@@ -143,7 +159,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         observed,
         owned: ownership.entries,
         index: OwnedIndex::new(ownership.entries),
-        ops: Vec::new(),
+        ops: Vec::with_capacity(likely_ops(desired, ownership.entries.len())),
         diagnostics: Vec::new(),
         ns_op: HashMap::default(),
         link_ops: HashMap::default(),

@@ -78,7 +78,11 @@ impl<'t> Builder<'t> {
     }
 
     pub(super) fn stmts(&mut self, pair: P<'_>) -> Vec<Stmt> {
-        inner(pair).map(|p| self.stmt(p)).collect()
+        let mut stmts: Vec<Stmt> = inner(pair).map(|p| self.stmt(p)).collect();
+        // The tree of a large script lives through the whole check: without the spare
+        // room of each block's doubling.
+        stmts.shrink_to_fit();
+        stmts
     }
 
     pub(super) fn block(&mut self, pair: P<'_>) -> Block {

@@ -30,7 +30,7 @@ impl Evaluator<'_> {
                     return;
                 }
                 let attach = XdpAttach { path: Default::default(), section: None, mode: mode.as_ref().map(|m| m.node), program: None, rules: Some(rules) };
-                self.iface_mut(ns, iface).xdp = Some(Spanned::new(attach, stmt.span));
+                self.iface_mut(ns, iface).xdp = Some(Box::new(Spanned::new(attach, stmt.span)));
             }
             _ => unreachable!("not an inline program"),
         }

@@ -236,7 +236,7 @@ impl Builder<'_> {
 
     pub(super) fn octet(&mut self, pair: P<'_>) -> Octet {
         match pair.as_rule() {
-            Rule::interp => Octet::Interp(self.expr(first(pair))),
+            Rule::interp => Octet::Interp(Box::new(self.expr(first(pair)))),
             _ => {
                 let v = pair.as_str().parse::<u64>().unwrap_or(u64::MAX);
                 Octet::Lit(self.spanned(&pair, v))
