@@ -126,6 +126,7 @@ pub(crate) async fn apply(inner: &Inner, plan: &Plan, on_event: &mut dyn FnMut(&
         if first_failure.is_none() && !super::cancel::requested() {
             while let Some(i) = ready.pop_front() {
                 let action = &plan.ops[i].action;
+                inner.keep_what_a_deletion_frees(&plan.ops[i]);
                 on_event(&ExecEvent::Started { op: i, action });
                 in_flight.push(async move { (i, super::fault::run_op(inner, plan, i).await.map_err(|e| e.in_context_of(action))) });
             }

@@ -323,6 +323,20 @@ impl Inner {
         }
     }
 
+    /// Before deleting a link, keeps the programs on it that the deletion's undo attaches
+    /// again by id: they would go with the link, and a rollback would load the same code
+    /// anew (another program, its counters at zero) instead of giving back the one there.
+    pub(crate) fn keep_what_a_deletion_frees(&self, op: &crate::plan::Op) {
+        if !matches!(op.action, Action::DeleteLink { .. }) {
+            return;
+        }
+        for undo in &op.undo {
+            if let Action::AttachBpf { program: BpfSource::Loaded { id, .. }, .. } | Action::AttachXdp { program: BpfSource::Loaded { id, .. }, .. } = undo {
+                self.keep(Some(*id));
+            }
+        }
+    }
+
     pub(crate) async fn bpf_action(&self, action: &Action) -> Result<(), ExecError> {
         use super::traffic::{TcRequest, send_tc_message};
         match action {

@@ -486,16 +486,9 @@ pub fn dump_diff(before: &str, after: &str) -> Option<String> {
     Some(report)
 }
 
-/// A dump without what tells two loads of the same eBPF code apart: the kernel's program
-/// id and load time (a program made again, or loaded in another sandbox, gets a new id;
-/// its name and tag, a hash of the instructions, stay).
-pub fn without_program_instances(dump: &str) -> String {
-    let mut value: Value = serde_json::from_str(dump).unwrap();
-    strip_program_instances(&mut value);
-    serde_json::to_string_pretty(&value).unwrap()
-}
-
-/// [`without_program_instances`] on a parsed dump.
+/// A parsed dump without what tells two loads of the same eBPF code apart: the kernel's
+/// program id and load time (a program loaded in another sandbox gets another id; its
+/// name and tag, a hash of the instructions, stay).
 pub fn strip_program_instances(v: &mut Value) {
     match v {
         Value::Object(m) => {
