@@ -437,6 +437,24 @@ fn a_link_given_back_up_by_a_refused_edit_is_down_again_with_its_ipv6_addresses(
     refused_at_every_operation(&sb, &script, &applied, ops, "bringing the link up");
 }
 
+/// A pre-existing link with its own primary address; the first version adds two
+/// secondaries, the edit deletes the first of them. Refused, the rollback puts it back
+/// where it was, before the other (the kernel would append it: the order of secondaries
+/// decides which is promoted should the primary go). Found by the convergence fault
+/// property.
+#[test]
+fn a_secondary_address_a_refused_edit_deleted_comes_back_in_its_place() {
+    let sb = Sandbox::new();
+    sb.sh("ip link add h7 type veth peer name h7p && ip link set h7p up && ip link set h7 up && ip addr add 10.75.0.9/24 dev h7").ok();
+    let script = sb.write_script("h7.ns", "host < link h7 < addr 10.75.0.5/24 10.75.0.3/24 > >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let applied = sb.dump();
+    sb.write_script("h7.ns", "host < link h7 < addr 10.75.0.3/24 >; sysctl net.ipv4.ip_default_ttl = 100 >\n");
+    let ops = sb.op_count(&script);
+    refused_at_every_operation(&sb, &script, &applied, ops, "deleting a secondary");
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the

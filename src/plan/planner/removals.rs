@@ -193,6 +193,28 @@ impl Planner<'_> {
         self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
     }
 
+    /// What a rollback that puts back the IPv4 secondary `addr` does next: delete and add
+    /// again the secondaries of its subnet that followed it on the link (`addrs`, the
+    /// kernel's order). The kernel appends an address and keeps secondaries in the order
+    /// they came (the first is promoted should the primary go): without this, `addr`
+    /// would come back last. Only when those are all netscript's own (another's would
+    /// lose its flags and label); for a primary, `secondaries_first` already does it.
+    fn secondaries_after(&self, ns: &str, dev: &str, addr: ipnet::IpNet, addrs: &[ipnet::IpNet]) -> Vec<Action> {
+        if !addr.addr().is_ipv4() {
+            return Vec::new();
+        }
+        let subnet: Vec<ipnet::IpNet> = addrs.iter().copied().filter(|a| a.trunc() == addr.trunc()).collect();
+        let Some(at) = subnet.iter().position(|a| *a == addr) else { return Vec::new() };
+        let after = &subnet[at + 1..];
+        if at == 0 || !after.iter().all(|a| self.owns(&format!("addr {ns} {dev} {a}"))) {
+            return Vec::new();
+        }
+        after
+            .iter()
+            .flat_map(|a| [Action::DelAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *a }, Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *a }])
+            .collect()
+    }
+
     /// A link this plan deletes (and a veth's other end with it) is not there for what
     /// follows: made anew if still declared, with all its configuration.
     fn note_gone_link(&mut self, action: &Action, entry: &Owned) {
@@ -250,7 +272,11 @@ impl Planner<'_> {
                     .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
-                Some(l) if l.addrs.contains(addr) && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *addr)) => Do(vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }]),
+                Some(l) if l.addrs.contains(addr) && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *addr)) => {
+                    let mut undo = vec![Action::AddAddr { ns: ns.clone(), dev: dev.clone(), addr: *addr }];
+                    undo.extend(self.secondaries_after(ns, dev, *addr, &l.addrs));
+                    Do(undo)
+                }
                 _ => Gone,
             },
             Action::DelRoute { ns, route } => match seen {
