@@ -911,9 +911,6 @@ fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
     text(&v)
 }
 
-/// The lines that differ between two dumps (as `support::assert_same_dump` shows them),
-/// or None when they are equal.
-
 // ---------------------------------------------------------------------------------------
 // The property.
 

@@ -226,7 +226,7 @@ fn kernel_made_device_value(key: &str, value: &str) -> bool {
 /// them by name — but for what the kernel gives a device itself.
 pub fn scan_sysctls() -> BTreeMap<String, String> {
     let mut all = scan_all_sysctls();
-    let defaults: BTreeMap<String, String> = all.iter().filter_map(|(k, _)| device_default(k)).filter_map(|d| all.get(&d).map(|v| (d, v.clone()))).collect();
+    let defaults: BTreeMap<String, String> = all.keys().filter_map(|k| device_default(k)).filter_map(|d| all.get(&d).map(|v| (d, v.clone()))).collect();
     all.retain(|key, value| match device_default(key) {
         None => true,
         Some(d) => defaults.get(&d).is_some_and(|dv| dv != value) && !kernel_made_device_value(key, value),
