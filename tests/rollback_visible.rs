@@ -455,6 +455,24 @@ fn a_secondary_address_a_refused_edit_deleted_comes_back_in_its_place() {
     refused_at_every_operation(&sb, &script, &applied, ops, "deleting a secondary");
 }
 
+/// A veth pair inside one namespace, an htb on one end; the edit moves that end to a new
+/// namespace without the htb. The plan removes the htb (a removal that puts it back on
+/// rollback) and deletes the old pair (whose undo makes it again with what it held): a
+/// rollback put the htb back twice, and htb, which has no `change`, refused the second
+/// ("Change operation not supported"), leaving the rollback incomplete. Found by the
+/// convergence fault property.
+#[test]
+fn a_qdisc_removed_from_a_moved_veth_end_is_put_back_once() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("rq.ns", "netns rq1 < veth r0 <-> r1\n  link r1 < htb default 10 < class 10 rate 1mbit > > >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let applied = sb.dump();
+    sb.write_script("rq.ns", "netns rq1 < veth r0 <-> rqx.r1 < addr 10.76.0.1/24 > >\n");
+    let ops = sb.op_count(&script);
+    refused_at_every_operation(&sb, &script, &applied, ops, "the move");
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the

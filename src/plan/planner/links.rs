@@ -71,6 +71,10 @@ impl<'a> Planner<'a> {
                 AttachPoint::Xdp { mode } => Action::AttachXdp { ns: ns.to_string(), dev: dev.to_string(), mode: Some(mode), program: self.restore(p), keep: None },
             });
         }
+        // What a removal of this plan takes off first puts back itself, after the link is
+        // made again (its undo runs later): twice, a qdisc without a `change` (htb) refuses
+        // the second.
+        put_back.retain(|a| !self.ops.iter().any(|o| o.removes.is_some() && o.undo.contains(a)));
         put_back
     }
 
