@@ -839,3 +839,25 @@ sandbox_test!(a_changed_filter_is_the_one_down_removes, {
     assert!(down.success, "down failed: {}", down.stderr);
     assert_same_dump(&before, &sb.dump(), "after down of the edited script");
 });
+
+/// A rule the first version gives a priority, the edit writes without one: the kernel's
+/// own `from all lookup main` already satisfies it, so the edited script run alone adds
+/// nothing, and after the first version the rule that version made goes (it was kept,
+/// and the system's rules depended on the history). Found by the convergence property.
+#[test]
+fn a_rule_the_kernels_own_satisfies_is_not_kept_from_an_earlier_version() {
+    let a = "netns ro1 < rule pref 40011 table main; rule pref 40001 table 200 >\n";
+    let b = "netns ro1 < rule table main; rule pref 40001 table 200 >\n";
+    let sb = Sandbox::new();
+    let path = sb.write_script("ro.ns", a);
+    assert!(sb.netscript(&["run", &path]).success);
+    sb.put(&path, b);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "{}", run.stderr);
+    sb.assert_up_to_date(&path);
+    let alone = Sandbox::new();
+    let alone_path = alone.write_script("ro.ns", b);
+    assert!(alone.netscript(&["run", &alone_path]).success);
+    assert_same_dump(&without_macs(&alone.dump()), &without_macs(&sb.dump()), "the edit against the edited script alone");
+    assert!(sb.netscript(&["down", &path]).success);
+}

@@ -70,7 +70,7 @@ impl Planner<'_> {
                 self.drop_links.push(first.clone());
                 continue;
             }
-            if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || ownership::declares(self.desired, first) {
+            if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || (ownership::declares(self.desired, first) && !self.redundant_rule(first)) {
                 continue;
             }
             // A veth whose other end is in a namespace that goes: deleted with the
@@ -213,6 +213,22 @@ impl Planner<'_> {
             .iter()
             .flat_map(|a| [Action::DelAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *a }, Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *a }])
             .collect()
+    }
+
+    /// A rule the script made that its declarations no longer need: each declared rule
+    /// it satisfies is satisfied by another rule there that the script did not make (a
+    /// rule without `pref` matches any priority, the kernel's own `lookup main` too).
+    /// The script run alone would add none; after an earlier version it removes its old
+    /// one, so that the history does not decide what the system holds.
+    fn redundant_rule(&self, undo: &Action) -> bool {
+        let Action::DelRule { ns, rule } = undo else { return false };
+        let (Some(want), Some(seen)) = (self.desired.namespaces.get(ns), self.observed_ns(ns)) else { return false };
+        let ours = |have: &RuleSpec| self.owned.iter().any(|o| matches!(o.undo.first(), Some(Action::DelRule { ns: n, rule: r }) if n == ns && rule_matches(r, have)));
+        want.rules
+            .iter()
+            .map(crate::plan::rule_spec)
+            .filter(|w| rule_matches(w, rule))
+            .all(|w| seen.rules.iter().any(|have| !rule_matches(rule, have) && rule_matches(&w, have) && !ours(have)))
     }
 
     /// A link this plan deletes (and a veth's other end with it) is not there for what
