@@ -473,6 +473,24 @@ fn a_qdisc_removed_from_a_moved_veth_end_is_put_back_once() {
     refused_at_every_operation(&sb, &script, &applied, ops, "the move");
 }
 
+/// A veth whose end in a namespace that stays holds an XDP program; the edit no longer
+/// declares the other end there (its namespace stays, empty) and declares the pair from
+/// a new namespace. The old pair is a removal; refused, the rollback made it again with
+/// its addresses but without the program. Found by the convergence fault property.
+#[test]
+fn a_removed_veth_comes_back_with_the_program_on_its_other_end() {
+    let sb = Sandbox::new();
+    let a = "netns xr1 < veth x0 <-> xr2.x1 >\nnetns xr2 < link x1 < addr 10.77.0.2/24; xdp < drop proto icmp > > >\n";
+    let b = "netns xr0 < veth x0 <-> xr2.x1 >\nnetns xr1\nnetns xr2 < link x1 < addr 10.77.0.2/24; xdp < drop proto icmp > >; sysctl net.ipv4.ip_default_ttl = 99 >\n";
+    let script = sb.write_script("xr.ns", a);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let applied = sb.dump();
+    sb.write_script("xr.ns", b);
+    let ops = sb.op_count(&script);
+    refused_at_every_operation(&sb, &script, &applied, ops, "the re-pairing");
+}
+
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
 /// later, the rollback makes the veth again, then its address, then the route (the route
 /// first is refused: its gateway is unreachable until the address is back). Found by the
