@@ -427,14 +427,10 @@ fn a_moved_veth_comes_back_with_what_it_held_when_the_move_is_refused() {
 fn a_link_given_back_up_by_a_refused_edit_is_down_again_with_its_ipv6_addresses() {
     let sb = Sandbox::new();
     sb.sh("ip link add h6 type veth peer name h6p && ip link set h6p up && ip link set h6 up").ok();
-    let script = sb.write_script("h6.ns", "host < link h6 < addr fd05::1/64; down > >\n");
-    let run = sb.netscript(&["run", &script]);
-    assert!(run.success, "{}", run.stderr);
-    let applied = sb.dump();
+    let a = "host < link h6 < addr fd05::1/64; down > >\n";
+    let b = "host < link h6 < addr fd05::1/64 >; sysctl net.ipv4.ip_default_ttl = 100 >\n";
+    let applied = edit_refused_at_every_operation(&sb, "h6.ns", a, b, "bringing the link up");
     assert!(applied.contains("fd05::1"), "the address is there while the link is down");
-    sb.write_script("h6.ns", "host < link h6 < addr fd05::1/64 >; sysctl net.ipv4.ip_default_ttl = 100 >\n");
-    let ops = sb.op_count(&script);
-    refused_at_every_operation(&sb, &script, &applied, ops, "bringing the link up");
 }
 
 /// A pre-existing link with its own primary address; the first version adds two
@@ -446,13 +442,9 @@ fn a_link_given_back_up_by_a_refused_edit_is_down_again_with_its_ipv6_addresses(
 fn a_secondary_address_a_refused_edit_deleted_comes_back_in_its_place() {
     let sb = Sandbox::new();
     sb.sh("ip link add h7 type veth peer name h7p && ip link set h7p up && ip link set h7 up && ip addr add 10.75.0.9/24 dev h7").ok();
-    let script = sb.write_script("h7.ns", "host < link h7 < addr 10.75.0.5/24 10.75.0.3/24 > >\n");
-    let run = sb.netscript(&["run", &script]);
-    assert!(run.success, "{}", run.stderr);
-    let applied = sb.dump();
-    sb.write_script("h7.ns", "host < link h7 < addr 10.75.0.3/24 >; sysctl net.ipv4.ip_default_ttl = 100 >\n");
-    let ops = sb.op_count(&script);
-    refused_at_every_operation(&sb, &script, &applied, ops, "deleting a secondary");
+    let a = "host < link h7 < addr 10.75.0.5/24 10.75.0.3/24 > >\n";
+    let b = "host < link h7 < addr 10.75.0.3/24 >; sysctl net.ipv4.ip_default_ttl = 100 >\n";
+    edit_refused_at_every_operation(&sb, "h7.ns", a, b, "deleting a secondary");
 }
 
 /// A veth pair inside one namespace, an htb on one end; the edit moves that end to a new
@@ -464,13 +456,9 @@ fn a_secondary_address_a_refused_edit_deleted_comes_back_in_its_place() {
 #[test]
 fn a_qdisc_removed_from_a_moved_veth_end_is_put_back_once() {
     let sb = Sandbox::new();
-    let script = sb.write_script("rq.ns", "netns rq1 < veth r0 <-> r1\n  link r1 < htb default 10 < class 10 rate 1mbit > > >\n");
-    let run = sb.netscript(&["run", &script]);
-    assert!(run.success, "{}", run.stderr);
-    let applied = sb.dump();
-    sb.write_script("rq.ns", "netns rq1 < veth r0 <-> rqx.r1 < addr 10.76.0.1/24 > >\n");
-    let ops = sb.op_count(&script);
-    refused_at_every_operation(&sb, &script, &applied, ops, "the move");
+    let a = "netns rq1 < veth r0 <-> r1\n  link r1 < htb default 10 < class 10 rate 1mbit > > >\n";
+    let b = "netns rq1 < veth r0 <-> rqx.r1 < addr 10.76.0.1/24 > >\n";
+    edit_refused_at_every_operation(&sb, "rq.ns", a, b, "the move");
 }
 
 /// A veth whose end in a namespace that stays holds an XDP program; the edit no longer
@@ -482,13 +470,7 @@ fn a_removed_veth_comes_back_with_the_program_on_its_other_end() {
     let sb = Sandbox::new();
     let a = "netns xr1 < veth x0 <-> xr2.x1 >\nnetns xr2 < link x1 < addr 10.77.0.2/24; xdp < drop proto icmp > > >\n";
     let b = "netns xr0 < veth x0 <-> xr2.x1 >\nnetns xr1\nnetns xr2 < link x1 < addr 10.77.0.2/24; xdp < drop proto icmp > >; sysctl net.ipv4.ip_default_ttl = 99 >\n";
-    let script = sb.write_script("xr.ns", a);
-    let run = sb.netscript(&["run", &script]);
-    assert!(run.success, "{}", run.stderr);
-    let applied = sb.dump();
-    sb.write_script("xr.ns", b);
-    let ops = sb.op_count(&script);
-    refused_at_every_operation(&sb, &script, &applied, ops, "the re-pairing");
+    edit_refused_at_every_operation(&sb, "xr.ns", a, b, "the re-pairing");
 }
 
 /// An edit deletes a veth with an address and a route through a gateway on it; refused
@@ -507,6 +489,19 @@ fn a_veth_deleted_by_a_refused_edit_comes_back_with_its_routes_through_a_gateway
     sb.write_script("dv.ns", b);
     let ops = sb.op_count(&script);
     refused_at_every_operation(&sb, &script, &applied, ops, "the deletion");
+}
+
+/// Runs `a` (it must apply), edits the script to `b` and refuses the edit at each of its
+/// operations in turn (`refused_at_every_operation`); returns the state `a` left.
+fn edit_refused_at_every_operation(sb: &Sandbox, file: &str, a: &str, b: &str, what: &str) -> String {
+    let script = sb.write_script(file, a);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let applied = sb.dump();
+    sb.write_script(file, b);
+    let ops = sb.op_count(&script);
+    refused_at_every_operation(sb, &script, &applied, ops, what);
+    applied
 }
 
 /// Runs `script` refused at each of its `ops` operations in turn (one at a time, serially):
