@@ -37,6 +37,17 @@ impl<'a> Planner<'a> {
         action
     }
 
+    /// What the ends of the link `made` hold (qdiscs, classes, filters, programs), which
+    /// go with it when it is deleted: put back after it, except what a removal of this
+    /// plan restores itself (see `held_by`).
+    pub(super) fn held_by_ends(&self, ns: &str, name: &str, made: Option<&Action>) -> Vec<Action> {
+        let mut held = self.held_by(ns, name);
+        if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = made {
+            held.extend(self.held_by(peer_ns, peer_name));
+        }
+        held
+    }
+
     /// What the link `ns.dev` holds besides its addresses, as actions that put it back on
     /// the link made again: its root qdisc, htb classes (parents first) and filters, its
     /// ingress or clsact qdisc, the redirects and eBPF classifiers on it, its XDP program.
@@ -241,11 +252,12 @@ impl<'a> Planner<'a> {
     /// link-local ones the kernel makes), then the routes through either end.
     fn old_pair_put_back(&self, ns: &str, name: &str, made: &Action, found: &ObservedLink) -> Vec<Action> {
         let mut put_back = vec![self.as_it_is(made, found)];
-        put_back.extend(found.addrs.iter().filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80)).map(|addr| Action::AddAddr { ns: ns.to_string(), dev: name.to_string(), addr: *addr }));
-        put_back.extend(self.held_by(ns, name));
+        put_back.extend(self.addrs_of(ns, name));
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
             put_back.extend(self.addrs_of(peer_ns, peer_name));
-            put_back.extend(self.held_by(peer_ns, peer_name));
+        }
+        put_back.extend(self.held_by_ends(ns, name, Some(made)));
+        if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
             put_back.extend(self.routes_through(ns, name));
             put_back.extend(self.routes_through(peer_ns, peer_name));
         } else {

@@ -215,17 +215,6 @@ impl Planner<'_> {
             .collect()
     }
 
-    /// What the ends of the link `entry` made hold (qdiscs, classes, filters, programs),
-    /// which go with it: put back after it, but what a removal of this plan restores
-    /// itself (see `held_by`).
-    fn held_by_ends(&self, ns: &str, name: &str, entry: &Owned) -> Vec<Action> {
-        let mut held = self.held_by(ns, name);
-        if let Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) = &entry.made {
-            held.extend(self.held_by(peer_ns, peer_name));
-        }
-        held
-    }
-
     /// A rule the script made that its declarations no longer need: each declared rule
     /// it satisfies is satisfied by another rule there that the script did not make (a
     /// rule without `pref` matches any priority, the kernel's own `lookup main` too).
@@ -296,7 +285,7 @@ impl Planner<'_> {
                         _ => None,
                     })
                     .chain(self.goes_with_veth(entry))
-                    .chain(self.held_by_ends(ns, name, entry))
+                    .chain(self.held_by_ends(ns, name, entry.made.as_ref()))
                     .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {
