@@ -27,6 +27,8 @@ pub struct Builder<'t> {
     /// Where the text pest parsed starts in the file (a chunk of it: syntax/chunks.rs).
     pub(super) offset: usize,
     pub diagnostics: Vec<Diagnostic>,
+    /// Rule lines read without pest, and where their words were taken out (fast_rules.rs).
+    pub(super) fast: super::fast_rules::FastRules,
 }
 
 type P<'i> = Pair<'i, Rule>;
@@ -46,12 +48,12 @@ fn args(pair: P<'_>) -> impl Iterator<Item = P<'_>> {
 
 impl<'t> Builder<'t> {
     pub fn new(file: FileId, text: &'t str) -> Self {
-        Builder { file, text, offset: 0, diagnostics: Vec::new() }
+        Builder { file, text, offset: 0, diagnostics: Vec::new(), fast: Default::default() }
     }
 
     /// A builder for pairs parsed from the file's text starting at byte `offset`.
     pub fn at(file: FileId, text: &'t str, offset: usize) -> Self {
-        Builder { file, text, offset, diagnostics: Vec::new() }
+        Builder { file, text, offset, diagnostics: Vec::new(), fast: Default::default() }
     }
 
     /// An option rule (`route_opt`, `vxlan_opt`, …): which option, its span, its value.
@@ -65,7 +67,7 @@ impl<'t> Builder<'t> {
 
     pub(super) fn span(&self, pair: &P<'_>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        Span::new(self.file, self.fast.position(self.offset + s.start(), false), self.fast.position(self.offset + s.end(), true))
     }
 
     pub(super) fn spanned<T>(&self, pair: &P<'_>, node: T) -> Spanned<T> {

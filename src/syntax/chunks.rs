@@ -14,6 +14,7 @@
 //! example and test script).
 
 use super::build::Builder;
+use super::fast_rules::FastRules;
 use super::{Grammar, Rule};
 use crate::ast::Stmt;
 use crate::diagnostic::Diagnostic;
@@ -79,19 +80,33 @@ pub fn pieces(text: &str) -> Vec<Range<usize>> {
 /// Parses one piece (`range` of the file's `text`) into statements with the file's
 /// offsets, and the builder's diagnostics (warnings). None when it does not parse.
 pub fn parse_piece(file: FileId, text: &str, range: Range<usize>) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
+    parse_piece_with(file, text, range, &mut FastRules::default())
+}
+
+/// [`parse_piece`] of a text without its plain rule lines (fast_rules.rs): the builder
+/// takes their rules from `fast`, and its positions in the file too.
+fn parse_piece_with(file: FileId, text: &str, range: Range<usize>, fast: &mut FastRules) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
     let piece = &text[range.clone()];
     if piece.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
         return Some((Vec::new(), Vec::new()));
     }
     let mut pairs = Grammar::parse(Rule::file, piece).ok()?;
+    let file_pair = pairs.next()?;
     let mut builder = Builder::at(file, piece, range.start);
-    let script = builder.file(pairs.next()?);
+    builder.fast = std::mem::take(fast);
+    let script = builder.file(file_pair);
+    *fast = std::mem::take(&mut builder.fast);
     Some((script.stmts, builder.diagnostics))
 }
 
 /// Parses the whole file piece by piece; None when a piece does not parse (or the file is
 /// one piece: the caller's whole-file parse is then no slower).
 pub fn parse(file: FileId, text: &str) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
+    parse_with(file, text, &mut FastRules::default())
+}
+
+/// [`parse`] of a text without its plain rule lines (fast_rules.rs).
+pub(super) fn parse_with(file: FileId, text: &str, fast: &mut FastRules) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
     let pieces = pieces(text);
     if pieces.len() < 2 {
         return None;
@@ -99,7 +114,7 @@ pub fn parse(file: FileId, text: &str) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
     let mut stmts = Vec::with_capacity(pieces.len());
     let mut diagnostics = Vec::new();
     for range in pieces {
-        let (mut more, mut warnings) = parse_piece(file, text, range)?;
+        let (mut more, mut warnings) = parse_piece_with(file, text, range, fast)?;
         stmts.append(&mut more);
         diagnostics.append(&mut warnings);
     }

@@ -3,6 +3,7 @@
 mod build;
 pub mod chunks;
 mod errors;
+mod fast_rules;
 pub mod incremental;
 mod limits;
 mod rule_kind;
@@ -41,11 +42,41 @@ pub fn parse_recovering(file: FileId, text: &str) -> (Option<Script>, Vec<Diagno
     if let Err(d) = limits::check_nesting(file, text) {
         return (None, vec![d]);
     }
+    // Plain firewall rule lines read without pest, when the text without them parses and
+    // each goes into the firewall block that holds it (fast_rules.rs).
+    if let Some((kept, mut fast)) = fast_rules::remove_rule_lines(file, text) {
+        let parsed = match chunks::parse_with(file, &kept, &mut fast) {
+            Some(parsed) => Some(parsed),
+            None if !fast.any_taken() => parse_once(file, &kept, &mut fast),
+            None => None,
+        };
+        if let Some((stmts, warnings)) = parsed
+            && fast.all_placed()
+        {
+            return (Some(Script { stmts }), warnings);
+        }
+    }
     // One top-level piece at a time when every piece parses (the same tree, less memory).
     if let Some((stmts, warnings)) = chunks::parse(file, text) {
         return (Some(Script { stmts }), warnings);
     }
     parse_whole(file, text)
+}
+
+/// How many lines of `text` are read without pest (tests check that the path is taken).
+#[doc(hidden)]
+pub fn fast_rule_lines(text: &str) -> usize {
+    fast_rules::remove_rule_lines(FileId(0), text).map_or(0, |(_, fast)| fast.len())
+}
+
+/// One parse of the whole text (without its plain rule lines), without recovery: None on a syntax error.
+fn parse_once(file: FileId, text: &str, fast: &mut fast_rules::FastRules) -> Option<(Vec<crate::ast::Stmt>, Vec<Diagnostic>)> {
+    let file_pair = Grammar::parse(Rule::file, text).ok()?.next()?;
+    let mut builder = build::Builder::new(file, text);
+    builder.fast = std::mem::take(fast);
+    let script = builder.file(file_pair);
+    *fast = std::mem::take(&mut builder.fast);
+    Some((script.stmts, builder.diagnostics))
 }
 
 /// [`parse_recovering`] of the whole text at once, never by pieces (what a syntax error

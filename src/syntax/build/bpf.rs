@@ -75,9 +75,4 @@ impl Builder<'_> {
         };
         self.spanned(&mode_pair, mode)
     }
-
-    /// The rules of a `< RULE; ... >` block (the firewall statement's).
-    fn rule_block(&mut self, block: P<'_>) -> Vec<FwRuleAst> {
-        inner(block).filter(|r| r.as_rule() == Rule::fw_rule).map(|r| self.fw_rule(r)).collect()
-    }
 }

@@ -31,10 +31,30 @@ impl super::Builder<'_> {
                     };
                     policy = Some(self.spanned(&v, verdict));
                 }
-                _ => rules = inner(p).filter(|r| r.as_rule() == Rule::fw_rule).map(|r| self.fw_rule(r)).collect(),
+                _ => rules = self.rule_block(p),
             }
         }
         StmtKind::Firewall(FirewallAst { hook: hook.expect("grammar requires a hook"), policy, rules })
+    }
+
+    /// The rules of a `< RULE; ... >` block (a firewall's, an inline eBPF program's): those
+    /// pest parsed and those read without it (fast_rules.rs), in the order of the text.
+    pub(super) fn rule_block(&mut self, block: P<'_>) -> Vec<FwRuleAst> {
+        let span = self.span(&block);
+        let parsed: Vec<FwRuleAst> = inner(block).filter(|r| r.as_rule() == Rule::fw_rule).map(|r| self.fw_rule(r)).collect();
+        let fast = self.fast.take_before(span.start, span.end);
+        if fast.is_empty() {
+            return parsed;
+        }
+        let mut rules = Vec::with_capacity(parsed.len() + fast.len());
+        let (mut parsed, mut fast) = (parsed.into_iter().peekable(), fast.into_iter().peekable());
+        while let (Some(p), Some(f)) = (parsed.peek(), fast.peek()) {
+            let next = if p.span.start < f.span.start { parsed.next() } else { fast.next() };
+            rules.extend(next);
+        }
+        rules.extend(parsed);
+        rules.extend(fast);
+        rules
     }
 
     pub(super) fn fw_rule(&mut self, pair: P<'_>) -> FwRuleAst {

@@ -115,7 +115,7 @@ impl Builder<'_> {
             _ => {
                 let raw = value.as_str();
                 let trimmed = raw.trim_end();
-                let start = self.offset + value.as_span().start();
+                let start = self.fast.position(self.offset + value.as_span().start(), false);
                 Spanned::new(trimmed.to_string(), Span::new(self.file, start, start + trimmed.len()))
             }
         }
