@@ -93,9 +93,19 @@ impl Builder<'_> {
                 };
                 RuleOpt::IpProto(Spanned::new(proto, span))
             }
-            Rule::fw_sport => RuleOpt::Sport(Spanned::new(self.port_range(value), span)),
-            Rule::fw_dport => RuleOpt::Dport(Spanned::new(self.port_range(value), span)),
+            Rule::rule_sport | Rule::rule_dport => {
+                let range = self.port_range(value);
+                let mask = values.next().map(|m| self.int_value(m));
+                let node = Spanned::new((range, mask), span);
+                if rule == Rule::rule_sport { RuleOpt::Sport(node) } else { RuleOpt::Dport(node) }
+            }
             Rule::tos_opt => RuleOpt::Tos(Spanned::new(self.int_value(value), span)),
+            Rule::dscp_opt | Rule::flowlabel_opt => {
+                let v = self.int_value(value);
+                let mask = values.next().map(|m| self.int_value(m));
+                let node = Spanned::new((v, mask), span);
+                if rule == Rule::dscp_opt { RuleOpt::Dscp(node) } else { RuleOpt::Flowlabel(node) }
+            }
             _ => RuleOpt::Table(Spanned::new(self.table_ref(value), span)),
         }
     }
