@@ -163,3 +163,29 @@ fn a_rule_changed_by_hand_is_put_back_and_down_restores_the_start() {
     // The namespace is netscript's: down removes it, with the hand-made rules in it.
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }
+
+#[test]
+fn export_writes_the_selectors_back_as_a_script_states_them() {
+    // Rules made by iproute2 (not netscript's): `export` states them, and the export
+    // passes `check`.
+    let sb = Sandbox::new();
+    let ip = ip();
+    sb.sh(&format!(
+        "ip netns add x
+{ip} -n x rule add dscp 0x0f/0x0f priority 10 lookup 100
+{ip} -n x -6 rule add flowlabel 0x8000/0x8000 sport 0x0f00/0xff00 priority 11 lookup 100
+{ip} -n x -6 rule add dscp 63 dport 300-400 priority 12 lookup 100"
+    ))
+    .ok();
+    let export = sb.netscript(&["export"]).ok();
+    for line in [
+        "rule dscp 0xf/0xf priority 10 lookup 100",
+        "rule from ::/0 sport 0xf00/0xff00 flowlabel 0x8000/0x8000 priority 11 lookup 100",
+        "rule from ::/0 dport 300-400 dscp 63 priority 12 lookup 100",
+    ] {
+        assert!(export.lines().any(|l| l.trim() == line), "`{line}` is in the export:\n{export}");
+    }
+    let path = sb.write_script("export.ns", &export);
+    let check = sb.netscript(&["check", &path]);
+    assert!(check.success, "the export checks: {check:?}");
+}

@@ -38,7 +38,7 @@ impl Evaluator<'_> {
             self.report(
                 Diagnostic::error(OUT_OF_RANGE, v::int_in(&self.env, at, "a port", 0, 65535).map(|s| s.span).unwrap_or(x.span), "a rule cannot match port 65535")
                     .label("the kernel takes rule ports 1-65534")
-                    .help(format!("e.g. `{word} {}-65534`", a.min(65534))),
+                    .help(if a == b { format!("e.g. `{word} 65534`") } else { format!("e.g. `{word} {}-65534`", a.min(65534)) }),
             );
             return None;
         }
