@@ -15,6 +15,9 @@ pub const DSCP_FULL_MASK: u8 = 0x3f;
 /// The IPv6 flow label's 20 bits: the mask of a `flowlabel` written without one.
 pub const FLOWLABEL_FULL_MASK: u32 = 0xfffff;
 
+/// A rule's ports and the mask of a single port.
+type PortsAndMask = (Spanned<(u16, u16)>, Option<Spanned<u16>>);
+
 /// What a rule's masked selectors came to (each with the span of its option).
 #[derive(Default)]
 pub(super) struct Masked {
@@ -30,7 +33,7 @@ impl Evaluator<'_> {
     /// `sport A[-B][/MASK]` of a rule: a range, or one port under a mask. The kernel
     /// takes rule ports 1-65534 (its `fib_rule_port_range_valid`), a mask only on a
     /// single port, and only a mask that keeps every bit of the port.
-    pub(super) fn rule_port(&mut self, word: &str, x: &Spanned<(PortRange, Option<IntValue>)>) -> Option<(Spanned<(u16, u16)>, Option<Spanned<u16>>)> {
+    pub(super) fn rule_port(&mut self, word: &str, x: &Spanned<(PortRange, Option<IntValue>)>) -> Option<PortsAndMask> {
         let (range, mask) = &x.node;
         let (a, b) = self.port_range(&Spanned::new(range.clone(), x.span))?;
         if b == u16::MAX {
