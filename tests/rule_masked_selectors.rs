@@ -45,11 +45,14 @@ netns sel <
   rule from ::/0 dscp 0x0f/0x0f priority 112 table 112
   rule from ::/0 sport 0x0f00/0xff00 dport 0x000f/0x00ff priority 113 table 113
   rule from ::/0 flowlabel 0xfffff priority 114 table 114
+  rule ipproto tcp dport 22/0xffff priority 104 table 103
+  rule from ::/0 ipproto udp sport 53 priority 115 table 113
 >
 netns peer
 ";
 
-/// The rules in iproute2's words, with netscript's protocol (110).
+/// The rules in iproute2's words, with netscript's protocol (110). A single port has
+/// the full mask whether one is written or not (the kernel reports 0xffff for both).
 fn iproute2_rules(ip: &str) -> String {
     format!(
         "
@@ -60,6 +63,8 @@ fn iproute2_rules(ip: &str) -> String {
 {ip} -n sel -6 rule add dscp 0x0f/0x0f priority 112 lookup 112 protocol 110
 {ip} -n sel -6 rule add sport 0x0f00/0xff00 dport 0x000f/0x00ff priority 113 lookup 113 protocol 110
 {ip} -n sel -6 rule add flowlabel 0xfffff priority 114 lookup 114 protocol 110
+{ip} -n sel rule add ipproto tcp dport 22 priority 104 lookup 103 protocol 110
+{ip} -n sel -6 rule add ipproto udp sport 53/0xffff priority 115 lookup 113 protocol 110
 "
     )
 }

@@ -66,7 +66,8 @@ impl Evaluator<'_> {
             );
             return None;
         }
-        Some((ports, Some(Spanned::new(m16, m.span))))
+        // A full mask is the single port itself (the kernel reports one for `sport P`).
+        Some((ports, (m16 != u16::MAX).then(|| Spanned::new(m16, m.span))))
     }
 
     /// `dscp V[/MASK]`: six bits (0-63) under a mask of six bits (0x3f when none is

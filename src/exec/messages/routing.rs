@@ -298,6 +298,7 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
         }
     }
     spec.tos = (msg.header.tos != 0).then_some(msg.header.tos);
+    super::rule_selectors::normalise_masked(&mut spec);
     if spec.fwmask == Some(u32::MAX) || (spec.fwmark.is_none() && spec.fwmask == Some(0)) {
         spec.fwmask = None;
     }

@@ -59,3 +59,13 @@ pub fn decode_masked(attr: &RuleAttribute, spec: &mut RuleSpec) -> bool {
     }
     true
 }
+
+/// What the kernel adds by itself, taken out as a script leaves it out: the full mask
+/// 0xffff it reports for a single port given without one (a script's `sport 22`).
+pub fn normalise_masked(spec: &mut RuleSpec) {
+    for (range, mask) in [(spec.sport, &mut spec.sport_mask), (spec.dport, &mut spec.dport_mask)] {
+        if matches!(range, Some((a, b)) if a == b) && *mask == Some(u16::MAX) {
+            *mask = None;
+        }
+    }
+}
