@@ -24,7 +24,7 @@ fn chain(n: usize) -> Plan {
     }
     for i in 0..n {
         ops.push(op(Action::SetLink { ns: ns(i), name: "lo".into(), set: LinkSet { up: Some(true), ..Default::default() } }, vec![i], vec![]));
-        let rule = RuleSpec { v6: false, from: Some(format!("10.200.{}.{}/32", i / 250, i % 250).parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table: 100, ipproto: None, sport: None, dport: None, tos: None };
+        let rule = RuleSpec { v6: false, from: Some(format!("10.200.{}.{}/32", i / 250, i % 250).parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table: 100, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None };
         ops.push(op(Action::AddRule { ns: ns(i), rule: rule.clone() }, vec![i], vec![Action::DelRule { ns: ns(i), rule }]));
     }
     for i in 0..n.saturating_sub(1) {

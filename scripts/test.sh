@@ -36,6 +36,9 @@ fi
 if [ -x editors/test.sh ]; then
   editors/test.sh --install-only
 fi
+# iproute2 6.15 (bookworm-backports, extracted into a cache, not installed): the oracle
+# for rule selectors bookworm's `ip` cannot show (scripts/iproute2-new.sh)
+scripts/iproute2-new.sh >/dev/null
 # the full-kernel lane's qemu, busybox and Debian kernel (scripts/full-kernel.sh; 77: it
 # cannot run on this machine, and its step below says why)
 full_kernel=0

@@ -397,10 +397,15 @@ pub enum RuleOpt {
     Table(Spanned<TableRef>),
     /// `ipproto tcp|udp|icmp|icmpv6|N`
     IpProto(Spanned<RuleProto>),
-    Sport(Spanned<PortRange>),
-    Dport(Spanned<PortRange>),
+    /// `sport A[-B][/MASK]`: a port range, or one port with a mask.
+    Sport(Spanned<(PortRange, Option<IntValue>)>),
+    Dport(Spanned<(PortRange, Option<IntValue>)>),
     /// `tos N` (or `dsfield N`): the header's TOS/DS byte.
     Tos(Spanned<IntValue>),
+    /// `dscp N[/MASK]`: the six DSCP bits.
+    Dscp(Spanned<(IntValue, Option<IntValue>)>),
+    /// `flowlabel N[/MASK]`: an IPv6 flow label (20 bits).
+    Flowlabel(Spanned<(IntValue, Option<IntValue>)>),
 }
 
 /// A rule's `ipproto`: a name, or a protocol number.

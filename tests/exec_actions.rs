@@ -247,9 +247,13 @@ sandbox_test!(rules_with_every_selector, {
         sport: Some((1000, 1005)),
         dport: Some((22, 22)),
         tos: Some(0x10),
+        sport_mask: None,
+        dport_mask: None,
+        dscp: None,
+        flowlabel: None,
     };
     let oif = RuleSpec { iif: None, oif: Some("dummyname".into()), fwmask: None, uidrange: None, priority: Some(1001), table: 2000, ipproto: None, sport: None, dport: None, tos: None, ..full.clone() };
-    let v6 = RuleSpec { v6: true, from: Some("fd00:5::/64".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(1002), table: 100, ipproto: None, sport: None, dport: None, tos: None };
+    let v6 = RuleSpec { v6: true, from: Some("fd00:5::/64".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(1002), table: 100, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None };
     let plan = Plan { ops: vec![rule(full), rule(oif), rule(v6)], ..Default::default() };
     apply_check_rollback(&plan, || {
         let rules = json("ip -json rule show");

@@ -43,7 +43,7 @@ fn addr(ns: &str, dev: &str, a: &str, deps: &[usize]) -> Op {
 }
 
 fn rule_from(ns: &str, from: &str, table: u32, deps: &[usize]) -> Op {
-    let rule = RuleSpec { v6: false, from: Some(from.parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table, ipproto: None, sport: None, dport: None, tos: None };
+    let rule = RuleSpec { v6: false, from: Some(from.parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: None, table, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None };
     op(Action::AddRule { ns: ns.into(), rule: rule.clone() }, deps, vec![Action::DelRule { ns: ns.into(), rule }])
 }
 
@@ -154,7 +154,7 @@ sandbox_test!(pre_existing_objects_survive_apply_and_rollback, {
 sandbox_test!(rollback_reports_undo_actions_that_fail, {
     let plan = Plan {
         ops: vec![op(
-            Action::AddRule { ns: "host".into(), rule: RuleSpec { v6: false, from: Some("10.4.0.0/16".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(900), table: 40, ipproto: None, sport: None, dport: None, tos: None } },
+            Action::AddRule { ns: "host".into(), rule: RuleSpec { v6: false, from: Some("10.4.0.0/16".parse().unwrap()), to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(900), table: 40, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None } },
             &[],
             // A wrong undo: a link that cannot be deleted (lo).
             vec![Action::DeleteLink { ns: "host".into(), name: "lo".into() }],

@@ -96,7 +96,7 @@
     "xdp" "route" "rule" "forward" "sysctl" "expect" "reach" "noreach" "firewall")
   "Attributes and the other statements of a body.")
 (defconst netscript-option-keywords
-  '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "onlink" "blackhole" "unreachable" "prohibit" "priority"
+  '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "dscp" "flowlabel" "onlink" "blackhole" "unreachable" "prohibit" "priority"
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within"

@@ -193,8 +193,9 @@ module.exports = grammar({
         seq('uidrange', $._int_value, '-', $._int_value),
         seq(choice('priority', 'pref'), $._int_value),
         seq('ipproto', choice(alias(choice('tcp', 'udp', 'icmp', 'icmpv6'), $.protocol), $._int_value)),
-        seq(choice('sport', 'dport'), $._int_value, optional(seq('-', $._int_value))),
+        seq(choice('sport', 'dport'), $._int_value, optional(seq('-', $._int_value)), optional(seq('/', $._int_value))),
         seq(choice('tos', 'dsfield'), $._int_value),
+        seq(choice('dscp', 'flowlabel'), $._int_value, optional(seq('/', $._int_value))),
         $._table_opt,
       ))),
 

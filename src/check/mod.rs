@@ -9,6 +9,7 @@ mod firewall;
 mod links;
 mod routing;
 mod route_options;
+mod rule_selectors;
 mod traffic;
 mod traffic_options;
 mod traffic_filters;

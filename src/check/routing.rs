@@ -215,7 +215,8 @@ impl Evaluator<'_> {
         let index = self.desired.namespaces[ns].rules.len();
         let mut seen = Seen::default();
         let (mut from, mut to, mut iif, mut oif, mut fwmark, mut uidrange, mut priority, mut table) = (None, None, None, None, None, None, None, None);
-        let (mut ipproto, mut sport, mut dport, mut tos) = (None, None, None, None);
+        let (mut ipproto, mut tos) = (None, None);
+        let mut masked = super::rule_selectors::Masked::default();
         for opt in opts {
             match opt {
                 RuleOpt::From(x) if self.once(&mut seen, "from", x.span) => from = self.ok(v::network(&self.env, &x.node)),
@@ -257,8 +258,18 @@ impl Evaluator<'_> {
                         ast::RuleProto::Number(n) => self.ok(v::int_in(&self.env, n, "an IP protocol number", 0, 255)).map(|n| Spanned::new(n.node as u8, x.span)),
                     };
                 }
-                RuleOpt::Sport(x) if self.once(&mut seen, "sport", x.span) => sport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
-                RuleOpt::Dport(x) if self.once(&mut seen, "dport", x.span) => dport = self.port_range(x).map(|r| Spanned::new(r, x.span)),
+                RuleOpt::Sport(x) if self.once(&mut seen, "sport", x.span) => {
+                    if let Some((p, m)) = self.rule_port("sport", x) {
+                        (masked.sport, masked.sport_mask) = (Some(p), m);
+                    }
+                }
+                RuleOpt::Dport(x) if self.once(&mut seen, "dport", x.span) => {
+                    if let Some((p, m)) = self.rule_port("dport", x) {
+                        (masked.dport, masked.dport_mask) = (Some(p), m);
+                    }
+                }
+                RuleOpt::Dscp(x) if self.once(&mut seen, "dscp", x.span) => masked.dscp = self.rule_dscp(x),
+                RuleOpt::Flowlabel(x) if self.once(&mut seen, "flowlabel", x.span) => masked.flowlabel = self.rule_flowlabel(x),
                 RuleOpt::Tos(x) if self.once(&mut seen, "tos", x.span) => tos = self.ok(v::int_in(&self.env, &x.node, "a TOS value", 0, 255)).map(|t| Spanned::new(t.node as u8, x.span)),
                 _ => {}
             }
@@ -297,7 +308,11 @@ impl Evaluator<'_> {
                 return;
             }
         }
-        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos };
+        if !self.rule_masked_fits(v6, tos.as_ref(), &masked) {
+            return;
+        }
+        let super::rule_selectors::Masked { sport, sport_mask, dport, dport_mask, dscp, flowlabel } = masked;
+        let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos, sport_mask, dport_mask, dscp, flowlabel };
         crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").rules, rule);
     }
     pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::IpValue]) {

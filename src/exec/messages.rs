@@ -3,6 +3,8 @@
 
 mod links;
 mod routing;
+mod rule_selectors;
 
 pub use links::*;
 pub use routing::*;
+pub use rule_selectors::*;

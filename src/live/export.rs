@@ -356,7 +356,7 @@ mod tests {
 
     fn rule(from: Option<&str>, v6: bool, iif: Option<&str>, priority: u32) -> LiveRule {
         LiveRule {
-            spec: RuleSpec { v6, from: from.map(|f| f.parse().unwrap()), to: None, iif: iif.map(str::to_string), oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table: 100, ipproto: None, sport: None, dport: None, tos: None },
+            spec: RuleSpec { v6, from: from.map(|f| f.parse().unwrap()), to: None, iif: iif.map(str::to_string), oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table: 100, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None },
             protocol: 0,
             unsupported: Vec::new(),
         }

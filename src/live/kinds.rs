@@ -663,16 +663,7 @@ fn rule_words(s: &crate::plan::action::RuleSpec, table: String) -> String {
             n => format!("ipproto {n}"),
         });
     }
-    for (word, range) in [("sport", s.sport), ("dport", s.dport)] {
-        match range {
-            Some((a, b)) if a == b => words.push(format!("{word} {a}")),
-            Some((a, b)) => words.push(format!("{word} {a}-{b}")),
-            None => {}
-        }
-    }
-    if let Some(t) = s.tos {
-        words.push(format!("tos {t:#04x}"));
-    }
+    words.extend(crate::plan::render::rule_match_words(s));
     if let Some(p) = s.priority {
         words.push(format!("priority {p}"));
     }

@@ -31,7 +31,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "bpf" => &["ingress", "egress", "section"],
         "xdp" => &["section", "mode", "generic", "native"],
         "route" => &["default", "via", "dev", "src", "metric", "table"],
-        "rule" => &["from", "to", "iif", "oif", "fwmark", "uidrange", "priority", "table", "lookup"],
+        "rule" => &["from", "to", "iif", "oif", "fwmark", "uidrange", "priority", "table", "lookup", "ipproto", "sport", "dport", "tos", "dsfield", "dscp", "flowlabel"],
         "forward" => &["on", "off"],
         "expect" => &["reach", "noreach", "port", "within"],
         "firewall" => &["input", "forward", "output", "prerouting", "postrouting", "policy", "accept", "drop"],

@@ -135,6 +135,17 @@ pub struct Rule {
     /// `tos`/`dsfield`: the TOS (IPv4) or traffic class (IPv6) byte.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tos: Option<Spanned<u8>>,
+    /// `sport V/MASK`, `dport V/MASK`: the mask of a single port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sport_mask: Option<Spanned<u16>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dport_mask: Option<Spanned<u16>>,
+    /// `dscp V[/MASK]`: (value, mask), the mask 0x3f when none is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dscp: Option<Spanned<(u8, u8)>>,
+    /// `flowlabel V[/MASK]` (IPv6): (value, mask), the mask 0xfffff when none is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flowlabel: Option<Spanned<(u32, u32)>>,
 }
 
 impl Rule {

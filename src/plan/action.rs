@@ -287,6 +287,17 @@ pub struct RuleSpec {
     pub dport: Option<(u16, u16)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos: Option<u8>,
+    /// The mask of a single `sport`/`dport` (FRA_SPORT_MASK, FRA_DPORT_MASK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sport_mask: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport_mask: Option<u16>,
+    /// `dscp` (value, mask): FRA_DSCP, FRA_DSCP_MASK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dscp: Option<(u8, u8)>,
+    /// `flowlabel` (value, mask), IPv6: FRA_FLOWLABEL, FRA_FLOWLABEL_MASK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flowlabel: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

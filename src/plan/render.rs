@@ -82,6 +82,35 @@ pub fn route_text(r: &RouteSpec) -> String {
     s
 }
 
+/// A rule's port, TOS, DSCP and flow label selectors in the script's words (which are
+/// also `ip rule`'s): `sport 1000-1005`, `sport 0xf00/0xff00`, `tos 0x10`, `dscp 63`,
+/// `dscp 0xf/0xf`, `flowlabel 0xfffff`, `flowlabel 0x8000/0x8000`.
+pub fn rule_match_words(r: &RuleSpec) -> Vec<String> {
+    let mut words = Vec::new();
+    for (word, range, mask) in [("sport", r.sport, r.sport_mask), ("dport", r.dport, r.dport_mask)] {
+        match (range, mask) {
+            (Some((a, _)), Some(m)) => words.push(format!("{word} {a:#x}/{m:#x}")),
+            (Some((a, b)), None) if a == b => words.push(format!("{word} {a}")),
+            (Some((a, b)), None) => words.push(format!("{word} {a}-{b}")),
+            (None, _) => {}
+        }
+    }
+    if let Some(t) = r.tos {
+        words.push(format!("tos {t:#04x}"));
+    }
+    match r.dscp {
+        Some((d, 0x3f)) => words.push(format!("dscp {d}")),
+        Some((d, m)) => words.push(format!("dscp {d:#x}/{m:#x}")),
+        None => {}
+    }
+    match r.flowlabel {
+        Some((l, 0xfffff)) => words.push(format!("flowlabel {l:#x}")),
+        Some((l, m)) => words.push(format!("flowlabel {l:#x}/{m:#x}")),
+        None => {}
+    }
+    words
+}
+
 pub fn rule_text(r: &RuleSpec) -> String {
     let mut s = String::new();
     if let Some(p) = r.priority {
@@ -117,15 +146,8 @@ pub fn rule_text(r: &RuleSpec) -> String {
             n => write!(s, "ipproto {n} ").unwrap(),
         }
     }
-    for (word, range) in [("sport", r.sport), ("dport", r.dport)] {
-        match range {
-            Some((a, b)) if a == b => write!(s, "{word} {a} ").unwrap(),
-            Some((a, b)) => write!(s, "{word} {a}-{b} ").unwrap(),
-            None => {}
-        }
-    }
-    if let Some(t) = r.tos {
-        write!(s, "tos {t:#04x} ").unwrap();
+    for word in rule_match_words(r) {
+        write!(s, "{word} ").unwrap();
     }
     if s.is_empty() {
         s.push_str("from all ");

@@ -50,7 +50,7 @@ fn rule_word(rule: Rule) -> String {
         netem_opt => "a netem option (delay, jitter, loss, rate, limit, duplicate, corrupt, reorder, gap)",
         qdisc_hook => "`ingress` or `clsact`",
         route_opt => "a route option (via, dev, src, metric, table, onlink, mtu, advmss, scope, proto, nexthop)",
-        rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, ipproto, sport, dport, tos, priority, table)",
+        rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, ipproto, sport, dport, tos, dscp, flowlabel, priority, table)",
         shape_opt => "a tbf option (burst, latency, limit, peakrate, mtu)",
         class_opt => "a class option (rate, ceil, prio, burst, cburst, quantum, mtu)",
         htb_opt => "an htb option (default, r2q, direct_qlen) or a block",

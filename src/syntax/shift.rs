@@ -348,7 +348,7 @@ impl Shift for RuleOpt {
         match self {
             RuleOpt::From(v) | RuleOpt::To(v) => v.shift(d),
             RuleOpt::Iif(v) | RuleOpt::Oif(v) => v.shift(d),
-            RuleOpt::Fwmark(v) => v.shift(d),
+            RuleOpt::Fwmark(v) | RuleOpt::Dscp(v) | RuleOpt::Flowlabel(v) => v.shift(d),
             RuleOpt::Uidrange(v) => v.shift(d),
             RuleOpt::Priority(v) | RuleOpt::Tos(v) => v.shift(d),
             RuleOpt::Table(v) => v.shift(d),

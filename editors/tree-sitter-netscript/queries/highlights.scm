@@ -78,6 +78,8 @@
   "ipproto"
   "tos"
   "dsfield"
+  "dscp"
+  "flowlabel"
   "onlink"
   "advmss"
   "scope"

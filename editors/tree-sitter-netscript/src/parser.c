@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 445
+#define STATE_COUNT 449
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 266
+#define SYMBOL_COUNT 268
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 172
+#define TOKEN_COUNT 174
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -145,157 +145,159 @@ enum ts_symbol_identifiers {
   anon_sym_icmpv6 = 115,
   anon_sym_tos = 116,
   anon_sym_dsfield = 117,
-  anon_sym_forward = 118,
-  anon_sym_off = 119,
-  anon_sym_sysctl = 120,
-  aux_sym_sysctl_key_token1 = 121,
-  aux_sym_sysctl_key_token2 = 122,
-  sym_sysctl_value = 123,
-  anon_sym_port = 124,
-  anon_sym_firewall = 125,
-  anon_sym_input = 126,
-  anon_sym_output = 127,
-  anon_sym_prerouting = 128,
-  anon_sym_postrouting = 129,
-  anon_sym_policy = 130,
-  anon_sym_accept = 131,
-  anon_sym_drop = 132,
-  anon_sym_mark = 133,
-  anon_sym_ct = 134,
-  anon_sym_COMMA = 135,
-  anon_sym_counter = 136,
-  anon_sym_new = 137,
-  anon_sym_established = 138,
-  anon_sym_related = 139,
-  anon_sym_invalid = 140,
-  anon_sym_reject = 141,
-  anon_sym_pass = 142,
-  anon_sym_masquerade = 143,
-  anon_sym_classify = 144,
-  anon_sym_snat = 145,
-  anon_sym_dnat = 146,
-  sym_nat_target = 147,
-  anon_sym_DOT = 148,
-  aux_sym__name_start_token1 = 149,
-  aux_sym__imm_name_part_token1 = 150,
-  anon_sym_LBRACE = 151,
-  anon_sym_RBRACE = 152,
-  anon_sym_LBRACE2 = 153,
-  anon_sym_LPAREN = 154,
-  anon_sym_RPAREN = 155,
-  anon_sym_PLUS = 156,
-  anon_sym_STAR = 157,
-  anon_sym_PERCENT = 158,
-  sym_integer = 159,
-  anon_sym_DQUOTE = 160,
-  aux_sym_string_token1 = 161,
-  sym_comment = 162,
-  sym_line_continuation = 163,
-  sym_rate = 164,
-  sym_size = 165,
-  sym_duration = 166,
-  sym_percentage = 167,
-  sym_mac_address = 168,
-  anon_sym_SLASH2 = 169,
-  aux_sym_ipv4_address_token1 = 170,
-  aux_sym_ipv6_address_token1 = 171,
-  sym_source_file = 172,
-  sym__statements = 173,
-  sym__sep = 174,
-  sym_block = 175,
-  sym__statement = 176,
-  sym_netns_statement = 177,
-  sym_host_statement = 178,
-  sym_table_statement = 179,
-  sym_let_statement = 180,
-  sym_for_statement = 181,
-  sym_range = 182,
-  sym_include_statement = 183,
-  sym_expect_statement = 184,
-  sym__let_value = 185,
-  sym_veth_statement = 186,
-  sym_bridge_statement = 187,
-  sym_dummy_statement = 188,
-  sym_vrf_statement = 189,
-  sym_macvlan_statement = 190,
-  sym_vxlan_statement = 191,
-  sym_link_statement = 192,
-  sym_addr_statement = 193,
-  sym_state_statement = 194,
-  sym_mtu_statement = 195,
-  sym_mac_statement = 196,
-  sym_master_statement = 197,
-  sym_shape_statement = 198,
-  sym_htb_statement = 199,
-  sym_class_statement = 200,
-  sym_filter_statement = 201,
-  sym_class_id = 202,
-  sym_qdisc_statement = 203,
-  sym_netem_statement = 204,
-  sym_bpf_statement = 205,
-  sym_xdp_statement = 206,
-  sym__section_opt = 207,
-  sym_route_statement = 208,
-  sym__dev_opt = 209,
-  sym__table_opt = 210,
-  sym_rule_statement = 211,
-  sym_forward_statement = 212,
-  sym_sysctl_statement = 213,
-  sym_sysctl_key = 214,
-  sym__port_opt = 215,
-  sym_firewall_statement = 216,
-  sym_rule_block = 217,
-  sym_firewall_rule = 218,
-  sym__ct_state = 219,
-  sym_firewall_action = 220,
-  sym_namespace_name = 221,
-  sym_interface_name = 222,
-  sym_peer_name = 223,
-  sym__ns_name = 224,
-  sym__if_name = 225,
-  sym__name_start = 226,
-  sym__imm_name_part = 227,
-  sym_table_name = 228,
-  sym_variable = 229,
-  sym_interpolation = 230,
-  sym__imm_interp = 231,
-  sym__expression = 232,
-  sym_parenthesized_expression = 233,
-  sym_unary_expression = 234,
-  sym_binary_expression = 235,
-  sym_string = 236,
-  sym_ipv4_address = 237,
-  sym__imm_octet = 238,
-  sym_ipv6_address = 239,
-  sym__ip_value = 240,
-  sym__int_value = 241,
-  sym__rate_value = 242,
-  sym__size_value = 243,
-  sym__duration_value = 244,
-  sym__percent_value = 245,
-  aux_sym__statements_repeat1 = 246,
-  aux_sym__statements_repeat2 = 247,
-  aux_sym_expect_statement_repeat1 = 248,
-  aux_sym_vxlan_statement_repeat1 = 249,
-  aux_sym_addr_statement_repeat1 = 250,
-  aux_sym_shape_statement_repeat1 = 251,
-  aux_sym_htb_statement_repeat1 = 252,
-  aux_sym_class_statement_repeat1 = 253,
-  aux_sym_filter_statement_repeat1 = 254,
-  aux_sym_netem_statement_repeat1 = 255,
-  aux_sym_bpf_statement_repeat1 = 256,
-  aux_sym_xdp_statement_repeat1 = 257,
-  aux_sym_route_statement_repeat1 = 258,
-  aux_sym_rule_statement_repeat1 = 259,
-  aux_sym_sysctl_key_repeat1 = 260,
-  aux_sym_rule_block_repeat1 = 261,
-  aux_sym_firewall_rule_repeat1 = 262,
-  aux_sym_firewall_rule_repeat2 = 263,
-  aux_sym__ns_name_repeat1 = 264,
-  aux_sym__if_name_repeat1 = 265,
-  alias_sym_default = 266,
-  alias_sym_octet = 267,
-  alias_sym_verdict = 268,
+  anon_sym_dscp = 118,
+  anon_sym_flowlabel = 119,
+  anon_sym_forward = 120,
+  anon_sym_off = 121,
+  anon_sym_sysctl = 122,
+  aux_sym_sysctl_key_token1 = 123,
+  aux_sym_sysctl_key_token2 = 124,
+  sym_sysctl_value = 125,
+  anon_sym_port = 126,
+  anon_sym_firewall = 127,
+  anon_sym_input = 128,
+  anon_sym_output = 129,
+  anon_sym_prerouting = 130,
+  anon_sym_postrouting = 131,
+  anon_sym_policy = 132,
+  anon_sym_accept = 133,
+  anon_sym_drop = 134,
+  anon_sym_mark = 135,
+  anon_sym_ct = 136,
+  anon_sym_COMMA = 137,
+  anon_sym_counter = 138,
+  anon_sym_new = 139,
+  anon_sym_established = 140,
+  anon_sym_related = 141,
+  anon_sym_invalid = 142,
+  anon_sym_reject = 143,
+  anon_sym_pass = 144,
+  anon_sym_masquerade = 145,
+  anon_sym_classify = 146,
+  anon_sym_snat = 147,
+  anon_sym_dnat = 148,
+  sym_nat_target = 149,
+  anon_sym_DOT = 150,
+  aux_sym__name_start_token1 = 151,
+  aux_sym__imm_name_part_token1 = 152,
+  anon_sym_LBRACE = 153,
+  anon_sym_RBRACE = 154,
+  anon_sym_LBRACE2 = 155,
+  anon_sym_LPAREN = 156,
+  anon_sym_RPAREN = 157,
+  anon_sym_PLUS = 158,
+  anon_sym_STAR = 159,
+  anon_sym_PERCENT = 160,
+  sym_integer = 161,
+  anon_sym_DQUOTE = 162,
+  aux_sym_string_token1 = 163,
+  sym_comment = 164,
+  sym_line_continuation = 165,
+  sym_rate = 166,
+  sym_size = 167,
+  sym_duration = 168,
+  sym_percentage = 169,
+  sym_mac_address = 170,
+  anon_sym_SLASH2 = 171,
+  aux_sym_ipv4_address_token1 = 172,
+  aux_sym_ipv6_address_token1 = 173,
+  sym_source_file = 174,
+  sym__statements = 175,
+  sym__sep = 176,
+  sym_block = 177,
+  sym__statement = 178,
+  sym_netns_statement = 179,
+  sym_host_statement = 180,
+  sym_table_statement = 181,
+  sym_let_statement = 182,
+  sym_for_statement = 183,
+  sym_range = 184,
+  sym_include_statement = 185,
+  sym_expect_statement = 186,
+  sym__let_value = 187,
+  sym_veth_statement = 188,
+  sym_bridge_statement = 189,
+  sym_dummy_statement = 190,
+  sym_vrf_statement = 191,
+  sym_macvlan_statement = 192,
+  sym_vxlan_statement = 193,
+  sym_link_statement = 194,
+  sym_addr_statement = 195,
+  sym_state_statement = 196,
+  sym_mtu_statement = 197,
+  sym_mac_statement = 198,
+  sym_master_statement = 199,
+  sym_shape_statement = 200,
+  sym_htb_statement = 201,
+  sym_class_statement = 202,
+  sym_filter_statement = 203,
+  sym_class_id = 204,
+  sym_qdisc_statement = 205,
+  sym_netem_statement = 206,
+  sym_bpf_statement = 207,
+  sym_xdp_statement = 208,
+  sym__section_opt = 209,
+  sym_route_statement = 210,
+  sym__dev_opt = 211,
+  sym__table_opt = 212,
+  sym_rule_statement = 213,
+  sym_forward_statement = 214,
+  sym_sysctl_statement = 215,
+  sym_sysctl_key = 216,
+  sym__port_opt = 217,
+  sym_firewall_statement = 218,
+  sym_rule_block = 219,
+  sym_firewall_rule = 220,
+  sym__ct_state = 221,
+  sym_firewall_action = 222,
+  sym_namespace_name = 223,
+  sym_interface_name = 224,
+  sym_peer_name = 225,
+  sym__ns_name = 226,
+  sym__if_name = 227,
+  sym__name_start = 228,
+  sym__imm_name_part = 229,
+  sym_table_name = 230,
+  sym_variable = 231,
+  sym_interpolation = 232,
+  sym__imm_interp = 233,
+  sym__expression = 234,
+  sym_parenthesized_expression = 235,
+  sym_unary_expression = 236,
+  sym_binary_expression = 237,
+  sym_string = 238,
+  sym_ipv4_address = 239,
+  sym__imm_octet = 240,
+  sym_ipv6_address = 241,
+  sym__ip_value = 242,
+  sym__int_value = 243,
+  sym__rate_value = 244,
+  sym__size_value = 245,
+  sym__duration_value = 246,
+  sym__percent_value = 247,
+  aux_sym__statements_repeat1 = 248,
+  aux_sym__statements_repeat2 = 249,
+  aux_sym_expect_statement_repeat1 = 250,
+  aux_sym_vxlan_statement_repeat1 = 251,
+  aux_sym_addr_statement_repeat1 = 252,
+  aux_sym_shape_statement_repeat1 = 253,
+  aux_sym_htb_statement_repeat1 = 254,
+  aux_sym_class_statement_repeat1 = 255,
+  aux_sym_filter_statement_repeat1 = 256,
+  aux_sym_netem_statement_repeat1 = 257,
+  aux_sym_bpf_statement_repeat1 = 258,
+  aux_sym_xdp_statement_repeat1 = 259,
+  aux_sym_route_statement_repeat1 = 260,
+  aux_sym_rule_statement_repeat1 = 261,
+  aux_sym_sysctl_key_repeat1 = 262,
+  aux_sym_rule_block_repeat1 = 263,
+  aux_sym_firewall_rule_repeat1 = 264,
+  aux_sym_firewall_rule_repeat2 = 265,
+  aux_sym__ns_name_repeat1 = 266,
+  aux_sym__if_name_repeat1 = 267,
+  alias_sym_default = 268,
+  alias_sym_octet = 269,
+  alias_sym_verdict = 270,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -417,6 +419,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_icmpv6] = "protocol",
   [anon_sym_tos] = "tos",
   [anon_sym_dsfield] = "dsfield",
+  [anon_sym_dscp] = "dscp",
+  [anon_sym_flowlabel] = "flowlabel",
   [anon_sym_forward] = "forward",
   [anon_sym_off] = "switch",
   [anon_sym_sysctl] = "sysctl",
@@ -689,6 +693,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_icmpv6] = anon_sym_tcp,
   [anon_sym_tos] = anon_sym_tos,
   [anon_sym_dsfield] = anon_sym_dsfield,
+  [anon_sym_dscp] = anon_sym_dscp,
+  [anon_sym_flowlabel] = anon_sym_flowlabel,
   [anon_sym_forward] = anon_sym_forward,
   [anon_sym_off] = anon_sym_off,
   [anon_sym_sysctl] = anon_sym_sysctl,
@@ -1312,6 +1318,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_dsfield] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_dscp] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_flowlabel] = {
     .visible = true,
     .named = false,
   },
@@ -2295,16 +2309,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 27,
-  [28] = 26,
-  [29] = 25,
-  [30] = 24,
-  [31] = 8,
-  [32] = 9,
+  [27] = 8,
+  [28] = 9,
+  [29] = 24,
+  [30] = 25,
+  [31] = 31,
+  [32] = 32,
   [33] = 33,
   [34] = 34,
   [35] = 35,
-  [36] = 36,
+  [36] = 26,
   [37] = 37,
   [38] = 38,
   [39] = 39,
@@ -2313,36 +2327,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [42] = 42,
   [43] = 43,
   [44] = 44,
-  [45] = 45,
+  [45] = 9,
   [46] = 46,
-  [47] = 8,
-  [48] = 9,
+  [47] = 47,
+  [48] = 48,
   [49] = 49,
   [50] = 50,
   [51] = 51,
   [52] = 52,
   [53] = 53,
-  [54] = 24,
-  [55] = 26,
+  [54] = 8,
+  [55] = 55,
   [56] = 25,
-  [57] = 57,
-  [58] = 58,
-  [59] = 26,
-  [60] = 19,
-  [61] = 24,
-  [62] = 25,
-  [63] = 63,
-  [64] = 64,
-  [65] = 65,
+  [57] = 26,
+  [58] = 24,
+  [59] = 59,
+  [60] = 60,
+  [61] = 19,
+  [62] = 62,
+  [63] = 25,
+  [64] = 26,
+  [65] = 24,
   [66] = 66,
   [67] = 67,
   [68] = 68,
   [69] = 69,
   [70] = 70,
-  [71] = 9,
-  [72] = 8,
-  [73] = 73,
-  [74] = 74,
+  [71] = 71,
+  [72] = 72,
+  [73] = 8,
+  [74] = 9,
   [75] = 75,
   [76] = 76,
   [77] = 77,
@@ -2363,9 +2377,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
-  [96] = 8,
-  [97] = 97,
+  [95] = 8,
+  [96] = 96,
+  [97] = 9,
   [98] = 98,
   [99] = 99,
   [100] = 100,
@@ -2375,24 +2389,24 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [104] = 104,
   [105] = 105,
   [106] = 106,
-  [107] = 25,
+  [107] = 107,
   [108] = 24,
   [109] = 109,
-  [110] = 25,
-  [111] = 26,
-  [112] = 26,
-  [113] = 113,
-  [114] = 114,
+  [110] = 110,
+  [111] = 111,
+  [112] = 25,
+  [113] = 25,
+  [114] = 26,
   [115] = 115,
   [116] = 24,
   [117] = 117,
-  [118] = 118,
+  [118] = 26,
   [119] = 119,
   [120] = 120,
   [121] = 121,
-  [122] = 9,
+  [122] = 122,
   [123] = 123,
-  [124] = 124,
+  [124] = 9,
   [125] = 125,
   [126] = 126,
   [127] = 127,
@@ -2404,44 +2418,44 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [133] = 133,
   [134] = 134,
   [135] = 135,
-  [136] = 134,
-  [137] = 137,
+  [136] = 136,
+  [137] = 136,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 8,
+  [141] = 141,
   [142] = 142,
   [143] = 143,
   [144] = 144,
   [145] = 145,
-  [146] = 146,
+  [146] = 136,
   [147] = 147,
   [148] = 148,
   [149] = 149,
-  [150] = 150,
-  [151] = 151,
-  [152] = 8,
-  [153] = 9,
-  [154] = 134,
-  [155] = 150,
-  [156] = 134,
-  [157] = 150,
-  [158] = 134,
-  [159] = 150,
-  [160] = 134,
-  [161] = 150,
-  [162] = 134,
-  [163] = 150,
-  [164] = 134,
-  [165] = 150,
-  [166] = 134,
-  [167] = 150,
-  [168] = 150,
-  [169] = 134,
-  [170] = 150,
-  [171] = 134,
-  [172] = 150,
-  [173] = 173,
+  [150] = 8,
+  [151] = 9,
+  [152] = 152,
+  [153] = 153,
+  [154] = 8,
+  [155] = 155,
+  [156] = 140,
+  [157] = 136,
+  [158] = 140,
+  [159] = 136,
+  [160] = 140,
+  [161] = 136,
+  [162] = 140,
+  [163] = 136,
+  [164] = 140,
+  [165] = 136,
+  [166] = 140,
+  [167] = 136,
+  [168] = 140,
+  [169] = 136,
+  [170] = 140,
+  [171] = 136,
+  [172] = 140,
+  [173] = 140,
   [174] = 174,
   [175] = 175,
   [176] = 176,
@@ -2460,33 +2474,33 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [189] = 189,
   [190] = 190,
   [191] = 191,
-  [192] = 192,
+  [192] = 25,
   [193] = 193,
   [194] = 194,
   [195] = 195,
   [196] = 196,
   [197] = 197,
   [198] = 198,
-  [199] = 125,
-  [200] = 26,
-  [201] = 121,
-  [202] = 24,
-  [203] = 120,
-  [204] = 25,
-  [205] = 26,
-  [206] = 24,
-  [207] = 25,
+  [199] = 199,
+  [200] = 200,
+  [201] = 201,
+  [202] = 202,
+  [203] = 203,
+  [204] = 204,
+  [205] = 205,
+  [206] = 206,
+  [207] = 207,
   [208] = 208,
-  [209] = 209,
+  [209] = 130,
   [210] = 210,
   [211] = 211,
-  [212] = 212,
-  [213] = 213,
-  [214] = 214,
-  [215] = 215,
-  [216] = 216,
-  [217] = 217,
-  [218] = 218,
+  [212] = 122,
+  [213] = 26,
+  [214] = 119,
+  [215] = 24,
+  [216] = 25,
+  [217] = 26,
+  [218] = 24,
   [219] = 219,
   [220] = 220,
   [221] = 221,
@@ -2507,44 +2521,44 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [236] = 236,
   [237] = 237,
   [238] = 238,
-  [239] = 233,
+  [239] = 239,
   [240] = 240,
-  [241] = 241,
-  [242] = 233,
-  [243] = 241,
-  [244] = 233,
-  [245] = 241,
+  [241] = 222,
+  [242] = 242,
+  [243] = 243,
+  [244] = 244,
+  [245] = 245,
   [246] = 246,
-  [247] = 241,
-  [248] = 233,
-  [249] = 241,
-  [250] = 233,
-  [251] = 241,
-  [252] = 233,
-  [253] = 241,
-  [254] = 233,
-  [255] = 241,
-  [256] = 233,
-  [257] = 241,
-  [258] = 233,
-  [259] = 241,
-  [260] = 260,
-  [261] = 261,
-  [262] = 262,
-  [263] = 240,
-  [264] = 264,
-  [265] = 265,
-  [266] = 266,
-  [267] = 267,
-  [268] = 268,
-  [269] = 269,
-  [270] = 270,
-  [271] = 271,
-  [272] = 241,
-  [273] = 273,
+  [247] = 247,
+  [248] = 248,
+  [249] = 249,
+  [250] = 250,
+  [251] = 251,
+  [252] = 252,
+  [253] = 253,
+  [254] = 232,
+  [255] = 255,
+  [256] = 232,
+  [257] = 255,
+  [258] = 232,
+  [259] = 255,
+  [260] = 232,
+  [261] = 255,
+  [262] = 232,
+  [263] = 255,
+  [264] = 232,
+  [265] = 255,
+  [266] = 232,
+  [267] = 255,
+  [268] = 232,
+  [269] = 255,
+  [270] = 232,
+  [271] = 255,
+  [272] = 232,
+  [273] = 255,
   [274] = 274,
-  [275] = 275,
-  [276] = 233,
+  [275] = 255,
+  [276] = 276,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2563,11 +2577,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [292] = 292,
   [293] = 293,
   [294] = 294,
-  [295] = 12,
-  [296] = 14,
-  [297] = 15,
-  [298] = 298,
-  [299] = 299,
+  [295] = 295,
+  [296] = 296,
+  [297] = 14,
+  [298] = 12,
+  [299] = 13,
   [300] = 300,
   [301] = 301,
   [302] = 302,
@@ -2595,22 +2609,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [324] = 324,
   [325] = 325,
   [326] = 326,
-  [327] = 8,
+  [327] = 327,
   [328] = 328,
   [329] = 329,
-  [330] = 9,
+  [330] = 330,
   [331] = 331,
-  [332] = 8,
+  [332] = 332,
   [333] = 333,
-  [334] = 9,
-  [335] = 8,
+  [334] = 8,
+  [335] = 335,
   [336] = 9,
   [337] = 337,
-  [338] = 338,
-  [339] = 339,
-  [340] = 340,
+  [338] = 8,
+  [339] = 9,
+  [340] = 8,
   [341] = 341,
-  [342] = 342,
+  [342] = 9,
   [343] = 343,
   [344] = 344,
   [345] = 345,
@@ -2633,13 +2647,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [362] = 362,
   [363] = 363,
   [364] = 364,
-  [365] = 315,
-  [366] = 316,
+  [365] = 365,
+  [366] = 366,
   [367] = 367,
   [368] = 368,
   [369] = 369,
-  [370] = 370,
-  [371] = 371,
+  [370] = 319,
+  [371] = 320,
   [372] = 372,
   [373] = 373,
   [374] = 374,
@@ -2652,29 +2666,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [381] = 381,
   [382] = 382,
   [383] = 383,
-  [384] = 382,
-  [385] = 383,
-  [386] = 325,
-  [387] = 360,
-  [388] = 388,
-  [389] = 389,
-  [390] = 390,
-  [391] = 391,
+  [384] = 384,
+  [385] = 385,
+  [386] = 386,
+  [387] = 387,
+  [388] = 382,
+  [389] = 384,
+  [390] = 302,
+  [391] = 304,
   [392] = 392,
-  [393] = 393,
+  [393] = 9,
   [394] = 394,
   [395] = 395,
   [396] = 396,
-  [397] = 392,
+  [397] = 397,
   [398] = 398,
-  [399] = 393,
-  [400] = 394,
-  [401] = 8,
-  [402] = 9,
+  [399] = 399,
+  [400] = 400,
+  [401] = 396,
+  [402] = 402,
   [403] = 403,
-  [404] = 404,
-  [405] = 405,
-  [406] = 406,
+  [404] = 399,
+  [405] = 8,
+  [406] = 400,
   [407] = 407,
   [408] = 408,
   [409] = 409,
@@ -2685,13 +2699,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [414] = 414,
   [415] = 415,
   [416] = 416,
-  [417] = 410,
+  [417] = 417,
   [418] = 418,
   [419] = 419,
   [420] = 420,
   [421] = 421,
   [422] = 422,
-  [423] = 423,
+  [423] = 421,
   [424] = 424,
   [425] = 425,
   [426] = 426,
@@ -2703,16 +2717,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [432] = 432,
   [433] = 433,
   [434] = 434,
-  [435] = 430,
-  [436] = 433,
+  [435] = 435,
+  [436] = 436,
   [437] = 437,
   [438] = 438,
-  [439] = 439,
-  [440] = 440,
-  [441] = 420,
+  [439] = 431,
+  [440] = 435,
+  [441] = 441,
   [442] = 442,
   [443] = 443,
-  [444] = 442,
+  [444] = 444,
+  [445] = 433,
+  [446] = 446,
+  [447] = 447,
+  [448] = 446,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2720,140 +2738,143 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '.', 404,
-        '/', 729,
-        '0', 730,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
+        '\n', 267,
+        '"', 735,
+        '#', 740,
+        '%', 725,
+        '(', 721,
+        ')', 722,
+        '*', 724,
+        '+', 723,
+        ',', 407,
+        '-', 372,
+        '.', 412,
+        '/', 754,
+        '0', 755,
+        ';', 266,
+        '<', 269,
+        '=', 274,
+        '>', 270,
         '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 696,
-        '}', 695,
+        'a', 591,
+        'c', 653,
+        'd', 605,
+        'f', 640,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 571,
+        'n', 597,
+        'o', 626,
+        'p', 662,
+        'r', 599,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 720,
+        '}', 719,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+          lookahead == ' ') SKIP(235);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(756);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '>', 270,
         '\\', 5,
-        'c', 485,
-        'd', 502,
-        'i', 455,
-        'm', 414,
-        'o', 458,
-        'p', 521,
-        's', 505,
-        '{', 696,
+        'c', 500,
+        'd', 518,
+        'i', 464,
+        'm', 423,
+        'o', 467,
+        'p', 536,
+        's', 521,
+        '{', 720,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(2);
+          lookahead == ' ') SKIP(3);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '0', 732,
+        ';', 266,
+        '>', 270,
         '\\', 5,
-        'c', 135,
-        'd', 163,
-        'i', 106,
-        'm', 51,
-        'o', 108,
-        'p', 181,
-        's', 165,
+        'm', 574,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(558);
-      if (lookahead == '{') ADVANCE(694);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        ';', 266,
+        '>', 270,
+        '\\', 5,
+        'c', 138,
+        'd', 167,
+        'i', 106,
+        'm', 48,
+        'o', 108,
+        'p', 183,
+        's', 169,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(742);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(742);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\r') ADVANCE(712);
-      if (lookahead != 0) ADVANCE(715);
+      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\r') ADVANCE(736);
+      if (lookahead != 0) ADVANCE(739);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(742);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(213);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(397);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '"') ADVANCE(735);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2861,12 +2882,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(388);
+      if (lookahead == '"') ADVANCE(735);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '\\') ADVANCE(396);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2874,54 +2895,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(397);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '"') ADVANCE(735);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(738);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(715);
+          lookahead != '\n') ADVANCE(739);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '(') ADVANCE(697);
-      if (lookahead == '-') ADVANCE(369);
-      if (lookahead == '0') ADVANCE(708);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '(') ADVANCE(721);
+      if (lookahead == '-') ADVANCE(371);
+      if (lookahead == '0') ADVANCE(732);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(718);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '-') ADVANCE(45);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '-') ADVANCE(42);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(652);
-      if (lookahead == 'p') ADVANCE(669);
-      if (lookahead == 's') ADVANCE(655);
+      if (lookahead == 'd') ADVANCE(676);
+      if (lookahead == 'p') ADVANCE(692);
+      if (lookahead == 's') ADVANCE(679);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '.') ADVANCE(412);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(475);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'o') ADVANCE(489);
+      if (lookahead == '{') ADVANCE(720);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2929,14 +2950,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '.') ADVANCE(412);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(407);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 't') ADVANCE(415);
+      if (lookahead == '{') ADVANCE(720);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -2944,60 +2965,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '0') ADVANCE(706);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '0') ADVANCE(730);
+      if (lookahead == ':') ADVANCE(757);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(718);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '=') ADVANCE(274);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == '{') ADVANCE(720);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(395);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '=') ADVANCE(274);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(145);
-      if (lookahead == 'r') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(95);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(495);
-      if (lookahead == 'r') ADVANCE(439);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'n') ADVANCE(510);
+      if (lookahead == 'r') ADVANCE(451);
+      if (lookahead == '{') ADVANCE(720);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3005,871 +3026,816 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(133);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(48);
+      if (lookahead == 't') ADVANCE(45);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(718);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(413);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(718);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(321);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(740);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(718);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(394);
       END_STATE();
     case 25:
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        ':', 230,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 40,
-        'b', 40,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 752,
+        '.', 217,
+        'B', 744,
+        'b', 744,
+        'G', 746,
+        'g', 746,
+        'K', 746,
+        'k', 746,
+        'M', 747,
+        'm', 747,
+        'N', 210,
+        'n', 210,
+        'S', 751,
+        's', 751,
+        'U', 210,
+        'u', 210,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 752,
+        'B', 744,
+        'b', 744,
+        'G', 746,
+        'g', 746,
+        'K', 746,
+        'k', 746,
+        'M', 747,
+        'm', 747,
+        'N', 210,
+        'n', 210,
+        'S', 751,
+        's', 751,
+        'U', 210,
+        'u', 210,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 727,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 752,
+        'B', 750,
+        'b', 750,
+        'G', 748,
+        'g', 748,
+        'K', 748,
+        'k', 748,
+        'M', 749,
+        'm', 749,
+        'N', 210,
+        'n', 210,
+        'S', 751,
+        's', 751,
+        'T', 207,
+        't', 207,
+        'U', 210,
+        'u', 210,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      ADVANCE_MAP(
-        '%', 727,
-        'B', 725,
-        'b', 725,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (lookahead == '-') ADVANCE(43);
       END_STATE();
     case 30:
-      if (lookahead == '-') ADVANCE(46);
+      if (lookahead == '.') ADVANCE(275);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(273);
+      if (lookahead == '.') ADVANCE(216);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(214);
+      ADVANCE_MAP(
+        '.', 218,
+        'B', 209,
+        'b', 209,
+        'G', 207,
+        'g', 207,
+        'K', 207,
+        'k', 207,
+        'M', 207,
+        'm', 207,
+        'T', 207,
+        't', 207,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      ADVANCE_MAP(
-        '.', 216,
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
+      if (lookahead == '.') ADVANCE(220);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == '.') ADVANCE(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 35:
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(757);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 35:
+      if (lookahead == ':') ADVANCE(215);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(213);
+      if (lookahead == ':') ADVANCE(215);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(213);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (lookahead == ':') ADVANCE(232);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(230);
-      END_STATE();
-    case 39:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'v') ADVANCE(344);
-      END_STATE();
-    case 40:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
-      END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(222);
-      END_STATE();
-    case 42:
       if (lookahead == ':') ADVANCE(224);
       END_STATE();
-    case 43:
+    case 39:
       if (lookahead == ':') ADVANCE(226);
       END_STATE();
-    case 44:
+    case 40:
       if (lookahead == ':') ADVANCE(228);
       END_STATE();
-    case 45:
-      if (lookahead == '>') ADVANCE(318);
+    case 41:
+      if (lookahead == ':') ADVANCE(230);
       END_STATE();
-    case 46:
-      if (lookahead == '>') ADVANCE(281);
+    case 42:
+      if (lookahead == '>') ADVANCE(320);
       END_STATE();
-    case 47:
-      if (lookahead == ']') ADVANCE(36);
+    case 43:
+      if (lookahead == '>') ADVANCE(283);
+      END_STATE();
+    case 44:
+      if (lookahead == ']') ADVANCE(35);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 45:
+      if (lookahead == 'a') ADVANCE(57);
+      END_STATE();
+    case 46:
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'o') ADVANCE(356);
+      END_STATE();
+    case 47:
+      if (lookahead == 'a') ADVANCE(325);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'a') ADVANCE(173);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == 'a') ADVANCE(173);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(323);
+      if (lookahead == 'a') ADVANCE(60);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'm') ADVANCE(159);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(169);
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(58);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'a') ADVANCE(134);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(61);
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(131);
-      END_STATE();
-    case 56:
       if (lookahead == 'a') ADVANCE(122);
       END_STATE();
+    case 56:
+      if (lookahead == 'a') ADVANCE(176);
+      END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'b') ADVANCE(126);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(174);
+      if (lookahead == 'b') ADVANCE(92);
       END_STATE();
     case 59:
-      if (lookahead == 'b') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(308);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(306);
-      END_STATE();
-    case 61:
       if (lookahead == 'c') ADVANCE(102);
       END_STATE();
+    case 61:
+      if (lookahead == 'c') ADVANCE(328);
+      END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'c') ADVANCE(160);
+      if (lookahead == 'f') ADVANCE(114);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(160);
+      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(311);
       END_STATE();
     case 64:
-      if (lookahead == 'c') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'c') ADVANCE(55);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(103);
+      if (lookahead == 'c') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(121);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'c') ADVANCE(103);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'c') ADVANCE(152);
+      if (lookahead == 'p') ADVANCE(154);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'c') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(288);
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'd') ADVANCE(290);
       END_STATE();
     case 70:
-      if (lookahead == 'd') ADVANCE(383);
+      if (lookahead == 'd') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'p') ADVANCE(165);
       END_STATE();
     case 71:
-      if (lookahead == 'd') ADVANCE(201);
+      if (lookahead == 'd') ADVANCE(385);
       END_STATE();
     case 72:
-      if (lookahead == 'd') ADVANCE(76);
+      if (lookahead == 'd') ADVANCE(79);
       END_STATE();
     case 73:
-      if (lookahead == 'd') ADVANCE(176);
+      if (lookahead == 'd') ADVANCE(203);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(39);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(99);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'd') ADVANCE(177);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(54);
+      if (lookahead == 'e') ADVANCE(202);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(63);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(62);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'e') ADVANCE(51);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'e') ADVANCE(287);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(271);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(202);
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'e') ADVANCE(293);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(368);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(200);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
+      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(337);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
-      if (lookahead == 'o') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(99);
+      if (lookahead == 'i') ADVANCE(156);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(99);
+      if (lookahead == 'i') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(195);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(123);
+      if (lookahead == 'e') ADVANCE(54);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(129);
+      if (lookahead == 'e') ADVANCE(132);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(112);
+      if (lookahead == 'e') ADVANCE(125);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'e') ADVANCE(112);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'o') ADVANCE(72);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'e') ADVANCE(123);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 't') ADVANCE(199);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(167);
+      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(199);
       END_STATE();
     case 95:
-      if (lookahead == 'f') ADVANCE(356);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 96:
-      if (lookahead == 'f') ADVANCE(359);
+      if (lookahead == 'e') ADVANCE(171);
       END_STATE();
     case 97:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'f') ADVANCE(358);
       END_STATE();
     case 98:
-      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 'f') ADVANCE(361);
       END_STATE();
     case 99:
-      if (lookahead == 'f') ADVANCE(114);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'f') ADVANCE(376);
       END_STATE();
     case 100:
       if (lookahead == 'g') ADVANCE(104);
       END_STATE();
     case 101:
-      if (lookahead == 'g') ADVANCE(79);
+      if (lookahead == 'g') ADVANCE(82);
       END_STATE();
     case 102:
-      if (lookahead == 'h') ADVANCE(275);
+      if (lookahead == 'h') ADVANCE(277);
       END_STATE();
     case 103:
-      if (lookahead == 'h') ADVANCE(278);
+      if (lookahead == 'h') ADVANCE(280);
       END_STATE();
     case 104:
-      if (lookahead == 'h') ADVANCE(189);
+      if (lookahead == 'h') ADVANCE(191);
       END_STATE();
     case 105:
-      if (lookahead == 'h') ADVANCE(150);
+      if (lookahead == 'h') ADVANCE(155);
       END_STATE();
     case 106:
-      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 107:
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'p') ADVANCE(165);
       END_STATE();
     case 108:
-      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'i') ADVANCE(98);
       END_STATE();
     case 109:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'n') ADVANCE(284);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'n') ADVANCE(128);
       END_STATE();
     case 111:
-      if (lookahead == 'i') ADVANCE(73);
+      if (lookahead == 'i') ADVANCE(74);
       END_STATE();
     case 112:
       if (lookahead == 'i') ADVANCE(100);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(136);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'i') ADVANCE(90);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(62);
+      if (lookahead == 'i') ADVANCE(61);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(50);
+      if (lookahead == 'i') ADVANCE(47);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'i') ADVANCE(190);
       END_STATE();
     case 118:
-      if (lookahead == 'k') ADVANCE(393);
+      if (lookahead == 'k') ADVANCE(401);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(362);
+      if (lookahead == 'k') ADVANCE(364);
       END_STATE();
     case 120:
-      if (lookahead == 'k') ADVANCE(329);
+      if (lookahead == 'k') ADVANCE(331);
       END_STATE();
     case 121:
-      if (lookahead == 'k') ADVANCE(199);
+      if (lookahead == 'k') ADVANCE(201);
       END_STATE();
     case 122:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 'l') ADVANCE(299);
       END_STATE();
     case 123:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'l') ADVANCE(391);
       END_STATE();
     case 124:
-      if (lookahead == 'l') ADVANCE(77);
+      if (lookahead == 'l') ADVANCE(141);
+      if (lookahead == 'r') ADVANCE(146);
+      if (lookahead == 'w') ADVANCE(129);
       END_STATE();
     case 125:
-      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 'l') ADVANCE(71);
       END_STATE();
     case 126:
-      if (lookahead == 'm') ADVANCE(58);
+      if (lookahead == 'l') ADVANCE(80);
       END_STATE();
     case 127:
-      if (lookahead == 'm') ADVANCE(350);
+      if (lookahead == 'l') ADVANCE(52);
       END_STATE();
     case 128:
-      if (lookahead == 'm') ADVANCE(183);
+      if (lookahead == 'l') ADVANCE(113);
       END_STATE();
     case 129:
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'm') ADVANCE(56);
       END_STATE();
     case 130:
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'm') ADVANCE(352);
       END_STATE();
     case 131:
-      if (lookahead == 'n') ADVANCE(101);
+      if (lookahead == 'm') ADVANCE(185);
       END_STATE();
     case 132:
-      if (lookahead == 'n') ADVANCE(191);
+      if (lookahead == 'm') ADVANCE(159);
       END_STATE();
     case 133:
-      if (lookahead == 'n') ADVANCE(120);
+      if (lookahead == 'n') ADVANCE(284);
       END_STATE();
     case 134:
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'n') ADVANCE(101);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
+      if (lookahead == 'n') ADVANCE(193);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'n') ADVANCE(120);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'n') ADVANCE(128);
       END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'o') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(404);
       END_STATE();
     case 139:
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'o') ADVANCE(65);
       END_STATE();
     case 140:
-      if (lookahead == 'o') ADVANCE(303);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'o') ADVANCE(204);
       END_STATE();
     case 142:
-      if (lookahead == 'o') ADVANCE(198);
+      if (lookahead == 'o') ADVANCE(121);
       END_STATE();
     case 143:
-      if (lookahead == 'o') ADVANCE(127);
+      if (lookahead == 'o') ADVANCE(305);
       END_STATE();
     case 144:
-      if (lookahead == 'o') ADVANCE(192);
+      if (lookahead == 'o') ADVANCE(379);
       END_STATE();
     case 145:
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(200);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(130);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'o') ADVANCE(195);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(159);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(63);
-      END_STATE();
-    case 152:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 153:
-      if (lookahead == 'o') ADVANCE(173);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(139);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(194);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(193);
-      END_STATE();
-    case 157:
-      if (lookahead == 'p') ADVANCE(294);
-      END_STATE();
-    case 158:
-      if (lookahead == 'p') ADVANCE(347);
-      END_STATE();
-    case 159:
-      if (lookahead == 'p') ADVANCE(338);
-      END_STATE();
-    case 160:
-      if (lookahead == 'p') ADVANCE(82);
-      END_STATE();
-    case 161:
-      if (lookahead == 'p') ADVANCE(179);
-      END_STATE();
-    case 162:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
-      END_STATE();
-    case 163:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(184);
-      END_STATE();
-    case 164:
-      if (lookahead == 'p') ADVANCE(152);
-      END_STATE();
-    case 165:
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
-      END_STATE();
-    case 166:
-      if (lookahead == 'r') ADVANCE(185);
-      END_STATE();
-    case 167:
-      if (lookahead == 'r') ADVANCE(400);
-      END_STATE();
-    case 168:
-      if (lookahead == 'r') ADVANCE(85);
-      END_STATE();
-    case 169:
-      if (lookahead == 'r') ADVANCE(118);
-      END_STATE();
-    case 170:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      END_STATE();
-    case 171:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      END_STATE();
-    case 172:
+      if (lookahead == 'o') ADVANCE(170);
       if (lookahead == 'r') ADVANCE(87);
       END_STATE();
-    case 173:
-      if (lookahead == 'r') ADVANCE(117);
+    case 151:
+      if (lookahead == 'o') ADVANCE(178);
       END_STATE();
-    case 174:
-      if (lookahead == 'r') ADVANCE(119);
+    case 152:
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
-    case 175:
-      if (lookahead == 'r') ADVANCE(142);
+    case 153:
+      if (lookahead == 'o') ADVANCE(64);
       END_STATE();
-    case 176:
-      if (lookahead == 'r') ADVANCE(55);
+    case 154:
+      if (lookahead == 'o') ADVANCE(180);
       END_STATE();
-    case 177:
-      if (lookahead == 'r') ADVANCE(186);
+    case 155:
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
-    case 178:
+    case 156:
+      if (lookahead == 'o') ADVANCE(175);
+      END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(142);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(196);
+      END_STATE();
+    case 159:
+      if (lookahead == 'o') ADVANCE(194);
+      END_STATE();
+    case 160:
+      if (lookahead == 'p') ADVANCE(388);
+      END_STATE();
+    case 161:
+      if (lookahead == 'p') ADVANCE(296);
+      END_STATE();
+    case 162:
+      if (lookahead == 'p') ADVANCE(349);
+      END_STATE();
+    case 163:
+      if (lookahead == 'p') ADVANCE(340);
+      END_STATE();
+    case 164:
+      if (lookahead == 'p') ADVANCE(85);
+      END_STATE();
+    case 165:
+      if (lookahead == 'p') ADVANCE(181);
+      END_STATE();
+    case 166:
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(62);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(186);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(154);
+      END_STATE();
+    case 169:
+      if (lookahead == 'p') ADVANCE(154);
+      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 170:
       if (lookahead == 'r') ADVANCE(187);
       END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(408);
+      END_STATE();
+    case 172:
+      if (lookahead == 'r') ADVANCE(86);
+      END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(118);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(88);
+      END_STATE();
+    case 175:
+      if (lookahead == 'r') ADVANCE(117);
+      END_STATE();
+    case 176:
+      if (lookahead == 'r') ADVANCE(119);
+      END_STATE();
+    case 177:
+      if (lookahead == 'r') ADVANCE(53);
+      END_STATE();
+    case 178:
+      if (lookahead == 'r') ADVANCE(188);
+      END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(145);
       END_STATE();
     case 180:
-      if (lookahead == 'r') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(189);
       END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(144);
+      if (lookahead == 'r') ADVANCE(158);
       END_STATE();
     case 182:
-      if (lookahead == 's') ADVANCE(332);
+      if (lookahead == 'r') ADVANCE(115);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(182);
+      if (lookahead == 'r') ADVANCE(147);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 's') ADVANCE(334);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(390);
+      if (lookahead == 's') ADVANCE(184);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(311);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 't') ADVANCE(398);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(317);
       END_STATE();
     case 189:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 't') ADVANCE(314);
       END_STATE();
     case 190:
-      if (lookahead == 't') ADVANCE(105);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 191:
-      if (lookahead == 't') ADVANCE(94);
+      if (lookahead == 't') ADVANCE(343);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(140);
+      if (lookahead == 't') ADVANCE(105);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(78);
+      if (lookahead == 't') ADVANCE(96);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(81);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(180);
+      if (lookahead == 't') ADVANCE(143);
       END_STATE();
     case 196:
-      if (lookahead == 'u') ADVANCE(132);
+      if (lookahead == 't') ADVANCE(144);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(300);
+      if (lookahead == 't') ADVANCE(182);
       END_STATE();
     case 198:
-      if (lookahead == 'u') ADVANCE(157);
+      if (lookahead == 'u') ADVANCE(135);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(158);
+      if (lookahead == 'u') ADVANCE(302);
       END_STATE();
     case 200:
-      if (lookahead == 'v') ADVANCE(344);
+      if (lookahead == 'u') ADVANCE(161);
       END_STATE();
     case 201:
-      if (lookahead == 'v') ADVANCE(128);
+      if (lookahead == 'u') ADVANCE(162);
       END_STATE();
     case 202:
-      if (lookahead == 'x') ADVANCE(190);
+      if (lookahead == 'v') ADVANCE(346);
       END_STATE();
     case 203:
-      if (lookahead == 'y') ADVANCE(371);
+      if (lookahead == 'v') ADVANCE(131);
       END_STATE();
     case 204:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'w') ADVANCE(127);
       END_STATE();
     case 205:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
+      if (lookahead == 'x') ADVANCE(192);
       END_STATE();
     case 206:
-      ADVANCE_MAP(
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      if (lookahead == 'y') ADVANCE(373);
       END_STATE();
     case 207:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(209);
       END_STATE();
     case 208:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
+      ADVANCE_MAP(
+        'B', 209,
+        'b', 209,
+        'G', 207,
+        'g', 207,
+        'K', 207,
+        'k', 207,
+        'M', 207,
+        'm', 207,
+        'T', 207,
+        't', 207,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(208);
       END_STATE();
     case 209:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(719);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(212);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(211);
       END_STATE();
     case 210:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(719);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(751);
       END_STATE();
     case 211:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(743);
+      END_STATE();
+    case 212:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(743);
+      END_STATE();
+    case 213:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(213);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
-      END_STATE();
-    case 212:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 213:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+          lookahead != '>') ADVANCE(397);
       END_STATE();
     case 214:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 215:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(411);
       END_STATE();
     case 216:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 217:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 218:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(208);
       END_STATE();
     case 219:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 220:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(734);
       END_STATE();
     case 222:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(753);
       END_STATE();
     case 223:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 224:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
       END_STATE();
     case 225:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
     case 226:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -3879,7 +3845,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 227:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
     case 228:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -3889,7 +3855,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 229:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 230:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -3897,596 +3863,557 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
       END_STATE();
     case 231:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 232:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+      END_STATE();
+    case 233:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
-      END_STATE();
-    case 232:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(715);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '/', 365,
-        '0', 708,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
-        '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-        '}', 695,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 234:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'm', 679,
-        't', 553,
-        '{', 694,
-        '}', 695,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(234);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(739);
       END_STATE();
     case 235:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '0', 708,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
+        '\n', 267,
+        '"', 735,
+        '#', 740,
+        '%', 725,
+        '(', 721,
+        ')', 722,
+        '*', 724,
+        '+', 723,
+        ',', 407,
+        '-', 372,
+        '/', 367,
+        '0', 732,
+        ';', 266,
+        '<', 269,
+        '=', 274,
+        '>', 270,
         '\\', 5,
-        'a', 71,
-        'd', 84,
-        'f', 170,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 92,
-        'n', 81,
-        'o', 110,
-        'p', 147,
-        'r', 75,
-        's', 66,
-        't', 49,
-        'u', 111,
-        'v', 116,
-        'w', 90,
-        '{', 694,
+        'a', 591,
+        'c', 653,
+        'd', 605,
+        'f', 640,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 571,
+        'n', 597,
+        'o', 626,
+        'p', 662,
+        'r', 599,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 718,
+        '}', 719,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(235);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 236:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 702,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
+        '\n', 267,
+        '"', 735,
+        '#', 740,
+        '%', 725,
+        ')', 722,
+        '*', 724,
+        '+', 723,
+        '-', 371,
+        '.', 30,
+        '/', 367,
+        '0', 730,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        '{', 694,
-        '}', 695,
+        'm', 702,
+        't', 569,
+        '{', 718,
+        '}', 719,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(236);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 237:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 404,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
+        '\n', 267,
+        '"', 735,
+        '#', 740,
+        ';', 266,
+        '<', 268,
+        '=', 274,
+        '>', 270,
         '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
-        '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 239:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ',', 399,
-        '-', 369,
-        '/', 365,
-        ';', 264,
-        '<', 267,
-        '>', 268,
-        '\\', 5,
-        'c', 136,
-        'd', 74,
-        'f', 171,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 52,
-        'n', 145,
-        'o', 109,
-        'p', 147,
-        'r', 75,
-        's', 165,
-        't', 49,
+        'a', 73,
+        'd', 77,
+        'f', 124,
+        'g', 179,
+        'i', 70,
+        'l', 139,
+        'm', 93,
+        'n', 84,
+        'o', 110,
+        'p', 150,
+        'r', 78,
+        's', 67,
+        't', 46,
         'u', 111,
-        '{', 694,
+        'v', 116,
+        'w', 91,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(221);
+          lookahead == ' ') SKIP(237);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
-    case 240:
-      if (eof) ADVANCE(263);
+    case 238:
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '.', 404,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '%', 725,
+        '(', 721,
+        ')', 722,
+        '*', 724,
+        '+', 723,
+        '-', 371,
+        '.', 30,
+        '/', 367,
+        '0', 726,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '=', 274,
+        '>', 270,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        '{', 718,
+        '}', 719,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(727);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '%', 725,
+        '*', 724,
+        '+', 723,
+        '-', 371,
+        '.', 412,
+        '/', 367,
+        '0', 728,
+        ':', 757,
+        ';', 266,
+        '<', 29,
+        '>', 270,
+        '[', 233,
+        '\\', 5,
+        'm', 573,
+        't', 569,
+        '{', 718,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(729);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '%', 725,
+        '*', 724,
+        '+', 723,
+        '-', 371,
+        '/', 367,
+        '0', 728,
+        ':', 757,
+        ';', 266,
+        '<', 29,
+        '>', 270,
+        '[', 233,
+        '\\', 5,
+        'm', 573,
+        't', 569,
+        '{', 718,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(729);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 241:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        ',', 407,
+        '-', 371,
+        '/', 367,
+        ';', 266,
+        '<', 269,
+        '>', 270,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'c', 138,
+        'd', 76,
+        'f', 124,
+        'g', 179,
+        'i', 70,
+        'l', 139,
+        'm', 49,
+        'n', 148,
+        'o', 109,
+        'p', 150,
+        'r', 78,
+        's', 169,
+        't', 46,
+        'u', 111,
+        '{', 720,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          lookahead == ' ') SKIP(242);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
       END_STATE();
     case 242:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '.', 404,
-        '/', 729,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        ',', 407,
+        '-', 371,
+        '/', 367,
+        ';', 266,
+        '<', 269,
+        '>', 270,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'c', 138,
+        'd', 76,
+        'f', 124,
+        'g', 179,
+        'i', 70,
+        'l', 139,
+        'm', 49,
+        'n', 148,
+        'o', 109,
+        'p', 150,
+        'r', 78,
+        's', 169,
+        't', 46,
+        'u', 111,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          lookahead == ' ') SKIP(242);
       END_STATE();
     case 243:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '-', 372,
+        '.', 412,
+        '/', 367,
+        '0', 730,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'a', 561,
+        'c', 564,
+        'd', 562,
+        'f', 563,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 572,
+        'n', 598,
+        'o', 627,
+        'p', 662,
+        'r', 609,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
+          lookahead == ' ') SKIP(244);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 244:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '-', 372,
+        '/', 367,
+        '0', 730,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'c', 631,
-        'd', 652,
-        'i', 604,
-        'm', 557,
-        'o', 609,
-        'p', 669,
-        's', 655,
-        '{', 696,
+        'a', 561,
+        'c', 564,
+        'd', 562,
+        'f', 563,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 572,
+        'n', 598,
+        'o', 627,
+        'p', 662,
+        'r', 609,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(244);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 245:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '-', 42,
+        '.', 412,
+        '/', 754,
+        '0', 730,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'c', 631,
-        'd', 652,
-        'i', 604,
-        'm', 557,
-        'o', 609,
-        'p', 669,
-        's', 655,
+        'a', 561,
+        'c', 564,
+        'd', 562,
+        'f', 563,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 572,
+        'n', 598,
+        'o', 627,
+        'p', 662,
+        'r', 609,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(246);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        '/', 729,
-        ';', 264,
-        '<', 267,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '-', 42,
+        '0', 730,
+        ':', 757,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        '{', 696,
+        'a', 561,
+        'c', 564,
+        'd', 562,
+        'f', 563,
+        'g', 685,
+        'i', 592,
+        'l', 654,
+        'm', 572,
+        'n', 598,
+        'o', 627,
+        'p', 662,
+        'r', 609,
+        's', 590,
+        't', 568,
+        'u', 629,
+        'v', 624,
+        'w', 607,
+        '{', 718,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
+          lookahead == ' ') SKIP(246);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '-', 42,
+        ';', 266,
+        '<', 268,
+        '>', 270,
+        '\\', 5,
+        'c', 653,
+        'd', 676,
+        'i', 623,
+        'm', 573,
+        'o', 628,
+        'p', 692,
+        's', 679,
+        '{', 718,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        '/', 754,
+        ';', 266,
+        '<', 269,
+        '>', 270,
+        '\\', 5,
+        '{', 720,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(254);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 247:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'd', 434,
-        'g', 519,
-        'i', 424,
-        'l', 486,
-        'p', 493,
-        'r', 436,
-        '{', 696,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 248:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'm', 491,
-        '{', 696,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        '{', 696,
+        'd', 444,
+        'g', 534,
+        'i', 435,
+        'l', 501,
+        'p', 508,
+        'r', 447,
+        '{', 720,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
+          lookahead == ' ') SKIP(255);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'a', 423,
-        'd', 434,
-        'l', 487,
-        'm', 437,
-        'n', 429,
-        'o', 477,
-        'p', 521,
-        's', 421,
-        't', 407,
-        'v', 460,
-        'w', 438,
-        '{', 696,
+        'm', 505,
+        '{', 720,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4495,27 +4422,19 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'd', 501,
-        'f', 513,
-        'i', 454,
-        'l', 487,
-        'o', 458,
-        'p', 507,
-        's', 506,
-        't', 406,
-        'u', 452,
-        '{', 696,
+        '{', 720,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4524,3772 +4443,4016 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(267);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '>', 270,
+        '\\', 5,
+        'a', 434,
+        'd', 444,
+        'l', 503,
+        'm', 449,
+        'n', 440,
+        'o', 491,
+        'p', 536,
+        's', 432,
+        't', 415,
+        'v', 472,
+        'w', 450,
+        '{', 720,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        '.', 412,
+        ';', 266,
+        '>', 270,
+        '\\', 5,
+        'd', 517,
+        'f', 481,
+        'i', 463,
+        'l', 503,
+        'o', 467,
+        'p', 523,
+        's', 522,
+        't', 414,
+        'u', 465,
+        '{', 720,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '<') ADVANCE(269);
+      if (lookahead == '>') ADVANCE(270);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
+          lookahead == ' ') SKIP(254);
       END_STATE();
-    case 253:
-      if (eof) ADVANCE(263);
+    case 255:
+      if (eof) ADVANCE(265);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 267,
+        '#', 740,
+        ';', 266,
+        '<', 268,
+        '>', 270,
         '\\', 5,
-        'd', 83,
-        'g', 175,
-        'i', 68,
-        'l', 151,
-        'p', 146,
+        'd', 75,
+        'g', 179,
+        'i', 69,
+        'l', 153,
+        'p', 149,
         'r', 89,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'd', 587,
-        'g', 661,
-        'i', 574,
-        'l', 642,
-        'p', 640,
-        'r', 591,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(138);
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        ';', 266,
+        '<', 268,
+        '>', 270,
+        '\\', 5,
+        'd', 606,
+        'g', 685,
+        'i', 593,
+        'l', 665,
+        'p', 663,
+        'r', 609,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(256);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '<') ADVANCE(268);
+      if (lookahead == '>') ADVANCE(270);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(702);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(257);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'a', 71,
-        'd', 83,
-        'l', 154,
-        'm', 93,
-        'n', 80,
-        'o', 134,
-        'p', 181,
-        's', 67,
-        't', 48,
-        'v', 116,
-        'w', 90,
-      );
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '<') ADVANCE(268);
+      if (lookahead == '>') ADVANCE(270);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(140);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(258);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'd', 162,
-        'f', 170,
-        'i', 107,
-        'l', 154,
-        'o', 108,
-        'p', 168,
-        's', 164,
-        't', 49,
-        'u', 111,
-      );
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '<') ADVANCE(268);
+      if (lookahead == '>') ADVANCE(270);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(259);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(635);
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        ';', 266,
+        '>', 270,
+        '\\', 5,
+        'a', 73,
+        'd', 75,
+        'l', 157,
+        'm', 94,
+        'n', 83,
+        'o', 137,
+        'p', 183,
+        's', 68,
+        't', 45,
+        'v', 116,
+        'w', 91,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(627);
+      if (eof) ADVANCE(265);
+      ADVANCE_MAP(
+        '\n', 267,
+        '#', 740,
+        ';', 266,
+        '>', 270,
+        '\\', 5,
+        'd', 166,
+        'f', 124,
+        'i', 107,
+        'l', 157,
+        'o', 108,
+        'p', 172,
+        's', 168,
+        't', 46,
+        'u', 111,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 262:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(270);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == 'm') ADVANCE(658);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(262);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(270);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(649);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(265);
+      if (lookahead == '\n') ADVANCE(267);
+      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == ';') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(270);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(663);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(sym__newline);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_LT);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(46);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(43);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
     case 271:
       ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(274);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(276);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
     case 277:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 280:
       ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_on);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
     case 284:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 287:
       ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_mode);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 290:
       ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 293:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 296:
       ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 299:
       ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 302:
       ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 305:
       ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 308:
       ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 311:
       ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 314:
       ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 317:
       ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(321);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 320:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(323);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(321);
+      END_STATE();
+    case 322:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(322);
       END_STATE();
-    case 321:
+    case 323:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(322);
       END_STATE();
-    case 322:
+    case 324:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
       END_STATE();
     case 325:
       ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_via);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 328:
       ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 331:
       ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_onlink);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 334:
       ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 337:
       ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_scope);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 340:
       ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 343:
       ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_weight);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 346:
       ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 349:
       ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 352:
       ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(381);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(380);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 355:
       ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(383);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_to);
       if (lookahead == 's') ADVANCE(382);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 358:
       ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 361:
       ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_oif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 364:
       ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 368:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(318);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(320);
       END_STATE();
     case 373:
       ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 376:
       ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 379:
       ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 382:
       ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_tos);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
-    case 383:
+    case 385:
       ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
-    case 384:
+    case 386:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
-    case 385:
+    case 387:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
-    case 386:
+    case 388:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 394:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(394);
       END_STATE();
-    case 387:
+    case 395:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(395);
       END_STATE();
-    case 388:
+    case 396:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(742);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(213);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(397);
       END_STATE();
-    case 389:
+    case 397:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(213);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          lookahead != '>') ADVANCE(397);
       END_STATE();
     case 398:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 406:
       ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
-    case 399:
+    case 407:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 400:
+    case 408:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 401:
+    case 409:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
-    case 402:
+    case 410:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
-    case 403:
+    case 411:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(411);
       END_STATE();
-    case 404:
+    case 412:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 405:
+    case 413:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == 'o') ADVANCE(355);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(325);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(466);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(418);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(419);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(511);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(413);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(515);
+      if (lookahead == 'a') ADVANCE(424);
+      if (lookahead == 'o') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(468);
+      if (lookahead == 'a') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(308);
+      if (lookahead == 'a') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'a') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(448);
+      if (lookahead == 'a') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(449);
+      if (lookahead == 'a') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(410);
+      if (lookahead == 'a') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'a') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(385);
+      if (lookahead == 'a') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(541);
+      if (lookahead == 'a') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(290);
+      if (lookahead == 'b') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(510);
+      if (lookahead == 'b') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(432);
+      if (lookahead == 'c') ADVANCE(310);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(271);
+      if (lookahead == 'c') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(368);
+      if (lookahead == 'c') ADVANCE(513);
+      if (lookahead == 'f') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(542);
+      if (lookahead == 'c') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(337);
+      if (lookahead == 'c') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(293);
+      if (lookahead == 'c') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
+      if (lookahead == 'c') ADVANCE(504);
+      if (lookahead == 'r') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'd') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(540);
+      if (lookahead == 'd') ADVANCE(556);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(444);
-      if (lookahead == 'i') ADVANCE(492);
+      if (lookahead == 'd') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == 'd') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(533);
-      if (lookahead == 't') ADVANCE(536);
+      if (lookahead == 'd') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == 'e') ADVANCE(273);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(411);
+      if (lookahead == 'e') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(412);
+      if (lookahead == 'e') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(509);
+      if (lookahead == 'e') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(358);
+      if (lookahead == 'e') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(361);
+      if (lookahead == 'e') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'e') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(453);
+      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == 'i') ADVANCE(507);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'e') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(428);
+      if (lookahead == 'e') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(277);
+      if (lookahead == 'e') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(280);
+      if (lookahead == 'e') ADVANCE(547);
+      if (lookahead == 't') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(528);
+      if (lookahead == 'e') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(490);
+      if (lookahead == 'e') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(425);
+      if (lookahead == 'e') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'e') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
-      if (lookahead == 'p') ADVANCE(503);
+      if (lookahead == 'f') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'f') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(378);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 457:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(439);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(279);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(282);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(543);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(506);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(454);
+      if (lookahead == 'p') ADVANCE(519);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(454);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(436);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
-    case 457:
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(455);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 468:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 469:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(427);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 470:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(490);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(541);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(476);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(409);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(526);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(537);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(299);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 467:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 468:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 469:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(459);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 470:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(413);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 471:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(352);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 472:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(523);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(494);
+      if (lookahead == 'k') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(447);
+      if (lookahead == 'k') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(284);
+      if (lookahead == 'k') ADVANCE(333);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(464);
+      if (lookahead == 'k') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'l') ADVANCE(393);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(534);
+      if (lookahead == 'l') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == 'l') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(379);
+      if (lookahead == 'l') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'l') ADVANCE(493);
+      if (lookahead == 'r') ADVANCE(498);
+      if (lookahead == 'w') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(508);
+      if (lookahead == 'l') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(471);
+      if (lookahead == 'l') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == 'm') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(538);
-      if (lookahead == 't') ADVANCE(398);
+      if (lookahead == 'm') ADVANCE(354);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'm') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(479);
+      if (lookahead == 'm') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(512);
+      if (lookahead == 'n') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(504);
+      if (lookahead == 'n') ADVANCE(286);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(499);
+      if (lookahead == 'n') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(426);
+      if (lookahead == 'n') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(514);
+      if (lookahead == 'n') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(518);
+      if (lookahead == 'o') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == 'o') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(381);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(307);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(524);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 500:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(553);
+      if (lookahead == 't') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 501:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 502:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 503:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(494);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(532);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(349);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(340);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(296);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 501:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(445);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 502:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(529);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(516);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(430);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'o') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(515);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(529);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(533);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(550);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(554);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(549);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(390);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(351);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(497);
+      if (lookahead == 's') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(497);
+      if (lookahead == 's') ADVANCE(544);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(531);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(502);
+      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(502);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(445);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(539);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(410);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(524);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(525);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(483);
-      if (lookahead == 'w') ADVANCE(470);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(465);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(484);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(530);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(496);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(440);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(497);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(334);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(522);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(317);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(314);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == 'r') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == 'r') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'r') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(392);
+      if (lookahead == 'r') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(481);
+      if (lookahead == 'r') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == 'r') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(441);
+      if (lookahead == 'r') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'r') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(498);
+      if (lookahead == 's') ADVANCE(336);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(478);
+      if (lookahead == 's') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(500);
+      if (lookahead == 't') ADVANCE(319);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(346);
+      if (lookahead == 't') ADVANCE(316);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(472);
+      if (lookahead == 't') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(373);
+      if (lookahead == 't') ADVANCE(345);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 544:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(313);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 545:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(400);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 546:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(495);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 547:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(532);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 548:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 549:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 550:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 551:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 552:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(514);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 553:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 554:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(516);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 555:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(348);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(486);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(482);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(375);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      END_STATE();
+    case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 545:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'd') ADVANCE(550);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 546:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'e') ADVANCE(549);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 547:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 548:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 549:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 550:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(623);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 551:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 552:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
-      if (lookahead == 'o') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 553:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 554:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(324);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 555:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 'o') ADVANCE(576);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(567);
-      if (lookahead == 'm') ADVANCE(648);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(628);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(619);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'd') ADVANCE(566);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(660);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'e') ADVANCE(565);
+      if (lookahead == 'p') ADVANCE(666);
+      if (lookahead == 's') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'l') ADVANCE(655);
+      if (lookahead == 'r') ADVANCE(660);
+      if (lookahead == 'w') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(621);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'o') ADVANCE(708);
+      if (lookahead == 't') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(307);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'v') ADVANCE(347);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(327);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'v') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(600);
+      if (lookahead == ':') ADVANCE(757);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(618);
+      if (lookahead == 'a') ADVANCE(581);
+      if (lookahead == 'o') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
+      if (lookahead == 'a') ADVANCE(581);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(601);
+      if (lookahead == 'a') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
+      if (lookahead == 'a') ADVANCE(681);
+      if (lookahead == 'e') ADVANCE(703);
+      if (lookahead == 'o') ADVANCE(595);
+      if (lookahead == 't') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(690);
+      if (lookahead == 'a') ADVANCE(681);
+      if (lookahead == 'e') ADVANCE(703);
+      if (lookahead == 't') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
-      if (lookahead == 'i') ADVANCE(594);
-      if (lookahead == 'p') ADVANCE(654);
+      if (lookahead == 'a') ADVANCE(681);
+      if (lookahead == 't') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'a') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(384);
+      if (lookahead == 'a') ADVANCE(586);
+      if (lookahead == 'm') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(581);
+      if (lookahead == 'a') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(664);
+      if (lookahead == 'a') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
-      if (lookahead == 'o') ADVANCE(662);
+      if (lookahead == 'a') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'a') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(559);
+      if (lookahead == 'a') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'b') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(336);
+      if (lookahead == 'b') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(270);
+      if (lookahead == 'c') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == 'c') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(367);
+      if (lookahead == 'c') ADVANCE(672);
+      if (lookahead == 'f') ADVANCE(632);
+      if (lookahead == 't') ADVANCE(312);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
+      if (lookahead == 'c') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
+      if (lookahead == 'c') ADVANCE(578);
+      if (lookahead == 'o') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(606);
+      if (lookahead == 'c') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (lookahead == 'i') ADVANCE(645);
-      if (lookahead == 'o') ADVANCE(681);
+      if (lookahead == 'c') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(620);
+      if (lookahead == 'c') ADVANCE(661);
+      if (lookahead == 'p') ADVANCE(670);
+      if (lookahead == 'r') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(626);
+      if (lookahead == 'd') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(563);
+      if (lookahead == 'd') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(614);
+      if (lookahead == 'p') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(656);
+      if (lookahead == 'd') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(357);
+      if (lookahead == 'd') ADVANCE(386);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(360);
+      if (lookahead == 'd') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == 'd') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(613);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(715);
+      if (lookahead == 'o') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(602);
+      if (lookahead == 'e') ADVANCE(715);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(585);
+      if (lookahead == 'e') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(279);
+      if (lookahead == 'e') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(677);
+      if (lookahead == 'e') ADVANCE(272);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(644);
+      if (lookahead == 'e') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(594);
+      if (lookahead == 'e') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(554);
+      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 'p') ADVANCE(666);
+      if (lookahead == 's') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(598);
+      if (lookahead == 'e') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(283);
+      if (lookahead == 'e') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(622);
+      if (lookahead == 'e') ADVANCE(616);
+      if (lookahead == 'i') ADVANCE(668);
+      if (lookahead == 'o') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'e') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(577);
+      if (lookahead == 'e') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(629);
+      if (lookahead == 'e') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(590);
+      if (lookahead == 'e') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(678);
+      if (lookahead == 'f') ADVANCE(359);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(394);
+      if (lookahead == 'f') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(363);
+      if (lookahead == 'f') ADVANCE(377);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(330);
+      if (lookahead == 'g') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(688);
+      if (lookahead == 'g') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(298);
+      if (lookahead == 'h') ADVANCE(278);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(575);
+      if (lookahead == 'h') ADVANCE(281);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(583);
+      if (lookahead == 'h') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(612);
+      if (lookahead == 'h') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(570);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(615);
+      if (lookahead == 'n') ADVANCE(285);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(615);
+      if (lookahead == 'n') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(701);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(402);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(365);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(711);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(300);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(392);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(655);
+      if (lookahead == 'r') ADVANCE(660);
+      if (lookahead == 'w') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(602);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(631);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(694);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(353);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(579);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 648:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'm') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(351);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(562);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(648);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(682);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(568);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(304);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(378);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(576);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(653);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(687);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(624);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
-      if (lookahead == 'r') ADVANCE(589);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(681);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(666);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 644:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(651);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 645:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(665);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 646:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(684);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 647:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(668);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 648:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(683);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(295);
+      if (lookahead == 'n') ADVANCE(285);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(348);
+      if (lookahead == 'n') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(339);
+      if (lookahead == 'n') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(672);
+      if (lookahead == 'n') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(582);
+      if (lookahead == 'o') ADVANCE(708);
+      if (lookahead == 't') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(667);
+      if (lookahead == 'o') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
+      if (lookahead == 'o') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(401);
+      if (lookahead == 'o') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(615);
+      if (lookahead == 'o') ADVANCE(380);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
+      if (lookahead == 'o') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(674);
+      if (lookahead == 'o') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(616);
+      if (lookahead == 'o') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(637);
+      if (lookahead == 'o') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(682);
+      if (lookahead == 'r') ADVANCE(608);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(611);
+      if (lookahead == 'o') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 'o') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(614);
+      if (lookahead == 'o') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 'o') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 'o') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'o') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(641);
+      if (lookahead == 'o') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(333);
+      if (lookahead == 'o') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(670);
+      if (lookahead == 'o') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'p') ADVANCE(389);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(603);
+      if (lookahead == 'p') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 674:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(391);
+      if (lookahead == 'p') ADVANCE(350);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 675:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 'p') ADVANCE(341);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 676:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(313);
+      if (lookahead == 'p') ADVANCE(666);
+      if (lookahead == 's') ADVANCE(695);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 677:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 'p') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 678:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(692);
+      if (lookahead == 'p') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(670);
+      if (lookahead == 'r') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(409);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(634);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(635);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(610);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(630);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(633);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(699);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(669);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(664);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 693:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(335);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 694:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(693);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 695:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(312);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 696:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(399);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 698:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(318);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 699:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(315);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 700:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(344);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 701:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 702:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(709);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 703:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(593);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(584);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 684:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(634);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(630);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 686:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(301);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 687:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(649);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(650);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(623);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(673);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 694:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 695:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 697:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 698:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 699:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 700:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 701:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
-      END_STATE();
-    case 702:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'x', 219,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
-      END_STATE();
-    case 703:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 704:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 705:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 706:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 707:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(657);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 708:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(652);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 709:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(303);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 710:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 711:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 712:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(347);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 713:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(645);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 714:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 715:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(696);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 716:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(374);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 717:
+      ACCEPT_TOKEN(sym_identifier);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      END_STATE();
+    case 718:
+      ACCEPT_TOKEN(anon_sym_LBRACE);
+      END_STATE();
+    case 719:
+      ACCEPT_TOKEN(anon_sym_RBRACE);
+      END_STATE();
+    case 720:
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
+      END_STATE();
+    case 721:
+      ACCEPT_TOKEN(anon_sym_LPAREN);
+      END_STATE();
+    case 722:
+      ACCEPT_TOKEN(anon_sym_RPAREN);
+      END_STATE();
+    case 723:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 724:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 725:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 726:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 752,
+        '.', 219,
+        ':', 757,
+        'x', 221,
+        'B', 745,
+        'b', 745,
+        'G', 748,
+        'g', 748,
+        'K', 748,
+        'k', 748,
+        'M', 749,
+        'm', 749,
+        'N', 210,
+        'n', 210,
+        'S', 751,
+        's', 751,
+        'T', 207,
+        't', 207,
+        'U', 210,
+        'u', 210,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(727);
+      END_STATE();
+    case 727:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 752,
+        '.', 219,
+        ':', 757,
+        'B', 745,
+        'b', 745,
+        'G', 748,
+        'g', 748,
+        'K', 748,
+        'k', 748,
+        'M', 749,
+        'm', 749,
+        'N', 210,
+        'n', 210,
+        'S', 751,
+        's', 751,
+        'T', 207,
+        't', 207,
+        'U', 210,
+        'u', 210,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(727);
+      END_STATE();
+    case 728:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(214);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'x') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(729);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 729:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(214);
+      if (lookahead == ':') ADVANCE(757);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(729);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 730:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'x') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 731:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(757);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 732:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(733);
+      END_STATE();
+    case 733:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(733);
+      END_STATE();
+    case 734:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(734);
       END_STATE();
-    case 711:
+    case 735:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 712:
+    case 736:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\\') ADVANCE(234);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(739);
       END_STATE();
-    case 713:
+    case 737:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(717);
+      if (lookahead == '"') ADVANCE(740);
+      if (lookahead == '\\') ADVANCE(741);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(737);
       END_STATE();
-    case 714:
+    case 738:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(738);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(715);
+          lookahead != '#') ADVANCE(739);
       END_STATE();
-    case 715:
+    case 739:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(234);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(739);
       END_STATE();
-    case 716:
+    case 740:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(716);
+          lookahead != '\n') ADVANCE(740);
       END_STATE();
-    case 717:
+    case 741:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(737);
       END_STATE();
-    case 718:
+    case 742:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 719:
+    case 743:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 720:
+    case 744:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 721:
+    case 745:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(757);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(212);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(211);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
-    case 722:
+    case 746:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
+          lookahead == 'b') ADVANCE(744);
       END_STATE();
-    case 723:
+    case 747:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
+          lookahead == 'b') ADVANCE(744);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
+          lookahead == 's') ADVANCE(751);
       END_STATE();
-    case 724:
+    case 748:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(720);
+          lookahead == 'b') ADVANCE(750);
       END_STATE();
-    case 725:
+    case 749:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(750);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(751);
+      END_STATE();
+    case 750:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(212);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(211);
       END_STATE();
-    case 726:
+    case 751:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 727:
+    case 752:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 728:
+    case 753:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 729:
+    case 754:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 730:
+    case 755:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (lookahead == 'x') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
       END_STATE();
-    case 731:
+    case 756:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
       END_STATE();
-    case 732:
+    case 757:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(757);
       END_STATE();
     default:
       return false;
@@ -9581,160 +9744,160 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 234},
-  [2] = {.lex_state = 234},
-  [3] = {.lex_state = 234},
-  [4] = {.lex_state = 234},
-  [5] = {.lex_state = 234},
-  [6] = {.lex_state = 234},
-  [7] = {.lex_state = 234},
-  [8] = {.lex_state = 240},
-  [9] = {.lex_state = 242},
-  [10] = {.lex_state = 242},
-  [11] = {.lex_state = 242},
-  [12] = {.lex_state = 242},
-  [13] = {.lex_state = 237},
-  [14] = {.lex_state = 242},
-  [15] = {.lex_state = 242},
-  [16] = {.lex_state = 242},
-  [17] = {.lex_state = 242},
-  [18] = {.lex_state = 242},
-  [19] = {.lex_state = 239},
-  [20] = {.lex_state = 235},
-  [21] = {.lex_state = 235},
-  [22] = {.lex_state = 244},
-  [23] = {.lex_state = 244},
-  [24] = {.lex_state = 251},
-  [25] = {.lex_state = 251},
-  [26] = {.lex_state = 251},
-  [27] = {.lex_state = 235},
-  [28] = {.lex_state = 250},
-  [29] = {.lex_state = 250},
-  [30] = {.lex_state = 250},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 239},
-  [34] = {.lex_state = 239},
-  [35] = {.lex_state = 239},
-  [36] = {.lex_state = 235},
-  [37] = {.lex_state = 235},
-  [38] = {.lex_state = 239},
-  [39] = {.lex_state = 239},
-  [40] = {.lex_state = 235},
-  [41] = {.lex_state = 235},
-  [42] = {.lex_state = 235},
-  [43] = {.lex_state = 235},
-  [44] = {.lex_state = 235},
-  [45] = {.lex_state = 235},
-  [46] = {.lex_state = 235},
-  [47] = {.lex_state = 250},
-  [48] = {.lex_state = 250},
-  [49] = {.lex_state = 236},
-  [50] = {.lex_state = 239},
-  [51] = {.lex_state = 239},
-  [52] = {.lex_state = 239},
-  [53] = {.lex_state = 239},
-  [54] = {.lex_state = 1},
-  [55] = {.lex_state = 1},
+  [1] = {.lex_state = 236},
+  [2] = {.lex_state = 236},
+  [3] = {.lex_state = 236},
+  [4] = {.lex_state = 236},
+  [5] = {.lex_state = 236},
+  [6] = {.lex_state = 236},
+  [7] = {.lex_state = 236},
+  [8] = {.lex_state = 243},
+  [9] = {.lex_state = 245},
+  [10] = {.lex_state = 245},
+  [11] = {.lex_state = 245},
+  [12] = {.lex_state = 245},
+  [13] = {.lex_state = 245},
+  [14] = {.lex_state = 245},
+  [15] = {.lex_state = 245},
+  [16] = {.lex_state = 245},
+  [17] = {.lex_state = 245},
+  [18] = {.lex_state = 239},
+  [19] = {.lex_state = 241},
+  [20] = {.lex_state = 237},
+  [21] = {.lex_state = 237},
+  [22] = {.lex_state = 247},
+  [23] = {.lex_state = 247},
+  [24] = {.lex_state = 253},
+  [25] = {.lex_state = 253},
+  [26] = {.lex_state = 253},
+  [27] = {.lex_state = 253},
+  [28] = {.lex_state = 253},
+  [29] = {.lex_state = 252},
+  [30] = {.lex_state = 252},
+  [31] = {.lex_state = 241},
+  [32] = {.lex_state = 241},
+  [33] = {.lex_state = 237},
+  [34] = {.lex_state = 241},
+  [35] = {.lex_state = 241},
+  [36] = {.lex_state = 252},
+  [37] = {.lex_state = 241},
+  [38] = {.lex_state = 241},
+  [39] = {.lex_state = 241},
+  [40] = {.lex_state = 241},
+  [41] = {.lex_state = 241},
+  [42] = {.lex_state = 241},
+  [43] = {.lex_state = 241},
+  [44] = {.lex_state = 237},
+  [45] = {.lex_state = 252},
+  [46] = {.lex_state = 237},
+  [47] = {.lex_state = 237},
+  [48] = {.lex_state = 237},
+  [49] = {.lex_state = 237},
+  [50] = {.lex_state = 237},
+  [51] = {.lex_state = 237},
+  [52] = {.lex_state = 237},
+  [53] = {.lex_state = 237},
+  [54] = {.lex_state = 252},
+  [55] = {.lex_state = 238},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 235},
-  [58] = {.lex_state = 235},
-  [59] = {.lex_state = 247},
-  [60] = {.lex_state = 235},
-  [61] = {.lex_state = 247},
-  [62] = {.lex_state = 247},
-  [63] = {.lex_state = 235},
-  [64] = {.lex_state = 235},
-  [65] = {.lex_state = 236},
-  [66] = {.lex_state = 3},
-  [67] = {.lex_state = 3},
-  [68] = {.lex_state = 3},
-  [69] = {.lex_state = 3},
-  [70] = {.lex_state = 3},
-  [71] = {.lex_state = 1},
-  [72] = {.lex_state = 1},
-  [73] = {.lex_state = 235},
-  [74] = {.lex_state = 235},
-  [75] = {.lex_state = 3},
-  [76] = {.lex_state = 239},
-  [77] = {.lex_state = 239},
-  [78] = {.lex_state = 239},
-  [79] = {.lex_state = 234},
-  [80] = {.lex_state = 239},
-  [81] = {.lex_state = 234},
-  [82] = {.lex_state = 234},
-  [83] = {.lex_state = 239},
-  [84] = {.lex_state = 239},
-  [85] = {.lex_state = 239},
-  [86] = {.lex_state = 236},
-  [87] = {.lex_state = 239},
-  [88] = {.lex_state = 255},
-  [89] = {.lex_state = 236},
-  [90] = {.lex_state = 239},
-  [91] = {.lex_state = 235},
-  [92] = {.lex_state = 255},
-  [93] = {.lex_state = 239},
-  [94] = {.lex_state = 234},
-  [95] = {.lex_state = 247},
-  [96] = {.lex_state = 247},
-  [97] = {.lex_state = 239},
-  [98] = {.lex_state = 239},
-  [99] = {.lex_state = 239},
-  [100] = {.lex_state = 236},
-  [101] = {.lex_state = 239},
-  [102] = {.lex_state = 239},
-  [103] = {.lex_state = 255},
-  [104] = {.lex_state = 239},
-  [105] = {.lex_state = 239},
-  [106] = {.lex_state = 234},
-  [107] = {.lex_state = 248},
-  [108] = {.lex_state = 248},
-  [109] = {.lex_state = 249},
-  [110] = {.lex_state = 246},
-  [111] = {.lex_state = 246},
+  [57] = {.lex_state = 1},
+  [58] = {.lex_state = 1},
+  [59] = {.lex_state = 237},
+  [60] = {.lex_state = 237},
+  [61] = {.lex_state = 237},
+  [62] = {.lex_state = 237},
+  [63] = {.lex_state = 249},
+  [64] = {.lex_state = 249},
+  [65] = {.lex_state = 249},
+  [66] = {.lex_state = 237},
+  [67] = {.lex_state = 2},
+  [68] = {.lex_state = 2},
+  [69] = {.lex_state = 238},
+  [70] = {.lex_state = 2},
+  [71] = {.lex_state = 2},
+  [72] = {.lex_state = 2},
+  [73] = {.lex_state = 1},
+  [74] = {.lex_state = 1},
+  [75] = {.lex_state = 241},
+  [76] = {.lex_state = 237},
+  [77] = {.lex_state = 2},
+  [78] = {.lex_state = 241},
+  [79] = {.lex_state = 241},
+  [80] = {.lex_state = 237},
+  [81] = {.lex_state = 236},
+  [82] = {.lex_state = 241},
+  [83] = {.lex_state = 236},
+  [84] = {.lex_state = 257},
+  [85] = {.lex_state = 236},
+  [86] = {.lex_state = 241},
+  [87] = {.lex_state = 238},
+  [88] = {.lex_state = 241},
+  [89] = {.lex_state = 241},
+  [90] = {.lex_state = 241},
+  [91] = {.lex_state = 241},
+  [92] = {.lex_state = 236},
+  [93] = {.lex_state = 238},
+  [94] = {.lex_state = 241},
+  [95] = {.lex_state = 249},
+  [96] = {.lex_state = 237},
+  [97] = {.lex_state = 249},
+  [98] = {.lex_state = 257},
+  [99] = {.lex_state = 241},
+  [100] = {.lex_state = 241},
+  [101] = {.lex_state = 241},
+  [102] = {.lex_state = 238},
+  [103] = {.lex_state = 241},
+  [104] = {.lex_state = 241},
+  [105] = {.lex_state = 257},
+  [106] = {.lex_state = 241},
+  [107] = {.lex_state = 241},
+  [108] = {.lex_state = 250},
+  [109] = {.lex_state = 236},
+  [110] = {.lex_state = 236},
+  [111] = {.lex_state = 256},
   [112] = {.lex_state = 248},
-  [113] = {.lex_state = 254},
-  [114] = {.lex_state = 255},
-  [115] = {.lex_state = 234},
-  [116] = {.lex_state = 246},
-  [117] = {.lex_state = 235},
-  [118] = {.lex_state = 235},
-  [119] = {.lex_state = 15},
-  [120] = {.lex_state = 249},
-  [121] = {.lex_state = 249},
-  [122] = {.lex_state = 246},
-  [123] = {.lex_state = 255},
-  [124] = {.lex_state = 237},
-  [125] = {.lex_state = 249},
-  [126] = {.lex_state = 255},
-  [127] = {.lex_state = 255},
-  [128] = {.lex_state = 236},
-  [129] = {.lex_state = 255},
-  [130] = {.lex_state = 255},
-  [131] = {.lex_state = 11},
-  [132] = {.lex_state = 236},
-  [133] = {.lex_state = 236},
-  [134] = {.lex_state = 11},
-  [135] = {.lex_state = 236},
+  [113] = {.lex_state = 250},
+  [114] = {.lex_state = 250},
+  [115] = {.lex_state = 257},
+  [116] = {.lex_state = 248},
+  [117] = {.lex_state = 251},
+  [118] = {.lex_state = 248},
+  [119] = {.lex_state = 251},
+  [120] = {.lex_state = 237},
+  [121] = {.lex_state = 15},
+  [122] = {.lex_state = 251},
+  [123] = {.lex_state = 237},
+  [124] = {.lex_state = 248},
+  [125] = {.lex_state = 11},
+  [126] = {.lex_state = 257},
+  [127] = {.lex_state = 238},
+  [128] = {.lex_state = 238},
+  [129] = {.lex_state = 238},
+  [130] = {.lex_state = 251},
+  [131] = {.lex_state = 257},
+  [132] = {.lex_state = 257},
+  [133] = {.lex_state = 257},
+  [134] = {.lex_state = 257},
+  [135] = {.lex_state = 239},
   [136] = {.lex_state = 11},
-  [137] = {.lex_state = 12},
+  [137] = {.lex_state = 11},
   [138] = {.lex_state = 236},
-  [139] = {.lex_state = 11},
+  [139] = {.lex_state = 236},
   [140] = {.lex_state = 11},
-  [141] = {.lex_state = 246},
-  [142] = {.lex_state = 234},
-  [143] = {.lex_state = 234},
-  [144] = {.lex_state = 255},
+  [141] = {.lex_state = 238},
+  [142] = {.lex_state = 257},
+  [143] = {.lex_state = 11},
+  [144] = {.lex_state = 11},
   [145] = {.lex_state = 12},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 12},
-  [148] = {.lex_state = 11},
+  [148] = {.lex_state = 238},
   [149] = {.lex_state = 11},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 11},
-  [152] = {.lex_state = 248},
-  [153] = {.lex_state = 248},
-  [154] = {.lex_state = 11},
+  [150] = {.lex_state = 250},
+  [151] = {.lex_state = 250},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 11},
+  [154] = {.lex_state = 248},
   [155] = {.lex_state = 11},
   [156] = {.lex_state = 11},
   [157] = {.lex_state = 11},
@@ -9753,278 +9916,282 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [170] = {.lex_state = 11},
   [171] = {.lex_state = 11},
   [172] = {.lex_state = 11},
-  [173] = {.lex_state = 262},
-  [174] = {.lex_state = 260},
-  [175] = {.lex_state = 262},
-  [176] = {.lex_state = 234},
-  [177] = {.lex_state = 236},
-  [178] = {.lex_state = 237},
-  [179] = {.lex_state = 260},
-  [180] = {.lex_state = 260},
-  [181] = {.lex_state = 236},
-  [182] = {.lex_state = 262},
-  [183] = {.lex_state = 249},
-  [184] = {.lex_state = 260},
-  [185] = {.lex_state = 15},
-  [186] = {.lex_state = 11},
-  [187] = {.lex_state = 260},
-  [188] = {.lex_state = 260},
-  [189] = {.lex_state = 12},
-  [190] = {.lex_state = 0},
-  [191] = {.lex_state = 234},
-  [192] = {.lex_state = 236},
+  [173] = {.lex_state = 11},
+  [174] = {.lex_state = 12},
+  [175] = {.lex_state = 251},
+  [176] = {.lex_state = 236},
+  [177] = {.lex_state = 239},
+  [178] = {.lex_state = 262},
+  [179] = {.lex_state = 264},
+  [180] = {.lex_state = 262},
+  [181] = {.lex_state = 262},
+  [182] = {.lex_state = 238},
+  [183] = {.lex_state = 15},
+  [184] = {.lex_state = 238},
+  [185] = {.lex_state = 12},
+  [186] = {.lex_state = 262},
+  [187] = {.lex_state = 262},
+  [188] = {.lex_state = 264},
+  [189] = {.lex_state = 262},
+  [190] = {.lex_state = 264},
+  [191] = {.lex_state = 11},
+  [192] = {.lex_state = 14},
   [193] = {.lex_state = 236},
   [194] = {.lex_state = 236},
-  [195] = {.lex_state = 236},
-  [196] = {.lex_state = 234},
-  [197] = {.lex_state = 234},
-  [198] = {.lex_state = 234},
-  [199] = {.lex_state = 19},
-  [200] = {.lex_state = 14},
-  [201] = {.lex_state = 19},
-  [202] = {.lex_state = 14},
-  [203] = {.lex_state = 19},
-  [204] = {.lex_state = 14},
-  [205] = {.lex_state = 13},
-  [206] = {.lex_state = 13},
-  [207] = {.lex_state = 13},
-  [208] = {.lex_state = 0},
-  [209] = {.lex_state = 234},
-  [210] = {.lex_state = 235},
-  [211] = {.lex_state = 234},
-  [212] = {.lex_state = 22},
-  [213] = {.lex_state = 234},
-  [214] = {.lex_state = 234},
-  [215] = {.lex_state = 11},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 0},
-  [218] = {.lex_state = 0},
-  [219] = {.lex_state = 235},
-  [220] = {.lex_state = 22},
-  [221] = {.lex_state = 262},
-  [222] = {.lex_state = 260},
-  [223] = {.lex_state = 234},
-  [224] = {.lex_state = 22},
-  [225] = {.lex_state = 234},
-  [226] = {.lex_state = 234},
+  [195] = {.lex_state = 238},
+  [196] = {.lex_state = 236},
+  [197] = {.lex_state = 236},
+  [198] = {.lex_state = 22},
+  [199] = {.lex_state = 237},
+  [200] = {.lex_state = 236},
+  [201] = {.lex_state = 0},
+  [202] = {.lex_state = 11},
+  [203] = {.lex_state = 0},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 236},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 0},
+  [208] = {.lex_state = 237},
+  [209] = {.lex_state = 19},
+  [210] = {.lex_state = 238},
+  [211] = {.lex_state = 236},
+  [212] = {.lex_state = 19},
+  [213] = {.lex_state = 14},
+  [214] = {.lex_state = 19},
+  [215] = {.lex_state = 14},
+  [216] = {.lex_state = 13},
+  [217] = {.lex_state = 13},
+  [218] = {.lex_state = 13},
+  [219] = {.lex_state = 236},
+  [220] = {.lex_state = 238},
+  [221] = {.lex_state = 238},
+  [222] = {.lex_state = 22},
+  [223] = {.lex_state = 236},
+  [224] = {.lex_state = 236},
+  [225] = {.lex_state = 22},
+  [226] = {.lex_state = 22},
   [227] = {.lex_state = 22},
-  [228] = {.lex_state = 0},
+  [228] = {.lex_state = 236},
   [229] = {.lex_state = 22},
-  [230] = {.lex_state = 236},
+  [230] = {.lex_state = 22},
   [231] = {.lex_state = 22},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 234},
-  [234] = {.lex_state = 22},
-  [235] = {.lex_state = 260},
-  [236] = {.lex_state = 261},
+  [232] = {.lex_state = 236},
+  [233] = {.lex_state = 22},
+  [234] = {.lex_state = 0},
+  [235] = {.lex_state = 22},
+  [236] = {.lex_state = 22},
   [237] = {.lex_state = 0},
-  [238] = {.lex_state = 22},
-  [239] = {.lex_state = 234},
+  [238] = {.lex_state = 262},
+  [239] = {.lex_state = 22},
   [240] = {.lex_state = 22},
-  [241] = {.lex_state = 234},
-  [242] = {.lex_state = 234},
-  [243] = {.lex_state = 234},
-  [244] = {.lex_state = 234},
-  [245] = {.lex_state = 234},
-  [246] = {.lex_state = 234},
-  [247] = {.lex_state = 234},
-  [248] = {.lex_state = 234},
-  [249] = {.lex_state = 234},
-  [250] = {.lex_state = 234},
-  [251] = {.lex_state = 234},
-  [252] = {.lex_state = 234},
-  [253] = {.lex_state = 234},
-  [254] = {.lex_state = 234},
-  [255] = {.lex_state = 234},
-  [256] = {.lex_state = 234},
-  [257] = {.lex_state = 234},
-  [258] = {.lex_state = 234},
-  [259] = {.lex_state = 234},
-  [260] = {.lex_state = 22},
-  [261] = {.lex_state = 22},
-  [262] = {.lex_state = 22},
-  [263] = {.lex_state = 22},
-  [264] = {.lex_state = 234},
-  [265] = {.lex_state = 234},
-  [266] = {.lex_state = 0},
-  [267] = {.lex_state = 22},
-  [268] = {.lex_state = 234},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 234},
-  [271] = {.lex_state = 22},
-  [272] = {.lex_state = 234},
-  [273] = {.lex_state = 22},
-  [274] = {.lex_state = 11},
-  [275] = {.lex_state = 234},
-  [276] = {.lex_state = 234},
-  [277] = {.lex_state = 236},
+  [241] = {.lex_state = 22},
+  [242] = {.lex_state = 238},
+  [243] = {.lex_state = 236},
+  [244] = {.lex_state = 0},
+  [245] = {.lex_state = 236},
+  [246] = {.lex_state = 0},
+  [247] = {.lex_state = 236},
+  [248] = {.lex_state = 264},
+  [249] = {.lex_state = 236},
+  [250] = {.lex_state = 22},
+  [251] = {.lex_state = 22},
+  [252] = {.lex_state = 0},
+  [253] = {.lex_state = 262},
+  [254] = {.lex_state = 236},
+  [255] = {.lex_state = 236},
+  [256] = {.lex_state = 236},
+  [257] = {.lex_state = 236},
+  [258] = {.lex_state = 236},
+  [259] = {.lex_state = 236},
+  [260] = {.lex_state = 236},
+  [261] = {.lex_state = 236},
+  [262] = {.lex_state = 236},
+  [263] = {.lex_state = 236},
+  [264] = {.lex_state = 236},
+  [265] = {.lex_state = 236},
+  [266] = {.lex_state = 236},
+  [267] = {.lex_state = 236},
+  [268] = {.lex_state = 236},
+  [269] = {.lex_state = 236},
+  [270] = {.lex_state = 236},
+  [271] = {.lex_state = 236},
+  [272] = {.lex_state = 236},
+  [273] = {.lex_state = 236},
+  [274] = {.lex_state = 236},
+  [275] = {.lex_state = 236},
+  [276] = {.lex_state = 263},
+  [277] = {.lex_state = 11},
   [278] = {.lex_state = 236},
-  [279] = {.lex_state = 236},
-  [280] = {.lex_state = 22},
+  [279] = {.lex_state = 23},
+  [280] = {.lex_state = 16},
   [281] = {.lex_state = 23},
   [282] = {.lex_state = 16},
   [283] = {.lex_state = 11},
-  [284] = {.lex_state = 16},
+  [284] = {.lex_state = 23},
   [285] = {.lex_state = 23},
-  [286] = {.lex_state = 236},
-  [287] = {.lex_state = 235},
-  [288] = {.lex_state = 23},
-  [289] = {.lex_state = 23},
-  [290] = {.lex_state = 16},
-  [291] = {.lex_state = 234},
-  [292] = {.lex_state = 234},
-  [293] = {.lex_state = 23},
-  [294] = {.lex_state = 23},
-  [295] = {.lex_state = 242},
-  [296] = {.lex_state = 242},
-  [297] = {.lex_state = 242},
-  [298] = {.lex_state = 0},
-  [299] = {.lex_state = 239},
+  [286] = {.lex_state = 23},
+  [287] = {.lex_state = 16},
+  [288] = {.lex_state = 236},
+  [289] = {.lex_state = 236},
+  [290] = {.lex_state = 238},
+  [291] = {.lex_state = 238},
+  [292] = {.lex_state = 237},
+  [293] = {.lex_state = 22},
+  [294] = {.lex_state = 238},
+  [295] = {.lex_state = 23},
+  [296] = {.lex_state = 238},
+  [297] = {.lex_state = 245},
+  [298] = {.lex_state = 245},
+  [299] = {.lex_state = 245},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 0},
-  [302] = {.lex_state = 234},
-  [303] = {.lex_state = 239},
-  [304] = {.lex_state = 235},
+  [302] = {.lex_state = 241},
+  [303] = {.lex_state = 0},
+  [304] = {.lex_state = 241},
   [305] = {.lex_state = 0},
-  [306] = {.lex_state = 0},
-  [307] = {.lex_state = 0},
-  [308] = {.lex_state = 235},
-  [309] = {.lex_state = 235},
+  [306] = {.lex_state = 237},
+  [307] = {.lex_state = 237},
+  [308] = {.lex_state = 247},
+  [309] = {.lex_state = 2},
   [310] = {.lex_state = 0},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 235},
-  [313] = {.lex_state = 235},
+  [312] = {.lex_state = 0},
+  [313] = {.lex_state = 238},
   [314] = {.lex_state = 0},
-  [315] = {.lex_state = 244},
-  [316] = {.lex_state = 244},
-  [317] = {.lex_state = 235},
-  [318] = {.lex_state = 235},
-  [319] = {.lex_state = 235},
-  [320] = {.lex_state = 0},
-  [321] = {.lex_state = 0},
-  [322] = {.lex_state = 0},
-  [323] = {.lex_state = 0},
-  [324] = {.lex_state = 235},
-  [325] = {.lex_state = 244},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 19},
-  [328] = {.lex_state = 0},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 2},
+  [317] = {.lex_state = 2},
+  [318] = {.lex_state = 0},
+  [319] = {.lex_state = 241},
+  [320] = {.lex_state = 241},
+  [321] = {.lex_state = 237},
+  [322] = {.lex_state = 247},
+  [323] = {.lex_state = 2},
+  [324] = {.lex_state = 0},
+  [325] = {.lex_state = 0},
+  [326] = {.lex_state = 2},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 2},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 19},
+  [330] = {.lex_state = 0},
   [331] = {.lex_state = 0},
-  [332] = {.lex_state = 14},
-  [333] = {.lex_state = 239},
-  [334] = {.lex_state = 14},
-  [335] = {.lex_state = 13},
-  [336] = {.lex_state = 13},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 3},
-  [339] = {.lex_state = 239},
-  [340] = {.lex_state = 235},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 0},
-  [343] = {.lex_state = 0},
+  [332] = {.lex_state = 0},
+  [333] = {.lex_state = 247},
+  [334] = {.lex_state = 19},
+  [335] = {.lex_state = 0},
+  [336] = {.lex_state = 19},
+  [337] = {.lex_state = 2},
+  [338] = {.lex_state = 14},
+  [339] = {.lex_state = 14},
+  [340] = {.lex_state = 13},
+  [341] = {.lex_state = 2},
+  [342] = {.lex_state = 13},
+  [343] = {.lex_state = 2},
   [344] = {.lex_state = 0},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 235},
-  [347] = {.lex_state = 0},
-  [348] = {.lex_state = 235},
-  [349] = {.lex_state = 24},
-  [350] = {.lex_state = 0},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 235},
-  [353] = {.lex_state = 0},
-  [354] = {.lex_state = 236},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 235},
-  [357] = {.lex_state = 235},
+  [346] = {.lex_state = 2},
+  [347] = {.lex_state = 2},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 2},
+  [350] = {.lex_state = 247},
+  [351] = {.lex_state = 237},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 2},
+  [354] = {.lex_state = 2},
+  [355] = {.lex_state = 2},
+  [356] = {.lex_state = 0},
+  [357] = {.lex_state = 0},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 0},
-  [360] = {.lex_state = 244},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 235},
-  [363] = {.lex_state = 235},
+  [359] = {.lex_state = 2},
+  [360] = {.lex_state = 0},
+  [361] = {.lex_state = 2},
+  [362] = {.lex_state = 2},
+  [363] = {.lex_state = 0},
   [364] = {.lex_state = 0},
-  [365] = {.lex_state = 244},
-  [366] = {.lex_state = 244},
+  [365] = {.lex_state = 237},
+  [366] = {.lex_state = 2},
   [367] = {.lex_state = 0},
-  [368] = {.lex_state = 0},
+  [368] = {.lex_state = 2},
   [369] = {.lex_state = 0},
-  [370] = {.lex_state = 235},
-  [371] = {.lex_state = 239},
-  [372] = {.lex_state = 239},
-  [373] = {.lex_state = 239},
+  [370] = {.lex_state = 241},
+  [371] = {.lex_state = 241},
+  [372] = {.lex_state = 2},
+  [373] = {.lex_state = 237},
   [374] = {.lex_state = 0},
-  [375] = {.lex_state = 239},
+  [375] = {.lex_state = 236},
   [376] = {.lex_state = 0},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 3},
+  [378] = {.lex_state = 238},
   [379] = {.lex_state = 0},
-  [380] = {.lex_state = 236},
-  [381] = {.lex_state = 0},
-  [382] = {.lex_state = 244},
-  [383] = {.lex_state = 244},
-  [384] = {.lex_state = 244},
-  [385] = {.lex_state = 244},
-  [386] = {.lex_state = 244},
-  [387] = {.lex_state = 244},
-  [388] = {.lex_state = 235},
-  [389] = {.lex_state = 239},
-  [390] = {.lex_state = 236},
-  [391] = {.lex_state = 8},
-  [392] = {.lex_state = 244},
-  [393] = {.lex_state = 244},
-  [394] = {.lex_state = 244},
-  [395] = {.lex_state = 236},
-  [396] = {.lex_state = 9},
-  [397] = {.lex_state = 244},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 244},
-  [400] = {.lex_state = 244},
-  [401] = {.lex_state = 16},
-  [402] = {.lex_state = 16},
-  [403] = {.lex_state = 236},
-  [404] = {.lex_state = 234},
-  [405] = {.lex_state = 236},
-  [406] = {.lex_state = 236},
-  [407] = {.lex_state = 234},
-  [408] = {.lex_state = 236},
-  [409] = {.lex_state = 234},
-  [410] = {.lex_state = 244},
-  [411] = {.lex_state = 236},
-  [412] = {.lex_state = 239},
-  [413] = {.lex_state = 236},
-  [414] = {.lex_state = 236},
-  [415] = {.lex_state = 234},
+  [380] = {.lex_state = 0},
+  [381] = {.lex_state = 24},
+  [382] = {.lex_state = 241},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 241},
+  [385] = {.lex_state = 0},
+  [386] = {.lex_state = 0},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 241},
+  [389] = {.lex_state = 241},
+  [390] = {.lex_state = 241},
+  [391] = {.lex_state = 241},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 16},
+  [394] = {.lex_state = 238},
+  [395] = {.lex_state = 0},
+  [396] = {.lex_state = 241},
+  [397] = {.lex_state = 25},
+  [398] = {.lex_state = 8},
+  [399] = {.lex_state = 241},
+  [400] = {.lex_state = 241},
+  [401] = {.lex_state = 241},
+  [402] = {.lex_state = 238},
+  [403] = {.lex_state = 9},
+  [404] = {.lex_state = 241},
+  [405] = {.lex_state = 16},
+  [406] = {.lex_state = 241},
+  [407] = {.lex_state = 238},
+  [408] = {.lex_state = 238},
+  [409] = {.lex_state = 238},
+  [410] = {.lex_state = 10},
+  [411] = {.lex_state = 238},
+  [412] = {.lex_state = 238},
+  [413] = {.lex_state = 238},
+  [414] = {.lex_state = 241},
+  [415] = {.lex_state = 0},
   [416] = {.lex_state = 236},
-  [417] = {.lex_state = 244},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 10},
-  [420] = {.lex_state = 0},
-  [421] = {.lex_state = 0},
-  [422] = {.lex_state = 234},
-  [423] = {.lex_state = 0},
+  [417] = {.lex_state = 238},
+  [418] = {.lex_state = 236},
+  [419] = {.lex_state = 236},
+  [420] = {.lex_state = 236},
+  [421] = {.lex_state = 241},
+  [422] = {.lex_state = 238},
+  [423] = {.lex_state = 241},
   [424] = {.lex_state = 239},
-  [425] = {.lex_state = 0},
-  [426] = {.lex_state = 0},
-  [427] = {.lex_state = 0},
-  [428] = {.lex_state = 239},
-  [429] = {.lex_state = 239},
+  [425] = {.lex_state = 241},
+  [426] = {.lex_state = 241},
+  [427] = {.lex_state = 241},
+  [428] = {.lex_state = 241},
+  [429] = {.lex_state = 0},
   [430] = {.lex_state = 0},
-  [431] = {.lex_state = 237},
-  [432] = {.lex_state = 0},
+  [431] = {.lex_state = 0},
+  [432] = {.lex_state = 236},
   [433] = {.lex_state = 0},
   [434] = {.lex_state = 0},
   [435] = {.lex_state = 0},
   [436] = {.lex_state = 0},
-  [437] = {.lex_state = 239},
+  [437] = {.lex_state = 0},
   [438] = {.lex_state = 0},
   [439] = {.lex_state = 0},
   [440] = {.lex_state = 0},
   [441] = {.lex_state = 0},
   [442] = {.lex_state = 0},
-  [443] = {.lex_state = 236},
+  [443] = {.lex_state = 238},
   [444] = {.lex_state = 0},
+  [445] = {.lex_state = 0},
+  [446] = {.lex_state = 0},
+  [447] = {.lex_state = 0},
+  [448] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10141,6 +10308,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_icmpv6] = ACTIONS(1),
     [anon_sym_tos] = ACTIONS(1),
     [anon_sym_dsfield] = ACTIONS(1),
+    [anon_sym_dscp] = ACTIONS(1),
+    [anon_sym_flowlabel] = ACTIONS(1),
     [anon_sym_forward] = ACTIONS(1),
     [anon_sym_off] = ACTIONS(1),
     [anon_sym_sysctl] = ACTIONS(1),
@@ -10184,42 +10353,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(440),
-    [sym__statements] = STATE(421),
+    [sym_source_file] = STATE(447),
+    [sym__statements] = STATE(441),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(218),
-    [sym_netns_statement] = STATE(218),
-    [sym_host_statement] = STATE(218),
-    [sym_table_statement] = STATE(218),
-    [sym_let_statement] = STATE(218),
-    [sym_for_statement] = STATE(218),
-    [sym_include_statement] = STATE(218),
-    [sym_expect_statement] = STATE(218),
-    [sym_veth_statement] = STATE(218),
-    [sym_bridge_statement] = STATE(218),
-    [sym_dummy_statement] = STATE(218),
-    [sym_vrf_statement] = STATE(218),
-    [sym_macvlan_statement] = STATE(218),
-    [sym_vxlan_statement] = STATE(218),
-    [sym_link_statement] = STATE(218),
-    [sym_addr_statement] = STATE(218),
-    [sym_state_statement] = STATE(218),
-    [sym_mtu_statement] = STATE(218),
-    [sym_mac_statement] = STATE(218),
-    [sym_master_statement] = STATE(218),
-    [sym_shape_statement] = STATE(218),
-    [sym_htb_statement] = STATE(218),
-    [sym_class_statement] = STATE(218),
-    [sym_filter_statement] = STATE(218),
-    [sym_qdisc_statement] = STATE(218),
-    [sym_netem_statement] = STATE(218),
-    [sym_bpf_statement] = STATE(218),
-    [sym_xdp_statement] = STATE(218),
-    [sym_route_statement] = STATE(218),
-    [sym_rule_statement] = STATE(218),
-    [sym_forward_statement] = STATE(218),
-    [sym_sysctl_statement] = STATE(218),
-    [sym_firewall_statement] = STATE(218),
+    [sym__statement] = STATE(206),
+    [sym_netns_statement] = STATE(206),
+    [sym_host_statement] = STATE(206),
+    [sym_table_statement] = STATE(206),
+    [sym_let_statement] = STATE(206),
+    [sym_for_statement] = STATE(206),
+    [sym_include_statement] = STATE(206),
+    [sym_expect_statement] = STATE(206),
+    [sym_veth_statement] = STATE(206),
+    [sym_bridge_statement] = STATE(206),
+    [sym_dummy_statement] = STATE(206),
+    [sym_vrf_statement] = STATE(206),
+    [sym_macvlan_statement] = STATE(206),
+    [sym_vxlan_statement] = STATE(206),
+    [sym_link_statement] = STATE(206),
+    [sym_addr_statement] = STATE(206),
+    [sym_state_statement] = STATE(206),
+    [sym_mtu_statement] = STATE(206),
+    [sym_mac_statement] = STATE(206),
+    [sym_master_statement] = STATE(206),
+    [sym_shape_statement] = STATE(206),
+    [sym_htb_statement] = STATE(206),
+    [sym_class_statement] = STATE(206),
+    [sym_filter_statement] = STATE(206),
+    [sym_qdisc_statement] = STATE(206),
+    [sym_netem_statement] = STATE(206),
+    [sym_bpf_statement] = STATE(206),
+    [sym_xdp_statement] = STATE(206),
+    [sym_route_statement] = STATE(206),
+    [sym_rule_statement] = STATE(206),
+    [sym_forward_statement] = STATE(206),
+    [sym_sysctl_statement] = STATE(206),
+    [sym_firewall_statement] = STATE(206),
     [aux_sym__statements_repeat1] = STATE(2),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -10261,41 +10430,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(190),
-    [sym_netns_statement] = STATE(190),
-    [sym_host_statement] = STATE(190),
-    [sym_table_statement] = STATE(190),
-    [sym_let_statement] = STATE(190),
-    [sym_for_statement] = STATE(190),
-    [sym_include_statement] = STATE(190),
-    [sym_expect_statement] = STATE(190),
-    [sym_veth_statement] = STATE(190),
-    [sym_bridge_statement] = STATE(190),
-    [sym_dummy_statement] = STATE(190),
-    [sym_vrf_statement] = STATE(190),
-    [sym_macvlan_statement] = STATE(190),
-    [sym_vxlan_statement] = STATE(190),
-    [sym_link_statement] = STATE(190),
-    [sym_addr_statement] = STATE(190),
-    [sym_state_statement] = STATE(190),
-    [sym_mtu_statement] = STATE(190),
-    [sym_mac_statement] = STATE(190),
-    [sym_master_statement] = STATE(190),
-    [sym_shape_statement] = STATE(190),
-    [sym_htb_statement] = STATE(190),
-    [sym_class_statement] = STATE(190),
-    [sym_filter_statement] = STATE(190),
-    [sym_qdisc_statement] = STATE(190),
-    [sym_netem_statement] = STATE(190),
-    [sym_bpf_statement] = STATE(190),
-    [sym_xdp_statement] = STATE(190),
-    [sym_route_statement] = STATE(190),
-    [sym_rule_statement] = STATE(190),
-    [sym_forward_statement] = STATE(190),
-    [sym_sysctl_statement] = STATE(190),
-    [sym_firewall_statement] = STATE(190),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(207),
+    [sym_netns_statement] = STATE(207),
+    [sym_host_statement] = STATE(207),
+    [sym_table_statement] = STATE(207),
+    [sym_let_statement] = STATE(207),
+    [sym_for_statement] = STATE(207),
+    [sym_include_statement] = STATE(207),
+    [sym_expect_statement] = STATE(207),
+    [sym_veth_statement] = STATE(207),
+    [sym_bridge_statement] = STATE(207),
+    [sym_dummy_statement] = STATE(207),
+    [sym_vrf_statement] = STATE(207),
+    [sym_macvlan_statement] = STATE(207),
+    [sym_vxlan_statement] = STATE(207),
+    [sym_link_statement] = STATE(207),
+    [sym_addr_statement] = STATE(207),
+    [sym_state_statement] = STATE(207),
+    [sym_mtu_statement] = STATE(207),
+    [sym_mac_statement] = STATE(207),
+    [sym_master_statement] = STATE(207),
+    [sym_shape_statement] = STATE(207),
+    [sym_htb_statement] = STATE(207),
+    [sym_class_statement] = STATE(207),
+    [sym_filter_statement] = STATE(207),
+    [sym_qdisc_statement] = STATE(207),
+    [sym_netem_statement] = STATE(207),
+    [sym_bpf_statement] = STATE(207),
+    [sym_xdp_statement] = STATE(207),
+    [sym_route_statement] = STATE(207),
+    [sym_rule_statement] = STATE(207),
+    [sym_forward_statement] = STATE(207),
+    [sym_sysctl_statement] = STATE(207),
+    [sym_firewall_statement] = STATE(207),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(73),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -10337,41 +10506,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(438),
+    [sym__statements] = STATE(429),
     [sym__sep] = STATE(2),
-    [sym__statement] = STATE(218),
-    [sym_netns_statement] = STATE(218),
-    [sym_host_statement] = STATE(218),
-    [sym_table_statement] = STATE(218),
-    [sym_let_statement] = STATE(218),
-    [sym_for_statement] = STATE(218),
-    [sym_include_statement] = STATE(218),
-    [sym_expect_statement] = STATE(218),
-    [sym_veth_statement] = STATE(218),
-    [sym_bridge_statement] = STATE(218),
-    [sym_dummy_statement] = STATE(218),
-    [sym_vrf_statement] = STATE(218),
-    [sym_macvlan_statement] = STATE(218),
-    [sym_vxlan_statement] = STATE(218),
-    [sym_link_statement] = STATE(218),
-    [sym_addr_statement] = STATE(218),
-    [sym_state_statement] = STATE(218),
-    [sym_mtu_statement] = STATE(218),
-    [sym_mac_statement] = STATE(218),
-    [sym_master_statement] = STATE(218),
-    [sym_shape_statement] = STATE(218),
-    [sym_htb_statement] = STATE(218),
-    [sym_class_statement] = STATE(218),
-    [sym_filter_statement] = STATE(218),
-    [sym_qdisc_statement] = STATE(218),
-    [sym_netem_statement] = STATE(218),
-    [sym_bpf_statement] = STATE(218),
-    [sym_xdp_statement] = STATE(218),
-    [sym_route_statement] = STATE(218),
-    [sym_rule_statement] = STATE(218),
-    [sym_forward_statement] = STATE(218),
-    [sym_sysctl_statement] = STATE(218),
-    [sym_firewall_statement] = STATE(218),
+    [sym__statement] = STATE(206),
+    [sym_netns_statement] = STATE(206),
+    [sym_host_statement] = STATE(206),
+    [sym_table_statement] = STATE(206),
+    [sym_let_statement] = STATE(206),
+    [sym_for_statement] = STATE(206),
+    [sym_include_statement] = STATE(206),
+    [sym_expect_statement] = STATE(206),
+    [sym_veth_statement] = STATE(206),
+    [sym_bridge_statement] = STATE(206),
+    [sym_dummy_statement] = STATE(206),
+    [sym_vrf_statement] = STATE(206),
+    [sym_macvlan_statement] = STATE(206),
+    [sym_vxlan_statement] = STATE(206),
+    [sym_link_statement] = STATE(206),
+    [sym_addr_statement] = STATE(206),
+    [sym_state_statement] = STATE(206),
+    [sym_mtu_statement] = STATE(206),
+    [sym_mac_statement] = STATE(206),
+    [sym_master_statement] = STATE(206),
+    [sym_shape_statement] = STATE(206),
+    [sym_htb_statement] = STATE(206),
+    [sym_class_statement] = STATE(206),
+    [sym_filter_statement] = STATE(206),
+    [sym_qdisc_statement] = STATE(206),
+    [sym_netem_statement] = STATE(206),
+    [sym_bpf_statement] = STATE(206),
+    [sym_xdp_statement] = STATE(206),
+    [sym_route_statement] = STATE(206),
+    [sym_rule_statement] = STATE(206),
+    [sym_forward_statement] = STATE(206),
+    [sym_sysctl_statement] = STATE(206),
+    [sym_firewall_statement] = STATE(206),
     [aux_sym__statements_repeat1] = STATE(2),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10413,41 +10582,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(300),
+    [sym_netns_statement] = STATE(300),
+    [sym_host_statement] = STATE(300),
+    [sym_table_statement] = STATE(300),
+    [sym_let_statement] = STATE(300),
+    [sym_for_statement] = STATE(300),
+    [sym_include_statement] = STATE(300),
+    [sym_expect_statement] = STATE(300),
+    [sym_veth_statement] = STATE(300),
+    [sym_bridge_statement] = STATE(300),
+    [sym_dummy_statement] = STATE(300),
+    [sym_vrf_statement] = STATE(300),
+    [sym_macvlan_statement] = STATE(300),
+    [sym_vxlan_statement] = STATE(300),
+    [sym_link_statement] = STATE(300),
+    [sym_addr_statement] = STATE(300),
+    [sym_state_statement] = STATE(300),
+    [sym_mtu_statement] = STATE(300),
+    [sym_mac_statement] = STATE(300),
+    [sym_master_statement] = STATE(300),
+    [sym_shape_statement] = STATE(300),
+    [sym_htb_statement] = STATE(300),
+    [sym_class_statement] = STATE(300),
+    [sym_filter_statement] = STATE(300),
+    [sym_qdisc_statement] = STATE(300),
+    [sym_netem_statement] = STATE(300),
+    [sym_bpf_statement] = STATE(300),
+    [sym_xdp_statement] = STATE(300),
+    [sym_route_statement] = STATE(300),
+    [sym_rule_statement] = STATE(300),
+    [sym_forward_statement] = STATE(300),
+    [sym_sysctl_statement] = STATE(300),
+    [sym_firewall_statement] = STATE(300),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -10489,41 +10658,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(300),
+    [sym_netns_statement] = STATE(300),
+    [sym_host_statement] = STATE(300),
+    [sym_table_statement] = STATE(300),
+    [sym_let_statement] = STATE(300),
+    [sym_for_statement] = STATE(300),
+    [sym_include_statement] = STATE(300),
+    [sym_expect_statement] = STATE(300),
+    [sym_veth_statement] = STATE(300),
+    [sym_bridge_statement] = STATE(300),
+    [sym_dummy_statement] = STATE(300),
+    [sym_vrf_statement] = STATE(300),
+    [sym_macvlan_statement] = STATE(300),
+    [sym_vxlan_statement] = STATE(300),
+    [sym_link_statement] = STATE(300),
+    [sym_addr_statement] = STATE(300),
+    [sym_state_statement] = STATE(300),
+    [sym_mtu_statement] = STATE(300),
+    [sym_mac_statement] = STATE(300),
+    [sym_master_statement] = STATE(300),
+    [sym_shape_statement] = STATE(300),
+    [sym_htb_statement] = STATE(300),
+    [sym_class_statement] = STATE(300),
+    [sym_filter_statement] = STATE(300),
+    [sym_qdisc_statement] = STATE(300),
+    [sym_netem_statement] = STATE(300),
+    [sym_bpf_statement] = STATE(300),
+    [sym_xdp_statement] = STATE(300),
+    [sym_route_statement] = STATE(300),
+    [sym_rule_statement] = STATE(300),
+    [sym_forward_statement] = STATE(300),
+    [sym_sysctl_statement] = STATE(300),
+    [sym_firewall_statement] = STATE(300),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(81),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -10565,41 +10734,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(300),
+    [sym_netns_statement] = STATE(300),
+    [sym_host_statement] = STATE(300),
+    [sym_table_statement] = STATE(300),
+    [sym_let_statement] = STATE(300),
+    [sym_for_statement] = STATE(300),
+    [sym_include_statement] = STATE(300),
+    [sym_expect_statement] = STATE(300),
+    [sym_veth_statement] = STATE(300),
+    [sym_bridge_statement] = STATE(300),
+    [sym_dummy_statement] = STATE(300),
+    [sym_vrf_statement] = STATE(300),
+    [sym_macvlan_statement] = STATE(300),
+    [sym_vxlan_statement] = STATE(300),
+    [sym_link_statement] = STATE(300),
+    [sym_addr_statement] = STATE(300),
+    [sym_state_statement] = STATE(300),
+    [sym_mtu_statement] = STATE(300),
+    [sym_mac_statement] = STATE(300),
+    [sym_master_statement] = STATE(300),
+    [sym_shape_statement] = STATE(300),
+    [sym_htb_statement] = STATE(300),
+    [sym_class_statement] = STATE(300),
+    [sym_filter_statement] = STATE(300),
+    [sym_qdisc_statement] = STATE(300),
+    [sym_netem_statement] = STATE(300),
+    [sym_bpf_statement] = STATE(300),
+    [sym_xdp_statement] = STATE(300),
+    [sym_route_statement] = STATE(300),
+    [sym_rule_statement] = STATE(300),
+    [sym_forward_statement] = STATE(300),
+    [sym_sysctl_statement] = STATE(300),
+    [sym_firewall_statement] = STATE(300),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
@@ -10641,41 +10810,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(300),
+    [sym_netns_statement] = STATE(300),
+    [sym_host_statement] = STATE(300),
+    [sym_table_statement] = STATE(300),
+    [sym_let_statement] = STATE(300),
+    [sym_for_statement] = STATE(300),
+    [sym_include_statement] = STATE(300),
+    [sym_expect_statement] = STATE(300),
+    [sym_veth_statement] = STATE(300),
+    [sym_bridge_statement] = STATE(300),
+    [sym_dummy_statement] = STATE(300),
+    [sym_vrf_statement] = STATE(300),
+    [sym_macvlan_statement] = STATE(300),
+    [sym_vxlan_statement] = STATE(300),
+    [sym_link_statement] = STATE(300),
+    [sym_addr_statement] = STATE(300),
+    [sym_state_statement] = STATE(300),
+    [sym_mtu_statement] = STATE(300),
+    [sym_mac_statement] = STATE(300),
+    [sym_master_statement] = STATE(300),
+    [sym_shape_statement] = STATE(300),
+    [sym_htb_statement] = STATE(300),
+    [sym_class_statement] = STATE(300),
+    [sym_filter_statement] = STATE(300),
+    [sym_qdisc_statement] = STATE(300),
+    [sym_netem_statement] = STATE(300),
+    [sym_bpf_statement] = STATE(300),
+    [sym_xdp_statement] = STATE(300),
+    [sym_route_statement] = STATE(300),
+    [sym_rule_statement] = STATE(300),
+    [sym_forward_statement] = STATE(300),
+    [sym_sysctl_statement] = STATE(300),
+    [sym_firewall_statement] = STATE(300),
+    [aux_sym__statements_repeat1] = STATE(18),
     [anon_sym_SEMI] = ACTIONS(75),
     [sym__newline] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
@@ -10775,6 +10944,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_ipproto] = ACTIONS(85),
     [anon_sym_tos] = ACTIONS(85),
     [anon_sym_dsfield] = ACTIONS(85),
+    [anon_sym_dscp] = ACTIONS(85),
+    [anon_sym_flowlabel] = ACTIONS(85),
     [anon_sym_port] = ACTIONS(85),
     [anon_sym_mark] = ACTIONS(85),
     [anon_sym_ct] = ACTIONS(85),
@@ -10797,7 +10968,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 53,
+    ACTIONS(89), 55,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10844,6 +11015,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
@@ -10851,7 +11024,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [65] = 3,
+  [67] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10859,7 +11032,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(93), 46,
+    ACTIONS(93), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10898,6 +11071,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
@@ -10906,7 +11081,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [123] = 4,
+  [127] = 4,
     ACTIONS(101), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -10916,7 +11091,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(97), 44,
+    ACTIONS(97), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10955,13 +11130,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [182] = 4,
+  [188] = 4,
     ACTIONS(107), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -10971,7 +11148,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(103), 44,
+    ACTIONS(103), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11010,27 +11187,308 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [241] = 5,
+  [249] = 4,
+    ACTIONS(113), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(111), 2,
+    ACTIONS(111), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(109), 46,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [310] = 4,
+    ACTIONS(119), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(117), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(115), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [371] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(123), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(121), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [429] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(127), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(125), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [487] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(131), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(129), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [545] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(135), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(114), 3,
+    ACTIONS(138), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(109), 41,
+    ACTIONS(133), 41,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -11072,283 +11530,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [302] = 4,
-    ACTIONS(120), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(118), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(116), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [361] = 4,
-    ACTIONS(126), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(124), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(122), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [420] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(128), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [476] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(134), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(132), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [532] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(138), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(136), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [588] = 3,
+  [606] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(142), 2,
       anon_sym_LT,
       anon_sym_to,
-    ACTIONS(140), 33,
+    ACTIONS(140), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11378,17 +11567,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
       anon_sym_port,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [632] = 3,
+  [652] = 3,
     ACTIONS(146), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(144), 30,
+    ACTIONS(144), 32,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11419,13 +11610,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [672] = 3,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [694] = 3,
     ACTIONS(150), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 29,
+    ACTIONS(148), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11455,7 +11648,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [711] = 2,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [735] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11487,7 +11682,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [745] = 2,
+  [769] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11519,17 +11714,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [779] = 7,
+  [803] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
-    ACTIONS(162), 1,
+    ACTIONS(163), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(164), 1,
+    ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11538,7 +11733,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(158), 15,
+    ACTIONS(158), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11554,26 +11749,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [821] = 7,
-    ACTIONS(170), 1,
-      anon_sym_DOT,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [847] = 7,
     ACTIONS(173), 1,
+      anon_sym_DOT,
+    ACTIONS(175), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(176), 1,
+    ACTIONS(177), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
+    ACTIONS(169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(168), 15,
+    ACTIONS(171), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11589,8 +11786,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [863] = 7,
-    ACTIONS(164), 1,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [891] = 7,
+    ACTIONS(177), 1,
       anon_sym_LBRACE2,
     ACTIONS(183), 1,
       anon_sym_DOT,
@@ -11608,7 +11807,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(181), 15,
+    ACTIONS(181), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11624,107 +11823,75 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [905] = 2,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [935] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(187), 23,
+    ACTIONS(85), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [935] = 7,
-    ACTIONS(189), 1,
       anon_sym_DOT,
-    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 18,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [968] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 18,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [1001] = 7,
+    ACTIONS(187), 1,
+      anon_sym_DOT,
+    ACTIONS(190), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(193), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(30), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(181), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [975] = 7,
-    ACTIONS(195), 1,
-      anon_sym_DOT,
-    ACTIONS(198), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(201), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(168), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1015] = 7,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(204), 1,
-      anon_sym_DOT,
-    ACTIONS(206), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11751,252 +11918,89 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1055] = 3,
+  [1041] = 7,
+    ACTIONS(196), 1,
+      anon_sym_DOT,
+    ACTIONS(198), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(200), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 6,
+    STATE(36), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 16,
+    ACTIONS(171), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
+  [1081] = 13,
+    ACTIONS(208), 1,
       anon_sym_from,
+    ACTIONS(210), 1,
       anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [1086] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 16,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [1117] = 13,
     ACTIONS(216), 1,
-      anon_sym_from,
-    ACTIONS(219), 1,
-      anon_sym_to,
-    ACTIONS(225), 1,
-      anon_sym_fwmark,
-    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(213), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(222), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(208), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(231), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1167] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(249), 1,
-      anon_sym_fwmark,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1217] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(249), 1,
-      anon_sym_fwmark,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(220), 1,
       anon_sym_ipproto,
     STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
+    STATE(43), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(204), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(206), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(212), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(253), 4,
+    ACTIONS(214), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(202), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(218), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-    ACTIONS(257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1267] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(259), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1314] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(43), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(275), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1361] = 4,
-    ACTIONS(279), 1,
+  [1133] = 5,
+    ACTIONS(224), 1,
       anon_sym_to,
-    ACTIONS(281), 1,
+    ACTIONS(226), 1,
+      anon_sym_SLASH,
+    ACTIONS(228), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(277), 18,
+    ACTIONS(222), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12015,15 +12019,156 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1392] = 4,
-    ACTIONS(279), 1,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1169] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(230), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1199] = 13,
+    ACTIONS(240), 1,
+      anon_sym_from,
+    ACTIONS(243), 1,
       anon_sym_to,
-    ACTIONS(281), 1,
+    ACTIONS(252), 1,
+      anon_sym_uidrange,
+    ACTIONS(258), 1,
+      anon_sym_ipproto,
+    STATE(34), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(234), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(237), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(246), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(249), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(232), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(255), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1251] = 13,
+    ACTIONS(208), 1,
+      anon_sym_from,
+    ACTIONS(210), 1,
+      anon_sym_to,
+    ACTIONS(216), 1,
+      anon_sym_uidrange,
+    ACTIONS(220), 1,
+      anon_sym_ipproto,
+    STATE(31), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(206), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(212), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(214), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(218), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(261), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1303] = 7,
+    ACTIONS(200), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(263), 1,
+      anon_sym_DOT,
+    ACTIONS(265), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(181), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1343] = 4,
+    ACTIONS(224), 1,
+      anon_sym_to,
+    ACTIONS(226), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(277), 18,
+    ACTIONS(222), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12042,278 +12187,208 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1423] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1376] = 4,
     ACTIONS(269), 1,
-      anon_sym_scope,
+      anon_sym_to,
     ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(283), 4,
+    ACTIONS(267), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1470] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1409] = 3,
     ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(287), 4,
+    ACTIONS(267), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1517] = 12,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1439] = 3,
+    ACTIONS(224), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(222), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1469] = 3,
+    ACTIONS(275), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(273), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1499] = 3,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1529] = 3,
+    ACTIONS(283), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1559] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
     ACTIONS(297), 1,
-      anon_sym_proto,
-    ACTIONS(306), 1,
-      anon_sym_scope,
-    ACTIONS(309), 1,
       anon_sym_dev,
-    STATE(42), 1,
+    STATE(47), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
+    STATE(59), 1,
       sym__dev_opt,
-    STATE(64), 1,
+    STATE(60), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
     ACTIONS(291), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(300), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(303), 2,
+    ACTIONS(293), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(289), 4,
+    ACTIONS(285), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(294), 4,
+    ACTIONS(287), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1564] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(312), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1611] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(314), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1658] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(40), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(318), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(316), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1705] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(41), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(322), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(320), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1752] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1781] = 3,
+  [1606] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12339,159 +12414,365 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1810] = 12,
-    ACTIONS(324), 1,
+  [1635] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(293), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(299), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1682] = 12,
+    ACTIONS(309), 1,
+      anon_sym_proto,
+    ACTIONS(318), 1,
+      anon_sym_scope,
+    ACTIONS(321), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(303), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(312), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(306), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1729] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(293), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(324), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1776] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(328), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(326), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1823] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(46), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(332), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(330), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1870] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(336), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(334), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1917] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(340), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(338), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1964] = 12,
+    ACTIONS(289), 1,
+      anon_sym_proto,
+    ACTIONS(295), 1,
+      anon_sym_scope,
+    ACTIONS(297), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(59), 1,
+      sym__dev_opt,
+    STATE(60), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(204), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(291), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(293), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(287), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(342), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2011] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2040] = 12,
+    ACTIONS(344), 1,
       sym_identifier,
-    ACTIONS(326), 1,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(328), 1,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(332), 1,
+    ACTIONS(352), 1,
       sym_integer,
-    ACTIONS(336), 1,
+    ACTIONS(356), 1,
       sym_size,
-    ACTIONS(338), 1,
+    ACTIONS(358), 1,
       aux_sym_ipv6_address_token1,
-    STATE(439), 1,
+    STATE(434), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(334), 3,
+    ACTIONS(354), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(307), 3,
+    STATE(383), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(143), 5,
+    STATE(139), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1856] = 3,
-    ACTIONS(342), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(340), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1884] = 3,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1912] = 3,
-    ACTIONS(346), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(344), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1940] = 3,
-    ACTIONS(350), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(348), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1968] = 7,
-    ACTIONS(352), 1,
+  [2086] = 7,
+    ACTIONS(360), 1,
       anon_sym_DOT,
-    ACTIONS(354), 1,
+    ACTIONS(362), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(356), 1,
+    ACTIONS(364), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 3,
+    ACTIONS(169), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(56), 3,
+    STATE(57), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(158), 10,
+    ACTIONS(171), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -12502,12 +12783,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2004] = 7,
-    ACTIONS(356), 1,
+  [2122] = 7,
+    ACTIONS(364), 1,
       anon_sym_LBRACE2,
-    ACTIONS(358), 1,
+    ACTIONS(366), 1,
       anon_sym_DOT,
-    ACTIONS(360), 1,
+    ACTIONS(368), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -12516,7 +12797,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(54), 3,
+    STATE(58), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12531,25 +12812,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2040] = 7,
-    ACTIONS(362), 1,
+  [2158] = 7,
+    ACTIONS(370), 1,
       anon_sym_DOT,
-    ACTIONS(365), 1,
+    ACTIONS(373), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(368), 1,
+    ACTIONS(376), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(166), 3,
+    ACTIONS(156), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(56), 3,
+    STATE(58), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(168), 10,
+    ACTIONS(158), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -12560,11 +12841,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2076] = 2,
+  [2194] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(371), 17,
+    ACTIONS(379), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12582,11 +12863,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2100] = 2,
+  [2218] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(373), 17,
+    ACTIONS(381), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12604,34 +12885,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2124] = 7,
-    ACTIONS(375), 1,
-      anon_sym_DOT,
-    ACTIONS(377), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(379), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(61), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(181), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2158] = 2,
+  [2242] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12653,17 +12907,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2182] = 7,
-    ACTIONS(379), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(381), 1,
+  [2266] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(383), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2290] = 7,
+    ACTIONS(385), 1,
       anon_sym_DOT,
-    ACTIONS(383), 1,
+    ACTIONS(387), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(64), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(171), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2324] = 7,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(391), 1,
+      anon_sym_DOT,
+    ACTIONS(393), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(62), 3,
+    STATE(65), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(181), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2358] = 7,
+    ACTIONS(395), 1,
+      anon_sym_DOT,
+    ACTIONS(398), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(401), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12680,38 +13010,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2216] = 7,
-    ACTIONS(385), 1,
-      anon_sym_DOT,
-    ACTIONS(388), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(391), 1,
-      anon_sym_LBRACE2,
+  [2392] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(168), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2250] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(394), 17,
+    ACTIONS(404), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12729,35 +13032,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2274] = 2,
+  [2416] = 11,
+    ACTIONS(406), 1,
+      anon_sym_GT,
+    ACTIONS(410), 1,
+      anon_sym_mark,
+    ACTIONS(412), 1,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
+    ACTIONS(416), 1,
+      anon_sym_dnat,
+    STATE(91), 1,
+      sym_firewall_action,
+    STATE(395), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(396), 17,
-      ts_builtin_sym_end,
+    ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(408), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2457] = 11,
+    ACTIONS(410), 1,
+      anon_sym_mark,
+    ACTIONS(412), 1,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
+    ACTIONS(416), 1,
+      anon_sym_dnat,
+    ACTIONS(418), 1,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2298] = 3,
-    ACTIONS(400), 1,
+    STATE(91), 1,
+      sym_firewall_action,
+    STATE(237), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(408), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2498] = 3,
+    ACTIONS(422), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(398), 15,
+    ACTIONS(420), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12773,80 +13114,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2323] = 11,
-    ACTIONS(402), 1,
-      anon_sym_GT,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
+  [2523] = 11,
     ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2364] = 11,
-    ACTIONS(406), 1,
       anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
     ACTIONS(412), 1,
-      anon_sym_dnat,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
     ACTIONS(416), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(232), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(414), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(69), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2405] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
       anon_sym_dnat,
-    ACTIONS(418), 1,
+    ACTIONS(424), 1,
       anon_sym_GT,
-    STATE(93), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(398), 1,
+    STATE(395), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -12854,29 +13135,59 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
+    ACTIONS(408), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2446] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
+  [2564] = 11,
     ACTIONS(410), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(412), 1,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
+    ACTIONS(416), 1,
       anon_sym_dnat,
-    ACTIONS(420), 1,
+    ACTIONS(428), 1,
       anon_sym_GT,
-    STATE(93), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(266), 1,
+    STATE(252), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(426), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(68), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(408), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2605] = 11,
+    ACTIONS(410), 1,
+      anon_sym_mark,
+    ACTIONS(412), 1,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
+    ACTIONS(416), 1,
+      anon_sym_dnat,
+    ACTIONS(430), 1,
+      anon_sym_GT,
+    STATE(91), 1,
+      sym_firewall_action,
+    STATE(395), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -12884,68 +13195,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
+    ACTIONS(408), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2487] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    ACTIONS(422), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2528] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2553] = 3,
+  [2646] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12967,54 +13226,70 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2578] = 10,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(428), 1,
-      anon_sym_id,
-    ACTIONS(432), 1,
-      anon_sym_dev,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    STATE(118), 1,
-      sym__dev_opt,
-    STATE(328), 1,
-      sym_block,
+  [2671] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(91), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(430), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(424), 4,
-      ts_builtin_sym_end,
+    ACTIONS(89), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2616] = 10,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(428), 1,
-      anon_sym_id,
-    ACTIONS(432), 1,
-      anon_sym_dev,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [2696] = 4,
     ACTIONS(434), 1,
+      anon_sym_COMMA,
+    STATE(78), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(432), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2722] = 10,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(440), 1,
+      anon_sym_id,
+    ACTIONS(444), 1,
+      anon_sym_dev,
+    ACTIONS(446), 1,
       anon_sym_port,
-    STATE(118), 1,
+    STATE(123), 1,
       sym__dev_opt,
-    STATE(376), 1,
+    STATE(374), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(80), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(430), 3,
+    ACTIONS(442), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
@@ -13023,18 +13298,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2654] = 10,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
+  [2760] = 10,
     ACTIONS(410), 1,
-      anon_sym_snat,
+      anon_sym_mark,
     ACTIONS(412), 1,
+      anon_sym_classify,
+    ACTIONS(414), 1,
+      anon_sym_snat,
+    ACTIONS(416), 1,
       anon_sym_dnat,
-    STATE(93), 1,
+    STATE(91), 1,
       sym_firewall_action,
-    STATE(398), 1,
+    STATE(395), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -13042,24 +13317,24 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
+    ACTIONS(408), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2692] = 4,
-    ACTIONS(440), 1,
+  [2798] = 4,
+    ACTIONS(450), 1,
       anon_sym_COMMA,
     STATE(78), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(438), 13,
+    ACTIONS(448), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13073,15 +13348,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2718] = 4,
-    ACTIONS(440), 1,
+  [2824] = 4,
+    ACTIONS(434), 1,
       anon_sym_COMMA,
-    STATE(76), 1,
+    STATE(75), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(442), 13,
+    ACTIONS(453), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13095,378 +13370,291 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2744] = 4,
+  [2850] = 10,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(440), 1,
+      anon_sym_id,
+    ACTIONS(444), 1,
+      anon_sym_dev,
     ACTIONS(446), 1,
-      anon_sym_COMMA,
-    STATE(78), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(444), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2770] = 3,
-    ACTIONS(451), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(449), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2793] = 10,
-    ACTIONS(455), 1,
-      anon_sym_proto,
-    ACTIONS(463), 1,
-      anon_sym_mark,
-    ACTIONS(465), 1,
-      anon_sym_ct,
-    ACTIONS(467), 1,
-      anon_sym_counter,
-    STATE(87), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(457), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(459), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(461), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(453), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2830] = 3,
-    ACTIONS(471), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(469), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2853] = 4,
-    ACTIONS(451), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(449), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2878] = 3,
-    ACTIONS(475), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2901] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(477), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2922] = 3,
-    ACTIONS(475), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2945] = 7,
-    ACTIONS(484), 1,
-      anon_sym_rate,
-    STATE(86), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(481), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(487), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(479), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(490), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [2976] = 10,
-    ACTIONS(495), 1,
-      anon_sym_proto,
-    ACTIONS(507), 1,
-      anon_sym_mark,
-    ACTIONS(510), 1,
-      anon_sym_ct,
-    ACTIONS(513), 1,
-      anon_sym_counter,
-    STATE(87), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(498), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(501), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(504), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(493), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3013] = 8,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(522), 1,
-      anon_sym_prio,
-    STATE(103), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(341), 1,
+      anon_sym_port,
+    STATE(123), 1,
+      sym__dev_opt,
+    STATE(385), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(520), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(516), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(518), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3046] = 7,
-    ACTIONS(528), 1,
-      anon_sym_rate,
-    STATE(86), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(530), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(524), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(532), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3077] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(444), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3098] = 8,
-    ACTIONS(536), 1,
-      anon_sym_id,
-    ACTIONS(542), 1,
-      anon_sym_dev,
-    ACTIONS(545), 1,
-      anon_sym_port,
-    STATE(118), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
+    STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(539), 3,
+    ACTIONS(442), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(534), 5,
+    ACTIONS(455), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [3131] = 8,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(522), 1,
-      anon_sym_prio,
-    STATE(88), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(358), 1,
-      sym_block,
+  [2888] = 3,
+    ACTIONS(459), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(520), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(518), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(548), 4,
+    ACTIONS(457), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3164] = 10,
-    ACTIONS(455), 1,
-      anon_sym_proto,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2911] = 10,
     ACTIONS(463), 1,
+      anon_sym_proto,
+    ACTIONS(471), 1,
       anon_sym_mark,
-    ACTIONS(465), 1,
+    ACTIONS(473), 1,
       anon_sym_ct,
-    ACTIONS(552), 1,
+    ACTIONS(475), 1,
       anon_sym_counter,
-    STATE(80), 1,
+    STATE(88), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(457), 2,
+    ACTIONS(465), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(459), 2,
+    ACTIONS(467), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(461), 2,
+    ACTIONS(469), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(550), 3,
+    ACTIONS(461), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2948] = 3,
+    ACTIONS(479), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(477), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2971] = 8,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(487), 1,
+      anon_sym_prio,
+    STATE(105), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(360), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(485), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(481), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(483), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3004] = 4,
+    ACTIONS(459), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(457), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3029] = 3,
+    ACTIONS(491), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(453), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3052] = 7,
+    ACTIONS(498), 1,
+      anon_sym_rate,
+    STATE(87), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(495), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(501), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(493), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(504), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3083] = 10,
+    ACTIONS(509), 1,
+      anon_sym_proto,
+    ACTIONS(521), 1,
+      anon_sym_mark,
+    ACTIONS(524), 1,
+      anon_sym_ct,
+    ACTIONS(527), 1,
+      anon_sym_counter,
+    STATE(88), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(512), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(515), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(518), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(507), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3120] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(530), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3141] = 3,
+    ACTIONS(491), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(453), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3164] = 10,
+    ACTIONS(463), 1,
+      anon_sym_proto,
+    ACTIONS(471), 1,
+      anon_sym_mark,
+    ACTIONS(473), 1,
+      anon_sym_ct,
+    ACTIONS(534), 1,
+      anon_sym_counter,
+    STATE(82), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(467), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(469), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(532), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
   [3201] = 3,
-    ACTIONS(556), 1,
+    ACTIONS(538), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(554), 13,
+    ACTIONS(536), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13480,27 +13668,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3224] = 3,
+  [3224] = 7,
+    ACTIONS(544), 1,
+      anon_sym_rate,
+    STATE(87), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 7,
+    ACTIONS(542), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(546), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(540), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3247] = 3,
+    ACTIONS(548), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3255] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(448), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3276] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13520,11 +13731,81 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3270] = 2,
+  [3299] = 8,
+    ACTIONS(552), 1,
+      anon_sym_id,
+    ACTIONS(558), 1,
+      anon_sym_dev,
+    ACTIONS(561), 1,
+      anon_sym_port,
+    STATE(123), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(558), 13,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(555), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(550), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3332] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3355] = 8,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(487), 1,
+      anon_sym_prio,
+    STATE(84), 1,
+      aux_sym_class_statement_repeat1,
+    STATE(325), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(485), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    ACTIONS(483), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(564), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3388] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(566), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13538,11 +13819,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3290] = 2,
+  [3408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(560), 13,
+    ACTIONS(568), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13556,11 +13837,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3310] = 2,
+  [3428] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(442), 13,
+    ACTIONS(453), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13574,11 +13855,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3330] = 2,
+  [3448] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(479), 13,
+    ACTIONS(493), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13592,11 +13873,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_corrupt,
       anon_sym_reorder,
       anon_sym_gap,
-  [3350] = 2,
+  [3468] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(562), 13,
+    ACTIONS(570), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13610,11 +13891,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3370] = 2,
+  [3488] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(564), 13,
+    ACTIONS(572), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13628,33 +13909,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3390] = 6,
-    ACTIONS(574), 1,
+  [3508] = 6,
+    ACTIONS(582), 1,
       anon_sym_prio,
-    STATE(103), 1,
+    STATE(105), 1,
       aux_sym_class_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(571), 2,
+    ACTIONS(579), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    ACTIONS(568), 4,
+    ACTIONS(576), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(566), 5,
+    ACTIONS(574), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3418] = 2,
+  [3536] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(577), 13,
+    ACTIONS(585), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13668,11 +13949,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3438] = 2,
+  [3556] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(579), 13,
+    ACTIONS(587), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13686,63 +13967,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3458] = 7,
-    ACTIONS(583), 1,
-      anon_sym_LBRACE,
-    ACTIONS(586), 1,
-      sym_integer,
-    ACTIONS(589), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(581), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3487] = 7,
-    ACTIONS(168), 1,
-      anon_sym_mode,
-    ACTIONS(592), 1,
-      anon_sym_DOT,
-    ACTIONS(595), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(598), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3516] = 7,
+  [3576] = 7,
     ACTIONS(158), 1,
       anon_sym_mode,
-    ACTIONS(601), 1,
+    ACTIONS(589), 1,
       anon_sym_DOT,
-    ACTIONS(603), 1,
+    ACTIONS(592), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(605), 1,
+    ACTIONS(595), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 3,
+    STATE(108), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13752,79 +13989,118 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3545] = 8,
-    ACTIONS(607), 1,
-      anon_sym_DOT,
-    ACTIONS(610), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    STATE(116), 1,
-      aux_sym__if_name_repeat1,
-    STATE(121), 1,
-      aux_sym__ns_name_repeat1,
+  [3605] = 7,
+    ACTIONS(600), 1,
+      anon_sym_LBRACE,
+    ACTIONS(603), 1,
+      sym_integer,
+    ACTIONS(606), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(183), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(179), 5,
+    ACTIONS(598), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(109), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3634] = 7,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(609), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(109), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3663] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(617), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3576] = 6,
-    ACTIONS(168), 1,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3682] = 6,
+    ACTIONS(171), 1,
       anon_sym_LT,
-    ACTIONS(617), 1,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(614), 2,
+    ACTIONS(619), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(110), 3,
+    STATE(118), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
+    ACTIONS(169), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3603] = 6,
-    ACTIONS(181), 1,
-      anon_sym_LT,
-    ACTIONS(612), 1,
+  [3709] = 7,
+    ACTIONS(171), 1,
+      anon_sym_mode,
+    ACTIONS(623), 1,
+      anon_sym_DOT,
+    ACTIONS(625), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(627), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(116), 3,
+    STATE(114), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
+    ACTIONS(169), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3630] = 7,
+  [3738] = 7,
     ACTIONS(181), 1,
       anon_sym_mode,
-    ACTIONS(605), 1,
+    ACTIONS(627), 1,
       anon_sym_LBRACE2,
-    ACTIONS(622), 1,
+    ACTIONS(629), 1,
       anon_sym_DOT,
-    ACTIONS(624), 1,
+    ACTIONS(631), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -13839,28 +14115,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3659] = 2,
+  [3767] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(626), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3678] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(566), 12,
+    ACTIONS(574), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13873,40 +14132,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3697] = 7,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3726] = 6,
+  [3786] = 6,
     ACTIONS(158), 1,
       anon_sym_LT,
-    ACTIONS(612), 1,
+    ACTIONS(636), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(636), 2,
+    ACTIONS(633), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(110), 3,
+    STATE(116), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13916,61 +14153,51 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3753] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(638), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3771] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3789] = 8,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
+  [3813] = 8,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(639), 1,
+      anon_sym_DOT,
     ACTIONS(642), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
+      aux_sym__imm_name_part_token1,
+    STATE(118), 1,
+      aux_sym__if_name_repeat1,
+    STATE(122), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(46), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [3819] = 5,
+    STATE(175), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(169), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3844] = 6,
+    ACTIONS(181), 1,
+      anon_sym_LT,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(116), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3871] = 5,
     ACTIONS(648), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(651), 1,
@@ -13978,7 +14205,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
+    STATE(119), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
@@ -13989,26 +14216,80 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3843] = 5,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
+  [3895] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(654), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3913] = 8,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
     ACTIONS(656), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(658), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(49), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [3943] = 5,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(662), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
+    STATE(119), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(654), 6,
+    ACTIONS(660), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3867] = 3,
+  [3967] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(664), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3985] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14024,32 +14305,205 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3886] = 6,
-    ACTIONS(662), 1,
+  [4004] = 7,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(668), 1,
+      sym_integer,
+    STATE(420), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4031] = 6,
+    ACTIONS(674), 1,
       anon_sym_latency,
-    ACTIONS(664), 1,
+    ACTIONS(676), 1,
       anon_sym_peakrate,
-    STATE(129), 1,
+    STATE(132), 1,
       aux_sym_shape_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(660), 3,
+    ACTIONS(672), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(658), 4,
+    ACTIONS(670), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3911] = 3,
-    ACTIONS(668), 1,
+  [4056] = 7,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(680), 1,
+      anon_sym_default,
+    STATE(129), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(392), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(682), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(678), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4083] = 6,
+    ACTIONS(544), 1,
+      anon_sym_rate,
+    STATE(93), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(542), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(546), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(548), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [4108] = 7,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(680), 1,
+      anon_sym_default,
+    STATE(148), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(315), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(682), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(684), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4135] = 5,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(688), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(686), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4158] = 6,
+    ACTIONS(674), 1,
+      anon_sym_latency,
+    ACTIONS(676), 1,
+      anon_sym_peakrate,
+    STATE(134), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(672), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(690), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4183] = 6,
+    ACTIONS(674), 1,
+      anon_sym_latency,
+    ACTIONS(676), 1,
+      anon_sym_peakrate,
+    STATE(134), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(672), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(692), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4208] = 6,
+    ACTIONS(674), 1,
+      anon_sym_latency,
+    ACTIONS(676), 1,
+      anon_sym_peakrate,
+    STATE(131), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(672), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(692), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4233] = 6,
+    ACTIONS(699), 1,
+      anon_sym_latency,
+    ACTIONS(702), 1,
+      anon_sym_peakrate,
+    STATE(134), 1,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(696), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(694), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4258] = 3,
+    ACTIONS(707), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(666), 9,
+    ACTIONS(705), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14059,357 +14513,115 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3930] = 5,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(672), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(670), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3953] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(123), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(674), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3978] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(130), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(658), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4003] = 7,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_default,
-    STATE(135), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(322), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(676), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4030] = 6,
-    ACTIONS(687), 1,
-      anon_sym_latency,
-    ACTIONS(690), 1,
-      anon_sym_peakrate,
-    STATE(129), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(684), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(682), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4055] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(129), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(693), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4080] = 7,
-    ACTIONS(326), 1,
+  [4277] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(697), 1,
+    ACTIONS(709), 1,
       sym_integer,
-    STATE(415), 1,
-      sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(209), 5,
+    STATE(271), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4107] = 6,
-    ACTIONS(528), 1,
-      anon_sym_rate,
-    STATE(89), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(530), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(532), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [4132] = 7,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_default,
-    STATE(128), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(699), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4159] = 6,
-    ACTIONS(326), 1,
+  [4301] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(701), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4183] = 5,
-    ACTIONS(705), 1,
-      anon_sym_default,
-    STATE(135), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(703), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4205] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
     ACTIONS(711), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(233), 5,
+    STATE(273), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4229] = 7,
-    ACTIONS(716), 1,
-      anon_sym_proto,
-    ACTIONS(722), 1,
-      anon_sym_handle,
-    ACTIONS(725), 1,
-      anon_sym_DASH_GT,
-    STATE(137), 1,
-      aux_sym_filter_statement_repeat1,
+  [4325] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(719), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(713), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4255] = 6,
-    ACTIONS(731), 1,
-      anon_sym_section,
-    STATE(194), 1,
-      sym__section_opt,
-    STATE(195), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(727), 4,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(713), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4279] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(733), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(79), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4303] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(735), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(82), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4327] = 3,
-    ACTIONS(87), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
   [4345] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(715), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(489), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(737), 4,
+    ACTIONS(717), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4365] = 4,
+  [4365] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(719), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(741), 4,
+    STATE(232), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4389] = 6,
+    ACTIONS(725), 1,
+      anon_sym_section,
+    STATE(210), 1,
+      sym__section_opt,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(721), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4385] = 2,
+  [4413] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(682), 9,
+    ACTIONS(694), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14419,135 +14631,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_latency,
       anon_sym_limit,
       anon_sym_peakrate,
-  [4401] = 7,
-    ACTIONS(745), 1,
+  [4429] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(727), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4453] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(729), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(274), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4477] = 7,
+    ACTIONS(733), 1,
       anon_sym_proto,
-    ACTIONS(749), 1,
+    ACTIONS(737), 1,
       anon_sym_handle,
-    ACTIONS(751), 1,
+    ACTIONS(739), 1,
       anon_sym_DASH_GT,
-    STATE(137), 1,
+    STATE(147), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(747), 2,
+    ACTIONS(735), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(743), 3,
+    ACTIONS(731), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
-  [4427] = 6,
-    ACTIONS(326), 1,
+  [4503] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(741), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4527] = 7,
+    ACTIONS(733), 1,
+      anon_sym_proto,
+    ACTIONS(737), 1,
+      anon_sym_handle,
+    ACTIONS(743), 1,
+      anon_sym_DASH_GT,
+    STATE(174), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(735), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(731), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4553] = 5,
+    ACTIONS(747), 1,
+      anon_sym_default,
+    STATE(148), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(750), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(745), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4575] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
       sym_identifier,
     ACTIONS(753), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 5,
+    STATE(138), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4451] = 7,
-    ACTIONS(745), 1,
-      anon_sym_proto,
-    ACTIONS(749), 1,
-      anon_sym_handle,
-    ACTIONS(755), 1,
-      anon_sym_DASH_GT,
-    STATE(145), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(747), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(743), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4477] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(757), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4501] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(759), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4525] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(761), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4549] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(763), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4573] = 3,
+  [4599] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14562,7 +14773,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4591] = 3,
+  [4617] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14577,140 +14788,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4609] = 6,
-    ACTIONS(326), 1,
+  [4635] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(765), 1,
+    ACTIONS(755), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(239), 5,
+    STATE(81), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4633] = 6,
-    ACTIONS(326), 1,
+  [4659] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(767), 1,
+    ACTIONS(757), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(241), 5,
+    STATE(85), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4657] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(769), 1,
-      sym_integer,
+  [4683] = 3,
+    ACTIONS(87), 1,
+      anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(242), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4681] = 6,
-    ACTIONS(326), 1,
+    ACTIONS(85), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [4701] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(771), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4705] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(773), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(244), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4729] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(245), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4753] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(777), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4777] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(779), 1,
+    ACTIONS(759), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14721,122 +14857,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4801] = 6,
-    ACTIONS(326), 1,
+  [4725] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(781), 1,
+    ACTIONS(761), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(248), 5,
+    STATE(254), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4825] = 6,
-    ACTIONS(326), 1,
+  [4749] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(783), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4849] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(785), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4873] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(787), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4897] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(789), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4921] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(791), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(253), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4945] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(793), 1,
+    ACTIONS(763), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14847,14 +14893,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4969] = 6,
-    ACTIONS(326), 1,
+  [4773] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(795), 1,
+    ACTIONS(765), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14865,14 +14911,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4993] = 6,
-    ACTIONS(326), 1,
+  [4797] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(797), 1,
+    ACTIONS(767), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14883,14 +14929,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5017] = 6,
-    ACTIONS(326), 1,
+  [4821] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(799), 1,
+    ACTIONS(769), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14901,14 +14947,230 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5041] = 6,
-    ACTIONS(326), 1,
+  [4845] = 6,
+    ACTIONS(346), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(350), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(666), 1,
       sym_identifier,
-    ACTIONS(801), 1,
+    ACTIONS(771), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4869] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(773), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4893] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(775), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4917] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(777), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4941] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(779), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4965] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(781), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4989] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(783), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5013] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(785), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5037] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(787), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(267), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5061] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(789), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(268), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5085] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(791), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5109] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(793), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(270), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5133] = 6,
+    ACTIONS(346), 1,
+      anon_sym_DASH,
+    ACTIONS(350), 1,
+      anon_sym_LPAREN,
+    ACTIONS(666), 1,
+      sym_identifier,
+    ACTIONS(795), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14919,104 +15181,79 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5065] = 5,
-    ACTIONS(805), 1,
-      anon_sym_within,
-    ACTIONS(808), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(173), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(803), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5086] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
+  [5157] = 7,
+    ACTIONS(800), 1,
+      anon_sym_proto,
+    ACTIONS(806), 1,
       anon_sym_handle,
-      anon_sym_section,
-  [5101] = 5,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    ACTIONS(815), 1,
-      anon_sym_within,
+    ACTIONS(809), 1,
+      anon_sym_DASH_GT,
+    STATE(174), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(182), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(813), 4,
+    ACTIONS(803), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(797), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5183] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(813), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(811), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [5122] = 6,
-    ACTIONS(630), 1,
+  [5200] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(613), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 4,
+    STATE(110), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [5145] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(817), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5160] = 7,
-    ACTIONS(630), 1,
+  [5223] = 7,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(613), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(819), 1,
+    ACTIONS(816), 1,
       sym_nat_target,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 3,
+    STATE(99), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5185] = 2,
+  [5248] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(821), 8,
+    ACTIONS(818), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15025,28 +15262,57 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5200] = 6,
-    ACTIONS(825), 1,
-      anon_sym_mode,
-    ACTIONS(828), 1,
-      anon_sym_section,
-    STATE(180), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
-      sym__section_opt,
+  [5263] = 5,
+    ACTIONS(446), 1,
+      anon_sym_port,
+    ACTIONS(822), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 4,
+    STATE(190), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(820), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5223] = 2,
+  [5284] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(831), 8,
+    ACTIONS(824), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5299] = 6,
+    ACTIONS(828), 1,
+      anon_sym_mode,
+    ACTIONS(831), 1,
+      anon_sym_section,
+    STATE(181), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(253), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5322] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(834), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15055,44 +15321,58 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5238] = 5,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    ACTIONS(815), 1,
-      anon_sym_within,
+  [5337] = 7,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(836), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(173), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(833), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5259] = 3,
+    STATE(52), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5362] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(837), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(835), 5,
+    ACTIONS(838), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5276] = 6,
-    ACTIONS(731), 1,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5377] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(809), 8,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [5392] = 6,
+    ACTIONS(725), 1,
       anon_sym_section,
     ACTIONS(842), 1,
       anon_sym_mode,
-    STATE(188), 1,
+    STATE(189), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
+    STATE(253), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -15102,45 +15382,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5299] = 7,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(844), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
+  [5415] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5324] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(848), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(846), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5345] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(850), 8,
+    ACTIONS(844), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15149,57 +15395,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5360] = 6,
-    ACTIONS(731), 1,
+  [5430] = 5,
+    ACTIONS(848), 1,
+      anon_sym_within,
+    ACTIONS(851), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(188), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(846), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5451] = 6,
+    ACTIONS(725), 1,
       anon_sym_section,
     ACTIONS(842), 1,
       anon_sym_mode,
-    STATE(180), 1,
+    STATE(181), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
+    STATE(253), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(852), 4,
+    ACTIONS(854), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5383] = 2,
+  [5474] = 5,
+    ACTIONS(446), 1,
+      anon_sym_port,
+    ACTIONS(822), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(725), 8,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [5398] = 5,
-    STATE(217), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
+    STATE(188), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(856), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(854), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5418] = 6,
-    ACTIONS(630), 1,
+      anon_sym_GT,
+  [5495] = 5,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(860), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(858), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
       sym_integer,
-    ACTIONS(634), 1,
+  [5516] = 6,
+    ACTIONS(171), 1,
+      anon_sym_table,
+    ACTIONS(862), 1,
+      anon_sym_DOT,
+    ACTIONS(864), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(866), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5538] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -15210,253 +15492,147 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5440] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(856), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5458] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(860), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(858), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5476] = 4,
-    STATE(192), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(863), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5494] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(865), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5512] = 6,
-    ACTIONS(630), 1,
+  [5560] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(613), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 3,
+    STATE(101), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5534] = 6,
-    ACTIONS(630), 1,
+  [5582] = 4,
+    STATE(221), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(868), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5600] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(613), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(51), 3,
+    STATE(40), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5556] = 6,
-    ACTIONS(630), 1,
+  [5622] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(613), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(615), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 3,
+    STATE(179), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5578] = 5,
-    ACTIONS(869), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(871), 1,
-      anon_sym_LBRACE2,
+  [5644] = 7,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(870), 1,
+      aux_sym__name_start_token1,
+    STATE(223), 1,
+      sym_peer_name,
+    STATE(288), 1,
+      sym__if_name,
+    STATE(438), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(867), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(201), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5598] = 6,
-    ACTIONS(181), 1,
-      anon_sym_table,
-    ACTIONS(873), 1,
-      anon_sym_DOT,
-    ACTIONS(875), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(877), 1,
-      anon_sym_LBRACE2,
+    STATE(117), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5668] = 5,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    ACTIONS(874), 1,
+      anon_sym_mode,
+    STATE(379), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(202), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5620] = 5,
-    ACTIONS(871), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(881), 1,
-      aux_sym__imm_name_part_token1,
+    ACTIONS(872), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5688] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(879), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(203), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5640] = 6,
-    ACTIONS(158), 1,
-      anon_sym_table,
-    ACTIONS(877), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(883), 1,
-      anon_sym_DOT,
-    ACTIONS(885), 1,
-      aux_sym__imm_name_part_token1,
+    STATE(62), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5710] = 5,
+    STATE(201), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(204), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5662] = 5,
-    ACTIONS(889), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(892), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(876), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(878), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5730] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(887), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(203), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5682] = 6,
-    ACTIONS(168), 1,
-      anon_sym_table,
-    ACTIONS(895), 1,
-      anon_sym_DOT,
-    ACTIONS(898), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(901), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(204), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5704] = 6,
-    ACTIONS(181), 1,
-      anon_sym_on,
-    ACTIONS(904), 1,
-      anon_sym_DOT,
-    ACTIONS(906), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(908), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5726] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(908), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(910), 1,
-      anon_sym_DOT,
-    ACTIONS(912), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5748] = 6,
-    ACTIONS(168), 1,
-      anon_sym_on,
-    ACTIONS(914), 1,
-      anon_sym_DOT,
-    ACTIONS(917), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(920), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5770] = 5,
-    STATE(216), 1,
+    STATE(62), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(881), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [5748] = 5,
+    STATE(201), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15464,135 +15640,14 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(854), 2,
+    ACTIONS(883), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5790] = 5,
-    ACTIONS(923), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(925), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5810] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5824] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5846] = 7,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(929), 1,
-      aux_sym__name_start_token1,
-    STATE(226), 1,
-      sym_peer_name,
-    STATE(292), 1,
-      sym__if_name,
-    STATE(434), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5870] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5892] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5914] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(931), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [5932] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(933), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(935), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5952] = 5,
-    STATE(216), 1,
+  [5768] = 5,
+    STATE(201), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15600,14 +15655,30 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(938), 2,
+    ACTIONS(885), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5972] = 5,
-    STATE(208), 1,
+  [5788] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5810] = 5,
+    STATE(203), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15615,96 +15686,256 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(73), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(940), 2,
+    ACTIONS(887), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5992] = 5,
-    ACTIONS(426), 1,
+  [5830] = 5,
+    STATE(204), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(883), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5850] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(889), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5864] = 5,
+    ACTIONS(893), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(895), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(891), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(212), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5884] = 4,
+    STATE(195), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(897), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5902] = 5,
+    ACTIONS(899), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(901), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5922] = 5,
+    ACTIONS(895), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(905), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(903), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(214), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5942] = 6,
+    ACTIONS(181), 1,
+      anon_sym_table,
+    ACTIONS(866), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(907), 1,
+      anon_sym_DOT,
+    ACTIONS(909), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5964] = 5,
+    ACTIONS(913), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(916), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(911), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(214), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5984] = 6,
+    ACTIONS(158), 1,
+      anon_sym_table,
+    ACTIONS(919), 1,
+      anon_sym_DOT,
+    ACTIONS(922), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(925), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6006] = 6,
+    ACTIONS(171), 1,
+      anon_sym_on,
+    ACTIONS(928), 1,
+      anon_sym_DOT,
+    ACTIONS(930), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(932), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6028] = 6,
+    ACTIONS(181), 1,
+      anon_sym_on,
+    ACTIONS(932), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(934), 1,
+      anon_sym_DOT,
+    ACTIONS(936), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(218), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6050] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(938), 1,
+      anon_sym_DOT,
+    ACTIONS(941), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(944), 1,
-      anon_sym_mode,
-    STATE(381), 1,
-      sym_block,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(942), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6012] = 6,
-    ACTIONS(946), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(948), 1,
+    STATE(218), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6072] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(424), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 2,
-      sym__name_start,
+    ACTIONS(613), 1,
+      sym_integer,
+    ACTIONS(615), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
       sym_interpolation,
-  [6033] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(803), 6,
+    STATE(185), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6094] = 4,
+    STATE(221), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(947), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6046] = 2,
+  [6112] = 4,
+    STATE(221), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(950), 6,
+    ACTIONS(951), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(949), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6059] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(314), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(952), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6076] = 6,
+  [6130] = 6,
     ACTIONS(954), 1,
       aux_sym__name_start_token1,
     ACTIONS(956), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(52), 1,
+    STATE(33), 1,
       sym_interface_name,
+    STATE(61), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 2,
+    STATE(30), 2,
       sym__name_start,
       sym_interpolation,
-  [6097] = 4,
-    ACTIONS(426), 1,
+  [6151] = 4,
+    ACTIONS(438), 1,
       anon_sym_LT,
-    STATE(379), 1,
+    STATE(367), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -15714,10 +15945,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6114] = 4,
-    ACTIONS(426), 1,
+  [6168] = 4,
+    ACTIONS(438), 1,
       anon_sym_LT,
-    STATE(377), 1,
+    STATE(376), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -15727,145 +15958,141 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6131] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
+  [6185] = 6,
     ACTIONS(962), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(275), 1,
-      sym_interface_name,
+    ACTIONS(964), 1,
+      anon_sym_LBRACE,
+    STATE(208), 1,
+      sym__ns_name,
+    STATE(414), 1,
+      sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(209), 2,
       sym__name_start,
       sym_interpolation,
-  [6152] = 5,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(66), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6171] = 6,
+  [6206] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
     ACTIONS(966), 1,
       aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(74), 1,
+    STATE(424), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 2,
+    STATE(112), 2,
       sym__name_start,
       sym_interpolation,
-  [6192] = 2,
+  [6227] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(243), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(858), 6,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6248] = 4,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(305), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(968), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6205] = 6,
+  [6265] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(245), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6286] = 6,
     ACTIONS(970), 1,
       aux_sym__name_start_token1,
     ACTIONS(972), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(98), 1,
+    STATE(426), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(55), 2,
+    STATE(192), 2,
       sym__name_start,
       sym_interpolation,
-  [6226] = 5,
-    ACTIONS(420), 1,
-      anon_sym_GT,
-    STATE(228), 1,
-      aux_sym_rule_block_repeat1,
+  [6307] = 6,
+    ACTIONS(974), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(976), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(428), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(974), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(68), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6245] = 4,
-    ACTIONS(976), 1,
+    STATE(216), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6328] = 4,
+    ACTIONS(978), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(715), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(489), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6262] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
+  [6345] = 6,
+    ACTIONS(980), 1,
       aux_sym__name_start_token1,
+    ACTIONS(982), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(431), 1,
+    STATE(76), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(63), 2,
       sym__name_start,
       sym_interpolation,
-  [6283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [6366] = 5,
+    ACTIONS(430), 1,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6296] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(980), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6311] = 5,
-    ACTIONS(987), 1,
-      anon_sym_GT,
-    STATE(237), 1,
+    STATE(244), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -15873,303 +16100,230 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(984), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(75), 2,
+    STATE(70), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6330] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(989), 1,
+  [6385] = 6,
+    ACTIONS(986), 1,
       aux_sym__name_start_token1,
-    STATE(210), 1,
+    ACTIONS(988), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(100), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(56), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6406] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(249), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6427] = 5,
+    ACTIONS(430), 1,
+      anon_sym_GT,
+    STATE(246), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(984), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(70), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6446] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(990), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6459] = 6,
+    ACTIONS(992), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(994), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(199), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6480] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(996), 1,
+      aux_sym__name_start_token1,
+    STATE(208), 1,
       sym__ns_name,
-    STATE(270), 1,
+    STATE(228), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
+    STATE(130), 2,
       sym__name_start,
       sym_interpolation,
-  [6351] = 4,
-    ACTIONS(991), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6368] = 6,
-    ACTIONS(993), 1,
+  [6501] = 6,
+    ACTIONS(980), 1,
       aux_sym__name_start_token1,
-    ACTIONS(995), 1,
+    ACTIONS(982), 1,
       anon_sym_LBRACE,
-    STATE(27), 1,
-      sym_interface_name,
-    STATE(60), 1,
+    STATE(19), 1,
       sym__if_name,
+    STATE(33), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(28), 2,
+    STATE(63), 2,
       sym__name_start,
       sym_interpolation,
-  [6389] = 4,
-    ACTIONS(997), 1,
-      anon_sym_RBRACE,
+  [6522] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6406] = 4,
-    ACTIONS(999), 1,
-      anon_sym_RBRACE,
+    ACTIONS(949), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6535] = 4,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(357), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6423] = 4,
-    ACTIONS(1001), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6440] = 4,
+    ACTIONS(998), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6552] = 5,
     ACTIONS(1003), 1,
-      anon_sym_RBRACE,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6457] = 4,
-    ACTIONS(1005), 1,
-      anon_sym_RBRACE,
+    ACTIONS(1000), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(77), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6571] = 4,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(358), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6474] = 4,
-    ACTIONS(1007), 1,
+    ACTIONS(1005), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6588] = 5,
+    ACTIONS(424), 1,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1007), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(67), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6607] = 4,
+    ACTIONS(1009), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(715), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(489), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6491] = 4,
-    ACTIONS(1009), 1,
-      anon_sym_RBRACE,
+  [6624] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6508] = 4,
-    ACTIONS(1011), 1,
-      anon_sym_RBRACE,
+    ACTIONS(846), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6637] = 4,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(345), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6525] = 4,
+    ACTIONS(1011), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6654] = 6,
     ACTIONS(1013), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6542] = 4,
+      aux_sym__name_start_token1,
     ACTIONS(1015), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6559] = 4,
-    ACTIONS(1017), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6576] = 4,
-    ACTIONS(1019), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6593] = 4,
-    ACTIONS(1021), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6610] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6627] = 4,
-    ACTIONS(1025), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6644] = 4,
-    ACTIONS(1027), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6661] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6678] = 4,
-    ACTIONS(1031), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6695] = 4,
-    ACTIONS(1033), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6712] = 6,
-    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(962), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(42), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6675] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -16178,198 +16332,338 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6733] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(264), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6754] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(265), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6775] = 6,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(27), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6796] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(350), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6813] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1037), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6830] = 5,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(269), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(66), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6849] = 6,
-    ACTIONS(1039), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1041), 1,
-      anon_sym_LBRACE,
-    STATE(210), 1,
-      sym__ns_name,
-    STATE(412), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6870] = 4,
-    ACTIONS(1043), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6887] = 5,
-    ACTIONS(402), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1045), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(70), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6906] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(342), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1047), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6923] = 6,
-    ACTIONS(1049), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1051), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(219), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(112), 2,
       sym__name_start,
       sym_interpolation,
-  [6944] = 4,
+  [6696] = 5,
+    ACTIONS(418), 1,
+      anon_sym_GT,
+    STATE(234), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1017), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(72), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6715] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1019), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6728] = 4,
+    ACTIONS(1021), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6745] = 4,
+    ACTIONS(1023), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6762] = 4,
+    ACTIONS(1025), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6779] = 4,
+    ACTIONS(1027), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6796] = 4,
+    ACTIONS(1029), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6813] = 4,
+    ACTIONS(1031), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6830] = 4,
+    ACTIONS(1033), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6847] = 4,
+    ACTIONS(1035), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6864] = 4,
+    ACTIONS(1037), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6881] = 4,
+    ACTIONS(1039), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6898] = 4,
+    ACTIONS(1041), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6915] = 4,
+    ACTIONS(1043), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6932] = 4,
+    ACTIONS(1045), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6949] = 4,
+    ACTIONS(1047), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6966] = 4,
+    ACTIONS(1049), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6983] = 4,
+    ACTIONS(1051), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7000] = 4,
     ACTIONS(1053), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(715), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(489), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6961] = 6,
+  [7017] = 4,
     ACTIONS(1055), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1057), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(429), 1,
-      sym_interface_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(205), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6982] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7034] = 4,
+    ACTIONS(1057), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7051] = 4,
     ACTIONS(1059), 1,
-      sym_identifier,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7068] = 4,
     ACTIONS(1061), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7085] = 4,
+    ACTIONS(1063), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(489), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7102] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7117] = 5,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1069), 1,
+      sym_identifier,
+    ACTIONS(1071), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16378,60 +16672,216 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [7001] = 4,
-    ACTIONS(426), 1,
+  [7136] = 4,
+    ACTIONS(438), 1,
       anon_sym_LT,
-    STATE(323), 1,
+    STATE(318), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1063), 4,
+    ACTIONS(1073), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7018] = 4,
-    ACTIONS(1065), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7035] = 3,
-    STATE(90), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7049] = 3,
-    STATE(77), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7063] = 5,
-    ACTIONS(630), 1,
+  [7153] = 6,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(1069), 1,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1077), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(107), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7173] = 5,
+    ACTIONS(1079), 1,
+      anon_sym_EQ,
+    ACTIONS(1081), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1084), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7191] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1077), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(182), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7211] = 5,
+    ACTIONS(1087), 1,
+      anon_sym_EQ,
+    ACTIONS(1089), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1091), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7229] = 5,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(881), 1,
+      sym_integer,
+    ACTIONS(1093), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(62), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7247] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1077), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(98), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7267] = 6,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1077), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(185), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7287] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1095), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(327), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7307] = 5,
+    ACTIONS(1091), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1097), 1,
+      anon_sym_EQ,
+    ACTIONS(1099), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7325] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1101), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7337] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1103), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7349] = 3,
+    STATE(79), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7363] = 3,
+    STATE(94), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7377] = 6,
+    ACTIONS(1107), 1,
+      anon_sym_LT,
+    ACTIONS(1109), 1,
+      anon_sym_mode,
+    ACTIONS(1111), 1,
+      anon_sym_DQUOTE,
+    STATE(186), 1,
+      sym_string,
+    STATE(377), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7397] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      aux_sym__name_start_token1,
+    STATE(289), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7415] = 5,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1113), 1,
       anon_sym_ingress,
-    ACTIONS(1071), 1,
+    ACTIONS(1115), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
@@ -16439,201 +16889,43 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(126), 2,
       sym_interpolation,
       sym__rate_value,
-  [7081] = 5,
-    ACTIONS(328), 1,
+  [7433] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(291), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7099] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
     ACTIONS(1075), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1095), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(177), 1,
+    STATE(364), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7119] = 5,
-    ACTIONS(1077), 1,
-      anon_sym_EQ,
-    ACTIONS(1079), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1081), 1,
-      anon_sym_LBRACE2,
+  [7453] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(290), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7137] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(931), 1,
-      sym_integer,
-    ACTIONS(1083), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7155] = 5,
-    ACTIONS(1081), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1085), 1,
-      anon_sym_EQ,
-    ACTIONS(1087), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7173] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(189), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7193] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1089), 5,
+    ACTIONS(1117), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7205] = 6,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    ACTIONS(1093), 1,
-      anon_sym_mode,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    STATE(184), 1,
-      sym_string,
-    STATE(305), 1,
-      sym_rule_block,
+  [7465] = 3,
+    ACTIONS(1119), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7225] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(105), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7245] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1097), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(361), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7265] = 5,
-    ACTIONS(1099), 1,
-      anon_sym_EQ,
-    ACTIONS(1101), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1104), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 5,
+    ACTIONS(115), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [7295] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7307] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(92), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7327] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1097), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(345), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7347] = 3,
-    ACTIONS(1111), 1,
+  [7479] = 3,
+    ACTIONS(1121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16643,110 +16935,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7361] = 3,
-    ACTIONS(1113), 1,
+  [7493] = 3,
+    ACTIONS(1123), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 4,
+    ACTIONS(109), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7375] = 3,
-    ACTIONS(1115), 1,
-      anon_sym_SLASH2,
+  [7507] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(122), 4,
+    ACTIONS(876), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7389] = 2,
+  [7518] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1117), 4,
+    ACTIONS(1125), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7400] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_duration,
+  [7529] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7415] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1121), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7426] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1123), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7437] = 5,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    STATE(138), 1,
-      sym_string,
-    STATE(347), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7454] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7469] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7484] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1127), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7495] = 2,
+    STATE(433), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7544] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16755,7 +16984,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7506] = 2,
+  [7555] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(448), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7570] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16764,29 +17004,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7517] = 4,
-    ACTIONS(630), 1,
+  [7581] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1133), 1,
-      sym_integer,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
+    STATE(142), 2,
       sym_interpolation,
-      sym__int_value,
-  [7532] = 4,
-    ACTIONS(630), 1,
+      sym__size_value,
+  [7596] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1133), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7611] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1133), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7626] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
     ACTIONS(1135), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(329), 2,
       sym_interpolation,
       sym__int_value,
-  [7547] = 2,
+  [7641] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16795,7 +17057,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7558] = 2,
+  [7652] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16804,93 +17066,66 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7569] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1141), 1,
-      sym_integer,
+  [7663] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7584] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1143), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7599] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1145), 4,
+    ACTIONS(1141), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7610] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [7674] = 3,
+    ACTIONS(1145), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7625] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(1143), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7687] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7640] = 4,
-    ACTIONS(630), 1,
+    ACTIONS(1147), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7698] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1149), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7709] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1151), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(104), 2,
       sym_interpolation,
       sym__int_value,
-  [7655] = 4,
-    ACTIONS(630), 1,
+  [7724] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1153), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(422), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [7670] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7685] = 2,
+  [7739] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16899,25 +17134,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7696] = 2,
+  [7750] = 4,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1157), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7707] = 2,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7765] = 4,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1159), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7718] = 2,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7780] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1159), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7795] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1159), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7810] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1159), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7825] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16926,29 +17198,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7729] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(931), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7744] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(420), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7759] = 2,
+  [7836] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16957,7 +17207,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7770] = 3,
+  [7847] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1165), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(86), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7862] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1167), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7873] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1169), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7888] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1171), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7899] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1173), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7910] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1175), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7921] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1177), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7932] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1179), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7947] = 3,
     ACTIONS(85), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16967,25 +17295,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7783] = 2,
+  [7960] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1165), 4,
+    ACTIONS(1181), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7794] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1167), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7805] = 3,
+  [7971] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -16995,145 +17314,80 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1169), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7829] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7842] = 4,
-    ACTIONS(630), 1,
+  [7984] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7857] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7870] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7883] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7896] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1173), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7907] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7922] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7937] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1177), 1,
+    ACTIONS(1183), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(181), 2,
+    STATE(106), 2,
       sym_interpolation,
       sym__int_value,
-  [7952] = 2,
+  [7999] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7963] = 2,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8012] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1181), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7974] = 2,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8025] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1183), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7985] = 2,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8038] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(858), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1185), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7996] = 2,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8053] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8066] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1185), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(184), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8081] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17142,79 +17396,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8007] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1189), 1,
-      sym_integer,
+  [8092] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8022] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1191), 4,
+    ACTIONS(1189), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8033] = 4,
-    ACTIONS(328), 1,
+  [8103] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(1193), 1,
+    ACTIONS(881), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(326), 2,
+    STATE(62), 2,
       sym_interpolation,
       sym__int_value,
-  [8048] = 5,
+  [8118] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1191), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(185), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8133] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1193), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8144] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
     ACTIONS(1195), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE,
-    STATE(284), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 2,
       sym_interpolation,
-    STATE(423), 1,
-      sym_sysctl_key,
+      sym__int_value,
+  [8159] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1195), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8065] = 2,
+    STATE(102), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8174] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1195), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1199), 4,
+    STATE(102), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8189] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1197), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8076] = 2,
+  [8200] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1201), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8087] = 4,
-    ACTIONS(328), 1,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8215] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1201), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8230] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1203), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(225), 2,
+    STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [8102] = 2,
+  [8245] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17223,57 +17520,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8113] = 3,
-    ACTIONS(1209), 1,
-      anon_sym_icmp,
+  [8256] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1207), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8126] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1211), 4,
+    ACTIONS(1207), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8137] = 4,
-    ACTIONS(630), 1,
+  [8267] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8278] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1213), 1,
+    ACTIONS(1211), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 2,
+    STATE(224), 2,
       sym_interpolation,
       sym__int_value,
-  [8152] = 4,
-    ACTIONS(630), 1,
+  [8293] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1213), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8304] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1215), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(83), 2,
+    STATE(120), 2,
       sym_interpolation,
       sym__int_value,
-  [8167] = 2,
+  [8319] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1217), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1217), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8178] = 2,
+    STATE(432), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8334] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17282,18 +17589,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8189] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(444), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8204] = 2,
+  [8345] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17302,29 +17598,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8215] = 4,
-    ACTIONS(630), 1,
+  [8356] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1223), 1,
-      sym_integer,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 2,
+    STATE(248), 2,
       sym_interpolation,
-      sym__int_value,
-  [8230] = 4,
-    ACTIONS(630), 1,
+      sym__duration_value,
+  [8371] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1225), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(50), 2,
+    STATE(111), 2,
       sym_interpolation,
       sym__int_value,
-  [8245] = 2,
+  [8386] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17333,47 +17629,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8256] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [8397] = 4,
+    ACTIONS(611), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1229), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(296), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8271] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8286] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1229), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8297] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(933), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8308] = 2,
+    STATE(242), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8412] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17382,51 +17649,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8319] = 4,
-    ACTIONS(630), 1,
+  [8423] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(299), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8438] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(297), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8453] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
     ACTIONS(1233), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(32), 2,
       sym_interpolation,
       sym__int_value,
-  [8334] = 4,
-    ACTIONS(630), 1,
+  [8468] = 4,
+    ACTIONS(611), 1,
       anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8349] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8364] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
+    ACTIONS(1195), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(102), 2,
       sym_interpolation,
       sym__percent_value,
-  [8379] = 2,
+  [8483] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17435,18 +17702,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8390] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1237), 1,
-      sym_duration,
+  [8494] = 5,
+    ACTIONS(1107), 1,
+      anon_sym_LT,
+    ACTIONS(1111), 1,
+      anon_sym_DQUOTE,
+    STATE(141), 1,
+      sym_string,
+    STATE(332), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(221), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8405] = 2,
+  [8511] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1237), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8522] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17455,27 +17732,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8416] = 2,
+  [8533] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1241), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8427] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8442] = 2,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8544] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17484,50 +17750,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8453] = 2,
+  [8555] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1245), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8464] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1247), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8475] = 4,
-    ACTIONS(612), 1,
+  [8566] = 5,
+    ACTIONS(1247), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1249), 1,
+      anon_sym_LBRACE,
+    STATE(282), 1,
+      sym_interpolation,
+    STATE(444), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8583] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
+    ACTIONS(1127), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(430), 2,
+    STATE(431), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8490] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [8598] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(433), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8505] = 4,
-    ACTIONS(612), 1,
+    ACTIONS(1251), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8609] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
+    ACTIONS(1127), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -17535,175 +17802,87 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(435), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8520] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [8624] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(436), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8535] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(441), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8550] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(442), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8565] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8580] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1249), 1,
-      sym_mac_address,
-    STATE(329), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8594] = 4,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    ACTIONS(1251), 1,
-      anon_sym_policy,
-    STATE(364), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8608] = 4,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1253), 1,
-      sym_section_name,
-    STATE(179), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8622] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1255), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8636] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1257), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8650] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1259), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8664] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1223), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8674] = 4,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1261), 1,
-      sym_sysctl_value,
-    STATE(367), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8688] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1255), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8702] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(987), 3,
+    ACTIONS(1253), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8712] = 4,
-    ACTIONS(612), 1,
+  [8635] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1255), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8646] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8657] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1257), 1,
+    ACTIONS(1127), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8726] = 4,
-    ACTIONS(612), 1,
+    STATE(439), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8672] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1259), 1,
+    ACTIONS(1127), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(440), 2,
       sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8740] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
+      sym__imm_octet,
+  [8687] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-  [8750] = 2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(445), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8702] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1127), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(446), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8717] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8728] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17711,282 +17890,406 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8760] = 3,
-    ACTIONS(1059), 1,
-      sym_identifier,
-    STATE(426), 1,
-      sym_table_name,
+  [8738] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8771] = 3,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    STATE(359), 1,
-      sym_rule_block,
+    ACTIONS(1191), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8748] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8782] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1263), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8791] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1265), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8800] = 3,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(310), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8811] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8820] = 3,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    STATE(298), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8831] = 3,
-    ACTIONS(1147), 1,
+    ACTIONS(1003), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8758] = 4,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
-    STATE(23), 1,
+    ACTIONS(1261), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8842] = 2,
+  [8772] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1263), 1,
+      sym_mac_address,
+    STATE(330), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1269), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8851] = 2,
+  [8786] = 4,
+    ACTIONS(1111), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1265), 1,
+      sym_section_name,
+    STATE(180), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1271), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8860] = 3,
-    ACTIONS(695), 1,
+  [8800] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1267), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8814] = 4,
+    ACTIONS(621), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1269), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8828] = 4,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1261), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8842] = 4,
+    ACTIONS(1107), 1,
+      anon_sym_LT,
+    ACTIONS(1271), 1,
+      anon_sym_policy,
+    STATE(369), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8856] = 4,
+    ACTIONS(1111), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1273), 1,
+      sym_sysctl_value,
+    STATE(356), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8870] = 4,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1267), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8884] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [8894] = 4,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1269), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8908] = 3,
+    ACTIONS(666), 1,
       sym_identifier,
-    STATE(432), 1,
+    STATE(442), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8871] = 2,
+  [8919] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1273), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8880] = 3,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(374), 1,
-      sym_block,
+    ACTIONS(1275), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [8928] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8891] = 3,
-    ACTIONS(695), 1,
+    ACTIONS(1277), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8937] = 3,
+    ACTIONS(1279), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1281), 1,
+      aux_sym_string_token1,
+    ACTIONS(1283), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8948] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8957] = 3,
+    ACTIONS(666), 1,
       sym_identifier,
     STATE(443), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8902] = 3,
-    ACTIONS(612), 1,
+  [8968] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1287), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8977] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1289), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8986] = 3,
+    ACTIONS(1111), 1,
+      anon_sym_DQUOTE,
+    STATE(352), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8997] = 3,
+    ACTIONS(1107), 1,
+      anon_sym_LT,
+    STATE(344), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9008] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1291), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9017] = 3,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(387), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9028] = 3,
+    ACTIONS(1107), 1,
+      anon_sym_LT,
+    STATE(310), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9039] = 3,
+    ACTIONS(438), 1,
+      anon_sym_LT,
+    STATE(363), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9050] = 3,
+    ACTIONS(621), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8913] = 3,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    STATE(355), 1,
-      sym_string,
+  [9061] = 3,
+    ACTIONS(1069), 1,
+      sym_identifier,
+    STATE(437), 1,
+      sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8924] = 3,
-    ACTIONS(1275), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1277), 1,
-      aux_sym_string_token1,
-    ACTIONS(1279), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8935] = 2,
-    ACTIONS(1281), 1,
-      anon_sym_DOT,
+  [9072] = 3,
+    ACTIONS(1157), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8943] = 2,
-    ACTIONS(1283), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8951] = 2,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8959] = 2,
-    ACTIONS(1285), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8967] = 2,
-    ACTIONS(1287), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8975] = 2,
-    ACTIONS(1289), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8983] = 2,
-    ACTIONS(1291), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8991] = 2,
+  [9083] = 2,
     ACTIONS(1293), 1,
-      anon_sym_DQUOTE,
+      anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8999] = 2,
+  [9091] = 2,
     ACTIONS(1295), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9007] = 2,
+  [9099] = 2,
     ACTIONS(1297), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9107] = 2,
+    ACTIONS(1299), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9115] = 2,
+    ACTIONS(1301), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9015] = 2,
-    ACTIONS(1299), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9023] = 2,
-    ACTIONS(1301), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9031] = 2,
+  [9123] = 2,
     ACTIONS(1303), 1,
-      anon_sym_EQ,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9039] = 2,
+  [9131] = 2,
     ACTIONS(1305), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9047] = 2,
+  [9139] = 2,
     ACTIONS(1307), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9055] = 2,
+  [9147] = 2,
+    ACTIONS(226), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9155] = 2,
     ACTIONS(1309), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9063] = 2,
+  [9163] = 2,
     ACTIONS(1311), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9071] = 2,
+  [9171] = 2,
     ACTIONS(1313), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9079] = 2,
-    ACTIONS(1315), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9087] = 2,
-    ACTIONS(1317), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9095] = 2,
-    ACTIONS(1319), 1,
-      ts_builtin_sym_end,
+  [9179] = 2,
+    ACTIONS(1315), 1,
+      anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9103] = 2,
+  [9187] = 2,
+    ACTIONS(1317), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9195] = 2,
+    ACTIONS(1319), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9203] = 2,
     ACTIONS(1321), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9111] = 2,
+  [9211] = 2,
     ACTIONS(1323), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9119] = 2,
+  [9219] = 2,
     ACTIONS(1325), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9227] = 2,
+    ACTIONS(1327), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9235] = 2,
+    ACTIONS(1329), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9127] = 2,
-    ACTIONS(1327), 1,
+  [9243] = 2,
+    ACTIONS(1331), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9251] = 2,
+    ACTIONS(1333), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9259] = 2,
+    ACTIONS(1335), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9267] = 2,
+    ACTIONS(1337), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9275] = 2,
+    ACTIONS(1339), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
@@ -17995,441 +18298,445 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 65,
-  [SMALL_STATE(11)] = 123,
-  [SMALL_STATE(12)] = 182,
-  [SMALL_STATE(13)] = 241,
-  [SMALL_STATE(14)] = 302,
-  [SMALL_STATE(15)] = 361,
-  [SMALL_STATE(16)] = 420,
-  [SMALL_STATE(17)] = 476,
-  [SMALL_STATE(18)] = 532,
-  [SMALL_STATE(19)] = 588,
-  [SMALL_STATE(20)] = 632,
-  [SMALL_STATE(21)] = 672,
-  [SMALL_STATE(22)] = 711,
-  [SMALL_STATE(23)] = 745,
-  [SMALL_STATE(24)] = 779,
-  [SMALL_STATE(25)] = 821,
-  [SMALL_STATE(26)] = 863,
-  [SMALL_STATE(27)] = 905,
-  [SMALL_STATE(28)] = 935,
-  [SMALL_STATE(29)] = 975,
-  [SMALL_STATE(30)] = 1015,
-  [SMALL_STATE(31)] = 1055,
-  [SMALL_STATE(32)] = 1086,
-  [SMALL_STATE(33)] = 1117,
-  [SMALL_STATE(34)] = 1167,
-  [SMALL_STATE(35)] = 1217,
-  [SMALL_STATE(36)] = 1267,
-  [SMALL_STATE(37)] = 1314,
-  [SMALL_STATE(38)] = 1361,
-  [SMALL_STATE(39)] = 1392,
-  [SMALL_STATE(40)] = 1423,
-  [SMALL_STATE(41)] = 1470,
-  [SMALL_STATE(42)] = 1517,
-  [SMALL_STATE(43)] = 1564,
-  [SMALL_STATE(44)] = 1611,
-  [SMALL_STATE(45)] = 1658,
-  [SMALL_STATE(46)] = 1705,
-  [SMALL_STATE(47)] = 1752,
-  [SMALL_STATE(48)] = 1781,
-  [SMALL_STATE(49)] = 1810,
-  [SMALL_STATE(50)] = 1856,
-  [SMALL_STATE(51)] = 1884,
-  [SMALL_STATE(52)] = 1912,
-  [SMALL_STATE(53)] = 1940,
-  [SMALL_STATE(54)] = 1968,
-  [SMALL_STATE(55)] = 2004,
-  [SMALL_STATE(56)] = 2040,
-  [SMALL_STATE(57)] = 2076,
-  [SMALL_STATE(58)] = 2100,
-  [SMALL_STATE(59)] = 2124,
-  [SMALL_STATE(60)] = 2158,
-  [SMALL_STATE(61)] = 2182,
-  [SMALL_STATE(62)] = 2216,
-  [SMALL_STATE(63)] = 2250,
-  [SMALL_STATE(64)] = 2274,
-  [SMALL_STATE(65)] = 2298,
-  [SMALL_STATE(66)] = 2323,
-  [SMALL_STATE(67)] = 2364,
-  [SMALL_STATE(68)] = 2405,
-  [SMALL_STATE(69)] = 2446,
-  [SMALL_STATE(70)] = 2487,
-  [SMALL_STATE(71)] = 2528,
-  [SMALL_STATE(72)] = 2553,
-  [SMALL_STATE(73)] = 2578,
-  [SMALL_STATE(74)] = 2616,
-  [SMALL_STATE(75)] = 2654,
-  [SMALL_STATE(76)] = 2692,
-  [SMALL_STATE(77)] = 2718,
-  [SMALL_STATE(78)] = 2744,
-  [SMALL_STATE(79)] = 2770,
-  [SMALL_STATE(80)] = 2793,
-  [SMALL_STATE(81)] = 2830,
-  [SMALL_STATE(82)] = 2853,
-  [SMALL_STATE(83)] = 2878,
-  [SMALL_STATE(84)] = 2901,
-  [SMALL_STATE(85)] = 2922,
-  [SMALL_STATE(86)] = 2945,
-  [SMALL_STATE(87)] = 2976,
-  [SMALL_STATE(88)] = 3013,
-  [SMALL_STATE(89)] = 3046,
-  [SMALL_STATE(90)] = 3077,
-  [SMALL_STATE(91)] = 3098,
-  [SMALL_STATE(92)] = 3131,
-  [SMALL_STATE(93)] = 3164,
-  [SMALL_STATE(94)] = 3201,
-  [SMALL_STATE(95)] = 3224,
-  [SMALL_STATE(96)] = 3247,
-  [SMALL_STATE(97)] = 3270,
-  [SMALL_STATE(98)] = 3290,
-  [SMALL_STATE(99)] = 3310,
-  [SMALL_STATE(100)] = 3330,
-  [SMALL_STATE(101)] = 3350,
-  [SMALL_STATE(102)] = 3370,
-  [SMALL_STATE(103)] = 3390,
-  [SMALL_STATE(104)] = 3418,
-  [SMALL_STATE(105)] = 3438,
-  [SMALL_STATE(106)] = 3458,
-  [SMALL_STATE(107)] = 3487,
-  [SMALL_STATE(108)] = 3516,
-  [SMALL_STATE(109)] = 3545,
-  [SMALL_STATE(110)] = 3576,
-  [SMALL_STATE(111)] = 3603,
-  [SMALL_STATE(112)] = 3630,
-  [SMALL_STATE(113)] = 3659,
-  [SMALL_STATE(114)] = 3678,
-  [SMALL_STATE(115)] = 3697,
-  [SMALL_STATE(116)] = 3726,
-  [SMALL_STATE(117)] = 3753,
-  [SMALL_STATE(118)] = 3771,
-  [SMALL_STATE(119)] = 3789,
-  [SMALL_STATE(120)] = 3819,
-  [SMALL_STATE(121)] = 3843,
-  [SMALL_STATE(122)] = 3867,
-  [SMALL_STATE(123)] = 3886,
-  [SMALL_STATE(124)] = 3911,
-  [SMALL_STATE(125)] = 3930,
-  [SMALL_STATE(126)] = 3953,
-  [SMALL_STATE(127)] = 3978,
-  [SMALL_STATE(128)] = 4003,
-  [SMALL_STATE(129)] = 4030,
-  [SMALL_STATE(130)] = 4055,
-  [SMALL_STATE(131)] = 4080,
-  [SMALL_STATE(132)] = 4107,
-  [SMALL_STATE(133)] = 4132,
-  [SMALL_STATE(134)] = 4159,
-  [SMALL_STATE(135)] = 4183,
-  [SMALL_STATE(136)] = 4205,
-  [SMALL_STATE(137)] = 4229,
-  [SMALL_STATE(138)] = 4255,
-  [SMALL_STATE(139)] = 4279,
-  [SMALL_STATE(140)] = 4303,
-  [SMALL_STATE(141)] = 4327,
-  [SMALL_STATE(142)] = 4345,
-  [SMALL_STATE(143)] = 4365,
-  [SMALL_STATE(144)] = 4385,
-  [SMALL_STATE(145)] = 4401,
-  [SMALL_STATE(146)] = 4427,
-  [SMALL_STATE(147)] = 4451,
-  [SMALL_STATE(148)] = 4477,
-  [SMALL_STATE(149)] = 4501,
-  [SMALL_STATE(150)] = 4525,
-  [SMALL_STATE(151)] = 4549,
-  [SMALL_STATE(152)] = 4573,
-  [SMALL_STATE(153)] = 4591,
-  [SMALL_STATE(154)] = 4609,
-  [SMALL_STATE(155)] = 4633,
-  [SMALL_STATE(156)] = 4657,
-  [SMALL_STATE(157)] = 4681,
-  [SMALL_STATE(158)] = 4705,
-  [SMALL_STATE(159)] = 4729,
-  [SMALL_STATE(160)] = 4753,
-  [SMALL_STATE(161)] = 4777,
-  [SMALL_STATE(162)] = 4801,
-  [SMALL_STATE(163)] = 4825,
-  [SMALL_STATE(164)] = 4849,
-  [SMALL_STATE(165)] = 4873,
-  [SMALL_STATE(166)] = 4897,
-  [SMALL_STATE(167)] = 4921,
-  [SMALL_STATE(168)] = 4945,
-  [SMALL_STATE(169)] = 4969,
-  [SMALL_STATE(170)] = 4993,
-  [SMALL_STATE(171)] = 5017,
-  [SMALL_STATE(172)] = 5041,
-  [SMALL_STATE(173)] = 5065,
-  [SMALL_STATE(174)] = 5086,
-  [SMALL_STATE(175)] = 5101,
-  [SMALL_STATE(176)] = 5122,
-  [SMALL_STATE(177)] = 5145,
-  [SMALL_STATE(178)] = 5160,
-  [SMALL_STATE(179)] = 5185,
-  [SMALL_STATE(180)] = 5200,
-  [SMALL_STATE(181)] = 5223,
-  [SMALL_STATE(182)] = 5238,
-  [SMALL_STATE(183)] = 5259,
-  [SMALL_STATE(184)] = 5276,
-  [SMALL_STATE(185)] = 5299,
-  [SMALL_STATE(186)] = 5324,
-  [SMALL_STATE(187)] = 5345,
-  [SMALL_STATE(188)] = 5360,
-  [SMALL_STATE(189)] = 5383,
-  [SMALL_STATE(190)] = 5398,
-  [SMALL_STATE(191)] = 5418,
-  [SMALL_STATE(192)] = 5440,
-  [SMALL_STATE(193)] = 5458,
-  [SMALL_STATE(194)] = 5476,
-  [SMALL_STATE(195)] = 5494,
-  [SMALL_STATE(196)] = 5512,
-  [SMALL_STATE(197)] = 5534,
-  [SMALL_STATE(198)] = 5556,
-  [SMALL_STATE(199)] = 5578,
-  [SMALL_STATE(200)] = 5598,
-  [SMALL_STATE(201)] = 5620,
-  [SMALL_STATE(202)] = 5640,
-  [SMALL_STATE(203)] = 5662,
-  [SMALL_STATE(204)] = 5682,
-  [SMALL_STATE(205)] = 5704,
-  [SMALL_STATE(206)] = 5726,
-  [SMALL_STATE(207)] = 5748,
-  [SMALL_STATE(208)] = 5770,
-  [SMALL_STATE(209)] = 5790,
-  [SMALL_STATE(210)] = 5810,
-  [SMALL_STATE(211)] = 5824,
-  [SMALL_STATE(212)] = 5846,
-  [SMALL_STATE(213)] = 5870,
-  [SMALL_STATE(214)] = 5892,
-  [SMALL_STATE(215)] = 5914,
-  [SMALL_STATE(216)] = 5932,
-  [SMALL_STATE(217)] = 5952,
-  [SMALL_STATE(218)] = 5972,
-  [SMALL_STATE(219)] = 5992,
-  [SMALL_STATE(220)] = 6012,
-  [SMALL_STATE(221)] = 6033,
-  [SMALL_STATE(222)] = 6046,
-  [SMALL_STATE(223)] = 6059,
-  [SMALL_STATE(224)] = 6076,
-  [SMALL_STATE(225)] = 6097,
-  [SMALL_STATE(226)] = 6114,
-  [SMALL_STATE(227)] = 6131,
-  [SMALL_STATE(228)] = 6152,
-  [SMALL_STATE(229)] = 6171,
-  [SMALL_STATE(230)] = 6192,
-  [SMALL_STATE(231)] = 6205,
-  [SMALL_STATE(232)] = 6226,
-  [SMALL_STATE(233)] = 6245,
-  [SMALL_STATE(234)] = 6262,
-  [SMALL_STATE(235)] = 6283,
-  [SMALL_STATE(236)] = 6296,
-  [SMALL_STATE(237)] = 6311,
-  [SMALL_STATE(238)] = 6330,
-  [SMALL_STATE(239)] = 6351,
-  [SMALL_STATE(240)] = 6368,
-  [SMALL_STATE(241)] = 6389,
-  [SMALL_STATE(242)] = 6406,
-  [SMALL_STATE(243)] = 6423,
-  [SMALL_STATE(244)] = 6440,
-  [SMALL_STATE(245)] = 6457,
-  [SMALL_STATE(246)] = 6474,
-  [SMALL_STATE(247)] = 6491,
-  [SMALL_STATE(248)] = 6508,
-  [SMALL_STATE(249)] = 6525,
-  [SMALL_STATE(250)] = 6542,
-  [SMALL_STATE(251)] = 6559,
-  [SMALL_STATE(252)] = 6576,
-  [SMALL_STATE(253)] = 6593,
-  [SMALL_STATE(254)] = 6610,
-  [SMALL_STATE(255)] = 6627,
-  [SMALL_STATE(256)] = 6644,
-  [SMALL_STATE(257)] = 6661,
-  [SMALL_STATE(258)] = 6678,
-  [SMALL_STATE(259)] = 6695,
-  [SMALL_STATE(260)] = 6712,
-  [SMALL_STATE(261)] = 6733,
-  [SMALL_STATE(262)] = 6754,
-  [SMALL_STATE(263)] = 6775,
-  [SMALL_STATE(264)] = 6796,
-  [SMALL_STATE(265)] = 6813,
-  [SMALL_STATE(266)] = 6830,
-  [SMALL_STATE(267)] = 6849,
-  [SMALL_STATE(268)] = 6870,
-  [SMALL_STATE(269)] = 6887,
-  [SMALL_STATE(270)] = 6906,
-  [SMALL_STATE(271)] = 6923,
-  [SMALL_STATE(272)] = 6944,
-  [SMALL_STATE(273)] = 6961,
-  [SMALL_STATE(274)] = 6982,
-  [SMALL_STATE(275)] = 7001,
-  [SMALL_STATE(276)] = 7018,
-  [SMALL_STATE(277)] = 7035,
-  [SMALL_STATE(278)] = 7049,
-  [SMALL_STATE(279)] = 7063,
-  [SMALL_STATE(280)] = 7081,
-  [SMALL_STATE(281)] = 7099,
-  [SMALL_STATE(282)] = 7119,
-  [SMALL_STATE(283)] = 7137,
-  [SMALL_STATE(284)] = 7155,
-  [SMALL_STATE(285)] = 7173,
-  [SMALL_STATE(286)] = 7193,
-  [SMALL_STATE(287)] = 7205,
-  [SMALL_STATE(288)] = 7225,
-  [SMALL_STATE(289)] = 7245,
-  [SMALL_STATE(290)] = 7265,
-  [SMALL_STATE(291)] = 7283,
-  [SMALL_STATE(292)] = 7295,
-  [SMALL_STATE(293)] = 7307,
-  [SMALL_STATE(294)] = 7327,
-  [SMALL_STATE(295)] = 7347,
-  [SMALL_STATE(296)] = 7361,
-  [SMALL_STATE(297)] = 7375,
-  [SMALL_STATE(298)] = 7389,
-  [SMALL_STATE(299)] = 7400,
-  [SMALL_STATE(300)] = 7415,
-  [SMALL_STATE(301)] = 7426,
-  [SMALL_STATE(302)] = 7437,
-  [SMALL_STATE(303)] = 7454,
-  [SMALL_STATE(304)] = 7469,
-  [SMALL_STATE(305)] = 7484,
-  [SMALL_STATE(306)] = 7495,
-  [SMALL_STATE(307)] = 7506,
-  [SMALL_STATE(308)] = 7517,
-  [SMALL_STATE(309)] = 7532,
-  [SMALL_STATE(310)] = 7547,
-  [SMALL_STATE(311)] = 7558,
-  [SMALL_STATE(312)] = 7569,
-  [SMALL_STATE(313)] = 7584,
-  [SMALL_STATE(314)] = 7599,
-  [SMALL_STATE(315)] = 7610,
-  [SMALL_STATE(316)] = 7625,
-  [SMALL_STATE(317)] = 7640,
-  [SMALL_STATE(318)] = 7655,
-  [SMALL_STATE(319)] = 7670,
-  [SMALL_STATE(320)] = 7685,
-  [SMALL_STATE(321)] = 7696,
-  [SMALL_STATE(322)] = 7707,
-  [SMALL_STATE(323)] = 7718,
-  [SMALL_STATE(324)] = 7729,
-  [SMALL_STATE(325)] = 7744,
-  [SMALL_STATE(326)] = 7759,
-  [SMALL_STATE(327)] = 7770,
-  [SMALL_STATE(328)] = 7783,
-  [SMALL_STATE(329)] = 7794,
-  [SMALL_STATE(330)] = 7805,
-  [SMALL_STATE(331)] = 7818,
-  [SMALL_STATE(332)] = 7829,
-  [SMALL_STATE(333)] = 7842,
-  [SMALL_STATE(334)] = 7857,
-  [SMALL_STATE(335)] = 7870,
-  [SMALL_STATE(336)] = 7883,
-  [SMALL_STATE(337)] = 7896,
-  [SMALL_STATE(338)] = 7907,
-  [SMALL_STATE(339)] = 7922,
-  [SMALL_STATE(340)] = 7937,
-  [SMALL_STATE(341)] = 7952,
-  [SMALL_STATE(342)] = 7963,
-  [SMALL_STATE(343)] = 7974,
-  [SMALL_STATE(344)] = 7985,
-  [SMALL_STATE(345)] = 7996,
-  [SMALL_STATE(346)] = 8007,
-  [SMALL_STATE(347)] = 8022,
-  [SMALL_STATE(348)] = 8033,
-  [SMALL_STATE(349)] = 8048,
-  [SMALL_STATE(350)] = 8065,
-  [SMALL_STATE(351)] = 8076,
-  [SMALL_STATE(352)] = 8087,
-  [SMALL_STATE(353)] = 8102,
-  [SMALL_STATE(354)] = 8113,
-  [SMALL_STATE(355)] = 8126,
-  [SMALL_STATE(356)] = 8137,
-  [SMALL_STATE(357)] = 8152,
-  [SMALL_STATE(358)] = 8167,
-  [SMALL_STATE(359)] = 8178,
-  [SMALL_STATE(360)] = 8189,
-  [SMALL_STATE(361)] = 8204,
-  [SMALL_STATE(362)] = 8215,
-  [SMALL_STATE(363)] = 8230,
-  [SMALL_STATE(364)] = 8245,
-  [SMALL_STATE(365)] = 8256,
-  [SMALL_STATE(366)] = 8271,
-  [SMALL_STATE(367)] = 8286,
-  [SMALL_STATE(368)] = 8297,
-  [SMALL_STATE(369)] = 8308,
-  [SMALL_STATE(370)] = 8319,
-  [SMALL_STATE(371)] = 8334,
-  [SMALL_STATE(372)] = 8349,
-  [SMALL_STATE(373)] = 8364,
-  [SMALL_STATE(374)] = 8379,
-  [SMALL_STATE(375)] = 8390,
-  [SMALL_STATE(376)] = 8405,
-  [SMALL_STATE(377)] = 8416,
-  [SMALL_STATE(378)] = 8427,
-  [SMALL_STATE(379)] = 8442,
-  [SMALL_STATE(380)] = 8453,
-  [SMALL_STATE(381)] = 8464,
-  [SMALL_STATE(382)] = 8475,
-  [SMALL_STATE(383)] = 8490,
-  [SMALL_STATE(384)] = 8505,
-  [SMALL_STATE(385)] = 8520,
-  [SMALL_STATE(386)] = 8535,
-  [SMALL_STATE(387)] = 8550,
-  [SMALL_STATE(388)] = 8565,
-  [SMALL_STATE(389)] = 8580,
-  [SMALL_STATE(390)] = 8594,
-  [SMALL_STATE(391)] = 8608,
-  [SMALL_STATE(392)] = 8622,
-  [SMALL_STATE(393)] = 8636,
-  [SMALL_STATE(394)] = 8650,
-  [SMALL_STATE(395)] = 8664,
-  [SMALL_STATE(396)] = 8674,
-  [SMALL_STATE(397)] = 8688,
-  [SMALL_STATE(398)] = 8702,
-  [SMALL_STATE(399)] = 8712,
-  [SMALL_STATE(400)] = 8726,
-  [SMALL_STATE(401)] = 8740,
-  [SMALL_STATE(402)] = 8750,
-  [SMALL_STATE(403)] = 8760,
-  [SMALL_STATE(404)] = 8771,
-  [SMALL_STATE(405)] = 8782,
-  [SMALL_STATE(406)] = 8791,
-  [SMALL_STATE(407)] = 8800,
-  [SMALL_STATE(408)] = 8811,
-  [SMALL_STATE(409)] = 8820,
-  [SMALL_STATE(410)] = 8831,
-  [SMALL_STATE(411)] = 8842,
-  [SMALL_STATE(412)] = 8851,
-  [SMALL_STATE(413)] = 8860,
-  [SMALL_STATE(414)] = 8871,
-  [SMALL_STATE(415)] = 8880,
-  [SMALL_STATE(416)] = 8891,
-  [SMALL_STATE(417)] = 8902,
-  [SMALL_STATE(418)] = 8913,
-  [SMALL_STATE(419)] = 8924,
-  [SMALL_STATE(420)] = 8935,
-  [SMALL_STATE(421)] = 8943,
-  [SMALL_STATE(422)] = 8951,
-  [SMALL_STATE(423)] = 8959,
-  [SMALL_STATE(424)] = 8967,
-  [SMALL_STATE(425)] = 8975,
-  [SMALL_STATE(426)] = 8983,
-  [SMALL_STATE(427)] = 8991,
-  [SMALL_STATE(428)] = 8999,
-  [SMALL_STATE(429)] = 9007,
-  [SMALL_STATE(430)] = 9015,
-  [SMALL_STATE(431)] = 9023,
-  [SMALL_STATE(432)] = 9031,
-  [SMALL_STATE(433)] = 9039,
-  [SMALL_STATE(434)] = 9047,
-  [SMALL_STATE(435)] = 9055,
-  [SMALL_STATE(436)] = 9063,
-  [SMALL_STATE(437)] = 9071,
-  [SMALL_STATE(438)] = 9079,
-  [SMALL_STATE(439)] = 9087,
-  [SMALL_STATE(440)] = 9095,
-  [SMALL_STATE(441)] = 9103,
-  [SMALL_STATE(442)] = 9111,
-  [SMALL_STATE(443)] = 9119,
-  [SMALL_STATE(444)] = 9127,
+  [SMALL_STATE(10)] = 67,
+  [SMALL_STATE(11)] = 127,
+  [SMALL_STATE(12)] = 188,
+  [SMALL_STATE(13)] = 249,
+  [SMALL_STATE(14)] = 310,
+  [SMALL_STATE(15)] = 371,
+  [SMALL_STATE(16)] = 429,
+  [SMALL_STATE(17)] = 487,
+  [SMALL_STATE(18)] = 545,
+  [SMALL_STATE(19)] = 606,
+  [SMALL_STATE(20)] = 652,
+  [SMALL_STATE(21)] = 694,
+  [SMALL_STATE(22)] = 735,
+  [SMALL_STATE(23)] = 769,
+  [SMALL_STATE(24)] = 803,
+  [SMALL_STATE(25)] = 847,
+  [SMALL_STATE(26)] = 891,
+  [SMALL_STATE(27)] = 935,
+  [SMALL_STATE(28)] = 968,
+  [SMALL_STATE(29)] = 1001,
+  [SMALL_STATE(30)] = 1041,
+  [SMALL_STATE(31)] = 1081,
+  [SMALL_STATE(32)] = 1133,
+  [SMALL_STATE(33)] = 1169,
+  [SMALL_STATE(34)] = 1199,
+  [SMALL_STATE(35)] = 1251,
+  [SMALL_STATE(36)] = 1303,
+  [SMALL_STATE(37)] = 1343,
+  [SMALL_STATE(38)] = 1376,
+  [SMALL_STATE(39)] = 1409,
+  [SMALL_STATE(40)] = 1439,
+  [SMALL_STATE(41)] = 1469,
+  [SMALL_STATE(42)] = 1499,
+  [SMALL_STATE(43)] = 1529,
+  [SMALL_STATE(44)] = 1559,
+  [SMALL_STATE(45)] = 1606,
+  [SMALL_STATE(46)] = 1635,
+  [SMALL_STATE(47)] = 1682,
+  [SMALL_STATE(48)] = 1729,
+  [SMALL_STATE(49)] = 1776,
+  [SMALL_STATE(50)] = 1823,
+  [SMALL_STATE(51)] = 1870,
+  [SMALL_STATE(52)] = 1917,
+  [SMALL_STATE(53)] = 1964,
+  [SMALL_STATE(54)] = 2011,
+  [SMALL_STATE(55)] = 2040,
+  [SMALL_STATE(56)] = 2086,
+  [SMALL_STATE(57)] = 2122,
+  [SMALL_STATE(58)] = 2158,
+  [SMALL_STATE(59)] = 2194,
+  [SMALL_STATE(60)] = 2218,
+  [SMALL_STATE(61)] = 2242,
+  [SMALL_STATE(62)] = 2266,
+  [SMALL_STATE(63)] = 2290,
+  [SMALL_STATE(64)] = 2324,
+  [SMALL_STATE(65)] = 2358,
+  [SMALL_STATE(66)] = 2392,
+  [SMALL_STATE(67)] = 2416,
+  [SMALL_STATE(68)] = 2457,
+  [SMALL_STATE(69)] = 2498,
+  [SMALL_STATE(70)] = 2523,
+  [SMALL_STATE(71)] = 2564,
+  [SMALL_STATE(72)] = 2605,
+  [SMALL_STATE(73)] = 2646,
+  [SMALL_STATE(74)] = 2671,
+  [SMALL_STATE(75)] = 2696,
+  [SMALL_STATE(76)] = 2722,
+  [SMALL_STATE(77)] = 2760,
+  [SMALL_STATE(78)] = 2798,
+  [SMALL_STATE(79)] = 2824,
+  [SMALL_STATE(80)] = 2850,
+  [SMALL_STATE(81)] = 2888,
+  [SMALL_STATE(82)] = 2911,
+  [SMALL_STATE(83)] = 2948,
+  [SMALL_STATE(84)] = 2971,
+  [SMALL_STATE(85)] = 3004,
+  [SMALL_STATE(86)] = 3029,
+  [SMALL_STATE(87)] = 3052,
+  [SMALL_STATE(88)] = 3083,
+  [SMALL_STATE(89)] = 3120,
+  [SMALL_STATE(90)] = 3141,
+  [SMALL_STATE(91)] = 3164,
+  [SMALL_STATE(92)] = 3201,
+  [SMALL_STATE(93)] = 3224,
+  [SMALL_STATE(94)] = 3255,
+  [SMALL_STATE(95)] = 3276,
+  [SMALL_STATE(96)] = 3299,
+  [SMALL_STATE(97)] = 3332,
+  [SMALL_STATE(98)] = 3355,
+  [SMALL_STATE(99)] = 3388,
+  [SMALL_STATE(100)] = 3408,
+  [SMALL_STATE(101)] = 3428,
+  [SMALL_STATE(102)] = 3448,
+  [SMALL_STATE(103)] = 3468,
+  [SMALL_STATE(104)] = 3488,
+  [SMALL_STATE(105)] = 3508,
+  [SMALL_STATE(106)] = 3536,
+  [SMALL_STATE(107)] = 3556,
+  [SMALL_STATE(108)] = 3576,
+  [SMALL_STATE(109)] = 3605,
+  [SMALL_STATE(110)] = 3634,
+  [SMALL_STATE(111)] = 3663,
+  [SMALL_STATE(112)] = 3682,
+  [SMALL_STATE(113)] = 3709,
+  [SMALL_STATE(114)] = 3738,
+  [SMALL_STATE(115)] = 3767,
+  [SMALL_STATE(116)] = 3786,
+  [SMALL_STATE(117)] = 3813,
+  [SMALL_STATE(118)] = 3844,
+  [SMALL_STATE(119)] = 3871,
+  [SMALL_STATE(120)] = 3895,
+  [SMALL_STATE(121)] = 3913,
+  [SMALL_STATE(122)] = 3943,
+  [SMALL_STATE(123)] = 3967,
+  [SMALL_STATE(124)] = 3985,
+  [SMALL_STATE(125)] = 4004,
+  [SMALL_STATE(126)] = 4031,
+  [SMALL_STATE(127)] = 4056,
+  [SMALL_STATE(128)] = 4083,
+  [SMALL_STATE(129)] = 4108,
+  [SMALL_STATE(130)] = 4135,
+  [SMALL_STATE(131)] = 4158,
+  [SMALL_STATE(132)] = 4183,
+  [SMALL_STATE(133)] = 4208,
+  [SMALL_STATE(134)] = 4233,
+  [SMALL_STATE(135)] = 4258,
+  [SMALL_STATE(136)] = 4277,
+  [SMALL_STATE(137)] = 4301,
+  [SMALL_STATE(138)] = 4325,
+  [SMALL_STATE(139)] = 4345,
+  [SMALL_STATE(140)] = 4365,
+  [SMALL_STATE(141)] = 4389,
+  [SMALL_STATE(142)] = 4413,
+  [SMALL_STATE(143)] = 4429,
+  [SMALL_STATE(144)] = 4453,
+  [SMALL_STATE(145)] = 4477,
+  [SMALL_STATE(146)] = 4503,
+  [SMALL_STATE(147)] = 4527,
+  [SMALL_STATE(148)] = 4553,
+  [SMALL_STATE(149)] = 4575,
+  [SMALL_STATE(150)] = 4599,
+  [SMALL_STATE(151)] = 4617,
+  [SMALL_STATE(152)] = 4635,
+  [SMALL_STATE(153)] = 4659,
+  [SMALL_STATE(154)] = 4683,
+  [SMALL_STATE(155)] = 4701,
+  [SMALL_STATE(156)] = 4725,
+  [SMALL_STATE(157)] = 4749,
+  [SMALL_STATE(158)] = 4773,
+  [SMALL_STATE(159)] = 4797,
+  [SMALL_STATE(160)] = 4821,
+  [SMALL_STATE(161)] = 4845,
+  [SMALL_STATE(162)] = 4869,
+  [SMALL_STATE(163)] = 4893,
+  [SMALL_STATE(164)] = 4917,
+  [SMALL_STATE(165)] = 4941,
+  [SMALL_STATE(166)] = 4965,
+  [SMALL_STATE(167)] = 4989,
+  [SMALL_STATE(168)] = 5013,
+  [SMALL_STATE(169)] = 5037,
+  [SMALL_STATE(170)] = 5061,
+  [SMALL_STATE(171)] = 5085,
+  [SMALL_STATE(172)] = 5109,
+  [SMALL_STATE(173)] = 5133,
+  [SMALL_STATE(174)] = 5157,
+  [SMALL_STATE(175)] = 5183,
+  [SMALL_STATE(176)] = 5200,
+  [SMALL_STATE(177)] = 5223,
+  [SMALL_STATE(178)] = 5248,
+  [SMALL_STATE(179)] = 5263,
+  [SMALL_STATE(180)] = 5284,
+  [SMALL_STATE(181)] = 5299,
+  [SMALL_STATE(182)] = 5322,
+  [SMALL_STATE(183)] = 5337,
+  [SMALL_STATE(184)] = 5362,
+  [SMALL_STATE(185)] = 5377,
+  [SMALL_STATE(186)] = 5392,
+  [SMALL_STATE(187)] = 5415,
+  [SMALL_STATE(188)] = 5430,
+  [SMALL_STATE(189)] = 5451,
+  [SMALL_STATE(190)] = 5474,
+  [SMALL_STATE(191)] = 5495,
+  [SMALL_STATE(192)] = 5516,
+  [SMALL_STATE(193)] = 5538,
+  [SMALL_STATE(194)] = 5560,
+  [SMALL_STATE(195)] = 5582,
+  [SMALL_STATE(196)] = 5600,
+  [SMALL_STATE(197)] = 5622,
+  [SMALL_STATE(198)] = 5644,
+  [SMALL_STATE(199)] = 5668,
+  [SMALL_STATE(200)] = 5688,
+  [SMALL_STATE(201)] = 5710,
+  [SMALL_STATE(202)] = 5730,
+  [SMALL_STATE(203)] = 5748,
+  [SMALL_STATE(204)] = 5768,
+  [SMALL_STATE(205)] = 5788,
+  [SMALL_STATE(206)] = 5810,
+  [SMALL_STATE(207)] = 5830,
+  [SMALL_STATE(208)] = 5850,
+  [SMALL_STATE(209)] = 5864,
+  [SMALL_STATE(210)] = 5884,
+  [SMALL_STATE(211)] = 5902,
+  [SMALL_STATE(212)] = 5922,
+  [SMALL_STATE(213)] = 5942,
+  [SMALL_STATE(214)] = 5964,
+  [SMALL_STATE(215)] = 5984,
+  [SMALL_STATE(216)] = 6006,
+  [SMALL_STATE(217)] = 6028,
+  [SMALL_STATE(218)] = 6050,
+  [SMALL_STATE(219)] = 6072,
+  [SMALL_STATE(220)] = 6094,
+  [SMALL_STATE(221)] = 6112,
+  [SMALL_STATE(222)] = 6130,
+  [SMALL_STATE(223)] = 6151,
+  [SMALL_STATE(224)] = 6168,
+  [SMALL_STATE(225)] = 6185,
+  [SMALL_STATE(226)] = 6206,
+  [SMALL_STATE(227)] = 6227,
+  [SMALL_STATE(228)] = 6248,
+  [SMALL_STATE(229)] = 6265,
+  [SMALL_STATE(230)] = 6286,
+  [SMALL_STATE(231)] = 6307,
+  [SMALL_STATE(232)] = 6328,
+  [SMALL_STATE(233)] = 6345,
+  [SMALL_STATE(234)] = 6366,
+  [SMALL_STATE(235)] = 6385,
+  [SMALL_STATE(236)] = 6406,
+  [SMALL_STATE(237)] = 6427,
+  [SMALL_STATE(238)] = 6446,
+  [SMALL_STATE(239)] = 6459,
+  [SMALL_STATE(240)] = 6480,
+  [SMALL_STATE(241)] = 6501,
+  [SMALL_STATE(242)] = 6522,
+  [SMALL_STATE(243)] = 6535,
+  [SMALL_STATE(244)] = 6552,
+  [SMALL_STATE(245)] = 6571,
+  [SMALL_STATE(246)] = 6588,
+  [SMALL_STATE(247)] = 6607,
+  [SMALL_STATE(248)] = 6624,
+  [SMALL_STATE(249)] = 6637,
+  [SMALL_STATE(250)] = 6654,
+  [SMALL_STATE(251)] = 6675,
+  [SMALL_STATE(252)] = 6696,
+  [SMALL_STATE(253)] = 6715,
+  [SMALL_STATE(254)] = 6728,
+  [SMALL_STATE(255)] = 6745,
+  [SMALL_STATE(256)] = 6762,
+  [SMALL_STATE(257)] = 6779,
+  [SMALL_STATE(258)] = 6796,
+  [SMALL_STATE(259)] = 6813,
+  [SMALL_STATE(260)] = 6830,
+  [SMALL_STATE(261)] = 6847,
+  [SMALL_STATE(262)] = 6864,
+  [SMALL_STATE(263)] = 6881,
+  [SMALL_STATE(264)] = 6898,
+  [SMALL_STATE(265)] = 6915,
+  [SMALL_STATE(266)] = 6932,
+  [SMALL_STATE(267)] = 6949,
+  [SMALL_STATE(268)] = 6966,
+  [SMALL_STATE(269)] = 6983,
+  [SMALL_STATE(270)] = 7000,
+  [SMALL_STATE(271)] = 7017,
+  [SMALL_STATE(272)] = 7034,
+  [SMALL_STATE(273)] = 7051,
+  [SMALL_STATE(274)] = 7068,
+  [SMALL_STATE(275)] = 7085,
+  [SMALL_STATE(276)] = 7102,
+  [SMALL_STATE(277)] = 7117,
+  [SMALL_STATE(278)] = 7136,
+  [SMALL_STATE(279)] = 7153,
+  [SMALL_STATE(280)] = 7173,
+  [SMALL_STATE(281)] = 7191,
+  [SMALL_STATE(282)] = 7211,
+  [SMALL_STATE(283)] = 7229,
+  [SMALL_STATE(284)] = 7247,
+  [SMALL_STATE(285)] = 7267,
+  [SMALL_STATE(286)] = 7287,
+  [SMALL_STATE(287)] = 7307,
+  [SMALL_STATE(288)] = 7325,
+  [SMALL_STATE(289)] = 7337,
+  [SMALL_STATE(290)] = 7349,
+  [SMALL_STATE(291)] = 7363,
+  [SMALL_STATE(292)] = 7377,
+  [SMALL_STATE(293)] = 7397,
+  [SMALL_STATE(294)] = 7415,
+  [SMALL_STATE(295)] = 7433,
+  [SMALL_STATE(296)] = 7453,
+  [SMALL_STATE(297)] = 7465,
+  [SMALL_STATE(298)] = 7479,
+  [SMALL_STATE(299)] = 7493,
+  [SMALL_STATE(300)] = 7507,
+  [SMALL_STATE(301)] = 7518,
+  [SMALL_STATE(302)] = 7529,
+  [SMALL_STATE(303)] = 7544,
+  [SMALL_STATE(304)] = 7555,
+  [SMALL_STATE(305)] = 7570,
+  [SMALL_STATE(306)] = 7581,
+  [SMALL_STATE(307)] = 7596,
+  [SMALL_STATE(308)] = 7611,
+  [SMALL_STATE(309)] = 7626,
+  [SMALL_STATE(310)] = 7641,
+  [SMALL_STATE(311)] = 7652,
+  [SMALL_STATE(312)] = 7663,
+  [SMALL_STATE(313)] = 7674,
+  [SMALL_STATE(314)] = 7687,
+  [SMALL_STATE(315)] = 7698,
+  [SMALL_STATE(316)] = 7709,
+  [SMALL_STATE(317)] = 7724,
+  [SMALL_STATE(318)] = 7739,
+  [SMALL_STATE(319)] = 7750,
+  [SMALL_STATE(320)] = 7765,
+  [SMALL_STATE(321)] = 7780,
+  [SMALL_STATE(322)] = 7795,
+  [SMALL_STATE(323)] = 7810,
+  [SMALL_STATE(324)] = 7825,
+  [SMALL_STATE(325)] = 7836,
+  [SMALL_STATE(326)] = 7847,
+  [SMALL_STATE(327)] = 7862,
+  [SMALL_STATE(328)] = 7873,
+  [SMALL_STATE(329)] = 7888,
+  [SMALL_STATE(330)] = 7899,
+  [SMALL_STATE(331)] = 7910,
+  [SMALL_STATE(332)] = 7921,
+  [SMALL_STATE(333)] = 7932,
+  [SMALL_STATE(334)] = 7947,
+  [SMALL_STATE(335)] = 7960,
+  [SMALL_STATE(336)] = 7971,
+  [SMALL_STATE(337)] = 7984,
+  [SMALL_STATE(338)] = 7999,
+  [SMALL_STATE(339)] = 8012,
+  [SMALL_STATE(340)] = 8025,
+  [SMALL_STATE(341)] = 8038,
+  [SMALL_STATE(342)] = 8053,
+  [SMALL_STATE(343)] = 8066,
+  [SMALL_STATE(344)] = 8081,
+  [SMALL_STATE(345)] = 8092,
+  [SMALL_STATE(346)] = 8103,
+  [SMALL_STATE(347)] = 8118,
+  [SMALL_STATE(348)] = 8133,
+  [SMALL_STATE(349)] = 8144,
+  [SMALL_STATE(350)] = 8159,
+  [SMALL_STATE(351)] = 8174,
+  [SMALL_STATE(352)] = 8189,
+  [SMALL_STATE(353)] = 8200,
+  [SMALL_STATE(354)] = 8215,
+  [SMALL_STATE(355)] = 8230,
+  [SMALL_STATE(356)] = 8245,
+  [SMALL_STATE(357)] = 8256,
+  [SMALL_STATE(358)] = 8267,
+  [SMALL_STATE(359)] = 8278,
+  [SMALL_STATE(360)] = 8293,
+  [SMALL_STATE(361)] = 8304,
+  [SMALL_STATE(362)] = 8319,
+  [SMALL_STATE(363)] = 8334,
+  [SMALL_STATE(364)] = 8345,
+  [SMALL_STATE(365)] = 8356,
+  [SMALL_STATE(366)] = 8371,
+  [SMALL_STATE(367)] = 8386,
+  [SMALL_STATE(368)] = 8397,
+  [SMALL_STATE(369)] = 8412,
+  [SMALL_STATE(370)] = 8423,
+  [SMALL_STATE(371)] = 8438,
+  [SMALL_STATE(372)] = 8453,
+  [SMALL_STATE(373)] = 8468,
+  [SMALL_STATE(374)] = 8483,
+  [SMALL_STATE(375)] = 8494,
+  [SMALL_STATE(376)] = 8511,
+  [SMALL_STATE(377)] = 8522,
+  [SMALL_STATE(378)] = 8533,
+  [SMALL_STATE(379)] = 8544,
+  [SMALL_STATE(380)] = 8555,
+  [SMALL_STATE(381)] = 8566,
+  [SMALL_STATE(382)] = 8583,
+  [SMALL_STATE(383)] = 8598,
+  [SMALL_STATE(384)] = 8609,
+  [SMALL_STATE(385)] = 8624,
+  [SMALL_STATE(386)] = 8635,
+  [SMALL_STATE(387)] = 8646,
+  [SMALL_STATE(388)] = 8657,
+  [SMALL_STATE(389)] = 8672,
+  [SMALL_STATE(390)] = 8687,
+  [SMALL_STATE(391)] = 8702,
+  [SMALL_STATE(392)] = 8717,
+  [SMALL_STATE(393)] = 8728,
+  [SMALL_STATE(394)] = 8738,
+  [SMALL_STATE(395)] = 8748,
+  [SMALL_STATE(396)] = 8758,
+  [SMALL_STATE(397)] = 8772,
+  [SMALL_STATE(398)] = 8786,
+  [SMALL_STATE(399)] = 8800,
+  [SMALL_STATE(400)] = 8814,
+  [SMALL_STATE(401)] = 8828,
+  [SMALL_STATE(402)] = 8842,
+  [SMALL_STATE(403)] = 8856,
+  [SMALL_STATE(404)] = 8870,
+  [SMALL_STATE(405)] = 8884,
+  [SMALL_STATE(406)] = 8894,
+  [SMALL_STATE(407)] = 8908,
+  [SMALL_STATE(408)] = 8919,
+  [SMALL_STATE(409)] = 8928,
+  [SMALL_STATE(410)] = 8937,
+  [SMALL_STATE(411)] = 8948,
+  [SMALL_STATE(412)] = 8957,
+  [SMALL_STATE(413)] = 8968,
+  [SMALL_STATE(414)] = 8977,
+  [SMALL_STATE(415)] = 8986,
+  [SMALL_STATE(416)] = 8997,
+  [SMALL_STATE(417)] = 9008,
+  [SMALL_STATE(418)] = 9017,
+  [SMALL_STATE(419)] = 9028,
+  [SMALL_STATE(420)] = 9039,
+  [SMALL_STATE(421)] = 9050,
+  [SMALL_STATE(422)] = 9061,
+  [SMALL_STATE(423)] = 9072,
+  [SMALL_STATE(424)] = 9083,
+  [SMALL_STATE(425)] = 9091,
+  [SMALL_STATE(426)] = 9099,
+  [SMALL_STATE(427)] = 9107,
+  [SMALL_STATE(428)] = 9115,
+  [SMALL_STATE(429)] = 9123,
+  [SMALL_STATE(430)] = 9131,
+  [SMALL_STATE(431)] = 9139,
+  [SMALL_STATE(432)] = 9147,
+  [SMALL_STATE(433)] = 9155,
+  [SMALL_STATE(434)] = 9163,
+  [SMALL_STATE(435)] = 9171,
+  [SMALL_STATE(436)] = 9179,
+  [SMALL_STATE(437)] = 9187,
+  [SMALL_STATE(438)] = 9195,
+  [SMALL_STATE(439)] = 9203,
+  [SMALL_STATE(440)] = 9211,
+  [SMALL_STATE(441)] = 9219,
+  [SMALL_STATE(442)] = 9227,
+  [SMALL_STATE(443)] = 9235,
+  [SMALL_STATE(444)] = 9243,
+  [SMALL_STATE(445)] = 9251,
+  [SMALL_STATE(446)] = 9259,
+  [SMALL_STATE(447)] = 9267,
+  [SMALL_STATE(448)] = 9275,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18438,41 +18745,41 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(412),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
   [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
   [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
   [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
   [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
@@ -18484,25 +18791,25 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
   [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [111] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [134] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [111] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [117] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [123] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [127] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [131] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [135] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
@@ -18511,550 +18818,556 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [173] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [176] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [160] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [163] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [166] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [171] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
   [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(312),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(224),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(317),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(319),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
-  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(324),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(283),
-  [300] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(214),
-  [303] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(42),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(215),
-  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
-  [312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
-  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(307),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [346] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [350] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [354] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
-  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [360] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
-  [362] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
-  [365] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
-  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [377] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [385] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [388] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [400] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [420] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [187] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [190] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [193] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [198] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [202] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [210] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
+  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [224] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(277),
+  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(372),
+  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
+  [243] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
+  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(250),
+  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(355),
+  [252] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(362),
+  [255] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(341),
+  [258] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(191),
+  [261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [269] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [275] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [303] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(277),
+  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(346),
+  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(283),
+  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
+  [315] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(47),
+  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(202),
+  [321] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
+  [324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [344] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
+  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(135),
+  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [356] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [362] = {.entry = {.count = 1, .reusable = false}}, SHIFT(57),
+  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(58),
+  [370] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
+  [373] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
+  [376] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
+  [379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(64),
+  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
+  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(65),
+  [398] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(65),
+  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [420] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [422] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [432] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
   [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(277),
-  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [471] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [479] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
-  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
-  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
-  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
-  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(354),
-  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(191),
-  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(356),
-  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(231),
-  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(357),
-  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(278),
-  [513] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(87),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(308),
-  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(196),
-  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(263),
-  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(309),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [560] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [562] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [566] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
-  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(388),
-  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [586] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(425),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
-  [595] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
-  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [603] = {.entry = {.count = 1, .reusable = false}}, SHIFT(107),
-  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(116),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(110),
-  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [624] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [632] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
-  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [459] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [479] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
+  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
+  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
+  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
+  [507] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(313),
+  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(194),
+  [515] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(326),
+  [518] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(235),
+  [521] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
+  [524] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(290),
+  [527] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(88),
+  [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [534] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [538] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(361),
+  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(205),
+  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(241),
+  [561] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(366),
+  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [566] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [568] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [570] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
+  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
+  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
+  [585] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
+  [592] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
+  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [603] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(430),
+  [606] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [613] = {.entry = {.count = 1, .reusable = false}}, SHIFT(430),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [617] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [625] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
+  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [631] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
+  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(116),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(118),
+  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
   [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [658] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [666] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [682] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [684] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(299),
-  [690] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
-  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [705] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(281),
-  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(340),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
-  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(395),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
-  [722] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(285),
-  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [737] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [805] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [817] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [823] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(411),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(391),
-  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [660] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [674] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [682] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [684] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [692] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
+  [699] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(308),
+  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [713] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [747] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(281),
+  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(343),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [797] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
+  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(394),
+  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
+  [806] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(285),
+  [809] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(417),
+  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(398),
+  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [838] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
   [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [848] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [858] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
-  [863] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [867] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [869] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [875] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [879] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [881] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(204),
-  [887] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [889] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(203),
-  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
-  [898] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [906] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [912] = {.entry = {.count = 1, .reusable = false}}, SHIFT(207),
-  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
-  [917] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
-  [920] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [923] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [935] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [958] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [980] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [984] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1097] = {.entry = {.count = 1, .reusable = false}}, SHIFT(417),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1101] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [844] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [846] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [848] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
+  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [854] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [860] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [864] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [868] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [872] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [878] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [891] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [893] = {.entry = {.count = 1, .reusable = false}}, SHIFT(212),
+  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [899] = {.entry = {.count = 1, .reusable = false}}, SHIFT(155),
+  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [903] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [905] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [909] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
+  [911] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [913] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
+  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(215),
+  [922] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(215),
+  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [930] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [936] = {.entry = {.count = 1, .reusable = false}}, SHIFT(218),
+  [938] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(218),
+  [941] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(218),
+  [944] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [951] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [958] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(77),
+  [1003] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1077] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1081] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
+  [1084] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1095] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
   [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1209] = {.entry = {.count = 1, .reusable = false}}, SHIFT(99),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1261] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
-  [1277] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
-  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1319] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1145] = {.entry = {.count = 1, .reusable = false}}, SHIFT(101),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1273] = {.entry = {.count = 1, .reusable = false}}, SHIFT(356),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
+  [1281] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
+  [1283] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [1337] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
 };
 
 #ifdef __cplusplus

@@ -87,7 +87,7 @@ syn keyword netscriptAttribute route nextgroup=netscriptValue skipwhite
 syn keyword netscriptAttribute forward nextgroup=netscriptValue skipwhite
 syn keyword netscriptAttribute sysctl nextgroup=netscriptSysctlKey skipwhite
 " option words
-syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref ipproto tos dsfield onlink
+syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref ipproto tos dsfield dscp flowlabel onlink
 syn keyword netscriptOption    advmss scope global nexthop weight blackhole unreachable prohibit
 syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen cburst quantum ceil prio handle default proto sport dport delay jitter duplicate corrupt reorder gap
 syn keyword netscriptOption    loss rate remote group local port id within

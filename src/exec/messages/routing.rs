@@ -151,6 +151,7 @@ pub fn rule(spec: &RuleSpec) -> RuleMessage {
         msg.attributes.push(RuleAttribute::DestinationPortRange(RulePortRange { start, end }));
     }
     msg.header.tos = spec.tos.unwrap_or(0);
+    super::rule_selectors::push_masked(&mut msg, spec);
     msg.attributes.push(RuleAttribute::Table(spec.table));
     msg.attributes.push(RuleAttribute::Protocol(RouteProtocol::from(NETSCRIPT_ROUTE_PROTOCOL)));
     msg
@@ -271,8 +272,15 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
         sport: None,
         dport: None,
         tos: None,
+        sport_mask: None,
+        dport_mask: None,
+        dscp: None,
+        flowlabel: None,
     };
     for attr in &msg.attributes {
+        if super::rule_selectors::decode_masked(attr, &mut spec) {
+            continue;
+        }
         match attr {
             RuleAttribute::Source(a) => spec.from = IpNet::new(*a, msg.header.src_len).ok(),
             RuleAttribute::Destination(a) => spec.to = IpNet::new(*a, msg.header.dst_len).ok(),
@@ -290,6 +298,7 @@ pub fn decode_rule(msg: &RuleMessage) -> Option<RuleSpec> {
         }
     }
     spec.tos = (msg.header.tos != 0).then_some(msg.header.tos);
+    super::rule_selectors::normalise_masked(&mut spec);
     if spec.fwmask == Some(u32::MAX) || (spec.fwmark.is_none() && spec.fwmask == Some(0)) {
         spec.fwmask = None;
     }
@@ -359,6 +368,10 @@ mod tests {
             sport: Some((1000, 1005)),
             dport: Some((80, 80)),
             tos: Some(0x10),
+            sport_mask: Some(0xfff0),
+            dport_mask: None,
+            dscp: Some((0x0f, 0x0f)),
+            flowlabel: Some((0x8000, 0x8000)),
         };
         let mut packet = NetlinkMessage::from(RouteNetlinkMessage::NewRule(rule(&spec)));
         packet.finalize();

@@ -165,7 +165,7 @@ impl Planner<'_> {
 
 /// The rules every new network namespace has (`ip rule` of a fresh one).
 pub(super) fn default_rules() -> Vec<RuleSpec> {
-    let rule = |v6: bool, priority: u32, table: u32| RuleSpec { v6, from: None, to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table, ipproto: None, sport: None, dport: None, tos: None };
+    let rule = |v6: bool, priority: u32, table: u32| RuleSpec { v6, from: None, to: None, iif: None, oif: None, fwmark: None, fwmask: None, uidrange: None, priority: Some(priority), table, ipproto: None, sport: None, dport: None, tos: None, sport_mask: None, dport_mask: None, dscp: None, flowlabel: None };
     vec![rule(false, 0, TABLE_LOCAL), rule(false, 32766, TABLE_MAIN), rule(false, 32767, TABLE_DEFAULT), rule(true, 0, TABLE_LOCAL), rule(true, 32766, TABLE_MAIN)]
 }
 
@@ -236,6 +236,10 @@ pub fn rule_spec(rule: &Rule) -> RuleSpec {
         sport: rule.sport.as_ref().map(|p| p.node),
         dport: rule.dport.as_ref().map(|p| p.node),
         tos: rule.tos.as_ref().map(|t| t.node),
+        sport_mask: rule.sport_mask.as_ref().map(|m| m.node),
+        dport_mask: rule.dport_mask.as_ref().map(|m| m.node),
+        dscp: rule.dscp.as_ref().map(|d| d.node),
+        flowlabel: rule.flowlabel.as_ref().map(|f| f.node),
     }
 }
 
@@ -289,6 +293,10 @@ pub fn rule_matches(want: &RuleSpec, have: &RuleSpec) -> bool {
         && want.sport == have.sport
         && want.dport == have.dport
         && want.tos == have.tos
+        && want.sport_mask == have.sport_mask
+        && want.dport_mask == have.dport_mask
+        && want.dscp == have.dscp
+        && want.flowlabel == have.flowlabel
         && want.table == have.table
         && (want.priority.is_none() || want.priority == have.priority)
 }

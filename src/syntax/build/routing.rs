@@ -93,9 +93,29 @@ impl Builder<'_> {
                 };
                 RuleOpt::IpProto(Spanned::new(proto, span))
             }
-            Rule::fw_sport => RuleOpt::Sport(Spanned::new(self.port_range(value), span)),
-            Rule::fw_dport => RuleOpt::Dport(Spanned::new(self.port_range(value), span)),
+            // `WORD VALUE[/MASK]`: the option's span ends at its last value (the pair's
+            // would take in the blank before a mask that is not there).
+            Rule::rule_sport | Rule::rule_dport => {
+                let mut end = self.span(&value);
+                let range = self.port_range(value);
+                let mask = values.next().map(|m| {
+                    end = self.span(&m);
+                    self.int_value(m)
+                });
+                let node = Spanned::new((range, mask), Span { end: end.end, ..span });
+                if rule == Rule::rule_sport { RuleOpt::Sport(node) } else { RuleOpt::Dport(node) }
+            }
             Rule::tos_opt => RuleOpt::Tos(Spanned::new(self.int_value(value), span)),
+            Rule::dscp_opt | Rule::flowlabel_opt => {
+                let mut end = self.span(&value);
+                let v = self.int_value(value);
+                let mask = values.next().map(|m| {
+                    end = self.span(&m);
+                    self.int_value(m)
+                });
+                let node = Spanned::new((v, mask), Span { end: end.end, ..span });
+                if rule == Rule::dscp_opt { RuleOpt::Dscp(node) } else { RuleOpt::Flowlabel(node) }
+            }
             _ => RuleOpt::Table(Spanned::new(self.table_ref(value), span)),
         }
     }

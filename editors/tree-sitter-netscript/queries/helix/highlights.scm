@@ -77,6 +77,8 @@
   "ipproto"
   "tos"
   "dsfield"
+  "dscp"
+  "flowlabel"
   "onlink"
   "advmss"
   "scope"
