@@ -275,6 +275,15 @@ pub enum ShapeOpt {
     Limit(Spanned<SizeValue>),
     Peakrate(Spanned<RateValue>),
     Mtu(Spanned<SizeValue>),
+    Framing(FramingOpt),
+}
+
+/// tc's framing of a rate, an option of `shape` and of htb classes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum FramingOpt {
+    Overhead(Spanned<IntValue>),
+    Mpu(Spanned<SizeValue>),
+    Linklayer(Spanned<crate::model::LinkLayer>),
 }
 
 /// Options of the htb qdisc besides `default`.
@@ -293,6 +302,7 @@ pub enum ClassOpt {
     Cburst(Spanned<SizeValue>),
     Quantum(Spanned<SizeValue>),
     Mtu(Spanned<SizeValue>),
+    Framing(FramingOpt),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

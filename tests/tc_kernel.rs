@@ -231,6 +231,7 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> Tbf {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 
@@ -394,6 +395,7 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 

@@ -9,7 +9,7 @@ use netscript::exec::tc::{
     Psched, TcRequest, class_delete_message, class_message, filter_delete_message, filter_message,
     qdisc_delete_message, qdisc_message,
 };
-use netscript::model::{IpProto, Netem, Tbf};
+use netscript::model::{Framing, IpProto, LinkLayer, Netem, Tbf};
 use netscript::plan::action::{ClassSpec, FilterSpec, QdiscParent, QdiscSpec};
 use netscript::units::{Duration, Percent, Rate, Size};
 
@@ -110,6 +110,7 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> QdiscSpec {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Framing::default(),
     })
 }
 
@@ -169,6 +170,7 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Framing::default(),
     }
 }
 
@@ -469,4 +471,27 @@ fn htb_class_bursts_quantum_mtu() {
     assert_parity("class_bursts", TcRequest::AddClass, class_message(IFINDEX, &bursts, &P).unwrap());
     let mtu = ClassSpec { mtu: Some(1500), ..class(0x10, None, 10_000_000, 10_000_000, None) };
     assert_parity("class_mtu", TcRequest::AddClass, class_message(IFINDEX, &mtu, &P).unwrap());
+}
+
+// ------------------------------------------------ tc's framing of a rate (issue 24)
+
+#[test]
+fn tbf_overhead_mpu_linklayer() {
+    let framed = |spec: QdiscSpec, framing: Framing| match spec {
+        QdiscSpec::Tbf(t) => QdiscSpec::Tbf(Tbf { framing, ..t }),
+        other => other,
+    };
+    let overhead = Framing { overhead: 300, ..Framing::default() };
+    qdisc("tbf_overhead", framed(tbf_with(20_000, 1500, 0, Some(1000), None, None), overhead));
+    let atm = Framing { overhead: 10, mpu: 64, linklayer: LinkLayer::Atm };
+    qdisc("tbf_atm", framed(tbf(1_000_000, 10 * 1024, 70), atm));
+    let peak = Framing { overhead: 24, mpu: 96, linklayer: LinkLayer::Atm };
+    qdisc("tbf_framed_peak", framed(tbf_with(1_000_000, 10 * 1024, 70, None, Some(2_000_000), Some(1514)), peak));
+}
+
+#[test]
+fn htb_class_overhead_mpu_linklayer() {
+    let framing = Framing { overhead: 40, mpu: 64, linklayer: LinkLayer::Atm };
+    let spec = ClassSpec { framing, ..class(0x10, None, 1_000_000, 2_000_000, None) };
+    assert_parity("class_framing", TcRequest::AddClass, class_message(IFINDEX, &spec, &P).unwrap());
 }

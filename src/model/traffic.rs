@@ -39,16 +39,19 @@ pub struct Tbf {
     /// tc's `mtu`/`minburst`: the peak bucket's depth and the size the rate tables cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Size>,
+    /// tc's `overhead`, `mpu`, `linklayer`: how packets are counted against both buckets.
+    #[serde(default, skip_serializing_if = "super::Framing::is_default")]
+    pub framing: super::Framing,
 }
 
 impl Tbf {
     /// A tbf as `shape RATE burst SIZE latency DURATION` makes it.
     pub fn new(rate: Rate, burst: Size, latency: Duration) -> Tbf {
-        Tbf { rate, burst, latency, limit: None, peakrate: None, mtu: None }
+        Tbf { rate, burst, latency, limit: None, peakrate: None, mtu: None, framing: super::Framing::default() }
     }
 
     /// Its options after the rate, in tc's words: `burst B latency L` or `burst B limit N`,
-    /// then `peakrate P mtu M` when given.
+    /// then `peakrate P mtu M` and `overhead N mpu M linklayer L` when given.
     pub fn option_words(&self) -> String {
         let mut out = format!("burst {}", self.burst);
         match self.limit {
@@ -61,6 +64,7 @@ impl Tbf {
         if let Some(mtu) = self.mtu {
             out.push_str(&format!(" mtu {mtu}"));
         }
+        out.push_str(&self.framing.option_words());
         out
     }
 }
@@ -106,6 +110,8 @@ pub struct HtbClass {
     pub quantum: Option<u32>,
     /// tc's `mtu` (default 1600): the packet size the rate tables cover.
     pub mtu: Option<u32>,
+    /// tc's `overhead`, `mpu`, `linklayer`, for both the rate and the ceil.
+    pub framing: super::Framing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -83,6 +83,7 @@ leaf!(
     crate::model::MacvlanMode,
     crate::model::XdpMode,
     crate::model::RouteKind,
+    crate::model::LinkLayer,
 );
 
 impl Shift for Diagnostic {
@@ -231,6 +232,7 @@ impl Shift for ShapeOpt {
             ShapeOpt::Burst(v) | ShapeOpt::Limit(v) | ShapeOpt::Mtu(v) => v.shift(d),
             ShapeOpt::Latency(v) => v.shift(d),
             ShapeOpt::Peakrate(v) => v.shift(d),
+            ShapeOpt::Framing(f) => f.shift(d),
         }
     }
 }
@@ -249,6 +251,17 @@ impl Shift for ClassOpt {
             ClassOpt::Rate(v) | ClassOpt::Ceil(v) => v.shift(d),
             ClassOpt::Prio(v) => v.shift(d),
             ClassOpt::Burst(v) | ClassOpt::Cburst(v) | ClassOpt::Quantum(v) | ClassOpt::Mtu(v) => v.shift(d),
+            ClassOpt::Framing(f) => f.shift(d),
+        }
+    }
+}
+
+impl Shift for FramingOpt {
+    fn shift(&mut self, d: i64) -> bool {
+        match self {
+            FramingOpt::Overhead(v) => v.shift(d),
+            FramingOpt::Mpu(v) => v.shift(d),
+            FramingOpt::Linklayer(v) => v.shift(d),
         }
     }
 }

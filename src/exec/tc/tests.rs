@@ -30,6 +30,7 @@ fn tbf(rate: u64, burst: u64, latency_us: u64) -> Tbf {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 
@@ -160,6 +161,7 @@ fn classes_round_trip() {
                 cburst: None,
                 quantum: None,
                 mtu: None,
+        framing: Default::default(),
             },
             TcHandle::ROOT,
         ),
@@ -174,6 +176,7 @@ fn classes_round_trip() {
                 cburst: None,
                 quantum: None,
                 mtu: None,
+        framing: Default::default(),
             },
             handle(1, 1),
         ),
@@ -199,6 +202,7 @@ fn classes_round_trip() {
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     };
     let observed = ClassSpec {
         prio: Some(7),
@@ -345,6 +349,7 @@ fn refusals() {
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     };
     assert!(class_message(3, &big_minor, &P).is_err());
     let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));

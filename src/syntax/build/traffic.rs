@@ -18,6 +18,7 @@ impl Builder<'_> {
                         Rule::limit_opt => ShapeOpt::Limit(Spanned::new(self.size_value(value), span)),
                         Rule::peakrate_opt => ShapeOpt::Peakrate(Spanned::new(self.rate_value(value), span)),
                         Rule::tc_mtu_opt => ShapeOpt::Mtu(Spanned::new(self.size_value(value), span)),
+                        Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ShapeOpt::Framing(self.framing_opt(rule, span, value)),
                         _ => ShapeOpt::Latency(Spanned::new(self.duration_value(value), span)),
                     });
                 }
@@ -25,6 +26,21 @@ impl Builder<'_> {
             }
         }
         StmtKind::Shape { ingress, rate: rate.expect("grammar requires a rate"), opts }
+    }
+
+    /// `overhead N`, `mpu SIZE`, `linklayer ethernet|atm` (of `shape` and `class`).
+    fn framing_opt(&mut self, rule: Rule, span: Span, value: P<'_>) -> FramingOpt {
+        match rule {
+            Rule::overhead_opt => FramingOpt::Overhead(Spanned::new(self.int_value(value), span)),
+            Rule::mpu_opt => FramingOpt::Mpu(Spanned::new(self.size_value(value), span)),
+            _ => {
+                let layer = match first(value.clone()).as_rule() {
+                    Rule::kw_atm => crate::model::LinkLayer::Atm,
+                    _ => crate::model::LinkLayer::Ethernet,
+                };
+                FramingOpt::Linklayer(self.spanned(&value, layer))
+            }
+        }
     }
 
     pub(super) fn htb_stmt(&mut self, pair: P<'_>) -> StmtKind {
@@ -64,6 +80,7 @@ impl Builder<'_> {
                 Rule::cburst_opt => ClassOpt::Cburst(Spanned::new(self.size_value(value), span)),
                 Rule::quantum_opt => ClassOpt::Quantum(Spanned::new(self.size_value(value), span)),
                 Rule::tc_mtu_opt => ClassOpt::Mtu(Spanned::new(self.size_value(value), span)),
+                Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ClassOpt::Framing(self.framing_opt(rule, span, value)),
                 _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
             });
         }
