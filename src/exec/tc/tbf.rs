@@ -221,7 +221,8 @@ impl TbfState {
     ///   ([`crate::model::Framing::payload_len`]: exact for an overhead; under ATM a
     ///   whole number of cells' payload, so `burst 1500b` reads as 1536b, which gives the
     ///   same state). Under ATM the limit is given as it is, since a latency computed
-    ///   from the rounded burst would not give the same limit back.
+    ///   from the rounded burst would not give the same limit back; so is a limit below
+    ///   the burst, which no latency gives.
     pub fn to_tbf(&self) -> Tbf {
         let rate = self.rate_bytes.max(1) as u128;
         let ns = kernel::ticks2ns(self.buffer_ticks) as u128;
@@ -240,7 +241,9 @@ impl TbfState {
                 framing,
             };
         }
-        if framing.linklayer == crate::model::LinkLayer::Atm {
+        // A limit below the burst (tc-testing's `limit 1000 burst 1500`) is no latency:
+        // read as one, it would come back as a limit of the burst.
+        if framing.linklayer == crate::model::LinkLayer::Atm || (self.limit as u64) < burst {
             return Tbf {
                 latency: Duration(0),
                 limit: Some(Size(self.limit as u64)),

@@ -382,3 +382,30 @@ fn netem_finer_options_round_trip() {
     assert_eq!(round_trip(&QdiscSpec::Netem(zero)), QdiscSpec::Netem(netem(10_000, None, None, None)));
     assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(Netem { corrupt: Some(Percent(0.5)), ..netem(10_000, None, None, None) }), &P));
 }
+
+/// A limit below the burst (tc-testing 6430: `limit 1000 burst 1500`) reads back as that
+/// limit: read as a latency (0) it came back as a limit of the burst, so a rollback or an
+/// export that sent the decoding made another qdisc.
+#[test]
+fn a_limit_below_the_burst_reads_back_as_the_limit() {
+    let small = Tbf { latency: Duration(0), limit: Some(Size(1000)), ..tbf(10_000, 1500, 0) };
+    assert_eq!(round_trip(&QdiscSpec::Tbf(small.clone())), QdiscSpec::Tbf(small));
+}
+
+/// Framing round trips through what the kernel keeps (it recomputes the bucket times
+/// with the framing; the request carries tc's bare ones): an overhead reads back exactly,
+/// ATM in whole cells' payload (1500 bytes are 32 cells, which hold 1536), which makes
+/// the same state.
+#[test]
+fn framed_tbf_round_trips_up_to_whole_cells() {
+    use crate::model::{Framing, LinkLayer};
+    let kept = |t: &Tbf| TbfState::predict(&TbfParams::new(t, &P).unwrap()).to_tbf();
+    let overhead = Tbf { framing: Framing { overhead: 300, mpu: 64, ..Framing::default() }, ..tbf(20_000, 1500, 0) };
+    let overhead = Tbf { latency: Duration(0), limit: Some(Size(1000)), ..overhead };
+    assert_eq!(kept(&overhead), overhead);
+    let atm = Tbf { framing: Framing { linklayer: LinkLayer::Atm, ..Framing::default() }, ..tbf(20_000, 1500, 70_000) };
+    let back = kept(&atm);
+    assert_eq!((back.burst, back.framing), (Size(1536), atm.framing));
+    assert!(equivalent(&QdiscSpec::Tbf(atm), &QdiscSpec::Tbf(back.clone()), &P));
+    assert_eq!(kept(&back), back);
+}
