@@ -21,9 +21,9 @@ fn options(keyword: &str) -> &'static [&'static str] {
     match keyword {
         "macvlan" => &["on", "mode", "bridge", "private", "vepa", "passthru"],
         "vxlan" => &["id", "remote", "group", "local", "dev", "port"],
-        "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu"],
+        "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
         "htb" => &["default", "r2q", "direct_qlen"],
-        "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu"],
+        "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport", "prio", "handle"],
         "netem" => &["delay", "jitter", "loss", "rate", "limit", "duplicate", "corrupt", "reorder", "gap"],
         "qdisc" => &["ingress", "clsact"],

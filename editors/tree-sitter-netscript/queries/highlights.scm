@@ -94,6 +94,9 @@
   "latency"
   "limit"
   "peakrate"
+  "overhead"
+  "mpu"
+  "linklayer"
   "r2q"
   "direct_qlen"
   "cburst"
@@ -145,6 +148,7 @@
   (switch)
   (direction)
   (mode)
+  (link_layer)
   (default)
   (hook)
   (verdict)

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 445
+#define STATE_COUNT 449
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 266
+#define SYMBOL_COUNT 272
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 172
+#define TOKEN_COUNT 177
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -76,226 +76,232 @@ enum ts_symbol_identifiers {
   anon_sym_latency = 46,
   anon_sym_limit = 47,
   anon_sym_peakrate = 48,
-  anon_sym_htb = 49,
-  anon_sym_default = 50,
-  anon_sym_r2q = 51,
-  anon_sym_direct_qlen = 52,
-  anon_sym_class = 53,
-  anon_sym_rate = 54,
-  anon_sym_ceil = 55,
-  anon_sym_prio = 56,
-  anon_sym_cburst = 57,
-  anon_sym_quantum = 58,
-  anon_sym_filter = 59,
-  anon_sym_proto = 60,
-  anon_sym_tcp = 61,
-  anon_sym_udp = 62,
-  anon_sym_icmp = 63,
-  anon_sym_src = 64,
-  anon_sym_dst = 65,
-  anon_sym_sport = 66,
-  anon_sym_dport = 67,
-  anon_sym_handle = 68,
-  anon_sym_DASH_GT = 69,
-  aux_sym_class_id_token1 = 70,
-  aux_sym_class_id_token2 = 71,
-  anon_sym_qdisc = 72,
-  anon_sym_clsact = 73,
-  anon_sym_netem = 74,
-  anon_sym_delay = 75,
-  anon_sym_jitter = 76,
-  anon_sym_loss = 77,
-  anon_sym_duplicate = 78,
-  anon_sym_corrupt = 79,
-  anon_sym_reorder = 80,
-  anon_sym_gap = 81,
-  anon_sym_bpf = 82,
-  anon_sym_egress = 83,
-  anon_sym_xdp = 84,
-  anon_sym_generic = 85,
-  anon_sym_native = 86,
-  anon_sym_section = 87,
-  sym_section_name = 88,
-  anon_sym_route = 89,
-  anon_sym_blackhole = 90,
-  anon_sym_unreachable = 91,
-  anon_sym_prohibit = 92,
-  anon_sym_via = 93,
-  anon_sym_metric = 94,
-  anon_sym_onlink = 95,
-  anon_sym_advmss = 96,
-  anon_sym_scope = 97,
-  anon_sym_global = 98,
-  anon_sym_nexthop = 99,
-  anon_sym_weight = 100,
-  anon_sym_dev = 101,
-  anon_sym_lookup = 102,
-  anon_sym_rule = 103,
-  anon_sym_from = 104,
-  anon_sym_to = 105,
-  anon_sym_iif = 106,
-  anon_sym_oif = 107,
-  anon_sym_fwmark = 108,
-  anon_sym_SLASH = 109,
-  anon_sym_uidrange = 110,
-  anon_sym_DASH = 111,
-  anon_sym_priority = 112,
-  anon_sym_pref = 113,
-  anon_sym_ipproto = 114,
-  anon_sym_icmpv6 = 115,
-  anon_sym_tos = 116,
-  anon_sym_dsfield = 117,
-  anon_sym_forward = 118,
-  anon_sym_off = 119,
-  anon_sym_sysctl = 120,
-  aux_sym_sysctl_key_token1 = 121,
-  aux_sym_sysctl_key_token2 = 122,
-  sym_sysctl_value = 123,
-  anon_sym_port = 124,
-  anon_sym_firewall = 125,
-  anon_sym_input = 126,
-  anon_sym_output = 127,
-  anon_sym_prerouting = 128,
-  anon_sym_postrouting = 129,
-  anon_sym_policy = 130,
-  anon_sym_accept = 131,
-  anon_sym_drop = 132,
-  anon_sym_mark = 133,
-  anon_sym_ct = 134,
-  anon_sym_COMMA = 135,
-  anon_sym_counter = 136,
-  anon_sym_new = 137,
-  anon_sym_established = 138,
-  anon_sym_related = 139,
-  anon_sym_invalid = 140,
-  anon_sym_reject = 141,
-  anon_sym_pass = 142,
-  anon_sym_masquerade = 143,
-  anon_sym_classify = 144,
-  anon_sym_snat = 145,
-  anon_sym_dnat = 146,
-  sym_nat_target = 147,
-  anon_sym_DOT = 148,
-  aux_sym__name_start_token1 = 149,
-  aux_sym__imm_name_part_token1 = 150,
-  anon_sym_LBRACE = 151,
-  anon_sym_RBRACE = 152,
-  anon_sym_LBRACE2 = 153,
-  anon_sym_LPAREN = 154,
-  anon_sym_RPAREN = 155,
-  anon_sym_PLUS = 156,
-  anon_sym_STAR = 157,
-  anon_sym_PERCENT = 158,
-  sym_integer = 159,
-  anon_sym_DQUOTE = 160,
-  aux_sym_string_token1 = 161,
-  sym_comment = 162,
-  sym_line_continuation = 163,
-  sym_rate = 164,
-  sym_size = 165,
-  sym_duration = 166,
-  sym_percentage = 167,
-  sym_mac_address = 168,
-  anon_sym_SLASH2 = 169,
-  aux_sym_ipv4_address_token1 = 170,
-  aux_sym_ipv6_address_token1 = 171,
-  sym_source_file = 172,
-  sym__statements = 173,
-  sym__sep = 174,
-  sym_block = 175,
-  sym__statement = 176,
-  sym_netns_statement = 177,
-  sym_host_statement = 178,
-  sym_table_statement = 179,
-  sym_let_statement = 180,
-  sym_for_statement = 181,
-  sym_range = 182,
-  sym_include_statement = 183,
-  sym_expect_statement = 184,
-  sym__let_value = 185,
-  sym_veth_statement = 186,
-  sym_bridge_statement = 187,
-  sym_dummy_statement = 188,
-  sym_vrf_statement = 189,
-  sym_macvlan_statement = 190,
-  sym_vxlan_statement = 191,
-  sym_link_statement = 192,
-  sym_addr_statement = 193,
-  sym_state_statement = 194,
-  sym_mtu_statement = 195,
-  sym_mac_statement = 196,
-  sym_master_statement = 197,
-  sym_shape_statement = 198,
-  sym_htb_statement = 199,
-  sym_class_statement = 200,
-  sym_filter_statement = 201,
-  sym_class_id = 202,
-  sym_qdisc_statement = 203,
-  sym_netem_statement = 204,
-  sym_bpf_statement = 205,
-  sym_xdp_statement = 206,
-  sym__section_opt = 207,
-  sym_route_statement = 208,
-  sym__dev_opt = 209,
-  sym__table_opt = 210,
-  sym_rule_statement = 211,
-  sym_forward_statement = 212,
-  sym_sysctl_statement = 213,
-  sym_sysctl_key = 214,
-  sym__port_opt = 215,
-  sym_firewall_statement = 216,
-  sym_rule_block = 217,
-  sym_firewall_rule = 218,
-  sym__ct_state = 219,
-  sym_firewall_action = 220,
-  sym_namespace_name = 221,
-  sym_interface_name = 222,
-  sym_peer_name = 223,
-  sym__ns_name = 224,
-  sym__if_name = 225,
-  sym__name_start = 226,
-  sym__imm_name_part = 227,
-  sym_table_name = 228,
-  sym_variable = 229,
-  sym_interpolation = 230,
-  sym__imm_interp = 231,
-  sym__expression = 232,
-  sym_parenthesized_expression = 233,
-  sym_unary_expression = 234,
-  sym_binary_expression = 235,
-  sym_string = 236,
-  sym_ipv4_address = 237,
-  sym__imm_octet = 238,
-  sym_ipv6_address = 239,
-  sym__ip_value = 240,
-  sym__int_value = 241,
-  sym__rate_value = 242,
-  sym__size_value = 243,
-  sym__duration_value = 244,
-  sym__percent_value = 245,
-  aux_sym__statements_repeat1 = 246,
-  aux_sym__statements_repeat2 = 247,
-  aux_sym_expect_statement_repeat1 = 248,
-  aux_sym_vxlan_statement_repeat1 = 249,
-  aux_sym_addr_statement_repeat1 = 250,
-  aux_sym_shape_statement_repeat1 = 251,
-  aux_sym_htb_statement_repeat1 = 252,
-  aux_sym_class_statement_repeat1 = 253,
-  aux_sym_filter_statement_repeat1 = 254,
-  aux_sym_netem_statement_repeat1 = 255,
-  aux_sym_bpf_statement_repeat1 = 256,
-  aux_sym_xdp_statement_repeat1 = 257,
-  aux_sym_route_statement_repeat1 = 258,
-  aux_sym_rule_statement_repeat1 = 259,
-  aux_sym_sysctl_key_repeat1 = 260,
-  aux_sym_rule_block_repeat1 = 261,
-  aux_sym_firewall_rule_repeat1 = 262,
-  aux_sym_firewall_rule_repeat2 = 263,
-  aux_sym__ns_name_repeat1 = 264,
-  aux_sym__if_name_repeat1 = 265,
-  alias_sym_default = 266,
-  alias_sym_octet = 267,
-  alias_sym_verdict = 268,
+  anon_sym_overhead = 49,
+  anon_sym_mpu = 50,
+  anon_sym_linklayer = 51,
+  anon_sym_ethernet = 52,
+  anon_sym_atm = 53,
+  anon_sym_htb = 54,
+  anon_sym_default = 55,
+  anon_sym_r2q = 56,
+  anon_sym_direct_qlen = 57,
+  anon_sym_class = 58,
+  anon_sym_rate = 59,
+  anon_sym_ceil = 60,
+  anon_sym_prio = 61,
+  anon_sym_cburst = 62,
+  anon_sym_quantum = 63,
+  anon_sym_filter = 64,
+  anon_sym_proto = 65,
+  anon_sym_tcp = 66,
+  anon_sym_udp = 67,
+  anon_sym_icmp = 68,
+  anon_sym_src = 69,
+  anon_sym_dst = 70,
+  anon_sym_sport = 71,
+  anon_sym_dport = 72,
+  anon_sym_handle = 73,
+  anon_sym_DASH_GT = 74,
+  aux_sym_class_id_token1 = 75,
+  aux_sym_class_id_token2 = 76,
+  anon_sym_qdisc = 77,
+  anon_sym_clsact = 78,
+  anon_sym_netem = 79,
+  anon_sym_delay = 80,
+  anon_sym_jitter = 81,
+  anon_sym_loss = 82,
+  anon_sym_duplicate = 83,
+  anon_sym_corrupt = 84,
+  anon_sym_reorder = 85,
+  anon_sym_gap = 86,
+  anon_sym_bpf = 87,
+  anon_sym_egress = 88,
+  anon_sym_xdp = 89,
+  anon_sym_generic = 90,
+  anon_sym_native = 91,
+  anon_sym_section = 92,
+  sym_section_name = 93,
+  anon_sym_route = 94,
+  anon_sym_blackhole = 95,
+  anon_sym_unreachable = 96,
+  anon_sym_prohibit = 97,
+  anon_sym_via = 98,
+  anon_sym_metric = 99,
+  anon_sym_onlink = 100,
+  anon_sym_advmss = 101,
+  anon_sym_scope = 102,
+  anon_sym_global = 103,
+  anon_sym_nexthop = 104,
+  anon_sym_weight = 105,
+  anon_sym_dev = 106,
+  anon_sym_lookup = 107,
+  anon_sym_rule = 108,
+  anon_sym_from = 109,
+  anon_sym_to = 110,
+  anon_sym_iif = 111,
+  anon_sym_oif = 112,
+  anon_sym_fwmark = 113,
+  anon_sym_SLASH = 114,
+  anon_sym_uidrange = 115,
+  anon_sym_DASH = 116,
+  anon_sym_priority = 117,
+  anon_sym_pref = 118,
+  anon_sym_ipproto = 119,
+  anon_sym_icmpv6 = 120,
+  anon_sym_tos = 121,
+  anon_sym_dsfield = 122,
+  anon_sym_forward = 123,
+  anon_sym_off = 124,
+  anon_sym_sysctl = 125,
+  aux_sym_sysctl_key_token1 = 126,
+  aux_sym_sysctl_key_token2 = 127,
+  sym_sysctl_value = 128,
+  anon_sym_port = 129,
+  anon_sym_firewall = 130,
+  anon_sym_input = 131,
+  anon_sym_output = 132,
+  anon_sym_prerouting = 133,
+  anon_sym_postrouting = 134,
+  anon_sym_policy = 135,
+  anon_sym_accept = 136,
+  anon_sym_drop = 137,
+  anon_sym_mark = 138,
+  anon_sym_ct = 139,
+  anon_sym_COMMA = 140,
+  anon_sym_counter = 141,
+  anon_sym_new = 142,
+  anon_sym_established = 143,
+  anon_sym_related = 144,
+  anon_sym_invalid = 145,
+  anon_sym_reject = 146,
+  anon_sym_pass = 147,
+  anon_sym_masquerade = 148,
+  anon_sym_classify = 149,
+  anon_sym_snat = 150,
+  anon_sym_dnat = 151,
+  sym_nat_target = 152,
+  anon_sym_DOT = 153,
+  aux_sym__name_start_token1 = 154,
+  aux_sym__imm_name_part_token1 = 155,
+  anon_sym_LBRACE = 156,
+  anon_sym_RBRACE = 157,
+  anon_sym_LBRACE2 = 158,
+  anon_sym_LPAREN = 159,
+  anon_sym_RPAREN = 160,
+  anon_sym_PLUS = 161,
+  anon_sym_STAR = 162,
+  anon_sym_PERCENT = 163,
+  sym_integer = 164,
+  anon_sym_DQUOTE = 165,
+  aux_sym_string_token1 = 166,
+  sym_comment = 167,
+  sym_line_continuation = 168,
+  sym_rate = 169,
+  sym_size = 170,
+  sym_duration = 171,
+  sym_percentage = 172,
+  sym_mac_address = 173,
+  anon_sym_SLASH2 = 174,
+  aux_sym_ipv4_address_token1 = 175,
+  aux_sym_ipv6_address_token1 = 176,
+  sym_source_file = 177,
+  sym__statements = 178,
+  sym__sep = 179,
+  sym_block = 180,
+  sym__statement = 181,
+  sym_netns_statement = 182,
+  sym_host_statement = 183,
+  sym_table_statement = 184,
+  sym_let_statement = 185,
+  sym_for_statement = 186,
+  sym_range = 187,
+  sym_include_statement = 188,
+  sym_expect_statement = 189,
+  sym__let_value = 190,
+  sym_veth_statement = 191,
+  sym_bridge_statement = 192,
+  sym_dummy_statement = 193,
+  sym_vrf_statement = 194,
+  sym_macvlan_statement = 195,
+  sym_vxlan_statement = 196,
+  sym_link_statement = 197,
+  sym_addr_statement = 198,
+  sym_state_statement = 199,
+  sym_mtu_statement = 200,
+  sym_mac_statement = 201,
+  sym_master_statement = 202,
+  sym_shape_statement = 203,
+  sym__tc_framing = 204,
+  sym_htb_statement = 205,
+  sym_class_statement = 206,
+  sym_filter_statement = 207,
+  sym_class_id = 208,
+  sym_qdisc_statement = 209,
+  sym_netem_statement = 210,
+  sym_bpf_statement = 211,
+  sym_xdp_statement = 212,
+  sym__section_opt = 213,
+  sym_route_statement = 214,
+  sym__dev_opt = 215,
+  sym__table_opt = 216,
+  sym_rule_statement = 217,
+  sym_forward_statement = 218,
+  sym_sysctl_statement = 219,
+  sym_sysctl_key = 220,
+  sym__port_opt = 221,
+  sym_firewall_statement = 222,
+  sym_rule_block = 223,
+  sym_firewall_rule = 224,
+  sym__ct_state = 225,
+  sym_firewall_action = 226,
+  sym_namespace_name = 227,
+  sym_interface_name = 228,
+  sym_peer_name = 229,
+  sym__ns_name = 230,
+  sym__if_name = 231,
+  sym__name_start = 232,
+  sym__imm_name_part = 233,
+  sym_table_name = 234,
+  sym_variable = 235,
+  sym_interpolation = 236,
+  sym__imm_interp = 237,
+  sym__expression = 238,
+  sym_parenthesized_expression = 239,
+  sym_unary_expression = 240,
+  sym_binary_expression = 241,
+  sym_string = 242,
+  sym_ipv4_address = 243,
+  sym__imm_octet = 244,
+  sym_ipv6_address = 245,
+  sym__ip_value = 246,
+  sym__int_value = 247,
+  sym__rate_value = 248,
+  sym__size_value = 249,
+  sym__duration_value = 250,
+  sym__percent_value = 251,
+  aux_sym__statements_repeat1 = 252,
+  aux_sym__statements_repeat2 = 253,
+  aux_sym_expect_statement_repeat1 = 254,
+  aux_sym_vxlan_statement_repeat1 = 255,
+  aux_sym_addr_statement_repeat1 = 256,
+  aux_sym_shape_statement_repeat1 = 257,
+  aux_sym_htb_statement_repeat1 = 258,
+  aux_sym_class_statement_repeat1 = 259,
+  aux_sym_filter_statement_repeat1 = 260,
+  aux_sym_netem_statement_repeat1 = 261,
+  aux_sym_bpf_statement_repeat1 = 262,
+  aux_sym_xdp_statement_repeat1 = 263,
+  aux_sym_route_statement_repeat1 = 264,
+  aux_sym_rule_statement_repeat1 = 265,
+  aux_sym_sysctl_key_repeat1 = 266,
+  aux_sym_rule_block_repeat1 = 267,
+  aux_sym_firewall_rule_repeat1 = 268,
+  aux_sym_firewall_rule_repeat2 = 269,
+  aux_sym__ns_name_repeat1 = 270,
+  aux_sym__if_name_repeat1 = 271,
+  alias_sym_default = 272,
+  alias_sym_octet = 273,
+  alias_sym_verdict = 274,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -348,6 +354,11 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_latency] = "latency",
   [anon_sym_limit] = "limit",
   [anon_sym_peakrate] = "peakrate",
+  [anon_sym_overhead] = "overhead",
+  [anon_sym_mpu] = "mpu",
+  [anon_sym_linklayer] = "linklayer",
+  [anon_sym_ethernet] = "link_layer",
+  [anon_sym_atm] = "link_layer",
   [anon_sym_htb] = "htb",
   [anon_sym_default] = "default",
   [anon_sym_r2q] = "r2q",
@@ -498,6 +509,7 @@ static const char * const ts_symbol_names[] = {
   [sym_mac_statement] = "mac_statement",
   [sym_master_statement] = "master_statement",
   [sym_shape_statement] = "shape_statement",
+  [sym__tc_framing] = "_tc_framing",
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
@@ -620,6 +632,11 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_latency] = anon_sym_latency,
   [anon_sym_limit] = anon_sym_limit,
   [anon_sym_peakrate] = anon_sym_peakrate,
+  [anon_sym_overhead] = anon_sym_overhead,
+  [anon_sym_mpu] = anon_sym_mpu,
+  [anon_sym_linklayer] = anon_sym_linklayer,
+  [anon_sym_ethernet] = anon_sym_ethernet,
+  [anon_sym_atm] = anon_sym_ethernet,
   [anon_sym_htb] = anon_sym_htb,
   [anon_sym_default] = anon_sym_default,
   [anon_sym_r2q] = anon_sym_r2q,
@@ -770,6 +787,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_mac_statement] = sym_mac_statement,
   [sym_master_statement] = sym_master_statement,
   [sym_shape_statement] = sym_shape_statement,
+  [sym__tc_framing] = sym__tc_framing,
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
@@ -1038,6 +1056,26 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_peakrate] = {
     .visible = true,
     .named = false,
+  },
+  [anon_sym_overhead] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_mpu] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_linklayer] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ethernet] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_atm] = {
+    .visible = true,
+    .named = true,
   },
   [anon_sym_htb] = {
     .visible = true,
@@ -1637,6 +1675,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   },
   [sym_shape_statement] = {
     .visible = true,
+    .named = true,
+  },
+  [sym__tc_framing] = {
+    .visible = false,
     .named = true,
   },
   [sym_htb_statement] = {
@@ -2295,17 +2337,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 27,
+  [27] = 25,
   [28] = 26,
-  [29] = 25,
-  [30] = 24,
-  [31] = 8,
+  [29] = 24,
+  [30] = 30,
+  [31] = 7,
   [32] = 9,
   [33] = 33,
   [34] = 34,
   [35] = 35,
   [36] = 36,
-  [37] = 37,
+  [37] = 9,
   [38] = 38,
   [39] = 39,
   [40] = 40,
@@ -2315,36 +2357,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [44] = 44,
   [45] = 45,
   [46] = 46,
-  [47] = 8,
-  [48] = 9,
+  [47] = 47,
+  [48] = 7,
   [49] = 49,
   [50] = 50,
   [51] = 51,
-  [52] = 52,
-  [53] = 53,
-  [54] = 24,
-  [55] = 26,
-  [56] = 25,
+  [52] = 25,
+  [53] = 26,
+  [54] = 54,
+  [55] = 55,
+  [56] = 24,
   [57] = 57,
   [58] = 58,
-  [59] = 26,
-  [60] = 19,
-  [61] = 24,
-  [62] = 25,
+  [59] = 59,
+  [60] = 60,
+  [61] = 61,
+  [62] = 62,
   [63] = 63,
-  [64] = 64,
-  [65] = 65,
-  [66] = 66,
-  [67] = 67,
+  [64] = 26,
+  [65] = 25,
+  [66] = 24,
+  [67] = 19,
   [68] = 68,
   [69] = 69,
-  [70] = 70,
-  [71] = 9,
-  [72] = 8,
+  [70] = 9,
+  [71] = 71,
+  [72] = 72,
   [73] = 73,
   [74] = 74,
   [75] = 75,
-  [76] = 76,
+  [76] = 7,
   [77] = 77,
   [78] = 78,
   [79] = 79,
@@ -2363,85 +2405,85 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
-  [96] = 8,
-  [97] = 97,
+  [95] = 95,
+  [96] = 96,
+  [97] = 9,
   [98] = 98,
   [99] = 99,
   [100] = 100,
-  [101] = 101,
+  [101] = 7,
   [102] = 102,
   [103] = 103,
   [104] = 104,
   [105] = 105,
   [106] = 106,
-  [107] = 25,
-  [108] = 24,
+  [107] = 107,
+  [108] = 108,
   [109] = 109,
-  [110] = 25,
-  [111] = 26,
-  [112] = 26,
+  [110] = 110,
+  [111] = 111,
+  [112] = 112,
   [113] = 113,
-  [114] = 114,
+  [114] = 24,
   [115] = 115,
-  [116] = 24,
+  [116] = 116,
   [117] = 117,
-  [118] = 118,
-  [119] = 119,
-  [120] = 120,
-  [121] = 121,
-  [122] = 9,
-  [123] = 123,
+  [118] = 26,
+  [119] = 25,
+  [120] = 26,
+  [121] = 24,
+  [122] = 122,
+  [123] = 25,
   [124] = 124,
   [125] = 125,
   [126] = 126,
   [127] = 127,
   [128] = 128,
   [129] = 129,
-  [130] = 130,
+  [130] = 9,
   [131] = 131,
   [132] = 132,
   [133] = 133,
   [134] = 134,
   [135] = 135,
-  [136] = 134,
+  [136] = 136,
   [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 8,
+  [141] = 136,
   [142] = 142,
   [143] = 143,
   [144] = 144,
   [145] = 145,
   [146] = 146,
   [147] = 147,
-  [148] = 148,
+  [148] = 7,
   [149] = 149,
   [150] = 150,
-  [151] = 151,
-  [152] = 8,
-  [153] = 9,
-  [154] = 134,
-  [155] = 150,
-  [156] = 134,
-  [157] = 150,
-  [158] = 134,
-  [159] = 150,
-  [160] = 134,
-  [161] = 150,
-  [162] = 134,
-  [163] = 150,
-  [164] = 134,
-  [165] = 150,
-  [166] = 134,
-  [167] = 150,
-  [168] = 150,
-  [169] = 134,
-  [170] = 150,
-  [171] = 134,
-  [172] = 150,
-  [173] = 173,
+  [151] = 7,
+  [152] = 136,
+  [153] = 153,
+  [154] = 154,
+  [155] = 142,
+  [156] = 136,
+  [157] = 142,
+  [158] = 136,
+  [159] = 142,
+  [160] = 136,
+  [161] = 142,
+  [162] = 136,
+  [163] = 142,
+  [164] = 136,
+  [165] = 142,
+  [166] = 142,
+  [167] = 136,
+  [168] = 142,
+  [169] = 136,
+  [170] = 142,
+  [171] = 136,
+  [172] = 142,
+  [173] = 9,
   [174] = 174,
   [175] = 175,
   [176] = 176,
@@ -2459,7 +2501,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 191,
+  [191] = 126,
   [192] = 192,
   [193] = 193,
   [194] = 194,
@@ -2467,25 +2509,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [196] = 196,
   [197] = 197,
   [198] = 198,
-  [199] = 125,
-  [200] = 26,
-  [201] = 121,
-  [202] = 24,
-  [203] = 120,
-  [204] = 25,
-  [205] = 26,
-  [206] = 24,
-  [207] = 25,
+  [199] = 199,
+  [200] = 200,
+  [201] = 201,
+  [202] = 202,
+  [203] = 203,
+  [204] = 204,
+  [205] = 205,
+  [206] = 206,
+  [207] = 135,
   [208] = 208,
-  [209] = 209,
+  [209] = 26,
   [210] = 210,
-  [211] = 211,
+  [211] = 25,
   [212] = 212,
-  [213] = 213,
-  [214] = 214,
-  [215] = 215,
-  [216] = 216,
-  [217] = 217,
+  [213] = 128,
+  [214] = 24,
+  [215] = 26,
+  [216] = 25,
+  [217] = 24,
   [218] = 218,
   [219] = 219,
   [220] = 220,
@@ -2507,44 +2549,44 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [236] = 236,
   [237] = 237,
   [238] = 238,
-  [239] = 233,
+  [239] = 239,
   [240] = 240,
-  [241] = 241,
-  [242] = 233,
-  [243] = 241,
-  [244] = 233,
-  [245] = 241,
+  [241] = 221,
+  [242] = 242,
+  [243] = 243,
+  [244] = 244,
+  [245] = 245,
   [246] = 246,
-  [247] = 241,
-  [248] = 233,
-  [249] = 241,
-  [250] = 233,
-  [251] = 241,
-  [252] = 233,
-  [253] = 241,
-  [254] = 233,
-  [255] = 241,
-  [256] = 233,
-  [257] = 241,
-  [258] = 233,
-  [259] = 241,
-  [260] = 260,
-  [261] = 261,
-  [262] = 262,
-  [263] = 240,
-  [264] = 264,
-  [265] = 265,
-  [266] = 266,
-  [267] = 267,
-  [268] = 268,
-  [269] = 269,
-  [270] = 270,
-  [271] = 271,
-  [272] = 241,
-  [273] = 273,
+  [247] = 247,
+  [248] = 248,
+  [249] = 249,
+  [250] = 250,
+  [251] = 251,
+  [252] = 252,
+  [253] = 253,
+  [254] = 232,
+  [255] = 255,
+  [256] = 232,
+  [257] = 255,
+  [258] = 232,
+  [259] = 255,
+  [260] = 232,
+  [261] = 255,
+  [262] = 232,
+  [263] = 255,
+  [264] = 232,
+  [265] = 255,
+  [266] = 232,
+  [267] = 255,
+  [268] = 232,
+  [269] = 255,
+  [270] = 232,
+  [271] = 255,
+  [272] = 232,
+  [273] = 255,
   [274] = 274,
-  [275] = 275,
-  [276] = 233,
+  [275] = 255,
+  [276] = 276,
   [277] = 277,
   [278] = 278,
   [279] = 279,
@@ -2562,11 +2604,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [291] = 291,
   [292] = 292,
   [293] = 293,
-  [294] = 294,
-  [295] = 12,
-  [296] = 14,
-  [297] = 15,
-  [298] = 298,
+  [294] = 15,
+  [295] = 295,
+  [296] = 296,
+  [297] = 12,
+  [298] = 14,
   [299] = 299,
   [300] = 300,
   [301] = 301,
@@ -2595,26 +2637,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [324] = 324,
   [325] = 325,
   [326] = 326,
-  [327] = 8,
+  [327] = 327,
   [328] = 328,
   [329] = 329,
-  [330] = 9,
+  [330] = 330,
   [331] = 331,
-  [332] = 8,
+  [332] = 332,
   [333] = 333,
-  [334] = 9,
-  [335] = 8,
-  [336] = 9,
-  [337] = 337,
+  [334] = 7,
+  [335] = 335,
+  [336] = 336,
+  [337] = 9,
   [338] = 338,
   [339] = 339,
-  [340] = 340,
+  [340] = 7,
   [341] = 341,
-  [342] = 342,
+  [342] = 9,
   [343] = 343,
-  [344] = 344,
+  [344] = 7,
   [345] = 345,
-  [346] = 346,
+  [346] = 9,
   [347] = 347,
   [348] = 348,
   [349] = 349,
@@ -2633,12 +2675,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [362] = 362,
   [363] = 363,
   [364] = 364,
-  [365] = 315,
-  [366] = 316,
+  [365] = 365,
+  [366] = 366,
   [367] = 367,
   [368] = 368,
-  [369] = 369,
-  [370] = 370,
+  [369] = 322,
+  [370] = 323,
   [371] = 371,
   [372] = 372,
   [373] = 373,
@@ -2652,28 +2694,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [381] = 381,
   [382] = 382,
   [383] = 383,
-  [384] = 382,
-  [385] = 383,
-  [386] = 325,
-  [387] = 360,
-  [388] = 388,
-  [389] = 389,
-  [390] = 390,
+  [384] = 384,
+  [385] = 385,
+  [386] = 386,
+  [387] = 386,
+  [388] = 347,
+  [389] = 302,
+  [390] = 305,
   [391] = 391,
   [392] = 392,
   [393] = 393,
   [394] = 394,
-  [395] = 395,
+  [395] = 392,
   [396] = 396,
-  [397] = 392,
-  [398] = 398,
-  [399] = 393,
-  [400] = 394,
-  [401] = 8,
+  [397] = 397,
+  [398] = 393,
+  [399] = 399,
+  [400] = 400,
+  [401] = 7,
   [402] = 9,
   [403] = 403,
   [404] = 404,
-  [405] = 405,
+  [405] = 397,
   [406] = 406,
   [407] = 407,
   [408] = 408,
@@ -2685,12 +2727,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [414] = 414,
   [415] = 415,
   [416] = 416,
-  [417] = 410,
+  [417] = 417,
   [418] = 418,
   [419] = 419,
   [420] = 420,
   [421] = 421,
-  [422] = 422,
+  [422] = 418,
   [423] = 423,
   [424] = 424,
   [425] = 425,
@@ -2703,16 +2745,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [432] = 432,
   [433] = 433,
   [434] = 434,
-  [435] = 430,
-  [436] = 433,
+  [435] = 435,
+  [436] = 436,
   [437] = 437,
   [438] = 438,
-  [439] = 439,
-  [440] = 440,
-  [441] = 420,
+  [439] = 428,
+  [440] = 432,
+  [441] = 441,
   [442] = 442,
   [443] = 443,
-  [444] = 442,
+  [444] = 444,
+  [445] = 442,
+  [446] = 446,
+  [447] = 446,
+  [448] = 448,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2720,70 +2766,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '.', 404,
-        '/', 729,
-        '0', 730,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
+        '\n', 256,
+        '"', 702,
+        '#', 707,
+        '%', 692,
+        '(', 688,
+        ')', 689,
+        '*', 691,
+        '+', 690,
+        ',', 390,
+        '-', 361,
+        '.', 395,
+        '/', 721,
+        '0', 722,
+        ';', 255,
+        '<', 258,
+        '=', 263,
+        '>', 259,
         '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 696,
-        '}', 695,
+        'a', 563,
+        'c', 622,
+        'd', 577,
+        'f', 649,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 546,
+        'n', 569,
+        'o', 598,
+        'p', 630,
+        'r', 571,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 687,
+        '}', 686,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+          lookahead == ' ') SKIP(224);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(723);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '>', 259,
         '\\', 5,
-        'c', 485,
-        'd', 502,
-        'i', 455,
-        'm', 414,
-        'o', 458,
-        'p', 521,
-        's', 505,
-        '{', 696,
+        'c', 476,
+        'd', 493,
+        'i', 446,
+        'm', 405,
+        'o', 449,
+        'p', 512,
+        's', 496,
+        '{', 687,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2792,68 +2838,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        ';', 255,
+        '>', 259,
         '\\', 5,
-        'c', 135,
-        'd', 163,
-        'i', 106,
-        'm', 51,
-        'o', 108,
-        'p', 181,
-        's', 165,
+        'c', 131,
+        'd', 158,
+        'i', 102,
+        'm', 47,
+        'o', 104,
+        'p', 175,
+        's', 160,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '>') ADVANCE(259);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(558);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == 'm') ADVANCE(549);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(709);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(709);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\r') ADVANCE(712);
-      if (lookahead != 0) ADVANCE(715);
+      if (lookahead == '\n') ADVANCE(709);
+      if (lookahead == '\r') ADVANCE(703);
+      if (lookahead != 0) ADVANCE(706);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(709);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(203);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(380);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '"') ADVANCE(702);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2861,12 +2905,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(313);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(388);
+      if (lookahead == '"') ADVANCE(702);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '\\') ADVANCE(379);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2874,54 +2918,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(380);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '"') ADVANCE(702);
+      if (lookahead == '#') ADVANCE(704);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(705);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(715);
+          lookahead != '\n') ADVANCE(706);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '(') ADVANCE(697);
-      if (lookahead == '-') ADVANCE(369);
-      if (lookahead == '0') ADVANCE(708);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '(') ADVANCE(688);
+      if (lookahead == '-') ADVANCE(360);
+      if (lookahead == '0') ADVANCE(699);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(685);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '-') ADVANCE(45);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '-') ADVANCE(41);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(652);
-      if (lookahead == 'p') ADVANCE(669);
-      if (lookahead == 's') ADVANCE(655);
+      if (lookahead == 'd') ADVANCE(643);
+      if (lookahead == 'p') ADVANCE(660);
+      if (lookahead == 's') ADVANCE(646);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '.') ADVANCE(395);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(475);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'o') ADVANCE(466);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2929,14 +2973,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '.') ADVANCE(395);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(407);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 't') ADVANCE(398);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -2944,60 +2988,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '0') ADVANCE(706);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '0') ADVANCE(697);
+      if (lookahead == ':') ADVANCE(724);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(685);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '=') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(378);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '=') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(145);
-      if (lookahead == 'r') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(140);
+      if (lookahead == 'r') ADVANCE(87);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(495);
-      if (lookahead == 'r') ADVANCE(439);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'n') ADVANCE(486);
+      if (lookahead == 'r') ADVANCE(430);
+      if (lookahead == '{') ADVANCE(687);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3005,5291 +3049,5196 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(126);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(48);
+      if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(685);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(396);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(685);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(310);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(707);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(685);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(377);
       END_STATE();
     case 25:
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        ':', 230,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(212);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 40,
-        'b', 40,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 719,
+        '.', 207,
+        'B', 711,
+        'b', 711,
+        'G', 713,
+        'g', 713,
+        'K', 713,
+        'k', 713,
+        'M', 714,
+        'm', 714,
+        'N', 200,
+        'n', 200,
+        'S', 718,
+        's', 718,
+        'U', 200,
+        'u', 200,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 719,
+        'B', 711,
+        'b', 711,
+        'G', 713,
+        'g', 713,
+        'K', 713,
+        'k', 713,
+        'M', 714,
+        'm', 714,
+        'N', 200,
+        'n', 200,
+        'S', 718,
+        's', 718,
+        'U', 200,
+        'u', 200,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 727,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 719,
+        'B', 717,
+        'b', 717,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 200,
+        'n', 200,
+        'S', 718,
+        's', 718,
+        'T', 198,
+        't', 198,
+        'U', 200,
+        'u', 200,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      ADVANCE_MAP(
-        '%', 727,
-        'B', 725,
-        'b', 725,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 30:
-      if (lookahead == '-') ADVANCE(46);
+      if (lookahead == '.') ADVANCE(264);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(273);
+      if (lookahead == '.') ADVANCE(206);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(214);
+      if (lookahead == '.') ADVANCE(209);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      ADVANCE_MAP(
-        '.', 216,
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
-      END_STATE();
-    case 34:
-      if (lookahead == '.') ADVANCE(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 35:
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      END_STATE();
+    case 34:
+      if (lookahead == ':') ADVANCE(205);
+      END_STATE();
+    case 35:
+      if (lookahead == ':') ADVANCE(205);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(213);
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 37:
       if (lookahead == ':') ADVANCE(213);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == ':') ADVANCE(215);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'v') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(217);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+      if (lookahead == ':') ADVANCE(219);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(222);
+      if (lookahead == '>') ADVANCE(309);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == '>') ADVANCE(272);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(226);
-      END_STATE();
-    case 44:
-      if (lookahead == ':') ADVANCE(228);
-      END_STATE();
-    case 45:
-      if (lookahead == '>') ADVANCE(318);
-      END_STATE();
-    case 46:
-      if (lookahead == '>') ADVANCE(281);
-      END_STATE();
-    case 47:
-      if (lookahead == ']') ADVANCE(36);
+      if (lookahead == ']') ADVANCE(34);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 44:
+      if (lookahead == 'a') ADVANCE(55);
+      END_STATE();
+    case 45:
+      if (lookahead == 'a') ADVANCE(55);
+      if (lookahead == 'o') ADVANCE(345);
+      END_STATE();
+    case 46:
+      if (lookahead == 'a') ADVANCE(314);
+      END_STATE();
+    case 47:
+      if (lookahead == 'a') ADVANCE(164);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'a') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(323);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'm') ADVANCE(151);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'a') ADVANCE(127);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(169);
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(118);
       END_STATE();
     case 53:
       if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(61);
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(168);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(131);
+      if (lookahead == 'b') ADVANCE(120);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(122);
+      if (lookahead == 'c') ADVANCE(297);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'c') ADVANCE(98);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(174);
+      if (lookahead == 'c') ADVANCE(317);
       END_STATE();
     case 59:
-      if (lookahead == 'b') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(52);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(306);
+      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'o') ADVANCE(117);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(102);
+      if (lookahead == 'c') ADVANCE(99);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'c') ADVANCE(143);
+      if (lookahead == 'p') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(143);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'c') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'd') ADVANCE(279);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(103);
+      if (lookahead == 'd') ADVANCE(279);
+      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'p') ADVANCE(156);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'd') ADVANCE(374);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'd') ADVANCE(74);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'd') ADVANCE(195);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(288);
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'd') ADVANCE(170);
       END_STATE();
     case 70:
-      if (lookahead == 'd') ADVANCE(383);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 71:
-      if (lookahead == 'd') ADVANCE(201);
+      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'p') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(95);
       END_STATE();
     case 72:
-      if (lookahead == 'd') ADVANCE(76);
+      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'p') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(94);
       END_STATE();
     case 73:
-      if (lookahead == 'd') ADVANCE(176);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(39);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(99);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'e') ADVANCE(276);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(54);
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(282);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'e') ADVANCE(196);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'o') ADVANCE(166);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(326);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(202);
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'e') ADVANCE(93);
+      if (lookahead == 'i') ADVANCE(148);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(93);
+      if (lookahead == 'i') ADVANCE(148);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(200);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(200);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
-      END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(57);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(123);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(129);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(112);
-      END_STATE();
-    case 91:
       if (lookahead == 'e') ADVANCE(53);
       END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(119);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(125);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(108);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(49);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 't') ADVANCE(191);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 't') ADVANCE(191);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(162);
+      END_STATE();
+    case 91:
+      if (lookahead == 'f') ADVANCE(347);
+      END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'o') ADVANCE(72);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'f') ADVANCE(350);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'f') ADVANCE(365);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(110);
       END_STATE();
     case 95:
-      if (lookahead == 'f') ADVANCE(356);
+      if (lookahead == 'f') ADVANCE(110);
+      if (lookahead == 't') ADVANCE(300);
       END_STATE();
     case 96:
-      if (lookahead == 'f') ADVANCE(359);
+      if (lookahead == 'g') ADVANCE(100);
       END_STATE();
     case 97:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'g') ADVANCE(77);
       END_STATE();
     case 98:
-      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 'h') ADVANCE(266);
       END_STATE();
     case 99:
-      if (lookahead == 'f') ADVANCE(114);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'h') ADVANCE(269);
       END_STATE();
     case 100:
-      if (lookahead == 'g') ADVANCE(104);
+      if (lookahead == 'h') ADVANCE(183);
       END_STATE();
     case 101:
-      if (lookahead == 'g') ADVANCE(79);
+      if (lookahead == 'h') ADVANCE(145);
       END_STATE();
     case 102:
-      if (lookahead == 'h') ADVANCE(275);
+      if (lookahead == 'i') ADVANCE(91);
       END_STATE();
     case 103:
-      if (lookahead == 'h') ADVANCE(278);
+      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'p') ADVANCE(156);
       END_STATE();
     case 104:
-      if (lookahead == 'h') ADVANCE(189);
+      if (lookahead == 'i') ADVANCE(92);
       END_STATE();
     case 105:
-      if (lookahead == 'h') ADVANCE(150);
+      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'n') ADVANCE(273);
       END_STATE();
     case 106:
-      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'n') ADVANCE(121);
       END_STATE();
     case 107:
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'i') ADVANCE(69);
       END_STATE();
     case 108:
       if (lookahead == 'i') ADVANCE(96);
       END_STATE();
     case 109:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(129);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'i') ADVANCE(84);
       END_STATE();
     case 111:
-      if (lookahead == 'i') ADVANCE(73);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 112:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(182);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'k') ADVANCE(384);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(62);
+      if (lookahead == 'k') ADVANCE(353);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(50);
+      if (lookahead == 'k') ADVANCE(320);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'k') ADVANCE(193);
       END_STATE();
     case 118:
-      if (lookahead == 'k') ADVANCE(393);
+      if (lookahead == 'l') ADVANCE(288);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(362);
+      if (lookahead == 'l') ADVANCE(66);
       END_STATE();
     case 120:
-      if (lookahead == 'k') ADVANCE(329);
+      if (lookahead == 'l') ADVANCE(75);
       END_STATE();
     case 121:
-      if (lookahead == 'k') ADVANCE(199);
+      if (lookahead == 'l') ADVANCE(109);
       END_STATE();
     case 122:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 'm') ADVANCE(54);
       END_STATE();
     case 123:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'm') ADVANCE(341);
       END_STATE();
     case 124:
-      if (lookahead == 'l') ADVANCE(77);
+      if (lookahead == 'm') ADVANCE(177);
       END_STATE();
     case 125:
-      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(151);
       END_STATE();
     case 126:
-      if (lookahead == 'm') ADVANCE(58);
+      if (lookahead == 'n') ADVANCE(273);
       END_STATE();
     case 127:
-      if (lookahead == 'm') ADVANCE(350);
+      if (lookahead == 'n') ADVANCE(97);
       END_STATE();
     case 128:
-      if (lookahead == 'm') ADVANCE(183);
+      if (lookahead == 'n') ADVANCE(185);
       END_STATE();
     case 129:
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'n') ADVANCE(116);
       END_STATE();
     case 130:
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'n') ADVANCE(121);
       END_STATE();
     case 131:
-      if (lookahead == 'n') ADVANCE(101);
+      if (lookahead == 'o') ADVANCE(190);
+      if (lookahead == 't') ADVANCE(387);
       END_STATE();
     case 132:
-      if (lookahead == 'n') ADVANCE(191);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 133:
-      if (lookahead == 'n') ADVANCE(120);
+      if (lookahead == 'o') ADVANCE(67);
       END_STATE();
     case 134:
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'o') ADVANCE(117);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
+      if (lookahead == 'o') ADVANCE(294);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(368);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(64);
-      END_STATE();
-    case 138:
-      if (lookahead == 'o') ADVANCE(72);
-      END_STATE();
-    case 139:
-      if (lookahead == 'o') ADVANCE(121);
-      END_STATE();
-    case 140:
-      if (lookahead == 'o') ADVANCE(303);
-      END_STATE();
-    case 141:
-      if (lookahead == 'o') ADVANCE(377);
-      END_STATE();
-    case 142:
-      if (lookahead == 'o') ADVANCE(198);
-      END_STATE();
-    case 143:
-      if (lookahead == 'o') ADVANCE(127);
-      END_STATE();
-    case 144:
       if (lookahead == 'o') ADVANCE(192);
       END_STATE();
+    case 138:
+      if (lookahead == 'o') ADVANCE(123);
+      END_STATE();
+    case 139:
+      if (lookahead == 'o') ADVANCE(186);
+      END_STATE();
+    case 140:
+      if (lookahead == 'o') ADVANCE(166);
+      END_STATE();
+    case 141:
+      if (lookahead == 'o') ADVANCE(161);
+      END_STATE();
+    case 142:
+      if (lookahead == 'o') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(82);
+      END_STATE();
+    case 143:
+      if (lookahead == 'o') ADVANCE(155);
+      END_STATE();
+    case 144:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
     case 145:
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(167);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'o') ADVANCE(134);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(159);
+      if (lookahead == 'o') ADVANCE(188);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 'p') ADVANCE(285);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(173);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(139);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(194);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(193);
-      END_STATE();
-    case 157:
-      if (lookahead == 'p') ADVANCE(294);
-      END_STATE();
-    case 158:
-      if (lookahead == 'p') ADVANCE(347);
-      END_STATE();
-    case 159:
       if (lookahead == 'p') ADVANCE(338);
       END_STATE();
+    case 154:
+      if (lookahead == 'p') ADVANCE(329);
+      END_STATE();
+    case 155:
+      if (lookahead == 'p') ADVANCE(80);
+      END_STATE();
+    case 156:
+      if (lookahead == 'p') ADVANCE(173);
+      END_STATE();
+    case 157:
+      if (lookahead == 'p') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(94);
+      END_STATE();
+    case 158:
+      if (lookahead == 'p') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(178);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(147);
+      END_STATE();
     case 160:
-      if (lookahead == 'p') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(56);
       END_STATE();
     case 161:
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'r') ADVANCE(179);
       END_STATE();
     case 162:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(391);
       END_STATE();
     case 163:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(81);
       END_STATE();
     case 164:
-      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 165:
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'r') ADVANCE(138);
+      if (lookahead == 'w') ADVANCE(122);
       END_STATE();
     case 166:
-      if (lookahead == 'r') ADVANCE(185);
+      if (lookahead == 'r') ADVANCE(83);
       END_STATE();
     case 167:
-      if (lookahead == 'r') ADVANCE(400);
+      if (lookahead == 'r') ADVANCE(113);
       END_STATE();
     case 168:
-      if (lookahead == 'r') ADVANCE(85);
-      END_STATE();
-    case 169:
-      if (lookahead == 'r') ADVANCE(118);
-      END_STATE();
-    case 170:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      END_STATE();
-    case 171:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      END_STATE();
-    case 172:
-      if (lookahead == 'r') ADVANCE(87);
-      END_STATE();
-    case 173:
-      if (lookahead == 'r') ADVANCE(117);
-      END_STATE();
-    case 174:
-      if (lookahead == 'r') ADVANCE(119);
-      END_STATE();
-    case 175:
-      if (lookahead == 'r') ADVANCE(142);
-      END_STATE();
-    case 176:
-      if (lookahead == 'r') ADVANCE(55);
-      END_STATE();
-    case 177:
-      if (lookahead == 'r') ADVANCE(186);
-      END_STATE();
-    case 178:
-      if (lookahead == 'r') ADVANCE(187);
-      END_STATE();
-    case 179:
-      if (lookahead == 'r') ADVANCE(155);
-      END_STATE();
-    case 180:
       if (lookahead == 'r') ADVANCE(115);
       END_STATE();
+    case 169:
+      if (lookahead == 'r') ADVANCE(137);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(51);
+      END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(180);
+      END_STATE();
+    case 172:
+      if (lookahead == 'r') ADVANCE(181);
+      END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(150);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(111);
+      END_STATE();
+    case 175:
+      if (lookahead == 'r') ADVANCE(139);
+      END_STATE();
+    case 176:
+      if (lookahead == 's') ADVANCE(323);
+      END_STATE();
+    case 177:
+      if (lookahead == 's') ADVANCE(176);
+      END_STATE();
+    case 178:
+      if (lookahead == 't') ADVANCE(300);
+      END_STATE();
+    case 179:
+      if (lookahead == 't') ADVANCE(381);
+      END_STATE();
+    case 180:
+      if (lookahead == 't') ADVANCE(306);
+      END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(303);
       END_STATE();
     case 182:
-      if (lookahead == 's') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(182);
+      if (lookahead == 't') ADVANCE(332);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(390);
+      if (lookahead == 't') ADVANCE(90);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(135);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 't') ADVANCE(76);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(136);
       END_STATE();
     case 189:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 't') ADVANCE(174);
       END_STATE();
     case 190:
-      if (lookahead == 't') ADVANCE(105);
+      if (lookahead == 'u') ADVANCE(128);
       END_STATE();
     case 191:
-      if (lookahead == 't') ADVANCE(94);
+      if (lookahead == 'u') ADVANCE(291);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(140);
+      if (lookahead == 'u') ADVANCE(152);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(78);
+      if (lookahead == 'u') ADVANCE(153);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 'v') ADVANCE(335);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(180);
+      if (lookahead == 'v') ADVANCE(124);
       END_STATE();
     case 196:
-      if (lookahead == 'u') ADVANCE(132);
+      if (lookahead == 'x') ADVANCE(184);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(300);
+      if (lookahead == 'y') ADVANCE(362);
       END_STATE();
     case 198:
-      if (lookahead == 'u') ADVANCE(157);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(199);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(158);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(202);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(201);
       END_STATE();
     case 200:
-      if (lookahead == 'v') ADVANCE(344);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(718);
       END_STATE();
     case 201:
-      if (lookahead == 'v') ADVANCE(128);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(710);
       END_STATE();
     case 202:
-      if (lookahead == 'x') ADVANCE(190);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(710);
       END_STATE();
     case 203:
-      if (lookahead == 'y') ADVANCE(371);
-      END_STATE();
-    case 204:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
-      END_STATE();
-    case 205:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
-      END_STATE();
-    case 206:
-      ADVANCE_MAP(
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
-      END_STATE();
-    case 207:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
-      END_STATE();
-    case 208:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
-      END_STATE();
-    case 209:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(719);
-      END_STATE();
-    case 210:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(719);
-      END_STATE();
-    case 211:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(203);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(380);
       END_STATE();
-    case 212:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 213:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
-      END_STATE();
-    case 214:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
-      END_STATE();
-    case 215:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 216:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
-      END_STATE();
-    case 217:
+    case 204:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
+    case 205:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(394);
+      END_STATE();
+    case 206:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      END_STATE();
+    case 207:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      END_STATE();
+    case 208:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 209:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 210:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(701);
+      END_STATE();
+    case 211:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(720);
+      END_STATE();
+    case 212:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
+      END_STATE();
+    case 213:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(211);
+      END_STATE();
+    case 214:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+      END_STATE();
+    case 215:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(214);
+      END_STATE();
+    case 216:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 217:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(216);
+      END_STATE();
     case 218:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
     case 219:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(218);
       END_STATE();
     case 220:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      END_STATE();
-    case 222:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
       END_STATE();
-    case 223:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 224:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
-      END_STATE();
-    case 225:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
-      END_STATE();
-    case 226:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
-      END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 228:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
-      END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
-      END_STATE();
-    case 230:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
-      END_STATE();
-    case 231:
+    case 222:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 223:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(706);
+      END_STATE();
+    case 224:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '"', 702,
+        '#', 707,
+        '%', 692,
+        '(', 688,
+        ')', 689,
+        '*', 691,
+        '+', 690,
+        ',', 390,
+        '-', 361,
+        '/', 356,
+        '0', 699,
+        ';', 255,
+        '<', 258,
+        '=', 263,
+        '>', 259,
+        '\\', 5,
+        'a', 563,
+        'c', 622,
+        'd', 577,
+        'f', 649,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 546,
+        'n', 569,
+        'o', 598,
+        'p', 630,
+        'r', 571,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 685,
+        '}', 686,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(224);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 225:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '"', 702,
+        '#', 707,
+        '%', 692,
+        ')', 689,
+        '*', 691,
+        '+', 690,
+        '-', 360,
+        '.', 30,
+        '/', 356,
+        '0', 697,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'm', 670,
+        't', 544,
+        '{', 685,
+        '}', 686,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(225);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 226:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '"', 702,
+        '#', 707,
+        '0', 699,
+        ';', 255,
+        '<', 257,
+        '=', 263,
+        '>', 259,
+        '\\', 5,
+        'a', 68,
+        'd', 72,
+        'f', 165,
+        'g', 169,
+        'i', 65,
+        'l', 132,
+        'm', 88,
+        'n', 79,
+        'o', 106,
+        'p', 142,
+        'r', 73,
+        's', 62,
+        't', 45,
+        'u', 107,
+        'v', 112,
+        'w', 86,
+        '{', 685,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(226);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      END_STATE();
+    case 227:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '%', 692,
+        '(', 688,
+        ')', 689,
+        '*', 691,
+        '+', 690,
+        '-', 360,
+        '.', 30,
+        '/', 356,
+        '0', 693,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '=', 263,
+        '>', 259,
+        '\\', 5,
+        '{', 685,
+        '}', 686,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(227);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(694);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 228:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '%', 692,
+        '*', 691,
+        '+', 690,
+        '-', 360,
+        '.', 395,
+        '/', 356,
+        '0', 695,
+        ':', 724,
+        ';', 255,
+        '<', 29,
+        '>', 259,
+        '[', 222,
+        '\\', 5,
+        'm', 548,
+        't', 544,
+        '{', 685,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 229:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '%', 692,
+        '*', 691,
+        '+', 690,
+        '-', 360,
+        '/', 356,
+        '0', 695,
+        ':', 724,
+        ';', 255,
+        '<', 29,
+        '>', 259,
+        '[', 222,
+        '\\', 5,
+        'm', 548,
+        't', 544,
+        '{', 685,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 230:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        ',', 390,
+        '-', 360,
+        '/', 356,
+        ';', 255,
+        '<', 258,
+        '>', 259,
+        '\\', 5,
+        'c', 131,
+        'd', 71,
+        'f', 165,
+        'g', 169,
+        'i', 65,
+        'l', 132,
+        'm', 48,
+        'n', 140,
+        'o', 105,
+        'p', 142,
+        'r', 73,
+        's', 160,
+        't', 45,
+        'u', 107,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
+      END_STATE();
+    case 231:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        ',', 390,
+        '-', 360,
+        '/', 356,
+        ';', 255,
+        '<', 258,
+        '>', 259,
+        '\\', 5,
+        'c', 131,
+        'd', 71,
+        'f', 165,
+        'g', 169,
+        'i', 65,
+        'l', 132,
+        'm', 48,
+        'n', 140,
+        'o', 105,
+        'p', 142,
+        'r', 73,
+        's', 160,
+        't', 45,
+        'u', 107,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
       END_STATE();
     case 232:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(715);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '/', 365,
-        '0', 708,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        '-', 361,
+        '.', 395,
+        '/', 356,
+        '0', 697,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '>', 259,
         '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-        '}', 695,
+        'a', 536,
+        'c', 538,
+        'd', 537,
+        'f', 539,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 547,
+        'n', 570,
+        'o', 599,
+        'p', 630,
+        'r', 582,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 685,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 234:
-      if (eof) ADVANCE(263);
+    case 233:
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        '-', 361,
+        '/', 356,
+        '0', 697,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '>', 259,
         '\\', 5,
-        'm', 679,
-        't', 553,
-        '{', 694,
-        '}', 695,
+        'a', 536,
+        'c', 538,
+        'd', 537,
+        'f', 539,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 547,
+        'n', 570,
+        'o', 599,
+        'p', 630,
+        'r', 582,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 685,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(234);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          lookahead == ' ') SKIP(233);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 235:
-      if (eof) ADVANCE(263);
+    case 234:
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '0', 708,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        '-', 41,
+        '.', 395,
+        '/', 721,
+        '0', 697,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '>', 259,
         '\\', 5,
-        'a', 71,
-        'd', 84,
-        'f', 170,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 92,
-        'n', 81,
-        'o', 110,
-        'p', 147,
-        'r', 75,
-        's', 66,
-        't', 49,
-        'u', 111,
-        'v', 116,
-        'w', 90,
-        '{', 694,
+        'a', 536,
+        'c', 538,
+        'd', 537,
+        'f', 539,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 547,
+        'n', 570,
+        'o', 599,
+        'p', 630,
+        'r', 582,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 685,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(235);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '-', 41,
+        '0', 697,
+        ':', 724,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'a', 536,
+        'c', 538,
+        'd', 537,
+        'f', 539,
+        'g', 652,
+        'i', 564,
+        'l', 623,
+        'm', 547,
+        'n', 570,
+        'o', 599,
+        'p', 630,
+        'r', 582,
+        's', 562,
+        't', 543,
+        'u', 601,
+        'v', 596,
+        'w', 579,
+        '{', 685,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 236:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 702,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        '-', 41,
+        ';', 255,
+        '<', 257,
+        '>', 259,
         '\\', 5,
-        '{', 694,
-        '}', 695,
+        'c', 622,
+        'd', 643,
+        'i', 595,
+        'm', 548,
+        'o', 600,
+        'p', 660,
+        's', 646,
+        '{', 685,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(236);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 237:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 404,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        '/', 721,
+        ';', 255,
+        '<', 258,
+        '>', 259,
         '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
-        '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 239:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ',', 399,
-        '-', 369,
-        '/', 365,
-        ';', 264,
-        '<', 267,
-        '>', 268,
-        '\\', 5,
-        'c', 136,
-        'd', 74,
-        'f', 171,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 52,
-        'n', 145,
-        'o', 109,
-        'p', 147,
-        'r', 75,
-        's', 165,
-        't', 49,
-        'u', 111,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
-      END_STATE();
-    case 240:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '.', 404,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 241:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 242:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '.', 404,
-        '/', 729,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        '{', 687,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(243);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 243:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'c', 631,
-        'd', 652,
-        'i', 604,
-        'm', 557,
-        'o', 609,
-        'p', 669,
-        's', 655,
-        '{', 696,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 245:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'c', 631,
-        'd', 652,
-        'i', 604,
-        'm', 557,
-        'o', 609,
-        'p', 669,
-        's', 655,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 246:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        '/', 729,
-        ';', 264,
-        '<', 267,
-        '>', 268,
-        '\\', 5,
-        '{', 696,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 238:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'd', 425,
+        'g', 510,
+        'i', 415,
+        'l', 477,
+        'p', 484,
+        'r', 427,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'm', 482,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(248);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '>', 259,
+        '\\', 5,
+        'a', 414,
+        'd', 425,
+        'l', 478,
+        'm', 428,
+        'n', 420,
+        'o', 468,
+        'p', 512,
+        's', 412,
+        't', 398,
+        'v', 451,
+        'w', 429,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        '.', 395,
+        ';', 255,
+        '>', 259,
+        '\\', 5,
+        'd', 492,
+        'f', 504,
+        'i', 445,
+        'l', 478,
+        'o', 449,
+        'p', 498,
+        's', 497,
+        't', 397,
+        'u', 443,
+        '{', 687,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(250);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '<') ADVANCE(258);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'd', 70,
+        'g', 169,
+        'i', 64,
+        'l', 146,
+        'p', 141,
+        'r', 85,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(254);
+      ADVANCE_MAP(
+        '\n', 256,
+        '#', 707,
+        ';', 255,
+        '<', 257,
+        '>', 259,
+        '\\', 5,
+        'd', 578,
+        'g', 652,
+        'i', 565,
+        'l', 633,
+        'p', 631,
+        'r', 582,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '<') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(670);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'd', 434,
-        'g', 519,
-        'i', 424,
-        'l', 486,
-        'p', 493,
-        'r', 436,
-        '{', 696,
-      );
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '<') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(133);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          lookahead == ' ') SKIP(247);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'm', 491,
-        '{', 696,
-      );
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '<') ADVANCE(257);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          lookahead == ' ') SKIP(248);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        ';', 255,
+        '>', 259,
         '\\', 5,
-        '{', 696,
+        'a', 68,
+        'd', 70,
+        'l', 149,
+        'm', 89,
+        'n', 78,
+        'o', 130,
+        'p', 175,
+        's', 63,
+        't', 44,
+        'v', 112,
+        'w', 86,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          lookahead == ' ') SKIP(249);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(254);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 256,
+        '#', 707,
+        ';', 255,
+        '>', 259,
         '\\', 5,
-        'a', 423,
-        'd', 434,
-        'l', 487,
-        'm', 437,
-        'n', 429,
-        'o', 477,
-        'p', 521,
-        's', 421,
-        't', 407,
-        'v', 460,
-        'w', 438,
-        '{', 696,
+        'd', 157,
+        'f', 165,
+        'i', 103,
+        'l', 149,
+        'o', 104,
+        'p', 163,
+        's', 159,
+        't', 45,
+        'u', 107,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          lookahead == ' ') SKIP(250);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'd', 501,
-        'f', 513,
-        'i', 454,
-        'l', 487,
-        'o', 458,
-        'p', 507,
-        's', 506,
-        't', 406,
-        'u', 452,
-        '{', 696,
-      );
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(626);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(251);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(267);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '>') ADVANCE(259);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(618);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'd', 83,
-        'g', 175,
-        'i', 68,
-        'l', 151,
-        'p', 146,
-        'r', 89,
-      );
+      if (eof) ADVANCE(254);
+      if (lookahead == '\n') ADVANCE(256);
+      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == ';') ADVANCE(255);
+      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(631);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'd', 587,
-        'g', 661,
-        'i', 574,
-        'l', 642,
-        'p', 640,
-        'r', 591,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(138);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      END_STATE();
-    case 257:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      END_STATE();
-    case 258:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'a', 71,
-        'd', 83,
-        'l', 154,
-        'm', 93,
-        'n', 80,
-        'o', 134,
-        'p', 181,
-        's', 67,
-        't', 48,
-        'v', 116,
-        'w', 90,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      END_STATE();
-    case 259:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'd', 162,
-        'f', 170,
-        'i', 107,
-        'l', 154,
-        'o', 108,
-        'p', 168,
-        's', 164,
-        't', 49,
-        'u', 111,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      END_STATE();
-    case 260:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(635);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(627);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(640);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 263:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 264:
+    case 255:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 265:
+    case 256:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 266:
+    case 257:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 267:
+    case 258:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(46);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
-    case 268:
+    case 259:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 269:
+    case 260:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 270:
+    case 261:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 271:
+    case 262:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 272:
+    case 263:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 273:
+    case 264:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(274);
+      if (lookahead == '=') ADVANCE(265);
       END_STATE();
-    case 274:
+    case 265:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 275:
+    case 266:
       ACCEPT_TOKEN(anon_sym_reach);
       END_STATE();
-    case 276:
+    case 267:
       ACCEPT_TOKEN(anon_sym_reach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 277:
+    case 268:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 278:
+    case 269:
       ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
-    case 279:
+    case 270:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 280:
+    case 271:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 281:
+    case 272:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 282:
+    case 273:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_src);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 318:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 319:
+    case 310:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(321);
+      if (lookahead == ':') ADVANCE(312);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(310);
       END_STATE();
-    case 320:
+    case 311:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(311);
       END_STATE();
-    case 321:
+    case 312:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(311);
       END_STATE();
-    case 322:
+    case 313:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(313);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_advmss);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_scope);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_scope);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_weight);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_weight);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_from);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(371);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(381);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(380);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 365:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 366:
+    case 357:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(309);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 386:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(377);
       END_STATE();
-    case 387:
+    case 378:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(378);
       END_STATE();
-    case 388:
+    case 379:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(709);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(203);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(380);
       END_STATE();
-    case 389:
+    case 380:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(203);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(380);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 399:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 400:
+    case 391:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 401:
+    case 392:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
-    case 402:
+    case 393:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 403:
+    case 394:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(394);
       END_STATE();
-    case 404:
+    case 395:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 405:
+    case 396:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(396);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(406);
+      if (lookahead == 'o') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(406);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(465);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(316);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(410);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(502);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(506);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == 'o') ADVANCE(355);
+      if (lookahead == 'b') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'c') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(474);
+      if (lookahead == 'c') ADVANCE(319);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(325);
+      if (lookahead == 'c') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(466);
+      if (lookahead == 'c') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(418);
+      if (lookahead == 'c') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(419);
+      if (lookahead == 'c') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(511);
+      if (lookahead == 'd') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(515);
+      if (lookahead == 'd') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(468);
+      if (lookahead == 'd') ADVANCE(281);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(308);
+      if (lookahead == 'd') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'd') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(448);
+      if (lookahead == 'e') ADVANCE(262);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(449);
+      if (lookahead == 'e') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(410);
+      if (lookahead == 'e') ADVANCE(533);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'e') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(385);
+      if (lookahead == 'e') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(541);
+      if (lookahead == 'e') ADVANCE(278);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(510);
+      if (lookahead == 'e') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(432);
+      if (lookahead == 'e') ADVANCE(435);
+      if (lookahead == 'i') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(271);
+      if (lookahead == 'e') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(368);
+      if (lookahead == 'e') ADVANCE(524);
+      if (lookahead == 't') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(542);
+      if (lookahead == 'e') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(337);
+      if (lookahead == 'e') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
+      if (lookahead == 'e') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'f') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(540);
+      if (lookahead == 'f') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(444);
-      if (lookahead == 'i') ADVANCE(492);
+      if (lookahead == 'f') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == 'f') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(533);
-      if (lookahead == 't') ADVANCE(536);
+      if (lookahead == 'g') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == 'g') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(411);
+      if (lookahead == 'h') ADVANCE(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(412);
+      if (lookahead == 'h') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(509);
+      if (lookahead == 'h') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(358);
+      if (lookahead == 'h') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(361);
+      if (lookahead == 'i') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'i') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(453);
+      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'p') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 446:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 447:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(428);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 448:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 449:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(280);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 450:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(528);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 451:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(490);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(425);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 447:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 449:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(434);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(467);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 451:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(400);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(517);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
-      if (lookahead == 'p') ADVANCE(503);
+      if (lookahead == 'k') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'k') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == 'k') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(417);
+      if (lookahead == 'l') ADVANCE(290);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'l') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(476);
+      if (lookahead == 'l') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(409);
+      if (lookahead == 'l') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(526);
+      if (lookahead == 'm') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(537);
+      if (lookahead == 'm') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(364);
+      if (lookahead == 'm') ADVANCE(514);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(331);
+      if (lookahead == 'm') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(395);
+      if (lookahead == 'n') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(299);
+      if (lookahead == 'n') ADVANCE(275);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(422);
+      if (lookahead == 'n') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(427);
+      if (lookahead == 'n') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(459);
+      if (lookahead == 'n') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(352);
+      if (lookahead == 'o') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(523);
+      if (lookahead == 'o') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 473:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(284);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(464);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(534);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(462);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(379);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(305);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(508);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(471);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(538);
-      if (lookahead == 't') ADVANCE(398);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 487:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(479);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 488:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(512);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 489:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(504);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 491:
+    case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(426);
+      if (lookahead == 'o') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 492:
+    case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(514);
+      if (lookahead == 'o') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 493:
+    case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(518);
+      if (lookahead == 'o') ADVANCE(529);
+      if (lookahead == 't') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 494:
+    case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == 'o') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 495:
+    case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(520);
+      if (lookahead == 'o') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 496:
+    case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == 'o') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 497:
+    case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == 'o') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 498:
+    case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(349);
+      if (lookahead == 'o') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
-    case 499:
+    case 482:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(417);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(509);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(511);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(530);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 488:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(523);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(331);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(287);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(473);
+      if (lookahead == 's') ADVANCE(436);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(473);
+      if (lookahead == 's') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(421);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(479);
+      if (lookahead == 'r') ADVANCE(407);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(479);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(515);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(296);
+      if (lookahead == 'r') ADVANCE(393);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(445);
+      if (lookahead == 'r') ADVANCE(399);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(516);
+      if (lookahead == 'r') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(430);
+      if (lookahead == 'r') ADVANCE(474);
+      if (lookahead == 'w') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'r') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == 'r') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(524);
+      if (lookahead == 'r') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
+      if (lookahead == 'r') ADVANCE(521);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(408);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 'r') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(525);
+      if (lookahead == 'r') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(483);
-      if (lookahead == 'w') ADVANCE(470);
+      if (lookahead == 's') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 's') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(465);
+      if (lookahead == 't') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(484);
+      if (lookahead == 't') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == 't') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == 't') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == 't') ADVANCE(334);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(440);
+      if (lookahead == 't') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == 't') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(522);
+      if (lookahead == 't') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(317);
+      if (lookahead == 't') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 't') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 't') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == 'u') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == 'u') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'u') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(392);
+      if (lookahead == 'u') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(480);
+      if (lookahead == 'v') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(481);
+      if (lookahead == 'v') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == 'x') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(441);
+      if (lookahead == 'y') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
       END_STATE();
     case 536:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(302);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'd') ADVANCE(541);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 537:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(498);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'e') ADVANCE(540);
+      if (lookahead == 'p') ADVANCE(634);
+      if (lookahead == 's') ADVANCE(588);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 538:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(478);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'o') ADVANCE(676);
+      if (lookahead == 't') ADVANCE(388);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 539:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(500);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'r') ADVANCE(629);
+      if (lookahead == 'w') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 540:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'v') ADVANCE(336);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 541:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(472);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'v') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 542:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(724);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 543:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(373);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(555);
+      if (lookahead == 'o') ADVANCE(344);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 544:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(555);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'd') ADVANCE(550);
+      if (lookahead == 'a') ADVANCE(315);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'e') ADVANCE(549);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
+      if (lookahead == 'a') ADVANCE(648);
+      if (lookahead == 'e') ADVANCE(671);
+      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == 't') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
+      if (lookahead == 'a') ADVANCE(648);
+      if (lookahead == 'e') ADVANCE(671);
+      if (lookahead == 't') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
+      if (lookahead == 'a') ADVANCE(648);
+      if (lookahead == 't') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(345);
+      if (lookahead == 'a') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(623);
+      if (lookahead == 'a') ADVANCE(558);
+      if (lookahead == 'm') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 551:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 552:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
-      if (lookahead == 'o') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 553:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 554:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(324);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 555:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 'o') ADVANCE(576);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(567);
-      if (lookahead == 'm') ADVANCE(648);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(628);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 561:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 552:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(610);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 553:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 554:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(561);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(298);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(318);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(552);
+      if (lookahead == 'o') ADVANCE(609);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(552);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(660);
+      if (lookahead == 'c') ADVANCE(627);
+      if (lookahead == 'p') ADVANCE(638);
+      if (lookahead == 'r') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
+      if (lookahead == 'd') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(621);
+      if (lookahead == 'd') ADVANCE(280);
+      if (lookahead == 'i') ADVANCE(585);
+      if (lookahead == 'p') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(307);
+      if (lookahead == 'd') ADVANCE(280);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(327);
+      if (lookahead == 'd') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(600);
+      if (lookahead == 'd') ADVANCE(572);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(618);
+      if (lookahead == 'd') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(690);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
-      if (lookahead == 'i') ADVANCE(594);
-      if (lookahead == 'p') ADVANCE(654);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(384);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(664);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 578:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
-      if (lookahead == 'o') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(336);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 583:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(270);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 584:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(292);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 585:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(367);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 586:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 587:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 588:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(606);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 589:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (lookahead == 'i') ADVANCE(645);
-      if (lookahead == 'o') ADVANCE(681);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 590:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(620);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(626);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 592:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(563);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 593:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(656);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 594:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(357);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 595:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(360);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 596:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 597:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(613);
-      if (lookahead == 't') ADVANCE(310);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 598:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(602);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(585);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(276);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(279);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(677);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 603:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 604:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(594);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(554);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 607:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 608:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(622);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 609:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 610:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(577);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 611:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(566);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(629);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 613:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(590);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 614:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(678);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(394);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(363);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(330);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(688);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(298);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(583);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(612);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(671);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(351);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(562);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(648);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(682);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(568);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(304);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(378);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(576);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(682);
       if (lookahead == 'o') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(550);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(277);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(327);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(261);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(358);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 'p') ADVANCE(634);
+      if (lookahead == 's') ADVANCE(588);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(680);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(597);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(587);
+      if (lookahead == 'i') ADVANCE(636);
+      if (lookahead == 'o') ADVANCE(672);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(554);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 585:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 586:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(351);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 587:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(366);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 588:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(604);
+      if (lookahead == 't') ADVANCE(301);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 589:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 590:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(267);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(270);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 593:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(668);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 594:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(635);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 595:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 596:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(545);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(586);
+      if (lookahead == 'n') ADVANCE(274);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(586);
+      if (lookahead == 'n') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(568);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(557);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(620);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(669);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(385);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 608:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(321);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(679);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(289);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(574);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(342);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(553);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(639);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(274);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(676);
+      if (lookahead == 't') ADVANCE(388);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(369);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(567);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(678);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(650);
+      if (lookahead == 'r') ADVANCE(580);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(650);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(672);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(560);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(657);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(687);
+      if (lookahead == 'o') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(624);
+      if (lookahead == 'o') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
-      if (lookahead == 'r') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(674);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
+      if (lookahead == 'p') ADVANCE(286);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(681);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(666);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 644:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(651);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 645:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(665);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 646:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(684);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 647:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(668);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 648:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(683);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 649:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(295);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 650:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 651:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'p') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(330);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(634);
+      if (lookahead == 's') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(638);
+      if (lookahead == 'r') ADVANCE(556);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(392);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 648:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 649:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(629);
+      if (lookahead == 'w') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 650:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 651:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(672);
+      if (lookahead == 'r') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(582);
+      if (lookahead == 'r') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(667);
+      if (lookahead == 'r') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
+      if (lookahead == 'r') ADVANCE(551);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(401);
+      if (lookahead == 'r') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(615);
+      if (lookahead == 'r') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(674);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 661:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(667);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(324);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(592);
+      if (lookahead == 's') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(611);
+      if (lookahead == 't') ADVANCE(301);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(614);
+      if (lookahead == 't') ADVANCE(382);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 't') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 't') ADVANCE(304);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 't') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(641);
+      if (lookahead == 't') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(670);
+      if (lookahead == 't') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 't') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(391);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(316);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(313);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(692);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(593);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 683:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(625);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(292);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(640);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(641);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(336);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(664);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
       END_STATE();
     case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(630);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 686:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(301);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 687:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(649);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(650);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(623);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(673);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 694:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 695:
+    case 686:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 696:
+    case 687:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 697:
+    case 688:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 698:
+    case 689:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 699:
+    case 690:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 700:
+    case 691:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 701:
+    case 692:
       ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
-    case 702:
+    case 693:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'x', 219,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 719,
+        '.', 208,
+        ':', 724,
+        'x', 210,
+        'B', 712,
+        'b', 712,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 200,
+        'n', 200,
+        'S', 718,
+        's', 718,
+        'T', 198,
+        't', 198,
+        'U', 200,
+        'u', 200,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(694);
       END_STATE();
-    case 703:
+    case 694:
       ACCEPT_TOKEN(sym_integer);
       ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 719,
+        '.', 208,
+        ':', 724,
+        'B', 712,
+        'b', 712,
+        'G', 715,
+        'g', 715,
+        'K', 715,
+        'k', 715,
+        'M', 716,
+        'm', 716,
+        'N', 200,
+        'n', 200,
+        'S', 718,
+        's', 718,
+        'T', 198,
+        't', 198,
+        'U', 200,
+        'u', 200,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(694);
       END_STATE();
-    case 704:
+    case 695:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (lookahead == '.') ADVANCE(204);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'x') ADVANCE(210);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 705:
+    case 696:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (lookahead == '.') ADVANCE(204);
+      if (lookahead == ':') ADVANCE(724);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 706:
+    case 697:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == 'x') ADVANCE(210);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 707:
+    case 698:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (lookahead == ':') ADVANCE(724);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 708:
+    case 699:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (lookahead == 'x') ADVANCE(210);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
       END_STATE();
-    case 709:
+    case 700:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
       END_STATE();
-    case 710:
+    case 701:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(701);
       END_STATE();
-    case 711:
+    case 702:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 712:
+    case 703:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(709);
+      if (lookahead == '\\') ADVANCE(223);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(706);
       END_STATE();
-    case 713:
+    case 704:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(717);
+      if (lookahead == '"') ADVANCE(707);
+      if (lookahead == '\\') ADVANCE(708);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(704);
       END_STATE();
-    case 714:
+    case 705:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '#') ADVANCE(704);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(705);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(715);
+          lookahead != '#') ADVANCE(706);
       END_STATE();
-    case 715:
+    case 706:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(223);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(706);
       END_STATE();
-    case 716:
+    case 707:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(716);
+          lookahead != '\n') ADVANCE(707);
       END_STATE();
-    case 717:
+    case 708:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(704);
       END_STATE();
-    case 718:
+    case 709:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 719:
+    case 710:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 720:
+    case 711:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 721:
+    case 712:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(724);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(202);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(201);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
-    case 722:
+    case 713:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
+          lookahead == 'b') ADVANCE(711);
       END_STATE();
-    case 723:
+    case 714:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
+          lookahead == 'b') ADVANCE(711);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
+          lookahead == 's') ADVANCE(718);
       END_STATE();
-    case 724:
+    case 715:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(720);
+          lookahead == 'b') ADVANCE(717);
       END_STATE();
-    case 725:
+    case 716:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(717);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(718);
+      END_STATE();
+    case 717:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(202);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(201);
       END_STATE();
-    case 726:
+    case 718:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 727:
+    case 719:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 728:
+    case 720:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 729:
+    case 721:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 730:
+    case 722:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (lookahead == 'x') ADVANCE(210);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
       END_STATE();
-    case 731:
+    case 723:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
       END_STATE();
-    case 732:
+    case 724:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(724);
       END_STATE();
     default:
       return false;
@@ -8333,1245 +8282,1319 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
     case 1:
       if (lookahead == 'c') ADVANCE(24);
       if (lookahead == 'd') ADVANCE(25);
+      if (lookahead == 't') ADVANCE(26);
       END_STATE();
     case 2:
-      if (lookahead == 'l') ADVANCE(26);
-      if (lookahead == 'p') ADVANCE(27);
-      if (lookahead == 'r') ADVANCE(28);
-      if (lookahead == 'u') ADVANCE(29);
+      if (lookahead == 'l') ADVANCE(27);
+      if (lookahead == 'p') ADVANCE(28);
+      if (lookahead == 'r') ADVANCE(29);
+      if (lookahead == 'u') ADVANCE(30);
       END_STATE();
     case 3:
-      if (lookahead == 'b') ADVANCE(30);
-      if (lookahead == 'e') ADVANCE(31);
-      if (lookahead == 'l') ADVANCE(32);
-      if (lookahead == 'o') ADVANCE(33);
+      if (lookahead == 'b') ADVANCE(31);
+      if (lookahead == 'e') ADVANCE(32);
+      if (lookahead == 'l') ADVANCE(33);
+      if (lookahead == 'o') ADVANCE(34);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(34);
-      if (lookahead == 'i') ADVANCE(35);
-      if (lookahead == 'n') ADVANCE(36);
-      if (lookahead == 'o') ADVANCE(37);
-      if (lookahead == 'r') ADVANCE(38);
-      if (lookahead == 'u') ADVANCE(39);
+      if (lookahead == 'e') ADVANCE(35);
+      if (lookahead == 'i') ADVANCE(36);
+      if (lookahead == 'n') ADVANCE(37);
+      if (lookahead == 'o') ADVANCE(38);
+      if (lookahead == 'r') ADVANCE(39);
+      if (lookahead == 'u') ADVANCE(40);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(40);
-      if (lookahead == 's') ADVANCE(41);
-      if (lookahead == 'x') ADVANCE(42);
+      if (lookahead == 'g') ADVANCE(41);
+      if (lookahead == 's') ADVANCE(42);
+      if (lookahead == 't') ADVANCE(43);
+      if (lookahead == 'x') ADVANCE(44);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(43);
-      if (lookahead == 'o') ADVANCE(44);
+      if (lookahead == 'i') ADVANCE(45);
+      if (lookahead == 'o') ADVANCE(46);
       END_STATE();
     case 7:
-      if (lookahead == 'a') ADVANCE(45);
-      if (lookahead == 'e') ADVANCE(46);
-      if (lookahead == 'l') ADVANCE(47);
+      if (lookahead == 'a') ADVANCE(47);
+      if (lookahead == 'e') ADVANCE(48);
+      if (lookahead == 'l') ADVANCE(49);
       END_STATE();
     case 8:
-      if (lookahead == 'a') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(49);
-      if (lookahead == 't') ADVANCE(50);
+      if (lookahead == 'a') ADVANCE(50);
+      if (lookahead == 'o') ADVANCE(51);
+      if (lookahead == 't') ADVANCE(52);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(51);
-      if (lookahead == 'n') ADVANCE(52);
+      if (lookahead == 'c') ADVANCE(53);
+      if (lookahead == 'n') ADVANCE(54);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(53);
+      if (lookahead == 'i') ADVANCE(55);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'e') ADVANCE(55);
-      if (lookahead == 'i') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'i') ADVANCE(58);
+      if (lookahead == 'o') ADVANCE(59);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'p') ADVANCE(61);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(62);
+      if (lookahead == 'e') ADVANCE(63);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(61);
-      if (lookahead == 'u') ADVANCE(62);
+      if (lookahead == 'f') ADVANCE(64);
+      if (lookahead == 'u') ADVANCE(65);
+      if (lookahead == 'v') ADVANCE(66);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(63);
-      if (lookahead == 'e') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(65);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'e') ADVANCE(68);
+      if (lookahead == 'o') ADVANCE(69);
+      if (lookahead == 'r') ADVANCE(70);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(67);
-      if (lookahead == 'u') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(71);
+      if (lookahead == 'u') ADVANCE(72);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(69);
-      if (lookahead == 'a') ADVANCE(70);
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'o') ADVANCE(72);
-      if (lookahead == 'u') ADVANCE(73);
+      if (lookahead == '2') ADVANCE(73);
+      if (lookahead == 'a') ADVANCE(74);
+      if (lookahead == 'e') ADVANCE(75);
+      if (lookahead == 'o') ADVANCE(76);
+      if (lookahead == 'u') ADVANCE(77);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(74);
-      if (lookahead == 'h') ADVANCE(75);
-      if (lookahead == 'n') ADVANCE(76);
-      if (lookahead == 'y') ADVANCE(77);
+      if (lookahead == 'e') ADVANCE(78);
+      if (lookahead == 'h') ADVANCE(79);
+      if (lookahead == 'n') ADVANCE(80);
+      if (lookahead == 'y') ADVANCE(81);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(78);
+      if (lookahead == 'c') ADVANCE(82);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(79);
-      if (lookahead == 'n') ADVANCE(80);
-      if (lookahead == 'p') ADVANCE(81);
+      if (lookahead == 'd') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(84);
+      if (lookahead == 'p') ADVANCE(85);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(82);
-      if (lookahead == 'r') ADVANCE(83);
-      if (lookahead == 'x') ADVANCE(84);
+      if (lookahead == 'e') ADVANCE(86);
+      if (lookahead == 'r') ADVANCE(87);
+      if (lookahead == 'x') ADVANCE(88);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'i') ADVANCE(89);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(86);
+      if (lookahead == 'd') ADVANCE(90);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(87);
+      if (lookahead == 'c') ADVANCE(91);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(88);
+      if (lookahead == 'd') ADVANCE(92);
       END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(89);
+      if (lookahead == 'm') ADVANCE(93);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(90);
+      if (lookahead == 'a') ADVANCE(94);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'f') ADVANCE(95);
       END_STATE();
     case 29:
-      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(96);
       END_STATE();
     case 30:
-      if (lookahead == 'u') ADVANCE(93);
-      END_STATE();
-    case 31:
-      if (lookahead == 'i') ADVANCE(94);
-      END_STATE();
-    case 32:
-      if (lookahead == 'a') ADVANCE(95);
-      if (lookahead == 's') ADVANCE(96);
-      END_STATE();
-    case 33:
       if (lookahead == 'r') ADVANCE(97);
       END_STATE();
+    case 31:
+      if (lookahead == 'u') ADVANCE(98);
+      END_STATE();
+    case 32:
+      if (lookahead == 'i') ADVANCE(99);
+      END_STATE();
+    case 33:
+      if (lookahead == 'a') ADVANCE(100);
+      if (lookahead == 's') ADVANCE(101);
+      END_STATE();
     case 34:
-      if (lookahead == 'f') ADVANCE(98);
-      if (lookahead == 'l') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(102);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'f') ADVANCE(103);
+      if (lookahead == 'l') ADVANCE(104);
       END_STATE();
     case 36:
-      if (lookahead == 'a') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(105);
       END_STATE();
     case 37:
-      if (lookahead == 'w') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(106);
       END_STATE();
     case 38:
-      if (lookahead == 'o') ADVANCE(103);
+      if (lookahead == 'w') ADVANCE(107);
       END_STATE();
     case 39:
-      if (lookahead == 'm') ADVANCE(104);
-      if (lookahead == 'p') ADVANCE(105);
+      if (lookahead == 'o') ADVANCE(108);
       END_STATE();
     case 40:
-      if (lookahead == 'r') ADVANCE(106);
+      if (lookahead == 'm') ADVANCE(109);
+      if (lookahead == 'p') ADVANCE(110);
       END_STATE();
     case 41:
-      if (lookahead == 't') ADVANCE(107);
-      END_STATE();
-    case 42:
-      if (lookahead == 'p') ADVANCE(108);
-      END_STATE();
-    case 43:
-      if (lookahead == 'l') ADVANCE(109);
-      if (lookahead == 'r') ADVANCE(110);
-      END_STATE();
-    case 44:
       if (lookahead == 'r') ADVANCE(111);
       END_STATE();
+    case 42:
+      if (lookahead == 't') ADVANCE(112);
+      END_STATE();
+    case 43:
+      if (lookahead == 'h') ADVANCE(113);
+      END_STATE();
+    case 44:
+      if (lookahead == 'p') ADVANCE(114);
+      END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(112);
+      if (lookahead == 'l') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(116);
       END_STATE();
     case 46:
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'r') ADVANCE(117);
       END_STATE();
     case 47:
-      if (lookahead == 'o') ADVANCE(114);
+      if (lookahead == 'p') ADVANCE(118);
       END_STATE();
     case 48:
-      if (lookahead == 'n') ADVANCE(115);
+      if (lookahead == 'n') ADVANCE(119);
       END_STATE();
     case 49:
-      if (lookahead == 's') ADVANCE(116);
+      if (lookahead == 'o') ADVANCE(120);
       END_STATE();
     case 50:
-      if (lookahead == 'b') ADVANCE(117);
+      if (lookahead == 'n') ADVANCE(121);
       END_STATE();
     case 51:
-      if (lookahead == 'm') ADVANCE(118);
+      if (lookahead == 's') ADVANCE(122);
       END_STATE();
     case 52:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(119);
-      if (lookahead == 'g') ADVANCE(120);
-      if (lookahead == 'p') ADVANCE(121);
-      if (lookahead == 'v') ADVANCE(122);
+      if (lookahead == 'b') ADVANCE(123);
       END_STATE();
     case 53:
-      if (lookahead == 't') ADVANCE(123);
+      if (lookahead == 'm') ADVANCE(124);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(124);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(125);
+      if (lookahead == 'g') ADVANCE(126);
+      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 'v') ADVANCE(128);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(125);
+      if (lookahead == 't') ADVANCE(129);
       END_STATE();
     case 56:
-      if (lookahead == 'm') ADVANCE(126);
-      if (lookahead == 'n') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(130);
       END_STATE();
     case 57:
-      if (lookahead == 's') ADVANCE(128);
-      END_STATE();
-    case 58:
-      if (lookahead == 'c') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(130);
-      END_STATE();
-    case 59:
       if (lookahead == 't') ADVANCE(131);
       END_STATE();
+    case 58:
+      if (lookahead == 'm') ADVANCE(132);
+      if (lookahead == 'n') ADVANCE(133);
+      END_STATE();
+    case 59:
+      if (lookahead == 's') ADVANCE(134);
+      END_STATE();
     case 60:
-      if (lookahead == 't') ADVANCE(132);
-      if (lookahead == 'w') ADVANCE(133);
-      END_STATE();
-    case 61:
-      if (lookahead == 'f') ADVANCE(134);
-      END_STATE();
-    case 62:
-      if (lookahead == 't') ADVANCE(135);
-      END_STATE();
-    case 63:
+      if (lookahead == 'c') ADVANCE(135);
       if (lookahead == 's') ADVANCE(136);
       END_STATE();
+    case 61:
+      if (lookahead == 'u') ADVANCE(137);
+      END_STATE();
+    case 62:
+      if (lookahead == 't') ADVANCE(138);
+      END_STATE();
+    case 63:
+      if (lookahead == 't') ADVANCE(139);
+      if (lookahead == 'w') ADVANCE(140);
+      END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(137);
+      if (lookahead == 'f') ADVANCE(141);
       END_STATE();
     case 65:
-      if (lookahead == 'l') ADVANCE(138);
-      if (lookahead == 's') ADVANCE(139);
+      if (lookahead == 't') ADVANCE(142);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(140);
-      if (lookahead == 'i') ADVANCE(141);
-      if (lookahead == 'o') ADVANCE(142);
+      if (lookahead == 'e') ADVANCE(143);
       END_STATE();
     case 67:
-      if (lookahead == 'i') ADVANCE(143);
+      if (lookahead == 's') ADVANCE(144);
       END_STATE();
     case 68:
-      if (lookahead == 'a') ADVANCE(144);
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
     case 69:
-      if (lookahead == 'q') ADVANCE(145);
+      if (lookahead == 'l') ADVANCE(146);
+      if (lookahead == 's') ADVANCE(147);
       END_STATE();
     case 70:
-      if (lookahead == 't') ADVANCE(146);
+      if (lookahead == 'e') ADVANCE(148);
+      if (lookahead == 'i') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(150);
       END_STATE();
     case 71:
-      if (lookahead == 'j') ADVANCE(147);
-      if (lookahead == 'l') ADVANCE(148);
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'i') ADVANCE(151);
       END_STATE();
     case 72:
-      if (lookahead == 'u') ADVANCE(150);
+      if (lookahead == 'a') ADVANCE(152);
       END_STATE();
     case 73:
-      if (lookahead == 'l') ADVANCE(151);
+      if (lookahead == 'q') ADVANCE(153);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(154);
       END_STATE();
     case 75:
-      if (lookahead == 'a') ADVANCE(153);
+      if (lookahead == 'j') ADVANCE(155);
+      if (lookahead == 'l') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(157);
       END_STATE();
     case 76:
-      if (lookahead == 'a') ADVANCE(154);
+      if (lookahead == 'u') ADVANCE(158);
       END_STATE();
     case 77:
-      if (lookahead == 's') ADVANCE(155);
+      if (lookahead == 'l') ADVANCE(159);
       END_STATE();
     case 78:
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'c') ADVANCE(160);
       END_STATE();
     case 79:
-      if (lookahead == 'p') ADVANCE(157);
+      if (lookahead == 'a') ADVANCE(161);
       END_STATE();
     case 80:
-      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'a') ADVANCE(162);
       END_STATE();
     case 81:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 's') ADVANCE(163);
       END_STATE();
     case 82:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 't') ADVANCE(160);
-      END_STATE();
-    case 83:
-      if (lookahead == 'f') ADVANCE(161);
-      END_STATE();
-    case 84:
-      if (lookahead == 'l') ADVANCE(162);
-      END_STATE();
-    case 85:
-      if (lookahead == 't') ADVANCE(163);
-      END_STATE();
-    case 86:
       if (lookahead == 'p') ADVANCE(164);
       END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(165);
+    case 83:
+      if (lookahead == 'p') ADVANCE(165);
       END_STATE();
-    case 88:
+    case 84:
       if (lookahead == 'r') ADVANCE(166);
       END_STATE();
+    case 85:
+      ACCEPT_TOKEN(anon_sym_up);
+      END_STATE();
+    case 86:
+      if (lookahead == 'p') ADVANCE(167);
+      if (lookahead == 't') ADVANCE(168);
+      END_STATE();
+    case 87:
+      if (lookahead == 'f') ADVANCE(169);
+      END_STATE();
+    case 88:
+      if (lookahead == 'l') ADVANCE(170);
+      END_STATE();
     case 89:
-      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 't') ADVANCE(171);
       END_STATE();
     case 90:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 91:
-      if (lookahead == 'd') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(173);
       END_STATE();
     case 92:
-      if (lookahead == 's') ADVANCE(169);
-      END_STATE();
-    case 93:
-      if (lookahead == 'r') ADVANCE(170);
-      END_STATE();
-    case 94:
-      if (lookahead == 'l') ADVANCE(171);
-      END_STATE();
-    case 95:
-      if (lookahead == 's') ADVANCE(172);
-      END_STATE();
-    case 96:
-      if (lookahead == 'a') ADVANCE(173);
-      END_STATE();
-    case 97:
       if (lookahead == 'r') ADVANCE(174);
       END_STATE();
+    case 93:
+      ACCEPT_TOKEN(anon_sym_atm);
+      END_STATE();
+    case 94:
+      if (lookahead == 'c') ADVANCE(175);
+      END_STATE();
+    case 95:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 96:
+      if (lookahead == 'd') ADVANCE(176);
+      END_STATE();
+    case 97:
+      if (lookahead == 's') ADVANCE(177);
+      END_STATE();
     case 98:
-      if (lookahead == 'a') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(178);
       END_STATE();
     case 99:
-      if (lookahead == 'a') ADVANCE(176);
+      if (lookahead == 'l') ADVANCE(179);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(177);
+      if (lookahead == 's') ADVANCE(180);
       END_STATE();
     case 101:
-      if (lookahead == 't') ADVANCE(178);
+      if (lookahead == 'a') ADVANCE(181);
       END_STATE();
     case 102:
-      if (lookahead == 'n') ADVANCE(179);
+      if (lookahead == 'r') ADVANCE(182);
       END_STATE();
     case 103:
-      if (lookahead == 'p') ADVANCE(180);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 104:
-      if (lookahead == 'm') ADVANCE(181);
-      END_STATE();
-    case 105:
-      if (lookahead == 'l') ADVANCE(182);
-      END_STATE();
-    case 106:
-      if (lookahead == 'e') ADVANCE(183);
-      END_STATE();
-    case 107:
       if (lookahead == 'a') ADVANCE(184);
       END_STATE();
-    case 108:
+    case 105:
       if (lookahead == 'e') ADVANCE(185);
       END_STATE();
-    case 109:
+    case 106:
       if (lookahead == 't') ADVANCE(186);
       END_STATE();
+    case 107:
+      if (lookahead == 'n') ADVANCE(187);
+      END_STATE();
+    case 108:
+      if (lookahead == 'p') ADVANCE(188);
+      END_STATE();
+    case 109:
+      if (lookahead == 'm') ADVANCE(189);
+      END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 'l') ADVANCE(190);
       END_STATE();
     case 111:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(191);
       END_STATE();
     case 112:
-      ACCEPT_TOKEN(anon_sym_gap);
+      if (lookahead == 'a') ADVANCE(192);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'e') ADVANCE(193);
       END_STATE();
     case 114:
-      if (lookahead == 'b') ADVANCE(190);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 115:
-      if (lookahead == 'd') ADVANCE(191);
+      if (lookahead == 't') ADVANCE(195);
       END_STATE();
     case 116:
-      if (lookahead == 't') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(196);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_htb);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(197);
       END_STATE();
     case 118:
-      if (lookahead == 'p') ADVANCE(193);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 119:
-      if (lookahead == 'l') ADVANCE(194);
+      if (lookahead == 'e') ADVANCE(198);
       END_STATE();
     case 120:
-      if (lookahead == 'r') ADVANCE(195);
+      if (lookahead == 'b') ADVANCE(199);
       END_STATE();
     case 121:
-      if (lookahead == 'u') ADVANCE(196);
+      if (lookahead == 'd') ADVANCE(200);
       END_STATE();
     case 122:
-      if (lookahead == 'a') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(201);
       END_STATE();
     case 123:
-      if (lookahead == 't') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(199);
+      if (lookahead == 'p') ADVANCE(202);
       END_STATE();
     case 125:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'l') ADVANCE(203);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(200);
+      if (lookahead == 'r') ADVANCE(204);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(201);
+      if (lookahead == 'u') ADVANCE(205);
       END_STATE();
     case 128:
-      if (lookahead == 's') ADVANCE(202);
+      if (lookahead == 'a') ADVANCE(206);
       END_STATE();
     case 129:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(207);
       END_STATE();
     case 130:
-      if (lookahead == 'q') ADVANCE(204);
-      if (lookahead == 't') ADVANCE(205);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(206);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 132:
-      if (lookahead == 'e') ADVANCE(207);
-      if (lookahead == 'n') ADVANCE(208);
+      if (lookahead == 'i') ADVANCE(209);
       END_STATE();
     case 133:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'k') ADVANCE(210);
       END_STATE();
     case 134:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 's') ADVANCE(211);
       END_STATE();
     case 135:
-      if (lookahead == 'p') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(212);
       END_STATE();
     case 136:
-      if (lookahead == 's') ADVANCE(210);
+      if (lookahead == 'q') ADVANCE(213);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 137:
-      if (lookahead == 'k') ADVANCE(211);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(212);
+      if (lookahead == 'i') ADVANCE(215);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'n') ADVANCE(217);
       END_STATE();
     case 140:
-      if (lookahead == 'r') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(215);
-      if (lookahead == 'v') ADVANCE(216);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 142:
-      if (lookahead == 'h') ADVANCE(217);
+      if (lookahead == 'p') ADVANCE(218);
       END_STATE();
     case 143:
-      if (lookahead == 's') ADVANCE(218);
+      if (lookahead == 'r') ADVANCE(219);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(219);
+      if (lookahead == 's') ADVANCE(220);
       END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'k') ADVANCE(221);
       END_STATE();
     case 146:
-      if (lookahead == 'e') ADVANCE(220);
+      if (lookahead == 'i') ADVANCE(222);
       END_STATE();
     case 147:
-      if (lookahead == 'e') ADVANCE(221);
+      if (lookahead == 't') ADVANCE(223);
       END_STATE();
     case 148:
-      if (lookahead == 'a') ADVANCE(222);
+      if (lookahead == 'r') ADVANCE(224);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(223);
+      if (lookahead == 'o') ADVANCE(225);
+      if (lookahead == 'v') ADVANCE(226);
       END_STATE();
     case 150:
-      if (lookahead == 't') ADVANCE(224);
+      if (lookahead == 'h') ADVANCE(227);
       END_STATE();
     case 151:
-      if (lookahead == 'e') ADVANCE(225);
+      if (lookahead == 's') ADVANCE(228);
       END_STATE();
     case 152:
-      if (lookahead == 't') ADVANCE(226);
+      if (lookahead == 'n') ADVANCE(229);
       END_STATE();
     case 153:
-      if (lookahead == 'p') ADVANCE(227);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(228);
-      END_STATE();
-    case 155:
-      if (lookahead == 'c') ADVANCE(229);
-      END_STATE();
-    case 156:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 157:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 158:
       if (lookahead == 'e') ADVANCE(230);
       END_STATE();
+    case 155:
+      if (lookahead == 'e') ADVANCE(231);
+      END_STATE();
+    case 156:
+      if (lookahead == 'a') ADVANCE(232);
+      END_STATE();
+    case 157:
+      if (lookahead == 'r') ADVANCE(233);
+      END_STATE();
+    case 158:
+      if (lookahead == 't') ADVANCE(234);
+      END_STATE();
     case 159:
-      if (lookahead == 'a') ADVANCE(231);
+      if (lookahead == 'e') ADVANCE(235);
       END_STATE();
     case 160:
-      if (lookahead == 'h') ADVANCE(232);
+      if (lookahead == 't') ADVANCE(236);
       END_STATE();
     case 161:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'p') ADVANCE(237);
       END_STATE();
     case 162:
-      if (lookahead == 'a') ADVANCE(233);
-      END_STATE();
-    case 163:
-      if (lookahead == 'h') ADVANCE(234);
-      END_STATE();
-    case 164:
-      ACCEPT_TOKEN(anon_sym_xdp);
-      END_STATE();
-    case 165:
-      if (lookahead == 'p') ADVANCE(235);
-      END_STATE();
-    case 166:
-      ACCEPT_TOKEN(anon_sym_addr);
-      END_STATE();
-    case 167:
-      if (lookahead == 'k') ADVANCE(236);
-      END_STATE();
-    case 168:
-      if (lookahead == 'g') ADVANCE(237);
-      END_STATE();
-    case 169:
       if (lookahead == 't') ADVANCE(238);
       END_STATE();
+    case 163:
+      if (lookahead == 'c') ADVANCE(239);
+      END_STATE();
+    case 164:
+      ACCEPT_TOKEN(anon_sym_tcp);
+      END_STATE();
+    case 165:
+      ACCEPT_TOKEN(anon_sym_udp);
+      END_STATE();
+    case 166:
+      if (lookahead == 'e') ADVANCE(240);
+      END_STATE();
+    case 167:
+      if (lookahead == 'a') ADVANCE(241);
+      END_STATE();
+    case 168:
+      if (lookahead == 'h') ADVANCE(242);
+      END_STATE();
+    case 169:
+      ACCEPT_TOKEN(anon_sym_vrf);
+      END_STATE();
     case 170:
-      if (lookahead == 's') ADVANCE(239);
+      if (lookahead == 'a') ADVANCE(243);
       END_STATE();
     case 171:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'h') ADVANCE(244);
       END_STATE();
     case 172:
-      if (lookahead == 's') ADVANCE(240);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 173:
-      if (lookahead == 'c') ADVANCE(241);
+      if (lookahead == 'p') ADVANCE(245);
       END_STATE();
     case 174:
-      if (lookahead == 'u') ADVANCE(242);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 175:
-      if (lookahead == 'u') ADVANCE(243);
+      if (lookahead == 'k') ADVANCE(246);
       END_STATE();
     case 176:
-      if (lookahead == 'y') ADVANCE(244);
+      if (lookahead == 'g') ADVANCE(247);
       END_STATE();
     case 177:
-      if (lookahead == 'c') ADVANCE(245);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 's') ADVANCE(249);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_down);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_drop);
+      if (lookahead == 's') ADVANCE(250);
       END_STATE();
     case 181:
-      if (lookahead == 'y') ADVANCE(246);
+      if (lookahead == 'c') ADVANCE(251);
       END_STATE();
     case 182:
-      if (lookahead == 'i') ADVANCE(247);
+      if (lookahead == 'u') ADVANCE(252);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(248);
+      if (lookahead == 'u') ADVANCE(253);
       END_STATE();
     case 184:
-      if (lookahead == 'b') ADVANCE(249);
+      if (lookahead == 'y') ADVANCE(254);
       END_STATE();
     case 185:
-      if (lookahead == 'c') ADVANCE(250);
+      if (lookahead == 'c') ADVANCE(255);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(251);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 187:
-      if (lookahead == 'w') ADVANCE(252);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 188:
-      if (lookahead == 'a') ADVANCE(253);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(254);
+      if (lookahead == 'y') ADVANCE(256);
       END_STATE();
     case 190:
-      if (lookahead == 'a') ADVANCE(255);
+      if (lookahead == 'i') ADVANCE(257);
       END_STATE();
     case 191:
-      if (lookahead == 'l') ADVANCE(256);
+      if (lookahead == 's') ADVANCE(258);
       END_STATE();
     case 192:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'b') ADVANCE(259);
       END_STATE();
     case 193:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(257);
+      if (lookahead == 'r') ADVANCE(260);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(258);
+      if (lookahead == 'c') ADVANCE(261);
       END_STATE();
     case 195:
-      if (lookahead == 'e') ADVANCE(259);
-      END_STATE();
-    case 196:
-      if (lookahead == 't') ADVANCE(260);
-      END_STATE();
-    case 197:
-      if (lookahead == 'l') ADVANCE(261);
-      END_STATE();
-    case 198:
       if (lookahead == 'e') ADVANCE(262);
       END_STATE();
+    case 196:
+      if (lookahead == 'w') ADVANCE(263);
+      END_STATE();
+    case 197:
+      if (lookahead == 'a') ADVANCE(264);
+      END_STATE();
+    case 198:
+      if (lookahead == 'r') ADVANCE(265);
+      END_STATE();
     case 199:
-      if (lookahead == 'n') ADVANCE(263);
+      if (lookahead == 'a') ADVANCE(266);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(264);
+      if (lookahead == 'l') ADVANCE(267);
       END_STATE();
     case 201:
-      ACCEPT_TOKEN(anon_sym_link);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 202:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 203:
-      if (lookahead == 'l') ADVANCE(265);
-      END_STATE();
-    case 204:
-      if (lookahead == 'u') ADVANCE(266);
-      END_STATE();
-    case 205:
-      if (lookahead == 'e') ADVANCE(267);
-      END_STATE();
-    case 206:
+      ACCEPT_TOKEN(anon_sym_icmp);
       if (lookahead == 'v') ADVANCE(268);
       END_STATE();
+    case 203:
+      if (lookahead == 'u') ADVANCE(269);
+      END_STATE();
+    case 204:
+      if (lookahead == 'e') ADVANCE(270);
+      END_STATE();
+    case 205:
+      if (lookahead == 't') ADVANCE(271);
+      END_STATE();
+    case 206:
+      if (lookahead == 'l') ADVANCE(272);
+      END_STATE();
     case 207:
-      if (lookahead == 'm') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(273);
       END_STATE();
     case 208:
-      if (lookahead == 's') ADVANCE(270);
+      if (lookahead == 'n') ADVANCE(274);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(271);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(272);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(276);
       END_STATE();
     case 211:
-      if (lookahead == 'r') ADVANCE(273);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 212:
-      if (lookahead == 'c') ADVANCE(274);
+      if (lookahead == 'l') ADVANCE(277);
       END_STATE();
     case 213:
-      if (lookahead == 'r') ADVANCE(275);
+      if (lookahead == 'u') ADVANCE(278);
       END_STATE();
     case 214:
-      if (lookahead == 'o') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(279);
       END_STATE();
     case 215:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'v') ADVANCE(280);
       END_STATE();
     case 216:
-      if (lookahead == 'a') ADVANCE(277);
+      if (lookahead == 'm') ADVANCE(281);
       END_STATE();
     case 217:
-      if (lookahead == 'i') ADVANCE(278);
+      if (lookahead == 's') ADVANCE(282);
       END_STATE();
     case 218:
-      if (lookahead == 'c') ADVANCE(279);
+      if (lookahead == 'u') ADVANCE(283);
       END_STATE();
     case 219:
-      if (lookahead == 't') ADVANCE(280);
+      if (lookahead == 'h') ADVANCE(284);
       END_STATE();
     case 220:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(285);
       END_STATE();
     case 221:
-      if (lookahead == 'c') ADVANCE(281);
+      if (lookahead == 'r') ADVANCE(286);
       END_STATE();
     case 222:
-      if (lookahead == 't') ADVANCE(282);
+      if (lookahead == 'c') ADVANCE(287);
       END_STATE();
     case 223:
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'r') ADVANCE(288);
       END_STATE();
     case 224:
-      if (lookahead == 'e') ADVANCE(284);
+      if (lookahead == 'o') ADVANCE(289);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(anon_sym_rule);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 226:
-      if (lookahead == 'i') ADVANCE(285);
+      if (lookahead == 'a') ADVANCE(290);
       END_STATE();
     case 227:
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'i') ADVANCE(291);
       END_STATE();
     case 228:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'c') ADVANCE(292);
       END_STATE();
     case 229:
-      if (lookahead == 't') ADVANCE(287);
+      if (lookahead == 't') ADVANCE(293);
       END_STATE();
     case 230:
-      if (lookahead == 'a') ADVANCE(288);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'c') ADVANCE(294);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 't') ADVANCE(295);
       END_STATE();
     case 233:
-      if (lookahead == 'n') ADVANCE(289);
+      if (lookahead == 'd') ADVANCE(296);
       END_STATE();
     case 234:
-      if (lookahead == 'i') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(297);
       END_STATE();
     case 235:
-      if (lookahead == 't') ADVANCE(291);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 236:
-      if (lookahead == 'h') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(298);
       END_STATE();
     case 237:
-      if (lookahead == 'e') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(299);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_burst);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 239:
-      if (lookahead == 't') ADVANCE(294);
+      if (lookahead == 't') ADVANCE(300);
       END_STATE();
     case 240:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(295);
+      if (lookahead == 'a') ADVANCE(301);
       END_STATE();
     case 241:
-      if (lookahead == 't') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 242:
-      if (lookahead == 'p') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 243:
-      if (lookahead == 'l') ADVANCE(298);
+      if (lookahead == 'n') ADVANCE(302);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'i') ADVANCE(303);
       END_STATE();
     case 245:
-      if (lookahead == 't') ADVANCE(299);
+      if (lookahead == 't') ADVANCE(304);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 'h') ADVANCE(305);
       END_STATE();
     case 247:
-      if (lookahead == 'c') ADVANCE(300);
+      if (lookahead == 'e') ADVANCE(306);
       END_STATE();
     case 248:
-      if (lookahead == 's') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 249:
-      if (lookahead == 'l') ADVANCE(302);
+      if (lookahead == 't') ADVANCE(307);
       END_STATE();
     case 250:
-      if (lookahead == 't') ADVANCE(303);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(308);
       END_STATE();
     case 251:
-      if (lookahead == 'r') ADVANCE(304);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 252:
-      if (lookahead == 'a') ADVANCE(305);
+      if (lookahead == 'p') ADVANCE(310);
       END_STATE();
     case 253:
-      if (lookahead == 'r') ADVANCE(306);
+      if (lookahead == 'l') ADVANCE(311);
       END_STATE();
     case 254:
-      if (lookahead == 'i') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 255:
-      if (lookahead == 'l') ADVANCE(308);
+      if (lookahead == 't') ADVANCE(312);
       END_STATE();
     case 256:
-      if (lookahead == 'e') ADVANCE(309);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 257:
-      if (lookahead == '6') ADVANCE(310);
+      if (lookahead == 'c') ADVANCE(313);
       END_STATE();
     case 258:
-      if (lookahead == 'd') ADVANCE(311);
+      if (lookahead == 's') ADVANCE(314);
       END_STATE();
     case 259:
-      if (lookahead == 's') ADVANCE(312);
+      if (lookahead == 'l') ADVANCE(315);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'n') ADVANCE(316);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(313);
+      if (lookahead == 't') ADVANCE(317);
       END_STATE();
     case 262:
-      if (lookahead == 'r') ADVANCE(314);
-      END_STATE();
-    case 263:
-      if (lookahead == 'c') ADVANCE(315);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_limit);
-      END_STATE();
-    case 265:
-      if (lookahead == 'a') ADVANCE(316);
-      END_STATE();
-    case 266:
-      if (lookahead == 'e') ADVANCE(317);
-      END_STATE();
-    case 267:
       if (lookahead == 'r') ADVANCE(318);
       END_STATE();
+    case 263:
+      if (lookahead == 'a') ADVANCE(319);
+      END_STATE();
+    case 264:
+      if (lookahead == 'r') ADVANCE(320);
+      END_STATE();
+    case 265:
+      if (lookahead == 'i') ADVANCE(321);
+      END_STATE();
+    case 266:
+      if (lookahead == 'l') ADVANCE(322);
+      END_STATE();
+    case 267:
+      if (lookahead == 'e') ADVANCE(323);
+      END_STATE();
     case 268:
-      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == '6') ADVANCE(324);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'd') ADVANCE(325);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 's') ADVANCE(326);
       END_STATE();
     case 271:
-      if (lookahead == 't') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 272:
-      if (lookahead == 'h') ADVANCE(321);
+      if (lookahead == 'i') ADVANCE(327);
       END_STATE();
     case 273:
-      if (lookahead == 'a') ADVANCE(322);
+      if (lookahead == 'r') ADVANCE(328);
       END_STATE();
     case 274:
-      if (lookahead == 'y') ADVANCE(323);
+      if (lookahead == 'c') ADVANCE(329);
       END_STATE();
     case 275:
-      if (lookahead == 'o') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 276:
-      if (lookahead == 'u') ADVANCE(325);
+      if (lookahead == 'a') ADVANCE(330);
       END_STATE();
     case 277:
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(331);
       END_STATE();
     case 278:
-      if (lookahead == 'b') ADVANCE(327);
+      if (lookahead == 'e') ADVANCE(332);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'r') ADVANCE(333);
       END_STATE();
     case 280:
-      if (lookahead == 'u') ADVANCE(328);
+      if (lookahead == 'e') ADVANCE(334);
       END_STATE();
     case 281:
-      if (lookahead == 't') ADVANCE(329);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 282:
-      if (lookahead == 'e') ADVANCE(330);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 283:
-      if (lookahead == 'e') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(335);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'e') ADVANCE(336);
       END_STATE();
     case 285:
-      if (lookahead == 'o') ADVANCE(332);
+      if (lookahead == 'h') ADVANCE(337);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'a') ADVANCE(338);
       END_STATE();
     case 287:
-      if (lookahead == 'l') ADVANCE(333);
+      if (lookahead == 'y') ADVANCE(339);
       END_STATE();
     case 288:
-      if (lookahead == 'c') ADVANCE(334);
+      if (lookahead == 'o') ADVANCE(340);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'u') ADVANCE(341);
       END_STATE();
     case 290:
-      if (lookahead == 'n') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(342);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'b') ADVANCE(343);
       END_STATE();
     case 292:
-      if (lookahead == 'o') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'u') ADVANCE(344);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 't') ADVANCE(345);
       END_STATE();
     case 295:
-      if (lookahead == 'f') ADVANCE(337);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_clsact);
-      END_STATE();
-    case 297:
-      if (lookahead == 't') ADVANCE(338);
-      END_STATE();
-    case 298:
-      if (lookahead == 't') ADVANCE(339);
-      END_STATE();
-    case 299:
-      if (lookahead == '_') ADVANCE(340);
-      END_STATE();
-    case 300:
-      if (lookahead == 'a') ADVANCE(341);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 302:
-      if (lookahead == 'i') ADVANCE(342);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 305:
-      if (lookahead == 'l') ADVANCE(343);
-      END_STATE();
-    case 306:
-      if (lookahead == 'd') ADVANCE(344);
-      END_STATE();
-    case 307:
-      if (lookahead == 'c') ADVANCE(345);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_global);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_handle);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 311:
       if (lookahead == 'e') ADVANCE(346);
       END_STATE();
-    case 312:
-      if (lookahead == 's') ADVANCE(347);
+    case 296:
+      if (lookahead == 'e') ADVANCE(347);
       END_STATE();
-    case 313:
-      if (lookahead == 'd') ADVANCE(348);
+    case 297:
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_jitter);
+    case 298:
+      if (lookahead == 'o') ADVANCE(348);
       END_STATE();
-    case 315:
-      if (lookahead == 'y') ADVANCE(349);
+    case 299:
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
-    case 316:
-      if (lookahead == 'n') ADVANCE(350);
+    case 300:
+      if (lookahead == 'l') ADVANCE(349);
       END_STATE();
-    case 317:
-      if (lookahead == 'r') ADVANCE(351);
+    case 301:
+      if (lookahead == 'c') ADVANCE(350);
       END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_master);
+    case 302:
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_native);
+    case 303:
+      if (lookahead == 'n') ADVANCE(351);
       END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_output);
+    case 304:
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
-    case 321:
-      if (lookahead == 'r') ADVANCE(352);
+    case 305:
+      if (lookahead == 'o') ADVANCE(352);
       END_STATE();
-    case 322:
-      if (lookahead == 't') ADVANCE(353);
+    case 306:
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_policy);
+    case 307:
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
-    case 324:
-      if (lookahead == 'u') ADVANCE(354);
+    case 308:
+      if (lookahead == 'f') ADVANCE(353);
       END_STATE();
-    case 325:
+    case 309:
+      ACCEPT_TOKEN(anon_sym_clsact);
+      END_STATE();
+    case 310:
+      if (lookahead == 't') ADVANCE(354);
+      END_STATE();
+    case 311:
       if (lookahead == 't') ADVANCE(355);
       END_STATE();
+    case 312:
+      if (lookahead == '_') ADVANCE(356);
+      END_STATE();
+    case 313:
+      if (lookahead == 'a') ADVANCE(357);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_egress);
+      END_STATE();
+    case 315:
+      if (lookahead == 'i') ADVANCE(358);
+      END_STATE();
+    case 316:
+      if (lookahead == 'e') ADVANCE(359);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 319:
+      if (lookahead == 'l') ADVANCE(360);
+      END_STATE();
+    case 320:
+      if (lookahead == 'd') ADVANCE(361);
+      END_STATE();
+    case 321:
+      if (lookahead == 'c') ADVANCE(362);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
+    case 325:
+      if (lookahead == 'e') ADVANCE(363);
+      END_STATE();
     case 326:
-      if (lookahead == 'e') ADVANCE(356);
+      if (lookahead == 's') ADVANCE(364);
       END_STATE();
     case 327:
-      if (lookahead == 'i') ADVANCE(357);
+      if (lookahead == 'd') ADVANCE(365);
       END_STATE();
     case 328:
-      if (lookahead == 'm') ADVANCE(358);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'y') ADVANCE(366);
       END_STATE();
     case 330:
-      if (lookahead == 'd') ADVANCE(359);
+      if (lookahead == 'y') ADVANCE(367);
       END_STATE();
     case 331:
-      if (lookahead == 'r') ADVANCE(360);
+      if (lookahead == 'n') ADVANCE(368);
       END_STATE();
     case 332:
-      if (lookahead == 'n') ADVANCE(361);
+      if (lookahead == 'r') ADVANCE(369);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 334:
-      if (lookahead == 'h') ADVANCE(362);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 336:
-      if (lookahead == 'l') ADVANCE(363);
+      if (lookahead == 'a') ADVANCE(370);
       END_STATE();
     case 337:
-      if (lookahead == 'y') ADVANCE(364);
+      if (lookahead == 'r') ADVANCE(371);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_corrupt);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_default);
-      END_STATE();
-    case 340:
-      if (lookahead == 'q') ADVANCE(365);
-      END_STATE();
-    case 341:
-      if (lookahead == 't') ADVANCE(366);
-      END_STATE();
-    case 342:
-      if (lookahead == 's') ADVANCE(367);
-      END_STATE();
-    case 343:
-      if (lookahead == 'l') ADVANCE(368);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_forward);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_generic);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_include);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 351:
-      if (lookahead == 'a') ADVANCE(369);
-      END_STATE();
-    case 352:
-      if (lookahead == 'u') ADVANCE(370);
-      END_STATE();
-    case 353:
-      if (lookahead == 'e') ADVANCE(371);
-      END_STATE();
-    case 354:
       if (lookahead == 't') ADVANCE(372);
       END_STATE();
-    case 355:
-      if (lookahead == 'i') ADVANCE(373);
+    case 339:
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_private);
+    case 340:
+      if (lookahead == 'u') ADVANCE(373);
       END_STATE();
-    case 357:
+    case 341:
       if (lookahead == 't') ADVANCE(374);
       END_STATE();
+    case 342:
+      if (lookahead == 'e') ADVANCE(375);
+      END_STATE();
+    case 343:
+      if (lookahead == 'i') ADVANCE(376);
+      END_STATE();
+    case 344:
+      if (lookahead == 'm') ADVANCE(377);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 346:
+      if (lookahead == 'd') ADVANCE(378);
+      END_STATE();
+    case 347:
+      if (lookahead == 'r') ADVANCE(379);
+      END_STATE();
+    case 348:
+      if (lookahead == 'n') ADVANCE(380);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 350:
+      if (lookahead == 'h') ADVANCE(381);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_within);
+      END_STATE();
+    case 352:
+      if (lookahead == 'l') ADVANCE(382);
+      END_STATE();
+    case 353:
+      if (lookahead == 'y') ADVANCE(383);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_corrupt);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 356:
+      if (lookahead == 'q') ADVANCE(384);
+      END_STATE();
+    case 357:
+      if (lookahead == 't') ADVANCE(385);
+      END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 's') ADVANCE(386);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_related);
+      if (lookahead == 't') ADVANCE(387);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      if (lookahead == 'l') ADVANCE(388);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_section);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 362:
-      if (lookahead == 'a') ADVANCE(375);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 363:
-      if (lookahead == 'e') ADVANCE(376);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 365:
-      if (lookahead == 'l') ADVANCE(377);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 366:
-      if (lookahead == 'e') ADVANCE(378);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 367:
-      if (lookahead == 'h') ADVANCE(379);
+      if (lookahead == 'e') ADVANCE(389);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 369:
-      if (lookahead == 'd') ADVANCE(380);
+      if (lookahead == 'a') ADVANCE(390);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 372:
-      if (lookahead == 'i') ADVANCE(381);
-      END_STATE();
-    case 373:
-      if (lookahead == 'n') ADVANCE(382);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 375:
-      if (lookahead == 'b') ADVANCE(383);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 377:
-      if (lookahead == 'e') ADVANCE(384);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 379:
-      if (lookahead == 'e') ADVANCE(385);
-      END_STATE();
-    case 380:
-      if (lookahead == 'e') ADVANCE(386);
-      END_STATE();
-    case 381:
-      if (lookahead == 'n') ADVANCE(387);
-      END_STATE();
-    case 382:
-      if (lookahead == 'g') ADVANCE(388);
-      END_STATE();
-    case 383:
-      if (lookahead == 'l') ADVANCE(389);
-      END_STATE();
-    case 384:
-      if (lookahead == 'n') ADVANCE(390);
-      END_STATE();
-    case 385:
       if (lookahead == 'd') ADVANCE(391);
       END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+    case 371:
+      if (lookahead == 'u') ADVANCE(392);
       END_STATE();
-    case 387:
-      if (lookahead == 'g') ADVANCE(392);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 389:
+    case 372:
       if (lookahead == 'e') ADVANCE(393);
       END_STATE();
+    case 373:
+      if (lookahead == 't') ADVANCE(394);
+      END_STATE();
+    case 374:
+      if (lookahead == 'i') ADVANCE(395);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 376:
+      if (lookahead == 't') ADVANCE(396);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_reorder);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 381:
+      if (lookahead == 'a') ADVANCE(397);
+      END_STATE();
+    case 382:
+      if (lookahead == 'e') ADVANCE(398);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 384:
+      if (lookahead == 'l') ADVANCE(399);
+      END_STATE();
+    case 385:
+      if (lookahead == 'e') ADVANCE(400);
+      END_STATE();
+    case 386:
+      if (lookahead == 'h') ADVANCE(401);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 389:
+      if (lookahead == 'r') ADVANCE(402);
+      END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'd') ADVANCE(403);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 393:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 394:
+      if (lookahead == 'i') ADVANCE(404);
+      END_STATE();
+    case 395:
+      if (lookahead == 'n') ADVANCE(405);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 397:
+      if (lookahead == 'b') ADVANCE(406);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 399:
+      if (lookahead == 'e') ADVANCE(407);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 401:
+      if (lookahead == 'e') ADVANCE(408);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 403:
+      if (lookahead == 'e') ADVANCE(409);
+      END_STATE();
+    case 404:
+      if (lookahead == 'n') ADVANCE(410);
+      END_STATE();
+    case 405:
+      if (lookahead == 'g') ADVANCE(411);
+      END_STATE();
+    case 406:
+      if (lookahead == 'l') ADVANCE(412);
+      END_STATE();
+    case 407:
+      if (lookahead == 'n') ADVANCE(413);
+      END_STATE();
+    case 408:
+      if (lookahead == 'd') ADVANCE(414);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 410:
+      if (lookahead == 'g') ADVANCE(415);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 412:
+      if (lookahead == 'e') ADVANCE(416);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 416:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -9581,159 +9604,159 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 234},
-  [2] = {.lex_state = 234},
-  [3] = {.lex_state = 234},
-  [4] = {.lex_state = 234},
-  [5] = {.lex_state = 234},
-  [6] = {.lex_state = 234},
-  [7] = {.lex_state = 234},
-  [8] = {.lex_state = 240},
-  [9] = {.lex_state = 242},
-  [10] = {.lex_state = 242},
-  [11] = {.lex_state = 242},
-  [12] = {.lex_state = 242},
-  [13] = {.lex_state = 237},
-  [14] = {.lex_state = 242},
-  [15] = {.lex_state = 242},
-  [16] = {.lex_state = 242},
-  [17] = {.lex_state = 242},
-  [18] = {.lex_state = 242},
-  [19] = {.lex_state = 239},
-  [20] = {.lex_state = 235},
-  [21] = {.lex_state = 235},
-  [22] = {.lex_state = 244},
-  [23] = {.lex_state = 244},
-  [24] = {.lex_state = 251},
-  [25] = {.lex_state = 251},
-  [26] = {.lex_state = 251},
-  [27] = {.lex_state = 235},
-  [28] = {.lex_state = 250},
-  [29] = {.lex_state = 250},
-  [30] = {.lex_state = 250},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 239},
-  [34] = {.lex_state = 239},
-  [35] = {.lex_state = 239},
-  [36] = {.lex_state = 235},
-  [37] = {.lex_state = 235},
-  [38] = {.lex_state = 239},
-  [39] = {.lex_state = 239},
-  [40] = {.lex_state = 235},
-  [41] = {.lex_state = 235},
-  [42] = {.lex_state = 235},
-  [43] = {.lex_state = 235},
-  [44] = {.lex_state = 235},
-  [45] = {.lex_state = 235},
-  [46] = {.lex_state = 235},
-  [47] = {.lex_state = 250},
-  [48] = {.lex_state = 250},
-  [49] = {.lex_state = 236},
-  [50] = {.lex_state = 239},
-  [51] = {.lex_state = 239},
-  [52] = {.lex_state = 239},
-  [53] = {.lex_state = 239},
-  [54] = {.lex_state = 1},
-  [55] = {.lex_state = 1},
+  [1] = {.lex_state = 225},
+  [2] = {.lex_state = 225},
+  [3] = {.lex_state = 225},
+  [4] = {.lex_state = 225},
+  [5] = {.lex_state = 225},
+  [6] = {.lex_state = 225},
+  [7] = {.lex_state = 232},
+  [8] = {.lex_state = 225},
+  [9] = {.lex_state = 234},
+  [10] = {.lex_state = 234},
+  [11] = {.lex_state = 234},
+  [12] = {.lex_state = 234},
+  [13] = {.lex_state = 228},
+  [14] = {.lex_state = 234},
+  [15] = {.lex_state = 234},
+  [16] = {.lex_state = 234},
+  [17] = {.lex_state = 234},
+  [18] = {.lex_state = 234},
+  [19] = {.lex_state = 230},
+  [20] = {.lex_state = 226},
+  [21] = {.lex_state = 236},
+  [22] = {.lex_state = 236},
+  [23] = {.lex_state = 226},
+  [24] = {.lex_state = 242},
+  [25] = {.lex_state = 242},
+  [26] = {.lex_state = 242},
+  [27] = {.lex_state = 241},
+  [28] = {.lex_state = 241},
+  [29] = {.lex_state = 241},
+  [30] = {.lex_state = 226},
+  [31] = {.lex_state = 242},
+  [32] = {.lex_state = 242},
+  [33] = {.lex_state = 230},
+  [34] = {.lex_state = 230},
+  [35] = {.lex_state = 230},
+  [36] = {.lex_state = 226},
+  [37] = {.lex_state = 241},
+  [38] = {.lex_state = 226},
+  [39] = {.lex_state = 230},
+  [40] = {.lex_state = 226},
+  [41] = {.lex_state = 226},
+  [42] = {.lex_state = 226},
+  [43] = {.lex_state = 230},
+  [44] = {.lex_state = 226},
+  [45] = {.lex_state = 226},
+  [46] = {.lex_state = 226},
+  [47] = {.lex_state = 226},
+  [48] = {.lex_state = 241},
+  [49] = {.lex_state = 227},
+  [50] = {.lex_state = 230},
+  [51] = {.lex_state = 230},
+  [52] = {.lex_state = 1},
+  [53] = {.lex_state = 1},
+  [54] = {.lex_state = 230},
+  [55] = {.lex_state = 230},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 235},
-  [58] = {.lex_state = 235},
-  [59] = {.lex_state = 247},
-  [60] = {.lex_state = 235},
-  [61] = {.lex_state = 247},
-  [62] = {.lex_state = 247},
-  [63] = {.lex_state = 235},
-  [64] = {.lex_state = 235},
-  [65] = {.lex_state = 236},
-  [66] = {.lex_state = 3},
-  [67] = {.lex_state = 3},
-  [68] = {.lex_state = 3},
+  [57] = {.lex_state = 246},
+  [58] = {.lex_state = 246},
+  [59] = {.lex_state = 246},
+  [60] = {.lex_state = 226},
+  [61] = {.lex_state = 226},
+  [62] = {.lex_state = 246},
+  [63] = {.lex_state = 226},
+  [64] = {.lex_state = 238},
+  [65] = {.lex_state = 238},
+  [66] = {.lex_state = 238},
+  [67] = {.lex_state = 226},
+  [68] = {.lex_state = 226},
   [69] = {.lex_state = 3},
-  [70] = {.lex_state = 3},
-  [71] = {.lex_state = 1},
-  [72] = {.lex_state = 1},
-  [73] = {.lex_state = 235},
-  [74] = {.lex_state = 235},
-  [75] = {.lex_state = 3},
-  [76] = {.lex_state = 239},
-  [77] = {.lex_state = 239},
-  [78] = {.lex_state = 239},
-  [79] = {.lex_state = 234},
-  [80] = {.lex_state = 239},
-  [81] = {.lex_state = 234},
-  [82] = {.lex_state = 234},
-  [83] = {.lex_state = 239},
-  [84] = {.lex_state = 239},
-  [85] = {.lex_state = 239},
-  [86] = {.lex_state = 236},
-  [87] = {.lex_state = 239},
-  [88] = {.lex_state = 255},
-  [89] = {.lex_state = 236},
-  [90] = {.lex_state = 239},
-  [91] = {.lex_state = 235},
-  [92] = {.lex_state = 255},
-  [93] = {.lex_state = 239},
-  [94] = {.lex_state = 234},
-  [95] = {.lex_state = 247},
-  [96] = {.lex_state = 247},
-  [97] = {.lex_state = 239},
-  [98] = {.lex_state = 239},
-  [99] = {.lex_state = 239},
-  [100] = {.lex_state = 236},
-  [101] = {.lex_state = 239},
-  [102] = {.lex_state = 239},
-  [103] = {.lex_state = 255},
-  [104] = {.lex_state = 239},
-  [105] = {.lex_state = 239},
-  [106] = {.lex_state = 234},
-  [107] = {.lex_state = 248},
-  [108] = {.lex_state = 248},
-  [109] = {.lex_state = 249},
-  [110] = {.lex_state = 246},
-  [111] = {.lex_state = 246},
-  [112] = {.lex_state = 248},
-  [113] = {.lex_state = 254},
-  [114] = {.lex_state = 255},
-  [115] = {.lex_state = 234},
-  [116] = {.lex_state = 246},
-  [117] = {.lex_state = 235},
-  [118] = {.lex_state = 235},
-  [119] = {.lex_state = 15},
-  [120] = {.lex_state = 249},
-  [121] = {.lex_state = 249},
-  [122] = {.lex_state = 246},
-  [123] = {.lex_state = 255},
-  [124] = {.lex_state = 237},
-  [125] = {.lex_state = 249},
-  [126] = {.lex_state = 255},
-  [127] = {.lex_state = 255},
-  [128] = {.lex_state = 236},
-  [129] = {.lex_state = 255},
-  [130] = {.lex_state = 255},
-  [131] = {.lex_state = 11},
-  [132] = {.lex_state = 236},
-  [133] = {.lex_state = 236},
-  [134] = {.lex_state = 11},
-  [135] = {.lex_state = 236},
+  [70] = {.lex_state = 1},
+  [71] = {.lex_state = 3},
+  [72] = {.lex_state = 3},
+  [73] = {.lex_state = 3},
+  [74] = {.lex_state = 3},
+  [75] = {.lex_state = 227},
+  [76] = {.lex_state = 1},
+  [77] = {.lex_state = 226},
+  [78] = {.lex_state = 230},
+  [79] = {.lex_state = 246},
+  [80] = {.lex_state = 230},
+  [81] = {.lex_state = 226},
+  [82] = {.lex_state = 3},
+  [83] = {.lex_state = 230},
+  [84] = {.lex_state = 246},
+  [85] = {.lex_state = 230},
+  [86] = {.lex_state = 230},
+  [87] = {.lex_state = 246},
+  [88] = {.lex_state = 225},
+  [89] = {.lex_state = 225},
+  [90] = {.lex_state = 225},
+  [91] = {.lex_state = 230},
+  [92] = {.lex_state = 230},
+  [93] = {.lex_state = 230},
+  [94] = {.lex_state = 226},
+  [95] = {.lex_state = 230},
+  [96] = {.lex_state = 227},
+  [97] = {.lex_state = 238},
+  [98] = {.lex_state = 230},
+  [99] = {.lex_state = 246},
+  [100] = {.lex_state = 246},
+  [101] = {.lex_state = 238},
+  [102] = {.lex_state = 246},
+  [103] = {.lex_state = 227},
+  [104] = {.lex_state = 225},
+  [105] = {.lex_state = 230},
+  [106] = {.lex_state = 230},
+  [107] = {.lex_state = 230},
+  [108] = {.lex_state = 230},
+  [109] = {.lex_state = 230},
+  [110] = {.lex_state = 230},
+  [111] = {.lex_state = 227},
+  [112] = {.lex_state = 230},
+  [113] = {.lex_state = 240},
+  [114] = {.lex_state = 237},
+  [115] = {.lex_state = 225},
+  [116] = {.lex_state = 245},
+  [117] = {.lex_state = 246},
+  [118] = {.lex_state = 239},
+  [119] = {.lex_state = 239},
+  [120] = {.lex_state = 237},
+  [121] = {.lex_state = 239},
+  [122] = {.lex_state = 225},
+  [123] = {.lex_state = 237},
+  [124] = {.lex_state = 226},
+  [125] = {.lex_state = 226},
+  [126] = {.lex_state = 240},
+  [127] = {.lex_state = 15},
+  [128] = {.lex_state = 240},
+  [129] = {.lex_state = 227},
+  [130] = {.lex_state = 237},
+  [131] = {.lex_state = 227},
+  [132] = {.lex_state = 11},
+  [133] = {.lex_state = 227},
+  [134] = {.lex_state = 228},
+  [135] = {.lex_state = 240},
   [136] = {.lex_state = 11},
-  [137] = {.lex_state = 12},
-  [138] = {.lex_state = 236},
-  [139] = {.lex_state = 11},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 246},
-  [142] = {.lex_state = 234},
-  [143] = {.lex_state = 234},
-  [144] = {.lex_state = 255},
-  [145] = {.lex_state = 12},
+  [137] = {.lex_state = 11},
+  [138] = {.lex_state = 12},
+  [139] = {.lex_state = 227},
+  [140] = {.lex_state = 12},
+  [141] = {.lex_state = 11},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 12},
+  [144] = {.lex_state = 227},
+  [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
-  [147] = {.lex_state = 12},
-  [148] = {.lex_state = 11},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 237},
   [149] = {.lex_state = 11},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 11},
-  [152] = {.lex_state = 248},
-  [153] = {.lex_state = 248},
+  [150] = {.lex_state = 225},
+  [151] = {.lex_state = 239},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 225},
   [154] = {.lex_state = 11},
   [155] = {.lex_state = 11},
   [156] = {.lex_state = 11},
@@ -9753,278 +9776,282 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [170] = {.lex_state = 11},
   [171] = {.lex_state = 11},
   [172] = {.lex_state = 11},
-  [173] = {.lex_state = 262},
-  [174] = {.lex_state = 260},
-  [175] = {.lex_state = 262},
-  [176] = {.lex_state = 234},
-  [177] = {.lex_state = 236},
-  [178] = {.lex_state = 237},
-  [179] = {.lex_state = 260},
-  [180] = {.lex_state = 260},
-  [181] = {.lex_state = 236},
-  [182] = {.lex_state = 262},
-  [183] = {.lex_state = 249},
-  [184] = {.lex_state = 260},
-  [185] = {.lex_state = 15},
-  [186] = {.lex_state = 11},
-  [187] = {.lex_state = 260},
-  [188] = {.lex_state = 260},
-  [189] = {.lex_state = 12},
-  [190] = {.lex_state = 0},
-  [191] = {.lex_state = 234},
-  [192] = {.lex_state = 236},
-  [193] = {.lex_state = 236},
-  [194] = {.lex_state = 236},
-  [195] = {.lex_state = 236},
-  [196] = {.lex_state = 234},
-  [197] = {.lex_state = 234},
-  [198] = {.lex_state = 234},
-  [199] = {.lex_state = 19},
-  [200] = {.lex_state = 14},
-  [201] = {.lex_state = 19},
-  [202] = {.lex_state = 14},
-  [203] = {.lex_state = 19},
-  [204] = {.lex_state = 14},
-  [205] = {.lex_state = 13},
-  [206] = {.lex_state = 13},
-  [207] = {.lex_state = 13},
-  [208] = {.lex_state = 0},
-  [209] = {.lex_state = 234},
-  [210] = {.lex_state = 235},
-  [211] = {.lex_state = 234},
-  [212] = {.lex_state = 22},
-  [213] = {.lex_state = 234},
-  [214] = {.lex_state = 234},
-  [215] = {.lex_state = 11},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 0},
-  [218] = {.lex_state = 0},
-  [219] = {.lex_state = 235},
-  [220] = {.lex_state = 22},
-  [221] = {.lex_state = 262},
-  [222] = {.lex_state = 260},
-  [223] = {.lex_state = 234},
-  [224] = {.lex_state = 22},
-  [225] = {.lex_state = 234},
-  [226] = {.lex_state = 234},
+  [173] = {.lex_state = 239},
+  [174] = {.lex_state = 251},
+  [175] = {.lex_state = 228},
+  [176] = {.lex_state = 251},
+  [177] = {.lex_state = 251},
+  [178] = {.lex_state = 251},
+  [179] = {.lex_state = 15},
+  [180] = {.lex_state = 227},
+  [181] = {.lex_state = 11},
+  [182] = {.lex_state = 227},
+  [183] = {.lex_state = 253},
+  [184] = {.lex_state = 251},
+  [185] = {.lex_state = 251},
+  [186] = {.lex_state = 12},
+  [187] = {.lex_state = 253},
+  [188] = {.lex_state = 253},
+  [189] = {.lex_state = 225},
+  [190] = {.lex_state = 240},
+  [191] = {.lex_state = 19},
+  [192] = {.lex_state = 0},
+  [193] = {.lex_state = 226},
+  [194] = {.lex_state = 227},
+  [195] = {.lex_state = 225},
+  [196] = {.lex_state = 0},
+  [197] = {.lex_state = 22},
+  [198] = {.lex_state = 225},
+  [199] = {.lex_state = 0},
+  [200] = {.lex_state = 225},
+  [201] = {.lex_state = 225},
+  [202] = {.lex_state = 225},
+  [203] = {.lex_state = 11},
+  [204] = {.lex_state = 227},
+  [205] = {.lex_state = 225},
+  [206] = {.lex_state = 226},
+  [207] = {.lex_state = 19},
+  [208] = {.lex_state = 227},
+  [209] = {.lex_state = 14},
+  [210] = {.lex_state = 0},
+  [211] = {.lex_state = 14},
+  [212] = {.lex_state = 0},
+  [213] = {.lex_state = 19},
+  [214] = {.lex_state = 14},
+  [215] = {.lex_state = 13},
+  [216] = {.lex_state = 13},
+  [217] = {.lex_state = 13},
+  [218] = {.lex_state = 225},
+  [219] = {.lex_state = 227},
+  [220] = {.lex_state = 225},
+  [221] = {.lex_state = 22},
+  [222] = {.lex_state = 22},
+  [223] = {.lex_state = 225},
+  [224] = {.lex_state = 225},
+  [225] = {.lex_state = 22},
+  [226] = {.lex_state = 22},
   [227] = {.lex_state = 22},
-  [228] = {.lex_state = 0},
+  [228] = {.lex_state = 225},
   [229] = {.lex_state = 22},
-  [230] = {.lex_state = 236},
+  [230] = {.lex_state = 22},
   [231] = {.lex_state = 22},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 234},
-  [234] = {.lex_state = 22},
-  [235] = {.lex_state = 260},
-  [236] = {.lex_state = 261},
+  [232] = {.lex_state = 225},
+  [233] = {.lex_state = 22},
+  [234] = {.lex_state = 0},
+  [235] = {.lex_state = 22},
+  [236] = {.lex_state = 22},
   [237] = {.lex_state = 0},
-  [238] = {.lex_state = 22},
-  [239] = {.lex_state = 234},
+  [238] = {.lex_state = 251},
+  [239] = {.lex_state = 22},
   [240] = {.lex_state = 22},
-  [241] = {.lex_state = 234},
-  [242] = {.lex_state = 234},
-  [243] = {.lex_state = 234},
-  [244] = {.lex_state = 234},
-  [245] = {.lex_state = 234},
-  [246] = {.lex_state = 234},
-  [247] = {.lex_state = 234},
-  [248] = {.lex_state = 234},
-  [249] = {.lex_state = 234},
-  [250] = {.lex_state = 234},
-  [251] = {.lex_state = 234},
-  [252] = {.lex_state = 234},
-  [253] = {.lex_state = 234},
-  [254] = {.lex_state = 234},
-  [255] = {.lex_state = 234},
-  [256] = {.lex_state = 234},
-  [257] = {.lex_state = 234},
-  [258] = {.lex_state = 234},
-  [259] = {.lex_state = 234},
-  [260] = {.lex_state = 22},
-  [261] = {.lex_state = 22},
-  [262] = {.lex_state = 22},
-  [263] = {.lex_state = 22},
-  [264] = {.lex_state = 234},
-  [265] = {.lex_state = 234},
-  [266] = {.lex_state = 0},
-  [267] = {.lex_state = 22},
-  [268] = {.lex_state = 234},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 234},
-  [271] = {.lex_state = 22},
-  [272] = {.lex_state = 234},
-  [273] = {.lex_state = 22},
-  [274] = {.lex_state = 11},
-  [275] = {.lex_state = 234},
-  [276] = {.lex_state = 234},
-  [277] = {.lex_state = 236},
-  [278] = {.lex_state = 236},
-  [279] = {.lex_state = 236},
-  [280] = {.lex_state = 22},
-  [281] = {.lex_state = 23},
-  [282] = {.lex_state = 16},
-  [283] = {.lex_state = 11},
-  [284] = {.lex_state = 16},
+  [241] = {.lex_state = 22},
+  [242] = {.lex_state = 227},
+  [243] = {.lex_state = 225},
+  [244] = {.lex_state = 0},
+  [245] = {.lex_state = 225},
+  [246] = {.lex_state = 0},
+  [247] = {.lex_state = 225},
+  [248] = {.lex_state = 253},
+  [249] = {.lex_state = 11},
+  [250] = {.lex_state = 225},
+  [251] = {.lex_state = 22},
+  [252] = {.lex_state = 0},
+  [253] = {.lex_state = 251},
+  [254] = {.lex_state = 225},
+  [255] = {.lex_state = 225},
+  [256] = {.lex_state = 225},
+  [257] = {.lex_state = 225},
+  [258] = {.lex_state = 225},
+  [259] = {.lex_state = 225},
+  [260] = {.lex_state = 225},
+  [261] = {.lex_state = 225},
+  [262] = {.lex_state = 225},
+  [263] = {.lex_state = 225},
+  [264] = {.lex_state = 225},
+  [265] = {.lex_state = 225},
+  [266] = {.lex_state = 225},
+  [267] = {.lex_state = 225},
+  [268] = {.lex_state = 225},
+  [269] = {.lex_state = 225},
+  [270] = {.lex_state = 225},
+  [271] = {.lex_state = 225},
+  [272] = {.lex_state = 225},
+  [273] = {.lex_state = 225},
+  [274] = {.lex_state = 225},
+  [275] = {.lex_state = 225},
+  [276] = {.lex_state = 252},
+  [277] = {.lex_state = 225},
+  [278] = {.lex_state = 23},
+  [279] = {.lex_state = 16},
+  [280] = {.lex_state = 23},
+  [281] = {.lex_state = 227},
+  [282] = {.lex_state = 11},
+  [283] = {.lex_state = 23},
+  [284] = {.lex_state = 23},
   [285] = {.lex_state = 23},
-  [286] = {.lex_state = 236},
-  [287] = {.lex_state = 235},
-  [288] = {.lex_state = 23},
-  [289] = {.lex_state = 23},
-  [290] = {.lex_state = 16},
-  [291] = {.lex_state = 234},
-  [292] = {.lex_state = 234},
-  [293] = {.lex_state = 23},
-  [294] = {.lex_state = 23},
-  [295] = {.lex_state = 242},
-  [296] = {.lex_state = 242},
-  [297] = {.lex_state = 242},
-  [298] = {.lex_state = 0},
-  [299] = {.lex_state = 239},
+  [286] = {.lex_state = 225},
+  [287] = {.lex_state = 225},
+  [288] = {.lex_state = 227},
+  [289] = {.lex_state = 16},
+  [290] = {.lex_state = 22},
+  [291] = {.lex_state = 16},
+  [292] = {.lex_state = 226},
+  [293] = {.lex_state = 227},
+  [294] = {.lex_state = 234},
+  [295] = {.lex_state = 23},
+  [296] = {.lex_state = 227},
+  [297] = {.lex_state = 234},
+  [298] = {.lex_state = 234},
+  [299] = {.lex_state = 0},
   [300] = {.lex_state = 0},
   [301] = {.lex_state = 0},
-  [302] = {.lex_state = 234},
-  [303] = {.lex_state = 239},
-  [304] = {.lex_state = 235},
-  [305] = {.lex_state = 0},
-  [306] = {.lex_state = 0},
-  [307] = {.lex_state = 0},
-  [308] = {.lex_state = 235},
-  [309] = {.lex_state = 235},
-  [310] = {.lex_state = 0},
+  [302] = {.lex_state = 230},
+  [303] = {.lex_state = 0},
+  [304] = {.lex_state = 0},
+  [305] = {.lex_state = 230},
+  [306] = {.lex_state = 226},
+  [307] = {.lex_state = 236},
+  [308] = {.lex_state = 236},
+  [309] = {.lex_state = 227},
+  [310] = {.lex_state = 226},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 235},
-  [313] = {.lex_state = 235},
-  [314] = {.lex_state = 0},
-  [315] = {.lex_state = 244},
-  [316] = {.lex_state = 244},
-  [317] = {.lex_state = 235},
-  [318] = {.lex_state = 235},
-  [319] = {.lex_state = 235},
+  [312] = {.lex_state = 236},
+  [313] = {.lex_state = 0},
+  [314] = {.lex_state = 226},
+  [315] = {.lex_state = 0},
+  [316] = {.lex_state = 0},
+  [317] = {.lex_state = 226},
+  [318] = {.lex_state = 0},
+  [319] = {.lex_state = 226},
   [320] = {.lex_state = 0},
   [321] = {.lex_state = 0},
-  [322] = {.lex_state = 0},
-  [323] = {.lex_state = 0},
-  [324] = {.lex_state = 235},
-  [325] = {.lex_state = 244},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 19},
-  [328] = {.lex_state = 0},
+  [322] = {.lex_state = 230},
+  [323] = {.lex_state = 230},
+  [324] = {.lex_state = 0},
+  [325] = {.lex_state = 0},
+  [326] = {.lex_state = 236},
+  [327] = {.lex_state = 227},
+  [328] = {.lex_state = 226},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 19},
+  [330] = {.lex_state = 0},
   [331] = {.lex_state = 0},
-  [332] = {.lex_state = 14},
-  [333] = {.lex_state = 239},
-  [334] = {.lex_state = 14},
-  [335] = {.lex_state = 13},
-  [336] = {.lex_state = 13},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 3},
-  [339] = {.lex_state = 239},
-  [340] = {.lex_state = 235},
+  [332] = {.lex_state = 227},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 19},
+  [335] = {.lex_state = 0},
+  [336] = {.lex_state = 0},
+  [337] = {.lex_state = 19},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 227},
+  [340] = {.lex_state = 14},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 0},
-  [343] = {.lex_state = 0},
-  [344] = {.lex_state = 0},
+  [342] = {.lex_state = 14},
+  [343] = {.lex_state = 226},
+  [344] = {.lex_state = 13},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 235},
-  [347] = {.lex_state = 0},
-  [348] = {.lex_state = 235},
-  [349] = {.lex_state = 24},
+  [346] = {.lex_state = 13},
+  [347] = {.lex_state = 230},
+  [348] = {.lex_state = 226},
+  [349] = {.lex_state = 226},
   [350] = {.lex_state = 0},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 235},
+  [351] = {.lex_state = 226},
+  [352] = {.lex_state = 226},
   [353] = {.lex_state = 0},
-  [354] = {.lex_state = 236},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 235},
-  [357] = {.lex_state = 235},
+  [354] = {.lex_state = 0},
+  [355] = {.lex_state = 226},
+  [356] = {.lex_state = 227},
+  [357] = {.lex_state = 0},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 0},
-  [360] = {.lex_state = 244},
+  [359] = {.lex_state = 226},
+  [360] = {.lex_state = 0},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 235},
-  [363] = {.lex_state = 235},
-  [364] = {.lex_state = 0},
-  [365] = {.lex_state = 244},
-  [366] = {.lex_state = 244},
-  [367] = {.lex_state = 0},
-  [368] = {.lex_state = 0},
-  [369] = {.lex_state = 0},
-  [370] = {.lex_state = 235},
-  [371] = {.lex_state = 239},
-  [372] = {.lex_state = 239},
-  [373] = {.lex_state = 239},
-  [374] = {.lex_state = 0},
-  [375] = {.lex_state = 239},
-  [376] = {.lex_state = 0},
+  [362] = {.lex_state = 226},
+  [363] = {.lex_state = 226},
+  [364] = {.lex_state = 226},
+  [365] = {.lex_state = 226},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 226},
+  [368] = {.lex_state = 236},
+  [369] = {.lex_state = 230},
+  [370] = {.lex_state = 230},
+  [371] = {.lex_state = 236},
+  [372] = {.lex_state = 0},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 236},
+  [375] = {.lex_state = 0},
+  [376] = {.lex_state = 225},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 3},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 236},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 226},
+  [380] = {.lex_state = 0},
   [381] = {.lex_state = 0},
-  [382] = {.lex_state = 244},
-  [383] = {.lex_state = 244},
-  [384] = {.lex_state = 244},
-  [385] = {.lex_state = 244},
-  [386] = {.lex_state = 244},
-  [387] = {.lex_state = 244},
-  [388] = {.lex_state = 235},
-  [389] = {.lex_state = 239},
-  [390] = {.lex_state = 236},
-  [391] = {.lex_state = 8},
-  [392] = {.lex_state = 244},
-  [393] = {.lex_state = 244},
-  [394] = {.lex_state = 244},
-  [395] = {.lex_state = 236},
-  [396] = {.lex_state = 9},
-  [397] = {.lex_state = 244},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 244},
-  [400] = {.lex_state = 244},
+  [382] = {.lex_state = 24},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 227},
+  [385] = {.lex_state = 0},
+  [386] = {.lex_state = 230},
+  [387] = {.lex_state = 230},
+  [388] = {.lex_state = 230},
+  [389] = {.lex_state = 230},
+  [390] = {.lex_state = 230},
+  [391] = {.lex_state = 226},
+  [392] = {.lex_state = 230},
+  [393] = {.lex_state = 230},
+  [394] = {.lex_state = 227},
+  [395] = {.lex_state = 230},
+  [396] = {.lex_state = 8},
+  [397] = {.lex_state = 230},
+  [398] = {.lex_state = 230},
+  [399] = {.lex_state = 9},
+  [400] = {.lex_state = 25},
   [401] = {.lex_state = 16},
   [402] = {.lex_state = 16},
-  [403] = {.lex_state = 236},
-  [404] = {.lex_state = 234},
-  [405] = {.lex_state = 236},
-  [406] = {.lex_state = 236},
-  [407] = {.lex_state = 234},
-  [408] = {.lex_state = 236},
-  [409] = {.lex_state = 234},
-  [410] = {.lex_state = 244},
-  [411] = {.lex_state = 236},
-  [412] = {.lex_state = 239},
-  [413] = {.lex_state = 236},
-  [414] = {.lex_state = 236},
-  [415] = {.lex_state = 234},
-  [416] = {.lex_state = 236},
-  [417] = {.lex_state = 244},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 10},
-  [420] = {.lex_state = 0},
-  [421] = {.lex_state = 0},
-  [422] = {.lex_state = 234},
-  [423] = {.lex_state = 0},
-  [424] = {.lex_state = 239},
+  [403] = {.lex_state = 0},
+  [404] = {.lex_state = 227},
+  [405] = {.lex_state = 230},
+  [406] = {.lex_state = 227},
+  [407] = {.lex_state = 227},
+  [408] = {.lex_state = 225},
+  [409] = {.lex_state = 225},
+  [410] = {.lex_state = 227},
+  [411] = {.lex_state = 230},
+  [412] = {.lex_state = 225},
+  [413] = {.lex_state = 10},
+  [414] = {.lex_state = 225},
+  [415] = {.lex_state = 227},
+  [416] = {.lex_state = 227},
+  [417] = {.lex_state = 0},
+  [418] = {.lex_state = 230},
+  [419] = {.lex_state = 227},
+  [420] = {.lex_state = 227},
+  [421] = {.lex_state = 227},
+  [422] = {.lex_state = 230},
+  [423] = {.lex_state = 227},
+  [424] = {.lex_state = 0},
   [425] = {.lex_state = 0},
   [426] = {.lex_state = 0},
-  [427] = {.lex_state = 0},
-  [428] = {.lex_state = 239},
-  [429] = {.lex_state = 239},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 237},
+  [427] = {.lex_state = 230},
+  [428] = {.lex_state = 0},
+  [429] = {.lex_state = 225},
+  [430] = {.lex_state = 228},
+  [431] = {.lex_state = 0},
   [432] = {.lex_state = 0},
   [433] = {.lex_state = 0},
-  [434] = {.lex_state = 0},
+  [434] = {.lex_state = 227},
   [435] = {.lex_state = 0},
   [436] = {.lex_state = 0},
-  [437] = {.lex_state = 239},
+  [437] = {.lex_state = 0},
   [438] = {.lex_state = 0},
   [439] = {.lex_state = 0},
   [440] = {.lex_state = 0},
-  [441] = {.lex_state = 0},
+  [441] = {.lex_state = 230},
   [442] = {.lex_state = 0},
-  [443] = {.lex_state = 236},
-  [444] = {.lex_state = 0},
+  [443] = {.lex_state = 0},
+  [444] = {.lex_state = 230},
+  [445] = {.lex_state = 0},
+  [446] = {.lex_state = 0},
+  [447] = {.lex_state = 0},
+  [448] = {.lex_state = 230},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10076,6 +10103,11 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_latency] = ACTIONS(1),
     [anon_sym_limit] = ACTIONS(1),
     [anon_sym_peakrate] = ACTIONS(1),
+    [anon_sym_overhead] = ACTIONS(1),
+    [anon_sym_mpu] = ACTIONS(1),
+    [anon_sym_linklayer] = ACTIONS(1),
+    [anon_sym_ethernet] = ACTIONS(1),
+    [anon_sym_atm] = ACTIONS(1),
     [anon_sym_htb] = ACTIONS(1),
     [anon_sym_default] = ACTIONS(1),
     [anon_sym_r2q] = ACTIONS(1),
@@ -10184,43 +10216,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(440),
-    [sym__statements] = STATE(421),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(218),
-    [sym_netns_statement] = STATE(218),
-    [sym_host_statement] = STATE(218),
-    [sym_table_statement] = STATE(218),
-    [sym_let_statement] = STATE(218),
-    [sym_for_statement] = STATE(218),
-    [sym_include_statement] = STATE(218),
-    [sym_expect_statement] = STATE(218),
-    [sym_veth_statement] = STATE(218),
-    [sym_bridge_statement] = STATE(218),
-    [sym_dummy_statement] = STATE(218),
-    [sym_vrf_statement] = STATE(218),
-    [sym_macvlan_statement] = STATE(218),
-    [sym_vxlan_statement] = STATE(218),
-    [sym_link_statement] = STATE(218),
-    [sym_addr_statement] = STATE(218),
-    [sym_state_statement] = STATE(218),
-    [sym_mtu_statement] = STATE(218),
-    [sym_mac_statement] = STATE(218),
-    [sym_master_statement] = STATE(218),
-    [sym_shape_statement] = STATE(218),
-    [sym_htb_statement] = STATE(218),
-    [sym_class_statement] = STATE(218),
-    [sym_filter_statement] = STATE(218),
-    [sym_qdisc_statement] = STATE(218),
-    [sym_netem_statement] = STATE(218),
-    [sym_bpf_statement] = STATE(218),
-    [sym_xdp_statement] = STATE(218),
-    [sym_route_statement] = STATE(218),
-    [sym_rule_statement] = STATE(218),
-    [sym_forward_statement] = STATE(218),
-    [sym_sysctl_statement] = STATE(218),
-    [sym_firewall_statement] = STATE(218),
-    [aux_sym__statements_repeat1] = STATE(2),
+    [sym_source_file] = STATE(431),
+    [sym__statements] = STATE(433),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(212),
+    [sym_netns_statement] = STATE(212),
+    [sym_host_statement] = STATE(212),
+    [sym_table_statement] = STATE(212),
+    [sym_let_statement] = STATE(212),
+    [sym_for_statement] = STATE(212),
+    [sym_include_statement] = STATE(212),
+    [sym_expect_statement] = STATE(212),
+    [sym_veth_statement] = STATE(212),
+    [sym_bridge_statement] = STATE(212),
+    [sym_dummy_statement] = STATE(212),
+    [sym_vrf_statement] = STATE(212),
+    [sym_macvlan_statement] = STATE(212),
+    [sym_vxlan_statement] = STATE(212),
+    [sym_link_statement] = STATE(212),
+    [sym_addr_statement] = STATE(212),
+    [sym_state_statement] = STATE(212),
+    [sym_mtu_statement] = STATE(212),
+    [sym_mac_statement] = STATE(212),
+    [sym_master_statement] = STATE(212),
+    [sym_shape_statement] = STATE(212),
+    [sym_htb_statement] = STATE(212),
+    [sym_class_statement] = STATE(212),
+    [sym_filter_statement] = STATE(212),
+    [sym_qdisc_statement] = STATE(212),
+    [sym_netem_statement] = STATE(212),
+    [sym_bpf_statement] = STATE(212),
+    [sym_xdp_statement] = STATE(212),
+    [sym_route_statement] = STATE(212),
+    [sym_rule_statement] = STATE(212),
+    [sym_forward_statement] = STATE(212),
+    [sym_sysctl_statement] = STATE(212),
+    [sym_firewall_statement] = STATE(212),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10261,44 +10293,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(190),
-    [sym_netns_statement] = STATE(190),
-    [sym_host_statement] = STATE(190),
-    [sym_table_statement] = STATE(190),
-    [sym_let_statement] = STATE(190),
-    [sym_for_statement] = STATE(190),
-    [sym_include_statement] = STATE(190),
-    [sym_expect_statement] = STATE(190),
-    [sym_veth_statement] = STATE(190),
-    [sym_bridge_statement] = STATE(190),
-    [sym_dummy_statement] = STATE(190),
-    [sym_vrf_statement] = STATE(190),
-    [sym_macvlan_statement] = STATE(190),
-    [sym_vxlan_statement] = STATE(190),
-    [sym_link_statement] = STATE(190),
-    [sym_addr_statement] = STATE(190),
-    [sym_state_statement] = STATE(190),
-    [sym_mtu_statement] = STATE(190),
-    [sym_mac_statement] = STATE(190),
-    [sym_master_statement] = STATE(190),
-    [sym_shape_statement] = STATE(190),
-    [sym_htb_statement] = STATE(190),
-    [sym_class_statement] = STATE(190),
-    [sym_filter_statement] = STATE(190),
-    [sym_qdisc_statement] = STATE(190),
-    [sym_netem_statement] = STATE(190),
-    [sym_bpf_statement] = STATE(190),
-    [sym_xdp_statement] = STATE(190),
-    [sym_route_statement] = STATE(190),
-    [sym_rule_statement] = STATE(190),
-    [sym_forward_statement] = STATE(190),
-    [sym_sysctl_statement] = STATE(190),
-    [sym_firewall_statement] = STATE(190),
-    [aux_sym__statements_repeat1] = STATE(13),
-    [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [sym__statements] = STATE(425),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(212),
+    [sym_netns_statement] = STATE(212),
+    [sym_host_statement] = STATE(212),
+    [sym_table_statement] = STATE(212),
+    [sym_let_statement] = STATE(212),
+    [sym_for_statement] = STATE(212),
+    [sym_include_statement] = STATE(212),
+    [sym_expect_statement] = STATE(212),
+    [sym_veth_statement] = STATE(212),
+    [sym_bridge_statement] = STATE(212),
+    [sym_dummy_statement] = STATE(212),
+    [sym_vrf_statement] = STATE(212),
+    [sym_macvlan_statement] = STATE(212),
+    [sym_vxlan_statement] = STATE(212),
+    [sym_link_statement] = STATE(212),
+    [sym_addr_statement] = STATE(212),
+    [sym_state_statement] = STATE(212),
+    [sym_mtu_statement] = STATE(212),
+    [sym_mac_statement] = STATE(212),
+    [sym_master_statement] = STATE(212),
+    [sym_shape_statement] = STATE(212),
+    [sym_htb_statement] = STATE(212),
+    [sym_class_statement] = STATE(212),
+    [sym_filter_statement] = STATE(212),
+    [sym_qdisc_statement] = STATE(212),
+    [sym_netem_statement] = STATE(212),
+    [sym_bpf_statement] = STATE(212),
+    [sym_xdp_statement] = STATE(212),
+    [sym_route_statement] = STATE(212),
+    [sym_rule_statement] = STATE(212),
+    [sym_forward_statement] = STATE(212),
+    [sym_sysctl_statement] = STATE(212),
+    [sym_firewall_statement] = STATE(212),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(73),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10337,45 +10369,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(438),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(218),
-    [sym_netns_statement] = STATE(218),
-    [sym_host_statement] = STATE(218),
-    [sym_table_statement] = STATE(218),
-    [sym_let_statement] = STATE(218),
-    [sym_for_statement] = STATE(218),
-    [sym_include_statement] = STATE(218),
-    [sym_expect_statement] = STATE(218),
-    [sym_veth_statement] = STATE(218),
-    [sym_bridge_statement] = STATE(218),
-    [sym_dummy_statement] = STATE(218),
-    [sym_vrf_statement] = STATE(218),
-    [sym_macvlan_statement] = STATE(218),
-    [sym_vxlan_statement] = STATE(218),
-    [sym_link_statement] = STATE(218),
-    [sym_addr_statement] = STATE(218),
-    [sym_state_statement] = STATE(218),
-    [sym_mtu_statement] = STATE(218),
-    [sym_mac_statement] = STATE(218),
-    [sym_master_statement] = STATE(218),
-    [sym_shape_statement] = STATE(218),
-    [sym_htb_statement] = STATE(218),
-    [sym_class_statement] = STATE(218),
-    [sym_filter_statement] = STATE(218),
-    [sym_qdisc_statement] = STATE(218),
-    [sym_netem_statement] = STATE(218),
-    [sym_bpf_statement] = STATE(218),
-    [sym_xdp_statement] = STATE(218),
-    [sym_route_statement] = STATE(218),
-    [sym_rule_statement] = STATE(218),
-    [sym_forward_statement] = STATE(218),
-    [sym_sysctl_statement] = STATE(218),
-    [sym_firewall_statement] = STATE(218),
-    [aux_sym__statements_repeat1] = STATE(2),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
-    [anon_sym_GT] = ACTIONS(77),
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(192),
+    [sym_netns_statement] = STATE(192),
+    [sym_host_statement] = STATE(192),
+    [sym_table_statement] = STATE(192),
+    [sym_let_statement] = STATE(192),
+    [sym_for_statement] = STATE(192),
+    [sym_include_statement] = STATE(192),
+    [sym_expect_statement] = STATE(192),
+    [sym_veth_statement] = STATE(192),
+    [sym_bridge_statement] = STATE(192),
+    [sym_dummy_statement] = STATE(192),
+    [sym_vrf_statement] = STATE(192),
+    [sym_macvlan_statement] = STATE(192),
+    [sym_vxlan_statement] = STATE(192),
+    [sym_link_statement] = STATE(192),
+    [sym_addr_statement] = STATE(192),
+    [sym_state_statement] = STATE(192),
+    [sym_mtu_statement] = STATE(192),
+    [sym_mac_statement] = STATE(192),
+    [sym_master_statement] = STATE(192),
+    [sym_shape_statement] = STATE(192),
+    [sym_htb_statement] = STATE(192),
+    [sym_class_statement] = STATE(192),
+    [sym_filter_statement] = STATE(192),
+    [sym_qdisc_statement] = STATE(192),
+    [sym_netem_statement] = STATE(192),
+    [sym_bpf_statement] = STATE(192),
+    [sym_xdp_statement] = STATE(192),
+    [sym_route_statement] = STATE(192),
+    [sym_rule_statement] = STATE(192),
+    [sym_forward_statement] = STATE(192),
+    [sym_sysctl_statement] = STATE(192),
+    [sym_firewall_statement] = STATE(192),
+    [aux_sym__statements_repeat1] = STATE(13),
+    [ts_builtin_sym_end] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
+    [anon_sym_GT] = ACTIONS(75),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10414,43 +10446,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
+    [sym__statement] = STATE(373),
+    [sym_netns_statement] = STATE(373),
+    [sym_host_statement] = STATE(373),
+    [sym_table_statement] = STATE(373),
+    [sym_let_statement] = STATE(373),
+    [sym_for_statement] = STATE(373),
+    [sym_include_statement] = STATE(373),
+    [sym_expect_statement] = STATE(373),
+    [sym_veth_statement] = STATE(373),
+    [sym_bridge_statement] = STATE(373),
+    [sym_dummy_statement] = STATE(373),
+    [sym_vrf_statement] = STATE(373),
+    [sym_macvlan_statement] = STATE(373),
+    [sym_vxlan_statement] = STATE(373),
+    [sym_link_statement] = STATE(373),
+    [sym_addr_statement] = STATE(373),
+    [sym_state_statement] = STATE(373),
+    [sym_mtu_statement] = STATE(373),
+    [sym_mac_statement] = STATE(373),
+    [sym_master_statement] = STATE(373),
+    [sym_shape_statement] = STATE(373),
+    [sym_htb_statement] = STATE(373),
+    [sym_class_statement] = STATE(373),
+    [sym_filter_statement] = STATE(373),
+    [sym_qdisc_statement] = STATE(373),
+    [sym_netem_statement] = STATE(373),
+    [sym_bpf_statement] = STATE(373),
+    [sym_xdp_statement] = STATE(373),
+    [sym_route_statement] = STATE(373),
+    [sym_rule_statement] = STATE(373),
+    [sym_forward_statement] = STATE(373),
+    [sym_sysctl_statement] = STATE(373),
+    [sym_firewall_statement] = STATE(373),
     [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10490,43 +10522,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
+    [sym__statement] = STATE(373),
+    [sym_netns_statement] = STATE(373),
+    [sym_host_statement] = STATE(373),
+    [sym_table_statement] = STATE(373),
+    [sym_let_statement] = STATE(373),
+    [sym_for_statement] = STATE(373),
+    [sym_include_statement] = STATE(373),
+    [sym_expect_statement] = STATE(373),
+    [sym_veth_statement] = STATE(373),
+    [sym_bridge_statement] = STATE(373),
+    [sym_dummy_statement] = STATE(373),
+    [sym_vrf_statement] = STATE(373),
+    [sym_macvlan_statement] = STATE(373),
+    [sym_vxlan_statement] = STATE(373),
+    [sym_link_statement] = STATE(373),
+    [sym_addr_statement] = STATE(373),
+    [sym_state_statement] = STATE(373),
+    [sym_mtu_statement] = STATE(373),
+    [sym_mac_statement] = STATE(373),
+    [sym_master_statement] = STATE(373),
+    [sym_shape_statement] = STATE(373),
+    [sym_htb_statement] = STATE(373),
+    [sym_class_statement] = STATE(373),
+    [sym_filter_statement] = STATE(373),
+    [sym_qdisc_statement] = STATE(373),
+    [sym_netem_statement] = STATE(373),
+    [sym_bpf_statement] = STATE(373),
+    [sym_xdp_statement] = STATE(373),
+    [sym_route_statement] = STATE(373),
+    [sym_rule_statement] = STATE(373),
+    [sym_forward_statement] = STATE(373),
+    [sym_sysctl_statement] = STATE(373),
+    [sym_firewall_statement] = STATE(373),
     [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10566,43 +10598,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
+    [sym__statement] = STATE(373),
+    [sym_netns_statement] = STATE(373),
+    [sym_host_statement] = STATE(373),
+    [sym_table_statement] = STATE(373),
+    [sym_let_statement] = STATE(373),
+    [sym_for_statement] = STATE(373),
+    [sym_include_statement] = STATE(373),
+    [sym_expect_statement] = STATE(373),
+    [sym_veth_statement] = STATE(373),
+    [sym_bridge_statement] = STATE(373),
+    [sym_dummy_statement] = STATE(373),
+    [sym_vrf_statement] = STATE(373),
+    [sym_macvlan_statement] = STATE(373),
+    [sym_vxlan_statement] = STATE(373),
+    [sym_link_statement] = STATE(373),
+    [sym_addr_statement] = STATE(373),
+    [sym_state_statement] = STATE(373),
+    [sym_mtu_statement] = STATE(373),
+    [sym_mac_statement] = STATE(373),
+    [sym_master_statement] = STATE(373),
+    [sym_shape_statement] = STATE(373),
+    [sym_htb_statement] = STATE(373),
+    [sym_class_statement] = STATE(373),
+    [sym_filter_statement] = STATE(373),
+    [sym_qdisc_statement] = STATE(373),
+    [sym_netem_statement] = STATE(373),
+    [sym_bpf_statement] = STATE(373),
+    [sym_xdp_statement] = STATE(373),
+    [sym_route_statement] = STATE(373),
+    [sym_rule_statement] = STATE(373),
+    [sym_forward_statement] = STATE(373),
+    [sym_sysctl_statement] = STATE(373),
+    [sym_firewall_statement] = STATE(373),
     [aux_sym__statements_repeat1] = STATE(13),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10641,80 +10673,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(368),
-    [sym_netns_statement] = STATE(368),
-    [sym_host_statement] = STATE(368),
-    [sym_table_statement] = STATE(368),
-    [sym_let_statement] = STATE(368),
-    [sym_for_statement] = STATE(368),
-    [sym_include_statement] = STATE(368),
-    [sym_expect_statement] = STATE(368),
-    [sym_veth_statement] = STATE(368),
-    [sym_bridge_statement] = STATE(368),
-    [sym_dummy_statement] = STATE(368),
-    [sym_vrf_statement] = STATE(368),
-    [sym_macvlan_statement] = STATE(368),
-    [sym_vxlan_statement] = STATE(368),
-    [sym_link_statement] = STATE(368),
-    [sym_addr_statement] = STATE(368),
-    [sym_state_statement] = STATE(368),
-    [sym_mtu_statement] = STATE(368),
-    [sym_mac_statement] = STATE(368),
-    [sym_master_statement] = STATE(368),
-    [sym_shape_statement] = STATE(368),
-    [sym_htb_statement] = STATE(368),
-    [sym_class_statement] = STATE(368),
-    [sym_filter_statement] = STATE(368),
-    [sym_qdisc_statement] = STATE(368),
-    [sym_netem_statement] = STATE(368),
-    [sym_bpf_statement] = STATE(368),
-    [sym_xdp_statement] = STATE(368),
-    [sym_route_statement] = STATE(368),
-    [sym_rule_statement] = STATE(368),
-    [sym_forward_statement] = STATE(368),
-    [sym_sysctl_statement] = STATE(368),
-    [sym_firewall_statement] = STATE(368),
-    [aux_sym__statements_repeat1] = STATE(13),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_dummy] = ACTIONS(27),
-    [anon_sym_vrf] = ACTIONS(29),
-    [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(8)] = {
     [ts_builtin_sym_end] = ACTIONS(85),
     [anon_sym_SEMI] = ACTIONS(85),
     [sym__newline] = ACTIONS(85),
@@ -10731,6 +10689,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_latency] = ACTIONS(85),
     [anon_sym_limit] = ACTIONS(85),
     [anon_sym_peakrate] = ACTIONS(85),
+    [anon_sym_overhead] = ACTIONS(85),
+    [anon_sym_mpu] = ACTIONS(85),
+    [anon_sym_linklayer] = ACTIONS(85),
     [anon_sym_default] = ACTIONS(85),
     [anon_sym_r2q] = ACTIONS(85),
     [anon_sym_direct_qlen] = ACTIONS(85),
@@ -10786,6 +10747,80 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
     [aux_sym_ipv6_address_token1] = ACTIONS(85),
   },
+  [STATE(8)] = {
+    [sym__sep] = STATE(13),
+    [sym__statement] = STATE(373),
+    [sym_netns_statement] = STATE(373),
+    [sym_host_statement] = STATE(373),
+    [sym_table_statement] = STATE(373),
+    [sym_let_statement] = STATE(373),
+    [sym_for_statement] = STATE(373),
+    [sym_include_statement] = STATE(373),
+    [sym_expect_statement] = STATE(373),
+    [sym_veth_statement] = STATE(373),
+    [sym_bridge_statement] = STATE(373),
+    [sym_dummy_statement] = STATE(373),
+    [sym_vrf_statement] = STATE(373),
+    [sym_macvlan_statement] = STATE(373),
+    [sym_vxlan_statement] = STATE(373),
+    [sym_link_statement] = STATE(373),
+    [sym_addr_statement] = STATE(373),
+    [sym_state_statement] = STATE(373),
+    [sym_mtu_statement] = STATE(373),
+    [sym_mac_statement] = STATE(373),
+    [sym_master_statement] = STATE(373),
+    [sym_shape_statement] = STATE(373),
+    [sym_htb_statement] = STATE(373),
+    [sym_class_statement] = STATE(373),
+    [sym_filter_statement] = STATE(373),
+    [sym_qdisc_statement] = STATE(373),
+    [sym_netem_statement] = STATE(373),
+    [sym_bpf_statement] = STATE(373),
+    [sym_xdp_statement] = STATE(373),
+    [sym_route_statement] = STATE(373),
+    [sym_rule_statement] = STATE(373),
+    [sym_forward_statement] = STATE(373),
+    [sym_sysctl_statement] = STATE(373),
+    [sym_firewall_statement] = STATE(373),
+    [aux_sym__statements_repeat1] = STATE(13),
+    [anon_sym_SEMI] = ACTIONS(77),
+    [sym__newline] = ACTIONS(77),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
@@ -10797,7 +10832,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 53,
+    ACTIONS(89), 56,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10811,6 +10846,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_mtu,
       anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
@@ -10851,7 +10889,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [65] = 3,
+  [68] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -10906,7 +10944,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [123] = 4,
+  [126] = 4,
     ACTIONS(101), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -10961,7 +10999,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [182] = 4,
+  [185] = 4,
     ACTIONS(107), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11016,7 +11054,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [241] = 5,
+  [244] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11072,7 +11110,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [302] = 4,
+  [305] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11127,7 +11165,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [361] = 4,
+  [364] = 4,
     ACTIONS(126), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11182,7 +11220,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [420] = 3,
+  [423] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11235,7 +11273,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [476] = 3,
+  [479] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11288,7 +11326,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [532] = 3,
+  [535] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11341,7 +11379,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [588] = 3,
+  [591] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11382,7 +11420,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [632] = 3,
+  [635] = 3,
     ACTIONS(146), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -11419,13 +11457,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [672] = 3,
-    ACTIONS(150), 1,
+  [675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [712] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(150), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [749] = 3,
+    ACTIONS(154), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 29,
+    ACTIONS(152), 29,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11455,81 +11563,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [711] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(152), 27,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [745] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 27,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [779] = 7,
+  [788] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
-    ACTIONS(162), 1,
+    ACTIONS(163), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(164), 1,
+    ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11554,26 +11598,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [821] = 7,
-    ACTIONS(170), 1,
-      anon_sym_DOT,
+  [830] = 7,
     ACTIONS(173), 1,
+      anon_sym_DOT,
+    ACTIONS(175), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(176), 1,
+    ACTIONS(177), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
+    ACTIONS(169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(168), 15,
+    ACTIONS(171), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11589,8 +11633,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [863] = 7,
-    ACTIONS(164), 1,
+  [872] = 7,
+    ACTIONS(177), 1,
       anon_sym_LBRACE2,
     ACTIONS(183), 1,
       anon_sym_DOT,
@@ -11599,7 +11643,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11624,21 +11668,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [905] = 2,
+  [914] = 7,
+    ACTIONS(187), 1,
+      anon_sym_DOT,
+    ACTIONS(189), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(187), 23,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
+    ACTIONS(171), 13,
       anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11651,18 +11701,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_port,
-  [935] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
+  [954] = 7,
     ACTIONS(191), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(193), 1,
       anon_sym_LBRACE2,
+    ACTIONS(193), 1,
+      anon_sym_DOT,
+    ACTIONS(195), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(30), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11685,46 +11734,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [975] = 7,
-    ACTIONS(195), 1,
+  [994] = 7,
+    ACTIONS(197), 1,
       anon_sym_DOT,
-    ACTIONS(198), 1,
+    ACTIONS(200), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(201), 1,
+    ACTIONS(203), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(168), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1015] = 7,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(204), 1,
-      anon_sym_DOT,
-    ACTIONS(206), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11751,7 +11767,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1055] = 3,
+  [1034] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(206), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1064] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11779,7 +11823,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [1086] = 3,
+  [1095] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11807,7 +11851,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [1117] = 13,
+  [1126] = 13,
     ACTIONS(216), 1,
       anon_sym_from,
     ACTIONS(219), 1,
@@ -11820,7 +11864,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
     STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
+    STATE(55), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11844,7 +11888,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1167] = 13,
+  [1176] = 13,
     ACTIONS(243), 1,
       anon_sym_from,
     ACTIONS(245), 1,
@@ -11855,9 +11899,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
     ACTIONS(255), 1,
       anon_sym_ipproto,
-    STATE(33), 1,
+    STATE(35), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
+    STATE(55), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11881,7 +11925,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1217] = 13,
+  [1226] = 13,
     ACTIONS(243), 1,
       anon_sym_from,
     ACTIONS(245), 1,
@@ -11892,9 +11936,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_uidrange,
     ACTIONS(255), 1,
       anon_sym_ipproto,
-    STATE(34), 1,
+    STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
+    STATE(55), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11918,7 +11962,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1267] = 12,
+  [1276] = 12,
     ACTIONS(263), 1,
       anon_sym_proto,
     ACTIONS(269), 1,
@@ -11927,9 +11971,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(44), 1,
       aux_sym_route_statement_repeat1,
-    STATE(58), 1,
+    STATE(60), 1,
       sym__dev_opt,
-    STATE(64), 1,
+    STATE(61), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11953,367 +11997,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1314] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(43), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(275), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1361] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1392] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1423] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1470] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1517] = 12,
-    ACTIONS(297), 1,
-      anon_sym_proto,
-    ACTIONS(306), 1,
-      anon_sym_scope,
-    ACTIONS(309), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(291), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(300), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(303), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(289), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(294), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1564] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(312), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1611] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(314), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1658] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(40), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(318), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(316), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1705] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(41), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(58), 1,
-      sym__dev_opt,
-    STATE(64), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(322), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(320), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1752] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1781] = 3,
+  [1323] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12339,7 +12023,367 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1810] = 12,
+  [1352] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(36), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(275), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1399] = 4,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(281), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1430] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(46), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(285), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(283), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1477] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(287), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1524] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(289), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1571] = 4,
+    ACTIONS(279), 1,
+      anon_sym_to,
+    ACTIONS(281), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1602] = 12,
+    ACTIONS(299), 1,
+      anon_sym_proto,
+    ACTIONS(308), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(293), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(302), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(305), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(291), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(296), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1649] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(41), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(316), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(314), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1696] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(318), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1743] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(42), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(60), 1,
+      sym__dev_opt,
+    STATE(61), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(322), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1790] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1819] = 12,
     ACTIONS(324), 1,
       sym_identifier,
     ACTIONS(326), 1,
@@ -12354,7 +12398,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(338), 1,
       aux_sym_ipv6_address_token1,
-    STATE(439), 1,
+    STATE(443), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -12363,17 +12407,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(307), 3,
+    STATE(299), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(143), 5,
+    STATE(153), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1856] = 3,
+  [1865] = 3,
     ACTIONS(342), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12398,7 +12442,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1884] = 3,
+  [1893] = 3,
     ACTIONS(279), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12423,62 +12467,120 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1912] = 3,
-    ACTIONS(346), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(344), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1940] = 3,
-    ACTIONS(350), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(348), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1968] = 7,
-    ACTIONS(352), 1,
+  [1921] = 7,
+    ACTIONS(344), 1,
       anon_sym_DOT,
-    ACTIONS(354), 1,
+    ACTIONS(346), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(169), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(56), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(171), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1957] = 7,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(350), 1,
+      anon_sym_DOT,
+    ACTIONS(352), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(179), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(52), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(181), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [1993] = 3,
     ACTIONS(356), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(354), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2021] = 3,
+    ACTIONS(360), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(358), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2049] = 7,
+    ACTIONS(362), 1,
+      anon_sym_DOT,
+    ACTIONS(365), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(368), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12502,119 +12604,199 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2004] = 7,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(358), 1,
-      anon_sym_DOT,
-    ACTIONS(360), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(54), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2040] = 7,
-    ACTIONS(362), 1,
-      anon_sym_DOT,
-    ACTIONS(365), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(368), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(166), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(56), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2076] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(371), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2100] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(373), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2124] = 7,
-    ACTIONS(375), 1,
-      anon_sym_DOT,
+  [2085] = 11,
+    ACTIONS(373), 1,
+      anon_sym_LT,
     ACTIONS(377), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_overhead,
     ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(385), 1,
+      anon_sym_prio,
+    STATE(300), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(383), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(62), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(371), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(375), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2128] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(387), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2153] = 11,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    ACTIONS(377), 1,
+      anon_sym_overhead,
+    ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(385), 1,
+      anon_sym_prio,
+    STATE(329), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(383), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(57), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(375), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(389), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2196] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(391), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2220] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(393), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2244] = 9,
+    ACTIONS(400), 1,
+      anon_sym_overhead,
+    ACTIONS(403), 1,
+      anon_sym_mpu,
+    ACTIONS(406), 1,
+      anon_sym_linklayer,
+    ACTIONS(412), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(409), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(62), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(397), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(395), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2282] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(415), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2306] = 7,
+    ACTIONS(417), 1,
+      anon_sym_DOT,
+    ACTIONS(419), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(421), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(61), 3,
+    STATE(65), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12631,7 +12813,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2158] = 2,
+  [2340] = 7,
+    ACTIONS(421), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(423), 1,
+      anon_sym_DOT,
+    ACTIONS(425), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(171), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2374] = 7,
+    ACTIONS(427), 1,
+      anon_sym_DOT,
+    ACTIONS(430), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(433), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(158), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12653,65 +12889,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2182] = 7,
-    ACTIONS(379), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(381), 1,
-      anon_sym_DOT,
-    ACTIONS(383), 1,
-      aux_sym__imm_name_part_token1,
+  [2432] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(158), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2216] = 7,
-    ACTIONS(385), 1,
-      anon_sym_DOT,
-    ACTIONS(388), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(391), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(168), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2250] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(394), 17,
+    ACTIONS(436), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12729,201 +12911,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2274] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(396), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [2456] = 11,
+    ACTIONS(438), 1,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2298] = 3,
-    ACTIONS(400), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(398), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2323] = 11,
-    ACTIONS(402), 1,
-      anon_sym_GT,
-    ACTIONS(406), 1,
+    ACTIONS(442), 1,
       anon_sym_mark,
-    ACTIONS(408), 1,
+    ACTIONS(444), 1,
       anon_sym_classify,
-    ACTIONS(410), 1,
+    ACTIONS(446), 1,
       anon_sym_snat,
-    ACTIONS(412), 1,
+    ACTIONS(448), 1,
       anon_sym_dnat,
-    STATE(93), 1,
+    STATE(86), 1,
       sym_firewall_action,
-    STATE(398), 1,
+    STATE(403), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(77), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(13), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
+    ACTIONS(440), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2364] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    ACTIONS(416), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(232), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(414), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(69), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2405] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2446] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    ACTIONS(420), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(266), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2487] = 11,
-    ACTIONS(406), 1,
-      anon_sym_mark,
-    ACTIONS(408), 1,
-      anon_sym_classify,
-    ACTIONS(410), 1,
-      anon_sym_snat,
-    ACTIONS(412), 1,
-      anon_sym_dnat,
-    ACTIONS(422), 1,
-      anon_sym_GT,
-    STATE(93), 1,
-      sym_firewall_action,
-    STATE(398), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2528] = 3,
+  [2497] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12945,7 +12963,149 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2553] = 3,
+  [2522] = 11,
+    ACTIONS(442), 1,
+      anon_sym_mark,
+    ACTIONS(444), 1,
+      anon_sym_classify,
+    ACTIONS(446), 1,
+      anon_sym_snat,
+    ACTIONS(448), 1,
+      anon_sym_dnat,
+    ACTIONS(450), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(403), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(440), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2563] = 11,
+    ACTIONS(442), 1,
+      anon_sym_mark,
+    ACTIONS(444), 1,
+      anon_sym_classify,
+    ACTIONS(446), 1,
+      anon_sym_snat,
+    ACTIONS(448), 1,
+      anon_sym_dnat,
+    ACTIONS(452), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(237), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(440), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2604] = 11,
+    ACTIONS(442), 1,
+      anon_sym_mark,
+    ACTIONS(444), 1,
+      anon_sym_classify,
+    ACTIONS(446), 1,
+      anon_sym_snat,
+    ACTIONS(448), 1,
+      anon_sym_dnat,
+    ACTIONS(456), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(252), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(454), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(72), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(440), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2645] = 11,
+    ACTIONS(442), 1,
+      anon_sym_mark,
+    ACTIONS(444), 1,
+      anon_sym_classify,
+    ACTIONS(446), 1,
+      anon_sym_snat,
+    ACTIONS(448), 1,
+      anon_sym_dnat,
+    ACTIONS(458), 1,
+      anon_sym_GT,
+    STATE(86), 1,
+      sym_firewall_action,
+    STATE(403), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(13), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(440), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2686] = 3,
+    ACTIONS(462), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(460), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2711] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12967,99 +13127,163 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2578] = 10,
-    ACTIONS(426), 1,
+  [2736] = 10,
+    ACTIONS(373), 1,
       anon_sym_LT,
-    ACTIONS(428), 1,
+    ACTIONS(466), 1,
       anon_sym_id,
-    ACTIONS(432), 1,
+    ACTIONS(470), 1,
       anon_sym_dev,
-    ACTIONS(434), 1,
+    ACTIONS(472), 1,
       anon_sym_port,
-    STATE(118), 1,
+    STATE(124), 1,
       sym__dev_opt,
-    STATE(328), 1,
+    STATE(375), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(91), 2,
+    STATE(81), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(430), 3,
+    ACTIONS(468), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(424), 4,
+    ACTIONS(464), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2616] = 10,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(428), 1,
-      anon_sym_id,
-    ACTIONS(432), 1,
-      anon_sym_dev,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    STATE(118), 1,
-      sym__dev_opt,
-    STATE(376), 1,
-      sym_block,
+  [2774] = 4,
+    ACTIONS(476), 1,
+      anon_sym_COMMA,
+    STATE(80), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(430), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(436), 4,
-      ts_builtin_sym_end,
+    ACTIONS(474), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2654] = 10,
-    ACTIONS(406), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(408), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2800] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(395), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2822] = 4,
+    ACTIONS(480), 1,
+      anon_sym_COMMA,
+    STATE(80), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(478), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2848] = 10,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    ACTIONS(466), 1,
+      anon_sym_id,
+    ACTIONS(470), 1,
+      anon_sym_dev,
+    ACTIONS(472), 1,
+      anon_sym_port,
+    STATE(124), 1,
+      sym__dev_opt,
+    STATE(330), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(468), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(483), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2886] = 10,
+    ACTIONS(442), 1,
+      anon_sym_mark,
+    ACTIONS(444), 1,
       anon_sym_classify,
-    ACTIONS(410), 1,
+    ACTIONS(446), 1,
       anon_sym_snat,
-    ACTIONS(412), 1,
+    ACTIONS(448), 1,
       anon_sym_dnat,
-    STATE(93), 1,
+    STATE(86), 1,
       sym_firewall_action,
-    STATE(398), 1,
+    STATE(403), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(77), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(13), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(404), 5,
+    ACTIONS(440), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2692] = 4,
-    ACTIONS(440), 1,
+  [2924] = 4,
+    ACTIONS(476), 1,
       anon_sym_COMMA,
     STATE(78), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(438), 13,
+    ACTIONS(485), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13073,302 +13297,218 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2718] = 4,
-    ACTIONS(440), 1,
-      anon_sym_COMMA,
-    STATE(76), 1,
-      aux_sym_firewall_rule_repeat1,
+  [2950] = 9,
+    ACTIONS(377), 1,
+      anon_sym_overhead,
+    ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(491), 1,
+      anon_sym_latency,
+    ACTIONS(493), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2744] = 4,
-    ACTIONS(446), 1,
-      anon_sym_COMMA,
-    STATE(78), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(444), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2770] = 3,
-    ACTIONS(451), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(449), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2793] = 10,
-    ACTIONS(455), 1,
-      anon_sym_proto,
-    ACTIONS(463), 1,
-      anon_sym_mark,
-    ACTIONS(465), 1,
-      anon_sym_ct,
-    ACTIONS(467), 1,
-      anon_sym_counter,
-    STATE(87), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(457), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(459), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(461), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(453), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2830] = 3,
-    ACTIONS(471), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(469), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2853] = 4,
-    ACTIONS(451), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(449), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [2878] = 3,
-    ACTIONS(475), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2901] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(477), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [2922] = 3,
-    ACTIONS(475), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(442), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2945] = 7,
-    ACTIONS(484), 1,
-      anon_sym_rate,
-    STATE(86), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(481), 2,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(489), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
       anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(487), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(479), 4,
+    ACTIONS(487), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(490), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [2976] = 10,
-    ACTIONS(495), 1,
+  [2985] = 10,
+    ACTIONS(497), 1,
       anon_sym_proto,
-    ACTIONS(507), 1,
+    ACTIONS(505), 1,
       anon_sym_mark,
-    ACTIONS(510), 1,
+    ACTIONS(507), 1,
       anon_sym_ct,
-    ACTIONS(513), 1,
+    ACTIONS(509), 1,
       anon_sym_counter,
-    STATE(87), 1,
+    STATE(95), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(498), 2,
+    ACTIONS(499), 2,
       anon_sym_src,
       anon_sym_dst,
     ACTIONS(501), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(504), 2,
+    ACTIONS(503), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(493), 3,
+    ACTIONS(495), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3013] = 8,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(522), 1,
-      anon_sym_prio,
-    STATE(103), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(341), 1,
-      sym_block,
+  [3022] = 10,
+    ACTIONS(497), 1,
+      anon_sym_proto,
+    ACTIONS(505), 1,
+      anon_sym_mark,
+    ACTIONS(507), 1,
+      anon_sym_ct,
+    ACTIONS(513), 1,
+      anon_sym_counter,
+    STATE(85), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(520), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(516), 4,
-      ts_builtin_sym_end,
+    ACTIONS(499), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(501), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(503), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(511), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(518), 4,
+  [3059] = 9,
+    ACTIONS(377), 1,
+      anon_sym_overhead,
+    ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(491), 1,
+      anon_sym_latency,
+    ACTIONS(493), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(489), 3,
       anon_sym_mtu,
       anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3046] = 7,
-    ACTIONS(528), 1,
-      anon_sym_rate,
-    STATE(86), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
       anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(530), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(524), 4,
+    ACTIONS(515), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(532), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3077] = 2,
+  [3094] = 3,
+    ACTIONS(519), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(444), 14,
+    ACTIONS(517), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3117] = 3,
+    ACTIONS(523), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3140] = 4,
+    ACTIONS(523), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(521), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3165] = 3,
+    ACTIONS(527), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(485), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3188] = 3,
+    ACTIONS(527), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(485), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3211] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(529), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13383,104 +13523,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3098] = 8,
-    ACTIONS(536), 1,
+  [3232] = 8,
+    ACTIONS(533), 1,
       anon_sym_id,
-    ACTIONS(542), 1,
+    ACTIONS(539), 1,
       anon_sym_dev,
-    ACTIONS(545), 1,
+    ACTIONS(542), 1,
       anon_sym_port,
-    STATE(118), 1,
+    STATE(124), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(91), 2,
+    STATE(94), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(539), 3,
+    ACTIONS(536), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(534), 5,
+    ACTIONS(531), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3131] = 8,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(522), 1,
-      anon_sym_prio,
-    STATE(88), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(358), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(520), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(518), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(548), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3164] = 10,
-    ACTIONS(455), 1,
+  [3265] = 10,
+    ACTIONS(547), 1,
       anon_sym_proto,
-    ACTIONS(463), 1,
+    ACTIONS(559), 1,
       anon_sym_mark,
-    ACTIONS(465), 1,
+    ACTIONS(562), 1,
       anon_sym_ct,
-    ACTIONS(552), 1,
+    ACTIONS(565), 1,
       anon_sym_counter,
-    STATE(80), 1,
+    STATE(95), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(457), 2,
+    ACTIONS(550), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(459), 2,
+    ACTIONS(553), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(461), 2,
+    ACTIONS(556), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(550), 3,
+    ACTIONS(545), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3201] = 3,
-    ACTIONS(556), 1,
-      anon_sym_DOT_DOT,
+  [3302] = 7,
+    ACTIONS(573), 1,
+      anon_sym_rate,
+    STATE(96), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(554), 13,
+    ACTIONS(570), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(576), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(568), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3224] = 3,
+    ACTIONS(579), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3333] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13500,7 +13619,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3247] = 3,
+  [3356] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(478), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3377] = 9,
+    ACTIONS(587), 1,
+      anon_sym_latency,
+    ACTIONS(590), 1,
+      anon_sym_peakrate,
+    ACTIONS(593), 1,
+      anon_sym_overhead,
+    ACTIONS(596), 1,
+      anon_sym_mpu,
+    ACTIONS(599), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(584), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(582), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3412] = 9,
+    ACTIONS(377), 1,
+      anon_sym_overhead,
+    ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(491), 1,
+      anon_sym_latency,
+    ACTIONS(493), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(84), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(489), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(602), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3447] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13520,11 +13710,81 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3270] = 2,
+  [3470] = 9,
+    ACTIONS(377), 1,
+      anon_sym_overhead,
+    ACTIONS(379), 1,
+      anon_sym_mpu,
+    ACTIONS(381), 1,
+      anon_sym_linklayer,
+    ACTIONS(491), 1,
+      anon_sym_latency,
+    ACTIONS(493), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(558), 13,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(489), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(602), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3505] = 7,
+    ACTIONS(608), 1,
+      anon_sym_rate,
+    STATE(96), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(610), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(604), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(612), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3536] = 3,
+    ACTIONS(616), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(614), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3559] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13538,11 +13798,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3290] = 2,
+  [3579] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(560), 13,
+    ACTIONS(485), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13556,11 +13816,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3310] = 2,
+  [3599] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(442), 13,
+    ACTIONS(620), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13574,11 +13834,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3330] = 2,
+  [3619] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(479), 13,
+    ACTIONS(622), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3639] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(624), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3659] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(626), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3679] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(568), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13592,11 +13906,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_corrupt,
       anon_sym_reorder,
       anon_sym_gap,
-  [3350] = 2,
+  [3699] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(562), 13,
+    ACTIONS(628), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13610,139 +13924,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3370] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(564), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3390] = 6,
-    ACTIONS(574), 1,
-      anon_sym_prio,
-    STATE(103), 1,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(571), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(568), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(566), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3418] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(577), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3438] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3458] = 7,
-    ACTIONS(583), 1,
-      anon_sym_LBRACE,
-    ACTIONS(586), 1,
-      sym_integer,
-    ACTIONS(589), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(581), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3487] = 7,
-    ACTIONS(168), 1,
-      anon_sym_mode,
-    ACTIONS(592), 1,
+  [3719] = 8,
+    ACTIONS(630), 1,
       anon_sym_DOT,
-    ACTIONS(595), 1,
+    ACTIONS(633), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(598), 1,
+    ACTIONS(635), 1,
       anon_sym_LBRACE2,
+    STATE(123), 1,
+      aux_sym__if_name_repeat1,
+    STATE(126), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 3,
+    STATE(190), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
+    ACTIONS(179), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3516] = 7,
+  [3750] = 6,
     ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(601), 1,
-      anon_sym_DOT,
-    ACTIONS(603), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(605), 1,
+      anon_sym_LT,
+    ACTIONS(640), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 3,
+    ACTIONS(637), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(114), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13750,100 +13966,35 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3545] = 8,
-    ACTIONS(607), 1,
-      anon_sym_DOT,
-    ACTIONS(610), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    STATE(116), 1,
-      aux_sym__if_name_repeat1,
-    STATE(121), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(183), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3576] = 6,
-    ACTIONS(168), 1,
-      anon_sym_LT,
-    ACTIONS(617), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(614), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(110), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3603] = 6,
-    ACTIONS(181), 1,
-      anon_sym_LT,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
+  [3777] = 7,
+    ACTIONS(645), 1,
+      anon_sym_LBRACE,
+    ACTIONS(648), 1,
+      sym_integer,
+    ACTIONS(651), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(116), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
+    ACTIONS(643), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3630] = 7,
-    ACTIONS(181), 1,
-      anon_sym_mode,
-    ACTIONS(605), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(622), 1,
-      anon_sym_DOT,
-    ACTIONS(624), 1,
-      aux_sym__imm_name_part_token1,
+    STATE(115), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3806] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3659] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(626), 12,
+    ACTIONS(654), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13856,57 +14007,101 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3678] = 2,
+  [3825] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(566), 12,
+    ACTIONS(582), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
       anon_sym_mtu,
       anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3697] = 7,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(106), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3726] = 6,
-    ACTIONS(158), 1,
-      anon_sym_LT,
-    ACTIONS(612), 1,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [3844] = 7,
+    ACTIONS(181), 1,
+      anon_sym_mode,
+    ACTIONS(656), 1,
+      anon_sym_DOT,
+    ACTIONS(658), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(660), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(636), 2,
+    STATE(119), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3873] = 7,
+    ACTIONS(171), 1,
+      anon_sym_mode,
+    ACTIONS(660), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(662), 1,
+      anon_sym_DOT,
+    ACTIONS(664), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3902] = 6,
+    ACTIONS(181), 1,
+      anon_sym_LT,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(666), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(110), 3,
+    STATE(123), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(179), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3929] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(668), 1,
+      anon_sym_DOT,
+    ACTIONS(671), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(674), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13914,13 +14109,56 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3958] = 7,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(115), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [3987] = 6,
+    ACTIONS(171), 1,
+      anon_sym_LT,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(114), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(169), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3753] = 2,
+  [4014] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(638), 11,
+    ACTIONS(687), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13932,11 +14170,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3771] = 2,
+  [4032] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(640), 11,
+    ACTIONS(689), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13948,67 +14186,86 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3789] = 8,
-    ACTIONS(630), 1,
+  [4050] = 5,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(693), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(691), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4074] = 8,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(642), 1,
+    ACTIONS(695), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 3,
+    ACTIONS(697), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(46), 3,
+    STATE(45), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3819] = 5,
-    ACTIONS(648), 1,
+  [4104] = 5,
+    ACTIONS(701), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(651), 1,
+    ACTIONS(704), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
+    STATE(128), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(646), 6,
+    ACTIONS(699), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3843] = 5,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(656), 1,
-      aux_sym__imm_name_part_token1,
+  [4128] = 6,
+    ACTIONS(608), 1,
+      anon_sym_rate,
+    STATE(103), 1,
+      aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(654), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3867] = 3,
+    ACTIONS(606), 2,
+      anon_sym_limit,
+      anon_sym_gap,
+    ACTIONS(610), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(612), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [4153] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14024,32 +14281,73 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [3886] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(129), 1,
-      aux_sym_shape_statement_repeat1,
+  [4172] = 7,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    ACTIONS(709), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(324), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(658), 4,
+    ACTIONS(711), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(707), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3911] = 3,
-    ACTIONS(668), 1,
+  [4199] = 7,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(715), 1,
+      sym_integer,
+    STATE(408), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4226] = 7,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    ACTIONS(709), 1,
+      anon_sym_default,
+    STATE(131), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(350), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(711), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(717), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4253] = 3,
+    ACTIONS(721), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(666), 9,
+    ACTIONS(719), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14059,306 +14357,243 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3930] = 5,
-    ACTIONS(612), 1,
+  [4272] = 5,
+    ACTIONS(635), 1,
       anon_sym_LBRACE2,
-    ACTIONS(672), 1,
+    ACTIONS(725), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 3,
+    STATE(126), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(670), 5,
+    ACTIONS(723), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3953] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(123), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(674), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3978] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(130), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(658), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4003] = 7,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_default,
-    STATE(135), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(322), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(676), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4030] = 6,
-    ACTIONS(687), 1,
-      anon_sym_latency,
-    ACTIONS(690), 1,
-      anon_sym_peakrate,
-    STATE(129), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(684), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(682), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4055] = 6,
-    ACTIONS(662), 1,
-      anon_sym_latency,
-    ACTIONS(664), 1,
-      anon_sym_peakrate,
-    STATE(129), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(660), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(693), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4080] = 7,
+  [4295] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(713), 1,
       sym_identifier,
-    ACTIONS(697), 1,
+    ACTIONS(727), 1,
       sym_integer,
-    STATE(415), 1,
-      sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(209), 5,
+    STATE(265), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4107] = 6,
-    ACTIONS(528), 1,
-      anon_sym_rate,
-    STATE(89), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(530), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(532), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [4132] = 7,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_default,
-    STATE(128), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(699), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4159] = 6,
+  [4319] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(713), 1,
       sym_identifier,
-    ACTIONS(701), 1,
+    ACTIONS(729), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(254), 5,
+    STATE(274), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4183] = 5,
-    ACTIONS(705), 1,
-      anon_sym_default,
-    STATE(135), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(708), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(703), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4205] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(711), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(233), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4229] = 7,
-    ACTIONS(716), 1,
+  [4343] = 7,
+    ACTIONS(733), 1,
       anon_sym_proto,
-    ACTIONS(722), 1,
+    ACTIONS(737), 1,
       anon_sym_handle,
-    ACTIONS(725), 1,
+    ACTIONS(739), 1,
       anon_sym_DASH_GT,
-    STATE(137), 1,
+    STATE(143), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(719), 2,
+    ACTIONS(735), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(713), 3,
+    ACTIONS(731), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
-  [4255] = 6,
-    ACTIONS(731), 1,
+  [4369] = 5,
+    ACTIONS(743), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(746), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(741), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4391] = 7,
+    ACTIONS(752), 1,
+      anon_sym_proto,
+    ACTIONS(758), 1,
+      anon_sym_handle,
+    ACTIONS(761), 1,
+      anon_sym_DASH_GT,
+    STATE(140), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(755), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(749), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4417] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(763), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4441] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(765), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4465] = 7,
+    ACTIONS(733), 1,
+      anon_sym_proto,
+    ACTIONS(737), 1,
+      anon_sym_handle,
+    ACTIONS(767), 1,
+      anon_sym_DASH_GT,
+    STATE(140), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(735), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(731), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4491] = 6,
+    ACTIONS(773), 1,
       anon_sym_section,
-    STATE(194), 1,
+    STATE(204), 1,
       sym__section_opt,
-    STATE(195), 1,
+    STATE(208), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(729), 2,
+    ACTIONS(771), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(727), 4,
+    ACTIONS(769), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4279] = 6,
+  [4515] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(713), 1,
       sym_identifier,
-    ACTIONS(733), 1,
+    ACTIONS(775), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(79), 5,
+    STATE(150), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4303] = 6,
+  [4539] = 6,
     ACTIONS(326), 1,
       anon_sym_DASH,
     ACTIONS(330), 1,
       anon_sym_LPAREN,
-    ACTIONS(695), 1,
+    ACTIONS(713), 1,
       sym_identifier,
-    ACTIONS(735), 1,
+    ACTIONS(777), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(82), 5,
+    STATE(89), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4327] = 3,
+  [4563] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(779), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4587] = 3,
     ACTIONS(87), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14373,181 +14608,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4345] = 4,
+  [4605] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(781), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    STATE(104), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4629] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(525), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(737), 4,
+    ACTIONS(783), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4365] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(741), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4385] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(682), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [4401] = 7,
-    ACTIONS(745), 1,
-      anon_sym_proto,
-    ACTIONS(749), 1,
-      anon_sym_handle,
-    ACTIONS(751), 1,
-      anon_sym_DASH_GT,
-    STATE(137), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(747), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(743), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4427] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(753), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(246), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4451] = 7,
-    ACTIONS(745), 1,
-      anon_sym_proto,
-    ACTIONS(749), 1,
-      anon_sym_handle,
-    ACTIONS(755), 1,
-      anon_sym_DASH_GT,
-    STATE(145), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(747), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(743), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4477] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(757), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4501] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(759), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4525] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(761), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4549] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(763), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4573] = 3,
+  [4649] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14562,7 +14657,383 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4591] = 3,
+  [4667] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(787), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(273), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4691] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(789), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4711] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(791), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(247), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4735] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(793), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4759] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(795), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4783] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(797), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4807] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(799), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4831] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(801), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4855] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(803), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4879] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(805), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4903] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(807), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4927] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(809), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4951] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(811), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4975] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(813), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4999] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(815), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5023] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(817), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(267), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5047] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(819), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(268), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5071] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(821), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5095] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(823), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(270), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5119] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(825), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5143] = 6,
+    ACTIONS(326), 1,
+      anon_sym_DASH,
+    ACTIONS(330), 1,
+      anon_sym_LPAREN,
+    ACTIONS(713), 1,
+      sym_identifier,
+    ACTIONS(827), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5167] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14577,369 +15048,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4609] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(765), 1,
-      sym_integer,
+  [5185] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(239), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4633] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(767), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(241), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4657] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(769), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4681] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(771), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4705] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(773), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(244), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4729] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(245), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4753] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(777), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4777] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(779), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(247), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4801] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(781), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(248), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4825] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(783), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4849] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(785), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4873] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(787), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4897] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(789), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4921] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(791), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(253), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4945] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(793), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4969] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(795), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4993] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(797), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5017] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(799), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5041] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(695), 1,
-      sym_identifier,
-    ACTIONS(801), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(272), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5065] = 5,
-    ACTIONS(805), 1,
-      anon_sym_within,
-    ACTIONS(808), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(173), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(803), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5086] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(811), 8,
+    ACTIONS(829), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14948,75 +15061,63 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5101] = 5,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    ACTIONS(815), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(182), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(813), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5122] = 6,
-    ACTIONS(630), 1,
+  [5200] = 7,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5145] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(817), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5160] = 7,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(819), 1,
+    ACTIONS(831), 1,
       sym_nat_target,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 3,
+    STATE(107), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5185] = 2,
+  [5225] = 6,
+    ACTIONS(773), 1,
+      anon_sym_section,
+    ACTIONS(835), 1,
+      anon_sym_mode,
+    STATE(184), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(253), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(821), 8,
+    ACTIONS(833), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5248] = 6,
+    ACTIONS(839), 1,
+      anon_sym_mode,
+    ACTIONS(842), 1,
+      anon_sym_section,
+    STATE(177), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(253), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(837), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5271] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(845), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15025,28 +15126,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5200] = 6,
-    ACTIONS(825), 1,
-      anon_sym_mode,
-    ACTIONS(828), 1,
-      anon_sym_section,
-    STATE(180), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
-      sym__section_opt,
+  [5286] = 7,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(847), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5223] = 2,
+    STATE(40), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5311] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(831), 8,
+    ACTIONS(849), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15055,75 +15157,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5238] = 5,
-    ACTIONS(434), 1,
-      anon_sym_port,
-    ACTIONS(815), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(173), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(833), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5259] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(837), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(835), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5276] = 6,
-    ACTIONS(731), 1,
-      anon_sym_section,
-    ACTIONS(842), 1,
-      anon_sym_mode,
-    STATE(188), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(840), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5299] = 7,
-    ACTIONS(630), 1,
+  [5326] = 5,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(844), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(36), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5324] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(848), 1,
+    ACTIONS(853), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -15131,16 +15168,62 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(51), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(846), 4,
+    ACTIONS(851), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5345] = 2,
+  [5347] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(850), 8,
+    ACTIONS(855), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5362] = 5,
+    ACTIONS(859), 1,
+      anon_sym_within,
+    ACTIONS(862), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(183), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(857), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5383] = 6,
+    ACTIONS(773), 1,
+      anon_sym_section,
+    ACTIONS(835), 1,
+      anon_sym_mode,
+    STATE(177), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(253), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(865), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5406] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(867), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15149,28 +15232,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5360] = 6,
-    ACTIONS(731), 1,
-      anon_sym_section,
-    ACTIONS(842), 1,
-      anon_sym_mode,
-    STATE(180), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(235), 1,
-      sym__section_opt,
+  [5421] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(852), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5383] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(725), 8,
+    ACTIONS(761), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -15179,8 +15245,86 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5398] = 5,
-    STATE(217), 1,
+  [5436] = 5,
+    ACTIONS(472), 1,
+      anon_sym_port,
+    ACTIONS(871), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(188), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(869), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5457] = 5,
+    ACTIONS(472), 1,
+      anon_sym_port,
+    ACTIONS(871), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(183), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(873), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5478] = 6,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5501] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(877), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(875), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5518] = 5,
+    ACTIONS(882), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(884), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(880), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(213), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5538] = 5,
+    STATE(210), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15188,106 +15332,122 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(854), 2,
+    ACTIONS(886), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5418] = 6,
-    ACTIONS(630), 1,
+  [5558] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(888), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5572] = 4,
+    STATE(194), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(890), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5590] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 3,
+    STATE(187), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5440] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5612] = 5,
+    STATE(196), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(856), 4,
+    ACTIONS(895), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(897), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [5458] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(860), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(858), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5476] = 4,
-    STATE(192), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(863), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5494] = 4,
-    STATE(193), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(865), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5512] = 6,
-    ACTIONS(630), 1,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5632] = 7,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    ACTIONS(900), 1,
+      aux_sym__name_start_token1,
+    STATE(223), 1,
+      sym_peer_name,
+    STATE(287), 1,
+      sym__if_name,
+    STATE(435), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 2,
+      sym__name_start,
       sym_interpolation,
+  [5656] = 5,
+    ACTIONS(902), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(904), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5534] = 6,
-    ACTIONS(630), 1,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5676] = 5,
+    STATE(196), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(886), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5696] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -15298,301 +15458,144 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5556] = 6,
-    ACTIONS(630), 1,
+  [5718] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 3,
+    STATE(106), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5578] = 5,
-    ACTIONS(869), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(871), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(867), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(201), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5598] = 6,
-    ACTIONS(181), 1,
-      anon_sym_table,
-    ACTIONS(873), 1,
-      anon_sym_DOT,
-    ACTIONS(875), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(877), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(202), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5620] = 5,
-    ACTIONS(871), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(881), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(879), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(203), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5640] = 6,
-    ACTIONS(158), 1,
-      anon_sym_table,
-    ACTIONS(877), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(883), 1,
-      anon_sym_DOT,
-    ACTIONS(885), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(204), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5662] = 5,
-    ACTIONS(889), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(892), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(887), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(203), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5682] = 6,
-    ACTIONS(168), 1,
-      anon_sym_table,
-    ACTIONS(895), 1,
-      anon_sym_DOT,
-    ACTIONS(898), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(901), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(204), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5704] = 6,
-    ACTIONS(181), 1,
-      anon_sym_on,
-    ACTIONS(904), 1,
-      anon_sym_DOT,
-    ACTIONS(906), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(908), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5726] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(908), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(910), 1,
-      anon_sym_DOT,
-    ACTIONS(912), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5748] = 6,
-    ACTIONS(168), 1,
-      anon_sym_on,
-    ACTIONS(914), 1,
-      anon_sym_DOT,
-    ACTIONS(917), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(920), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5770] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(854), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5790] = 5,
-    ACTIONS(923), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(925), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5810] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5824] = 6,
-    ACTIONS(630), 1,
+  [5740] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(632), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(634), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(175), 3,
+    STATE(63), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5846] = 7,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(929), 1,
-      aux_sym__name_start_token1,
-    STATE(226), 1,
-      sym_peer_name,
-    STATE(292), 1,
-      sym__if_name,
-    STATE(434), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5870] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5892] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(632), 1,
-      sym_integer,
-    ACTIONS(634), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5914] = 4,
-    ACTIONS(630), 1,
+  [5762] = 4,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 2,
+    STATE(63), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(931), 4,
+    ACTIONS(906), 4,
       anon_sym_host,
       anon_sym_link,
       anon_sym_global,
       sym_integer,
-  [5932] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
+  [5780] = 4,
+    STATE(219), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(933), 2,
+    ACTIONS(771), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(908), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(935), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5952] = 5,
-    STATE(216), 1,
+      anon_sym_GT,
+  [5798] = 6,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5820] = 5,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    ACTIONS(912), 1,
+      anon_sym_mode,
+    STATE(385), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(910), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5840] = 5,
+    ACTIONS(884), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(916), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(914), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(191), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5860] = 4,
+    STATE(194), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(771), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(918), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5878] = 6,
+    ACTIONS(181), 1,
+      anon_sym_table,
+    ACTIONS(920), 1,
+      anon_sym_DOT,
+    ACTIONS(922), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(924), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5900] = 5,
+    STATE(196), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15600,318 +15603,176 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(938), 2,
+    ACTIONS(926), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5972] = 5,
-    STATE(208), 1,
+  [5920] = 6,
+    ACTIONS(171), 1,
+      anon_sym_table,
+    ACTIONS(924), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(928), 1,
+      anon_sym_DOT,
+    ACTIONS(930), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(214), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5942] = 5,
+    STATE(199), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(75), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(940), 2,
+    ACTIONS(932), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(4), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5992] = 5,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    ACTIONS(944), 1,
-      anon_sym_mode,
-    STATE(381), 1,
-      sym_block,
+  [5962] = 5,
+    ACTIONS(936), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(939), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(942), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6012] = 6,
-    ACTIONS(946), 1,
-      aux_sym__name_start_token1,
+    ACTIONS(934), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(213), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5982] = 6,
+    ACTIONS(158), 1,
+      anon_sym_table,
+    ACTIONS(942), 1,
+      anon_sym_DOT,
+    ACTIONS(945), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(948), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(214), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6004] = 6,
+    ACTIONS(181), 1,
+      anon_sym_on,
+    ACTIONS(951), 1,
+      anon_sym_DOT,
+    ACTIONS(953), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(955), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(216), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6026] = 6,
+    ACTIONS(171), 1,
+      anon_sym_on,
+    ACTIONS(955), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(957), 1,
+      anon_sym_DOT,
+    ACTIONS(959), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6048] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(961), 1,
+      anon_sym_DOT,
+    ACTIONS(964), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(967), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6070] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(424), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(200), 2,
-      sym__name_start,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
       sym_interpolation,
-  [6033] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(803), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6046] = 2,
+    STATE(125), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6092] = 4,
+    STATE(194), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(950), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6059] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(314), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(952), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6076] = 6,
-    ACTIONS(954), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(956), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(52), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6097] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(379), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(958), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6114] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(377), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(960), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6131] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(275), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6152] = 5,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(66), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6171] = 6,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(74), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6192] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(858), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(771), 2,
       anon_sym_prio,
       anon_sym_handle,
-  [6205] = 6,
-    ACTIONS(970), 1,
-      aux_sym__name_start_token1,
+    ACTIONS(970), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6110] = 6,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6132] = 6,
     ACTIONS(972), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(98), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(55), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6226] = 5,
-    ACTIONS(420), 1,
-      anon_sym_GT,
-    STATE(228), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(974), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(68), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6245] = 4,
-    ACTIONS(976), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6262] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(431), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6296] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(980), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6311] = 5,
-    ACTIONS(987), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(984), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(75), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6330] = 6,
-    ACTIONS(328), 1,
+    ACTIONS(974), 1,
       anon_sym_LBRACE,
-    ACTIONS(989), 1,
-      aux_sym__name_start_token1,
-    STATE(210), 1,
-      sym__ns_name,
-    STATE(270), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6351] = 4,
-    ACTIONS(991), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6368] = 6,
-    ACTIONS(993), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(995), 1,
-      anon_sym_LBRACE,
-    STATE(27), 1,
+    STATE(30), 1,
       sym_interface_name,
-    STATE(60), 1,
+    STATE(67), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -15919,330 +15780,399 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(28), 2,
       sym__name_start,
       sym_interpolation,
-  [6389] = 4,
-    ACTIONS(997), 1,
-      anon_sym_RBRACE,
+  [6153] = 6,
+    ACTIONS(976), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(978), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(50), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6406] = 4,
-    ACTIONS(999), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6423] = 4,
-    ACTIONS(1001), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6440] = 4,
-    ACTIONS(1003), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6457] = 4,
-    ACTIONS(1005), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6474] = 4,
-    ACTIONS(1007), 1,
+    STATE(26), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6174] = 4,
+    ACTIONS(373), 1,
       anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6491] = 4,
-    ACTIONS(1009), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6508] = 4,
-    ACTIONS(1011), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6525] = 4,
-    ACTIONS(1013), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6542] = 4,
-    ACTIONS(1015), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6559] = 4,
-    ACTIONS(1017), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6576] = 4,
-    ACTIONS(1019), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6593] = 4,
-    ACTIONS(1021), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6610] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6627] = 4,
-    ACTIONS(1025), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6644] = 4,
-    ACTIONS(1027), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6661] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6678] = 4,
-    ACTIONS(1031), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6695] = 4,
-    ACTIONS(1033), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6712] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(331), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6733] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(264), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6754] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(265), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6775] = 6,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(968), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(27), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6796] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(350), 1,
+    STATE(377), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1035), 4,
+    ACTIONS(980), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6813] = 4,
-    ACTIONS(426), 1,
+  [6191] = 4,
+    ACTIONS(373), 1,
       anon_sym_LT,
-    STATE(351), 1,
+    STATE(383), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(982), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6208] = 6,
+    ACTIONS(984), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(986), 1,
+      anon_sym_LBRACE,
+    STATE(193), 1,
+      sym__ns_name,
+    STATE(411), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6229] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(988), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(430), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6250] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(988), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(243), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6271] = 4,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(315), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(990), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6288] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(988), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(245), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6309] = 6,
+    ACTIONS(992), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(994), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(427), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6330] = 6,
+    ACTIONS(996), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(998), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(441), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6351] = 4,
+    ACTIONS(1000), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6368] = 6,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1004), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(77), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(64), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6389] = 5,
+    ACTIONS(438), 1,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1006), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(74), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6408] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(988), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(250), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6429] = 6,
+    ACTIONS(1008), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1010), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(105), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(53), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6450] = 5,
+    ACTIONS(438), 1,
+      anon_sym_GT,
+    STATE(246), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1006), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(74), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6469] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1012), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6482] = 6,
+    ACTIONS(1014), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1016), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(206), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6503] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1018), 1,
+      aux_sym__name_start_token1,
+    STATE(193), 1,
+      sym__ns_name,
+    STATE(228), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6524] = 6,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1004), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(64), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6545] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(890), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6558] = 4,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(358), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1020), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6575] = 5,
+    ACTIONS(1025), 1,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1022), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6594] = 4,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1027), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6611] = 5,
+    ACTIONS(458), 1,
+      anon_sym_GT,
+    STATE(244), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1029), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(71), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6630] = 4,
+    ACTIONS(1031), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6647] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(857), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6660] = 5,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1033), 1,
+      sym_identifier,
+    ACTIONS(1035), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(23), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [6679] = 4,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(301), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -16252,410 +16182,563 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6830] = 5,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(269), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(66), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6849] = 6,
-    ACTIONS(1039), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1041), 1,
+  [6696] = 6,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
-    STATE(210), 1,
-      sym__ns_name,
-    STATE(412), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6870] = 4,
-    ACTIONS(1043), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(739), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(473), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6887] = 5,
-    ACTIONS(402), 1,
-      anon_sym_GT,
-    STATE(237), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1045), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(70), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6906] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(342), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1047), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6923] = 6,
-    ACTIONS(1049), 1,
+    ACTIONS(988), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1051), 1,
-      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(219), 1,
+    STATE(336), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(120), 2,
       sym__name_start,
       sym_interpolation,
-  [6944] = 4,
+  [6717] = 5,
+    ACTIONS(452), 1,
+      anon_sym_GT,
+    STATE(234), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1039), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(69), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6736] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6749] = 4,
+    ACTIONS(1043), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6766] = 4,
+    ACTIONS(1045), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6783] = 4,
+    ACTIONS(1047), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6800] = 4,
+    ACTIONS(1049), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6817] = 4,
+    ACTIONS(1051), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6834] = 4,
     ACTIONS(1053), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(785), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(525), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6961] = 6,
+  [6851] = 4,
     ACTIONS(1055), 1,
-      aux_sym__name_start_token1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6868] = 4,
     ACTIONS(1057), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(429), 1,
-      sym_interface_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(205), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6982] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6885] = 4,
     ACTIONS(1059), 1,
-      sym_identifier,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6902] = 4,
     ACTIONS(1061), 1,
-      sym_integer,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [7001] = 4,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(323), 1,
-      sym_block,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6919] = 4,
+    ACTIONS(1063), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1063), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7018] = 4,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6936] = 4,
     ACTIONS(1065), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(739), 2,
+    ACTIONS(785), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(473), 3,
+    ACTIONS(525), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7035] = 3,
-    STATE(90), 1,
-      sym__ct_state,
+  [6953] = 4,
+    ACTIONS(1067), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1067), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7049] = 3,
-    STATE(77), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7063] = 5,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6970] = 4,
     ACTIONS(1069), 1,
-      anon_sym_ingress,
-    ACTIONS(1071), 1,
-      sym_rate,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7081] = 5,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6987] = 4,
+    ACTIONS(1071), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7004] = 4,
+    ACTIONS(1073), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7021] = 4,
+    ACTIONS(1075), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7038] = 4,
+    ACTIONS(1077), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7055] = 4,
+    ACTIONS(1079), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7072] = 4,
+    ACTIONS(1081), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7089] = 4,
+    ACTIONS(1083), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7106] = 4,
+    ACTIONS(1085), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(525), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7123] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1089), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1087), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7138] = 4,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(321), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1091), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7155] = 6,
     ACTIONS(328), 1,
       anon_sym_LBRACE,
-    ACTIONS(962), 1,
-      aux_sym__name_start_token1,
-    STATE(291), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7099] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(1093), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
+    ACTIONS(1095), 1,
       aux_sym_class_id_token2,
-    STATE(22), 1,
+    STATE(21), 1,
       sym_interpolation,
-    STATE(177), 1,
+    STATE(304), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7119] = 5,
-    ACTIONS(1077), 1,
+  [7175] = 5,
+    ACTIONS(1097), 1,
       anon_sym_EQ,
-    ACTIONS(1079), 1,
+    ACTIONS(1099), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1081), 1,
+    ACTIONS(1102), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(290), 2,
+    STATE(279), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7137] = 5,
-    ACTIONS(630), 1,
+  [7193] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(931), 1,
+    ACTIONS(1093), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1105), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(180), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7213] = 3,
+    STATE(83), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7227] = 5,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(906), 1,
       sym_integer,
-    ACTIONS(1083), 1,
+    ACTIONS(1109), 1,
       sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 2,
+    STATE(63), 2,
       sym_interpolation,
       sym__int_value,
-  [7155] = 5,
-    ACTIONS(1081), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1085), 1,
-      anon_sym_EQ,
-    ACTIONS(1087), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7173] = 6,
-    ACTIONS(630), 1,
+  [7245] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(1093), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
+    ACTIONS(1105), 1,
       aux_sym_class_id_token2,
-    STATE(22), 1,
+    STATE(21), 1,
       sym_interpolation,
-    STATE(189), 1,
+    STATE(59), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7193] = 2,
+  [7265] = 6,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1093), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1105), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(186), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1089), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [7205] = 6,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
+  [7285] = 6,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
     ACTIONS(1093), 1,
-      anon_sym_mode,
+      aux_sym_class_id_token1,
     ACTIONS(1095), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(331), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7305] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7317] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1113), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7329] = 3,
+    STATE(98), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7343] = 5,
+    ACTIONS(1115), 1,
+      anon_sym_EQ,
+    ACTIONS(1117), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1119), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7361] = 5,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(988), 1,
+      aux_sym__name_start_token1,
+    STATE(286), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7379] = 5,
+    ACTIONS(1119), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1121), 1,
+      anon_sym_EQ,
+    ACTIONS(1123), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7397] = 6,
+    ACTIONS(1125), 1,
+      anon_sym_LT,
+    ACTIONS(1127), 1,
+      anon_sym_mode,
+    ACTIONS(1129), 1,
       anon_sym_DQUOTE,
-    STATE(184), 1,
+    STATE(176), 1,
       sym_string,
-    STATE(305), 1,
+    STATE(378), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7225] = 6,
-    ACTIONS(630), 1,
+  [7417] = 5,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
+    ACTIONS(1131), 1,
+      anon_sym_ingress,
+    ACTIONS(1133), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
       sym_interpolation,
-    STATE(105), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7245] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1097), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(361), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7265] = 5,
-    ACTIONS(1099), 1,
-      anon_sym_EQ,
-    ACTIONS(1101), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1104), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7295] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7307] = 6,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(92), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7327] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1097), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(345), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7347] = 3,
-    ACTIONS(1111), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7361] = 3,
-    ACTIONS(1113), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(116), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7375] = 3,
-    ACTIONS(1115), 1,
+      sym__rate_value,
+  [7435] = 3,
+    ACTIONS(1135), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16665,168 +16748,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7389] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1117), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7400] = 4,
-    ACTIONS(630), 1,
+  [7449] = 6,
+    ACTIONS(679), 1,
       anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
+    ACTIONS(1093), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1105), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
       sym_interpolation,
-      sym__duration_value,
-  [7415] = 2,
+    STATE(112), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1121), 4,
+  [7469] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1137), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [7481] = 3,
+    ACTIONS(1139), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(103), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7426] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1123), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7437] = 5,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    STATE(138), 1,
-      sym_string,
-    STATE(347), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7454] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7469] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7484] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1127), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7495] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1129), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7506] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1131), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7517] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1133), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7532] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1135), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7547] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1137), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7558] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1139), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7569] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
+  [7495] = 3,
     ACTIONS(1141), 1,
-      sym_integer,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7584] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1143), 1,
-      sym_integer,
+    ACTIONS(116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7509] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7599] = 2,
+    ACTIONS(1143), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7520] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16835,730 +16812,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7610] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [7531] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7625] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7640] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1151), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7655] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1153), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(422), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7670] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7685] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1155), 4,
+    ACTIONS(1147), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7696] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1157), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7707] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1159), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7718] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1161), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7729] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(931), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(57), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7744] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(420), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7759] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1163), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7770] = 3,
-    ACTIONS(85), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7783] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1165), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7794] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1167), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7805] = 3,
-    ACTIONS(89), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1169), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7829] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7842] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7857] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [7870] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7883] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [7896] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1173), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7907] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7922] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7937] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1177), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(181), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7952] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7963] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1181), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7974] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1183), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7985] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1185), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7996] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1187), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8007] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1189), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8022] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1191), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8033] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1193), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(326), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8048] = 5,
-    ACTIONS(1195), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE,
-    STATE(284), 1,
-      sym_interpolation,
-    STATE(423), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8065] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1199), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8076] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1201), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8087] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1203), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8102] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1205), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8113] = 3,
-    ACTIONS(1209), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1207), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8126] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1211), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8137] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1213), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(85), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8152] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1215), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(83), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8167] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1217), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8178] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1219), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8189] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(444), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8204] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1221), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8215] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1223), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(189), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8230] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1225), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(50), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8245] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1227), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8256] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(296), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8271] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8286] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1229), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8297] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(933), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8308] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1231), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8319] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8334] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8349] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8364] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8379] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1235), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8390] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1237), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8405] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1239), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8416] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8427] = 4,
-    ACTIONS(630), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1119), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8442] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8453] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1245), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8464] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1247), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8475] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(430), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8490] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(433), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8505] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(435), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8520] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(436), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8535] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(441), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8550] = 4,
-    ACTIONS(612), 1,
+  [7542] = 4,
+    ACTIONS(635), 1,
       anon_sym_LBRACE2,
     ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
@@ -17568,134 +16832,995 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(442), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8565] = 4,
-    ACTIONS(630), 1,
+  [7557] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1151), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7568] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1153), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7579] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(447), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7594] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1155), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7609] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1157), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7624] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1157), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7639] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1157), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7654] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1159), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(58), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7669] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1161), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7680] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1159), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(58), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7695] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1163), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7706] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1165), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7721] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1167), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7732] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1169), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7743] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7758] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1173), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7769] = 4,
+    ACTIONS(328), 1,
       anon_sym_LBRACE,
     ACTIONS(1175), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 2,
+    STATE(333), 2,
       sym_interpolation,
       sym__int_value,
-  [8580] = 4,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1249), 1,
-      sym_mac_address,
-    STATE(329), 1,
-      sym_interpolation,
+  [7784] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8594] = 4,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
+    ACTIONS(1177), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7795] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7806] = 4,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1181), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7821] = 4,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1181), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7836] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1183), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7847] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1185), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7858] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7873] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7888] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7903] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1189), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7914] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1191), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7925] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1193), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7936] = 3,
+    ACTIONS(1197), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1195), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [7949] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1199), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7960] = 3,
+    ACTIONS(85), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [7973] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1201), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7984] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1203), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7995] = 3,
+    ACTIONS(89), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8008] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1205), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8019] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1207), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8034] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8047] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8058] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8071] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1211), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8086] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8099] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1213), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8110] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8123] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(432), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8138] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1215), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(182), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8153] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1217), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8168] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1219), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8179] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(906), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(63), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8194] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1221), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8209] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1223), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8220] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1225), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8231] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1227), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8246] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1227), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8261] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1229), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8272] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1231), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8283] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1233), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8298] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1235), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8309] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1237), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8320] = 4,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8335] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1241), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8350] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1243), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8365] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(429), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8380] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1247), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8391] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1249), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8406] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1227), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8421] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(298), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8436] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(294), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8451] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
     ACTIONS(1251), 1,
-      anon_sym_policy,
-    STATE(364), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(248), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8466] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1253), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8477] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(895), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8488] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1227), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8503] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1255), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8514] = 5,
+    ACTIONS(1125), 1,
+      anon_sym_LT,
+    ACTIONS(1129), 1,
+      anon_sym_DQUOTE,
+    STATE(144), 1,
+      sym_string,
+    STATE(338), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8608] = 4,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1253), 1,
-      sym_section_name,
-    STATE(179), 1,
-      sym_string,
+  [8531] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8622] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1255), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8636] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1257), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8650] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1259), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8664] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1223), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8674] = 4,
-    ACTIONS(1095), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1261), 1,
-      sym_sysctl_value,
-    STATE(367), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8688] = 4,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1255), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8702] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(987), 3,
+    ACTIONS(1257), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8712] = 4,
-    ACTIONS(612), 1,
+  [8542] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8553] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(851), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8568] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8579] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8590] = 5,
+    ACTIONS(1265), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1267), 1,
+      anon_sym_LBRACE,
+    STATE(289), 1,
+      sym_interpolation,
+    STATE(437), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8607] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1269), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8618] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1271), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8629] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8640] = 4,
+    ACTIONS(635), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1257), 1,
+    ACTIONS(1149), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(428), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8655] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(439), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8670] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(440), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8685] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(445), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8700] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1149), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(446), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8715] = 4,
+    ACTIONS(679), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1275), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8730] = 4,
+    ACTIONS(1181), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1277), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8726] = 4,
-    ACTIONS(612), 1,
+  [8744] = 4,
+    ACTIONS(1181), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1259), 1,
+    ACTIONS(1279), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8740] = 2,
+  [8758] = 4,
+    ACTIONS(1125), 1,
+      anon_sym_LT,
+    ACTIONS(1281), 1,
+      anon_sym_policy,
+    STATE(372), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8772] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1277), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8786] = 4,
+    ACTIONS(1129), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1283), 1,
+      sym_section_name,
+    STATE(174), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8800] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1285), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8814] = 4,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1279), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8828] = 4,
+    ACTIONS(1129), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1287), 1,
+      sym_sysctl_value,
+    STATE(360), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8842] = 4,
+    ACTIONS(328), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1289), 1,
+      sym_mac_address,
+    STATE(335), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8856] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17703,7 +17828,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8750] = 2,
+  [8866] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17711,283 +17836,316 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8760] = 3,
-    ACTIONS(1059), 1,
+  [8876] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1025), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8886] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1221), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [8896] = 4,
+    ACTIONS(1181), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1285), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8910] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1291), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [8919] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1293), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [8928] = 3,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(366), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8939] = 3,
+    ACTIONS(1125), 1,
+      anon_sym_LT,
+    STATE(353), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8950] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1295), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [8959] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [8968] = 3,
+    ACTIONS(373), 1,
+      anon_sym_LT,
+    STATE(311), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8979] = 3,
+    ACTIONS(1299), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1301), 1,
+      aux_sym_string_token1,
+    ACTIONS(1303), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8990] = 3,
+    ACTIONS(1125), 1,
+      anon_sym_LT,
+    STATE(313), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9001] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9010] = 3,
+    ACTIONS(1033), 1,
       sym_identifier,
-    STATE(426), 1,
+    STATE(424), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8771] = 3,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    STATE(359), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8782] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1263), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8791] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1265), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8800] = 3,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(310), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8811] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8820] = 3,
-    ACTIONS(1091), 1,
-      anon_sym_LT,
-    STATE(298), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8831] = 3,
-    ACTIONS(1147), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8842] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1269), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8851] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1271), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8860] = 3,
-    ACTIONS(695), 1,
-      sym_identifier,
-    STATE(432), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8871] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8880] = 3,
-    ACTIONS(426), 1,
-      anon_sym_LT,
-    STATE(374), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8891] = 3,
-    ACTIONS(695), 1,
-      sym_identifier,
-    STATE(443), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8902] = 3,
-    ACTIONS(612), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8913] = 3,
-    ACTIONS(1095), 1,
+  [9021] = 3,
+    ACTIONS(1129), 1,
       anon_sym_DQUOTE,
-    STATE(355), 1,
+    STATE(357), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8924] = 3,
-    ACTIONS(1275), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1277), 1,
-      aux_sym_string_token1,
-    ACTIONS(1279), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8935] = 2,
-    ACTIONS(1281), 1,
-      anon_sym_DOT,
+  [9032] = 3,
+    ACTIONS(1181), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8943] = 2,
-    ACTIONS(1283), 1,
-      ts_builtin_sym_end,
+  [9043] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8951] = 2,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
+    ACTIONS(1307), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9052] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8959] = 2,
-    ACTIONS(1285), 1,
-      anon_sym_EQ,
+    ACTIONS(1159), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9061] = 3,
+    ACTIONS(713), 1,
+      sym_identifier,
+    STATE(426), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8967] = 2,
-    ACTIONS(1287), 1,
-      anon_sym_table,
+  [9072] = 3,
+    ACTIONS(635), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8975] = 2,
-    ACTIONS(1289), 1,
-      anon_sym_DOT,
+  [9083] = 3,
+    ACTIONS(713), 1,
+      sym_identifier,
+    STATE(434), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8983] = 2,
-    ACTIONS(1291), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8991] = 2,
-    ACTIONS(1293), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8999] = 2,
-    ACTIONS(1295), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9007] = 2,
-    ACTIONS(1297), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9015] = 2,
-    ACTIONS(1299), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9023] = 2,
-    ACTIONS(1301), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9031] = 2,
-    ACTIONS(1303), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9039] = 2,
-    ACTIONS(1305), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9047] = 2,
-    ACTIONS(1307), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9055] = 2,
+  [9094] = 2,
     ACTIONS(1309), 1,
-      anon_sym_DOT,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9063] = 2,
+  [9102] = 2,
     ACTIONS(1311), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9071] = 2,
-    ACTIONS(1313), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9079] = 2,
-    ACTIONS(1315), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9087] = 2,
+  [9110] = 2,
+    ACTIONS(1313), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9118] = 2,
+    ACTIONS(1315), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9126] = 2,
     ACTIONS(1317), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9095] = 2,
+  [9134] = 2,
+    ACTIONS(281), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9142] = 2,
     ACTIONS(1319), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9150] = 2,
+    ACTIONS(1321), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9103] = 2,
-    ACTIONS(1321), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9111] = 2,
+  [9158] = 2,
     ACTIONS(1323), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9119] = 2,
+  [9166] = 2,
     ACTIONS(1325), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9174] = 2,
+    ACTIONS(1327), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9127] = 2,
-    ACTIONS(1327), 1,
+  [9182] = 2,
+    ACTIONS(1329), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9190] = 2,
+    ACTIONS(1331), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9198] = 2,
+    ACTIONS(1333), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9206] = 2,
+    ACTIONS(1335), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9214] = 2,
+    ACTIONS(1337), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9222] = 2,
+    ACTIONS(1339), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9230] = 2,
+    ACTIONS(1341), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9238] = 2,
+    ACTIONS(1343), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9246] = 2,
+    ACTIONS(1345), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9254] = 2,
+    ACTIONS(1347), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9262] = 2,
+    ACTIONS(1349), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9270] = 2,
+    ACTIONS(1351), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9278] = 2,
+    ACTIONS(1353), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9286] = 2,
+    ACTIONS(1355), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17995,441 +18153,445 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 65,
-  [SMALL_STATE(11)] = 123,
-  [SMALL_STATE(12)] = 182,
-  [SMALL_STATE(13)] = 241,
-  [SMALL_STATE(14)] = 302,
-  [SMALL_STATE(15)] = 361,
-  [SMALL_STATE(16)] = 420,
-  [SMALL_STATE(17)] = 476,
-  [SMALL_STATE(18)] = 532,
-  [SMALL_STATE(19)] = 588,
-  [SMALL_STATE(20)] = 632,
-  [SMALL_STATE(21)] = 672,
-  [SMALL_STATE(22)] = 711,
-  [SMALL_STATE(23)] = 745,
-  [SMALL_STATE(24)] = 779,
-  [SMALL_STATE(25)] = 821,
-  [SMALL_STATE(26)] = 863,
-  [SMALL_STATE(27)] = 905,
-  [SMALL_STATE(28)] = 935,
-  [SMALL_STATE(29)] = 975,
-  [SMALL_STATE(30)] = 1015,
-  [SMALL_STATE(31)] = 1055,
-  [SMALL_STATE(32)] = 1086,
-  [SMALL_STATE(33)] = 1117,
-  [SMALL_STATE(34)] = 1167,
-  [SMALL_STATE(35)] = 1217,
-  [SMALL_STATE(36)] = 1267,
-  [SMALL_STATE(37)] = 1314,
-  [SMALL_STATE(38)] = 1361,
-  [SMALL_STATE(39)] = 1392,
-  [SMALL_STATE(40)] = 1423,
-  [SMALL_STATE(41)] = 1470,
-  [SMALL_STATE(42)] = 1517,
-  [SMALL_STATE(43)] = 1564,
-  [SMALL_STATE(44)] = 1611,
-  [SMALL_STATE(45)] = 1658,
-  [SMALL_STATE(46)] = 1705,
-  [SMALL_STATE(47)] = 1752,
-  [SMALL_STATE(48)] = 1781,
-  [SMALL_STATE(49)] = 1810,
-  [SMALL_STATE(50)] = 1856,
-  [SMALL_STATE(51)] = 1884,
-  [SMALL_STATE(52)] = 1912,
-  [SMALL_STATE(53)] = 1940,
-  [SMALL_STATE(54)] = 1968,
-  [SMALL_STATE(55)] = 2004,
-  [SMALL_STATE(56)] = 2040,
-  [SMALL_STATE(57)] = 2076,
-  [SMALL_STATE(58)] = 2100,
-  [SMALL_STATE(59)] = 2124,
-  [SMALL_STATE(60)] = 2158,
-  [SMALL_STATE(61)] = 2182,
-  [SMALL_STATE(62)] = 2216,
-  [SMALL_STATE(63)] = 2250,
-  [SMALL_STATE(64)] = 2274,
-  [SMALL_STATE(65)] = 2298,
-  [SMALL_STATE(66)] = 2323,
-  [SMALL_STATE(67)] = 2364,
-  [SMALL_STATE(68)] = 2405,
-  [SMALL_STATE(69)] = 2446,
-  [SMALL_STATE(70)] = 2487,
-  [SMALL_STATE(71)] = 2528,
-  [SMALL_STATE(72)] = 2553,
-  [SMALL_STATE(73)] = 2578,
-  [SMALL_STATE(74)] = 2616,
-  [SMALL_STATE(75)] = 2654,
-  [SMALL_STATE(76)] = 2692,
-  [SMALL_STATE(77)] = 2718,
-  [SMALL_STATE(78)] = 2744,
-  [SMALL_STATE(79)] = 2770,
-  [SMALL_STATE(80)] = 2793,
-  [SMALL_STATE(81)] = 2830,
-  [SMALL_STATE(82)] = 2853,
-  [SMALL_STATE(83)] = 2878,
-  [SMALL_STATE(84)] = 2901,
-  [SMALL_STATE(85)] = 2922,
-  [SMALL_STATE(86)] = 2945,
-  [SMALL_STATE(87)] = 2976,
-  [SMALL_STATE(88)] = 3013,
-  [SMALL_STATE(89)] = 3046,
-  [SMALL_STATE(90)] = 3077,
-  [SMALL_STATE(91)] = 3098,
-  [SMALL_STATE(92)] = 3131,
-  [SMALL_STATE(93)] = 3164,
-  [SMALL_STATE(94)] = 3201,
-  [SMALL_STATE(95)] = 3224,
-  [SMALL_STATE(96)] = 3247,
-  [SMALL_STATE(97)] = 3270,
-  [SMALL_STATE(98)] = 3290,
-  [SMALL_STATE(99)] = 3310,
-  [SMALL_STATE(100)] = 3330,
-  [SMALL_STATE(101)] = 3350,
-  [SMALL_STATE(102)] = 3370,
-  [SMALL_STATE(103)] = 3390,
-  [SMALL_STATE(104)] = 3418,
-  [SMALL_STATE(105)] = 3438,
-  [SMALL_STATE(106)] = 3458,
-  [SMALL_STATE(107)] = 3487,
-  [SMALL_STATE(108)] = 3516,
-  [SMALL_STATE(109)] = 3545,
-  [SMALL_STATE(110)] = 3576,
-  [SMALL_STATE(111)] = 3603,
-  [SMALL_STATE(112)] = 3630,
-  [SMALL_STATE(113)] = 3659,
-  [SMALL_STATE(114)] = 3678,
-  [SMALL_STATE(115)] = 3697,
-  [SMALL_STATE(116)] = 3726,
-  [SMALL_STATE(117)] = 3753,
-  [SMALL_STATE(118)] = 3771,
-  [SMALL_STATE(119)] = 3789,
-  [SMALL_STATE(120)] = 3819,
-  [SMALL_STATE(121)] = 3843,
-  [SMALL_STATE(122)] = 3867,
-  [SMALL_STATE(123)] = 3886,
-  [SMALL_STATE(124)] = 3911,
-  [SMALL_STATE(125)] = 3930,
-  [SMALL_STATE(126)] = 3953,
-  [SMALL_STATE(127)] = 3978,
-  [SMALL_STATE(128)] = 4003,
-  [SMALL_STATE(129)] = 4030,
-  [SMALL_STATE(130)] = 4055,
-  [SMALL_STATE(131)] = 4080,
-  [SMALL_STATE(132)] = 4107,
-  [SMALL_STATE(133)] = 4132,
-  [SMALL_STATE(134)] = 4159,
-  [SMALL_STATE(135)] = 4183,
-  [SMALL_STATE(136)] = 4205,
-  [SMALL_STATE(137)] = 4229,
-  [SMALL_STATE(138)] = 4255,
-  [SMALL_STATE(139)] = 4279,
-  [SMALL_STATE(140)] = 4303,
-  [SMALL_STATE(141)] = 4327,
-  [SMALL_STATE(142)] = 4345,
-  [SMALL_STATE(143)] = 4365,
-  [SMALL_STATE(144)] = 4385,
-  [SMALL_STATE(145)] = 4401,
-  [SMALL_STATE(146)] = 4427,
-  [SMALL_STATE(147)] = 4451,
-  [SMALL_STATE(148)] = 4477,
-  [SMALL_STATE(149)] = 4501,
-  [SMALL_STATE(150)] = 4525,
-  [SMALL_STATE(151)] = 4549,
-  [SMALL_STATE(152)] = 4573,
-  [SMALL_STATE(153)] = 4591,
-  [SMALL_STATE(154)] = 4609,
-  [SMALL_STATE(155)] = 4633,
-  [SMALL_STATE(156)] = 4657,
-  [SMALL_STATE(157)] = 4681,
-  [SMALL_STATE(158)] = 4705,
-  [SMALL_STATE(159)] = 4729,
-  [SMALL_STATE(160)] = 4753,
-  [SMALL_STATE(161)] = 4777,
-  [SMALL_STATE(162)] = 4801,
-  [SMALL_STATE(163)] = 4825,
-  [SMALL_STATE(164)] = 4849,
-  [SMALL_STATE(165)] = 4873,
-  [SMALL_STATE(166)] = 4897,
-  [SMALL_STATE(167)] = 4921,
-  [SMALL_STATE(168)] = 4945,
-  [SMALL_STATE(169)] = 4969,
-  [SMALL_STATE(170)] = 4993,
-  [SMALL_STATE(171)] = 5017,
-  [SMALL_STATE(172)] = 5041,
-  [SMALL_STATE(173)] = 5065,
-  [SMALL_STATE(174)] = 5086,
-  [SMALL_STATE(175)] = 5101,
-  [SMALL_STATE(176)] = 5122,
-  [SMALL_STATE(177)] = 5145,
-  [SMALL_STATE(178)] = 5160,
-  [SMALL_STATE(179)] = 5185,
-  [SMALL_STATE(180)] = 5200,
-  [SMALL_STATE(181)] = 5223,
-  [SMALL_STATE(182)] = 5238,
-  [SMALL_STATE(183)] = 5259,
-  [SMALL_STATE(184)] = 5276,
-  [SMALL_STATE(185)] = 5299,
-  [SMALL_STATE(186)] = 5324,
-  [SMALL_STATE(187)] = 5345,
-  [SMALL_STATE(188)] = 5360,
-  [SMALL_STATE(189)] = 5383,
-  [SMALL_STATE(190)] = 5398,
-  [SMALL_STATE(191)] = 5418,
-  [SMALL_STATE(192)] = 5440,
-  [SMALL_STATE(193)] = 5458,
-  [SMALL_STATE(194)] = 5476,
-  [SMALL_STATE(195)] = 5494,
-  [SMALL_STATE(196)] = 5512,
-  [SMALL_STATE(197)] = 5534,
-  [SMALL_STATE(198)] = 5556,
-  [SMALL_STATE(199)] = 5578,
-  [SMALL_STATE(200)] = 5598,
-  [SMALL_STATE(201)] = 5620,
-  [SMALL_STATE(202)] = 5640,
-  [SMALL_STATE(203)] = 5662,
-  [SMALL_STATE(204)] = 5682,
-  [SMALL_STATE(205)] = 5704,
-  [SMALL_STATE(206)] = 5726,
-  [SMALL_STATE(207)] = 5748,
-  [SMALL_STATE(208)] = 5770,
-  [SMALL_STATE(209)] = 5790,
-  [SMALL_STATE(210)] = 5810,
-  [SMALL_STATE(211)] = 5824,
-  [SMALL_STATE(212)] = 5846,
-  [SMALL_STATE(213)] = 5870,
-  [SMALL_STATE(214)] = 5892,
-  [SMALL_STATE(215)] = 5914,
-  [SMALL_STATE(216)] = 5932,
-  [SMALL_STATE(217)] = 5952,
-  [SMALL_STATE(218)] = 5972,
-  [SMALL_STATE(219)] = 5992,
-  [SMALL_STATE(220)] = 6012,
-  [SMALL_STATE(221)] = 6033,
-  [SMALL_STATE(222)] = 6046,
-  [SMALL_STATE(223)] = 6059,
-  [SMALL_STATE(224)] = 6076,
-  [SMALL_STATE(225)] = 6097,
-  [SMALL_STATE(226)] = 6114,
-  [SMALL_STATE(227)] = 6131,
-  [SMALL_STATE(228)] = 6152,
-  [SMALL_STATE(229)] = 6171,
-  [SMALL_STATE(230)] = 6192,
-  [SMALL_STATE(231)] = 6205,
-  [SMALL_STATE(232)] = 6226,
-  [SMALL_STATE(233)] = 6245,
-  [SMALL_STATE(234)] = 6262,
-  [SMALL_STATE(235)] = 6283,
-  [SMALL_STATE(236)] = 6296,
-  [SMALL_STATE(237)] = 6311,
-  [SMALL_STATE(238)] = 6330,
-  [SMALL_STATE(239)] = 6351,
-  [SMALL_STATE(240)] = 6368,
-  [SMALL_STATE(241)] = 6389,
-  [SMALL_STATE(242)] = 6406,
-  [SMALL_STATE(243)] = 6423,
-  [SMALL_STATE(244)] = 6440,
-  [SMALL_STATE(245)] = 6457,
-  [SMALL_STATE(246)] = 6474,
-  [SMALL_STATE(247)] = 6491,
-  [SMALL_STATE(248)] = 6508,
-  [SMALL_STATE(249)] = 6525,
-  [SMALL_STATE(250)] = 6542,
-  [SMALL_STATE(251)] = 6559,
-  [SMALL_STATE(252)] = 6576,
-  [SMALL_STATE(253)] = 6593,
-  [SMALL_STATE(254)] = 6610,
-  [SMALL_STATE(255)] = 6627,
-  [SMALL_STATE(256)] = 6644,
-  [SMALL_STATE(257)] = 6661,
-  [SMALL_STATE(258)] = 6678,
-  [SMALL_STATE(259)] = 6695,
-  [SMALL_STATE(260)] = 6712,
-  [SMALL_STATE(261)] = 6733,
-  [SMALL_STATE(262)] = 6754,
-  [SMALL_STATE(263)] = 6775,
-  [SMALL_STATE(264)] = 6796,
-  [SMALL_STATE(265)] = 6813,
-  [SMALL_STATE(266)] = 6830,
-  [SMALL_STATE(267)] = 6849,
-  [SMALL_STATE(268)] = 6870,
-  [SMALL_STATE(269)] = 6887,
-  [SMALL_STATE(270)] = 6906,
-  [SMALL_STATE(271)] = 6923,
-  [SMALL_STATE(272)] = 6944,
-  [SMALL_STATE(273)] = 6961,
-  [SMALL_STATE(274)] = 6982,
-  [SMALL_STATE(275)] = 7001,
-  [SMALL_STATE(276)] = 7018,
-  [SMALL_STATE(277)] = 7035,
-  [SMALL_STATE(278)] = 7049,
-  [SMALL_STATE(279)] = 7063,
-  [SMALL_STATE(280)] = 7081,
-  [SMALL_STATE(281)] = 7099,
-  [SMALL_STATE(282)] = 7119,
-  [SMALL_STATE(283)] = 7137,
-  [SMALL_STATE(284)] = 7155,
-  [SMALL_STATE(285)] = 7173,
-  [SMALL_STATE(286)] = 7193,
-  [SMALL_STATE(287)] = 7205,
-  [SMALL_STATE(288)] = 7225,
-  [SMALL_STATE(289)] = 7245,
-  [SMALL_STATE(290)] = 7265,
-  [SMALL_STATE(291)] = 7283,
-  [SMALL_STATE(292)] = 7295,
-  [SMALL_STATE(293)] = 7307,
-  [SMALL_STATE(294)] = 7327,
-  [SMALL_STATE(295)] = 7347,
-  [SMALL_STATE(296)] = 7361,
-  [SMALL_STATE(297)] = 7375,
-  [SMALL_STATE(298)] = 7389,
-  [SMALL_STATE(299)] = 7400,
-  [SMALL_STATE(300)] = 7415,
-  [SMALL_STATE(301)] = 7426,
-  [SMALL_STATE(302)] = 7437,
-  [SMALL_STATE(303)] = 7454,
-  [SMALL_STATE(304)] = 7469,
-  [SMALL_STATE(305)] = 7484,
-  [SMALL_STATE(306)] = 7495,
-  [SMALL_STATE(307)] = 7506,
-  [SMALL_STATE(308)] = 7517,
-  [SMALL_STATE(309)] = 7532,
-  [SMALL_STATE(310)] = 7547,
-  [SMALL_STATE(311)] = 7558,
-  [SMALL_STATE(312)] = 7569,
-  [SMALL_STATE(313)] = 7584,
-  [SMALL_STATE(314)] = 7599,
-  [SMALL_STATE(315)] = 7610,
-  [SMALL_STATE(316)] = 7625,
-  [SMALL_STATE(317)] = 7640,
-  [SMALL_STATE(318)] = 7655,
-  [SMALL_STATE(319)] = 7670,
-  [SMALL_STATE(320)] = 7685,
-  [SMALL_STATE(321)] = 7696,
-  [SMALL_STATE(322)] = 7707,
-  [SMALL_STATE(323)] = 7718,
-  [SMALL_STATE(324)] = 7729,
-  [SMALL_STATE(325)] = 7744,
-  [SMALL_STATE(326)] = 7759,
-  [SMALL_STATE(327)] = 7770,
-  [SMALL_STATE(328)] = 7783,
-  [SMALL_STATE(329)] = 7794,
-  [SMALL_STATE(330)] = 7805,
-  [SMALL_STATE(331)] = 7818,
-  [SMALL_STATE(332)] = 7829,
-  [SMALL_STATE(333)] = 7842,
-  [SMALL_STATE(334)] = 7857,
-  [SMALL_STATE(335)] = 7870,
-  [SMALL_STATE(336)] = 7883,
-  [SMALL_STATE(337)] = 7896,
-  [SMALL_STATE(338)] = 7907,
-  [SMALL_STATE(339)] = 7922,
-  [SMALL_STATE(340)] = 7937,
-  [SMALL_STATE(341)] = 7952,
-  [SMALL_STATE(342)] = 7963,
-  [SMALL_STATE(343)] = 7974,
-  [SMALL_STATE(344)] = 7985,
-  [SMALL_STATE(345)] = 7996,
-  [SMALL_STATE(346)] = 8007,
-  [SMALL_STATE(347)] = 8022,
-  [SMALL_STATE(348)] = 8033,
-  [SMALL_STATE(349)] = 8048,
-  [SMALL_STATE(350)] = 8065,
-  [SMALL_STATE(351)] = 8076,
-  [SMALL_STATE(352)] = 8087,
-  [SMALL_STATE(353)] = 8102,
-  [SMALL_STATE(354)] = 8113,
-  [SMALL_STATE(355)] = 8126,
-  [SMALL_STATE(356)] = 8137,
-  [SMALL_STATE(357)] = 8152,
-  [SMALL_STATE(358)] = 8167,
-  [SMALL_STATE(359)] = 8178,
-  [SMALL_STATE(360)] = 8189,
-  [SMALL_STATE(361)] = 8204,
-  [SMALL_STATE(362)] = 8215,
-  [SMALL_STATE(363)] = 8230,
-  [SMALL_STATE(364)] = 8245,
-  [SMALL_STATE(365)] = 8256,
-  [SMALL_STATE(366)] = 8271,
-  [SMALL_STATE(367)] = 8286,
-  [SMALL_STATE(368)] = 8297,
-  [SMALL_STATE(369)] = 8308,
-  [SMALL_STATE(370)] = 8319,
-  [SMALL_STATE(371)] = 8334,
-  [SMALL_STATE(372)] = 8349,
-  [SMALL_STATE(373)] = 8364,
-  [SMALL_STATE(374)] = 8379,
-  [SMALL_STATE(375)] = 8390,
-  [SMALL_STATE(376)] = 8405,
-  [SMALL_STATE(377)] = 8416,
-  [SMALL_STATE(378)] = 8427,
-  [SMALL_STATE(379)] = 8442,
-  [SMALL_STATE(380)] = 8453,
-  [SMALL_STATE(381)] = 8464,
-  [SMALL_STATE(382)] = 8475,
-  [SMALL_STATE(383)] = 8490,
-  [SMALL_STATE(384)] = 8505,
-  [SMALL_STATE(385)] = 8520,
-  [SMALL_STATE(386)] = 8535,
-  [SMALL_STATE(387)] = 8550,
-  [SMALL_STATE(388)] = 8565,
-  [SMALL_STATE(389)] = 8580,
-  [SMALL_STATE(390)] = 8594,
-  [SMALL_STATE(391)] = 8608,
-  [SMALL_STATE(392)] = 8622,
-  [SMALL_STATE(393)] = 8636,
-  [SMALL_STATE(394)] = 8650,
-  [SMALL_STATE(395)] = 8664,
-  [SMALL_STATE(396)] = 8674,
-  [SMALL_STATE(397)] = 8688,
-  [SMALL_STATE(398)] = 8702,
-  [SMALL_STATE(399)] = 8712,
-  [SMALL_STATE(400)] = 8726,
-  [SMALL_STATE(401)] = 8740,
-  [SMALL_STATE(402)] = 8750,
-  [SMALL_STATE(403)] = 8760,
-  [SMALL_STATE(404)] = 8771,
-  [SMALL_STATE(405)] = 8782,
-  [SMALL_STATE(406)] = 8791,
-  [SMALL_STATE(407)] = 8800,
-  [SMALL_STATE(408)] = 8811,
-  [SMALL_STATE(409)] = 8820,
-  [SMALL_STATE(410)] = 8831,
-  [SMALL_STATE(411)] = 8842,
-  [SMALL_STATE(412)] = 8851,
-  [SMALL_STATE(413)] = 8860,
-  [SMALL_STATE(414)] = 8871,
-  [SMALL_STATE(415)] = 8880,
-  [SMALL_STATE(416)] = 8891,
-  [SMALL_STATE(417)] = 8902,
-  [SMALL_STATE(418)] = 8913,
-  [SMALL_STATE(419)] = 8924,
-  [SMALL_STATE(420)] = 8935,
-  [SMALL_STATE(421)] = 8943,
-  [SMALL_STATE(422)] = 8951,
-  [SMALL_STATE(423)] = 8959,
-  [SMALL_STATE(424)] = 8967,
-  [SMALL_STATE(425)] = 8975,
-  [SMALL_STATE(426)] = 8983,
-  [SMALL_STATE(427)] = 8991,
-  [SMALL_STATE(428)] = 8999,
-  [SMALL_STATE(429)] = 9007,
-  [SMALL_STATE(430)] = 9015,
-  [SMALL_STATE(431)] = 9023,
-  [SMALL_STATE(432)] = 9031,
-  [SMALL_STATE(433)] = 9039,
-  [SMALL_STATE(434)] = 9047,
-  [SMALL_STATE(435)] = 9055,
-  [SMALL_STATE(436)] = 9063,
-  [SMALL_STATE(437)] = 9071,
-  [SMALL_STATE(438)] = 9079,
-  [SMALL_STATE(439)] = 9087,
-  [SMALL_STATE(440)] = 9095,
-  [SMALL_STATE(441)] = 9103,
-  [SMALL_STATE(442)] = 9111,
-  [SMALL_STATE(443)] = 9119,
-  [SMALL_STATE(444)] = 9127,
+  [SMALL_STATE(10)] = 68,
+  [SMALL_STATE(11)] = 126,
+  [SMALL_STATE(12)] = 185,
+  [SMALL_STATE(13)] = 244,
+  [SMALL_STATE(14)] = 305,
+  [SMALL_STATE(15)] = 364,
+  [SMALL_STATE(16)] = 423,
+  [SMALL_STATE(17)] = 479,
+  [SMALL_STATE(18)] = 535,
+  [SMALL_STATE(19)] = 591,
+  [SMALL_STATE(20)] = 635,
+  [SMALL_STATE(21)] = 675,
+  [SMALL_STATE(22)] = 712,
+  [SMALL_STATE(23)] = 749,
+  [SMALL_STATE(24)] = 788,
+  [SMALL_STATE(25)] = 830,
+  [SMALL_STATE(26)] = 872,
+  [SMALL_STATE(27)] = 914,
+  [SMALL_STATE(28)] = 954,
+  [SMALL_STATE(29)] = 994,
+  [SMALL_STATE(30)] = 1034,
+  [SMALL_STATE(31)] = 1064,
+  [SMALL_STATE(32)] = 1095,
+  [SMALL_STATE(33)] = 1126,
+  [SMALL_STATE(34)] = 1176,
+  [SMALL_STATE(35)] = 1226,
+  [SMALL_STATE(36)] = 1276,
+  [SMALL_STATE(37)] = 1323,
+  [SMALL_STATE(38)] = 1352,
+  [SMALL_STATE(39)] = 1399,
+  [SMALL_STATE(40)] = 1430,
+  [SMALL_STATE(41)] = 1477,
+  [SMALL_STATE(42)] = 1524,
+  [SMALL_STATE(43)] = 1571,
+  [SMALL_STATE(44)] = 1602,
+  [SMALL_STATE(45)] = 1649,
+  [SMALL_STATE(46)] = 1696,
+  [SMALL_STATE(47)] = 1743,
+  [SMALL_STATE(48)] = 1790,
+  [SMALL_STATE(49)] = 1819,
+  [SMALL_STATE(50)] = 1865,
+  [SMALL_STATE(51)] = 1893,
+  [SMALL_STATE(52)] = 1921,
+  [SMALL_STATE(53)] = 1957,
+  [SMALL_STATE(54)] = 1993,
+  [SMALL_STATE(55)] = 2021,
+  [SMALL_STATE(56)] = 2049,
+  [SMALL_STATE(57)] = 2085,
+  [SMALL_STATE(58)] = 2128,
+  [SMALL_STATE(59)] = 2153,
+  [SMALL_STATE(60)] = 2196,
+  [SMALL_STATE(61)] = 2220,
+  [SMALL_STATE(62)] = 2244,
+  [SMALL_STATE(63)] = 2282,
+  [SMALL_STATE(64)] = 2306,
+  [SMALL_STATE(65)] = 2340,
+  [SMALL_STATE(66)] = 2374,
+  [SMALL_STATE(67)] = 2408,
+  [SMALL_STATE(68)] = 2432,
+  [SMALL_STATE(69)] = 2456,
+  [SMALL_STATE(70)] = 2497,
+  [SMALL_STATE(71)] = 2522,
+  [SMALL_STATE(72)] = 2563,
+  [SMALL_STATE(73)] = 2604,
+  [SMALL_STATE(74)] = 2645,
+  [SMALL_STATE(75)] = 2686,
+  [SMALL_STATE(76)] = 2711,
+  [SMALL_STATE(77)] = 2736,
+  [SMALL_STATE(78)] = 2774,
+  [SMALL_STATE(79)] = 2800,
+  [SMALL_STATE(80)] = 2822,
+  [SMALL_STATE(81)] = 2848,
+  [SMALL_STATE(82)] = 2886,
+  [SMALL_STATE(83)] = 2924,
+  [SMALL_STATE(84)] = 2950,
+  [SMALL_STATE(85)] = 2985,
+  [SMALL_STATE(86)] = 3022,
+  [SMALL_STATE(87)] = 3059,
+  [SMALL_STATE(88)] = 3094,
+  [SMALL_STATE(89)] = 3117,
+  [SMALL_STATE(90)] = 3140,
+  [SMALL_STATE(91)] = 3165,
+  [SMALL_STATE(92)] = 3188,
+  [SMALL_STATE(93)] = 3211,
+  [SMALL_STATE(94)] = 3232,
+  [SMALL_STATE(95)] = 3265,
+  [SMALL_STATE(96)] = 3302,
+  [SMALL_STATE(97)] = 3333,
+  [SMALL_STATE(98)] = 3356,
+  [SMALL_STATE(99)] = 3377,
+  [SMALL_STATE(100)] = 3412,
+  [SMALL_STATE(101)] = 3447,
+  [SMALL_STATE(102)] = 3470,
+  [SMALL_STATE(103)] = 3505,
+  [SMALL_STATE(104)] = 3536,
+  [SMALL_STATE(105)] = 3559,
+  [SMALL_STATE(106)] = 3579,
+  [SMALL_STATE(107)] = 3599,
+  [SMALL_STATE(108)] = 3619,
+  [SMALL_STATE(109)] = 3639,
+  [SMALL_STATE(110)] = 3659,
+  [SMALL_STATE(111)] = 3679,
+  [SMALL_STATE(112)] = 3699,
+  [SMALL_STATE(113)] = 3719,
+  [SMALL_STATE(114)] = 3750,
+  [SMALL_STATE(115)] = 3777,
+  [SMALL_STATE(116)] = 3806,
+  [SMALL_STATE(117)] = 3825,
+  [SMALL_STATE(118)] = 3844,
+  [SMALL_STATE(119)] = 3873,
+  [SMALL_STATE(120)] = 3902,
+  [SMALL_STATE(121)] = 3929,
+  [SMALL_STATE(122)] = 3958,
+  [SMALL_STATE(123)] = 3987,
+  [SMALL_STATE(124)] = 4014,
+  [SMALL_STATE(125)] = 4032,
+  [SMALL_STATE(126)] = 4050,
+  [SMALL_STATE(127)] = 4074,
+  [SMALL_STATE(128)] = 4104,
+  [SMALL_STATE(129)] = 4128,
+  [SMALL_STATE(130)] = 4153,
+  [SMALL_STATE(131)] = 4172,
+  [SMALL_STATE(132)] = 4199,
+  [SMALL_STATE(133)] = 4226,
+  [SMALL_STATE(134)] = 4253,
+  [SMALL_STATE(135)] = 4272,
+  [SMALL_STATE(136)] = 4295,
+  [SMALL_STATE(137)] = 4319,
+  [SMALL_STATE(138)] = 4343,
+  [SMALL_STATE(139)] = 4369,
+  [SMALL_STATE(140)] = 4391,
+  [SMALL_STATE(141)] = 4417,
+  [SMALL_STATE(142)] = 4441,
+  [SMALL_STATE(143)] = 4465,
+  [SMALL_STATE(144)] = 4491,
+  [SMALL_STATE(145)] = 4515,
+  [SMALL_STATE(146)] = 4539,
+  [SMALL_STATE(147)] = 4563,
+  [SMALL_STATE(148)] = 4587,
+  [SMALL_STATE(149)] = 4605,
+  [SMALL_STATE(150)] = 4629,
+  [SMALL_STATE(151)] = 4649,
+  [SMALL_STATE(152)] = 4667,
+  [SMALL_STATE(153)] = 4691,
+  [SMALL_STATE(154)] = 4711,
+  [SMALL_STATE(155)] = 4735,
+  [SMALL_STATE(156)] = 4759,
+  [SMALL_STATE(157)] = 4783,
+  [SMALL_STATE(158)] = 4807,
+  [SMALL_STATE(159)] = 4831,
+  [SMALL_STATE(160)] = 4855,
+  [SMALL_STATE(161)] = 4879,
+  [SMALL_STATE(162)] = 4903,
+  [SMALL_STATE(163)] = 4927,
+  [SMALL_STATE(164)] = 4951,
+  [SMALL_STATE(165)] = 4975,
+  [SMALL_STATE(166)] = 4999,
+  [SMALL_STATE(167)] = 5023,
+  [SMALL_STATE(168)] = 5047,
+  [SMALL_STATE(169)] = 5071,
+  [SMALL_STATE(170)] = 5095,
+  [SMALL_STATE(171)] = 5119,
+  [SMALL_STATE(172)] = 5143,
+  [SMALL_STATE(173)] = 5167,
+  [SMALL_STATE(174)] = 5185,
+  [SMALL_STATE(175)] = 5200,
+  [SMALL_STATE(176)] = 5225,
+  [SMALL_STATE(177)] = 5248,
+  [SMALL_STATE(178)] = 5271,
+  [SMALL_STATE(179)] = 5286,
+  [SMALL_STATE(180)] = 5311,
+  [SMALL_STATE(181)] = 5326,
+  [SMALL_STATE(182)] = 5347,
+  [SMALL_STATE(183)] = 5362,
+  [SMALL_STATE(184)] = 5383,
+  [SMALL_STATE(185)] = 5406,
+  [SMALL_STATE(186)] = 5421,
+  [SMALL_STATE(187)] = 5436,
+  [SMALL_STATE(188)] = 5457,
+  [SMALL_STATE(189)] = 5478,
+  [SMALL_STATE(190)] = 5501,
+  [SMALL_STATE(191)] = 5518,
+  [SMALL_STATE(192)] = 5538,
+  [SMALL_STATE(193)] = 5558,
+  [SMALL_STATE(194)] = 5572,
+  [SMALL_STATE(195)] = 5590,
+  [SMALL_STATE(196)] = 5612,
+  [SMALL_STATE(197)] = 5632,
+  [SMALL_STATE(198)] = 5656,
+  [SMALL_STATE(199)] = 5676,
+  [SMALL_STATE(200)] = 5696,
+  [SMALL_STATE(201)] = 5718,
+  [SMALL_STATE(202)] = 5740,
+  [SMALL_STATE(203)] = 5762,
+  [SMALL_STATE(204)] = 5780,
+  [SMALL_STATE(205)] = 5798,
+  [SMALL_STATE(206)] = 5820,
+  [SMALL_STATE(207)] = 5840,
+  [SMALL_STATE(208)] = 5860,
+  [SMALL_STATE(209)] = 5878,
+  [SMALL_STATE(210)] = 5900,
+  [SMALL_STATE(211)] = 5920,
+  [SMALL_STATE(212)] = 5942,
+  [SMALL_STATE(213)] = 5962,
+  [SMALL_STATE(214)] = 5982,
+  [SMALL_STATE(215)] = 6004,
+  [SMALL_STATE(216)] = 6026,
+  [SMALL_STATE(217)] = 6048,
+  [SMALL_STATE(218)] = 6070,
+  [SMALL_STATE(219)] = 6092,
+  [SMALL_STATE(220)] = 6110,
+  [SMALL_STATE(221)] = 6132,
+  [SMALL_STATE(222)] = 6153,
+  [SMALL_STATE(223)] = 6174,
+  [SMALL_STATE(224)] = 6191,
+  [SMALL_STATE(225)] = 6208,
+  [SMALL_STATE(226)] = 6229,
+  [SMALL_STATE(227)] = 6250,
+  [SMALL_STATE(228)] = 6271,
+  [SMALL_STATE(229)] = 6288,
+  [SMALL_STATE(230)] = 6309,
+  [SMALL_STATE(231)] = 6330,
+  [SMALL_STATE(232)] = 6351,
+  [SMALL_STATE(233)] = 6368,
+  [SMALL_STATE(234)] = 6389,
+  [SMALL_STATE(235)] = 6408,
+  [SMALL_STATE(236)] = 6429,
+  [SMALL_STATE(237)] = 6450,
+  [SMALL_STATE(238)] = 6469,
+  [SMALL_STATE(239)] = 6482,
+  [SMALL_STATE(240)] = 6503,
+  [SMALL_STATE(241)] = 6524,
+  [SMALL_STATE(242)] = 6545,
+  [SMALL_STATE(243)] = 6558,
+  [SMALL_STATE(244)] = 6575,
+  [SMALL_STATE(245)] = 6594,
+  [SMALL_STATE(246)] = 6611,
+  [SMALL_STATE(247)] = 6630,
+  [SMALL_STATE(248)] = 6647,
+  [SMALL_STATE(249)] = 6660,
+  [SMALL_STATE(250)] = 6679,
+  [SMALL_STATE(251)] = 6696,
+  [SMALL_STATE(252)] = 6717,
+  [SMALL_STATE(253)] = 6736,
+  [SMALL_STATE(254)] = 6749,
+  [SMALL_STATE(255)] = 6766,
+  [SMALL_STATE(256)] = 6783,
+  [SMALL_STATE(257)] = 6800,
+  [SMALL_STATE(258)] = 6817,
+  [SMALL_STATE(259)] = 6834,
+  [SMALL_STATE(260)] = 6851,
+  [SMALL_STATE(261)] = 6868,
+  [SMALL_STATE(262)] = 6885,
+  [SMALL_STATE(263)] = 6902,
+  [SMALL_STATE(264)] = 6919,
+  [SMALL_STATE(265)] = 6936,
+  [SMALL_STATE(266)] = 6953,
+  [SMALL_STATE(267)] = 6970,
+  [SMALL_STATE(268)] = 6987,
+  [SMALL_STATE(269)] = 7004,
+  [SMALL_STATE(270)] = 7021,
+  [SMALL_STATE(271)] = 7038,
+  [SMALL_STATE(272)] = 7055,
+  [SMALL_STATE(273)] = 7072,
+  [SMALL_STATE(274)] = 7089,
+  [SMALL_STATE(275)] = 7106,
+  [SMALL_STATE(276)] = 7123,
+  [SMALL_STATE(277)] = 7138,
+  [SMALL_STATE(278)] = 7155,
+  [SMALL_STATE(279)] = 7175,
+  [SMALL_STATE(280)] = 7193,
+  [SMALL_STATE(281)] = 7213,
+  [SMALL_STATE(282)] = 7227,
+  [SMALL_STATE(283)] = 7245,
+  [SMALL_STATE(284)] = 7265,
+  [SMALL_STATE(285)] = 7285,
+  [SMALL_STATE(286)] = 7305,
+  [SMALL_STATE(287)] = 7317,
+  [SMALL_STATE(288)] = 7329,
+  [SMALL_STATE(289)] = 7343,
+  [SMALL_STATE(290)] = 7361,
+  [SMALL_STATE(291)] = 7379,
+  [SMALL_STATE(292)] = 7397,
+  [SMALL_STATE(293)] = 7417,
+  [SMALL_STATE(294)] = 7435,
+  [SMALL_STATE(295)] = 7449,
+  [SMALL_STATE(296)] = 7469,
+  [SMALL_STATE(297)] = 7481,
+  [SMALL_STATE(298)] = 7495,
+  [SMALL_STATE(299)] = 7509,
+  [SMALL_STATE(300)] = 7520,
+  [SMALL_STATE(301)] = 7531,
+  [SMALL_STATE(302)] = 7542,
+  [SMALL_STATE(303)] = 7557,
+  [SMALL_STATE(304)] = 7568,
+  [SMALL_STATE(305)] = 7579,
+  [SMALL_STATE(306)] = 7594,
+  [SMALL_STATE(307)] = 7609,
+  [SMALL_STATE(308)] = 7624,
+  [SMALL_STATE(309)] = 7639,
+  [SMALL_STATE(310)] = 7654,
+  [SMALL_STATE(311)] = 7669,
+  [SMALL_STATE(312)] = 7680,
+  [SMALL_STATE(313)] = 7695,
+  [SMALL_STATE(314)] = 7706,
+  [SMALL_STATE(315)] = 7721,
+  [SMALL_STATE(316)] = 7732,
+  [SMALL_STATE(317)] = 7743,
+  [SMALL_STATE(318)] = 7758,
+  [SMALL_STATE(319)] = 7769,
+  [SMALL_STATE(320)] = 7784,
+  [SMALL_STATE(321)] = 7795,
+  [SMALL_STATE(322)] = 7806,
+  [SMALL_STATE(323)] = 7821,
+  [SMALL_STATE(324)] = 7836,
+  [SMALL_STATE(325)] = 7847,
+  [SMALL_STATE(326)] = 7858,
+  [SMALL_STATE(327)] = 7873,
+  [SMALL_STATE(328)] = 7888,
+  [SMALL_STATE(329)] = 7903,
+  [SMALL_STATE(330)] = 7914,
+  [SMALL_STATE(331)] = 7925,
+  [SMALL_STATE(332)] = 7936,
+  [SMALL_STATE(333)] = 7949,
+  [SMALL_STATE(334)] = 7960,
+  [SMALL_STATE(335)] = 7973,
+  [SMALL_STATE(336)] = 7984,
+  [SMALL_STATE(337)] = 7995,
+  [SMALL_STATE(338)] = 8008,
+  [SMALL_STATE(339)] = 8019,
+  [SMALL_STATE(340)] = 8034,
+  [SMALL_STATE(341)] = 8047,
+  [SMALL_STATE(342)] = 8058,
+  [SMALL_STATE(343)] = 8071,
+  [SMALL_STATE(344)] = 8086,
+  [SMALL_STATE(345)] = 8099,
+  [SMALL_STATE(346)] = 8110,
+  [SMALL_STATE(347)] = 8123,
+  [SMALL_STATE(348)] = 8138,
+  [SMALL_STATE(349)] = 8153,
+  [SMALL_STATE(350)] = 8168,
+  [SMALL_STATE(351)] = 8179,
+  [SMALL_STATE(352)] = 8194,
+  [SMALL_STATE(353)] = 8209,
+  [SMALL_STATE(354)] = 8220,
+  [SMALL_STATE(355)] = 8231,
+  [SMALL_STATE(356)] = 8246,
+  [SMALL_STATE(357)] = 8261,
+  [SMALL_STATE(358)] = 8272,
+  [SMALL_STATE(359)] = 8283,
+  [SMALL_STATE(360)] = 8298,
+  [SMALL_STATE(361)] = 8309,
+  [SMALL_STATE(362)] = 8320,
+  [SMALL_STATE(363)] = 8335,
+  [SMALL_STATE(364)] = 8350,
+  [SMALL_STATE(365)] = 8365,
+  [SMALL_STATE(366)] = 8380,
+  [SMALL_STATE(367)] = 8391,
+  [SMALL_STATE(368)] = 8406,
+  [SMALL_STATE(369)] = 8421,
+  [SMALL_STATE(370)] = 8436,
+  [SMALL_STATE(371)] = 8451,
+  [SMALL_STATE(372)] = 8466,
+  [SMALL_STATE(373)] = 8477,
+  [SMALL_STATE(374)] = 8488,
+  [SMALL_STATE(375)] = 8503,
+  [SMALL_STATE(376)] = 8514,
+  [SMALL_STATE(377)] = 8531,
+  [SMALL_STATE(378)] = 8542,
+  [SMALL_STATE(379)] = 8553,
+  [SMALL_STATE(380)] = 8568,
+  [SMALL_STATE(381)] = 8579,
+  [SMALL_STATE(382)] = 8590,
+  [SMALL_STATE(383)] = 8607,
+  [SMALL_STATE(384)] = 8618,
+  [SMALL_STATE(385)] = 8629,
+  [SMALL_STATE(386)] = 8640,
+  [SMALL_STATE(387)] = 8655,
+  [SMALL_STATE(388)] = 8670,
+  [SMALL_STATE(389)] = 8685,
+  [SMALL_STATE(390)] = 8700,
+  [SMALL_STATE(391)] = 8715,
+  [SMALL_STATE(392)] = 8730,
+  [SMALL_STATE(393)] = 8744,
+  [SMALL_STATE(394)] = 8758,
+  [SMALL_STATE(395)] = 8772,
+  [SMALL_STATE(396)] = 8786,
+  [SMALL_STATE(397)] = 8800,
+  [SMALL_STATE(398)] = 8814,
+  [SMALL_STATE(399)] = 8828,
+  [SMALL_STATE(400)] = 8842,
+  [SMALL_STATE(401)] = 8856,
+  [SMALL_STATE(402)] = 8866,
+  [SMALL_STATE(403)] = 8876,
+  [SMALL_STATE(404)] = 8886,
+  [SMALL_STATE(405)] = 8896,
+  [SMALL_STATE(406)] = 8910,
+  [SMALL_STATE(407)] = 8919,
+  [SMALL_STATE(408)] = 8928,
+  [SMALL_STATE(409)] = 8939,
+  [SMALL_STATE(410)] = 8950,
+  [SMALL_STATE(411)] = 8959,
+  [SMALL_STATE(412)] = 8968,
+  [SMALL_STATE(413)] = 8979,
+  [SMALL_STATE(414)] = 8990,
+  [SMALL_STATE(415)] = 9001,
+  [SMALL_STATE(416)] = 9010,
+  [SMALL_STATE(417)] = 9021,
+  [SMALL_STATE(418)] = 9032,
+  [SMALL_STATE(419)] = 9043,
+  [SMALL_STATE(420)] = 9052,
+  [SMALL_STATE(421)] = 9061,
+  [SMALL_STATE(422)] = 9072,
+  [SMALL_STATE(423)] = 9083,
+  [SMALL_STATE(424)] = 9094,
+  [SMALL_STATE(425)] = 9102,
+  [SMALL_STATE(426)] = 9110,
+  [SMALL_STATE(427)] = 9118,
+  [SMALL_STATE(428)] = 9126,
+  [SMALL_STATE(429)] = 9134,
+  [SMALL_STATE(430)] = 9142,
+  [SMALL_STATE(431)] = 9150,
+  [SMALL_STATE(432)] = 9158,
+  [SMALL_STATE(433)] = 9166,
+  [SMALL_STATE(434)] = 9174,
+  [SMALL_STATE(435)] = 9182,
+  [SMALL_STATE(436)] = 9190,
+  [SMALL_STATE(437)] = 9198,
+  [SMALL_STATE(438)] = 9206,
+  [SMALL_STATE(439)] = 9214,
+  [SMALL_STATE(440)] = 9222,
+  [SMALL_STATE(441)] = 9230,
+  [SMALL_STATE(442)] = 9238,
+  [SMALL_STATE(443)] = 9246,
+  [SMALL_STATE(444)] = 9254,
+  [SMALL_STATE(445)] = 9262,
+  [SMALL_STATE(446)] = 9270,
+  [SMALL_STATE(447)] = 9278,
+  [SMALL_STATE(448)] = 9286,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18437,42 +18599,42 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(416),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(400),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
   [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
@@ -18484,7 +18646,7 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
   [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
@@ -18493,10 +18655,10 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
   [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
   [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
@@ -18507,554 +18669,565 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [170] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [173] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [176] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [160] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [163] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
+  [166] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [171] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
   [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [198] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [195] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [200] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
   [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(312),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(197),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(224),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(317),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(319),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(186),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(249),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(314),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(363),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(365),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(379),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
   [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
   [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
   [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
   [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
   [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(274),
-  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(324),
-  [297] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(283),
-  [300] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(214),
-  [303] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(42),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(215),
-  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
-  [312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
-  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(307),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [346] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [350] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [354] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
-  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [360] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(249),
+  [296] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(351),
+  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(282),
+  [302] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(202),
+  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
+  [308] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(221),
+  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
+  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(134),
+  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(299),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [346] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
+  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [356] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [360] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
   [362] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
   [365] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
-  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [377] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [385] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [388] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [391] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [400] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [420] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [424] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [438] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(277),
-  [449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [451] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [471] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [479] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [481] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
-  [484] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
-  [487] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
-  [490] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
-  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(354),
-  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(191),
-  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(356),
-  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(231),
-  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(357),
-  [510] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(278),
-  [513] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(87),
-  [516] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [524] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(308),
-  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(196),
-  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(263),
-  [545] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(309),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [560] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [562] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [566] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
-  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(388),
-  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [586] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(425),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
-  [595] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
-  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [603] = {.entry = {.count = 1, .reusable = false}}, SHIFT(107),
-  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(116),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(110),
-  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [624] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [632] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
-  [634] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(120),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [658] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [666] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [682] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [684] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(299),
-  [690] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
-  [693] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [705] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(281),
-  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(340),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
-  [716] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(395),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
-  [722] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(285),
-  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [737] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [805] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [817] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [823] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(411),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(391),
-  [831] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [848] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [858] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [860] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
-  [863] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [867] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [869] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [875] = {.entry = {.count = 1, .reusable = false}}, SHIFT(202),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [879] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [881] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [885] = {.entry = {.count = 1, .reusable = false}}, SHIFT(204),
-  [887] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [889] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(203),
-  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(155),
-  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
-  [898] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [906] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [912] = {.entry = {.count = 1, .reusable = false}}, SHIFT(207),
-  [914] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
-  [917] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(207),
-  [920] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [923] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [929] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [935] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [958] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [980] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [984] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [993] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [999] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(410),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1097] = {.entry = {.count = 1, .reusable = false}}, SHIFT(417),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1101] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(290),
-  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
+  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [397] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
+  [400] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [403] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
+  [406] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
+  [409] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
+  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(328),
+  [415] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [419] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [425] = {.entry = {.count = 1, .reusable = false}}, SHIFT(66),
+  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(66),
+  [430] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(66),
+  [433] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [462] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(288),
+  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [511] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [515] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [523] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(364),
+  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(218),
+  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(241),
+  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(367),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [547] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(332),
+  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(201),
+  [553] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(391),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(236),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(349),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(281),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(95),
+  [568] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [570] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(355),
+  [573] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [582] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [587] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(308),
+  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
+  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [596] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
+  [599] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
+  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [616] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(123),
+  [633] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(114),
+  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
+  [643] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [648] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(436),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [658] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
+  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [664] = {.entry = {.count = 1, .reusable = false}}, SHIFT(121),
+  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
+  [671] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
+  [674] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [691] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [701] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
+  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [743] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(280),
+  [746] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(348),
+  [749] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
+  [752] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(404),
+  [755] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
+  [758] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
+  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [769] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [789] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [829] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(410),
+  [842] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(396),
+  [845] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [849] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [853] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
+  [855] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [857] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [859] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
+  [862] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
+  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [867] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [869] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [875] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [877] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [880] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [882] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [888] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
+  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [897] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [902] = {.entry = {.count = 1, .reusable = false}}, SHIFT(154),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [910] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [914] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [916] = {.entry = {.count = 1, .reusable = false}}, SHIFT(191),
+  [918] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [922] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [930] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [934] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [936] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
+  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
+  [942] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
+  [945] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
+  [948] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [953] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [959] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
+  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
+  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
+  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
+  [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [980] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(82),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1095] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1099] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(279),
+  [1102] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [1105] = {.entry = {.count = 1, .reusable = false}}, SHIFT(418),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
   [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1209] = {.entry = {.count = 1, .reusable = false}}, SHIFT(99),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1261] = {.entry = {.count = 1, .reusable = false}}, SHIFT(367),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
-  [1277] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
-  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1319] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1287] = {.entry = {.count = 1, .reusable = false}}, SHIFT(360),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1299] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
+  [1301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(438),
+  [1303] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1321] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
 };
 
 #ifdef __cplusplus

@@ -38,7 +38,7 @@ impl Builder<'_> {
                     Rule::kw_atm => crate::model::LinkLayer::Atm,
                     _ => crate::model::LinkLayer::Ethernet,
                 };
-                FramingOpt::Linklayer(self.spanned(&value, layer))
+                FramingOpt::Linklayer(Spanned::new(layer, span))
             }
         }
     }

@@ -93,6 +93,9 @@
   "latency"
   "limit"
   "peakrate"
+  "overhead"
+  "mpu"
+  "linklayer"
   "r2q"
   "direct_qlen"
   "cburst"
@@ -144,6 +147,7 @@
   (switch)
   (direction)
   (mode)
+  (link_layer)
   (default)
   (hook)
   (verdict)
