@@ -143,6 +143,7 @@
 
 ; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
+; tc's link layers "ethernet" "atm" (link_layer)
 [
   (protocol)
   (switch)
