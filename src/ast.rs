@@ -337,6 +337,16 @@ pub enum NetemOpt {
     Corrupt(Spanned<PercentValue>),
     Reorder(Spanned<PercentValue>),
     Gap(Spanned<IntValue>),
+    Slot(Spanned<SlotAst>),
+}
+
+/// netem's `slot MIN [MAX] [packets N] [bytes SIZE]` as written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotAst {
+    pub min: Spanned<DurationValue>,
+    pub max: Option<Spanned<DurationValue>>,
+    pub packets: Vec<Spanned<IntValue>>,
+    pub bytes: Vec<Spanned<SizeValue>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -80,3 +80,46 @@ fn dropping_an_option_removes_it_from_the_kernel_and_a_refusal_rolls_back() {
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }
+
+/// netem's `slot` (issue 24): parity with tc; dropping it clears it (the kernel keeps a
+/// slot across a change without TCA_NETEM_SLOT: netscript sends a zero one); a refused
+/// edit that adds it back rolls back; `down` restores the start.
+#[test]
+fn slot_equals_tc_and_dropping_it_clears_it() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let with_slot = "netem delay 10ms slot 800us 1ms packets 32 bytes 64kb";
+    let script = sb.write_script("netem.ns", &pair_with(with_slot));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    let reference = Sandbox::new();
+    reference.sh(&iproute2_pair_with("delay 10ms slot 800us 1ms packets 32 bytes 64kb")).ok();
+    let (mine, theirs) = (qdiscs(&sb), qdiscs(&reference));
+    assert!(theirs.contains("slot"), "tc shows the slot: {theirs}");
+    assert_eq!(mine, theirs, "`{with_slot}` differs from tc's");
+    sb.assert_up_to_date(&script);
+    let shown = sb.netscript(&["show", "fk1"]).ok();
+    assert!(shown.contains("slot 800us 1ms packets 32 bytes 64kb"), "{shown}");
+    // The edit drops the slot.
+    sb.put(&script, &pair_with("netem delay 10ms"));
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    let plain = Sandbox::new();
+    plain.sh(&iproute2_pair_with("delay 10ms")).ok();
+    assert_eq!(qdiscs(&sb), qdiscs(&plain), "the kernel holds what a fresh `netem delay 10ms` holds");
+    assert!(!qdiscs(&sb).contains("slot"), "{}", qdiscs(&sb));
+    sb.assert_up_to_date(&script);
+    // An edit that adds it back, refused at its last operation, leaves no slot.
+    let edited = pair_with(with_slot).replace("addr 10.77.0.2/24", "addr 10.77.0.2/24 10.79.0.2/24");
+    sb.put(&script, &edited);
+    let ops = sb.op_count(&script);
+    let state = sb.dump();
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &script]);
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    support::assert_same_dump(&state, &sb.dump(), "after the rollback");
+    assert!(!qdiscs(&sb).contains("slot"), "{}", qdiscs(&sb));
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}

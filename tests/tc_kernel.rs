@@ -712,6 +712,7 @@ fn kernel_netem_like_tc() {
             corrupt: Some(Percent(0.5)),
             reorder: Some(Percent(25.0)),
             gap: Some(5),
+            slot: None,
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,

@@ -495,3 +495,13 @@ fn htb_class_overhead_mpu_linklayer() {
     let spec = ClassSpec { framing, ..class(0x10, None, 1_000_000, 2_000_000, None) };
     assert_parity("class_framing", TcRequest::AddClass, class_message(IFINDEX, &spec, &P).unwrap());
 }
+
+/// netem's `slot` (issue 24): `slot 800us 1ms packets 32 bytes 64kb` among other options
+/// (tc puts TCA_NETEM_SLOT between corrupt and rate), and `slot 2ms` (max = min).
+#[test]
+fn netem_slot() {
+    let slot = |min_us: u64, max_us: u64, packets, bytes| Some(netscript::model::NetemSlot { min: Duration(min_us * 1000), max: Duration(max_us * 1000), packets, bytes });
+    let full = Netem { corrupt: Some(Percent(1.0)), rate: Some(Rate(1_000_000)), slot: slot(800, 1000, Some(32), Some(64 * 1024)), ..Netem::delay(Duration(10_000_000)) };
+    qdisc("netem_slot", QdiscSpec::Netem(full));
+    qdisc("netem_slot_min", QdiscSpec::Netem(Netem { slot: slot(2000, 2000, None, None), ..Netem::delay(Duration(0)) }));
+}

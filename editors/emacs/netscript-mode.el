@@ -99,7 +99,7 @@
   '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "onlink" "blackhole" "unreachable" "prohibit" "priority"
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
-    "overhead" "mpu" "linklayer"
+    "overhead" "mpu" "linklayer" "slot" "packets" "bytes"
     "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")

@@ -155,6 +155,9 @@ module.exports = grammar({
         seq('limit', $._int_value),
         seq(choice('duplicate', 'corrupt', 'reorder'), $._percent_value),
         seq('gap', $._int_value),
+        seq('slot', $._duration_value, optional($._duration_value)),
+        seq('packets', $._int_value),
+        seq('bytes', $._size_value),
       ))),
 
     bpf_statement: ($) =>

@@ -182,15 +182,45 @@ pub struct Netem {
     /// `reorder` has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<u32>,
+    /// tc's `slot MIN [MAX] [packets N] [bytes N]`: packets leave in slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<NetemSlot>,
+}
+
+/// netem's `slot`: packets are sent in bursts ("slots") that start every MIN to MAX
+/// (uniformly), each carrying at most `packets` packets and `bytes` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetemSlot {
+    pub min: Duration,
+    /// tc's default: the min.
+    pub max: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packets: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u32>,
+}
+
+impl NetemSlot {
+    /// ` slot MIN MAX [packets N] [bytes B]`, the same words in netscript and tc.
+    pub fn words(&self) -> String {
+        let mut out = format!(" slot {} {}", self.min, self.max);
+        if let Some(p) = self.packets {
+            out.push_str(&format!(" packets {p}"));
+        }
+        if let Some(b) = self.bytes {
+            out.push_str(&format!(" bytes {}", Size(b as u64)));
+        }
+        out
+    }
 }
 
 impl Netem {
     /// `netem delay D` and nothing else.
     pub fn delay(delay: Duration) -> Netem {
-        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None }
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None }
     }
 
-    /// ` limit N duplicate P corrupt P reorder P gap N`, each when given: the same words
+    /// ` limit N duplicate P corrupt P reorder P gap N slot …`, each when given: the same words
     /// in netscript and tc.
     pub fn more_words(&self) -> String {
         let mut out = String::new();
@@ -204,6 +234,9 @@ impl Netem {
         }
         if let Some(g) = self.gap {
             out.push_str(&format!(" gap {g}"));
+        }
+        if let Some(slot) = &self.slot {
+            out.push_str(&slot.words());
         }
         out
     }

@@ -47,7 +47,7 @@ fn rule_word(rule: Rule) -> String {
         sysctl_key | sysctl_text => "a sysctl key like net.ipv4.ip_forward",
         sysctl_value | sysctl_word => "a sysctl value",
         section_name => "a section name",
-        netem_opt => "a netem option (delay, jitter, loss, rate, limit, duplicate, corrupt, reorder, gap)",
+        netem_opt => "a netem option (delay, jitter, loss, rate, limit, duplicate, corrupt, reorder, gap, slot)",
         qdisc_hook => "`ingress` or `clsact`",
         route_opt => "a route option (via, dev, src, metric, table, onlink, mtu, advmss, scope, proto, nexthop)",
         rule_opt => "a rule selector (from, to, iif, oif, fwmark, uidrange, ipproto, sport, dport, tos, priority, table)",

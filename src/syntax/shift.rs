@@ -285,7 +285,14 @@ impl Shift for NetemOpt {
             NetemOpt::Rate(v) => v.shift(d),
             NetemOpt::Limit(v) | NetemOpt::Gap(v) => v.shift(d),
             NetemOpt::Duplicate(v) | NetemOpt::Corrupt(v) | NetemOpt::Reorder(v) => v.shift(d),
+            NetemOpt::Slot(v) => v.shift(d),
         }
+    }
+}
+
+impl Shift for SlotAst {
+    fn shift(&mut self, d: i64) -> bool {
+        self.min.shift(d) && self.max.shift(d) && self.packets.shift(d) && self.bytes.shift(d)
     }
 }
 

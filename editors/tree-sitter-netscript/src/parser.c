@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 449
+#define STATE_COUNT 456
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 272
+#define SYMBOL_COUNT 275
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 177
+#define TOKEN_COUNT 180
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -114,194 +114,197 @@ enum ts_symbol_identifiers {
   anon_sym_corrupt = 84,
   anon_sym_reorder = 85,
   anon_sym_gap = 86,
-  anon_sym_bpf = 87,
-  anon_sym_egress = 88,
-  anon_sym_xdp = 89,
-  anon_sym_generic = 90,
-  anon_sym_native = 91,
-  anon_sym_section = 92,
-  sym_section_name = 93,
-  anon_sym_route = 94,
-  anon_sym_blackhole = 95,
-  anon_sym_unreachable = 96,
-  anon_sym_prohibit = 97,
-  anon_sym_via = 98,
-  anon_sym_metric = 99,
-  anon_sym_onlink = 100,
-  anon_sym_advmss = 101,
-  anon_sym_scope = 102,
-  anon_sym_global = 103,
-  anon_sym_nexthop = 104,
-  anon_sym_weight = 105,
-  anon_sym_dev = 106,
-  anon_sym_lookup = 107,
-  anon_sym_rule = 108,
-  anon_sym_from = 109,
-  anon_sym_to = 110,
-  anon_sym_iif = 111,
-  anon_sym_oif = 112,
-  anon_sym_fwmark = 113,
-  anon_sym_SLASH = 114,
-  anon_sym_uidrange = 115,
-  anon_sym_DASH = 116,
-  anon_sym_priority = 117,
-  anon_sym_pref = 118,
-  anon_sym_ipproto = 119,
-  anon_sym_icmpv6 = 120,
-  anon_sym_tos = 121,
-  anon_sym_dsfield = 122,
-  anon_sym_forward = 123,
-  anon_sym_off = 124,
-  anon_sym_sysctl = 125,
-  aux_sym_sysctl_key_token1 = 126,
-  aux_sym_sysctl_key_token2 = 127,
-  sym_sysctl_value = 128,
-  anon_sym_port = 129,
-  anon_sym_firewall = 130,
-  anon_sym_input = 131,
-  anon_sym_output = 132,
-  anon_sym_prerouting = 133,
-  anon_sym_postrouting = 134,
-  anon_sym_policy = 135,
-  anon_sym_accept = 136,
-  anon_sym_drop = 137,
-  anon_sym_mark = 138,
-  anon_sym_ct = 139,
-  anon_sym_COMMA = 140,
-  anon_sym_counter = 141,
-  anon_sym_new = 142,
-  anon_sym_established = 143,
-  anon_sym_related = 144,
-  anon_sym_invalid = 145,
-  anon_sym_reject = 146,
-  anon_sym_pass = 147,
-  anon_sym_masquerade = 148,
-  anon_sym_classify = 149,
-  anon_sym_snat = 150,
-  anon_sym_dnat = 151,
-  sym_nat_target = 152,
-  anon_sym_DOT = 153,
-  aux_sym__name_start_token1 = 154,
-  aux_sym__imm_name_part_token1 = 155,
-  anon_sym_LBRACE = 156,
-  anon_sym_RBRACE = 157,
-  anon_sym_LBRACE2 = 158,
-  anon_sym_LPAREN = 159,
-  anon_sym_RPAREN = 160,
-  anon_sym_PLUS = 161,
-  anon_sym_STAR = 162,
-  anon_sym_PERCENT = 163,
-  sym_integer = 164,
-  anon_sym_DQUOTE = 165,
-  aux_sym_string_token1 = 166,
-  sym_comment = 167,
-  sym_line_continuation = 168,
-  sym_rate = 169,
-  sym_size = 170,
-  sym_duration = 171,
-  sym_percentage = 172,
-  sym_mac_address = 173,
-  anon_sym_SLASH2 = 174,
-  aux_sym_ipv4_address_token1 = 175,
-  aux_sym_ipv6_address_token1 = 176,
-  sym_source_file = 177,
-  sym__statements = 178,
-  sym__sep = 179,
-  sym_block = 180,
-  sym__statement = 181,
-  sym_netns_statement = 182,
-  sym_host_statement = 183,
-  sym_table_statement = 184,
-  sym_let_statement = 185,
-  sym_for_statement = 186,
-  sym_range = 187,
-  sym_include_statement = 188,
-  sym_expect_statement = 189,
-  sym__let_value = 190,
-  sym_veth_statement = 191,
-  sym_bridge_statement = 192,
-  sym_dummy_statement = 193,
-  sym_vrf_statement = 194,
-  sym_macvlan_statement = 195,
-  sym_vxlan_statement = 196,
-  sym_link_statement = 197,
-  sym_addr_statement = 198,
-  sym_state_statement = 199,
-  sym_mtu_statement = 200,
-  sym_mac_statement = 201,
-  sym_master_statement = 202,
-  sym_shape_statement = 203,
-  sym__tc_framing = 204,
-  sym_htb_statement = 205,
-  sym_class_statement = 206,
-  sym_filter_statement = 207,
-  sym_class_id = 208,
-  sym_qdisc_statement = 209,
-  sym_netem_statement = 210,
-  sym_bpf_statement = 211,
-  sym_xdp_statement = 212,
-  sym__section_opt = 213,
-  sym_route_statement = 214,
-  sym__dev_opt = 215,
-  sym__table_opt = 216,
-  sym_rule_statement = 217,
-  sym_forward_statement = 218,
-  sym_sysctl_statement = 219,
-  sym_sysctl_key = 220,
-  sym__port_opt = 221,
-  sym_firewall_statement = 222,
-  sym_rule_block = 223,
-  sym_firewall_rule = 224,
-  sym__ct_state = 225,
-  sym_firewall_action = 226,
-  sym_namespace_name = 227,
-  sym_interface_name = 228,
-  sym_peer_name = 229,
-  sym__ns_name = 230,
-  sym__if_name = 231,
-  sym__name_start = 232,
-  sym__imm_name_part = 233,
-  sym_table_name = 234,
-  sym_variable = 235,
-  sym_interpolation = 236,
-  sym__imm_interp = 237,
-  sym__expression = 238,
-  sym_parenthesized_expression = 239,
-  sym_unary_expression = 240,
-  sym_binary_expression = 241,
-  sym_string = 242,
-  sym_ipv4_address = 243,
-  sym__imm_octet = 244,
-  sym_ipv6_address = 245,
-  sym__ip_value = 246,
-  sym__int_value = 247,
-  sym__rate_value = 248,
-  sym__size_value = 249,
-  sym__duration_value = 250,
-  sym__percent_value = 251,
-  aux_sym__statements_repeat1 = 252,
-  aux_sym__statements_repeat2 = 253,
-  aux_sym_expect_statement_repeat1 = 254,
-  aux_sym_vxlan_statement_repeat1 = 255,
-  aux_sym_addr_statement_repeat1 = 256,
-  aux_sym_shape_statement_repeat1 = 257,
-  aux_sym_htb_statement_repeat1 = 258,
-  aux_sym_class_statement_repeat1 = 259,
-  aux_sym_filter_statement_repeat1 = 260,
-  aux_sym_netem_statement_repeat1 = 261,
-  aux_sym_bpf_statement_repeat1 = 262,
-  aux_sym_xdp_statement_repeat1 = 263,
-  aux_sym_route_statement_repeat1 = 264,
-  aux_sym_rule_statement_repeat1 = 265,
-  aux_sym_sysctl_key_repeat1 = 266,
-  aux_sym_rule_block_repeat1 = 267,
-  aux_sym_firewall_rule_repeat1 = 268,
-  aux_sym_firewall_rule_repeat2 = 269,
-  aux_sym__ns_name_repeat1 = 270,
-  aux_sym__if_name_repeat1 = 271,
-  alias_sym_default = 272,
-  alias_sym_octet = 273,
-  alias_sym_verdict = 274,
+  anon_sym_slot = 87,
+  anon_sym_packets = 88,
+  anon_sym_bytes = 89,
+  anon_sym_bpf = 90,
+  anon_sym_egress = 91,
+  anon_sym_xdp = 92,
+  anon_sym_generic = 93,
+  anon_sym_native = 94,
+  anon_sym_section = 95,
+  sym_section_name = 96,
+  anon_sym_route = 97,
+  anon_sym_blackhole = 98,
+  anon_sym_unreachable = 99,
+  anon_sym_prohibit = 100,
+  anon_sym_via = 101,
+  anon_sym_metric = 102,
+  anon_sym_onlink = 103,
+  anon_sym_advmss = 104,
+  anon_sym_scope = 105,
+  anon_sym_global = 106,
+  anon_sym_nexthop = 107,
+  anon_sym_weight = 108,
+  anon_sym_dev = 109,
+  anon_sym_lookup = 110,
+  anon_sym_rule = 111,
+  anon_sym_from = 112,
+  anon_sym_to = 113,
+  anon_sym_iif = 114,
+  anon_sym_oif = 115,
+  anon_sym_fwmark = 116,
+  anon_sym_SLASH = 117,
+  anon_sym_uidrange = 118,
+  anon_sym_DASH = 119,
+  anon_sym_priority = 120,
+  anon_sym_pref = 121,
+  anon_sym_ipproto = 122,
+  anon_sym_icmpv6 = 123,
+  anon_sym_tos = 124,
+  anon_sym_dsfield = 125,
+  anon_sym_forward = 126,
+  anon_sym_off = 127,
+  anon_sym_sysctl = 128,
+  aux_sym_sysctl_key_token1 = 129,
+  aux_sym_sysctl_key_token2 = 130,
+  sym_sysctl_value = 131,
+  anon_sym_port = 132,
+  anon_sym_firewall = 133,
+  anon_sym_input = 134,
+  anon_sym_output = 135,
+  anon_sym_prerouting = 136,
+  anon_sym_postrouting = 137,
+  anon_sym_policy = 138,
+  anon_sym_accept = 139,
+  anon_sym_drop = 140,
+  anon_sym_mark = 141,
+  anon_sym_ct = 142,
+  anon_sym_COMMA = 143,
+  anon_sym_counter = 144,
+  anon_sym_new = 145,
+  anon_sym_established = 146,
+  anon_sym_related = 147,
+  anon_sym_invalid = 148,
+  anon_sym_reject = 149,
+  anon_sym_pass = 150,
+  anon_sym_masquerade = 151,
+  anon_sym_classify = 152,
+  anon_sym_snat = 153,
+  anon_sym_dnat = 154,
+  sym_nat_target = 155,
+  anon_sym_DOT = 156,
+  aux_sym__name_start_token1 = 157,
+  aux_sym__imm_name_part_token1 = 158,
+  anon_sym_LBRACE = 159,
+  anon_sym_RBRACE = 160,
+  anon_sym_LBRACE2 = 161,
+  anon_sym_LPAREN = 162,
+  anon_sym_RPAREN = 163,
+  anon_sym_PLUS = 164,
+  anon_sym_STAR = 165,
+  anon_sym_PERCENT = 166,
+  sym_integer = 167,
+  anon_sym_DQUOTE = 168,
+  aux_sym_string_token1 = 169,
+  sym_comment = 170,
+  sym_line_continuation = 171,
+  sym_rate = 172,
+  sym_size = 173,
+  sym_duration = 174,
+  sym_percentage = 175,
+  sym_mac_address = 176,
+  anon_sym_SLASH2 = 177,
+  aux_sym_ipv4_address_token1 = 178,
+  aux_sym_ipv6_address_token1 = 179,
+  sym_source_file = 180,
+  sym__statements = 181,
+  sym__sep = 182,
+  sym_block = 183,
+  sym__statement = 184,
+  sym_netns_statement = 185,
+  sym_host_statement = 186,
+  sym_table_statement = 187,
+  sym_let_statement = 188,
+  sym_for_statement = 189,
+  sym_range = 190,
+  sym_include_statement = 191,
+  sym_expect_statement = 192,
+  sym__let_value = 193,
+  sym_veth_statement = 194,
+  sym_bridge_statement = 195,
+  sym_dummy_statement = 196,
+  sym_vrf_statement = 197,
+  sym_macvlan_statement = 198,
+  sym_vxlan_statement = 199,
+  sym_link_statement = 200,
+  sym_addr_statement = 201,
+  sym_state_statement = 202,
+  sym_mtu_statement = 203,
+  sym_mac_statement = 204,
+  sym_master_statement = 205,
+  sym_shape_statement = 206,
+  sym__tc_framing = 207,
+  sym_htb_statement = 208,
+  sym_class_statement = 209,
+  sym_filter_statement = 210,
+  sym_class_id = 211,
+  sym_qdisc_statement = 212,
+  sym_netem_statement = 213,
+  sym_bpf_statement = 214,
+  sym_xdp_statement = 215,
+  sym__section_opt = 216,
+  sym_route_statement = 217,
+  sym__dev_opt = 218,
+  sym__table_opt = 219,
+  sym_rule_statement = 220,
+  sym_forward_statement = 221,
+  sym_sysctl_statement = 222,
+  sym_sysctl_key = 223,
+  sym__port_opt = 224,
+  sym_firewall_statement = 225,
+  sym_rule_block = 226,
+  sym_firewall_rule = 227,
+  sym__ct_state = 228,
+  sym_firewall_action = 229,
+  sym_namespace_name = 230,
+  sym_interface_name = 231,
+  sym_peer_name = 232,
+  sym__ns_name = 233,
+  sym__if_name = 234,
+  sym__name_start = 235,
+  sym__imm_name_part = 236,
+  sym_table_name = 237,
+  sym_variable = 238,
+  sym_interpolation = 239,
+  sym__imm_interp = 240,
+  sym__expression = 241,
+  sym_parenthesized_expression = 242,
+  sym_unary_expression = 243,
+  sym_binary_expression = 244,
+  sym_string = 245,
+  sym_ipv4_address = 246,
+  sym__imm_octet = 247,
+  sym_ipv6_address = 248,
+  sym__ip_value = 249,
+  sym__int_value = 250,
+  sym__rate_value = 251,
+  sym__size_value = 252,
+  sym__duration_value = 253,
+  sym__percent_value = 254,
+  aux_sym__statements_repeat1 = 255,
+  aux_sym__statements_repeat2 = 256,
+  aux_sym_expect_statement_repeat1 = 257,
+  aux_sym_vxlan_statement_repeat1 = 258,
+  aux_sym_addr_statement_repeat1 = 259,
+  aux_sym_shape_statement_repeat1 = 260,
+  aux_sym_htb_statement_repeat1 = 261,
+  aux_sym_class_statement_repeat1 = 262,
+  aux_sym_filter_statement_repeat1 = 263,
+  aux_sym_netem_statement_repeat1 = 264,
+  aux_sym_bpf_statement_repeat1 = 265,
+  aux_sym_xdp_statement_repeat1 = 266,
+  aux_sym_route_statement_repeat1 = 267,
+  aux_sym_rule_statement_repeat1 = 268,
+  aux_sym_sysctl_key_repeat1 = 269,
+  aux_sym_rule_block_repeat1 = 270,
+  aux_sym_firewall_rule_repeat1 = 271,
+  aux_sym_firewall_rule_repeat2 = 272,
+  aux_sym__ns_name_repeat1 = 273,
+  aux_sym__if_name_repeat1 = 274,
+  alias_sym_default = 275,
+  alias_sym_octet = 276,
+  alias_sym_verdict = 277,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -392,6 +395,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_corrupt] = "corrupt",
   [anon_sym_reorder] = "reorder",
   [anon_sym_gap] = "gap",
+  [anon_sym_slot] = "slot",
+  [anon_sym_packets] = "packets",
+  [anon_sym_bytes] = "bytes",
   [anon_sym_bpf] = "bpf",
   [anon_sym_egress] = "direction",
   [anon_sym_xdp] = "xdp",
@@ -670,6 +676,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_corrupt] = anon_sym_corrupt,
   [anon_sym_reorder] = anon_sym_reorder,
   [anon_sym_gap] = anon_sym_gap,
+  [anon_sym_slot] = anon_sym_slot,
+  [anon_sym_packets] = anon_sym_packets,
+  [anon_sym_bytes] = anon_sym_bytes,
   [anon_sym_bpf] = anon_sym_bpf,
   [anon_sym_egress] = anon_sym_ingress,
   [anon_sym_xdp] = anon_sym_xdp,
@@ -1206,6 +1215,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_gap] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_slot] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_packets] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_bytes] = {
     .visible = true,
     .named = false,
   },
@@ -2337,17 +2358,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 25,
-  [28] = 26,
-  [29] = 24,
-  [30] = 30,
-  [31] = 7,
-  [32] = 9,
+  [27] = 27,
+  [28] = 24,
+  [29] = 25,
+  [30] = 26,
+  [31] = 9,
+  [32] = 2,
   [33] = 33,
   [34] = 34,
   [35] = 35,
   [36] = 36,
-  [37] = 9,
+  [37] = 37,
   [38] = 38,
   [39] = 39,
   [40] = 40,
@@ -2358,41 +2379,41 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [45] = 45,
   [46] = 46,
   [47] = 47,
-  [48] = 7,
-  [49] = 49,
+  [48] = 9,
+  [49] = 2,
   [50] = 50,
   [51] = 51,
-  [52] = 25,
-  [53] = 26,
+  [52] = 52,
+  [53] = 53,
   [54] = 54,
-  [55] = 55,
-  [56] = 24,
-  [57] = 57,
+  [55] = 26,
+  [56] = 25,
+  [57] = 24,
   [58] = 58,
   [59] = 59,
   [60] = 60,
-  [61] = 61,
+  [61] = 2,
   [62] = 62,
   [63] = 63,
-  [64] = 26,
-  [65] = 25,
-  [66] = 24,
-  [67] = 19,
-  [68] = 68,
-  [69] = 69,
-  [70] = 9,
-  [71] = 71,
+  [64] = 64,
+  [65] = 65,
+  [66] = 66,
+  [67] = 67,
+  [68] = 25,
+  [69] = 24,
+  [70] = 19,
+  [71] = 26,
   [72] = 72,
   [73] = 73,
   [74] = 74,
   [75] = 75,
-  [76] = 7,
+  [76] = 76,
   [77] = 77,
   [78] = 78,
   [79] = 79,
   [80] = 80,
-  [81] = 81,
-  [82] = 82,
+  [81] = 2,
+  [82] = 9,
   [83] = 83,
   [84] = 84,
   [85] = 85,
@@ -2407,16 +2428,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [94] = 94,
   [95] = 95,
   [96] = 96,
-  [97] = 9,
+  [97] = 97,
   [98] = 98,
   [99] = 99,
   [100] = 100,
-  [101] = 7,
+  [101] = 101,
   [102] = 102,
   [103] = 103,
   [104] = 104,
-  [105] = 105,
-  [106] = 106,
+  [105] = 2,
+  [106] = 9,
   [107] = 107,
   [108] = 108,
   [109] = 109,
@@ -2424,26 +2445,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [111] = 111,
   [112] = 112,
   [113] = 113,
-  [114] = 24,
+  [114] = 114,
   [115] = 115,
   [116] = 116,
   [117] = 117,
-  [118] = 26,
-  [119] = 25,
-  [120] = 26,
+  [118] = 118,
+  [119] = 26,
+  [120] = 24,
   [121] = 24,
-  [122] = 122,
-  [123] = 25,
-  [124] = 124,
-  [125] = 125,
+  [122] = 25,
+  [123] = 123,
+  [124] = 26,
+  [125] = 25,
   [126] = 126,
   [127] = 127,
   [128] = 128,
   [129] = 129,
-  [130] = 9,
+  [130] = 130,
   [131] = 131,
   [132] = 132,
-  [133] = 133,
+  [133] = 9,
   [134] = 134,
   [135] = 135,
   [136] = 136,
@@ -2451,42 +2472,42 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 136,
+  [141] = 140,
   [142] = 142,
   [143] = 143,
   [144] = 144,
   [145] = 145,
   [146] = 146,
   [147] = 147,
-  [148] = 7,
-  [149] = 149,
+  [148] = 148,
+  [149] = 2,
   [150] = 150,
-  [151] = 7,
-  [152] = 136,
+  [151] = 151,
+  [152] = 152,
   [153] = 153,
   [154] = 154,
-  [155] = 142,
-  [156] = 136,
-  [157] = 142,
-  [158] = 136,
-  [159] = 142,
-  [160] = 136,
-  [161] = 142,
-  [162] = 136,
-  [163] = 142,
-  [164] = 136,
-  [165] = 142,
-  [166] = 142,
-  [167] = 136,
-  [168] = 142,
-  [169] = 136,
-  [170] = 142,
-  [171] = 136,
-  [172] = 142,
-  [173] = 9,
-  [174] = 174,
-  [175] = 175,
-  [176] = 176,
+  [155] = 9,
+  [156] = 2,
+  [157] = 140,
+  [158] = 147,
+  [159] = 140,
+  [160] = 147,
+  [161] = 140,
+  [162] = 147,
+  [163] = 140,
+  [164] = 147,
+  [165] = 140,
+  [166] = 147,
+  [167] = 140,
+  [168] = 147,
+  [169] = 140,
+  [170] = 147,
+  [171] = 140,
+  [172] = 147,
+  [173] = 140,
+  [174] = 147,
+  [175] = 140,
+  [176] = 147,
   [177] = 177,
   [178] = 178,
   [179] = 179,
@@ -2501,11 +2522,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [188] = 188,
   [189] = 189,
   [190] = 190,
-  [191] = 126,
+  [191] = 191,
   [192] = 192,
   [193] = 193,
   [194] = 194,
-  [195] = 195,
+  [195] = 24,
   [196] = 196,
   [197] = 197,
   [198] = 198,
@@ -2517,20 +2538,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [204] = 204,
   [205] = 205,
   [206] = 206,
-  [207] = 135,
+  [207] = 207,
   [208] = 208,
-  [209] = 26,
+  [209] = 209,
   [210] = 210,
-  [211] = 25,
+  [211] = 134,
   [212] = 212,
-  [213] = 128,
-  [214] = 24,
-  [215] = 26,
-  [216] = 25,
-  [217] = 24,
-  [218] = 218,
-  [219] = 219,
-  [220] = 220,
+  [213] = 213,
+  [214] = 130,
+  [215] = 25,
+  [216] = 132,
+  [217] = 26,
+  [218] = 24,
+  [219] = 25,
+  [220] = 26,
   [221] = 221,
   [222] = 222,
   [223] = 223,
@@ -2546,12 +2567,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [233] = 233,
   [234] = 234,
   [235] = 235,
-  [236] = 236,
+  [236] = 225,
   [237] = 237,
   [238] = 238,
   [239] = 239,
   [240] = 240,
-  [241] = 221,
+  [241] = 241,
   [242] = 242,
   [243] = 243,
   [244] = 244,
@@ -2564,33 +2585,33 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [251] = 251,
   [252] = 252,
   [253] = 253,
-  [254] = 232,
+  [254] = 254,
   [255] = 255,
-  [256] = 232,
-  [257] = 255,
-  [258] = 232,
-  [259] = 255,
-  [260] = 232,
-  [261] = 255,
-  [262] = 232,
-  [263] = 255,
-  [264] = 232,
-  [265] = 255,
-  [266] = 232,
-  [267] = 255,
-  [268] = 232,
-  [269] = 255,
-  [270] = 232,
-  [271] = 255,
-  [272] = 232,
-  [273] = 255,
-  [274] = 274,
-  [275] = 255,
-  [276] = 276,
-  [277] = 277,
-  [278] = 278,
+  [256] = 256,
+  [257] = 257,
+  [258] = 225,
+  [259] = 245,
+  [260] = 260,
+  [261] = 260,
+  [262] = 225,
+  [263] = 260,
+  [264] = 225,
+  [265] = 260,
+  [266] = 225,
+  [267] = 260,
+  [268] = 225,
+  [269] = 260,
+  [270] = 225,
+  [271] = 260,
+  [272] = 225,
+  [273] = 260,
+  [274] = 225,
+  [275] = 260,
+  [276] = 225,
+  [277] = 260,
+  [278] = 225,
   [279] = 279,
-  [280] = 280,
+  [280] = 260,
   [281] = 281,
   [282] = 282,
   [283] = 283,
@@ -2604,16 +2625,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [291] = 291,
   [292] = 292,
   [293] = 293,
-  [294] = 15,
+  [294] = 294,
   [295] = 295,
   [296] = 296,
-  [297] = 12,
-  [298] = 14,
+  [297] = 297,
+  [298] = 298,
   [299] = 299,
   [300] = 300,
-  [301] = 301,
-  [302] = 302,
-  [303] = 303,
+  [301] = 14,
+  [302] = 15,
+  [303] = 12,
   [304] = 304,
   [305] = 305,
   [306] = 306,
@@ -2644,22 +2665,22 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [331] = 331,
   [332] = 332,
   [333] = 333,
-  [334] = 7,
+  [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 9,
-  [338] = 338,
+  [337] = 337,
+  [338] = 2,
   [339] = 339,
-  [340] = 7,
-  [341] = 341,
-  [342] = 9,
-  [343] = 343,
-  [344] = 7,
+  [340] = 340,
+  [341] = 9,
+  [342] = 342,
+  [343] = 2,
+  [344] = 9,
   [345] = 345,
-  [346] = 9,
-  [347] = 347,
+  [346] = 346,
+  [347] = 2,
   [348] = 348,
-  [349] = 349,
+  [349] = 9,
   [350] = 350,
   [351] = 351,
   [352] = 352,
@@ -2679,14 +2700,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [366] = 366,
   [367] = 367,
   [368] = 368,
-  [369] = 322,
-  [370] = 323,
+  [369] = 369,
+  [370] = 370,
   [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
-  [375] = 375,
-  [376] = 376,
+  [375] = 326,
+  [376] = 327,
   [377] = 377,
   [378] = 378,
   [379] = 379,
@@ -2697,32 +2718,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [384] = 384,
   [385] = 385,
   [386] = 386,
-  [387] = 386,
-  [388] = 347,
-  [389] = 302,
-  [390] = 305,
+  [387] = 387,
+  [388] = 388,
+  [389] = 389,
+  [390] = 390,
   [391] = 391,
   [392] = 392,
   [393] = 393,
-  [394] = 394,
-  [395] = 392,
-  [396] = 396,
-  [397] = 397,
-  [398] = 393,
+  [394] = 393,
+  [395] = 353,
+  [396] = 307,
+  [397] = 309,
+  [398] = 398,
   [399] = 399,
   [400] = 400,
-  [401] = 7,
-  [402] = 9,
+  [401] = 401,
+  [402] = 402,
   [403] = 403,
-  [404] = 404,
-  [405] = 397,
+  [404] = 400,
+  [405] = 405,
   [406] = 406,
-  [407] = 407,
-  [408] = 408,
+  [407] = 2,
+  [408] = 9,
   [409] = 409,
   [410] = 410,
-  [411] = 411,
-  [412] = 412,
+  [411] = 402,
+  [412] = 403,
   [413] = 413,
   [414] = 414,
   [415] = 415,
@@ -2732,14 +2753,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [419] = 419,
   [420] = 420,
   [421] = 421,
-  [422] = 418,
+  [422] = 422,
   [423] = 423,
   [424] = 424,
   [425] = 425,
   [426] = 426,
   [427] = 427,
   [428] = 428,
-  [429] = 429,
+  [429] = 422,
   [430] = 430,
   [431] = 431,
   [432] = 432,
@@ -2749,16 +2770,23 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [436] = 436,
   [437] = 437,
   [438] = 438,
-  [439] = 428,
-  [440] = 432,
+  [439] = 439,
+  [440] = 440,
   [441] = 441,
   [442] = 442,
   [443] = 443,
   [444] = 444,
-  [445] = 442,
-  [446] = 446,
-  [447] = 446,
+  [445] = 445,
+  [446] = 439,
+  [447] = 447,
   [448] = 448,
+  [449] = 449,
+  [450] = 450,
+  [451] = 451,
+  [452] = 449,
+  [453] = 441,
+  [454] = 447,
+  [455] = 455,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2766,70 +2794,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(254);
+      if (eof) ADVANCE(263);
       ADVANCE_MAP(
-        '\n', 256,
-        '"', 702,
-        '#', 707,
-        '%', 692,
-        '(', 688,
-        ')', 689,
-        '*', 691,
-        '+', 690,
-        ',', 390,
-        '-', 361,
-        '.', 395,
-        '/', 721,
-        '0', 722,
-        ';', 255,
-        '<', 258,
-        '=', 263,
-        '>', 259,
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '.', 404,
+        '/', 729,
+        '0', 730,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
         '\\', 5,
-        'a', 563,
-        'c', 622,
-        'd', 577,
-        'f', 649,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 546,
-        'n', 569,
-        'o', 598,
-        'p', 630,
-        'r', 571,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 687,
-        '}', 686,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 696,
+        '}', 695,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(723);
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '>', 259,
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 476,
-        'd', 493,
-        'i', 446,
-        'm', 405,
-        'o', 449,
-        'p', 512,
-        's', 496,
-        '{', 687,
+        'c', 485,
+        'd', 502,
+        'i', 455,
+        'm', 414,
+        'o', 458,
+        'p', 521,
+        's', 505,
+        '{', 696,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2838,66 +2866,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ';', 255,
-        '>', 259,
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
         '\\', 5,
-        'c', 131,
-        'd', 158,
-        'i', 102,
-        'm', 47,
-        'o', 104,
-        'p', 175,
-        's', 160,
+        'c', 135,
+        'd', 163,
+        'i', 106,
+        'm', 51,
+        'o', 108,
+        'p', 181,
+        's', 165,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '>') ADVANCE(259);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(549);
+      if (lookahead == 'm') ADVANCE(558);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(709);
+      if (lookahead == '\n') ADVANCE(718);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(709);
+      if (lookahead == '\n') ADVANCE(718);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(709);
-      if (lookahead == '\r') ADVANCE(703);
-      if (lookahead != 0) ADVANCE(706);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\r') ADVANCE(712);
+      if (lookahead != 0) ADVANCE(715);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(709);
+      if (lookahead == '\n') ADVANCE(718);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(203);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(380);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(702);
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2905,12 +2933,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(313);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(702);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '\\') ADVANCE(379);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(388);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2918,54 +2946,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(380);
+          lookahead != '>') ADVANCE(389);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(702);
-      if (lookahead == '#') ADVANCE(704);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(705);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(706);
+          lookahead != '\n') ADVANCE(715);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '(') ADVANCE(688);
-      if (lookahead == '-') ADVANCE(360);
-      if (lookahead == '0') ADVANCE(699);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '(') ADVANCE(697);
+      if (lookahead == '-') ADVANCE(369);
+      if (lookahead == '0') ADVANCE(708);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '-') ADVANCE(41);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '-') ADVANCE(45);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(643);
-      if (lookahead == 'p') ADVANCE(660);
-      if (lookahead == 's') ADVANCE(646);
+      if (lookahead == 'd') ADVANCE(652);
+      if (lookahead == 'p') ADVANCE(669);
+      if (lookahead == 's') ADVANCE(655);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '.') ADVANCE(395);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(466);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == 'o') ADVANCE(475);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2973,14 +3001,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '.') ADVANCE(395);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '.') ADVANCE(404);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(398);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == 't') ADVANCE(407);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -2988,60 +3016,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '0') ADVANCE(697);
-      if (lookahead == ':') ADVANCE(724);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '0') ADVANCE(706);
+      if (lookahead == ':') ADVANCE(732);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '=') ADVANCE(263);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(378);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '=') ADVANCE(263);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '=') ADVANCE(272);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(140);
-      if (lookahead == 'r') ADVANCE(87);
+      if (lookahead == 'n') ADVANCE(145);
+      if (lookahead == 'r') ADVANCE(91);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(486);
-      if (lookahead == 'r') ADVANCE(430);
-      if (lookahead == '{') ADVANCE(687);
+      if (lookahead == 'n') ADVANCE(495);
+      if (lookahead == 'r') ADVANCE(439);
+      if (lookahead == '{') ADVANCE(696);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3049,5196 +3077,5302 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(126);
+      if (lookahead == 'o') ADVANCE(130);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 't') ADVANCE(48);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(396);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(310);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(707);
+      if (lookahead == '#') ADVANCE(716);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
+      if (lookahead == '{') ADVANCE(694);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(377);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(685);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(25);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(212);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 215,
+        ':', 230,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 719,
-        '.', 207,
-        'B', 711,
-        'b', 711,
-        'G', 713,
-        'g', 713,
-        'K', 713,
-        'k', 713,
-        'M', 714,
-        'm', 714,
-        'N', 200,
-        'n', 200,
-        'S', 718,
-        's', 718,
-        'U', 200,
-        'u', 200,
+        '%', 727,
+        '.', 215,
+        'B', 40,
+        'b', 40,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 719,
-        'B', 711,
-        'b', 711,
-        'G', 713,
-        'g', 713,
-        'K', 713,
-        'k', 713,
-        'M', 714,
-        'm', 714,
-        'N', 200,
-        'n', 200,
-        'S', 718,
-        's', 718,
-        'U', 200,
-        'u', 200,
+        '%', 727,
+        '.', 215,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 719,
-        'B', 717,
-        'b', 717,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 200,
-        'n', 200,
-        'S', 718,
-        's', 718,
-        'T', 198,
-        't', 198,
-        'U', 200,
-        'u', 200,
+        '%', 727,
+        'B', 207,
+        'b', 207,
+        'G', 204,
+        'g', 204,
+        'K', 204,
+        'k', 204,
+        'M', 205,
+        'm', 205,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '-') ADVANCE(42);
+      ADVANCE_MAP(
+        '%', 727,
+        'B', 725,
+        'b', 725,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(264);
+      if (lookahead == '-') ADVANCE(46);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(206);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (lookahead == '.') ADVANCE(273);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(209);
+      if (lookahead == '.') ADVANCE(214);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(724);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ADVANCE_MAP(
+        '.', 216,
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(205);
+      if (lookahead == '.') ADVANCE(217);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(205);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(213);
       END_STATE();
     case 37:
       if (lookahead == ':') ADVANCE(213);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(215);
+      if (lookahead == ':') ADVANCE(230);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(217);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'v') ADVANCE(344);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(219);
+      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(309);
+      if (lookahead == ':') ADVANCE(222);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(272);
+      if (lookahead == ':') ADVANCE(224);
       END_STATE();
     case 43:
-      if (lookahead == ']') ADVANCE(34);
+      if (lookahead == ':') ADVANCE(226);
+      END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(228);
+      END_STATE();
+    case 45:
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 46:
+      if (lookahead == '>') ADVANCE(281);
+      END_STATE();
+    case 47:
+      if (lookahead == ']') ADVANCE(36);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(55);
-      END_STATE();
-    case 45:
-      if (lookahead == 'a') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(345);
-      END_STATE();
-    case 46:
-      if (lookahead == 'a') ADVANCE(314);
-      END_STATE();
-    case 47:
-      if (lookahead == 'a') ADVANCE(164);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(164);
-      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(59);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(354);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 'm') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(323);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(127);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(118);
+      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 53:
       if (lookahead == 'a') ADVANCE(61);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'm') ADVANCE(156);
       END_STATE();
     case 55:
-      if (lookahead == 'b') ADVANCE(120);
+      if (lookahead == 'a') ADVANCE(131);
       END_STATE();
     case 56:
-      if (lookahead == 'c') ADVANCE(297);
+      if (lookahead == 'a') ADVANCE(122);
       END_STATE();
     case 57:
-      if (lookahead == 'c') ADVANCE(98);
+      if (lookahead == 'a') ADVANCE(65);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(317);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(52);
+      if (lookahead == 'b') ADVANCE(124);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(52);
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'c') ADVANCE(306);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(99);
+      if (lookahead == 'c') ADVANCE(102);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(143);
-      if (lookahead == 'p') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(326);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(143);
-      if (lookahead == 'r') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(56);
       END_STATE();
     case 64:
-      if (lookahead == 'd') ADVANCE(279);
+      if (lookahead == 'c') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(121);
       END_STATE();
     case 65:
-      if (lookahead == 'd') ADVANCE(279);
-      if (lookahead == 'i') ADVANCE(91);
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'c') ADVANCE(103);
       END_STATE();
     case 66:
-      if (lookahead == 'd') ADVANCE(374);
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 67:
-      if (lookahead == 'd') ADVANCE(74);
+      if (lookahead == 'c') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(195);
+      if (lookahead == 'd') ADVANCE(288);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(170);
+      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'd') ADVANCE(383);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(194);
-      if (lookahead == 'p') ADVANCE(144);
-      if (lookahead == 's') ADVANCE(95);
+      if (lookahead == 'd') ADVANCE(201);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(194);
-      if (lookahead == 'p') ADVANCE(144);
-      if (lookahead == 's') ADVANCE(94);
+      if (lookahead == 'd') ADVANCE(76);
       END_STATE();
     case 73:
-      if (lookahead == 'e') ADVANCE(50);
+      if (lookahead == 'd') ADVANCE(176);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(39);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(99);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(260);
+      if (lookahead == 'e') ADVANCE(54);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(285);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(357);
+      if (lookahead == 'e') ADVANCE(269);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(291);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(196);
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'e') ADVANCE(366);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(326);
+      if (lookahead == 'e') ADVANCE(202);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(93);
-      if (lookahead == 'i') ADVANCE(148);
+      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(93);
-      if (lookahead == 'i') ADVANCE(148);
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(335);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'e') ADVANCE(200);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(119);
+      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(98);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(125);
+      if (lookahead == 'e') ADVANCE(97);
+      if (lookahead == 'i') ADVANCE(153);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(108);
+      if (lookahead == 'e') ADVANCE(97);
+      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(192);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(189);
-      if (lookahead == 'o') ADVANCE(67);
-      if (lookahead == 't') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(123);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(189);
-      if (lookahead == 't') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(129);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(162);
+      if (lookahead == 'e') ADVANCE(112);
       END_STATE();
     case 91:
-      if (lookahead == 'f') ADVANCE(347);
+      if (lookahead == 'e') ADVANCE(53);
       END_STATE();
     case 92:
-      if (lookahead == 'f') ADVANCE(350);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 93:
-      if (lookahead == 'f') ADVANCE(365);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 94:
-      if (lookahead == 'f') ADVANCE(110);
+      if (lookahead == 'e') ADVANCE(167);
       END_STATE();
     case 95:
-      if (lookahead == 'f') ADVANCE(110);
-      if (lookahead == 't') ADVANCE(300);
+      if (lookahead == 'f') ADVANCE(356);
       END_STATE();
     case 96:
-      if (lookahead == 'g') ADVANCE(100);
+      if (lookahead == 'f') ADVANCE(359);
       END_STATE();
     case 97:
-      if (lookahead == 'g') ADVANCE(77);
+      if (lookahead == 'f') ADVANCE(374);
       END_STATE();
     case 98:
-      if (lookahead == 'h') ADVANCE(266);
+      if (lookahead == 'f') ADVANCE(114);
       END_STATE();
     case 99:
-      if (lookahead == 'h') ADVANCE(269);
+      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 100:
-      if (lookahead == 'h') ADVANCE(183);
+      if (lookahead == 'g') ADVANCE(104);
       END_STATE();
     case 101:
-      if (lookahead == 'h') ADVANCE(145);
+      if (lookahead == 'g') ADVANCE(79);
       END_STATE();
     case 102:
-      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'h') ADVANCE(275);
       END_STATE();
     case 103:
-      if (lookahead == 'i') ADVANCE(91);
-      if (lookahead == 'p') ADVANCE(156);
+      if (lookahead == 'h') ADVANCE(278);
       END_STATE();
     case 104:
-      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'h') ADVANCE(189);
       END_STATE();
     case 105:
-      if (lookahead == 'i') ADVANCE(92);
-      if (lookahead == 'n') ADVANCE(273);
+      if (lookahead == 'h') ADVANCE(150);
       END_STATE();
     case 106:
-      if (lookahead == 'i') ADVANCE(92);
-      if (lookahead == 'n') ADVANCE(121);
+      if (lookahead == 'i') ADVANCE(95);
       END_STATE();
     case 107:
-      if (lookahead == 'i') ADVANCE(69);
+      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 108:
       if (lookahead == 'i') ADVANCE(96);
       END_STATE();
     case 109:
-      if (lookahead == 'i') ADVANCE(129);
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'n') ADVANCE(282);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'n') ADVANCE(125);
       END_STATE();
     case 111:
-      if (lookahead == 'i') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(73);
       END_STATE();
     case 112:
-      if (lookahead == 'i') ADVANCE(46);
+      if (lookahead == 'i') ADVANCE(100);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(182);
+      if (lookahead == 'i') ADVANCE(133);
       END_STATE();
     case 114:
-      if (lookahead == 'k') ADVANCE(384);
+      if (lookahead == 'i') ADVANCE(88);
       END_STATE();
     case 115:
-      if (lookahead == 'k') ADVANCE(353);
+      if (lookahead == 'i') ADVANCE(62);
       END_STATE();
     case 116:
-      if (lookahead == 'k') ADVANCE(320);
+      if (lookahead == 'i') ADVANCE(50);
       END_STATE();
     case 117:
-      if (lookahead == 'k') ADVANCE(193);
+      if (lookahead == 'i') ADVANCE(188);
       END_STATE();
     case 118:
-      if (lookahead == 'l') ADVANCE(288);
+      if (lookahead == 'k') ADVANCE(393);
       END_STATE();
     case 119:
-      if (lookahead == 'l') ADVANCE(66);
+      if (lookahead == 'k') ADVANCE(362);
       END_STATE();
     case 120:
-      if (lookahead == 'l') ADVANCE(75);
+      if (lookahead == 'k') ADVANCE(329);
       END_STATE();
     case 121:
-      if (lookahead == 'l') ADVANCE(109);
+      if (lookahead == 'k') ADVANCE(199);
       END_STATE();
     case 122:
-      if (lookahead == 'm') ADVANCE(54);
+      if (lookahead == 'l') ADVANCE(297);
       END_STATE();
     case 123:
-      if (lookahead == 'm') ADVANCE(341);
+      if (lookahead == 'l') ADVANCE(70);
       END_STATE();
     case 124:
-      if (lookahead == 'm') ADVANCE(177);
+      if (lookahead == 'l') ADVANCE(77);
       END_STATE();
     case 125:
-      if (lookahead == 'm') ADVANCE(151);
+      if (lookahead == 'l') ADVANCE(113);
       END_STATE();
     case 126:
-      if (lookahead == 'n') ADVANCE(273);
+      if (lookahead == 'm') ADVANCE(58);
       END_STATE();
     case 127:
-      if (lookahead == 'n') ADVANCE(97);
+      if (lookahead == 'm') ADVANCE(350);
       END_STATE();
     case 128:
-      if (lookahead == 'n') ADVANCE(185);
+      if (lookahead == 'm') ADVANCE(183);
       END_STATE();
     case 129:
-      if (lookahead == 'n') ADVANCE(116);
+      if (lookahead == 'm') ADVANCE(156);
       END_STATE();
     case 130:
-      if (lookahead == 'n') ADVANCE(121);
+      if (lookahead == 'n') ADVANCE(282);
       END_STATE();
     case 131:
-      if (lookahead == 'o') ADVANCE(190);
-      if (lookahead == 't') ADVANCE(387);
+      if (lookahead == 'n') ADVANCE(101);
       END_STATE();
     case 132:
-      if (lookahead == 'o') ADVANCE(60);
+      if (lookahead == 'n') ADVANCE(191);
       END_STATE();
     case 133:
-      if (lookahead == 'o') ADVANCE(67);
+      if (lookahead == 'n') ADVANCE(120);
       END_STATE();
     case 134:
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'n') ADVANCE(125);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(396);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(368);
-      END_STATE();
-    case 137:
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 138:
-      if (lookahead == 'o') ADVANCE(123);
-      END_STATE();
-    case 139:
-      if (lookahead == 'o') ADVANCE(186);
-      END_STATE();
-    case 140:
-      if (lookahead == 'o') ADVANCE(166);
-      END_STATE();
-    case 141:
-      if (lookahead == 'o') ADVANCE(161);
-      END_STATE();
-    case 142:
-      if (lookahead == 'o') ADVANCE(161);
-      if (lookahead == 'r') ADVANCE(82);
-      END_STATE();
-    case 143:
-      if (lookahead == 'o') ADVANCE(155);
-      END_STATE();
-    case 144:
-      if (lookahead == 'o') ADVANCE(171);
-      END_STATE();
-    case 145:
-      if (lookahead == 'o') ADVANCE(154);
-      END_STATE();
-    case 146:
-      if (lookahead == 'o') ADVANCE(59);
-      END_STATE();
-    case 147:
-      if (lookahead == 'o') ADVANCE(172);
-      END_STATE();
-    case 148:
-      if (lookahead == 'o') ADVANCE(167);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(134);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(188);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(187);
-      END_STATE();
-    case 152:
-      if (lookahead == 'p') ADVANCE(285);
-      END_STATE();
-    case 153:
-      if (lookahead == 'p') ADVANCE(338);
-      END_STATE();
-    case 154:
-      if (lookahead == 'p') ADVANCE(329);
-      END_STATE();
-    case 155:
-      if (lookahead == 'p') ADVANCE(80);
-      END_STATE();
-    case 156:
-      if (lookahead == 'p') ADVANCE(173);
-      END_STATE();
-    case 157:
-      if (lookahead == 'p') ADVANCE(144);
-      if (lookahead == 's') ADVANCE(94);
-      END_STATE();
-    case 158:
-      if (lookahead == 'p') ADVANCE(144);
-      if (lookahead == 's') ADVANCE(178);
-      END_STATE();
-    case 159:
-      if (lookahead == 'p') ADVANCE(147);
-      END_STATE();
-    case 160:
-      if (lookahead == 'p') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(56);
-      END_STATE();
-    case 161:
-      if (lookahead == 'r') ADVANCE(179);
-      END_STATE();
-    case 162:
-      if (lookahead == 'r') ADVANCE(391);
-      END_STATE();
-    case 163:
-      if (lookahead == 'r') ADVANCE(81);
-      END_STATE();
-    case 164:
-      if (lookahead == 'r') ADVANCE(114);
-      END_STATE();
-    case 165:
-      if (lookahead == 'r') ADVANCE(138);
-      if (lookahead == 'w') ADVANCE(122);
-      END_STATE();
-    case 166:
-      if (lookahead == 'r') ADVANCE(83);
-      END_STATE();
-    case 167:
-      if (lookahead == 'r') ADVANCE(113);
-      END_STATE();
-    case 168:
-      if (lookahead == 'r') ADVANCE(115);
-      END_STATE();
-    case 169:
-      if (lookahead == 'r') ADVANCE(137);
-      END_STATE();
-    case 170:
-      if (lookahead == 'r') ADVANCE(51);
-      END_STATE();
-    case 171:
-      if (lookahead == 'r') ADVANCE(180);
-      END_STATE();
-    case 172:
-      if (lookahead == 'r') ADVANCE(181);
-      END_STATE();
-    case 173:
-      if (lookahead == 'r') ADVANCE(150);
-      END_STATE();
-    case 174:
-      if (lookahead == 'r') ADVANCE(111);
-      END_STATE();
-    case 175:
-      if (lookahead == 'r') ADVANCE(139);
-      END_STATE();
-    case 176:
-      if (lookahead == 's') ADVANCE(323);
-      END_STATE();
-    case 177:
-      if (lookahead == 's') ADVANCE(176);
-      END_STATE();
-    case 178:
-      if (lookahead == 't') ADVANCE(300);
-      END_STATE();
-    case 179:
-      if (lookahead == 't') ADVANCE(381);
-      END_STATE();
-    case 180:
-      if (lookahead == 't') ADVANCE(306);
-      END_STATE();
-    case 181:
-      if (lookahead == 't') ADVANCE(303);
-      END_STATE();
-    case 182:
-      if (lookahead == 't') ADVANCE(197);
-      END_STATE();
-    case 183:
-      if (lookahead == 't') ADVANCE(332);
-      END_STATE();
-    case 184:
-      if (lookahead == 't') ADVANCE(101);
-      END_STATE();
-    case 185:
-      if (lookahead == 't') ADVANCE(90);
-      END_STATE();
-    case 186:
-      if (lookahead == 't') ADVANCE(135);
-      END_STATE();
-    case 187:
-      if (lookahead == 't') ADVANCE(76);
-      END_STATE();
-    case 188:
-      if (lookahead == 't') ADVANCE(136);
-      END_STATE();
-    case 189:
-      if (lookahead == 't') ADVANCE(174);
-      END_STATE();
-    case 190:
-      if (lookahead == 'u') ADVANCE(128);
-      END_STATE();
-    case 191:
-      if (lookahead == 'u') ADVANCE(291);
-      END_STATE();
-    case 192:
-      if (lookahead == 'u') ADVANCE(152);
-      END_STATE();
-    case 193:
-      if (lookahead == 'u') ADVANCE(153);
-      END_STATE();
-    case 194:
-      if (lookahead == 'v') ADVANCE(335);
-      END_STATE();
-    case 195:
-      if (lookahead == 'v') ADVANCE(124);
-      END_STATE();
-    case 196:
-      if (lookahead == 'x') ADVANCE(184);
-      END_STATE();
-    case 197:
-      if (lookahead == 'y') ADVANCE(362);
-      END_STATE();
-    case 198:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(199);
-      END_STATE();
-    case 199:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(202);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(201);
-      END_STATE();
-    case 200:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(718);
-      END_STATE();
-    case 201:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(710);
-      END_STATE();
-    case 202:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(710);
-      END_STATE();
-    case 203:
-      if (lookahead == '\t' ||
-          (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(203);
-      if (lookahead != 0 &&
-          (lookahead < '\t' || '\r' < lookahead) &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(380);
-      END_STATE();
-    case 204:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 205:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(394);
-      END_STATE();
-    case 206:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 207:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
-      END_STATE();
-    case 208:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 209:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 210:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(701);
-      END_STATE();
-    case 211:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(720);
-      END_STATE();
-    case 212:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
-      END_STATE();
-    case 213:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(211);
-      END_STATE();
-    case 214:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
-      END_STATE();
-    case 215:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(214);
-      END_STATE();
-    case 216:
+      if (lookahead == 'o') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 217:
+    case 137:
+      if (lookahead == 'o') ADVANCE(64);
+      END_STATE();
+    case 138:
+      if (lookahead == 'o') ADVANCE(72);
+      END_STATE();
+    case 139:
+      if (lookahead == 'o') ADVANCE(121);
+      END_STATE();
+    case 140:
+      if (lookahead == 'o') ADVANCE(303);
+      END_STATE();
+    case 141:
+      if (lookahead == 'o') ADVANCE(377);
+      END_STATE();
+    case 142:
+      if (lookahead == 'o') ADVANCE(198);
+      END_STATE();
+    case 143:
+      if (lookahead == 'o') ADVANCE(127);
+      END_STATE();
+    case 144:
+      if (lookahead == 'o') ADVANCE(192);
+      END_STATE();
+    case 145:
+      if (lookahead == 'o') ADVANCE(172);
+      END_STATE();
+    case 146:
+      if (lookahead == 'o') ADVANCE(166);
+      END_STATE();
+    case 147:
+      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(86);
+      END_STATE();
+    case 148:
+      if (lookahead == 'o') ADVANCE(160);
+      END_STATE();
+    case 149:
+      if (lookahead == 'o') ADVANCE(177);
+      END_STATE();
+    case 150:
+      if (lookahead == 'o') ADVANCE(159);
+      END_STATE();
+    case 151:
+      if (lookahead == 'o') ADVANCE(63);
+      END_STATE();
+    case 152:
+      if (lookahead == 'o') ADVANCE(178);
+      END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(173);
+      END_STATE();
+    case 154:
+      if (lookahead == 'o') ADVANCE(139);
+      END_STATE();
+    case 155:
+      if (lookahead == 'o') ADVANCE(194);
+      END_STATE();
+    case 156:
+      if (lookahead == 'o') ADVANCE(193);
+      END_STATE();
+    case 157:
+      if (lookahead == 'p') ADVANCE(294);
+      END_STATE();
+    case 158:
+      if (lookahead == 'p') ADVANCE(347);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(338);
+      END_STATE();
+    case 160:
+      if (lookahead == 'p') ADVANCE(82);
+      END_STATE();
+    case 161:
+      if (lookahead == 'p') ADVANCE(179);
+      END_STATE();
+    case 162:
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(98);
+      END_STATE();
+    case 163:
+      if (lookahead == 'p') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(184);
+      END_STATE();
+    case 164:
+      if (lookahead == 'p') ADVANCE(152);
+      END_STATE();
+    case 165:
+      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(60);
+      END_STATE();
+    case 166:
+      if (lookahead == 'r') ADVANCE(185);
+      END_STATE();
+    case 167:
+      if (lookahead == 'r') ADVANCE(400);
+      END_STATE();
+    case 168:
+      if (lookahead == 'r') ADVANCE(85);
+      END_STATE();
+    case 169:
+      if (lookahead == 'r') ADVANCE(118);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(126);
+      END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(143);
+      if (lookahead == 'w') ADVANCE(126);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(216);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 218:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+    case 172:
+      if (lookahead == 'r') ADVANCE(87);
       END_STATE();
-    case 219:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(218);
+    case 173:
+      if (lookahead == 'r') ADVANCE(117);
       END_STATE();
-    case 220:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+    case 174:
+      if (lookahead == 'r') ADVANCE(119);
       END_STATE();
-    case 221:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+    case 175:
+      if (lookahead == 'r') ADVANCE(142);
       END_STATE();
-    case 222:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+    case 176:
+      if (lookahead == 'r') ADVANCE(55);
       END_STATE();
-    case 223:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(706);
+    case 177:
+      if (lookahead == 'r') ADVANCE(186);
       END_STATE();
-    case 224:
-      if (eof) ADVANCE(254);
+    case 178:
+      if (lookahead == 'r') ADVANCE(187);
+      END_STATE();
+    case 179:
+      if (lookahead == 'r') ADVANCE(155);
+      END_STATE();
+    case 180:
+      if (lookahead == 'r') ADVANCE(115);
+      END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(144);
+      END_STATE();
+    case 182:
+      if (lookahead == 's') ADVANCE(332);
+      END_STATE();
+    case 183:
+      if (lookahead == 's') ADVANCE(182);
+      END_STATE();
+    case 184:
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 185:
+      if (lookahead == 't') ADVANCE(390);
+      END_STATE();
+    case 186:
+      if (lookahead == 't') ADVANCE(315);
+      END_STATE();
+    case 187:
+      if (lookahead == 't') ADVANCE(312);
+      END_STATE();
+    case 188:
+      if (lookahead == 't') ADVANCE(203);
+      END_STATE();
+    case 189:
+      if (lookahead == 't') ADVANCE(341);
+      END_STATE();
+    case 190:
+      if (lookahead == 't') ADVANCE(105);
+      END_STATE();
+    case 191:
+      if (lookahead == 't') ADVANCE(94);
+      END_STATE();
+    case 192:
+      if (lookahead == 't') ADVANCE(140);
+      END_STATE();
+    case 193:
+      if (lookahead == 't') ADVANCE(78);
+      END_STATE();
+    case 194:
+      if (lookahead == 't') ADVANCE(141);
+      END_STATE();
+    case 195:
+      if (lookahead == 't') ADVANCE(180);
+      END_STATE();
+    case 196:
+      if (lookahead == 'u') ADVANCE(132);
+      END_STATE();
+    case 197:
+      if (lookahead == 'u') ADVANCE(300);
+      END_STATE();
+    case 198:
+      if (lookahead == 'u') ADVANCE(157);
+      END_STATE();
+    case 199:
+      if (lookahead == 'u') ADVANCE(158);
+      END_STATE();
+    case 200:
+      if (lookahead == 'v') ADVANCE(344);
+      END_STATE();
+    case 201:
+      if (lookahead == 'v') ADVANCE(128);
+      END_STATE();
+    case 202:
+      if (lookahead == 'x') ADVANCE(190);
+      END_STATE();
+    case 203:
+      if (lookahead == 'y') ADVANCE(371);
+      END_STATE();
+    case 204:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
+      END_STATE();
+    case 205:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
+      END_STATE();
+    case 206:
       ADVANCE_MAP(
-        '\n', 256,
-        '"', 702,
-        '#', 707,
-        '%', 692,
-        '(', 688,
-        ')', 689,
-        '*', 691,
-        '+', 690,
-        ',', 390,
-        '-', 361,
-        '/', 356,
-        '0', 699,
-        ';', 255,
-        '<', 258,
-        '=', 263,
-        '>', 259,
-        '\\', 5,
-        'a', 563,
-        'c', 622,
-        'd', 577,
-        'f', 649,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 546,
-        'n', 569,
-        'o', 598,
-        'p', 630,
-        'r', 571,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 685,
-        '}', 686,
+        'B', 720,
+        'b', 720,
+        'G', 724,
+        'g', 724,
+        'K', 724,
+        'k', 724,
+        'M', 724,
+        'm', 724,
       );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(224);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 225:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '"', 702,
-        '#', 707,
-        '%', 692,
-        ')', 689,
-        '*', 691,
-        '+', 690,
-        '-', 360,
-        '.', 30,
-        '/', 356,
-        '0', 697,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'm', 670,
-        't', 544,
-        '{', 685,
-        '}', 686,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(225);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 226:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '"', 702,
-        '#', 707,
-        '0', 699,
-        ';', 255,
-        '<', 257,
-        '=', 263,
-        '>', 259,
-        '\\', 5,
-        'a', 68,
-        'd', 72,
-        'f', 165,
-        'g', 169,
-        'i', 65,
-        'l', 132,
-        'm', 88,
-        'n', 79,
-        'o', 106,
-        'p', 142,
-        'r', 73,
-        's', 62,
-        't', 45,
-        'u', 107,
-        'v', 112,
-        'w', 86,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(226);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
-      END_STATE();
-    case 227:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '%', 692,
-        '(', 688,
-        ')', 689,
-        '*', 691,
-        '+', 690,
-        '-', 360,
-        '.', 30,
-        '/', 356,
-        '0', 693,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '=', 263,
-        '>', 259,
-        '\\', 5,
-        '{', 685,
-        '}', 686,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(227);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(694);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 228:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '%', 692,
-        '*', 691,
-        '+', 690,
-        '-', 360,
-        '.', 395,
-        '/', 356,
-        '0', 695,
-        ':', 724,
-        ';', 255,
-        '<', 29,
-        '>', 259,
-        '[', 222,
-        '\\', 5,
-        'm', 548,
-        't', 544,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 229:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '%', 692,
-        '*', 691,
-        '+', 690,
-        '-', 360,
-        '/', 356,
-        '0', 695,
-        ':', 724,
-        ';', 255,
-        '<', 29,
-        '>', 259,
-        '[', 222,
-        '\\', 5,
-        'm', 548,
-        't', 544,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(229);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(696);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 230:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ',', 390,
-        '-', 360,
-        '/', 356,
-        ';', 255,
-        '<', 258,
-        '>', 259,
-        '\\', 5,
-        'c', 131,
-        'd', 71,
-        'f', 165,
-        'g', 169,
-        'i', 65,
-        'l', 132,
-        'm', 48,
-        'n', 140,
-        'o', 105,
-        'p', 142,
-        'r', 73,
-        's', 160,
-        't', 45,
-        'u', 107,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(231);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
-      END_STATE();
-    case 231:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ',', 390,
-        '-', 360,
-        '/', 356,
-        ';', 255,
-        '<', 258,
-        '>', 259,
-        '\\', 5,
-        'c', 131,
-        'd', 71,
-        'f', 165,
-        'g', 169,
-        'i', 65,
-        'l', 132,
-        'm', 48,
-        'n', 140,
-        'o', 105,
-        'p', 142,
-        'r', 73,
-        's', 160,
-        't', 45,
-        'u', 107,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(231);
-      END_STATE();
-    case 232:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '-', 361,
-        '.', 395,
-        '/', 356,
-        '0', 697,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'a', 536,
-        'c', 538,
-        'd', 537,
-        'f', 539,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 547,
-        'n', 570,
-        'o', 599,
-        'p', 630,
-        'r', 582,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '-', 361,
-        '/', 356,
-        '0', 697,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'a', 536,
-        'c', 538,
-        'd', 537,
-        'f', 539,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 547,
-        'n', 570,
-        'o', 599,
-        'p', 630,
-        'r', 582,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 234:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '-', 41,
-        '.', 395,
-        '/', 721,
-        '0', 697,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'a', 536,
-        'c', 538,
-        'd', 537,
-        'f', 539,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 547,
-        'n', 570,
-        'o', 599,
-        'p', 630,
-        'r', 582,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '-', 41,
-        '0', 697,
-        ':', 724,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'a', 536,
-        'c', 538,
-        'd', 537,
-        'f', 539,
-        'g', 652,
-        'i', 564,
-        'l', 623,
-        'm', 547,
-        'n', 570,
-        'o', 599,
-        'p', 630,
-        'r', 582,
-        's', 562,
-        't', 543,
-        'u', 601,
-        'v', 596,
-        'w', 579,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(542);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 236:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '-', 41,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'c', 622,
-        'd', 643,
-        'i', 595,
-        'm', 548,
-        'o', 600,
-        'p', 660,
-        's', 646,
-        '{', 685,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(236);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 237:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        '/', 721,
-        ';', 255,
-        '<', 258,
-        '>', 259,
-        '\\', 5,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'd', 425,
-        'g', 510,
-        'i', 415,
-        'l', 477,
-        'p', 484,
-        'r', 427,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 239:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'm', 482,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 240:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 241:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '>', 259,
-        '\\', 5,
-        'a', 414,
-        'd', 425,
-        'l', 478,
-        'm', 428,
-        'n', 420,
-        'o', 468,
-        'p', 512,
-        's', 412,
-        't', 398,
-        'v', 451,
-        'w', 429,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 242:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        '.', 395,
-        ';', 255,
-        '>', 259,
-        '\\', 5,
-        'd', 492,
-        'f', 504,
-        'i', 445,
-        'l', 478,
-        'o', 449,
-        'p', 498,
-        's', 497,
-        't', 397,
-        'u', 443,
-        '{', 687,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 243:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '<') ADVANCE(258);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'd', 70,
-        'g', 169,
-        'i', 64,
-        'l', 146,
-        'p', 141,
-        'r', 85,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      END_STATE();
-    case 245:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ';', 255,
-        '<', 257,
-        '>', 259,
-        '\\', 5,
-        'd', 578,
-        'g', 652,
-        'i', 565,
-        'l', 633,
-        'p', 631,
-        'r', 582,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 246:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '<') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(670);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 247:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '<') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(133);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      END_STATE();
-    case 248:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '<') ADVANCE(257);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      END_STATE();
-    case 249:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ';', 255,
-        '>', 259,
-        '\\', 5,
-        'a', 68,
-        'd', 70,
-        'l', 149,
-        'm', 89,
-        'n', 78,
-        'o', 130,
-        'p', 175,
-        's', 63,
-        't', 44,
-        'v', 112,
-        'w', 86,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      END_STATE();
-    case 250:
-      if (eof) ADVANCE(254);
-      ADVANCE_MAP(
-        '\n', 256,
-        '#', 707,
-        ';', 255,
-        '>', 259,
-        '\\', 5,
-        'd', 157,
-        'f', 165,
-        'i', 103,
-        'l', 149,
-        'o', 104,
-        'p', 163,
-        's', 159,
-        't', 45,
-        'u', 107,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      END_STATE();
-    case 251:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(626);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(618);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 253:
-      if (eof) ADVANCE(254);
-      if (lookahead == '\n') ADVANCE(256);
-      if (lookahead == '#') ADVANCE(707);
-      if (lookahead == ';') ADVANCE(255);
-      if (lookahead == '>') ADVANCE(259);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(631);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 254:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
-      END_STATE();
-    case 255:
-      ACCEPT_TOKEN(anon_sym_SEMI);
-      END_STATE();
-    case 256:
-      ACCEPT_TOKEN(sym__newline);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_LT);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(42);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_GT);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(265);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 267:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_DASH_GT);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(312);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(310);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(311);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(aux_sym_class_id_token2);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(311);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(sym_section_name);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(313);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(371);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(373);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(309);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(377);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(378);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(709);
-      if (lookahead == '\r') ADVANCE(7);
-      if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(203);
-      if (lookahead != 0 &&
-          lookahead != '#' &&
-          lookahead != ';' &&
-          lookahead != '<' &&
-          lookahead != '>') ADVANCE(380);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(sym_sysctl_value);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      END_STATE();
+    case 207:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      END_STATE();
+    case 208:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
+      END_STATE();
+    case 209:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(719);
+      END_STATE();
+    case 210:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(719);
+      END_STATE();
+    case 211:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(203);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(380);
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 212:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      END_STATE();
+    case 213:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+      END_STATE();
+    case 214:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 215:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      END_STATE();
+    case 216:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      END_STATE();
+    case 217:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 218:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      END_STATE();
+    case 219:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
+      END_STATE();
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+      END_STATE();
+    case 223:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 224:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
+      END_STATE();
+    case 227:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
+      END_STATE();
+    case 231:
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 232:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(715);
+      END_STATE();
+    case 233:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        ',', 399,
+        '-', 370,
+        '/', 365,
+        '0', 708,
+        ';', 264,
+        '<', 267,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        'a', 572,
+        'c', 631,
+        'd', 586,
+        'f', 658,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 555,
+        'n', 578,
+        'o', 607,
+        'p', 639,
+        'r', 580,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 234:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        '%', 701,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 31,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'm', 679,
+        't', 553,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(234);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        'a', 71,
+        'd', 84,
+        'f', 170,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 92,
+        'n', 81,
+        'o', 110,
+        'p', 147,
+        'r', 75,
+        's', 66,
+        't', 49,
+        'u', 111,
+        'v', 116,
+        'w', 90,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(236);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      END_STATE();
+    case 236:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '"', 711,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        'a', 71,
+        'd', 84,
+        'f', 170,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 92,
+        'n', 81,
+        'o', 110,
+        'p', 147,
+        'r', 75,
+        's', 66,
+        't', 49,
+        'u', 111,
+        'v', 116,
+        'w', 90,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(236);
+      END_STATE();
+    case 237:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '(', 697,
+        ')', 698,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 31,
+        '/', 365,
+        '0', 702,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '=', 272,
+        '>', 268,
+        '\\', 5,
+        '{', 694,
+        '}', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(237);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 238:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '.', 404,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 30,
+        '>', 268,
+        '[', 231,
+        '\\', 5,
+        'm', 557,
+        't', 553,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '%', 701,
+        '*', 700,
+        '+', 699,
+        '-', 369,
+        '/', 365,
+        '0', 704,
+        ':', 732,
+        ';', 264,
+        '<', 30,
+        '>', 268,
+        '[', 231,
+        '\\', 5,
+        'm', 557,
+        't', 553,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ',', 399,
+        '-', 369,
+        '/', 365,
+        ';', 264,
+        '<', 267,
+        '>', 268,
+        '\\', 5,
+        'c', 136,
+        'd', 74,
+        'f', 171,
+        'g', 175,
+        'i', 69,
+        'l', 137,
+        'm', 52,
+        'n', 145,
+        'o', 109,
+        'p', 147,
+        'r', 75,
+        's', 165,
+        't', 49,
+        'u', 111,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '.', 404,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(242);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 370,
+        '/', 365,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(242);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '.', 404,
+        '/', 729,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '0', 708,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'c', 631,
+        'd', 652,
+        'i', 604,
+        'm', 557,
+        'o', 609,
+        'p', 669,
+        's', 655,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '-', 45,
+        '0', 706,
+        ':', 732,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'a', 545,
+        'c', 547,
+        'd', 546,
+        'f', 548,
+        'g', 661,
+        'i', 573,
+        'l', 632,
+        'm', 556,
+        'n', 579,
+        'o', 608,
+        'p', 639,
+        'r', 591,
+        's', 571,
+        't', 552,
+        'u', 610,
+        'v', 605,
+        'w', 588,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        '/', 729,
+        ';', 264,
+        '<', 267,
+        '>', 268,
+        '\\', 5,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 434,
+        'g', 519,
+        'i', 424,
+        'l', 486,
+        'p', 493,
+        'r', 436,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'm', 491,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 423,
+        'd', 434,
+        'l', 487,
+        'm', 437,
+        'n', 429,
+        'o', 477,
+        'p', 521,
+        's', 421,
+        't', 407,
+        'v', 460,
+        'w', 438,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(258);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 251:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        '.', 404,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 501,
+        'f', 513,
+        'i', 454,
+        'l', 487,
+        'o', 458,
+        'p', 507,
+        's', 506,
+        't', 406,
+        'u', 452,
+        '{', 696,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(267);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 83,
+        'g', 175,
+        'i', 68,
+        'l', 151,
+        'p', 146,
+        'r', 89,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'd', 587,
+        'g', 661,
+        'i', 574,
+        'l', 642,
+        'p', 640,
+        'r', 591,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 255:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '<', 266,
+        '>', 268,
+        '\\', 5,
+        'm', 679,
+        '{', 694,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(255);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 256:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      END_STATE();
+    case 257:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
+      END_STATE();
+    case 258:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'a', 71,
+        'd', 83,
+        'l', 154,
+        'm', 93,
+        'n', 80,
+        'o', 134,
+        'p', 181,
+        's', 67,
+        't', 48,
+        'v', 116,
+        'w', 90,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(258);
+      END_STATE();
+    case 259:
+      if (eof) ADVANCE(263);
+      ADVANCE_MAP(
+        '\n', 265,
+        '#', 716,
+        ';', 264,
+        '>', 268,
+        '\\', 5,
+        'd', 162,
+        'f', 170,
+        'i', 107,
+        'l', 154,
+        'o', 108,
+        'p', 168,
+        's', 164,
+        't', 49,
+        'u', 111,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(635);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(627);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(263);
+      if (lookahead == '\n') ADVANCE(265);
+      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == ';') ADVANCE(264);
+      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(640);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(46);
+      END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 269:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(274);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_DASH_GT);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(321);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(aux_sym_class_id_token2);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(sym_section_name);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(381);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(380);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(382);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(318);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 383:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\r') ADVANCE(7);
+      if (('\t' <= lookahead && lookahead <= '\f') ||
+          lookahead == ' ') ADVANCE(211);
+      if (lookahead != 0 &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(sym_sysctl_value);
+      if (lookahead == '\t' ||
+          (0x0b <= lookahead && lookahead <= '\r') ||
+          lookahead == ' ') ADVANCE(211);
+      if (lookahead != 0 &&
+          (lookahead < '\t' || '\r' < lookahead) &&
+          lookahead != '#' &&
+          lookahead != ';' &&
+          lookahead != '<' &&
+          lookahead != '>') ADVANCE(389);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 392:
       ACCEPT_TOKEN(anon_sym_port);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_counter);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 393:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 402:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
-    case 394:
+    case 403:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(394);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
       END_STATE();
-    case 395:
+    case 404:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 396:
+    case 405:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(396);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(406);
-      if (lookahead == 'o') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(465);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(316);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(409);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(502);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(506);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(459);
+      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'o') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(299);
+      if (lookahead == 'a') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'a') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(439);
+      if (lookahead == 'a') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(401);
+      if (lookahead == 'a') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(480);
-      if (lookahead == 'r') ADVANCE(407);
+      if (lookahead == 'a') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(376);
+      if (lookahead == 'a') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(532);
+      if (lookahead == 'a') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(281);
+      if (lookahead == 'b') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(501);
+      if (lookahead == 'c') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(423);
+      if (lookahead == 'c') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(262);
+      if (lookahead == 'c') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == 'c') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == 'c') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(489);
+      if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(284);
+      if (lookahead == 'd') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(278);
+      if (lookahead == 'd') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(458);
+      if (lookahead == 'd') ADVANCE(290);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(531);
+      if (lookahead == 'd') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(435);
-      if (lookahead == 'i') ADVANCE(483);
+      if (lookahead == 'd') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(464);
+      if (lookahead == 'e') ADVANCE(271);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(524);
-      if (lookahead == 't') ADVANCE(527);
+      if (lookahead == 'e') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(447);
+      if (lookahead == 'e') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(402);
+      if (lookahead == 'e') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(403);
+      if (lookahead == 'e') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(500);
+      if (lookahead == 'e') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(349);
+      if (lookahead == 'e') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(352);
+      if (lookahead == 'e') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(367);
+      if (lookahead == 'e') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(444);
+      if (lookahead == 'e') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(441);
+      if (lookahead == 'e') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(419);
+      if (lookahead == 'e') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(268);
+      if (lookahead == 'e') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(271);
+      if (lookahead == 'e') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(519);
+      if (lookahead == 'e') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(481);
+      if (lookahead == 'f') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(416);
+      if (lookahead == 'f') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(424);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
-      if (lookahead == 'p') ADVANCE(494);
+      if (lookahead == 'f') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 447:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(277);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 449:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(280);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 451:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(490);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(425);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 447:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 448:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(408);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 449:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(434);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 450:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(467);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 451:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(517);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(528);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(355);
+      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'p') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(322);
+      if (lookahead == 'i') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(386);
+      if (lookahead == 'i') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(413);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(418);
+      if (lookahead == 'i') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(450);
+      if (lookahead == 'i') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(404);
+      if (lookahead == 'i') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(343);
+      if (lookahead == 'k') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(514);
+      if (lookahead == 'k') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(485);
+      if (lookahead == 'k') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(438);
+      if (lookahead == 'k') ADVANCE(395);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(275);
+      if (lookahead == 'l') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(455);
+      if (lookahead == 'l') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(460);
+      if (lookahead == 'l') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(525);
+      if (lookahead == 'l') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
+      if (lookahead == 'm') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(370);
+      if (lookahead == 'm') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(296);
+      if (lookahead == 'm') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(499);
+      if (lookahead == 'm') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(284);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(534);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(522);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 476:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(529);
-      if (lookahead == 't') ADVANCE(389);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(411);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(503);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(495);
+      if (lookahead == 'o') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(490);
+      if (lookahead == 'o') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(417);
+      if (lookahead == 'o') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == 'o') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(509);
+      if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == 'o') ADVANCE(538);
+      if (lookahead == 't') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(511);
+      if (lookahead == 'o') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(530);
+      if (lookahead == 'o') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(523);
+      if (lookahead == 'o') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 489:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(499);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(426);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(514);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(518);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(349);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 490:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 491:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(287);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(473);
-      if (lookahead == 's') ADVANCE(436);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(473);
-      if (lookahead == 's') ADVANCE(520);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(507);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(479);
-      if (lookahead == 'r') ADVANCE(407);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(479);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(393);
+      if (lookahead == 'p') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(399);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(454);
+      if (lookahead == 'p') ADVANCE(482);
+      if (lookahead == 's') ADVANCE(529);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(516);
+      if (lookahead == 'p') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(474);
-      if (lookahead == 'w') ADVANCE(461);
+      if (lookahead == 'p') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(452);
+      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'p') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(475);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(448);
+      if (lookahead == 'r') ADVANCE(524);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(521);
+      if (lookahead == 'r') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(325);
+      if (lookahead == 'r') ADVANCE(483);
+      if (lookahead == 'w') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 'r') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'r') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(534);
+      if (lookahead == 'r') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(442);
+      if (lookahead == 'r') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 'r') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(302);
+      if (lookahead == 'r') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(383);
+      if (lookahead == 'r') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(471);
+      if (lookahead == 's') ADVANCE(334);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(472);
+      if (lookahead == 's') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(508);
+      if (lookahead == 't') ADVANCE(317);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(432);
+      if (lookahead == 't') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 't') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(293);
+      if (lookahead == 't') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(489);
+      if (lookahead == 't') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(469);
+      if (lookahead == 't') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(491);
+      if (lookahead == 't') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(463);
+      if (lookahead == 't') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(518);
+      if (lookahead == 't') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(364);
+      if (lookahead == 't') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 535:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 536:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 537:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 538:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(478);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 539:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(500);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(346);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(472);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      END_STATE();
+    case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(535);
-      END_STATE();
-    case 536:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'd') ADVANCE(541);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 537:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'e') ADVANCE(540);
-      if (lookahead == 'p') ADVANCE(634);
-      if (lookahead == 's') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 538:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'o') ADVANCE(676);
-      if (lookahead == 't') ADVANCE(388);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 539:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'r') ADVANCE(629);
-      if (lookahead == 'w') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 540:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'v') ADVANCE(336);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 541:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'v') ADVANCE(614);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 542:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(724);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(542);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 543:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(555);
-      if (lookahead == 'o') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 544:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(555);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(315);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'd') ADVANCE(550);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(648);
-      if (lookahead == 'e') ADVANCE(671);
-      if (lookahead == 'o') ADVANCE(567);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'e') ADVANCE(549);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(648);
-      if (lookahead == 'e') ADVANCE(671);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(648);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(648);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(558);
-      if (lookahead == 'm') ADVANCE(639);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'v') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 551:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 552:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
-    case 551:
+    case 553:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(564);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 554:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(324);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 555:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 'o') ADVANCE(576);
+      if (lookahead == 't') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 556:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 557:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 't') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(657);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(567);
+      if (lookahead == 'm') ADVANCE(648);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(628);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 561:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 552:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(610);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 553:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(651);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 554:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(561);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 555:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(612);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 556:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(298);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 557:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(318);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(552);
-      if (lookahead == 'o') ADVANCE(609);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(552);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(627);
-      if (lookahead == 'p') ADVANCE(638);
-      if (lookahead == 'r') ADVANCE(556);
+      if (lookahead == 'a') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(681);
+      if (lookahead == 'a') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(280);
-      if (lookahead == 'i') ADVANCE(585);
-      if (lookahead == 'p') ADVANCE(645);
+      if (lookahead == 'b') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(280);
+      if (lookahead == 'c') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(375);
+      if (lookahead == 'c') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(572);
+      if (lookahead == 'c') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(655);
+      if (lookahead == 'c') ADVANCE(561);
+      if (lookahead == 'o') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(682);
+      if (lookahead == 'c') ADVANCE(561);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(601);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 571:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(565);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(690);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'i') ADVANCE(594);
+      if (lookahead == 'p') ADVANCE(654);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(289);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(384);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 576:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'd') ADVANCE(664);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'o') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(691);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(559);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 581:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(286);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 582:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(336);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 583:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(270);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 584:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(292);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 585:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(367);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 586:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(689);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(597);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 587:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(689);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 588:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 589:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(596);
+      if (lookahead == 'i') ADVANCE(645);
+      if (lookahead == 'o') ADVANCE(681);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 590:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(620);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(626);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(563);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 593:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 594:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(357);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 595:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(360);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 596:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(375);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 597:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(613);
+      if (lookahead == 't') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 598:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(602);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 599:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 600:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(276);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 601:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(279);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 602:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(677);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 603:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 604:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(554);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 608:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'n') ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(566);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(629);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(678);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(394);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(330);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(688);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(298);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(583);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(671);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(351);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(562);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(648);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(283);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(397);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(568);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(304);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(378);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(576);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(682);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(550);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(277);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(327);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(261);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(358);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 'p') ADVANCE(634);
-      if (lookahead == 's') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 578:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(680);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(597);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(587);
-      if (lookahead == 'i') ADVANCE(636);
-      if (lookahead == 'o') ADVANCE(672);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(611);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 582:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 583:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(554);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 584:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(647);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 585:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 586:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(351);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 587:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(366);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 588:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(604);
-      if (lookahead == 't') ADVANCE(301);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 589:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(593);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 590:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(576);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(267);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 592:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(270);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 593:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(668);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 594:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(635);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 595:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(585);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 596:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(545);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 597:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(589);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 598:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
-      if (lookahead == 'n') ADVANCE(274);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 599:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
-      if (lookahead == 'n') ADVANCE(613);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 600:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 601:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(568);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 602:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(557);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 603:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(620);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 604:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(669);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 607:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(354);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 608:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(321);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 609:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(679);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 610:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(289);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 611:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(566);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(574);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 613:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 614:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(342);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(553);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(274);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(590);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(673);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(676);
-      if (lookahead == 't') ADVANCE(388);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(559);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(295);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(369);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(567);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(678);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(615);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(650);
-      if (lookahead == 'r') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(650);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(672);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(560);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(656);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(675);
+      if (lookahead == 'o') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (lookahead == 'r') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 640:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(674);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(286);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(681);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(569);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(668);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 648:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(683);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 649:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 650:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 651:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'p') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(330);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(634);
-      if (lookahead == 's') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 644:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 645:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 646:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(638);
-      if (lookahead == 'r') ADVANCE(556);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 647:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(392);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 648:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(606);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 649:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(629);
-      if (lookahead == 'w') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 650:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(665);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 651:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(607);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(628);
+      if (lookahead == 'p') ADVANCE(643);
+      if (lookahead == 's') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'p') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(602);
+      if (lookahead == 'p') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'p') ADVANCE(647);
+      if (lookahead == 'r') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(605);
+      if (lookahead == 'r') ADVANCE(401);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(638);
+      if (lookahead == 'w') ADVANCE(625);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 661:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(667);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(632);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(324);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(661);
+      if (lookahead == 'r') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(301);
+      if (lookahead == 'r') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(594);
+      if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(382);
+      if (lookahead == 'r') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(307);
+      if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 'r') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(654);
+      if (lookahead == 's') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 't') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(391);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(316);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(313);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(342);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(692);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(633);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      END_STATE();
+    case 683:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(575);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(625);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(292);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(641);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(336);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(614);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(664);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(363);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(684);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 685:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(630);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 686:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(301);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 687:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(649);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 688:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(650);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 689:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(345);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 690:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(623);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 691:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 692:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 693:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 719,
-        '.', 208,
-        ':', 724,
-        'x', 210,
-        'B', 712,
-        'b', 712,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 200,
-        'n', 200,
-        'S', 718,
-        's', 718,
-        'T', 198,
-        't', 198,
-        'U', 200,
-        'u', 200,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(694);
+      ACCEPT_TOKEN(sym_identifier);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 694:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 719,
-        '.', 208,
-        ':', 724,
-        'B', 712,
-        'b', 712,
-        'G', 715,
-        'g', 715,
-        'K', 715,
-        'k', 715,
-        'M', 716,
-        'm', 716,
-        'N', 200,
-        'n', 200,
-        'S', 718,
-        's', 718,
-        'T', 198,
-        't', 198,
-        'U', 200,
-        'u', 200,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(694);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 695:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(204);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'x') ADVANCE(210);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 696:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(204);
-      if (lookahead == ':') ADVANCE(724);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(696);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 697:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'x') ADVANCE(210);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 698:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(724);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 699:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(210);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 700:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 701:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 702:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'x', 219,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      END_STATE();
+    case 703:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 727,
+        '.', 218,
+        ':', 732,
+        'B', 721,
+        'b', 721,
+        'G', 722,
+        'g', 722,
+        'K', 722,
+        'k', 722,
+        'M', 723,
+        'm', 723,
+        'N', 208,
+        'n', 208,
+        'S', 726,
+        's', 726,
+        'T', 204,
+        't', 204,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      END_STATE();
+    case 704:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 705:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 706:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 707:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(732);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      END_STATE();
+    case 708:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      END_STATE();
+    case 709:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      END_STATE();
+    case 710:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(701);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
       END_STATE();
-    case 702:
+    case 711:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 703:
+    case 712:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(709);
-      if (lookahead == '\\') ADVANCE(223);
+      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\\') ADVANCE(232);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(706);
+          lookahead != '"') ADVANCE(715);
       END_STATE();
-    case 704:
+    case 713:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(707);
-      if (lookahead == '\\') ADVANCE(708);
+      if (lookahead == '"') ADVANCE(716);
+      if (lookahead == '\\') ADVANCE(717);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(704);
+          lookahead != '\n') ADVANCE(713);
       END_STATE();
-    case 705:
+    case 714:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(704);
+      if (lookahead == '#') ADVANCE(713);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(705);
+          lookahead == ' ') ADVANCE(714);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(706);
-      END_STATE();
-    case 706:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(223);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(706);
-      END_STATE();
-    case 707:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(707);
-      END_STATE();
-    case 708:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(704);
-      END_STATE();
-    case 709:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 710:
-      ACCEPT_TOKEN(sym_rate);
-      END_STATE();
-    case 711:
-      ACCEPT_TOKEN(sym_size);
-      END_STATE();
-    case 712:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(724);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(202);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(201);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 713:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(711);
-      END_STATE();
-    case 714:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(711);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(718);
+          lookahead != '#') ADVANCE(715);
       END_STATE();
     case 715:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(717);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(715);
       END_STATE();
     case 716:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(717);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(718);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(716);
       END_STATE();
     case 717:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(202);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(201);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(713);
       END_STATE();
     case 718:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 719:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 720:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
       END_STATE();
     case 721:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
       END_STATE();
     case 722:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(210);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(725);
       END_STATE();
     case 723:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(723);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(725);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(726);
       END_STATE();
     case 724:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(720);
+      END_STATE();
+    case 725:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      END_STATE();
+    case 726:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 727:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 728:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 729:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 730:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(219);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      END_STATE();
+    case 731:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      END_STATE();
+    case 732:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
       END_STATE();
     default:
       return false;
@@ -8289,1312 +8423,1351 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'p') ADVANCE(28);
       if (lookahead == 'r') ADVANCE(29);
       if (lookahead == 'u') ADVANCE(30);
+      if (lookahead == 'y') ADVANCE(31);
       END_STATE();
     case 3:
-      if (lookahead == 'b') ADVANCE(31);
-      if (lookahead == 'e') ADVANCE(32);
-      if (lookahead == 'l') ADVANCE(33);
-      if (lookahead == 'o') ADVANCE(34);
+      if (lookahead == 'b') ADVANCE(32);
+      if (lookahead == 'e') ADVANCE(33);
+      if (lookahead == 'l') ADVANCE(34);
+      if (lookahead == 'o') ADVANCE(35);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(35);
-      if (lookahead == 'i') ADVANCE(36);
-      if (lookahead == 'n') ADVANCE(37);
-      if (lookahead == 'o') ADVANCE(38);
-      if (lookahead == 'r') ADVANCE(39);
-      if (lookahead == 'u') ADVANCE(40);
+      if (lookahead == 'e') ADVANCE(36);
+      if (lookahead == 'i') ADVANCE(37);
+      if (lookahead == 'n') ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(39);
+      if (lookahead == 'r') ADVANCE(40);
+      if (lookahead == 'u') ADVANCE(41);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(41);
-      if (lookahead == 's') ADVANCE(42);
-      if (lookahead == 't') ADVANCE(43);
-      if (lookahead == 'x') ADVANCE(44);
+      if (lookahead == 'g') ADVANCE(42);
+      if (lookahead == 's') ADVANCE(43);
+      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 'x') ADVANCE(45);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(45);
-      if (lookahead == 'o') ADVANCE(46);
+      if (lookahead == 'i') ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(47);
       END_STATE();
     case 7:
-      if (lookahead == 'a') ADVANCE(47);
-      if (lookahead == 'e') ADVANCE(48);
-      if (lookahead == 'l') ADVANCE(49);
+      if (lookahead == 'a') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'l') ADVANCE(50);
       END_STATE();
     case 8:
-      if (lookahead == 'a') ADVANCE(50);
-      if (lookahead == 'o') ADVANCE(51);
-      if (lookahead == 't') ADVANCE(52);
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'o') ADVANCE(52);
+      if (lookahead == 't') ADVANCE(53);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(53);
-      if (lookahead == 'n') ADVANCE(54);
+      if (lookahead == 'c') ADVANCE(54);
+      if (lookahead == 'n') ADVANCE(55);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(55);
+      if (lookahead == 'i') ADVANCE(56);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'e') ADVANCE(57);
-      if (lookahead == 'i') ADVANCE(58);
-      if (lookahead == 'o') ADVANCE(59);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(60);
-      if (lookahead == 'p') ADVANCE(61);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'p') ADVANCE(62);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(62);
-      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'e') ADVANCE(64);
       END_STATE();
     case 14:
-      if (lookahead == 'f') ADVANCE(64);
-      if (lookahead == 'u') ADVANCE(65);
-      if (lookahead == 'v') ADVANCE(66);
+      if (lookahead == 'f') ADVANCE(65);
+      if (lookahead == 'u') ADVANCE(66);
+      if (lookahead == 'v') ADVANCE(67);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'e') ADVANCE(68);
-      if (lookahead == 'o') ADVANCE(69);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'e') ADVANCE(69);
+      if (lookahead == 'o') ADVANCE(70);
+      if (lookahead == 'r') ADVANCE(71);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(71);
-      if (lookahead == 'u') ADVANCE(72);
+      if (lookahead == 'd') ADVANCE(72);
+      if (lookahead == 'u') ADVANCE(73);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(73);
-      if (lookahead == 'a') ADVANCE(74);
-      if (lookahead == 'e') ADVANCE(75);
-      if (lookahead == 'o') ADVANCE(76);
-      if (lookahead == 'u') ADVANCE(77);
+      if (lookahead == '2') ADVANCE(74);
+      if (lookahead == 'a') ADVANCE(75);
+      if (lookahead == 'e') ADVANCE(76);
+      if (lookahead == 'o') ADVANCE(77);
+      if (lookahead == 'u') ADVANCE(78);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(78);
-      if (lookahead == 'h') ADVANCE(79);
-      if (lookahead == 'n') ADVANCE(80);
-      if (lookahead == 'y') ADVANCE(81);
+      if (lookahead == 'e') ADVANCE(79);
+      if (lookahead == 'h') ADVANCE(80);
+      if (lookahead == 'l') ADVANCE(81);
+      if (lookahead == 'n') ADVANCE(82);
+      if (lookahead == 'y') ADVANCE(83);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(82);
+      if (lookahead == 'c') ADVANCE(84);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(83);
-      if (lookahead == 'n') ADVANCE(84);
-      if (lookahead == 'p') ADVANCE(85);
+      if (lookahead == 'd') ADVANCE(85);
+      if (lookahead == 'n') ADVANCE(86);
+      if (lookahead == 'p') ADVANCE(87);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(86);
-      if (lookahead == 'r') ADVANCE(87);
-      if (lookahead == 'x') ADVANCE(88);
+      if (lookahead == 'e') ADVANCE(88);
+      if (lookahead == 'r') ADVANCE(89);
+      if (lookahead == 'x') ADVANCE(90);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(89);
+      if (lookahead == 'i') ADVANCE(91);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(90);
-      END_STATE();
-    case 24:
-      if (lookahead == 'c') ADVANCE(91);
-      END_STATE();
-    case 25:
       if (lookahead == 'd') ADVANCE(92);
       END_STATE();
+    case 24:
+      if (lookahead == 'c') ADVANCE(93);
+      END_STATE();
+    case 25:
+      if (lookahead == 'd') ADVANCE(94);
+      END_STATE();
     case 26:
-      if (lookahead == 'm') ADVANCE(93);
+      if (lookahead == 'm') ADVANCE(95);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(94);
+      if (lookahead == 'a') ADVANCE(96);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(95);
+      if (lookahead == 'f') ADVANCE(97);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'i') ADVANCE(98);
       END_STATE();
     case 30:
-      if (lookahead == 'r') ADVANCE(97);
+      if (lookahead == 'r') ADVANCE(99);
       END_STATE();
     case 31:
-      if (lookahead == 'u') ADVANCE(98);
+      if (lookahead == 't') ADVANCE(100);
       END_STATE();
     case 32:
-      if (lookahead == 'i') ADVANCE(99);
+      if (lookahead == 'u') ADVANCE(101);
       END_STATE();
     case 33:
-      if (lookahead == 'a') ADVANCE(100);
-      if (lookahead == 's') ADVANCE(101);
+      if (lookahead == 'i') ADVANCE(102);
       END_STATE();
     case 34:
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(103);
+      if (lookahead == 's') ADVANCE(104);
       END_STATE();
     case 35:
-      if (lookahead == 'f') ADVANCE(103);
-      if (lookahead == 'l') ADVANCE(104);
-      END_STATE();
-    case 36:
       if (lookahead == 'r') ADVANCE(105);
       END_STATE();
+    case 36:
+      if (lookahead == 'f') ADVANCE(106);
+      if (lookahead == 'l') ADVANCE(107);
+      END_STATE();
     case 37:
-      if (lookahead == 'a') ADVANCE(106);
+      if (lookahead == 'r') ADVANCE(108);
       END_STATE();
     case 38:
-      if (lookahead == 'w') ADVANCE(107);
+      if (lookahead == 'a') ADVANCE(109);
       END_STATE();
     case 39:
-      if (lookahead == 'o') ADVANCE(108);
+      if (lookahead == 'w') ADVANCE(110);
       END_STATE();
     case 40:
-      if (lookahead == 'm') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(110);
+      if (lookahead == 'o') ADVANCE(111);
       END_STATE();
     case 41:
-      if (lookahead == 'r') ADVANCE(111);
+      if (lookahead == 'm') ADVANCE(112);
+      if (lookahead == 'p') ADVANCE(113);
       END_STATE();
     case 42:
-      if (lookahead == 't') ADVANCE(112);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 43:
-      if (lookahead == 'h') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(115);
       END_STATE();
     case 44:
-      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 'h') ADVANCE(116);
       END_STATE();
     case 45:
-      if (lookahead == 'l') ADVANCE(115);
-      if (lookahead == 'r') ADVANCE(116);
+      if (lookahead == 'p') ADVANCE(117);
       END_STATE();
     case 46:
-      if (lookahead == 'r') ADVANCE(117);
+      if (lookahead == 'l') ADVANCE(118);
+      if (lookahead == 'r') ADVANCE(119);
       END_STATE();
     case 47:
-      if (lookahead == 'p') ADVANCE(118);
+      if (lookahead == 'r') ADVANCE(120);
       END_STATE();
     case 48:
-      if (lookahead == 'n') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(121);
       END_STATE();
     case 49:
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'n') ADVANCE(122);
       END_STATE();
     case 50:
-      if (lookahead == 'n') ADVANCE(121);
+      if (lookahead == 'o') ADVANCE(123);
       END_STATE();
     case 51:
-      if (lookahead == 's') ADVANCE(122);
+      if (lookahead == 'n') ADVANCE(124);
       END_STATE();
     case 52:
-      if (lookahead == 'b') ADVANCE(123);
+      if (lookahead == 's') ADVANCE(125);
       END_STATE();
     case 53:
-      if (lookahead == 'm') ADVANCE(124);
+      if (lookahead == 'b') ADVANCE(126);
       END_STATE();
     case 54:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(125);
-      if (lookahead == 'g') ADVANCE(126);
-      if (lookahead == 'p') ADVANCE(127);
-      if (lookahead == 'v') ADVANCE(128);
+      if (lookahead == 'm') ADVANCE(127);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(129);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(128);
+      if (lookahead == 'g') ADVANCE(129);
+      if (lookahead == 'p') ADVANCE(130);
+      if (lookahead == 'v') ADVANCE(131);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(130);
+      if (lookahead == 't') ADVANCE(132);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(131);
+      if (lookahead == 't') ADVANCE(133);
       END_STATE();
     case 58:
-      if (lookahead == 'm') ADVANCE(132);
-      if (lookahead == 'n') ADVANCE(133);
+      if (lookahead == 't') ADVANCE(134);
       END_STATE();
     case 59:
-      if (lookahead == 's') ADVANCE(134);
+      if (lookahead == 'm') ADVANCE(135);
+      if (lookahead == 'n') ADVANCE(136);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(135);
-      if (lookahead == 's') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(137);
       END_STATE();
     case 61:
-      if (lookahead == 'u') ADVANCE(137);
+      if (lookahead == 'c') ADVANCE(138);
+      if (lookahead == 's') ADVANCE(139);
       END_STATE();
     case 62:
-      if (lookahead == 't') ADVANCE(138);
+      if (lookahead == 'u') ADVANCE(140);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(139);
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 't') ADVANCE(141);
       END_STATE();
     case 64:
-      if (lookahead == 'f') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(142);
+      if (lookahead == 'w') ADVANCE(143);
       END_STATE();
     case 65:
-      if (lookahead == 't') ADVANCE(142);
+      if (lookahead == 'f') ADVANCE(144);
       END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(145);
       END_STATE();
     case 67:
-      if (lookahead == 's') ADVANCE(144);
+      if (lookahead == 'e') ADVANCE(146);
       END_STATE();
     case 68:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'c') ADVANCE(147);
+      if (lookahead == 's') ADVANCE(148);
       END_STATE();
     case 69:
-      if (lookahead == 'l') ADVANCE(146);
-      if (lookahead == 's') ADVANCE(147);
+      if (lookahead == 'a') ADVANCE(149);
       END_STATE();
     case 70:
-      if (lookahead == 'e') ADVANCE(148);
-      if (lookahead == 'i') ADVANCE(149);
-      if (lookahead == 'o') ADVANCE(150);
+      if (lookahead == 'l') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(151);
       END_STATE();
     case 71:
-      if (lookahead == 'i') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(152);
+      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 72:
-      if (lookahead == 'a') ADVANCE(152);
+      if (lookahead == 'i') ADVANCE(155);
       END_STATE();
     case 73:
-      if (lookahead == 'q') ADVANCE(153);
+      if (lookahead == 'a') ADVANCE(156);
       END_STATE();
     case 74:
-      if (lookahead == 't') ADVANCE(154);
+      if (lookahead == 'q') ADVANCE(157);
       END_STATE();
     case 75:
-      if (lookahead == 'j') ADVANCE(155);
-      if (lookahead == 'l') ADVANCE(156);
-      if (lookahead == 'o') ADVANCE(157);
+      if (lookahead == 't') ADVANCE(158);
       END_STATE();
     case 76:
-      if (lookahead == 'u') ADVANCE(158);
+      if (lookahead == 'j') ADVANCE(159);
+      if (lookahead == 'l') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(161);
       END_STATE();
     case 77:
-      if (lookahead == 'l') ADVANCE(159);
+      if (lookahead == 'u') ADVANCE(162);
       END_STATE();
     case 78:
-      if (lookahead == 'c') ADVANCE(160);
+      if (lookahead == 'l') ADVANCE(163);
       END_STATE();
     case 79:
-      if (lookahead == 'a') ADVANCE(161);
+      if (lookahead == 'c') ADVANCE(164);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(162);
+      if (lookahead == 'a') ADVANCE(165);
       END_STATE();
     case 81:
-      if (lookahead == 's') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(166);
       END_STATE();
     case 82:
-      if (lookahead == 'p') ADVANCE(164);
+      if (lookahead == 'a') ADVANCE(167);
       END_STATE();
     case 83:
-      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(168);
       END_STATE();
     case 84:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 'p') ADVANCE(169);
       END_STATE();
     case 85:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'p') ADVANCE(170);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(167);
-      if (lookahead == 't') ADVANCE(168);
+      if (lookahead == 'r') ADVANCE(171);
       END_STATE();
     case 87:
-      if (lookahead == 'f') ADVANCE(169);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 88:
-      if (lookahead == 'l') ADVANCE(170);
+      if (lookahead == 'p') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(173);
       END_STATE();
     case 89:
-      if (lookahead == 't') ADVANCE(171);
+      if (lookahead == 'f') ADVANCE(174);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(172);
+      if (lookahead == 'l') ADVANCE(175);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(173);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
     case 92:
-      if (lookahead == 'r') ADVANCE(174);
+      if (lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 93:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 94:
-      if (lookahead == 'c') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(179);
       END_STATE();
     case 95:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 96:
-      if (lookahead == 'd') ADVANCE(176);
+      if (lookahead == 'c') ADVANCE(180);
       END_STATE();
     case 97:
-      if (lookahead == 's') ADVANCE(177);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(178);
+      if (lookahead == 'd') ADVANCE(181);
       END_STATE();
     case 99:
-      if (lookahead == 'l') ADVANCE(179);
+      if (lookahead == 's') ADVANCE(182);
       END_STATE();
     case 100:
-      if (lookahead == 's') ADVANCE(180);
+      if (lookahead == 'e') ADVANCE(183);
       END_STATE();
     case 101:
-      if (lookahead == 'a') ADVANCE(181);
+      if (lookahead == 'r') ADVANCE(184);
       END_STATE();
     case 102:
-      if (lookahead == 'r') ADVANCE(182);
+      if (lookahead == 'l') ADVANCE(185);
       END_STATE();
     case 103:
-      if (lookahead == 'a') ADVANCE(183);
+      if (lookahead == 's') ADVANCE(186);
       END_STATE();
     case 104:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'a') ADVANCE(187);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(185);
+      if (lookahead == 'r') ADVANCE(188);
       END_STATE();
     case 106:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 'a') ADVANCE(189);
       END_STATE();
     case 107:
-      if (lookahead == 'n') ADVANCE(187);
+      if (lookahead == 'a') ADVANCE(190);
       END_STATE();
     case 108:
-      if (lookahead == 'p') ADVANCE(188);
-      END_STATE();
-    case 109:
-      if (lookahead == 'm') ADVANCE(189);
-      END_STATE();
-    case 110:
-      if (lookahead == 'l') ADVANCE(190);
-      END_STATE();
-    case 111:
       if (lookahead == 'e') ADVANCE(191);
       END_STATE();
+    case 109:
+      if (lookahead == 't') ADVANCE(192);
+      END_STATE();
+    case 110:
+      if (lookahead == 'n') ADVANCE(193);
+      END_STATE();
+    case 111:
+      if (lookahead == 'p') ADVANCE(194);
+      END_STATE();
     case 112:
-      if (lookahead == 'a') ADVANCE(192);
+      if (lookahead == 'm') ADVANCE(195);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(193);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 114:
-      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 115:
-      if (lookahead == 't') ADVANCE(195);
+      if (lookahead == 'a') ADVANCE(198);
       END_STATE();
     case 116:
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(199);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(197);
+      if (lookahead == 'e') ADVANCE(200);
       END_STATE();
     case 118:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 119:
-      if (lookahead == 'e') ADVANCE(198);
-      END_STATE();
-    case 120:
-      if (lookahead == 'b') ADVANCE(199);
-      END_STATE();
-    case 121:
-      if (lookahead == 'd') ADVANCE(200);
-      END_STATE();
-    case 122:
       if (lookahead == 't') ADVANCE(201);
       END_STATE();
+    case 119:
+      if (lookahead == 'e') ADVANCE(202);
+      END_STATE();
+    case 120:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(203);
+      END_STATE();
+    case 121:
+      ACCEPT_TOKEN(anon_sym_gap);
+      END_STATE();
+    case 122:
+      if (lookahead == 'e') ADVANCE(204);
+      END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'b') ADVANCE(205);
       END_STATE();
     case 124:
-      if (lookahead == 'p') ADVANCE(202);
+      if (lookahead == 'd') ADVANCE(206);
       END_STATE();
     case 125:
-      if (lookahead == 'l') ADVANCE(203);
-      END_STATE();
-    case 126:
-      if (lookahead == 'r') ADVANCE(204);
-      END_STATE();
-    case 127:
-      if (lookahead == 'u') ADVANCE(205);
-      END_STATE();
-    case 128:
-      if (lookahead == 'a') ADVANCE(206);
-      END_STATE();
-    case 129:
       if (lookahead == 't') ADVANCE(207);
       END_STATE();
+    case 126:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
+    case 127:
+      if (lookahead == 'p') ADVANCE(208);
+      END_STATE();
+    case 128:
+      if (lookahead == 'l') ADVANCE(209);
+      END_STATE();
+    case 129:
+      if (lookahead == 'r') ADVANCE(210);
+      END_STATE();
     case 130:
-      if (lookahead == 'e') ADVANCE(208);
+      if (lookahead == 'u') ADVANCE(211);
       END_STATE();
     case 131:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'a') ADVANCE(212);
       END_STATE();
     case 132:
-      if (lookahead == 'i') ADVANCE(209);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 133:
-      if (lookahead == 'k') ADVANCE(210);
+      if (lookahead == 'e') ADVANCE(214);
       END_STATE();
     case 134:
-      if (lookahead == 's') ADVANCE(211);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 135:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(212);
-      END_STATE();
-    case 136:
-      if (lookahead == 'q') ADVANCE(213);
-      if (lookahead == 't') ADVANCE(214);
-      END_STATE();
-    case 137:
-      ACCEPT_TOKEN(anon_sym_mpu);
-      END_STATE();
-    case 138:
       if (lookahead == 'i') ADVANCE(215);
       END_STATE();
+    case 136:
+      if (lookahead == 'k') ADVANCE(216);
+      END_STATE();
+    case 137:
+      if (lookahead == 's') ADVANCE(217);
+      END_STATE();
+    case 138:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(218);
+      END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(216);
-      if (lookahead == 'n') ADVANCE(217);
+      if (lookahead == 'q') ADVANCE(219);
+      if (lookahead == 't') ADVANCE(220);
       END_STATE();
     case 140:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(221);
       END_STATE();
     case 142:
-      if (lookahead == 'p') ADVANCE(218);
+      if (lookahead == 'e') ADVANCE(222);
+      if (lookahead == 'n') ADVANCE(223);
       END_STATE();
     case 143:
-      if (lookahead == 'r') ADVANCE(219);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(220);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 145:
-      if (lookahead == 'k') ADVANCE(221);
+      if (lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 146:
-      if (lookahead == 'i') ADVANCE(222);
+      if (lookahead == 'r') ADVANCE(225);
       END_STATE();
     case 147:
-      if (lookahead == 't') ADVANCE(223);
+      if (lookahead == 'k') ADVANCE(226);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(224);
+      if (lookahead == 's') ADVANCE(227);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(225);
-      if (lookahead == 'v') ADVANCE(226);
+      if (lookahead == 'k') ADVANCE(228);
       END_STATE();
     case 150:
-      if (lookahead == 'h') ADVANCE(227);
+      if (lookahead == 'i') ADVANCE(229);
       END_STATE();
     case 151:
-      if (lookahead == 's') ADVANCE(228);
+      if (lookahead == 't') ADVANCE(230);
       END_STATE();
     case 152:
-      if (lookahead == 'n') ADVANCE(229);
+      if (lookahead == 'r') ADVANCE(231);
       END_STATE();
     case 153:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'o') ADVANCE(232);
+      if (lookahead == 'v') ADVANCE(233);
       END_STATE();
     case 154:
-      if (lookahead == 'e') ADVANCE(230);
+      if (lookahead == 'h') ADVANCE(234);
       END_STATE();
     case 155:
-      if (lookahead == 'e') ADVANCE(231);
+      if (lookahead == 's') ADVANCE(235);
       END_STATE();
     case 156:
-      if (lookahead == 'a') ADVANCE(232);
+      if (lookahead == 'n') ADVANCE(236);
       END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(233);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 158:
-      if (lookahead == 't') ADVANCE(234);
+      if (lookahead == 'e') ADVANCE(237);
       END_STATE();
     case 159:
-      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'e') ADVANCE(238);
       END_STATE();
     case 160:
-      if (lookahead == 't') ADVANCE(236);
+      if (lookahead == 'a') ADVANCE(239);
       END_STATE();
     case 161:
-      if (lookahead == 'p') ADVANCE(237);
+      if (lookahead == 'r') ADVANCE(240);
       END_STATE();
     case 162:
-      if (lookahead == 't') ADVANCE(238);
+      if (lookahead == 't') ADVANCE(241);
       END_STATE();
     case 163:
-      if (lookahead == 'c') ADVANCE(239);
+      if (lookahead == 'e') ADVANCE(242);
       END_STATE();
     case 164:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 165:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'p') ADVANCE(244);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(240);
+      if (lookahead == 't') ADVANCE(245);
       END_STATE();
     case 167:
-      if (lookahead == 'a') ADVANCE(241);
+      if (lookahead == 't') ADVANCE(246);
       END_STATE();
     case 168:
-      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 'c') ADVANCE(247);
       END_STATE();
     case 169:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 170:
-      if (lookahead == 'a') ADVANCE(243);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 171:
-      if (lookahead == 'h') ADVANCE(244);
+      if (lookahead == 'e') ADVANCE(248);
       END_STATE();
     case 172:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'a') ADVANCE(249);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(245);
+      if (lookahead == 'h') ADVANCE(250);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_addr);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 175:
-      if (lookahead == 'k') ADVANCE(246);
+      if (lookahead == 'a') ADVANCE(251);
       END_STATE();
     case 176:
-      if (lookahead == 'g') ADVANCE(247);
+      if (lookahead == 'h') ADVANCE(252);
       END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(248);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 178:
-      if (lookahead == 's') ADVANCE(249);
+      if (lookahead == 'p') ADVANCE(253);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 180:
-      if (lookahead == 's') ADVANCE(250);
+      if (lookahead == 'k') ADVANCE(254);
       END_STATE();
     case 181:
-      if (lookahead == 'c') ADVANCE(251);
+      if (lookahead == 'g') ADVANCE(255);
       END_STATE();
     case 182:
-      if (lookahead == 'u') ADVANCE(252);
+      if (lookahead == 't') ADVANCE(256);
       END_STATE();
     case 183:
-      if (lookahead == 'u') ADVANCE(253);
+      if (lookahead == 's') ADVANCE(257);
       END_STATE();
     case 184:
-      if (lookahead == 'y') ADVANCE(254);
-      END_STATE();
-    case 185:
-      if (lookahead == 'c') ADVANCE(255);
-      END_STATE();
-    case 186:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 187:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 188:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 189:
-      if (lookahead == 'y') ADVANCE(256);
-      END_STATE();
-    case 190:
-      if (lookahead == 'i') ADVANCE(257);
-      END_STATE();
-    case 191:
       if (lookahead == 's') ADVANCE(258);
       END_STATE();
+    case 185:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
+    case 186:
+      if (lookahead == 's') ADVANCE(259);
+      END_STATE();
+    case 187:
+      if (lookahead == 'c') ADVANCE(260);
+      END_STATE();
+    case 188:
+      if (lookahead == 'u') ADVANCE(261);
+      END_STATE();
+    case 189:
+      if (lookahead == 'u') ADVANCE(262);
+      END_STATE();
+    case 190:
+      if (lookahead == 'y') ADVANCE(263);
+      END_STATE();
+    case 191:
+      if (lookahead == 'c') ADVANCE(264);
+      END_STATE();
     case 192:
-      if (lookahead == 'b') ADVANCE(259);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 193:
-      if (lookahead == 'r') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 194:
-      if (lookahead == 'c') ADVANCE(261);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 195:
-      if (lookahead == 'e') ADVANCE(262);
+      if (lookahead == 'y') ADVANCE(265);
       END_STATE();
     case 196:
-      if (lookahead == 'w') ADVANCE(263);
+      if (lookahead == 'i') ADVANCE(266);
       END_STATE();
     case 197:
-      if (lookahead == 'a') ADVANCE(264);
+      if (lookahead == 's') ADVANCE(267);
       END_STATE();
     case 198:
-      if (lookahead == 'r') ADVANCE(265);
+      if (lookahead == 'b') ADVANCE(268);
       END_STATE();
     case 199:
-      if (lookahead == 'a') ADVANCE(266);
+      if (lookahead == 'r') ADVANCE(269);
       END_STATE();
     case 200:
-      if (lookahead == 'l') ADVANCE(267);
+      if (lookahead == 'c') ADVANCE(270);
       END_STATE();
     case 201:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'e') ADVANCE(271);
       END_STATE();
     case 202:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(268);
+      if (lookahead == 'w') ADVANCE(272);
       END_STATE();
     case 203:
-      if (lookahead == 'u') ADVANCE(269);
+      if (lookahead == 'a') ADVANCE(273);
       END_STATE();
     case 204:
-      if (lookahead == 'e') ADVANCE(270);
+      if (lookahead == 'r') ADVANCE(274);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(271);
+      if (lookahead == 'a') ADVANCE(275);
       END_STATE();
     case 206:
-      if (lookahead == 'l') ADVANCE(272);
-      END_STATE();
-    case 207:
-      if (lookahead == 'e') ADVANCE(273);
-      END_STATE();
-    case 208:
-      if (lookahead == 'n') ADVANCE(274);
-      END_STATE();
-    case 209:
-      if (lookahead == 't') ADVANCE(275);
-      END_STATE();
-    case 210:
-      ACCEPT_TOKEN(anon_sym_link);
       if (lookahead == 'l') ADVANCE(276);
       END_STATE();
-    case 211:
-      ACCEPT_TOKEN(anon_sym_loss);
+    case 207:
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
-    case 212:
-      if (lookahead == 'l') ADVANCE(277);
+    case 208:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(277);
       END_STATE();
-    case 213:
+    case 209:
       if (lookahead == 'u') ADVANCE(278);
       END_STATE();
-    case 214:
+    case 210:
       if (lookahead == 'e') ADVANCE(279);
       END_STATE();
+    case 211:
+      if (lookahead == 't') ADVANCE(280);
+      END_STATE();
+    case 212:
+      if (lookahead == 'l') ADVANCE(281);
+      END_STATE();
+    case 213:
+      if (lookahead == 'e') ADVANCE(282);
+      END_STATE();
+    case 214:
+      if (lookahead == 'n') ADVANCE(283);
+      END_STATE();
     case 215:
-      if (lookahead == 'v') ADVANCE(280);
+      if (lookahead == 't') ADVANCE(284);
       END_STATE();
     case 216:
-      if (lookahead == 'm') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(285);
       END_STATE();
     case 217:
-      if (lookahead == 's') ADVANCE(282);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 218:
-      if (lookahead == 'u') ADVANCE(283);
+      if (lookahead == 'l') ADVANCE(286);
       END_STATE();
     case 219:
-      if (lookahead == 'h') ADVANCE(284);
+      if (lookahead == 'u') ADVANCE(287);
       END_STATE();
     case 220:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(288);
       END_STATE();
     case 221:
-      if (lookahead == 'r') ADVANCE(286);
+      if (lookahead == 'v') ADVANCE(289);
       END_STATE();
     case 222:
-      if (lookahead == 'c') ADVANCE(287);
+      if (lookahead == 'm') ADVANCE(290);
       END_STATE();
     case 223:
-      if (lookahead == 'r') ADVANCE(288);
+      if (lookahead == 's') ADVANCE(291);
       END_STATE();
     case 224:
-      if (lookahead == 'o') ADVANCE(289);
+      if (lookahead == 'u') ADVANCE(292);
       END_STATE();
     case 225:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'h') ADVANCE(293);
       END_STATE();
     case 226:
-      if (lookahead == 'a') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(294);
       END_STATE();
     case 227:
-      if (lookahead == 'i') ADVANCE(291);
-      END_STATE();
-    case 228:
-      if (lookahead == 'c') ADVANCE(292);
-      END_STATE();
-    case 229:
-      if (lookahead == 't') ADVANCE(293);
-      END_STATE();
-    case 230:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 231:
-      if (lookahead == 'c') ADVANCE(294);
-      END_STATE();
-    case 232:
+      ACCEPT_TOKEN(anon_sym_pass);
       if (lookahead == 't') ADVANCE(295);
       END_STATE();
+    case 228:
+      if (lookahead == 'r') ADVANCE(296);
+      END_STATE();
+    case 229:
+      if (lookahead == 'c') ADVANCE(297);
+      END_STATE();
+    case 230:
+      if (lookahead == 'r') ADVANCE(298);
+      END_STATE();
+    case 231:
+      if (lookahead == 'o') ADVANCE(299);
+      END_STATE();
+    case 232:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
     case 233:
-      if (lookahead == 'd') ADVANCE(296);
+      if (lookahead == 'a') ADVANCE(300);
       END_STATE();
     case 234:
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'i') ADVANCE(301);
       END_STATE();
     case 235:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'c') ADVANCE(302);
       END_STATE();
     case 236:
-      if (lookahead == 'i') ADVANCE(298);
+      if (lookahead == 't') ADVANCE(303);
       END_STATE();
     case 237:
-      if (lookahead == 'e') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'c') ADVANCE(304);
       END_STATE();
     case 239:
-      if (lookahead == 't') ADVANCE(300);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 240:
-      if (lookahead == 'a') ADVANCE(301);
+      if (lookahead == 'd') ADVANCE(306);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'e') ADVANCE(307);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_veth);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 243:
-      if (lookahead == 'n') ADVANCE(302);
-      END_STATE();
-    case 244:
-      if (lookahead == 'i') ADVANCE(303);
-      END_STATE();
-    case 245:
-      if (lookahead == 't') ADVANCE(304);
-      END_STATE();
-    case 246:
-      if (lookahead == 'h') ADVANCE(305);
-      END_STATE();
-    case 247:
-      if (lookahead == 'e') ADVANCE(306);
-      END_STATE();
-    case 248:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 249:
-      if (lookahead == 't') ADVANCE(307);
-      END_STATE();
-    case 250:
-      ACCEPT_TOKEN(anon_sym_class);
       if (lookahead == 'i') ADVANCE(308);
       END_STATE();
+    case 244:
+      if (lookahead == 'e') ADVANCE(309);
+      END_STATE();
+    case 245:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 247:
+      if (lookahead == 't') ADVANCE(310);
+      END_STATE();
+    case 248:
+      if (lookahead == 'a') ADVANCE(311);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
     case 251:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'n') ADVANCE(312);
       END_STATE();
     case 252:
-      if (lookahead == 'p') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(313);
       END_STATE();
     case 253:
-      if (lookahead == 'l') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(314);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'h') ADVANCE(315);
       END_STATE();
     case 255:
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 'e') ADVANCE(316);
       END_STATE();
     case 256:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 257:
-      if (lookahead == 'c') ADVANCE(313);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 258:
-      if (lookahead == 's') ADVANCE(314);
-      END_STATE();
-    case 259:
-      if (lookahead == 'l') ADVANCE(315);
-      END_STATE();
-    case 260:
-      if (lookahead == 'n') ADVANCE(316);
-      END_STATE();
-    case 261:
       if (lookahead == 't') ADVANCE(317);
       END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(318);
+      END_STATE();
+    case 260:
+      if (lookahead == 't') ADVANCE(319);
+      END_STATE();
+    case 261:
+      if (lookahead == 'p') ADVANCE(320);
+      END_STATE();
     case 262:
-      if (lookahead == 'r') ADVANCE(318);
+      if (lookahead == 'l') ADVANCE(321);
       END_STATE();
     case 263:
-      if (lookahead == 'a') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 264:
-      if (lookahead == 'r') ADVANCE(320);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 265:
-      if (lookahead == 'i') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 266:
-      if (lookahead == 'l') ADVANCE(322);
+      if (lookahead == 'c') ADVANCE(323);
       END_STATE();
     case 267:
-      if (lookahead == 'e') ADVANCE(323);
+      if (lookahead == 's') ADVANCE(324);
       END_STATE();
     case 268:
-      if (lookahead == '6') ADVANCE(324);
+      if (lookahead == 'l') ADVANCE(325);
       END_STATE();
     case 269:
-      if (lookahead == 'd') ADVANCE(325);
+      if (lookahead == 'n') ADVANCE(326);
       END_STATE();
     case 270:
-      if (lookahead == 's') ADVANCE(326);
+      if (lookahead == 't') ADVANCE(327);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 272:
-      if (lookahead == 'i') ADVANCE(327);
-      END_STATE();
-    case 273:
       if (lookahead == 'r') ADVANCE(328);
       END_STATE();
+    case 272:
+      if (lookahead == 'a') ADVANCE(329);
+      END_STATE();
+    case 273:
+      if (lookahead == 'r') ADVANCE(330);
+      END_STATE();
     case 274:
-      if (lookahead == 'c') ADVANCE(329);
+      if (lookahead == 'i') ADVANCE(331);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'l') ADVANCE(332);
       END_STATE();
     case 276:
-      if (lookahead == 'a') ADVANCE(330);
+      if (lookahead == 'e') ADVANCE(333);
       END_STATE();
     case 277:
-      if (lookahead == 'a') ADVANCE(331);
+      if (lookahead == '6') ADVANCE(334);
       END_STATE();
     case 278:
-      if (lookahead == 'e') ADVANCE(332);
+      if (lookahead == 'd') ADVANCE(335);
       END_STATE();
     case 279:
-      if (lookahead == 'r') ADVANCE(333);
+      if (lookahead == 's') ADVANCE(336);
       END_STATE();
     case 280:
-      if (lookahead == 'e') ADVANCE(334);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'i') ADVANCE(337);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'r') ADVANCE(338);
       END_STATE();
     case 283:
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 284:
-      if (lookahead == 'e') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 285:
-      if (lookahead == 'h') ADVANCE(337);
+      if (lookahead == 'a') ADVANCE(340);
       END_STATE();
     case 286:
-      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 287:
-      if (lookahead == 'y') ADVANCE(339);
+      if (lookahead == 'e') ADVANCE(342);
       END_STATE();
     case 288:
-      if (lookahead == 'o') ADVANCE(340);
+      if (lookahead == 'r') ADVANCE(343);
       END_STATE();
     case 289:
-      if (lookahead == 'u') ADVANCE(341);
+      if (lookahead == 'e') ADVANCE(344);
       END_STATE();
     case 290:
-      if (lookahead == 't') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 291:
-      if (lookahead == 'b') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 293:
-      if (lookahead == 'u') ADVANCE(344);
-      END_STATE();
-    case 294:
       if (lookahead == 't') ADVANCE(345);
       END_STATE();
-    case 295:
+    case 293:
       if (lookahead == 'e') ADVANCE(346);
       END_STATE();
+    case 294:
+      if (lookahead == 't') ADVANCE(347);
+      END_STATE();
+    case 295:
+      if (lookahead == 'h') ADVANCE(348);
+      END_STATE();
     case 296:
-      if (lookahead == 'e') ADVANCE(347);
+      if (lookahead == 'a') ADVANCE(349);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'y') ADVANCE(350);
       END_STATE();
     case 298:
-      if (lookahead == 'o') ADVANCE(348);
+      if (lookahead == 'o') ADVANCE(351);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'u') ADVANCE(352);
       END_STATE();
     case 300:
-      if (lookahead == 'l') ADVANCE(349);
+      if (lookahead == 't') ADVANCE(353);
       END_STATE();
     case 301:
-      if (lookahead == 'c') ADVANCE(350);
+      if (lookahead == 'b') ADVANCE(354);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 303:
-      if (lookahead == 'n') ADVANCE(351);
+      if (lookahead == 'u') ADVANCE(355);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 't') ADVANCE(356);
       END_STATE();
     case 305:
-      if (lookahead == 'o') ADVANCE(352);
+      if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'e') ADVANCE(358);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 308:
-      if (lookahead == 'f') ADVANCE(353);
+      if (lookahead == 'o') ADVANCE(359);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 310:
-      if (lookahead == 't') ADVANCE(354);
-      END_STATE();
-    case 311:
-      if (lookahead == 't') ADVANCE(355);
-      END_STATE();
-    case 312:
-      if (lookahead == '_') ADVANCE(356);
-      END_STATE();
-    case 313:
-      if (lookahead == 'a') ADVANCE(357);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 315:
-      if (lookahead == 'i') ADVANCE(358);
-      END_STATE();
-    case 316:
-      if (lookahead == 'e') ADVANCE(359);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 319:
       if (lookahead == 'l') ADVANCE(360);
       END_STATE();
+    case 311:
+      if (lookahead == 'c') ADVANCE(361);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 313:
+      if (lookahead == 'n') ADVANCE(362);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 315:
+      if (lookahead == 'o') ADVANCE(363);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_cburst);
+      END_STATE();
+    case 318:
+      if (lookahead == 'f') ADVANCE(364);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_clsact);
+      END_STATE();
     case 320:
-      if (lookahead == 'd') ADVANCE(361);
+      if (lookahead == 't') ADVANCE(365);
       END_STATE();
     case 321:
-      if (lookahead == 'c') ADVANCE(362);
+      if (lookahead == 't') ADVANCE(366);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == '_') ADVANCE(367);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'a') ADVANCE(368);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 325:
-      if (lookahead == 'e') ADVANCE(363);
+      if (lookahead == 'i') ADVANCE(369);
       END_STATE();
     case 326:
-      if (lookahead == 's') ADVANCE(364);
+      if (lookahead == 'e') ADVANCE(370);
       END_STATE();
     case 327:
-      if (lookahead == 'd') ADVANCE(365);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 329:
-      if (lookahead == 'y') ADVANCE(366);
+      if (lookahead == 'l') ADVANCE(371);
       END_STATE();
     case 330:
-      if (lookahead == 'y') ADVANCE(367);
+      if (lookahead == 'd') ADVANCE(372);
       END_STATE();
     case 331:
-      if (lookahead == 'n') ADVANCE(368);
+      if (lookahead == 'c') ADVANCE(373);
       END_STATE();
     case 332:
-      if (lookahead == 'r') ADVANCE(369);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_native);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'e') ADVANCE(374);
       END_STATE();
     case 336:
-      if (lookahead == 'a') ADVANCE(370);
+      if (lookahead == 's') ADVANCE(375);
       END_STATE();
     case 337:
-      if (lookahead == 'r') ADVANCE(371);
+      if (lookahead == 'd') ADVANCE(376);
       END_STATE();
     case 338:
-      if (lookahead == 't') ADVANCE(372);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'y') ADVANCE(377);
       END_STATE();
     case 340:
-      if (lookahead == 'u') ADVANCE(373);
+      if (lookahead == 'y') ADVANCE(378);
       END_STATE();
     case 341:
-      if (lookahead == 't') ADVANCE(374);
+      if (lookahead == 'n') ADVANCE(379);
       END_STATE();
     case 342:
-      if (lookahead == 'e') ADVANCE(375);
+      if (lookahead == 'r') ADVANCE(380);
       END_STATE();
     case 343:
-      if (lookahead == 'i') ADVANCE(376);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 344:
-      if (lookahead == 'm') ADVANCE(377);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_reject);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 346:
-      if (lookahead == 'd') ADVANCE(378);
+      if (lookahead == 'a') ADVANCE(381);
       END_STATE();
     case 347:
-      if (lookahead == 'r') ADVANCE(379);
+      if (lookahead == 's') ADVANCE(382);
       END_STATE();
     case 348:
-      if (lookahead == 'n') ADVANCE(380);
+      if (lookahead == 'r') ADVANCE(383);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 't') ADVANCE(384);
       END_STATE();
     case 350:
-      if (lookahead == 'h') ADVANCE(381);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'u') ADVANCE(385);
       END_STATE();
     case 352:
-      if (lookahead == 'l') ADVANCE(382);
+      if (lookahead == 't') ADVANCE(386);
       END_STATE();
     case 353:
-      if (lookahead == 'y') ADVANCE(383);
+      if (lookahead == 'e') ADVANCE(387);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'i') ADVANCE(388);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'm') ADVANCE(389);
       END_STATE();
     case 356:
-      if (lookahead == 'q') ADVANCE(384);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 357:
-      if (lookahead == 't') ADVANCE(385);
+      if (lookahead == 'd') ADVANCE(390);
       END_STATE();
     case 358:
-      if (lookahead == 's') ADVANCE(386);
+      if (lookahead == 'r') ADVANCE(391);
       END_STATE();
     case 359:
-      if (lookahead == 't') ADVANCE(387);
+      if (lookahead == 'n') ADVANCE(392);
       END_STATE();
     case 360:
-      if (lookahead == 'l') ADVANCE(388);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'h') ADVANCE(393);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 'l') ADVANCE(394);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'y') ADVANCE(395);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 367:
-      if (lookahead == 'e') ADVANCE(389);
+      if (lookahead == 'q') ADVANCE(396);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 't') ADVANCE(397);
       END_STATE();
     case 369:
-      if (lookahead == 'a') ADVANCE(390);
+      if (lookahead == 's') ADVANCE(398);
       END_STATE();
     case 370:
-      if (lookahead == 'd') ADVANCE(391);
+      if (lookahead == 't') ADVANCE(399);
       END_STATE();
     case 371:
-      if (lookahead == 'u') ADVANCE(392);
+      if (lookahead == 'l') ADVANCE(400);
       END_STATE();
     case 372:
-      if (lookahead == 'e') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 373:
-      if (lookahead == 't') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 374:
-      if (lookahead == 'i') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 376:
-      if (lookahead == 't') ADVANCE(396);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_related);
+      if (lookahead == 'e') ADVANCE(401);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 'a') ADVANCE(402);
       END_STATE();
     case 381:
-      if (lookahead == 'a') ADVANCE(397);
-      END_STATE();
-    case 382:
-      if (lookahead == 'e') ADVANCE(398);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 384:
-      if (lookahead == 'l') ADVANCE(399);
-      END_STATE();
-    case 385:
-      if (lookahead == 'e') ADVANCE(400);
-      END_STATE();
-    case 386:
-      if (lookahead == 'h') ADVANCE(401);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_ethernet);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 389:
-      if (lookahead == 'r') ADVANCE(402);
-      END_STATE();
-    case 390:
       if (lookahead == 'd') ADVANCE(403);
       END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_packets);
+      END_STATE();
+    case 383:
+      if (lookahead == 'u') ADVANCE(404);
+      END_STATE();
+    case 384:
+      if (lookahead == 'e') ADVANCE(405);
+      END_STATE();
+    case 385:
+      if (lookahead == 't') ADVANCE(406);
+      END_STATE();
+    case 386:
+      if (lookahead == 'i') ADVANCE(407);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 388:
+      if (lookahead == 't') ADVANCE(408);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      if (lookahead == 'a') ADVANCE(409);
       END_STATE();
     case 394:
-      if (lookahead == 'i') ADVANCE(404);
+      if (lookahead == 'e') ADVANCE(410);
       END_STATE();
     case 395:
-      if (lookahead == 'n') ADVANCE(405);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      if (lookahead == 'l') ADVANCE(411);
       END_STATE();
     case 397:
-      if (lookahead == 'b') ADVANCE(406);
+      if (lookahead == 'e') ADVANCE(412);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'h') ADVANCE(413);
       END_STATE();
     case 399:
-      if (lookahead == 'e') ADVANCE(407);
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 401:
-      if (lookahead == 'e') ADVANCE(408);
+      if (lookahead == 'r') ADVANCE(414);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      if (lookahead == 'd') ADVANCE(415);
       END_STATE();
     case 403:
-      if (lookahead == 'e') ADVANCE(409);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 404:
-      if (lookahead == 'n') ADVANCE(410);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 405:
-      if (lookahead == 'g') ADVANCE(411);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 406:
-      if (lookahead == 'l') ADVANCE(412);
+      if (lookahead == 'i') ADVANCE(416);
       END_STATE();
     case 407:
-      if (lookahead == 'n') ADVANCE(413);
+      if (lookahead == 'n') ADVANCE(417);
       END_STATE();
     case 408:
-      if (lookahead == 'd') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'b') ADVANCE(418);
       END_STATE();
     case 410:
-      if (lookahead == 'g') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      if (lookahead == 'e') ADVANCE(419);
       END_STATE();
     case 412:
-      if (lookahead == 'e') ADVANCE(416);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'e') ADVANCE(420);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'e') ADVANCE(421);
       END_STATE();
     case 416:
+      if (lookahead == 'n') ADVANCE(422);
+      END_STATE();
+    case 417:
+      if (lookahead == 'g') ADVANCE(423);
+      END_STATE();
+    case 418:
+      if (lookahead == 'l') ADVANCE(424);
+      END_STATE();
+    case 419:
+      if (lookahead == 'n') ADVANCE(425);
+      END_STATE();
+    case 420:
+      if (lookahead == 'd') ADVANCE(426);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 422:
+      if (lookahead == 'g') ADVANCE(427);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 424:
+      if (lookahead == 'e') ADVANCE(428);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 428:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -9604,162 +9777,162 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 225},
-  [2] = {.lex_state = 225},
-  [3] = {.lex_state = 225},
-  [4] = {.lex_state = 225},
-  [5] = {.lex_state = 225},
-  [6] = {.lex_state = 225},
-  [7] = {.lex_state = 232},
-  [8] = {.lex_state = 225},
-  [9] = {.lex_state = 234},
-  [10] = {.lex_state = 234},
-  [11] = {.lex_state = 234},
-  [12] = {.lex_state = 234},
-  [13] = {.lex_state = 228},
-  [14] = {.lex_state = 234},
-  [15] = {.lex_state = 234},
-  [16] = {.lex_state = 234},
-  [17] = {.lex_state = 234},
-  [18] = {.lex_state = 234},
-  [19] = {.lex_state = 230},
-  [20] = {.lex_state = 226},
-  [21] = {.lex_state = 236},
-  [22] = {.lex_state = 236},
-  [23] = {.lex_state = 226},
-  [24] = {.lex_state = 242},
-  [25] = {.lex_state = 242},
-  [26] = {.lex_state = 242},
-  [27] = {.lex_state = 241},
-  [28] = {.lex_state = 241},
-  [29] = {.lex_state = 241},
-  [30] = {.lex_state = 226},
-  [31] = {.lex_state = 242},
-  [32] = {.lex_state = 242},
-  [33] = {.lex_state = 230},
-  [34] = {.lex_state = 230},
-  [35] = {.lex_state = 230},
-  [36] = {.lex_state = 226},
-  [37] = {.lex_state = 241},
-  [38] = {.lex_state = 226},
-  [39] = {.lex_state = 230},
-  [40] = {.lex_state = 226},
-  [41] = {.lex_state = 226},
-  [42] = {.lex_state = 226},
-  [43] = {.lex_state = 230},
-  [44] = {.lex_state = 226},
-  [45] = {.lex_state = 226},
-  [46] = {.lex_state = 226},
-  [47] = {.lex_state = 226},
-  [48] = {.lex_state = 241},
-  [49] = {.lex_state = 227},
-  [50] = {.lex_state = 230},
-  [51] = {.lex_state = 230},
-  [52] = {.lex_state = 1},
-  [53] = {.lex_state = 1},
-  [54] = {.lex_state = 230},
-  [55] = {.lex_state = 230},
+  [1] = {.lex_state = 234},
+  [2] = {.lex_state = 241},
+  [3] = {.lex_state = 234},
+  [4] = {.lex_state = 234},
+  [5] = {.lex_state = 234},
+  [6] = {.lex_state = 234},
+  [7] = {.lex_state = 234},
+  [8] = {.lex_state = 234},
+  [9] = {.lex_state = 243},
+  [10] = {.lex_state = 243},
+  [11] = {.lex_state = 238},
+  [12] = {.lex_state = 243},
+  [13] = {.lex_state = 243},
+  [14] = {.lex_state = 243},
+  [15] = {.lex_state = 243},
+  [16] = {.lex_state = 243},
+  [17] = {.lex_state = 243},
+  [18] = {.lex_state = 243},
+  [19] = {.lex_state = 240},
+  [20] = {.lex_state = 235},
+  [21] = {.lex_state = 235},
+  [22] = {.lex_state = 244},
+  [23] = {.lex_state = 244},
+  [24] = {.lex_state = 251},
+  [25] = {.lex_state = 251},
+  [26] = {.lex_state = 251},
+  [27] = {.lex_state = 235},
+  [28] = {.lex_state = 250},
+  [29] = {.lex_state = 250},
+  [30] = {.lex_state = 250},
+  [31] = {.lex_state = 251},
+  [32] = {.lex_state = 251},
+  [33] = {.lex_state = 240},
+  [34] = {.lex_state = 240},
+  [35] = {.lex_state = 240},
+  [36] = {.lex_state = 235},
+  [37] = {.lex_state = 237},
+  [38] = {.lex_state = 235},
+  [39] = {.lex_state = 240},
+  [40] = {.lex_state = 235},
+  [41] = {.lex_state = 235},
+  [42] = {.lex_state = 235},
+  [43] = {.lex_state = 240},
+  [44] = {.lex_state = 235},
+  [45] = {.lex_state = 235},
+  [46] = {.lex_state = 235},
+  [47] = {.lex_state = 235},
+  [48] = {.lex_state = 250},
+  [49] = {.lex_state = 250},
+  [50] = {.lex_state = 240},
+  [51] = {.lex_state = 237},
+  [52] = {.lex_state = 240},
+  [53] = {.lex_state = 240},
+  [54] = {.lex_state = 240},
+  [55] = {.lex_state = 1},
   [56] = {.lex_state = 1},
-  [57] = {.lex_state = 246},
-  [58] = {.lex_state = 246},
-  [59] = {.lex_state = 246},
-  [60] = {.lex_state = 226},
-  [61] = {.lex_state = 226},
-  [62] = {.lex_state = 246},
-  [63] = {.lex_state = 226},
-  [64] = {.lex_state = 238},
-  [65] = {.lex_state = 238},
-  [66] = {.lex_state = 238},
-  [67] = {.lex_state = 226},
-  [68] = {.lex_state = 226},
-  [69] = {.lex_state = 3},
-  [70] = {.lex_state = 1},
-  [71] = {.lex_state = 3},
-  [72] = {.lex_state = 3},
-  [73] = {.lex_state = 3},
-  [74] = {.lex_state = 3},
-  [75] = {.lex_state = 227},
-  [76] = {.lex_state = 1},
-  [77] = {.lex_state = 226},
-  [78] = {.lex_state = 230},
-  [79] = {.lex_state = 246},
-  [80] = {.lex_state = 230},
-  [81] = {.lex_state = 226},
-  [82] = {.lex_state = 3},
-  [83] = {.lex_state = 230},
-  [84] = {.lex_state = 246},
-  [85] = {.lex_state = 230},
-  [86] = {.lex_state = 230},
-  [87] = {.lex_state = 246},
-  [88] = {.lex_state = 225},
-  [89] = {.lex_state = 225},
-  [90] = {.lex_state = 225},
-  [91] = {.lex_state = 230},
-  [92] = {.lex_state = 230},
-  [93] = {.lex_state = 230},
-  [94] = {.lex_state = 226},
-  [95] = {.lex_state = 230},
-  [96] = {.lex_state = 227},
-  [97] = {.lex_state = 238},
-  [98] = {.lex_state = 230},
-  [99] = {.lex_state = 246},
-  [100] = {.lex_state = 246},
-  [101] = {.lex_state = 238},
-  [102] = {.lex_state = 246},
-  [103] = {.lex_state = 227},
-  [104] = {.lex_state = 225},
-  [105] = {.lex_state = 230},
-  [106] = {.lex_state = 230},
-  [107] = {.lex_state = 230},
-  [108] = {.lex_state = 230},
-  [109] = {.lex_state = 230},
-  [110] = {.lex_state = 230},
-  [111] = {.lex_state = 227},
-  [112] = {.lex_state = 230},
+  [57] = {.lex_state = 1},
+  [58] = {.lex_state = 255},
+  [59] = {.lex_state = 255},
+  [60] = {.lex_state = 255},
+  [61] = {.lex_state = 237},
+  [62] = {.lex_state = 255},
+  [63] = {.lex_state = 235},
+  [64] = {.lex_state = 237},
+  [65] = {.lex_state = 235},
+  [66] = {.lex_state = 237},
+  [67] = {.lex_state = 235},
+  [68] = {.lex_state = 247},
+  [69] = {.lex_state = 247},
+  [70] = {.lex_state = 235},
+  [71] = {.lex_state = 247},
+  [72] = {.lex_state = 235},
+  [73] = {.lex_state = 237},
+  [74] = {.lex_state = 237},
+  [75] = {.lex_state = 3},
+  [76] = {.lex_state = 3},
+  [77] = {.lex_state = 3},
+  [78] = {.lex_state = 3},
+  [79] = {.lex_state = 3},
+  [80] = {.lex_state = 237},
+  [81] = {.lex_state = 1},
+  [82] = {.lex_state = 1},
+  [83] = {.lex_state = 255},
+  [84] = {.lex_state = 235},
+  [85] = {.lex_state = 3},
+  [86] = {.lex_state = 240},
+  [87] = {.lex_state = 240},
+  [88] = {.lex_state = 240},
+  [89] = {.lex_state = 235},
+  [90] = {.lex_state = 255},
+  [91] = {.lex_state = 255},
+  [92] = {.lex_state = 240},
+  [93] = {.lex_state = 234},
+  [94] = {.lex_state = 234},
+  [95] = {.lex_state = 234},
+  [96] = {.lex_state = 234},
+  [97] = {.lex_state = 240},
+  [98] = {.lex_state = 240},
+  [99] = {.lex_state = 240},
+  [100] = {.lex_state = 240},
+  [101] = {.lex_state = 240},
+  [102] = {.lex_state = 235},
+  [103] = {.lex_state = 255},
+  [104] = {.lex_state = 255},
+  [105] = {.lex_state = 247},
+  [106] = {.lex_state = 247},
+  [107] = {.lex_state = 255},
+  [108] = {.lex_state = 240},
+  [109] = {.lex_state = 240},
+  [110] = {.lex_state = 240},
+  [111] = {.lex_state = 240},
+  [112] = {.lex_state = 240},
   [113] = {.lex_state = 240},
   [114] = {.lex_state = 237},
-  [115] = {.lex_state = 225},
-  [116] = {.lex_state = 245},
-  [117] = {.lex_state = 246},
-  [118] = {.lex_state = 239},
-  [119] = {.lex_state = 239},
-  [120] = {.lex_state = 237},
-  [121] = {.lex_state = 239},
-  [122] = {.lex_state = 225},
-  [123] = {.lex_state = 237},
-  [124] = {.lex_state = 226},
-  [125] = {.lex_state = 226},
-  [126] = {.lex_state = 240},
-  [127] = {.lex_state = 15},
-  [128] = {.lex_state = 240},
-  [129] = {.lex_state = 227},
-  [130] = {.lex_state = 237},
-  [131] = {.lex_state = 227},
-  [132] = {.lex_state = 11},
-  [133] = {.lex_state = 227},
-  [134] = {.lex_state = 228},
-  [135] = {.lex_state = 240},
-  [136] = {.lex_state = 11},
-  [137] = {.lex_state = 11},
-  [138] = {.lex_state = 12},
-  [139] = {.lex_state = 227},
-  [140] = {.lex_state = 12},
+  [115] = {.lex_state = 240},
+  [116] = {.lex_state = 240},
+  [117] = {.lex_state = 254},
+  [118] = {.lex_state = 255},
+  [119] = {.lex_state = 246},
+  [120] = {.lex_state = 246},
+  [121] = {.lex_state = 248},
+  [122] = {.lex_state = 248},
+  [123] = {.lex_state = 234},
+  [124] = {.lex_state = 248},
+  [125] = {.lex_state = 246},
+  [126] = {.lex_state = 234},
+  [127] = {.lex_state = 249},
+  [128] = {.lex_state = 15},
+  [129] = {.lex_state = 235},
+  [130] = {.lex_state = 249},
+  [131] = {.lex_state = 235},
+  [132] = {.lex_state = 249},
+  [133] = {.lex_state = 246},
+  [134] = {.lex_state = 249},
+  [135] = {.lex_state = 237},
+  [136] = {.lex_state = 238},
+  [137] = {.lex_state = 237},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 11},
+  [140] = {.lex_state = 11},
   [141] = {.lex_state = 11},
-  [142] = {.lex_state = 11},
-  [143] = {.lex_state = 12},
-  [144] = {.lex_state = 227},
+  [142] = {.lex_state = 12},
+  [143] = {.lex_state = 237},
+  [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 237},
-  [149] = {.lex_state = 11},
-  [150] = {.lex_state = 225},
-  [151] = {.lex_state = 239},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 225},
-  [154] = {.lex_state = 11},
-  [155] = {.lex_state = 11},
-  [156] = {.lex_state = 11},
+  [148] = {.lex_state = 11},
+  [149] = {.lex_state = 246},
+  [150] = {.lex_state = 11},
+  [151] = {.lex_state = 12},
+  [152] = {.lex_state = 234},
+  [153] = {.lex_state = 234},
+  [154] = {.lex_state = 12},
+  [155] = {.lex_state = 248},
+  [156] = {.lex_state = 248},
   [157] = {.lex_state = 11},
   [158] = {.lex_state = 11},
   [159] = {.lex_state = 11},
@@ -9776,282 +9949,289 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [170] = {.lex_state = 11},
   [171] = {.lex_state = 11},
   [172] = {.lex_state = 11},
-  [173] = {.lex_state = 239},
-  [174] = {.lex_state = 251},
-  [175] = {.lex_state = 228},
-  [176] = {.lex_state = 251},
-  [177] = {.lex_state = 251},
-  [178] = {.lex_state = 251},
-  [179] = {.lex_state = 15},
-  [180] = {.lex_state = 227},
+  [173] = {.lex_state = 11},
+  [174] = {.lex_state = 11},
+  [175] = {.lex_state = 11},
+  [176] = {.lex_state = 11},
+  [177] = {.lex_state = 237},
+  [178] = {.lex_state = 238},
+  [179] = {.lex_state = 260},
+  [180] = {.lex_state = 260},
   [181] = {.lex_state = 11},
-  [182] = {.lex_state = 227},
-  [183] = {.lex_state = 253},
-  [184] = {.lex_state = 251},
-  [185] = {.lex_state = 251},
-  [186] = {.lex_state = 12},
-  [187] = {.lex_state = 253},
-  [188] = {.lex_state = 253},
-  [189] = {.lex_state = 225},
-  [190] = {.lex_state = 240},
-  [191] = {.lex_state = 19},
-  [192] = {.lex_state = 0},
-  [193] = {.lex_state = 226},
-  [194] = {.lex_state = 227},
-  [195] = {.lex_state = 225},
-  [196] = {.lex_state = 0},
-  [197] = {.lex_state = 22},
-  [198] = {.lex_state = 225},
-  [199] = {.lex_state = 0},
-  [200] = {.lex_state = 225},
-  [201] = {.lex_state = 225},
-  [202] = {.lex_state = 225},
-  [203] = {.lex_state = 11},
-  [204] = {.lex_state = 227},
-  [205] = {.lex_state = 225},
-  [206] = {.lex_state = 226},
-  [207] = {.lex_state = 19},
-  [208] = {.lex_state = 227},
-  [209] = {.lex_state = 14},
+  [182] = {.lex_state = 262},
+  [183] = {.lex_state = 260},
+  [184] = {.lex_state = 260},
+  [185] = {.lex_state = 262},
+  [186] = {.lex_state = 260},
+  [187] = {.lex_state = 260},
+  [188] = {.lex_state = 237},
+  [189] = {.lex_state = 234},
+  [190] = {.lex_state = 262},
+  [191] = {.lex_state = 237},
+  [192] = {.lex_state = 12},
+  [193] = {.lex_state = 15},
+  [194] = {.lex_state = 249},
+  [195] = {.lex_state = 14},
+  [196] = {.lex_state = 237},
+  [197] = {.lex_state = 0},
+  [198] = {.lex_state = 0},
+  [199] = {.lex_state = 235},
+  [200] = {.lex_state = 22},
+  [201] = {.lex_state = 234},
+  [202] = {.lex_state = 234},
+  [203] = {.lex_state = 234},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 237},
+  [206] = {.lex_state = 237},
+  [207] = {.lex_state = 235},
+  [208] = {.lex_state = 234},
+  [209] = {.lex_state = 234},
   [210] = {.lex_state = 0},
-  [211] = {.lex_state = 14},
-  [212] = {.lex_state = 0},
-  [213] = {.lex_state = 19},
-  [214] = {.lex_state = 14},
-  [215] = {.lex_state = 13},
-  [216] = {.lex_state = 13},
-  [217] = {.lex_state = 13},
-  [218] = {.lex_state = 225},
-  [219] = {.lex_state = 227},
-  [220] = {.lex_state = 225},
-  [221] = {.lex_state = 22},
-  [222] = {.lex_state = 22},
-  [223] = {.lex_state = 225},
-  [224] = {.lex_state = 225},
-  [225] = {.lex_state = 22},
-  [226] = {.lex_state = 22},
-  [227] = {.lex_state = 22},
-  [228] = {.lex_state = 225},
+  [211] = {.lex_state = 19},
+  [212] = {.lex_state = 237},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 19},
+  [215] = {.lex_state = 14},
+  [216] = {.lex_state = 19},
+  [217] = {.lex_state = 14},
+  [218] = {.lex_state = 13},
+  [219] = {.lex_state = 13},
+  [220] = {.lex_state = 13},
+  [221] = {.lex_state = 234},
+  [222] = {.lex_state = 234},
+  [223] = {.lex_state = 11},
+  [224] = {.lex_state = 234},
+  [225] = {.lex_state = 234},
+  [226] = {.lex_state = 11},
+  [227] = {.lex_state = 234},
+  [228] = {.lex_state = 234},
   [229] = {.lex_state = 22},
   [230] = {.lex_state = 22},
   [231] = {.lex_state = 22},
-  [232] = {.lex_state = 225},
+  [232] = {.lex_state = 234},
   [233] = {.lex_state = 22},
-  [234] = {.lex_state = 0},
+  [234] = {.lex_state = 22},
   [235] = {.lex_state = 22},
-  [236] = {.lex_state = 22},
-  [237] = {.lex_state = 0},
-  [238] = {.lex_state = 251},
+  [236] = {.lex_state = 234},
+  [237] = {.lex_state = 22},
+  [238] = {.lex_state = 0},
   [239] = {.lex_state = 22},
   [240] = {.lex_state = 22},
-  [241] = {.lex_state = 22},
-  [242] = {.lex_state = 227},
-  [243] = {.lex_state = 225},
-  [244] = {.lex_state = 0},
-  [245] = {.lex_state = 225},
-  [246] = {.lex_state = 0},
-  [247] = {.lex_state = 225},
-  [248] = {.lex_state = 253},
-  [249] = {.lex_state = 11},
-  [250] = {.lex_state = 225},
-  [251] = {.lex_state = 22},
-  [252] = {.lex_state = 0},
-  [253] = {.lex_state = 251},
-  [254] = {.lex_state = 225},
-  [255] = {.lex_state = 225},
-  [256] = {.lex_state = 225},
-  [257] = {.lex_state = 225},
-  [258] = {.lex_state = 225},
-  [259] = {.lex_state = 225},
-  [260] = {.lex_state = 225},
-  [261] = {.lex_state = 225},
-  [262] = {.lex_state = 225},
-  [263] = {.lex_state = 225},
-  [264] = {.lex_state = 225},
-  [265] = {.lex_state = 225},
-  [266] = {.lex_state = 225},
-  [267] = {.lex_state = 225},
-  [268] = {.lex_state = 225},
-  [269] = {.lex_state = 225},
-  [270] = {.lex_state = 225},
-  [271] = {.lex_state = 225},
-  [272] = {.lex_state = 225},
-  [273] = {.lex_state = 225},
-  [274] = {.lex_state = 225},
-  [275] = {.lex_state = 225},
-  [276] = {.lex_state = 252},
-  [277] = {.lex_state = 225},
-  [278] = {.lex_state = 23},
-  [279] = {.lex_state = 16},
-  [280] = {.lex_state = 23},
-  [281] = {.lex_state = 227},
-  [282] = {.lex_state = 11},
+  [241] = {.lex_state = 0},
+  [242] = {.lex_state = 260},
+  [243] = {.lex_state = 22},
+  [244] = {.lex_state = 22},
+  [245] = {.lex_state = 22},
+  [246] = {.lex_state = 237},
+  [247] = {.lex_state = 234},
+  [248] = {.lex_state = 0},
+  [249] = {.lex_state = 234},
+  [250] = {.lex_state = 0},
+  [251] = {.lex_state = 234},
+  [252] = {.lex_state = 262},
+  [253] = {.lex_state = 234},
+  [254] = {.lex_state = 234},
+  [255] = {.lex_state = 22},
+  [256] = {.lex_state = 0},
+  [257] = {.lex_state = 260},
+  [258] = {.lex_state = 234},
+  [259] = {.lex_state = 22},
+  [260] = {.lex_state = 234},
+  [261] = {.lex_state = 234},
+  [262] = {.lex_state = 234},
+  [263] = {.lex_state = 234},
+  [264] = {.lex_state = 234},
+  [265] = {.lex_state = 234},
+  [266] = {.lex_state = 234},
+  [267] = {.lex_state = 234},
+  [268] = {.lex_state = 234},
+  [269] = {.lex_state = 234},
+  [270] = {.lex_state = 234},
+  [271] = {.lex_state = 234},
+  [272] = {.lex_state = 234},
+  [273] = {.lex_state = 234},
+  [274] = {.lex_state = 234},
+  [275] = {.lex_state = 234},
+  [276] = {.lex_state = 234},
+  [277] = {.lex_state = 234},
+  [278] = {.lex_state = 234},
+  [279] = {.lex_state = 234},
+  [280] = {.lex_state = 234},
+  [281] = {.lex_state = 261},
+  [282] = {.lex_state = 22},
   [283] = {.lex_state = 23},
   [284] = {.lex_state = 23},
-  [285] = {.lex_state = 23},
-  [286] = {.lex_state = 225},
-  [287] = {.lex_state = 225},
-  [288] = {.lex_state = 227},
-  [289] = {.lex_state = 16},
-  [290] = {.lex_state = 22},
+  [285] = {.lex_state = 234},
+  [286] = {.lex_state = 22},
+  [287] = {.lex_state = 23},
+  [288] = {.lex_state = 11},
+  [289] = {.lex_state = 23},
+  [290] = {.lex_state = 23},
   [291] = {.lex_state = 16},
-  [292] = {.lex_state = 226},
-  [293] = {.lex_state = 227},
-  [294] = {.lex_state = 234},
-  [295] = {.lex_state = 23},
-  [296] = {.lex_state = 227},
-  [297] = {.lex_state = 234},
-  [298] = {.lex_state = 234},
-  [299] = {.lex_state = 0},
-  [300] = {.lex_state = 0},
-  [301] = {.lex_state = 0},
-  [302] = {.lex_state = 230},
-  [303] = {.lex_state = 0},
-  [304] = {.lex_state = 0},
-  [305] = {.lex_state = 230},
-  [306] = {.lex_state = 226},
-  [307] = {.lex_state = 236},
-  [308] = {.lex_state = 236},
-  [309] = {.lex_state = 227},
-  [310] = {.lex_state = 226},
-  [311] = {.lex_state = 0},
-  [312] = {.lex_state = 236},
-  [313] = {.lex_state = 0},
-  [314] = {.lex_state = 226},
+  [292] = {.lex_state = 234},
+  [293] = {.lex_state = 16},
+  [294] = {.lex_state = 237},
+  [295] = {.lex_state = 237},
+  [296] = {.lex_state = 16},
+  [297] = {.lex_state = 235},
+  [298] = {.lex_state = 237},
+  [299] = {.lex_state = 237},
+  [300] = {.lex_state = 23},
+  [301] = {.lex_state = 243},
+  [302] = {.lex_state = 243},
+  [303] = {.lex_state = 243},
+  [304] = {.lex_state = 240},
+  [305] = {.lex_state = 0},
+  [306] = {.lex_state = 0},
+  [307] = {.lex_state = 235},
+  [308] = {.lex_state = 0},
+  [309] = {.lex_state = 235},
+  [310] = {.lex_state = 244},
+  [311] = {.lex_state = 255},
+  [312] = {.lex_state = 240},
+  [313] = {.lex_state = 240},
+  [314] = {.lex_state = 244},
   [315] = {.lex_state = 0},
-  [316] = {.lex_state = 0},
-  [317] = {.lex_state = 226},
+  [316] = {.lex_state = 255},
+  [317] = {.lex_state = 0},
   [318] = {.lex_state = 0},
-  [319] = {.lex_state = 226},
+  [319] = {.lex_state = 0},
   [320] = {.lex_state = 0},
-  [321] = {.lex_state = 0},
-  [322] = {.lex_state = 230},
-  [323] = {.lex_state = 230},
+  [321] = {.lex_state = 244},
+  [322] = {.lex_state = 0},
+  [323] = {.lex_state = 244},
   [324] = {.lex_state = 0},
   [325] = {.lex_state = 0},
-  [326] = {.lex_state = 236},
-  [327] = {.lex_state = 227},
-  [328] = {.lex_state = 226},
+  [326] = {.lex_state = 235},
+  [327] = {.lex_state = 235},
+  [328] = {.lex_state = 0},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 0},
-  [332] = {.lex_state = 227},
+  [330] = {.lex_state = 255},
+  [331] = {.lex_state = 240},
+  [332] = {.lex_state = 244},
   [333] = {.lex_state = 0},
-  [334] = {.lex_state = 19},
+  [334] = {.lex_state = 244},
   [335] = {.lex_state = 0},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 19},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 227},
-  [340] = {.lex_state = 14},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 14},
-  [343] = {.lex_state = 226},
-  [344] = {.lex_state = 13},
+  [336] = {.lex_state = 237},
+  [337] = {.lex_state = 0},
+  [338] = {.lex_state = 19},
+  [339] = {.lex_state = 0},
+  [340] = {.lex_state = 0},
+  [341] = {.lex_state = 19},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 14},
+  [344] = {.lex_state = 14},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 13},
-  [347] = {.lex_state = 230},
-  [348] = {.lex_state = 226},
-  [349] = {.lex_state = 226},
-  [350] = {.lex_state = 0},
-  [351] = {.lex_state = 226},
-  [352] = {.lex_state = 226},
-  [353] = {.lex_state = 0},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 226},
-  [356] = {.lex_state = 227},
+  [346] = {.lex_state = 0},
+  [347] = {.lex_state = 13},
+  [348] = {.lex_state = 244},
+  [349] = {.lex_state = 13},
+  [350] = {.lex_state = 244},
+  [351] = {.lex_state = 244},
+  [352] = {.lex_state = 244},
+  [353] = {.lex_state = 235},
+  [354] = {.lex_state = 244},
+  [355] = {.lex_state = 244},
+  [356] = {.lex_state = 244},
   [357] = {.lex_state = 0},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 226},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 226},
-  [363] = {.lex_state = 226},
-  [364] = {.lex_state = 226},
-  [365] = {.lex_state = 226},
+  [359] = {.lex_state = 244},
+  [360] = {.lex_state = 240},
+  [361] = {.lex_state = 240},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 0},
+  [364] = {.lex_state = 244},
+  [365] = {.lex_state = 0},
   [366] = {.lex_state = 0},
-  [367] = {.lex_state = 226},
-  [368] = {.lex_state = 236},
-  [369] = {.lex_state = 230},
-  [370] = {.lex_state = 230},
-  [371] = {.lex_state = 236},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 0},
-  [374] = {.lex_state = 236},
-  [375] = {.lex_state = 0},
-  [376] = {.lex_state = 225},
+  [367] = {.lex_state = 244},
+  [368] = {.lex_state = 244},
+  [369] = {.lex_state = 244},
+  [370] = {.lex_state = 244},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 244},
+  [373] = {.lex_state = 240},
+  [374] = {.lex_state = 240},
+  [375] = {.lex_state = 235},
+  [376] = {.lex_state = 235},
   [377] = {.lex_state = 0},
   [378] = {.lex_state = 0},
-  [379] = {.lex_state = 226},
-  [380] = {.lex_state = 0},
-  [381] = {.lex_state = 0},
-  [382] = {.lex_state = 24},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 227},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 240},
+  [381] = {.lex_state = 255},
+  [382] = {.lex_state = 0},
+  [383] = {.lex_state = 234},
+  [384] = {.lex_state = 0},
   [385] = {.lex_state = 0},
-  [386] = {.lex_state = 230},
-  [387] = {.lex_state = 230},
-  [388] = {.lex_state = 230},
-  [389] = {.lex_state = 230},
-  [390] = {.lex_state = 230},
-  [391] = {.lex_state = 226},
-  [392] = {.lex_state = 230},
-  [393] = {.lex_state = 230},
-  [394] = {.lex_state = 227},
-  [395] = {.lex_state = 230},
-  [396] = {.lex_state = 8},
-  [397] = {.lex_state = 230},
-  [398] = {.lex_state = 230},
-  [399] = {.lex_state = 9},
-  [400] = {.lex_state = 25},
-  [401] = {.lex_state = 16},
-  [402] = {.lex_state = 16},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 227},
-  [405] = {.lex_state = 230},
-  [406] = {.lex_state = 227},
-  [407] = {.lex_state = 227},
-  [408] = {.lex_state = 225},
-  [409] = {.lex_state = 225},
-  [410] = {.lex_state = 227},
-  [411] = {.lex_state = 230},
-  [412] = {.lex_state = 225},
-  [413] = {.lex_state = 10},
-  [414] = {.lex_state = 225},
-  [415] = {.lex_state = 227},
-  [416] = {.lex_state = 227},
-  [417] = {.lex_state = 0},
-  [418] = {.lex_state = 230},
-  [419] = {.lex_state = 227},
-  [420] = {.lex_state = 227},
-  [421] = {.lex_state = 227},
-  [422] = {.lex_state = 230},
-  [423] = {.lex_state = 227},
-  [424] = {.lex_state = 0},
-  [425] = {.lex_state = 0},
+  [386] = {.lex_state = 0},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 0},
+  [389] = {.lex_state = 24},
+  [390] = {.lex_state = 0},
+  [391] = {.lex_state = 237},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 235},
+  [394] = {.lex_state = 235},
+  [395] = {.lex_state = 235},
+  [396] = {.lex_state = 235},
+  [397] = {.lex_state = 235},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 8},
+  [400] = {.lex_state = 235},
+  [401] = {.lex_state = 237},
+  [402] = {.lex_state = 235},
+  [403] = {.lex_state = 235},
+  [404] = {.lex_state = 235},
+  [405] = {.lex_state = 9},
+  [406] = {.lex_state = 240},
+  [407] = {.lex_state = 16},
+  [408] = {.lex_state = 16},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 237},
+  [411] = {.lex_state = 235},
+  [412] = {.lex_state = 235},
+  [413] = {.lex_state = 234},
+  [414] = {.lex_state = 234},
+  [415] = {.lex_state = 234},
+  [416] = {.lex_state = 237},
+  [417] = {.lex_state = 240},
+  [418] = {.lex_state = 237},
+  [419] = {.lex_state = 234},
+  [420] = {.lex_state = 237},
+  [421] = {.lex_state = 237},
+  [422] = {.lex_state = 235},
+  [423] = {.lex_state = 237},
+  [424] = {.lex_state = 237},
+  [425] = {.lex_state = 237},
   [426] = {.lex_state = 0},
-  [427] = {.lex_state = 230},
-  [428] = {.lex_state = 0},
-  [429] = {.lex_state = 225},
-  [430] = {.lex_state = 228},
+  [427] = {.lex_state = 237},
+  [428] = {.lex_state = 237},
+  [429] = {.lex_state = 235},
+  [430] = {.lex_state = 10},
   [431] = {.lex_state = 0},
   [432] = {.lex_state = 0},
   [433] = {.lex_state = 0},
-  [434] = {.lex_state = 227},
+  [434] = {.lex_state = 240},
   [435] = {.lex_state = 0},
-  [436] = {.lex_state = 0},
+  [436] = {.lex_state = 234},
   [437] = {.lex_state = 0},
-  [438] = {.lex_state = 0},
+  [438] = {.lex_state = 240},
   [439] = {.lex_state = 0},
   [440] = {.lex_state = 0},
-  [441] = {.lex_state = 230},
+  [441] = {.lex_state = 0},
   [442] = {.lex_state = 0},
-  [443] = {.lex_state = 0},
-  [444] = {.lex_state = 230},
+  [443] = {.lex_state = 238},
+  [444] = {.lex_state = 240},
   [445] = {.lex_state = 0},
   [446] = {.lex_state = 0},
   [447] = {.lex_state = 0},
-  [448] = {.lex_state = 230},
+  [448] = {.lex_state = 240},
+  [449] = {.lex_state = 0},
+  [450] = {.lex_state = 0},
+  [451] = {.lex_state = 237},
+  [452] = {.lex_state = 0},
+  [453] = {.lex_state = 0},
+  [454] = {.lex_state = 0},
+  [455] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10139,6 +10319,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_corrupt] = ACTIONS(1),
     [anon_sym_reorder] = ACTIONS(1),
     [anon_sym_gap] = ACTIONS(1),
+    [anon_sym_slot] = ACTIONS(1),
+    [anon_sym_packets] = ACTIONS(1),
+    [anon_sym_bytes] = ACTIONS(1),
     [anon_sym_bpf] = ACTIONS(1),
     [anon_sym_egress] = ACTIONS(1),
     [anon_sym_xdp] = ACTIONS(1),
@@ -10216,43 +10399,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(431),
-    [sym__statements] = STATE(433),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(212),
-    [sym_netns_statement] = STATE(212),
-    [sym_host_statement] = STATE(212),
-    [sym_table_statement] = STATE(212),
-    [sym_let_statement] = STATE(212),
-    [sym_for_statement] = STATE(212),
-    [sym_include_statement] = STATE(212),
-    [sym_expect_statement] = STATE(212),
-    [sym_veth_statement] = STATE(212),
-    [sym_bridge_statement] = STATE(212),
-    [sym_dummy_statement] = STATE(212),
-    [sym_vrf_statement] = STATE(212),
-    [sym_macvlan_statement] = STATE(212),
-    [sym_vxlan_statement] = STATE(212),
-    [sym_link_statement] = STATE(212),
-    [sym_addr_statement] = STATE(212),
-    [sym_state_statement] = STATE(212),
-    [sym_mtu_statement] = STATE(212),
-    [sym_mac_statement] = STATE(212),
-    [sym_master_statement] = STATE(212),
-    [sym_shape_statement] = STATE(212),
-    [sym_htb_statement] = STATE(212),
-    [sym_class_statement] = STATE(212),
-    [sym_filter_statement] = STATE(212),
-    [sym_qdisc_statement] = STATE(212),
-    [sym_netem_statement] = STATE(212),
-    [sym_bpf_statement] = STATE(212),
-    [sym_xdp_statement] = STATE(212),
-    [sym_route_statement] = STATE(212),
-    [sym_rule_statement] = STATE(212),
-    [sym_forward_statement] = STATE(212),
-    [sym_sysctl_statement] = STATE(212),
-    [sym_firewall_statement] = STATE(212),
-    [aux_sym__statements_repeat1] = STATE(3),
+    [sym_source_file] = STATE(435),
+    [sym__statements] = STATE(437),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
+    [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10293,121 +10476,123 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__statements] = STATE(425),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(212),
-    [sym_netns_statement] = STATE(212),
-    [sym_host_statement] = STATE(212),
-    [sym_table_statement] = STATE(212),
-    [sym_let_statement] = STATE(212),
-    [sym_for_statement] = STATE(212),
-    [sym_include_statement] = STATE(212),
-    [sym_expect_statement] = STATE(212),
-    [sym_veth_statement] = STATE(212),
-    [sym_bridge_statement] = STATE(212),
-    [sym_dummy_statement] = STATE(212),
-    [sym_vrf_statement] = STATE(212),
-    [sym_macvlan_statement] = STATE(212),
-    [sym_vxlan_statement] = STATE(212),
-    [sym_link_statement] = STATE(212),
-    [sym_addr_statement] = STATE(212),
-    [sym_state_statement] = STATE(212),
-    [sym_mtu_statement] = STATE(212),
-    [sym_mac_statement] = STATE(212),
-    [sym_master_statement] = STATE(212),
-    [sym_shape_statement] = STATE(212),
-    [sym_htb_statement] = STATE(212),
-    [sym_class_statement] = STATE(212),
-    [sym_filter_statement] = STATE(212),
-    [sym_qdisc_statement] = STATE(212),
-    [sym_netem_statement] = STATE(212),
-    [sym_bpf_statement] = STATE(212),
-    [sym_xdp_statement] = STATE(212),
-    [sym_route_statement] = STATE(212),
-    [sym_rule_statement] = STATE(212),
-    [sym_forward_statement] = STATE(212),
-    [sym_sysctl_statement] = STATE(212),
-    [sym_firewall_statement] = STATE(212),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [ts_builtin_sym_end] = ACTIONS(73),
+    [anon_sym_SEMI] = ACTIONS(73),
+    [sym__newline] = ACTIONS(73),
+    [anon_sym_LT] = ACTIONS(73),
     [anon_sym_GT] = ACTIONS(73),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_dummy] = ACTIONS(27),
-    [anon_sym_vrf] = ACTIONS(29),
-    [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_table] = ACTIONS(73),
+    [anon_sym_within] = ACTIONS(73),
+    [anon_sym_id] = ACTIONS(73),
+    [anon_sym_remote] = ACTIONS(73),
+    [anon_sym_group] = ACTIONS(73),
+    [anon_sym_local] = ACTIONS(73),
+    [anon_sym_mtu] = ACTIONS(73),
+    [anon_sym_burst] = ACTIONS(73),
+    [anon_sym_latency] = ACTIONS(73),
+    [anon_sym_limit] = ACTIONS(73),
+    [anon_sym_peakrate] = ACTIONS(73),
+    [anon_sym_overhead] = ACTIONS(73),
+    [anon_sym_mpu] = ACTIONS(73),
+    [anon_sym_linklayer] = ACTIONS(73),
+    [anon_sym_default] = ACTIONS(73),
+    [anon_sym_r2q] = ACTIONS(73),
+    [anon_sym_direct_qlen] = ACTIONS(73),
+    [anon_sym_rate] = ACTIONS(73),
+    [anon_sym_ceil] = ACTIONS(73),
+    [anon_sym_prio] = ACTIONS(75),
+    [anon_sym_cburst] = ACTIONS(73),
+    [anon_sym_quantum] = ACTIONS(73),
+    [anon_sym_proto] = ACTIONS(73),
+    [anon_sym_src] = ACTIONS(73),
+    [anon_sym_dst] = ACTIONS(73),
+    [anon_sym_sport] = ACTIONS(73),
+    [anon_sym_dport] = ACTIONS(73),
+    [anon_sym_handle] = ACTIONS(73),
+    [anon_sym_DASH_GT] = ACTIONS(73),
+    [anon_sym_delay] = ACTIONS(73),
+    [anon_sym_jitter] = ACTIONS(73),
+    [anon_sym_loss] = ACTIONS(73),
+    [anon_sym_duplicate] = ACTIONS(73),
+    [anon_sym_corrupt] = ACTIONS(73),
+    [anon_sym_reorder] = ACTIONS(73),
+    [anon_sym_gap] = ACTIONS(73),
+    [anon_sym_slot] = ACTIONS(73),
+    [anon_sym_packets] = ACTIONS(73),
+    [anon_sym_bytes] = ACTIONS(73),
+    [anon_sym_via] = ACTIONS(73),
+    [anon_sym_metric] = ACTIONS(73),
+    [anon_sym_onlink] = ACTIONS(73),
+    [anon_sym_advmss] = ACTIONS(73),
+    [anon_sym_scope] = ACTIONS(73),
+    [anon_sym_nexthop] = ACTIONS(73),
+    [anon_sym_weight] = ACTIONS(73),
+    [anon_sym_dev] = ACTIONS(73),
+    [anon_sym_lookup] = ACTIONS(73),
+    [anon_sym_from] = ACTIONS(73),
+    [anon_sym_to] = ACTIONS(75),
+    [anon_sym_iif] = ACTIONS(73),
+    [anon_sym_oif] = ACTIONS(73),
+    [anon_sym_fwmark] = ACTIONS(73),
+    [anon_sym_SLASH] = ACTIONS(73),
+    [anon_sym_uidrange] = ACTIONS(73),
+    [anon_sym_DASH] = ACTIONS(75),
+    [anon_sym_priority] = ACTIONS(73),
+    [anon_sym_pref] = ACTIONS(73),
+    [anon_sym_ipproto] = ACTIONS(73),
+    [anon_sym_tos] = ACTIONS(73),
+    [anon_sym_dsfield] = ACTIONS(73),
+    [anon_sym_port] = ACTIONS(73),
+    [anon_sym_mark] = ACTIONS(73),
+    [anon_sym_ct] = ACTIONS(73),
+    [anon_sym_counter] = ACTIONS(73),
+    [anon_sym_DOT] = ACTIONS(73),
+    [anon_sym_LBRACE] = ACTIONS(73),
+    [sym_integer] = ACTIONS(75),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
+    [aux_sym_ipv6_address_token1] = ACTIONS(73),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(192),
-    [sym_netns_statement] = STATE(192),
-    [sym_host_statement] = STATE(192),
-    [sym_table_statement] = STATE(192),
-    [sym_let_statement] = STATE(192),
-    [sym_for_statement] = STATE(192),
-    [sym_include_statement] = STATE(192),
-    [sym_expect_statement] = STATE(192),
-    [sym_veth_statement] = STATE(192),
-    [sym_bridge_statement] = STATE(192),
-    [sym_dummy_statement] = STATE(192),
-    [sym_vrf_statement] = STATE(192),
-    [sym_macvlan_statement] = STATE(192),
-    [sym_vxlan_statement] = STATE(192),
-    [sym_link_statement] = STATE(192),
-    [sym_addr_statement] = STATE(192),
-    [sym_state_statement] = STATE(192),
-    [sym_mtu_statement] = STATE(192),
-    [sym_mac_statement] = STATE(192),
-    [sym_master_statement] = STATE(192),
-    [sym_shape_statement] = STATE(192),
-    [sym_htb_statement] = STATE(192),
-    [sym_class_statement] = STATE(192),
-    [sym_filter_statement] = STATE(192),
-    [sym_qdisc_statement] = STATE(192),
-    [sym_netem_statement] = STATE(192),
-    [sym_bpf_statement] = STATE(192),
-    [sym_xdp_statement] = STATE(192),
-    [sym_route_statement] = STATE(192),
-    [sym_rule_statement] = STATE(192),
-    [sym_forward_statement] = STATE(192),
-    [sym_sysctl_statement] = STATE(192),
-    [sym_firewall_statement] = STATE(192),
-    [aux_sym__statements_repeat1] = STATE(13),
-    [ts_builtin_sym_end] = ACTIONS(75),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
-    [anon_sym_GT] = ACTIONS(75),
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(379),
+    [sym_netns_statement] = STATE(379),
+    [sym_host_statement] = STATE(379),
+    [sym_table_statement] = STATE(379),
+    [sym_let_statement] = STATE(379),
+    [sym_for_statement] = STATE(379),
+    [sym_include_statement] = STATE(379),
+    [sym_expect_statement] = STATE(379),
+    [sym_veth_statement] = STATE(379),
+    [sym_bridge_statement] = STATE(379),
+    [sym_dummy_statement] = STATE(379),
+    [sym_vrf_statement] = STATE(379),
+    [sym_macvlan_statement] = STATE(379),
+    [sym_vxlan_statement] = STATE(379),
+    [sym_link_statement] = STATE(379),
+    [sym_addr_statement] = STATE(379),
+    [sym_state_statement] = STATE(379),
+    [sym_mtu_statement] = STATE(379),
+    [sym_mac_statement] = STATE(379),
+    [sym_master_statement] = STATE(379),
+    [sym_shape_statement] = STATE(379),
+    [sym_htb_statement] = STATE(379),
+    [sym_class_statement] = STATE(379),
+    [sym_filter_statement] = STATE(379),
+    [sym_qdisc_statement] = STATE(379),
+    [sym_netem_statement] = STATE(379),
+    [sym_bpf_statement] = STATE(379),
+    [sym_xdp_statement] = STATE(379),
+    [sym_route_statement] = STATE(379),
+    [sym_rule_statement] = STATE(379),
+    [sym_forward_statement] = STATE(379),
+    [sym_sysctl_statement] = STATE(379),
+    [sym_firewall_statement] = STATE(379),
+    [aux_sym__statements_repeat1] = STATE(11),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
+    [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10445,120 +10630,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(373),
-    [sym_netns_statement] = STATE(373),
-    [sym_host_statement] = STATE(373),
-    [sym_table_statement] = STATE(373),
-    [sym_let_statement] = STATE(373),
-    [sym_for_statement] = STATE(373),
-    [sym_include_statement] = STATE(373),
-    [sym_expect_statement] = STATE(373),
-    [sym_veth_statement] = STATE(373),
-    [sym_bridge_statement] = STATE(373),
-    [sym_dummy_statement] = STATE(373),
-    [sym_vrf_statement] = STATE(373),
-    [sym_macvlan_statement] = STATE(373),
-    [sym_vxlan_statement] = STATE(373),
-    [sym_link_statement] = STATE(373),
-    [sym_addr_statement] = STATE(373),
-    [sym_state_statement] = STATE(373),
-    [sym_mtu_statement] = STATE(373),
-    [sym_mac_statement] = STATE(373),
-    [sym_master_statement] = STATE(373),
-    [sym_shape_statement] = STATE(373),
-    [sym_htb_statement] = STATE(373),
-    [sym_class_statement] = STATE(373),
-    [sym_filter_statement] = STATE(373),
-    [sym_qdisc_statement] = STATE(373),
-    [sym_netem_statement] = STATE(373),
-    [sym_bpf_statement] = STATE(373),
-    [sym_xdp_statement] = STATE(373),
-    [sym_route_statement] = STATE(373),
-    [sym_rule_statement] = STATE(373),
-    [sym_forward_statement] = STATE(373),
-    [sym_sysctl_statement] = STATE(373),
-    [sym_firewall_statement] = STATE(373),
-    [aux_sym__statements_repeat1] = STATE(13),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
-    [anon_sym_GT] = ACTIONS(79),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_dummy] = ACTIONS(27),
-    [anon_sym_vrf] = ACTIONS(29),
-    [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(5)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(373),
-    [sym_netns_statement] = STATE(373),
-    [sym_host_statement] = STATE(373),
-    [sym_table_statement] = STATE(373),
-    [sym_let_statement] = STATE(373),
-    [sym_for_statement] = STATE(373),
-    [sym_include_statement] = STATE(373),
-    [sym_expect_statement] = STATE(373),
-    [sym_veth_statement] = STATE(373),
-    [sym_bridge_statement] = STATE(373),
-    [sym_dummy_statement] = STATE(373),
-    [sym_vrf_statement] = STATE(373),
-    [sym_macvlan_statement] = STATE(373),
-    [sym_vxlan_statement] = STATE(373),
-    [sym_link_statement] = STATE(373),
-    [sym_addr_statement] = STATE(373),
-    [sym_state_statement] = STATE(373),
-    [sym_mtu_statement] = STATE(373),
-    [sym_mac_statement] = STATE(373),
-    [sym_master_statement] = STATE(373),
-    [sym_shape_statement] = STATE(373),
-    [sym_htb_statement] = STATE(373),
-    [sym_class_statement] = STATE(373),
-    [sym_filter_statement] = STATE(373),
-    [sym_qdisc_statement] = STATE(373),
-    [sym_netem_statement] = STATE(373),
-    [sym_bpf_statement] = STATE(373),
-    [sym_xdp_statement] = STATE(373),
-    [sym_route_statement] = STATE(373),
-    [sym_rule_statement] = STATE(373),
-    [sym_forward_statement] = STATE(373),
-    [sym_sysctl_statement] = STATE(373),
-    [sym_firewall_statement] = STATE(373),
-    [aux_sym__statements_repeat1] = STATE(13),
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(210),
+    [sym_netns_statement] = STATE(210),
+    [sym_host_statement] = STATE(210),
+    [sym_table_statement] = STATE(210),
+    [sym_let_statement] = STATE(210),
+    [sym_for_statement] = STATE(210),
+    [sym_include_statement] = STATE(210),
+    [sym_expect_statement] = STATE(210),
+    [sym_veth_statement] = STATE(210),
+    [sym_bridge_statement] = STATE(210),
+    [sym_dummy_statement] = STATE(210),
+    [sym_vrf_statement] = STATE(210),
+    [sym_macvlan_statement] = STATE(210),
+    [sym_vxlan_statement] = STATE(210),
+    [sym_link_statement] = STATE(210),
+    [sym_addr_statement] = STATE(210),
+    [sym_state_statement] = STATE(210),
+    [sym_mtu_statement] = STATE(210),
+    [sym_mac_statement] = STATE(210),
+    [sym_master_statement] = STATE(210),
+    [sym_shape_statement] = STATE(210),
+    [sym_htb_statement] = STATE(210),
+    [sym_class_statement] = STATE(210),
+    [sym_filter_statement] = STATE(210),
+    [sym_qdisc_statement] = STATE(210),
+    [sym_netem_statement] = STATE(210),
+    [sym_bpf_statement] = STATE(210),
+    [sym_xdp_statement] = STATE(210),
+    [sym_route_statement] = STATE(210),
+    [sym_rule_statement] = STATE(210),
+    [sym_forward_statement] = STATE(210),
+    [sym_sysctl_statement] = STATE(210),
+    [sym_firewall_statement] = STATE(210),
+    [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10596,45 +10705,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(6)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(373),
-    [sym_netns_statement] = STATE(373),
-    [sym_host_statement] = STATE(373),
-    [sym_table_statement] = STATE(373),
-    [sym_let_statement] = STATE(373),
-    [sym_for_statement] = STATE(373),
-    [sym_include_statement] = STATE(373),
-    [sym_expect_statement] = STATE(373),
-    [sym_veth_statement] = STATE(373),
-    [sym_bridge_statement] = STATE(373),
-    [sym_dummy_statement] = STATE(373),
-    [sym_vrf_statement] = STATE(373),
-    [sym_macvlan_statement] = STATE(373),
-    [sym_vxlan_statement] = STATE(373),
-    [sym_link_statement] = STATE(373),
-    [sym_addr_statement] = STATE(373),
-    [sym_state_statement] = STATE(373),
-    [sym_mtu_statement] = STATE(373),
-    [sym_mac_statement] = STATE(373),
-    [sym_master_statement] = STATE(373),
-    [sym_shape_statement] = STATE(373),
-    [sym_htb_statement] = STATE(373),
-    [sym_class_statement] = STATE(373),
-    [sym_filter_statement] = STATE(373),
-    [sym_qdisc_statement] = STATE(373),
-    [sym_netem_statement] = STATE(373),
-    [sym_bpf_statement] = STATE(373),
-    [sym_xdp_statement] = STATE(373),
-    [sym_route_statement] = STATE(373),
-    [sym_rule_statement] = STATE(373),
-    [sym_forward_statement] = STATE(373),
-    [sym_sysctl_statement] = STATE(373),
-    [sym_firewall_statement] = STATE(373),
-    [aux_sym__statements_repeat1] = STATE(13),
+  [STATE(5)] = {
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(379),
+    [sym_netns_statement] = STATE(379),
+    [sym_host_statement] = STATE(379),
+    [sym_table_statement] = STATE(379),
+    [sym_let_statement] = STATE(379),
+    [sym_for_statement] = STATE(379),
+    [sym_include_statement] = STATE(379),
+    [sym_expect_statement] = STATE(379),
+    [sym_veth_statement] = STATE(379),
+    [sym_bridge_statement] = STATE(379),
+    [sym_dummy_statement] = STATE(379),
+    [sym_vrf_statement] = STATE(379),
+    [sym_macvlan_statement] = STATE(379),
+    [sym_vxlan_statement] = STATE(379),
+    [sym_link_statement] = STATE(379),
+    [sym_addr_statement] = STATE(379),
+    [sym_state_statement] = STATE(379),
+    [sym_mtu_statement] = STATE(379),
+    [sym_mac_statement] = STATE(379),
+    [sym_master_statement] = STATE(379),
+    [sym_shape_statement] = STATE(379),
+    [sym_htb_statement] = STATE(379),
+    [sym_class_statement] = STATE(379),
+    [sym_filter_statement] = STATE(379),
+    [sym_qdisc_statement] = STATE(379),
+    [sym_netem_statement] = STATE(379),
+    [sym_bpf_statement] = STATE(379),
+    [sym_xdp_statement] = STATE(379),
+    [sym_route_statement] = STATE(379),
+    [sym_rule_statement] = STATE(379),
+    [sym_forward_statement] = STATE(379),
+    [sym_sysctl_statement] = STATE(379),
+    [sym_firewall_statement] = STATE(379),
+    [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10672,119 +10781,196 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(7)] = {
+  [STATE(6)] = {
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(379),
+    [sym_netns_statement] = STATE(379),
+    [sym_host_statement] = STATE(379),
+    [sym_table_statement] = STATE(379),
+    [sym_let_statement] = STATE(379),
+    [sym_for_statement] = STATE(379),
+    [sym_include_statement] = STATE(379),
+    [sym_expect_statement] = STATE(379),
+    [sym_veth_statement] = STATE(379),
+    [sym_bridge_statement] = STATE(379),
+    [sym_dummy_statement] = STATE(379),
+    [sym_vrf_statement] = STATE(379),
+    [sym_macvlan_statement] = STATE(379),
+    [sym_vxlan_statement] = STATE(379),
+    [sym_link_statement] = STATE(379),
+    [sym_addr_statement] = STATE(379),
+    [sym_state_statement] = STATE(379),
+    [sym_mtu_statement] = STATE(379),
+    [sym_mac_statement] = STATE(379),
+    [sym_master_statement] = STATE(379),
+    [sym_shape_statement] = STATE(379),
+    [sym_htb_statement] = STATE(379),
+    [sym_class_statement] = STATE(379),
+    [sym_filter_statement] = STATE(379),
+    [sym_qdisc_statement] = STATE(379),
+    [sym_netem_statement] = STATE(379),
+    [sym_bpf_statement] = STATE(379),
+    [sym_xdp_statement] = STATE(379),
+    [sym_route_statement] = STATE(379),
+    [sym_rule_statement] = STATE(379),
+    [sym_forward_statement] = STATE(379),
+    [sym_sysctl_statement] = STATE(379),
+    [sym_firewall_statement] = STATE(379),
+    [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(85),
-    [anon_sym_SEMI] = ACTIONS(85),
-    [sym__newline] = ACTIONS(85),
-    [anon_sym_LT] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_GT] = ACTIONS(85),
-    [anon_sym_table] = ACTIONS(85),
-    [anon_sym_within] = ACTIONS(85),
-    [anon_sym_id] = ACTIONS(85),
-    [anon_sym_remote] = ACTIONS(85),
-    [anon_sym_group] = ACTIONS(85),
-    [anon_sym_local] = ACTIONS(85),
-    [anon_sym_mtu] = ACTIONS(85),
-    [anon_sym_burst] = ACTIONS(85),
-    [anon_sym_latency] = ACTIONS(85),
-    [anon_sym_limit] = ACTIONS(85),
-    [anon_sym_peakrate] = ACTIONS(85),
-    [anon_sym_overhead] = ACTIONS(85),
-    [anon_sym_mpu] = ACTIONS(85),
-    [anon_sym_linklayer] = ACTIONS(85),
-    [anon_sym_default] = ACTIONS(85),
-    [anon_sym_r2q] = ACTIONS(85),
-    [anon_sym_direct_qlen] = ACTIONS(85),
-    [anon_sym_rate] = ACTIONS(85),
-    [anon_sym_ceil] = ACTIONS(85),
-    [anon_sym_prio] = ACTIONS(87),
-    [anon_sym_cburst] = ACTIONS(85),
-    [anon_sym_quantum] = ACTIONS(85),
-    [anon_sym_proto] = ACTIONS(85),
-    [anon_sym_src] = ACTIONS(85),
-    [anon_sym_dst] = ACTIONS(85),
-    [anon_sym_sport] = ACTIONS(85),
-    [anon_sym_dport] = ACTIONS(85),
-    [anon_sym_handle] = ACTIONS(85),
-    [anon_sym_DASH_GT] = ACTIONS(85),
-    [anon_sym_delay] = ACTIONS(85),
-    [anon_sym_jitter] = ACTIONS(85),
-    [anon_sym_loss] = ACTIONS(85),
-    [anon_sym_duplicate] = ACTIONS(85),
-    [anon_sym_corrupt] = ACTIONS(85),
-    [anon_sym_reorder] = ACTIONS(85),
-    [anon_sym_gap] = ACTIONS(85),
-    [anon_sym_via] = ACTIONS(85),
-    [anon_sym_metric] = ACTIONS(85),
-    [anon_sym_onlink] = ACTIONS(85),
-    [anon_sym_advmss] = ACTIONS(85),
-    [anon_sym_scope] = ACTIONS(85),
-    [anon_sym_nexthop] = ACTIONS(85),
-    [anon_sym_weight] = ACTIONS(85),
-    [anon_sym_dev] = ACTIONS(85),
-    [anon_sym_lookup] = ACTIONS(85),
-    [anon_sym_from] = ACTIONS(85),
-    [anon_sym_to] = ACTIONS(87),
-    [anon_sym_iif] = ACTIONS(85),
-    [anon_sym_oif] = ACTIONS(85),
-    [anon_sym_fwmark] = ACTIONS(85),
-    [anon_sym_SLASH] = ACTIONS(85),
-    [anon_sym_uidrange] = ACTIONS(85),
-    [anon_sym_DASH] = ACTIONS(87),
-    [anon_sym_priority] = ACTIONS(85),
-    [anon_sym_pref] = ACTIONS(85),
-    [anon_sym_ipproto] = ACTIONS(85),
-    [anon_sym_tos] = ACTIONS(85),
-    [anon_sym_dsfield] = ACTIONS(85),
-    [anon_sym_port] = ACTIONS(85),
-    [anon_sym_mark] = ACTIONS(85),
-    [anon_sym_ct] = ACTIONS(85),
-    [anon_sym_counter] = ACTIONS(85),
-    [anon_sym_DOT] = ACTIONS(85),
-    [anon_sym_LBRACE] = ACTIONS(85),
-    [sym_integer] = ACTIONS(87),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
-    [aux_sym_ipv6_address_token1] = ACTIONS(85),
+  },
+  [STATE(7)] = {
+    [sym__statements] = STATE(440),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
+    [aux_sym__statements_repeat1] = STATE(4),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(87),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(8)] = {
-    [sym__sep] = STATE(13),
-    [sym__statement] = STATE(373),
-    [sym_netns_statement] = STATE(373),
-    [sym_host_statement] = STATE(373),
-    [sym_table_statement] = STATE(373),
-    [sym_let_statement] = STATE(373),
-    [sym_for_statement] = STATE(373),
-    [sym_include_statement] = STATE(373),
-    [sym_expect_statement] = STATE(373),
-    [sym_veth_statement] = STATE(373),
-    [sym_bridge_statement] = STATE(373),
-    [sym_dummy_statement] = STATE(373),
-    [sym_vrf_statement] = STATE(373),
-    [sym_macvlan_statement] = STATE(373),
-    [sym_vxlan_statement] = STATE(373),
-    [sym_link_statement] = STATE(373),
-    [sym_addr_statement] = STATE(373),
-    [sym_state_statement] = STATE(373),
-    [sym_mtu_statement] = STATE(373),
-    [sym_mac_statement] = STATE(373),
-    [sym_master_statement] = STATE(373),
-    [sym_shape_statement] = STATE(373),
-    [sym_htb_statement] = STATE(373),
-    [sym_class_statement] = STATE(373),
-    [sym_filter_statement] = STATE(373),
-    [sym_qdisc_statement] = STATE(373),
-    [sym_netem_statement] = STATE(373),
-    [sym_bpf_statement] = STATE(373),
-    [sym_xdp_statement] = STATE(373),
-    [sym_route_statement] = STATE(373),
-    [sym_rule_statement] = STATE(373),
-    [sym_forward_statement] = STATE(373),
-    [sym_sysctl_statement] = STATE(373),
-    [sym_firewall_statement] = STATE(373),
-    [aux_sym__statements_repeat1] = STATE(13),
-    [anon_sym_SEMI] = ACTIONS(77),
-    [sym__newline] = ACTIONS(77),
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(379),
+    [sym_netns_statement] = STATE(379),
+    [sym_host_statement] = STATE(379),
+    [sym_table_statement] = STATE(379),
+    [sym_let_statement] = STATE(379),
+    [sym_for_statement] = STATE(379),
+    [sym_include_statement] = STATE(379),
+    [sym_expect_statement] = STATE(379),
+    [sym_veth_statement] = STATE(379),
+    [sym_bridge_statement] = STATE(379),
+    [sym_dummy_statement] = STATE(379),
+    [sym_vrf_statement] = STATE(379),
+    [sym_macvlan_statement] = STATE(379),
+    [sym_vxlan_statement] = STATE(379),
+    [sym_link_statement] = STATE(379),
+    [sym_addr_statement] = STATE(379),
+    [sym_state_statement] = STATE(379),
+    [sym_mtu_statement] = STATE(379),
+    [sym_mac_statement] = STATE(379),
+    [sym_master_statement] = STATE(379),
+    [sym_shape_statement] = STATE(379),
+    [sym_htb_statement] = STATE(379),
+    [sym_class_statement] = STATE(379),
+    [sym_filter_statement] = STATE(379),
+    [sym_qdisc_statement] = STATE(379),
+    [sym_netem_statement] = STATE(379),
+    [sym_bpf_statement] = STATE(379),
+    [sym_xdp_statement] = STATE(379),
+    [sym_route_statement] = STATE(379),
+    [sym_rule_statement] = STATE(379),
+    [sym_forward_statement] = STATE(379),
+    [sym_sysctl_statement] = STATE(379),
+    [sym_firewall_statement] = STATE(379),
+    [aux_sym__statements_repeat1] = STATE(11),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10944,131 +11130,21 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [126] = 4,
-    ACTIONS(101), 1,
-      anon_sym_DOT,
+  [126] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(99), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(97), 44,
-      ts_builtin_sym_end,
+    ACTIONS(99), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [185] = 4,
-    ACTIONS(107), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(105), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(103), 44,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [244] = 5,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(111), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
+    STATE(11), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(114), 3,
+    ACTIONS(102), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(109), 41,
+    ACTIONS(97), 41,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -11110,6 +11186,116 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
+  [187] = 4,
+    ACTIONS(108), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(106), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(104), 44,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [246] = 4,
+    ACTIONS(114), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(112), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(110), 44,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
   [305] = 4,
     ACTIONS(120), 1,
       anon_sym_SLASH2,
@@ -11457,83 +11643,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [675] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(148), 30,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [712] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(150), 30,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [749] = 3,
-    ACTIONS(154), 1,
+  [675] = 3,
+    ACTIONS(150), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(152), 29,
+    ACTIONS(148), 29,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11563,17 +11679,87 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
+  [714] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(152), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [751] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
   [788] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
-    ACTIONS(163), 1,
+    ACTIONS(162), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(166), 1,
+    ACTIONS(164), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11599,25 +11785,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
   [830] = 7,
-    ACTIONS(173), 1,
-      anon_sym_DOT,
-    ACTIONS(175), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(177), 1,
+    ACTIONS(164), 1,
       anon_sym_LBRACE2,
+    ACTIONS(170), 1,
+      anon_sym_DOT,
+    ACTIONS(172), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(169), 4,
+    ACTIONS(166), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(171), 15,
+    ACTIONS(168), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11634,25 +11820,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
   [872] = 7,
-    ACTIONS(177), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(183), 1,
+    ACTIONS(178), 1,
       anon_sym_DOT,
-    ACTIONS(185), 1,
+    ACTIONS(181), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(184), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(179), 4,
+    ACTIONS(174), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(181), 15,
+    ACTIONS(176), 15,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11668,78 +11854,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [914] = 7,
-    ACTIONS(187), 1,
-      anon_sym_DOT,
+  [914] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(187), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [944] = 7,
     ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(191), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(191), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(169), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(171), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [954] = 7,
-    ACTIONS(191), 1,
-      anon_sym_LBRACE2,
     ACTIONS(193), 1,
-      anon_sym_DOT,
-    ACTIONS(195), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(27), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(181), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [994] = 7,
-    ACTIONS(197), 1,
-      anon_sym_DOT,
-    ACTIONS(200), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(203), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -11767,21 +11915,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1034] = 2,
+  [984] = 7,
+    ACTIONS(193), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(195), 1,
+      anon_sym_DOT,
+    ACTIONS(197), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(206), 23,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
+    ACTIONS(168), 13,
       anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11794,36 +11948,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_port,
-  [1064] = 3,
+  [1024] = 7,
+    ACTIONS(199), 1,
+      anon_sym_DOT,
+    ACTIONS(202), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(205), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 6,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 16,
+    ACTIONS(176), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      aux_sym__imm_name_part_token1,
-  [1095] = 3,
+  [1064] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11851,20 +12009,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_tos,
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
-  [1126] = 13,
-    ACTIONS(216), 1,
+  [1095] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 16,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
       anon_sym_from,
-    ACTIONS(219), 1,
       anon_sym_to,
-    ACTIONS(225), 1,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_fwmark,
-    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+      anon_sym_priority,
+      anon_sym_pref,
       anon_sym_ipproto,
-    STATE(33), 1,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      aux_sym__imm_name_part_token1,
+  [1126] = 13,
+    ACTIONS(214), 1,
+      anon_sym_from,
+    ACTIONS(216), 1,
+      anon_sym_to,
+    ACTIONS(220), 1,
+      anon_sym_fwmark,
+    ACTIONS(222), 1,
+      anon_sym_uidrange,
+    ACTIONS(226), 1,
+      anon_sym_ipproto,
+    STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(53), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -11872,10 +12058,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(213), 2,
+    ACTIONS(212), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(222), 2,
+    ACTIONS(218), 2,
       anon_sym_iif,
       anon_sym_oif,
     ACTIONS(208), 4,
@@ -11883,85 +12069,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(231), 4,
+    ACTIONS(224), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
   [1176] = 13,
-    ACTIONS(243), 1,
+    ACTIONS(214), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(216), 1,
       anon_sym_to,
-    ACTIONS(249), 1,
+    ACTIONS(220), 1,
       anon_sym_fwmark,
-    ACTIONS(251), 1,
+    ACTIONS(222), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(226), 1,
       anon_sym_ipproto,
     STATE(35), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(53), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(212), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(218), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
+    ACTIONS(224), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
+    ACTIONS(228), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [1226] = 13,
-    ACTIONS(243), 1,
+    ACTIONS(238), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(241), 1,
       anon_sym_to,
-    ACTIONS(249), 1,
+    ACTIONS(247), 1,
       anon_sym_fwmark,
-    ACTIONS(251), 1,
+    ACTIONS(250), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(256), 1,
       anon_sym_ipproto,
-    STATE(33), 1,
+    STATE(35), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(55), 1,
+    STATE(53), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(232), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(235), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(244), 2,
       anon_sym_iif,
       anon_sym_oif,
+    ACTIONS(230), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
     ACTIONS(253), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-    ACTIONS(257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
   [1276] = 12,
     ACTIONS(263), 1,
       anon_sym_proto,
@@ -11971,14 +12157,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(44), 1,
       aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
+    STATE(63), 1,
       sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(265), 2,
@@ -11997,7 +12183,369 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1323] = 3,
+  [1323] = 5,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(277), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 2,
+      sym_interpolation,
+      sym__duration_value,
+    ACTIONS(273), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1356] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1403] = 4,
+    ACTIONS(283), 1,
+      anon_sym_to,
+    ACTIONS(285), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1434] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(36), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(289), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(287), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1481] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(45), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(293), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(291), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1528] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(297), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(295), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1575] = 4,
+    ACTIONS(283), 1,
+      anon_sym_to,
+    ACTIONS(285), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1606] = 12,
+    ACTIONS(307), 1,
+      anon_sym_proto,
+    ACTIONS(316), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(301), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(310), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(313), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(299), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(304), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1653] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(322), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1700] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(38), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(326), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(324), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1747] = 12,
+    ACTIONS(263), 1,
+      anon_sym_proto,
+    ACTIONS(269), 1,
+      anon_sym_scope,
+    ACTIONS(271), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(63), 1,
+      sym__table_opt,
+    STATE(65), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(210), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(265), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(267), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(261), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(328), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1794] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12023,352 +12571,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1352] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(36), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
+  [1823] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(275), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1399] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1430] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(46), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(285), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1477] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1524] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(289), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1571] = 4,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(281), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1602] = 12,
-    ACTIONS(299), 1,
-      anon_sym_proto,
-    ACTIONS(308), 1,
-      anon_sym_scope,
-    ACTIONS(311), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(293), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(302), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(305), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(291), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(296), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1649] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(41), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(316), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(314), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1696] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(318), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1743] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(42), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(60), 1,
-      sym__dev_opt,
-    STATE(61), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(322), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(320), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1790] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
+    ACTIONS(73), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 14,
+    ACTIONS(75), 14,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12383,31 +12597,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1819] = 12,
-    ACTIONS(324), 1,
-      sym_identifier,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
+  [1852] = 3,
     ACTIONS(332), 1,
-      sym_integer,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(330), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1880] = 12,
+    ACTIONS(334), 1,
+      sym_identifier,
     ACTIONS(336), 1,
-      sym_size,
+      anon_sym_DASH,
     ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(342), 1,
+      sym_integer,
+    ACTIONS(346), 1,
+      sym_size,
+    ACTIONS(348), 1,
       aux_sym_ipv6_address_token1,
-    STATE(443), 1,
+    STATE(442), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(334), 3,
+    ACTIONS(344), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(299), 3,
+    STATE(390), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
@@ -12417,13 +12656,13 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1865] = 3,
-    ACTIONS(342), 1,
+  [1926] = 3,
+    ACTIONS(283), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(340), 18,
+    ACTIONS(281), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12442,90 +12681,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1893] = 3,
-    ACTIONS(279), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(277), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1921] = 7,
-    ACTIONS(344), 1,
-      anon_sym_DOT,
-    ACTIONS(346), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(169), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(56), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(171), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1957] = 7,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(350), 1,
-      anon_sym_DOT,
+  [1954] = 3,
     ACTIONS(352), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(179), 3,
+    ACTIONS(350), 18,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(52), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
+      anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [1993] = 3,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1982] = 3,
     ACTIONS(356), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12550,38 +12731,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [2021] = 3,
-    ACTIONS(360), 1,
-      anon_sym_to,
+  [2010] = 7,
+    ACTIONS(358), 1,
+      anon_sym_DOT,
+    ACTIONS(361), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(364), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(358), 18,
-      ts_builtin_sym_end,
+    ACTIONS(174), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
+    STATE(55), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [2049] = 7,
-    ACTIONS(362), 1,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2046] = 7,
+    ACTIONS(367), 1,
       anon_sym_DOT,
-    ACTIONS(365), 1,
+    ACTIONS(369), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(368), 1,
+    ACTIONS(371), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(55), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2082] = 7,
+    ACTIONS(371), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(373), 1,
+      anon_sym_DOT,
+    ACTIONS(375), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12604,43 +12818,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2085] = 11,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
-    ACTIONS(381), 1,
-      anon_sym_linklayer,
-    ACTIONS(385), 1,
-      anon_sym_prio,
-    STATE(300), 1,
-      sym_block,
+  [2118] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(383), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(62), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(371), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(375), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2128] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(387), 18,
+    ACTIONS(377), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12659,116 +12841,127 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2153] = 11,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
+  [2143] = 11,
     ACTIONS(381), 1,
-      anon_sym_linklayer,
+      anon_sym_LT,
     ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(393), 1,
       anon_sym_prio,
-    STATE(329), 1,
+    STATE(384), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(383), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(57), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(375), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(389), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2196] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(391), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2220] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(393), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2244] = 9,
-    ACTIONS(400), 1,
-      anon_sym_overhead,
-    ACTIONS(403), 1,
-      anon_sym_mpu,
-    ACTIONS(406), 1,
-      anon_sym_linklayer,
-    ACTIONS(412), 1,
-      anon_sym_prio,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(409), 2,
+    ACTIONS(391), 2,
       anon_sym_rate,
       anon_sym_ceil,
     STATE(62), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(397), 4,
+    ACTIONS(379), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(383), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(395), 5,
+  [2186] = 11,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(393), 1,
+      anon_sym_prio,
+    STATE(333), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(391), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(59), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(383), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(395), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2229] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_LBRACE,
+      sym_duration,
+  [2254] = 9,
+    ACTIONS(402), 1,
+      anon_sym_overhead,
+    ACTIONS(405), 1,
+      anon_sym_mpu,
+    ACTIONS(408), 1,
+      anon_sym_linklayer,
+    ACTIONS(414), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(411), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(62), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(399), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(397), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2282] = 2,
+  [2292] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(415), 17,
+    ACTIONS(417), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12786,71 +12979,146 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2306] = 7,
-    ACTIONS(417), 1,
+  [2316] = 9,
+    ACTIONS(422), 1,
+      anon_sym_rate,
+    ACTIONS(431), 1,
+      anon_sym_slot,
+    ACTIONS(434), 1,
+      anon_sym_bytes,
+    STATE(64), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(425), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(419), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(428), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [2354] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(437), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2378] = 9,
+    ACTIONS(443), 1,
+      anon_sym_rate,
+    ACTIONS(449), 1,
+      anon_sym_slot,
+    ACTIONS(451), 1,
+      anon_sym_bytes,
+    STATE(64), 1,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(445), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(441), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(439), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(447), 4,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [2416] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(453), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2440] = 7,
+    ACTIONS(455), 1,
       anon_sym_DOT,
-    ACTIONS(419), 1,
+    ACTIONS(457), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(421), 1,
+    ACTIONS(459), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 3,
+    STATE(71), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(181), 6,
+    ACTIONS(168), 6,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2340] = 7,
-    ACTIONS(421), 1,
+  [2474] = 7,
+    ACTIONS(459), 1,
       anon_sym_LBRACE2,
-    ACTIONS(423), 1,
+    ACTIONS(461), 1,
       anon_sym_DOT,
-    ACTIONS(425), 1,
+    ACTIONS(463), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(171), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2374] = 7,
-    ACTIONS(427), 1,
-      anon_sym_DOT,
-    ACTIONS(430), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(433), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 3,
+    STATE(68), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12867,7 +13135,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2408] = 2,
+  [2508] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12889,11 +13157,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2432] = 2,
+  [2532] = 7,
+    ACTIONS(465), 1,
+      anon_sym_DOT,
+    ACTIONS(468), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(471), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(436), 17,
+    STATE(71), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(176), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2566] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(474), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12911,37 +13206,243 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2456] = 11,
-    ACTIONS(438), 1,
+  [2590] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(273), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    ACTIONS(442), 1,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2613] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(476), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2636] = 11,
+    ACTIONS(480), 1,
+      anon_sym_GT,
+    ACTIONS(484), 1,
       anon_sym_mark,
-    ACTIONS(444), 1,
+    ACTIONS(486), 1,
       anon_sym_classify,
-    ACTIONS(446), 1,
+    ACTIONS(488), 1,
       anon_sym_snat,
-    ACTIONS(448), 1,
+    ACTIONS(490), 1,
       anon_sym_dnat,
-    STATE(86), 1,
+    STATE(108), 1,
       sym_firewall_action,
-    STATE(403), 1,
+    STATE(256), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(478), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+    STATE(76), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
+    ACTIONS(482), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2497] = 3,
+  [2677] = 11,
+    ACTIONS(484), 1,
+      anon_sym_mark,
+    ACTIONS(486), 1,
+      anon_sym_classify,
+    ACTIONS(488), 1,
+      anon_sym_snat,
+    ACTIONS(490), 1,
+      anon_sym_dnat,
+    ACTIONS(492), 1,
+      anon_sym_GT,
+    STATE(108), 1,
+      sym_firewall_action,
+    STATE(241), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(482), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2718] = 11,
+    ACTIONS(484), 1,
+      anon_sym_mark,
+    ACTIONS(486), 1,
+      anon_sym_classify,
+    ACTIONS(488), 1,
+      anon_sym_snat,
+    ACTIONS(490), 1,
+      anon_sym_dnat,
+    ACTIONS(494), 1,
+      anon_sym_GT,
+    STATE(108), 1,
+      sym_firewall_action,
+    STATE(409), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(482), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2759] = 11,
+    ACTIONS(484), 1,
+      anon_sym_mark,
+    ACTIONS(486), 1,
+      anon_sym_classify,
+    ACTIONS(488), 1,
+      anon_sym_snat,
+    ACTIONS(490), 1,
+      anon_sym_dnat,
+    ACTIONS(496), 1,
+      anon_sym_GT,
+    STATE(108), 1,
+      sym_firewall_action,
+    STATE(409), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(482), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2800] = 11,
+    ACTIONS(484), 1,
+      anon_sym_mark,
+    ACTIONS(486), 1,
+      anon_sym_classify,
+    ACTIONS(488), 1,
+      anon_sym_snat,
+    ACTIONS(490), 1,
+      anon_sym_dnat,
+    ACTIONS(498), 1,
+      anon_sym_GT,
+    STATE(108), 1,
+      sym_firewall_action,
+    STATE(409), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(482), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2841] = 3,
+    ACTIONS(502), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(500), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2866] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [2891] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12963,225 +13464,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2522] = 11,
-    ACTIONS(442), 1,
-      anon_sym_mark,
-    ACTIONS(444), 1,
-      anon_sym_classify,
-    ACTIONS(446), 1,
-      anon_sym_snat,
-    ACTIONS(448), 1,
-      anon_sym_dnat,
-    ACTIONS(450), 1,
-      anon_sym_GT,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(403), 1,
-      sym_firewall_rule,
+  [2916] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2563] = 11,
-    ACTIONS(442), 1,
-      anon_sym_mark,
-    ACTIONS(444), 1,
-      anon_sym_classify,
-    ACTIONS(446), 1,
-      anon_sym_snat,
-    ACTIONS(448), 1,
-      anon_sym_dnat,
-    ACTIONS(452), 1,
-      anon_sym_GT,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(237), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2604] = 11,
-    ACTIONS(442), 1,
-      anon_sym_mark,
-    ACTIONS(444), 1,
-      anon_sym_classify,
-    ACTIONS(446), 1,
-      anon_sym_snat,
-    ACTIONS(448), 1,
-      anon_sym_dnat,
-    ACTIONS(456), 1,
-      anon_sym_GT,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(252), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(454), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(72), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2645] = 11,
-    ACTIONS(442), 1,
-      anon_sym_mark,
-    ACTIONS(444), 1,
-      anon_sym_classify,
-    ACTIONS(446), 1,
-      anon_sym_snat,
-    ACTIONS(448), 1,
-      anon_sym_dnat,
-    ACTIONS(458), 1,
-      anon_sym_GT,
-    STATE(86), 1,
-      sym_firewall_action,
-    STATE(403), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(13), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2686] = 3,
-    ACTIONS(462), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(460), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2711] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2736] = 10,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    ACTIONS(466), 1,
-      anon_sym_id,
-    ACTIONS(470), 1,
-      anon_sym_dev,
-    ACTIONS(472), 1,
-      anon_sym_port,
-    STATE(124), 1,
-      sym__dev_opt,
-    STATE(375), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(468), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(464), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2774] = 4,
-    ACTIONS(476), 1,
-      anon_sym_COMMA,
-    STATE(80), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(474), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2800] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(395), 15,
+    ACTIONS(397), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13197,93 +13484,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2822] = 4,
-    ACTIONS(480), 1,
-      anon_sym_COMMA,
-    STATE(80), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(478), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2848] = 10,
-    ACTIONS(373), 1,
+  [2938] = 10,
+    ACTIONS(381), 1,
       anon_sym_LT,
-    ACTIONS(466), 1,
+    ACTIONS(506), 1,
       anon_sym_id,
-    ACTIONS(470), 1,
+    ACTIONS(510), 1,
       anon_sym_dev,
-    ACTIONS(472), 1,
+    ACTIONS(512), 1,
       anon_sym_port,
-    STATE(124), 1,
+    STATE(131), 1,
       sym__dev_opt,
-    STATE(330), 1,
+    STATE(377), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
+    STATE(89), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(468), 3,
+    ACTIONS(508), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(483), 4,
+    ACTIONS(504), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2886] = 10,
-    ACTIONS(442), 1,
+  [2976] = 10,
+    ACTIONS(484), 1,
       anon_sym_mark,
-    ACTIONS(444), 1,
+    ACTIONS(486), 1,
       anon_sym_classify,
-    ACTIONS(446), 1,
+    ACTIONS(488), 1,
       anon_sym_snat,
-    ACTIONS(448), 1,
+    ACTIONS(490), 1,
       anon_sym_dnat,
-    STATE(86), 1,
+    STATE(108), 1,
       sym_firewall_action,
-    STATE(403), 1,
+    STATE(409), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(77), 2,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(13), 2,
+    STATE(11), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(440), 5,
+    ACTIONS(482), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2924] = 4,
-    ACTIONS(476), 1,
+  [3014] = 4,
+    ACTIONS(516), 1,
       anon_sym_COMMA,
-    STATE(78), 1,
+    STATE(86), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(485), 13,
+    ACTIONS(514), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13297,119 +13562,164 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2950] = 9,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
+  [3040] = 4,
+    ACTIONS(521), 1,
+      anon_sym_COMMA,
+    STATE(88), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(519), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3066] = 4,
+    ACTIONS(521), 1,
+      anon_sym_COMMA,
+    STATE(86), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(523), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3092] = 10,
     ACTIONS(381), 1,
-      anon_sym_linklayer,
-    ACTIONS(491), 1,
-      anon_sym_latency,
-    ACTIONS(493), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(489), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(487), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2985] = 10,
-    ACTIONS(497), 1,
-      anon_sym_proto,
-    ACTIONS(505), 1,
-      anon_sym_mark,
-    ACTIONS(507), 1,
-      anon_sym_ct,
-    ACTIONS(509), 1,
-      anon_sym_counter,
-    STATE(95), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(499), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(501), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(503), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(495), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3022] = 10,
-    ACTIONS(497), 1,
-      anon_sym_proto,
-    ACTIONS(505), 1,
-      anon_sym_mark,
-    ACTIONS(507), 1,
-      anon_sym_ct,
-    ACTIONS(513), 1,
-      anon_sym_counter,
-    STATE(85), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(499), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(501), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(503), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(511), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3059] = 9,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
-    ACTIONS(381), 1,
-      anon_sym_linklayer,
-    ACTIONS(491), 1,
-      anon_sym_latency,
-    ACTIONS(493), 1,
-      anon_sym_peakrate,
+      anon_sym_LT,
+    ACTIONS(506), 1,
+      anon_sym_id,
+    ACTIONS(510), 1,
+      anon_sym_dev,
+    ACTIONS(512), 1,
+      anon_sym_port,
+    STATE(131), 1,
+      sym__dev_opt,
+    STATE(319), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(102), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(508), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(525), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3130] = 9,
+    ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(531), 1,
+      anon_sym_latency,
+    ACTIONS(533), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(489), 3,
+    ACTIONS(529), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(515), 4,
+    ACTIONS(527), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3094] = 3,
-    ACTIONS(519), 1,
+  [3165] = 9,
+    ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(531), 1,
+      anon_sym_latency,
+    ACTIONS(533), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(529), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(527), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3200] = 10,
+    ACTIONS(537), 1,
+      anon_sym_proto,
+    ACTIONS(545), 1,
+      anon_sym_mark,
+    ACTIONS(547), 1,
+      anon_sym_ct,
+    ACTIONS(549), 1,
+      anon_sym_counter,
+    STATE(100), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(539), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(541), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(543), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(535), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3237] = 3,
+    ACTIONS(553), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(517), 13,
+    ACTIONS(551), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13423,13 +13733,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3117] = 3,
-    ACTIONS(523), 1,
+  [3260] = 3,
+    ACTIONS(557), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(521), 13,
+    ACTIONS(555), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13443,17 +13753,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3140] = 4,
-    ACTIONS(523), 1,
+  [3283] = 3,
+    ACTIONS(561), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(525), 3,
+    ACTIONS(559), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3306] = 4,
+    ACTIONS(561), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(521), 10,
+    ACTIONS(559), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13464,13 +13794,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_RBRACE,
       anon_sym_RPAREN,
       anon_sym_PLUS,
-  [3165] = 3,
-    ACTIONS(527), 1,
+  [3331] = 3,
+    ACTIONS(565), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(485), 13,
+    ACTIONS(519), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13484,13 +13814,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3188] = 3,
-    ACTIONS(527), 1,
+  [3354] = 3,
+    ACTIONS(565), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(485), 13,
+    ACTIONS(519), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13504,11 +13834,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3211] = 2,
+  [3377] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(529), 14,
+    ACTIONS(567), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13523,83 +13853,150 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3232] = 8,
-    ACTIONS(533), 1,
+  [3398] = 10,
+    ACTIONS(571), 1,
+      anon_sym_proto,
+    ACTIONS(583), 1,
+      anon_sym_mark,
+    ACTIONS(586), 1,
+      anon_sym_ct,
+    ACTIONS(589), 1,
+      anon_sym_counter,
+    STATE(100), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(574), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(577), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(580), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(569), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3435] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(514), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3456] = 8,
+    ACTIONS(594), 1,
       anon_sym_id,
-    ACTIONS(539), 1,
+    ACTIONS(600), 1,
       anon_sym_dev,
-    ACTIONS(542), 1,
+    ACTIONS(603), 1,
       anon_sym_port,
-    STATE(124), 1,
+    STATE(131), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
+    STATE(102), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(536), 3,
+    ACTIONS(597), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(531), 5,
+    ACTIONS(592), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3265] = 10,
-    ACTIONS(547), 1,
-      anon_sym_proto,
-    ACTIONS(559), 1,
-      anon_sym_mark,
-    ACTIONS(562), 1,
-      anon_sym_ct,
-    ACTIONS(565), 1,
-      anon_sym_counter,
-    STATE(95), 1,
-      aux_sym_firewall_rule_repeat2,
+  [3489] = 9,
+    ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(531), 1,
+      anon_sym_latency,
+    ACTIONS(533), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(550), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(553), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(556), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(545), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3302] = 7,
-    ACTIONS(573), 1,
-      anon_sym_rate,
-    STATE(96), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(570), 2,
+    STATE(104), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(529), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
       anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(576), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(568), 4,
+    ACTIONS(606), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(579), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3333] = 3,
+  [3524] = 9,
+    ACTIONS(613), 1,
+      anon_sym_latency,
+    ACTIONS(616), 1,
+      anon_sym_peakrate,
+    ACTIONS(619), 1,
+      anon_sym_overhead,
+    ACTIONS(622), 1,
+      anon_sym_mpu,
+    ACTIONS(625), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(610), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(608), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3559] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3582] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13619,11 +14016,64 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3356] = 2,
+  [3605] = 9,
+    ACTIONS(385), 1,
+      anon_sym_overhead,
+    ACTIONS(387), 1,
+      anon_sym_mpu,
+    ACTIONS(389), 1,
+      anon_sym_linklayer,
+    ACTIONS(531), 1,
+      anon_sym_latency,
+    ACTIONS(533), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(478), 14,
+    STATE(91), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(529), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(628), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3640] = 10,
+    ACTIONS(537), 1,
+      anon_sym_proto,
+    ACTIONS(545), 1,
+      anon_sym_mark,
+    ACTIONS(547), 1,
+      anon_sym_ct,
+    ACTIONS(632), 1,
+      anon_sym_counter,
+    STATE(92), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(539), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(541), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(543), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(630), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3677] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(634), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13636,155 +14086,108 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
-      anon_sym_COMMA,
       anon_sym_counter,
-  [3377] = 9,
-    ACTIONS(587), 1,
-      anon_sym_latency,
-    ACTIONS(590), 1,
-      anon_sym_peakrate,
-    ACTIONS(593), 1,
-      anon_sym_overhead,
-    ACTIONS(596), 1,
-      anon_sym_mpu,
-    ACTIONS(599), 1,
-      anon_sym_linklayer,
+  [3697] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(584), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(582), 4,
-      ts_builtin_sym_end,
+    ACTIONS(636), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3412] = 9,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
-    ACTIONS(381), 1,
-      anon_sym_linklayer,
-    ACTIONS(491), 1,
-      anon_sym_latency,
-    ACTIONS(493), 1,
-      anon_sym_peakrate,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3717] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(84), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(489), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(602), 4,
-      ts_builtin_sym_end,
+    ACTIONS(638), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3447] = 3,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3737] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 7,
-      ts_builtin_sym_end,
+    ACTIONS(640), 13,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3470] = 9,
-    ACTIONS(377), 1,
-      anon_sym_overhead,
-    ACTIONS(379), 1,
-      anon_sym_mpu,
-    ACTIONS(381), 1,
-      anon_sym_linklayer,
-    ACTIONS(491), 1,
-      anon_sym_latency,
-    ACTIONS(493), 1,
-      anon_sym_peakrate,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3757] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(489), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(602), 4,
-      ts_builtin_sym_end,
+    ACTIONS(519), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3505] = 7,
-    ACTIONS(608), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3777] = 8,
+    ACTIONS(443), 1,
       anon_sym_rate,
-    STATE(96), 1,
+    ACTIONS(449), 1,
+      anon_sym_slot,
+    ACTIONS(451), 1,
+      anon_sym_bytes,
+    STATE(66), 1,
       aux_sym_netem_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(610), 2,
+    ACTIONS(445), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(604), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(612), 4,
+    ACTIONS(441), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(447), 4,
       anon_sym_loss,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-  [3536] = 3,
-    ACTIONS(616), 1,
-      anon_sym_DOT_DOT,
+  [3809] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(614), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3559] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(618), 13,
+    ACTIONS(642), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13798,11 +14201,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3579] = 2,
+  [3829] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(485), 13,
+    ACTIONS(644), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13816,185 +14219,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3599] = 2,
+  [3849] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3619] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(622), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3639] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(624), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3659] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(626), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3679] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(568), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-  [3699] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3719] = 8,
-    ACTIONS(630), 1,
-      anon_sym_DOT,
-    ACTIONS(633), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    STATE(123), 1,
-      aux_sym__if_name_repeat1,
-    STATE(126), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(190), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3750] = 6,
-    ACTIONS(158), 1,
-      anon_sym_LT,
-    ACTIONS(640), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(637), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(114), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3777] = 7,
-    ACTIONS(645), 1,
-      anon_sym_LBRACE,
-    ACTIONS(648), 1,
-      sym_integer,
-    ACTIONS(651), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(643), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(115), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3806] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(654), 12,
+    ACTIONS(646), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14007,11 +14236,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3825] = 2,
+  [3868] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(582), 12,
+    ACTIONS(608), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14024,84 +14253,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [3844] = 7,
-    ACTIONS(181), 1,
-      anon_sym_mode,
-    ACTIONS(656), 1,
-      anon_sym_DOT,
-    ACTIONS(658), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(660), 1,
+  [3887] = 6,
+    ACTIONS(176), 1,
+      anon_sym_LT,
+    ACTIONS(651), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(648), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
     STATE(119), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3873] = 7,
-    ACTIONS(171), 1,
-      anon_sym_mode,
-    ACTIONS(660), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(662), 1,
-      anon_sym_DOT,
-    ACTIONS(664), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3902] = 6,
-    ACTIONS(181), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(666), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(123), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
+    ACTIONS(174), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3929] = 7,
+  [3914] = 6,
     ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(668), 1,
-      anon_sym_DOT,
-    ACTIONS(671), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(674), 1,
+      anon_sym_LT,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 3,
+    ACTIONS(654), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [3941] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
+    ACTIONS(658), 1,
+      anon_sym_DOT,
+    ACTIONS(660), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(662), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14111,161 +14317,231 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3958] = 7,
-    ACTIONS(679), 1,
+  [3970] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(662), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(664), 1,
+      anon_sym_DOT,
+    ACTIONS(666), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3999] = 7,
+    ACTIONS(670), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(673), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(676), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(677), 4,
+    ACTIONS(668), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(115), 4,
+    STATE(123), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3987] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LT,
-    ACTIONS(635), 1,
+  [4028] = 7,
+    ACTIONS(176), 1,
+      anon_sym_mode,
+    ACTIONS(679), 1,
+      anon_sym_DOT,
+    ACTIONS(682), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(685), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(114), 3,
+    STATE(124), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4057] = 6,
+    ACTIONS(168), 1,
+      anon_sym_LT,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(688), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(119), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4014] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4032] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(689), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4050] = 5,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(693), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(691), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4074] = 8,
-    ACTIONS(679), 1,
+  [4084] = 7,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(692), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(694), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(695), 1,
-      anon_sym_default,
-    STATE(11), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(697), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(45), 3,
+    ACTIONS(690), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(123), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4104] = 5,
-    ACTIONS(701), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(704), 1,
+      aux_sym_addr_statement_repeat1,
+  [4113] = 8,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
+    ACTIONS(696), 1,
+      anon_sym_DOT,
+    ACTIONS(699), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 1,
+      aux_sym__if_name_repeat1,
+    STATE(130), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 3,
+    STATE(194), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4144] = 8,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(701), 1,
+      anon_sym_default,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(703), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(40), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4174] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(705), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4192] = 5,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(709), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(699), 6,
+    ACTIONS(707), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4128] = 6,
-    ACTIONS(608), 1,
-      anon_sym_rate,
-    STATE(103), 1,
-      aux_sym_netem_statement_repeat1,
+  [4216] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(610), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(612), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [4153] = 3,
+    ACTIONS(711), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4234] = 5,
+    ACTIONS(715), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(718), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(713), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4258] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14281,73 +14557,51 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4172] = 7,
-    ACTIONS(373), 1,
+  [4277] = 5,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(723), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(721), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(709), 1,
+      anon_sym_GT,
+  [4300] = 7,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    ACTIONS(727), 1,
       anon_sym_default,
-    STATE(139), 1,
+    STATE(137), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(324), 1,
+    STATE(398), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(711), 2,
+    ACTIONS(729), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(707), 4,
+    ACTIONS(725), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4199] = 7,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(715), 1,
-      sym_integer,
-    STATE(408), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(198), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4226] = 7,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    ACTIONS(709), 1,
-      anon_sym_default,
-    STATE(131), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(350), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(711), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(717), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4253] = 3,
-    ACTIONS(721), 1,
+  [4327] = 3,
+    ACTIONS(733), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(719), 9,
+    ACTIONS(731), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14357,249 +14611,234 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4272] = 5,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(725), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(723), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [4346] = 7,
+    ACTIONS(381), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [4295] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
     ACTIONS(727), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4319] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(729), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(274), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4343] = 7,
-    ACTIONS(733), 1,
-      anon_sym_proto,
-    ACTIONS(737), 1,
-      anon_sym_handle,
-    ACTIONS(739), 1,
-      anon_sym_DASH_GT,
-    STATE(143), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(735), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(731), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4369] = 5,
-    ACTIONS(743), 1,
       anon_sym_default,
-    STATE(139), 1,
+    STATE(177), 1,
       aux_sym_htb_statement_repeat1,
+    STATE(328), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(746), 2,
+    ACTIONS(729), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(741), 5,
+    ACTIONS(735), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4391] = 7,
-    ACTIONS(752), 1,
+  [4373] = 7,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(739), 1,
+      sym_integer,
+    STATE(414), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4400] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(741), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4424] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(743), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4448] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(745), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4472] = 7,
+    ACTIONS(749), 1,
       anon_sym_proto,
-    ACTIONS(758), 1,
+    ACTIONS(753), 1,
       anon_sym_handle,
-    ACTIONS(761), 1,
+    ACTIONS(755), 1,
       anon_sym_DASH_GT,
-    STATE(140), 1,
+    STATE(154), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(755), 2,
+    ACTIONS(751), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(749), 3,
+    ACTIONS(747), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
-  [4417] = 6,
-    ACTIONS(326), 1,
+  [4498] = 6,
+    ACTIONS(761), 1,
+      anon_sym_section,
+    STATE(205), 1,
+      sym__section_opt,
+    STATE(206), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(757), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4522] = 6,
+    ACTIONS(336), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(340), 1,
       anon_sym_LPAREN,
-    ACTIONS(713), 1,
+    ACTIONS(737), 1,
       sym_identifier,
     ACTIONS(763), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(275), 5,
+    STATE(95), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4441] = 6,
-    ACTIONS(326), 1,
+  [4546] = 6,
+    ACTIONS(336), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(340), 1,
       anon_sym_LPAREN,
-    ACTIONS(713), 1,
+    ACTIONS(737), 1,
       sym_identifier,
     ACTIONS(765), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(232), 5,
+    STATE(93), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4465] = 7,
-    ACTIONS(733), 1,
-      anon_sym_proto,
+  [4570] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
     ACTIONS(737), 1,
-      anon_sym_handle,
+      sym_identifier,
     ACTIONS(767), 1,
-      anon_sym_DASH_GT,
-    STATE(140), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(735), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(731), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4491] = 6,
-    ACTIONS(773), 1,
-      anon_sym_section,
-    STATE(204), 1,
-      sym__section_opt,
-    STATE(208), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(771), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(769), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4515] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(150), 5,
+    STATE(279), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4539] = 6,
-    ACTIONS(326), 1,
+  [4594] = 6,
+    ACTIONS(336), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(340), 1,
       anon_sym_LPAREN,
-    ACTIONS(713), 1,
+    ACTIONS(737), 1,
       sym_identifier,
-    ACTIONS(777), 1,
+    ACTIONS(769), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 5,
+    STATE(280), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4563] = 6,
-    ACTIONS(326), 1,
+  [4618] = 6,
+    ACTIONS(336), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(340), 1,
       anon_sym_LPAREN,
-    ACTIONS(713), 1,
+    ACTIONS(737), 1,
       sym_identifier,
-    ACTIONS(779), 1,
+    ACTIONS(771), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(90), 5,
+    STATE(96), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4587] = 3,
-    ACTIONS(87), 1,
+  [4642] = 3,
+    ACTIONS(75), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 8,
+    ACTIONS(73), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14608,432 +14847,95 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4605] = 6,
-    ACTIONS(326), 1,
+  [4660] = 6,
+    ACTIONS(336), 1,
       anon_sym_DASH,
-    ACTIONS(330), 1,
+    ACTIONS(340), 1,
       anon_sym_LPAREN,
-    ACTIONS(713), 1,
+    ACTIONS(737), 1,
       sym_identifier,
-    ACTIONS(781), 1,
+    ACTIONS(773), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 5,
+    STATE(152), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4629] = 4,
+  [4684] = 7,
+    ACTIONS(749), 1,
+      anon_sym_proto,
+    ACTIONS(753), 1,
+      anon_sym_handle,
+    ACTIONS(775), 1,
+      anon_sym_DASH_GT,
+    STATE(142), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(751), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(747), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4710] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(783), 4,
+    ACTIONS(777), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4649] = 3,
+  [4730] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(85), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4667] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(787), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(273), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4691] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(789), 4,
+    ACTIONS(781), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4711] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(791), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(247), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4735] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(793), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4759] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
+  [4750] = 7,
+    ACTIONS(786), 1,
+      anon_sym_proto,
+    ACTIONS(792), 1,
+      anon_sym_handle,
     ACTIONS(795), 1,
-      sym_integer,
+      anon_sym_DASH_GT,
+    STATE(154), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4783] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(797), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4807] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(799), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4831] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(801), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4855] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(803), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4879] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(805), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4903] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(807), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4927] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(809), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(262), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4951] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(811), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(263), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4975] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(813), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4999] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(815), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5023] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(817), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(267), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5047] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(819), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5071] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(821), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5095] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(823), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(270), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5119] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(825), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(271), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5143] = 6,
-    ACTIONS(326), 1,
-      anon_sym_DASH,
-    ACTIONS(330), 1,
-      anon_sym_LPAREN,
-    ACTIONS(713), 1,
-      sym_identifier,
-    ACTIONS(827), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(272), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5167] = 3,
+    ACTIONS(789), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(783), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4776] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15048,182 +14950,483 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5185] = 2,
+  [4794] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(829), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(75), 2,
       anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5200] = 7,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(831), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5225] = 6,
-    ACTIONS(773), 1,
-      anon_sym_section,
-    ACTIONS(835), 1,
-      anon_sym_mode,
-    STATE(184), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(833), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5248] = 6,
-    ACTIONS(839), 1,
-      anon_sym_mode,
-    ACTIONS(842), 1,
-      anon_sym_section,
-    STATE(177), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(837), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5271] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(845), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5286] = 7,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(847), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5311] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(849), 8,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(73), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4812] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(797), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(258), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4836] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(799), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(260), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4860] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(801), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(225), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4884] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(803), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4908] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(805), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4932] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(807), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(263), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4956] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(809), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4980] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(811), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(265), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5004] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(813), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5028] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(815), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(267), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5052] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(817), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(268), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5076] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(819), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5100] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(821), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(270), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5124] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(823), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5148] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(825), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5172] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(827), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(273), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5196] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(829), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(274), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5220] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(831), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5244] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(833), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5268] = 6,
+    ACTIONS(336), 1,
+      anon_sym_DASH,
+    ACTIONS(340), 1,
+      anon_sym_LPAREN,
+    ACTIONS(737), 1,
+      sym_identifier,
+    ACTIONS(835), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(277), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5292] = 5,
+    ACTIONS(839), 1,
       anon_sym_default,
+    STATE(177), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(842), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5326] = 5,
-    ACTIONS(679), 1,
+    ACTIONS(837), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5314] = 7,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(853), 1,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(845), 1,
+      sym_nat_target,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5339] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(847), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5354] = 6,
+    ACTIONS(851), 1,
+      anon_sym_mode,
+    ACTIONS(854), 1,
+      anon_sym_section,
+    STATE(180), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(257), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(849), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5377] = 5,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(859), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(51), 2,
+    STATE(52), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(851), 4,
+    ACTIONS(857), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5347] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(855), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5362] = 5,
-    ACTIONS(859), 1,
+  [5398] = 5,
+    ACTIONS(863), 1,
       anon_sym_within,
-    ACTIONS(862), 1,
+    ACTIONS(866), 1,
       anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(183), 2,
+    STATE(182), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(857), 4,
+    ACTIONS(861), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5383] = 6,
-    ACTIONS(773), 1,
-      anon_sym_section,
-    ACTIONS(835), 1,
-      anon_sym_mode,
-    STATE(177), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
-      sym__section_opt,
+  [5419] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(865), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5406] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(867), 8,
+    ACTIONS(869), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15232,11 +15435,133 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5421] = 2,
+  [5434] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(761), 8,
+    ACTIONS(871), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5449] = 5,
+    ACTIONS(512), 1,
+      anon_sym_port,
+    ACTIONS(875), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(190), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(873), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5470] = 6,
+    ACTIONS(761), 1,
+      anon_sym_section,
+    ACTIONS(879), 1,
+      anon_sym_mode,
+    STATE(187), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(257), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(877), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5493] = 6,
+    ACTIONS(761), 1,
+      anon_sym_section,
+    ACTIONS(879), 1,
+      anon_sym_mode,
+    STATE(180), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(257), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(881), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5516] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(883), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5531] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5554] = 5,
+    ACTIONS(512), 1,
+      anon_sym_port,
+    ACTIONS(875), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(182), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(885), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5575] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(887), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5590] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(795), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -15245,357 +15570,310 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5436] = 5,
-    ACTIONS(472), 1,
-      anon_sym_port,
-    ACTIONS(871), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(869), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5457] = 5,
-    ACTIONS(472), 1,
-      anon_sym_port,
-    ACTIONS(871), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(183), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(873), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5478] = 6,
-    ACTIONS(679), 1,
+  [5605] = 7,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(692), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(694), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    ACTIONS(889), 1,
+      anon_sym_default,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(122), 4,
+    STATE(42), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5501] = 3,
+  [5630] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(877), 3,
+    ACTIONS(893), 3,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-    ACTIONS(875), 5,
+    ACTIONS(891), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5518] = 5,
-    ACTIONS(882), 1,
+  [5647] = 6,
+    ACTIONS(158), 1,
+      anon_sym_table,
+    ACTIONS(896), 1,
+      anon_sym_DOT,
+    ACTIONS(898), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(884), 1,
+    ACTIONS(900), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(880), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(213), 3,
+    STATE(215), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5538] = 5,
-    STATE(210), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(886), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5558] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(888), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5572] = 4,
-    STATE(194), 1,
+      aux_sym__if_name_repeat1,
+  [5669] = 4,
+    STATE(212), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(892), 2,
+    ACTIONS(759), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(890), 4,
+    ACTIONS(902), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5590] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5612] = 5,
-    STATE(196), 1,
+  [5687] = 5,
+    STATE(197), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(895), 2,
+    ACTIONS(904), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(897), 2,
+    ACTIONS(906), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5632] = 7,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(900), 1,
-      aux_sym__name_start_token1,
-    STATE(223), 1,
-      sym_peer_name,
-    STATE(287), 1,
-      sym__if_name,
-    STATE(435), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5656] = 5,
-    ACTIONS(902), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(904), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5676] = 5,
-    STATE(196), 1,
+  [5707] = 5,
+    STATE(197), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(886), 2,
+    ACTIONS(909), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5696] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5718] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5740] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5762] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(906), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [5780] = 4,
-    STATE(219), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(771), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(908), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5798] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5820] = 5,
-    ACTIONS(373), 1,
+  [5727] = 5,
+    ACTIONS(381), 1,
       anon_sym_LT,
-    ACTIONS(912), 1,
+    ACTIONS(913), 1,
       anon_sym_mode,
-    STATE(385), 1,
+    STATE(392), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(910), 4,
+    ACTIONS(911), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5840] = 5,
-    ACTIONS(884), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(916), 1,
-      aux_sym__imm_name_part_token1,
+  [5747] = 7,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(915), 1,
+      aux_sym__name_start_token1,
+    STATE(227), 1,
+      sym_peer_name,
+    STATE(285), 1,
+      sym__if_name,
+    STATE(433), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(914), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(191), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5860] = 4,
-    STATE(194), 1,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5771] = 5,
+    ACTIONS(917), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(919), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5791] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5813] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(52), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5835] = 5,
+    STATE(197), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(921), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5855] = 4,
+    STATE(196), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(771), 2,
+    ACTIONS(759), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(918), 4,
+    ACTIONS(923), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5878] = 6,
-    ACTIONS(181), 1,
-      anon_sym_table,
-    ACTIONS(920), 1,
-      anon_sym_DOT,
-    ACTIONS(922), 1,
+  [5873] = 4,
+    STATE(212), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(925), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5891] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(927), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5905] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5927] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5949] = 5,
+    STATE(198), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(921), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5969] = 5,
+    ACTIONS(931), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(924), 1,
+    ACTIONS(933), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(211), 3,
+    ACTIONS(929), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(214), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5900] = 5,
-    STATE(196), 1,
+      aux_sym__ns_name_repeat1,
+  [5989] = 4,
+    STATE(212), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(937), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(935), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6007] = 5,
+    STATE(204), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15603,114 +15881,66 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(926), 2,
+    ACTIONS(940), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5920] = 6,
-    ACTIONS(171), 1,
-      anon_sym_table,
-    ACTIONS(924), 1,
+  [6027] = 5,
+    ACTIONS(933), 1,
       anon_sym_LBRACE2,
-    ACTIONS(928), 1,
-      anon_sym_DOT,
-    ACTIONS(930), 1,
+    ACTIONS(944), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(214), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5942] = 5,
-    STATE(199), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(932), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5962] = 5,
-    ACTIONS(936), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(939), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(934), 2,
+    ACTIONS(942), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(213), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5982] = 6,
-    ACTIONS(158), 1,
-      anon_sym_table,
-    ACTIONS(942), 1,
-      anon_sym_DOT,
-    ACTIONS(945), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(948), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(214), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6004] = 6,
-    ACTIONS(181), 1,
-      anon_sym_on,
-    ACTIONS(951), 1,
-      anon_sym_DOT,
-    ACTIONS(953), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(955), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(216), 3,
       sym__imm_name_part,
       sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6047] = 6,
+    ACTIONS(168), 1,
+      anon_sym_table,
+    ACTIONS(900), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(946), 1,
+      anon_sym_DOT,
+    ACTIONS(948), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6026] = 6,
-    ACTIONS(171), 1,
-      anon_sym_on,
+  [6069] = 5,
+    ACTIONS(952), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(955), 1,
       anon_sym_LBRACE2,
-    ACTIONS(957), 1,
-      anon_sym_DOT,
-    ACTIONS(959), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(217), 3,
+    ACTIONS(950), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(216), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6048] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(961), 1,
+      aux_sym__ns_name_repeat1,
+  [6089] = 6,
+    ACTIONS(176), 1,
+      anon_sym_table,
+    ACTIONS(958), 1,
       anon_sym_DOT,
-    ACTIONS(964), 1,
+    ACTIONS(961), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(967), 1,
+    ACTIONS(964), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15719,60 +15949,590 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6070] = 6,
-    ACTIONS(679), 1,
+  [6111] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(967), 1,
+      anon_sym_DOT,
+    ACTIONS(969), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(219), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6133] = 6,
+    ACTIONS(168), 1,
+      anon_sym_on,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(973), 1,
+      anon_sym_DOT,
+    ACTIONS(975), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(220), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6155] = 6,
+    ACTIONS(176), 1,
+      anon_sym_on,
+    ACTIONS(977), 1,
+      anon_sym_DOT,
+    ACTIONS(980), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(983), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(220), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6177] = 6,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(692), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(694), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(13), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 3,
+    STATE(111), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6092] = 4,
-    STATE(194), 1,
-      aux_sym_bpf_statement_repeat1,
+  [6199] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(771), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(970), 4,
+    STATE(185), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6221] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(986), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6239] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(692), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(13), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6261] = 4,
+    ACTIONS(988), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6278] = 5,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(990), 1,
+      sym_identifier,
+    ACTIONS(992), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [6297] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(382), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(994), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6110] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [6314] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(388), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6132] = 6,
-    ACTIONS(972), 1,
+    ACTIONS(996), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6331] = 6,
+    ACTIONS(998), 1,
       aux_sym__name_start_token1,
-    ACTIONS(974), 1,
+    ACTIONS(1000), 1,
       anon_sym_LBRACE,
-    STATE(30), 1,
+    STATE(207), 1,
+      sym__ns_name,
+    STATE(417), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6352] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(443), 1,
       sym_interface_name,
-    STATE(67), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6373] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(247), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6394] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(318), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1004), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6411] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(249), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6432] = 6,
+    ACTIONS(1006), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1008), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(434), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6453] = 6,
+    ACTIONS(1010), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1012), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(444), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(218), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6474] = 4,
+    ACTIONS(1014), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6491] = 6,
+    ACTIONS(1016), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1018), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(84), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6512] = 5,
+    ACTIONS(494), 1,
+      anon_sym_GT,
+    STATE(248), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1020), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(78), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6531] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(254), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6552] = 6,
+    ACTIONS(1022), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1024), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(115), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(57), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6573] = 5,
+    ACTIONS(494), 1,
+      anon_sym_GT,
+    STATE(250), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1020), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(78), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6592] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1026), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6605] = 6,
+    ACTIONS(1028), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1030), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(199), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6626] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1032), 1,
+      aux_sym__name_start_token1,
+    STATE(207), 1,
+      sym__ns_name,
+    STATE(232), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6647] = 6,
+    ACTIONS(1016), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1018), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(27), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6668] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(935), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6681] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(363), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1034), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6698] = 5,
+    ACTIONS(1039), 1,
+      anon_sym_GT,
+    STATE(248), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1036), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(85), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6717] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(366), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6734] = 5,
+    ACTIONS(496), 1,
+      anon_sym_GT,
+    STATE(248), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1043), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6753] = 4,
+    ACTIONS(1045), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6770] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(861), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6783] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(325), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1047), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6800] = 4,
+    ACTIONS(381), 1,
+      anon_sym_LT,
+    STATE(306), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1049), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6817] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(340), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6838] = 5,
+    ACTIONS(492), 1,
+      anon_sym_GT,
+    STATE(238), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1051), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(77), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6857] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1053), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6870] = 4,
+    ACTIONS(1055), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6887] = 6,
+    ACTIONS(1057), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1059), 1,
+      anon_sym_LBRACE,
+    STATE(27), 1,
+      sym_interface_name,
+    STATE(70), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -15780,1011 +16540,536 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(28), 2,
       sym__name_start,
       sym_interpolation,
-  [6153] = 6,
-    ACTIONS(976), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(978), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(50), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(26), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6174] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(377), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(980), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6191] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(383), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6208] = 6,
-    ACTIONS(984), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE,
-    STATE(193), 1,
-      sym__ns_name,
-    STATE(411), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6229] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(430), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6250] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(243), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6271] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(315), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(990), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6288] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(245), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6309] = 6,
-    ACTIONS(992), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(994), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(427), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(209), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6330] = 6,
-    ACTIONS(996), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(998), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(441), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6351] = 4,
-    ACTIONS(1000), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6368] = 6,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1004), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(77), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(64), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6389] = 5,
-    ACTIONS(438), 1,
-      anon_sym_GT,
-    STATE(244), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1006), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(74), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6408] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(250), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6429] = 6,
-    ACTIONS(1008), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1010), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(105), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(53), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6450] = 5,
-    ACTIONS(438), 1,
-      anon_sym_GT,
-    STATE(246), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1006), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(74), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6469] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1012), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6482] = 6,
-    ACTIONS(1014), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1016), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(206), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6503] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1018), 1,
-      aux_sym__name_start_token1,
-    STATE(193), 1,
-      sym__ns_name,
-    STATE(228), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6524] = 6,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1004), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(64), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6545] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(890), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6558] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(358), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1020), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6575] = 5,
-    ACTIONS(1025), 1,
-      anon_sym_GT,
-    STATE(244), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1022), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6594] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(361), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1027), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6611] = 5,
-    ACTIONS(458), 1,
-      anon_sym_GT,
-    STATE(244), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1029), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(71), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6630] = 4,
-    ACTIONS(1031), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6647] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(857), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6660] = 5,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1033), 1,
-      sym_identifier,
-    ACTIONS(1035), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(23), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [6679] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(301), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1037), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6696] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(336), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6717] = 5,
-    ACTIONS(452), 1,
-      anon_sym_GT,
-    STATE(234), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1039), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(69), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6736] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1041), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6749] = 4,
-    ACTIONS(1043), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6766] = 4,
-    ACTIONS(1045), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6783] = 4,
-    ACTIONS(1047), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6800] = 4,
-    ACTIONS(1049), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6817] = 4,
-    ACTIONS(1051), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6834] = 4,
-    ACTIONS(1053), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6851] = 4,
-    ACTIONS(1055), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6868] = 4,
-    ACTIONS(1057), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6885] = 4,
-    ACTIONS(1059), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(525), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6902] = 4,
+  [6908] = 4,
     ACTIONS(1061), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6919] = 4,
+  [6925] = 4,
     ACTIONS(1063), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6936] = 4,
+  [6942] = 4,
     ACTIONS(1065), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6953] = 4,
+  [6959] = 4,
     ACTIONS(1067), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6970] = 4,
+  [6976] = 4,
     ACTIONS(1069), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6987] = 4,
+  [6993] = 4,
     ACTIONS(1071), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7004] = 4,
+  [7010] = 4,
     ACTIONS(1073), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7021] = 4,
+  [7027] = 4,
     ACTIONS(1075), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7038] = 4,
+  [7044] = 4,
     ACTIONS(1077), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7055] = 4,
+  [7061] = 4,
     ACTIONS(1079), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7072] = 4,
+  [7078] = 4,
     ACTIONS(1081), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7089] = 4,
+  [7095] = 4,
     ACTIONS(1083), 1,
-      anon_sym_RPAREN,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7106] = 4,
+  [7112] = 4,
     ACTIONS(1085), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(779), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(525), 3,
+    ACTIONS(563), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7123] = 3,
+  [7129] = 4,
+    ACTIONS(1087), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1089), 2,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7146] = 4,
+    ACTIONS(1089), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7163] = 4,
+    ACTIONS(1091), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7180] = 4,
+    ACTIONS(1093), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7197] = 4,
+    ACTIONS(1095), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7214] = 4,
+    ACTIONS(1097), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7231] = 4,
+    ACTIONS(1099), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7248] = 4,
+    ACTIONS(1101), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(779), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(563), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7265] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 2,
       anon_sym_on,
       anon_sym_off,
-    ACTIONS(1087), 4,
+    ACTIONS(1103), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7138] = 4,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(321), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1091), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7155] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1095), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(304), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7175] = 5,
-    ACTIONS(1097), 1,
-      anon_sym_EQ,
-    ACTIONS(1099), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1102), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7193] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1105), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(180), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7213] = 3,
-    STATE(83), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7227] = 5,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(906), 1,
-      sym_integer,
-    ACTIONS(1109), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7245] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1105), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(59), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7265] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1105), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(186), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7285] = 6,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1095), 1,
-      aux_sym_class_id_token2,
-    STATE(21), 1,
-      sym_interpolation,
-    STATE(331), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7305] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7317] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1113), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7329] = 3,
-    STATE(98), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1107), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7343] = 5,
-    ACTIONS(1115), 1,
-      anon_sym_EQ,
-    ACTIONS(1117), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1119), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7361] = 5,
-    ACTIONS(328), 1,
-      anon_sym_LBRACE,
-    ACTIONS(988), 1,
+  [7280] = 6,
+    ACTIONS(1107), 1,
       aux_sym__name_start_token1,
-    STATE(286), 1,
+    ACTIONS(1109), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
       sym__if_name,
+    STATE(54), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 2,
+    STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [7379] = 5,
-    ACTIONS(1119), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1121), 1,
-      anon_sym_EQ,
-    ACTIONS(1123), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7397] = 6,
-    ACTIONS(1125), 1,
-      anon_sym_LT,
-    ACTIONS(1127), 1,
-      anon_sym_mode,
-    ACTIONS(1129), 1,
-      anon_sym_DQUOTE,
-    STATE(176), 1,
-      sym_string,
-    STATE(378), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7417] = 5,
-    ACTIONS(679), 1,
+  [7301] = 6,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1131), 1,
-      anon_sym_ingress,
-    ACTIONS(1133), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7435] = 3,
-    ACTIONS(1135), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(122), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7449] = 6,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1093), 1,
+    ACTIONS(1111), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1105), 1,
+    ACTIONS(1113), 1,
       aux_sym_class_id_token2,
-    STATE(21), 1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(188), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7321] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1113), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
       sym_interpolation,
     STATE(112), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7469] = 2,
+  [7341] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1137), 5,
+    ACTIONS(1115), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7353] = 5,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      aux_sym__name_start_token1,
+    STATE(292), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7371] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1113), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(60), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7391] = 5,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(986), 1,
+      sym_integer,
+    ACTIONS(1117), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7409] = 6,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1113), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(192), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7429] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1119), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(335), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7449] = 5,
+    ACTIONS(1121), 1,
+      anon_sym_EQ,
+    ACTIONS(1123), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7467] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1127), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7479] = 5,
+    ACTIONS(1129), 1,
+      anon_sym_EQ,
+    ACTIONS(1131), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1134), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(293), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7497] = 3,
+    STATE(101), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1137), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7511] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1139), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7481] = 3,
-    ACTIONS(1139), 1,
-      anon_sym_SLASH2,
+  [7523] = 5,
+    ACTIONS(1125), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1141), 1,
+      anon_sym_EQ,
+    ACTIONS(1143), 1,
+      aux_sym_sysctl_key_token2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7495] = 3,
-    ACTIONS(1141), 1,
+    STATE(293), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7541] = 6,
+    ACTIONS(1145), 1,
+      anon_sym_LT,
+    ACTIONS(1147), 1,
+      anon_sym_mode,
+    ACTIONS(1149), 1,
+      anon_sym_DQUOTE,
+    STATE(186), 1,
+      sym_string,
+    STATE(385), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7561] = 3,
+    STATE(87), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1137), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7575] = 5,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1151), 1,
+      anon_sym_ingress,
+    ACTIONS(1153), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7593] = 6,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1111), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1119), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(305), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7613] = 3,
+    ACTIONS(1155), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16794,149 +17079,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7509] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1143), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7520] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1145), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7531] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1147), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7542] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(442), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7557] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1151), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7568] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1153), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7579] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(447), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7594] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1155), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7609] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
+  [7627] = 3,
     ACTIONS(1157), 1,
-      sym_size,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7624] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1157), 1,
-      sym_duration,
+    ACTIONS(122), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7641] = 3,
+    ACTIONS(1159), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7639] = 4,
-    ACTIONS(679), 1,
+    ACTIONS(104), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7655] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1157), 1,
+    ACTIONS(1161), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
+    STATE(90), 2,
       sym_interpolation,
       sym__rate_value,
-  [7654] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1159), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(58), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7669] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1161), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7680] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1159), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(58), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7695] = 2,
+  [7670] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16945,27 +17121,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7706] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_integer,
+  [7681] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7721] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1167), 4,
+    ACTIONS(1165), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7732] = 2,
+  [7692] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(449), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7707] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16974,38 +17150,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7743] = 4,
-    ACTIONS(679), 1,
+  [7718] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(441), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7733] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1171), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 2,
+    STATE(246), 2,
       sym_interpolation,
       sym__int_value,
-  [7758] = 2,
+  [7748] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1173), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1173), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7769] = 4,
-    ACTIONS(328), 1,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7763] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1173), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [7778] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1173), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7793] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1175), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(333), 2,
+    STATE(58), 2,
       sym_interpolation,
       sym__int_value,
-  [7784] = 2,
+  [7808] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17014,7 +17225,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7795] = 2,
+  [7819] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1175), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(58), 2,
+      sym_interpolation,
+      sym__size_value,
+  [7834] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17023,29 +17245,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7806] = 4,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1181), 1,
-      anon_sym_LBRACE2,
+  [7845] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7821] = 4,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1181), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7836] = 2,
+    ACTIONS(1181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7856] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17054,7 +17263,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7847] = 2,
+  [7867] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17063,40 +17272,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7858] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(79), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7873] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(79), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7888] = 4,
-    ACTIONS(679), 1,
+  [7878] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1187), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(79), 2,
+    STATE(109), 2,
       sym_interpolation,
       sym__int_value,
-  [7903] = 2,
+  [7893] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17105,16 +17292,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7914] = 2,
+  [7904] = 4,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1191), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1191), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7925] = 2,
+    STATE(337), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7919] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17123,17 +17312,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7936] = 3,
-    ACTIONS(1197), 1,
-      anon_sym_icmp,
+  [7930] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1195), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7949] = 2,
+    ACTIONS(1195), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7941] = 4,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(15), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7956] = 4,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(12), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [7971] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17142,17 +17352,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7960] = 3,
-    ACTIONS(85), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7973] = 2,
+  [7982] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17161,16 +17361,116 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7984] = 2,
+  [7993] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1203), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1203), 4,
+    STATE(83), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8008] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1203), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8023] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1203), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8038] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1205), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7995] = 3,
+  [8049] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1207), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8064] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1209), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8075] = 3,
+    ACTIONS(1213), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1211), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8088] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1215), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8099] = 3,
+    ACTIONS(73), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8112] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1217), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8123] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1219), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8134] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -17180,46 +17480,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8008] = 2,
+  [8147] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1205), 4,
+    ACTIONS(1221), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8019] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1207), 1,
-      sym_rate,
+  [8158] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8034] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(73), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 2,
+    ACTIONS(75), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8047] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1209), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8058] = 3,
+  [8171] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17229,111 +17509,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8071] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1211), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(110), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8086] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8099] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1213), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8110] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8123] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(432), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8138] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1215), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(182), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8153] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1217), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8168] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1219), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8179] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(906), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8194] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1221), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8209] = 2,
+  [8184] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17342,7 +17518,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8220] = 2,
+  [8195] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17351,67 +17527,115 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8231] = 4,
-    ACTIONS(679), 1,
+  [8206] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8219] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1227), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(116), 2,
       sym_interpolation,
       sym__int_value,
-  [8246] = 4,
-    ACTIONS(679), 1,
+  [8234] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8247] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1227), 1,
-      sym_rate,
+    ACTIONS(1229), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(97), 2,
       sym_interpolation,
-      sym__rate_value,
-  [8261] = 2,
+      sym__int_value,
+  [8262] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1231), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1229), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8272] = 2,
+    STATE(191), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8277] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(857), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1231), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8283] = 4,
-    ACTIONS(679), 1,
+    STATE(52), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8292] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(454), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8307] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1233), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(54), 2,
+    STATE(98), 2,
       sym_interpolation,
       sym__int_value,
-  [8298] = 2,
+  [8322] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(986), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1235), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8309] = 2,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8337] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1235), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8352] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17420,21 +17644,110 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8320] = 4,
-    ACTIONS(328), 1,
+  [8363] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1239), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8374] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1239), 1,
+    ACTIONS(1241), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(224), 2,
+    STATE(73), 2,
       sym_interpolation,
       sym__int_value,
-  [8335] = 4,
-    ACTIONS(679), 1,
+  [8389] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
     ACTIONS(1241), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8404] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1241), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8419] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1243), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8430] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8441] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1247), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(50), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8456] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1249), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8467] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1251), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8478] = 4,
+    ACTIONS(338), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1253), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8493] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -17442,172 +17755,29 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(43), 2,
       sym_interpolation,
       sym__int_value,
-  [8350] = 4,
-    ACTIONS(679), 1,
+  [8508] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1243), 1,
+    ACTIONS(1257), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
+    STATE(129), 2,
       sym_interpolation,
       sym__int_value,
-  [8365] = 4,
-    ACTIONS(679), 1,
+  [8523] = 4,
+    ACTIONS(275), 1,
       anon_sym_LBRACE,
-    ACTIONS(1245), 1,
+    ACTIONS(1259), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(429), 2,
+    STATE(436), 2,
       sym_interpolation,
       sym__int_value,
-  [8380] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1247), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8391] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1249), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8406] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1227), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8421] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(298), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8436] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(294), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8451] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1251), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(248), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8466] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8477] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(895), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8488] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1227), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(111), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8503] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1255), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8514] = 5,
-    ACTIONS(1125), 1,
-      anon_sym_LT,
-    ACTIONS(1129), 1,
-      anon_sym_DQUOTE,
-    STATE(144), 1,
-      sym_string,
-    STATE(338), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8531] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8542] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1259), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8553] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(851), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(51), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8568] = 2,
+  [8538] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17616,28 +17786,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8579] = 2,
+  [8549] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1263), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1263), 4,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8564] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1265), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8579] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1241), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8594] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(302), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8609] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(303), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8624] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8590] = 5,
-    ACTIONS(1265), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1267), 1,
-      anon_sym_LBRACE,
-    STATE(289), 1,
-      sym_interpolation,
-    STATE(437), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8607] = 2,
+  [8635] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17646,39 +17859,146 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8618] = 2,
+  [8646] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1271), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8629] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 4,
+    ACTIONS(904), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8640] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
+  [8657] = 4,
+    ACTIONS(1271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1273), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(428), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8655] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
+    STATE(37), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8672] = 4,
+    ACTIONS(275), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1241), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8687] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1275), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8698] = 5,
+    ACTIONS(1145), 1,
+      anon_sym_LT,
     ACTIONS(1149), 1,
+      anon_sym_DQUOTE,
+    STATE(143), 1,
+      sym_string,
+    STATE(342), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8715] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1277), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8726] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8737] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1281), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8748] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1283), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8759] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8770] = 5,
+    ACTIONS(1287), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1289), 1,
+      anon_sym_LBRACE,
+    STATE(291), 1,
+      sym_interpolation,
+    STATE(450), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8787] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1291), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8798] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1293), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8809] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1295), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8820] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -17686,32 +18006,10 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(439), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8670] = 4,
-    ACTIONS(635), 1,
+  [8835] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(440), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8685] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(445), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8700] = 4,
-    ACTIONS(635), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1149), 1,
+    ACTIONS(1167), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -17719,116 +18017,137 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(446), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8715] = 4,
-    ACTIONS(679), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8730] = 4,
-    ACTIONS(1181), 1,
+  [8850] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1277), 1,
+    ACTIONS(1167), 1,
       aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8744] = 4,
-    ACTIONS(1181), 1,
+    STATE(447), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8865] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1279), 1,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(452), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8880] = 4,
+    ACTIONS(656), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1167), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(453), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8895] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8906] = 4,
+    ACTIONS(1149), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1299), 1,
+      sym_section_name,
+    STATE(179), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8920] = 4,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1301), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8758] = 4,
-    ACTIONS(1125), 1,
+  [8934] = 4,
+    ACTIONS(1145), 1,
       anon_sym_LT,
-    ACTIONS(1281), 1,
+    ACTIONS(1303), 1,
       anon_sym_policy,
-    STATE(372), 1,
+    STATE(378), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8772] = 4,
-    ACTIONS(635), 1,
+  [8948] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1277), 1,
+    ACTIONS(1305), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8786] = 4,
-    ACTIONS(1129), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1283), 1,
-      sym_section_name,
-    STATE(174), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8800] = 4,
-    ACTIONS(635), 1,
+  [8962] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1285), 1,
+    ACTIONS(1307), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8814] = 4,
-    ACTIONS(635), 1,
+  [8976] = 4,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1279), 1,
+    ACTIONS(1301), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8828] = 4,
-    ACTIONS(1129), 1,
+  [8990] = 4,
+    ACTIONS(1149), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1287), 1,
+    ACTIONS(1309), 1,
       sym_sysctl_value,
-    STATE(360), 1,
+    STATE(365), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8842] = 4,
-    ACTIONS(328), 1,
+  [9004] = 4,
+    ACTIONS(338), 1,
       anon_sym_LBRACE,
-    ACTIONS(1289), 1,
+    ACTIONS(1311), 1,
       sym_mac_address,
-    STATE(335), 1,
+    STATE(339), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8856] = 2,
+  [9018] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 3,
+    ACTIONS(73), 3,
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8866] = 2,
+  [9028] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17836,316 +18155,326 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8876] = 2,
+  [9038] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1025), 3,
+    ACTIONS(1039), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8886] = 2,
+  [9048] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1221), 3,
+    ACTIONS(1235), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [8896] = 4,
-    ACTIONS(1181), 1,
+  [9058] = 4,
+    ACTIONS(1197), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1285), 1,
+    ACTIONS(1305), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9072] = 4,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1307), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8910] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [8919] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1293), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8928] = 3,
-    ACTIONS(373), 1,
+  [9086] = 3,
+    ACTIONS(381), 1,
       anon_sym_LT,
-    STATE(366), 1,
+    STATE(315), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8939] = 3,
-    ACTIONS(1125), 1,
+  [9097] = 3,
+    ACTIONS(381), 1,
       anon_sym_LT,
-    STATE(353), 1,
+    STATE(371), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9108] = 3,
+    ACTIONS(1145), 1,
+      anon_sym_LT,
+    STATE(357), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8950] = 2,
+  [9119] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1295), 2,
+    ACTIONS(1313), 2,
       anon_sym_generic,
       anon_sym_native,
-  [8959] = 2,
+  [9128] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1297), 2,
+    ACTIONS(1315), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [8968] = 3,
-    ACTIONS(373), 1,
-      anon_sym_LT,
-    STATE(311), 1,
-      sym_block,
+  [9137] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8979] = 3,
-    ACTIONS(1299), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1301), 1,
-      aux_sym_string_token1,
-    ACTIONS(1303), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8990] = 3,
-    ACTIONS(1125), 1,
+    ACTIONS(1317), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [9146] = 3,
+    ACTIONS(1145), 1,
       anon_sym_LT,
-    STATE(313), 1,
+    STATE(317), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9001] = 2,
+  [9157] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1305), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9010] = 3,
-    ACTIONS(1033), 1,
+    ACTIONS(1175), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9166] = 3,
+    ACTIONS(990), 1,
       sym_identifier,
-    STATE(424), 1,
+    STATE(432), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9021] = 3,
-    ACTIONS(1129), 1,
+  [9177] = 3,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9188] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1319), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9197] = 3,
+    ACTIONS(737), 1,
+      sym_identifier,
+    STATE(451), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9208] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1321), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9217] = 3,
+    ACTIONS(1149), 1,
       anon_sym_DQUOTE,
-    STATE(357), 1,
+    STATE(362), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9032] = 3,
-    ACTIONS(1181), 1,
-      anon_sym_LBRACE2,
-    STATE(22), 1,
-      sym__imm_interp,
+  [9228] = 3,
+    ACTIONS(737), 1,
+      sym_identifier,
+    STATE(445), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9043] = 2,
+  [9239] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1307), 2,
+    ACTIONS(1323), 2,
       anon_sym_ingress,
-      anon_sym_clsact,
-  [9052] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1159), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9061] = 3,
-    ACTIONS(713), 1,
-      sym_identifier,
-    STATE(426), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9072] = 3,
-    ACTIONS(635), 1,
+      anon_sym_egress,
+  [9248] = 3,
+    ACTIONS(656), 1,
       anon_sym_LBRACE2,
     STATE(22), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9083] = 3,
-    ACTIONS(713), 1,
-      sym_identifier,
-    STATE(434), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9094] = 2,
-    ACTIONS(1309), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9102] = 2,
-    ACTIONS(1311), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9110] = 2,
-    ACTIONS(1313), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9118] = 2,
-    ACTIONS(1315), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9126] = 2,
-    ACTIONS(1317), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9134] = 2,
-    ACTIONS(281), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9142] = 2,
-    ACTIONS(1319), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9150] = 2,
-    ACTIONS(1321), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9158] = 2,
-    ACTIONS(1323), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9166] = 2,
+  [9259] = 3,
     ACTIONS(1325), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9174] = 2,
+      anon_sym_DQUOTE,
     ACTIONS(1327), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
+      aux_sym_string_token1,
+    ACTIONS(1329), 2,
       sym_comment,
       sym_line_continuation,
-  [9182] = 2,
-    ACTIONS(1329), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9190] = 2,
+  [9270] = 2,
     ACTIONS(1331), 1,
-      anon_sym_DOT,
+      anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9198] = 2,
+  [9278] = 2,
     ACTIONS(1333), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9206] = 2,
+  [9286] = 2,
     ACTIONS(1335), 1,
-      anon_sym_DQUOTE,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9214] = 2,
+  [9294] = 2,
     ACTIONS(1337), 1,
-      anon_sym_DOT,
+      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9222] = 2,
+  [9302] = 2,
     ACTIONS(1339), 1,
-      anon_sym_DOT,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9230] = 2,
+  [9310] = 2,
+    ACTIONS(285), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9318] = 2,
     ACTIONS(1341), 1,
-      anon_sym_on,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9238] = 2,
+  [9326] = 2,
     ACTIONS(1343), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9246] = 2,
+  [9334] = 2,
     ACTIONS(1345), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9254] = 2,
+  [9342] = 2,
     ACTIONS(1347), 1,
-      anon_sym_to,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9262] = 2,
+  [9350] = 2,
     ACTIONS(1349), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9270] = 2,
+  [9358] = 2,
     ACTIONS(1351), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9278] = 2,
+  [9366] = 2,
     ACTIONS(1353), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9374] = 2,
+    ACTIONS(1355), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9382] = 2,
+    ACTIONS(1357), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9390] = 2,
+    ACTIONS(1359), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9286] = 2,
-    ACTIONS(1355), 1,
+  [9398] = 2,
+    ACTIONS(1361), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9406] = 2,
+    ACTIONS(1363), 1,
       anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9414] = 2,
+    ACTIONS(1365), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9422] = 2,
+    ACTIONS(1367), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9430] = 2,
+    ACTIONS(1369), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9438] = 2,
+    ACTIONS(1371), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9446] = 2,
+    ACTIONS(1373), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9454] = 2,
+    ACTIONS(1375), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9462] = 2,
+    ACTIONS(1377), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18155,8 +18484,8 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
   [SMALL_STATE(10)] = 68,
   [SMALL_STATE(11)] = 126,
-  [SMALL_STATE(12)] = 185,
-  [SMALL_STATE(13)] = 244,
+  [SMALL_STATE(12)] = 187,
+  [SMALL_STATE(13)] = 246,
   [SMALL_STATE(14)] = 305,
   [SMALL_STATE(15)] = 364,
   [SMALL_STATE(16)] = 423,
@@ -18165,15 +18494,15 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(19)] = 591,
   [SMALL_STATE(20)] = 635,
   [SMALL_STATE(21)] = 675,
-  [SMALL_STATE(22)] = 712,
-  [SMALL_STATE(23)] = 749,
+  [SMALL_STATE(22)] = 714,
+  [SMALL_STATE(23)] = 751,
   [SMALL_STATE(24)] = 788,
   [SMALL_STATE(25)] = 830,
   [SMALL_STATE(26)] = 872,
   [SMALL_STATE(27)] = 914,
-  [SMALL_STATE(28)] = 954,
-  [SMALL_STATE(29)] = 994,
-  [SMALL_STATE(30)] = 1034,
+  [SMALL_STATE(28)] = 944,
+  [SMALL_STATE(29)] = 984,
+  [SMALL_STATE(30)] = 1024,
   [SMALL_STATE(31)] = 1064,
   [SMALL_STATE(32)] = 1095,
   [SMALL_STATE(33)] = 1126,
@@ -18181,417 +18510,424 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(35)] = 1226,
   [SMALL_STATE(36)] = 1276,
   [SMALL_STATE(37)] = 1323,
-  [SMALL_STATE(38)] = 1352,
-  [SMALL_STATE(39)] = 1399,
-  [SMALL_STATE(40)] = 1430,
-  [SMALL_STATE(41)] = 1477,
-  [SMALL_STATE(42)] = 1524,
-  [SMALL_STATE(43)] = 1571,
-  [SMALL_STATE(44)] = 1602,
-  [SMALL_STATE(45)] = 1649,
-  [SMALL_STATE(46)] = 1696,
-  [SMALL_STATE(47)] = 1743,
-  [SMALL_STATE(48)] = 1790,
-  [SMALL_STATE(49)] = 1819,
-  [SMALL_STATE(50)] = 1865,
-  [SMALL_STATE(51)] = 1893,
-  [SMALL_STATE(52)] = 1921,
-  [SMALL_STATE(53)] = 1957,
-  [SMALL_STATE(54)] = 1993,
-  [SMALL_STATE(55)] = 2021,
-  [SMALL_STATE(56)] = 2049,
-  [SMALL_STATE(57)] = 2085,
-  [SMALL_STATE(58)] = 2128,
-  [SMALL_STATE(59)] = 2153,
-  [SMALL_STATE(60)] = 2196,
-  [SMALL_STATE(61)] = 2220,
-  [SMALL_STATE(62)] = 2244,
-  [SMALL_STATE(63)] = 2282,
-  [SMALL_STATE(64)] = 2306,
-  [SMALL_STATE(65)] = 2340,
-  [SMALL_STATE(66)] = 2374,
-  [SMALL_STATE(67)] = 2408,
-  [SMALL_STATE(68)] = 2432,
-  [SMALL_STATE(69)] = 2456,
-  [SMALL_STATE(70)] = 2497,
-  [SMALL_STATE(71)] = 2522,
-  [SMALL_STATE(72)] = 2563,
-  [SMALL_STATE(73)] = 2604,
-  [SMALL_STATE(74)] = 2645,
-  [SMALL_STATE(75)] = 2686,
-  [SMALL_STATE(76)] = 2711,
-  [SMALL_STATE(77)] = 2736,
-  [SMALL_STATE(78)] = 2774,
+  [SMALL_STATE(38)] = 1356,
+  [SMALL_STATE(39)] = 1403,
+  [SMALL_STATE(40)] = 1434,
+  [SMALL_STATE(41)] = 1481,
+  [SMALL_STATE(42)] = 1528,
+  [SMALL_STATE(43)] = 1575,
+  [SMALL_STATE(44)] = 1606,
+  [SMALL_STATE(45)] = 1653,
+  [SMALL_STATE(46)] = 1700,
+  [SMALL_STATE(47)] = 1747,
+  [SMALL_STATE(48)] = 1794,
+  [SMALL_STATE(49)] = 1823,
+  [SMALL_STATE(50)] = 1852,
+  [SMALL_STATE(51)] = 1880,
+  [SMALL_STATE(52)] = 1926,
+  [SMALL_STATE(53)] = 1954,
+  [SMALL_STATE(54)] = 1982,
+  [SMALL_STATE(55)] = 2010,
+  [SMALL_STATE(56)] = 2046,
+  [SMALL_STATE(57)] = 2082,
+  [SMALL_STATE(58)] = 2118,
+  [SMALL_STATE(59)] = 2143,
+  [SMALL_STATE(60)] = 2186,
+  [SMALL_STATE(61)] = 2229,
+  [SMALL_STATE(62)] = 2254,
+  [SMALL_STATE(63)] = 2292,
+  [SMALL_STATE(64)] = 2316,
+  [SMALL_STATE(65)] = 2354,
+  [SMALL_STATE(66)] = 2378,
+  [SMALL_STATE(67)] = 2416,
+  [SMALL_STATE(68)] = 2440,
+  [SMALL_STATE(69)] = 2474,
+  [SMALL_STATE(70)] = 2508,
+  [SMALL_STATE(71)] = 2532,
+  [SMALL_STATE(72)] = 2566,
+  [SMALL_STATE(73)] = 2590,
+  [SMALL_STATE(74)] = 2613,
+  [SMALL_STATE(75)] = 2636,
+  [SMALL_STATE(76)] = 2677,
+  [SMALL_STATE(77)] = 2718,
+  [SMALL_STATE(78)] = 2759,
   [SMALL_STATE(79)] = 2800,
-  [SMALL_STATE(80)] = 2822,
-  [SMALL_STATE(81)] = 2848,
-  [SMALL_STATE(82)] = 2886,
-  [SMALL_STATE(83)] = 2924,
-  [SMALL_STATE(84)] = 2950,
-  [SMALL_STATE(85)] = 2985,
-  [SMALL_STATE(86)] = 3022,
-  [SMALL_STATE(87)] = 3059,
-  [SMALL_STATE(88)] = 3094,
-  [SMALL_STATE(89)] = 3117,
-  [SMALL_STATE(90)] = 3140,
+  [SMALL_STATE(80)] = 2841,
+  [SMALL_STATE(81)] = 2866,
+  [SMALL_STATE(82)] = 2891,
+  [SMALL_STATE(83)] = 2916,
+  [SMALL_STATE(84)] = 2938,
+  [SMALL_STATE(85)] = 2976,
+  [SMALL_STATE(86)] = 3014,
+  [SMALL_STATE(87)] = 3040,
+  [SMALL_STATE(88)] = 3066,
+  [SMALL_STATE(89)] = 3092,
+  [SMALL_STATE(90)] = 3130,
   [SMALL_STATE(91)] = 3165,
-  [SMALL_STATE(92)] = 3188,
-  [SMALL_STATE(93)] = 3211,
-  [SMALL_STATE(94)] = 3232,
-  [SMALL_STATE(95)] = 3265,
-  [SMALL_STATE(96)] = 3302,
-  [SMALL_STATE(97)] = 3333,
-  [SMALL_STATE(98)] = 3356,
+  [SMALL_STATE(92)] = 3200,
+  [SMALL_STATE(93)] = 3237,
+  [SMALL_STATE(94)] = 3260,
+  [SMALL_STATE(95)] = 3283,
+  [SMALL_STATE(96)] = 3306,
+  [SMALL_STATE(97)] = 3331,
+  [SMALL_STATE(98)] = 3354,
   [SMALL_STATE(99)] = 3377,
-  [SMALL_STATE(100)] = 3412,
-  [SMALL_STATE(101)] = 3447,
-  [SMALL_STATE(102)] = 3470,
-  [SMALL_STATE(103)] = 3505,
-  [SMALL_STATE(104)] = 3536,
+  [SMALL_STATE(100)] = 3398,
+  [SMALL_STATE(101)] = 3435,
+  [SMALL_STATE(102)] = 3456,
+  [SMALL_STATE(103)] = 3489,
+  [SMALL_STATE(104)] = 3524,
   [SMALL_STATE(105)] = 3559,
-  [SMALL_STATE(106)] = 3579,
-  [SMALL_STATE(107)] = 3599,
-  [SMALL_STATE(108)] = 3619,
-  [SMALL_STATE(109)] = 3639,
-  [SMALL_STATE(110)] = 3659,
-  [SMALL_STATE(111)] = 3679,
-  [SMALL_STATE(112)] = 3699,
-  [SMALL_STATE(113)] = 3719,
-  [SMALL_STATE(114)] = 3750,
-  [SMALL_STATE(115)] = 3777,
-  [SMALL_STATE(116)] = 3806,
-  [SMALL_STATE(117)] = 3825,
-  [SMALL_STATE(118)] = 3844,
-  [SMALL_STATE(119)] = 3873,
-  [SMALL_STATE(120)] = 3902,
-  [SMALL_STATE(121)] = 3929,
-  [SMALL_STATE(122)] = 3958,
-  [SMALL_STATE(123)] = 3987,
-  [SMALL_STATE(124)] = 4014,
-  [SMALL_STATE(125)] = 4032,
-  [SMALL_STATE(126)] = 4050,
-  [SMALL_STATE(127)] = 4074,
-  [SMALL_STATE(128)] = 4104,
-  [SMALL_STATE(129)] = 4128,
-  [SMALL_STATE(130)] = 4153,
-  [SMALL_STATE(131)] = 4172,
-  [SMALL_STATE(132)] = 4199,
-  [SMALL_STATE(133)] = 4226,
-  [SMALL_STATE(134)] = 4253,
-  [SMALL_STATE(135)] = 4272,
-  [SMALL_STATE(136)] = 4295,
-  [SMALL_STATE(137)] = 4319,
-  [SMALL_STATE(138)] = 4343,
-  [SMALL_STATE(139)] = 4369,
-  [SMALL_STATE(140)] = 4391,
-  [SMALL_STATE(141)] = 4417,
-  [SMALL_STATE(142)] = 4441,
-  [SMALL_STATE(143)] = 4465,
-  [SMALL_STATE(144)] = 4491,
-  [SMALL_STATE(145)] = 4515,
-  [SMALL_STATE(146)] = 4539,
-  [SMALL_STATE(147)] = 4563,
-  [SMALL_STATE(148)] = 4587,
-  [SMALL_STATE(149)] = 4605,
-  [SMALL_STATE(150)] = 4629,
-  [SMALL_STATE(151)] = 4649,
-  [SMALL_STATE(152)] = 4667,
-  [SMALL_STATE(153)] = 4691,
-  [SMALL_STATE(154)] = 4711,
-  [SMALL_STATE(155)] = 4735,
-  [SMALL_STATE(156)] = 4759,
-  [SMALL_STATE(157)] = 4783,
-  [SMALL_STATE(158)] = 4807,
-  [SMALL_STATE(159)] = 4831,
-  [SMALL_STATE(160)] = 4855,
-  [SMALL_STATE(161)] = 4879,
-  [SMALL_STATE(162)] = 4903,
-  [SMALL_STATE(163)] = 4927,
-  [SMALL_STATE(164)] = 4951,
-  [SMALL_STATE(165)] = 4975,
-  [SMALL_STATE(166)] = 4999,
-  [SMALL_STATE(167)] = 5023,
-  [SMALL_STATE(168)] = 5047,
-  [SMALL_STATE(169)] = 5071,
-  [SMALL_STATE(170)] = 5095,
-  [SMALL_STATE(171)] = 5119,
-  [SMALL_STATE(172)] = 5143,
-  [SMALL_STATE(173)] = 5167,
-  [SMALL_STATE(174)] = 5185,
-  [SMALL_STATE(175)] = 5200,
-  [SMALL_STATE(176)] = 5225,
-  [SMALL_STATE(177)] = 5248,
-  [SMALL_STATE(178)] = 5271,
-  [SMALL_STATE(179)] = 5286,
-  [SMALL_STATE(180)] = 5311,
-  [SMALL_STATE(181)] = 5326,
-  [SMALL_STATE(182)] = 5347,
-  [SMALL_STATE(183)] = 5362,
-  [SMALL_STATE(184)] = 5383,
-  [SMALL_STATE(185)] = 5406,
-  [SMALL_STATE(186)] = 5421,
-  [SMALL_STATE(187)] = 5436,
-  [SMALL_STATE(188)] = 5457,
-  [SMALL_STATE(189)] = 5478,
-  [SMALL_STATE(190)] = 5501,
-  [SMALL_STATE(191)] = 5518,
-  [SMALL_STATE(192)] = 5538,
-  [SMALL_STATE(193)] = 5558,
-  [SMALL_STATE(194)] = 5572,
-  [SMALL_STATE(195)] = 5590,
-  [SMALL_STATE(196)] = 5612,
-  [SMALL_STATE(197)] = 5632,
-  [SMALL_STATE(198)] = 5656,
-  [SMALL_STATE(199)] = 5676,
-  [SMALL_STATE(200)] = 5696,
-  [SMALL_STATE(201)] = 5718,
-  [SMALL_STATE(202)] = 5740,
-  [SMALL_STATE(203)] = 5762,
-  [SMALL_STATE(204)] = 5780,
-  [SMALL_STATE(205)] = 5798,
-  [SMALL_STATE(206)] = 5820,
-  [SMALL_STATE(207)] = 5840,
-  [SMALL_STATE(208)] = 5860,
-  [SMALL_STATE(209)] = 5878,
-  [SMALL_STATE(210)] = 5900,
-  [SMALL_STATE(211)] = 5920,
-  [SMALL_STATE(212)] = 5942,
-  [SMALL_STATE(213)] = 5962,
-  [SMALL_STATE(214)] = 5982,
-  [SMALL_STATE(215)] = 6004,
-  [SMALL_STATE(216)] = 6026,
-  [SMALL_STATE(217)] = 6048,
-  [SMALL_STATE(218)] = 6070,
-  [SMALL_STATE(219)] = 6092,
-  [SMALL_STATE(220)] = 6110,
-  [SMALL_STATE(221)] = 6132,
-  [SMALL_STATE(222)] = 6153,
-  [SMALL_STATE(223)] = 6174,
-  [SMALL_STATE(224)] = 6191,
-  [SMALL_STATE(225)] = 6208,
-  [SMALL_STATE(226)] = 6229,
-  [SMALL_STATE(227)] = 6250,
-  [SMALL_STATE(228)] = 6271,
-  [SMALL_STATE(229)] = 6288,
-  [SMALL_STATE(230)] = 6309,
-  [SMALL_STATE(231)] = 6330,
-  [SMALL_STATE(232)] = 6351,
-  [SMALL_STATE(233)] = 6368,
-  [SMALL_STATE(234)] = 6389,
-  [SMALL_STATE(235)] = 6408,
-  [SMALL_STATE(236)] = 6429,
-  [SMALL_STATE(237)] = 6450,
-  [SMALL_STATE(238)] = 6469,
-  [SMALL_STATE(239)] = 6482,
-  [SMALL_STATE(240)] = 6503,
-  [SMALL_STATE(241)] = 6524,
-  [SMALL_STATE(242)] = 6545,
-  [SMALL_STATE(243)] = 6558,
-  [SMALL_STATE(244)] = 6575,
-  [SMALL_STATE(245)] = 6594,
-  [SMALL_STATE(246)] = 6611,
-  [SMALL_STATE(247)] = 6630,
-  [SMALL_STATE(248)] = 6647,
-  [SMALL_STATE(249)] = 6660,
-  [SMALL_STATE(250)] = 6679,
-  [SMALL_STATE(251)] = 6696,
-  [SMALL_STATE(252)] = 6717,
-  [SMALL_STATE(253)] = 6736,
-  [SMALL_STATE(254)] = 6749,
-  [SMALL_STATE(255)] = 6766,
-  [SMALL_STATE(256)] = 6783,
-  [SMALL_STATE(257)] = 6800,
-  [SMALL_STATE(258)] = 6817,
-  [SMALL_STATE(259)] = 6834,
-  [SMALL_STATE(260)] = 6851,
-  [SMALL_STATE(261)] = 6868,
-  [SMALL_STATE(262)] = 6885,
-  [SMALL_STATE(263)] = 6902,
-  [SMALL_STATE(264)] = 6919,
-  [SMALL_STATE(265)] = 6936,
-  [SMALL_STATE(266)] = 6953,
-  [SMALL_STATE(267)] = 6970,
-  [SMALL_STATE(268)] = 6987,
-  [SMALL_STATE(269)] = 7004,
-  [SMALL_STATE(270)] = 7021,
-  [SMALL_STATE(271)] = 7038,
-  [SMALL_STATE(272)] = 7055,
-  [SMALL_STATE(273)] = 7072,
-  [SMALL_STATE(274)] = 7089,
-  [SMALL_STATE(275)] = 7106,
-  [SMALL_STATE(276)] = 7123,
-  [SMALL_STATE(277)] = 7138,
-  [SMALL_STATE(278)] = 7155,
-  [SMALL_STATE(279)] = 7175,
-  [SMALL_STATE(280)] = 7193,
-  [SMALL_STATE(281)] = 7213,
-  [SMALL_STATE(282)] = 7227,
-  [SMALL_STATE(283)] = 7245,
-  [SMALL_STATE(284)] = 7265,
-  [SMALL_STATE(285)] = 7285,
-  [SMALL_STATE(286)] = 7305,
-  [SMALL_STATE(287)] = 7317,
-  [SMALL_STATE(288)] = 7329,
-  [SMALL_STATE(289)] = 7343,
-  [SMALL_STATE(290)] = 7361,
-  [SMALL_STATE(291)] = 7379,
-  [SMALL_STATE(292)] = 7397,
-  [SMALL_STATE(293)] = 7417,
-  [SMALL_STATE(294)] = 7435,
-  [SMALL_STATE(295)] = 7449,
-  [SMALL_STATE(296)] = 7469,
-  [SMALL_STATE(297)] = 7481,
-  [SMALL_STATE(298)] = 7495,
-  [SMALL_STATE(299)] = 7509,
-  [SMALL_STATE(300)] = 7520,
-  [SMALL_STATE(301)] = 7531,
-  [SMALL_STATE(302)] = 7542,
-  [SMALL_STATE(303)] = 7557,
-  [SMALL_STATE(304)] = 7568,
-  [SMALL_STATE(305)] = 7579,
-  [SMALL_STATE(306)] = 7594,
-  [SMALL_STATE(307)] = 7609,
-  [SMALL_STATE(308)] = 7624,
-  [SMALL_STATE(309)] = 7639,
-  [SMALL_STATE(310)] = 7654,
-  [SMALL_STATE(311)] = 7669,
-  [SMALL_STATE(312)] = 7680,
-  [SMALL_STATE(313)] = 7695,
-  [SMALL_STATE(314)] = 7706,
-  [SMALL_STATE(315)] = 7721,
-  [SMALL_STATE(316)] = 7732,
-  [SMALL_STATE(317)] = 7743,
-  [SMALL_STATE(318)] = 7758,
-  [SMALL_STATE(319)] = 7769,
-  [SMALL_STATE(320)] = 7784,
-  [SMALL_STATE(321)] = 7795,
-  [SMALL_STATE(322)] = 7806,
-  [SMALL_STATE(323)] = 7821,
-  [SMALL_STATE(324)] = 7836,
-  [SMALL_STATE(325)] = 7847,
-  [SMALL_STATE(326)] = 7858,
-  [SMALL_STATE(327)] = 7873,
-  [SMALL_STATE(328)] = 7888,
-  [SMALL_STATE(329)] = 7903,
-  [SMALL_STATE(330)] = 7914,
-  [SMALL_STATE(331)] = 7925,
-  [SMALL_STATE(332)] = 7936,
-  [SMALL_STATE(333)] = 7949,
-  [SMALL_STATE(334)] = 7960,
-  [SMALL_STATE(335)] = 7973,
-  [SMALL_STATE(336)] = 7984,
-  [SMALL_STATE(337)] = 7995,
-  [SMALL_STATE(338)] = 8008,
-  [SMALL_STATE(339)] = 8019,
-  [SMALL_STATE(340)] = 8034,
-  [SMALL_STATE(341)] = 8047,
-  [SMALL_STATE(342)] = 8058,
-  [SMALL_STATE(343)] = 8071,
-  [SMALL_STATE(344)] = 8086,
-  [SMALL_STATE(345)] = 8099,
-  [SMALL_STATE(346)] = 8110,
-  [SMALL_STATE(347)] = 8123,
-  [SMALL_STATE(348)] = 8138,
-  [SMALL_STATE(349)] = 8153,
-  [SMALL_STATE(350)] = 8168,
-  [SMALL_STATE(351)] = 8179,
-  [SMALL_STATE(352)] = 8194,
-  [SMALL_STATE(353)] = 8209,
-  [SMALL_STATE(354)] = 8220,
-  [SMALL_STATE(355)] = 8231,
-  [SMALL_STATE(356)] = 8246,
-  [SMALL_STATE(357)] = 8261,
-  [SMALL_STATE(358)] = 8272,
-  [SMALL_STATE(359)] = 8283,
-  [SMALL_STATE(360)] = 8298,
-  [SMALL_STATE(361)] = 8309,
-  [SMALL_STATE(362)] = 8320,
-  [SMALL_STATE(363)] = 8335,
-  [SMALL_STATE(364)] = 8350,
-  [SMALL_STATE(365)] = 8365,
-  [SMALL_STATE(366)] = 8380,
-  [SMALL_STATE(367)] = 8391,
-  [SMALL_STATE(368)] = 8406,
-  [SMALL_STATE(369)] = 8421,
-  [SMALL_STATE(370)] = 8436,
-  [SMALL_STATE(371)] = 8451,
-  [SMALL_STATE(372)] = 8466,
-  [SMALL_STATE(373)] = 8477,
-  [SMALL_STATE(374)] = 8488,
-  [SMALL_STATE(375)] = 8503,
-  [SMALL_STATE(376)] = 8514,
-  [SMALL_STATE(377)] = 8531,
-  [SMALL_STATE(378)] = 8542,
-  [SMALL_STATE(379)] = 8553,
-  [SMALL_STATE(380)] = 8568,
-  [SMALL_STATE(381)] = 8579,
-  [SMALL_STATE(382)] = 8590,
-  [SMALL_STATE(383)] = 8607,
-  [SMALL_STATE(384)] = 8618,
-  [SMALL_STATE(385)] = 8629,
-  [SMALL_STATE(386)] = 8640,
-  [SMALL_STATE(387)] = 8655,
-  [SMALL_STATE(388)] = 8670,
-  [SMALL_STATE(389)] = 8685,
-  [SMALL_STATE(390)] = 8700,
-  [SMALL_STATE(391)] = 8715,
-  [SMALL_STATE(392)] = 8730,
-  [SMALL_STATE(393)] = 8744,
-  [SMALL_STATE(394)] = 8758,
-  [SMALL_STATE(395)] = 8772,
-  [SMALL_STATE(396)] = 8786,
-  [SMALL_STATE(397)] = 8800,
-  [SMALL_STATE(398)] = 8814,
-  [SMALL_STATE(399)] = 8828,
-  [SMALL_STATE(400)] = 8842,
-  [SMALL_STATE(401)] = 8856,
-  [SMALL_STATE(402)] = 8866,
-  [SMALL_STATE(403)] = 8876,
-  [SMALL_STATE(404)] = 8886,
-  [SMALL_STATE(405)] = 8896,
-  [SMALL_STATE(406)] = 8910,
-  [SMALL_STATE(407)] = 8919,
-  [SMALL_STATE(408)] = 8928,
-  [SMALL_STATE(409)] = 8939,
-  [SMALL_STATE(410)] = 8950,
-  [SMALL_STATE(411)] = 8959,
-  [SMALL_STATE(412)] = 8968,
-  [SMALL_STATE(413)] = 8979,
-  [SMALL_STATE(414)] = 8990,
-  [SMALL_STATE(415)] = 9001,
-  [SMALL_STATE(416)] = 9010,
-  [SMALL_STATE(417)] = 9021,
-  [SMALL_STATE(418)] = 9032,
-  [SMALL_STATE(419)] = 9043,
-  [SMALL_STATE(420)] = 9052,
-  [SMALL_STATE(421)] = 9061,
-  [SMALL_STATE(422)] = 9072,
-  [SMALL_STATE(423)] = 9083,
-  [SMALL_STATE(424)] = 9094,
-  [SMALL_STATE(425)] = 9102,
-  [SMALL_STATE(426)] = 9110,
-  [SMALL_STATE(427)] = 9118,
-  [SMALL_STATE(428)] = 9126,
-  [SMALL_STATE(429)] = 9134,
-  [SMALL_STATE(430)] = 9142,
-  [SMALL_STATE(431)] = 9150,
-  [SMALL_STATE(432)] = 9158,
-  [SMALL_STATE(433)] = 9166,
-  [SMALL_STATE(434)] = 9174,
-  [SMALL_STATE(435)] = 9182,
-  [SMALL_STATE(436)] = 9190,
-  [SMALL_STATE(437)] = 9198,
-  [SMALL_STATE(438)] = 9206,
-  [SMALL_STATE(439)] = 9214,
-  [SMALL_STATE(440)] = 9222,
-  [SMALL_STATE(441)] = 9230,
-  [SMALL_STATE(442)] = 9238,
-  [SMALL_STATE(443)] = 9246,
-  [SMALL_STATE(444)] = 9254,
-  [SMALL_STATE(445)] = 9262,
-  [SMALL_STATE(446)] = 9270,
-  [SMALL_STATE(447)] = 9278,
-  [SMALL_STATE(448)] = 9286,
+  [SMALL_STATE(106)] = 3582,
+  [SMALL_STATE(107)] = 3605,
+  [SMALL_STATE(108)] = 3640,
+  [SMALL_STATE(109)] = 3677,
+  [SMALL_STATE(110)] = 3697,
+  [SMALL_STATE(111)] = 3717,
+  [SMALL_STATE(112)] = 3737,
+  [SMALL_STATE(113)] = 3757,
+  [SMALL_STATE(114)] = 3777,
+  [SMALL_STATE(115)] = 3809,
+  [SMALL_STATE(116)] = 3829,
+  [SMALL_STATE(117)] = 3849,
+  [SMALL_STATE(118)] = 3868,
+  [SMALL_STATE(119)] = 3887,
+  [SMALL_STATE(120)] = 3914,
+  [SMALL_STATE(121)] = 3941,
+  [SMALL_STATE(122)] = 3970,
+  [SMALL_STATE(123)] = 3999,
+  [SMALL_STATE(124)] = 4028,
+  [SMALL_STATE(125)] = 4057,
+  [SMALL_STATE(126)] = 4084,
+  [SMALL_STATE(127)] = 4113,
+  [SMALL_STATE(128)] = 4144,
+  [SMALL_STATE(129)] = 4174,
+  [SMALL_STATE(130)] = 4192,
+  [SMALL_STATE(131)] = 4216,
+  [SMALL_STATE(132)] = 4234,
+  [SMALL_STATE(133)] = 4258,
+  [SMALL_STATE(134)] = 4277,
+  [SMALL_STATE(135)] = 4300,
+  [SMALL_STATE(136)] = 4327,
+  [SMALL_STATE(137)] = 4346,
+  [SMALL_STATE(138)] = 4373,
+  [SMALL_STATE(139)] = 4400,
+  [SMALL_STATE(140)] = 4424,
+  [SMALL_STATE(141)] = 4448,
+  [SMALL_STATE(142)] = 4472,
+  [SMALL_STATE(143)] = 4498,
+  [SMALL_STATE(144)] = 4522,
+  [SMALL_STATE(145)] = 4546,
+  [SMALL_STATE(146)] = 4570,
+  [SMALL_STATE(147)] = 4594,
+  [SMALL_STATE(148)] = 4618,
+  [SMALL_STATE(149)] = 4642,
+  [SMALL_STATE(150)] = 4660,
+  [SMALL_STATE(151)] = 4684,
+  [SMALL_STATE(152)] = 4710,
+  [SMALL_STATE(153)] = 4730,
+  [SMALL_STATE(154)] = 4750,
+  [SMALL_STATE(155)] = 4776,
+  [SMALL_STATE(156)] = 4794,
+  [SMALL_STATE(157)] = 4812,
+  [SMALL_STATE(158)] = 4836,
+  [SMALL_STATE(159)] = 4860,
+  [SMALL_STATE(160)] = 4884,
+  [SMALL_STATE(161)] = 4908,
+  [SMALL_STATE(162)] = 4932,
+  [SMALL_STATE(163)] = 4956,
+  [SMALL_STATE(164)] = 4980,
+  [SMALL_STATE(165)] = 5004,
+  [SMALL_STATE(166)] = 5028,
+  [SMALL_STATE(167)] = 5052,
+  [SMALL_STATE(168)] = 5076,
+  [SMALL_STATE(169)] = 5100,
+  [SMALL_STATE(170)] = 5124,
+  [SMALL_STATE(171)] = 5148,
+  [SMALL_STATE(172)] = 5172,
+  [SMALL_STATE(173)] = 5196,
+  [SMALL_STATE(174)] = 5220,
+  [SMALL_STATE(175)] = 5244,
+  [SMALL_STATE(176)] = 5268,
+  [SMALL_STATE(177)] = 5292,
+  [SMALL_STATE(178)] = 5314,
+  [SMALL_STATE(179)] = 5339,
+  [SMALL_STATE(180)] = 5354,
+  [SMALL_STATE(181)] = 5377,
+  [SMALL_STATE(182)] = 5398,
+  [SMALL_STATE(183)] = 5419,
+  [SMALL_STATE(184)] = 5434,
+  [SMALL_STATE(185)] = 5449,
+  [SMALL_STATE(186)] = 5470,
+  [SMALL_STATE(187)] = 5493,
+  [SMALL_STATE(188)] = 5516,
+  [SMALL_STATE(189)] = 5531,
+  [SMALL_STATE(190)] = 5554,
+  [SMALL_STATE(191)] = 5575,
+  [SMALL_STATE(192)] = 5590,
+  [SMALL_STATE(193)] = 5605,
+  [SMALL_STATE(194)] = 5630,
+  [SMALL_STATE(195)] = 5647,
+  [SMALL_STATE(196)] = 5669,
+  [SMALL_STATE(197)] = 5687,
+  [SMALL_STATE(198)] = 5707,
+  [SMALL_STATE(199)] = 5727,
+  [SMALL_STATE(200)] = 5747,
+  [SMALL_STATE(201)] = 5771,
+  [SMALL_STATE(202)] = 5791,
+  [SMALL_STATE(203)] = 5813,
+  [SMALL_STATE(204)] = 5835,
+  [SMALL_STATE(205)] = 5855,
+  [SMALL_STATE(206)] = 5873,
+  [SMALL_STATE(207)] = 5891,
+  [SMALL_STATE(208)] = 5905,
+  [SMALL_STATE(209)] = 5927,
+  [SMALL_STATE(210)] = 5949,
+  [SMALL_STATE(211)] = 5969,
+  [SMALL_STATE(212)] = 5989,
+  [SMALL_STATE(213)] = 6007,
+  [SMALL_STATE(214)] = 6027,
+  [SMALL_STATE(215)] = 6047,
+  [SMALL_STATE(216)] = 6069,
+  [SMALL_STATE(217)] = 6089,
+  [SMALL_STATE(218)] = 6111,
+  [SMALL_STATE(219)] = 6133,
+  [SMALL_STATE(220)] = 6155,
+  [SMALL_STATE(221)] = 6177,
+  [SMALL_STATE(222)] = 6199,
+  [SMALL_STATE(223)] = 6221,
+  [SMALL_STATE(224)] = 6239,
+  [SMALL_STATE(225)] = 6261,
+  [SMALL_STATE(226)] = 6278,
+  [SMALL_STATE(227)] = 6297,
+  [SMALL_STATE(228)] = 6314,
+  [SMALL_STATE(229)] = 6331,
+  [SMALL_STATE(230)] = 6352,
+  [SMALL_STATE(231)] = 6373,
+  [SMALL_STATE(232)] = 6394,
+  [SMALL_STATE(233)] = 6411,
+  [SMALL_STATE(234)] = 6432,
+  [SMALL_STATE(235)] = 6453,
+  [SMALL_STATE(236)] = 6474,
+  [SMALL_STATE(237)] = 6491,
+  [SMALL_STATE(238)] = 6512,
+  [SMALL_STATE(239)] = 6531,
+  [SMALL_STATE(240)] = 6552,
+  [SMALL_STATE(241)] = 6573,
+  [SMALL_STATE(242)] = 6592,
+  [SMALL_STATE(243)] = 6605,
+  [SMALL_STATE(244)] = 6626,
+  [SMALL_STATE(245)] = 6647,
+  [SMALL_STATE(246)] = 6668,
+  [SMALL_STATE(247)] = 6681,
+  [SMALL_STATE(248)] = 6698,
+  [SMALL_STATE(249)] = 6717,
+  [SMALL_STATE(250)] = 6734,
+  [SMALL_STATE(251)] = 6753,
+  [SMALL_STATE(252)] = 6770,
+  [SMALL_STATE(253)] = 6783,
+  [SMALL_STATE(254)] = 6800,
+  [SMALL_STATE(255)] = 6817,
+  [SMALL_STATE(256)] = 6838,
+  [SMALL_STATE(257)] = 6857,
+  [SMALL_STATE(258)] = 6870,
+  [SMALL_STATE(259)] = 6887,
+  [SMALL_STATE(260)] = 6908,
+  [SMALL_STATE(261)] = 6925,
+  [SMALL_STATE(262)] = 6942,
+  [SMALL_STATE(263)] = 6959,
+  [SMALL_STATE(264)] = 6976,
+  [SMALL_STATE(265)] = 6993,
+  [SMALL_STATE(266)] = 7010,
+  [SMALL_STATE(267)] = 7027,
+  [SMALL_STATE(268)] = 7044,
+  [SMALL_STATE(269)] = 7061,
+  [SMALL_STATE(270)] = 7078,
+  [SMALL_STATE(271)] = 7095,
+  [SMALL_STATE(272)] = 7112,
+  [SMALL_STATE(273)] = 7129,
+  [SMALL_STATE(274)] = 7146,
+  [SMALL_STATE(275)] = 7163,
+  [SMALL_STATE(276)] = 7180,
+  [SMALL_STATE(277)] = 7197,
+  [SMALL_STATE(278)] = 7214,
+  [SMALL_STATE(279)] = 7231,
+  [SMALL_STATE(280)] = 7248,
+  [SMALL_STATE(281)] = 7265,
+  [SMALL_STATE(282)] = 7280,
+  [SMALL_STATE(283)] = 7301,
+  [SMALL_STATE(284)] = 7321,
+  [SMALL_STATE(285)] = 7341,
+  [SMALL_STATE(286)] = 7353,
+  [SMALL_STATE(287)] = 7371,
+  [SMALL_STATE(288)] = 7391,
+  [SMALL_STATE(289)] = 7409,
+  [SMALL_STATE(290)] = 7429,
+  [SMALL_STATE(291)] = 7449,
+  [SMALL_STATE(292)] = 7467,
+  [SMALL_STATE(293)] = 7479,
+  [SMALL_STATE(294)] = 7497,
+  [SMALL_STATE(295)] = 7511,
+  [SMALL_STATE(296)] = 7523,
+  [SMALL_STATE(297)] = 7541,
+  [SMALL_STATE(298)] = 7561,
+  [SMALL_STATE(299)] = 7575,
+  [SMALL_STATE(300)] = 7593,
+  [SMALL_STATE(301)] = 7613,
+  [SMALL_STATE(302)] = 7627,
+  [SMALL_STATE(303)] = 7641,
+  [SMALL_STATE(304)] = 7655,
+  [SMALL_STATE(305)] = 7670,
+  [SMALL_STATE(306)] = 7681,
+  [SMALL_STATE(307)] = 7692,
+  [SMALL_STATE(308)] = 7707,
+  [SMALL_STATE(309)] = 7718,
+  [SMALL_STATE(310)] = 7733,
+  [SMALL_STATE(311)] = 7748,
+  [SMALL_STATE(312)] = 7763,
+  [SMALL_STATE(313)] = 7778,
+  [SMALL_STATE(314)] = 7793,
+  [SMALL_STATE(315)] = 7808,
+  [SMALL_STATE(316)] = 7819,
+  [SMALL_STATE(317)] = 7834,
+  [SMALL_STATE(318)] = 7845,
+  [SMALL_STATE(319)] = 7856,
+  [SMALL_STATE(320)] = 7867,
+  [SMALL_STATE(321)] = 7878,
+  [SMALL_STATE(322)] = 7893,
+  [SMALL_STATE(323)] = 7904,
+  [SMALL_STATE(324)] = 7919,
+  [SMALL_STATE(325)] = 7930,
+  [SMALL_STATE(326)] = 7941,
+  [SMALL_STATE(327)] = 7956,
+  [SMALL_STATE(328)] = 7971,
+  [SMALL_STATE(329)] = 7982,
+  [SMALL_STATE(330)] = 7993,
+  [SMALL_STATE(331)] = 8008,
+  [SMALL_STATE(332)] = 8023,
+  [SMALL_STATE(333)] = 8038,
+  [SMALL_STATE(334)] = 8049,
+  [SMALL_STATE(335)] = 8064,
+  [SMALL_STATE(336)] = 8075,
+  [SMALL_STATE(337)] = 8088,
+  [SMALL_STATE(338)] = 8099,
+  [SMALL_STATE(339)] = 8112,
+  [SMALL_STATE(340)] = 8123,
+  [SMALL_STATE(341)] = 8134,
+  [SMALL_STATE(342)] = 8147,
+  [SMALL_STATE(343)] = 8158,
+  [SMALL_STATE(344)] = 8171,
+  [SMALL_STATE(345)] = 8184,
+  [SMALL_STATE(346)] = 8195,
+  [SMALL_STATE(347)] = 8206,
+  [SMALL_STATE(348)] = 8219,
+  [SMALL_STATE(349)] = 8234,
+  [SMALL_STATE(350)] = 8247,
+  [SMALL_STATE(351)] = 8262,
+  [SMALL_STATE(352)] = 8277,
+  [SMALL_STATE(353)] = 8292,
+  [SMALL_STATE(354)] = 8307,
+  [SMALL_STATE(355)] = 8322,
+  [SMALL_STATE(356)] = 8337,
+  [SMALL_STATE(357)] = 8352,
+  [SMALL_STATE(358)] = 8363,
+  [SMALL_STATE(359)] = 8374,
+  [SMALL_STATE(360)] = 8389,
+  [SMALL_STATE(361)] = 8404,
+  [SMALL_STATE(362)] = 8419,
+  [SMALL_STATE(363)] = 8430,
+  [SMALL_STATE(364)] = 8441,
+  [SMALL_STATE(365)] = 8456,
+  [SMALL_STATE(366)] = 8467,
+  [SMALL_STATE(367)] = 8478,
+  [SMALL_STATE(368)] = 8493,
+  [SMALL_STATE(369)] = 8508,
+  [SMALL_STATE(370)] = 8523,
+  [SMALL_STATE(371)] = 8538,
+  [SMALL_STATE(372)] = 8549,
+  [SMALL_STATE(373)] = 8564,
+  [SMALL_STATE(374)] = 8579,
+  [SMALL_STATE(375)] = 8594,
+  [SMALL_STATE(376)] = 8609,
+  [SMALL_STATE(377)] = 8624,
+  [SMALL_STATE(378)] = 8635,
+  [SMALL_STATE(379)] = 8646,
+  [SMALL_STATE(380)] = 8657,
+  [SMALL_STATE(381)] = 8672,
+  [SMALL_STATE(382)] = 8687,
+  [SMALL_STATE(383)] = 8698,
+  [SMALL_STATE(384)] = 8715,
+  [SMALL_STATE(385)] = 8726,
+  [SMALL_STATE(386)] = 8737,
+  [SMALL_STATE(387)] = 8748,
+  [SMALL_STATE(388)] = 8759,
+  [SMALL_STATE(389)] = 8770,
+  [SMALL_STATE(390)] = 8787,
+  [SMALL_STATE(391)] = 8798,
+  [SMALL_STATE(392)] = 8809,
+  [SMALL_STATE(393)] = 8820,
+  [SMALL_STATE(394)] = 8835,
+  [SMALL_STATE(395)] = 8850,
+  [SMALL_STATE(396)] = 8865,
+  [SMALL_STATE(397)] = 8880,
+  [SMALL_STATE(398)] = 8895,
+  [SMALL_STATE(399)] = 8906,
+  [SMALL_STATE(400)] = 8920,
+  [SMALL_STATE(401)] = 8934,
+  [SMALL_STATE(402)] = 8948,
+  [SMALL_STATE(403)] = 8962,
+  [SMALL_STATE(404)] = 8976,
+  [SMALL_STATE(405)] = 8990,
+  [SMALL_STATE(406)] = 9004,
+  [SMALL_STATE(407)] = 9018,
+  [SMALL_STATE(408)] = 9028,
+  [SMALL_STATE(409)] = 9038,
+  [SMALL_STATE(410)] = 9048,
+  [SMALL_STATE(411)] = 9058,
+  [SMALL_STATE(412)] = 9072,
+  [SMALL_STATE(413)] = 9086,
+  [SMALL_STATE(414)] = 9097,
+  [SMALL_STATE(415)] = 9108,
+  [SMALL_STATE(416)] = 9119,
+  [SMALL_STATE(417)] = 9128,
+  [SMALL_STATE(418)] = 9137,
+  [SMALL_STATE(419)] = 9146,
+  [SMALL_STATE(420)] = 9157,
+  [SMALL_STATE(421)] = 9166,
+  [SMALL_STATE(422)] = 9177,
+  [SMALL_STATE(423)] = 9188,
+  [SMALL_STATE(424)] = 9197,
+  [SMALL_STATE(425)] = 9208,
+  [SMALL_STATE(426)] = 9217,
+  [SMALL_STATE(427)] = 9228,
+  [SMALL_STATE(428)] = 9239,
+  [SMALL_STATE(429)] = 9248,
+  [SMALL_STATE(430)] = 9259,
+  [SMALL_STATE(431)] = 9270,
+  [SMALL_STATE(432)] = 9278,
+  [SMALL_STATE(433)] = 9286,
+  [SMALL_STATE(434)] = 9294,
+  [SMALL_STATE(435)] = 9302,
+  [SMALL_STATE(436)] = 9310,
+  [SMALL_STATE(437)] = 9318,
+  [SMALL_STATE(438)] = 9326,
+  [SMALL_STATE(439)] = 9334,
+  [SMALL_STATE(440)] = 9342,
+  [SMALL_STATE(441)] = 9350,
+  [SMALL_STATE(442)] = 9358,
+  [SMALL_STATE(443)] = 9366,
+  [SMALL_STATE(444)] = 9374,
+  [SMALL_STATE(445)] = 9382,
+  [SMALL_STATE(446)] = 9390,
+  [SMALL_STATE(447)] = 9398,
+  [SMALL_STATE(448)] = 9406,
+  [SMALL_STATE(449)] = 9414,
+  [SMALL_STATE(450)] = 9422,
+  [SMALL_STATE(451)] = 9430,
+  [SMALL_STATE(452)] = 9438,
+  [SMALL_STATE(453)] = 9446,
+  [SMALL_STATE(454)] = 9454,
+  [SMALL_STATE(455)] = 9462,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18599,66 +18935,66 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(424),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
   [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(400),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(406),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [111] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
-  [114] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [99] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(11),
+  [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
   [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
@@ -18669,565 +19005,575 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [160] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
-  [163] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
-  [166] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [171] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [195] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
-  [197] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [200] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(249),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(314),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(363),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(365),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(379),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(200),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
+  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [202] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [216] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
+  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(226),
+  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(334),
+  [238] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [241] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
+  [244] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(282),
+  [247] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(368),
+  [250] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(370),
+  [253] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(352),
+  [256] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
   [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [293] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(249),
-  [296] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(351),
-  [299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(282),
-  [302] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(202),
-  [305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
-  [308] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [311] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(221),
-  [314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [324] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(134),
-  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [336] = {.entry = {.count = 1, .reusable = false}}, SHIFT(299),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [340] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [342] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [346] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
-  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [356] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [360] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [362] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
-  [365] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(56),
-  [368] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(152),
-  [371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [397] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
-  [400] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [403] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
-  [406] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
-  [409] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [412] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(328),
-  [415] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [419] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
-  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [425] = {.entry = {.count = 1, .reusable = false}}, SHIFT(66),
-  [427] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(66),
-  [430] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(66),
-  [433] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [462] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [464] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(288),
-  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [511] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [515] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [523] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [533] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(364),
-  [536] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(218),
-  [539] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(241),
-  [542] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(367),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [547] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(332),
-  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(201),
-  [553] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(391),
-  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(236),
-  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(349),
-  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(281),
-  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(95),
-  [568] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [570] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(355),
-  [573] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [582] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [587] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(308),
-  [590] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
-  [593] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [596] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
-  [599] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [616] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(123),
-  [633] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(114),
-  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
-  [643] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [648] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(436),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [658] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
-  [660] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [664] = {.entry = {.count = 1, .reusable = false}}, SHIFT(121),
-  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
-  [671] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
-  [674] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [687] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [691] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [701] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
-  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [743] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(280),
-  [746] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(348),
-  [749] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
-  [752] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(404),
-  [755] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
-  [758] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(284),
-  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [769] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [789] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [829] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [833] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(410),
-  [842] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(396),
-  [845] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [849] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [853] = {.entry = {.count = 1, .reusable = false}}, SHIFT(51),
-  [855] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [857] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [859] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
-  [862] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(367),
-  [865] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [867] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [869] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [875] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [877] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [880] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [882] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [888] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [892] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [897] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [902] = {.entry = {.count = 1, .reusable = false}}, SHIFT(154),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [910] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [914] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [916] = {.entry = {.count = 1, .reusable = false}}, SHIFT(191),
-  [918] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [922] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
-  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [930] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [934] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [936] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(213),
-  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(156),
-  [942] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
-  [945] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
-  [948] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [953] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [957] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [959] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
-  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
-  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [980] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(82),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1095] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1099] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(279),
-  [1102] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [1105] = {.entry = {.count = 1, .reusable = false}}, SHIFT(418),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(106),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1287] = {.entry = {.count = 1, .reusable = false}}, SHIFT(360),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1299] = {.entry = {.count = 1, .reusable = false}}, SHIFT(178),
-  [1301] = {.entry = {.count = 1, .reusable = false}}, SHIFT(438),
-  [1303] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1321] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(226),
+  [304] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(355),
+  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(288),
+  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
+  [313] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
+  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(223),
+  [319] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(259),
+  [322] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [332] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [334] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
+  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [342] = {.entry = {.count = 1, .reusable = false}}, SHIFT(136),
+  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [346] = {.entry = {.count = 1, .reusable = false}}, SHIFT(390),
+  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [352] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [356] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(55),
+  [361] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(55),
+  [364] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [369] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
+  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [375] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
+  [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
+  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(314),
+  [405] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
+  [408] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
+  [411] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
+  [414] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
+  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [425] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
+  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [457] = {.entry = {.count = 1, .reusable = false}}, SHIFT(71),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [463] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
+  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [468] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [476] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 3, 0, 0),
+  [478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [482] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [492] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [502] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [508] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [510] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(294),
+  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [553] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [557] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [561] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [567] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
+  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(224),
+  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(350),
+  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(354),
+  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(298),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(100),
+  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(369),
+  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
+  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(245),
+  [603] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(372),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [610] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(311),
+  [613] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
+  [616] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [619] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(314),
+  [622] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
+  [625] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [654] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [660] = {.entry = {.count = 1, .reusable = false}}, SHIFT(122),
+  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [666] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
+  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [670] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [673] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(455),
+  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
+  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(124),
+  [682] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(124),
+  [685] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [692] = {.entry = {.count = 1, .reusable = false}}, SHIFT(455),
+  [694] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
+  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
+  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [713] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [715] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(132),
+  [718] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [735] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [757] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [781] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
+  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(289),
+  [795] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(283),
+  [842] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(351),
+  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [847] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [849] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(416),
+  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(399),
+  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [859] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
+  [861] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [863] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
+  [866] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
+  [869] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [871] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [877] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [881] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [887] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [898] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [906] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [917] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [929] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [931] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [937] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [942] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [944] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [948] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
+  [950] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [952] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
+  [955] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
+  [958] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
+  [961] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
+  [964] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [969] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [975] = {.entry = {.count = 1, .reusable = false}}, SHIFT(220),
+  [977] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
+  [980] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
+  [983] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [994] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [996] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1036] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(85),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1113] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [1119] = {.entry = {.count = 1, .reusable = false}}, SHIFT(429),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1131] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
+  [1134] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1213] = {.entry = {.count = 1, .reusable = false}}, SHIFT(113),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1309] = {.entry = {.count = 1, .reusable = false}}, SHIFT(365),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1325] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
+  [1327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(431),
+  [1329] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1339] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
 };
 
 #ifdef __cplusplus

@@ -16,6 +16,10 @@ const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
 const TCA_NETEM_JITTER64: u16 = 11;
 const TCA_NETEM_RATE64: u16 = 8;
+const TCA_NETEM_SLOT: u16 = 12;
+/// `struct tc_netem_slot`: min_delay, max_delay (s64 ns), max_packets, max_bytes (s32),
+/// dist_delay, dist_jitter (s64 ns, for `slot distribution`, which netscript leaves out).
+const NETEM_SLOT_LEN: usize = 40;
 
 /// `struct tc_netem_qopt`: latency, limit, loss, gap, duplicate, jitter.
 const NETEM_QOPT_LEN: usize = 24;
@@ -44,6 +48,9 @@ pub struct NetemParams {
     pub gap: u32,
     /// `corrupt P` (TCA_NETEM_CORRUPT).
     pub corrupt: Option<u32>,
+    /// `slot MIN MAX [packets N] [bytes N]` (TCA_NETEM_SLOT): min and max in ns, the
+    /// limits 0 for none. All zero: no slot (what a change that drops one sends).
+    pub slot: Option<(u64, u64, u32, u32)>,
 }
 
 impl NetemParams {
@@ -69,11 +76,13 @@ impl NetemParams {
                 _ => 0,
             },
             corrupt: netem.corrupt.map(percent_to_u32).transpose()?,
+            slot: netem.slot.map(|s| (s.min.0, s.max.0, s.packets.unwrap_or(0), s.bytes.unwrap_or(0))),
         })
     }
 
     /// The payload of TCA_OPTIONS: the struct, then (q_netem.c's order) TCA_NETEM_REORDER,
-    /// TCA_NETEM_CORRUPT, TCA_NETEM_RATE64 and TCA_NETEM_RATE, each when given.
+    /// TCA_NETEM_CORRUPT, TCA_NETEM_SLOT, TCA_NETEM_RATE64 and TCA_NETEM_RATE, each when
+    /// given.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
         for v in [
@@ -92,6 +101,14 @@ impl NetemParams {
             if let Some(p) = probability {
                 nlas.push(nla(kind, [p.to_ne_bytes(), 0u32.to_ne_bytes()].concat()));
             }
+        }
+        if let Some((min, max, packets, bytes)) = self.slot {
+            let mut slot = Vec::with_capacity(NETEM_SLOT_LEN);
+            for v in [min.to_ne_bytes().to_vec(), max.to_ne_bytes().to_vec(), packets.to_ne_bytes().to_vec(), bytes.to_ne_bytes().to_vec()] {
+                slot.extend_from_slice(&v);
+            }
+            slot.resize(NETEM_SLOT_LEN, 0); // no slot distribution
+            nlas.push(nla(TCA_NETEM_SLOT, slot));
         }
         if let Some(rate_bytes) = self.rate_bytes {
             if rate_bytes >= 1 << 32 {
@@ -139,6 +156,9 @@ pub struct NetemState {
     /// The kernel always dumps TCA_NETEM_REORDER and TCA_NETEM_CORRUPT.
     pub reorder: u32,
     pub corrupt: u32,
+    /// The slot as dumped (only when its min or max is not 0): min, max, packets, bytes
+    /// (0: no limit).
+    pub slot: Option<(u64, u64, u32, u32)>,
 }
 
 impl NetemState {
@@ -166,6 +186,10 @@ impl NetemState {
             duplicate: field(4),
             reorder: wire::find(&nlas, TCA_NETEM_REORDER).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
             corrupt: wire::find(&nlas, TCA_NETEM_CORRUPT).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
+            slot: wire::find(&nlas, TCA_NETEM_SLOT).filter(|v| v.len() >= 24).map(|v| {
+                let (min, max) = (wire::u64_at(v, 0).expect("length checked"), wire::u64_at(v, 8).expect("length checked"));
+                (min, max, wire::u32_at(v, 16).expect("length checked"), wire::u32_at(v, 20).expect("length checked"))
+            }),
         })
     }
 
@@ -182,6 +206,10 @@ impl NetemState {
             // netem_change: a gap alone means reorder ~0; a sent probability replaces it.
             reorder: params.reorder.unwrap_or(if params.gap != 0 { u32::MAX } else { 0 }),
             corrupt: params.corrupt.unwrap_or(0),
+            // get_slot: kept as sent (no limit, 0, dumped as 0); dumped only when the min
+            // or the max is not 0. Without TCA_NETEM_SLOT a change keeps the old slot:
+            // the planner sends a zero one to drop it (plan::planner::netem_change).
+            slot: params.slot.filter(|(min, max, _, _)| min | max != 0),
         }
     }
 
@@ -201,6 +229,12 @@ impl NetemState {
             reorder: (self.reorder != 0).then(|| Percent(self.reorder as f64 * 100.0 / MAX_PERCENT_VALUE)),
             // tc's gap 1 for a reorder without one reads as none.
             gap: (self.reorder != 0 && self.gap > 1).then_some(self.gap),
+            slot: self.slot.map(|(min, max, packets, bytes)| crate::model::NetemSlot {
+                min: Duration(min),
+                max: Duration(max),
+                packets: (packets != 0).then_some(packets),
+                bytes: (bytes != 0).then_some(bytes),
+            }),
         }
     }
 }

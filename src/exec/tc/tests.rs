@@ -409,3 +409,18 @@ fn framed_tbf_round_trips_up_to_whole_cells() {
     assert!(equivalent(&QdiscSpec::Tbf(atm), &QdiscSpec::Tbf(back.clone()), &P));
     assert_eq!(kept(&back), back);
 }
+
+/// A slot reads back as sent; a zero one (what a change that drops the slot sends) is
+/// none, as the kernel dumps none.
+#[test]
+fn netem_slot_round_trips() {
+    use crate::model::NetemSlot;
+    let slot = NetemSlot { min: Duration(800_000), max: Duration(1_000_000), packets: Some(32), bytes: Some(65_536) };
+    let with = Netem { slot: Some(slot), ..netem(10_000, None, None, None) };
+    let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
+    assert_eq!(kept(&with), with);
+    assert_eq!(round_trip(&QdiscSpec::Netem(with.clone())), QdiscSpec::Netem(with.clone()));
+    let zero = Netem { slot: Some(NetemSlot { min: Duration(0), max: Duration(0), packets: None, bytes: None }), ..netem(10_000, None, None, None) };
+    assert_eq!(kept(&zero).slot, None);
+    assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(with), &P));
+}

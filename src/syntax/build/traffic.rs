@@ -117,6 +117,9 @@ impl Builder<'_> {
     }
 
     pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
+        if first(pair.clone()).as_rule() == Rule::slot_opt {
+            return self.slot_opt(first(pair));
+        }
         let (rule, span, value) = self.option(pair);
         match rule {
             Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
@@ -129,6 +132,33 @@ impl Builder<'_> {
             Rule::gap_opt => NetemOpt::Gap(Spanned::new(self.int_value(value), span)),
             _ => NetemOpt::Rate(Spanned::new(self.rate_value(value), span)),
         }
+    }
+
+    /// `slot MIN [MAX] [packets N] [bytes SIZE]`: the limits may come in any order (each
+    /// is kept as often as given, so that the checker can name a repeat).
+    fn slot_opt(&mut self, pair: P<'_>) -> NetemOpt {
+        let span = self.span(&pair);
+        let mut times = Vec::new();
+        let (mut packets, mut bytes) = (Vec::new(), Vec::new());
+        for p in args(pair) {
+            match p.as_rule() {
+                Rule::duration_value => {
+                    let s = self.span(&p);
+                    times.push(Spanned::new(self.duration_value(p), s));
+                }
+                Rule::slot_packets => {
+                    let s = self.span(&p);
+                    packets.push(Spanned::new(self.int_value(args(p).next().expect("a count")), s));
+                }
+                _ => {
+                    let s = self.span(&p);
+                    bytes.push(Spanned::new(self.size_value(args(p).next().expect("a size")), s));
+                }
+            }
+        }
+        let mut times = times.into_iter();
+        let min = times.next().expect("grammar requires a min");
+        NetemOpt::Slot(Spanned::new(SlotAst { min, max: times.next(), packets, bytes }, span))
     }
 
     pub(super) fn class_id(&mut self, pair: P<'_>) -> ClassId {
