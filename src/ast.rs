@@ -338,6 +338,14 @@ pub enum NetemOpt {
     Reorder(Spanned<PercentValue>),
     Gap(Spanned<IntValue>),
     Slot(Spanned<SlotAst>),
+    /// `loss state P…` (`gemodel: false`) or `loss gemodel P…`: the percentages as written.
+    LossModel(Spanned<LossModelAst>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LossModelAst {
+    pub gemodel: bool,
+    pub values: Vec<Spanned<PercentValue>>,
 }
 
 /// netem's `slot MIN [MAX] [packets N] [bytes SIZE]` as written.

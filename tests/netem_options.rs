@@ -123,3 +123,35 @@ fn slot_equals_tc_and_dropping_it_clears_it() {
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }
+
+/// netem's loss models (issue 24): `loss state` and `loss gemodel` equal tc's (tc-testing
+/// ba29 among them), a re-run changes nothing, and an edit back to random loss leaves
+/// what a fresh `netem loss 1%` holds; `down` restores the start.
+#[test]
+fn loss_models_equal_tc() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let script = sb.write_script("netem.ns", &pair_with("netem delay 10ms loss state 1% 20% 3% 40% 5%"));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    for (ours_words, tc_words, shown) in [
+        ("netem delay 10ms loss state 1% 20% 3% 40% 5%", "delay 10ms loss state 1% 20% 3% 40% 5%", "\"loss-state\""),
+        ("netem loss gemodel 1%", "loss gemodel 1%", "\"loss-gemodel\""),
+        ("netem delay 5ms loss gemodel 1% 10% 70% 0.1%", "delay 5ms loss gemodel 1% 10% 70% 0.1%", "\"loss-gemodel\""),
+        ("netem delay 10ms loss 1%", "delay 10ms loss 1%", "\"loss-random\""),
+    ] {
+        sb.put(&script, &pair_with(ours_words));
+        let run = sb.netscript(&["run", &script]);
+        assert!(run.success, "{ours_words}: {run:?}");
+        let reference = Sandbox::new();
+        reference.sh(&iproute2_pair_with(tc_words)).ok();
+        let (mine, theirs) = (qdiscs(&sb), qdiscs(&reference));
+        assert!(theirs.contains(shown), "tc shows {shown}: {theirs}");
+        assert_eq!(mine, theirs, "`{ours_words}` differs from `tc ... netem {tc_words}`");
+        sb.assert_up_to_date(&script);
+    }
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}

@@ -505,3 +505,22 @@ fn netem_slot() {
     qdisc("netem_slot", QdiscSpec::Netem(full));
     qdisc("netem_slot_min", QdiscSpec::Netem(Netem { slot: slot(2000, 2000, None, None), ..Netem::delay(Duration(0)) }));
 }
+
+/// netem's loss models (issue 24): `loss state …` and `loss gemodel …`, with tc's
+/// positional defaults (computed as q_netem.c does) and with every parameter.
+#[test]
+fn netem_loss_models() {
+    use netscript::model::LossModel;
+    let p = |v: f64| Some(Percent(v));
+    let state = |rest| Netem { loss_model: Some(LossModel::State { p13: Percent(1.0), rest }), ..Netem::delay(Duration(10_000_000)) };
+    qdisc("netem_loss_state", QdiscSpec::Netem(state([None; 4])));
+    let all = Netem {
+        slot: Some(netscript::model::NetemSlot { min: Duration(1_000_000), max: Duration(1_000_000), packets: None, bytes: None }),
+        rate: Some(Rate(1_000_000)),
+        ..state([p(20.0), p(3.0), p(40.0), p(5.0)])
+    };
+    qdisc("netem_loss_state_all", QdiscSpec::Netem(all));
+    let ge = |delay, rest| Netem { loss_model: Some(LossModel::Gemodel { p: Percent(1.0), rest }), ..Netem::delay(Duration(delay)) };
+    qdisc("netem_loss_gemodel", QdiscSpec::Netem(ge(0, [None; 3])));
+    qdisc("netem_loss_gemodel_all", QdiscSpec::Netem(ge(5_000_000, [p(10.0), p(70.0), p(0.1)])));
+}

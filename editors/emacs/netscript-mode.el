@@ -105,7 +105,7 @@
   "Option words.")
 (defconst netscript-value-keywords
   '("tcp" "udp" "icmp" "ingress" "egress" "clsact" "generic" "native" "off" "private" "vepa" "passthru"
-    "ethernet" "atm"
+    "ethernet" "atm" "state" "gemodel"
     "icmpv6" "input" "output" "prerouting" "postrouting" "new" "established" "related" "invalid")
   "Option values.")
 

@@ -150,7 +150,8 @@ module.exports = grammar({
       seq('netem', repeat1(choice(
         seq('delay', $._duration_value),
         seq('jitter', $._duration_value),
-        seq('loss', $._percent_value),
+        seq('loss', choice($._percent_value,
+          seq(alias(choice('state', 'gemodel'), $.loss_model), repeat1($._percent_value)))),
         seq('rate', $._rate_value),
         seq('limit', $._int_value),
         seq(choice('duplicate', 'corrupt', 'reorder'), $._percent_value),

@@ -6,7 +6,7 @@ use super::core::*;
 use super::values::{self as v};
 use crate::ast::{NetemOpt, PercentValue, Stmt};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Netem, NetemSlot, NETEM_DEFAULT_LIMIT};
+use crate::model::{LossModel, Netem, NetemSlot, NETEM_DEFAULT_LIMIT};
 use crate::source::Spanned;
 use crate::units::Percent;
 
@@ -35,6 +35,8 @@ impl Evaluator<'_> {
                 netem.gap = self.ok(v::int_in(&self.env, &g.node, "a reorder gap", 1, u32::MAX as i64)).map(|n| n.node as u32).filter(|n| *n != 1);
             }
             NetemOpt::Slot(slot) if self.once(seen, "slot", slot.span) => netem.slot = self.netem_slot(&slot.node),
+            // `loss` once, whether a percentage or a model (tc: "duplicate loss argument").
+            NetemOpt::LossModel(m) if self.once(seen, "loss", m.span) => netem.loss_model = self.loss_model(&m.node),
             _ => {}
         }
     }
@@ -83,6 +85,21 @@ impl Evaluator<'_> {
             }
         }
         Some(NetemSlot { min: min.node, max: max.node, packets, bytes })
+    }
+
+    /// `loss state …` / `loss gemodel …`: every probability 0–100% (tc's get_percent).
+    fn loss_model(&mut self, m: &crate::ast::LossModelAst) -> Option<LossModel> {
+        let mut values = Vec::new();
+        for p in &m.values {
+            values.push(self.netem_percent(p, "a loss model probability")?);
+        }
+        let first = values[0];
+        let rest = |i: usize| values.get(i).copied();
+        Some(if m.gemodel {
+            LossModel::Gemodel { p: first, rest: [rest(1), rest(2), rest(3)] }
+        } else {
+            LossModel::State { p13: first, rest: [rest(1), rest(2), rest(3), rest(4)] }
+        })
     }
 
     /// What tc refuses of a netem as a whole: `reorder` without a delay (nothing to be

@@ -185,6 +185,37 @@ pub struct Netem {
     /// tc's `slot MIN [MAX] [packets N] [bytes N]`: packets leave in slots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<NetemSlot>,
+    /// tc's `loss state …` / `loss gemodel …` (instead of a `loss P%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_model: Option<LossModel>,
+}
+
+/// netem's loss models, with tc's words and positional defaults: what is not given
+/// is `None` and gets tc's default (computed as tc does, from the first).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossModel {
+    /// `state P13 [P31 [P32 [P23 [P14]]]]`: the 4-state Markov model (defaults: 100% −
+    /// P13, 0%, 100%, 0%).
+    State { p13: Percent, rest: [Option<Percent>; 4] },
+    /// `gemodel P [R [1-H [1-K]]]`: Gilbert-Elliott (defaults: 100% − P, then h and k1
+    /// of 0 as tc sends them).
+    Gemodel { p: Percent, rest: [Option<Percent>; 3] },
+}
+
+impl LossModel {
+    /// ` loss state P13 …` / ` loss gemodel P …`, the same words in netscript and tc.
+    pub fn words(&self) -> String {
+        let (word, first, rest): (&str, Percent, Vec<Option<Percent>>) = match self {
+            LossModel::State { p13, rest } => ("state", *p13, rest.to_vec()),
+            LossModel::Gemodel { p, rest } => ("gemodel", *p, rest.to_vec()),
+        };
+        let mut out = format!(" loss {word} {first}");
+        for p in rest.into_iter().map_while(|p| p) {
+            out.push_str(&format!(" {p}"));
+        }
+        out
+    }
 }
 
 /// netem's `slot`: packets are sent in bursts ("slots") that start every MIN to MAX
@@ -217,7 +248,7 @@ impl NetemSlot {
 impl Netem {
     /// `netem delay D` and nothing else.
     pub fn delay(delay: Duration) -> Netem {
-        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None }
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None, loss_model: None }
     }
 
     /// ` limit N duplicate P corrupt P reorder P gap N slot …`, each when given: the same words
@@ -237,6 +268,9 @@ impl Netem {
         }
         if let Some(slot) = &self.slot {
             out.push_str(&slot.words());
+        }
+        if let Some(model) = &self.loss_model {
+            out.push_str(&model.words());
         }
         out
     }

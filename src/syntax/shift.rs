@@ -286,7 +286,14 @@ impl Shift for NetemOpt {
             NetemOpt::Limit(v) | NetemOpt::Gap(v) => v.shift(d),
             NetemOpt::Duplicate(v) | NetemOpt::Corrupt(v) | NetemOpt::Reorder(v) => v.shift(d),
             NetemOpt::Slot(v) => v.shift(d),
+            NetemOpt::LossModel(v) => v.shift(d),
         }
+    }
+}
+
+impl Shift for LossModelAst {
+    fn shift(&mut self, d: i64) -> bool {
+        self.values.shift(d)
     }
 }
 

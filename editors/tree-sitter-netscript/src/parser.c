@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 456
+#define STATE_COUNT 460
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 275
+#define SYMBOL_COUNT 278
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 180
+#define TOKEN_COUNT 182
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -110,201 +110,204 @@ enum ts_symbol_identifiers {
   anon_sym_delay = 80,
   anon_sym_jitter = 81,
   anon_sym_loss = 82,
-  anon_sym_duplicate = 83,
-  anon_sym_corrupt = 84,
-  anon_sym_reorder = 85,
-  anon_sym_gap = 86,
-  anon_sym_slot = 87,
-  anon_sym_packets = 88,
-  anon_sym_bytes = 89,
-  anon_sym_bpf = 90,
-  anon_sym_egress = 91,
-  anon_sym_xdp = 92,
-  anon_sym_generic = 93,
-  anon_sym_native = 94,
-  anon_sym_section = 95,
-  sym_section_name = 96,
-  anon_sym_route = 97,
-  anon_sym_blackhole = 98,
-  anon_sym_unreachable = 99,
-  anon_sym_prohibit = 100,
-  anon_sym_via = 101,
-  anon_sym_metric = 102,
-  anon_sym_onlink = 103,
-  anon_sym_advmss = 104,
-  anon_sym_scope = 105,
-  anon_sym_global = 106,
-  anon_sym_nexthop = 107,
-  anon_sym_weight = 108,
-  anon_sym_dev = 109,
-  anon_sym_lookup = 110,
-  anon_sym_rule = 111,
-  anon_sym_from = 112,
-  anon_sym_to = 113,
-  anon_sym_iif = 114,
-  anon_sym_oif = 115,
-  anon_sym_fwmark = 116,
-  anon_sym_SLASH = 117,
-  anon_sym_uidrange = 118,
-  anon_sym_DASH = 119,
-  anon_sym_priority = 120,
-  anon_sym_pref = 121,
-  anon_sym_ipproto = 122,
-  anon_sym_icmpv6 = 123,
-  anon_sym_tos = 124,
-  anon_sym_dsfield = 125,
-  anon_sym_forward = 126,
-  anon_sym_off = 127,
-  anon_sym_sysctl = 128,
-  aux_sym_sysctl_key_token1 = 129,
-  aux_sym_sysctl_key_token2 = 130,
-  sym_sysctl_value = 131,
-  anon_sym_port = 132,
-  anon_sym_firewall = 133,
-  anon_sym_input = 134,
-  anon_sym_output = 135,
-  anon_sym_prerouting = 136,
-  anon_sym_postrouting = 137,
-  anon_sym_policy = 138,
-  anon_sym_accept = 139,
-  anon_sym_drop = 140,
-  anon_sym_mark = 141,
-  anon_sym_ct = 142,
-  anon_sym_COMMA = 143,
-  anon_sym_counter = 144,
-  anon_sym_new = 145,
-  anon_sym_established = 146,
-  anon_sym_related = 147,
-  anon_sym_invalid = 148,
-  anon_sym_reject = 149,
-  anon_sym_pass = 150,
-  anon_sym_masquerade = 151,
-  anon_sym_classify = 152,
-  anon_sym_snat = 153,
-  anon_sym_dnat = 154,
-  sym_nat_target = 155,
-  anon_sym_DOT = 156,
-  aux_sym__name_start_token1 = 157,
-  aux_sym__imm_name_part_token1 = 158,
-  anon_sym_LBRACE = 159,
-  anon_sym_RBRACE = 160,
-  anon_sym_LBRACE2 = 161,
-  anon_sym_LPAREN = 162,
-  anon_sym_RPAREN = 163,
-  anon_sym_PLUS = 164,
-  anon_sym_STAR = 165,
-  anon_sym_PERCENT = 166,
-  sym_integer = 167,
-  anon_sym_DQUOTE = 168,
-  aux_sym_string_token1 = 169,
-  sym_comment = 170,
-  sym_line_continuation = 171,
-  sym_rate = 172,
-  sym_size = 173,
-  sym_duration = 174,
-  sym_percentage = 175,
-  sym_mac_address = 176,
-  anon_sym_SLASH2 = 177,
-  aux_sym_ipv4_address_token1 = 178,
-  aux_sym_ipv6_address_token1 = 179,
-  sym_source_file = 180,
-  sym__statements = 181,
-  sym__sep = 182,
-  sym_block = 183,
-  sym__statement = 184,
-  sym_netns_statement = 185,
-  sym_host_statement = 186,
-  sym_table_statement = 187,
-  sym_let_statement = 188,
-  sym_for_statement = 189,
-  sym_range = 190,
-  sym_include_statement = 191,
-  sym_expect_statement = 192,
-  sym__let_value = 193,
-  sym_veth_statement = 194,
-  sym_bridge_statement = 195,
-  sym_dummy_statement = 196,
-  sym_vrf_statement = 197,
-  sym_macvlan_statement = 198,
-  sym_vxlan_statement = 199,
-  sym_link_statement = 200,
-  sym_addr_statement = 201,
-  sym_state_statement = 202,
-  sym_mtu_statement = 203,
-  sym_mac_statement = 204,
-  sym_master_statement = 205,
-  sym_shape_statement = 206,
-  sym__tc_framing = 207,
-  sym_htb_statement = 208,
-  sym_class_statement = 209,
-  sym_filter_statement = 210,
-  sym_class_id = 211,
-  sym_qdisc_statement = 212,
-  sym_netem_statement = 213,
-  sym_bpf_statement = 214,
-  sym_xdp_statement = 215,
-  sym__section_opt = 216,
-  sym_route_statement = 217,
-  sym__dev_opt = 218,
-  sym__table_opt = 219,
-  sym_rule_statement = 220,
-  sym_forward_statement = 221,
-  sym_sysctl_statement = 222,
-  sym_sysctl_key = 223,
-  sym__port_opt = 224,
-  sym_firewall_statement = 225,
-  sym_rule_block = 226,
-  sym_firewall_rule = 227,
-  sym__ct_state = 228,
-  sym_firewall_action = 229,
-  sym_namespace_name = 230,
-  sym_interface_name = 231,
-  sym_peer_name = 232,
-  sym__ns_name = 233,
-  sym__if_name = 234,
-  sym__name_start = 235,
-  sym__imm_name_part = 236,
-  sym_table_name = 237,
-  sym_variable = 238,
-  sym_interpolation = 239,
-  sym__imm_interp = 240,
-  sym__expression = 241,
-  sym_parenthesized_expression = 242,
-  sym_unary_expression = 243,
-  sym_binary_expression = 244,
-  sym_string = 245,
-  sym_ipv4_address = 246,
-  sym__imm_octet = 247,
-  sym_ipv6_address = 248,
-  sym__ip_value = 249,
-  sym__int_value = 250,
-  sym__rate_value = 251,
-  sym__size_value = 252,
-  sym__duration_value = 253,
-  sym__percent_value = 254,
-  aux_sym__statements_repeat1 = 255,
-  aux_sym__statements_repeat2 = 256,
-  aux_sym_expect_statement_repeat1 = 257,
-  aux_sym_vxlan_statement_repeat1 = 258,
-  aux_sym_addr_statement_repeat1 = 259,
-  aux_sym_shape_statement_repeat1 = 260,
-  aux_sym_htb_statement_repeat1 = 261,
-  aux_sym_class_statement_repeat1 = 262,
-  aux_sym_filter_statement_repeat1 = 263,
-  aux_sym_netem_statement_repeat1 = 264,
-  aux_sym_bpf_statement_repeat1 = 265,
-  aux_sym_xdp_statement_repeat1 = 266,
-  aux_sym_route_statement_repeat1 = 267,
-  aux_sym_rule_statement_repeat1 = 268,
-  aux_sym_sysctl_key_repeat1 = 269,
-  aux_sym_rule_block_repeat1 = 270,
-  aux_sym_firewall_rule_repeat1 = 271,
-  aux_sym_firewall_rule_repeat2 = 272,
-  aux_sym__ns_name_repeat1 = 273,
-  aux_sym__if_name_repeat1 = 274,
-  alias_sym_default = 275,
-  alias_sym_octet = 276,
-  alias_sym_verdict = 277,
+  anon_sym_state = 83,
+  anon_sym_gemodel = 84,
+  anon_sym_duplicate = 85,
+  anon_sym_corrupt = 86,
+  anon_sym_reorder = 87,
+  anon_sym_gap = 88,
+  anon_sym_slot = 89,
+  anon_sym_packets = 90,
+  anon_sym_bytes = 91,
+  anon_sym_bpf = 92,
+  anon_sym_egress = 93,
+  anon_sym_xdp = 94,
+  anon_sym_generic = 95,
+  anon_sym_native = 96,
+  anon_sym_section = 97,
+  sym_section_name = 98,
+  anon_sym_route = 99,
+  anon_sym_blackhole = 100,
+  anon_sym_unreachable = 101,
+  anon_sym_prohibit = 102,
+  anon_sym_via = 103,
+  anon_sym_metric = 104,
+  anon_sym_onlink = 105,
+  anon_sym_advmss = 106,
+  anon_sym_scope = 107,
+  anon_sym_global = 108,
+  anon_sym_nexthop = 109,
+  anon_sym_weight = 110,
+  anon_sym_dev = 111,
+  anon_sym_lookup = 112,
+  anon_sym_rule = 113,
+  anon_sym_from = 114,
+  anon_sym_to = 115,
+  anon_sym_iif = 116,
+  anon_sym_oif = 117,
+  anon_sym_fwmark = 118,
+  anon_sym_SLASH = 119,
+  anon_sym_uidrange = 120,
+  anon_sym_DASH = 121,
+  anon_sym_priority = 122,
+  anon_sym_pref = 123,
+  anon_sym_ipproto = 124,
+  anon_sym_icmpv6 = 125,
+  anon_sym_tos = 126,
+  anon_sym_dsfield = 127,
+  anon_sym_forward = 128,
+  anon_sym_off = 129,
+  anon_sym_sysctl = 130,
+  aux_sym_sysctl_key_token1 = 131,
+  aux_sym_sysctl_key_token2 = 132,
+  sym_sysctl_value = 133,
+  anon_sym_port = 134,
+  anon_sym_firewall = 135,
+  anon_sym_input = 136,
+  anon_sym_output = 137,
+  anon_sym_prerouting = 138,
+  anon_sym_postrouting = 139,
+  anon_sym_policy = 140,
+  anon_sym_accept = 141,
+  anon_sym_drop = 142,
+  anon_sym_mark = 143,
+  anon_sym_ct = 144,
+  anon_sym_COMMA = 145,
+  anon_sym_counter = 146,
+  anon_sym_new = 147,
+  anon_sym_established = 148,
+  anon_sym_related = 149,
+  anon_sym_invalid = 150,
+  anon_sym_reject = 151,
+  anon_sym_pass = 152,
+  anon_sym_masquerade = 153,
+  anon_sym_classify = 154,
+  anon_sym_snat = 155,
+  anon_sym_dnat = 156,
+  sym_nat_target = 157,
+  anon_sym_DOT = 158,
+  aux_sym__name_start_token1 = 159,
+  aux_sym__imm_name_part_token1 = 160,
+  anon_sym_LBRACE = 161,
+  anon_sym_RBRACE = 162,
+  anon_sym_LBRACE2 = 163,
+  anon_sym_LPAREN = 164,
+  anon_sym_RPAREN = 165,
+  anon_sym_PLUS = 166,
+  anon_sym_STAR = 167,
+  anon_sym_PERCENT = 168,
+  sym_integer = 169,
+  anon_sym_DQUOTE = 170,
+  aux_sym_string_token1 = 171,
+  sym_comment = 172,
+  sym_line_continuation = 173,
+  sym_rate = 174,
+  sym_size = 175,
+  sym_duration = 176,
+  sym_percentage = 177,
+  sym_mac_address = 178,
+  anon_sym_SLASH2 = 179,
+  aux_sym_ipv4_address_token1 = 180,
+  aux_sym_ipv6_address_token1 = 181,
+  sym_source_file = 182,
+  sym__statements = 183,
+  sym__sep = 184,
+  sym_block = 185,
+  sym__statement = 186,
+  sym_netns_statement = 187,
+  sym_host_statement = 188,
+  sym_table_statement = 189,
+  sym_let_statement = 190,
+  sym_for_statement = 191,
+  sym_range = 192,
+  sym_include_statement = 193,
+  sym_expect_statement = 194,
+  sym__let_value = 195,
+  sym_veth_statement = 196,
+  sym_bridge_statement = 197,
+  sym_dummy_statement = 198,
+  sym_vrf_statement = 199,
+  sym_macvlan_statement = 200,
+  sym_vxlan_statement = 201,
+  sym_link_statement = 202,
+  sym_addr_statement = 203,
+  sym_state_statement = 204,
+  sym_mtu_statement = 205,
+  sym_mac_statement = 206,
+  sym_master_statement = 207,
+  sym_shape_statement = 208,
+  sym__tc_framing = 209,
+  sym_htb_statement = 210,
+  sym_class_statement = 211,
+  sym_filter_statement = 212,
+  sym_class_id = 213,
+  sym_qdisc_statement = 214,
+  sym_netem_statement = 215,
+  sym_bpf_statement = 216,
+  sym_xdp_statement = 217,
+  sym__section_opt = 218,
+  sym_route_statement = 219,
+  sym__dev_opt = 220,
+  sym__table_opt = 221,
+  sym_rule_statement = 222,
+  sym_forward_statement = 223,
+  sym_sysctl_statement = 224,
+  sym_sysctl_key = 225,
+  sym__port_opt = 226,
+  sym_firewall_statement = 227,
+  sym_rule_block = 228,
+  sym_firewall_rule = 229,
+  sym__ct_state = 230,
+  sym_firewall_action = 231,
+  sym_namespace_name = 232,
+  sym_interface_name = 233,
+  sym_peer_name = 234,
+  sym__ns_name = 235,
+  sym__if_name = 236,
+  sym__name_start = 237,
+  sym__imm_name_part = 238,
+  sym_table_name = 239,
+  sym_variable = 240,
+  sym_interpolation = 241,
+  sym__imm_interp = 242,
+  sym__expression = 243,
+  sym_parenthesized_expression = 244,
+  sym_unary_expression = 245,
+  sym_binary_expression = 246,
+  sym_string = 247,
+  sym_ipv4_address = 248,
+  sym__imm_octet = 249,
+  sym_ipv6_address = 250,
+  sym__ip_value = 251,
+  sym__int_value = 252,
+  sym__rate_value = 253,
+  sym__size_value = 254,
+  sym__duration_value = 255,
+  sym__percent_value = 256,
+  aux_sym__statements_repeat1 = 257,
+  aux_sym__statements_repeat2 = 258,
+  aux_sym_expect_statement_repeat1 = 259,
+  aux_sym_vxlan_statement_repeat1 = 260,
+  aux_sym_addr_statement_repeat1 = 261,
+  aux_sym_shape_statement_repeat1 = 262,
+  aux_sym_htb_statement_repeat1 = 263,
+  aux_sym_class_statement_repeat1 = 264,
+  aux_sym_filter_statement_repeat1 = 265,
+  aux_sym_netem_statement_repeat1 = 266,
+  aux_sym_netem_statement_repeat2 = 267,
+  aux_sym_bpf_statement_repeat1 = 268,
+  aux_sym_xdp_statement_repeat1 = 269,
+  aux_sym_route_statement_repeat1 = 270,
+  aux_sym_rule_statement_repeat1 = 271,
+  aux_sym_sysctl_key_repeat1 = 272,
+  aux_sym_rule_block_repeat1 = 273,
+  aux_sym_firewall_rule_repeat1 = 274,
+  aux_sym_firewall_rule_repeat2 = 275,
+  aux_sym__ns_name_repeat1 = 276,
+  aux_sym__if_name_repeat1 = 277,
+  alias_sym_default = 278,
+  alias_sym_octet = 279,
+  alias_sym_verdict = 280,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -391,6 +394,8 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_delay] = "delay",
   [anon_sym_jitter] = "jitter",
   [anon_sym_loss] = "loss",
+  [anon_sym_state] = "loss_model",
+  [anon_sym_gemodel] = "loss_model",
   [anon_sym_duplicate] = "duplicate",
   [anon_sym_corrupt] = "corrupt",
   [anon_sym_reorder] = "reorder",
@@ -573,6 +578,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_class_statement_repeat1] = "class_statement_repeat1",
   [aux_sym_filter_statement_repeat1] = "filter_statement_repeat1",
   [aux_sym_netem_statement_repeat1] = "netem_statement_repeat1",
+  [aux_sym_netem_statement_repeat2] = "netem_statement_repeat2",
   [aux_sym_bpf_statement_repeat1] = "bpf_statement_repeat1",
   [aux_sym_xdp_statement_repeat1] = "xdp_statement_repeat1",
   [aux_sym_route_statement_repeat1] = "route_statement_repeat1",
@@ -672,6 +678,8 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_delay] = anon_sym_delay,
   [anon_sym_jitter] = anon_sym_jitter,
   [anon_sym_loss] = anon_sym_loss,
+  [anon_sym_state] = anon_sym_state,
+  [anon_sym_gemodel] = anon_sym_state,
   [anon_sym_duplicate] = anon_sym_duplicate,
   [anon_sym_corrupt] = anon_sym_corrupt,
   [anon_sym_reorder] = anon_sym_reorder,
@@ -854,6 +862,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_class_statement_repeat1] = aux_sym_class_statement_repeat1,
   [aux_sym_filter_statement_repeat1] = aux_sym_filter_statement_repeat1,
   [aux_sym_netem_statement_repeat1] = aux_sym_netem_statement_repeat1,
+  [aux_sym_netem_statement_repeat2] = aux_sym_netem_statement_repeat2,
   [aux_sym_bpf_statement_repeat1] = aux_sym_bpf_statement_repeat1,
   [aux_sym_xdp_statement_repeat1] = aux_sym_xdp_statement_repeat1,
   [aux_sym_route_statement_repeat1] = aux_sym_route_statement_repeat1,
@@ -1201,6 +1210,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
   [anon_sym_loss] = {
     .visible = true,
     .named = false,
+  },
+  [anon_sym_state] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_gemodel] = {
+    .visible = true,
+    .named = true,
   },
   [anon_sym_duplicate] = {
     .visible = true,
@@ -1930,6 +1947,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = false,
     .named = false,
   },
+  [aux_sym_netem_statement_repeat2] = {
+    .visible = false,
+    .named = false,
+  },
   [aux_sym_bpf_statement_repeat1] = {
     .visible = false,
     .named = false,
@@ -2358,10 +2379,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 27,
-  [28] = 24,
+  [27] = 26,
+  [28] = 28,
   [29] = 25,
-  [30] = 26,
+  [30] = 24,
   [31] = 9,
   [32] = 2,
   [33] = 33,
@@ -2369,7 +2390,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [35] = 35,
   [36] = 36,
   [37] = 37,
-  [38] = 38,
+  [38] = 2,
   [39] = 39,
   [40] = 40,
   [41] = 41,
@@ -2379,30 +2400,30 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [45] = 45,
   [46] = 46,
   [47] = 47,
-  [48] = 9,
-  [49] = 2,
+  [48] = 48,
+  [49] = 49,
   [50] = 50,
-  [51] = 51,
-  [52] = 52,
+  [51] = 9,
+  [52] = 2,
   [53] = 53,
   [54] = 54,
-  [55] = 26,
-  [56] = 25,
-  [57] = 24,
-  [58] = 58,
-  [59] = 59,
-  [60] = 60,
-  [61] = 2,
+  [55] = 55,
+  [56] = 56,
+  [57] = 57,
+  [58] = 24,
+  [59] = 25,
+  [60] = 26,
+  [61] = 61,
   [62] = 62,
   [63] = 63,
   [64] = 64,
   [65] = 65,
-  [66] = 66,
-  [67] = 67,
-  [68] = 25,
-  [69] = 24,
+  [66] = 24,
+  [67] = 25,
+  [68] = 68,
+  [69] = 26,
   [70] = 19,
-  [71] = 26,
+  [71] = 71,
   [72] = 72,
   [73] = 73,
   [74] = 74,
@@ -2411,11 +2432,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [77] = 77,
   [78] = 78,
   [79] = 79,
-  [80] = 80,
-  [81] = 2,
-  [82] = 9,
+  [80] = 9,
+  [81] = 81,
+  [82] = 82,
   [83] = 83,
-  [84] = 84,
+  [84] = 2,
   [85] = 85,
   [86] = 86,
   [87] = 87,
@@ -2436,12 +2457,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [102] = 102,
   [103] = 103,
   [104] = 104,
-  [105] = 2,
-  [106] = 9,
+  [105] = 105,
+  [106] = 2,
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 110,
+  [110] = 9,
   [111] = 111,
   [112] = 112,
   [113] = 113,
@@ -2450,66 +2471,66 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [116] = 116,
   [117] = 117,
   [118] = 118,
-  [119] = 26,
-  [120] = 24,
-  [121] = 24,
-  [122] = 25,
+  [119] = 24,
+  [120] = 120,
+  [121] = 121,
+  [122] = 26,
   [123] = 123,
-  [124] = 26,
+  [124] = 124,
   [125] = 25,
-  [126] = 126,
-  [127] = 127,
-  [128] = 128,
+  [126] = 24,
+  [127] = 25,
+  [128] = 26,
   [129] = 129,
   [130] = 130,
   [131] = 131,
   [132] = 132,
-  [133] = 9,
+  [133] = 133,
   [134] = 134,
-  [135] = 135,
+  [135] = 9,
   [136] = 136,
   [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 140,
+  [141] = 141,
   [142] = 142,
   [143] = 143,
-  [144] = 144,
+  [144] = 141,
   [145] = 145,
-  [146] = 146,
+  [146] = 142,
   [147] = 147,
-  [148] = 148,
-  [149] = 2,
+  [148] = 2,
+  [149] = 149,
   [150] = 150,
   [151] = 151,
   [152] = 152,
   [153] = 153,
   [154] = 154,
-  [155] = 9,
-  [156] = 2,
-  [157] = 140,
-  [158] = 147,
-  [159] = 140,
-  [160] = 147,
-  [161] = 140,
-  [162] = 147,
-  [163] = 140,
-  [164] = 147,
-  [165] = 140,
-  [166] = 147,
-  [167] = 140,
-  [168] = 147,
-  [169] = 140,
-  [170] = 147,
-  [171] = 140,
-  [172] = 147,
-  [173] = 140,
-  [174] = 147,
-  [175] = 140,
-  [176] = 147,
-  [177] = 177,
-  [178] = 178,
+  [155] = 155,
+  [156] = 156,
+  [157] = 9,
+  [158] = 2,
+  [159] = 159,
+  [160] = 142,
+  [161] = 141,
+  [162] = 142,
+  [163] = 141,
+  [164] = 142,
+  [165] = 141,
+  [166] = 142,
+  [167] = 141,
+  [168] = 142,
+  [169] = 141,
+  [170] = 142,
+  [171] = 142,
+  [172] = 141,
+  [173] = 142,
+  [174] = 141,
+  [175] = 142,
+  [176] = 141,
+  [177] = 142,
+  [178] = 141,
   [179] = 179,
   [180] = 180,
   [181] = 181,
@@ -2526,32 +2547,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [192] = 192,
   [193] = 193,
   [194] = 194,
-  [195] = 24,
+  [195] = 195,
   [196] = 196,
-  [197] = 197,
+  [197] = 26,
   [198] = 198,
   [199] = 199,
   [200] = 200,
   [201] = 201,
-  [202] = 202,
-  [203] = 203,
-  [204] = 204,
-  [205] = 205,
-  [206] = 206,
-  [207] = 207,
-  [208] = 208,
-  [209] = 209,
+  [202] = 140,
+  [203] = 24,
+  [204] = 133,
+  [205] = 25,
+  [206] = 130,
+  [207] = 24,
+  [208] = 25,
+  [209] = 26,
   [210] = 210,
-  [211] = 134,
+  [211] = 211,
   [212] = 212,
   [213] = 213,
-  [214] = 130,
-  [215] = 25,
-  [216] = 132,
-  [217] = 26,
-  [218] = 24,
-  [219] = 25,
-  [220] = 26,
+  [214] = 214,
+  [215] = 215,
+  [216] = 216,
+  [217] = 217,
+  [218] = 218,
+  [219] = 219,
+  [220] = 220,
   [221] = 221,
   [222] = 222,
   [223] = 223,
@@ -2562,62 +2583,62 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [228] = 228,
   [229] = 229,
   [230] = 230,
-  [231] = 231,
+  [231] = 227,
   [232] = 232,
   [233] = 233,
   [234] = 234,
   [235] = 235,
-  [236] = 225,
+  [236] = 236,
   [237] = 237,
   [238] = 238,
   [239] = 239,
   [240] = 240,
   [241] = 241,
   [242] = 242,
-  [243] = 243,
-  [244] = 244,
+  [243] = 227,
+  [244] = 241,
   [245] = 245,
-  [246] = 246,
-  [247] = 247,
-  [248] = 248,
-  [249] = 249,
-  [250] = 250,
-  [251] = 251,
-  [252] = 252,
-  [253] = 253,
-  [254] = 254,
+  [246] = 241,
+  [247] = 227,
+  [248] = 241,
+  [249] = 227,
+  [250] = 241,
+  [251] = 227,
+  [252] = 241,
+  [253] = 227,
+  [254] = 241,
   [255] = 255,
-  [256] = 256,
-  [257] = 257,
-  [258] = 225,
-  [259] = 245,
-  [260] = 260,
-  [261] = 260,
-  [262] = 225,
-  [263] = 260,
-  [264] = 225,
-  [265] = 260,
-  [266] = 225,
-  [267] = 260,
-  [268] = 225,
-  [269] = 260,
-  [270] = 225,
-  [271] = 260,
-  [272] = 225,
-  [273] = 260,
-  [274] = 225,
-  [275] = 260,
-  [276] = 225,
-  [277] = 260,
-  [278] = 225,
+  [256] = 241,
+  [257] = 227,
+  [258] = 241,
+  [259] = 227,
+  [260] = 241,
+  [261] = 227,
+  [262] = 241,
+  [263] = 263,
+  [264] = 264,
+  [265] = 265,
+  [266] = 266,
+  [267] = 267,
+  [268] = 268,
+  [269] = 269,
+  [270] = 242,
+  [271] = 271,
+  [272] = 241,
+  [273] = 273,
+  [274] = 274,
+  [275] = 275,
+  [276] = 276,
+  [277] = 277,
+  [278] = 278,
   [279] = 279,
-  [280] = 260,
+  [280] = 280,
   [281] = 281,
   [282] = 282,
   [283] = 283,
   [284] = 284,
-  [285] = 285,
-  [286] = 286,
+  [285] = 227,
+  [286] = 13,
   [287] = 287,
   [288] = 288,
   [289] = 289,
@@ -2632,13 +2653,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [298] = 298,
   [299] = 299,
   [300] = 300,
-  [301] = 14,
-  [302] = 15,
-  [303] = 12,
+  [301] = 301,
+  [302] = 302,
+  [303] = 303,
   [304] = 304,
   [305] = 305,
-  [306] = 306,
-  [307] = 307,
+  [306] = 15,
+  [307] = 14,
   [308] = 308,
   [309] = 309,
   [310] = 310,
@@ -2668,19 +2689,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 337,
-  [338] = 2,
+  [337] = 2,
+  [338] = 9,
   [339] = 339,
   [340] = 340,
-  [341] = 9,
+  [341] = 2,
   [342] = 342,
-  [343] = 2,
-  [344] = 9,
+  [343] = 9,
+  [344] = 2,
   [345] = 345,
-  [346] = 346,
-  [347] = 2,
+  [346] = 9,
+  [347] = 347,
   [348] = 348,
-  [349] = 9,
+  [349] = 349,
   [350] = 350,
   [351] = 351,
   [352] = 352,
@@ -2706,10 +2727,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [372] = 372,
   [373] = 373,
   [374] = 374,
-  [375] = 326,
-  [376] = 327,
-  [377] = 377,
-  [378] = 378,
+  [375] = 375,
+  [376] = 376,
+  [377] = 326,
+  [378] = 327,
   [379] = 379,
   [380] = 380,
   [381] = 381,
@@ -2725,28 +2746,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [391] = 391,
   [392] = 392,
   [393] = 393,
-  [394] = 393,
-  [395] = 353,
-  [396] = 307,
-  [397] = 309,
-  [398] = 398,
-  [399] = 399,
-  [400] = 400,
-  [401] = 401,
+  [394] = 394,
+  [395] = 395,
+  [396] = 396,
+  [397] = 397,
+  [398] = 396,
+  [399] = 397,
+  [400] = 373,
+  [401] = 374,
   [402] = 402,
   [403] = 403,
-  [404] = 400,
+  [404] = 404,
   [405] = 405,
   [406] = 406,
-  [407] = 2,
-  [408] = 9,
+  [407] = 407,
+  [408] = 406,
   [409] = 409,
-  [410] = 410,
-  [411] = 402,
-  [412] = 403,
+  [410] = 409,
+  [411] = 411,
+  [412] = 411,
   [413] = 413,
-  [414] = 414,
-  [415] = 415,
+  [414] = 2,
+  [415] = 9,
   [416] = 416,
   [417] = 417,
   [418] = 418,
@@ -2760,8 +2781,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [426] = 426,
   [427] = 427,
   [428] = 428,
-  [429] = 422,
-  [430] = 430,
+  [429] = 429,
+  [430] = 421,
   [431] = 431,
   [432] = 432,
   [433] = 433,
@@ -2777,16 +2798,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [443] = 443,
   [444] = 444,
   [445] = 445,
-  [446] = 439,
+  [446] = 446,
   [447] = 447,
   [448] = 448,
   [449] = 449,
-  [450] = 450,
-  [451] = 451,
-  [452] = 449,
-  [453] = 441,
-  [454] = 447,
+  [450] = 449,
+  [451] = 437,
+  [452] = 452,
+  [453] = 453,
+  [454] = 454,
   [455] = 455,
+  [456] = 438,
+  [457] = 442,
+  [458] = 458,
+  [459] = 459,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2794,70 +2819,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '.', 404,
-        '/', 729,
-        '0', 730,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
+        '\n', 260,
+        '"', 706,
+        '#', 711,
+        '%', 696,
+        '(', 692,
+        ')', 693,
+        '*', 695,
+        '+', 694,
+        ',', 394,
+        '-', 365,
+        '.', 399,
+        '/', 724,
+        '0', 725,
+        ';', 259,
+        '<', 262,
+        '=', 267,
+        '>', 263,
         '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 696,
-        '}', 695,
+        'a', 567,
+        'c', 626,
+        'd', 581,
+        'f', 653,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 550,
+        'n', 573,
+        'o', 602,
+        'p', 634,
+        'r', 575,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 691,
+        '}', 690,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+          lookahead == ' ') SKIP(228);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(726);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '>', 263,
         '\\', 5,
-        'c', 485,
-        'd', 502,
-        'i', 455,
-        'm', 414,
-        'o', 458,
-        'p', 521,
-        's', 505,
-        '{', 696,
+        'c', 480,
+        'd', 497,
+        'i', 450,
+        'm', 409,
+        'o', 453,
+        'p', 516,
+        's', 500,
+        '{', 691,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2866,66 +2891,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '>', 263,
         '\\', 5,
-        'c', 135,
-        'd', 163,
-        'i', 106,
-        'm', 51,
-        'o', 108,
-        'p', 181,
-        's', 165,
+        'c', 132,
+        'd', 159,
+        'i', 103,
+        'm', 48,
+        'o', 105,
+        'p', 176,
+        's', 161,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(558);
+      if (lookahead == 'm') ADVANCE(553);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(713);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(713);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\r') ADVANCE(712);
-      if (lookahead != 0) ADVANCE(715);
+      if (lookahead == '\n') ADVANCE(713);
+      if (lookahead == '\r') ADVANCE(707);
+      if (lookahead != 0) ADVANCE(710);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(713);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(206);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(384);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '"') ADVANCE(706);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2933,12 +2958,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(317);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(388);
+      if (lookahead == '"') ADVANCE(706);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '\\') ADVANCE(383);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2946,54 +2971,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(384);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(711);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '"') ADVANCE(706);
+      if (lookahead == '#') ADVANCE(708);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(709);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(715);
+          lookahead != '\n') ADVANCE(710);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '(') ADVANCE(697);
-      if (lookahead == '-') ADVANCE(369);
-      if (lookahead == '0') ADVANCE(708);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '(') ADVANCE(692);
+      if (lookahead == '-') ADVANCE(364);
+      if (lookahead == '0') ADVANCE(703);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(704);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '-') ADVANCE(45);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '-') ADVANCE(42);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(652);
-      if (lookahead == 'p') ADVANCE(669);
-      if (lookahead == 's') ADVANCE(655);
+      if (lookahead == 'd') ADVANCE(647);
+      if (lookahead == 'p') ADVANCE(664);
+      if (lookahead == 's') ADVANCE(650);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '.') ADVANCE(399);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(475);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == '{') ADVANCE(691);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -3001,14 +3026,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '.') ADVANCE(404);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '.') ADVANCE(399);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(407);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 't') ADVANCE(402);
+      if (lookahead == '{') ADVANCE(691);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -3016,60 +3041,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '0') ADVANCE(706);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '0') ADVANCE(701);
+      if (lookahead == ':') ADVANCE(727);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '=') ADVANCE(267);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == '{') ADVANCE(691);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(382);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == '=') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '=') ADVANCE(267);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(145);
-      if (lookahead == 'r') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(141);
+      if (lookahead == 'r') ADVANCE(88);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(495);
-      if (lookahead == 'r') ADVANCE(439);
-      if (lookahead == '{') ADVANCE(696);
+      if (lookahead == 'n') ADVANCE(490);
+      if (lookahead == 'r') ADVANCE(434);
+      if (lookahead == '{') ADVANCE(691);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3077,1421 +3102,1395 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(127);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(48);
+      if (lookahead == 't') ADVANCE(45);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(400);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(314);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(716);
+      if (lookahead == '#') ADVANCE(711);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(694);
+      if (lookahead == '{') ADVANCE(689);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(381);
       END_STATE();
     case 25:
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        ':', 230,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(689);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(216);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 40,
-        'b', 40,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 722,
+        '.', 210,
+        'B', 715,
+        'b', 715,
+        'G', 717,
+        'g', 717,
+        'K', 717,
+        'k', 717,
+        'M', 717,
+        'm', 717,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(25);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 727,
-        '.', 215,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 722,
+        'B', 715,
+        'b', 715,
+        'G', 717,
+        'g', 717,
+        'K', 717,
+        'k', 717,
+        'M', 717,
+        'm', 717,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 727,
-        'B', 207,
-        'b', 207,
-        'G', 204,
-        'g', 204,
-        'K', 204,
-        'k', 204,
-        'M', 205,
-        'm', 205,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
+        '%', 722,
+        'B', 720,
+        'b', 720,
+        'G', 718,
+        'g', 718,
+        'K', 718,
+        'k', 718,
+        'M', 719,
+        'm', 719,
+        'N', 203,
+        'n', 203,
+        'S', 721,
+        's', 721,
+        'T', 199,
+        't', 199,
+        'U', 203,
+        'u', 203,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      ADVANCE_MAP(
-        '%', 727,
-        'B', 725,
-        'b', 725,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (lookahead == '-') ADVANCE(43);
       END_STATE();
     case 30:
-      if (lookahead == '-') ADVANCE(46);
+      if (lookahead == '.') ADVANCE(268);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(273);
+      if (lookahead == '.') ADVANCE(209);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(214);
+      ADVANCE_MAP(
+        '.', 211,
+        'B', 202,
+        'b', 202,
+        'G', 199,
+        'g', 199,
+        'K', 199,
+        'k', 199,
+        'M', 201,
+        'm', 201,
+        'N', 203,
+        'n', 203,
+        'S', 721,
+        's', 721,
+        'T', 199,
+        't', 199,
+        'U', 203,
+        'u', 203,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      ADVANCE_MAP(
-        '.', 216,
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
+      if (lookahead == '.') ADVANCE(213);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == '.') ADVANCE(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 35:
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 35:
+      if (lookahead == ':') ADVANCE(208);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(213);
+      if (lookahead == ':') ADVANCE(208);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(213);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (lookahead == ':') ADVANCE(225);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == ':') ADVANCE(217);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'v') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(219);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(230);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(222);
+      if (lookahead == ':') ADVANCE(223);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == '>') ADVANCE(313);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(276);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(228);
-      END_STATE();
-    case 45:
-      if (lookahead == '>') ADVANCE(318);
-      END_STATE();
-    case 46:
-      if (lookahead == '>') ADVANCE(281);
-      END_STATE();
-    case 47:
-      if (lookahead == ']') ADVANCE(36);
+      if (lookahead == ']') ADVANCE(35);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 45:
+      if (lookahead == 'a') ADVANCE(56);
+      END_STATE();
+    case 46:
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(349);
+      END_STATE();
+    case 47:
+      if (lookahead == 'a') ADVANCE(318);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'a') ADVANCE(165);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == 'a') ADVANCE(165);
+      if (lookahead == 'o') ADVANCE(68);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(323);
+      if (lookahead == 'a') ADVANCE(58);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'm') ADVANCE(152);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(169);
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(128);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'a') ADVANCE(119);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(61);
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(62);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(131);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(122);
+      if (lookahead == 'b') ADVANCE(121);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'c') ADVANCE(301);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(174);
+      if (lookahead == 'c') ADVANCE(99);
       END_STATE();
     case 59:
-      if (lookahead == 'b') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(321);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(306);
+      if (lookahead == 'c') ADVANCE(53);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(102);
+      if (lookahead == 'c') ADVANCE(53);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'c') ADVANCE(100);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(56);
+      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 'p') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 64:
-      if (lookahead == 'c') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(103);
+      if (lookahead == 'd') ADVANCE(283);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'p') ADVANCE(157);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(148);
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'd') ADVANCE(378);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'd') ADVANCE(75);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(288);
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'd') ADVANCE(196);
       END_STATE();
     case 70:
-      if (lookahead == 'd') ADVANCE(383);
+      if (lookahead == 'd') ADVANCE(171);
       END_STATE();
     case 71:
-      if (lookahead == 'd') ADVANCE(201);
+      if (lookahead == 'e') ADVANCE(195);
       END_STATE();
     case 72:
-      if (lookahead == 'd') ADVANCE(76);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(96);
       END_STATE();
     case 73:
-      if (lookahead == 'd') ADVANCE(176);
+      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(95);
       END_STATE();
     case 74:
-      if (lookahead == 'e') ADVANCE(39);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(99);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'e') ADVANCE(51);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(54);
+      if (lookahead == 'e') ADVANCE(280);
       END_STATE();
     case 76:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(264);
       END_STATE();
     case 77:
-      if (lookahead == 'e') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(286);
       END_STATE();
     case 78:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'e') ADVANCE(361);
       END_STATE();
     case 79:
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 80:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'o') ADVANCE(167);
       END_STATE();
     case 81:
-      if (lookahead == 'e') ADVANCE(202);
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'e') ADVANCE(330);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(94);
+      if (lookahead == 'i') ADVANCE(149);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'e') ADVANCE(94);
+      if (lookahead == 'i') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(200);
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
+      if (lookahead == 'e') ADVANCE(54);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(120);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(97);
-      if (lookahead == 'i') ADVANCE(153);
-      if (lookahead == 'o') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(126);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(109);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(123);
+      if (lookahead == 'e') ADVANCE(50);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(129);
+      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 'o') ADVANCE(68);
+      if (lookahead == 't') ADVANCE(192);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(112);
+      if (lookahead == 'e') ADVANCE(190);
+      if (lookahead == 't') ADVANCE(192);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(53);
+      if (lookahead == 'e') ADVANCE(163);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 'o') ADVANCE(72);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'f') ADVANCE(351);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(195);
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'f') ADVANCE(354);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(369);
       END_STATE();
     case 95:
-      if (lookahead == 'f') ADVANCE(356);
+      if (lookahead == 'f') ADVANCE(111);
       END_STATE();
     case 96:
-      if (lookahead == 'f') ADVANCE(359);
+      if (lookahead == 'f') ADVANCE(111);
+      if (lookahead == 't') ADVANCE(304);
       END_STATE();
     case 97:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'g') ADVANCE(101);
       END_STATE();
     case 98:
-      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 'g') ADVANCE(78);
       END_STATE();
     case 99:
-      if (lookahead == 'f') ADVANCE(114);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'h') ADVANCE(270);
       END_STATE();
     case 100:
-      if (lookahead == 'g') ADVANCE(104);
+      if (lookahead == 'h') ADVANCE(273);
       END_STATE();
     case 101:
-      if (lookahead == 'g') ADVANCE(79);
+      if (lookahead == 'h') ADVANCE(184);
       END_STATE();
     case 102:
-      if (lookahead == 'h') ADVANCE(275);
+      if (lookahead == 'h') ADVANCE(146);
       END_STATE();
     case 103:
-      if (lookahead == 'h') ADVANCE(278);
+      if (lookahead == 'i') ADVANCE(92);
       END_STATE();
     case 104:
-      if (lookahead == 'h') ADVANCE(189);
+      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'p') ADVANCE(157);
       END_STATE();
     case 105:
-      if (lookahead == 'h') ADVANCE(150);
+      if (lookahead == 'i') ADVANCE(93);
       END_STATE();
     case 106:
-      if (lookahead == 'i') ADVANCE(95);
+      if (lookahead == 'i') ADVANCE(93);
+      if (lookahead == 'n') ADVANCE(277);
       END_STATE();
     case 107:
-      if (lookahead == 'i') ADVANCE(95);
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'i') ADVANCE(93);
+      if (lookahead == 'n') ADVANCE(122);
       END_STATE();
     case 108:
-      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'i') ADVANCE(70);
       END_STATE();
     case 109:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'i') ADVANCE(130);
       END_STATE();
     case 111:
-      if (lookahead == 'i') ADVANCE(73);
+      if (lookahead == 'i') ADVANCE(85);
       END_STATE();
     case 112:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(59);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(133);
+      if (lookahead == 'i') ADVANCE(47);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(88);
+      if (lookahead == 'i') ADVANCE(183);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(62);
+      if (lookahead == 'k') ADVANCE(388);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(50);
+      if (lookahead == 'k') ADVANCE(357);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'k') ADVANCE(324);
       END_STATE();
     case 118:
-      if (lookahead == 'k') ADVANCE(393);
+      if (lookahead == 'k') ADVANCE(194);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(362);
+      if (lookahead == 'l') ADVANCE(292);
       END_STATE();
     case 120:
-      if (lookahead == 'k') ADVANCE(329);
+      if (lookahead == 'l') ADVANCE(67);
       END_STATE();
     case 121:
-      if (lookahead == 'k') ADVANCE(199);
+      if (lookahead == 'l') ADVANCE(76);
       END_STATE();
     case 122:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 'l') ADVANCE(110);
       END_STATE();
     case 123:
-      if (lookahead == 'l') ADVANCE(70);
+      if (lookahead == 'm') ADVANCE(55);
       END_STATE();
     case 124:
-      if (lookahead == 'l') ADVANCE(77);
+      if (lookahead == 'm') ADVANCE(345);
       END_STATE();
     case 125:
-      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(178);
       END_STATE();
     case 126:
-      if (lookahead == 'm') ADVANCE(58);
+      if (lookahead == 'm') ADVANCE(152);
       END_STATE();
     case 127:
-      if (lookahead == 'm') ADVANCE(350);
+      if (lookahead == 'n') ADVANCE(277);
       END_STATE();
     case 128:
-      if (lookahead == 'm') ADVANCE(183);
+      if (lookahead == 'n') ADVANCE(98);
       END_STATE();
     case 129:
-      if (lookahead == 'm') ADVANCE(156);
+      if (lookahead == 'n') ADVANCE(186);
       END_STATE();
     case 130:
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'n') ADVANCE(117);
       END_STATE();
     case 131:
-      if (lookahead == 'n') ADVANCE(101);
+      if (lookahead == 'n') ADVANCE(122);
       END_STATE();
     case 132:
-      if (lookahead == 'n') ADVANCE(191);
+      if (lookahead == 'o') ADVANCE(191);
+      if (lookahead == 't') ADVANCE(391);
       END_STATE();
     case 133:
-      if (lookahead == 'n') ADVANCE(120);
+      if (lookahead == 'o') ADVANCE(61);
       END_STATE();
     case 134:
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'o') ADVANCE(68);
       END_STATE();
     case 135:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 136:
-      if (lookahead == 'o') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(396);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(298);
       END_STATE();
     case 137:
-      if (lookahead == 'o') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(372);
       END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'o') ADVANCE(193);
       END_STATE();
     case 139:
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'o') ADVANCE(124);
       END_STATE();
     case 140:
-      if (lookahead == 'o') ADVANCE(303);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'o') ADVANCE(167);
       END_STATE();
     case 142:
-      if (lookahead == 'o') ADVANCE(198);
+      if (lookahead == 'o') ADVANCE(162);
       END_STATE();
     case 143:
-      if (lookahead == 'o') ADVANCE(127);
+      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'r') ADVANCE(83);
       END_STATE();
     case 144:
-      if (lookahead == 'o') ADVANCE(192);
+      if (lookahead == 'o') ADVANCE(156);
       END_STATE();
     case 145:
       if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(166);
+      if (lookahead == 'o') ADVANCE(155);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(160);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(177);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(159);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(63);
-      END_STATE();
-    case 152:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 153:
       if (lookahead == 'o') ADVANCE(173);
       END_STATE();
+    case 149:
+      if (lookahead == 'o') ADVANCE(168);
+      END_STATE();
+    case 150:
+      if (lookahead == 'o') ADVANCE(135);
+      END_STATE();
+    case 151:
+      if (lookahead == 'o') ADVANCE(189);
+      END_STATE();
+    case 152:
+      if (lookahead == 'o') ADVANCE(188);
+      END_STATE();
+    case 153:
+      if (lookahead == 'p') ADVANCE(289);
+      END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(139);
+      if (lookahead == 'p') ADVANCE(342);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(194);
+      if (lookahead == 'p') ADVANCE(333);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(193);
+      if (lookahead == 'p') ADVANCE(81);
       END_STATE();
     case 157:
-      if (lookahead == 'p') ADVANCE(294);
+      if (lookahead == 'p') ADVANCE(174);
       END_STATE();
     case 158:
-      if (lookahead == 'p') ADVANCE(347);
+      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(95);
       END_STATE();
     case 159:
-      if (lookahead == 'p') ADVANCE(338);
+      if (lookahead == 'p') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(179);
       END_STATE();
     case 160:
-      if (lookahead == 'p') ADVANCE(82);
+      if (lookahead == 'p') ADVANCE(148);
       END_STATE();
     case 161:
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'p') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(57);
       END_STATE();
     case 162:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(180);
       END_STATE();
     case 163:
-      if (lookahead == 'p') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(395);
       END_STATE();
     case 164:
-      if (lookahead == 'p') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(82);
       END_STATE();
     case 165:
-      if (lookahead == 'p') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(60);
-      END_STATE();
-    case 166:
-      if (lookahead == 'r') ADVANCE(185);
-      END_STATE();
-    case 167:
-      if (lookahead == 'r') ADVANCE(400);
-      END_STATE();
-    case 168:
-      if (lookahead == 'r') ADVANCE(85);
-      END_STATE();
-    case 169:
-      if (lookahead == 'r') ADVANCE(118);
-      END_STATE();
-    case 170:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      END_STATE();
-    case 171:
-      if (lookahead == 'r') ADVANCE(143);
-      if (lookahead == 'w') ADVANCE(126);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
-      END_STATE();
-    case 172:
-      if (lookahead == 'r') ADVANCE(87);
-      END_STATE();
-    case 173:
-      if (lookahead == 'r') ADVANCE(117);
-      END_STATE();
-    case 174:
-      if (lookahead == 'r') ADVANCE(119);
-      END_STATE();
-    case 175:
-      if (lookahead == 'r') ADVANCE(142);
-      END_STATE();
-    case 176:
-      if (lookahead == 'r') ADVANCE(55);
-      END_STATE();
-    case 177:
-      if (lookahead == 'r') ADVANCE(186);
-      END_STATE();
-    case 178:
-      if (lookahead == 'r') ADVANCE(187);
-      END_STATE();
-    case 179:
-      if (lookahead == 'r') ADVANCE(155);
-      END_STATE();
-    case 180:
       if (lookahead == 'r') ADVANCE(115);
       END_STATE();
+    case 166:
+      if (lookahead == 'r') ADVANCE(139);
+      if (lookahead == 'w') ADVANCE(123);
+      END_STATE();
+    case 167:
+      if (lookahead == 'r') ADVANCE(84);
+      END_STATE();
+    case 168:
+      if (lookahead == 'r') ADVANCE(114);
+      END_STATE();
+    case 169:
+      if (lookahead == 'r') ADVANCE(116);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(138);
+      END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(52);
+      END_STATE();
+    case 172:
+      if (lookahead == 'r') ADVANCE(181);
+      END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(182);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(151);
+      END_STATE();
+    case 175:
+      if (lookahead == 'r') ADVANCE(112);
+      END_STATE();
+    case 176:
+      if (lookahead == 'r') ADVANCE(140);
+      END_STATE();
+    case 177:
+      if (lookahead == 's') ADVANCE(327);
+      END_STATE();
+    case 178:
+      if (lookahead == 's') ADVANCE(177);
+      END_STATE();
+    case 179:
+      if (lookahead == 't') ADVANCE(304);
+      END_STATE();
+    case 180:
+      if (lookahead == 't') ADVANCE(385);
+      END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(310);
       END_STATE();
     case 182:
-      if (lookahead == 's') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(307);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(182);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 184:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 't') ADVANCE(336);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(390);
+      if (lookahead == 't') ADVANCE(102);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(91);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 't') ADVANCE(136);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(77);
       END_STATE();
     case 189:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 't') ADVANCE(137);
       END_STATE();
     case 190:
-      if (lookahead == 't') ADVANCE(105);
+      if (lookahead == 't') ADVANCE(175);
       END_STATE();
     case 191:
-      if (lookahead == 't') ADVANCE(94);
+      if (lookahead == 'u') ADVANCE(129);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(140);
+      if (lookahead == 'u') ADVANCE(295);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(78);
+      if (lookahead == 'u') ADVANCE(153);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 'u') ADVANCE(154);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(180);
+      if (lookahead == 'v') ADVANCE(339);
       END_STATE();
     case 196:
-      if (lookahead == 'u') ADVANCE(132);
+      if (lookahead == 'v') ADVANCE(125);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(300);
+      if (lookahead == 'x') ADVANCE(185);
       END_STATE();
     case 198:
-      if (lookahead == 'u') ADVANCE(157);
+      if (lookahead == 'y') ADVANCE(366);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(158);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(202);
       END_STATE();
     case 200:
-      if (lookahead == 'v') ADVANCE(344);
+      ADVANCE_MAP(
+        'B', 202,
+        'b', 202,
+        'G', 199,
+        'g', 199,
+        'K', 199,
+        'k', 199,
+        'M', 201,
+        'm', 201,
+        'N', 203,
+        'n', 203,
+        'S', 721,
+        's', 721,
+        'T', 199,
+        't', 199,
+        'U', 203,
+        'u', 203,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(200);
       END_STATE();
     case 201:
-      if (lookahead == 'v') ADVANCE(128);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(202);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(721);
       END_STATE();
     case 202:
-      if (lookahead == 'x') ADVANCE(190);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(205);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(204);
       END_STATE();
     case 203:
-      if (lookahead == 'y') ADVANCE(371);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(721);
       END_STATE();
     case 204:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(714);
       END_STATE();
     case 205:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(714);
       END_STATE();
     case 206:
-      ADVANCE_MAP(
-        'B', 720,
-        'b', 720,
-        'G', 724,
-        'g', 724,
-        'K', 724,
-        'k', 724,
-        'M', 724,
-        'm', 724,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
-      END_STATE();
-    case 207:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
-      END_STATE();
-    case 208:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
-      END_STATE();
-    case 209:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(719);
-      END_STATE();
-    case 210:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(719);
-      END_STATE();
-    case 211:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(206);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(384);
+      END_STATE();
+    case 207:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      END_STATE();
+    case 208:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(398);
+      END_STATE();
+    case 209:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      END_STATE();
+    case 210:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      END_STATE();
+    case 211:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(200);
       END_STATE();
     case 212:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 213:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
-      END_STATE();
-    case 214:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
-      END_STATE();
-    case 215:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
+    case 213:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 214:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(705);
+      END_STATE();
+    case 215:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(723);
+      END_STATE();
     case 216:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(206);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 217:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(215);
       END_STATE();
     case 218:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      END_STATE();
-    case 219:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
-      END_STATE();
-    case 220:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(728);
-      END_STATE();
-    case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
-    case 222:
+    case 219:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(218);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+      END_STATE();
+    case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
       END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
     case 223:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
       END_STATE();
     case 224:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 225:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(42);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(224);
       END_STATE();
     case 226:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
-      END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 228:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
-      END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
-      END_STATE();
-    case 230:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
-      END_STATE();
-    case 231:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 227:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(710);
+      END_STATE();
+    case 228:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '"', 706,
+        '#', 711,
+        '%', 696,
+        '(', 692,
+        ')', 693,
+        '*', 695,
+        '+', 694,
+        ',', 394,
+        '-', 365,
+        '/', 360,
+        '0', 703,
+        ';', 259,
+        '<', 262,
+        '=', 267,
+        '>', 263,
+        '\\', 5,
+        'a', 567,
+        'c', 626,
+        'd', 581,
+        'f', 653,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 550,
+        'n', 573,
+        'o', 602,
+        'p', 634,
+        'r', 575,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 689,
+        '}', 690,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(228);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(704);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 229:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '"', 706,
+        '#', 711,
+        '%', 696,
+        ')', 693,
+        '*', 695,
+        '+', 694,
+        '-', 364,
+        '.', 30,
+        '/', 360,
+        '0', 701,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '>', 263,
+        '\\', 5,
+        'm', 674,
+        't', 548,
+        '{', 689,
+        '}', 690,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(229);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 230:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '"', 706,
+        '#', 711,
+        '0', 703,
+        ';', 259,
+        '<', 261,
+        '=', 267,
+        '>', 263,
+        '\\', 5,
+        'a', 69,
+        'd', 73,
+        'f', 166,
+        'g', 170,
+        'i', 66,
+        'l', 133,
+        'm', 89,
+        'n', 80,
+        'o', 107,
+        'p', 143,
+        'r', 74,
+        's', 63,
+        't', 46,
+        'u', 108,
+        'v', 113,
+        'w', 87,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(230);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(704);
+      END_STATE();
+    case 231:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '%', 696,
+        '(', 692,
+        ')', 693,
+        '*', 695,
+        '+', 694,
+        '-', 364,
+        '.', 30,
+        '/', 360,
+        '0', 697,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '=', 267,
+        '>', 263,
+        '\\', 5,
+        '{', 689,
+        '}', 690,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(231);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 232:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(715);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        ',', 399,
-        '-', 370,
-        '/', 365,
-        '0', 708,
-        ';', 264,
-        '<', 267,
-        '=', 272,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '%', 696,
+        '*', 695,
+        '+', 694,
+        '-', 364,
+        '.', 399,
+        '/', 360,
+        '0', 699,
+        ':', 727,
+        ';', 259,
+        '<', 29,
+        '>', 263,
+        '[', 226,
         '\\', 5,
-        'a', 572,
-        'c', 631,
-        'd', 586,
-        'f', 658,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 555,
-        'n', 578,
-        'o', 607,
-        'p', 639,
-        'r', 580,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
-        '}', 695,
+        'm', 552,
+        't', 548,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 233:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '%', 696,
+        '*', 695,
+        '+', 694,
+        '-', 364,
+        '/', 360,
+        '0', 699,
+        ':', 727,
+        ';', 259,
+        '<', 29,
+        '>', 263,
+        '[', 226,
+        '\\', 5,
+        'm', 552,
+        't', 548,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 234:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        '%', 701,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ',', 394,
+        '-', 364,
+        '/', 360,
+        ';', 259,
+        '<', 262,
+        '>', 263,
         '\\', 5,
-        'm', 679,
-        't', 553,
-        '{', 694,
-        '}', 695,
+        'c', 132,
+        'd', 72,
+        'f', 166,
+        'g', 170,
+        'i', 66,
+        'l', 133,
+        'm', 49,
+        'n', 141,
+        'o', 106,
+        'p', 143,
+        'r', 74,
+        's', 161,
+        't', 46,
+        'u', 108,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(234);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
-        '\\', 5,
-        'a', 71,
-        'd', 84,
-        'f', 170,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 92,
-        'n', 81,
-        'o', 110,
-        'p', 147,
-        'r', 75,
-        's', 66,
-        't', 49,
-        'u', 111,
-        'v', 116,
-        'w', 90,
-        '{', 696,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(236);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      END_STATE();
-    case 236:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '"', 711,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
-        '\\', 5,
-        'a', 71,
-        'd', 84,
-        'f', 170,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 92,
-        'n', 81,
-        'o', 110,
-        'p', 147,
-        'r', 75,
-        's', 66,
-        't', 49,
-        'u', 111,
-        'v', 116,
-        'w', 90,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(236);
-      END_STATE();
-    case 237:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '(', 697,
-        ')', 698,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 31,
-        '/', 365,
-        '0', 702,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '=', 272,
-        '>', 268,
-        '\\', 5,
-        '{', 694,
-        '}', 695,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(237);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(703);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '.', 404,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
-        '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 239:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '%', 701,
-        '*', 700,
-        '+', 699,
-        '-', 369,
-        '/', 365,
-        '0', 704,
-        ':', 732,
-        ';', 264,
-        '<', 30,
-        '>', 268,
-        '[', 231,
-        '\\', 5,
-        'm', 557,
-        't', 553,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 240:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ',', 399,
-        '-', 369,
-        '/', 365,
-        ';', 264,
-        '<', 267,
-        '>', 268,
-        '\\', 5,
-        'c', 136,
-        'd', 74,
-        'f', 171,
-        'g', 175,
-        'i', 69,
-        'l', 137,
-        'm', 52,
-        'n', 145,
-        'o', 109,
-        'p', 147,
-        'r', 75,
-        's', 165,
-        't', 49,
-        'u', 111,
-        '{', 694,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(221);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
-    case 241:
-      if (eof) ADVANCE(263);
+    case 235:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '.', 404,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '-', 365,
+        '.', 399,
+        '/', 360,
+        '0', 701,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'a', 540,
+        'c', 542,
+        'd', 541,
+        'f', 543,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 551,
+        'n', 574,
+        'o', 603,
+        'p', 634,
+        'r', 586,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(242);
+          lookahead == ' ') SKIP(236);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(546);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 242:
-      if (eof) ADVANCE(263);
+    case 236:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 370,
-        '/', 365,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '-', 365,
+        '/', 360,
+        '0', 701,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'a', 540,
+        'c', 542,
+        'd', 541,
+        'f', 543,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 551,
+        'n', 574,
+        'o', 603,
+        'p', 634,
+        'r', 586,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(242);
+          lookahead == ' ') SKIP(236);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(546);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 243:
-      if (eof) ADVANCE(263);
+    case 237:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '.', 404,
-        '/', 729,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '-', 42,
+        '.', 399,
+        '/', 724,
+        '0', 701,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        'a', 540,
+        'c', 542,
+        'd', 541,
+        'f', 543,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 551,
+        'n', 574,
+        'o', 603,
+        'p', 634,
+        'r', 586,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
+          lookahead == ' ') SKIP(238);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(546);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 244:
-      if (eof) ADVANCE(263);
+    case 238:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '0', 708,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '-', 42,
+        '0', 701,
+        ':', 727,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        'c', 631,
-        'd', 652,
-        'i', 604,
-        'm', 557,
-        'o', 609,
-        'p', 669,
-        's', 655,
-        '{', 694,
+        'a', 540,
+        'c', 542,
+        'd', 541,
+        'f', 543,
+        'g', 656,
+        'i', 568,
+        'l', 627,
+        'm', 551,
+        'n', 574,
+        'o', 603,
+        'p', 634,
+        'r', 586,
+        's', 566,
+        't', 547,
+        'u', 605,
+        'v', 600,
+        'w', 583,
+        '{', 689,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(709);
+          lookahead == ' ') SKIP(238);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(546);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 239:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '-', 42,
+        ';', 259,
+        '<', 261,
+        '>', 263,
+        '\\', 5,
+        'c', 626,
+        'd', 647,
+        'i', 599,
+        'm', 552,
+        'o', 604,
+        'p', 664,
+        's', 650,
+        '{', 689,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(239);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 245:
-      if (eof) ADVANCE(263);
+    case 240:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '-', 45,
-        '0', 706,
-        ':', 732,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        '/', 724,
+        ';', 259,
+        '<', 262,
+        '>', 263,
         '\\', 5,
-        'a', 545,
-        'c', 547,
-        'd', 546,
-        'f', 548,
-        'g', 661,
-        'i', 573,
-        'l', 632,
-        'm', 556,
-        'n', 579,
-        'o', 608,
-        'p', 639,
-        'r', 591,
-        's', 571,
-        't', 552,
-        'u', 610,
-        'v', 605,
-        'w', 588,
-        '{', 694,
+        '{', 691,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(551);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(246);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
-    case 246:
-      if (eof) ADVANCE(263);
+    case 241:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        '/', 729,
-        ';', 264,
-        '<', 267,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        '{', 696,
+        'd', 429,
+        'g', 514,
+        'i', 419,
+        'l', 481,
+        'p', 488,
+        'r', 431,
+        '{', 691,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '<', 261,
+        '>', 263,
+        '\\', 5,
+        'm', 486,
+        '{', 691,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(251);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '<', 261,
+        '>', 263,
+        '\\', 5,
+        '{', 691,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
-    case 247:
-      if (eof) ADVANCE(263);
+    case 244:
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '>', 263,
         '\\', 5,
-        'd', 434,
-        'g', 519,
-        'i', 424,
-        'l', 486,
-        'p', 493,
-        'r', 436,
-        '{', 696,
+        'a', 418,
+        'd', 429,
+        'l', 482,
+        'm', 432,
+        'n', 424,
+        'o', 472,
+        'p', 516,
+        's', 416,
+        't', 402,
+        'v', 455,
+        'w', 433,
+        '{', 691,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4500,3879 +4499,3821 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        '.', 399,
+        ';', 259,
+        '>', 263,
+        '\\', 5,
+        'd', 496,
+        'f', 508,
+        'i', 449,
+        'l', 482,
+        'o', 453,
+        'p', 502,
+        's', 501,
+        't', 401,
+        'u', 447,
+        '{', 691,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(254);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '<') ADVANCE(262);
+      if (lookahead == '>') ADVANCE(263);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(258);
+      ADVANCE_MAP(
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '<', 261,
+        '>', 263,
+        '\\', 5,
+        'd', 71,
+        'g', 170,
+        'i', 65,
+        'l', 147,
+        'p', 142,
+        'r', 86,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        'm', 491,
-        '{', 696,
+        'd', 582,
+        'g', 656,
+        'i', 569,
+        'l', 637,
+        'p', 635,
+        'r', 586,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(248);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '<', 261,
+        '>', 263,
         '\\', 5,
-        '{', 696,
+        'm', 674,
+        '{', 691,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(250);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'a', 423,
-        'd', 434,
-        'l', 487,
-        'm', 437,
-        'n', 429,
-        'o', 477,
-        'p', 521,
-        's', 421,
-        't', 407,
-        'v', 460,
-        'w', 438,
-        '{', 696,
-      );
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '<') ADVANCE(261);
+      if (lookahead == '>') ADVANCE(263);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(674);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(250);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        '.', 404,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'd', 501,
-        'f', 513,
-        'i', 454,
-        'l', 487,
-        'o', 458,
-        'p', 507,
-        's', 506,
-        't', 406,
-        'u', 452,
-        '{', 696,
-      );
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '<') ADVANCE(261);
+      if (lookahead == '>') ADVANCE(263);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(134);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          lookahead == ' ') SKIP(251);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(267);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '<') ADVANCE(261);
+      if (lookahead == '>') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '>', 263,
         '\\', 5,
-        'd', 83,
-        'g', 175,
-        'i', 68,
-        'l', 151,
-        'p', 146,
-        'r', 89,
+        'a', 69,
+        'd', 71,
+        'l', 150,
+        'm', 90,
+        'n', 79,
+        'o', 131,
+        'p', 176,
+        's', 64,
+        't', 45,
+        'v', 113,
+        'w', 87,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(263);
+      if (eof) ADVANCE(258);
       ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
+        '\n', 260,
+        '#', 711,
+        ';', 259,
+        '>', 263,
         '\\', 5,
-        'd', 587,
-        'g', 661,
-        'i', 574,
-        'l', 642,
-        'p', 640,
-        'r', 591,
+        'd', 158,
+        'f', 166,
+        'i', 104,
+        'l', 150,
+        'o', 105,
+        'p', 164,
+        's', 160,
+        't', 46,
+        'u', 108,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '<', 266,
-        '>', 268,
-        '\\', 5,
-        'm', 679,
-        '{', 694,
-      );
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(263);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(630);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == 'o') ADVANCE(622);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(256);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(268);
+      if (eof) ADVANCE(258);
+      if (lookahead == '\n') ADVANCE(260);
+      if (lookahead == '#') ADVANCE(711);
+      if (lookahead == ';') ADVANCE(259);
+      if (lookahead == '>') ADVANCE(263);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(635);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(257);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'a', 71,
-        'd', 83,
-        'l', 154,
-        'm', 93,
-        'n', 80,
-        'o', 134,
-        'p', 181,
-        's', 67,
-        't', 48,
-        'v', 116,
-        'w', 90,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      END_STATE();
-    case 259:
-      if (eof) ADVANCE(263);
-      ADVANCE_MAP(
-        '\n', 265,
-        '#', 716,
-        ';', 264,
-        '>', 268,
-        '\\', 5,
-        'd', 162,
-        'f', 170,
-        'i', 107,
-        'l', 154,
-        'o', 108,
-        'p', 168,
-        's', 164,
-        't', 49,
-        'u', 111,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      END_STATE();
-    case 260:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(635);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(627);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(263);
-      if (lookahead == '\n') ADVANCE(265);
-      if (lookahead == '#') ADVANCE(716);
-      if (lookahead == ';') ADVANCE(264);
-      if (lookahead == '>') ADVANCE(268);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(640);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 263:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 264:
+    case 259:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 265:
+    case 260:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 266:
+    case 261:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 267:
+    case 262:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(46);
+      if (lookahead == '-') ADVANCE(43);
       END_STATE();
-    case 268:
+    case 263:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 269:
+    case 264:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 270:
+    case 265:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 271:
+    case 266:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
-    case 272:
+    case 267:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 273:
+    case 268:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(274);
+      if (lookahead == '=') ADVANCE(269);
       END_STATE();
-    case 274:
+    case 269:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 275:
+    case 270:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 271:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 272:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 273:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 281:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 282:
+    case 277:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 318:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 319:
+    case 314:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(321);
+      if (lookahead == ':') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(314);
       END_STATE();
-    case 320:
+    case 315:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(315);
       END_STATE();
-    case 321:
+    case 316:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(320);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(315);
       END_STATE();
-    case 322:
+    case 317:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(317);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(375);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(377);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(381);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(380);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(382);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 365:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 366:
+    case 361:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(313);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_priority);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 386:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(386);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(381);
       END_STATE();
-    case 387:
+    case 382:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(387);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(382);
       END_STATE();
-    case 388:
+    case 383:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(718);
+      if (lookahead == '\n') ADVANCE(713);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(206);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(384);
       END_STATE();
-    case 389:
+    case 384:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(206);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(389);
+          lookahead != '>') ADVANCE(384);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 399:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 400:
+    case 395:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 401:
+    case 396:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 402:
+    case 397:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
-    case 403:
+    case 398:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(403);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(398);
       END_STATE();
-    case 404:
+    case 399:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 405:
+    case 400:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(400);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(410);
+      if (lookahead == 'o') ADVANCE(350);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(410);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(469);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(320);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 406:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
-      if (lookahead == 'o') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 407:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(415);
+      if (lookahead == 'a') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 408:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(474);
+      if (lookahead == 'a') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 409:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(325);
+      if (lookahead == 'a') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 410:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(466);
+      if (lookahead == 'b') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 411:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(418);
+      if (lookahead == 'c') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 412:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(419);
+      if (lookahead == 'c') ADVANCE(323);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 413:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(511);
+      if (lookahead == 'c') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(515);
+      if (lookahead == 'c') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(468);
+      if (lookahead == 'c') ADVANCE(405);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(308);
+      if (lookahead == 'c') ADVANCE(484);
+      if (lookahead == 'r') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'd') ADVANCE(380);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(448);
+      if (lookahead == 'd') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(449);
+      if (lookahead == 'd') ADVANCE(285);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 420:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(410);
+      if (lookahead == 'd') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(489);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'd') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(385);
+      if (lookahead == 'e') ADVANCE(266);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(541);
+      if (lookahead == 'e') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(510);
+      if (lookahead == 'e') ADVANCE(332);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(432);
+      if (lookahead == 'e') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(271);
+      if (lookahead == 'e') ADVANCE(282);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(368);
+      if (lookahead == 'e') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(542);
+      if (lookahead == 'e') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(337);
+      if (lookahead == 'e') ADVANCE(439);
+      if (lookahead == 'i') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
+      if (lookahead == 'e') ADVANCE(528);
+      if (lookahead == 't') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'e') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(540);
+      if (lookahead == 'e') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(444);
-      if (lookahead == 'i') ADVANCE(492);
+      if (lookahead == 'e') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(473);
+      if (lookahead == 'e') ADVANCE(504);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(533);
-      if (lookahead == 't') ADVANCE(536);
+      if (lookahead == 'f') ADVANCE(353);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == 'f') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(411);
+      if (lookahead == 'f') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(412);
+      if (lookahead == 'f') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(509);
+      if (lookahead == 'g') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(358);
+      if (lookahead == 'g') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(361);
+      if (lookahead == 'h') ADVANCE(272);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'h') ADVANCE(275);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(453);
+      if (lookahead == 'h') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'h') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(428);
+      if (lookahead == 'i') ADVANCE(420);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(277);
+      if (lookahead == 'i') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(280);
+      if (lookahead == 'i') ADVANCE(437);
+      if (lookahead == 'p') ADVANCE(498);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(528);
+      if (lookahead == 'i') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(490);
+      if (lookahead == 'i') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(425);
+      if (lookahead == 'i') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
-      if (lookahead == 'p') ADVANCE(503);
+      if (lookahead == 'i') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'i') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == 'i') ADVANCE(521);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(417);
+      if (lookahead == 'k') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'k') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(476);
+      if (lookahead == 'k') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(409);
+      if (lookahead == 'k') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(526);
+      if (lookahead == 'l') ADVANCE(294);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(537);
+      if (lookahead == 'l') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 464:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(331);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(299);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(454);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(408);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(347);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(518);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(427);
+      if (lookahead == 'm') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(459);
+      if (lookahead == 'n') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(413);
+      if (lookahead == 'n') ADVANCE(279);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(352);
+      if (lookahead == 'n') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 472:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(523);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 473:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 474:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 475:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(284);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'n') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'n') ADVANCE(529);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(457);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 475:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(374);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(300);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'o') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(534);
+      if (lookahead == 'o') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(462);
+      if (lookahead == 'o') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(379);
+      if (lookahead == 'o') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(393);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'o') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(508);
+      if (lookahead == 'o') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(471);
+      if (lookahead == 'o') ADVANCE(507);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 484:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(538);
-      if (lookahead == 't') ADVANCE(398);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(420);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 487:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(479);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 488:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(512);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 489:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(504);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(494);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(421);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(509);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 488:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(513);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 489:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(530);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(515);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(426);
+      if (lookahead == 'o') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(514);
+      if (lookahead == 'o') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(518);
+      if (lookahead == 'p') ADVANCE(344);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == 'p') ADVANCE(335);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(520);
+      if (lookahead == 'p') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == 'p') ADVANCE(477);
+      if (lookahead == 's') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == 'p') ADVANCE(477);
+      if (lookahead == 's') ADVANCE(524);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(349);
+      if (lookahead == 'p') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(340);
+      if (lookahead == 'p') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(296);
+      if (lookahead == 'p') ADVANCE(483);
+      if (lookahead == 'r') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(445);
+      if (lookahead == 'p') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(482);
-      if (lookahead == 's') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(516);
+      if (lookahead == 'r') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(430);
+      if (lookahead == 'r') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'r') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(488);
+      if (lookahead == 'r') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(435);
+      if (lookahead == 'r') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(524);
+      if (lookahead == 'r') ADVANCE(478);
+      if (lookahead == 'w') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(402);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(408);
+      if (lookahead == 'r') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 'r') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(452);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
+      END_STATE();
+    case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(483);
-      if (lookahead == 'w') ADVANCE(470);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(465);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(484);
+      if (lookahead == 'r') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == 's') ADVANCE(329);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(530);
+      if (lookahead == 's') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == 't') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(440);
+      if (lookahead == 't') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == 't') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(522);
+      if (lookahead == 't') ADVANCE(338);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(317);
+      if (lookahead == 't') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 't') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 't') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(451);
+      if (lookahead == 't') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == 't') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(392);
+      if (lookahead == 't') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(480);
+      if (lookahead == 'u') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(481);
+      if (lookahead == 'u') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == 'u') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(441);
+      if (lookahead == 'u') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == 'v') ADVANCE(341);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'v') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(498);
+      if (lookahead == 'x') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(478);
+      if (lookahead == 'y') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(539);
       END_STATE();
     case 540:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(346);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'd') ADVANCE(545);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 541:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(472);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'e') ADVANCE(544);
+      if (lookahead == 'p') ADVANCE(638);
+      if (lookahead == 's') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 542:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'o') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(392);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 543:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(373);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'r') ADVANCE(633);
+      if (lookahead == 'w') ADVANCE(620);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 544:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'v') ADVANCE(340);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(544);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'd') ADVANCE(550);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'v') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'e') ADVANCE(549);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
+      if (lookahead == ':') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(546);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
+      if (lookahead == 'a') ADVANCE(559);
+      if (lookahead == 'o') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
+      if (lookahead == 'a') ADVANCE(559);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(345);
+      if (lookahead == 'a') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'v') ADVANCE(623);
+      if (lookahead == 'a') ADVANCE(652);
+      if (lookahead == 'e') ADVANCE(675);
+      if (lookahead == 'o') ADVANCE(571);
+      if (lookahead == 't') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == 'a') ADVANCE(652);
+      if (lookahead == 'e') ADVANCE(675);
+      if (lookahead == 't') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(551);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
-      if (lookahead == 'o') ADVANCE(353);
+      if (lookahead == 'a') ADVANCE(652);
+      if (lookahead == 't') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(564);
+      if (lookahead == 'a') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(324);
+      if (lookahead == 'a') ADVANCE(562);
+      if (lookahead == 'm') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 'o') ADVANCE(576);
-      if (lookahead == 't') ADVANCE(686);
+      if (lookahead == 'a') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 'e') ADVANCE(680);
-      if (lookahead == 't') ADVANCE(686);
+      if (lookahead == 'a') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
-      if (lookahead == 't') ADVANCE(686);
+      if (lookahead == 'a') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'a') ADVANCE(565);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(567);
-      if (lookahead == 'm') ADVANCE(648);
+      if (lookahead == 'b') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(628);
+      if (lookahead == 'c') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(619);
+      if (lookahead == 'c') ADVANCE(322);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(660);
+      if (lookahead == 'c') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(570);
+      if (lookahead == 'c') ADVANCE(556);
+      if (lookahead == 'o') ADVANCE(613);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(621);
+      if (lookahead == 'c') ADVANCE(556);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(307);
+      if (lookahead == 'c') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(327);
+      if (lookahead == 'c') ADVANCE(631);
+      if (lookahead == 'p') ADVANCE(642);
+      if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(600);
+      if (lookahead == 'd') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
-      if (lookahead == 'o') ADVANCE(618);
+      if (lookahead == 'd') ADVANCE(284);
+      if (lookahead == 'i') ADVANCE(589);
+      if (lookahead == 'p') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(561);
+      if (lookahead == 'd') ADVANCE(284);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(601);
+      if (lookahead == 'd') ADVANCE(379);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
+      if (lookahead == 'd') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(690);
+      if (lookahead == 'd') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
-      if (lookahead == 'i') ADVANCE(594);
-      if (lookahead == 'p') ADVANCE(654);
+      if (lookahead == 'e') ADVANCE(686);
+      if (lookahead == 'o') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'e') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(554);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(581);
+      if (lookahead == 'e') ADVANCE(281);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(664);
+      if (lookahead == 'e') ADVANCE(331);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
-      if (lookahead == 'o') ADVANCE(662);
+      if (lookahead == 'e') ADVANCE(265);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'e') ADVANCE(287);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(559);
+      if (lookahead == 'e') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'e') ADVANCE(684);
+      if (lookahead == 'p') ADVANCE(638);
+      if (lookahead == 's') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(336);
+      if (lookahead == 'e') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(270);
+      if (lookahead == 'e') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == 'e') ADVANCE(591);
+      if (lookahead == 'i') ADVANCE(640);
+      if (lookahead == 'o') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(367);
+      if (lookahead == 'e') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(597);
+      if (lookahead == 'e') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(689);
+      if (lookahead == 'e') ADVANCE(558);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(606);
+      if (lookahead == 'e') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (lookahead == 'i') ADVANCE(645);
-      if (lookahead == 'o') ADVANCE(681);
+      if (lookahead == 'f') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(620);
+      if (lookahead == 'f') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(626);
+      if (lookahead == 'f') ADVANCE(370);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(563);
+      if (lookahead == 'f') ADVANCE(608);
+      if (lookahead == 't') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(656);
+      if (lookahead == 'g') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(357);
+      if (lookahead == 'g') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(360);
+      if (lookahead == 'h') ADVANCE(271);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == 'h') ADVANCE(274);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(613);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'h') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(602);
+      if (lookahead == 'h') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(585);
+      if (lookahead == 'i') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(276);
+      if (lookahead == 'i') ADVANCE(549);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(279);
+      if (lookahead == 'i') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(677);
+      if (lookahead == 'i') ADVANCE(590);
+      if (lookahead == 'n') ADVANCE(278);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(644);
+      if (lookahead == 'i') ADVANCE(590);
+      if (lookahead == 'n') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 604:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(594);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 605:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(554);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 606:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 607:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(283);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 608:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (lookahead == 'n') ADVANCE(622);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 609:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 610:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(577);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 611:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(566);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(629);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 613:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 605:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(572);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 606:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(561);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 607:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 608:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(673);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(389);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(358);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(325);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(683);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(678);
+      if (lookahead == 'l') ADVANCE(293);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(394);
+      if (lookahead == 'l') ADVANCE(570);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(363);
+      if (lookahead == 'l') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(330);
+      if (lookahead == 'l') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(688);
+      if (lookahead == 'm') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(298);
+      if (lookahead == 'm') ADVANCE(346);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(575);
+      if (lookahead == 'm') ADVANCE(557);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(583);
+      if (lookahead == 'm') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(612);
+      if (lookahead == 'n') ADVANCE(278);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(671);
+      if (lookahead == 'n') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(351);
+      if (lookahead == 'n') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(562);
+      if (lookahead == 'n') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(648);
+      if (lookahead == 'o') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(392);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(283);
+      if (lookahead == 'o') ADVANCE(563);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(599);
+      if (lookahead == 'o') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(617);
+      if (lookahead == 'o') ADVANCE(373);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(682);
+      if (lookahead == 'o') ADVANCE(571);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(685);
-      if (lookahead == 't') ADVANCE(397);
+      if (lookahead == 'o') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(568);
+      if (lookahead == 'o') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == 'o') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'o') ADVANCE(654);
+      if (lookahead == 'r') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(576);
+      if (lookahead == 'o') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(653);
+      if (lookahead == 'o') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(687);
+      if (lookahead == 'o') ADVANCE(564);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(624);
+      if (lookahead == 'o') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
-      if (lookahead == 'r') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(659);
+      if (lookahead == 'o') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(681);
+      if (lookahead == 'o') ADVANCE(679);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 'o') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(666);
+      if (lookahead == 'o') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(651);
+      if (lookahead == 'p') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(665);
+      if (lookahead == 'p') ADVANCE(343);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(684);
+      if (lookahead == 'p') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(668);
+      if (lookahead == 'p') ADVANCE(638);
+      if (lookahead == 's') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(683);
+      if (lookahead == 'p') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(295);
+      if (lookahead == 'p') ADVANCE(662);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(348);
+      if (lookahead == 'p') ADVANCE(642);
+      if (lookahead == 'r') ADVANCE(560);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(339);
+      if (lookahead == 'r') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(643);
-      if (lookahead == 's') ADVANCE(672);
+      if (lookahead == 'r') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(582);
+      if (lookahead == 'r') ADVANCE(633);
+      if (lookahead == 'w') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(667);
+      if (lookahead == 'r') ADVANCE(669);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 655:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(647);
-      if (lookahead == 'r') ADVANCE(565);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 656:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(401);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 657:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(615);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(638);
-      if (lookahead == 'w') ADVANCE(625);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(674);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 662:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 663:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 664:
+    case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 665:
+    case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(614);
+      if (lookahead == 'r') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 666:
+    case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 'r') ADVANCE(606);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 667:
+    case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 'r') ADVANCE(555);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 668:
+    case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'r') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
-    case 669:
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(670);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 662:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(671);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(636);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(328);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(305);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(386);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(670);
+      if (lookahead == 't') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 't') ADVANCE(337);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(603);
+      if (lookahead == 't') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 674:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(391);
+      if (lookahead == 't') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 675:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 't') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 676:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(313);
+      if (lookahead == 't') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 677:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 't') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 678:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(692);
+      if (lookahead == 't') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 679:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(686);
+      if (lookahead == 't') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 680:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(663);
+      if (lookahead == 'u') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
+      if (lookahead == 'u') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(593);
+      if (lookahead == 'u') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(584);
+      if (lookahead == 'u') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(634);
+      if (lookahead == 'v') ADVANCE(340);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(630);
+      if (lookahead == 'v') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(301);
+      if (lookahead == 'x') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(649);
+      if (lookahead == 'y') ADVANCE(367);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(688);
       END_STATE();
     case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(345);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(623);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(673);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(693);
-      END_STATE();
-    case 694:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 695:
+    case 690:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 696:
+    case 691:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 697:
+    case 692:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 698:
+    case 693:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 699:
+    case 694:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 700:
+    case 695:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 701:
+    case 696:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 722,
+        '.', 212,
+        ':', 727,
+        'x', 214,
+        'B', 716,
+        'b', 716,
+        'G', 718,
+        'g', 718,
+        'K', 718,
+        'k', 718,
+        'M', 719,
+        'm', 719,
+        'N', 203,
+        'n', 203,
+        'S', 721,
+        's', 721,
+        'T', 199,
+        't', 199,
+        'U', 203,
+        'u', 203,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      END_STATE();
+    case 698:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 722,
+        '.', 212,
+        ':', 727,
+        'B', 716,
+        'b', 716,
+        'G', 718,
+        'g', 718,
+        'K', 718,
+        'k', 718,
+        'M', 719,
+        'm', 719,
+        'N', 203,
+        'n', 203,
+        'S', 721,
+        's', 721,
+        'T', 199,
+        't', 199,
+        'U', 203,
+        'u', 203,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(698);
+      END_STATE();
+    case 699:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(207);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'x') ADVANCE(214);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 700:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(207);
+      if (lookahead == ':') ADVANCE(727);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(700);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      END_STATE();
+    case 701:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(727);
+      if (lookahead == 'x') ADVANCE(214);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'x', 219,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
+      if (lookahead == ':') ADVANCE(727);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(702);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 727,
-        '.', 218,
-        ':', 732,
-        'B', 721,
-        'b', 721,
-        'G', 722,
-        'g', 722,
-        'K', 722,
-        'k', 722,
-        'M', 723,
-        'm', 723,
-        'N', 208,
-        'n', 208,
-        'S', 726,
-        's', 726,
-        'T', 204,
-        't', 204,
-        'U', 208,
-        'u', 208,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(703);
+      if (lookahead == 'x') ADVANCE(214);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(704);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(704);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(705);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 706:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 707:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(707);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
-      END_STATE();
-    case 708:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
-      END_STATE();
-    case 709:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(709);
-      END_STATE();
-    case 710:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(710);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(705);
       END_STATE();
-    case 711:
+    case 706:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 712:
+    case 707:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(718);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\n') ADVANCE(713);
+      if (lookahead == '\\') ADVANCE(227);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(710);
       END_STATE();
-    case 713:
+    case 708:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(716);
-      if (lookahead == '\\') ADVANCE(717);
+      if (lookahead == '"') ADVANCE(711);
+      if (lookahead == '\\') ADVANCE(712);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(708);
       END_STATE();
-    case 714:
+    case 709:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(713);
+      if (lookahead == '#') ADVANCE(708);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(714);
+          lookahead == ' ') ADVANCE(709);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(715);
+          lookahead != '#') ADVANCE(710);
       END_STATE();
-    case 715:
+    case 710:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(232);
+      if (lookahead == '\\') ADVANCE(227);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(715);
+          lookahead != '"') ADVANCE(710);
       END_STATE();
-    case 716:
+    case 711:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(716);
+          lookahead != '\n') ADVANCE(711);
       END_STATE();
-    case 717:
+    case 712:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(713);
+          lookahead != '\n') ADVANCE(708);
       END_STATE();
-    case 718:
+    case 713:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 719:
+    case 714:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 720:
+    case 715:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 721:
+    case 716:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(732);
+      if (lookahead == ':') ADVANCE(727);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(205);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(204);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(35);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
       END_STATE();
-    case 722:
+    case 717:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
+          lookahead == 'b') ADVANCE(715);
       END_STATE();
-    case 723:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(725);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(726);
-      END_STATE();
-    case 724:
+    case 718:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
           lookahead == 'b') ADVANCE(720);
       END_STATE();
-    case 725:
+    case 719:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(720);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(721);
+      END_STATE();
+    case 720:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
+          lookahead == 'i') ADVANCE(205);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+          lookahead == 'p') ADVANCE(204);
       END_STATE();
-    case 726:
+    case 721:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 727:
+    case 722:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 728:
+    case 723:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 729:
+    case 724:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 730:
+    case 725:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (lookahead == 'x') ADVANCE(214);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
       END_STATE();
-    case 731:
+    case 726:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
       END_STATE();
-    case 732:
+    case 727:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(732);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(727);
       END_STATE();
     default:
       return false;
@@ -8507,1267 +8448,1296 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'h') ADVANCE(80);
       if (lookahead == 'l') ADVANCE(81);
       if (lookahead == 'n') ADVANCE(82);
-      if (lookahead == 'y') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(83);
+      if (lookahead == 'y') ADVANCE(84);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(84);
+      if (lookahead == 'c') ADVANCE(85);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(85);
-      if (lookahead == 'n') ADVANCE(86);
-      if (lookahead == 'p') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(88);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(88);
-      if (lookahead == 'r') ADVANCE(89);
-      if (lookahead == 'x') ADVANCE(90);
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'r') ADVANCE(90);
+      if (lookahead == 'x') ADVANCE(91);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'i') ADVANCE(92);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(92);
+      if (lookahead == 'd') ADVANCE(93);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(93);
+      if (lookahead == 'c') ADVANCE(94);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(94);
+      if (lookahead == 'd') ADVANCE(95);
       END_STATE();
     case 26:
-      if (lookahead == 'm') ADVANCE(95);
+      if (lookahead == 'm') ADVANCE(96);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(96);
+      if (lookahead == 'a') ADVANCE(97);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(97);
+      if (lookahead == 'f') ADVANCE(98);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(99);
       END_STATE();
     case 30:
-      if (lookahead == 'r') ADVANCE(99);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 31:
-      if (lookahead == 't') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
     case 32:
-      if (lookahead == 'u') ADVANCE(101);
+      if (lookahead == 'u') ADVANCE(102);
       END_STATE();
     case 33:
-      if (lookahead == 'i') ADVANCE(102);
+      if (lookahead == 'i') ADVANCE(103);
       END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(103);
-      if (lookahead == 's') ADVANCE(104);
+      if (lookahead == 'a') ADVANCE(104);
+      if (lookahead == 's') ADVANCE(105);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'r') ADVANCE(106);
       END_STATE();
     case 36:
-      if (lookahead == 'f') ADVANCE(106);
-      if (lookahead == 'l') ADVANCE(107);
+      if (lookahead == 'f') ADVANCE(107);
+      if (lookahead == 'l') ADVANCE(108);
       END_STATE();
     case 37:
-      if (lookahead == 'r') ADVANCE(108);
+      if (lookahead == 'r') ADVANCE(109);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(109);
+      if (lookahead == 'a') ADVANCE(110);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(110);
+      if (lookahead == 'w') ADVANCE(111);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(111);
+      if (lookahead == 'o') ADVANCE(112);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(112);
-      if (lookahead == 'p') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(113);
+      if (lookahead == 'p') ADVANCE(114);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(114);
+      if (lookahead == 'r') ADVANCE(115);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(116);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(116);
+      if (lookahead == 'h') ADVANCE(117);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(117);
+      if (lookahead == 'p') ADVANCE(118);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(118);
-      if (lookahead == 'r') ADVANCE(119);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(119);
       if (lookahead == 'r') ADVANCE(120);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(121);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(121);
+      if (lookahead == 'p') ADVANCE(122);
       END_STATE();
     case 49:
-      if (lookahead == 'n') ADVANCE(122);
-      END_STATE();
-    case 50:
-      if (lookahead == 'o') ADVANCE(123);
-      END_STATE();
-    case 51:
+      if (lookahead == 'm') ADVANCE(123);
       if (lookahead == 'n') ADVANCE(124);
       END_STATE();
+    case 50:
+      if (lookahead == 'o') ADVANCE(125);
+      END_STATE();
+    case 51:
+      if (lookahead == 'n') ADVANCE(126);
+      END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(125);
+      if (lookahead == 's') ADVANCE(127);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(126);
+      if (lookahead == 'b') ADVANCE(128);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(127);
+      if (lookahead == 'm') ADVANCE(129);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(128);
-      if (lookahead == 'g') ADVANCE(129);
-      if (lookahead == 'p') ADVANCE(130);
-      if (lookahead == 'v') ADVANCE(131);
+      if (lookahead == 'c') ADVANCE(130);
+      if (lookahead == 'g') ADVANCE(131);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 'v') ADVANCE(133);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(132);
-      END_STATE();
-    case 57:
-      if (lookahead == 't') ADVANCE(133);
-      END_STATE();
-    case 58:
       if (lookahead == 't') ADVANCE(134);
       END_STATE();
+    case 57:
+      if (lookahead == 't') ADVANCE(135);
+      END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(136);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(135);
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'm') ADVANCE(137);
+      if (lookahead == 'n') ADVANCE(138);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(137);
-      END_STATE();
-    case 61:
-      if (lookahead == 'c') ADVANCE(138);
       if (lookahead == 's') ADVANCE(139);
       END_STATE();
+    case 61:
+      if (lookahead == 'c') ADVANCE(140);
+      if (lookahead == 's') ADVANCE(141);
+      END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(140);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(143);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(142);
-      if (lookahead == 'w') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 'w') ADVANCE(145);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(144);
+      if (lookahead == 'f') ADVANCE(146);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(145);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(146);
+      if (lookahead == 'e') ADVANCE(148);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(147);
-      if (lookahead == 's') ADVANCE(148);
+      if (lookahead == 'c') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(150);
       END_STATE();
     case 69:
-      if (lookahead == 'a') ADVANCE(149);
+      if (lookahead == 'a') ADVANCE(151);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(151);
+      if (lookahead == 'l') ADVANCE(152);
+      if (lookahead == 's') ADVANCE(153);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(152);
-      if (lookahead == 'i') ADVANCE(153);
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'e') ADVANCE(154);
+      if (lookahead == 'i') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(156);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(155);
+      if (lookahead == 'i') ADVANCE(157);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(158);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(157);
+      if (lookahead == 'q') ADVANCE(159);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(158);
+      if (lookahead == 't') ADVANCE(160);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(159);
-      if (lookahead == 'l') ADVANCE(160);
-      if (lookahead == 'o') ADVANCE(161);
+      if (lookahead == 'j') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(162);
+      if (lookahead == 'u') ADVANCE(164);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(163);
+      if (lookahead == 'l') ADVANCE(165);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(164);
+      if (lookahead == 'c') ADVANCE(166);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(165);
-      END_STATE();
-    case 81:
-      if (lookahead == 'o') ADVANCE(166);
-      END_STATE();
-    case 82:
       if (lookahead == 'a') ADVANCE(167);
       END_STATE();
+    case 81:
+      if (lookahead == 'o') ADVANCE(168);
+      END_STATE();
+    case 82:
+      if (lookahead == 'a') ADVANCE(169);
+      END_STATE();
     case 83:
-      if (lookahead == 's') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(170);
       END_STATE();
     case 84:
-      if (lookahead == 'p') ADVANCE(169);
+      if (lookahead == 's') ADVANCE(171);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(170);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 86:
-      if (lookahead == 'r') ADVANCE(171);
+      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 87:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(174);
       END_STATE();
     case 88:
-      if (lookahead == 'p') ADVANCE(172);
-      if (lookahead == 't') ADVANCE(173);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 89:
-      if (lookahead == 'f') ADVANCE(174);
-      END_STATE();
-    case 90:
-      if (lookahead == 'l') ADVANCE(175);
-      END_STATE();
-    case 91:
+      if (lookahead == 'p') ADVANCE(175);
       if (lookahead == 't') ADVANCE(176);
       END_STATE();
+    case 90:
+      if (lookahead == 'f') ADVANCE(177);
+      END_STATE();
+    case 91:
+      if (lookahead == 'l') ADVANCE(178);
+      END_STATE();
     case 92:
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(179);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(178);
+      if (lookahead == 'p') ADVANCE(180);
       END_STATE();
     case 94:
-      if (lookahead == 'r') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(181);
       END_STATE();
     case 95:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'r') ADVANCE(182);
       END_STATE();
     case 96:
-      if (lookahead == 'c') ADVANCE(180);
+      ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 97:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'c') ADVANCE(183);
       END_STATE();
     case 98:
-      if (lookahead == 'd') ADVANCE(181);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 99:
-      if (lookahead == 's') ADVANCE(182);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 's') ADVANCE(185);
       END_STATE();
     case 101:
-      if (lookahead == 'r') ADVANCE(184);
+      if (lookahead == 'e') ADVANCE(186);
       END_STATE();
     case 102:
-      if (lookahead == 'l') ADVANCE(185);
+      if (lookahead == 'r') ADVANCE(187);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(186);
+      if (lookahead == 'l') ADVANCE(188);
       END_STATE();
     case 104:
-      if (lookahead == 'a') ADVANCE(187);
+      if (lookahead == 's') ADVANCE(189);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(188);
-      END_STATE();
-    case 106:
-      if (lookahead == 'a') ADVANCE(189);
-      END_STATE();
-    case 107:
       if (lookahead == 'a') ADVANCE(190);
       END_STATE();
+    case 106:
+      if (lookahead == 'r') ADVANCE(191);
+      END_STATE();
+    case 107:
+      if (lookahead == 'a') ADVANCE(192);
+      END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(191);
+      if (lookahead == 'a') ADVANCE(193);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(192);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 110:
-      if (lookahead == 'n') ADVANCE(193);
+      if (lookahead == 't') ADVANCE(195);
       END_STATE();
     case 111:
-      if (lookahead == 'p') ADVANCE(194);
+      if (lookahead == 'n') ADVANCE(196);
       END_STATE();
     case 112:
-      if (lookahead == 'm') ADVANCE(195);
+      if (lookahead == 'p') ADVANCE(197);
       END_STATE();
     case 113:
-      if (lookahead == 'l') ADVANCE(196);
+      if (lookahead == 'm') ADVANCE(198);
       END_STATE();
     case 114:
-      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'l') ADVANCE(199);
       END_STATE();
     case 115:
-      if (lookahead == 'a') ADVANCE(198);
-      END_STATE();
-    case 116:
-      if (lookahead == 'e') ADVANCE(199);
-      END_STATE();
-    case 117:
       if (lookahead == 'e') ADVANCE(200);
       END_STATE();
-    case 118:
-      if (lookahead == 't') ADVANCE(201);
+    case 116:
+      if (lookahead == 'a') ADVANCE(201);
       END_STATE();
-    case 119:
+    case 117:
       if (lookahead == 'e') ADVANCE(202);
       END_STATE();
+    case 118:
+      if (lookahead == 'e') ADVANCE(203);
+      END_STATE();
+    case 119:
+      if (lookahead == 't') ADVANCE(204);
+      END_STATE();
     case 120:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(203);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_gap);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(206);
       END_STATE();
     case 122:
-      if (lookahead == 'e') ADVANCE(204);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 123:
-      if (lookahead == 'b') ADVANCE(205);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 124:
-      if (lookahead == 'd') ADVANCE(206);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 125:
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'b') ADVANCE(209);
       END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 127:
-      if (lookahead == 'p') ADVANCE(208);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 128:
-      if (lookahead == 'l') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 129:
-      if (lookahead == 'r') ADVANCE(210);
+      if (lookahead == 'p') ADVANCE(212);
       END_STATE();
     case 130:
-      if (lookahead == 'u') ADVANCE(211);
+      if (lookahead == 'l') ADVANCE(213);
       END_STATE();
     case 131:
-      if (lookahead == 'a') ADVANCE(212);
+      if (lookahead == 'r') ADVANCE(214);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'u') ADVANCE(215);
       END_STATE();
     case 133:
-      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'a') ADVANCE(216);
       END_STATE();
     case 134:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 't') ADVANCE(217);
       END_STATE();
     case 135:
-      if (lookahead == 'i') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(218);
       END_STATE();
     case 136:
-      if (lookahead == 'k') ADVANCE(216);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 137:
-      if (lookahead == 's') ADVANCE(217);
+      if (lookahead == 'i') ADVANCE(219);
       END_STATE();
     case 138:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(218);
+      if (lookahead == 'k') ADVANCE(220);
       END_STATE();
     case 139:
-      if (lookahead == 'q') ADVANCE(219);
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 's') ADVANCE(221);
       END_STATE();
     case 140:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(222);
       END_STATE();
     case 141:
-      if (lookahead == 'i') ADVANCE(221);
+      if (lookahead == 'q') ADVANCE(223);
+      if (lookahead == 't') ADVANCE(224);
       END_STATE();
     case 142:
-      if (lookahead == 'e') ADVANCE(222);
-      if (lookahead == 'n') ADVANCE(223);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'i') ADVANCE(225);
       END_STATE();
     case 144:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'e') ADVANCE(226);
+      if (lookahead == 'n') ADVANCE(227);
       END_STATE();
     case 145:
-      if (lookahead == 'p') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 146:
-      if (lookahead == 'r') ADVANCE(225);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 147:
-      if (lookahead == 'k') ADVANCE(226);
+      if (lookahead == 'p') ADVANCE(228);
       END_STATE();
     case 148:
-      if (lookahead == 's') ADVANCE(227);
+      if (lookahead == 'r') ADVANCE(229);
       END_STATE();
     case 149:
-      if (lookahead == 'k') ADVANCE(228);
+      if (lookahead == 'k') ADVANCE(230);
       END_STATE();
     case 150:
-      if (lookahead == 'i') ADVANCE(229);
+      if (lookahead == 's') ADVANCE(231);
       END_STATE();
     case 151:
-      if (lookahead == 't') ADVANCE(230);
+      if (lookahead == 'k') ADVANCE(232);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(231);
+      if (lookahead == 'i') ADVANCE(233);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(232);
-      if (lookahead == 'v') ADVANCE(233);
+      if (lookahead == 't') ADVANCE(234);
       END_STATE();
     case 154:
-      if (lookahead == 'h') ADVANCE(234);
+      if (lookahead == 'r') ADVANCE(235);
       END_STATE();
     case 155:
-      if (lookahead == 's') ADVANCE(235);
+      if (lookahead == 'o') ADVANCE(236);
+      if (lookahead == 'v') ADVANCE(237);
       END_STATE();
     case 156:
-      if (lookahead == 'n') ADVANCE(236);
+      if (lookahead == 'h') ADVANCE(238);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 's') ADVANCE(239);
       END_STATE();
     case 158:
-      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == 'n') ADVANCE(240);
       END_STATE();
     case 159:
-      if (lookahead == 'e') ADVANCE(238);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 160:
-      if (lookahead == 'a') ADVANCE(239);
+      if (lookahead == 'e') ADVANCE(241);
       END_STATE();
     case 161:
-      if (lookahead == 'r') ADVANCE(240);
-      END_STATE();
-    case 162:
-      if (lookahead == 't') ADVANCE(241);
-      END_STATE();
-    case 163:
       if (lookahead == 'e') ADVANCE(242);
       END_STATE();
+    case 162:
+      if (lookahead == 'a') ADVANCE(243);
+      END_STATE();
+    case 163:
+      if (lookahead == 'r') ADVANCE(244);
+      END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(243);
-      END_STATE();
-    case 165:
-      if (lookahead == 'p') ADVANCE(244);
-      END_STATE();
-    case 166:
       if (lookahead == 't') ADVANCE(245);
       END_STATE();
+    case 165:
+      if (lookahead == 'e') ADVANCE(246);
+      END_STATE();
+    case 166:
+      if (lookahead == 't') ADVANCE(247);
+      END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(246);
+      if (lookahead == 'p') ADVANCE(248);
       END_STATE();
     case 168:
-      if (lookahead == 'c') ADVANCE(247);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 169:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(250);
       END_STATE();
     case 170:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 't') ADVANCE(251);
       END_STATE();
     case 171:
-      if (lookahead == 'e') ADVANCE(248);
+      if (lookahead == 'c') ADVANCE(252);
       END_STATE();
     case 172:
-      if (lookahead == 'a') ADVANCE(249);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 173:
-      if (lookahead == 'h') ADVANCE(250);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'e') ADVANCE(253);
       END_STATE();
     case 175:
-      if (lookahead == 'a') ADVANCE(251);
+      if (lookahead == 'a') ADVANCE(254);
       END_STATE();
     case 176:
-      if (lookahead == 'h') ADVANCE(252);
+      if (lookahead == 'h') ADVANCE(255);
       END_STATE();
     case 177:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(253);
+      if (lookahead == 'a') ADVANCE(256);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'h') ADVANCE(257);
       END_STATE();
     case 180:
-      if (lookahead == 'k') ADVANCE(254);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 181:
-      if (lookahead == 'g') ADVANCE(255);
+      if (lookahead == 'p') ADVANCE(258);
       END_STATE();
     case 182:
-      if (lookahead == 't') ADVANCE(256);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(257);
+      if (lookahead == 'k') ADVANCE(259);
       END_STATE();
     case 184:
-      if (lookahead == 's') ADVANCE(258);
+      if (lookahead == 'g') ADVANCE(260);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 't') ADVANCE(261);
       END_STATE();
     case 186:
-      if (lookahead == 's') ADVANCE(259);
+      if (lookahead == 's') ADVANCE(262);
       END_STATE();
     case 187:
-      if (lookahead == 'c') ADVANCE(260);
+      if (lookahead == 's') ADVANCE(263);
       END_STATE();
     case 188:
-      if (lookahead == 'u') ADVANCE(261);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 189:
-      if (lookahead == 'u') ADVANCE(262);
+      if (lookahead == 's') ADVANCE(264);
       END_STATE();
     case 190:
-      if (lookahead == 'y') ADVANCE(263);
+      if (lookahead == 'c') ADVANCE(265);
       END_STATE();
     case 191:
-      if (lookahead == 'c') ADVANCE(264);
+      if (lookahead == 'u') ADVANCE(266);
       END_STATE();
     case 192:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'u') ADVANCE(267);
       END_STATE();
     case 193:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'y') ADVANCE(268);
       END_STATE();
     case 194:
-      ACCEPT_TOKEN(anon_sym_drop);
+      if (lookahead == 'c') ADVANCE(269);
       END_STATE();
     case 195:
-      if (lookahead == 'y') ADVANCE(265);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 196:
-      if (lookahead == 'i') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(267);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 198:
-      if (lookahead == 'b') ADVANCE(268);
+      if (lookahead == 'y') ADVANCE(270);
       END_STATE();
     case 199:
-      if (lookahead == 'r') ADVANCE(269);
+      if (lookahead == 'i') ADVANCE(271);
       END_STATE();
     case 200:
-      if (lookahead == 'c') ADVANCE(270);
+      if (lookahead == 's') ADVANCE(272);
       END_STATE();
     case 201:
-      if (lookahead == 'e') ADVANCE(271);
+      if (lookahead == 'b') ADVANCE(273);
       END_STATE();
     case 202:
-      if (lookahead == 'w') ADVANCE(272);
-      END_STATE();
-    case 203:
-      if (lookahead == 'a') ADVANCE(273);
-      END_STATE();
-    case 204:
       if (lookahead == 'r') ADVANCE(274);
       END_STATE();
+    case 203:
+      if (lookahead == 'c') ADVANCE(275);
+      END_STATE();
+    case 204:
+      if (lookahead == 'e') ADVANCE(276);
+      END_STATE();
     case 205:
-      if (lookahead == 'a') ADVANCE(275);
+      if (lookahead == 'w') ADVANCE(277);
       END_STATE();
     case 206:
-      if (lookahead == 'l') ADVANCE(276);
+      if (lookahead == 'a') ADVANCE(278);
       END_STATE();
     case 207:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'd') ADVANCE(279);
       END_STATE();
     case 208:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(277);
+      if (lookahead == 'r') ADVANCE(280);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(278);
+      if (lookahead == 'a') ADVANCE(281);
       END_STATE();
     case 210:
-      if (lookahead == 'e') ADVANCE(279);
+      if (lookahead == 'l') ADVANCE(282);
       END_STATE();
     case 211:
-      if (lookahead == 't') ADVANCE(280);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 212:
-      if (lookahead == 'l') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(283);
       END_STATE();
     case 213:
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'u') ADVANCE(284);
       END_STATE();
     case 214:
-      if (lookahead == 'n') ADVANCE(283);
+      if (lookahead == 'e') ADVANCE(285);
       END_STATE();
     case 215:
-      if (lookahead == 't') ADVANCE(284);
+      if (lookahead == 't') ADVANCE(286);
       END_STATE();
     case 216:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(285);
+      if (lookahead == 'l') ADVANCE(287);
       END_STATE();
     case 217:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 218:
-      if (lookahead == 'l') ADVANCE(286);
-      END_STATE();
-    case 219:
-      if (lookahead == 'u') ADVANCE(287);
-      END_STATE();
-    case 220:
       if (lookahead == 'e') ADVANCE(288);
       END_STATE();
+    case 218:
+      if (lookahead == 'n') ADVANCE(289);
+      END_STATE();
+    case 219:
+      if (lookahead == 't') ADVANCE(290);
+      END_STATE();
+    case 220:
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(291);
+      END_STATE();
     case 221:
-      if (lookahead == 'v') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 222:
-      if (lookahead == 'm') ADVANCE(290);
+      if (lookahead == 'l') ADVANCE(292);
       END_STATE();
     case 223:
-      if (lookahead == 's') ADVANCE(291);
+      if (lookahead == 'u') ADVANCE(293);
       END_STATE();
     case 224:
-      if (lookahead == 'u') ADVANCE(292);
-      END_STATE();
-    case 225:
-      if (lookahead == 'h') ADVANCE(293);
-      END_STATE();
-    case 226:
       if (lookahead == 'e') ADVANCE(294);
       END_STATE();
+    case 225:
+      if (lookahead == 'v') ADVANCE(295);
+      END_STATE();
+    case 226:
+      if (lookahead == 'm') ADVANCE(296);
+      END_STATE();
     case 227:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(295);
+      if (lookahead == 's') ADVANCE(297);
       END_STATE();
     case 228:
-      if (lookahead == 'r') ADVANCE(296);
+      if (lookahead == 'u') ADVANCE(298);
       END_STATE();
     case 229:
-      if (lookahead == 'c') ADVANCE(297);
+      if (lookahead == 'h') ADVANCE(299);
       END_STATE();
     case 230:
-      if (lookahead == 'r') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(300);
       END_STATE();
     case 231:
-      if (lookahead == 'o') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(301);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(302);
       END_STATE();
     case 233:
-      if (lookahead == 'a') ADVANCE(300);
+      if (lookahead == 'c') ADVANCE(303);
       END_STATE();
     case 234:
-      if (lookahead == 'i') ADVANCE(301);
+      if (lookahead == 'r') ADVANCE(304);
       END_STATE();
     case 235:
-      if (lookahead == 'c') ADVANCE(302);
+      if (lookahead == 'o') ADVANCE(305);
       END_STATE();
     case 236:
-      if (lookahead == 't') ADVANCE(303);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 237:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'a') ADVANCE(306);
       END_STATE();
     case 238:
-      if (lookahead == 'c') ADVANCE(304);
+      if (lookahead == 'i') ADVANCE(307);
       END_STATE();
     case 239:
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'c') ADVANCE(308);
       END_STATE();
     case 240:
-      if (lookahead == 'd') ADVANCE(306);
+      if (lookahead == 't') ADVANCE(309);
       END_STATE();
     case 241:
-      if (lookahead == 'e') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'c') ADVANCE(310);
       END_STATE();
     case 243:
-      if (lookahead == 'i') ADVANCE(308);
+      if (lookahead == 't') ADVANCE(311);
       END_STATE();
     case 244:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'd') ADVANCE(312);
       END_STATE();
     case 245:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_snat);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 247:
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(314);
       END_STATE();
     case 248:
-      if (lookahead == 'a') ADVANCE(311);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      ACCEPT_TOKEN(anon_sym_slot);
       END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_veth);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 251:
-      if (lookahead == 'n') ADVANCE(312);
-      END_STATE();
-    case 252:
-      if (lookahead == 'i') ADVANCE(313);
-      END_STATE();
-    case 253:
-      if (lookahead == 't') ADVANCE(314);
-      END_STATE();
-    case 254:
-      if (lookahead == 'h') ADVANCE(315);
-      END_STATE();
-    case 255:
       if (lookahead == 'e') ADVANCE(316);
       END_STATE();
-    case 256:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_bytes);
-      END_STATE();
-    case 258:
+    case 252:
       if (lookahead == 't') ADVANCE(317);
       END_STATE();
+    case 253:
+      if (lookahead == 'a') ADVANCE(318);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 255:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 256:
+      if (lookahead == 'n') ADVANCE(319);
+      END_STATE();
+    case 257:
+      if (lookahead == 'i') ADVANCE(320);
+      END_STATE();
+    case 258:
+      if (lookahead == 't') ADVANCE(321);
+      END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(318);
+      if (lookahead == 'h') ADVANCE(322);
       END_STATE();
     case 260:
-      if (lookahead == 't') ADVANCE(319);
+      if (lookahead == 'e') ADVANCE(323);
       END_STATE();
     case 261:
-      if (lookahead == 'p') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 262:
-      if (lookahead == 'l') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(325);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(326);
       END_STATE();
     case 266:
-      if (lookahead == 'c') ADVANCE(323);
+      if (lookahead == 'p') ADVANCE(327);
       END_STATE();
     case 267:
-      if (lookahead == 's') ADVANCE(324);
+      if (lookahead == 'l') ADVANCE(328);
       END_STATE();
     case 268:
-      if (lookahead == 'l') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 269:
-      if (lookahead == 'n') ADVANCE(326);
+      if (lookahead == 't') ADVANCE(329);
       END_STATE();
     case 270:
-      if (lookahead == 't') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 271:
-      if (lookahead == 'r') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(330);
       END_STATE();
     case 272:
-      if (lookahead == 'a') ADVANCE(329);
+      if (lookahead == 's') ADVANCE(331);
       END_STATE();
     case 273:
-      if (lookahead == 'r') ADVANCE(330);
-      END_STATE();
-    case 274:
-      if (lookahead == 'i') ADVANCE(331);
-      END_STATE();
-    case 275:
       if (lookahead == 'l') ADVANCE(332);
       END_STATE();
+    case 274:
+      if (lookahead == 'n') ADVANCE(333);
+      END_STATE();
+    case 275:
+      if (lookahead == 't') ADVANCE(334);
+      END_STATE();
     case 276:
-      if (lookahead == 'e') ADVANCE(333);
+      if (lookahead == 'r') ADVANCE(335);
       END_STATE();
     case 277:
-      if (lookahead == '6') ADVANCE(334);
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 278:
-      if (lookahead == 'd') ADVANCE(335);
+      if (lookahead == 'r') ADVANCE(337);
       END_STATE();
     case 279:
-      if (lookahead == 's') ADVANCE(336);
+      if (lookahead == 'e') ADVANCE(338);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'i') ADVANCE(339);
       END_STATE();
     case 281:
-      if (lookahead == 'i') ADVANCE(337);
+      if (lookahead == 'l') ADVANCE(340);
       END_STATE();
     case 282:
-      if (lookahead == 'r') ADVANCE(338);
+      if (lookahead == 'e') ADVANCE(341);
       END_STATE();
     case 283:
-      if (lookahead == 'c') ADVANCE(339);
+      if (lookahead == '6') ADVANCE(342);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'd') ADVANCE(343);
       END_STATE();
     case 285:
-      if (lookahead == 'a') ADVANCE(340);
+      if (lookahead == 's') ADVANCE(344);
       END_STATE();
     case 286:
-      if (lookahead == 'a') ADVANCE(341);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 287:
-      if (lookahead == 'e') ADVANCE(342);
+      if (lookahead == 'i') ADVANCE(345);
       END_STATE();
     case 288:
-      if (lookahead == 'r') ADVANCE(343);
+      if (lookahead == 'r') ADVANCE(346);
       END_STATE();
     case 289:
-      if (lookahead == 'e') ADVANCE(344);
+      if (lookahead == 'c') ADVANCE(347);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_netem);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'a') ADVANCE(348);
       END_STATE();
     case 292:
-      if (lookahead == 't') ADVANCE(345);
-      END_STATE();
-    case 293:
-      if (lookahead == 'e') ADVANCE(346);
-      END_STATE();
-    case 294:
-      if (lookahead == 't') ADVANCE(347);
-      END_STATE();
-    case 295:
-      if (lookahead == 'h') ADVANCE(348);
-      END_STATE();
-    case 296:
       if (lookahead == 'a') ADVANCE(349);
       END_STATE();
+    case 293:
+      if (lookahead == 'e') ADVANCE(350);
+      END_STATE();
+    case 294:
+      if (lookahead == 'r') ADVANCE(351);
+      END_STATE();
+    case 295:
+      if (lookahead == 'e') ADVANCE(352);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
     case 297:
-      if (lookahead == 'y') ADVANCE(350);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 298:
-      if (lookahead == 'o') ADVANCE(351);
-      END_STATE();
-    case 299:
-      if (lookahead == 'u') ADVANCE(352);
-      END_STATE();
-    case 300:
       if (lookahead == 't') ADVANCE(353);
       END_STATE();
+    case 299:
+      if (lookahead == 'e') ADVANCE(354);
+      END_STATE();
+    case 300:
+      if (lookahead == 't') ADVANCE(355);
+      END_STATE();
     case 301:
-      if (lookahead == 'b') ADVANCE(354);
+      if (lookahead == 'h') ADVANCE(356);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'a') ADVANCE(357);
       END_STATE();
     case 303:
-      if (lookahead == 'u') ADVANCE(355);
+      if (lookahead == 'y') ADVANCE(358);
       END_STATE();
     case 304:
-      if (lookahead == 't') ADVANCE(356);
-      END_STATE();
-    case 305:
-      if (lookahead == 'e') ADVANCE(357);
-      END_STATE();
-    case 306:
-      if (lookahead == 'e') ADVANCE(358);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_route);
-      END_STATE();
-    case 308:
       if (lookahead == 'o') ADVANCE(359);
       END_STATE();
+    case 305:
+      if (lookahead == 'u') ADVANCE(360);
+      END_STATE();
+    case 306:
+      if (lookahead == 't') ADVANCE(361);
+      END_STATE();
+    case 307:
+      if (lookahead == 'b') ADVANCE(362);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_qdisc);
+      END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'u') ADVANCE(363);
       END_STATE();
     case 310:
-      if (lookahead == 'l') ADVANCE(360);
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
     case 311:
-      if (lookahead == 'c') ADVANCE(361);
+      if (lookahead == 'e') ADVANCE(365);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'e') ADVANCE(366);
       END_STATE();
     case 313:
-      if (lookahead == 'n') ADVANCE(362);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'o') ADVANCE(367);
       END_STATE();
     case 315:
-      if (lookahead == 'o') ADVANCE(363);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'l') ADVANCE(368);
       END_STATE();
     case 318:
-      if (lookahead == 'f') ADVANCE(364);
+      if (lookahead == 'c') ADVANCE(369);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 320:
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'n') ADVANCE(370);
       END_STATE();
     case 321:
-      if (lookahead == 't') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 322:
-      if (lookahead == '_') ADVANCE(367);
+      if (lookahead == 'o') ADVANCE(371);
       END_STATE();
     case 323:
-      if (lookahead == 'a') ADVANCE(368);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_egress);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 325:
-      if (lookahead == 'i') ADVANCE(369);
+      if (lookahead == 'f') ADVANCE(372);
       END_STATE();
     case 326:
-      if (lookahead == 'e') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 't') ADVANCE(373);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 't') ADVANCE(374);
       END_STATE();
     case 329:
-      if (lookahead == 'l') ADVANCE(371);
+      if (lookahead == '_') ADVANCE(375);
       END_STATE();
     case 330:
-      if (lookahead == 'd') ADVANCE(372);
+      if (lookahead == 'a') ADVANCE(376);
       END_STATE();
     case 331:
-      if (lookahead == 'c') ADVANCE(373);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'i') ADVANCE(377);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'e') ADVANCE(378);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 335:
-      if (lookahead == 'e') ADVANCE(374);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 336:
-      if (lookahead == 's') ADVANCE(375);
+      if (lookahead == 'l') ADVANCE(379);
       END_STATE();
     case 337:
-      if (lookahead == 'd') ADVANCE(376);
+      if (lookahead == 'd') ADVANCE(380);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'l') ADVANCE(381);
       END_STATE();
     case 339:
-      if (lookahead == 'y') ADVANCE(377);
+      if (lookahead == 'c') ADVANCE(382);
       END_STATE();
     case 340:
-      if (lookahead == 'y') ADVANCE(378);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 341:
-      if (lookahead == 'n') ADVANCE(379);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 342:
-      if (lookahead == 'r') ADVANCE(380);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'e') ADVANCE(383);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 's') ADVANCE(384);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'd') ADVANCE(385);
       END_STATE();
     case 346:
-      if (lookahead == 'a') ADVANCE(381);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 347:
-      if (lookahead == 's') ADVANCE(382);
+      if (lookahead == 'y') ADVANCE(386);
       END_STATE();
     case 348:
-      if (lookahead == 'r') ADVANCE(383);
+      if (lookahead == 'y') ADVANCE(387);
       END_STATE();
     case 349:
-      if (lookahead == 't') ADVANCE(384);
+      if (lookahead == 'n') ADVANCE(388);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'r') ADVANCE(389);
       END_STATE();
     case 351:
-      if (lookahead == 'u') ADVANCE(385);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 352:
-      if (lookahead == 't') ADVANCE(386);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 353:
-      if (lookahead == 'e') ADVANCE(387);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 354:
-      if (lookahead == 'i') ADVANCE(388);
+      if (lookahead == 'a') ADVANCE(390);
       END_STATE();
     case 355:
-      if (lookahead == 'm') ADVANCE(389);
+      if (lookahead == 's') ADVANCE(391);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'r') ADVANCE(392);
       END_STATE();
     case 357:
-      if (lookahead == 'd') ADVANCE(390);
+      if (lookahead == 't') ADVANCE(393);
       END_STATE();
     case 358:
-      if (lookahead == 'r') ADVANCE(391);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 359:
-      if (lookahead == 'n') ADVANCE(392);
+      if (lookahead == 'u') ADVANCE(394);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 't') ADVANCE(395);
       END_STATE();
     case 361:
-      if (lookahead == 'h') ADVANCE(393);
+      if (lookahead == 'e') ADVANCE(396);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'i') ADVANCE(397);
       END_STATE();
     case 363:
-      if (lookahead == 'l') ADVANCE(394);
+      if (lookahead == 'm') ADVANCE(398);
       END_STATE();
     case 364:
-      if (lookahead == 'y') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'd') ADVANCE(399);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'r') ADVANCE(400);
       END_STATE();
     case 367:
-      if (lookahead == 'q') ADVANCE(396);
+      if (lookahead == 'n') ADVANCE(401);
       END_STATE();
     case 368:
-      if (lookahead == 't') ADVANCE(397);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 369:
-      if (lookahead == 's') ADVANCE(398);
+      if (lookahead == 'h') ADVANCE(402);
       END_STATE();
     case 370:
-      if (lookahead == 't') ADVANCE(399);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 371:
-      if (lookahead == 'l') ADVANCE(400);
+      if (lookahead == 'l') ADVANCE(403);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'y') ADVANCE(404);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'q') ADVANCE(405);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 378:
-      if (lookahead == 'e') ADVANCE(401);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 380:
-      if (lookahead == 'a') ADVANCE(402);
-      END_STATE();
-    case 381:
-      if (lookahead == 'd') ADVANCE(403);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 383:
-      if (lookahead == 'u') ADVANCE(404);
-      END_STATE();
-    case 384:
-      if (lookahead == 'e') ADVANCE(405);
-      END_STATE();
-    case 385:
       if (lookahead == 't') ADVANCE(406);
       END_STATE();
-    case 386:
-      if (lookahead == 'i') ADVANCE(407);
+    case 377:
+      if (lookahead == 's') ADVANCE(407);
       END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 388:
+    case 378:
       if (lookahead == 't') ADVANCE(408);
       END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_quantum);
+    case 379:
+      if (lookahead == 'l') ADVANCE(409);
       END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_related);
+    case 380:
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_reorder);
+    case 381:
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_section);
+    case 382:
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
-    case 393:
-      if (lookahead == 'a') ADVANCE(409);
+    case 383:
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
-    case 394:
+    case 384:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 387:
       if (lookahead == 'e') ADVANCE(410);
       END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 389:
+      if (lookahead == 'a') ADVANCE(411);
+      END_STATE();
+    case 390:
+      if (lookahead == 'd') ADVANCE(412);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_packets);
+      END_STATE();
+    case 392:
+      if (lookahead == 'u') ADVANCE(413);
+      END_STATE();
+    case 393:
+      if (lookahead == 'e') ADVANCE(414);
+      END_STATE();
+    case 394:
+      if (lookahead == 't') ADVANCE(415);
+      END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 396:
-      if (lookahead == 'l') ADVANCE(411);
-      END_STATE();
-    case 397:
-      if (lookahead == 'e') ADVANCE(412);
-      END_STATE();
-    case 398:
-      if (lookahead == 'h') ADVANCE(413);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_ethernet);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 401:
-      if (lookahead == 'r') ADVANCE(414);
-      END_STATE();
-    case 402:
-      if (lookahead == 'd') ADVANCE(415);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_overhead);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 406:
       if (lookahead == 'i') ADVANCE(416);
       END_STATE();
-    case 407:
-      if (lookahead == 'n') ADVANCE(417);
+    case 396:
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+    case 397:
+      if (lookahead == 't') ADVANCE(417);
       END_STATE();
-    case 409:
-      if (lookahead == 'b') ADVANCE(418);
+    case 398:
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+    case 399:
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
-    case 411:
+    case 400:
+      ACCEPT_TOKEN(anon_sym_reorder);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 402:
+      if (lookahead == 'a') ADVANCE(418);
+      END_STATE();
+    case 403:
       if (lookahead == 'e') ADVANCE(419);
       END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+    case 404:
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
-    case 413:
-      if (lookahead == 'e') ADVANCE(420);
+    case 405:
+      if (lookahead == 'l') ADVANCE(420);
       END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_linklayer);
-      END_STATE();
-    case 415:
+    case 406:
       if (lookahead == 'e') ADVANCE(421);
       END_STATE();
+    case 407:
+      if (lookahead == 'h') ADVANCE(422);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 410:
+      if (lookahead == 'r') ADVANCE(423);
+      END_STATE();
+    case 411:
+      if (lookahead == 'd') ADVANCE(424);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 415:
+      if (lookahead == 'i') ADVANCE(425);
+      END_STATE();
     case 416:
-      if (lookahead == 'n') ADVANCE(422);
+      if (lookahead == 'n') ADVANCE(426);
       END_STATE();
     case 417:
-      if (lookahead == 'g') ADVANCE(423);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 418:
-      if (lookahead == 'l') ADVANCE(424);
+      if (lookahead == 'b') ADVANCE(427);
       END_STATE();
     case 419:
-      if (lookahead == 'n') ADVANCE(425);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 420:
-      if (lookahead == 'd') ADVANCE(426);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_masquerade);
-      END_STATE();
-    case 422:
-      if (lookahead == 'g') ADVANCE(427);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 424:
       if (lookahead == 'e') ADVANCE(428);
       END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 422:
+      if (lookahead == 'e') ADVANCE(429);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 424:
+      if (lookahead == 'e') ADVANCE(430);
+      END_STATE();
     case 425:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'n') ADVANCE(431);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'g') ADVANCE(432);
       END_STATE();
     case 427:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'l') ADVANCE(433);
       END_STATE();
     case 428:
+      if (lookahead == 'n') ADVANCE(434);
+      END_STATE();
+    case 429:
+      if (lookahead == 'd') ADVANCE(435);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 431:
+      if (lookahead == 'g') ADVANCE(436);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 433:
+      if (lookahead == 'e') ADVANCE(437);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 437:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -9777,165 +9747,165 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 234},
-  [2] = {.lex_state = 241},
-  [3] = {.lex_state = 234},
-  [4] = {.lex_state = 234},
-  [5] = {.lex_state = 234},
-  [6] = {.lex_state = 234},
-  [7] = {.lex_state = 234},
-  [8] = {.lex_state = 234},
-  [9] = {.lex_state = 243},
-  [10] = {.lex_state = 243},
-  [11] = {.lex_state = 238},
-  [12] = {.lex_state = 243},
-  [13] = {.lex_state = 243},
-  [14] = {.lex_state = 243},
-  [15] = {.lex_state = 243},
-  [16] = {.lex_state = 243},
-  [17] = {.lex_state = 243},
-  [18] = {.lex_state = 243},
-  [19] = {.lex_state = 240},
-  [20] = {.lex_state = 235},
-  [21] = {.lex_state = 235},
-  [22] = {.lex_state = 244},
-  [23] = {.lex_state = 244},
-  [24] = {.lex_state = 251},
-  [25] = {.lex_state = 251},
-  [26] = {.lex_state = 251},
-  [27] = {.lex_state = 235},
-  [28] = {.lex_state = 250},
-  [29] = {.lex_state = 250},
-  [30] = {.lex_state = 250},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 240},
-  [34] = {.lex_state = 240},
-  [35] = {.lex_state = 240},
-  [36] = {.lex_state = 235},
-  [37] = {.lex_state = 237},
-  [38] = {.lex_state = 235},
-  [39] = {.lex_state = 240},
-  [40] = {.lex_state = 235},
-  [41] = {.lex_state = 235},
-  [42] = {.lex_state = 235},
-  [43] = {.lex_state = 240},
-  [44] = {.lex_state = 235},
-  [45] = {.lex_state = 235},
-  [46] = {.lex_state = 235},
-  [47] = {.lex_state = 235},
-  [48] = {.lex_state = 250},
-  [49] = {.lex_state = 250},
-  [50] = {.lex_state = 240},
-  [51] = {.lex_state = 237},
-  [52] = {.lex_state = 240},
-  [53] = {.lex_state = 240},
-  [54] = {.lex_state = 240},
-  [55] = {.lex_state = 1},
-  [56] = {.lex_state = 1},
-  [57] = {.lex_state = 1},
-  [58] = {.lex_state = 255},
-  [59] = {.lex_state = 255},
-  [60] = {.lex_state = 255},
-  [61] = {.lex_state = 237},
-  [62] = {.lex_state = 255},
-  [63] = {.lex_state = 235},
-  [64] = {.lex_state = 237},
-  [65] = {.lex_state = 235},
-  [66] = {.lex_state = 237},
-  [67] = {.lex_state = 235},
-  [68] = {.lex_state = 247},
-  [69] = {.lex_state = 247},
-  [70] = {.lex_state = 235},
-  [71] = {.lex_state = 247},
-  [72] = {.lex_state = 235},
-  [73] = {.lex_state = 237},
-  [74] = {.lex_state = 237},
-  [75] = {.lex_state = 3},
-  [76] = {.lex_state = 3},
+  [1] = {.lex_state = 229},
+  [2] = {.lex_state = 235},
+  [3] = {.lex_state = 229},
+  [4] = {.lex_state = 229},
+  [5] = {.lex_state = 229},
+  [6] = {.lex_state = 229},
+  [7] = {.lex_state = 229},
+  [8] = {.lex_state = 229},
+  [9] = {.lex_state = 237},
+  [10] = {.lex_state = 237},
+  [11] = {.lex_state = 232},
+  [12] = {.lex_state = 237},
+  [13] = {.lex_state = 237},
+  [14] = {.lex_state = 237},
+  [15] = {.lex_state = 237},
+  [16] = {.lex_state = 237},
+  [17] = {.lex_state = 237},
+  [18] = {.lex_state = 237},
+  [19] = {.lex_state = 234},
+  [20] = {.lex_state = 230},
+  [21] = {.lex_state = 239},
+  [22] = {.lex_state = 239},
+  [23] = {.lex_state = 230},
+  [24] = {.lex_state = 245},
+  [25] = {.lex_state = 245},
+  [26] = {.lex_state = 245},
+  [27] = {.lex_state = 244},
+  [28] = {.lex_state = 230},
+  [29] = {.lex_state = 244},
+  [30] = {.lex_state = 244},
+  [31] = {.lex_state = 245},
+  [32] = {.lex_state = 245},
+  [33] = {.lex_state = 234},
+  [34] = {.lex_state = 231},
+  [35] = {.lex_state = 234},
+  [36] = {.lex_state = 234},
+  [37] = {.lex_state = 231},
+  [38] = {.lex_state = 244},
+  [39] = {.lex_state = 230},
+  [40] = {.lex_state = 230},
+  [41] = {.lex_state = 234},
+  [42] = {.lex_state = 234},
+  [43] = {.lex_state = 230},
+  [44] = {.lex_state = 230},
+  [45] = {.lex_state = 230},
+  [46] = {.lex_state = 230},
+  [47] = {.lex_state = 230},
+  [48] = {.lex_state = 231},
+  [49] = {.lex_state = 230},
+  [50] = {.lex_state = 230},
+  [51] = {.lex_state = 244},
+  [52] = {.lex_state = 231},
+  [53] = {.lex_state = 234},
+  [54] = {.lex_state = 234},
+  [55] = {.lex_state = 231},
+  [56] = {.lex_state = 234},
+  [57] = {.lex_state = 234},
+  [58] = {.lex_state = 1},
+  [59] = {.lex_state = 1},
+  [60] = {.lex_state = 1},
+  [61] = {.lex_state = 249},
+  [62] = {.lex_state = 249},
+  [63] = {.lex_state = 249},
+  [64] = {.lex_state = 230},
+  [65] = {.lex_state = 231},
+  [66] = {.lex_state = 241},
+  [67] = {.lex_state = 241},
+  [68] = {.lex_state = 231},
+  [69] = {.lex_state = 241},
+  [70] = {.lex_state = 230},
+  [71] = {.lex_state = 249},
+  [72] = {.lex_state = 230},
+  [73] = {.lex_state = 230},
+  [74] = {.lex_state = 230},
+  [75] = {.lex_state = 231},
+  [76] = {.lex_state = 231},
   [77] = {.lex_state = 3},
   [78] = {.lex_state = 3},
   [79] = {.lex_state = 3},
-  [80] = {.lex_state = 237},
-  [81] = {.lex_state = 1},
-  [82] = {.lex_state = 1},
-  [83] = {.lex_state = 255},
-  [84] = {.lex_state = 235},
-  [85] = {.lex_state = 3},
-  [86] = {.lex_state = 240},
-  [87] = {.lex_state = 240},
-  [88] = {.lex_state = 240},
-  [89] = {.lex_state = 235},
-  [90] = {.lex_state = 255},
-  [91] = {.lex_state = 255},
-  [92] = {.lex_state = 240},
+  [80] = {.lex_state = 1},
+  [81] = {.lex_state = 231},
+  [82] = {.lex_state = 3},
+  [83] = {.lex_state = 3},
+  [84] = {.lex_state = 1},
+  [85] = {.lex_state = 234},
+  [86] = {.lex_state = 230},
+  [87] = {.lex_state = 230},
+  [88] = {.lex_state = 249},
+  [89] = {.lex_state = 234},
+  [90] = {.lex_state = 3},
+  [91] = {.lex_state = 234},
+  [92] = {.lex_state = 249},
   [93] = {.lex_state = 234},
-  [94] = {.lex_state = 234},
-  [95] = {.lex_state = 234},
-  [96] = {.lex_state = 234},
-  [97] = {.lex_state = 240},
-  [98] = {.lex_state = 240},
-  [99] = {.lex_state = 240},
-  [100] = {.lex_state = 240},
-  [101] = {.lex_state = 240},
-  [102] = {.lex_state = 235},
-  [103] = {.lex_state = 255},
-  [104] = {.lex_state = 255},
-  [105] = {.lex_state = 247},
-  [106] = {.lex_state = 247},
-  [107] = {.lex_state = 255},
-  [108] = {.lex_state = 240},
-  [109] = {.lex_state = 240},
-  [110] = {.lex_state = 240},
-  [111] = {.lex_state = 240},
-  [112] = {.lex_state = 240},
-  [113] = {.lex_state = 240},
-  [114] = {.lex_state = 237},
-  [115] = {.lex_state = 240},
-  [116] = {.lex_state = 240},
-  [117] = {.lex_state = 254},
-  [118] = {.lex_state = 255},
-  [119] = {.lex_state = 246},
-  [120] = {.lex_state = 246},
-  [121] = {.lex_state = 248},
-  [122] = {.lex_state = 248},
-  [123] = {.lex_state = 234},
-  [124] = {.lex_state = 248},
-  [125] = {.lex_state = 246},
-  [126] = {.lex_state = 234},
-  [127] = {.lex_state = 249},
-  [128] = {.lex_state = 15},
-  [129] = {.lex_state = 235},
-  [130] = {.lex_state = 249},
-  [131] = {.lex_state = 235},
-  [132] = {.lex_state = 249},
-  [133] = {.lex_state = 246},
-  [134] = {.lex_state = 249},
-  [135] = {.lex_state = 237},
-  [136] = {.lex_state = 238},
-  [137] = {.lex_state = 237},
-  [138] = {.lex_state = 11},
-  [139] = {.lex_state = 11},
-  [140] = {.lex_state = 11},
+  [94] = {.lex_state = 249},
+  [95] = {.lex_state = 229},
+  [96] = {.lex_state = 230},
+  [97] = {.lex_state = 229},
+  [98] = {.lex_state = 249},
+  [99] = {.lex_state = 234},
+  [100] = {.lex_state = 229},
+  [101] = {.lex_state = 229},
+  [102] = {.lex_state = 234},
+  [103] = {.lex_state = 234},
+  [104] = {.lex_state = 249},
+  [105] = {.lex_state = 234},
+  [106] = {.lex_state = 241},
+  [107] = {.lex_state = 234},
+  [108] = {.lex_state = 249},
+  [109] = {.lex_state = 234},
+  [110] = {.lex_state = 241},
+  [111] = {.lex_state = 234},
+  [112] = {.lex_state = 234},
+  [113] = {.lex_state = 231},
+  [114] = {.lex_state = 234},
+  [115] = {.lex_state = 234},
+  [116] = {.lex_state = 234},
+  [117] = {.lex_state = 234},
+  [118] = {.lex_state = 234},
+  [119] = {.lex_state = 240},
+  [120] = {.lex_state = 243},
+  [121] = {.lex_state = 229},
+  [122] = {.lex_state = 240},
+  [123] = {.lex_state = 248},
+  [124] = {.lex_state = 229},
+  [125] = {.lex_state = 240},
+  [126] = {.lex_state = 242},
+  [127] = {.lex_state = 242},
+  [128] = {.lex_state = 242},
+  [129] = {.lex_state = 249},
+  [130] = {.lex_state = 243},
+  [131] = {.lex_state = 15},
+  [132] = {.lex_state = 230},
+  [133] = {.lex_state = 243},
+  [134] = {.lex_state = 230},
+  [135] = {.lex_state = 240},
+  [136] = {.lex_state = 232},
+  [137] = {.lex_state = 11},
+  [138] = {.lex_state = 231},
+  [139] = {.lex_state = 231},
+  [140] = {.lex_state = 243},
   [141] = {.lex_state = 11},
-  [142] = {.lex_state = 12},
-  [143] = {.lex_state = 237},
+  [142] = {.lex_state = 11},
+  [143] = {.lex_state = 11},
   [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 11},
-  [149] = {.lex_state = 246},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 12},
-  [152] = {.lex_state = 234},
-  [153] = {.lex_state = 234},
-  [154] = {.lex_state = 12},
-  [155] = {.lex_state = 248},
-  [156] = {.lex_state = 248},
-  [157] = {.lex_state = 11},
-  [158] = {.lex_state = 11},
-  [159] = {.lex_state = 11},
+  [148] = {.lex_state = 240},
+  [149] = {.lex_state = 12},
+  [150] = {.lex_state = 12},
+  [151] = {.lex_state = 11},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 229},
+  [154] = {.lex_state = 231},
+  [155] = {.lex_state = 11},
+  [156] = {.lex_state = 12},
+  [157] = {.lex_state = 242},
+  [158] = {.lex_state = 242},
+  [159] = {.lex_state = 231},
   [160] = {.lex_state = 11},
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
@@ -9953,285 +9923,289 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [174] = {.lex_state = 11},
   [175] = {.lex_state = 11},
   [176] = {.lex_state = 11},
-  [177] = {.lex_state = 237},
-  [178] = {.lex_state = 238},
-  [179] = {.lex_state = 260},
-  [180] = {.lex_state = 260},
-  [181] = {.lex_state = 11},
-  [182] = {.lex_state = 262},
-  [183] = {.lex_state = 260},
-  [184] = {.lex_state = 260},
-  [185] = {.lex_state = 262},
-  [186] = {.lex_state = 260},
-  [187] = {.lex_state = 260},
-  [188] = {.lex_state = 237},
-  [189] = {.lex_state = 234},
-  [190] = {.lex_state = 262},
-  [191] = {.lex_state = 237},
-  [192] = {.lex_state = 12},
-  [193] = {.lex_state = 15},
-  [194] = {.lex_state = 249},
-  [195] = {.lex_state = 14},
-  [196] = {.lex_state = 237},
-  [197] = {.lex_state = 0},
-  [198] = {.lex_state = 0},
-  [199] = {.lex_state = 235},
-  [200] = {.lex_state = 22},
-  [201] = {.lex_state = 234},
-  [202] = {.lex_state = 234},
-  [203] = {.lex_state = 234},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 237},
-  [206] = {.lex_state = 237},
-  [207] = {.lex_state = 235},
-  [208] = {.lex_state = 234},
-  [209] = {.lex_state = 234},
-  [210] = {.lex_state = 0},
-  [211] = {.lex_state = 19},
-  [212] = {.lex_state = 237},
+  [177] = {.lex_state = 11},
+  [178] = {.lex_state = 11},
+  [179] = {.lex_state = 229},
+  [180] = {.lex_state = 255},
+  [181] = {.lex_state = 231},
+  [182] = {.lex_state = 255},
+  [183] = {.lex_state = 255},
+  [184] = {.lex_state = 12},
+  [185] = {.lex_state = 15},
+  [186] = {.lex_state = 229},
+  [187] = {.lex_state = 255},
+  [188] = {.lex_state = 11},
+  [189] = {.lex_state = 257},
+  [190] = {.lex_state = 232},
+  [191] = {.lex_state = 255},
+  [192] = {.lex_state = 257},
+  [193] = {.lex_state = 243},
+  [194] = {.lex_state = 257},
+  [195] = {.lex_state = 255},
+  [196] = {.lex_state = 231},
+  [197] = {.lex_state = 14},
+  [198] = {.lex_state = 229},
+  [199] = {.lex_state = 0},
+  [200] = {.lex_state = 229},
+  [201] = {.lex_state = 22},
+  [202] = {.lex_state = 19},
+  [203] = {.lex_state = 14},
+  [204] = {.lex_state = 19},
+  [205] = {.lex_state = 14},
+  [206] = {.lex_state = 19},
+  [207] = {.lex_state = 13},
+  [208] = {.lex_state = 13},
+  [209] = {.lex_state = 13},
+  [210] = {.lex_state = 229},
+  [211] = {.lex_state = 230},
+  [212] = {.lex_state = 230},
   [213] = {.lex_state = 0},
-  [214] = {.lex_state = 19},
-  [215] = {.lex_state = 14},
-  [216] = {.lex_state = 19},
-  [217] = {.lex_state = 14},
-  [218] = {.lex_state = 13},
-  [219] = {.lex_state = 13},
-  [220] = {.lex_state = 13},
-  [221] = {.lex_state = 234},
-  [222] = {.lex_state = 234},
-  [223] = {.lex_state = 11},
-  [224] = {.lex_state = 234},
-  [225] = {.lex_state = 234},
-  [226] = {.lex_state = 11},
-  [227] = {.lex_state = 234},
-  [228] = {.lex_state = 234},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 0},
+  [216] = {.lex_state = 229},
+  [217] = {.lex_state = 11},
+  [218] = {.lex_state = 231},
+  [219] = {.lex_state = 231},
+  [220] = {.lex_state = 229},
+  [221] = {.lex_state = 229},
+  [222] = {.lex_state = 229},
+  [223] = {.lex_state = 231},
+  [224] = {.lex_state = 231},
+  [225] = {.lex_state = 0},
+  [226] = {.lex_state = 229},
+  [227] = {.lex_state = 229},
+  [228] = {.lex_state = 22},
   [229] = {.lex_state = 22},
-  [230] = {.lex_state = 22},
-  [231] = {.lex_state = 22},
-  [232] = {.lex_state = 234},
+  [230] = {.lex_state = 229},
+  [231] = {.lex_state = 229},
+  [232] = {.lex_state = 22},
   [233] = {.lex_state = 22},
   [234] = {.lex_state = 22},
-  [235] = {.lex_state = 22},
-  [236] = {.lex_state = 234},
+  [235] = {.lex_state = 229},
+  [236] = {.lex_state = 22},
   [237] = {.lex_state = 22},
-  [238] = {.lex_state = 0},
-  [239] = {.lex_state = 22},
-  [240] = {.lex_state = 22},
-  [241] = {.lex_state = 0},
-  [242] = {.lex_state = 260},
-  [243] = {.lex_state = 22},
-  [244] = {.lex_state = 22},
-  [245] = {.lex_state = 22},
-  [246] = {.lex_state = 237},
-  [247] = {.lex_state = 234},
-  [248] = {.lex_state = 0},
-  [249] = {.lex_state = 234},
-  [250] = {.lex_state = 0},
-  [251] = {.lex_state = 234},
-  [252] = {.lex_state = 262},
-  [253] = {.lex_state = 234},
-  [254] = {.lex_state = 234},
+  [238] = {.lex_state = 231},
+  [239] = {.lex_state = 0},
+  [240] = {.lex_state = 229},
+  [241] = {.lex_state = 229},
+  [242] = {.lex_state = 22},
+  [243] = {.lex_state = 229},
+  [244] = {.lex_state = 229},
+  [245] = {.lex_state = 255},
+  [246] = {.lex_state = 229},
+  [247] = {.lex_state = 229},
+  [248] = {.lex_state = 229},
+  [249] = {.lex_state = 229},
+  [250] = {.lex_state = 229},
+  [251] = {.lex_state = 229},
+  [252] = {.lex_state = 229},
+  [253] = {.lex_state = 229},
+  [254] = {.lex_state = 229},
   [255] = {.lex_state = 22},
-  [256] = {.lex_state = 0},
-  [257] = {.lex_state = 260},
-  [258] = {.lex_state = 234},
-  [259] = {.lex_state = 22},
-  [260] = {.lex_state = 234},
-  [261] = {.lex_state = 234},
-  [262] = {.lex_state = 234},
-  [263] = {.lex_state = 234},
-  [264] = {.lex_state = 234},
-  [265] = {.lex_state = 234},
-  [266] = {.lex_state = 234},
-  [267] = {.lex_state = 234},
-  [268] = {.lex_state = 234},
-  [269] = {.lex_state = 234},
-  [270] = {.lex_state = 234},
-  [271] = {.lex_state = 234},
-  [272] = {.lex_state = 234},
-  [273] = {.lex_state = 234},
-  [274] = {.lex_state = 234},
-  [275] = {.lex_state = 234},
-  [276] = {.lex_state = 234},
-  [277] = {.lex_state = 234},
-  [278] = {.lex_state = 234},
-  [279] = {.lex_state = 234},
-  [280] = {.lex_state = 234},
-  [281] = {.lex_state = 261},
-  [282] = {.lex_state = 22},
-  [283] = {.lex_state = 23},
-  [284] = {.lex_state = 23},
-  [285] = {.lex_state = 234},
-  [286] = {.lex_state = 22},
-  [287] = {.lex_state = 23},
-  [288] = {.lex_state = 11},
-  [289] = {.lex_state = 23},
-  [290] = {.lex_state = 23},
-  [291] = {.lex_state = 16},
-  [292] = {.lex_state = 234},
-  [293] = {.lex_state = 16},
-  [294] = {.lex_state = 237},
-  [295] = {.lex_state = 237},
+  [256] = {.lex_state = 229},
+  [257] = {.lex_state = 229},
+  [258] = {.lex_state = 229},
+  [259] = {.lex_state = 229},
+  [260] = {.lex_state = 229},
+  [261] = {.lex_state = 229},
+  [262] = {.lex_state = 229},
+  [263] = {.lex_state = 22},
+  [264] = {.lex_state = 256},
+  [265] = {.lex_state = 0},
+  [266] = {.lex_state = 0},
+  [267] = {.lex_state = 22},
+  [268] = {.lex_state = 11},
+  [269] = {.lex_state = 22},
+  [270] = {.lex_state = 22},
+  [271] = {.lex_state = 255},
+  [272] = {.lex_state = 229},
+  [273] = {.lex_state = 229},
+  [274] = {.lex_state = 0},
+  [275] = {.lex_state = 229},
+  [276] = {.lex_state = 229},
+  [277] = {.lex_state = 257},
+  [278] = {.lex_state = 231},
+  [279] = {.lex_state = 229},
+  [280] = {.lex_state = 229},
+  [281] = {.lex_state = 22},
+  [282] = {.lex_state = 229},
+  [283] = {.lex_state = 0},
+  [284] = {.lex_state = 22},
+  [285] = {.lex_state = 229},
+  [286] = {.lex_state = 237},
+  [287] = {.lex_state = 16},
+  [288] = {.lex_state = 23},
+  [289] = {.lex_state = 234},
+  [290] = {.lex_state = 22},
+  [291] = {.lex_state = 23},
+  [292] = {.lex_state = 11},
+  [293] = {.lex_state = 229},
+  [294] = {.lex_state = 231},
+  [295] = {.lex_state = 230},
   [296] = {.lex_state = 16},
-  [297] = {.lex_state = 235},
-  [298] = {.lex_state = 237},
-  [299] = {.lex_state = 237},
+  [297] = {.lex_state = 16},
+  [298] = {.lex_state = 231},
+  [299] = {.lex_state = 229},
   [300] = {.lex_state = 23},
-  [301] = {.lex_state = 243},
-  [302] = {.lex_state = 243},
-  [303] = {.lex_state = 243},
-  [304] = {.lex_state = 240},
-  [305] = {.lex_state = 0},
-  [306] = {.lex_state = 0},
-  [307] = {.lex_state = 235},
-  [308] = {.lex_state = 0},
-  [309] = {.lex_state = 235},
-  [310] = {.lex_state = 244},
-  [311] = {.lex_state = 255},
-  [312] = {.lex_state = 240},
-  [313] = {.lex_state = 240},
-  [314] = {.lex_state = 244},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 255},
+  [301] = {.lex_state = 231},
+  [302] = {.lex_state = 23},
+  [303] = {.lex_state = 231},
+  [304] = {.lex_state = 23},
+  [305] = {.lex_state = 23},
+  [306] = {.lex_state = 237},
+  [307] = {.lex_state = 237},
+  [308] = {.lex_state = 230},
+  [309] = {.lex_state = 0},
+  [310] = {.lex_state = 234},
+  [311] = {.lex_state = 0},
+  [312] = {.lex_state = 0},
+  [313] = {.lex_state = 230},
+  [314] = {.lex_state = 230},
+  [315] = {.lex_state = 229},
+  [316] = {.lex_state = 0},
   [317] = {.lex_state = 0},
-  [318] = {.lex_state = 0},
-  [319] = {.lex_state = 0},
+  [318] = {.lex_state = 230},
+  [319] = {.lex_state = 239},
   [320] = {.lex_state = 0},
-  [321] = {.lex_state = 244},
-  [322] = {.lex_state = 0},
-  [323] = {.lex_state = 244},
+  [321] = {.lex_state = 0},
+  [322] = {.lex_state = 230},
+  [323] = {.lex_state = 0},
   [324] = {.lex_state = 0},
   [325] = {.lex_state = 0},
-  [326] = {.lex_state = 235},
-  [327] = {.lex_state = 235},
-  [328] = {.lex_state = 0},
+  [326] = {.lex_state = 249},
+  [327] = {.lex_state = 249},
+  [328] = {.lex_state = 230},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 255},
-  [331] = {.lex_state = 240},
-  [332] = {.lex_state = 244},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 244},
+  [330] = {.lex_state = 230},
+  [331] = {.lex_state = 230},
+  [332] = {.lex_state = 230},
+  [333] = {.lex_state = 239},
+  [334] = {.lex_state = 0},
   [335] = {.lex_state = 0},
-  [336] = {.lex_state = 237},
-  [337] = {.lex_state = 0},
+  [336] = {.lex_state = 0},
+  [337] = {.lex_state = 19},
   [338] = {.lex_state = 19},
   [339] = {.lex_state = 0},
   [340] = {.lex_state = 0},
-  [341] = {.lex_state = 19},
+  [341] = {.lex_state = 14},
   [342] = {.lex_state = 0},
   [343] = {.lex_state = 14},
-  [344] = {.lex_state = 14},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 0},
-  [347] = {.lex_state = 13},
-  [348] = {.lex_state = 244},
-  [349] = {.lex_state = 13},
-  [350] = {.lex_state = 244},
-  [351] = {.lex_state = 244},
-  [352] = {.lex_state = 244},
-  [353] = {.lex_state = 235},
-  [354] = {.lex_state = 244},
-  [355] = {.lex_state = 244},
-  [356] = {.lex_state = 244},
+  [344] = {.lex_state = 13},
+  [345] = {.lex_state = 230},
+  [346] = {.lex_state = 13},
+  [347] = {.lex_state = 24},
+  [348] = {.lex_state = 239},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 0},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 0},
+  [354] = {.lex_state = 0},
+  [355] = {.lex_state = 0},
+  [356] = {.lex_state = 239},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 0},
-  [359] = {.lex_state = 244},
-  [360] = {.lex_state = 240},
-  [361] = {.lex_state = 240},
-  [362] = {.lex_state = 0},
+  [358] = {.lex_state = 230},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 0},
+  [361] = {.lex_state = 0},
+  [362] = {.lex_state = 230},
   [363] = {.lex_state = 0},
-  [364] = {.lex_state = 244},
+  [364] = {.lex_state = 230},
   [365] = {.lex_state = 0},
-  [366] = {.lex_state = 0},
-  [367] = {.lex_state = 244},
-  [368] = {.lex_state = 244},
-  [369] = {.lex_state = 244},
-  [370] = {.lex_state = 244},
+  [366] = {.lex_state = 230},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 0},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 234},
   [371] = {.lex_state = 0},
-  [372] = {.lex_state = 244},
-  [373] = {.lex_state = 240},
-  [374] = {.lex_state = 240},
-  [375] = {.lex_state = 235},
-  [376] = {.lex_state = 235},
-  [377] = {.lex_state = 0},
-  [378] = {.lex_state = 0},
+  [372] = {.lex_state = 230},
+  [373] = {.lex_state = 249},
+  [374] = {.lex_state = 249},
+  [375] = {.lex_state = 230},
+  [376] = {.lex_state = 234},
+  [377] = {.lex_state = 249},
+  [378] = {.lex_state = 249},
   [379] = {.lex_state = 0},
-  [380] = {.lex_state = 240},
-  [381] = {.lex_state = 255},
-  [382] = {.lex_state = 0},
-  [383] = {.lex_state = 234},
-  [384] = {.lex_state = 0},
-  [385] = {.lex_state = 0},
-  [386] = {.lex_state = 0},
+  [380] = {.lex_state = 239},
+  [381] = {.lex_state = 239},
+  [382] = {.lex_state = 231},
+  [383] = {.lex_state = 230},
+  [384] = {.lex_state = 230},
+  [385] = {.lex_state = 234},
+  [386] = {.lex_state = 230},
   [387] = {.lex_state = 0},
   [388] = {.lex_state = 0},
-  [389] = {.lex_state = 24},
+  [389] = {.lex_state = 231},
   [390] = {.lex_state = 0},
-  [391] = {.lex_state = 237},
+  [391] = {.lex_state = 0},
   [392] = {.lex_state = 0},
-  [393] = {.lex_state = 235},
-  [394] = {.lex_state = 235},
-  [395] = {.lex_state = 235},
-  [396] = {.lex_state = 235},
-  [397] = {.lex_state = 235},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 8},
-  [400] = {.lex_state = 235},
-  [401] = {.lex_state = 237},
-  [402] = {.lex_state = 235},
-  [403] = {.lex_state = 235},
-  [404] = {.lex_state = 235},
-  [405] = {.lex_state = 9},
-  [406] = {.lex_state = 240},
-  [407] = {.lex_state = 16},
-  [408] = {.lex_state = 16},
-  [409] = {.lex_state = 0},
-  [410] = {.lex_state = 237},
-  [411] = {.lex_state = 235},
-  [412] = {.lex_state = 235},
-  [413] = {.lex_state = 234},
-  [414] = {.lex_state = 234},
-  [415] = {.lex_state = 234},
-  [416] = {.lex_state = 237},
-  [417] = {.lex_state = 240},
-  [418] = {.lex_state = 237},
-  [419] = {.lex_state = 234},
-  [420] = {.lex_state = 237},
-  [421] = {.lex_state = 237},
-  [422] = {.lex_state = 235},
-  [423] = {.lex_state = 237},
-  [424] = {.lex_state = 237},
-  [425] = {.lex_state = 237},
-  [426] = {.lex_state = 0},
-  [427] = {.lex_state = 237},
-  [428] = {.lex_state = 237},
-  [429] = {.lex_state = 235},
-  [430] = {.lex_state = 10},
-  [431] = {.lex_state = 0},
-  [432] = {.lex_state = 0},
-  [433] = {.lex_state = 0},
-  [434] = {.lex_state = 240},
-  [435] = {.lex_state = 0},
-  [436] = {.lex_state = 234},
+  [393] = {.lex_state = 234},
+  [394] = {.lex_state = 239},
+  [395] = {.lex_state = 230},
+  [396] = {.lex_state = 249},
+  [397] = {.lex_state = 249},
+  [398] = {.lex_state = 249},
+  [399] = {.lex_state = 249},
+  [400] = {.lex_state = 249},
+  [401] = {.lex_state = 249},
+  [402] = {.lex_state = 239},
+  [403] = {.lex_state = 9},
+  [404] = {.lex_state = 0},
+  [405] = {.lex_state = 231},
+  [406] = {.lex_state = 249},
+  [407] = {.lex_state = 231},
+  [408] = {.lex_state = 249},
+  [409] = {.lex_state = 249},
+  [410] = {.lex_state = 249},
+  [411] = {.lex_state = 249},
+  [412] = {.lex_state = 249},
+  [413] = {.lex_state = 25},
+  [414] = {.lex_state = 16},
+  [415] = {.lex_state = 16},
+  [416] = {.lex_state = 8},
+  [417] = {.lex_state = 0},
+  [418] = {.lex_state = 10},
+  [419] = {.lex_state = 231},
+  [420] = {.lex_state = 229},
+  [421] = {.lex_state = 245},
+  [422] = {.lex_state = 234},
+  [423] = {.lex_state = 229},
+  [424] = {.lex_state = 231},
+  [425] = {.lex_state = 231},
+  [426] = {.lex_state = 231},
+  [427] = {.lex_state = 231},
+  [428] = {.lex_state = 231},
+  [429] = {.lex_state = 229},
+  [430] = {.lex_state = 245},
+  [431] = {.lex_state = 229},
+  [432] = {.lex_state = 231},
+  [433] = {.lex_state = 231},
+  [434] = {.lex_state = 231},
+  [435] = {.lex_state = 234},
+  [436] = {.lex_state = 0},
   [437] = {.lex_state = 0},
-  [438] = {.lex_state = 240},
-  [439] = {.lex_state = 0},
+  [438] = {.lex_state = 0},
+  [439] = {.lex_state = 234},
   [440] = {.lex_state = 0},
   [441] = {.lex_state = 0},
   [442] = {.lex_state = 0},
-  [443] = {.lex_state = 238},
-  [444] = {.lex_state = 240},
+  [443] = {.lex_state = 0},
+  [444] = {.lex_state = 0},
   [445] = {.lex_state = 0},
-  [446] = {.lex_state = 0},
-  [447] = {.lex_state = 0},
-  [448] = {.lex_state = 240},
+  [446] = {.lex_state = 229},
+  [447] = {.lex_state = 231},
+  [448] = {.lex_state = 0},
   [449] = {.lex_state = 0},
   [450] = {.lex_state = 0},
-  [451] = {.lex_state = 237},
-  [452] = {.lex_state = 0},
+  [451] = {.lex_state = 0},
+  [452] = {.lex_state = 234},
   [453] = {.lex_state = 0},
   [454] = {.lex_state = 0},
-  [455] = {.lex_state = 0},
+  [455] = {.lex_state = 234},
+  [456] = {.lex_state = 0},
+  [457] = {.lex_state = 0},
+  [458] = {.lex_state = 232},
+  [459] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10315,6 +10289,8 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_delay] = ACTIONS(1),
     [anon_sym_jitter] = ACTIONS(1),
     [anon_sym_loss] = ACTIONS(1),
+    [anon_sym_state] = ACTIONS(1),
+    [anon_sym_gemodel] = ACTIONS(1),
     [anon_sym_duplicate] = ACTIONS(1),
     [anon_sym_corrupt] = ACTIONS(1),
     [anon_sym_reorder] = ACTIONS(1),
@@ -10399,9 +10375,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(435),
-    [sym__statements] = STATE(437),
-    [sym__sep] = STATE(4),
+    [sym_source_file] = STATE(436),
+    [sym__statements] = STATE(445),
+    [sym__sep] = STATE(3),
     [sym__statement] = STATE(213),
     [sym_netns_statement] = STATE(213),
     [sym_host_statement] = STATE(213),
@@ -10435,7 +10411,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_forward_statement] = STATE(213),
     [sym_sysctl_statement] = STATE(213),
     [sym_firewall_statement] = STATE(213),
-    [aux_sym__statements_repeat1] = STATE(4),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10555,39 +10531,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(11),
-    [sym__statement] = STATE(379),
-    [sym_netns_statement] = STATE(379),
-    [sym_host_statement] = STATE(379),
-    [sym_table_statement] = STATE(379),
-    [sym_let_statement] = STATE(379),
-    [sym_for_statement] = STATE(379),
-    [sym_include_statement] = STATE(379),
-    [sym_expect_statement] = STATE(379),
-    [sym_veth_statement] = STATE(379),
-    [sym_bridge_statement] = STATE(379),
-    [sym_dummy_statement] = STATE(379),
-    [sym_vrf_statement] = STATE(379),
-    [sym_macvlan_statement] = STATE(379),
-    [sym_vxlan_statement] = STATE(379),
-    [sym_link_statement] = STATE(379),
-    [sym_addr_statement] = STATE(379),
-    [sym_state_statement] = STATE(379),
-    [sym_mtu_statement] = STATE(379),
-    [sym_mac_statement] = STATE(379),
-    [sym_master_statement] = STATE(379),
-    [sym_shape_statement] = STATE(379),
-    [sym_htb_statement] = STATE(379),
-    [sym_class_statement] = STATE(379),
-    [sym_filter_statement] = STATE(379),
-    [sym_qdisc_statement] = STATE(379),
-    [sym_netem_statement] = STATE(379),
-    [sym_bpf_statement] = STATE(379),
-    [sym_xdp_statement] = STATE(379),
-    [sym_route_statement] = STATE(379),
-    [sym_rule_statement] = STATE(379),
-    [sym_forward_statement] = STATE(379),
-    [sym_sysctl_statement] = STATE(379),
-    [sym_firewall_statement] = STATE(379),
+    [sym__statement] = STATE(215),
+    [sym_netns_statement] = STATE(215),
+    [sym_host_statement] = STATE(215),
+    [sym_table_statement] = STATE(215),
+    [sym_let_statement] = STATE(215),
+    [sym_for_statement] = STATE(215),
+    [sym_include_statement] = STATE(215),
+    [sym_expect_statement] = STATE(215),
+    [sym_veth_statement] = STATE(215),
+    [sym_bridge_statement] = STATE(215),
+    [sym_dummy_statement] = STATE(215),
+    [sym_vrf_statement] = STATE(215),
+    [sym_macvlan_statement] = STATE(215),
+    [sym_vxlan_statement] = STATE(215),
+    [sym_link_statement] = STATE(215),
+    [sym_addr_statement] = STATE(215),
+    [sym_state_statement] = STATE(215),
+    [sym_mtu_statement] = STATE(215),
+    [sym_mac_statement] = STATE(215),
+    [sym_master_statement] = STATE(215),
+    [sym_shape_statement] = STATE(215),
+    [sym_htb_statement] = STATE(215),
+    [sym_class_statement] = STATE(215),
+    [sym_filter_statement] = STATE(215),
+    [sym_qdisc_statement] = STATE(215),
+    [sym_netem_statement] = STATE(215),
+    [sym_bpf_statement] = STATE(215),
+    [sym_xdp_statement] = STATE(215),
+    [sym_route_statement] = STATE(215),
+    [sym_rule_statement] = STATE(215),
+    [sym_forward_statement] = STATE(215),
+    [sym_sysctl_statement] = STATE(215),
+    [sym_firewall_statement] = STATE(215),
     [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(77),
     [anon_sym_SEMI] = ACTIONS(79),
@@ -10630,44 +10606,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(11),
-    [sym__statement] = STATE(210),
-    [sym_netns_statement] = STATE(210),
-    [sym_host_statement] = STATE(210),
-    [sym_table_statement] = STATE(210),
-    [sym_let_statement] = STATE(210),
-    [sym_for_statement] = STATE(210),
-    [sym_include_statement] = STATE(210),
-    [sym_expect_statement] = STATE(210),
-    [sym_veth_statement] = STATE(210),
-    [sym_bridge_statement] = STATE(210),
-    [sym_dummy_statement] = STATE(210),
-    [sym_vrf_statement] = STATE(210),
-    [sym_macvlan_statement] = STATE(210),
-    [sym_vxlan_statement] = STATE(210),
-    [sym_link_statement] = STATE(210),
-    [sym_addr_statement] = STATE(210),
-    [sym_state_statement] = STATE(210),
-    [sym_mtu_statement] = STATE(210),
-    [sym_mac_statement] = STATE(210),
-    [sym_master_statement] = STATE(210),
-    [sym_shape_statement] = STATE(210),
-    [sym_htb_statement] = STATE(210),
-    [sym_class_statement] = STATE(210),
-    [sym_filter_statement] = STATE(210),
-    [sym_qdisc_statement] = STATE(210),
-    [sym_netem_statement] = STATE(210),
-    [sym_bpf_statement] = STATE(210),
-    [sym_xdp_statement] = STATE(210),
-    [sym_route_statement] = STATE(210),
-    [sym_rule_statement] = STATE(210),
-    [sym_forward_statement] = STATE(210),
-    [sym_sysctl_statement] = STATE(210),
-    [sym_firewall_statement] = STATE(210),
-    [aux_sym__statements_repeat1] = STATE(11),
-    [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
+    [sym__statements] = STATE(440),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10707,39 +10683,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(11),
-    [sym__statement] = STATE(379),
-    [sym_netns_statement] = STATE(379),
-    [sym_host_statement] = STATE(379),
-    [sym_table_statement] = STATE(379),
-    [sym_let_statement] = STATE(379),
-    [sym_for_statement] = STATE(379),
-    [sym_include_statement] = STATE(379),
-    [sym_expect_statement] = STATE(379),
-    [sym_veth_statement] = STATE(379),
-    [sym_bridge_statement] = STATE(379),
-    [sym_dummy_statement] = STATE(379),
-    [sym_vrf_statement] = STATE(379),
-    [sym_macvlan_statement] = STATE(379),
-    [sym_vxlan_statement] = STATE(379),
-    [sym_link_statement] = STATE(379),
-    [sym_addr_statement] = STATE(379),
-    [sym_state_statement] = STATE(379),
-    [sym_mtu_statement] = STATE(379),
-    [sym_mac_statement] = STATE(379),
-    [sym_master_statement] = STATE(379),
-    [sym_shape_statement] = STATE(379),
-    [sym_htb_statement] = STATE(379),
-    [sym_class_statement] = STATE(379),
-    [sym_filter_statement] = STATE(379),
-    [sym_qdisc_statement] = STATE(379),
-    [sym_netem_statement] = STATE(379),
-    [sym_bpf_statement] = STATE(379),
-    [sym_xdp_statement] = STATE(379),
-    [sym_route_statement] = STATE(379),
-    [sym_rule_statement] = STATE(379),
-    [sym_forward_statement] = STATE(379),
-    [sym_sysctl_statement] = STATE(379),
-    [sym_firewall_statement] = STATE(379),
+    [sym__statement] = STATE(340),
+    [sym_netns_statement] = STATE(340),
+    [sym_host_statement] = STATE(340),
+    [sym_table_statement] = STATE(340),
+    [sym_let_statement] = STATE(340),
+    [sym_for_statement] = STATE(340),
+    [sym_include_statement] = STATE(340),
+    [sym_expect_statement] = STATE(340),
+    [sym_veth_statement] = STATE(340),
+    [sym_bridge_statement] = STATE(340),
+    [sym_dummy_statement] = STATE(340),
+    [sym_vrf_statement] = STATE(340),
+    [sym_macvlan_statement] = STATE(340),
+    [sym_vxlan_statement] = STATE(340),
+    [sym_link_statement] = STATE(340),
+    [sym_addr_statement] = STATE(340),
+    [sym_state_statement] = STATE(340),
+    [sym_mtu_statement] = STATE(340),
+    [sym_mac_statement] = STATE(340),
+    [sym_master_statement] = STATE(340),
+    [sym_shape_statement] = STATE(340),
+    [sym_htb_statement] = STATE(340),
+    [sym_class_statement] = STATE(340),
+    [sym_filter_statement] = STATE(340),
+    [sym_qdisc_statement] = STATE(340),
+    [sym_netem_statement] = STATE(340),
+    [sym_bpf_statement] = STATE(340),
+    [sym_xdp_statement] = STATE(340),
+    [sym_route_statement] = STATE(340),
+    [sym_rule_statement] = STATE(340),
+    [sym_forward_statement] = STATE(340),
+    [sym_sysctl_statement] = STATE(340),
+    [sym_firewall_statement] = STATE(340),
     [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(79),
@@ -10783,39 +10759,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(11),
-    [sym__statement] = STATE(379),
-    [sym_netns_statement] = STATE(379),
-    [sym_host_statement] = STATE(379),
-    [sym_table_statement] = STATE(379),
-    [sym_let_statement] = STATE(379),
-    [sym_for_statement] = STATE(379),
-    [sym_include_statement] = STATE(379),
-    [sym_expect_statement] = STATE(379),
-    [sym_veth_statement] = STATE(379),
-    [sym_bridge_statement] = STATE(379),
-    [sym_dummy_statement] = STATE(379),
-    [sym_vrf_statement] = STATE(379),
-    [sym_macvlan_statement] = STATE(379),
-    [sym_vxlan_statement] = STATE(379),
-    [sym_link_statement] = STATE(379),
-    [sym_addr_statement] = STATE(379),
-    [sym_state_statement] = STATE(379),
-    [sym_mtu_statement] = STATE(379),
-    [sym_mac_statement] = STATE(379),
-    [sym_master_statement] = STATE(379),
-    [sym_shape_statement] = STATE(379),
-    [sym_htb_statement] = STATE(379),
-    [sym_class_statement] = STATE(379),
-    [sym_filter_statement] = STATE(379),
-    [sym_qdisc_statement] = STATE(379),
-    [sym_netem_statement] = STATE(379),
-    [sym_bpf_statement] = STATE(379),
-    [sym_xdp_statement] = STATE(379),
-    [sym_route_statement] = STATE(379),
-    [sym_rule_statement] = STATE(379),
-    [sym_forward_statement] = STATE(379),
-    [sym_sysctl_statement] = STATE(379),
-    [sym_firewall_statement] = STATE(379),
+    [sym__statement] = STATE(340),
+    [sym_netns_statement] = STATE(340),
+    [sym_host_statement] = STATE(340),
+    [sym_table_statement] = STATE(340),
+    [sym_let_statement] = STATE(340),
+    [sym_for_statement] = STATE(340),
+    [sym_include_statement] = STATE(340),
+    [sym_expect_statement] = STATE(340),
+    [sym_veth_statement] = STATE(340),
+    [sym_bridge_statement] = STATE(340),
+    [sym_dummy_statement] = STATE(340),
+    [sym_vrf_statement] = STATE(340),
+    [sym_macvlan_statement] = STATE(340),
+    [sym_vxlan_statement] = STATE(340),
+    [sym_link_statement] = STATE(340),
+    [sym_addr_statement] = STATE(340),
+    [sym_state_statement] = STATE(340),
+    [sym_mtu_statement] = STATE(340),
+    [sym_mac_statement] = STATE(340),
+    [sym_master_statement] = STATE(340),
+    [sym_shape_statement] = STATE(340),
+    [sym_htb_statement] = STATE(340),
+    [sym_class_statement] = STATE(340),
+    [sym_filter_statement] = STATE(340),
+    [sym_qdisc_statement] = STATE(340),
+    [sym_netem_statement] = STATE(340),
+    [sym_bpf_statement] = STATE(340),
+    [sym_xdp_statement] = STATE(340),
+    [sym_route_statement] = STATE(340),
+    [sym_rule_statement] = STATE(340),
+    [sym_forward_statement] = STATE(340),
+    [sym_sysctl_statement] = STATE(340),
+    [sym_firewall_statement] = STATE(340),
     [aux_sym__statements_repeat1] = STATE(11),
     [ts_builtin_sym_end] = ACTIONS(85),
     [anon_sym_SEMI] = ACTIONS(79),
@@ -10858,44 +10834,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__statements] = STATE(440),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(213),
-    [sym_netns_statement] = STATE(213),
-    [sym_host_statement] = STATE(213),
-    [sym_table_statement] = STATE(213),
-    [sym_let_statement] = STATE(213),
-    [sym_for_statement] = STATE(213),
-    [sym_include_statement] = STATE(213),
-    [sym_expect_statement] = STATE(213),
-    [sym_veth_statement] = STATE(213),
-    [sym_bridge_statement] = STATE(213),
-    [sym_dummy_statement] = STATE(213),
-    [sym_vrf_statement] = STATE(213),
-    [sym_macvlan_statement] = STATE(213),
-    [sym_vxlan_statement] = STATE(213),
-    [sym_link_statement] = STATE(213),
-    [sym_addr_statement] = STATE(213),
-    [sym_state_statement] = STATE(213),
-    [sym_mtu_statement] = STATE(213),
-    [sym_mac_statement] = STATE(213),
-    [sym_master_statement] = STATE(213),
-    [sym_shape_statement] = STATE(213),
-    [sym_htb_statement] = STATE(213),
-    [sym_class_statement] = STATE(213),
-    [sym_filter_statement] = STATE(213),
-    [sym_qdisc_statement] = STATE(213),
-    [sym_netem_statement] = STATE(213),
-    [sym_bpf_statement] = STATE(213),
-    [sym_xdp_statement] = STATE(213),
-    [sym_route_statement] = STATE(213),
-    [sym_rule_statement] = STATE(213),
-    [sym_forward_statement] = STATE(213),
-    [sym_sysctl_statement] = STATE(213),
-    [sym_firewall_statement] = STATE(213),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(11),
+    [sym__statement] = STATE(340),
+    [sym_netns_statement] = STATE(340),
+    [sym_host_statement] = STATE(340),
+    [sym_table_statement] = STATE(340),
+    [sym_let_statement] = STATE(340),
+    [sym_for_statement] = STATE(340),
+    [sym_include_statement] = STATE(340),
+    [sym_expect_statement] = STATE(340),
+    [sym_veth_statement] = STATE(340),
+    [sym_bridge_statement] = STATE(340),
+    [sym_dummy_statement] = STATE(340),
+    [sym_vrf_statement] = STATE(340),
+    [sym_macvlan_statement] = STATE(340),
+    [sym_vxlan_statement] = STATE(340),
+    [sym_link_statement] = STATE(340),
+    [sym_addr_statement] = STATE(340),
+    [sym_state_statement] = STATE(340),
+    [sym_mtu_statement] = STATE(340),
+    [sym_mac_statement] = STATE(340),
+    [sym_master_statement] = STATE(340),
+    [sym_shape_statement] = STATE(340),
+    [sym_htb_statement] = STATE(340),
+    [sym_class_statement] = STATE(340),
+    [sym_filter_statement] = STATE(340),
+    [sym_qdisc_statement] = STATE(340),
+    [sym_netem_statement] = STATE(340),
+    [sym_bpf_statement] = STATE(340),
+    [sym_xdp_statement] = STATE(340),
+    [sym_route_statement] = STATE(340),
+    [sym_rule_statement] = STATE(340),
+    [sym_forward_statement] = STATE(340),
+    [sym_sysctl_statement] = STATE(340),
+    [sym_firewall_statement] = STATE(340),
+    [aux_sym__statements_repeat1] = STATE(11),
+    [ts_builtin_sym_end] = ACTIONS(87),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10935,39 +10911,39 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(11),
-    [sym__statement] = STATE(379),
-    [sym_netns_statement] = STATE(379),
-    [sym_host_statement] = STATE(379),
-    [sym_table_statement] = STATE(379),
-    [sym_let_statement] = STATE(379),
-    [sym_for_statement] = STATE(379),
-    [sym_include_statement] = STATE(379),
-    [sym_expect_statement] = STATE(379),
-    [sym_veth_statement] = STATE(379),
-    [sym_bridge_statement] = STATE(379),
-    [sym_dummy_statement] = STATE(379),
-    [sym_vrf_statement] = STATE(379),
-    [sym_macvlan_statement] = STATE(379),
-    [sym_vxlan_statement] = STATE(379),
-    [sym_link_statement] = STATE(379),
-    [sym_addr_statement] = STATE(379),
-    [sym_state_statement] = STATE(379),
-    [sym_mtu_statement] = STATE(379),
-    [sym_mac_statement] = STATE(379),
-    [sym_master_statement] = STATE(379),
-    [sym_shape_statement] = STATE(379),
-    [sym_htb_statement] = STATE(379),
-    [sym_class_statement] = STATE(379),
-    [sym_filter_statement] = STATE(379),
-    [sym_qdisc_statement] = STATE(379),
-    [sym_netem_statement] = STATE(379),
-    [sym_bpf_statement] = STATE(379),
-    [sym_xdp_statement] = STATE(379),
-    [sym_route_statement] = STATE(379),
-    [sym_rule_statement] = STATE(379),
-    [sym_forward_statement] = STATE(379),
-    [sym_sysctl_statement] = STATE(379),
-    [sym_firewall_statement] = STATE(379),
+    [sym__statement] = STATE(340),
+    [sym_netns_statement] = STATE(340),
+    [sym_host_statement] = STATE(340),
+    [sym_table_statement] = STATE(340),
+    [sym_let_statement] = STATE(340),
+    [sym_for_statement] = STATE(340),
+    [sym_include_statement] = STATE(340),
+    [sym_expect_statement] = STATE(340),
+    [sym_veth_statement] = STATE(340),
+    [sym_bridge_statement] = STATE(340),
+    [sym_dummy_statement] = STATE(340),
+    [sym_vrf_statement] = STATE(340),
+    [sym_macvlan_statement] = STATE(340),
+    [sym_vxlan_statement] = STATE(340),
+    [sym_link_statement] = STATE(340),
+    [sym_addr_statement] = STATE(340),
+    [sym_state_statement] = STATE(340),
+    [sym_mtu_statement] = STATE(340),
+    [sym_mac_statement] = STATE(340),
+    [sym_master_statement] = STATE(340),
+    [sym_shape_statement] = STATE(340),
+    [sym_htb_statement] = STATE(340),
+    [sym_class_statement] = STATE(340),
+    [sym_filter_statement] = STATE(340),
+    [sym_qdisc_statement] = STATE(340),
+    [sym_netem_statement] = STATE(340),
+    [sym_bpf_statement] = STATE(340),
+    [sym_xdp_statement] = STATE(340),
+    [sym_route_statement] = STATE(340),
+    [sym_rule_statement] = STATE(340),
+    [sym_forward_statement] = STATE(340),
+    [sym_sysctl_statement] = STATE(340),
+    [sym_firewall_statement] = STATE(340),
     [aux_sym__statements_repeat1] = STATE(11),
     [anon_sym_SEMI] = ACTIONS(79),
     [sym__newline] = ACTIONS(79),
@@ -11188,7 +11164,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dnat,
   [187] = 4,
     ACTIONS(108), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11243,7 +11219,7 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_ipv6_address_token1,
   [246] = 4,
     ACTIONS(114), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11643,13 +11619,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [675] = 3,
-    ACTIONS(150), 1,
+  [675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(148), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [712] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(150), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [749] = 3,
+    ACTIONS(154), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 29,
+    ACTIONS(152), 29,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11679,76 +11725,6 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [714] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(152), 30,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [751] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 30,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
   [788] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
@@ -11854,11 +11830,44 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [914] = 2,
+  [914] = 7,
+    ACTIONS(187), 1,
+      anon_sym_DOT,
+    ACTIONS(190), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(193), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(187), 23,
+    STATE(27), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(176), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [954] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(196), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11882,50 +11891,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [944] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
-    ACTIONS(191), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(158), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
   [984] = 7,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(195), 1,
+    ACTIONS(198), 1,
       anon_sym_DOT,
-    ACTIONS(197), 1,
+    ACTIONS(200), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(202), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(30), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11949,25 +11925,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
   [1024] = 7,
-    ACTIONS(199), 1,
-      anon_sym_DOT,
     ACTIONS(202), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(205), 1,
       anon_sym_LBRACE2,
+    ACTIONS(204), 1,
+      anon_sym_DOT,
+    ACTIONS(206), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(30), 3,
+    STATE(29), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(174), 4,
+    ACTIONS(156), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(176), 13,
+    ACTIONS(158), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12038,19 +12014,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       aux_sym__imm_name_part_token1,
   [1126] = 13,
-    ACTIONS(214), 1,
-      anon_sym_from,
     ACTIONS(216), 1,
+      anon_sym_from,
+    ACTIONS(219), 1,
       anon_sym_to,
-    ACTIONS(220), 1,
+    ACTIONS(225), 1,
       anon_sym_fwmark,
-    ACTIONS(222), 1,
+    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(226), 1,
+    ACTIONS(234), 1,
       anon_sym_ipproto,
-    STATE(34), 1,
+    STATE(33), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
+    STATE(56), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -12058,10 +12034,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(212), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(218), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
     ACTIONS(208), 4,
@@ -12069,132 +12045,24 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(224), 4,
+    ACTIONS(231), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1176] = 13,
-    ACTIONS(214), 1,
-      anon_sym_from,
-    ACTIONS(216), 1,
-      anon_sym_to,
-    ACTIONS(220), 1,
-      anon_sym_fwmark,
-    ACTIONS(222), 1,
-      anon_sym_uidrange,
-    ACTIONS(226), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(212), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(218), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(224), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(228), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1226] = 13,
-    ACTIONS(238), 1,
-      anon_sym_from,
-    ACTIONS(241), 1,
-      anon_sym_to,
-    ACTIONS(247), 1,
-      anon_sym_fwmark,
-    ACTIONS(250), 1,
-      anon_sym_uidrange,
-    ACTIONS(256), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(53), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(232), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(235), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(244), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(230), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1276] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(259), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1323] = 5,
-    ACTIONS(275), 1,
+  [1176] = 5,
+    ACTIONS(239), 1,
       anon_sym_LBRACE,
-    ACTIONS(277), 1,
-      sym_duration,
+    ACTIONS(241), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(74), 2,
+    STATE(37), 3,
       sym_interpolation,
-      sym__duration_value,
-    ACTIONS(273), 16,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(237), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12211,367 +12079,110 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1356] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
+  [1210] = 13,
+    ACTIONS(249), 1,
+      anon_sym_from,
+    ACTIONS(251), 1,
+      anon_sym_to,
+    ACTIONS(255), 1,
+      anon_sym_fwmark,
+    ACTIONS(257), 1,
+      anon_sym_uidrange,
+    ACTIONS(261), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(56), 1,
       sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(210), 2,
+    ACTIONS(245), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1403] = 4,
-    ACTIONS(283), 1,
-      anon_sym_to,
-    ACTIONS(285), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(281), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
+    ACTIONS(247), 2,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
+    ACTIONS(253), 2,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
+    ACTIONS(243), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(259), 4,
       anon_sym_priority,
       anon_sym_pref,
-      anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1434] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(36), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(289), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1481] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(45), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(293), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(291), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1528] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(297), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(295), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1575] = 4,
-    ACTIONS(283), 1,
+  [1260] = 13,
+    ACTIONS(249), 1,
+      anon_sym_from,
+    ACTIONS(251), 1,
       anon_sym_to,
-    ACTIONS(285), 1,
-      anon_sym_SLASH,
+    ACTIONS(255), 1,
+      anon_sym_fwmark,
+    ACTIONS(257), 1,
+      anon_sym_uidrange,
+    ACTIONS(261), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(56), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(281), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(245), 2,
       anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(247), 2,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
+    ACTIONS(253), 2,
       anon_sym_iif,
       anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
+    ACTIONS(259), 4,
       anon_sym_priority,
       anon_sym_pref,
-      anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1606] = 12,
-    ACTIONS(307), 1,
-      anon_sym_proto,
-    ACTIONS(316), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(301), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(310), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(313), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(299), 4,
+    ACTIONS(263), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(304), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1653] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
+  [1310] = 5,
+    ACTIONS(267), 1,
+      anon_sym_LBRACE,
+    ACTIONS(270), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(322), 4,
+    STATE(37), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(265), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1700] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(38), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(326), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(324), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1747] = 12,
-    ACTIONS(263), 1,
-      anon_sym_proto,
-    ACTIONS(269), 1,
-      anon_sym_scope,
-    ACTIONS(271), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(63), 1,
-      sym__table_opt,
-    STATE(65), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(265), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(267), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(261), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(328), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1794] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1823] = 3,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1344] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12597,13 +12208,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1852] = 3,
-    ACTIONS(332), 1,
-      anon_sym_to,
+  [1373] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(330), 18,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(281), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1420] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(49), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(289), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(287), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1467] = 4,
+    ACTIONS(293), 1,
+      anon_sym_to,
+    ACTIONS(295), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(291), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12622,47 +12305,447 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1880] = 12,
-    ACTIONS(334), 1,
-      sym_identifier,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(338), 1,
+  [1498] = 4,
+    ACTIONS(293), 1,
+      anon_sym_to,
+    ACTIONS(295), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(291), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1529] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(299), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1576] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(299), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(301), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1623] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(43), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(305), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(303), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1670] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(44), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1717] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(299), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(311), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1764] = 5,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(342), 1,
-      sym_integer,
+    ACTIONS(317), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__duration_value,
+    ACTIONS(313), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1797] = 12,
+    ACTIONS(277), 1,
+      anon_sym_proto,
+    ACTIONS(283), 1,
+      anon_sym_scope,
+    ACTIONS(285), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(279), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(299), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(275), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(319), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1844] = 12,
+    ACTIONS(329), 1,
+      anon_sym_proto,
+    ACTIONS(338), 1,
+      anon_sym_scope,
+    ACTIONS(341), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(64), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(323), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(332), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(335), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(326), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1891] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1920] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 19,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [1946] = 3,
     ACTIONS(346), 1,
-      sym_size,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(344), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1974] = 3,
+    ACTIONS(293), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(291), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [2002] = 12,
     ACTIONS(348), 1,
+      sym_identifier,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(356), 1,
+      sym_integer,
+    ACTIONS(360), 1,
+      sym_size,
+    ACTIONS(362), 1,
       aux_sym_ipv6_address_token1,
-    STATE(442), 1,
+    STATE(453), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(344), 3,
+    ACTIONS(358), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(390), 3,
+    STATE(351), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(153), 5,
+    STATE(179), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [1926] = 3,
-    ACTIONS(283), 1,
+  [2048] = 3,
+    ACTIONS(366), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(281), 18,
+    ACTIONS(364), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12681,13 +12764,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1954] = 3,
-    ACTIONS(352), 1,
+  [2076] = 3,
+    ACTIONS(370), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(350), 18,
+    ACTIONS(368), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12706,96 +12789,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1982] = 3,
-    ACTIONS(356), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(354), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [2010] = 7,
-    ACTIONS(358), 1,
+  [2104] = 7,
+    ACTIONS(372), 1,
       anon_sym_DOT,
-    ACTIONS(361), 1,
+    ACTIONS(374), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(364), 1,
+    ACTIONS(376), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(174), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(55), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2046] = 7,
-    ACTIONS(367), 1,
-      anon_sym_DOT,
-    ACTIONS(369), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(371), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(166), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(55), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2082] = 7,
-    ACTIONS(371), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(373), 1,
-      anon_sym_DOT,
-    ACTIONS(375), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12803,7 +12803,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(56), 3,
+    STATE(59), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12818,11 +12818,101 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2118] = 2,
+  [2140] = 7,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(378), 1,
+      anon_sym_DOT,
+    ACTIONS(380), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(377), 18,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(60), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2176] = 7,
+    ACTIONS(382), 1,
+      anon_sym_DOT,
+    ACTIONS(385), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(388), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(174), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(60), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2212] = 11,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(397), 1,
+      anon_sym_overhead,
+    ACTIONS(399), 1,
+      anon_sym_mpu,
+    ACTIONS(401), 1,
+      anon_sym_linklayer,
+    ACTIONS(405), 1,
+      anon_sym_prio,
+    STATE(365), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(403), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(63), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(391), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(395), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2255] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12841,127 +12931,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2143] = 11,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(385), 1,
-      anon_sym_overhead,
-    ACTIONS(387), 1,
-      anon_sym_mpu,
-    ACTIONS(389), 1,
-      anon_sym_linklayer,
+  [2280] = 11,
     ACTIONS(393), 1,
-      anon_sym_prio,
-    STATE(384), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(391), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(62), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(379), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(383), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2186] = 11,
-    ACTIONS(381), 1,
       anon_sym_LT,
-    ACTIONS(385), 1,
+    ACTIONS(397), 1,
       anon_sym_overhead,
-    ACTIONS(387), 1,
+    ACTIONS(399), 1,
       anon_sym_mpu,
-    ACTIONS(389), 1,
+    ACTIONS(401), 1,
       anon_sym_linklayer,
-    ACTIONS(393), 1,
-      anon_sym_prio,
-    STATE(333), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(391), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(59), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(383), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(395), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2229] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 18,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_LBRACE,
-      sym_duration,
-  [2254] = 9,
-    ACTIONS(402), 1,
-      anon_sym_overhead,
     ACTIONS(405), 1,
-      anon_sym_mpu,
-    ACTIONS(408), 1,
-      anon_sym_linklayer,
-    ACTIONS(414), 1,
       anon_sym_prio,
+    STATE(368), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(411), 2,
+    ACTIONS(403), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(62), 2,
+    STATE(71), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(399), 4,
+    ACTIONS(395), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(397), 5,
+    ACTIONS(409), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [2292] = 2,
+  [2323] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(417), 17,
+    ACTIONS(411), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12979,146 +12985,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2316] = 9,
-    ACTIONS(422), 1,
+  [2347] = 10,
+    ACTIONS(417), 1,
       anon_sym_rate,
+    ACTIONS(421), 1,
+      anon_sym_loss,
+    ACTIONS(425), 1,
+      anon_sym_slot,
+    ACTIONS(427), 1,
+      anon_sym_bytes,
+    STATE(68), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(419), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(415), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(423), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(413), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2387] = 7,
+    ACTIONS(429), 1,
+      anon_sym_DOT,
     ACTIONS(431), 1,
-      anon_sym_slot,
-    ACTIONS(434), 1,
-      anon_sym_bytes,
-    STATE(64), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(425), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(419), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(428), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [2354] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(437), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2378] = 9,
-    ACTIONS(443), 1,
-      anon_sym_rate,
-    ACTIONS(449), 1,
-      anon_sym_slot,
-    ACTIONS(451), 1,
-      anon_sym_bytes,
-    STATE(64), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(445), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(441), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(439), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(447), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [2416] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(453), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2440] = 7,
-    ACTIONS(455), 1,
-      anon_sym_DOT,
-    ACTIONS(457), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(459), 1,
+    ACTIONS(433), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(168), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2474] = 7,
-    ACTIONS(459), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(461), 1,
-      anon_sym_DOT,
-    ACTIONS(463), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 3,
+    STATE(67), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13135,7 +13042,91 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2508] = 2,
+  [2421] = 7,
+    ACTIONS(433), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(435), 1,
+      anon_sym_DOT,
+    ACTIONS(437), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(168), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2455] = 10,
+    ACTIONS(442), 1,
+      anon_sym_rate,
+    ACTIONS(448), 1,
+      anon_sym_loss,
+    ACTIONS(454), 1,
+      anon_sym_slot,
+    ACTIONS(457), 1,
+      anon_sym_bytes,
+    STATE(68), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(445), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(439), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(451), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(313), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2495] = 7,
+    ACTIONS(460), 1,
+      anon_sym_DOT,
+    ACTIONS(463), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(466), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(176), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2529] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13157,38 +13148,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2532] = 7,
-    ACTIONS(465), 1,
-      anon_sym_DOT,
-    ACTIONS(468), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(471), 1,
-      anon_sym_LBRACE2,
+  [2553] = 9,
+    ACTIONS(474), 1,
+      anon_sym_overhead,
+    ACTIONS(477), 1,
+      anon_sym_mpu,
+    ACTIONS(480), 1,
+      anon_sym_linklayer,
+    ACTIONS(486), 1,
+      anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
+    ACTIONS(483), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(71), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(471), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(469), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(176), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2566] = 2,
+  [2591] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(474), 17,
+    ACTIONS(489), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13206,11 +13199,55 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2590] = 2,
+  [2615] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(273), 16,
+    ACTIONS(491), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2639] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(493), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2663] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(313), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13227,184 +13264,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [2613] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(476), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2636] = 11,
-    ACTIONS(480), 1,
-      anon_sym_GT,
-    ACTIONS(484), 1,
-      anon_sym_mark,
-    ACTIONS(486), 1,
-      anon_sym_classify,
-    ACTIONS(488), 1,
-      anon_sym_snat,
-    ACTIONS(490), 1,
-      anon_sym_dnat,
-    STATE(108), 1,
-      sym_firewall_action,
-    STATE(256), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(478), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(76), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2677] = 11,
-    ACTIONS(484), 1,
-      anon_sym_mark,
-    ACTIONS(486), 1,
-      anon_sym_classify,
-    ACTIONS(488), 1,
-      anon_sym_snat,
-    ACTIONS(490), 1,
-      anon_sym_dnat,
-    ACTIONS(492), 1,
-      anon_sym_GT,
-    STATE(108), 1,
-      sym_firewall_action,
-    STATE(241), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(11), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2718] = 11,
-    ACTIONS(484), 1,
-      anon_sym_mark,
-    ACTIONS(486), 1,
-      anon_sym_classify,
-    ACTIONS(488), 1,
-      anon_sym_snat,
-    ACTIONS(490), 1,
-      anon_sym_dnat,
-    ACTIONS(494), 1,
-      anon_sym_GT,
-    STATE(108), 1,
-      sym_firewall_action,
-    STATE(409), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(11), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2759] = 11,
-    ACTIONS(484), 1,
-      anon_sym_mark,
-    ACTIONS(486), 1,
-      anon_sym_classify,
-    ACTIONS(488), 1,
-      anon_sym_snat,
-    ACTIONS(490), 1,
-      anon_sym_dnat,
-    ACTIONS(496), 1,
-      anon_sym_GT,
-    STATE(108), 1,
-      sym_firewall_action,
-    STATE(409), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(11), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2800] = 11,
-    ACTIONS(484), 1,
-      anon_sym_mark,
-    ACTIONS(486), 1,
-      anon_sym_classify,
-    ACTIONS(488), 1,
-      anon_sym_snat,
-    ACTIONS(490), 1,
-      anon_sym_dnat,
-    ACTIONS(498), 1,
-      anon_sym_GT,
-    STATE(108), 1,
-      sym_firewall_action,
-    STATE(409), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(11), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2841] = 3,
-    ACTIONS(502), 1,
+  [2686] = 3,
+    ACTIONS(497), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(500), 15,
+    ACTIONS(495), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13420,29 +13286,97 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2866] = 3,
+  [2711] = 11,
+    ACTIONS(499), 1,
+      anon_sym_GT,
+    ACTIONS(503), 1,
+      anon_sym_mark,
+    ACTIONS(505), 1,
+      anon_sym_classify,
+    ACTIONS(507), 1,
+      anon_sym_snat,
+    ACTIONS(509), 1,
+      anon_sym_dnat,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(404), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 5,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(75), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(501), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2752] = 11,
+    ACTIONS(503), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2891] = 3,
+    ACTIONS(505), 1,
+      anon_sym_classify,
+    ACTIONS(507), 1,
+      anon_sym_snat,
+    ACTIONS(509), 1,
+      anon_sym_dnat,
+    ACTIONS(511), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(265), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(501), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2793] = 11,
+    ACTIONS(503), 1,
+      anon_sym_mark,
+    ACTIONS(505), 1,
+      anon_sym_classify,
+    ACTIONS(507), 1,
+      anon_sym_snat,
+    ACTIONS(509), 1,
+      anon_sym_dnat,
+    ACTIONS(515), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(239), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(513), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(78), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(501), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2834] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13464,11 +13398,192 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2916] = 2,
+  [2859] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(397), 15,
+    ACTIONS(237), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2882] = 11,
+    ACTIONS(503), 1,
+      anon_sym_mark,
+    ACTIONS(505), 1,
+      anon_sym_classify,
+    ACTIONS(507), 1,
+      anon_sym_snat,
+    ACTIONS(509), 1,
+      anon_sym_dnat,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(404), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(501), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2923] = 11,
+    ACTIONS(503), 1,
+      anon_sym_mark,
+    ACTIONS(505), 1,
+      anon_sym_classify,
+    ACTIONS(507), 1,
+      anon_sym_snat,
+    ACTIONS(509), 1,
+      anon_sym_dnat,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(93), 1,
+      sym_firewall_action,
+    STATE(404), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(11), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(501), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2964] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [2989] = 4,
+    ACTIONS(523), 1,
+      anon_sym_COMMA,
+    STATE(89), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3015] = 10,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(527), 1,
+      anon_sym_id,
+    ACTIONS(531), 1,
+      anon_sym_dev,
+    ACTIONS(533), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    STATE(367), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(529), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(525), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3053] = 10,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(527), 1,
+      anon_sym_id,
+    ACTIONS(531), 1,
+      anon_sym_dev,
+    ACTIONS(533), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    STATE(360), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(529), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(535), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3091] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(469), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13484,46 +13599,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2938] = 10,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(506), 1,
-      anon_sym_id,
-    ACTIONS(510), 1,
-      anon_sym_dev,
-    ACTIONS(512), 1,
-      anon_sym_port,
-    STATE(131), 1,
-      sym__dev_opt,
-    STATE(377), 1,
-      sym_block,
+  [3113] = 4,
+    ACTIONS(523), 1,
+      anon_sym_COMMA,
+    STATE(91), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(508), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(504), 4,
-      ts_builtin_sym_end,
+    ACTIONS(537), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2976] = 10,
-    ACTIONS(484), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(486), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3139] = 10,
+    ACTIONS(503), 1,
+      anon_sym_mark,
+    ACTIONS(505), 1,
       anon_sym_classify,
-    ACTIONS(488), 1,
+    ACTIONS(507), 1,
       anon_sym_snat,
-    ACTIONS(490), 1,
+    ACTIONS(509), 1,
       anon_sym_dnat,
-    STATE(108), 1,
+    STATE(93), 1,
       sym_firewall_action,
-    STATE(409), 1,
+    STATE(404), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -13534,21 +13643,21 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(11), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(482), 5,
+    ACTIONS(501), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [3014] = 4,
-    ACTIONS(516), 1,
+  [3177] = 4,
+    ACTIONS(541), 1,
       anon_sym_COMMA,
-    STATE(86), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(514), 13,
+    ACTIONS(539), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13562,356 +13671,118 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3040] = 4,
-    ACTIONS(521), 1,
-      anon_sym_COMMA,
-    STATE(88), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3066] = 4,
-    ACTIONS(521), 1,
-      anon_sym_COMMA,
-    STATE(86), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(523), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3092] = 10,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(506), 1,
-      anon_sym_id,
-    ACTIONS(510), 1,
-      anon_sym_dev,
-    ACTIONS(512), 1,
-      anon_sym_port,
-    STATE(131), 1,
-      sym__dev_opt,
-    STATE(319), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(508), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(525), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3130] = 9,
-    ACTIONS(385), 1,
-      anon_sym_overhead,
-    ACTIONS(387), 1,
-      anon_sym_mpu,
-    ACTIONS(389), 1,
-      anon_sym_linklayer,
-    ACTIONS(531), 1,
-      anon_sym_latency,
-    ACTIONS(533), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(529), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(527), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3165] = 9,
-    ACTIONS(385), 1,
-      anon_sym_overhead,
-    ACTIONS(387), 1,
-      anon_sym_mpu,
-    ACTIONS(389), 1,
-      anon_sym_linklayer,
-    ACTIONS(531), 1,
-      anon_sym_latency,
-    ACTIONS(533), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(529), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(527), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3200] = 10,
-    ACTIONS(537), 1,
-      anon_sym_proto,
-    ACTIONS(545), 1,
-      anon_sym_mark,
-    ACTIONS(547), 1,
-      anon_sym_ct,
+  [3203] = 9,
     ACTIONS(549), 1,
+      anon_sym_latency,
+    ACTIONS(552), 1,
+      anon_sym_peakrate,
+    ACTIONS(555), 1,
+      anon_sym_overhead,
+    ACTIONS(558), 1,
+      anon_sym_mpu,
+    ACTIONS(561), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(546), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(544), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3238] = 10,
+    ACTIONS(566), 1,
+      anon_sym_proto,
+    ACTIONS(574), 1,
+      anon_sym_mark,
+    ACTIONS(576), 1,
+      anon_sym_ct,
+    ACTIONS(578), 1,
       anon_sym_counter,
-    STATE(100), 1,
+    STATE(99), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(539), 2,
+    ACTIONS(568), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(541), 2,
+    ACTIONS(570), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(543), 2,
+    ACTIONS(572), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(535), 3,
+    ACTIONS(564), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3237] = 3,
-    ACTIONS(553), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(551), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3260] = 3,
-    ACTIONS(557), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(555), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3283] = 3,
-    ACTIONS(561), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(559), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3306] = 4,
-    ACTIONS(561), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(559), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3331] = 3,
-    ACTIONS(565), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3354] = 3,
-    ACTIONS(565), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3377] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(567), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3398] = 10,
-    ACTIONS(571), 1,
-      anon_sym_proto,
-    ACTIONS(583), 1,
-      anon_sym_mark,
+  [3275] = 9,
+    ACTIONS(397), 1,
+      anon_sym_overhead,
+    ACTIONS(399), 1,
+      anon_sym_mpu,
+    ACTIONS(401), 1,
+      anon_sym_linklayer,
+    ACTIONS(584), 1,
+      anon_sym_latency,
     ACTIONS(586), 1,
-      anon_sym_ct,
-    ACTIONS(589), 1,
-      anon_sym_counter,
-    STATE(100), 1,
-      aux_sym_firewall_rule_repeat2,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(574), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(577), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(580), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(569), 3,
+    STATE(108), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(582), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(580), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3435] = 2,
+  [3310] = 3,
+    ACTIONS(590), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(514), 14,
+    ACTIONS(588), 13,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3456] = 8,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3333] = 8,
     ACTIONS(594), 1,
       anon_sym_id,
     ACTIONS(600), 1,
       anon_sym_dev,
     ACTIONS(603), 1,
       anon_sym_port,
-    STATE(131), 1,
+    STATE(134), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 2,
+    STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(597), 3,
@@ -13924,59 +13795,206 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3489] = 9,
-    ACTIONS(385), 1,
-      anon_sym_overhead,
-    ACTIONS(387), 1,
-      anon_sym_mpu,
-    ACTIONS(389), 1,
-      anon_sym_linklayer,
-    ACTIONS(531), 1,
-      anon_sym_latency,
-    ACTIONS(533), 1,
-      anon_sym_peakrate,
+  [3366] = 4,
+    ACTIONS(608), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(529), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(606), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3524] = 9,
-    ACTIONS(613), 1,
-      anon_sym_latency,
-    ACTIONS(616), 1,
-      anon_sym_peakrate,
-    ACTIONS(619), 1,
-      anon_sym_overhead,
-    ACTIONS(622), 1,
-      anon_sym_mpu,
-    ACTIONS(625), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
     ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(606), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3391] = 9,
+    ACTIONS(397), 1,
+      anon_sym_overhead,
+    ACTIONS(399), 1,
+      anon_sym_mpu,
+    ACTIONS(401), 1,
+      anon_sym_linklayer,
+    ACTIONS(584), 1,
+      anon_sym_latency,
+    ACTIONS(586), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(582), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(608), 4,
+    ACTIONS(612), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3559] = 3,
+  [3426] = 10,
+    ACTIONS(566), 1,
+      anon_sym_proto,
+    ACTIONS(574), 1,
+      anon_sym_mark,
+    ACTIONS(576), 1,
+      anon_sym_ct,
+    ACTIONS(616), 1,
+      anon_sym_counter,
+    STATE(107), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(568), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(570), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(572), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(614), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3463] = 3,
+    ACTIONS(620), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(618), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3486] = 3,
+    ACTIONS(608), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3509] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(622), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3530] = 3,
+    ACTIONS(624), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3553] = 9,
+    ACTIONS(397), 1,
+      anon_sym_overhead,
+    ACTIONS(399), 1,
+      anon_sym_mpu,
+    ACTIONS(401), 1,
+      anon_sym_linklayer,
+    ACTIONS(584), 1,
+      anon_sym_latency,
+    ACTIONS(586), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(582), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(626), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3588] = 3,
+    ACTIONS(624), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3611] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13996,7 +14014,79 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3582] = 3,
+  [3634] = 10,
+    ACTIONS(630), 1,
+      anon_sym_proto,
+    ACTIONS(642), 1,
+      anon_sym_mark,
+    ACTIONS(645), 1,
+      anon_sym_ct,
+    ACTIONS(648), 1,
+      anon_sym_counter,
+    STATE(107), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(633), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(636), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(639), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(628), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3671] = 9,
+    ACTIONS(397), 1,
+      anon_sym_overhead,
+    ACTIONS(399), 1,
+      anon_sym_mpu,
+    ACTIONS(401), 1,
+      anon_sym_linklayer,
+    ACTIONS(584), 1,
+      anon_sym_latency,
+    ACTIONS(586), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(582), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(626), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3706] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(539), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3727] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14016,64 +14106,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3605] = 9,
-    ACTIONS(385), 1,
-      anon_sym_overhead,
-    ACTIONS(387), 1,
-      anon_sym_mpu,
-    ACTIONS(389), 1,
-      anon_sym_linklayer,
-    ACTIONS(531), 1,
-      anon_sym_latency,
-    ACTIONS(533), 1,
-      anon_sym_peakrate,
+  [3750] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(91), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(529), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(628), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3640] = 10,
-    ACTIONS(537), 1,
-      anon_sym_proto,
-    ACTIONS(545), 1,
-      anon_sym_mark,
-    ACTIONS(547), 1,
-      anon_sym_ct,
-    ACTIONS(632), 1,
-      anon_sym_counter,
-    STATE(92), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(539), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(541), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(543), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(630), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3677] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(634), 13,
+    ACTIONS(651), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14087,11 +14124,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3697] = 2,
+  [3770] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(636), 13,
+    ACTIONS(653), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14105,89 +14142,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3717] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(638), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3737] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(640), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3757] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3777] = 8,
-    ACTIONS(443), 1,
+  [3790] = 9,
+    ACTIONS(417), 1,
       anon_sym_rate,
-    ACTIONS(449), 1,
+    ACTIONS(421), 1,
+      anon_sym_loss,
+    ACTIONS(425), 1,
       anon_sym_slot,
-    ACTIONS(451), 1,
+    ACTIONS(427), 1,
       anon_sym_bytes,
-    STATE(66), 1,
-      aux_sym_netem_statement_repeat1,
+    STATE(65), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(445), 2,
+    ACTIONS(419), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(441), 3,
+    ACTIONS(415), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(447), 4,
-      anon_sym_loss,
+    ACTIONS(423), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-  [3809] = 2,
+  [3824] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(642), 13,
+    ACTIONS(655), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14201,11 +14185,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3829] = 2,
+  [3844] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 13,
+    ACTIONS(657), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14219,70 +14203,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3849] = 2,
+  [3864] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(646), 12,
-      ts_builtin_sym_end,
+    ACTIONS(659), 13,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3868] = 2,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3884] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(608), 12,
-      ts_builtin_sym_end,
+    ACTIONS(521), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-  [3887] = 6,
-    ACTIONS(176), 1,
-      anon_sym_LT,
-    ACTIONS(651), 1,
-      anon_sym_LBRACE2,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3904] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(648), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(119), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
-      ts_builtin_sym_end,
+    ACTIONS(661), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3914] = 6,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3924] = 6,
     ACTIONS(158), 1,
       anon_sym_LT,
-    ACTIONS(656), 1,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(654), 2,
+    ACTIONS(663), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
     STATE(125), 3,
@@ -14295,85 +14278,63 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [3941] = 7,
-    ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(658), 1,
-      anon_sym_DOT,
-    ACTIONS(660), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(662), 1,
+  [3951] = 8,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
+    ACTIONS(667), 1,
+      anon_sym_DOT,
+    ACTIONS(670), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 1,
+      aux_sym__if_name_repeat1,
+    STATE(133), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(122), 3,
+    STATE(193), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
     ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3970] = 7,
-    ACTIONS(168), 1,
-      anon_sym_mode,
-    ACTIONS(662), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(664), 1,
-      anon_sym_DOT,
-    ACTIONS(666), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(124), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3999] = 7,
-    ACTIONS(670), 1,
+  [3982] = 7,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(673), 1,
+    ACTIONS(674), 1,
       sym_integer,
     ACTIONS(676), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(668), 4,
+    ACTIONS(672), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(123), 4,
+    STATE(124), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [4028] = 7,
+  [4011] = 6,
     ACTIONS(176), 1,
-      anon_sym_mode,
-    ACTIONS(679), 1,
-      anon_sym_DOT,
-    ACTIONS(682), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(685), 1,
+      anon_sym_LT,
+    ACTIONS(681), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 3,
+    ACTIONS(678), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14381,20 +14342,59 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4038] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(684), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4057] = 6,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4057] = 7,
+    ACTIONS(688), 1,
+      anon_sym_LBRACE,
+    ACTIONS(691), 1,
+      sym_integer,
+    ACTIONS(694), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(686), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(124), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4086] = 6,
     ACTIONS(168), 1,
       anon_sym_LT,
-    ACTIONS(656), 1,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(688), 2,
+    ACTIONS(697), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(119), 3,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14404,78 +14404,135 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4084] = 7,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(690), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(123), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4113] = 8,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(696), 1,
-      anon_sym_DOT,
+  [4113] = 7,
+    ACTIONS(158), 1,
+      anon_sym_mode,
     ACTIONS(699), 1,
+      anon_sym_DOT,
+    ACTIONS(701), 1,
       aux_sym__imm_name_part_token1,
-    STATE(125), 1,
-      aux_sym__if_name_repeat1,
-    STATE(130), 1,
-      aux_sym__ns_name_repeat1,
+    ACTIONS(703), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(194), 2,
+    STATE(127), 3,
       sym__imm_name_part,
       sym__imm_interp,
+      aux_sym__if_name_repeat1,
     ACTIONS(156), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4144] = 8,
-    ACTIONS(275), 1,
+  [4142] = 7,
+    ACTIONS(168), 1,
+      anon_sym_mode,
+    ACTIONS(703), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(705), 1,
+      anon_sym_DOT,
+    ACTIONS(707), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4171] = 7,
+    ACTIONS(176), 1,
+      anon_sym_mode,
+    ACTIONS(709), 1,
+      anon_sym_DOT,
+    ACTIONS(712), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(715), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4200] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(544), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [4219] = 5,
+    ACTIONS(720), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(723), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(718), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4243] = 8,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(692), 1,
+    ACTIONS(674), 1,
       sym_integer,
-    ACTIONS(694), 1,
+    ACTIONS(676), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(701), 1,
+    ACTIONS(726), 1,
       anon_sym_default,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(703), 3,
+    ACTIONS(728), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(40), 3,
+    STATE(46), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4174] = 2,
+  [4273] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(705), 11,
+    ACTIONS(730), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14487,30 +14544,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4192] = 5,
-    ACTIONS(656), 1,
+  [4291] = 5,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
-    ACTIONS(709), 1,
+    ACTIONS(734), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(132), 3,
+    STATE(130), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(707), 6,
+    ACTIONS(732), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4216] = 2,
+  [4315] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(711), 11,
+    ACTIONS(736), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14522,26 +14579,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4234] = 5,
-    ACTIONS(715), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(718), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(713), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4258] = 3,
+  [4333] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14557,51 +14595,13 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4277] = 5,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(723), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(721), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4300] = 7,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(727), 1,
-      anon_sym_default,
-    STATE(137), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(398), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(725), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4327] = 3,
-    ACTIONS(733), 1,
+  [4352] = 3,
+    ACTIONS(740), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(731), 9,
+    ACTIONS(738), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14611,228 +14611,211 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4346] = 7,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(727), 1,
-      anon_sym_default,
-    STATE(177), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(328), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(735), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4373] = 7,
-    ACTIONS(336), 1,
+  [4371] = 7,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(739), 1,
+    ACTIONS(744), 1,
       sym_integer,
-    STATE(414), 1,
+    STATE(423), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(201), 5,
+    STATE(221), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4400] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(741), 1,
-      sym_integer,
+  [4398] = 7,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(748), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(363), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4424] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(743), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4448] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(745), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(236), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4472] = 7,
-    ACTIONS(749), 1,
-      anon_sym_proto,
-    ACTIONS(753), 1,
-      anon_sym_handle,
-    ACTIONS(755), 1,
-      anon_sym_DASH_GT,
-    STATE(154), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(751), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(747), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4498] = 6,
-    ACTIONS(761), 1,
-      anon_sym_section,
-    STATE(205), 1,
-      sym__section_opt,
-    STATE(206), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(757), 4,
+    ACTIONS(750), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(746), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4522] = 6,
-    ACTIONS(336), 1,
+  [4425] = 7,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(748), 1,
+      anon_sym_default,
+    STATE(154), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(391), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(750), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(752), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4452] = 5,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(756), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(754), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4475] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(763), 1,
+    ACTIONS(758), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(95), 5,
+    STATE(253), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4546] = 6,
-    ACTIONS(336), 1,
+  [4499] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(765), 1,
+    ACTIONS(760), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 5,
+    STATE(262), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4570] = 6,
-    ACTIONS(336), 1,
+  [4523] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(767), 1,
+    ACTIONS(762), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(279), 5,
+    STATE(101), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4594] = 6,
-    ACTIONS(336), 1,
+  [4547] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(769), 1,
+    ACTIONS(764), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(280), 5,
+    STATE(231), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4618] = 6,
-    ACTIONS(336), 1,
+  [4571] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(771), 1,
+    ACTIONS(766), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 5,
+    STATE(153), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4642] = 3,
+  [4595] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(768), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4619] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(770), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4643] = 3,
     ACTIONS(75), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14847,95 +14830,151 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4660] = 6,
-    ACTIONS(336), 1,
+  [4661] = 7,
+    ACTIONS(774), 1,
+      anon_sym_proto,
+    ACTIONS(778), 1,
+      anon_sym_handle,
+    ACTIONS(780), 1,
+      anon_sym_DASH_GT,
+    STATE(156), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(776), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(772), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4687] = 7,
+    ACTIONS(774), 1,
+      anon_sym_proto,
+    ACTIONS(778), 1,
+      anon_sym_handle,
+    ACTIONS(782), 1,
+      anon_sym_DASH_GT,
+    STATE(149), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(776), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(772), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4713] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(773), 1,
+    ACTIONS(784), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(152), 5,
+    STATE(276), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4684] = 7,
-    ACTIONS(749), 1,
-      anon_sym_proto,
-    ACTIONS(753), 1,
-      anon_sym_handle,
-    ACTIONS(775), 1,
-      anon_sym_DASH_GT,
-    STATE(142), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(751), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(747), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4710] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
+  [4737] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(777), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4730] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(781), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4750] = 7,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
     ACTIONS(786), 1,
-      anon_sym_proto,
-    ACTIONS(792), 1,
-      anon_sym_handle,
-    ACTIONS(795), 1,
-      anon_sym_DASH_GT,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4761] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(788), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4781] = 5,
+    ACTIONS(794), 1,
+      anon_sym_default,
     STATE(154), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(797), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(792), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4803] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4827] = 7,
+    ACTIONS(805), 1,
+      anon_sym_proto,
+    ACTIONS(811), 1,
+      anon_sym_handle,
+    ACTIONS(814), 1,
+      anon_sym_DASH_GT,
+    STATE(156), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(789), 2,
+    ACTIONS(808), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(783), 3,
+    ACTIONS(802), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
-  [4776] = 3,
+  [4853] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14950,7 +14989,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4794] = 3,
+  [4871] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14965,14 +15004,302 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4812] = 6,
-    ACTIONS(336), 1,
+  [4889] = 6,
+    ACTIONS(820), 1,
+      anon_sym_section,
+    STATE(223), 1,
+      sym__section_opt,
+    STATE(224), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(816), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4913] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(797), 1,
+    ACTIONS(822), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(241), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4937] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(824), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(243), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4961] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(826), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(244), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4985] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(828), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5009] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(830), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(246), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5033] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(832), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(247), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5057] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(834), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(248), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5081] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(836), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5105] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(838), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(250), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5129] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(840), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5153] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(842), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5177] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(844), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(254), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5201] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(846), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5225] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(848), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5249] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(850), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5273] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(852), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -14983,14 +15310,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4836] = 6,
-    ACTIONS(336), 1,
+  [5297] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(799), 1,
+    ACTIONS(854), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5321] = 6,
+    ACTIONS(350), 1,
+      anon_sym_DASH,
+    ACTIONS(354), 1,
+      anon_sym_LPAREN,
+    ACTIONS(742), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15001,32 +15346,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4860] = 6,
-    ACTIONS(336), 1,
+  [5345] = 6,
+    ACTIONS(350), 1,
       anon_sym_DASH,
-    ACTIONS(340), 1,
+    ACTIONS(354), 1,
       anon_sym_LPAREN,
-    ACTIONS(737), 1,
+    ACTIONS(742), 1,
       sym_identifier,
-    ACTIONS(801), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4884] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(803), 1,
+    ACTIONS(858), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15037,334 +15364,27 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4908] = 6,
-    ACTIONS(336), 1,
+  [5369] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
       anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(805), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(262), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4932] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(807), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(263), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4956] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(809), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4980] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(811), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5004] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(813), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5028] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(815), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(267), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5052] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(817), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5076] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(819), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5100] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(821), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(270), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5124] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(823), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(271), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5148] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(825), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(272), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5172] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(827), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(273), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5196] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(829), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(274), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5220] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(831), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(275), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5244] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(833), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5268] = 6,
-    ACTIONS(336), 1,
-      anon_sym_DASH,
-    ACTIONS(340), 1,
-      anon_sym_LPAREN,
-    ACTIONS(737), 1,
-      sym_identifier,
-    ACTIONS(835), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(277), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5292] = 5,
-    ACTIONS(839), 1,
-      anon_sym_default,
-    STATE(177), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(837), 5,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(860), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [5314] = 7,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(845), 1,
-      sym_nat_target,
-    STATE(13), 1,
-      sym_interpolation,
+  [5389] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5339] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(847), 8,
+    ACTIONS(862), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15373,136 +15393,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5354] = 6,
-    ACTIONS(851), 1,
-      anon_sym_mode,
-    ACTIONS(854), 1,
-      anon_sym_section,
-    STATE(180), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(257), 1,
-      sym__section_opt,
+  [5404] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(849), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5377] = 5,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(859), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(857), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5398] = 5,
-    ACTIONS(863), 1,
-      anon_sym_within,
-    ACTIONS(866), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(182), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(861), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(869), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5434] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(871), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5449] = 5,
-    ACTIONS(512), 1,
-      anon_sym_port,
-    ACTIONS(875), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(190), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(873), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5470] = 6,
-    ACTIONS(761), 1,
-      anon_sym_section,
-    ACTIONS(879), 1,
-      anon_sym_mode,
-    STATE(187), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(257), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(877), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5493] = 6,
-    ACTIONS(761), 1,
-      anon_sym_section,
-    ACTIONS(879), 1,
-      anon_sym_mode,
-    STATE(180), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(257), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(881), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5516] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(883), 8,
+    ACTIONS(864), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15511,57 +15406,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5531] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [5419] = 6,
+    ACTIONS(868), 1,
+      anon_sym_mode,
+    ACTIONS(871), 1,
+      anon_sym_section,
+    STATE(182), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(245), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5554] = 5,
-    ACTIONS(512), 1,
-      anon_sym_port,
-    ACTIONS(875), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(182), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(885), 4,
+    ACTIONS(866), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5575] = 2,
+  [5442] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(887), 8,
+    ACTIONS(874), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5590] = 2,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5457] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(795), 8,
+    ACTIONS(814), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -15570,85 +15449,447 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5605] = 7,
-    ACTIONS(275), 1,
+  [5472] = 7,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(692), 1,
+    ACTIONS(674), 1,
       sym_integer,
-    ACTIONS(694), 1,
+    ACTIONS(676), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(889), 1,
+    ACTIONS(876), 1,
       anon_sym_default,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(39), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5630] = 3,
+  [5497] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(893), 3,
+    STATE(121), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5520] = 6,
+    ACTIONS(820), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(182), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(245), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(878), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5543] = 5,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(882), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5564] = 5,
+    ACTIONS(533), 1,
+      anon_sym_port,
+    ACTIONS(888), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(886), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5585] = 7,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(890), 1,
+      sym_nat_target,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5610] = 6,
+    ACTIONS(820), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(187), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(245), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5633] = 5,
+    ACTIONS(533), 1,
+      anon_sym_port,
+    ACTIONS(888), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(894), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5654] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(898), 3,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-    ACTIONS(891), 5,
+    ACTIONS(896), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5647] = 6,
-    ACTIONS(158), 1,
+  [5671] = 5,
+    ACTIONS(903), 1,
+      anon_sym_within,
+    ACTIONS(906), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(901), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5692] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(909), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5707] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(911), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5722] = 6,
+    ACTIONS(176), 1,
       anon_sym_table,
-    ACTIONS(896), 1,
+    ACTIONS(913), 1,
       anon_sym_DOT,
-    ACTIONS(898), 1,
+    ACTIONS(916), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(900), 1,
+    ACTIONS(919), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(215), 3,
+    STATE(197), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5669] = 4,
-    STATE(212), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5744] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(902), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5687] = 5,
-    STATE(197), 1,
+    STATE(117), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5766] = 5,
+    STATE(225), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(904), 2,
+    ACTIONS(85), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(906), 2,
+    ACTIONS(922), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(8), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5707] = 5,
-    STATE(197), 1,
+  [5786] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5808] = 7,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(924), 1,
+      aux_sym__name_start_token1,
+    STATE(280), 1,
+      sym_peer_name,
+    STATE(299), 1,
+      sym__if_name,
+    STATE(443), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5832] = 5,
+    ACTIONS(928), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(930), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(926), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(204), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5852] = 6,
+    ACTIONS(158), 1,
+      anon_sym_table,
+    ACTIONS(932), 1,
+      anon_sym_DOT,
+    ACTIONS(934), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(936), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(205), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5874] = 5,
+    ACTIONS(930), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(940), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(938), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(206), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5894] = 6,
+    ACTIONS(168), 1,
+      anon_sym_table,
+    ACTIONS(936), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(942), 1,
+      anon_sym_DOT,
+    ACTIONS(944), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5916] = 5,
+    ACTIONS(948), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(951), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(946), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(206), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [5936] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(954), 1,
+      anon_sym_DOT,
+    ACTIONS(956), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(958), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(208), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5958] = 6,
+    ACTIONS(168), 1,
+      anon_sym_on,
+    ACTIONS(958), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(960), 1,
+      anon_sym_DOT,
+    ACTIONS(962), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5980] = 6,
+    ACTIONS(176), 1,
+      anon_sym_on,
+    ACTIONS(964), 1,
+      anon_sym_DOT,
+    ACTIONS(967), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(970), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6002] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6024] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(973), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6038] = 5,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    ACTIONS(977), 1,
+      anon_sym_mode,
+    STATE(390), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(975), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6058] = 5,
+    STATE(214), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15656,626 +15897,587 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(909), 2,
+    ACTIONS(979), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5727] = 5,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    ACTIONS(913), 1,
-      anon_sym_mode,
-    STATE(392), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(911), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5747] = 7,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(915), 1,
-      aux_sym__name_start_token1,
-    STATE(227), 1,
-      sym_peer_name,
-    STATE(285), 1,
-      sym__if_name,
-    STATE(433), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5771] = 5,
-    ACTIONS(917), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(919), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5791] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5813] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5835] = 5,
-    STATE(197), 1,
+  [6078] = 5,
+    STATE(225), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(83), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(921), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5855] = 4,
-    STATE(196), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(923), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5873] = 4,
-    STATE(212), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(925), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(927), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [5905] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5927] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5949] = 5,
-    STATE(198), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(921), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5969] = 5,
-    ACTIONS(931), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(933), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(929), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(214), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5989] = 4,
-    STATE(212), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(937), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(935), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6007] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(940), 2,
+    ACTIONS(981), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6027] = 5,
-    ACTIONS(933), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(944), 1,
-      aux_sym__imm_name_part_token1,
+  [6098] = 5,
+    STATE(199), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(942), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(216), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6047] = 6,
-    ACTIONS(168), 1,
-      anon_sym_table,
-    ACTIONS(900), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(946), 1,
-      anon_sym_DOT,
-    ACTIONS(948), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(217), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6069] = 5,
-    ACTIONS(952), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(955), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(950), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(216), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6089] = 6,
-    ACTIONS(176), 1,
-      anon_sym_table,
-    ACTIONS(958), 1,
-      anon_sym_DOT,
-    ACTIONS(961), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(964), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(217), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6111] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(967), 1,
-      anon_sym_DOT,
-    ACTIONS(969), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(219), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6133] = 6,
-    ACTIONS(168), 1,
-      anon_sym_on,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(973), 1,
-      anon_sym_DOT,
-    ACTIONS(975), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(220), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6155] = 6,
-    ACTIONS(176), 1,
-      anon_sym_on,
-    ACTIONS(977), 1,
-      anon_sym_DOT,
-    ACTIONS(980), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(983), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(220), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6177] = 6,
-    ACTIONS(275), 1,
+    ACTIONS(83), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(981), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6118] = 6,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(692), 1,
+    ACTIONS(674), 1,
       sym_integer,
-    ACTIONS(694), 1,
+    ACTIONS(676), 1,
       aux_sym_ipv6_address_token1,
-    STATE(13), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 3,
+    STATE(73), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6199] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(185), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6221] = 4,
-    ACTIONS(275), 1,
+  [6140] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 2,
+    STATE(73), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(986), 4,
+    ACTIONS(983), 4,
       anon_sym_host,
       anon_sym_link,
       anon_sym_global,
       sym_integer,
-  [6239] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(692), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(13), 1,
-      sym_interpolation,
+  [6158] = 4,
+    STATE(219), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6261] = 4,
-    ACTIONS(988), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6278] = 5,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(990), 1,
-      sym_identifier,
-    ACTIONS(992), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [6297] = 4,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(382), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(994), 4,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(985), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6314] = 4,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(388), 1,
-      sym_block,
+  [6176] = 4,
+    STATE(219), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(989), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(987), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6194] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(184), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6216] = 5,
+    ACTIONS(992), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(994), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6236] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6258] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
     ACTIONS(996), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6331] = 6,
-    ACTIONS(998), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1000), 1,
-      anon_sym_LBRACE,
-    STATE(207), 1,
-      sym__ns_name,
-    STATE(417), 1,
-      sym_namespace_name,
+  [6276] = 4,
+    STATE(219), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(211), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6352] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(443), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6373] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(247), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6394] = 4,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(318), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1004), 4,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(998), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6411] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(249), 1,
-      sym_interface_name,
+  [6294] = 5,
+    STATE(225), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6432] = 6,
-    ACTIONS(1006), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1008), 1,
+    ACTIONS(1000), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1002), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6314] = 6,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(434), 1,
-      sym_interface_name,
+    ACTIONS(674), 1,
+      sym_integer,
+    ACTIONS(676), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(195), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6453] = 6,
-    ACTIONS(1010), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1012), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(444), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(218), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6474] = 4,
-    ACTIONS(1014), 1,
+    STATE(114), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6336] = 4,
+    ACTIONS(1005), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(779), 2,
+    ACTIONS(790), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(563), 3,
+    ACTIONS(610), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6491] = 6,
-    ACTIONS(1016), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1018), 1,
+  [6353] = 6,
+    ACTIONS(352), 1,
       anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(84), 1,
+    STATE(273), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 2,
+    STATE(119), 2,
       sym__name_start,
       sym_interpolation,
-  [6512] = 5,
-    ACTIONS(494), 1,
+  [6374] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(230), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6395] = 4,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(359), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1009), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(248), 1,
+  [6412] = 4,
+    ACTIONS(1011), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6429] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(235), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6450] = 6,
+    ACTIONS(1013), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1015), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(452), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(203), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6471] = 6,
+    ACTIONS(1017), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1019), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(455), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6492] = 4,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1021), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6509] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(355), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6530] = 6,
+    ACTIONS(1023), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1025), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(86), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6551] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6564] = 5,
+    ACTIONS(511), 1,
+      anon_sym_GT,
+    STATE(283), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1020), 2,
+    ACTIONS(1027), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(78), 2,
+    STATE(83), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6531] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(254), 1,
-      sym_interface_name,
+  [6583] = 4,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(387), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 2,
+    ACTIONS(1029), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6600] = 4,
+    ACTIONS(1031), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6617] = 6,
+    ACTIONS(1033), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1035), 1,
+      anon_sym_LBRACE,
+    STATE(28), 1,
+      sym_interface_name,
+    STATE(70), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(30), 2,
       sym__name_start,
       sym_interpolation,
-  [6552] = 6,
-    ACTIONS(1022), 1,
+  [6638] = 4,
+    ACTIONS(1037), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6655] = 4,
+    ACTIONS(1039), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6672] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1041), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6685] = 4,
+    ACTIONS(1043), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6702] = 4,
+    ACTIONS(1045), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6719] = 4,
+    ACTIONS(1047), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6736] = 4,
+    ACTIONS(1049), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6753] = 4,
+    ACTIONS(1051), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6770] = 4,
+    ACTIONS(1053), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6787] = 4,
+    ACTIONS(1055), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6804] = 4,
+    ACTIONS(1057), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6821] = 4,
+    ACTIONS(1059), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6838] = 6,
+    ACTIONS(1061), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1024), 1,
+    ACTIONS(1063), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -16284,555 +16486,350 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(57), 2,
+    STATE(58), 2,
       sym__name_start,
       sym_interpolation,
-  [6573] = 5,
-    ACTIONS(494), 1,
+  [6859] = 4,
+    ACTIONS(1065), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6876] = 4,
+    ACTIONS(1067), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6893] = 4,
+    ACTIONS(1069), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6910] = 4,
+    ACTIONS(1071), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6927] = 4,
+    ACTIONS(1073), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6944] = 4,
+    ACTIONS(1075), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6961] = 4,
+    ACTIONS(1077), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6978] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1079), 1,
+      aux_sym__name_start_token1,
+    STATE(211), 1,
+      sym__ns_name,
+    STATE(282), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(140), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6999] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1083), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1081), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(250), 1,
+  [7014] = 5,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(274), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1020), 2,
+    ACTIONS(1085), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(78), 2,
+    STATE(77), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6592] = 2,
+  [7033] = 5,
+    ACTIONS(1090), 1,
+      anon_sym_GT,
+    STATE(266), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1026), 6,
+    ACTIONS(1087), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(90), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7052] = 6,
+    ACTIONS(1092), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE,
+    STATE(211), 1,
+      sym__ns_name,
+    STATE(422), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7073] = 5,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      sym_identifier,
+    ACTIONS(1098), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(23), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7092] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(458), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7113] = 6,
+    ACTIONS(1023), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1025), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(28), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7134] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1100), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6605] = 6,
-    ACTIONS(1028), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1030), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(199), 1,
-      sym_interface_name,
+  [7147] = 4,
+    ACTIONS(1102), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6626] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1032), 1,
-      aux_sym__name_start_token1,
-    STATE(207), 1,
-      sym__ns_name,
-    STATE(232), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(134), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6647] = 6,
-    ACTIONS(1016), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1018), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(27), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6668] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(935), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6681] = 4,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(363), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1034), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6698] = 5,
-    ACTIONS(1039), 1,
-      anon_sym_GT,
-    STATE(248), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1036), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(85), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6717] = 4,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(366), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1041), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6734] = 5,
-    ACTIONS(496), 1,
-      anon_sym_GT,
-    STATE(248), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1043), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(79), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6753] = 4,
-    ACTIONS(1045), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
+    ACTIONS(790), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(563), 3,
+    ACTIONS(610), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6770] = 2,
+  [7164] = 4,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(371), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(861), 6,
+    ACTIONS(1104), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7181] = 5,
+    ACTIONS(499), 1,
+      anon_sym_GT,
+    STATE(266), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1106), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7200] = 4,
+    ACTIONS(1108), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7217] = 4,
+    ACTIONS(1110), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7234] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(901), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6783] = 4,
-    ACTIONS(381), 1,
+  [7247] = 5,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1112), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7266] = 4,
+    ACTIONS(393), 1,
       anon_sym_LT,
     STATE(325), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1047), 4,
+    ACTIONS(1116), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6800] = 4,
-    ACTIONS(381), 1,
+  [7283] = 4,
+    ACTIONS(393), 1,
       anon_sym_LT,
-    STATE(306), 1,
+    STATE(357), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1049), 4,
+    ACTIONS(1118), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6817] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
+  [7300] = 6,
+    ACTIONS(1120), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(340), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6838] = 5,
-    ACTIONS(492), 1,
-      anon_sym_GT,
-    STATE(238), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1051), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(77), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6857] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1053), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6870] = 4,
-    ACTIONS(1055), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6887] = 6,
-    ACTIONS(1057), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1059), 1,
-      anon_sym_LBRACE,
-    STATE(27), 1,
-      sym_interface_name,
-    STATE(70), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(28), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6908] = 4,
-    ACTIONS(1061), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6925] = 4,
-    ACTIONS(1063), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6942] = 4,
-    ACTIONS(1065), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6959] = 4,
-    ACTIONS(1067), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6976] = 4,
-    ACTIONS(1069), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6993] = 4,
-    ACTIONS(1071), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7010] = 4,
-    ACTIONS(1073), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7027] = 4,
-    ACTIONS(1075), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7044] = 4,
-    ACTIONS(1077), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7061] = 4,
-    ACTIONS(1079), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7078] = 4,
-    ACTIONS(1081), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7095] = 4,
-    ACTIONS(1083), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7112] = 4,
-    ACTIONS(1085), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7129] = 4,
-    ACTIONS(1087), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7146] = 4,
-    ACTIONS(1089), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7163] = 4,
-    ACTIONS(1091), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7180] = 4,
-    ACTIONS(1093), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7197] = 4,
-    ACTIONS(1095), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7214] = 4,
-    ACTIONS(1097), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7231] = 4,
-    ACTIONS(1099), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7248] = 4,
-    ACTIONS(1101), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(563), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7265] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7280] = 6,
-    ACTIONS(1107), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1109), 1,
+    ACTIONS(1122), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(54), 1,
+    STATE(53), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -16840,247 +16837,314 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [7301] = 6,
-    ACTIONS(275), 1,
+  [7321] = 4,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(350), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1124), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7338] = 5,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(266), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1085), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(77), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7357] = 6,
+    ACTIONS(1126), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1128), 1,
       anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1113), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(212), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(188), 1,
+  [7378] = 4,
+    ACTIONS(1130), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(610), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7395] = 3,
+    ACTIONS(1132), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(110), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7409] = 5,
+    ACTIONS(1134), 1,
+      anon_sym_EQ,
+    ACTIONS(1136), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1139), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7427] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1142), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1144), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(369), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7321] = 6,
-    ACTIONS(275), 1,
+  [7447] = 4,
+    ACTIONS(239), 1,
       anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1113), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
+    ACTIONS(1146), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 3,
       sym_interpolation,
-    STATE(112), 1,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7463] = 5,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1007), 1,
+      aux_sym__name_start_token1,
+    STATE(293), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7481] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1142), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1148), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(111), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7341] = 2,
+  [7501] = 5,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(983), 1,
+      sym_integer,
+    ACTIONS(1150), 1,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1115), 5,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7519] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1152), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [7353] = 5,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      aux_sym__name_start_token1,
-    STATE(292), 1,
-      sym__if_name,
+  [7531] = 3,
+    STATE(109), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7371] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1113), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(60), 1,
-      sym_class_id,
+    ACTIONS(1154), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7545] = 6,
+    ACTIONS(1156), 1,
+      anon_sym_LT,
+    ACTIONS(1158), 1,
+      anon_sym_mode,
+    ACTIONS(1160), 1,
+      anon_sym_DQUOTE,
+    STATE(191), 1,
+      sym_string,
+    STATE(316), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7391] = 5,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(986), 1,
-      sym_integer,
-    ACTIONS(1117), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7409] = 6,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1113), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(192), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7429] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1111), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1119), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(335), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7449] = 5,
-    ACTIONS(1121), 1,
+  [7565] = 5,
+    ACTIONS(1162), 1,
       anon_sym_EQ,
-    ACTIONS(1123), 1,
+    ACTIONS(1164), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1125), 1,
+    ACTIONS(1166), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7583] = 5,
+    ACTIONS(1166), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1168), 1,
+      anon_sym_EQ,
+    ACTIONS(1170), 1,
+      aux_sym_sysctl_key_token2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(296), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7467] = 2,
+  [7601] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1127), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7479] = 5,
-    ACTIONS(1129), 1,
-      anon_sym_EQ,
-    ACTIONS(1131), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1134), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(293), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7497] = 3,
-    STATE(101), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1137), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7511] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1139), 5,
+    ACTIONS(1172), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7523] = 5,
-    ACTIONS(1125), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1141), 1,
-      anon_sym_EQ,
-    ACTIONS(1143), 1,
-      aux_sym_sysctl_key_token2,
+  [7613] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(293), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7541] = 6,
-    ACTIONS(1145), 1,
+    ACTIONS(1174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(1147), 1,
-      anon_sym_mode,
-    ACTIONS(1149), 1,
-      anon_sym_DQUOTE,
-    STATE(186), 1,
-      sym_string,
-    STATE(385), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7561] = 3,
-    STATE(87), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1137), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7575] = 5,
-    ACTIONS(275), 1,
+      anon_sym_GT,
+  [7625] = 6,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1151), 1,
-      anon_sym_ingress,
-    ACTIONS(1153), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(107), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7593] = 6,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1111), 1,
+    ACTIONS(1142), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1119), 1,
+    ACTIONS(1148), 1,
       aux_sym_class_id_token2,
-    STATE(23), 1,
+    STATE(21), 1,
       sym_interpolation,
-    STATE(305), 1,
+    STATE(196), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7613] = 3,
-    ACTIONS(1155), 1,
-      anon_sym_SLASH2,
+  [7645] = 5,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1176), 1,
+      anon_sym_ingress,
+    ACTIONS(1178), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(116), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7627] = 3,
-    ACTIONS(1157), 1,
+    STATE(94), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7663] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1142), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1148), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(61), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7683] = 3,
+    STATE(85), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1154), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7697] = 6,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1142), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1148), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(184), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7717] = 6,
+    ACTIONS(352), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1142), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1144), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(320), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7737] = 3,
+    ACTIONS(1180), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17090,359 +17154,310 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7641] = 3,
-    ACTIONS(1159), 1,
+  [7751] = 3,
+    ACTIONS(1182), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(104), 4,
+    ACTIONS(116), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7655] = 4,
-    ACTIONS(275), 1,
+  [7765] = 4,
+    ACTIONS(352), 1,
       anon_sym_LBRACE,
-    ACTIONS(1161), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7670] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1163), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7681] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1165), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7692] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(449), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7707] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1169), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7718] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(441), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7733] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    ACTIONS(1184), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 2,
+    STATE(353), 2,
       sym_interpolation,
       sym__int_value,
-  [7748] = 4,
-    ACTIONS(275), 1,
+  [7780] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1186), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7791] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1173), 1,
+    ACTIONS(1114), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
+    STATE(75), 2,
       sym_interpolation,
       sym__size_value,
-  [7763] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1173), 1,
-      sym_duration,
+  [7806] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7778] = 4,
-    ACTIONS(275), 1,
+    ACTIONS(1188), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7817] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1190), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7828] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1173), 1,
+    ACTIONS(1192), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7843] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7858] = 5,
+    ACTIONS(1156), 1,
+      anon_sym_LT,
+    ACTIONS(1160), 1,
+      anon_sym_DQUOTE,
+    STATE(159), 1,
+      sym_string,
+    STATE(309), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7875] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1194), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7886] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1196), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7897] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(983), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7912] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
+    STATE(75), 2,
       sym_interpolation,
       sym__rate_value,
-  [7793] = 4,
-    ACTIONS(275), 1,
+  [7927] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1198), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7938] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1200), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7949] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1175), 1,
+    ACTIONS(1202), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(58), 2,
+    STATE(116), 2,
       sym_interpolation,
       sym__int_value,
-  [7808] = 2,
+  [7964] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1177), 4,
+    ACTIONS(1204), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7819] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_size,
+  [7975] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(58), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7834] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 4,
+    ACTIONS(1206), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7845] = 2,
+  [7986] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1181), 4,
+    ACTIONS(1208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7856] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1183), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7867] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1185), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7878] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7893] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1189), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7904] = 4,
-    ACTIONS(338), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1191), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(337), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7919] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1193), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7930] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1195), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7941] = 4,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1197), 1,
+  [7997] = 4,
+    ACTIONS(1210), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(15), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7956] = 4,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1197), 1,
+  [8012] = 4,
+    ACTIONS(1210), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(12), 2,
+    STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7971] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1199), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7982] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1201), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7993] = 4,
-    ACTIONS(275), 1,
+  [8027] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1203), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(83), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8008] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1203), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(83), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8023] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1203), 1,
+    ACTIONS(1214), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(83), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [8038] = 2,
+  [8042] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1205), 4,
+    ACTIONS(1216), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8049] = 4,
-    ACTIONS(275), 1,
+  [8053] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1207), 1,
+    ACTIONS(1218), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-  [8064] = 2,
+  [8068] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1220), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1209), 4,
+    STATE(446), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8083] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(882), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8098] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8113] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1222), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8075] = 3,
-    ACTIONS(1213), 1,
-      anon_sym_icmp,
+  [8124] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1211), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8088] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1215), 4,
+    ACTIONS(1224), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8099] = 3,
+  [8135] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1226), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8146] = 3,
     ACTIONS(73), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -17452,25 +17467,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8112] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1217), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8123] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1219), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8134] = 3,
+  [8159] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -17480,16 +17477,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8147] = 2,
+  [8172] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1221), 4,
+    ACTIONS(1228), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8158] = 3,
+  [8183] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1000), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8194] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17499,7 +17505,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8171] = 3,
+  [8207] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1230), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8218] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17509,25 +17524,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8184] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1223), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8195] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1225), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8206] = 3,
+  [8231] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17537,18 +17534,18 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(75), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [8219] = 4,
-    ACTIONS(275), 1,
+  [8244] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1227), 1,
+    ACTIONS(1232), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 2,
+    STATE(57), 2,
       sym_interpolation,
       sym__int_value,
-  [8234] = 3,
+  [8259] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17558,588 +17555,681 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [8247] = 4,
-    ACTIONS(275), 1,
+  [8272] = 5,
+    ACTIONS(1234), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1236), 1,
       anon_sym_LBRACE,
-    ACTIONS(1229), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 2,
+    STATE(297), 1,
       sym_interpolation,
-      sym__int_value,
-  [8262] = 4,
-    ACTIONS(275), 1,
+    STATE(441), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8289] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1231), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(191), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8277] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(857), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8292] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(454), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8307] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8322] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(986), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8337] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1235), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8352] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8363] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1239), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8374] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1241), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8389] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1241), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8404] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1241), 1,
+    ACTIONS(1238), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(277), 2,
       sym_interpolation,
       sym__duration_value,
-  [8419] = 2,
+  [8304] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1243), 4,
+    ACTIONS(1240), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8430] = 2,
+  [8315] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1245), 4,
+    ACTIONS(1242), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8441] = 4,
-    ACTIONS(275), 1,
+  [8326] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1244), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8337] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1246), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8348] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1248), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8359] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1250), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8370] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1252), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8381] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1247), 1,
+    ACTIONS(1254), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8396] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1256), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8407] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1258), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(50), 2,
+    STATE(181), 2,
       sym_interpolation,
       sym__int_value,
-  [8456] = 2,
+  [8422] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1249), 4,
+    ACTIONS(1260), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8467] = 2,
+  [8433] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1251), 4,
+    ACTIONS(1262), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8478] = 4,
-    ACTIONS(338), 1,
+  [8444] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1264), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8455] = 4,
+    ACTIONS(352), 1,
       anon_sym_LBRACE,
-    ACTIONS(1253), 1,
+    ACTIONS(1266), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(228), 2,
+    STATE(240), 2,
       sym_interpolation,
       sym__int_value,
-  [8493] = 4,
-    ACTIONS(275), 1,
+  [8470] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1268), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8481] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1255), 1,
+    ACTIONS(1270), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 2,
+    STATE(132), 2,
       sym_interpolation,
       sym__int_value,
-  [8508] = 4,
-    ACTIONS(275), 1,
+  [8496] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1272), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8507] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1257), 1,
+    ACTIONS(1274), 1,
       sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8522] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1276), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8533] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1278), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8544] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1280), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8555] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1114), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8570] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1282), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8581] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1284), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8596] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(438), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8611] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(442), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8626] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1286), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(184), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8641] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1288), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(129), 2,
       sym_interpolation,
-      sym__int_value,
-  [8523] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1259), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(436), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8538] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1261), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8549] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1263), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8564] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1265), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8579] = 4,
-    ACTIONS(275), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1241), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8594] = 4,
-    ACTIONS(656), 1,
+      sym__size_value,
+  [8656] = 4,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
+    ACTIONS(1212), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(302), 2,
+    STATE(306), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8609] = 4,
-    ACTIONS(656), 1,
+  [8671] = 4,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
+    ACTIONS(1212), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(303), 2,
+    STATE(307), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8624] = 2,
+  [8686] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1267), 4,
+    ACTIONS(1290), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8635] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1269), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8646] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(904), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8657] = 4,
-    ACTIONS(1271), 1,
+  [8697] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1273), 1,
+    ACTIONS(1288), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
+    STATE(129), 2,
       sym_interpolation,
       sym__duration_value,
-  [8672] = 4,
-    ACTIONS(275), 1,
+  [8712] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    ACTIONS(1241), 1,
+    ACTIONS(1288), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8727] = 3,
+    ACTIONS(1294), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1292), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8740] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1296), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(62), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8755] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1298), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8770] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1296), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(62), 2,
       sym_interpolation,
       sym__size_value,
-  [8687] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1275), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8698] = 5,
-    ACTIONS(1145), 1,
-      anon_sym_LT,
-    ACTIONS(1149), 1,
-      anon_sym_DQUOTE,
-    STATE(143), 1,
-      sym_string,
-    STATE(342), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8715] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1277), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8726] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8737] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1281), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8748] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8759] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8770] = 5,
-    ACTIONS(1287), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1289), 1,
+  [8785] = 4,
+    ACTIONS(315), 1,
       anon_sym_LBRACE,
-    STATE(291), 1,
+    ACTIONS(1300), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
       sym_interpolation,
-    STATE(450), 1,
-      sym_sysctl_key,
+      sym__int_value,
+  [8800] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8787] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 4,
+    ACTIONS(1302), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8798] = 2,
+  [8811] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1293), 4,
+    ACTIONS(1304), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8822] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1306), 4,
       anon_sym_bridge,
       anon_sym_private,
       anon_sym_vepa,
       anon_sym_passthru,
-  [8809] = 2,
+  [8833] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1295), 4,
+    ACTIONS(1308), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8820] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
+  [8844] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(439), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8835] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(446), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8850] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(447), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8865] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(452), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8880] = 4,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1167), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(453), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8895] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1297), 4,
+    ACTIONS(1310), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8906] = 4,
-    ACTIONS(1149), 1,
+  [8855] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1312), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8866] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1314), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8881] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1314), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8896] = 4,
+    ACTIONS(315), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1314), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8911] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(449), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8926] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(437), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8941] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(450), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8956] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(451), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8971] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(456), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8986] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1212), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(457), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9001] = 4,
+    ACTIONS(239), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1316), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(48), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9016] = 4,
+    ACTIONS(1160), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1299), 1,
-      sym_section_name,
-    STATE(179), 1,
+    ACTIONS(1318), 1,
+      sym_sysctl_value,
+    STATE(323), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8920] = 4,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1301), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
+  [9030] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8934] = 4,
-    ACTIONS(1145), 1,
+    ACTIONS(1090), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9040] = 4,
+    ACTIONS(1156), 1,
       anon_sym_LT,
-    ACTIONS(1303), 1,
+    ACTIONS(1320), 1,
       anon_sym_policy,
-    STATE(378), 1,
+    STATE(339), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8948] = 4,
-    ACTIONS(656), 1,
+  [9054] = 4,
+    ACTIONS(1210), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1305), 1,
+    ACTIONS(1322), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8962] = 4,
-    ACTIONS(656), 1,
+  [9068] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1286), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9078] = 4,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1307), 1,
+    ACTIONS(1322), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9092] = 4,
+    ACTIONS(1210), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1324), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8976] = 4,
-    ACTIONS(656), 1,
+  [9106] = 4,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1301), 1,
+    ACTIONS(1324), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9120] = 4,
+    ACTIONS(665), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1326), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8990] = 4,
-    ACTIONS(1149), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1309), 1,
-      sym_sysctl_value,
-    STATE(365), 1,
-      sym_string,
+  [9134] = 4,
+    ACTIONS(1210), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1326), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9004] = 4,
-    ACTIONS(338), 1,
+  [9148] = 4,
+    ACTIONS(352), 1,
       anon_sym_LBRACE,
-    ACTIONS(1311), 1,
+    ACTIONS(1328), 1,
       sym_mac_address,
-    STATE(339), 1,
+    STATE(354), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9018] = 2,
+  [9162] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18147,7 +18237,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9028] = 2,
+  [9172] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18155,326 +18245,300 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9038] = 2,
+  [9182] = 4,
+    ACTIONS(1160), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1330), 1,
+      sym_section_name,
+    STATE(183), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1039), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9048] = 2,
+  [9196] = 3,
+    ACTIONS(1160), 1,
+      anon_sym_DQUOTE,
+    STATE(324), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1235), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9058] = 4,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1305), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
+  [9207] = 3,
+    ACTIONS(1332), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1334), 1,
+      aux_sym_string_token1,
+    ACTIONS(1336), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9218] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9072] = 4,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1307), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9086] = 3,
-    ACTIONS(381), 1,
+    ACTIONS(1338), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9227] = 3,
+    ACTIONS(393), 1,
       anon_sym_LT,
-    STATE(315), 1,
+    STATE(342), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9097] = 3,
-    ACTIONS(381), 1,
-      anon_sym_LT,
-    STATE(371), 1,
-      sym_block,
+  [9238] = 3,
+    ACTIONS(1210), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9108] = 3,
-    ACTIONS(1145), 1,
-      anon_sym_LT,
-    STATE(357), 1,
-      sym_rule_block,
+  [9249] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9119] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1313), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9128] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1315), 2,
+    ACTIONS(1340), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [9137] = 2,
+  [9258] = 3,
+    ACTIONS(393), 1,
+      anon_sym_LT,
+    STATE(336), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1317), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9146] = 3,
-    ACTIONS(1145), 1,
+  [9269] = 3,
+    ACTIONS(742), 1,
+      sym_identifier,
+    STATE(459), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9280] = 3,
+    ACTIONS(1096), 1,
+      sym_identifier,
+    STATE(444), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9291] = 3,
+    ACTIONS(742), 1,
+      sym_identifier,
+    STATE(447), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9302] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1342), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9311] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1344), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9320] = 3,
+    ACTIONS(1156), 1,
       anon_sym_LT,
     STATE(317), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9157] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1175), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9166] = 3,
-    ACTIONS(990), 1,
-      sym_identifier,
-    STATE(432), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9177] = 3,
-    ACTIONS(1197), 1,
+  [9331] = 3,
+    ACTIONS(665), 1,
       anon_sym_LBRACE2,
     STATE(22), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9188] = 2,
+  [9342] = 3,
+    ACTIONS(1156), 1,
+      anon_sym_LT,
+    STATE(388), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1319), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9197] = 3,
-    ACTIONS(737), 1,
-      sym_identifier,
-    STATE(451), 1,
-      sym_variable,
+  [9353] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9208] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1321), 2,
+    ACTIONS(1346), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9217] = 3,
-    ACTIONS(1149), 1,
-      anon_sym_DQUOTE,
-    STATE(362), 1,
-      sym_string,
+  [9362] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9228] = 3,
-    ACTIONS(737), 1,
-      sym_identifier,
-    STATE(445), 1,
-      sym_variable,
+    ACTIONS(1348), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [9371] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9239] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1323), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9248] = 3,
-    ACTIONS(656), 1,
-      anon_sym_LBRACE2,
-    STATE(22), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9259] = 3,
-    ACTIONS(1325), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1327), 1,
-      aux_sym_string_token1,
-    ACTIONS(1329), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9270] = 2,
-    ACTIONS(1331), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9278] = 2,
-    ACTIONS(1333), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9286] = 2,
-    ACTIONS(1335), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9294] = 2,
-    ACTIONS(1337), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9302] = 2,
-    ACTIONS(1339), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9310] = 2,
-    ACTIONS(285), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9318] = 2,
-    ACTIONS(1341), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9326] = 2,
-    ACTIONS(1343), 1,
+    ACTIONS(1296), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9380] = 2,
+    ACTIONS(1350), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9334] = 2,
-    ACTIONS(1345), 1,
+  [9388] = 2,
+    ACTIONS(1352), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9396] = 2,
+    ACTIONS(1354), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9342] = 2,
-    ACTIONS(1347), 1,
+  [9404] = 2,
+    ACTIONS(1356), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9412] = 2,
+    ACTIONS(1358), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9420] = 2,
+    ACTIONS(1360), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9350] = 2,
-    ACTIONS(1349), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9358] = 2,
-    ACTIONS(1351), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9366] = 2,
-    ACTIONS(1353), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9374] = 2,
-    ACTIONS(1355), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9382] = 2,
-    ACTIONS(1357), 1,
+  [9428] = 2,
+    ACTIONS(1362), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9390] = 2,
-    ACTIONS(1359), 1,
+  [9436] = 2,
+    ACTIONS(1364), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9398] = 2,
-    ACTIONS(1361), 1,
+  [9444] = 2,
+    ACTIONS(1366), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9406] = 2,
-    ACTIONS(1363), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9414] = 2,
-    ACTIONS(1365), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9422] = 2,
-    ACTIONS(1367), 1,
+  [9452] = 2,
+    ACTIONS(1368), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9430] = 2,
-    ACTIONS(1369), 1,
+  [9460] = 2,
+    ACTIONS(1370), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9468] = 2,
+    ACTIONS(295), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9476] = 2,
+    ACTIONS(1372), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9438] = 2,
-    ACTIONS(1371), 1,
+  [9484] = 2,
+    ACTIONS(1374), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9492] = 2,
+    ACTIONS(1376), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9446] = 2,
-    ACTIONS(1373), 1,
+  [9500] = 2,
+    ACTIONS(1378), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9454] = 2,
-    ACTIONS(1375), 1,
+  [9508] = 2,
+    ACTIONS(1380), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9462] = 2,
-    ACTIONS(1377), 1,
+  [9516] = 2,
+    ACTIONS(1382), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9524] = 2,
+    ACTIONS(1384), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9532] = 2,
+    ACTIONS(1386), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9540] = 2,
+    ACTIONS(1388), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9548] = 2,
+    ACTIONS(1390), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9556] = 2,
+    ACTIONS(1392), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9564] = 2,
+    ACTIONS(1394), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9572] = 2,
+    ACTIONS(1396), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18494,440 +18558,444 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(19)] = 591,
   [SMALL_STATE(20)] = 635,
   [SMALL_STATE(21)] = 675,
-  [SMALL_STATE(22)] = 714,
-  [SMALL_STATE(23)] = 751,
+  [SMALL_STATE(22)] = 712,
+  [SMALL_STATE(23)] = 749,
   [SMALL_STATE(24)] = 788,
   [SMALL_STATE(25)] = 830,
   [SMALL_STATE(26)] = 872,
   [SMALL_STATE(27)] = 914,
-  [SMALL_STATE(28)] = 944,
+  [SMALL_STATE(28)] = 954,
   [SMALL_STATE(29)] = 984,
   [SMALL_STATE(30)] = 1024,
   [SMALL_STATE(31)] = 1064,
   [SMALL_STATE(32)] = 1095,
   [SMALL_STATE(33)] = 1126,
   [SMALL_STATE(34)] = 1176,
-  [SMALL_STATE(35)] = 1226,
-  [SMALL_STATE(36)] = 1276,
-  [SMALL_STATE(37)] = 1323,
-  [SMALL_STATE(38)] = 1356,
-  [SMALL_STATE(39)] = 1403,
-  [SMALL_STATE(40)] = 1434,
-  [SMALL_STATE(41)] = 1481,
-  [SMALL_STATE(42)] = 1528,
-  [SMALL_STATE(43)] = 1575,
-  [SMALL_STATE(44)] = 1606,
-  [SMALL_STATE(45)] = 1653,
-  [SMALL_STATE(46)] = 1700,
-  [SMALL_STATE(47)] = 1747,
-  [SMALL_STATE(48)] = 1794,
-  [SMALL_STATE(49)] = 1823,
-  [SMALL_STATE(50)] = 1852,
-  [SMALL_STATE(51)] = 1880,
-  [SMALL_STATE(52)] = 1926,
-  [SMALL_STATE(53)] = 1954,
-  [SMALL_STATE(54)] = 1982,
-  [SMALL_STATE(55)] = 2010,
-  [SMALL_STATE(56)] = 2046,
-  [SMALL_STATE(57)] = 2082,
-  [SMALL_STATE(58)] = 2118,
-  [SMALL_STATE(59)] = 2143,
-  [SMALL_STATE(60)] = 2186,
-  [SMALL_STATE(61)] = 2229,
-  [SMALL_STATE(62)] = 2254,
-  [SMALL_STATE(63)] = 2292,
-  [SMALL_STATE(64)] = 2316,
-  [SMALL_STATE(65)] = 2354,
-  [SMALL_STATE(66)] = 2378,
-  [SMALL_STATE(67)] = 2416,
-  [SMALL_STATE(68)] = 2440,
-  [SMALL_STATE(69)] = 2474,
-  [SMALL_STATE(70)] = 2508,
-  [SMALL_STATE(71)] = 2532,
-  [SMALL_STATE(72)] = 2566,
-  [SMALL_STATE(73)] = 2590,
-  [SMALL_STATE(74)] = 2613,
-  [SMALL_STATE(75)] = 2636,
-  [SMALL_STATE(76)] = 2677,
-  [SMALL_STATE(77)] = 2718,
-  [SMALL_STATE(78)] = 2759,
-  [SMALL_STATE(79)] = 2800,
-  [SMALL_STATE(80)] = 2841,
-  [SMALL_STATE(81)] = 2866,
-  [SMALL_STATE(82)] = 2891,
-  [SMALL_STATE(83)] = 2916,
-  [SMALL_STATE(84)] = 2938,
-  [SMALL_STATE(85)] = 2976,
-  [SMALL_STATE(86)] = 3014,
-  [SMALL_STATE(87)] = 3040,
-  [SMALL_STATE(88)] = 3066,
-  [SMALL_STATE(89)] = 3092,
-  [SMALL_STATE(90)] = 3130,
-  [SMALL_STATE(91)] = 3165,
-  [SMALL_STATE(92)] = 3200,
-  [SMALL_STATE(93)] = 3237,
-  [SMALL_STATE(94)] = 3260,
-  [SMALL_STATE(95)] = 3283,
-  [SMALL_STATE(96)] = 3306,
-  [SMALL_STATE(97)] = 3331,
-  [SMALL_STATE(98)] = 3354,
-  [SMALL_STATE(99)] = 3377,
-  [SMALL_STATE(100)] = 3398,
-  [SMALL_STATE(101)] = 3435,
-  [SMALL_STATE(102)] = 3456,
-  [SMALL_STATE(103)] = 3489,
-  [SMALL_STATE(104)] = 3524,
-  [SMALL_STATE(105)] = 3559,
-  [SMALL_STATE(106)] = 3582,
-  [SMALL_STATE(107)] = 3605,
-  [SMALL_STATE(108)] = 3640,
-  [SMALL_STATE(109)] = 3677,
-  [SMALL_STATE(110)] = 3697,
-  [SMALL_STATE(111)] = 3717,
-  [SMALL_STATE(112)] = 3737,
-  [SMALL_STATE(113)] = 3757,
-  [SMALL_STATE(114)] = 3777,
-  [SMALL_STATE(115)] = 3809,
-  [SMALL_STATE(116)] = 3829,
-  [SMALL_STATE(117)] = 3849,
-  [SMALL_STATE(118)] = 3868,
-  [SMALL_STATE(119)] = 3887,
-  [SMALL_STATE(120)] = 3914,
-  [SMALL_STATE(121)] = 3941,
-  [SMALL_STATE(122)] = 3970,
-  [SMALL_STATE(123)] = 3999,
-  [SMALL_STATE(124)] = 4028,
-  [SMALL_STATE(125)] = 4057,
-  [SMALL_STATE(126)] = 4084,
-  [SMALL_STATE(127)] = 4113,
-  [SMALL_STATE(128)] = 4144,
-  [SMALL_STATE(129)] = 4174,
-  [SMALL_STATE(130)] = 4192,
-  [SMALL_STATE(131)] = 4216,
-  [SMALL_STATE(132)] = 4234,
-  [SMALL_STATE(133)] = 4258,
-  [SMALL_STATE(134)] = 4277,
-  [SMALL_STATE(135)] = 4300,
-  [SMALL_STATE(136)] = 4327,
-  [SMALL_STATE(137)] = 4346,
-  [SMALL_STATE(138)] = 4373,
-  [SMALL_STATE(139)] = 4400,
-  [SMALL_STATE(140)] = 4424,
-  [SMALL_STATE(141)] = 4448,
-  [SMALL_STATE(142)] = 4472,
-  [SMALL_STATE(143)] = 4498,
-  [SMALL_STATE(144)] = 4522,
-  [SMALL_STATE(145)] = 4546,
-  [SMALL_STATE(146)] = 4570,
-  [SMALL_STATE(147)] = 4594,
-  [SMALL_STATE(148)] = 4618,
-  [SMALL_STATE(149)] = 4642,
-  [SMALL_STATE(150)] = 4660,
-  [SMALL_STATE(151)] = 4684,
-  [SMALL_STATE(152)] = 4710,
-  [SMALL_STATE(153)] = 4730,
-  [SMALL_STATE(154)] = 4750,
-  [SMALL_STATE(155)] = 4776,
-  [SMALL_STATE(156)] = 4794,
-  [SMALL_STATE(157)] = 4812,
-  [SMALL_STATE(158)] = 4836,
-  [SMALL_STATE(159)] = 4860,
-  [SMALL_STATE(160)] = 4884,
-  [SMALL_STATE(161)] = 4908,
-  [SMALL_STATE(162)] = 4932,
-  [SMALL_STATE(163)] = 4956,
-  [SMALL_STATE(164)] = 4980,
-  [SMALL_STATE(165)] = 5004,
-  [SMALL_STATE(166)] = 5028,
-  [SMALL_STATE(167)] = 5052,
-  [SMALL_STATE(168)] = 5076,
-  [SMALL_STATE(169)] = 5100,
-  [SMALL_STATE(170)] = 5124,
-  [SMALL_STATE(171)] = 5148,
-  [SMALL_STATE(172)] = 5172,
-  [SMALL_STATE(173)] = 5196,
-  [SMALL_STATE(174)] = 5220,
-  [SMALL_STATE(175)] = 5244,
-  [SMALL_STATE(176)] = 5268,
-  [SMALL_STATE(177)] = 5292,
-  [SMALL_STATE(178)] = 5314,
-  [SMALL_STATE(179)] = 5339,
-  [SMALL_STATE(180)] = 5354,
-  [SMALL_STATE(181)] = 5377,
-  [SMALL_STATE(182)] = 5398,
-  [SMALL_STATE(183)] = 5419,
-  [SMALL_STATE(184)] = 5434,
-  [SMALL_STATE(185)] = 5449,
-  [SMALL_STATE(186)] = 5470,
-  [SMALL_STATE(187)] = 5493,
-  [SMALL_STATE(188)] = 5516,
-  [SMALL_STATE(189)] = 5531,
-  [SMALL_STATE(190)] = 5554,
-  [SMALL_STATE(191)] = 5575,
-  [SMALL_STATE(192)] = 5590,
-  [SMALL_STATE(193)] = 5605,
-  [SMALL_STATE(194)] = 5630,
-  [SMALL_STATE(195)] = 5647,
-  [SMALL_STATE(196)] = 5669,
-  [SMALL_STATE(197)] = 5687,
-  [SMALL_STATE(198)] = 5707,
-  [SMALL_STATE(199)] = 5727,
-  [SMALL_STATE(200)] = 5747,
-  [SMALL_STATE(201)] = 5771,
-  [SMALL_STATE(202)] = 5791,
-  [SMALL_STATE(203)] = 5813,
-  [SMALL_STATE(204)] = 5835,
-  [SMALL_STATE(205)] = 5855,
-  [SMALL_STATE(206)] = 5873,
-  [SMALL_STATE(207)] = 5891,
-  [SMALL_STATE(208)] = 5905,
-  [SMALL_STATE(209)] = 5927,
-  [SMALL_STATE(210)] = 5949,
-  [SMALL_STATE(211)] = 5969,
-  [SMALL_STATE(212)] = 5989,
-  [SMALL_STATE(213)] = 6007,
-  [SMALL_STATE(214)] = 6027,
-  [SMALL_STATE(215)] = 6047,
-  [SMALL_STATE(216)] = 6069,
-  [SMALL_STATE(217)] = 6089,
-  [SMALL_STATE(218)] = 6111,
-  [SMALL_STATE(219)] = 6133,
-  [SMALL_STATE(220)] = 6155,
-  [SMALL_STATE(221)] = 6177,
-  [SMALL_STATE(222)] = 6199,
-  [SMALL_STATE(223)] = 6221,
-  [SMALL_STATE(224)] = 6239,
-  [SMALL_STATE(225)] = 6261,
-  [SMALL_STATE(226)] = 6278,
-  [SMALL_STATE(227)] = 6297,
-  [SMALL_STATE(228)] = 6314,
-  [SMALL_STATE(229)] = 6331,
-  [SMALL_STATE(230)] = 6352,
-  [SMALL_STATE(231)] = 6373,
-  [SMALL_STATE(232)] = 6394,
-  [SMALL_STATE(233)] = 6411,
-  [SMALL_STATE(234)] = 6432,
-  [SMALL_STATE(235)] = 6453,
-  [SMALL_STATE(236)] = 6474,
-  [SMALL_STATE(237)] = 6491,
-  [SMALL_STATE(238)] = 6512,
-  [SMALL_STATE(239)] = 6531,
-  [SMALL_STATE(240)] = 6552,
-  [SMALL_STATE(241)] = 6573,
-  [SMALL_STATE(242)] = 6592,
-  [SMALL_STATE(243)] = 6605,
-  [SMALL_STATE(244)] = 6626,
-  [SMALL_STATE(245)] = 6647,
-  [SMALL_STATE(246)] = 6668,
-  [SMALL_STATE(247)] = 6681,
-  [SMALL_STATE(248)] = 6698,
-  [SMALL_STATE(249)] = 6717,
-  [SMALL_STATE(250)] = 6734,
-  [SMALL_STATE(251)] = 6753,
-  [SMALL_STATE(252)] = 6770,
-  [SMALL_STATE(253)] = 6783,
-  [SMALL_STATE(254)] = 6800,
-  [SMALL_STATE(255)] = 6817,
-  [SMALL_STATE(256)] = 6838,
-  [SMALL_STATE(257)] = 6857,
-  [SMALL_STATE(258)] = 6870,
-  [SMALL_STATE(259)] = 6887,
-  [SMALL_STATE(260)] = 6908,
-  [SMALL_STATE(261)] = 6925,
-  [SMALL_STATE(262)] = 6942,
-  [SMALL_STATE(263)] = 6959,
-  [SMALL_STATE(264)] = 6976,
-  [SMALL_STATE(265)] = 6993,
-  [SMALL_STATE(266)] = 7010,
-  [SMALL_STATE(267)] = 7027,
-  [SMALL_STATE(268)] = 7044,
-  [SMALL_STATE(269)] = 7061,
-  [SMALL_STATE(270)] = 7078,
-  [SMALL_STATE(271)] = 7095,
-  [SMALL_STATE(272)] = 7112,
-  [SMALL_STATE(273)] = 7129,
-  [SMALL_STATE(274)] = 7146,
-  [SMALL_STATE(275)] = 7163,
-  [SMALL_STATE(276)] = 7180,
-  [SMALL_STATE(277)] = 7197,
-  [SMALL_STATE(278)] = 7214,
-  [SMALL_STATE(279)] = 7231,
-  [SMALL_STATE(280)] = 7248,
-  [SMALL_STATE(281)] = 7265,
-  [SMALL_STATE(282)] = 7280,
-  [SMALL_STATE(283)] = 7301,
-  [SMALL_STATE(284)] = 7321,
-  [SMALL_STATE(285)] = 7341,
-  [SMALL_STATE(286)] = 7353,
-  [SMALL_STATE(287)] = 7371,
-  [SMALL_STATE(288)] = 7391,
-  [SMALL_STATE(289)] = 7409,
-  [SMALL_STATE(290)] = 7429,
-  [SMALL_STATE(291)] = 7449,
-  [SMALL_STATE(292)] = 7467,
-  [SMALL_STATE(293)] = 7479,
-  [SMALL_STATE(294)] = 7497,
-  [SMALL_STATE(295)] = 7511,
-  [SMALL_STATE(296)] = 7523,
-  [SMALL_STATE(297)] = 7541,
-  [SMALL_STATE(298)] = 7561,
-  [SMALL_STATE(299)] = 7575,
-  [SMALL_STATE(300)] = 7593,
-  [SMALL_STATE(301)] = 7613,
-  [SMALL_STATE(302)] = 7627,
-  [SMALL_STATE(303)] = 7641,
-  [SMALL_STATE(304)] = 7655,
-  [SMALL_STATE(305)] = 7670,
-  [SMALL_STATE(306)] = 7681,
-  [SMALL_STATE(307)] = 7692,
-  [SMALL_STATE(308)] = 7707,
-  [SMALL_STATE(309)] = 7718,
-  [SMALL_STATE(310)] = 7733,
-  [SMALL_STATE(311)] = 7748,
-  [SMALL_STATE(312)] = 7763,
-  [SMALL_STATE(313)] = 7778,
-  [SMALL_STATE(314)] = 7793,
-  [SMALL_STATE(315)] = 7808,
-  [SMALL_STATE(316)] = 7819,
-  [SMALL_STATE(317)] = 7834,
-  [SMALL_STATE(318)] = 7845,
-  [SMALL_STATE(319)] = 7856,
-  [SMALL_STATE(320)] = 7867,
-  [SMALL_STATE(321)] = 7878,
-  [SMALL_STATE(322)] = 7893,
-  [SMALL_STATE(323)] = 7904,
-  [SMALL_STATE(324)] = 7919,
-  [SMALL_STATE(325)] = 7930,
-  [SMALL_STATE(326)] = 7941,
-  [SMALL_STATE(327)] = 7956,
-  [SMALL_STATE(328)] = 7971,
-  [SMALL_STATE(329)] = 7982,
-  [SMALL_STATE(330)] = 7993,
-  [SMALL_STATE(331)] = 8008,
-  [SMALL_STATE(332)] = 8023,
-  [SMALL_STATE(333)] = 8038,
-  [SMALL_STATE(334)] = 8049,
-  [SMALL_STATE(335)] = 8064,
-  [SMALL_STATE(336)] = 8075,
-  [SMALL_STATE(337)] = 8088,
-  [SMALL_STATE(338)] = 8099,
-  [SMALL_STATE(339)] = 8112,
-  [SMALL_STATE(340)] = 8123,
-  [SMALL_STATE(341)] = 8134,
-  [SMALL_STATE(342)] = 8147,
-  [SMALL_STATE(343)] = 8158,
-  [SMALL_STATE(344)] = 8171,
-  [SMALL_STATE(345)] = 8184,
-  [SMALL_STATE(346)] = 8195,
-  [SMALL_STATE(347)] = 8206,
-  [SMALL_STATE(348)] = 8219,
-  [SMALL_STATE(349)] = 8234,
-  [SMALL_STATE(350)] = 8247,
-  [SMALL_STATE(351)] = 8262,
-  [SMALL_STATE(352)] = 8277,
-  [SMALL_STATE(353)] = 8292,
-  [SMALL_STATE(354)] = 8307,
-  [SMALL_STATE(355)] = 8322,
-  [SMALL_STATE(356)] = 8337,
-  [SMALL_STATE(357)] = 8352,
-  [SMALL_STATE(358)] = 8363,
-  [SMALL_STATE(359)] = 8374,
-  [SMALL_STATE(360)] = 8389,
-  [SMALL_STATE(361)] = 8404,
-  [SMALL_STATE(362)] = 8419,
-  [SMALL_STATE(363)] = 8430,
-  [SMALL_STATE(364)] = 8441,
-  [SMALL_STATE(365)] = 8456,
-  [SMALL_STATE(366)] = 8467,
-  [SMALL_STATE(367)] = 8478,
-  [SMALL_STATE(368)] = 8493,
-  [SMALL_STATE(369)] = 8508,
-  [SMALL_STATE(370)] = 8523,
-  [SMALL_STATE(371)] = 8538,
-  [SMALL_STATE(372)] = 8549,
-  [SMALL_STATE(373)] = 8564,
-  [SMALL_STATE(374)] = 8579,
-  [SMALL_STATE(375)] = 8594,
-  [SMALL_STATE(376)] = 8609,
-  [SMALL_STATE(377)] = 8624,
-  [SMALL_STATE(378)] = 8635,
-  [SMALL_STATE(379)] = 8646,
-  [SMALL_STATE(380)] = 8657,
-  [SMALL_STATE(381)] = 8672,
-  [SMALL_STATE(382)] = 8687,
-  [SMALL_STATE(383)] = 8698,
-  [SMALL_STATE(384)] = 8715,
-  [SMALL_STATE(385)] = 8726,
-  [SMALL_STATE(386)] = 8737,
-  [SMALL_STATE(387)] = 8748,
-  [SMALL_STATE(388)] = 8759,
-  [SMALL_STATE(389)] = 8770,
-  [SMALL_STATE(390)] = 8787,
-  [SMALL_STATE(391)] = 8798,
-  [SMALL_STATE(392)] = 8809,
-  [SMALL_STATE(393)] = 8820,
-  [SMALL_STATE(394)] = 8835,
-  [SMALL_STATE(395)] = 8850,
-  [SMALL_STATE(396)] = 8865,
-  [SMALL_STATE(397)] = 8880,
-  [SMALL_STATE(398)] = 8895,
-  [SMALL_STATE(399)] = 8906,
-  [SMALL_STATE(400)] = 8920,
-  [SMALL_STATE(401)] = 8934,
-  [SMALL_STATE(402)] = 8948,
-  [SMALL_STATE(403)] = 8962,
-  [SMALL_STATE(404)] = 8976,
-  [SMALL_STATE(405)] = 8990,
-  [SMALL_STATE(406)] = 9004,
-  [SMALL_STATE(407)] = 9018,
-  [SMALL_STATE(408)] = 9028,
-  [SMALL_STATE(409)] = 9038,
-  [SMALL_STATE(410)] = 9048,
-  [SMALL_STATE(411)] = 9058,
-  [SMALL_STATE(412)] = 9072,
-  [SMALL_STATE(413)] = 9086,
-  [SMALL_STATE(414)] = 9097,
-  [SMALL_STATE(415)] = 9108,
-  [SMALL_STATE(416)] = 9119,
-  [SMALL_STATE(417)] = 9128,
-  [SMALL_STATE(418)] = 9137,
-  [SMALL_STATE(419)] = 9146,
-  [SMALL_STATE(420)] = 9157,
-  [SMALL_STATE(421)] = 9166,
-  [SMALL_STATE(422)] = 9177,
-  [SMALL_STATE(423)] = 9188,
-  [SMALL_STATE(424)] = 9197,
-  [SMALL_STATE(425)] = 9208,
-  [SMALL_STATE(426)] = 9217,
-  [SMALL_STATE(427)] = 9228,
-  [SMALL_STATE(428)] = 9239,
-  [SMALL_STATE(429)] = 9248,
-  [SMALL_STATE(430)] = 9259,
-  [SMALL_STATE(431)] = 9270,
-  [SMALL_STATE(432)] = 9278,
-  [SMALL_STATE(433)] = 9286,
-  [SMALL_STATE(434)] = 9294,
-  [SMALL_STATE(435)] = 9302,
-  [SMALL_STATE(436)] = 9310,
-  [SMALL_STATE(437)] = 9318,
-  [SMALL_STATE(438)] = 9326,
-  [SMALL_STATE(439)] = 9334,
-  [SMALL_STATE(440)] = 9342,
-  [SMALL_STATE(441)] = 9350,
-  [SMALL_STATE(442)] = 9358,
-  [SMALL_STATE(443)] = 9366,
-  [SMALL_STATE(444)] = 9374,
-  [SMALL_STATE(445)] = 9382,
-  [SMALL_STATE(446)] = 9390,
-  [SMALL_STATE(447)] = 9398,
-  [SMALL_STATE(448)] = 9406,
-  [SMALL_STATE(449)] = 9414,
-  [SMALL_STATE(450)] = 9422,
-  [SMALL_STATE(451)] = 9430,
-  [SMALL_STATE(452)] = 9438,
-  [SMALL_STATE(453)] = 9446,
-  [SMALL_STATE(454)] = 9454,
-  [SMALL_STATE(455)] = 9462,
+  [SMALL_STATE(35)] = 1210,
+  [SMALL_STATE(36)] = 1260,
+  [SMALL_STATE(37)] = 1310,
+  [SMALL_STATE(38)] = 1344,
+  [SMALL_STATE(39)] = 1373,
+  [SMALL_STATE(40)] = 1420,
+  [SMALL_STATE(41)] = 1467,
+  [SMALL_STATE(42)] = 1498,
+  [SMALL_STATE(43)] = 1529,
+  [SMALL_STATE(44)] = 1576,
+  [SMALL_STATE(45)] = 1623,
+  [SMALL_STATE(46)] = 1670,
+  [SMALL_STATE(47)] = 1717,
+  [SMALL_STATE(48)] = 1764,
+  [SMALL_STATE(49)] = 1797,
+  [SMALL_STATE(50)] = 1844,
+  [SMALL_STATE(51)] = 1891,
+  [SMALL_STATE(52)] = 1920,
+  [SMALL_STATE(53)] = 1946,
+  [SMALL_STATE(54)] = 1974,
+  [SMALL_STATE(55)] = 2002,
+  [SMALL_STATE(56)] = 2048,
+  [SMALL_STATE(57)] = 2076,
+  [SMALL_STATE(58)] = 2104,
+  [SMALL_STATE(59)] = 2140,
+  [SMALL_STATE(60)] = 2176,
+  [SMALL_STATE(61)] = 2212,
+  [SMALL_STATE(62)] = 2255,
+  [SMALL_STATE(63)] = 2280,
+  [SMALL_STATE(64)] = 2323,
+  [SMALL_STATE(65)] = 2347,
+  [SMALL_STATE(66)] = 2387,
+  [SMALL_STATE(67)] = 2421,
+  [SMALL_STATE(68)] = 2455,
+  [SMALL_STATE(69)] = 2495,
+  [SMALL_STATE(70)] = 2529,
+  [SMALL_STATE(71)] = 2553,
+  [SMALL_STATE(72)] = 2591,
+  [SMALL_STATE(73)] = 2615,
+  [SMALL_STATE(74)] = 2639,
+  [SMALL_STATE(75)] = 2663,
+  [SMALL_STATE(76)] = 2686,
+  [SMALL_STATE(77)] = 2711,
+  [SMALL_STATE(78)] = 2752,
+  [SMALL_STATE(79)] = 2793,
+  [SMALL_STATE(80)] = 2834,
+  [SMALL_STATE(81)] = 2859,
+  [SMALL_STATE(82)] = 2882,
+  [SMALL_STATE(83)] = 2923,
+  [SMALL_STATE(84)] = 2964,
+  [SMALL_STATE(85)] = 2989,
+  [SMALL_STATE(86)] = 3015,
+  [SMALL_STATE(87)] = 3053,
+  [SMALL_STATE(88)] = 3091,
+  [SMALL_STATE(89)] = 3113,
+  [SMALL_STATE(90)] = 3139,
+  [SMALL_STATE(91)] = 3177,
+  [SMALL_STATE(92)] = 3203,
+  [SMALL_STATE(93)] = 3238,
+  [SMALL_STATE(94)] = 3275,
+  [SMALL_STATE(95)] = 3310,
+  [SMALL_STATE(96)] = 3333,
+  [SMALL_STATE(97)] = 3366,
+  [SMALL_STATE(98)] = 3391,
+  [SMALL_STATE(99)] = 3426,
+  [SMALL_STATE(100)] = 3463,
+  [SMALL_STATE(101)] = 3486,
+  [SMALL_STATE(102)] = 3509,
+  [SMALL_STATE(103)] = 3530,
+  [SMALL_STATE(104)] = 3553,
+  [SMALL_STATE(105)] = 3588,
+  [SMALL_STATE(106)] = 3611,
+  [SMALL_STATE(107)] = 3634,
+  [SMALL_STATE(108)] = 3671,
+  [SMALL_STATE(109)] = 3706,
+  [SMALL_STATE(110)] = 3727,
+  [SMALL_STATE(111)] = 3750,
+  [SMALL_STATE(112)] = 3770,
+  [SMALL_STATE(113)] = 3790,
+  [SMALL_STATE(114)] = 3824,
+  [SMALL_STATE(115)] = 3844,
+  [SMALL_STATE(116)] = 3864,
+  [SMALL_STATE(117)] = 3884,
+  [SMALL_STATE(118)] = 3904,
+  [SMALL_STATE(119)] = 3924,
+  [SMALL_STATE(120)] = 3951,
+  [SMALL_STATE(121)] = 3982,
+  [SMALL_STATE(122)] = 4011,
+  [SMALL_STATE(123)] = 4038,
+  [SMALL_STATE(124)] = 4057,
+  [SMALL_STATE(125)] = 4086,
+  [SMALL_STATE(126)] = 4113,
+  [SMALL_STATE(127)] = 4142,
+  [SMALL_STATE(128)] = 4171,
+  [SMALL_STATE(129)] = 4200,
+  [SMALL_STATE(130)] = 4219,
+  [SMALL_STATE(131)] = 4243,
+  [SMALL_STATE(132)] = 4273,
+  [SMALL_STATE(133)] = 4291,
+  [SMALL_STATE(134)] = 4315,
+  [SMALL_STATE(135)] = 4333,
+  [SMALL_STATE(136)] = 4352,
+  [SMALL_STATE(137)] = 4371,
+  [SMALL_STATE(138)] = 4398,
+  [SMALL_STATE(139)] = 4425,
+  [SMALL_STATE(140)] = 4452,
+  [SMALL_STATE(141)] = 4475,
+  [SMALL_STATE(142)] = 4499,
+  [SMALL_STATE(143)] = 4523,
+  [SMALL_STATE(144)] = 4547,
+  [SMALL_STATE(145)] = 4571,
+  [SMALL_STATE(146)] = 4595,
+  [SMALL_STATE(147)] = 4619,
+  [SMALL_STATE(148)] = 4643,
+  [SMALL_STATE(149)] = 4661,
+  [SMALL_STATE(150)] = 4687,
+  [SMALL_STATE(151)] = 4713,
+  [SMALL_STATE(152)] = 4737,
+  [SMALL_STATE(153)] = 4761,
+  [SMALL_STATE(154)] = 4781,
+  [SMALL_STATE(155)] = 4803,
+  [SMALL_STATE(156)] = 4827,
+  [SMALL_STATE(157)] = 4853,
+  [SMALL_STATE(158)] = 4871,
+  [SMALL_STATE(159)] = 4889,
+  [SMALL_STATE(160)] = 4913,
+  [SMALL_STATE(161)] = 4937,
+  [SMALL_STATE(162)] = 4961,
+  [SMALL_STATE(163)] = 4985,
+  [SMALL_STATE(164)] = 5009,
+  [SMALL_STATE(165)] = 5033,
+  [SMALL_STATE(166)] = 5057,
+  [SMALL_STATE(167)] = 5081,
+  [SMALL_STATE(168)] = 5105,
+  [SMALL_STATE(169)] = 5129,
+  [SMALL_STATE(170)] = 5153,
+  [SMALL_STATE(171)] = 5177,
+  [SMALL_STATE(172)] = 5201,
+  [SMALL_STATE(173)] = 5225,
+  [SMALL_STATE(174)] = 5249,
+  [SMALL_STATE(175)] = 5273,
+  [SMALL_STATE(176)] = 5297,
+  [SMALL_STATE(177)] = 5321,
+  [SMALL_STATE(178)] = 5345,
+  [SMALL_STATE(179)] = 5369,
+  [SMALL_STATE(180)] = 5389,
+  [SMALL_STATE(181)] = 5404,
+  [SMALL_STATE(182)] = 5419,
+  [SMALL_STATE(183)] = 5442,
+  [SMALL_STATE(184)] = 5457,
+  [SMALL_STATE(185)] = 5472,
+  [SMALL_STATE(186)] = 5497,
+  [SMALL_STATE(187)] = 5520,
+  [SMALL_STATE(188)] = 5543,
+  [SMALL_STATE(189)] = 5564,
+  [SMALL_STATE(190)] = 5585,
+  [SMALL_STATE(191)] = 5610,
+  [SMALL_STATE(192)] = 5633,
+  [SMALL_STATE(193)] = 5654,
+  [SMALL_STATE(194)] = 5671,
+  [SMALL_STATE(195)] = 5692,
+  [SMALL_STATE(196)] = 5707,
+  [SMALL_STATE(197)] = 5722,
+  [SMALL_STATE(198)] = 5744,
+  [SMALL_STATE(199)] = 5766,
+  [SMALL_STATE(200)] = 5786,
+  [SMALL_STATE(201)] = 5808,
+  [SMALL_STATE(202)] = 5832,
+  [SMALL_STATE(203)] = 5852,
+  [SMALL_STATE(204)] = 5874,
+  [SMALL_STATE(205)] = 5894,
+  [SMALL_STATE(206)] = 5916,
+  [SMALL_STATE(207)] = 5936,
+  [SMALL_STATE(208)] = 5958,
+  [SMALL_STATE(209)] = 5980,
+  [SMALL_STATE(210)] = 6002,
+  [SMALL_STATE(211)] = 6024,
+  [SMALL_STATE(212)] = 6038,
+  [SMALL_STATE(213)] = 6058,
+  [SMALL_STATE(214)] = 6078,
+  [SMALL_STATE(215)] = 6098,
+  [SMALL_STATE(216)] = 6118,
+  [SMALL_STATE(217)] = 6140,
+  [SMALL_STATE(218)] = 6158,
+  [SMALL_STATE(219)] = 6176,
+  [SMALL_STATE(220)] = 6194,
+  [SMALL_STATE(221)] = 6216,
+  [SMALL_STATE(222)] = 6236,
+  [SMALL_STATE(223)] = 6258,
+  [SMALL_STATE(224)] = 6276,
+  [SMALL_STATE(225)] = 6294,
+  [SMALL_STATE(226)] = 6314,
+  [SMALL_STATE(227)] = 6336,
+  [SMALL_STATE(228)] = 6353,
+  [SMALL_STATE(229)] = 6374,
+  [SMALL_STATE(230)] = 6395,
+  [SMALL_STATE(231)] = 6412,
+  [SMALL_STATE(232)] = 6429,
+  [SMALL_STATE(233)] = 6450,
+  [SMALL_STATE(234)] = 6471,
+  [SMALL_STATE(235)] = 6492,
+  [SMALL_STATE(236)] = 6509,
+  [SMALL_STATE(237)] = 6530,
+  [SMALL_STATE(238)] = 6551,
+  [SMALL_STATE(239)] = 6564,
+  [SMALL_STATE(240)] = 6583,
+  [SMALL_STATE(241)] = 6600,
+  [SMALL_STATE(242)] = 6617,
+  [SMALL_STATE(243)] = 6638,
+  [SMALL_STATE(244)] = 6655,
+  [SMALL_STATE(245)] = 6672,
+  [SMALL_STATE(246)] = 6685,
+  [SMALL_STATE(247)] = 6702,
+  [SMALL_STATE(248)] = 6719,
+  [SMALL_STATE(249)] = 6736,
+  [SMALL_STATE(250)] = 6753,
+  [SMALL_STATE(251)] = 6770,
+  [SMALL_STATE(252)] = 6787,
+  [SMALL_STATE(253)] = 6804,
+  [SMALL_STATE(254)] = 6821,
+  [SMALL_STATE(255)] = 6838,
+  [SMALL_STATE(256)] = 6859,
+  [SMALL_STATE(257)] = 6876,
+  [SMALL_STATE(258)] = 6893,
+  [SMALL_STATE(259)] = 6910,
+  [SMALL_STATE(260)] = 6927,
+  [SMALL_STATE(261)] = 6944,
+  [SMALL_STATE(262)] = 6961,
+  [SMALL_STATE(263)] = 6978,
+  [SMALL_STATE(264)] = 6999,
+  [SMALL_STATE(265)] = 7014,
+  [SMALL_STATE(266)] = 7033,
+  [SMALL_STATE(267)] = 7052,
+  [SMALL_STATE(268)] = 7073,
+  [SMALL_STATE(269)] = 7092,
+  [SMALL_STATE(270)] = 7113,
+  [SMALL_STATE(271)] = 7134,
+  [SMALL_STATE(272)] = 7147,
+  [SMALL_STATE(273)] = 7164,
+  [SMALL_STATE(274)] = 7181,
+  [SMALL_STATE(275)] = 7200,
+  [SMALL_STATE(276)] = 7217,
+  [SMALL_STATE(277)] = 7234,
+  [SMALL_STATE(278)] = 7247,
+  [SMALL_STATE(279)] = 7266,
+  [SMALL_STATE(280)] = 7283,
+  [SMALL_STATE(281)] = 7300,
+  [SMALL_STATE(282)] = 7321,
+  [SMALL_STATE(283)] = 7338,
+  [SMALL_STATE(284)] = 7357,
+  [SMALL_STATE(285)] = 7378,
+  [SMALL_STATE(286)] = 7395,
+  [SMALL_STATE(287)] = 7409,
+  [SMALL_STATE(288)] = 7427,
+  [SMALL_STATE(289)] = 7447,
+  [SMALL_STATE(290)] = 7463,
+  [SMALL_STATE(291)] = 7481,
+  [SMALL_STATE(292)] = 7501,
+  [SMALL_STATE(293)] = 7519,
+  [SMALL_STATE(294)] = 7531,
+  [SMALL_STATE(295)] = 7545,
+  [SMALL_STATE(296)] = 7565,
+  [SMALL_STATE(297)] = 7583,
+  [SMALL_STATE(298)] = 7601,
+  [SMALL_STATE(299)] = 7613,
+  [SMALL_STATE(300)] = 7625,
+  [SMALL_STATE(301)] = 7645,
+  [SMALL_STATE(302)] = 7663,
+  [SMALL_STATE(303)] = 7683,
+  [SMALL_STATE(304)] = 7697,
+  [SMALL_STATE(305)] = 7717,
+  [SMALL_STATE(306)] = 7737,
+  [SMALL_STATE(307)] = 7751,
+  [SMALL_STATE(308)] = 7765,
+  [SMALL_STATE(309)] = 7780,
+  [SMALL_STATE(310)] = 7791,
+  [SMALL_STATE(311)] = 7806,
+  [SMALL_STATE(312)] = 7817,
+  [SMALL_STATE(313)] = 7828,
+  [SMALL_STATE(314)] = 7843,
+  [SMALL_STATE(315)] = 7858,
+  [SMALL_STATE(316)] = 7875,
+  [SMALL_STATE(317)] = 7886,
+  [SMALL_STATE(318)] = 7897,
+  [SMALL_STATE(319)] = 7912,
+  [SMALL_STATE(320)] = 7927,
+  [SMALL_STATE(321)] = 7938,
+  [SMALL_STATE(322)] = 7949,
+  [SMALL_STATE(323)] = 7964,
+  [SMALL_STATE(324)] = 7975,
+  [SMALL_STATE(325)] = 7986,
+  [SMALL_STATE(326)] = 7997,
+  [SMALL_STATE(327)] = 8012,
+  [SMALL_STATE(328)] = 8027,
+  [SMALL_STATE(329)] = 8042,
+  [SMALL_STATE(330)] = 8053,
+  [SMALL_STATE(331)] = 8068,
+  [SMALL_STATE(332)] = 8083,
+  [SMALL_STATE(333)] = 8098,
+  [SMALL_STATE(334)] = 8113,
+  [SMALL_STATE(335)] = 8124,
+  [SMALL_STATE(336)] = 8135,
+  [SMALL_STATE(337)] = 8146,
+  [SMALL_STATE(338)] = 8159,
+  [SMALL_STATE(339)] = 8172,
+  [SMALL_STATE(340)] = 8183,
+  [SMALL_STATE(341)] = 8194,
+  [SMALL_STATE(342)] = 8207,
+  [SMALL_STATE(343)] = 8218,
+  [SMALL_STATE(344)] = 8231,
+  [SMALL_STATE(345)] = 8244,
+  [SMALL_STATE(346)] = 8259,
+  [SMALL_STATE(347)] = 8272,
+  [SMALL_STATE(348)] = 8289,
+  [SMALL_STATE(349)] = 8304,
+  [SMALL_STATE(350)] = 8315,
+  [SMALL_STATE(351)] = 8326,
+  [SMALL_STATE(352)] = 8337,
+  [SMALL_STATE(353)] = 8348,
+  [SMALL_STATE(354)] = 8359,
+  [SMALL_STATE(355)] = 8370,
+  [SMALL_STATE(356)] = 8381,
+  [SMALL_STATE(357)] = 8396,
+  [SMALL_STATE(358)] = 8407,
+  [SMALL_STATE(359)] = 8422,
+  [SMALL_STATE(360)] = 8433,
+  [SMALL_STATE(361)] = 8444,
+  [SMALL_STATE(362)] = 8455,
+  [SMALL_STATE(363)] = 8470,
+  [SMALL_STATE(364)] = 8481,
+  [SMALL_STATE(365)] = 8496,
+  [SMALL_STATE(366)] = 8507,
+  [SMALL_STATE(367)] = 8522,
+  [SMALL_STATE(368)] = 8533,
+  [SMALL_STATE(369)] = 8544,
+  [SMALL_STATE(370)] = 8555,
+  [SMALL_STATE(371)] = 8570,
+  [SMALL_STATE(372)] = 8581,
+  [SMALL_STATE(373)] = 8596,
+  [SMALL_STATE(374)] = 8611,
+  [SMALL_STATE(375)] = 8626,
+  [SMALL_STATE(376)] = 8641,
+  [SMALL_STATE(377)] = 8656,
+  [SMALL_STATE(378)] = 8671,
+  [SMALL_STATE(379)] = 8686,
+  [SMALL_STATE(380)] = 8697,
+  [SMALL_STATE(381)] = 8712,
+  [SMALL_STATE(382)] = 8727,
+  [SMALL_STATE(383)] = 8740,
+  [SMALL_STATE(384)] = 8755,
+  [SMALL_STATE(385)] = 8770,
+  [SMALL_STATE(386)] = 8785,
+  [SMALL_STATE(387)] = 8800,
+  [SMALL_STATE(388)] = 8811,
+  [SMALL_STATE(389)] = 8822,
+  [SMALL_STATE(390)] = 8833,
+  [SMALL_STATE(391)] = 8844,
+  [SMALL_STATE(392)] = 8855,
+  [SMALL_STATE(393)] = 8866,
+  [SMALL_STATE(394)] = 8881,
+  [SMALL_STATE(395)] = 8896,
+  [SMALL_STATE(396)] = 8911,
+  [SMALL_STATE(397)] = 8926,
+  [SMALL_STATE(398)] = 8941,
+  [SMALL_STATE(399)] = 8956,
+  [SMALL_STATE(400)] = 8971,
+  [SMALL_STATE(401)] = 8986,
+  [SMALL_STATE(402)] = 9001,
+  [SMALL_STATE(403)] = 9016,
+  [SMALL_STATE(404)] = 9030,
+  [SMALL_STATE(405)] = 9040,
+  [SMALL_STATE(406)] = 9054,
+  [SMALL_STATE(407)] = 9068,
+  [SMALL_STATE(408)] = 9078,
+  [SMALL_STATE(409)] = 9092,
+  [SMALL_STATE(410)] = 9106,
+  [SMALL_STATE(411)] = 9120,
+  [SMALL_STATE(412)] = 9134,
+  [SMALL_STATE(413)] = 9148,
+  [SMALL_STATE(414)] = 9162,
+  [SMALL_STATE(415)] = 9172,
+  [SMALL_STATE(416)] = 9182,
+  [SMALL_STATE(417)] = 9196,
+  [SMALL_STATE(418)] = 9207,
+  [SMALL_STATE(419)] = 9218,
+  [SMALL_STATE(420)] = 9227,
+  [SMALL_STATE(421)] = 9238,
+  [SMALL_STATE(422)] = 9249,
+  [SMALL_STATE(423)] = 9258,
+  [SMALL_STATE(424)] = 9269,
+  [SMALL_STATE(425)] = 9280,
+  [SMALL_STATE(426)] = 9291,
+  [SMALL_STATE(427)] = 9302,
+  [SMALL_STATE(428)] = 9311,
+  [SMALL_STATE(429)] = 9320,
+  [SMALL_STATE(430)] = 9331,
+  [SMALL_STATE(431)] = 9342,
+  [SMALL_STATE(432)] = 9353,
+  [SMALL_STATE(433)] = 9362,
+  [SMALL_STATE(434)] = 9371,
+  [SMALL_STATE(435)] = 9380,
+  [SMALL_STATE(436)] = 9388,
+  [SMALL_STATE(437)] = 9396,
+  [SMALL_STATE(438)] = 9404,
+  [SMALL_STATE(439)] = 9412,
+  [SMALL_STATE(440)] = 9420,
+  [SMALL_STATE(441)] = 9428,
+  [SMALL_STATE(442)] = 9436,
+  [SMALL_STATE(443)] = 9444,
+  [SMALL_STATE(444)] = 9452,
+  [SMALL_STATE(445)] = 9460,
+  [SMALL_STATE(446)] = 9468,
+  [SMALL_STATE(447)] = 9476,
+  [SMALL_STATE(448)] = 9484,
+  [SMALL_STATE(449)] = 9492,
+  [SMALL_STATE(450)] = 9500,
+  [SMALL_STATE(451)] = 9508,
+  [SMALL_STATE(452)] = 9516,
+  [SMALL_STATE(453)] = 9524,
+  [SMALL_STATE(454)] = 9532,
+  [SMALL_STATE(455)] = 9540,
+  [SMALL_STATE(456)] = 9548,
+  [SMALL_STATE(457)] = 9556,
+  [SMALL_STATE(458)] = 9564,
+  [SMALL_STATE(459)] = 9572,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18935,47 +19003,47 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(424),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(426),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
   [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(406),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(413),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
   [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [75] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
@@ -18983,18 +19051,18 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [99] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(11),
   [102] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [106] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [112] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
   [122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
   [124] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
   [128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [130] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
@@ -19005,15 +19073,15 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [154] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
   [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
   [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
@@ -19022,558 +19090,566 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
-  [187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
-  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
-  [202] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
-  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [216] = {.entry = {.count = 1, .reusable = false}}, SHIFT(203),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(226),
-  [235] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(334),
-  [238] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [241] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(203),
-  [244] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(282),
-  [247] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(368),
-  [250] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(370),
-  [253] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(352),
-  [256] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(181),
-  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [301] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(226),
-  [304] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(355),
-  [307] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(288),
-  [310] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(208),
-  [313] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(44),
-  [316] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(223),
-  [319] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(259),
-  [322] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [332] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [334] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
-  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [342] = {.entry = {.count = 1, .reusable = false}}, SHIFT(136),
-  [344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [346] = {.entry = {.count = 1, .reusable = false}}, SHIFT(390),
-  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [352] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [356] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(55),
-  [361] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(55),
-  [364] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
-  [367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [369] = {.entry = {.count = 1, .reusable = false}}, SHIFT(55),
-  [371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [375] = {.entry = {.count = 1, .reusable = false}}, SHIFT(56),
-  [377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [399] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [402] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(314),
-  [405] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
-  [408] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
-  [411] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [414] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
-  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [425] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
-  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
-  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [457] = {.entry = {.count = 1, .reusable = false}}, SHIFT(71),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [463] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
-  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
-  [468] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [474] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [476] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 3, 0, 0),
-  [478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [482] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [492] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [494] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [500] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [502] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [506] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [508] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [510] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [514] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [516] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(294),
-  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [523] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [527] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [551] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [553] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [555] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [557] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [561] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [567] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [569] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(336),
-  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(224),
-  [577] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(350),
-  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(240),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(354),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(298),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(100),
+  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [187] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [190] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [193] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [198] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [200] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [206] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(268),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(328),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(281),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(330),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(332),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [267] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [270] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(37),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(268),
+  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
+  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(292),
+  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(216),
+  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(50),
+  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
+  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(242),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [346] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [348] = {.entry = {.count = 1, .reusable = false}}, SHIFT(76),
+  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [356] = {.entry = {.count = 1, .reusable = false}}, SHIFT(136),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [360] = {.entry = {.count = 1, .reusable = false}}, SHIFT(351),
+  [362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [366] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [368] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [370] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(60),
+  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [385] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [407] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [413] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [431] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [437] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
+  [439] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(314),
+  [442] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(319),
+  [445] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(333),
+  [448] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(278),
+  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(370),
+  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(402),
+  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(310),
+  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
+  [463] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
+  [466] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
+  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(385),
+  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
+  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(394),
+  [486] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(395),
+  [489] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [497] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [521] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [537] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [539] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [541] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(294),
+  [544] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [546] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
+  [549] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
+  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
+  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(385),
+  [561] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
+  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [566] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [568] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [570] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [580] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [582] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [588] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [590] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
   [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(369),
-  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(202),
-  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(245),
-  [603] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(372),
-  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [610] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(311),
-  [613] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(312),
-  [616] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [619] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(314),
-  [622] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
-  [625] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(420),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [642] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [644] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [654] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [660] = {.entry = {.count = 1, .reusable = false}}, SHIFT(122),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [666] = {.entry = {.count = 1, .reusable = false}}, SHIFT(124),
-  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [670] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [673] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(455),
-  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
-  [679] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(124),
-  [682] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(124),
-  [685] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [692] = {.entry = {.count = 1, .reusable = false}}, SHIFT(455),
-  [694] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
-  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
-  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [713] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [715] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(132),
-  [718] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [735] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [745] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [747] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [749] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [757] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [781] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
-  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
-  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(289),
-  [795] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [803] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [825] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [829] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [839] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(283),
-  [842] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(351),
-  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [847] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [849] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(416),
-  [854] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(399),
-  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [859] = {.entry = {.count = 1, .reusable = false}}, SHIFT(52),
-  [861] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [863] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
-  [866] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
-  [869] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [871] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [873] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [877] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [881] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [887] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [893] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [898] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [902] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [906] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [917] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [929] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [931] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [937] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [942] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [944] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [948] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [950] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [952] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
-  [955] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(158),
-  [958] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
-  [961] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(217),
-  [964] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(160),
-  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [969] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [975] = {.entry = {.count = 1, .reusable = false}}, SHIFT(220),
-  [977] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
-  [980] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
-  [983] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [994] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [996] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1014] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1032] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [1034] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1036] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(85),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [1113] = {.entry = {.count = 1, .reusable = false}}, SHIFT(422),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1119] = {.entry = {.count = 1, .reusable = false}}, SHIFT(429),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1131] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
-  [1134] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1213] = {.entry = {.count = 1, .reusable = false}}, SHIFT(113),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1309] = {.entry = {.count = 1, .reusable = false}}, SHIFT(365),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [1325] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
-  [1327] = {.entry = {.count = 1, .reusable = false}}, SHIFT(431),
-  [1329] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1339] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(364),
+  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(210),
+  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(270),
+  [603] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(366),
+  [606] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [608] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [614] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [630] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(382),
+  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(198),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(384),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(255),
+  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(386),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(303),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(107),
+  [651] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [665] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [667] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
+  [670] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [674] = {.entry = {.count = 1, .reusable = false}}, SHIFT(454),
+  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [678] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(122),
+  [681] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [684] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [688] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [691] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(454),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(13),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [701] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [707] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [709] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [712] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [715] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [718] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [728] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [730] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [732] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [734] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [736] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [794] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(300),
+  [797] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(358),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [802] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [805] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(407),
+  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
+  [811] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [860] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [862] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [864] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [866] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [868] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(432),
+  [871] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(416),
+  [874] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [884] = {.entry = {.count = 1, .reusable = false}}, SHIFT(54),
+  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [896] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [903] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(348),
+  [906] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
+  [909] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [913] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
+  [916] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(197),
+  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [926] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [928] = {.entry = {.count = 1, .reusable = false}}, SHIFT(204),
+  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [934] = {.entry = {.count = 1, .reusable = false}}, SHIFT(205),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [938] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [940] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [944] = {.entry = {.count = 1, .reusable = false}}, SHIFT(197),
+  [946] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [948] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(206),
+  [951] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [956] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [960] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [962] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
+  [964] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
+  [967] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
+  [970] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [989] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
+  [992] = {.entry = {.count = 1, .reusable = false}}, SHIFT(151),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [996] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [1002] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [1005] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1009] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1087] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1136] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(287),
+  [1139] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(141),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1144] = {.entry = {.count = 1, .reusable = false}}, SHIFT(430),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1148] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1294] = {.entry = {.count = 1, .reusable = false}}, SHIFT(117),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1314] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [1318] = {.entry = {.count = 1, .reusable = false}}, SHIFT(323),
+  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1324] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(195),
+  [1334] = {.entry = {.count = 1, .reusable = false}}, SHIFT(448),
+  [1336] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1352] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [1360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [1368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1370] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [1396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
 };
 
 #ifdef __cplusplus

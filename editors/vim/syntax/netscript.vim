@@ -100,7 +100,7 @@ syn keyword netscriptOption    section nextgroup=netscriptSection skipwhite
 syn keyword netscriptHtbDefault default contained nextgroup=netscriptClassId skipwhite
 " option values
 syn keyword netscriptValue     tcp udp icmp ingress egress clsact generic native off private vepa passthru
-syn keyword netscriptValue     ethernet atm
+syn keyword netscriptValue     ethernet atm state gemodel
 syn keyword netscriptValue     icmpv6 input output prerouting postrouting new established related invalid
 
 " ------------------------------------------------------------------ links

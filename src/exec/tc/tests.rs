@@ -424,3 +424,25 @@ fn netem_slot_round_trips() {
     assert_eq!(kept(&zero).slot, None);
     assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(with), &P));
 }
+
+/// Loss models read back with every parameter explicit, which gives the same request:
+/// a re-run is up to date, and one without the model is not.
+#[test]
+fn netem_loss_models_round_trip() {
+    use crate::model::LossModel;
+    for model in [
+        LossModel::State { p13: Percent(1.0), rest: [None; 4] },
+        LossModel::State { p13: Percent(1.0), rest: [Some(Percent(20.0)), Some(Percent(3.0)), Some(Percent(40.0)), Some(Percent(5.0))] },
+        LossModel::Gemodel { p: Percent(1.0), rest: [None; 3] },
+        LossModel::Gemodel { p: Percent(1.0), rest: [Some(Percent(10.0)), Some(Percent(70.0)), Some(Percent(0.1))] },
+    ] {
+        let with = Netem { loss_model: Some(model), ..netem(10_000, None, None, None) };
+        let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
+        let back = kept(&with);
+        assert!(back.loss_model.is_some(), "{model:?}");
+        assert_eq!(kept(&back), back, "{model:?}");
+        assert_eq!(NetemParams::new(&back, &P).unwrap(), NetemParams::new(&with, &P).unwrap(), "{model:?}");
+        assert!(equivalent(&QdiscSpec::Netem(with.clone()), &QdiscSpec::Netem(back.clone()), &P));
+        assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(back), &P));
+    }
+}

@@ -124,6 +124,16 @@ impl Builder<'_> {
         match rule {
             Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
             Rule::jitter_opt => NetemOpt::Jitter(Spanned::new(self.duration_value(value), span)),
+            Rule::loss_opt if value.as_rule() != Rule::percent_value => {
+                let gemodel = value.as_rule() == Rule::loss_gemodel;
+                let values = args(value)
+                    .map(|p| {
+                        let s = self.span(&p);
+                        Spanned::new(self.percent_value(p), s)
+                    })
+                    .collect();
+                NetemOpt::LossModel(Spanned::new(LossModelAst { gemodel, values }, span))
+            }
             Rule::loss_opt => NetemOpt::Loss(Spanned::new(self.percent_value(value), span)),
             Rule::netem_limit_opt => NetemOpt::Limit(Spanned::new(self.int_value(value), span)),
             Rule::duplicate_opt => NetemOpt::Duplicate(Spanned::new(self.percent_value(value), span)),
