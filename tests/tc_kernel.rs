@@ -713,6 +713,7 @@ fn kernel_netem_like_tc() {
             reorder: Some(Percent(25.0)),
             gap: Some(5),
             slot: None,
+            loss_model: None,
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,
