@@ -275,6 +275,15 @@ pub enum ShapeOpt {
     Limit(Spanned<SizeValue>),
     Peakrate(Spanned<RateValue>),
     Mtu(Spanned<SizeValue>),
+    Framing(FramingOpt),
+}
+
+/// tc's framing of a rate, an option of `shape` and of htb classes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum FramingOpt {
+    Overhead(Spanned<IntValue>),
+    Mpu(Spanned<SizeValue>),
+    Linklayer(Spanned<crate::model::LinkLayer>),
 }
 
 /// Options of the htb qdisc besides `default`.
@@ -293,6 +302,7 @@ pub enum ClassOpt {
     Cburst(Spanned<SizeValue>),
     Quantum(Spanned<SizeValue>),
     Mtu(Spanned<SizeValue>),
+    Framing(FramingOpt),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -327,6 +337,24 @@ pub enum NetemOpt {
     Corrupt(Spanned<PercentValue>),
     Reorder(Spanned<PercentValue>),
     Gap(Spanned<IntValue>),
+    Slot(Spanned<SlotAst>),
+    /// `loss state P…` (`gemodel: false`) or `loss gemodel P…`: the percentages as written.
+    LossModel(Spanned<LossModelAst>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LossModelAst {
+    pub gemodel: bool,
+    pub values: Vec<Spanned<PercentValue>>,
+}
+
+/// netem's `slot MIN [MAX] [packets N] [bytes SIZE]` as written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotAst {
+    pub min: Spanned<DurationValue>,
+    pub max: Option<Spanned<DurationValue>>,
+    pub packets: Vec<Spanned<IntValue>>,
+    pub bytes: Vec<Spanned<SizeValue>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

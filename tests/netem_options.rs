@@ -80,3 +80,78 @@ fn dropping_an_option_removes_it_from_the_kernel_and_a_refusal_rolls_back() {
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }
+
+/// netem's `slot` (issue 24): parity with tc; dropping it clears it (the kernel keeps a
+/// slot across a change without TCA_NETEM_SLOT: netscript sends a zero one); a refused
+/// edit that adds it back rolls back; `down` restores the start.
+#[test]
+fn slot_equals_tc_and_dropping_it_clears_it() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let with_slot = "netem delay 10ms slot 800us 1ms packets 32 bytes 64kb";
+    let script = sb.write_script("netem.ns", &pair_with(with_slot));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    let reference = Sandbox::new();
+    reference.sh(&iproute2_pair_with("delay 10ms slot 800us 1ms packets 32 bytes 64kb")).ok();
+    let (mine, theirs) = (qdiscs(&sb), qdiscs(&reference));
+    assert!(theirs.contains("slot"), "tc shows the slot: {theirs}");
+    assert_eq!(mine, theirs, "`{with_slot}` differs from tc's");
+    sb.assert_up_to_date(&script);
+    let shown = sb.netscript(&["show", "fk1"]).ok();
+    assert!(shown.contains("slot 800us 1ms packets 32 bytes 64kb"), "{shown}");
+    // The edit drops the slot.
+    sb.put(&script, &pair_with("netem delay 10ms"));
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{run:?}");
+    let plain = Sandbox::new();
+    plain.sh(&iproute2_pair_with("delay 10ms")).ok();
+    assert_eq!(qdiscs(&sb), qdiscs(&plain), "the kernel holds what a fresh `netem delay 10ms` holds");
+    assert!(!qdiscs(&sb).contains("slot"), "{}", qdiscs(&sb));
+    sb.assert_up_to_date(&script);
+    // An edit that adds it back, refused at its last operation, leaves no slot.
+    let edited = pair_with(with_slot).replace("addr 10.77.0.2/24", "addr 10.77.0.2/24 10.79.0.2/24");
+    sb.put(&script, &edited);
+    let ops = sb.op_count(&script);
+    let state = sb.dump();
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &script]);
+    assert_eq!(refused.code, Some(3), "{refused:?}");
+    support::assert_same_dump(&state, &sb.dump(), "after the rollback");
+    assert!(!qdiscs(&sb).contains("slot"), "{}", qdiscs(&sb));
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}
+
+/// netem's loss models (issue 24): `loss state` and `loss gemodel` equal tc's (tc-testing
+/// ba29 among them), a re-run changes nothing, and an edit back to random loss leaves
+/// what a fresh `netem loss 1%` holds; `down` restores the start.
+#[test]
+fn loss_models_equal_tc() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let script = sb.write_script("netem.ns", &pair_with("netem delay 10ms loss state 1% 20% 3% 40% 5%"));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    for (ours_words, tc_words, shown) in [
+        ("netem delay 10ms loss state 1% 20% 3% 40% 5%", "delay 10ms loss state 1% 20% 3% 40% 5%", "\"loss-state\""),
+        ("netem loss gemodel 1%", "loss gemodel 1%", "\"loss-gemodel\""),
+        ("netem delay 5ms loss gemodel 1% 10% 70% 0.1%", "delay 5ms loss gemodel 1% 10% 70% 0.1%", "\"loss-gemodel\""),
+        ("netem delay 10ms loss 1%", "delay 10ms loss 1%", "\"loss-random\""),
+    ] {
+        sb.put(&script, &pair_with(ours_words));
+        let run = sb.netscript(&["run", &script]);
+        assert!(run.success, "{ours_words}: {run:?}");
+        let reference = Sandbox::new();
+        reference.sh(&iproute2_pair_with(tc_words)).ok();
+        let (mine, theirs) = (qdiscs(&sb), qdiscs(&reference));
+        assert!(theirs.contains(shown), "tc shows {shown}: {theirs}");
+        assert_eq!(mine, theirs, "`{ours_words}` differs from `tc ... netem {tc_words}`");
+        sb.assert_up_to_date(&script);
+    }
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}

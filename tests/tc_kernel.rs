@@ -231,6 +231,7 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> Tbf {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 
@@ -394,6 +395,7 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 
@@ -710,6 +712,8 @@ fn kernel_netem_like_tc() {
             corrupt: Some(Percent(0.5)),
             reorder: Some(Percent(25.0)),
             gap: Some(5),
+            slot: None,
+            loss_model: None,
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,

@@ -9,7 +9,7 @@ use netscript::exec::tc::{
     Psched, TcRequest, class_delete_message, class_message, filter_delete_message, filter_message,
     qdisc_delete_message, qdisc_message,
 };
-use netscript::model::{IpProto, Netem, Tbf};
+use netscript::model::{Framing, IpProto, LinkLayer, Netem, Tbf};
 use netscript::plan::action::{ClassSpec, FilterSpec, QdiscParent, QdiscSpec};
 use netscript::units::{Duration, Percent, Rate, Size};
 
@@ -110,6 +110,7 @@ fn tbf(rate: u64, burst: u64, latency_ms: u64) -> QdiscSpec {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Framing::default(),
     })
 }
 
@@ -169,6 +170,7 @@ fn class(id: u32, parent: Option<u32>, rate: u64, ceil: u64, prio: Option<u32>) 
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Framing::default(),
     }
 }
 
@@ -469,4 +471,56 @@ fn htb_class_bursts_quantum_mtu() {
     assert_parity("class_bursts", TcRequest::AddClass, class_message(IFINDEX, &bursts, &P).unwrap());
     let mtu = ClassSpec { mtu: Some(1500), ..class(0x10, None, 10_000_000, 10_000_000, None) };
     assert_parity("class_mtu", TcRequest::AddClass, class_message(IFINDEX, &mtu, &P).unwrap());
+}
+
+// ------------------------------------------------ tc's framing of a rate (issue 24)
+
+#[test]
+fn tbf_overhead_mpu_linklayer() {
+    let framed = |spec: QdiscSpec, framing: Framing| match spec {
+        QdiscSpec::Tbf(t) => QdiscSpec::Tbf(Tbf { framing, ..t }),
+        other => other,
+    };
+    let overhead = Framing { overhead: 300, ..Framing::default() };
+    qdisc("tbf_overhead", framed(tbf_with(20_000, 1500, 0, Some(1000), None, None), overhead));
+    let atm = Framing { overhead: 10, mpu: 64, linklayer: LinkLayer::Atm };
+    qdisc("tbf_atm", framed(tbf(1_000_000, 10 * 1024, 70), atm));
+    let peak = Framing { overhead: 24, mpu: 96, linklayer: LinkLayer::Atm };
+    qdisc("tbf_framed_peak", framed(tbf_with(1_000_000, 10 * 1024, 70, None, Some(2_000_000), Some(1514)), peak));
+}
+
+#[test]
+fn htb_class_overhead_mpu_linklayer() {
+    let framing = Framing { overhead: 40, mpu: 64, linklayer: LinkLayer::Atm };
+    let spec = ClassSpec { framing, ..class(0x10, None, 1_000_000, 2_000_000, None) };
+    assert_parity("class_framing", TcRequest::AddClass, class_message(IFINDEX, &spec, &P).unwrap());
+}
+
+/// netem's `slot` (issue 24): `slot 800us 1ms packets 32 bytes 64kb` among other options
+/// (tc puts TCA_NETEM_SLOT between corrupt and rate), and `slot 2ms` (max = min).
+#[test]
+fn netem_slot() {
+    let slot = |min_us: u64, max_us: u64, packets, bytes| Some(netscript::model::NetemSlot { min: Duration(min_us * 1000), max: Duration(max_us * 1000), packets, bytes });
+    let full = Netem { corrupt: Some(Percent(1.0)), rate: Some(Rate(1_000_000)), slot: slot(800, 1000, Some(32), Some(64 * 1024)), ..Netem::delay(Duration(10_000_000)) };
+    qdisc("netem_slot", QdiscSpec::Netem(full));
+    qdisc("netem_slot_min", QdiscSpec::Netem(Netem { slot: slot(2000, 2000, None, None), ..Netem::delay(Duration(0)) }));
+}
+
+/// netem's loss models (issue 24): `loss state …` and `loss gemodel …`, with tc's
+/// positional defaults (computed as q_netem.c does) and with every parameter.
+#[test]
+fn netem_loss_models() {
+    use netscript::model::LossModel;
+    let p = |v: f64| Some(Percent(v));
+    let state = |rest| Netem { loss_model: Some(LossModel::State { p13: Percent(1.0), rest }), ..Netem::delay(Duration(10_000_000)) };
+    qdisc("netem_loss_state", QdiscSpec::Netem(state([None; 4])));
+    let all = Netem {
+        slot: Some(netscript::model::NetemSlot { min: Duration(1_000_000), max: Duration(1_000_000), packets: None, bytes: None }),
+        rate: Some(Rate(1_000_000)),
+        ..state([p(20.0), p(3.0), p(40.0), p(5.0)])
+    };
+    qdisc("netem_loss_state_all", QdiscSpec::Netem(all));
+    let ge = |delay, rest| Netem { loss_model: Some(LossModel::Gemodel { p: Percent(1.0), rest }), ..Netem::delay(Duration(delay)) };
+    qdisc("netem_loss_gemodel", QdiscSpec::Netem(ge(0, [None; 3])));
+    qdisc("netem_loss_gemodel_all", QdiscSpec::Netem(ge(5_000_000, [p(10.0), p(70.0), p(0.1)])));
 }

@@ -114,7 +114,12 @@ module.exports = grammar({
     shape_statement: ($) =>
       seq('shape', optional(alias('ingress', $.direction)), $._rate_value,
         repeat(choice(seq('burst', $._size_value), seq('latency', $._duration_value),
-          seq('limit', $._size_value), seq('peakrate', $._rate_value), seq('mtu', $._size_value)))),
+          seq('limit', $._size_value), seq('peakrate', $._rate_value), seq('mtu', $._size_value),
+          $._tc_framing))),
+    // tc's framing of a rate (tbf and htb classes).
+    _tc_framing: ($) =>
+      choice(seq('overhead', $._int_value), seq('mpu', $._size_value),
+        seq('linklayer', alias(choice('ethernet', 'atm'), $.link_layer))),
 
     htb_statement: ($) =>
       seq('htb',
@@ -123,7 +128,8 @@ module.exports = grammar({
     class_statement: ($) =>
       seq('class', field('id', $.class_id),
         repeat(choice(seq('rate', $._rate_value), seq('ceil', $._rate_value), seq('prio', $._int_value),
-          seq(choice('burst', 'cburst', 'quantum', 'mtu'), $._size_value))),
+          seq(choice('burst', 'cburst', 'quantum', 'mtu'), $._size_value),
+          $._tc_framing)),
         optional(field('body', $.block))),
     filter_statement: ($) =>
       seq('filter',
@@ -144,11 +150,15 @@ module.exports = grammar({
       seq('netem', repeat1(choice(
         seq('delay', $._duration_value),
         seq('jitter', $._duration_value),
-        seq('loss', $._percent_value),
+        seq('loss', choice($._percent_value,
+          seq(alias(choice('state', 'gemodel'), $.loss_model), repeat1($._percent_value)))),
         seq('rate', $._rate_value),
         seq('limit', $._int_value),
         seq(choice('duplicate', 'corrupt', 'reorder'), $._percent_value),
         seq('gap', $._int_value),
+        seq('slot', $._duration_value, optional($._duration_value)),
+        seq('packets', $._int_value),
+        seq('bytes', $._size_value),
       ))),
 
     bpf_statement: ($) =>

@@ -14,6 +14,7 @@ mod traffic;
 mod traffic_options;
 mod traffic_filters;
 mod netem_options;
+mod tc_framing;
 mod names;
 mod snippet;
 mod validate;

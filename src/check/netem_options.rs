@@ -6,7 +6,7 @@ use super::core::*;
 use super::values::{self as v};
 use crate::ast::{NetemOpt, PercentValue, Stmt};
 use crate::diagnostic::Diagnostic;
-use crate::model::{Netem, NETEM_DEFAULT_LIMIT};
+use crate::model::{LossModel, Netem, NetemSlot, NETEM_DEFAULT_LIMIT};
 use crate::source::Spanned;
 use crate::units::Percent;
 
@@ -34,8 +34,72 @@ impl Evaluator<'_> {
                 // tc's gap 1 is what a `reorder` without `gap` gets: kept as none.
                 netem.gap = self.ok(v::int_in(&self.env, &g.node, "a reorder gap", 1, u32::MAX as i64)).map(|n| n.node as u32).filter(|n| *n != 1);
             }
+            NetemOpt::Slot(slot) if self.once(seen, "slot", slot.span) => netem.slot = self.netem_slot(&slot.node),
+            // `loss` once, whether a percentage or a model (tc: "duplicate loss argument").
+            NetemOpt::LossModel(m) if self.once(seen, "loss", m.span) => netem.loss_model = self.loss_model(&m.node),
             _ => {}
         }
+    }
+
+    /// `slot MIN [MAX] [packets N] [bytes SIZE]`: MAX at least MIN (tc refuses a smaller
+    /// one) and above 0 (a slot of 0 is none: the kernel keeps nothing of it); the
+    /// limits at least 1 and below the kernel's "no limit" (INT_MAX), each once.
+    fn netem_slot(&mut self, slot: &crate::ast::SlotAst) -> Option<NetemSlot> {
+        let min = self.ok(v::duration(&self.env, &slot.min.node))?;
+        let max = match &slot.max {
+            Some(m) => self.ok(v::duration(&self.env, &m.node))?,
+            None => min.clone(),
+        };
+        if max.node < min.node {
+            self.report(
+                Diagnostic::error(OUT_OF_RANGE, max.span, format!("a slot's max ({}) is below its min ({})", max.node, min.node))
+                    .label("below the min")
+                    .also(min.span, "min given here")
+                    .help("slots start every MIN to MAX, picked uniformly: give MAX ≥ MIN (tc refuses it too)"),
+            );
+            return None;
+        }
+        if max.node.0 == 0 || max.node.0 > i64::MAX as u64 {
+            self.report(
+                v::out_of_range(max.span, "a slot", max.node, "1ns", crate::units::Duration(i64::MAX as u64))
+                    .help("a slot of 0 is no slot: the kernel keeps none (leave `slot` out)"),
+            );
+            return None;
+        }
+        let mut seen = Seen::default();
+        let mut packets = None;
+        for p in &slot.packets {
+            if self.once(&mut seen, "packets", p.span) {
+                packets = Some(self.ok(v::int_in(&self.env, &p.node, "a slot's packets", 1, i32::MAX as i64 - 1))?.node as u32);
+            }
+        }
+        let mut bytes = None;
+        for b in &slot.bytes {
+            if self.once(&mut seen, "bytes", b.span) {
+                let size = self.ok(v::size(&self.env, &b.node))?;
+                if size.node.0 == 0 || size.node.0 >= i32::MAX as u64 {
+                    self.report(v::out_of_range(size.span, "a slot's bytes", size.node, "1b", "2147483646b"));
+                    return None;
+                }
+                bytes = Some(size.node.0 as u32);
+            }
+        }
+        Some(NetemSlot { min: min.node, max: max.node, packets, bytes })
+    }
+
+    /// `loss state …` / `loss gemodel …`: every probability 0–100% (tc's get_percent).
+    fn loss_model(&mut self, m: &crate::ast::LossModelAst) -> Option<LossModel> {
+        let mut values = Vec::new();
+        for p in &m.values {
+            values.push(self.netem_percent(p, "a loss model probability")?);
+        }
+        let first = values[0];
+        let rest = |i: usize| values.get(i).copied();
+        Some(if m.gemodel {
+            LossModel::Gemodel { p: first, rest: [rest(1), rest(2), rest(3)] }
+        } else {
+            LossModel::State { p13: first, rest: [rest(1), rest(2), rest(3), rest(4)] }
+        })
     }
 
     /// What tc refuses of a netem as a whole: `reorder` without a delay (nothing to be

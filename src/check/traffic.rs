@@ -65,6 +65,7 @@ impl Evaluator<'_> {
             limit: extra.limit.map(|l| l.node),
             peakrate: extra.peakrate.map(|p| p.node),
             mtu: extra.mtu.map(|m| m.node),
+            framing: extra.framing,
         };
         if ingress {
             let target = &mut self.iface_mut(ns, iface).ingress_shape;
@@ -165,8 +166,8 @@ impl Evaluator<'_> {
             );
             return None;
         }
-        let ClassExtra { burst, cburst, quantum, mtu } = extra;
-        crate::model::push_lean(&mut htb.classes, HtbClass { span, id: minor.clone(), parent, rate, ceil, prio, burst, cburst, quantum, mtu });
+        let ClassExtra { burst, cburst, quantum, mtu, framing } = extra;
+        crate::model::push_lean(&mut htb.classes, HtbClass { span, id: minor.clone(), parent, rate, ceil, prio, burst, cburst, quantum, mtu, framing });
         Some(minor.node)
     }
 

@@ -17,6 +17,7 @@ pub(super) struct TbfExtra {
     pub limit: Option<Spanned<Size>>,
     pub peakrate: Option<Spanned<Rate>>,
     pub mtu: Option<Spanned<Size>>,
+    pub framing: crate::model::Framing,
 }
 
 /// The options of `class` besides `rate`, `ceil` and `prio`.
@@ -26,6 +27,7 @@ pub(super) struct ClassExtra {
     pub cburst: Option<Size>,
     pub quantum: Option<u32>,
     pub mtu: Option<u32>,
+    pub framing: crate::model::Framing,
 }
 
 impl Evaluator<'_> {
@@ -44,6 +46,7 @@ impl Evaluator<'_> {
             ShapeOpt::Limit(l) if self.once(seen, "limit", l.span) => extra.limit = self.bytes32(&l.node, "a tbf limit"),
             ShapeOpt::Peakrate(p) if self.once(seen, "peakrate", p.span) => extra.peakrate = self.ok(v::rate(&self.env, &p.node)),
             ShapeOpt::Mtu(m) if self.once(seen, "mtu", m.span) => extra.mtu = self.bytes32(&m.node, "a tbf mtu"),
+            ShapeOpt::Framing(f) => self.framing_opt(seen, f, &mut extra.framing),
             _ => {}
         }
     }
@@ -90,6 +93,7 @@ impl Evaluator<'_> {
             ClassOpt::Cburst(c) if self.once(seen, "cburst", c.span) => extra.cburst = bytes(self, &c.node, "a class cburst"),
             ClassOpt::Quantum(q) if self.once(seen, "quantum", q.span) => extra.quantum = bytes(self, &q.node, "a class quantum").map(|s| s.0 as u32),
             ClassOpt::Mtu(m) if self.once(seen, "mtu", m.span) => extra.mtu = bytes(self, &m.node, "a class mtu").map(|s| s.0 as u32),
+            ClassOpt::Framing(f) => self.framing_opt(seen, f, &mut extra.framing),
             _ => {}
         }
     }

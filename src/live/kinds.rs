@@ -157,7 +157,7 @@ fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
     match spec {
         Some(QdiscSpec::Tbf(t)) => super::tc_options::tbf_json(t),
         Some(QdiscSpec::Htb { default_class, r2q, direct_qlen }) => super::tc_options::htb_json(*default_class, *r2q, *direct_qlen),
-        Some(QdiscSpec::Netem(n)) => json!({
+        Some(QdiscSpec::Netem(n)) => super::tc_options::netem_slot_json(n, json!({
             "delay": n.delay.micros(),
             "jitter": n.jitter.map(|j| j.micros()),
             "loss": n.loss.map(|l| l.0),
@@ -167,7 +167,7 @@ fn qdisc_options(spec: &Option<QdiscSpec>) -> Value {
             "corrupt": n.corrupt.map(|p| p.0),
             "reorder": n.reorder.map(|p| p.0),
             "gap": n.gap,
-        }),
+        })),
         _ => Value::Null,
     }
 }

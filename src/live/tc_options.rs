@@ -43,3 +43,23 @@ pub fn class_json_extras(c: &ClassSpec, class: &mut Value) {
         }
     }
 }
+
+/// netem's JSON with `slot` and `loss_model` when it has them (min and max in µs, as tc's delay is;
+/// `packets`/`bytes` when limited), and as it was without.
+pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
+    if let (Some(slot), Some(map)) = (&n.slot, v.as_object_mut()) {
+        let mut s = json!({ "min": slot.min.micros(), "max": slot.max.micros() });
+        let inner = s.as_object_mut().expect("an object");
+        if let Some(p) = slot.packets {
+            inner.insert("packets".into(), json!(p));
+        }
+        if let Some(b) = slot.bytes {
+            inner.insert("bytes".into(), json!(b));
+        }
+        map.insert("slot".into(), s);
+    }
+    if let (Some(model), Some(map)) = (&n.loss_model, v.as_object_mut()) {
+        map.insert("loss_model".into(), json!(model));
+    }
+    v
+}

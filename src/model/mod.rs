@@ -13,6 +13,7 @@ mod expect;
 mod firewall;
 mod links;
 mod routing;
+mod tc_framing;
 mod traffic;
 
 pub use bpf::*;
@@ -20,6 +21,7 @@ pub use expect::*;
 pub use firewall::*;
 pub use links::*;
 pub use routing::*;
+pub use tc_framing::*;
 pub use traffic::*;
 
 /// The initial network namespace, as named in scripts.

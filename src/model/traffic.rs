@@ -39,16 +39,19 @@ pub struct Tbf {
     /// tc's `mtu`/`minburst`: the peak bucket's depth and the size the rate tables cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Size>,
+    /// tc's `overhead`, `mpu`, `linklayer`: how packets are counted against both buckets.
+    #[serde(default, skip_serializing_if = "super::Framing::is_default")]
+    pub framing: super::Framing,
 }
 
 impl Tbf {
     /// A tbf as `shape RATE burst SIZE latency DURATION` makes it.
     pub fn new(rate: Rate, burst: Size, latency: Duration) -> Tbf {
-        Tbf { rate, burst, latency, limit: None, peakrate: None, mtu: None }
+        Tbf { rate, burst, latency, limit: None, peakrate: None, mtu: None, framing: super::Framing::default() }
     }
 
     /// Its options after the rate, in tc's words: `burst B latency L` or `burst B limit N`,
-    /// then `peakrate P mtu M` when given.
+    /// then `peakrate P mtu M` and `overhead N mpu M linklayer L` when given.
     pub fn option_words(&self) -> String {
         let mut out = format!("burst {}", self.burst);
         match self.limit {
@@ -61,6 +64,7 @@ impl Tbf {
         if let Some(mtu) = self.mtu {
             out.push_str(&format!(" mtu {mtu}"));
         }
+        out.push_str(&self.framing.option_words());
         out
     }
 }
@@ -106,6 +110,8 @@ pub struct HtbClass {
     pub quantum: Option<u32>,
     /// tc's `mtu` (default 1600): the packet size the rate tables cover.
     pub mtu: Option<u32>,
+    /// tc's `overhead`, `mpu`, `linklayer`, for both the rate and the ceil.
+    pub framing: super::Framing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -176,15 +182,76 @@ pub struct Netem {
     /// `reorder` has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<u32>,
+    /// tc's `slot MIN [MAX] [packets N] [bytes N]`: packets leave in slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<NetemSlot>,
+    /// tc's `loss state …` / `loss gemodel …` (instead of a `loss P%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_model: Option<LossModel>,
+}
+
+/// netem's loss models, with tc's words and positional defaults: what is not given
+/// is `None` and gets tc's default (computed as tc does, from the first).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossModel {
+    /// `state P13 [P31 [P32 [P23 [P14]]]]`: the 4-state Markov model (defaults: 100% −
+    /// P13, 0%, 100%, 0%).
+    State { p13: Percent, rest: [Option<Percent>; 4] },
+    /// `gemodel P [R [1-H [1-K]]]`: Gilbert-Elliott (defaults: 100% − P, then h and k1
+    /// of 0 as tc sends them).
+    Gemodel { p: Percent, rest: [Option<Percent>; 3] },
+}
+
+impl LossModel {
+    /// ` loss state P13 …` / ` loss gemodel P …`, the same words in netscript and tc.
+    pub fn words(&self) -> String {
+        let (word, first, rest): (&str, Percent, Vec<Option<Percent>>) = match self {
+            LossModel::State { p13, rest } => ("state", *p13, rest.to_vec()),
+            LossModel::Gemodel { p, rest } => ("gemodel", *p, rest.to_vec()),
+        };
+        let mut out = format!(" loss {word} {first}");
+        for p in rest.into_iter().map_while(|p| p) {
+            out.push_str(&format!(" {p}"));
+        }
+        out
+    }
+}
+
+/// netem's `slot`: packets are sent in bursts ("slots") that start every MIN to MAX
+/// (uniformly), each carrying at most `packets` packets and `bytes` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetemSlot {
+    pub min: Duration,
+    /// tc's default: the min.
+    pub max: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packets: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u32>,
+}
+
+impl NetemSlot {
+    /// ` slot MIN MAX [packets N] [bytes B]`, the same words in netscript and tc.
+    pub fn words(&self) -> String {
+        let mut out = format!(" slot {} {}", self.min, self.max);
+        if let Some(p) = self.packets {
+            out.push_str(&format!(" packets {p}"));
+        }
+        if let Some(b) = self.bytes {
+            out.push_str(&format!(" bytes {}", Size(b as u64)));
+        }
+        out
+    }
 }
 
 impl Netem {
     /// `netem delay D` and nothing else.
     pub fn delay(delay: Duration) -> Netem {
-        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None }
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None, loss_model: None }
     }
 
-    /// ` limit N duplicate P corrupt P reorder P gap N`, each when given: the same words
+    /// ` limit N duplicate P corrupt P reorder P gap N slot …`, each when given: the same words
     /// in netscript and tc.
     pub fn more_words(&self) -> String {
         let mut out = String::new();
@@ -198,6 +265,12 @@ impl Netem {
         }
         if let Some(g) = self.gap {
             out.push_str(&format!(" gap {g}"));
+        }
+        if let Some(slot) = &self.slot {
+            out.push_str(&slot.words());
+        }
+        if let Some(model) = &self.loss_model {
+            out.push_str(&model.words());
         }
         out
     }

@@ -374,6 +374,9 @@ pub struct ClassSpec {
     pub quantum: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<u32>,
+    /// tc's `overhead`, `mpu`, `linklayer` (the kernel keeps and dumps them).
+    #[serde(default, skip_serializing_if = "crate::model::Framing::is_default")]
+    pub framing: crate::model::Framing,
 }
 
 /// ` r2q N direct_qlen N`, each when given: what follows `htb default ID` in text.
@@ -389,7 +392,8 @@ pub fn htb_option_words(r2q: Option<u32>, direct_qlen: Option<u32>) -> String {
 }
 
 impl ClassSpec {
-    /// ` burst B cburst C quantum Q mtu M`, each when given, in netscript's units.
+    /// ` burst B cburst C quantum Q mtu M overhead O mpu U linklayer L`, each when given, in
+    /// netscript's units.
     pub fn option_words(&self) -> String {
         let mut out = String::new();
         if let Some(b) = self.burst {
@@ -404,6 +408,7 @@ impl ClassSpec {
         if let Some(m) = self.mtu {
             out.push_str(&format!(" mtu {}", Size(m as u64)));
         }
+        out.push_str(&self.framing.option_words());
         out
     }
 }

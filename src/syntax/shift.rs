@@ -83,6 +83,7 @@ leaf!(
     crate::model::MacvlanMode,
     crate::model::XdpMode,
     crate::model::RouteKind,
+    crate::model::LinkLayer,
 );
 
 impl Shift for Diagnostic {
@@ -231,6 +232,7 @@ impl Shift for ShapeOpt {
             ShapeOpt::Burst(v) | ShapeOpt::Limit(v) | ShapeOpt::Mtu(v) => v.shift(d),
             ShapeOpt::Latency(v) => v.shift(d),
             ShapeOpt::Peakrate(v) => v.shift(d),
+            ShapeOpt::Framing(f) => f.shift(d),
         }
     }
 }
@@ -249,6 +251,17 @@ impl Shift for ClassOpt {
             ClassOpt::Rate(v) | ClassOpt::Ceil(v) => v.shift(d),
             ClassOpt::Prio(v) => v.shift(d),
             ClassOpt::Burst(v) | ClassOpt::Cburst(v) | ClassOpt::Quantum(v) | ClassOpt::Mtu(v) => v.shift(d),
+            ClassOpt::Framing(f) => f.shift(d),
+        }
+    }
+}
+
+impl Shift for FramingOpt {
+    fn shift(&mut self, d: i64) -> bool {
+        match self {
+            FramingOpt::Overhead(v) => v.shift(d),
+            FramingOpt::Mpu(v) => v.shift(d),
+            FramingOpt::Linklayer(v) => v.shift(d),
         }
     }
 }
@@ -272,7 +285,21 @@ impl Shift for NetemOpt {
             NetemOpt::Rate(v) => v.shift(d),
             NetemOpt::Limit(v) | NetemOpt::Gap(v) => v.shift(d),
             NetemOpt::Duplicate(v) | NetemOpt::Corrupt(v) | NetemOpt::Reorder(v) => v.shift(d),
+            NetemOpt::Slot(v) => v.shift(d),
+            NetemOpt::LossModel(v) => v.shift(d),
         }
+    }
+}
+
+impl Shift for LossModelAst {
+    fn shift(&mut self, d: i64) -> bool {
+        self.values.shift(d)
+    }
+}
+
+impl Shift for SlotAst {
+    fn shift(&mut self, d: i64) -> bool {
+        self.min.shift(d) && self.max.shift(d) && self.packets.shift(d) && self.bytes.shift(d)
     }
 }
 

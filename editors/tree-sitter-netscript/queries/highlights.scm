@@ -96,6 +96,12 @@
   "latency"
   "limit"
   "peakrate"
+  "overhead"
+  "mpu"
+  "linklayer"
+  "slot"
+  "packets"
+  "bytes"
   "r2q"
   "direct_qlen"
   "cburst"
@@ -142,11 +148,14 @@
 
 ; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
+; tc's link layers "ethernet" "atm" (link_layer), netem's loss models "state" "gemodel" (loss_model)
 [
   (protocol)
   (switch)
   (direction)
   (mode)
+  (link_layer)
+  (loss_model)
   (default)
   (hook)
   (verdict)

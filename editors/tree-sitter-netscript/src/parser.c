@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 449
+#define STATE_COUNT 464
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 268
+#define SYMBOL_COUNT 280
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 174
+#define TOKEN_COUNT 184
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 29
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -76,228 +76,240 @@ enum ts_symbol_identifiers {
   anon_sym_latency = 46,
   anon_sym_limit = 47,
   anon_sym_peakrate = 48,
-  anon_sym_htb = 49,
-  anon_sym_default = 50,
-  anon_sym_r2q = 51,
-  anon_sym_direct_qlen = 52,
-  anon_sym_class = 53,
-  anon_sym_rate = 54,
-  anon_sym_ceil = 55,
-  anon_sym_prio = 56,
-  anon_sym_cburst = 57,
-  anon_sym_quantum = 58,
-  anon_sym_filter = 59,
-  anon_sym_proto = 60,
-  anon_sym_tcp = 61,
-  anon_sym_udp = 62,
-  anon_sym_icmp = 63,
-  anon_sym_src = 64,
-  anon_sym_dst = 65,
-  anon_sym_sport = 66,
-  anon_sym_dport = 67,
-  anon_sym_handle = 68,
-  anon_sym_DASH_GT = 69,
-  aux_sym_class_id_token1 = 70,
-  aux_sym_class_id_token2 = 71,
-  anon_sym_qdisc = 72,
-  anon_sym_clsact = 73,
-  anon_sym_netem = 74,
-  anon_sym_delay = 75,
-  anon_sym_jitter = 76,
-  anon_sym_loss = 77,
-  anon_sym_duplicate = 78,
-  anon_sym_corrupt = 79,
-  anon_sym_reorder = 80,
-  anon_sym_gap = 81,
-  anon_sym_bpf = 82,
-  anon_sym_egress = 83,
-  anon_sym_xdp = 84,
-  anon_sym_generic = 85,
-  anon_sym_native = 86,
-  anon_sym_section = 87,
-  sym_section_name = 88,
-  anon_sym_route = 89,
-  anon_sym_blackhole = 90,
-  anon_sym_unreachable = 91,
-  anon_sym_prohibit = 92,
-  anon_sym_via = 93,
-  anon_sym_metric = 94,
-  anon_sym_onlink = 95,
-  anon_sym_advmss = 96,
-  anon_sym_scope = 97,
-  anon_sym_global = 98,
-  anon_sym_nexthop = 99,
-  anon_sym_weight = 100,
-  anon_sym_dev = 101,
-  anon_sym_lookup = 102,
-  anon_sym_rule = 103,
-  anon_sym_from = 104,
-  anon_sym_to = 105,
-  anon_sym_iif = 106,
-  anon_sym_oif = 107,
-  anon_sym_fwmark = 108,
-  anon_sym_SLASH = 109,
-  anon_sym_uidrange = 110,
-  anon_sym_DASH = 111,
-  anon_sym_priority = 112,
-  anon_sym_pref = 113,
-  anon_sym_ipproto = 114,
-  anon_sym_icmpv6 = 115,
-  anon_sym_tos = 116,
-  anon_sym_dsfield = 117,
-  anon_sym_dscp = 118,
-  anon_sym_flowlabel = 119,
-  anon_sym_forward = 120,
-  anon_sym_off = 121,
-  anon_sym_sysctl = 122,
-  aux_sym_sysctl_key_token1 = 123,
-  aux_sym_sysctl_key_token2 = 124,
-  sym_sysctl_value = 125,
-  anon_sym_port = 126,
-  anon_sym_firewall = 127,
-  anon_sym_input = 128,
-  anon_sym_output = 129,
-  anon_sym_prerouting = 130,
-  anon_sym_postrouting = 131,
-  anon_sym_policy = 132,
-  anon_sym_accept = 133,
-  anon_sym_drop = 134,
-  anon_sym_mark = 135,
-  anon_sym_ct = 136,
-  anon_sym_COMMA = 137,
-  anon_sym_counter = 138,
-  anon_sym_new = 139,
-  anon_sym_established = 140,
-  anon_sym_related = 141,
-  anon_sym_invalid = 142,
-  anon_sym_reject = 143,
-  anon_sym_pass = 144,
-  anon_sym_masquerade = 145,
-  anon_sym_classify = 146,
-  anon_sym_snat = 147,
-  anon_sym_dnat = 148,
-  sym_nat_target = 149,
-  anon_sym_DOT = 150,
-  aux_sym__name_start_token1 = 151,
-  aux_sym__imm_name_part_token1 = 152,
-  anon_sym_LBRACE = 153,
-  anon_sym_RBRACE = 154,
-  anon_sym_LBRACE2 = 155,
-  anon_sym_LPAREN = 156,
-  anon_sym_RPAREN = 157,
-  anon_sym_PLUS = 158,
-  anon_sym_STAR = 159,
-  anon_sym_PERCENT = 160,
-  sym_integer = 161,
-  anon_sym_DQUOTE = 162,
-  aux_sym_string_token1 = 163,
-  sym_comment = 164,
-  sym_line_continuation = 165,
-  sym_rate = 166,
-  sym_size = 167,
-  sym_duration = 168,
-  sym_percentage = 169,
-  sym_mac_address = 170,
-  anon_sym_SLASH2 = 171,
-  aux_sym_ipv4_address_token1 = 172,
-  aux_sym_ipv6_address_token1 = 173,
-  sym_source_file = 174,
-  sym__statements = 175,
-  sym__sep = 176,
-  sym_block = 177,
-  sym__statement = 178,
-  sym_netns_statement = 179,
-  sym_host_statement = 180,
-  sym_table_statement = 181,
-  sym_let_statement = 182,
-  sym_for_statement = 183,
-  sym_range = 184,
-  sym_include_statement = 185,
-  sym_expect_statement = 186,
-  sym__let_value = 187,
-  sym_veth_statement = 188,
-  sym_bridge_statement = 189,
-  sym_dummy_statement = 190,
-  sym_vrf_statement = 191,
-  sym_macvlan_statement = 192,
-  sym_vxlan_statement = 193,
-  sym_link_statement = 194,
-  sym_addr_statement = 195,
-  sym_state_statement = 196,
-  sym_mtu_statement = 197,
-  sym_mac_statement = 198,
-  sym_master_statement = 199,
-  sym_shape_statement = 200,
-  sym_htb_statement = 201,
-  sym_class_statement = 202,
-  sym_filter_statement = 203,
-  sym_class_id = 204,
-  sym_qdisc_statement = 205,
-  sym_netem_statement = 206,
-  sym_bpf_statement = 207,
-  sym_xdp_statement = 208,
-  sym__section_opt = 209,
-  sym_route_statement = 210,
-  sym__dev_opt = 211,
-  sym__table_opt = 212,
-  sym_rule_statement = 213,
-  sym_forward_statement = 214,
-  sym_sysctl_statement = 215,
-  sym_sysctl_key = 216,
-  sym__port_opt = 217,
-  sym_firewall_statement = 218,
-  sym_rule_block = 219,
-  sym_firewall_rule = 220,
-  sym__ct_state = 221,
-  sym_firewall_action = 222,
-  sym_namespace_name = 223,
-  sym_interface_name = 224,
-  sym_peer_name = 225,
-  sym__ns_name = 226,
-  sym__if_name = 227,
-  sym__name_start = 228,
-  sym__imm_name_part = 229,
-  sym_table_name = 230,
-  sym_variable = 231,
-  sym_interpolation = 232,
-  sym__imm_interp = 233,
-  sym__expression = 234,
-  sym_parenthesized_expression = 235,
-  sym_unary_expression = 236,
-  sym_binary_expression = 237,
-  sym_string = 238,
-  sym_ipv4_address = 239,
-  sym__imm_octet = 240,
-  sym_ipv6_address = 241,
-  sym__ip_value = 242,
-  sym__int_value = 243,
-  sym__rate_value = 244,
-  sym__size_value = 245,
-  sym__duration_value = 246,
-  sym__percent_value = 247,
-  aux_sym__statements_repeat1 = 248,
-  aux_sym__statements_repeat2 = 249,
-  aux_sym_expect_statement_repeat1 = 250,
-  aux_sym_vxlan_statement_repeat1 = 251,
-  aux_sym_addr_statement_repeat1 = 252,
-  aux_sym_shape_statement_repeat1 = 253,
-  aux_sym_htb_statement_repeat1 = 254,
-  aux_sym_class_statement_repeat1 = 255,
-  aux_sym_filter_statement_repeat1 = 256,
-  aux_sym_netem_statement_repeat1 = 257,
-  aux_sym_bpf_statement_repeat1 = 258,
-  aux_sym_xdp_statement_repeat1 = 259,
-  aux_sym_route_statement_repeat1 = 260,
-  aux_sym_rule_statement_repeat1 = 261,
-  aux_sym_sysctl_key_repeat1 = 262,
-  aux_sym_rule_block_repeat1 = 263,
-  aux_sym_firewall_rule_repeat1 = 264,
-  aux_sym_firewall_rule_repeat2 = 265,
-  aux_sym__ns_name_repeat1 = 266,
-  aux_sym__if_name_repeat1 = 267,
-  alias_sym_default = 268,
-  alias_sym_octet = 269,
-  alias_sym_verdict = 270,
+  anon_sym_overhead = 49,
+  anon_sym_mpu = 50,
+  anon_sym_linklayer = 51,
+  anon_sym_ethernet = 52,
+  anon_sym_atm = 53,
+  anon_sym_htb = 54,
+  anon_sym_default = 55,
+  anon_sym_r2q = 56,
+  anon_sym_direct_qlen = 57,
+  anon_sym_class = 58,
+  anon_sym_rate = 59,
+  anon_sym_ceil = 60,
+  anon_sym_prio = 61,
+  anon_sym_cburst = 62,
+  anon_sym_quantum = 63,
+  anon_sym_filter = 64,
+  anon_sym_proto = 65,
+  anon_sym_tcp = 66,
+  anon_sym_udp = 67,
+  anon_sym_icmp = 68,
+  anon_sym_src = 69,
+  anon_sym_dst = 70,
+  anon_sym_sport = 71,
+  anon_sym_dport = 72,
+  anon_sym_handle = 73,
+  anon_sym_DASH_GT = 74,
+  aux_sym_class_id_token1 = 75,
+  aux_sym_class_id_token2 = 76,
+  anon_sym_qdisc = 77,
+  anon_sym_clsact = 78,
+  anon_sym_netem = 79,
+  anon_sym_delay = 80,
+  anon_sym_jitter = 81,
+  anon_sym_loss = 82,
+  anon_sym_state = 83,
+  anon_sym_gemodel = 84,
+  anon_sym_duplicate = 85,
+  anon_sym_corrupt = 86,
+  anon_sym_reorder = 87,
+  anon_sym_gap = 88,
+  anon_sym_slot = 89,
+  anon_sym_packets = 90,
+  anon_sym_bytes = 91,
+  anon_sym_bpf = 92,
+  anon_sym_egress = 93,
+  anon_sym_xdp = 94,
+  anon_sym_generic = 95,
+  anon_sym_native = 96,
+  anon_sym_section = 97,
+  sym_section_name = 98,
+  anon_sym_route = 99,
+  anon_sym_blackhole = 100,
+  anon_sym_unreachable = 101,
+  anon_sym_prohibit = 102,
+  anon_sym_via = 103,
+  anon_sym_metric = 104,
+  anon_sym_onlink = 105,
+  anon_sym_advmss = 106,
+  anon_sym_scope = 107,
+  anon_sym_global = 108,
+  anon_sym_nexthop = 109,
+  anon_sym_weight = 110,
+  anon_sym_dev = 111,
+  anon_sym_lookup = 112,
+  anon_sym_rule = 113,
+  anon_sym_from = 114,
+  anon_sym_to = 115,
+  anon_sym_iif = 116,
+  anon_sym_oif = 117,
+  anon_sym_fwmark = 118,
+  anon_sym_SLASH = 119,
+  anon_sym_uidrange = 120,
+  anon_sym_DASH = 121,
+  anon_sym_priority = 122,
+  anon_sym_pref = 123,
+  anon_sym_ipproto = 124,
+  anon_sym_icmpv6 = 125,
+  anon_sym_tos = 126,
+  anon_sym_dsfield = 127,
+  anon_sym_dscp = 128,
+  anon_sym_flowlabel = 129,
+  anon_sym_forward = 130,
+  anon_sym_off = 131,
+  anon_sym_sysctl = 132,
+  aux_sym_sysctl_key_token1 = 133,
+  aux_sym_sysctl_key_token2 = 134,
+  sym_sysctl_value = 135,
+  anon_sym_port = 136,
+  anon_sym_firewall = 137,
+  anon_sym_input = 138,
+  anon_sym_output = 139,
+  anon_sym_prerouting = 140,
+  anon_sym_postrouting = 141,
+  anon_sym_policy = 142,
+  anon_sym_accept = 143,
+  anon_sym_drop = 144,
+  anon_sym_mark = 145,
+  anon_sym_ct = 146,
+  anon_sym_COMMA = 147,
+  anon_sym_counter = 148,
+  anon_sym_new = 149,
+  anon_sym_established = 150,
+  anon_sym_related = 151,
+  anon_sym_invalid = 152,
+  anon_sym_reject = 153,
+  anon_sym_pass = 154,
+  anon_sym_masquerade = 155,
+  anon_sym_classify = 156,
+  anon_sym_snat = 157,
+  anon_sym_dnat = 158,
+  sym_nat_target = 159,
+  anon_sym_DOT = 160,
+  aux_sym__name_start_token1 = 161,
+  aux_sym__imm_name_part_token1 = 162,
+  anon_sym_LBRACE = 163,
+  anon_sym_RBRACE = 164,
+  anon_sym_LBRACE2 = 165,
+  anon_sym_LPAREN = 166,
+  anon_sym_RPAREN = 167,
+  anon_sym_PLUS = 168,
+  anon_sym_STAR = 169,
+  anon_sym_PERCENT = 170,
+  sym_integer = 171,
+  anon_sym_DQUOTE = 172,
+  aux_sym_string_token1 = 173,
+  sym_comment = 174,
+  sym_line_continuation = 175,
+  sym_rate = 176,
+  sym_size = 177,
+  sym_duration = 178,
+  sym_percentage = 179,
+  sym_mac_address = 180,
+  anon_sym_SLASH2 = 181,
+  aux_sym_ipv4_address_token1 = 182,
+  aux_sym_ipv6_address_token1 = 183,
+  sym_source_file = 184,
+  sym__statements = 185,
+  sym__sep = 186,
+  sym_block = 187,
+  sym__statement = 188,
+  sym_netns_statement = 189,
+  sym_host_statement = 190,
+  sym_table_statement = 191,
+  sym_let_statement = 192,
+  sym_for_statement = 193,
+  sym_range = 194,
+  sym_include_statement = 195,
+  sym_expect_statement = 196,
+  sym__let_value = 197,
+  sym_veth_statement = 198,
+  sym_bridge_statement = 199,
+  sym_dummy_statement = 200,
+  sym_vrf_statement = 201,
+  sym_macvlan_statement = 202,
+  sym_vxlan_statement = 203,
+  sym_link_statement = 204,
+  sym_addr_statement = 205,
+  sym_state_statement = 206,
+  sym_mtu_statement = 207,
+  sym_mac_statement = 208,
+  sym_master_statement = 209,
+  sym_shape_statement = 210,
+  sym__tc_framing = 211,
+  sym_htb_statement = 212,
+  sym_class_statement = 213,
+  sym_filter_statement = 214,
+  sym_class_id = 215,
+  sym_qdisc_statement = 216,
+  sym_netem_statement = 217,
+  sym_bpf_statement = 218,
+  sym_xdp_statement = 219,
+  sym__section_opt = 220,
+  sym_route_statement = 221,
+  sym__dev_opt = 222,
+  sym__table_opt = 223,
+  sym_rule_statement = 224,
+  sym_forward_statement = 225,
+  sym_sysctl_statement = 226,
+  sym_sysctl_key = 227,
+  sym__port_opt = 228,
+  sym_firewall_statement = 229,
+  sym_rule_block = 230,
+  sym_firewall_rule = 231,
+  sym__ct_state = 232,
+  sym_firewall_action = 233,
+  sym_namespace_name = 234,
+  sym_interface_name = 235,
+  sym_peer_name = 236,
+  sym__ns_name = 237,
+  sym__if_name = 238,
+  sym__name_start = 239,
+  sym__imm_name_part = 240,
+  sym_table_name = 241,
+  sym_variable = 242,
+  sym_interpolation = 243,
+  sym__imm_interp = 244,
+  sym__expression = 245,
+  sym_parenthesized_expression = 246,
+  sym_unary_expression = 247,
+  sym_binary_expression = 248,
+  sym_string = 249,
+  sym_ipv4_address = 250,
+  sym__imm_octet = 251,
+  sym_ipv6_address = 252,
+  sym__ip_value = 253,
+  sym__int_value = 254,
+  sym__rate_value = 255,
+  sym__size_value = 256,
+  sym__duration_value = 257,
+  sym__percent_value = 258,
+  aux_sym__statements_repeat1 = 259,
+  aux_sym__statements_repeat2 = 260,
+  aux_sym_expect_statement_repeat1 = 261,
+  aux_sym_vxlan_statement_repeat1 = 262,
+  aux_sym_addr_statement_repeat1 = 263,
+  aux_sym_shape_statement_repeat1 = 264,
+  aux_sym_htb_statement_repeat1 = 265,
+  aux_sym_class_statement_repeat1 = 266,
+  aux_sym_filter_statement_repeat1 = 267,
+  aux_sym_netem_statement_repeat1 = 268,
+  aux_sym_netem_statement_repeat2 = 269,
+  aux_sym_bpf_statement_repeat1 = 270,
+  aux_sym_xdp_statement_repeat1 = 271,
+  aux_sym_route_statement_repeat1 = 272,
+  aux_sym_rule_statement_repeat1 = 273,
+  aux_sym_sysctl_key_repeat1 = 274,
+  aux_sym_rule_block_repeat1 = 275,
+  aux_sym_firewall_rule_repeat1 = 276,
+  aux_sym_firewall_rule_repeat2 = 277,
+  aux_sym__ns_name_repeat1 = 278,
+  aux_sym__if_name_repeat1 = 279,
+  alias_sym_default = 280,
+  alias_sym_octet = 281,
+  alias_sym_verdict = 282,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -350,6 +362,11 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_latency] = "latency",
   [anon_sym_limit] = "limit",
   [anon_sym_peakrate] = "peakrate",
+  [anon_sym_overhead] = "overhead",
+  [anon_sym_mpu] = "mpu",
+  [anon_sym_linklayer] = "linklayer",
+  [anon_sym_ethernet] = "link_layer",
+  [anon_sym_atm] = "link_layer",
   [anon_sym_htb] = "htb",
   [anon_sym_default] = "default",
   [anon_sym_r2q] = "r2q",
@@ -379,10 +396,15 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_delay] = "delay",
   [anon_sym_jitter] = "jitter",
   [anon_sym_loss] = "loss",
+  [anon_sym_state] = "loss_model",
+  [anon_sym_gemodel] = "loss_model",
   [anon_sym_duplicate] = "duplicate",
   [anon_sym_corrupt] = "corrupt",
   [anon_sym_reorder] = "reorder",
   [anon_sym_gap] = "gap",
+  [anon_sym_slot] = "slot",
+  [anon_sym_packets] = "packets",
+  [anon_sym_bytes] = "bytes",
   [anon_sym_bpf] = "bpf",
   [anon_sym_egress] = "direction",
   [anon_sym_xdp] = "xdp",
@@ -502,6 +524,7 @@ static const char * const ts_symbol_names[] = {
   [sym_mac_statement] = "mac_statement",
   [sym_master_statement] = "master_statement",
   [sym_shape_statement] = "shape_statement",
+  [sym__tc_framing] = "_tc_framing",
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
@@ -559,6 +582,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym_class_statement_repeat1] = "class_statement_repeat1",
   [aux_sym_filter_statement_repeat1] = "filter_statement_repeat1",
   [aux_sym_netem_statement_repeat1] = "netem_statement_repeat1",
+  [aux_sym_netem_statement_repeat2] = "netem_statement_repeat2",
   [aux_sym_bpf_statement_repeat1] = "bpf_statement_repeat1",
   [aux_sym_xdp_statement_repeat1] = "xdp_statement_repeat1",
   [aux_sym_route_statement_repeat1] = "route_statement_repeat1",
@@ -624,6 +648,11 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_latency] = anon_sym_latency,
   [anon_sym_limit] = anon_sym_limit,
   [anon_sym_peakrate] = anon_sym_peakrate,
+  [anon_sym_overhead] = anon_sym_overhead,
+  [anon_sym_mpu] = anon_sym_mpu,
+  [anon_sym_linklayer] = anon_sym_linklayer,
+  [anon_sym_ethernet] = anon_sym_ethernet,
+  [anon_sym_atm] = anon_sym_ethernet,
   [anon_sym_htb] = anon_sym_htb,
   [anon_sym_default] = anon_sym_default,
   [anon_sym_r2q] = anon_sym_r2q,
@@ -653,10 +682,15 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_delay] = anon_sym_delay,
   [anon_sym_jitter] = anon_sym_jitter,
   [anon_sym_loss] = anon_sym_loss,
+  [anon_sym_state] = anon_sym_state,
+  [anon_sym_gemodel] = anon_sym_state,
   [anon_sym_duplicate] = anon_sym_duplicate,
   [anon_sym_corrupt] = anon_sym_corrupt,
   [anon_sym_reorder] = anon_sym_reorder,
   [anon_sym_gap] = anon_sym_gap,
+  [anon_sym_slot] = anon_sym_slot,
+  [anon_sym_packets] = anon_sym_packets,
+  [anon_sym_bytes] = anon_sym_bytes,
   [anon_sym_bpf] = anon_sym_bpf,
   [anon_sym_egress] = anon_sym_ingress,
   [anon_sym_xdp] = anon_sym_xdp,
@@ -776,6 +810,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_mac_statement] = sym_mac_statement,
   [sym_master_statement] = sym_master_statement,
   [sym_shape_statement] = sym_shape_statement,
+  [sym__tc_framing] = sym__tc_framing,
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
@@ -833,6 +868,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym_class_statement_repeat1] = aux_sym_class_statement_repeat1,
   [aux_sym_filter_statement_repeat1] = aux_sym_filter_statement_repeat1,
   [aux_sym_netem_statement_repeat1] = aux_sym_netem_statement_repeat1,
+  [aux_sym_netem_statement_repeat2] = aux_sym_netem_statement_repeat2,
   [aux_sym_bpf_statement_repeat1] = aux_sym_bpf_statement_repeat1,
   [aux_sym_xdp_statement_repeat1] = aux_sym_xdp_statement_repeat1,
   [aux_sym_route_statement_repeat1] = aux_sym_route_statement_repeat1,
@@ -1045,6 +1081,26 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_overhead] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_mpu] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_linklayer] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ethernet] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_atm] = {
+    .visible = true,
+    .named = true,
+  },
   [anon_sym_htb] = {
     .visible = true,
     .named = false,
@@ -1161,6 +1217,14 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_state] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_gemodel] = {
+    .visible = true,
+    .named = true,
+  },
   [anon_sym_duplicate] = {
     .visible = true,
     .named = false,
@@ -1174,6 +1238,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_gap] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_slot] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_packets] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_bytes] = {
     .visible = true,
     .named = false,
   },
@@ -1653,6 +1729,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym__tc_framing] = {
+    .visible = false,
+    .named = true,
+  },
   [sym_htb_statement] = {
     .visible = true,
     .named = true,
@@ -1878,6 +1958,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [aux_sym_netem_statement_repeat1] = {
+    .visible = false,
+    .named = false,
+  },
+  [aux_sym_netem_statement_repeat2] = {
     .visible = false,
     .named = false,
   },
@@ -2309,14 +2393,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 8,
-  [28] = 9,
-  [29] = 24,
-  [30] = 25,
+  [27] = 9,
+  [28] = 2,
+  [29] = 25,
+  [30] = 30,
   [31] = 31,
   [32] = 32,
   [33] = 33,
-  [34] = 34,
+  [34] = 24,
   [35] = 35,
   [36] = 26,
   [37] = 37,
@@ -2327,7 +2411,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [42] = 42,
   [43] = 43,
   [44] = 44,
-  [45] = 9,
+  [45] = 45,
   [46] = 46,
   [47] = 47,
   [48] = 48,
@@ -2336,31 +2420,31 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [51] = 51,
   [52] = 52,
   [53] = 53,
-  [54] = 8,
+  [54] = 54,
   [55] = 55,
-  [56] = 25,
-  [57] = 26,
+  [56] = 9,
+  [57] = 2,
   [58] = 24,
-  [59] = 59,
-  [60] = 60,
-  [61] = 19,
+  [59] = 25,
+  [60] = 2,
+  [61] = 26,
   [62] = 62,
-  [63] = 25,
-  [64] = 26,
-  [65] = 24,
+  [63] = 63,
+  [64] = 64,
+  [65] = 65,
   [66] = 66,
   [67] = 67,
   [68] = 68,
   [69] = 69,
   [70] = 70,
   [71] = 71,
-  [72] = 72,
-  [73] = 8,
-  [74] = 9,
-  [75] = 75,
+  [72] = 19,
+  [73] = 24,
+  [74] = 25,
+  [75] = 26,
   [76] = 76,
   [77] = 77,
-  [78] = 78,
+  [78] = 2,
   [79] = 79,
   [80] = 80,
   [81] = 81,
@@ -2368,7 +2452,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [83] = 83,
   [84] = 84,
   [85] = 85,
-  [86] = 86,
+  [86] = 9,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2377,9 +2461,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 8,
+  [95] = 95,
   [96] = 96,
-  [97] = 9,
+  [97] = 97,
   [98] = 98,
   [99] = 99,
   [100] = 100,
@@ -2389,81 +2473,81 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [104] = 104,
   [105] = 105,
   [106] = 106,
-  [107] = 107,
-  [108] = 24,
+  [107] = 2,
+  [108] = 9,
   [109] = 109,
   [110] = 110,
   [111] = 111,
-  [112] = 25,
-  [113] = 25,
-  [114] = 26,
+  [112] = 112,
+  [113] = 113,
+  [114] = 114,
   [115] = 115,
-  [116] = 24,
+  [116] = 116,
   [117] = 117,
-  [118] = 26,
+  [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 121,
+  [121] = 24,
   [122] = 122,
   [123] = 123,
-  [124] = 9,
-  [125] = 125,
-  [126] = 126,
+  [124] = 124,
+  [125] = 26,
+  [126] = 25,
   [127] = 127,
   [128] = 128,
-  [129] = 129,
-  [130] = 130,
-  [131] = 131,
+  [129] = 25,
+  [130] = 26,
+  [131] = 24,
   [132] = 132,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 136,
+  [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 141,
+  [141] = 9,
   [142] = 142,
   [143] = 143,
   [144] = 144,
   [145] = 145,
-  [146] = 136,
+  [146] = 146,
   [147] = 147,
   [148] = 148,
-  [149] = 149,
-  [150] = 8,
-  [151] = 9,
+  [149] = 2,
+  [150] = 150,
+  [151] = 151,
   [152] = 152,
   [153] = 153,
-  [154] = 8,
+  [154] = 143,
   [155] = 155,
-  [156] = 140,
-  [157] = 136,
-  [158] = 140,
-  [159] = 136,
-  [160] = 140,
-  [161] = 136,
-  [162] = 140,
-  [163] = 136,
-  [164] = 140,
-  [165] = 136,
-  [166] = 140,
-  [167] = 136,
-  [168] = 140,
-  [169] = 136,
-  [170] = 140,
-  [171] = 136,
-  [172] = 140,
-  [173] = 140,
-  [174] = 174,
-  [175] = 175,
-  [176] = 176,
-  [177] = 177,
-  [178] = 178,
-  [179] = 179,
-  [180] = 180,
-  [181] = 181,
+  [156] = 156,
+  [157] = 157,
+  [158] = 9,
+  [159] = 143,
+  [160] = 160,
+  [161] = 161,
+  [162] = 143,
+  [163] = 150,
+  [164] = 143,
+  [165] = 150,
+  [166] = 150,
+  [167] = 143,
+  [168] = 150,
+  [169] = 143,
+  [170] = 150,
+  [171] = 143,
+  [172] = 150,
+  [173] = 143,
+  [174] = 150,
+  [175] = 143,
+  [176] = 150,
+  [177] = 143,
+  [178] = 150,
+  [179] = 143,
+  [180] = 150,
+  [181] = 2,
   [182] = 182,
   [183] = 183,
   [184] = 184,
@@ -2474,14 +2558,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [189] = 189,
   [190] = 190,
   [191] = 191,
-  [192] = 25,
+  [192] = 192,
   [193] = 193,
   [194] = 194,
   [195] = 195,
   [196] = 196,
   [197] = 197,
   [198] = 198,
-  [199] = 199,
+  [199] = 25,
   [200] = 200,
   [201] = 201,
   [202] = 202,
@@ -2491,21 +2575,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [206] = 206,
   [207] = 207,
   [208] = 208,
-  [209] = 130,
+  [209] = 209,
   [210] = 210,
   [211] = 211,
-  [212] = 122,
-  [213] = 26,
-  [214] = 119,
-  [215] = 24,
-  [216] = 25,
-  [217] = 26,
-  [218] = 24,
-  [219] = 219,
-  [220] = 220,
-  [221] = 221,
-  [222] = 222,
-  [223] = 223,
+  [212] = 212,
+  [213] = 213,
+  [214] = 142,
+  [215] = 215,
+  [216] = 24,
+  [217] = 133,
+  [218] = 218,
+  [219] = 132,
+  [220] = 26,
+  [221] = 24,
+  [222] = 25,
+  [223] = 26,
   [224] = 224,
   [225] = 225,
   [226] = 226,
@@ -2523,7 +2607,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [238] = 238,
   [239] = 239,
   [240] = 240,
-  [241] = 222,
+  [241] = 241,
   [242] = 242,
   [243] = 243,
   [244] = 244,
@@ -2536,42 +2620,42 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [251] = 251,
   [252] = 252,
   [253] = 253,
-  [254] = 232,
+  [254] = 254,
   [255] = 255,
-  [256] = 232,
-  [257] = 255,
-  [258] = 232,
-  [259] = 255,
-  [260] = 232,
-  [261] = 255,
-  [262] = 232,
-  [263] = 255,
-  [264] = 232,
-  [265] = 255,
-  [266] = 232,
-  [267] = 255,
-  [268] = 232,
-  [269] = 255,
-  [270] = 232,
-  [271] = 255,
-  [272] = 232,
-  [273] = 255,
-  [274] = 274,
-  [275] = 255,
-  [276] = 276,
-  [277] = 277,
-  [278] = 278,
-  [279] = 279,
-  [280] = 280,
-  [281] = 281,
-  [282] = 282,
-  [283] = 283,
+  [256] = 256,
+  [257] = 257,
+  [258] = 258,
+  [259] = 259,
+  [260] = 260,
+  [261] = 261,
+  [262] = 240,
+  [263] = 249,
+  [264] = 264,
+  [265] = 240,
+  [266] = 229,
+  [267] = 240,
+  [268] = 229,
+  [269] = 240,
+  [270] = 229,
+  [271] = 240,
+  [272] = 229,
+  [273] = 240,
+  [274] = 229,
+  [275] = 240,
+  [276] = 229,
+  [277] = 240,
+  [278] = 229,
+  [279] = 240,
+  [280] = 229,
+  [281] = 240,
+  [282] = 229,
+  [283] = 240,
   [284] = 284,
-  [285] = 285,
+  [285] = 229,
   [286] = 286,
   [287] = 287,
   [288] = 288,
-  [289] = 289,
+  [289] = 13,
   [290] = 290,
   [291] = 291,
   [292] = 292,
@@ -2579,9 +2663,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [294] = 294,
   [295] = 295,
   [296] = 296,
-  [297] = 14,
-  [298] = 12,
-  [299] = 13,
+  [297] = 297,
+  [298] = 298,
+  [299] = 299,
   [300] = 300,
   [301] = 301,
   [302] = 302,
@@ -2590,8 +2674,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [305] = 305,
   [306] = 306,
   [307] = 307,
-  [308] = 308,
-  [309] = 309,
+  [308] = 12,
+  [309] = 14,
   [310] = 310,
   [311] = 311,
   [312] = 312,
@@ -2616,20 +2700,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [331] = 331,
   [332] = 332,
   [333] = 333,
-  [334] = 8,
+  [334] = 334,
   [335] = 335,
-  [336] = 9,
-  [337] = 337,
-  [338] = 8,
-  [339] = 9,
-  [340] = 8,
+  [336] = 336,
+  [337] = 2,
+  [338] = 338,
+  [339] = 339,
+  [340] = 9,
   [341] = 341,
-  [342] = 9,
-  [343] = 343,
+  [342] = 2,
+  [343] = 9,
   [344] = 344,
   [345] = 345,
-  [346] = 346,
-  [347] = 347,
+  [346] = 2,
+  [347] = 9,
   [348] = 348,
   [349] = 349,
   [350] = 350,
@@ -2652,8 +2736,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [367] = 367,
   [368] = 368,
   [369] = 369,
-  [370] = 319,
-  [371] = 320,
+  [370] = 370,
+  [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
@@ -2665,17 +2749,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [380] = 380,
   [381] = 381,
   [382] = 382,
-  [383] = 383,
-  [384] = 384,
+  [383] = 322,
+  [384] = 323,
   [385] = 385,
   [386] = 386,
   [387] = 387,
-  [388] = 382,
-  [389] = 384,
-  [390] = 302,
-  [391] = 304,
+  [388] = 388,
+  [389] = 389,
+  [390] = 390,
+  [391] = 391,
   [392] = 392,
-  [393] = 9,
+  [393] = 393,
   [394] = 394,
   [395] = 395,
   [396] = 396,
@@ -2683,29 +2767,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [398] = 398,
   [399] = 399,
   [400] = 400,
-  [401] = 396,
-  [402] = 402,
-  [403] = 403,
-  [404] = 399,
-  [405] = 8,
-  [406] = 400,
+  [401] = 401,
+  [402] = 313,
+  [403] = 316,
+  [404] = 310,
+  [405] = 352,
+  [406] = 406,
   [407] = 407,
   [408] = 408,
   [409] = 409,
   [410] = 410,
   [411] = 411,
   [412] = 412,
-  [413] = 413,
+  [413] = 407,
   [414] = 414,
-  [415] = 415,
+  [415] = 409,
   [416] = 416,
-  [417] = 417,
+  [417] = 412,
   [418] = 418,
-  [419] = 419,
-  [420] = 420,
+  [419] = 2,
+  [420] = 9,
   [421] = 421,
   [422] = 422,
-  [423] = 421,
+  [423] = 423,
   [424] = 424,
   [425] = 425,
   [426] = 426,
@@ -2720,17 +2804,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [435] = 435,
   [436] = 436,
   [437] = 437,
-  [438] = 438,
-  [439] = 431,
-  [440] = 435,
+  [438] = 437,
+  [439] = 439,
+  [440] = 440,
   [441] = 441,
   [442] = 442,
   [443] = 443,
   [444] = 444,
-  [445] = 433,
+  [445] = 445,
   [446] = 446,
   [447] = 447,
-  [448] = 446,
+  [448] = 448,
+  [449] = 449,
+  [450] = 450,
+  [451] = 451,
+  [452] = 452,
+  [453] = 453,
+  [454] = 448,
+  [455] = 452,
+  [456] = 456,
+  [457] = 457,
+  [458] = 458,
+  [459] = 459,
+  [460] = 457,
+  [461] = 443,
+  [462] = 462,
+  [463] = 463,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2738,143 +2837,138 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '"', 735,
-        '#', 740,
-        '%', 725,
-        '(', 721,
-        ')', 722,
-        '*', 724,
-        '+', 723,
-        ',', 407,
-        '-', 372,
-        '.', 412,
-        '/', 754,
-        '0', 755,
-        ';', 266,
-        '<', 269,
-        '=', 274,
-        '>', 270,
+        '\n', 264,
+        '"', 732,
+        '#', 737,
+        '%', 722,
+        '(', 718,
+        ')', 719,
+        '*', 721,
+        '+', 720,
+        ',', 404,
+        '-', 369,
+        '.', 409,
+        '/', 750,
+        '0', 751,
+        ';', 263,
+        '<', 266,
+        '=', 271,
+        '>', 267,
         '\\', 5,
-        'a', 591,
-        'c', 653,
-        'd', 605,
-        'f', 640,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 571,
-        'n', 597,
-        'o', 626,
-        'p', 662,
-        'r', 599,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 720,
-        '}', 719,
+        'a', 588,
+        'c', 650,
+        'd', 602,
+        'f', 637,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 568,
+        'n', 594,
+        'o', 623,
+        'p', 659,
+        'r', 596,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 717,
+        '}', 716,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(756);
+          lookahead == ' ') SKIP(232);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '>', 267,
         '\\', 5,
-        'c', 500,
-        'd', 518,
-        'i', 464,
-        'm', 423,
-        'o', 467,
-        'p', 536,
-        's', 521,
-        '{', 720,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(3);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 2:
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '0', 732,
-        ';', 266,
-        '>', 270,
-        '\\', 5,
-        'm', 574,
-        '{', 718,
+        'c', 497,
+        'd', 515,
+        'i', 461,
+        'm', 420,
+        'o', 464,
+        'p', 533,
+        's', 518,
+        '{', 717,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
-    case 3:
+    case 2:
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ';', 266,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        ';', 263,
+        '>', 267,
         '\\', 5,
-        'c', 138,
-        'd', 167,
-        'i', 106,
-        'm', 48,
-        'o', 108,
-        'p', 183,
-        's', 169,
+        'c', 137,
+        'd', 166,
+        'i', 105,
+        'm', 47,
+        'o', 107,
+        'p', 182,
+        's', 168,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
+          lookahead == ' ') SKIP(2);
+      END_STATE();
+    case 3:
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(571);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\n') ADVANCE(739);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\n') ADVANCE(739);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(742);
-      if (lookahead == '\r') ADVANCE(736);
-      if (lookahead != 0) ADVANCE(739);
+      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\r') ADVANCE(733);
+      if (lookahead != 0) ADVANCE(736);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\n') ADVANCE(739);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(213);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(397);
+          lookahead != '>') ADVANCE(394);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(735);
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '"') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2882,12 +2976,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(321);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(735);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '\\') ADVANCE(396);
+      if (lookahead == '"') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '\\') ADVANCE(393);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2895,54 +2989,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(397);
+          lookahead != '>') ADVANCE(394);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(735);
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '"') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(734);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(738);
+          lookahead == ' ') ADVANCE(735);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(739);
+          lookahead != '\n') ADVANCE(736);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '(') ADVANCE(721);
-      if (lookahead == '-') ADVANCE(371);
-      if (lookahead == '0') ADVANCE(732);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '(') ADVANCE(718);
+      if (lookahead == '-') ADVANCE(368);
+      if (lookahead == '0') ADVANCE(729);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '-') ADVANCE(42);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '-') ADVANCE(41);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(676);
-      if (lookahead == 'p') ADVANCE(692);
-      if (lookahead == 's') ADVANCE(679);
+      if (lookahead == 'd') ADVANCE(673);
+      if (lookahead == 'p') ADVANCE(689);
+      if (lookahead == 's') ADVANCE(676);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '.') ADVANCE(412);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '.') ADVANCE(409);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(489);
-      if (lookahead == '{') ADVANCE(720);
+      if (lookahead == 'o') ADVANCE(486);
+      if (lookahead == '{') ADVANCE(717);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -2950,14 +3044,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '.') ADVANCE(412);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '.') ADVANCE(409);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(415);
-      if (lookahead == '{') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(412);
+      if (lookahead == '{') ADVANCE(717);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -2965,60 +3059,60 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '0') ADVANCE(730);
-      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '0') ADVANCE(727);
+      if (lookahead == ':') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '=') ADVANCE(274);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '=') ADVANCE(271);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(720);
+      if (lookahead == '{') ADVANCE(717);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(395);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(392);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == '=') ADVANCE(274);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '=') ADVANCE(271);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(148);
-      if (lookahead == 'r') ADVANCE(95);
+      if (lookahead == 'n') ADVANCE(147);
+      if (lookahead == 'r') ADVANCE(94);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(510);
-      if (lookahead == 'r') ADVANCE(451);
-      if (lookahead == '{') ADVANCE(720);
+      if (lookahead == 'n') ADVANCE(507);
+      if (lookahead == 'r') ADVANCE(448);
+      if (lookahead == '{') ADVANCE(717);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3026,1372 +3120,1350 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(133);
+      if (lookahead == 'o') ADVANCE(132);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(45);
+      if (lookahead == 't') ADVANCE(44);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(413);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(321);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(318);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(394);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(391);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(740);
+      if (lookahead == '#') ADVANCE(737);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(718);
+      if (lookahead == '{') ADVANCE(715);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(223);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 752,
-        '.', 217,
-        'B', 744,
-        'b', 744,
-        'G', 746,
-        'g', 746,
-        'K', 746,
-        'k', 746,
-        'M', 747,
-        'm', 747,
-        'N', 210,
-        'n', 210,
-        'S', 751,
-        's', 751,
-        'U', 210,
-        'u', 210,
+        '%', 748,
+        '.', 215,
+        'B', 741,
+        'b', 741,
+        'G', 743,
+        'g', 743,
+        'K', 743,
+        'k', 743,
+        'M', 743,
+        'm', 743,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 752,
-        'B', 744,
-        'b', 744,
-        'G', 746,
-        'g', 746,
-        'K', 746,
-        'k', 746,
-        'M', 747,
-        'm', 747,
-        'N', 210,
-        'n', 210,
-        'S', 751,
-        's', 751,
-        'U', 210,
-        'u', 210,
+        '%', 748,
+        'B', 741,
+        'b', 741,
+        'G', 743,
+        'g', 743,
+        'K', 743,
+        'k', 743,
+        'M', 743,
+        'm', 743,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 752,
-        'B', 750,
-        'b', 750,
-        'G', 748,
-        'g', 748,
-        'K', 748,
-        'k', 748,
-        'M', 749,
-        'm', 749,
-        'N', 210,
-        'n', 210,
-        'S', 751,
-        's', 751,
-        'T', 207,
-        't', 207,
-        'U', 210,
-        'u', 210,
+        '%', 748,
+        'B', 746,
+        'b', 746,
+        'G', 744,
+        'g', 744,
+        'K', 744,
+        'k', 744,
+        'M', 745,
+        'm', 745,
+        'N', 208,
+        'n', 208,
+        'S', 747,
+        's', 747,
+        'T', 206,
+        't', 206,
+        'U', 208,
+        'u', 208,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
     case 29:
-      if (lookahead == '-') ADVANCE(43);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(275);
+      if (lookahead == '.') ADVANCE(272);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(216);
+      if (lookahead == '.') ADVANCE(214);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      ADVANCE_MAP(
-        '.', 218,
-        'B', 209,
-        'b', 209,
-        'G', 207,
-        'g', 207,
-        'K', 207,
-        'k', 207,
-        'M', 207,
-        'm', 207,
-        'T', 207,
-        't', 207,
-      );
+      if (lookahead == '.') ADVANCE(217);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
-      if (lookahead == '.') ADVANCE(220);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
-      END_STATE();
-    case 34:
-      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == ':') ADVANCE(753);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      END_STATE();
+    case 34:
+      if (lookahead == ':') ADVANCE(213);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(215);
+      if (lookahead == ':') ADVANCE(213);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(215);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (lookahead == ':') ADVANCE(229);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(232);
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(223);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(226);
+      if (lookahead == ':') ADVANCE(225);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(228);
+      if (lookahead == ':') ADVANCE(227);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == '>') ADVANCE(317);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(320);
+      if (lookahead == '>') ADVANCE(280);
       END_STATE();
     case 43:
-      if (lookahead == '>') ADVANCE(283);
-      END_STATE();
-    case 44:
-      if (lookahead == ']') ADVANCE(35);
+      if (lookahead == ']') ADVANCE(34);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 44:
+      if (lookahead == 'a') ADVANCE(56);
       END_STATE();
     case 45:
-      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(56);
+      if (lookahead == 'o') ADVANCE(353);
       END_STATE();
     case 46:
-      if (lookahead == 'a') ADVANCE(57);
-      if (lookahead == 'o') ADVANCE(356);
+      if (lookahead == 'a') ADVANCE(322);
       END_STATE();
     case 47:
-      if (lookahead == 'a') ADVANCE(325);
+      if (lookahead == 'a') ADVANCE(172);
       END_STATE();
     case 48:
-      if (lookahead == 'a') ADVANCE(173);
+      if (lookahead == 'a') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 49:
-      if (lookahead == 'a') ADVANCE(173);
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(59);
       END_STATE();
     case 50:
-      if (lookahead == 'a') ADVANCE(60);
+      if (lookahead == 'a') ADVANCE(59);
+      if (lookahead == 'm') ADVANCE(158);
       END_STATE();
     case 51:
-      if (lookahead == 'a') ADVANCE(60);
-      if (lookahead == 'm') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(57);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'a') ADVANCE(133);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(134);
+      if (lookahead == 'a') ADVANCE(65);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(121);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(122);
+      if (lookahead == 'a') ADVANCE(175);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(176);
+      if (lookahead == 'b') ADVANCE(125);
       END_STATE();
     case 57:
-      if (lookahead == 'b') ADVANCE(126);
+      if (lookahead == 'b') ADVANCE(91);
       END_STATE();
     case 58:
-      if (lookahead == 'b') ADVANCE(92);
+      if (lookahead == 'c') ADVANCE(305);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(308);
+      if (lookahead == 'c') ADVANCE(101);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(102);
+      if (lookahead == 'c') ADVANCE(325);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'f') ADVANCE(113);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'f') ADVANCE(114);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'f') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(308);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'f') ADVANCE(114);
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'c') ADVANCE(54);
       END_STATE();
     case 64:
-      if (lookahead == 'c') ADVANCE(55);
+      if (lookahead == 'c') ADVANCE(54);
+      if (lookahead == 'o') ADVANCE(120);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(55);
-      if (lookahead == 'o') ADVANCE(121);
+      if (lookahead == 'c') ADVANCE(102);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(103);
+      if (lookahead == 'c') ADVANCE(151);
+      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(58);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(152);
-      if (lookahead == 'p') ADVANCE(154);
-      if (lookahead == 'r') ADVANCE(59);
+      if (lookahead == 'c') ADVANCE(151);
+      if (lookahead == 'r') ADVANCE(58);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(152);
-      if (lookahead == 'r') ADVANCE(59);
+      if (lookahead == 'd') ADVANCE(287);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(290);
+      if (lookahead == 'd') ADVANCE(287);
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'p') ADVANCE(164);
       END_STATE();
     case 70:
-      if (lookahead == 'd') ADVANCE(290);
-      if (lookahead == 'i') ADVANCE(97);
-      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 'd') ADVANCE(382);
       END_STATE();
     case 71:
-      if (lookahead == 'd') ADVANCE(385);
+      if (lookahead == 'd') ADVANCE(78);
       END_STATE();
     case 72:
-      if (lookahead == 'd') ADVANCE(79);
+      if (lookahead == 'd') ADVANCE(202);
       END_STATE();
     case 73:
-      if (lookahead == 'd') ADVANCE(203);
+      if (lookahead == 'd') ADVANCE(176);
       END_STATE();
     case 74:
-      if (lookahead == 'd') ADVANCE(177);
+      if (lookahead == 'e') ADVANCE(201);
       END_STATE();
     case 75:
-      if (lookahead == 'e') ADVANCE(202);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(202);
-      if (lookahead == 'p') ADVANCE(151);
-      if (lookahead == 's') ADVANCE(63);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(202);
-      if (lookahead == 'p') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(201);
+      if (lookahead == 'p') ADVANCE(150);
       if (lookahead == 's') ADVANCE(62);
       END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(51);
+    case 76:
+      if (lookahead == 'e') ADVANCE(201);
+      if (lookahead == 'p') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(61);
       END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(287);
-      END_STATE();
-    case 80:
-      if (lookahead == 'e') ADVANCE(271);
-      END_STATE();
-    case 81:
-      if (lookahead == 'e') ADVANCE(293);
-      END_STATE();
-    case 82:
-      if (lookahead == 'e') ADVANCE(368);
-      END_STATE();
-    case 83:
-      if (lookahead == 'e') ADVANCE(205);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 'o') ADVANCE(174);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(337);
-      END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(99);
-      if (lookahead == 'i') ADVANCE(156);
-      END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(99);
-      if (lookahead == 'i') ADVANCE(156);
-      if (lookahead == 'o') ADVANCE(195);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(54);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(132);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(125);
-      END_STATE();
-    case 91:
-      if (lookahead == 'e') ADVANCE(112);
-      END_STATE();
-    case 92:
-      if (lookahead == 'e') ADVANCE(123);
-      END_STATE();
-    case 93:
-      if (lookahead == 'e') ADVANCE(197);
-      if (lookahead == 'o') ADVANCE(72);
-      if (lookahead == 't') ADVANCE(199);
-      END_STATE();
-    case 94:
-      if (lookahead == 'e') ADVANCE(197);
-      if (lookahead == 't') ADVANCE(199);
-      END_STATE();
-    case 95:
+    case 77:
       if (lookahead == 'e') ADVANCE(50);
       END_STATE();
+    case 78:
+      if (lookahead == 'e') ADVANCE(284);
+      END_STATE();
+    case 79:
+      if (lookahead == 'e') ADVANCE(268);
+      END_STATE();
+    case 80:
+      if (lookahead == 'e') ADVANCE(290);
+      END_STATE();
+    case 81:
+      if (lookahead == 'e') ADVANCE(365);
+      END_STATE();
+    case 82:
+      if (lookahead == 'e') ADVANCE(204);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(173);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(334);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(155);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(194);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(53);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(131);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(124);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(111);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(122);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'o') ADVANCE(71);
+      if (lookahead == 't') ADVANCE(198);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(198);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(49);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(170);
+      END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(171);
+      if (lookahead == 'f') ADVANCE(355);
       END_STATE();
     case 97:
       if (lookahead == 'f') ADVANCE(358);
       END_STATE();
     case 98:
-      if (lookahead == 'f') ADVANCE(361);
+      if (lookahead == 'f') ADVANCE(373);
       END_STATE();
     case 99:
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'g') ADVANCE(103);
       END_STATE();
     case 100:
-      if (lookahead == 'g') ADVANCE(104);
+      if (lookahead == 'g') ADVANCE(81);
       END_STATE();
     case 101:
-      if (lookahead == 'g') ADVANCE(82);
+      if (lookahead == 'h') ADVANCE(274);
       END_STATE();
     case 102:
       if (lookahead == 'h') ADVANCE(277);
       END_STATE();
     case 103:
-      if (lookahead == 'h') ADVANCE(280);
+      if (lookahead == 'h') ADVANCE(190);
       END_STATE();
     case 104:
-      if (lookahead == 'h') ADVANCE(191);
+      if (lookahead == 'h') ADVANCE(154);
       END_STATE();
     case 105:
-      if (lookahead == 'h') ADVANCE(155);
+      if (lookahead == 'i') ADVANCE(96);
       END_STATE();
     case 106:
-      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'i') ADVANCE(96);
+      if (lookahead == 'p') ADVANCE(164);
       END_STATE();
     case 107:
       if (lookahead == 'i') ADVANCE(97);
-      if (lookahead == 'p') ADVANCE(165);
       END_STATE();
     case 108:
-      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'n') ADVANCE(281);
       END_STATE();
     case 109:
-      if (lookahead == 'i') ADVANCE(98);
-      if (lookahead == 'n') ADVANCE(284);
+      if (lookahead == 'i') ADVANCE(97);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 110:
-      if (lookahead == 'i') ADVANCE(98);
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'i') ADVANCE(73);
       END_STATE();
     case 111:
-      if (lookahead == 'i') ADVANCE(74);
+      if (lookahead == 'i') ADVANCE(99);
       END_STATE();
     case 112:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(135);
       END_STATE();
     case 113:
-      if (lookahead == 'i') ADVANCE(136);
+      if (lookahead == 'i') ADVANCE(89);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(90);
+      if (lookahead == 'i') ADVANCE(60);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(61);
+      if (lookahead == 'i') ADVANCE(46);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(47);
+      if (lookahead == 'i') ADVANCE(189);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(190);
+      if (lookahead == 'k') ADVANCE(398);
       END_STATE();
     case 118:
-      if (lookahead == 'k') ADVANCE(401);
+      if (lookahead == 'k') ADVANCE(361);
       END_STATE();
     case 119:
-      if (lookahead == 'k') ADVANCE(364);
+      if (lookahead == 'k') ADVANCE(328);
       END_STATE();
     case 120:
-      if (lookahead == 'k') ADVANCE(331);
+      if (lookahead == 'k') ADVANCE(200);
       END_STATE();
     case 121:
-      if (lookahead == 'k') ADVANCE(201);
+      if (lookahead == 'l') ADVANCE(296);
       END_STATE();
     case 122:
-      if (lookahead == 'l') ADVANCE(299);
+      if (lookahead == 'l') ADVANCE(388);
       END_STATE();
     case 123:
-      if (lookahead == 'l') ADVANCE(391);
+      if (lookahead == 'l') ADVANCE(140);
+      if (lookahead == 'r') ADVANCE(145);
+      if (lookahead == 'w') ADVANCE(128);
       END_STATE();
     case 124:
-      if (lookahead == 'l') ADVANCE(141);
-      if (lookahead == 'r') ADVANCE(146);
-      if (lookahead == 'w') ADVANCE(129);
+      if (lookahead == 'l') ADVANCE(70);
       END_STATE();
     case 125:
-      if (lookahead == 'l') ADVANCE(71);
+      if (lookahead == 'l') ADVANCE(79);
       END_STATE();
     case 126:
-      if (lookahead == 'l') ADVANCE(80);
+      if (lookahead == 'l') ADVANCE(51);
       END_STATE();
     case 127:
-      if (lookahead == 'l') ADVANCE(52);
+      if (lookahead == 'l') ADVANCE(112);
       END_STATE();
     case 128:
-      if (lookahead == 'l') ADVANCE(113);
+      if (lookahead == 'm') ADVANCE(55);
       END_STATE();
     case 129:
-      if (lookahead == 'm') ADVANCE(56);
+      if (lookahead == 'm') ADVANCE(349);
       END_STATE();
     case 130:
-      if (lookahead == 'm') ADVANCE(352);
+      if (lookahead == 'm') ADVANCE(184);
       END_STATE();
     case 131:
-      if (lookahead == 'm') ADVANCE(185);
+      if (lookahead == 'm') ADVANCE(158);
       END_STATE();
     case 132:
-      if (lookahead == 'm') ADVANCE(159);
+      if (lookahead == 'n') ADVANCE(281);
       END_STATE();
     case 133:
-      if (lookahead == 'n') ADVANCE(284);
+      if (lookahead == 'n') ADVANCE(100);
       END_STATE();
     case 134:
-      if (lookahead == 'n') ADVANCE(101);
+      if (lookahead == 'n') ADVANCE(192);
       END_STATE();
     case 135:
-      if (lookahead == 'n') ADVANCE(193);
+      if (lookahead == 'n') ADVANCE(119);
       END_STATE();
     case 136:
-      if (lookahead == 'n') ADVANCE(120);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 137:
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'o') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(401);
       END_STATE();
     case 138:
-      if (lookahead == 'o') ADVANCE(198);
-      if (lookahead == 't') ADVANCE(404);
-      END_STATE();
-    case 139:
-      if (lookahead == 'o') ADVANCE(65);
-      END_STATE();
-    case 140:
-      if (lookahead == 'o') ADVANCE(72);
-      END_STATE();
-    case 141:
-      if (lookahead == 'o') ADVANCE(204);
-      END_STATE();
-    case 142:
-      if (lookahead == 'o') ADVANCE(121);
-      END_STATE();
-    case 143:
-      if (lookahead == 'o') ADVANCE(305);
-      END_STATE();
-    case 144:
-      if (lookahead == 'o') ADVANCE(379);
-      END_STATE();
-    case 145:
-      if (lookahead == 'o') ADVANCE(200);
-      END_STATE();
-    case 146:
-      if (lookahead == 'o') ADVANCE(130);
-      END_STATE();
-    case 147:
-      if (lookahead == 'o') ADVANCE(195);
-      END_STATE();
-    case 148:
-      if (lookahead == 'o') ADVANCE(174);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(170);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(170);
-      if (lookahead == 'r') ADVANCE(87);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 152:
-      if (lookahead == 'o') ADVANCE(164);
-      END_STATE();
-    case 153:
       if (lookahead == 'o') ADVANCE(64);
       END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(180);
+    case 139:
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(163);
+    case 140:
+      if (lookahead == 'o') ADVANCE(203);
       END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(175);
+    case 141:
+      if (lookahead == 'o') ADVANCE(120);
       END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(142);
+    case 142:
+      if (lookahead == 'o') ADVANCE(302);
       END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(196);
+    case 143:
+      if (lookahead == 'o') ADVANCE(376);
       END_STATE();
-    case 159:
+    case 144:
+      if (lookahead == 'o') ADVANCE(199);
+      END_STATE();
+    case 145:
+      if (lookahead == 'o') ADVANCE(129);
+      END_STATE();
+    case 146:
       if (lookahead == 'o') ADVANCE(194);
       END_STATE();
-    case 160:
-      if (lookahead == 'p') ADVANCE(388);
+    case 147:
+      if (lookahead == 'o') ADVANCE(173);
       END_STATE();
-    case 161:
-      if (lookahead == 'p') ADVANCE(296);
+    case 148:
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
-    case 162:
-      if (lookahead == 'p') ADVANCE(349);
-      END_STATE();
-    case 163:
-      if (lookahead == 'p') ADVANCE(340);
-      END_STATE();
-    case 164:
-      if (lookahead == 'p') ADVANCE(85);
-      END_STATE();
-    case 165:
-      if (lookahead == 'p') ADVANCE(181);
-      END_STATE();
-    case 166:
-      if (lookahead == 'p') ADVANCE(151);
-      if (lookahead == 's') ADVANCE(62);
-      END_STATE();
-    case 167:
-      if (lookahead == 'p') ADVANCE(151);
-      if (lookahead == 's') ADVANCE(186);
-      END_STATE();
-    case 168:
-      if (lookahead == 'p') ADVANCE(154);
-      END_STATE();
-    case 169:
-      if (lookahead == 'p') ADVANCE(154);
-      if (lookahead == 'r') ADVANCE(59);
-      END_STATE();
-    case 170:
-      if (lookahead == 'r') ADVANCE(187);
-      END_STATE();
-    case 171:
-      if (lookahead == 'r') ADVANCE(408);
-      END_STATE();
-    case 172:
+    case 149:
+      if (lookahead == 'o') ADVANCE(169);
       if (lookahead == 'r') ADVANCE(86);
       END_STATE();
-    case 173:
-      if (lookahead == 'r') ADVANCE(118);
+    case 150:
+      if (lookahead == 'o') ADVANCE(177);
       END_STATE();
-    case 174:
-      if (lookahead == 'r') ADVANCE(88);
+    case 151:
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
-    case 175:
+    case 152:
+      if (lookahead == 'o') ADVANCE(63);
+      END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(179);
+      END_STATE();
+    case 154:
+      if (lookahead == 'o') ADVANCE(162);
+      END_STATE();
+    case 155:
+      if (lookahead == 'o') ADVANCE(174);
+      END_STATE();
+    case 156:
+      if (lookahead == 'o') ADVANCE(141);
+      END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(195);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(193);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(385);
+      END_STATE();
+    case 160:
+      if (lookahead == 'p') ADVANCE(293);
+      END_STATE();
+    case 161:
+      if (lookahead == 'p') ADVANCE(346);
+      END_STATE();
+    case 162:
+      if (lookahead == 'p') ADVANCE(337);
+      END_STATE();
+    case 163:
+      if (lookahead == 'p') ADVANCE(84);
+      END_STATE();
+    case 164:
+      if (lookahead == 'p') ADVANCE(180);
+      END_STATE();
+    case 165:
+      if (lookahead == 'p') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(61);
+      END_STATE();
+    case 166:
+      if (lookahead == 'p') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(185);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(153);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(58);
+      END_STATE();
+    case 169:
+      if (lookahead == 'r') ADVANCE(186);
+      END_STATE();
+    case 170:
+      if (lookahead == 'r') ADVANCE(405);
+      END_STATE();
+    case 171:
+      if (lookahead == 'r') ADVANCE(85);
+      END_STATE();
+    case 172:
       if (lookahead == 'r') ADVANCE(117);
       END_STATE();
+    case 173:
+      if (lookahead == 'r') ADVANCE(87);
+      END_STATE();
+    case 174:
+      if (lookahead == 'r') ADVANCE(116);
+      END_STATE();
+    case 175:
+      if (lookahead == 'r') ADVANCE(118);
+      END_STATE();
     case 176:
-      if (lookahead == 'r') ADVANCE(119);
+      if (lookahead == 'r') ADVANCE(52);
       END_STATE();
     case 177:
-      if (lookahead == 'r') ADVANCE(53);
+      if (lookahead == 'r') ADVANCE(187);
       END_STATE();
     case 178:
-      if (lookahead == 'r') ADVANCE(188);
+      if (lookahead == 'r') ADVANCE(144);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(145);
+      if (lookahead == 'r') ADVANCE(188);
       END_STATE();
     case 180:
-      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 'r') ADVANCE(157);
       END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 182:
-      if (lookahead == 'r') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(146);
       END_STATE();
     case 183:
-      if (lookahead == 'r') ADVANCE(147);
+      if (lookahead == 's') ADVANCE(331);
       END_STATE();
     case 184:
-      if (lookahead == 's') ADVANCE(334);
+      if (lookahead == 's') ADVANCE(183);
       END_STATE();
     case 185:
-      if (lookahead == 's') ADVANCE(184);
+      if (lookahead == 't') ADVANCE(308);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(395);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(398);
-      END_STATE();
-    case 188:
-      if (lookahead == 't') ADVANCE(317);
-      END_STATE();
-    case 189:
       if (lookahead == 't') ADVANCE(314);
       END_STATE();
+    case 188:
+      if (lookahead == 't') ADVANCE(311);
+      END_STATE();
+    case 189:
+      if (lookahead == 't') ADVANCE(205);
+      END_STATE();
     case 190:
-      if (lookahead == 't') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(340);
       END_STATE();
     case 191:
-      if (lookahead == 't') ADVANCE(343);
+      if (lookahead == 't') ADVANCE(104);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(105);
+      if (lookahead == 't') ADVANCE(95);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(96);
+      if (lookahead == 't') ADVANCE(80);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(81);
+      if (lookahead == 't') ADVANCE(142);
       END_STATE();
     case 195:
       if (lookahead == 't') ADVANCE(143);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(181);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(182);
+      if (lookahead == 'u') ADVANCE(134);
       END_STATE();
     case 198:
-      if (lookahead == 'u') ADVANCE(135);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'u') ADVANCE(160);
       END_STATE();
     case 200:
       if (lookahead == 'u') ADVANCE(161);
       END_STATE();
     case 201:
-      if (lookahead == 'u') ADVANCE(162);
+      if (lookahead == 'v') ADVANCE(343);
       END_STATE();
     case 202:
-      if (lookahead == 'v') ADVANCE(346);
+      if (lookahead == 'v') ADVANCE(130);
       END_STATE();
     case 203:
-      if (lookahead == 'v') ADVANCE(131);
+      if (lookahead == 'w') ADVANCE(126);
       END_STATE();
     case 204:
-      if (lookahead == 'w') ADVANCE(127);
+      if (lookahead == 'x') ADVANCE(191);
       END_STATE();
     case 205:
-      if (lookahead == 'x') ADVANCE(192);
+      if (lookahead == 'y') ADVANCE(370);
       END_STATE();
     case 206:
-      if (lookahead == 'y') ADVANCE(373);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(207);
       END_STATE();
     case 207:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(209);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 208:
-      ADVANCE_MAP(
-        'B', 209,
-        'b', 209,
-        'G', 207,
-        'g', 207,
-        'K', 207,
-        'k', 207,
-        'M', 207,
-        'm', 207,
-        'T', 207,
-        't', 207,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(208);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(747);
       END_STATE();
     case 209:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(212);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(211);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(740);
       END_STATE();
     case 210:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(751);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(740);
       END_STATE();
     case 211:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(743);
-      END_STATE();
-    case 212:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(743);
-      END_STATE();
-    case 213:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(213);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(397);
+          lookahead != '>') ADVANCE(394);
+      END_STATE();
+    case 212:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 213:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(408);
       END_STATE();
     case 214:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 215:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(411);
-      END_STATE();
-    case 216:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
-      END_STATE();
-    case 217:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
       END_STATE();
-    case 218:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(208);
-      END_STATE();
-    case 219:
+    case 216:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
       END_STATE();
-    case 220:
+    case 217:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 218:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(731);
+      END_STATE();
+    case 219:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(749);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
       END_STATE();
     case 221:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(734);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(219);
       END_STATE();
     case 222:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(753);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
       END_STATE();
     case 223:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
       END_STATE();
     case 224:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
       END_STATE();
     case 225:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(224);
       END_STATE();
     case 226:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(225);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
       END_STATE();
     case 227:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(226);
       END_STATE();
     case 228:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 229:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
       END_STATE();
     case 230:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
-      END_STATE();
-    case 231:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 232:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
-      END_STATE();
-    case 233:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 231:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(736);
+      END_STATE();
+    case 232:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '"', 732,
+        '#', 737,
+        '%', 722,
+        '(', 718,
+        ')', 719,
+        '*', 721,
+        '+', 720,
+        ',', 404,
+        '-', 369,
+        '/', 364,
+        '0', 729,
+        ';', 263,
+        '<', 266,
+        '=', 271,
+        '>', 267,
+        '\\', 5,
+        'a', 588,
+        'c', 650,
+        'd', 602,
+        'f', 637,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 568,
+        'n', 594,
+        'o', 623,
+        'p', 659,
+        'r', 596,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 715,
+        '}', 716,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(232);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 233:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '"', 732,
+        '#', 737,
+        '%', 722,
+        ')', 719,
+        '*', 721,
+        '+', 720,
+        '-', 368,
+        '.', 30,
+        '/', 364,
+        '0', 727,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '>', 267,
+        '\\', 5,
+        'm', 699,
+        't', 566,
+        '{', 715,
+        '}', 716,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(233);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 234:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(739);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '"', 735,
-        '#', 740,
-        '%', 725,
-        '(', 721,
-        ')', 722,
-        '*', 724,
-        '+', 723,
-        ',', 407,
-        '-', 372,
-        '/', 367,
-        '0', 732,
-        ';', 266,
-        '<', 269,
-        '=', 274,
-        '>', 270,
+        '\n', 264,
+        '"', 732,
+        '#', 737,
+        ';', 263,
+        '<', 265,
+        '=', 271,
+        '>', 267,
         '\\', 5,
-        'a', 591,
-        'c', 653,
-        'd', 605,
-        'f', 640,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 571,
-        'n', 597,
-        'o', 626,
-        'p', 662,
-        'r', 599,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 718,
-        '}', 719,
+        'a', 72,
+        'd', 76,
+        'f', 123,
+        'g', 178,
+        'i', 69,
+        'l', 138,
+        'm', 92,
+        'n', 83,
+        'o', 109,
+        'p', 149,
+        'r', 77,
+        's', 66,
+        't', 45,
+        'u', 110,
+        'v', 115,
+        'w', 90,
+        '{', 717,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(235);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(733);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      END_STATE();
+    case 235:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '"', 732,
+        '#', 737,
+        ';', 263,
+        '<', 265,
+        '=', 271,
+        '>', 267,
+        '\\', 5,
+        'a', 72,
+        'd', 76,
+        'f', 123,
+        'g', 178,
+        'i', 69,
+        'l', 138,
+        'm', 92,
+        'n', 83,
+        'o', 109,
+        'p', 149,
+        'r', 77,
+        's', 66,
+        't', 45,
+        'u', 110,
+        'v', 115,
+        'w', 90,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(235);
       END_STATE();
     case 236:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '"', 735,
-        '#', 740,
-        '%', 725,
-        ')', 722,
-        '*', 724,
-        '+', 723,
-        '-', 371,
+        '\n', 264,
+        '#', 737,
+        '%', 722,
+        '(', 718,
+        ')', 719,
+        '*', 721,
+        '+', 720,
+        '-', 368,
         '.', 30,
-        '/', 367,
-        '0', 730,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '>', 270,
+        '/', 364,
+        '0', 723,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '=', 271,
+        '>', 267,
         '\\', 5,
-        'm', 702,
-        't', 569,
-        '{', 718,
-        '}', 719,
+        '{', 715,
+        '}', 716,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(236);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(724);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 237:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '"', 735,
-        '#', 740,
-        ';', 266,
-        '<', 268,
-        '=', 274,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '%', 722,
+        '*', 721,
+        '+', 720,
+        '-', 368,
+        '.', 409,
+        '/', 364,
+        '0', 725,
+        ':', 753,
+        ';', 263,
+        '<', 29,
+        '>', 267,
+        '[', 230,
         '\\', 5,
-        'a', 73,
-        'd', 77,
-        'f', 124,
-        'g', 179,
-        'i', 70,
-        'l', 139,
-        'm', 93,
-        'n', 84,
-        'o', 110,
-        'p', 150,
-        'r', 78,
-        's', 67,
-        't', 46,
-        'u', 111,
-        'v', 116,
-        'w', 91,
-        '{', 718,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '%', 725,
-        '(', 721,
-        ')', 722,
-        '*', 724,
-        '+', 723,
-        '-', 371,
-        '.', 30,
-        '/', 367,
-        '0', 726,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '=', 274,
-        '>', 270,
-        '\\', 5,
-        '{', 718,
-        '}', 719,
+        'm', 570,
+        't', 566,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(727);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(726);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 238:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        '%', 722,
+        '*', 721,
+        '+', 720,
+        '-', 368,
+        '/', 364,
+        '0', 725,
+        ':', 753,
+        ';', 263,
+        '<', 29,
+        '>', 267,
+        '[', 230,
+        '\\', 5,
+        'm', 570,
+        't', 566,
+        '{', 715,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(238);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(726);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 239:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '%', 725,
-        '*', 724,
-        '+', 723,
-        '-', 371,
-        '.', 412,
-        '/', 367,
-        '0', 728,
-        ':', 757,
-        ';', 266,
-        '<', 29,
-        '>', 270,
-        '[', 233,
+        '\n', 264,
+        '#', 737,
+        ',', 404,
+        '-', 368,
+        '/', 364,
+        ';', 263,
+        '<', 266,
+        '>', 267,
         '\\', 5,
-        'm', 573,
-        't', 569,
-        '{', 718,
+        'c', 137,
+        'd', 75,
+        'f', 123,
+        'g', 178,
+        'i', 69,
+        'l', 138,
+        'm', 48,
+        'n', 147,
+        'o', 108,
+        'p', 149,
+        'r', 77,
+        's', 168,
+        't', 45,
+        'u', 110,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(729);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          lookahead == ' ') SKIP(239);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
       END_STATE();
     case 240:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '%', 725,
-        '*', 724,
-        '+', 723,
-        '-', 371,
-        '/', 367,
-        '0', 728,
-        ':', 757,
-        ';', 266,
-        '<', 29,
-        '>', 270,
-        '[', 233,
+        '\n', 264,
+        '#', 737,
+        '-', 369,
+        '.', 409,
+        '/', 364,
+        '0', 727,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        'm', 573,
-        't', 569,
-        '{', 718,
+        'a', 558,
+        'c', 561,
+        'd', 559,
+        'f', 560,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 569,
+        'n', 595,
+        'o', 624,
+        'p', 659,
+        'r', 606,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(729);
+          lookahead == ' ') SKIP(241);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 241:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ',', 407,
-        '-', 371,
-        '/', 367,
-        ';', 266,
-        '<', 269,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '-', 369,
+        '/', 364,
+        '0', 727,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        'c', 138,
-        'd', 76,
-        'f', 124,
-        'g', 179,
-        'i', 70,
-        'l', 139,
-        'm', 49,
-        'n', 148,
-        'o', 109,
-        'p', 150,
-        'r', 78,
-        's', 169,
-        't', 46,
-        'u', 111,
-        '{', 720,
+        'a', 558,
+        'c', 561,
+        'd', 559,
+        'f', 560,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 569,
+        'n', 595,
+        'o', 624,
+        'p', 659,
+        'r', 606,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(242);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
+          lookahead == ' ') SKIP(241);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 242:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ',', 407,
-        '-', 371,
-        '/', 367,
-        ';', 266,
-        '<', 269,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '-', 41,
+        '.', 409,
+        '/', 750,
+        '0', 727,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        'c', 138,
-        'd', 76,
-        'f', 124,
-        'g', 179,
-        'i', 70,
-        'l', 139,
-        'm', 49,
-        'n', 148,
-        'o', 109,
-        'p', 150,
-        'r', 78,
-        's', 169,
-        't', 46,
-        'u', 111,
+        'a', 558,
+        'c', 561,
+        'd', 559,
+        'f', 560,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 569,
+        'n', 595,
+        'o', 624,
+        'p', 659,
+        'r', 606,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(242);
+          lookahead == ' ') SKIP(244);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 243:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '-', 372,
-        '.', 412,
-        '/', 367,
-        '0', 730,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '-', 41,
+        '0', 729,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        'a', 561,
-        'c', 564,
-        'd', 562,
-        'f', 563,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 572,
-        'n', 598,
-        'o', 627,
-        'p', 662,
-        'r', 609,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 718,
+        'c', 650,
+        'd', 673,
+        'i', 620,
+        'm', 570,
+        'o', 625,
+        'p', 689,
+        's', 676,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '-', 372,
-        '/', 367,
-        '0', 730,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'a', 561,
-        'c', 564,
-        'd', 562,
-        'f', 563,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 572,
-        'n', 598,
-        'o', 627,
-        'p', 662,
-        'r', 609,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 718,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 245:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '-', 42,
-        '.', 412,
-        '/', 754,
-        '0', 730,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'a', 561,
-        'c', 564,
-        'd', 562,
-        'f', 563,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 572,
-        'n', 598,
-        'o', 627,
-        'p', 662,
-        'r', 609,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 718,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 246:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '-', 42,
-        '0', 730,
-        ':', 757,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'a', 561,
-        'c', 564,
-        'd', 562,
-        'f', 563,
-        'g', 685,
-        'i', 592,
-        'l', 654,
-        'm', 572,
-        'n', 598,
-        'o', 627,
-        'p', 662,
-        'r', 609,
-        's', 590,
-        't', 568,
-        'u', 629,
-        'v', 624,
-        'w', 607,
-        '{', 718,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(567);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 247:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '-', 42,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'c', 653,
-        'd', 676,
-        'i', 623,
-        'm', 573,
-        'o', 628,
-        'p', 692,
-        's', 679,
-        '{', 718,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
-    case 248:
-      if (eof) ADVANCE(265);
+    case 244:
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        '/', 754,
-        ';', 266,
-        '<', 269,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '-', 41,
+        '0', 727,
+        ':', 753,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        '{', 720,
+        'a', 558,
+        'c', 561,
+        'd', 559,
+        'f', 560,
+        'g', 682,
+        'i', 589,
+        'l', 651,
+        'm', 569,
+        'n', 595,
+        'o', 624,
+        'p', 659,
+        'r', 606,
+        's', 587,
+        't', 565,
+        'u', 626,
+        'v', 621,
+        'w', 604,
+        '{', 715,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
+          lookahead == ' ') SKIP(244);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        '/', 750,
+        ';', 263,
+        '<', 266,
+        '>', 267,
+        '\\', 5,
+        '{', 717,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(251);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
-    case 249:
-      if (eof) ADVANCE(265);
+    case 246:
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '<', 268,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '<', 265,
+        '>', 267,
         '\\', 5,
-        'd', 444,
-        'g', 534,
-        'i', 435,
-        'l', 501,
-        'p', 508,
-        'r', 447,
-        '{', 720,
+        'd', 441,
+        'g', 531,
+        'i', 432,
+        'l', 498,
+        'p', 505,
+        'r', 444,
+        '{', 717,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '<', 265,
+        '>', 267,
+        '\\', 5,
+        'm', 502,
+        '{', 717,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4400,20 +4472,79 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '<', 265,
+        '>', 267,
+        '\\', 5,
+        '{', 717,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '>', 267,
+        '\\', 5,
+        'a', 431,
+        'd', 441,
+        'l', 500,
+        'm', 446,
+        'n', 437,
+        'o', 488,
+        'p', 533,
+        's', 429,
+        't', 412,
+        'v', 469,
+        'w', 447,
+        '{', 717,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(257);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(265);
+      if (eof) ADVANCE(262);
       ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '<', 268,
-        '>', 270,
+        '\n', 264,
+        '#', 737,
+        '.', 409,
+        ';', 263,
+        '>', 267,
         '\\', 5,
-        'm', 505,
-        '{', 720,
+        'd', 514,
+        'f', 478,
+        'i', 460,
+        'l', 500,
+        'o', 464,
+        'p', 520,
+        's', 519,
+        't', 411,
+        'u', 462,
+        '{', 717,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4422,4037 +4553,3949 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        '{', 720,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '>', 270,
-        '\\', 5,
-        'a', 434,
-        'd', 444,
-        'l', 503,
-        'm', 449,
-        'n', 440,
-        'o', 491,
-        'p', 536,
-        's', 432,
-        't', 415,
-        'v', 472,
-        'w', 450,
-        '{', 720,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 253:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        '.', 412,
-        ';', 266,
-        '>', 270,
-        '\\', 5,
-        'd', 517,
-        'f', 481,
-        'i', 463,
-        'l', 503,
-        'o', 467,
-        'p', 523,
-        's', 522,
-        't', 414,
-        'u', 465,
-        '{', 720,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '<') ADVANCE(269);
-      if (lookahead == '>') ADVANCE(270);
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '<') ADVANCE(266);
+      if (lookahead == '>') ADVANCE(267);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
+          lookahead == ' ') SKIP(251);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        ';', 263,
+        '<', 265,
+        '>', 267,
+        '\\', 5,
+        'd', 74,
+        'g', 178,
+        'i', 68,
+        'l', 152,
+        'p', 148,
+        'r', 88,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        ';', 263,
+        '<', 265,
+        '>', 267,
+        '\\', 5,
+        'd', 603,
+        'g', 682,
+        'i', 590,
+        'l', 662,
+        'p', 660,
+        'r', 606,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '<') ADVANCE(265);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(699);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'd', 75,
-        'g', 179,
-        'i', 69,
-        'l', 153,
-        'p', 149,
-        'r', 89,
-      );
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '<') ADVANCE(265);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(139);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ';', 266,
-        '<', 268,
-        '>', 270,
-        '\\', 5,
-        'd', 606,
-        'g', 685,
-        'i', 593,
-        'l', 665,
-        'p', 663,
-        'r', 609,
-      );
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '<') ADVANCE(265);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(256);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '<') ADVANCE(268);
-      if (lookahead == '>') ADVANCE(270);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(702);
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        ';', 263,
+        '>', 267,
+        '\\', 5,
+        'a', 72,
+        'd', 74,
+        'l', 156,
+        'm', 93,
+        'n', 82,
+        'o', 136,
+        'p', 182,
+        's', 67,
+        't', 44,
+        'v', 115,
+        'w', 90,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '<') ADVANCE(268);
-      if (lookahead == '>') ADVANCE(270);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(140);
+      if (eof) ADVANCE(262);
+      ADVANCE_MAP(
+        '\n', 264,
+        '#', 737,
+        ';', 263,
+        '>', 267,
+        '\\', 5,
+        'd', 165,
+        'f', 123,
+        'i', 106,
+        'l', 156,
+        'o', 107,
+        'p', 171,
+        's', 167,
+        't', 45,
+        'u', 110,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(258);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '<') ADVANCE(268);
-      if (lookahead == '>') ADVANCE(270);
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '>') ADVANCE(267);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(655);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(259);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ';', 266,
-        '>', 270,
-        '\\', 5,
-        'a', 73,
-        'd', 75,
-        'l', 157,
-        'm', 94,
-        'n', 83,
-        'o', 137,
-        'p', 183,
-        's', 68,
-        't', 45,
-        'v', 116,
-        'w', 91,
-      );
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(646);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(265);
-      ADVANCE_MAP(
-        '\n', 267,
-        '#', 740,
-        ';', 266,
-        '>', 270,
-        '\\', 5,
-        'd', 166,
-        'f', 124,
-        'i', 107,
-        'l', 157,
-        'o', 108,
-        'p', 172,
-        's', 168,
-        't', 46,
-        'u', 111,
-      );
+      if (eof) ADVANCE(262);
+      if (lookahead == '\n') ADVANCE(264);
+      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == ';') ADVANCE(263);
+      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(660);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 262:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(270);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(658);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 263:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(270);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(649);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(263);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 264:
-      if (eof) ADVANCE(265);
-      if (lookahead == '\n') ADVANCE(267);
-      if (lookahead == '#') ADVANCE(740);
-      if (lookahead == ';') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(270);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(663);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 265:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 266:
+    case 263:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 267:
+    case 264:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 268:
+    case 265:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 269:
+    case 266:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(43);
+      if (lookahead == '-') ADVANCE(42);
       END_STATE();
-    case 270:
+    case 267:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 271:
+    case 268:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 272:
+    case 269:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
-    case 273:
+    case 270:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
-    case 274:
+    case 271:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 275:
+    case 272:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(276);
+      if (lookahead == '=') ADVANCE(273);
       END_STATE();
-    case 276:
+    case 273:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 277:
+    case 274:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 283:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 284:
+    case 281:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 282:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_remote);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_id);
+      ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_group);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_remote);
+      ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 320:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 321:
+    case 318:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(323);
+      if (lookahead == ':') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(321);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(318);
       END_STATE();
-    case 322:
+    case 319:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
-    case 323:
+    case 320:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(322);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
       END_STATE();
-    case 324:
+    case 321:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(324);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(321);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(380);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(379);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(383);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(384);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 367:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 368:
+    case 365:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(317);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+      ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 394:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(394);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(391);
       END_STATE();
-    case 395:
+    case 392:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(395);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(392);
       END_STATE();
-    case 396:
+    case 393:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(742);
+      if (lookahead == '\n') ADVANCE(739);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(213);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(397);
+          lookahead != '>') ADVANCE(394);
       END_STATE();
-    case 397:
+    case 394:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(213);
+          lookahead == ' ') ADVANCE(211);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(397);
+          lookahead != '>') ADVANCE(394);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 407:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 408:
+    case 405:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 409:
+    case 406:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
-    case 410:
+    case 407:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
-    case 411:
+    case 408:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(411);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(408);
       END_STATE();
-    case 412:
+    case 409:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 413:
+    case 410:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(413);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(421);
+      if (lookahead == 'o') ADVANCE(354);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(421);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 414:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(424);
-      if (lookahead == 'o') ADVANCE(357);
+      if (lookahead == 'a') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 415:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(424);
+      if (lookahead == 'a') ADVANCE(422);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 416:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(488);
+      if (lookahead == 'a') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 417:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(327);
+      if (lookahead == 'a') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 418:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(425);
+      if (lookahead == 'a') ADVANCE(524);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 419:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(429);
+      if (lookahead == 'a') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(430);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 421:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'b') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 422:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(478);
+      if (lookahead == 'b') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 423:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(530);
+      if (lookahead == 'c') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 424:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(480);
+      if (lookahead == 'c') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(448);
+      if (lookahead == 'c') ADVANCE(510);
+      if (lookahead == 'f') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(310);
+      if (lookahead == 'c') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(330);
+      if (lookahead == 'c') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(513);
-      if (lookahead == 'f') ADVANCE(466);
+      if (lookahead == 'c') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(459);
+      if (lookahead == 'c') ADVANCE(501);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(460);
+      if (lookahead == 'd') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(422);
+      if (lookahead == 'd') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(504);
-      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == 'd') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(387);
+      if (lookahead == 'd') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(556);
+      if (lookahead == 'd') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(292);
+      if (lookahead == 'e') ADVANCE(270);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(526);
+      if (lookahead == 'e') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 437:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(443);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(273);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(370);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(558);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 441:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(339);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 442:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(295);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 443:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(289);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 441:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(552);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(453);
+      if (lookahead == 'i') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 443:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 444:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(456);
-      if (lookahead == 'i') ADVANCE(507);
+      if (lookahead == 'e') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'e') ADVANCE(544);
+      if (lookahead == 't') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(487);
+      if (lookahead == 'e') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(477);
+      if (lookahead == 'e') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(547);
-      if (lookahead == 't') ADVANCE(551);
+      if (lookahead == 'e') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(468);
+      if (lookahead == 'e') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(419);
+      if (lookahead == 'f') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 452:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(420);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(525);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'f') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'g') ADVANCE(458);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(363);
+      if (lookahead == 'g') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(378);
+      if (lookahead == 'h') ADVANCE(276);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(461);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(439);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'h') ADVANCE(279);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(540);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'h') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(282);
+      if (lookahead == 'i') ADVANCE(451);
+      if (lookahead == 'p') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(543);
+      if (lookahead == 'i') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(506);
+      if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(454);
-      if (lookahead == 'p') ADVANCE(519);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(452);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 465:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(436);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == 'i') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(455);
+      if (lookahead == 'i') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == 'i') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(427);
+      if (lookahead == 'i') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(490);
+      if (lookahead == 'k') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(541);
+      if (lookahead == 'k') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(417);
+      if (lookahead == 'k') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(552);
+      if (lookahead == 'k') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(366);
+      if (lookahead == 'l') ADVANCE(390);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(333);
+      if (lookahead == 'l') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(403);
+      if (lookahead == 'l') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(393);
+      if (lookahead == 'l') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(490);
+      if (lookahead == 'r') ADVANCE(495);
+      if (lookahead == 'w') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(433);
+      if (lookahead == 'l') ADVANCE(415);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(438);
+      if (lookahead == 'l') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(493);
-      if (lookahead == 'r') ADVANCE(498);
-      if (lookahead == 'w') ADVANCE(484);
+      if (lookahead == 'm') ADVANCE(418);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(418);
+      if (lookahead == 'm') ADVANCE(351);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(470);
+      if (lookahead == 'm') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(421);
+      if (lookahead == 'm') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(354);
+      if (lookahead == 'n') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(538);
+      if (lookahead == 'n') ADVANCE(283);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(509);
+      if (lookahead == 'n') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(458);
+      if (lookahead == 'n') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(286);
+      if (lookahead == 'n') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 490:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(475);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 491:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(483);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(548);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(557);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(473);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 496:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(307);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(524);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(485);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(546);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(553);
-      if (lookahead == 't') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 501:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(431);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 502:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(528);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(520);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(529);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(533);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(550);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(521);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(482);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(543);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(550);
+      if (lookahead == 't') ADVANCE(403);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(428);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(525);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 500:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(491);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 501:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(517);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 502:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(434);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 503:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(512);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 504:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 505:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(530);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(547);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(387);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(348);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(549);
+      if (lookahead == 'p') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(390);
+      if (lookahead == 'p') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(351);
+      if (lookahead == 'p') ADVANCE(494);
+      if (lookahead == 's') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(342);
+      if (lookahead == 'p') ADVANCE(494);
+      if (lookahead == 's') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(298);
+      if (lookahead == 'p') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(497);
-      if (lookahead == 's') ADVANCE(428);
+      if (lookahead == 'p') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(497);
-      if (lookahead == 's') ADVANCE(544);
+      if (lookahead == 'p') ADVANCE(499);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(531);
+      if (lookahead == 'p') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(441);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(502);
-      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == 'r') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(502);
+      if (lookahead == 'r') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(445);
+      if (lookahead == 'r') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(410);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(416);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(540);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(537);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(468);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(473);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(466);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(476);
+      if (lookahead == 'r') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(499);
+      if (lookahead == 'r') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(469);
+      if (lookahead == 'r') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(545);
+      if (lookahead == 'r') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(511);
+      if (lookahead == 's') ADVANCE(333);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(452);
+      if (lookahead == 's') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 536:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(512);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 537:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(336);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 538:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(537);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 539:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(319);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(316);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
-    case 541:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(559);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 542:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(462);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 543:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(345);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
-      END_STATE();
-    case 544:
+    case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 't') ADVANCE(313);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 538:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(556);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 539:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(459);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+      END_STATE();
+    case 544:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(529);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(400);
+      if (lookahead == 't') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(495);
+      if (lookahead == 't') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(532);
+      if (lookahead == 't') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 'u') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(496);
+      if (lookahead == 'u') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(442);
+      if (lookahead == 'u') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(304);
+      if (lookahead == 'u') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(514);
+      if (lookahead == 'v') ADVANCE(345);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(492);
+      if (lookahead == 'v') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(516);
+      if (lookahead == 'w') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(348);
+      if (lookahead == 'x') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(486);
+      if (lookahead == 'y') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
       END_STATE();
     case 558:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(542);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'd') ADVANCE(563);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 559:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(375);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'e') ADVANCE(562);
+      if (lookahead == 'p') ADVANCE(663);
+      if (lookahead == 's') ADVANCE(582);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 560:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'l') ADVANCE(652);
+      if (lookahead == 'r') ADVANCE(657);
+      if (lookahead == 'w') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(560);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'd') ADVANCE(566);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'o') ADVANCE(705);
+      if (lookahead == 't') ADVANCE(402);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'e') ADVANCE(565);
-      if (lookahead == 'p') ADVANCE(666);
-      if (lookahead == 's') ADVANCE(585);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'v') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'l') ADVANCE(655);
-      if (lookahead == 'r') ADVANCE(660);
-      if (lookahead == 'w') ADVANCE(647);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'v') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'o') ADVANCE(708);
-      if (lookahead == 't') ADVANCE(405);
+      if (lookahead == ':') ADVANCE(753);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'v') ADVANCE(347);
+      if (lookahead == 'a') ADVANCE(578);
+      if (lookahead == 'o') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'v') ADVANCE(645);
+      if (lookahead == 'a') ADVANCE(578);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(757);
+      if (lookahead == 'a') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(567);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(581);
-      if (lookahead == 'o') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(678);
+      if (lookahead == 'e') ADVANCE(700);
+      if (lookahead == 'o') ADVANCE(592);
+      if (lookahead == 't') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(581);
+      if (lookahead == 'a') ADVANCE(678);
+      if (lookahead == 'e') ADVANCE(700);
+      if (lookahead == 't') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(678);
+      if (lookahead == 't') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(681);
-      if (lookahead == 'e') ADVANCE(703);
-      if (lookahead == 'o') ADVANCE(595);
-      if (lookahead == 't') ADVANCE(709);
+      if (lookahead == 'a') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(681);
-      if (lookahead == 'e') ADVANCE(703);
-      if (lookahead == 't') ADVANCE(709);
+      if (lookahead == 'a') ADVANCE(583);
+      if (lookahead == 'm') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(681);
-      if (lookahead == 't') ADVANCE(709);
+      if (lookahead == 'a') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(681);
+      if (lookahead == 'a') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(586);
-      if (lookahead == 'm') ADVANCE(671);
+      if (lookahead == 'a') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(582);
+      if (lookahead == 'a') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(650);
+      if (lookahead == 'a') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(638);
+      if (lookahead == 'b') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(683);
+      if (lookahead == 'b') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(589);
+      if (lookahead == 'c') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(643);
+      if (lookahead == 'c') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(612);
+      if (lookahead == 'c') ADVANCE(669);
+      if (lookahead == 'f') ADVANCE(629);
+      if (lookahead == 't') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(309);
+      if (lookahead == 'c') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(329);
+      if (lookahead == 'c') ADVANCE(575);
+      if (lookahead == 'o') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(672);
-      if (lookahead == 'f') ADVANCE(632);
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 'c') ADVANCE(575);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(619);
+      if (lookahead == 'c') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(578);
-      if (lookahead == 'o') ADVANCE(637);
+      if (lookahead == 'c') ADVANCE(658);
+      if (lookahead == 'p') ADVANCE(667);
+      if (lookahead == 'r') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(578);
+      if (lookahead == 'd') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(620);
+      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(611);
+      if (lookahead == 'p') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(661);
-      if (lookahead == 'p') ADVANCE(670);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'd') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(713);
+      if (lookahead == 'd') ADVANCE(383);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(291);
-      if (lookahead == 'i') ADVANCE(614);
-      if (lookahead == 'p') ADVANCE(678);
+      if (lookahead == 'd') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(291);
+      if (lookahead == 'd') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(386);
+      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 'o') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(600);
+      if (lookahead == 'e') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(687);
+      if (lookahead == 'e') ADVANCE(572);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(715);
-      if (lookahead == 'o') ADVANCE(684);
+      if (lookahead == 'e') ADVANCE(285);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(715);
+      if (lookahead == 'e') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(575);
+      if (lookahead == 'e') ADVANCE(269);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(288);
+      if (lookahead == 'e') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(338);
+      if (lookahead == 'e') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(272);
+      if (lookahead == 'e') ADVANCE(709);
+      if (lookahead == 'p') ADVANCE(663);
+      if (lookahead == 's') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'e') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(369);
+      if (lookahead == 'e') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(712);
-      if (lookahead == 'p') ADVANCE(666);
-      if (lookahead == 's') ADVANCE(585);
+      if (lookahead == 'e') ADVANCE(613);
+      if (lookahead == 'i') ADVANCE(665);
+      if (lookahead == 'o') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 'e') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(625);
+      if (lookahead == 'e') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(616);
-      if (lookahead == 'i') ADVANCE(668);
-      if (lookahead == 'o') ADVANCE(705);
+      if (lookahead == 'e') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(648);
+      if (lookahead == 'e') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(580);
+      if (lookahead == 'e') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(641);
+      if (lookahead == 'f') ADVANCE(356);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 613:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(680);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 614:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'f') ADVANCE(359);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(374);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(618);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(362);
+      if (lookahead == 'g') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(377);
+      if (lookahead == 'h') ADVANCE(275);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(604);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 619:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'h') ADVANCE(278);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(664);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(281);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(667);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(614);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(570);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(615);
-      if (lookahead == 'n') ADVANCE(285);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(615);
-      if (lookahead == 'n') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(615);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(584);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(651);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 632:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(567);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(612);
+      if (lookahead == 'n') ADVANCE(282);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(612);
+      if (lookahead == 'n') ADVANCE(641);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(648);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(399);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(362);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(701);
+      if (lookahead == 'k') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(402);
+      if (lookahead == 'k') ADVANCE(708);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(365);
+      if (lookahead == 'l') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(332);
+      if (lookahead == 'l') ADVANCE(389);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(711);
+      if (lookahead == 'l') ADVANCE(652);
+      if (lookahead == 'r') ADVANCE(657);
+      if (lookahead == 'w') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(300);
+      if (lookahead == 'l') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(392);
+      if (lookahead == 'l') ADVANCE(573);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(655);
-      if (lookahead == 'r') ADVANCE(660);
-      if (lookahead == 'w') ADVANCE(647);
+      if (lookahead == 'l') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(594);
+      if (lookahead == 'l') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(576);
+      if (lookahead == 'm') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(602);
+      if (lookahead == 'm') ADVANCE(350);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(631);
+      if (lookahead == 'm') ADVANCE(576);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(694);
+      if (lookahead == 'm') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(353);
+      if (lookahead == 'n') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(579);
+      if (lookahead == 'n') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(671);
+      if (lookahead == 'n') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(285);
+      if (lookahead == 'n') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(618);
+      if (lookahead == 'o') ADVANCE(705);
+      if (lookahead == 't') ADVANCE(402);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(636);
+      if (lookahead == 'o') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(704);
+      if (lookahead == 'o') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(708);
-      if (lookahead == 't') ADVANCE(405);
+      if (lookahead == 'o') ADVANCE(303);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(587);
+      if (lookahead == 'o') ADVANCE(377);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(714);
+      if (lookahead == 'o') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 656:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(306);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 657:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(380);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(646);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(677);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 662:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(682);
-      if (lookahead == 'r') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 663:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(682);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(588);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(689);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(675);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(688);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 669:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(643);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(674);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(679);
+      if (lookahead == 'r') ADVANCE(605);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(679);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(702);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(585);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(672);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(687);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(703);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(386);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(690);
+      if (lookahead == 'p') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(706);
+      if (lookahead == 'p') ADVANCE(347);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(389);
+      if (lookahead == 'p') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(297);
+      if (lookahead == 'p') ADVANCE(663);
+      if (lookahead == 's') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 674:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(350);
+      if (lookahead == 'p') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 675:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(341);
+      if (lookahead == 'p') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 676:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(666);
-      if (lookahead == 's') ADVANCE(695);
+      if (lookahead == 'p') ADVANCE(667);
+      if (lookahead == 'r') ADVANCE(580);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 677:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(601);
+      if (lookahead == 'r') ADVANCE(406);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 678:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(691);
+      if (lookahead == 'r') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 679:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(670);
-      if (lookahead == 'r') ADVANCE(583);
+      if (lookahead == 'r') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 680:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == 'r') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(634);
+      if (lookahead == 'r') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(697);
+      if (lookahead == 'r') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(635);
+      if (lookahead == 'r') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(610);
+      if (lookahead == 'r') ADVANCE(574);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(659);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 686:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(577);
+      if (lookahead == 'r') ADVANCE(696);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(633);
+      if (lookahead == 'r') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(698);
+      if (lookahead == 'r') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(699);
+      if (lookahead == 's') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(669);
+      if (lookahead == 's') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(664);
+      if (lookahead == 't') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(693);
+      if (lookahead == 't') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 695:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(312);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(622);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 697:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(399);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 698:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(318);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 699:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(315);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 696:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(312);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(341);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 698:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(713);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      END_STATE();
+    case 699:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(706);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(716);
+      if (lookahead == 't') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(709);
+      if (lookahead == 't') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(686);
+      if (lookahead == 't') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(613);
+      if (lookahead == 't') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(656);
+      if (lookahead == 'u') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(603);
+      if (lookahead == 'u') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(657);
+      if (lookahead == 'u') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(652);
+      if (lookahead == 'u') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(303);
+      if (lookahead == 'v') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(673);
+      if (lookahead == 'v') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(674);
+      if (lookahead == 'w') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(347);
+      if (lookahead == 'x') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(645);
+      if (lookahead == 'y') ADVANCE(371);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
       END_STATE();
     case 715:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(696);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 716:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(374);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 717:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(717);
-      END_STATE();
-    case 718:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 719:
+    case 716:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 720:
+    case 717:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 721:
+    case 718:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 722:
+    case 719:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 723:
+    case 720:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 724:
+    case 721:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 725:
+    case 722:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 723:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 748,
+        '.', 216,
+        ':', 753,
+        'x', 218,
+        'B', 742,
+        'b', 742,
+        'G', 744,
+        'g', 744,
+        'K', 744,
+        'k', 744,
+        'M', 745,
+        'm', 745,
+        'N', 208,
+        'n', 208,
+        'S', 747,
+        's', 747,
+        'T', 206,
+        't', 206,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
+      END_STATE();
+    case 724:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 748,
+        '.', 216,
+        ':', 753,
+        'B', 742,
+        'b', 742,
+        'G', 744,
+        'g', 744,
+        'K', 744,
+        'k', 744,
+        'M', 745,
+        'm', 745,
+        'N', 208,
+        'n', 208,
+        'S', 747,
+        's', 747,
+        'T', 206,
+        't', 206,
+        'U', 208,
+        'u', 208,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
+      END_STATE();
+    case 725:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'x') ADVANCE(218);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 752,
-        '.', 219,
-        ':', 757,
-        'x', 221,
-        'B', 745,
-        'b', 745,
-        'G', 748,
-        'g', 748,
-        'K', 748,
-        'k', 748,
-        'M', 749,
-        'm', 749,
-        'N', 210,
-        'n', 210,
-        'S', 751,
-        's', 751,
-        'T', 207,
-        't', 207,
-        'U', 210,
-        'u', 210,
-      );
+      if (lookahead == '.') ADVANCE(212);
+      if (lookahead == ':') ADVANCE(753);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(727);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 752,
-        '.', 219,
-        ':', 757,
-        'B', 745,
-        'b', 745,
-        'G', 748,
-        'g', 748,
-        'K', 748,
-        'k', 748,
-        'M', 749,
-        'm', 749,
-        'N', 210,
-        'n', 210,
-        'S', 751,
-        's', 751,
-        'T', 207,
-        't', 207,
-        'U', 210,
-        'u', 210,
-      );
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'x') ADVANCE(218);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(728);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(727);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 728:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(214);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'x') ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(729);
+      if (lookahead == ':') ADVANCE(753);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(728);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
       END_STATE();
     case 729:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(214);
-      if (lookahead == ':') ADVANCE(757);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(729);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (lookahead == 'x') ADVANCE(218);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(730);
       END_STATE();
     case 730:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'x') ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(730);
       END_STATE();
     case 731:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(757);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(731);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(733);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(733);
-      END_STATE();
-    case 734:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(734);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(731);
       END_STATE();
-    case 735:
+    case 732:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 736:
+    case 733:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(742);
-      if (lookahead == '\\') ADVANCE(234);
+      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\\') ADVANCE(231);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(739);
+          lookahead != '"') ADVANCE(736);
       END_STATE();
-    case 737:
+    case 734:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(740);
-      if (lookahead == '\\') ADVANCE(741);
+      if (lookahead == '"') ADVANCE(737);
+      if (lookahead == '\\') ADVANCE(738);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(737);
+          lookahead != '\n') ADVANCE(734);
       END_STATE();
-    case 738:
+    case 735:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(734);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(738);
+          lookahead == ' ') ADVANCE(735);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(739);
+          lookahead != '#') ADVANCE(736);
       END_STATE();
-    case 739:
+    case 736:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(234);
+      if (lookahead == '\\') ADVANCE(231);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(739);
+          lookahead != '"') ADVANCE(736);
       END_STATE();
-    case 740:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(740);
-      END_STATE();
-    case 741:
+    case 737:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
           lookahead != '\n') ADVANCE(737);
       END_STATE();
-    case 742:
+    case 738:
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(734);
+      END_STATE();
+    case 739:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 743:
+    case 740:
       ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_size);
+      END_STATE();
+    case 742:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      END_STATE();
+    case 743:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(741);
       END_STATE();
     case 744:
       ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(746);
       END_STATE();
     case 745:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(757);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(212);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(211);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(34);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(746);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(747);
       END_STATE();
     case 746:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(744);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(210);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(209);
       END_STATE();
     case 747:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(744);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(751);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(750);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(750);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(751);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(212);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(211);
-      END_STATE();
-    case 751:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 752:
+    case 748:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 753:
+    case 749:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 754:
+    case 750:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 755:
+    case 751:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(221);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
+      if (lookahead == 'x') ADVANCE(218);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
       END_STATE();
-    case 756:
+    case 752:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(756);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
       END_STATE();
-    case 757:
+    case 753:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(757);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(753);
       END_STATE();
     default:
       return false;
@@ -8496,1245 +8539,1387 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
     case 1:
       if (lookahead == 'c') ADVANCE(24);
       if (lookahead == 'd') ADVANCE(25);
+      if (lookahead == 't') ADVANCE(26);
       END_STATE();
     case 2:
-      if (lookahead == 'l') ADVANCE(26);
-      if (lookahead == 'p') ADVANCE(27);
-      if (lookahead == 'r') ADVANCE(28);
-      if (lookahead == 'u') ADVANCE(29);
+      if (lookahead == 'l') ADVANCE(27);
+      if (lookahead == 'p') ADVANCE(28);
+      if (lookahead == 'r') ADVANCE(29);
+      if (lookahead == 'u') ADVANCE(30);
+      if (lookahead == 'y') ADVANCE(31);
       END_STATE();
     case 3:
-      if (lookahead == 'b') ADVANCE(30);
-      if (lookahead == 'e') ADVANCE(31);
-      if (lookahead == 'l') ADVANCE(32);
-      if (lookahead == 'o') ADVANCE(33);
+      if (lookahead == 'b') ADVANCE(32);
+      if (lookahead == 'e') ADVANCE(33);
+      if (lookahead == 'l') ADVANCE(34);
+      if (lookahead == 'o') ADVANCE(35);
       END_STATE();
     case 4:
-      if (lookahead == 'e') ADVANCE(34);
-      if (lookahead == 'i') ADVANCE(35);
-      if (lookahead == 'n') ADVANCE(36);
-      if (lookahead == 'o') ADVANCE(37);
-      if (lookahead == 'r') ADVANCE(38);
-      if (lookahead == 'u') ADVANCE(39);
+      if (lookahead == 'e') ADVANCE(36);
+      if (lookahead == 'i') ADVANCE(37);
+      if (lookahead == 'n') ADVANCE(38);
+      if (lookahead == 'o') ADVANCE(39);
+      if (lookahead == 'r') ADVANCE(40);
+      if (lookahead == 'u') ADVANCE(41);
       END_STATE();
     case 5:
-      if (lookahead == 'g') ADVANCE(40);
-      if (lookahead == 's') ADVANCE(41);
-      if (lookahead == 'x') ADVANCE(42);
+      if (lookahead == 'g') ADVANCE(42);
+      if (lookahead == 's') ADVANCE(43);
+      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 'x') ADVANCE(45);
       END_STATE();
     case 6:
-      if (lookahead == 'i') ADVANCE(43);
-      if (lookahead == 'o') ADVANCE(44);
+      if (lookahead == 'i') ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(47);
       END_STATE();
     case 7:
-      if (lookahead == 'a') ADVANCE(45);
-      if (lookahead == 'e') ADVANCE(46);
-      if (lookahead == 'l') ADVANCE(47);
+      if (lookahead == 'a') ADVANCE(48);
+      if (lookahead == 'e') ADVANCE(49);
+      if (lookahead == 'l') ADVANCE(50);
       END_STATE();
     case 8:
-      if (lookahead == 'a') ADVANCE(48);
-      if (lookahead == 'o') ADVANCE(49);
-      if (lookahead == 't') ADVANCE(50);
+      if (lookahead == 'a') ADVANCE(51);
+      if (lookahead == 'o') ADVANCE(52);
+      if (lookahead == 't') ADVANCE(53);
       END_STATE();
     case 9:
-      if (lookahead == 'c') ADVANCE(51);
-      if (lookahead == 'n') ADVANCE(52);
+      if (lookahead == 'c') ADVANCE(54);
+      if (lookahead == 'n') ADVANCE(55);
       END_STATE();
     case 10:
-      if (lookahead == 'i') ADVANCE(53);
+      if (lookahead == 'i') ADVANCE(56);
       END_STATE();
     case 11:
-      if (lookahead == 'a') ADVANCE(54);
-      if (lookahead == 'e') ADVANCE(55);
-      if (lookahead == 'i') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(57);
+      if (lookahead == 'a') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(58);
+      if (lookahead == 'i') ADVANCE(59);
+      if (lookahead == 'o') ADVANCE(60);
       END_STATE();
     case 12:
-      if (lookahead == 'a') ADVANCE(58);
+      if (lookahead == 'a') ADVANCE(61);
+      if (lookahead == 'p') ADVANCE(62);
       END_STATE();
     case 13:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'e') ADVANCE(60);
-      END_STATE();
-    case 14:
-      if (lookahead == 'f') ADVANCE(61);
-      if (lookahead == 'u') ADVANCE(62);
-      END_STATE();
-    case 15:
       if (lookahead == 'a') ADVANCE(63);
       if (lookahead == 'e') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(65);
-      if (lookahead == 'r') ADVANCE(66);
+      END_STATE();
+    case 14:
+      if (lookahead == 'f') ADVANCE(65);
+      if (lookahead == 'u') ADVANCE(66);
+      if (lookahead == 'v') ADVANCE(67);
+      END_STATE();
+    case 15:
+      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'e') ADVANCE(69);
+      if (lookahead == 'o') ADVANCE(70);
+      if (lookahead == 'r') ADVANCE(71);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(67);
-      if (lookahead == 'u') ADVANCE(68);
-      END_STATE();
-    case 17:
-      if (lookahead == '2') ADVANCE(69);
-      if (lookahead == 'a') ADVANCE(70);
-      if (lookahead == 'e') ADVANCE(71);
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'd') ADVANCE(72);
       if (lookahead == 'u') ADVANCE(73);
       END_STATE();
+    case 17:
+      if (lookahead == '2') ADVANCE(74);
+      if (lookahead == 'a') ADVANCE(75);
+      if (lookahead == 'e') ADVANCE(76);
+      if (lookahead == 'o') ADVANCE(77);
+      if (lookahead == 'u') ADVANCE(78);
+      END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(74);
-      if (lookahead == 'h') ADVANCE(75);
-      if (lookahead == 'n') ADVANCE(76);
-      if (lookahead == 'y') ADVANCE(77);
+      if (lookahead == 'e') ADVANCE(79);
+      if (lookahead == 'h') ADVANCE(80);
+      if (lookahead == 'l') ADVANCE(81);
+      if (lookahead == 'n') ADVANCE(82);
+      if (lookahead == 't') ADVANCE(83);
+      if (lookahead == 'y') ADVANCE(84);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(78);
+      if (lookahead == 'c') ADVANCE(85);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(79);
-      if (lookahead == 'n') ADVANCE(80);
-      if (lookahead == 'p') ADVANCE(81);
+      if (lookahead == 'd') ADVANCE(86);
+      if (lookahead == 'n') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(88);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(82);
-      if (lookahead == 'r') ADVANCE(83);
-      if (lookahead == 'x') ADVANCE(84);
+      if (lookahead == 'e') ADVANCE(89);
+      if (lookahead == 'r') ADVANCE(90);
+      if (lookahead == 'x') ADVANCE(91);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(85);
+      if (lookahead == 'i') ADVANCE(92);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(86);
+      if (lookahead == 'd') ADVANCE(93);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(87);
+      if (lookahead == 'c') ADVANCE(94);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(88);
+      if (lookahead == 'd') ADVANCE(95);
       END_STATE();
     case 26:
-      if (lookahead == 'a') ADVANCE(89);
+      if (lookahead == 'm') ADVANCE(96);
       END_STATE();
     case 27:
-      if (lookahead == 'f') ADVANCE(90);
+      if (lookahead == 'a') ADVANCE(97);
       END_STATE();
     case 28:
-      if (lookahead == 'i') ADVANCE(91);
+      if (lookahead == 'f') ADVANCE(98);
       END_STATE();
     case 29:
-      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(99);
       END_STATE();
     case 30:
-      if (lookahead == 'u') ADVANCE(93);
-      END_STATE();
-    case 31:
-      if (lookahead == 'i') ADVANCE(94);
-      END_STATE();
-    case 32:
-      if (lookahead == 'a') ADVANCE(95);
-      if (lookahead == 's') ADVANCE(96);
-      END_STATE();
-    case 33:
-      if (lookahead == 'r') ADVANCE(97);
-      END_STATE();
-    case 34:
-      if (lookahead == 'f') ADVANCE(98);
-      if (lookahead == 'l') ADVANCE(99);
-      END_STATE();
-    case 35:
       if (lookahead == 'r') ADVANCE(100);
       END_STATE();
-    case 36:
-      if (lookahead == 'a') ADVANCE(101);
+    case 31:
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
-    case 37:
-      if (lookahead == 'w') ADVANCE(102);
+    case 32:
+      if (lookahead == 'u') ADVANCE(102);
       END_STATE();
-    case 38:
-      if (lookahead == 'o') ADVANCE(103);
+    case 33:
+      if (lookahead == 'i') ADVANCE(103);
       END_STATE();
-    case 39:
-      if (lookahead == 'm') ADVANCE(104);
-      if (lookahead == 'p') ADVANCE(105);
+    case 34:
+      if (lookahead == 'a') ADVANCE(104);
+      if (lookahead == 's') ADVANCE(105);
       END_STATE();
-    case 40:
+    case 35:
       if (lookahead == 'r') ADVANCE(106);
       END_STATE();
+    case 36:
+      if (lookahead == 'f') ADVANCE(107);
+      if (lookahead == 'l') ADVANCE(108);
+      END_STATE();
+    case 37:
+      if (lookahead == 'r') ADVANCE(109);
+      END_STATE();
+    case 38:
+      if (lookahead == 'a') ADVANCE(110);
+      END_STATE();
+    case 39:
+      if (lookahead == 'w') ADVANCE(111);
+      END_STATE();
+    case 40:
+      if (lookahead == 'o') ADVANCE(112);
+      END_STATE();
     case 41:
-      if (lookahead == 't') ADVANCE(107);
+      if (lookahead == 'm') ADVANCE(113);
+      if (lookahead == 'p') ADVANCE(114);
       END_STATE();
     case 42:
-      if (lookahead == 'p') ADVANCE(108);
+      if (lookahead == 'r') ADVANCE(115);
       END_STATE();
     case 43:
-      if (lookahead == 'l') ADVANCE(109);
-      if (lookahead == 'r') ADVANCE(110);
+      if (lookahead == 't') ADVANCE(116);
       END_STATE();
     case 44:
-      if (lookahead == 'r') ADVANCE(111);
+      if (lookahead == 'h') ADVANCE(117);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(112);
+      if (lookahead == 'p') ADVANCE(118);
       END_STATE();
     case 46:
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'l') ADVANCE(119);
+      if (lookahead == 'r') ADVANCE(120);
       END_STATE();
     case 47:
-      if (lookahead == 'o') ADVANCE(114);
+      if (lookahead == 'r') ADVANCE(121);
       END_STATE();
     case 48:
-      if (lookahead == 'n') ADVANCE(115);
+      if (lookahead == 'p') ADVANCE(122);
       END_STATE();
     case 49:
-      if (lookahead == 's') ADVANCE(116);
+      if (lookahead == 'm') ADVANCE(123);
+      if (lookahead == 'n') ADVANCE(124);
       END_STATE();
     case 50:
-      if (lookahead == 'b') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(125);
       END_STATE();
     case 51:
-      if (lookahead == 'm') ADVANCE(118);
+      if (lookahead == 'n') ADVANCE(126);
       END_STATE();
     case 52:
-      ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(119);
-      if (lookahead == 'g') ADVANCE(120);
-      if (lookahead == 'p') ADVANCE(121);
-      if (lookahead == 'v') ADVANCE(122);
+      if (lookahead == 's') ADVANCE(127);
       END_STATE();
     case 53:
-      if (lookahead == 't') ADVANCE(123);
+      if (lookahead == 'b') ADVANCE(128);
       END_STATE();
     case 54:
-      if (lookahead == 't') ADVANCE(124);
+      if (lookahead == 'm') ADVANCE(129);
       END_STATE();
     case 55:
-      if (lookahead == 't') ADVANCE(125);
+      ACCEPT_TOKEN(anon_sym_in);
+      if (lookahead == 'c') ADVANCE(130);
+      if (lookahead == 'g') ADVANCE(131);
+      if (lookahead == 'p') ADVANCE(132);
+      if (lookahead == 'v') ADVANCE(133);
       END_STATE();
     case 56:
-      if (lookahead == 'm') ADVANCE(126);
-      if (lookahead == 'n') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(134);
       END_STATE();
     case 57:
-      if (lookahead == 's') ADVANCE(128);
-      END_STATE();
-    case 58:
-      if (lookahead == 'c') ADVANCE(129);
-      if (lookahead == 's') ADVANCE(130);
-      END_STATE();
-    case 59:
-      if (lookahead == 't') ADVANCE(131);
-      END_STATE();
-    case 60:
-      if (lookahead == 't') ADVANCE(132);
-      if (lookahead == 'w') ADVANCE(133);
-      END_STATE();
-    case 61:
-      if (lookahead == 'f') ADVANCE(134);
-      END_STATE();
-    case 62:
       if (lookahead == 't') ADVANCE(135);
       END_STATE();
-    case 63:
-      if (lookahead == 's') ADVANCE(136);
+    case 58:
+      if (lookahead == 't') ADVANCE(136);
       END_STATE();
-    case 64:
-      if (lookahead == 'a') ADVANCE(137);
+    case 59:
+      if (lookahead == 'm') ADVANCE(137);
+      if (lookahead == 'n') ADVANCE(138);
       END_STATE();
-    case 65:
-      if (lookahead == 'l') ADVANCE(138);
+    case 60:
       if (lookahead == 's') ADVANCE(139);
       END_STATE();
+    case 61:
+      if (lookahead == 'c') ADVANCE(140);
+      if (lookahead == 's') ADVANCE(141);
+      END_STATE();
+    case 62:
+      if (lookahead == 'u') ADVANCE(142);
+      END_STATE();
+    case 63:
+      if (lookahead == 't') ADVANCE(143);
+      END_STATE();
+    case 64:
+      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 'w') ADVANCE(145);
+      END_STATE();
+    case 65:
+      if (lookahead == 'f') ADVANCE(146);
+      END_STATE();
     case 66:
-      if (lookahead == 'e') ADVANCE(140);
-      if (lookahead == 'i') ADVANCE(141);
-      if (lookahead == 'o') ADVANCE(142);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 67:
-      if (lookahead == 'i') ADVANCE(143);
+      if (lookahead == 'e') ADVANCE(148);
       END_STATE();
     case 68:
-      if (lookahead == 'a') ADVANCE(144);
+      if (lookahead == 'c') ADVANCE(149);
+      if (lookahead == 's') ADVANCE(150);
       END_STATE();
     case 69:
-      if (lookahead == 'q') ADVANCE(145);
+      if (lookahead == 'a') ADVANCE(151);
       END_STATE();
     case 70:
-      if (lookahead == 't') ADVANCE(146);
+      if (lookahead == 'l') ADVANCE(152);
+      if (lookahead == 's') ADVANCE(153);
       END_STATE();
     case 71:
-      if (lookahead == 'j') ADVANCE(147);
-      if (lookahead == 'l') ADVANCE(148);
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'e') ADVANCE(154);
+      if (lookahead == 'i') ADVANCE(155);
+      if (lookahead == 'o') ADVANCE(156);
       END_STATE();
     case 72:
-      if (lookahead == 'u') ADVANCE(150);
+      if (lookahead == 'i') ADVANCE(157);
       END_STATE();
     case 73:
-      if (lookahead == 'l') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(158);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(152);
+      if (lookahead == 'q') ADVANCE(159);
       END_STATE();
     case 75:
-      if (lookahead == 'a') ADVANCE(153);
-      END_STATE();
-    case 76:
-      if (lookahead == 'a') ADVANCE(154);
-      END_STATE();
-    case 77:
-      if (lookahead == 's') ADVANCE(155);
-      END_STATE();
-    case 78:
-      if (lookahead == 'p') ADVANCE(156);
-      END_STATE();
-    case 79:
-      if (lookahead == 'p') ADVANCE(157);
-      END_STATE();
-    case 80:
-      if (lookahead == 'r') ADVANCE(158);
-      END_STATE();
-    case 81:
-      ACCEPT_TOKEN(anon_sym_up);
-      END_STATE();
-    case 82:
-      if (lookahead == 'p') ADVANCE(159);
       if (lookahead == 't') ADVANCE(160);
       END_STATE();
+    case 76:
+      if (lookahead == 'j') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(163);
+      END_STATE();
+    case 77:
+      if (lookahead == 'u') ADVANCE(164);
+      END_STATE();
+    case 78:
+      if (lookahead == 'l') ADVANCE(165);
+      END_STATE();
+    case 79:
+      if (lookahead == 'c') ADVANCE(166);
+      END_STATE();
+    case 80:
+      if (lookahead == 'a') ADVANCE(167);
+      END_STATE();
+    case 81:
+      if (lookahead == 'o') ADVANCE(168);
+      END_STATE();
+    case 82:
+      if (lookahead == 'a') ADVANCE(169);
+      END_STATE();
     case 83:
-      if (lookahead == 'f') ADVANCE(161);
+      if (lookahead == 'a') ADVANCE(170);
       END_STATE();
     case 84:
-      if (lookahead == 'l') ADVANCE(162);
+      if (lookahead == 's') ADVANCE(171);
       END_STATE();
     case 85:
-      if (lookahead == 't') ADVANCE(163);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(164);
+      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(165);
-      END_STATE();
-    case 88:
-      if (lookahead == 'r') ADVANCE(166);
-      END_STATE();
-    case 89:
-      if (lookahead == 'c') ADVANCE(167);
-      END_STATE();
-    case 90:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 91:
-      if (lookahead == 'd') ADVANCE(168);
-      END_STATE();
-    case 92:
-      if (lookahead == 's') ADVANCE(169);
-      END_STATE();
-    case 93:
-      if (lookahead == 'r') ADVANCE(170);
-      END_STATE();
-    case 94:
-      if (lookahead == 'l') ADVANCE(171);
-      END_STATE();
-    case 95:
-      if (lookahead == 's') ADVANCE(172);
-      END_STATE();
-    case 96:
-      if (lookahead == 'a') ADVANCE(173);
-      END_STATE();
-    case 97:
       if (lookahead == 'r') ADVANCE(174);
       END_STATE();
-    case 98:
-      if (lookahead == 'a') ADVANCE(175);
+    case 88:
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
-    case 99:
-      if (lookahead == 'a') ADVANCE(176);
+    case 89:
+      if (lookahead == 'p') ADVANCE(175);
+      if (lookahead == 't') ADVANCE(176);
       END_STATE();
-    case 100:
-      if (lookahead == 'e') ADVANCE(177);
+    case 90:
+      if (lookahead == 'f') ADVANCE(177);
       END_STATE();
-    case 101:
-      if (lookahead == 't') ADVANCE(178);
+    case 91:
+      if (lookahead == 'l') ADVANCE(178);
       END_STATE();
-    case 102:
-      if (lookahead == 'n') ADVANCE(179);
+    case 92:
+      if (lookahead == 't') ADVANCE(179);
       END_STATE();
-    case 103:
+    case 93:
       if (lookahead == 'p') ADVANCE(180);
       END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(181);
+      END_STATE();
+    case 95:
+      if (lookahead == 'r') ADVANCE(182);
+      END_STATE();
+    case 96:
+      ACCEPT_TOKEN(anon_sym_atm);
+      END_STATE();
+    case 97:
+      if (lookahead == 'c') ADVANCE(183);
+      END_STATE();
+    case 98:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 99:
+      if (lookahead == 'd') ADVANCE(184);
+      END_STATE();
+    case 100:
+      if (lookahead == 's') ADVANCE(185);
+      END_STATE();
+    case 101:
+      if (lookahead == 'e') ADVANCE(186);
+      END_STATE();
+    case 102:
+      if (lookahead == 'r') ADVANCE(187);
+      END_STATE();
+    case 103:
+      if (lookahead == 'l') ADVANCE(188);
+      END_STATE();
     case 104:
-      if (lookahead == 'm') ADVANCE(181);
+      if (lookahead == 's') ADVANCE(189);
       END_STATE();
     case 105:
-      if (lookahead == 'l') ADVANCE(182);
+      if (lookahead == 'a') ADVANCE(190);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'r') ADVANCE(191);
       END_STATE();
     case 107:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'a') ADVANCE(192);
       END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(185);
+      if (lookahead == 'a') ADVANCE(193);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(195);
       END_STATE();
     case 111:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(188);
+      if (lookahead == 'n') ADVANCE(196);
       END_STATE();
     case 112:
-      ACCEPT_TOKEN(anon_sym_gap);
+      if (lookahead == 'p') ADVANCE(197);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'm') ADVANCE(198);
       END_STATE();
     case 114:
-      if (lookahead == 'b') ADVANCE(190);
+      if (lookahead == 'l') ADVANCE(199);
       END_STATE();
     case 115:
-      if (lookahead == 'd') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(200);
       END_STATE();
     case 116:
-      if (lookahead == 't') ADVANCE(192);
+      if (lookahead == 'a') ADVANCE(201);
       END_STATE();
     case 117:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'e') ADVANCE(202);
       END_STATE();
     case 118:
-      if (lookahead == 'p') ADVANCE(193);
+      if (lookahead == 'e') ADVANCE(203);
       END_STATE();
     case 119:
-      if (lookahead == 'l') ADVANCE(194);
+      if (lookahead == 't') ADVANCE(204);
       END_STATE();
     case 120:
-      if (lookahead == 'r') ADVANCE(195);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 121:
-      if (lookahead == 'u') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(206);
       END_STATE();
     case 122:
-      if (lookahead == 'a') ADVANCE(197);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 123:
-      if (lookahead == 't') ADVANCE(198);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(199);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 125:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'b') ADVANCE(209);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(200);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(201);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 128:
-      if (lookahead == 's') ADVANCE(202);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 129:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(203);
+      if (lookahead == 'p') ADVANCE(212);
       END_STATE();
     case 130:
-      if (lookahead == 'q') ADVANCE(204);
-      if (lookahead == 't') ADVANCE(205);
+      if (lookahead == 'l') ADVANCE(213);
       END_STATE();
     case 131:
-      if (lookahead == 'i') ADVANCE(206);
-      END_STATE();
-    case 132:
-      if (lookahead == 'e') ADVANCE(207);
-      if (lookahead == 'n') ADVANCE(208);
-      END_STATE();
-    case 133:
-      ACCEPT_TOKEN(anon_sym_new);
-      END_STATE();
-    case 134:
-      ACCEPT_TOKEN(anon_sym_off);
-      END_STATE();
-    case 135:
-      if (lookahead == 'p') ADVANCE(209);
-      END_STATE();
-    case 136:
-      if (lookahead == 's') ADVANCE(210);
-      END_STATE();
-    case 137:
-      if (lookahead == 'k') ADVANCE(211);
-      END_STATE();
-    case 138:
-      if (lookahead == 'i') ADVANCE(212);
-      END_STATE();
-    case 139:
-      if (lookahead == 't') ADVANCE(213);
-      END_STATE();
-    case 140:
       if (lookahead == 'r') ADVANCE(214);
       END_STATE();
+    case 132:
+      if (lookahead == 'u') ADVANCE(215);
+      END_STATE();
+    case 133:
+      if (lookahead == 'a') ADVANCE(216);
+      END_STATE();
+    case 134:
+      if (lookahead == 't') ADVANCE(217);
+      END_STATE();
+    case 135:
+      if (lookahead == 'e') ADVANCE(218);
+      END_STATE();
+    case 136:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 137:
+      if (lookahead == 'i') ADVANCE(219);
+      END_STATE();
+    case 138:
+      if (lookahead == 'k') ADVANCE(220);
+      END_STATE();
+    case 139:
+      if (lookahead == 's') ADVANCE(221);
+      END_STATE();
+    case 140:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(222);
+      END_STATE();
     case 141:
-      if (lookahead == 'o') ADVANCE(215);
-      if (lookahead == 'v') ADVANCE(216);
-      END_STATE();
-    case 142:
-      if (lookahead == 'h') ADVANCE(217);
-      END_STATE();
-    case 143:
-      if (lookahead == 's') ADVANCE(218);
-      END_STATE();
-    case 144:
-      if (lookahead == 'n') ADVANCE(219);
-      END_STATE();
-    case 145:
-      ACCEPT_TOKEN(anon_sym_r2q);
-      END_STATE();
-    case 146:
-      if (lookahead == 'e') ADVANCE(220);
-      END_STATE();
-    case 147:
-      if (lookahead == 'e') ADVANCE(221);
-      END_STATE();
-    case 148:
-      if (lookahead == 'a') ADVANCE(222);
-      END_STATE();
-    case 149:
-      if (lookahead == 'r') ADVANCE(223);
-      END_STATE();
-    case 150:
+      if (lookahead == 'q') ADVANCE(223);
       if (lookahead == 't') ADVANCE(224);
       END_STATE();
+    case 142:
+      ACCEPT_TOKEN(anon_sym_mpu);
+      END_STATE();
+    case 143:
+      if (lookahead == 'i') ADVANCE(225);
+      END_STATE();
+    case 144:
+      if (lookahead == 'e') ADVANCE(226);
+      if (lookahead == 'n') ADVANCE(227);
+      END_STATE();
+    case 145:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
+    case 146:
+      ACCEPT_TOKEN(anon_sym_off);
+      END_STATE();
+    case 147:
+      if (lookahead == 'p') ADVANCE(228);
+      END_STATE();
+    case 148:
+      if (lookahead == 'r') ADVANCE(229);
+      END_STATE();
+    case 149:
+      if (lookahead == 'k') ADVANCE(230);
+      END_STATE();
+    case 150:
+      if (lookahead == 's') ADVANCE(231);
+      END_STATE();
     case 151:
-      if (lookahead == 'e') ADVANCE(225);
+      if (lookahead == 'k') ADVANCE(232);
       END_STATE();
     case 152:
-      if (lookahead == 't') ADVANCE(226);
+      if (lookahead == 'i') ADVANCE(233);
       END_STATE();
     case 153:
-      if (lookahead == 'p') ADVANCE(227);
+      if (lookahead == 't') ADVANCE(234);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(228);
+      if (lookahead == 'r') ADVANCE(235);
       END_STATE();
     case 155:
-      if (lookahead == 'c') ADVANCE(229);
+      if (lookahead == 'o') ADVANCE(236);
+      if (lookahead == 'v') ADVANCE(237);
       END_STATE();
     case 156:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'h') ADVANCE(238);
       END_STATE();
     case 157:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 158:
-      if (lookahead == 'e') ADVANCE(230);
-      END_STATE();
-    case 159:
-      if (lookahead == 'a') ADVANCE(231);
-      END_STATE();
-    case 160:
-      if (lookahead == 'h') ADVANCE(232);
-      END_STATE();
-    case 161:
-      ACCEPT_TOKEN(anon_sym_vrf);
-      END_STATE();
-    case 162:
-      if (lookahead == 'a') ADVANCE(233);
-      END_STATE();
-    case 163:
-      if (lookahead == 'h') ADVANCE(234);
-      END_STATE();
-    case 164:
-      ACCEPT_TOKEN(anon_sym_xdp);
-      END_STATE();
-    case 165:
-      if (lookahead == 'p') ADVANCE(235);
-      END_STATE();
-    case 166:
-      ACCEPT_TOKEN(anon_sym_addr);
-      END_STATE();
-    case 167:
-      if (lookahead == 'k') ADVANCE(236);
-      END_STATE();
-    case 168:
-      if (lookahead == 'g') ADVANCE(237);
-      END_STATE();
-    case 169:
-      if (lookahead == 't') ADVANCE(238);
-      END_STATE();
-    case 170:
       if (lookahead == 's') ADVANCE(239);
       END_STATE();
+    case 158:
+      if (lookahead == 'n') ADVANCE(240);
+      END_STATE();
+    case 159:
+      ACCEPT_TOKEN(anon_sym_r2q);
+      END_STATE();
+    case 160:
+      if (lookahead == 'e') ADVANCE(241);
+      END_STATE();
+    case 161:
+      if (lookahead == 'e') ADVANCE(242);
+      END_STATE();
+    case 162:
+      if (lookahead == 'a') ADVANCE(243);
+      END_STATE();
+    case 163:
+      if (lookahead == 'r') ADVANCE(244);
+      END_STATE();
+    case 164:
+      if (lookahead == 't') ADVANCE(245);
+      END_STATE();
+    case 165:
+      if (lookahead == 'e') ADVANCE(246);
+      END_STATE();
+    case 166:
+      if (lookahead == 't') ADVANCE(247);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(248);
+      END_STATE();
+    case 168:
+      if (lookahead == 't') ADVANCE(249);
+      END_STATE();
+    case 169:
+      if (lookahead == 't') ADVANCE(250);
+      END_STATE();
+    case 170:
+      if (lookahead == 't') ADVANCE(251);
+      END_STATE();
     case 171:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'c') ADVANCE(252);
       END_STATE();
     case 172:
-      if (lookahead == 's') ADVANCE(240);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 173:
-      if (lookahead == 'c') ADVANCE(241);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 174:
-      if (lookahead == 'u') ADVANCE(242);
+      if (lookahead == 'e') ADVANCE(253);
       END_STATE();
     case 175:
-      if (lookahead == 'u') ADVANCE(243);
+      if (lookahead == 'a') ADVANCE(254);
       END_STATE();
     case 176:
-      if (lookahead == 'y') ADVANCE(244);
+      if (lookahead == 'h') ADVANCE(255);
       END_STATE();
     case 177:
-      if (lookahead == 'c') ADVANCE(245);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'a') ADVANCE(256);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'h') ADVANCE(257);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 181:
-      if (lookahead == 'y') ADVANCE(246);
+      if (lookahead == 'p') ADVANCE(258);
       END_STATE();
     case 182:
-      if (lookahead == 'i') ADVANCE(247);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(248);
+      if (lookahead == 'k') ADVANCE(259);
       END_STATE();
     case 184:
-      if (lookahead == 'b') ADVANCE(249);
+      if (lookahead == 'g') ADVANCE(260);
       END_STATE();
     case 185:
-      if (lookahead == 'c') ADVANCE(250);
+      if (lookahead == 't') ADVANCE(261);
       END_STATE();
     case 186:
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 's') ADVANCE(262);
       END_STATE();
     case 187:
-      if (lookahead == 'w') ADVANCE(252);
+      if (lookahead == 's') ADVANCE(263);
       END_STATE();
     case 188:
-      if (lookahead == 'a') ADVANCE(253);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(254);
+      if (lookahead == 's') ADVANCE(264);
       END_STATE();
     case 190:
-      if (lookahead == 'a') ADVANCE(255);
+      if (lookahead == 'c') ADVANCE(265);
       END_STATE();
     case 191:
-      if (lookahead == 'l') ADVANCE(256);
-      END_STATE();
-    case 192:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 193:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(257);
-      END_STATE();
-    case 194:
-      if (lookahead == 'u') ADVANCE(258);
-      END_STATE();
-    case 195:
-      if (lookahead == 'e') ADVANCE(259);
-      END_STATE();
-    case 196:
-      if (lookahead == 't') ADVANCE(260);
-      END_STATE();
-    case 197:
-      if (lookahead == 'l') ADVANCE(261);
-      END_STATE();
-    case 198:
-      if (lookahead == 'e') ADVANCE(262);
-      END_STATE();
-    case 199:
-      if (lookahead == 'n') ADVANCE(263);
-      END_STATE();
-    case 200:
-      if (lookahead == 't') ADVANCE(264);
-      END_STATE();
-    case 201:
-      ACCEPT_TOKEN(anon_sym_link);
-      END_STATE();
-    case 202:
-      ACCEPT_TOKEN(anon_sym_loss);
-      END_STATE();
-    case 203:
-      if (lookahead == 'l') ADVANCE(265);
-      END_STATE();
-    case 204:
       if (lookahead == 'u') ADVANCE(266);
       END_STATE();
+    case 192:
+      if (lookahead == 'u') ADVANCE(267);
+      END_STATE();
+    case 193:
+      if (lookahead == 'y') ADVANCE(268);
+      END_STATE();
+    case 194:
+      if (lookahead == 'c') ADVANCE(269);
+      END_STATE();
+    case 195:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 196:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 197:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
+    case 198:
+      if (lookahead == 'y') ADVANCE(270);
+      END_STATE();
+    case 199:
+      if (lookahead == 'i') ADVANCE(271);
+      END_STATE();
+    case 200:
+      if (lookahead == 's') ADVANCE(272);
+      END_STATE();
+    case 201:
+      if (lookahead == 'b') ADVANCE(273);
+      END_STATE();
+    case 202:
+      if (lookahead == 'r') ADVANCE(274);
+      END_STATE();
+    case 203:
+      if (lookahead == 'c') ADVANCE(275);
+      END_STATE();
+    case 204:
+      if (lookahead == 'e') ADVANCE(276);
+      END_STATE();
     case 205:
-      if (lookahead == 'e') ADVANCE(267);
+      if (lookahead == 'w') ADVANCE(277);
       END_STATE();
     case 206:
-      if (lookahead == 'v') ADVANCE(268);
+      if (lookahead == 'a') ADVANCE(278);
       END_STATE();
     case 207:
-      if (lookahead == 'm') ADVANCE(269);
+      if (lookahead == 'd') ADVANCE(279);
       END_STATE();
     case 208:
-      if (lookahead == 's') ADVANCE(270);
+      if (lookahead == 'r') ADVANCE(280);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(271);
+      if (lookahead == 'a') ADVANCE(281);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(272);
+      if (lookahead == 'l') ADVANCE(282);
       END_STATE();
     case 211:
-      if (lookahead == 'r') ADVANCE(273);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 212:
-      if (lookahead == 'c') ADVANCE(274);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(283);
       END_STATE();
     case 213:
-      if (lookahead == 'r') ADVANCE(275);
+      if (lookahead == 'u') ADVANCE(284);
       END_STATE();
     case 214:
-      if (lookahead == 'o') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(285);
       END_STATE();
     case 215:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 't') ADVANCE(286);
       END_STATE();
     case 216:
-      if (lookahead == 'a') ADVANCE(277);
+      if (lookahead == 'l') ADVANCE(287);
       END_STATE();
     case 217:
-      if (lookahead == 'i') ADVANCE(278);
+      if (lookahead == 'e') ADVANCE(288);
       END_STATE();
     case 218:
-      if (lookahead == 'c') ADVANCE(279);
-      END_STATE();
-    case 219:
-      if (lookahead == 't') ADVANCE(280);
-      END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 221:
-      if (lookahead == 'c') ADVANCE(281);
-      END_STATE();
-    case 222:
-      if (lookahead == 't') ADVANCE(282);
-      END_STATE();
-    case 223:
-      if (lookahead == 'd') ADVANCE(283);
-      END_STATE();
-    case 224:
-      if (lookahead == 'e') ADVANCE(284);
-      END_STATE();
-    case 225:
-      ACCEPT_TOKEN(anon_sym_rule);
-      END_STATE();
-    case 226:
-      if (lookahead == 'i') ADVANCE(285);
-      END_STATE();
-    case 227:
-      if (lookahead == 'e') ADVANCE(286);
-      END_STATE();
-    case 228:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 229:
-      if (lookahead == 't') ADVANCE(287);
-      END_STATE();
-    case 230:
-      if (lookahead == 'a') ADVANCE(288);
-      END_STATE();
-    case 231:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 232:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 233:
       if (lookahead == 'n') ADVANCE(289);
       END_STATE();
+    case 219:
+      if (lookahead == 't') ADVANCE(290);
+      END_STATE();
+    case 220:
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(291);
+      END_STATE();
+    case 221:
+      ACCEPT_TOKEN(anon_sym_loss);
+      END_STATE();
+    case 222:
+      if (lookahead == 'l') ADVANCE(292);
+      END_STATE();
+    case 223:
+      if (lookahead == 'u') ADVANCE(293);
+      END_STATE();
+    case 224:
+      if (lookahead == 'e') ADVANCE(294);
+      END_STATE();
+    case 225:
+      if (lookahead == 'v') ADVANCE(295);
+      END_STATE();
+    case 226:
+      if (lookahead == 'm') ADVANCE(296);
+      END_STATE();
+    case 227:
+      if (lookahead == 's') ADVANCE(297);
+      END_STATE();
+    case 228:
+      if (lookahead == 'u') ADVANCE(298);
+      END_STATE();
+    case 229:
+      if (lookahead == 'h') ADVANCE(299);
+      END_STATE();
+    case 230:
+      if (lookahead == 'e') ADVANCE(300);
+      END_STATE();
+    case 231:
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(301);
+      END_STATE();
+    case 232:
+      if (lookahead == 'r') ADVANCE(302);
+      END_STATE();
+    case 233:
+      if (lookahead == 'c') ADVANCE(303);
+      END_STATE();
     case 234:
-      if (lookahead == 'i') ADVANCE(290);
-      END_STATE();
-    case 235:
-      if (lookahead == 't') ADVANCE(291);
-      END_STATE();
-    case 236:
-      if (lookahead == 'h') ADVANCE(292);
-      END_STATE();
-    case 237:
-      if (lookahead == 'e') ADVANCE(293);
-      END_STATE();
-    case 238:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 239:
-      if (lookahead == 't') ADVANCE(294);
-      END_STATE();
-    case 240:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(295);
-      END_STATE();
-    case 241:
-      if (lookahead == 't') ADVANCE(296);
-      END_STATE();
-    case 242:
-      if (lookahead == 'p') ADVANCE(297);
-      END_STATE();
-    case 243:
-      if (lookahead == 'l') ADVANCE(298);
-      END_STATE();
-    case 244:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 245:
-      if (lookahead == 't') ADVANCE(299);
-      END_STATE();
-    case 246:
-      ACCEPT_TOKEN(anon_sym_dummy);
-      END_STATE();
-    case 247:
-      if (lookahead == 'c') ADVANCE(300);
-      END_STATE();
-    case 248:
-      if (lookahead == 's') ADVANCE(301);
-      END_STATE();
-    case 249:
-      if (lookahead == 'l') ADVANCE(302);
-      END_STATE();
-    case 250:
-      if (lookahead == 't') ADVANCE(303);
-      END_STATE();
-    case 251:
       if (lookahead == 'r') ADVANCE(304);
       END_STATE();
-    case 252:
-      if (lookahead == 'a') ADVANCE(305);
+    case 235:
+      if (lookahead == 'o') ADVANCE(305);
       END_STATE();
-    case 253:
-      if (lookahead == 'r') ADVANCE(306);
+    case 236:
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
-    case 254:
+    case 237:
+      if (lookahead == 'a') ADVANCE(306);
+      END_STATE();
+    case 238:
       if (lookahead == 'i') ADVANCE(307);
       END_STATE();
+    case 239:
+      if (lookahead == 'c') ADVANCE(308);
+      END_STATE();
+    case 240:
+      if (lookahead == 't') ADVANCE(309);
+      END_STATE();
+    case 241:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 242:
+      if (lookahead == 'c') ADVANCE(310);
+      END_STATE();
+    case 243:
+      if (lookahead == 't') ADVANCE(311);
+      END_STATE();
+    case 244:
+      if (lookahead == 'd') ADVANCE(312);
+      END_STATE();
+    case 245:
+      if (lookahead == 'e') ADVANCE(313);
+      END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 247:
+      if (lookahead == 'i') ADVANCE(314);
+      END_STATE();
+    case 248:
+      if (lookahead == 'e') ADVANCE(315);
+      END_STATE();
+    case 249:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 251:
+      if (lookahead == 'e') ADVANCE(316);
+      END_STATE();
+    case 252:
+      if (lookahead == 't') ADVANCE(317);
+      END_STATE();
+    case 253:
+      if (lookahead == 'a') ADVANCE(318);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
     case 255:
-      if (lookahead == 'l') ADVANCE(308);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 256:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'n') ADVANCE(319);
       END_STATE();
     case 257:
-      if (lookahead == '6') ADVANCE(310);
+      if (lookahead == 'i') ADVANCE(320);
       END_STATE();
     case 258:
-      if (lookahead == 'd') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(321);
       END_STATE();
     case 259:
-      if (lookahead == 's') ADVANCE(312);
+      if (lookahead == 'h') ADVANCE(322);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'e') ADVANCE(323);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(313);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 262:
-      if (lookahead == 'r') ADVANCE(314);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 263:
-      if (lookahead == 'c') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_limit);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(325);
       END_STATE();
     case 265:
-      if (lookahead == 'a') ADVANCE(316);
-      END_STATE();
-    case 266:
-      if (lookahead == 'e') ADVANCE(317);
-      END_STATE();
-    case 267:
-      if (lookahead == 'r') ADVANCE(318);
-      END_STATE();
-    case 268:
-      if (lookahead == 'e') ADVANCE(319);
-      END_STATE();
-    case 269:
-      ACCEPT_TOKEN(anon_sym_netem);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(anon_sym_netns);
-      END_STATE();
-    case 271:
-      if (lookahead == 't') ADVANCE(320);
-      END_STATE();
-    case 272:
-      if (lookahead == 'h') ADVANCE(321);
-      END_STATE();
-    case 273:
-      if (lookahead == 'a') ADVANCE(322);
-      END_STATE();
-    case 274:
-      if (lookahead == 'y') ADVANCE(323);
-      END_STATE();
-    case 275:
-      if (lookahead == 'o') ADVANCE(324);
-      END_STATE();
-    case 276:
-      if (lookahead == 'u') ADVANCE(325);
-      END_STATE();
-    case 277:
       if (lookahead == 't') ADVANCE(326);
       END_STATE();
-    case 278:
-      if (lookahead == 'b') ADVANCE(327);
+    case 266:
+      if (lookahead == 'p') ADVANCE(327);
       END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+    case 267:
+      if (lookahead == 'l') ADVANCE(328);
       END_STATE();
-    case 280:
-      if (lookahead == 'u') ADVANCE(328);
+    case 268:
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
-    case 281:
+    case 269:
       if (lookahead == 't') ADVANCE(329);
       END_STATE();
+    case 270:
+      ACCEPT_TOKEN(anon_sym_dummy);
+      END_STATE();
+    case 271:
+      if (lookahead == 'c') ADVANCE(330);
+      END_STATE();
+    case 272:
+      if (lookahead == 's') ADVANCE(331);
+      END_STATE();
+    case 273:
+      if (lookahead == 'l') ADVANCE(332);
+      END_STATE();
+    case 274:
+      if (lookahead == 'n') ADVANCE(333);
+      END_STATE();
+    case 275:
+      if (lookahead == 't') ADVANCE(334);
+      END_STATE();
+    case 276:
+      if (lookahead == 'r') ADVANCE(335);
+      END_STATE();
+    case 277:
+      if (lookahead == 'a') ADVANCE(336);
+      END_STATE();
+    case 278:
+      if (lookahead == 'r') ADVANCE(337);
+      END_STATE();
+    case 279:
+      if (lookahead == 'e') ADVANCE(338);
+      END_STATE();
+    case 280:
+      if (lookahead == 'i') ADVANCE(339);
+      END_STATE();
+    case 281:
+      if (lookahead == 'l') ADVANCE(340);
+      END_STATE();
     case 282:
-      if (lookahead == 'e') ADVANCE(330);
+      if (lookahead == 'e') ADVANCE(341);
       END_STATE();
     case 283:
-      if (lookahead == 'e') ADVANCE(331);
+      if (lookahead == '6') ADVANCE(342);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'd') ADVANCE(343);
       END_STATE();
     case 285:
-      if (lookahead == 'o') ADVANCE(332);
+      if (lookahead == 's') ADVANCE(344);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 287:
-      if (lookahead == 'l') ADVANCE(333);
+      if (lookahead == 'i') ADVANCE(345);
       END_STATE();
     case 288:
-      if (lookahead == 'c') ADVANCE(334);
+      if (lookahead == 'r') ADVANCE(346);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'c') ADVANCE(347);
       END_STATE();
     case 290:
-      if (lookahead == 'n') ADVANCE(335);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 291:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'a') ADVANCE(348);
       END_STATE();
     case 292:
-      if (lookahead == 'o') ADVANCE(336);
+      if (lookahead == 'a') ADVANCE(349);
       END_STATE();
     case 293:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'e') ADVANCE(350);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_cburst);
-      END_STATE();
-    case 295:
-      if (lookahead == 'f') ADVANCE(337);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_clsact);
-      END_STATE();
-    case 297:
-      if (lookahead == 't') ADVANCE(338);
-      END_STATE();
-    case 298:
-      if (lookahead == 't') ADVANCE(339);
-      END_STATE();
-    case 299:
-      if (lookahead == '_') ADVANCE(340);
-      END_STATE();
-    case 300:
-      if (lookahead == 'a') ADVANCE(341);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 302:
-      if (lookahead == 'i') ADVANCE(342);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_expect);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_filter);
-      END_STATE();
-    case 305:
-      if (lookahead == 'l') ADVANCE(343);
-      END_STATE();
-    case 306:
-      if (lookahead == 'd') ADVANCE(344);
-      END_STATE();
-    case 307:
-      if (lookahead == 'c') ADVANCE(345);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_global);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_handle);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 311:
-      if (lookahead == 'e') ADVANCE(346);
-      END_STATE();
-    case 312:
-      if (lookahead == 's') ADVANCE(347);
-      END_STATE();
-    case 313:
-      if (lookahead == 'd') ADVANCE(348);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_jitter);
-      END_STATE();
-    case 315:
-      if (lookahead == 'y') ADVANCE(349);
-      END_STATE();
-    case 316:
-      if (lookahead == 'n') ADVANCE(350);
-      END_STATE();
-    case 317:
       if (lookahead == 'r') ADVANCE(351);
       END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_master);
+    case 295:
+      if (lookahead == 'e') ADVANCE(352);
       END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_native);
+    case 296:
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_output);
+    case 297:
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
-    case 321:
-      if (lookahead == 'r') ADVANCE(352);
-      END_STATE();
-    case 322:
+    case 298:
       if (lookahead == 't') ADVANCE(353);
       END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_policy);
+    case 299:
+      if (lookahead == 'e') ADVANCE(354);
       END_STATE();
-    case 324:
-      if (lookahead == 'u') ADVANCE(354);
-      END_STATE();
-    case 325:
+    case 300:
       if (lookahead == 't') ADVANCE(355);
       END_STATE();
-    case 326:
-      if (lookahead == 'e') ADVANCE(356);
+    case 301:
+      if (lookahead == 'h') ADVANCE(356);
       END_STATE();
-    case 327:
-      if (lookahead == 'i') ADVANCE(357);
+    case 302:
+      if (lookahead == 'a') ADVANCE(357);
       END_STATE();
-    case 328:
-      if (lookahead == 'm') ADVANCE(358);
+    case 303:
+      if (lookahead == 'y') ADVANCE(358);
       END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_reject);
+    case 304:
+      if (lookahead == 'o') ADVANCE(359);
       END_STATE();
-    case 330:
-      if (lookahead == 'd') ADVANCE(359);
+    case 305:
+      if (lookahead == 'u') ADVANCE(360);
       END_STATE();
-    case 331:
-      if (lookahead == 'r') ADVANCE(360);
+    case 306:
+      if (lookahead == 't') ADVANCE(361);
       END_STATE();
-    case 332:
-      if (lookahead == 'n') ADVANCE(361);
+    case 307:
+      if (lookahead == 'b') ADVANCE(362);
       END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+    case 308:
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
-    case 334:
-      if (lookahead == 'h') ADVANCE(362);
+    case 309:
+      if (lookahead == 'u') ADVANCE(363);
       END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_within);
+    case 310:
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
-    case 336:
-      if (lookahead == 'l') ADVANCE(363);
+    case 311:
+      if (lookahead == 'e') ADVANCE(365);
       END_STATE();
-    case 337:
-      if (lookahead == 'y') ADVANCE(364);
+    case 312:
+      if (lookahead == 'e') ADVANCE(366);
       END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+    case 313:
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_default);
+    case 314:
+      if (lookahead == 'o') ADVANCE(367);
       END_STATE();
-    case 340:
-      if (lookahead == 'q') ADVANCE(365);
+    case 315:
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
-    case 341:
-      if (lookahead == 't') ADVANCE(366);
+    case 316:
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
-    case 342:
-      if (lookahead == 's') ADVANCE(367);
-      END_STATE();
-    case 343:
+    case 317:
       if (lookahead == 'l') ADVANCE(368);
       END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_forward);
+    case 318:
+      if (lookahead == 'c') ADVANCE(369);
       END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_generic);
+    case 319:
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_include);
+    case 320:
+      if (lookahead == 'n') ADVANCE(370);
       END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_ingress);
+    case 321:
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_invalid);
+    case 322:
+      if (lookahead == 'o') ADVANCE(371);
       END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_latency);
+    case 323:
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+    case 324:
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
-    case 351:
-      if (lookahead == 'a') ADVANCE(369);
+    case 325:
+      if (lookahead == 'f') ADVANCE(372);
       END_STATE();
-    case 352:
-      if (lookahead == 'u') ADVANCE(370);
+    case 326:
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
-    case 353:
-      if (lookahead == 'e') ADVANCE(371);
+    case 327:
+      if (lookahead == 't') ADVANCE(373);
       END_STATE();
-    case 354:
-      if (lookahead == 't') ADVANCE(372);
-      END_STATE();
-    case 355:
-      if (lookahead == 'i') ADVANCE(373);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 357:
+    case 328:
       if (lookahead == 't') ADVANCE(374);
       END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_quantum);
+    case 329:
+      if (lookahead == '_') ADVANCE(375);
       END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_related);
+    case 330:
+      if (lookahead == 'a') ADVANCE(376);
       END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_reorder);
+    case 331:
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_section);
+    case 332:
+      if (lookahead == 'i') ADVANCE(377);
       END_STATE();
-    case 362:
-      if (lookahead == 'a') ADVANCE(375);
-      END_STATE();
-    case 363:
-      if (lookahead == 'e') ADVANCE(376);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 365:
-      if (lookahead == 'l') ADVANCE(377);
-      END_STATE();
-    case 366:
+    case 333:
       if (lookahead == 'e') ADVANCE(378);
       END_STATE();
-    case 367:
-      if (lookahead == 'h') ADVANCE(379);
+    case 334:
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_firewall);
+    case 335:
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
-    case 369:
+    case 336:
+      if (lookahead == 'l') ADVANCE(379);
+      END_STATE();
+    case 337:
       if (lookahead == 'd') ADVANCE(380);
       END_STATE();
+    case 338:
+      if (lookahead == 'l') ADVANCE(381);
+      END_STATE();
+    case 339:
+      if (lookahead == 'c') ADVANCE(382);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
+    case 343:
+      if (lookahead == 'e') ADVANCE(383);
+      END_STATE();
+    case 344:
+      if (lookahead == 's') ADVANCE(384);
+      END_STATE();
+    case 345:
+      if (lookahead == 'd') ADVANCE(385);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_jitter);
+      END_STATE();
+    case 347:
+      if (lookahead == 'y') ADVANCE(386);
+      END_STATE();
+    case 348:
+      if (lookahead == 'y') ADVANCE(387);
+      END_STATE();
+    case 349:
+      if (lookahead == 'n') ADVANCE(388);
+      END_STATE();
+    case 350:
+      if (lookahead == 'r') ADVANCE(389);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 354:
+      if (lookahead == 'a') ADVANCE(390);
+      END_STATE();
+    case 355:
+      if (lookahead == 's') ADVANCE(391);
+      END_STATE();
+    case 356:
+      if (lookahead == 'r') ADVANCE(392);
+      END_STATE();
+    case 357:
+      if (lookahead == 't') ADVANCE(393);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_policy);
+      END_STATE();
+    case 359:
+      if (lookahead == 'u') ADVANCE(394);
+      END_STATE();
+    case 360:
+      if (lookahead == 't') ADVANCE(395);
+      END_STATE();
+    case 361:
+      if (lookahead == 'e') ADVANCE(396);
+      END_STATE();
+    case 362:
+      if (lookahead == 'i') ADVANCE(397);
+      END_STATE();
+    case 363:
+      if (lookahead == 'm') ADVANCE(398);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 365:
+      if (lookahead == 'd') ADVANCE(399);
+      END_STATE();
+    case 366:
+      if (lookahead == 'r') ADVANCE(400);
+      END_STATE();
+    case 367:
+      if (lookahead == 'n') ADVANCE(401);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 369:
+      if (lookahead == 'h') ADVANCE(402);
+      END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      if (lookahead == 'l') ADVANCE(403);
       END_STATE();
     case 372:
-      if (lookahead == 'i') ADVANCE(381);
+      if (lookahead == 'y') ADVANCE(404);
       END_STATE();
     case 373:
-      if (lookahead == 'n') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 375:
-      if (lookahead == 'b') ADVANCE(383);
+      if (lookahead == 'q') ADVANCE(405);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 't') ADVANCE(406);
       END_STATE();
     case 377:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 's') ADVANCE(407);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      if (lookahead == 't') ADVANCE(408);
       END_STATE();
     case 379:
-      if (lookahead == 'e') ADVANCE(385);
+      if (lookahead == 'l') ADVANCE(409);
       END_STATE();
     case 380:
-      if (lookahead == 'e') ADVANCE(386);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 381:
-      if (lookahead == 'n') ADVANCE(387);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 382:
-      if (lookahead == 'g') ADVANCE(388);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 383:
-      if (lookahead == 'l') ADVANCE(389);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 384:
-      if (lookahead == 'n') ADVANCE(390);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 385:
-      if (lookahead == 'd') ADVANCE(391);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 387:
-      if (lookahead == 'g') ADVANCE(392);
+      if (lookahead == 'e') ADVANCE(410);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 389:
-      if (lookahead == 'e') ADVANCE(393);
+      if (lookahead == 'a') ADVANCE(411);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'd') ADVANCE(412);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'u') ADVANCE(413);
       END_STATE();
     case 393:
+      if (lookahead == 'e') ADVANCE(414);
+      END_STATE();
+    case 394:
+      if (lookahead == 't') ADVANCE(415);
+      END_STATE();
+    case 395:
+      if (lookahead == 'i') ADVANCE(416);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 397:
+      if (lookahead == 't') ADVANCE(417);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_reorder);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 402:
+      if (lookahead == 'a') ADVANCE(418);
+      END_STATE();
+    case 403:
+      if (lookahead == 'e') ADVANCE(419);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 405:
+      if (lookahead == 'l') ADVANCE(420);
+      END_STATE();
+    case 406:
+      if (lookahead == 'e') ADVANCE(421);
+      END_STATE();
+    case 407:
+      if (lookahead == 'h') ADVANCE(422);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 410:
+      if (lookahead == 'r') ADVANCE(423);
+      END_STATE();
+    case 411:
+      if (lookahead == 'd') ADVANCE(424);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 415:
+      if (lookahead == 'i') ADVANCE(425);
+      END_STATE();
+    case 416:
+      if (lookahead == 'n') ADVANCE(426);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 418:
+      if (lookahead == 'b') ADVANCE(427);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 420:
+      if (lookahead == 'e') ADVANCE(428);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 422:
+      if (lookahead == 'e') ADVANCE(429);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 424:
+      if (lookahead == 'e') ADVANCE(430);
+      END_STATE();
+    case 425:
+      if (lookahead == 'n') ADVANCE(431);
+      END_STATE();
+    case 426:
+      if (lookahead == 'g') ADVANCE(432);
+      END_STATE();
+    case 427:
+      if (lookahead == 'l') ADVANCE(433);
+      END_STATE();
+    case 428:
+      if (lookahead == 'n') ADVANCE(434);
+      END_STATE();
+    case 429:
+      if (lookahead == 'd') ADVANCE(435);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 431:
+      if (lookahead == 'g') ADVANCE(436);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 433:
+      if (lookahead == 'e') ADVANCE(437);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 437:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -9744,167 +9929,167 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 236},
-  [2] = {.lex_state = 236},
-  [3] = {.lex_state = 236},
-  [4] = {.lex_state = 236},
-  [5] = {.lex_state = 236},
-  [6] = {.lex_state = 236},
-  [7] = {.lex_state = 236},
-  [8] = {.lex_state = 243},
-  [9] = {.lex_state = 245},
-  [10] = {.lex_state = 245},
-  [11] = {.lex_state = 245},
-  [12] = {.lex_state = 245},
-  [13] = {.lex_state = 245},
-  [14] = {.lex_state = 245},
-  [15] = {.lex_state = 245},
-  [16] = {.lex_state = 245},
-  [17] = {.lex_state = 245},
-  [18] = {.lex_state = 239},
-  [19] = {.lex_state = 241},
-  [20] = {.lex_state = 237},
-  [21] = {.lex_state = 237},
-  [22] = {.lex_state = 247},
-  [23] = {.lex_state = 247},
-  [24] = {.lex_state = 253},
-  [25] = {.lex_state = 253},
-  [26] = {.lex_state = 253},
-  [27] = {.lex_state = 253},
-  [28] = {.lex_state = 253},
-  [29] = {.lex_state = 252},
-  [30] = {.lex_state = 252},
-  [31] = {.lex_state = 241},
-  [32] = {.lex_state = 241},
-  [33] = {.lex_state = 237},
-  [34] = {.lex_state = 241},
-  [35] = {.lex_state = 241},
-  [36] = {.lex_state = 252},
-  [37] = {.lex_state = 241},
-  [38] = {.lex_state = 241},
-  [39] = {.lex_state = 241},
-  [40] = {.lex_state = 241},
-  [41] = {.lex_state = 241},
-  [42] = {.lex_state = 241},
-  [43] = {.lex_state = 241},
-  [44] = {.lex_state = 237},
-  [45] = {.lex_state = 252},
-  [46] = {.lex_state = 237},
-  [47] = {.lex_state = 237},
-  [48] = {.lex_state = 237},
-  [49] = {.lex_state = 237},
-  [50] = {.lex_state = 237},
-  [51] = {.lex_state = 237},
-  [52] = {.lex_state = 237},
-  [53] = {.lex_state = 237},
-  [54] = {.lex_state = 252},
-  [55] = {.lex_state = 238},
-  [56] = {.lex_state = 1},
-  [57] = {.lex_state = 1},
+  [1] = {.lex_state = 233},
+  [2] = {.lex_state = 240},
+  [3] = {.lex_state = 233},
+  [4] = {.lex_state = 233},
+  [5] = {.lex_state = 233},
+  [6] = {.lex_state = 233},
+  [7] = {.lex_state = 233},
+  [8] = {.lex_state = 233},
+  [9] = {.lex_state = 242},
+  [10] = {.lex_state = 242},
+  [11] = {.lex_state = 242},
+  [12] = {.lex_state = 242},
+  [13] = {.lex_state = 242},
+  [14] = {.lex_state = 242},
+  [15] = {.lex_state = 242},
+  [16] = {.lex_state = 242},
+  [17] = {.lex_state = 242},
+  [18] = {.lex_state = 237},
+  [19] = {.lex_state = 239},
+  [20] = {.lex_state = 234},
+  [21] = {.lex_state = 234},
+  [22] = {.lex_state = 243},
+  [23] = {.lex_state = 243},
+  [24] = {.lex_state = 250},
+  [25] = {.lex_state = 250},
+  [26] = {.lex_state = 250},
+  [27] = {.lex_state = 250},
+  [28] = {.lex_state = 250},
+  [29] = {.lex_state = 249},
+  [30] = {.lex_state = 234},
+  [31] = {.lex_state = 239},
+  [32] = {.lex_state = 239},
+  [33] = {.lex_state = 239},
+  [34] = {.lex_state = 249},
+  [35] = {.lex_state = 239},
+  [36] = {.lex_state = 249},
+  [37] = {.lex_state = 239},
+  [38] = {.lex_state = 239},
+  [39] = {.lex_state = 239},
+  [40] = {.lex_state = 236},
+  [41] = {.lex_state = 236},
+  [42] = {.lex_state = 239},
+  [43] = {.lex_state = 239},
+  [44] = {.lex_state = 239},
+  [45] = {.lex_state = 239},
+  [46] = {.lex_state = 234},
+  [47] = {.lex_state = 234},
+  [48] = {.lex_state = 234},
+  [49] = {.lex_state = 234},
+  [50] = {.lex_state = 236},
+  [51] = {.lex_state = 234},
+  [52] = {.lex_state = 234},
+  [53] = {.lex_state = 234},
+  [54] = {.lex_state = 234},
+  [55] = {.lex_state = 234},
+  [56] = {.lex_state = 249},
+  [57] = {.lex_state = 249},
   [58] = {.lex_state = 1},
-  [59] = {.lex_state = 237},
-  [60] = {.lex_state = 237},
-  [61] = {.lex_state = 237},
-  [62] = {.lex_state = 237},
-  [63] = {.lex_state = 249},
-  [64] = {.lex_state = 249},
-  [65] = {.lex_state = 249},
-  [66] = {.lex_state = 237},
-  [67] = {.lex_state = 2},
-  [68] = {.lex_state = 2},
-  [69] = {.lex_state = 238},
-  [70] = {.lex_state = 2},
-  [71] = {.lex_state = 2},
-  [72] = {.lex_state = 2},
-  [73] = {.lex_state = 1},
-  [74] = {.lex_state = 1},
-  [75] = {.lex_state = 241},
-  [76] = {.lex_state = 237},
-  [77] = {.lex_state = 2},
-  [78] = {.lex_state = 241},
-  [79] = {.lex_state = 241},
-  [80] = {.lex_state = 237},
-  [81] = {.lex_state = 236},
-  [82] = {.lex_state = 241},
-  [83] = {.lex_state = 236},
-  [84] = {.lex_state = 257},
-  [85] = {.lex_state = 236},
-  [86] = {.lex_state = 241},
-  [87] = {.lex_state = 238},
-  [88] = {.lex_state = 241},
-  [89] = {.lex_state = 241},
-  [90] = {.lex_state = 241},
-  [91] = {.lex_state = 241},
-  [92] = {.lex_state = 236},
-  [93] = {.lex_state = 238},
-  [94] = {.lex_state = 241},
-  [95] = {.lex_state = 249},
-  [96] = {.lex_state = 237},
-  [97] = {.lex_state = 249},
-  [98] = {.lex_state = 257},
-  [99] = {.lex_state = 241},
-  [100] = {.lex_state = 241},
-  [101] = {.lex_state = 241},
-  [102] = {.lex_state = 238},
-  [103] = {.lex_state = 241},
-  [104] = {.lex_state = 241},
-  [105] = {.lex_state = 257},
-  [106] = {.lex_state = 241},
-  [107] = {.lex_state = 241},
-  [108] = {.lex_state = 250},
-  [109] = {.lex_state = 236},
-  [110] = {.lex_state = 236},
-  [111] = {.lex_state = 256},
-  [112] = {.lex_state = 248},
-  [113] = {.lex_state = 250},
-  [114] = {.lex_state = 250},
-  [115] = {.lex_state = 257},
-  [116] = {.lex_state = 248},
-  [117] = {.lex_state = 251},
-  [118] = {.lex_state = 248},
-  [119] = {.lex_state = 251},
-  [120] = {.lex_state = 237},
-  [121] = {.lex_state = 15},
-  [122] = {.lex_state = 251},
-  [123] = {.lex_state = 237},
-  [124] = {.lex_state = 248},
-  [125] = {.lex_state = 11},
-  [126] = {.lex_state = 257},
-  [127] = {.lex_state = 238},
-  [128] = {.lex_state = 238},
-  [129] = {.lex_state = 238},
-  [130] = {.lex_state = 251},
-  [131] = {.lex_state = 257},
-  [132] = {.lex_state = 257},
-  [133] = {.lex_state = 257},
-  [134] = {.lex_state = 257},
-  [135] = {.lex_state = 239},
-  [136] = {.lex_state = 11},
-  [137] = {.lex_state = 11},
-  [138] = {.lex_state = 236},
-  [139] = {.lex_state = 236},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 238},
-  [142] = {.lex_state = 257},
+  [59] = {.lex_state = 1},
+  [60] = {.lex_state = 236},
+  [61] = {.lex_state = 1},
+  [62] = {.lex_state = 236},
+  [63] = {.lex_state = 254},
+  [64] = {.lex_state = 254},
+  [65] = {.lex_state = 254},
+  [66] = {.lex_state = 234},
+  [67] = {.lex_state = 234},
+  [68] = {.lex_state = 236},
+  [69] = {.lex_state = 254},
+  [70] = {.lex_state = 234},
+  [71] = {.lex_state = 234},
+  [72] = {.lex_state = 234},
+  [73] = {.lex_state = 246},
+  [74] = {.lex_state = 246},
+  [75] = {.lex_state = 246},
+  [76] = {.lex_state = 236},
+  [77] = {.lex_state = 236},
+  [78] = {.lex_state = 1},
+  [79] = {.lex_state = 236},
+  [80] = {.lex_state = 3},
+  [81] = {.lex_state = 3},
+  [82] = {.lex_state = 236},
+  [83] = {.lex_state = 3},
+  [84] = {.lex_state = 3},
+  [85] = {.lex_state = 3},
+  [86] = {.lex_state = 1},
+  [87] = {.lex_state = 254},
+  [88] = {.lex_state = 239},
+  [89] = {.lex_state = 3},
+  [90] = {.lex_state = 239},
+  [91] = {.lex_state = 239},
+  [92] = {.lex_state = 234},
+  [93] = {.lex_state = 234},
+  [94] = {.lex_state = 239},
+  [95] = {.lex_state = 239},
+  [96] = {.lex_state = 254},
+  [97] = {.lex_state = 233},
+  [98] = {.lex_state = 233},
+  [99] = {.lex_state = 233},
+  [100] = {.lex_state = 234},
+  [101] = {.lex_state = 239},
+  [102] = {.lex_state = 239},
+  [103] = {.lex_state = 239},
+  [104] = {.lex_state = 254},
+  [105] = {.lex_state = 254},
+  [106] = {.lex_state = 239},
+  [107] = {.lex_state = 246},
+  [108] = {.lex_state = 246},
+  [109] = {.lex_state = 254},
+  [110] = {.lex_state = 254},
+  [111] = {.lex_state = 233},
+  [112] = {.lex_state = 239},
+  [113] = {.lex_state = 236},
+  [114] = {.lex_state = 239},
+  [115] = {.lex_state = 239},
+  [116] = {.lex_state = 239},
+  [117] = {.lex_state = 239},
+  [118] = {.lex_state = 239},
+  [119] = {.lex_state = 239},
+  [120] = {.lex_state = 239},
+  [121] = {.lex_state = 245},
+  [122] = {.lex_state = 254},
+  [123] = {.lex_state = 248},
+  [124] = {.lex_state = 233},
+  [125] = {.lex_state = 245},
+  [126] = {.lex_state = 245},
+  [127] = {.lex_state = 253},
+  [128] = {.lex_state = 233},
+  [129] = {.lex_state = 247},
+  [130] = {.lex_state = 247},
+  [131] = {.lex_state = 247},
+  [132] = {.lex_state = 248},
+  [133] = {.lex_state = 248},
+  [134] = {.lex_state = 15},
+  [135] = {.lex_state = 234},
+  [136] = {.lex_state = 234},
+  [137] = {.lex_state = 236},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 237},
+  [140] = {.lex_state = 236},
+  [141] = {.lex_state = 245},
+  [142] = {.lex_state = 248},
   [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 12},
+  [144] = {.lex_state = 12},
+  [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
-  [147] = {.lex_state = 12},
-  [148] = {.lex_state = 238},
-  [149] = {.lex_state = 11},
-  [150] = {.lex_state = 250},
-  [151] = {.lex_state = 250},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 11},
-  [154] = {.lex_state = 248},
-  [155] = {.lex_state = 11},
-  [156] = {.lex_state = 11},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 11},
+  [149] = {.lex_state = 245},
+  [150] = {.lex_state = 11},
+  [151] = {.lex_state = 11},
+  [152] = {.lex_state = 233},
+  [153] = {.lex_state = 233},
+  [154] = {.lex_state = 11},
+  [155] = {.lex_state = 236},
+  [156] = {.lex_state = 236},
   [157] = {.lex_state = 11},
-  [158] = {.lex_state = 11},
+  [158] = {.lex_state = 247},
   [159] = {.lex_state = 11},
-  [160] = {.lex_state = 11},
-  [161] = {.lex_state = 11},
+  [160] = {.lex_state = 12},
+  [161] = {.lex_state = 12},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
@@ -9917,281 +10102,296 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [171] = {.lex_state = 11},
   [172] = {.lex_state = 11},
   [173] = {.lex_state = 11},
-  [174] = {.lex_state = 12},
-  [175] = {.lex_state = 251},
-  [176] = {.lex_state = 236},
-  [177] = {.lex_state = 239},
-  [178] = {.lex_state = 262},
-  [179] = {.lex_state = 264},
-  [180] = {.lex_state = 262},
-  [181] = {.lex_state = 262},
-  [182] = {.lex_state = 238},
-  [183] = {.lex_state = 15},
-  [184] = {.lex_state = 238},
-  [185] = {.lex_state = 12},
-  [186] = {.lex_state = 262},
-  [187] = {.lex_state = 262},
-  [188] = {.lex_state = 264},
-  [189] = {.lex_state = 262},
-  [190] = {.lex_state = 264},
-  [191] = {.lex_state = 11},
-  [192] = {.lex_state = 14},
-  [193] = {.lex_state = 236},
-  [194] = {.lex_state = 236},
-  [195] = {.lex_state = 238},
-  [196] = {.lex_state = 236},
-  [197] = {.lex_state = 236},
-  [198] = {.lex_state = 22},
-  [199] = {.lex_state = 237},
-  [200] = {.lex_state = 236},
-  [201] = {.lex_state = 0},
-  [202] = {.lex_state = 11},
-  [203] = {.lex_state = 0},
+  [174] = {.lex_state = 11},
+  [175] = {.lex_state = 11},
+  [176] = {.lex_state = 11},
+  [177] = {.lex_state = 11},
+  [178] = {.lex_state = 11},
+  [179] = {.lex_state = 11},
+  [180] = {.lex_state = 11},
+  [181] = {.lex_state = 247},
+  [182] = {.lex_state = 261},
+  [183] = {.lex_state = 259},
+  [184] = {.lex_state = 259},
+  [185] = {.lex_state = 259},
+  [186] = {.lex_state = 261},
+  [187] = {.lex_state = 236},
+  [188] = {.lex_state = 236},
+  [189] = {.lex_state = 11},
+  [190] = {.lex_state = 261},
+  [191] = {.lex_state = 12},
+  [192] = {.lex_state = 248},
+  [193] = {.lex_state = 259},
+  [194] = {.lex_state = 237},
+  [195] = {.lex_state = 233},
+  [196] = {.lex_state = 15},
+  [197] = {.lex_state = 259},
+  [198] = {.lex_state = 259},
+  [199] = {.lex_state = 14},
+  [200] = {.lex_state = 0},
+  [201] = {.lex_state = 236},
+  [202] = {.lex_state = 236},
+  [203] = {.lex_state = 233},
   [204] = {.lex_state = 0},
-  [205] = {.lex_state = 236},
-  [206] = {.lex_state = 0},
-  [207] = {.lex_state = 0},
-  [208] = {.lex_state = 237},
-  [209] = {.lex_state = 19},
-  [210] = {.lex_state = 238},
-  [211] = {.lex_state = 236},
-  [212] = {.lex_state = 19},
-  [213] = {.lex_state = 14},
+  [205] = {.lex_state = 22},
+  [206] = {.lex_state = 233},
+  [207] = {.lex_state = 233},
+  [208] = {.lex_state = 0},
+  [209] = {.lex_state = 233},
+  [210] = {.lex_state = 234},
+  [211] = {.lex_state = 233},
+  [212] = {.lex_state = 234},
+  [213] = {.lex_state = 236},
   [214] = {.lex_state = 19},
-  [215] = {.lex_state = 14},
-  [216] = {.lex_state = 13},
-  [217] = {.lex_state = 13},
-  [218] = {.lex_state = 13},
-  [219] = {.lex_state = 236},
-  [220] = {.lex_state = 238},
-  [221] = {.lex_state = 238},
-  [222] = {.lex_state = 22},
-  [223] = {.lex_state = 236},
-  [224] = {.lex_state = 236},
-  [225] = {.lex_state = 22},
-  [226] = {.lex_state = 22},
-  [227] = {.lex_state = 22},
-  [228] = {.lex_state = 236},
-  [229] = {.lex_state = 22},
-  [230] = {.lex_state = 22},
+  [215] = {.lex_state = 233},
+  [216] = {.lex_state = 14},
+  [217] = {.lex_state = 19},
+  [218] = {.lex_state = 236},
+  [219] = {.lex_state = 19},
+  [220] = {.lex_state = 14},
+  [221] = {.lex_state = 13},
+  [222] = {.lex_state = 13},
+  [223] = {.lex_state = 13},
+  [224] = {.lex_state = 11},
+  [225] = {.lex_state = 233},
+  [226] = {.lex_state = 0},
+  [227] = {.lex_state = 0},
+  [228] = {.lex_state = 233},
+  [229] = {.lex_state = 233},
+  [230] = {.lex_state = 233},
   [231] = {.lex_state = 22},
-  [232] = {.lex_state = 236},
+  [232] = {.lex_state = 233},
   [233] = {.lex_state = 22},
-  [234] = {.lex_state = 0},
+  [234] = {.lex_state = 22},
   [235] = {.lex_state = 22},
-  [236] = {.lex_state = 22},
-  [237] = {.lex_state = 0},
-  [238] = {.lex_state = 262},
+  [236] = {.lex_state = 233},
+  [237] = {.lex_state = 22},
+  [238] = {.lex_state = 22},
   [239] = {.lex_state = 22},
-  [240] = {.lex_state = 22},
+  [240] = {.lex_state = 233},
   [241] = {.lex_state = 22},
-  [242] = {.lex_state = 238},
-  [243] = {.lex_state = 236},
-  [244] = {.lex_state = 0},
-  [245] = {.lex_state = 236},
-  [246] = {.lex_state = 0},
-  [247] = {.lex_state = 236},
-  [248] = {.lex_state = 264},
-  [249] = {.lex_state = 236},
-  [250] = {.lex_state = 22},
-  [251] = {.lex_state = 22},
+  [242] = {.lex_state = 0},
+  [243] = {.lex_state = 22},
+  [244] = {.lex_state = 22},
+  [245] = {.lex_state = 0},
+  [246] = {.lex_state = 259},
+  [247] = {.lex_state = 22},
+  [248] = {.lex_state = 22},
+  [249] = {.lex_state = 22},
+  [250] = {.lex_state = 233},
+  [251] = {.lex_state = 236},
   [252] = {.lex_state = 0},
-  [253] = {.lex_state = 262},
-  [254] = {.lex_state = 236},
-  [255] = {.lex_state = 236},
-  [256] = {.lex_state = 236},
-  [257] = {.lex_state = 236},
-  [258] = {.lex_state = 236},
-  [259] = {.lex_state = 236},
-  [260] = {.lex_state = 236},
-  [261] = {.lex_state = 236},
-  [262] = {.lex_state = 236},
-  [263] = {.lex_state = 236},
+  [253] = {.lex_state = 233},
+  [254] = {.lex_state = 0},
+  [255] = {.lex_state = 233},
+  [256] = {.lex_state = 261},
+  [257] = {.lex_state = 11},
+  [258] = {.lex_state = 233},
+  [259] = {.lex_state = 22},
+  [260] = {.lex_state = 0},
+  [261] = {.lex_state = 259},
+  [262] = {.lex_state = 233},
+  [263] = {.lex_state = 22},
   [264] = {.lex_state = 236},
-  [265] = {.lex_state = 236},
-  [266] = {.lex_state = 236},
-  [267] = {.lex_state = 236},
-  [268] = {.lex_state = 236},
-  [269] = {.lex_state = 236},
-  [270] = {.lex_state = 236},
-  [271] = {.lex_state = 236},
-  [272] = {.lex_state = 236},
-  [273] = {.lex_state = 236},
-  [274] = {.lex_state = 236},
-  [275] = {.lex_state = 236},
-  [276] = {.lex_state = 263},
-  [277] = {.lex_state = 11},
-  [278] = {.lex_state = 236},
-  [279] = {.lex_state = 23},
-  [280] = {.lex_state = 16},
-  [281] = {.lex_state = 23},
-  [282] = {.lex_state = 16},
-  [283] = {.lex_state = 11},
-  [284] = {.lex_state = 23},
-  [285] = {.lex_state = 23},
-  [286] = {.lex_state = 23},
-  [287] = {.lex_state = 16},
+  [265] = {.lex_state = 233},
+  [266] = {.lex_state = 233},
+  [267] = {.lex_state = 233},
+  [268] = {.lex_state = 233},
+  [269] = {.lex_state = 233},
+  [270] = {.lex_state = 233},
+  [271] = {.lex_state = 233},
+  [272] = {.lex_state = 233},
+  [273] = {.lex_state = 233},
+  [274] = {.lex_state = 233},
+  [275] = {.lex_state = 233},
+  [276] = {.lex_state = 233},
+  [277] = {.lex_state = 233},
+  [278] = {.lex_state = 233},
+  [279] = {.lex_state = 233},
+  [280] = {.lex_state = 233},
+  [281] = {.lex_state = 233},
+  [282] = {.lex_state = 233},
+  [283] = {.lex_state = 233},
+  [284] = {.lex_state = 233},
+  [285] = {.lex_state = 233},
+  [286] = {.lex_state = 260},
+  [287] = {.lex_state = 233},
   [288] = {.lex_state = 236},
-  [289] = {.lex_state = 236},
-  [290] = {.lex_state = 238},
-  [291] = {.lex_state = 238},
-  [292] = {.lex_state = 237},
-  [293] = {.lex_state = 22},
-  [294] = {.lex_state = 238},
+  [289] = {.lex_state = 242},
+  [290] = {.lex_state = 233},
+  [291] = {.lex_state = 233},
+  [292] = {.lex_state = 16},
+  [293] = {.lex_state = 236},
+  [294] = {.lex_state = 236},
   [295] = {.lex_state = 23},
-  [296] = {.lex_state = 238},
-  [297] = {.lex_state = 245},
-  [298] = {.lex_state = 245},
-  [299] = {.lex_state = 245},
-  [300] = {.lex_state = 0},
-  [301] = {.lex_state = 0},
-  [302] = {.lex_state = 241},
-  [303] = {.lex_state = 0},
-  [304] = {.lex_state = 241},
-  [305] = {.lex_state = 0},
-  [306] = {.lex_state = 237},
-  [307] = {.lex_state = 237},
-  [308] = {.lex_state = 247},
-  [309] = {.lex_state = 2},
-  [310] = {.lex_state = 0},
+  [296] = {.lex_state = 239},
+  [297] = {.lex_state = 23},
+  [298] = {.lex_state = 23},
+  [299] = {.lex_state = 23},
+  [300] = {.lex_state = 11},
+  [301] = {.lex_state = 23},
+  [302] = {.lex_state = 23},
+  [303] = {.lex_state = 236},
+  [304] = {.lex_state = 16},
+  [305] = {.lex_state = 16},
+  [306] = {.lex_state = 234},
+  [307] = {.lex_state = 22},
+  [308] = {.lex_state = 242},
+  [309] = {.lex_state = 242},
+  [310] = {.lex_state = 234},
   [311] = {.lex_state = 0},
-  [312] = {.lex_state = 0},
-  [313] = {.lex_state = 238},
+  [312] = {.lex_state = 243},
+  [313] = {.lex_state = 234},
   [314] = {.lex_state = 0},
   [315] = {.lex_state = 0},
-  [316] = {.lex_state = 2},
-  [317] = {.lex_state = 2},
-  [318] = {.lex_state = 0},
-  [319] = {.lex_state = 241},
-  [320] = {.lex_state = 241},
-  [321] = {.lex_state = 237},
-  [322] = {.lex_state = 247},
-  [323] = {.lex_state = 2},
-  [324] = {.lex_state = 0},
-  [325] = {.lex_state = 0},
-  [326] = {.lex_state = 2},
-  [327] = {.lex_state = 0},
-  [328] = {.lex_state = 2},
-  [329] = {.lex_state = 0},
-  [330] = {.lex_state = 0},
+  [316] = {.lex_state = 234},
+  [317] = {.lex_state = 243},
+  [318] = {.lex_state = 243},
+  [319] = {.lex_state = 0},
+  [320] = {.lex_state = 243},
+  [321] = {.lex_state = 0},
+  [322] = {.lex_state = 234},
+  [323] = {.lex_state = 234},
+  [324] = {.lex_state = 239},
+  [325] = {.lex_state = 236},
+  [326] = {.lex_state = 0},
+  [327] = {.lex_state = 243},
+  [328] = {.lex_state = 0},
+  [329] = {.lex_state = 236},
+  [330] = {.lex_state = 243},
   [331] = {.lex_state = 0},
   [332] = {.lex_state = 0},
-  [333] = {.lex_state = 247},
-  [334] = {.lex_state = 19},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 0},
   [335] = {.lex_state = 0},
-  [336] = {.lex_state = 19},
-  [337] = {.lex_state = 2},
-  [338] = {.lex_state = 14},
-  [339] = {.lex_state = 14},
-  [340] = {.lex_state = 13},
-  [341] = {.lex_state = 2},
-  [342] = {.lex_state = 13},
-  [343] = {.lex_state = 2},
-  [344] = {.lex_state = 0},
+  [336] = {.lex_state = 0},
+  [337] = {.lex_state = 19},
+  [338] = {.lex_state = 236},
+  [339] = {.lex_state = 0},
+  [340] = {.lex_state = 19},
+  [341] = {.lex_state = 0},
+  [342] = {.lex_state = 14},
+  [343] = {.lex_state = 14},
+  [344] = {.lex_state = 243},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 2},
-  [347] = {.lex_state = 2},
-  [348] = {.lex_state = 0},
-  [349] = {.lex_state = 2},
-  [350] = {.lex_state = 247},
-  [351] = {.lex_state = 237},
-  [352] = {.lex_state = 0},
-  [353] = {.lex_state = 2},
-  [354] = {.lex_state = 2},
-  [355] = {.lex_state = 2},
-  [356] = {.lex_state = 0},
-  [357] = {.lex_state = 0},
-  [358] = {.lex_state = 0},
-  [359] = {.lex_state = 2},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 2},
-  [362] = {.lex_state = 2},
-  [363] = {.lex_state = 0},
+  [346] = {.lex_state = 13},
+  [347] = {.lex_state = 13},
+  [348] = {.lex_state = 243},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 243},
+  [351] = {.lex_state = 243},
+  [352] = {.lex_state = 234},
+  [353] = {.lex_state = 243},
+  [354] = {.lex_state = 0},
+  [355] = {.lex_state = 0},
+  [356] = {.lex_state = 236},
+  [357] = {.lex_state = 243},
+  [358] = {.lex_state = 236},
+  [359] = {.lex_state = 236},
+  [360] = {.lex_state = 243},
+  [361] = {.lex_state = 243},
+  [362] = {.lex_state = 239},
+  [363] = {.lex_state = 243},
   [364] = {.lex_state = 0},
-  [365] = {.lex_state = 237},
-  [366] = {.lex_state = 2},
+  [365] = {.lex_state = 0},
+  [366] = {.lex_state = 0},
   [367] = {.lex_state = 0},
-  [368] = {.lex_state = 2},
-  [369] = {.lex_state = 0},
-  [370] = {.lex_state = 241},
-  [371] = {.lex_state = 241},
-  [372] = {.lex_state = 2},
-  [373] = {.lex_state = 237},
-  [374] = {.lex_state = 0},
-  [375] = {.lex_state = 236},
+  [368] = {.lex_state = 243},
+  [369] = {.lex_state = 243},
+  [370] = {.lex_state = 236},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 0},
+  [373] = {.lex_state = 243},
+  [374] = {.lex_state = 243},
+  [375] = {.lex_state = 243},
   [376] = {.lex_state = 0},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 238},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 0},
-  [381] = {.lex_state = 24},
-  [382] = {.lex_state = 241},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 241},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 243},
+  [380] = {.lex_state = 236},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 236},
+  [383] = {.lex_state = 234},
+  [384] = {.lex_state = 234},
   [385] = {.lex_state = 0},
   [386] = {.lex_state = 0},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 241},
-  [389] = {.lex_state = 241},
-  [390] = {.lex_state = 241},
-  [391] = {.lex_state = 241},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 16},
-  [394] = {.lex_state = 238},
+  [387] = {.lex_state = 239},
+  [388] = {.lex_state = 236},
+  [389] = {.lex_state = 239},
+  [390] = {.lex_state = 243},
+  [391] = {.lex_state = 0},
+  [392] = {.lex_state = 233},
+  [393] = {.lex_state = 239},
+  [394] = {.lex_state = 0},
   [395] = {.lex_state = 0},
-  [396] = {.lex_state = 241},
-  [397] = {.lex_state = 25},
-  [398] = {.lex_state = 8},
-  [399] = {.lex_state = 241},
-  [400] = {.lex_state = 241},
-  [401] = {.lex_state = 241},
-  [402] = {.lex_state = 238},
-  [403] = {.lex_state = 9},
-  [404] = {.lex_state = 241},
-  [405] = {.lex_state = 16},
-  [406] = {.lex_state = 241},
-  [407] = {.lex_state = 238},
-  [408] = {.lex_state = 238},
-  [409] = {.lex_state = 238},
-  [410] = {.lex_state = 10},
-  [411] = {.lex_state = 238},
-  [412] = {.lex_state = 238},
-  [413] = {.lex_state = 238},
-  [414] = {.lex_state = 241},
-  [415] = {.lex_state = 0},
-  [416] = {.lex_state = 236},
-  [417] = {.lex_state = 238},
+  [396] = {.lex_state = 0},
+  [397] = {.lex_state = 0},
+  [398] = {.lex_state = 24},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 0},
+  [402] = {.lex_state = 234},
+  [403] = {.lex_state = 234},
+  [404] = {.lex_state = 234},
+  [405] = {.lex_state = 234},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 234},
+  [408] = {.lex_state = 9},
+  [409] = {.lex_state = 234},
+  [410] = {.lex_state = 236},
+  [411] = {.lex_state = 25},
+  [412] = {.lex_state = 234},
+  [413] = {.lex_state = 234},
+  [414] = {.lex_state = 8},
+  [415] = {.lex_state = 234},
+  [416] = {.lex_state = 0},
+  [417] = {.lex_state = 234},
   [418] = {.lex_state = 236},
-  [419] = {.lex_state = 236},
-  [420] = {.lex_state = 236},
-  [421] = {.lex_state = 241},
-  [422] = {.lex_state = 238},
-  [423] = {.lex_state = 241},
-  [424] = {.lex_state = 239},
-  [425] = {.lex_state = 241},
-  [426] = {.lex_state = 241},
-  [427] = {.lex_state = 241},
-  [428] = {.lex_state = 241},
-  [429] = {.lex_state = 0},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 0},
+  [419] = {.lex_state = 16},
+  [420] = {.lex_state = 16},
+  [421] = {.lex_state = 236},
+  [422] = {.lex_state = 236},
+  [423] = {.lex_state = 236},
+  [424] = {.lex_state = 233},
+  [425] = {.lex_state = 236},
+  [426] = {.lex_state = 233},
+  [427] = {.lex_state = 236},
+  [428] = {.lex_state = 233},
+  [429] = {.lex_state = 236},
+  [430] = {.lex_state = 10},
+  [431] = {.lex_state = 239},
   [432] = {.lex_state = 236},
-  [433] = {.lex_state = 0},
+  [433] = {.lex_state = 236},
   [434] = {.lex_state = 0},
-  [435] = {.lex_state = 0},
-  [436] = {.lex_state = 0},
-  [437] = {.lex_state = 0},
-  [438] = {.lex_state = 0},
+  [435] = {.lex_state = 233},
+  [436] = {.lex_state = 236},
+  [437] = {.lex_state = 234},
+  [438] = {.lex_state = 234},
   [439] = {.lex_state = 0},
-  [440] = {.lex_state = 0},
-  [441] = {.lex_state = 0},
+  [440] = {.lex_state = 239},
+  [441] = {.lex_state = 236},
   [442] = {.lex_state = 0},
-  [443] = {.lex_state = 238},
-  [444] = {.lex_state = 0},
-  [445] = {.lex_state = 0},
+  [443] = {.lex_state = 0},
+  [444] = {.lex_state = 239},
+  [445] = {.lex_state = 237},
   [446] = {.lex_state = 0},
-  [447] = {.lex_state = 0},
+  [447] = {.lex_state = 239},
   [448] = {.lex_state = 0},
+  [449] = {.lex_state = 233},
+  [450] = {.lex_state = 0},
+  [451] = {.lex_state = 0},
+  [452] = {.lex_state = 0},
+  [453] = {.lex_state = 0},
+  [454] = {.lex_state = 0},
+  [455] = {.lex_state = 0},
+  [456] = {.lex_state = 0},
+  [457] = {.lex_state = 0},
+  [458] = {.lex_state = 0},
+  [459] = {.lex_state = 239},
+  [460] = {.lex_state = 0},
+  [461] = {.lex_state = 0},
+  [462] = {.lex_state = 0},
+  [463] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10243,6 +10443,11 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_latency] = ACTIONS(1),
     [anon_sym_limit] = ACTIONS(1),
     [anon_sym_peakrate] = ACTIONS(1),
+    [anon_sym_overhead] = ACTIONS(1),
+    [anon_sym_mpu] = ACTIONS(1),
+    [anon_sym_linklayer] = ACTIONS(1),
+    [anon_sym_ethernet] = ACTIONS(1),
+    [anon_sym_atm] = ACTIONS(1),
     [anon_sym_htb] = ACTIONS(1),
     [anon_sym_default] = ACTIONS(1),
     [anon_sym_r2q] = ACTIONS(1),
@@ -10270,10 +10475,15 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_delay] = ACTIONS(1),
     [anon_sym_jitter] = ACTIONS(1),
     [anon_sym_loss] = ACTIONS(1),
+    [anon_sym_state] = ACTIONS(1),
+    [anon_sym_gemodel] = ACTIONS(1),
     [anon_sym_duplicate] = ACTIONS(1),
     [anon_sym_corrupt] = ACTIONS(1),
     [anon_sym_reorder] = ACTIONS(1),
     [anon_sym_gap] = ACTIONS(1),
+    [anon_sym_slot] = ACTIONS(1),
+    [anon_sym_packets] = ACTIONS(1),
+    [anon_sym_bytes] = ACTIONS(1),
     [anon_sym_bpf] = ACTIONS(1),
     [anon_sym_egress] = ACTIONS(1),
     [anon_sym_xdp] = ACTIONS(1),
@@ -10353,43 +10563,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(447),
-    [sym__statements] = STATE(441),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(206),
-    [sym_netns_statement] = STATE(206),
-    [sym_host_statement] = STATE(206),
-    [sym_table_statement] = STATE(206),
-    [sym_let_statement] = STATE(206),
-    [sym_for_statement] = STATE(206),
-    [sym_include_statement] = STATE(206),
-    [sym_expect_statement] = STATE(206),
-    [sym_veth_statement] = STATE(206),
-    [sym_bridge_statement] = STATE(206),
-    [sym_dummy_statement] = STATE(206),
-    [sym_vrf_statement] = STATE(206),
-    [sym_macvlan_statement] = STATE(206),
-    [sym_vxlan_statement] = STATE(206),
-    [sym_link_statement] = STATE(206),
-    [sym_addr_statement] = STATE(206),
-    [sym_state_statement] = STATE(206),
-    [sym_mtu_statement] = STATE(206),
-    [sym_mac_statement] = STATE(206),
-    [sym_master_statement] = STATE(206),
-    [sym_shape_statement] = STATE(206),
-    [sym_htb_statement] = STATE(206),
-    [sym_class_statement] = STATE(206),
-    [sym_filter_statement] = STATE(206),
-    [sym_qdisc_statement] = STATE(206),
-    [sym_netem_statement] = STATE(206),
-    [sym_bpf_statement] = STATE(206),
-    [sym_xdp_statement] = STATE(206),
-    [sym_route_statement] = STATE(206),
-    [sym_rule_statement] = STATE(206),
-    [sym_forward_statement] = STATE(206),
-    [sym_sysctl_statement] = STATE(206),
-    [sym_firewall_statement] = STATE(206),
-    [aux_sym__statements_repeat1] = STATE(2),
+    [sym_source_file] = STATE(458),
+    [sym__statements] = STATE(446),
+    [sym__sep] = STATE(5),
+    [sym__statement] = STATE(200),
+    [sym_netns_statement] = STATE(200),
+    [sym_host_statement] = STATE(200),
+    [sym_table_statement] = STATE(200),
+    [sym_let_statement] = STATE(200),
+    [sym_for_statement] = STATE(200),
+    [sym_include_statement] = STATE(200),
+    [sym_expect_statement] = STATE(200),
+    [sym_veth_statement] = STATE(200),
+    [sym_bridge_statement] = STATE(200),
+    [sym_dummy_statement] = STATE(200),
+    [sym_vrf_statement] = STATE(200),
+    [sym_macvlan_statement] = STATE(200),
+    [sym_vxlan_statement] = STATE(200),
+    [sym_link_statement] = STATE(200),
+    [sym_addr_statement] = STATE(200),
+    [sym_state_statement] = STATE(200),
+    [sym_mtu_statement] = STATE(200),
+    [sym_mac_statement] = STATE(200),
+    [sym_master_statement] = STATE(200),
+    [sym_shape_statement] = STATE(200),
+    [sym_htb_statement] = STATE(200),
+    [sym_class_statement] = STATE(200),
+    [sym_filter_statement] = STATE(200),
+    [sym_qdisc_statement] = STATE(200),
+    [sym_netem_statement] = STATE(200),
+    [sym_bpf_statement] = STATE(200),
+    [sym_xdp_statement] = STATE(200),
+    [sym_route_statement] = STATE(200),
+    [sym_rule_statement] = STATE(200),
+    [sym_forward_statement] = STATE(200),
+    [sym_sysctl_statement] = STATE(200),
+    [sym_firewall_statement] = STATE(200),
+    [aux_sym__statements_repeat1] = STATE(5),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10430,120 +10640,124 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(207),
-    [sym_netns_statement] = STATE(207),
-    [sym_host_statement] = STATE(207),
-    [sym_table_statement] = STATE(207),
-    [sym_let_statement] = STATE(207),
-    [sym_for_statement] = STATE(207),
-    [sym_include_statement] = STATE(207),
-    [sym_expect_statement] = STATE(207),
-    [sym_veth_statement] = STATE(207),
-    [sym_bridge_statement] = STATE(207),
-    [sym_dummy_statement] = STATE(207),
-    [sym_vrf_statement] = STATE(207),
-    [sym_macvlan_statement] = STATE(207),
-    [sym_vxlan_statement] = STATE(207),
-    [sym_link_statement] = STATE(207),
-    [sym_addr_statement] = STATE(207),
-    [sym_state_statement] = STATE(207),
-    [sym_mtu_statement] = STATE(207),
-    [sym_mac_statement] = STATE(207),
-    [sym_master_statement] = STATE(207),
-    [sym_shape_statement] = STATE(207),
-    [sym_htb_statement] = STATE(207),
-    [sym_class_statement] = STATE(207),
-    [sym_filter_statement] = STATE(207),
-    [sym_qdisc_statement] = STATE(207),
-    [sym_netem_statement] = STATE(207),
-    [sym_bpf_statement] = STATE(207),
-    [sym_xdp_statement] = STATE(207),
-    [sym_route_statement] = STATE(207),
-    [sym_rule_statement] = STATE(207),
-    [sym_forward_statement] = STATE(207),
-    [sym_sysctl_statement] = STATE(207),
-    [sym_firewall_statement] = STATE(207),
-    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(73),
+    [sym__newline] = ACTIONS(73),
+    [anon_sym_LT] = ACTIONS(73),
     [anon_sym_GT] = ACTIONS(73),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_dummy] = ACTIONS(27),
-    [anon_sym_vrf] = ACTIONS(29),
-    [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_table] = ACTIONS(73),
+    [anon_sym_within] = ACTIONS(73),
+    [anon_sym_id] = ACTIONS(73),
+    [anon_sym_remote] = ACTIONS(73),
+    [anon_sym_group] = ACTIONS(73),
+    [anon_sym_local] = ACTIONS(73),
+    [anon_sym_mtu] = ACTIONS(73),
+    [anon_sym_burst] = ACTIONS(73),
+    [anon_sym_latency] = ACTIONS(73),
+    [anon_sym_limit] = ACTIONS(73),
+    [anon_sym_peakrate] = ACTIONS(73),
+    [anon_sym_overhead] = ACTIONS(73),
+    [anon_sym_mpu] = ACTIONS(73),
+    [anon_sym_linklayer] = ACTIONS(73),
+    [anon_sym_default] = ACTIONS(73),
+    [anon_sym_r2q] = ACTIONS(73),
+    [anon_sym_direct_qlen] = ACTIONS(73),
+    [anon_sym_rate] = ACTIONS(73),
+    [anon_sym_ceil] = ACTIONS(73),
+    [anon_sym_prio] = ACTIONS(75),
+    [anon_sym_cburst] = ACTIONS(73),
+    [anon_sym_quantum] = ACTIONS(73),
+    [anon_sym_proto] = ACTIONS(73),
+    [anon_sym_src] = ACTIONS(73),
+    [anon_sym_dst] = ACTIONS(73),
+    [anon_sym_sport] = ACTIONS(73),
+    [anon_sym_dport] = ACTIONS(73),
+    [anon_sym_handle] = ACTIONS(73),
+    [anon_sym_DASH_GT] = ACTIONS(73),
+    [anon_sym_delay] = ACTIONS(73),
+    [anon_sym_jitter] = ACTIONS(73),
+    [anon_sym_loss] = ACTIONS(73),
+    [anon_sym_duplicate] = ACTIONS(73),
+    [anon_sym_corrupt] = ACTIONS(73),
+    [anon_sym_reorder] = ACTIONS(73),
+    [anon_sym_gap] = ACTIONS(73),
+    [anon_sym_slot] = ACTIONS(73),
+    [anon_sym_packets] = ACTIONS(73),
+    [anon_sym_bytes] = ACTIONS(73),
+    [anon_sym_via] = ACTIONS(73),
+    [anon_sym_metric] = ACTIONS(73),
+    [anon_sym_onlink] = ACTIONS(73),
+    [anon_sym_advmss] = ACTIONS(73),
+    [anon_sym_scope] = ACTIONS(73),
+    [anon_sym_nexthop] = ACTIONS(73),
+    [anon_sym_weight] = ACTIONS(73),
+    [anon_sym_dev] = ACTIONS(73),
+    [anon_sym_lookup] = ACTIONS(73),
+    [anon_sym_from] = ACTIONS(73),
+    [anon_sym_to] = ACTIONS(75),
+    [anon_sym_iif] = ACTIONS(73),
+    [anon_sym_oif] = ACTIONS(73),
+    [anon_sym_fwmark] = ACTIONS(73),
+    [anon_sym_SLASH] = ACTIONS(73),
+    [anon_sym_uidrange] = ACTIONS(73),
+    [anon_sym_DASH] = ACTIONS(75),
+    [anon_sym_priority] = ACTIONS(73),
+    [anon_sym_pref] = ACTIONS(73),
+    [anon_sym_ipproto] = ACTIONS(73),
+    [anon_sym_tos] = ACTIONS(73),
+    [anon_sym_dsfield] = ACTIONS(73),
+    [anon_sym_dscp] = ACTIONS(73),
+    [anon_sym_flowlabel] = ACTIONS(73),
+    [anon_sym_port] = ACTIONS(73),
+    [anon_sym_mark] = ACTIONS(73),
+    [anon_sym_ct] = ACTIONS(73),
+    [anon_sym_counter] = ACTIONS(73),
+    [anon_sym_DOT] = ACTIONS(73),
+    [anon_sym_LBRACE] = ACTIONS(73),
+    [sym_integer] = ACTIONS(75),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
+    [aux_sym_ipv6_address_token1] = ACTIONS(73),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(429),
-    [sym__sep] = STATE(2),
-    [sym__statement] = STATE(206),
-    [sym_netns_statement] = STATE(206),
-    [sym_host_statement] = STATE(206),
-    [sym_table_statement] = STATE(206),
-    [sym_let_statement] = STATE(206),
-    [sym_for_statement] = STATE(206),
-    [sym_include_statement] = STATE(206),
-    [sym_expect_statement] = STATE(206),
-    [sym_veth_statement] = STATE(206),
-    [sym_bridge_statement] = STATE(206),
-    [sym_dummy_statement] = STATE(206),
-    [sym_vrf_statement] = STATE(206),
-    [sym_macvlan_statement] = STATE(206),
-    [sym_vxlan_statement] = STATE(206),
-    [sym_link_statement] = STATE(206),
-    [sym_addr_statement] = STATE(206),
-    [sym_state_statement] = STATE(206),
-    [sym_mtu_statement] = STATE(206),
-    [sym_mac_statement] = STATE(206),
-    [sym_master_statement] = STATE(206),
-    [sym_shape_statement] = STATE(206),
-    [sym_htb_statement] = STATE(206),
-    [sym_class_statement] = STATE(206),
-    [sym_filter_statement] = STATE(206),
-    [sym_qdisc_statement] = STATE(206),
-    [sym_netem_statement] = STATE(206),
-    [sym_bpf_statement] = STATE(206),
-    [sym_xdp_statement] = STATE(206),
-    [sym_route_statement] = STATE(206),
-    [sym_rule_statement] = STATE(206),
-    [sym_forward_statement] = STATE(206),
-    [sym_sysctl_statement] = STATE(206),
-    [sym_firewall_statement] = STATE(206),
-    [aux_sym__statements_repeat1] = STATE(2),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(386),
+    [sym_netns_statement] = STATE(386),
+    [sym_host_statement] = STATE(386),
+    [sym_table_statement] = STATE(386),
+    [sym_let_statement] = STATE(386),
+    [sym_for_statement] = STATE(386),
+    [sym_include_statement] = STATE(386),
+    [sym_expect_statement] = STATE(386),
+    [sym_veth_statement] = STATE(386),
+    [sym_bridge_statement] = STATE(386),
+    [sym_dummy_statement] = STATE(386),
+    [sym_vrf_statement] = STATE(386),
+    [sym_macvlan_statement] = STATE(386),
+    [sym_vxlan_statement] = STATE(386),
+    [sym_link_statement] = STATE(386),
+    [sym_addr_statement] = STATE(386),
+    [sym_state_statement] = STATE(386),
+    [sym_mtu_statement] = STATE(386),
+    [sym_mac_statement] = STATE(386),
+    [sym_master_statement] = STATE(386),
+    [sym_shape_statement] = STATE(386),
+    [sym_htb_statement] = STATE(386),
+    [sym_class_statement] = STATE(386),
+    [sym_filter_statement] = STATE(386),
+    [sym_qdisc_statement] = STATE(386),
+    [sym_netem_statement] = STATE(386),
+    [sym_bpf_statement] = STATE(386),
+    [sym_xdp_statement] = STATE(386),
+    [sym_route_statement] = STATE(386),
+    [sym_rule_statement] = STATE(386),
+    [sym_forward_statement] = STATE(386),
+    [sym_sysctl_statement] = STATE(386),
+    [sym_firewall_statement] = STATE(386),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [ts_builtin_sym_end] = ACTIONS(77),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
     [anon_sym_GT] = ACTIONS(77),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10583,44 +10797,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(300),
-    [sym_netns_statement] = STATE(300),
-    [sym_host_statement] = STATE(300),
-    [sym_table_statement] = STATE(300),
-    [sym_let_statement] = STATE(300),
-    [sym_for_statement] = STATE(300),
-    [sym_include_statement] = STATE(300),
-    [sym_expect_statement] = STATE(300),
-    [sym_veth_statement] = STATE(300),
-    [sym_bridge_statement] = STATE(300),
-    [sym_dummy_statement] = STATE(300),
-    [sym_vrf_statement] = STATE(300),
-    [sym_macvlan_statement] = STATE(300),
-    [sym_vxlan_statement] = STATE(300),
-    [sym_link_statement] = STATE(300),
-    [sym_addr_statement] = STATE(300),
-    [sym_state_statement] = STATE(300),
-    [sym_mtu_statement] = STATE(300),
-    [sym_mac_statement] = STATE(300),
-    [sym_master_statement] = STATE(300),
-    [sym_shape_statement] = STATE(300),
-    [sym_htb_statement] = STATE(300),
-    [sym_class_statement] = STATE(300),
-    [sym_filter_statement] = STATE(300),
-    [sym_qdisc_statement] = STATE(300),
-    [sym_netem_statement] = STATE(300),
-    [sym_bpf_statement] = STATE(300),
-    [sym_xdp_statement] = STATE(300),
-    [sym_route_statement] = STATE(300),
-    [sym_rule_statement] = STATE(300),
-    [sym_forward_statement] = STATE(300),
-    [sym_sysctl_statement] = STATE(300),
-    [sym_firewall_statement] = STATE(300),
+    [sym__statement] = STATE(386),
+    [sym_netns_statement] = STATE(386),
+    [sym_host_statement] = STATE(386),
+    [sym_table_statement] = STATE(386),
+    [sym_let_statement] = STATE(386),
+    [sym_for_statement] = STATE(386),
+    [sym_include_statement] = STATE(386),
+    [sym_expect_statement] = STATE(386),
+    [sym_veth_statement] = STATE(386),
+    [sym_bridge_statement] = STATE(386),
+    [sym_dummy_statement] = STATE(386),
+    [sym_vrf_statement] = STATE(386),
+    [sym_macvlan_statement] = STATE(386),
+    [sym_vxlan_statement] = STATE(386),
+    [sym_link_statement] = STATE(386),
+    [sym_addr_statement] = STATE(386),
+    [sym_state_statement] = STATE(386),
+    [sym_mtu_statement] = STATE(386),
+    [sym_mac_statement] = STATE(386),
+    [sym_master_statement] = STATE(386),
+    [sym_shape_statement] = STATE(386),
+    [sym_htb_statement] = STATE(386),
+    [sym_class_statement] = STATE(386),
+    [sym_filter_statement] = STATE(386),
+    [sym_qdisc_statement] = STATE(386),
+    [sym_netem_statement] = STATE(386),
+    [sym_bpf_statement] = STATE(386),
+    [sym_xdp_statement] = STATE(386),
+    [sym_route_statement] = STATE(386),
+    [sym_rule_statement] = STATE(386),
+    [sym_forward_statement] = STATE(386),
+    [sym_sysctl_statement] = STATE(386),
+    [sym_firewall_statement] = STATE(386),
     [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
-    [anon_sym_GT] = ACTIONS(79),
+    [ts_builtin_sym_end] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
+    [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10659,44 +10873,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(300),
-    [sym_netns_statement] = STATE(300),
-    [sym_host_statement] = STATE(300),
-    [sym_table_statement] = STATE(300),
-    [sym_let_statement] = STATE(300),
-    [sym_for_statement] = STATE(300),
-    [sym_include_statement] = STATE(300),
-    [sym_expect_statement] = STATE(300),
-    [sym_veth_statement] = STATE(300),
-    [sym_bridge_statement] = STATE(300),
-    [sym_dummy_statement] = STATE(300),
-    [sym_vrf_statement] = STATE(300),
-    [sym_macvlan_statement] = STATE(300),
-    [sym_vxlan_statement] = STATE(300),
-    [sym_link_statement] = STATE(300),
-    [sym_addr_statement] = STATE(300),
-    [sym_state_statement] = STATE(300),
-    [sym_mtu_statement] = STATE(300),
-    [sym_mac_statement] = STATE(300),
-    [sym_master_statement] = STATE(300),
-    [sym_shape_statement] = STATE(300),
-    [sym_htb_statement] = STATE(300),
-    [sym_class_statement] = STATE(300),
-    [sym_filter_statement] = STATE(300),
-    [sym_qdisc_statement] = STATE(300),
-    [sym_netem_statement] = STATE(300),
-    [sym_bpf_statement] = STATE(300),
-    [sym_xdp_statement] = STATE(300),
-    [sym_route_statement] = STATE(300),
-    [sym_rule_statement] = STATE(300),
-    [sym_forward_statement] = STATE(300),
-    [sym_sysctl_statement] = STATE(300),
-    [sym_firewall_statement] = STATE(300),
+    [sym__statement] = STATE(204),
+    [sym_netns_statement] = STATE(204),
+    [sym_host_statement] = STATE(204),
+    [sym_table_statement] = STATE(204),
+    [sym_let_statement] = STATE(204),
+    [sym_for_statement] = STATE(204),
+    [sym_include_statement] = STATE(204),
+    [sym_expect_statement] = STATE(204),
+    [sym_veth_statement] = STATE(204),
+    [sym_bridge_statement] = STATE(204),
+    [sym_dummy_statement] = STATE(204),
+    [sym_vrf_statement] = STATE(204),
+    [sym_macvlan_statement] = STATE(204),
+    [sym_vxlan_statement] = STATE(204),
+    [sym_link_statement] = STATE(204),
+    [sym_addr_statement] = STATE(204),
+    [sym_state_statement] = STATE(204),
+    [sym_mtu_statement] = STATE(204),
+    [sym_mac_statement] = STATE(204),
+    [sym_master_statement] = STATE(204),
+    [sym_shape_statement] = STATE(204),
+    [sym_htb_statement] = STATE(204),
+    [sym_class_statement] = STATE(204),
+    [sym_filter_statement] = STATE(204),
+    [sym_qdisc_statement] = STATE(204),
+    [sym_netem_statement] = STATE(204),
+    [sym_bpf_statement] = STATE(204),
+    [sym_xdp_statement] = STATE(204),
+    [sym_route_statement] = STATE(204),
+    [sym_rule_statement] = STATE(204),
+    [sym_forward_statement] = STATE(204),
+    [sym_sysctl_statement] = STATE(204),
+    [sym_firewall_statement] = STATE(204),
     [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
-    [anon_sym_GT] = ACTIONS(81),
+    [ts_builtin_sym_end] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
+    [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10734,45 +10948,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(300),
-    [sym_netns_statement] = STATE(300),
-    [sym_host_statement] = STATE(300),
-    [sym_table_statement] = STATE(300),
-    [sym_let_statement] = STATE(300),
-    [sym_for_statement] = STATE(300),
-    [sym_include_statement] = STATE(300),
-    [sym_expect_statement] = STATE(300),
-    [sym_veth_statement] = STATE(300),
-    [sym_bridge_statement] = STATE(300),
-    [sym_dummy_statement] = STATE(300),
-    [sym_vrf_statement] = STATE(300),
-    [sym_macvlan_statement] = STATE(300),
-    [sym_vxlan_statement] = STATE(300),
-    [sym_link_statement] = STATE(300),
-    [sym_addr_statement] = STATE(300),
-    [sym_state_statement] = STATE(300),
-    [sym_mtu_statement] = STATE(300),
-    [sym_mac_statement] = STATE(300),
-    [sym_master_statement] = STATE(300),
-    [sym_shape_statement] = STATE(300),
-    [sym_htb_statement] = STATE(300),
-    [sym_class_statement] = STATE(300),
-    [sym_filter_statement] = STATE(300),
-    [sym_qdisc_statement] = STATE(300),
-    [sym_netem_statement] = STATE(300),
-    [sym_bpf_statement] = STATE(300),
-    [sym_xdp_statement] = STATE(300),
-    [sym_route_statement] = STATE(300),
-    [sym_rule_statement] = STATE(300),
-    [sym_forward_statement] = STATE(300),
-    [sym_sysctl_statement] = STATE(300),
-    [sym_firewall_statement] = STATE(300),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
-    [anon_sym_GT] = ACTIONS(83),
+    [sym__statements] = STATE(442),
+    [sym__sep] = STATE(5),
+    [sym__statement] = STATE(200),
+    [sym_netns_statement] = STATE(200),
+    [sym_host_statement] = STATE(200),
+    [sym_table_statement] = STATE(200),
+    [sym_let_statement] = STATE(200),
+    [sym_for_statement] = STATE(200),
+    [sym_include_statement] = STATE(200),
+    [sym_expect_statement] = STATE(200),
+    [sym_veth_statement] = STATE(200),
+    [sym_bridge_statement] = STATE(200),
+    [sym_dummy_statement] = STATE(200),
+    [sym_vrf_statement] = STATE(200),
+    [sym_macvlan_statement] = STATE(200),
+    [sym_vxlan_statement] = STATE(200),
+    [sym_link_statement] = STATE(200),
+    [sym_addr_statement] = STATE(200),
+    [sym_state_statement] = STATE(200),
+    [sym_mtu_statement] = STATE(200),
+    [sym_mac_statement] = STATE(200),
+    [sym_master_statement] = STATE(200),
+    [sym_shape_statement] = STATE(200),
+    [sym_htb_statement] = STATE(200),
+    [sym_class_statement] = STATE(200),
+    [sym_filter_statement] = STATE(200),
+    [sym_qdisc_statement] = STATE(200),
+    [sym_netem_statement] = STATE(200),
+    [sym_bpf_statement] = STATE(200),
+    [sym_xdp_statement] = STATE(200),
+    [sym_route_statement] = STATE(200),
+    [sym_rule_statement] = STATE(200),
+    [sym_forward_statement] = STATE(200),
+    [sym_sysctl_statement] = STATE(200),
+    [sym_firewall_statement] = STATE(200),
+    [aux_sym__statements_repeat1] = STATE(5),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
+    [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10811,42 +11025,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(300),
-    [sym_netns_statement] = STATE(300),
-    [sym_host_statement] = STATE(300),
-    [sym_table_statement] = STATE(300),
-    [sym_let_statement] = STATE(300),
-    [sym_for_statement] = STATE(300),
-    [sym_include_statement] = STATE(300),
-    [sym_expect_statement] = STATE(300),
-    [sym_veth_statement] = STATE(300),
-    [sym_bridge_statement] = STATE(300),
-    [sym_dummy_statement] = STATE(300),
-    [sym_vrf_statement] = STATE(300),
-    [sym_macvlan_statement] = STATE(300),
-    [sym_vxlan_statement] = STATE(300),
-    [sym_link_statement] = STATE(300),
-    [sym_addr_statement] = STATE(300),
-    [sym_state_statement] = STATE(300),
-    [sym_mtu_statement] = STATE(300),
-    [sym_mac_statement] = STATE(300),
-    [sym_master_statement] = STATE(300),
-    [sym_shape_statement] = STATE(300),
-    [sym_htb_statement] = STATE(300),
-    [sym_class_statement] = STATE(300),
-    [sym_filter_statement] = STATE(300),
-    [sym_qdisc_statement] = STATE(300),
-    [sym_netem_statement] = STATE(300),
-    [sym_bpf_statement] = STATE(300),
-    [sym_xdp_statement] = STATE(300),
-    [sym_route_statement] = STATE(300),
-    [sym_rule_statement] = STATE(300),
-    [sym_forward_statement] = STATE(300),
-    [sym_sysctl_statement] = STATE(300),
-    [sym_firewall_statement] = STATE(300),
+    [sym__statement] = STATE(386),
+    [sym_netns_statement] = STATE(386),
+    [sym_host_statement] = STATE(386),
+    [sym_table_statement] = STATE(386),
+    [sym_let_statement] = STATE(386),
+    [sym_for_statement] = STATE(386),
+    [sym_include_statement] = STATE(386),
+    [sym_expect_statement] = STATE(386),
+    [sym_veth_statement] = STATE(386),
+    [sym_bridge_statement] = STATE(386),
+    [sym_dummy_statement] = STATE(386),
+    [sym_vrf_statement] = STATE(386),
+    [sym_macvlan_statement] = STATE(386),
+    [sym_vxlan_statement] = STATE(386),
+    [sym_link_statement] = STATE(386),
+    [sym_addr_statement] = STATE(386),
+    [sym_state_statement] = STATE(386),
+    [sym_mtu_statement] = STATE(386),
+    [sym_mac_statement] = STATE(386),
+    [sym_master_statement] = STATE(386),
+    [sym_shape_statement] = STATE(386),
+    [sym_htb_statement] = STATE(386),
+    [sym_class_statement] = STATE(386),
+    [sym_filter_statement] = STATE(386),
+    [sym_qdisc_statement] = STATE(386),
+    [sym_netem_statement] = STATE(386),
+    [sym_bpf_statement] = STATE(386),
+    [sym_xdp_statement] = STATE(386),
+    [sym_route_statement] = STATE(386),
+    [sym_rule_statement] = STATE(386),
+    [sym_forward_statement] = STATE(386),
+    [sym_sysctl_statement] = STATE(386),
+    [sym_firewall_statement] = STATE(386),
     [aux_sym__statements_repeat1] = STATE(18),
-    [anon_sym_SEMI] = ACTIONS(75),
-    [sym__newline] = ACTIONS(75),
+    [ts_builtin_sym_end] = ACTIONS(87),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
+    [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10884,78 +11100,78 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(8)] = {
-    [ts_builtin_sym_end] = ACTIONS(85),
-    [anon_sym_SEMI] = ACTIONS(85),
-    [sym__newline] = ACTIONS(85),
-    [anon_sym_LT] = ACTIONS(85),
-    [anon_sym_GT] = ACTIONS(85),
-    [anon_sym_table] = ACTIONS(85),
-    [anon_sym_within] = ACTIONS(85),
-    [anon_sym_id] = ACTIONS(85),
-    [anon_sym_remote] = ACTIONS(85),
-    [anon_sym_group] = ACTIONS(85),
-    [anon_sym_local] = ACTIONS(85),
-    [anon_sym_mtu] = ACTIONS(85),
-    [anon_sym_burst] = ACTIONS(85),
-    [anon_sym_latency] = ACTIONS(85),
-    [anon_sym_limit] = ACTIONS(85),
-    [anon_sym_peakrate] = ACTIONS(85),
-    [anon_sym_default] = ACTIONS(85),
-    [anon_sym_r2q] = ACTIONS(85),
-    [anon_sym_direct_qlen] = ACTIONS(85),
-    [anon_sym_rate] = ACTIONS(85),
-    [anon_sym_ceil] = ACTIONS(85),
-    [anon_sym_prio] = ACTIONS(87),
-    [anon_sym_cburst] = ACTIONS(85),
-    [anon_sym_quantum] = ACTIONS(85),
-    [anon_sym_proto] = ACTIONS(85),
-    [anon_sym_src] = ACTIONS(85),
-    [anon_sym_dst] = ACTIONS(85),
-    [anon_sym_sport] = ACTIONS(85),
-    [anon_sym_dport] = ACTIONS(85),
-    [anon_sym_handle] = ACTIONS(85),
-    [anon_sym_DASH_GT] = ACTIONS(85),
-    [anon_sym_delay] = ACTIONS(85),
-    [anon_sym_jitter] = ACTIONS(85),
-    [anon_sym_loss] = ACTIONS(85),
-    [anon_sym_duplicate] = ACTIONS(85),
-    [anon_sym_corrupt] = ACTIONS(85),
-    [anon_sym_reorder] = ACTIONS(85),
-    [anon_sym_gap] = ACTIONS(85),
-    [anon_sym_via] = ACTIONS(85),
-    [anon_sym_metric] = ACTIONS(85),
-    [anon_sym_onlink] = ACTIONS(85),
-    [anon_sym_advmss] = ACTIONS(85),
-    [anon_sym_scope] = ACTIONS(85),
-    [anon_sym_nexthop] = ACTIONS(85),
-    [anon_sym_weight] = ACTIONS(85),
-    [anon_sym_dev] = ACTIONS(85),
-    [anon_sym_lookup] = ACTIONS(85),
-    [anon_sym_from] = ACTIONS(85),
-    [anon_sym_to] = ACTIONS(87),
-    [anon_sym_iif] = ACTIONS(85),
-    [anon_sym_oif] = ACTIONS(85),
-    [anon_sym_fwmark] = ACTIONS(85),
-    [anon_sym_SLASH] = ACTIONS(85),
-    [anon_sym_uidrange] = ACTIONS(85),
-    [anon_sym_DASH] = ACTIONS(87),
-    [anon_sym_priority] = ACTIONS(85),
-    [anon_sym_pref] = ACTIONS(85),
-    [anon_sym_ipproto] = ACTIONS(85),
-    [anon_sym_tos] = ACTIONS(85),
-    [anon_sym_dsfield] = ACTIONS(85),
-    [anon_sym_dscp] = ACTIONS(85),
-    [anon_sym_flowlabel] = ACTIONS(85),
-    [anon_sym_port] = ACTIONS(85),
-    [anon_sym_mark] = ACTIONS(85),
-    [anon_sym_ct] = ACTIONS(85),
-    [anon_sym_counter] = ACTIONS(85),
-    [anon_sym_DOT] = ACTIONS(85),
-    [anon_sym_LBRACE] = ACTIONS(85),
-    [sym_integer] = ACTIONS(87),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(386),
+    [sym_netns_statement] = STATE(386),
+    [sym_host_statement] = STATE(386),
+    [sym_table_statement] = STATE(386),
+    [sym_let_statement] = STATE(386),
+    [sym_for_statement] = STATE(386),
+    [sym_include_statement] = STATE(386),
+    [sym_expect_statement] = STATE(386),
+    [sym_veth_statement] = STATE(386),
+    [sym_bridge_statement] = STATE(386),
+    [sym_dummy_statement] = STATE(386),
+    [sym_vrf_statement] = STATE(386),
+    [sym_macvlan_statement] = STATE(386),
+    [sym_vxlan_statement] = STATE(386),
+    [sym_link_statement] = STATE(386),
+    [sym_addr_statement] = STATE(386),
+    [sym_state_statement] = STATE(386),
+    [sym_mtu_statement] = STATE(386),
+    [sym_mac_statement] = STATE(386),
+    [sym_master_statement] = STATE(386),
+    [sym_shape_statement] = STATE(386),
+    [sym_htb_statement] = STATE(386),
+    [sym_class_statement] = STATE(386),
+    [sym_filter_statement] = STATE(386),
+    [sym_qdisc_statement] = STATE(386),
+    [sym_netem_statement] = STATE(386),
+    [sym_bpf_statement] = STATE(386),
+    [sym_xdp_statement] = STATE(386),
+    [sym_route_statement] = STATE(386),
+    [sym_rule_statement] = STATE(386),
+    [sym_forward_statement] = STATE(386),
+    [sym_sysctl_statement] = STATE(386),
+    [sym_firewall_statement] = STATE(386),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [anon_sym_SEMI] = ACTIONS(79),
+    [sym__newline] = ACTIONS(79),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vxlan] = ACTIONS(33),
+    [anon_sym_link] = ACTIONS(35),
+    [anon_sym_addr] = ACTIONS(37),
+    [anon_sym_up] = ACTIONS(39),
+    [anon_sym_down] = ACTIONS(39),
+    [anon_sym_mtu] = ACTIONS(41),
+    [anon_sym_mac] = ACTIONS(43),
+    [anon_sym_master] = ACTIONS(45),
+    [anon_sym_shape] = ACTIONS(47),
+    [anon_sym_htb] = ACTIONS(49),
+    [anon_sym_class] = ACTIONS(51),
+    [anon_sym_filter] = ACTIONS(53),
+    [anon_sym_qdisc] = ACTIONS(55),
+    [anon_sym_netem] = ACTIONS(57),
+    [anon_sym_bpf] = ACTIONS(59),
+    [anon_sym_xdp] = ACTIONS(61),
+    [anon_sym_route] = ACTIONS(63),
+    [anon_sym_rule] = ACTIONS(65),
+    [anon_sym_forward] = ACTIONS(67),
+    [anon_sym_sysctl] = ACTIONS(69),
+    [anon_sym_firewall] = ACTIONS(71),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
-    [aux_sym_ipv6_address_token1] = ACTIONS(85),
   },
 };
 
@@ -10968,7 +11184,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 55,
+    ACTIONS(89), 58,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -10982,6 +11198,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_mtu,
       anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
@@ -11024,7 +11243,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [67] = 3,
+  [70] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11081,7 +11300,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [127] = 4,
+  [130] = 4,
     ACTIONS(101), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -11138,7 +11357,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [188] = 4,
+  [191] = 4,
     ACTIONS(107), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11195,7 +11414,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [249] = 4,
+  [252] = 4,
     ACTIONS(113), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11252,7 +11471,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [310] = 4,
+  [313] = 4,
     ACTIONS(119), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11309,7 +11528,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [371] = 3,
+  [374] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11364,7 +11583,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [429] = 3,
+  [432] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11419,7 +11638,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [487] = 3,
+  [490] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11474,7 +11693,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [545] = 5,
+  [548] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11530,7 +11749,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [606] = 3,
+  [609] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11573,7 +11792,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [652] = 3,
+  [655] = 3,
     ACTIONS(146), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -11612,7 +11831,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [694] = 3,
+  [697] = 3,
     ACTIONS(150), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -11650,11 +11869,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [735] = 2,
+  [738] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(152), 27,
+    ACTIONS(152), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11662,6 +11881,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mtu,
       anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
@@ -11682,11 +11904,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [769] = 2,
+  [775] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(154), 27,
+    ACTIONS(154), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11694,6 +11916,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mtu,
       anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
@@ -11714,17 +11939,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [803] = 7,
+  [812] = 7,
     ACTIONS(160), 1,
       anon_sym_DOT,
-    ACTIONS(163), 1,
+    ACTIONS(162), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(166), 1,
+    ACTIONS(164), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -11751,12 +11976,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [847] = 7,
-    ACTIONS(173), 1,
+  [856] = 7,
+    ACTIONS(164), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(170), 1,
       anon_sym_DOT,
-    ACTIONS(175), 1,
+    ACTIONS(172), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(177), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(26), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(168), 17,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [900] = 7,
+    ACTIONS(178), 1,
+      anon_sym_DOT,
+    ACTIONS(181), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(184), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -11765,12 +12027,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(169), 4,
+    ACTIONS(174), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(171), 17,
+    ACTIONS(176), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11788,74 +12050,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [891] = 7,
-    ACTIONS(177), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(183), 1,
-      anon_sym_DOT,
-    ACTIONS(185), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(24), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(181), 17,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [935] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 18,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      aux_sym__imm_name_part_token1,
-  [968] = 3,
+  [944] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11885,13 +12080,213 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1001] = 7,
+  [977] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 18,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [1010] = 7,
     ACTIONS(187), 1,
       anon_sym_DOT,
-    ACTIONS(190), 1,
+    ACTIONS(189), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(193), 1,
+    ACTIONS(191), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(36), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(168), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1050] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(193), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1080] = 5,
+    ACTIONS(197), 1,
+      anon_sym_to,
+    ACTIONS(199), 1,
+      anon_sym_SLASH,
+    ACTIONS(201), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1116] = 13,
+    ACTIONS(209), 1,
+      anon_sym_from,
+    ACTIONS(211), 1,
+      anon_sym_to,
+    ACTIONS(217), 1,
+      anon_sym_uidrange,
+    ACTIONS(221), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(207), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(213), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(215), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(203), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(219), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1168] = 13,
+    ACTIONS(231), 1,
+      anon_sym_from,
+    ACTIONS(234), 1,
+      anon_sym_to,
+    ACTIONS(243), 1,
+      anon_sym_uidrange,
+    ACTIONS(249), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(225), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(228), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(237), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(240), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(223), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(246), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1220] = 7,
+    ACTIONS(191), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(252), 1,
+      anon_sym_DOT,
+    ACTIONS(254), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11918,12 +12313,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1041] = 7,
-    ACTIONS(196), 1,
+  [1260] = 13,
+    ACTIONS(209), 1,
+      anon_sym_from,
+    ACTIONS(211), 1,
+      anon_sym_to,
+    ACTIONS(217), 1,
+      anon_sym_uidrange,
+    ACTIONS(221), 1,
+      anon_sym_ipproto,
+    STATE(32), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(39), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(207), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(213), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(215), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(219), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(256), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1312] = 7,
+    ACTIONS(258), 1,
       anon_sym_DOT,
-    ACTIONS(198), 1,
+    ACTIONS(261), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(200), 1,
+    ACTIONS(264), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -11932,12 +12366,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(169), 4,
+    ACTIONS(174), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(171), 13,
+    ACTIONS(176), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -11951,224 +12385,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1081] = 13,
-    ACTIONS(208), 1,
-      anon_sym_from,
-    ACTIONS(210), 1,
+  [1352] = 4,
+    ACTIONS(197), 1,
       anon_sym_to,
-    ACTIONS(216), 1,
-      anon_sym_uidrange,
-    ACTIONS(220), 1,
-      anon_sym_ipproto,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(206), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(212), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(214), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(202), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(218), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1133] = 5,
-    ACTIONS(224), 1,
-      anon_sym_to,
-    ACTIONS(226), 1,
-      anon_sym_SLASH,
-    ACTIONS(228), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(222), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1169] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(230), 23,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1199] = 13,
-    ACTIONS(240), 1,
-      anon_sym_from,
-    ACTIONS(243), 1,
-      anon_sym_to,
-    ACTIONS(252), 1,
-      anon_sym_uidrange,
-    ACTIONS(258), 1,
-      anon_sym_ipproto,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(234), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(237), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(246), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(232), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(255), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1251] = 13,
-    ACTIONS(208), 1,
-      anon_sym_from,
-    ACTIONS(210), 1,
-      anon_sym_to,
-    ACTIONS(216), 1,
-      anon_sym_uidrange,
-    ACTIONS(220), 1,
-      anon_sym_ipproto,
-    STATE(31), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(206), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(212), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(214), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(218), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(261), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1303] = 7,
-    ACTIONS(200), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(263), 1,
-      anon_sym_DOT,
-    ACTIONS(265), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(181), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1343] = 4,
-    ACTIONS(224), 1,
-      anon_sym_to,
-    ACTIONS(226), 1,
+    ACTIONS(199), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(222), 20,
+    ACTIONS(195), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12189,7 +12414,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1376] = 4,
+  [1385] = 4,
     ACTIONS(269), 1,
       anon_sym_to,
     ACTIONS(271), 1,
@@ -12218,61 +12443,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1409] = 3,
-    ACTIONS(269), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(267), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1439] = 3,
-    ACTIONS(224), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(222), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1469] = 3,
+  [1418] = 3,
     ACTIONS(275), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12299,96 +12470,516 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1499] = 3,
+  [1448] = 5,
     ACTIONS(279), 1,
-      anon_sym_to,
+      anon_sym_LBRACE,
+    ACTIONS(282), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(277), 20,
+    STATE(40), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(277), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1529] = 3,
-    ACTIONS(283), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(281), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1559] = 12,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1482] = 5,
+    ACTIONS(287), 1,
+      anon_sym_LBRACE,
     ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(285), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1516] = 3,
+    ACTIONS(197), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(195), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1546] = 3,
+    ACTIONS(293), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(291), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1576] = 3,
     ACTIONS(297), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(295), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1606] = 3,
+    ACTIONS(269), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(267), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1636] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
       anon_sym_dev,
-    STATE(47), 1,
+    STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(59), 1,
+    STATE(66), 1,
       sym__dev_opt,
-    STATE(60), 1,
+    STATE(67), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(204), 2,
+    ACTIONS(205), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(291), 2,
+    ACTIONS(305), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(293), 2,
+    ACTIONS(307), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(285), 4,
+    ACTIONS(299), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(287), 4,
+    ACTIONS(301), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1606] = 3,
+  [1683] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(313), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1730] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(319), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(317), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1777] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(319), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1824] = 5,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(327), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__duration_value,
+    ACTIONS(323), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1857] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(331), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(329), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1904] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(49), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(335), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(333), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1951] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(319), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(337), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1998] = 12,
+    ACTIONS(303), 1,
+      anon_sym_proto,
+    ACTIONS(309), 1,
+      anon_sym_scope,
+    ACTIONS(311), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(205), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(305), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(319), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(301), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(339), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2045] = 12,
+    ACTIONS(349), 1,
+      anon_sym_proto,
+    ACTIONS(358), 1,
+      anon_sym_scope,
+    ACTIONS(361), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(66), 1,
+      sym__dev_opt,
+    STATE(67), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(343), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(352), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(355), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(341), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(346), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [2092] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12414,298 +13005,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1635] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
+  [2121] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(293), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(299), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1682] = 12,
-    ACTIONS(309), 1,
-      anon_sym_proto,
-    ACTIONS(318), 1,
-      anon_sym_scope,
-    ACTIONS(321), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(303), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(312), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(315), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(306), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1729] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(293), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(324), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1776] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(328), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(326), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1823] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(46), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(332), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(330), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1870] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(48), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(336), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(334), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1917] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(44), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(340), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(338), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1964] = 12,
-    ACTIONS(289), 1,
-      anon_sym_proto,
-    ACTIONS(295), 1,
-      anon_sym_scope,
-    ACTIONS(297), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(59), 1,
-      sym__dev_opt,
-    STATE(60), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(204), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(291), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(293), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(287), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(342), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2011] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 6,
+    ACTIONS(73), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 14,
+    ACTIONS(75), 14,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12720,104 +13031,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2040] = 12,
-    ACTIONS(344), 1,
-      sym_identifier,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(352), 1,
-      sym_integer,
-    ACTIONS(356), 1,
-      sym_size,
-    ACTIONS(358), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(434), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(354), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(383), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(139), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2086] = 7,
-    ACTIONS(360), 1,
+  [2150] = 7,
+    ACTIONS(364), 1,
       anon_sym_DOT,
-    ACTIONS(362), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(364), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(169), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(57), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(171), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2122] = 7,
-    ACTIONS(364), 1,
-      anon_sym_LBRACE2,
     ACTIONS(366), 1,
-      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
     ACTIONS(368), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(179), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(58), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2158] = 7,
-    ACTIONS(370), 1,
-      anon_sym_DOT,
-    ACTIONS(373), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(376), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12826,7 +13045,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(58), 3,
+    STATE(59), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12841,11 +13060,214 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2194] = 2,
+  [2186] = 7,
+    ACTIONS(368), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(370), 1,
+      anon_sym_DOT,
+    ACTIONS(372), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(379), 17,
+    ACTIONS(166), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(61), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2222] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 19,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [2248] = 7,
+    ACTIONS(374), 1,
+      anon_sym_DOT,
+    ACTIONS(377), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(380), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(174), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(61), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2284] = 12,
+    ACTIONS(383), 1,
+      sym_identifier,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(391), 1,
+      sym_integer,
+    ACTIONS(395), 1,
+      sym_size,
+    ACTIONS(397), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(450), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(393), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(397), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(153), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2330] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(399), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2355] = 11,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(415), 1,
+      anon_sym_prio,
+    STATE(365), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(413), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(69), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(401), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(405), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2398] = 11,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(415), 1,
+      anon_sym_prio,
+    STATE(328), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(413), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(64), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(405), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(417), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2441] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(419), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12863,11 +13285,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2218] = 2,
+  [2465] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(381), 17,
+    ACTIONS(421), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12885,7 +13307,110 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2242] = 2,
+  [2489] = 10,
+    ACTIONS(427), 1,
+      anon_sym_rate,
+    ACTIONS(431), 1,
+      anon_sym_loss,
+    ACTIONS(435), 1,
+      anon_sym_slot,
+    ACTIONS(437), 1,
+      anon_sym_bytes,
+    STATE(76), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(429), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(425), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(433), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(423), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2529] = 9,
+    ACTIONS(444), 1,
+      anon_sym_overhead,
+    ACTIONS(447), 1,
+      anon_sym_mpu,
+    ACTIONS(450), 1,
+      anon_sym_linklayer,
+    ACTIONS(456), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(453), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(69), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(441), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(439), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2567] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(459), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2591] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(461), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2615] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12907,93 +13432,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2266] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(383), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2290] = 7,
-    ACTIONS(385), 1,
+  [2639] = 7,
+    ACTIONS(463), 1,
       anon_sym_DOT,
-    ACTIONS(387), 1,
+    ACTIONS(465), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(389), 1,
+    ACTIONS(467), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(64), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(171), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2324] = 7,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(391), 1,
-      anon_sym_DOT,
-    ACTIONS(393), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(181), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2358] = 7,
-    ACTIONS(395), 1,
-      anon_sym_DOT,
-    ACTIONS(398), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(401), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 3,
+    STATE(74), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13010,95 +13459,221 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2392] = 2,
+  [2673] = 7,
+    ACTIONS(467), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(469), 1,
+      anon_sym_DOT,
+    ACTIONS(471), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(404), 17,
+    STATE(75), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(168), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2707] = 7,
+    ACTIONS(473), 1,
+      anon_sym_DOT,
+    ACTIONS(476), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(479), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(176), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2741] = 10,
+    ACTIONS(485), 1,
+      anon_sym_rate,
+    ACTIONS(491), 1,
+      anon_sym_loss,
+    ACTIONS(497), 1,
+      anon_sym_slot,
+    ACTIONS(500), 1,
+      anon_sym_bytes,
+    STATE(76), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(488), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(482), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(494), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(323), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
+  [2781] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(323), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2804] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 11,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2416] = 11,
-    ACTIONS(406), 1,
-      anon_sym_GT,
-    ACTIONS(410), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(412), 1,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [2829] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(285), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2852] = 11,
+    ACTIONS(503), 1,
+      anon_sym_GT,
+    ACTIONS(507), 1,
+      anon_sym_mark,
+    ACTIONS(509), 1,
       anon_sym_classify,
-    ACTIONS(414), 1,
+    ACTIONS(511), 1,
       anon_sym_snat,
-    ACTIONS(416), 1,
+    ACTIONS(513), 1,
       anon_sym_dnat,
-    STATE(91), 1,
+    STATE(106), 1,
       sym_firewall_action,
-    STATE(395), 1,
+    STATE(416), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
+    ACTIONS(505), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2457] = 11,
-    ACTIONS(410), 1,
+  [2893] = 11,
+    ACTIONS(507), 1,
       anon_sym_mark,
-    ACTIONS(412), 1,
+    ACTIONS(509), 1,
       anon_sym_classify,
-    ACTIONS(414), 1,
+    ACTIONS(511), 1,
       anon_sym_snat,
-    ACTIONS(416), 1,
+    ACTIONS(513), 1,
       anon_sym_dnat,
-    ACTIONS(418), 1,
+    ACTIONS(515), 1,
       anon_sym_GT,
-    STATE(91), 1,
+    STATE(106), 1,
       sym_firewall_action,
-    STATE(237), 1,
+    STATE(416), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
+    ACTIONS(505), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2498] = 3,
-    ACTIONS(422), 1,
+  [2934] = 3,
+    ACTIONS(519), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(420), 15,
+    ACTIONS(517), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13114,119 +13689,97 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2523] = 11,
-    ACTIONS(410), 1,
+  [2959] = 11,
+    ACTIONS(507), 1,
       anon_sym_mark,
-    ACTIONS(412), 1,
+    ACTIONS(509), 1,
       anon_sym_classify,
-    ACTIONS(414), 1,
+    ACTIONS(511), 1,
       anon_sym_snat,
-    ACTIONS(416), 1,
+    ACTIONS(513), 1,
       anon_sym_dnat,
-    ACTIONS(424), 1,
+    ACTIONS(523), 1,
       anon_sym_GT,
-    STATE(91), 1,
+    STATE(106), 1,
       sym_firewall_action,
-    STATE(395), 1,
+    STATE(260), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(521), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(505), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3000] = 11,
+    ACTIONS(507), 1,
+      anon_sym_mark,
+    ACTIONS(509), 1,
+      anon_sym_classify,
+    ACTIONS(511), 1,
+      anon_sym_snat,
+    ACTIONS(513), 1,
+      anon_sym_dnat,
+    ACTIONS(525), 1,
+      anon_sym_GT,
+    STATE(106), 1,
+      sym_firewall_action,
+    STATE(245), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
+    ACTIONS(505), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2564] = 11,
-    ACTIONS(410), 1,
+  [3041] = 11,
+    ACTIONS(507), 1,
       anon_sym_mark,
-    ACTIONS(412), 1,
+    ACTIONS(509), 1,
       anon_sym_classify,
-    ACTIONS(414), 1,
+    ACTIONS(511), 1,
       anon_sym_snat,
-    ACTIONS(416), 1,
+    ACTIONS(513), 1,
       anon_sym_dnat,
-    ACTIONS(428), 1,
+    ACTIONS(527), 1,
       anon_sym_GT,
-    STATE(91), 1,
+    STATE(106), 1,
       sym_firewall_action,
-    STATE(252), 1,
+    STATE(416), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(426), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(68), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2605] = 11,
-    ACTIONS(410), 1,
-      anon_sym_mark,
-    ACTIONS(412), 1,
-      anon_sym_classify,
-    ACTIONS(414), 1,
-      anon_sym_snat,
-    ACTIONS(416), 1,
-      anon_sym_dnat,
-    ACTIONS(430), 1,
-      anon_sym_GT,
-    STATE(91), 1,
-      sym_firewall_action,
-    STATE(395), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
+    ACTIONS(505), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2646] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2671] = 3,
+  [3082] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13248,15 +13801,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2696] = 4,
-    ACTIONS(434), 1,
+  [3107] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(439), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3129] = 4,
+    ACTIONS(531), 1,
       anon_sym_COMMA,
-    STATE(78), 1,
+    STATE(90), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(432), 13,
+    ACTIONS(529), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13270,71 +13843,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2722] = 10,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(440), 1,
-      anon_sym_id,
-    ACTIONS(444), 1,
-      anon_sym_dev,
-    ACTIONS(446), 1,
-      anon_sym_port,
-    STATE(123), 1,
-      sym__dev_opt,
-    STATE(374), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(442), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(436), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2760] = 10,
-    ACTIONS(410), 1,
+  [3155] = 10,
+    ACTIONS(507), 1,
       anon_sym_mark,
-    ACTIONS(412), 1,
+    ACTIONS(509), 1,
       anon_sym_classify,
-    ACTIONS(414), 1,
+    ACTIONS(511), 1,
       anon_sym_snat,
-    ACTIONS(416), 1,
+    ACTIONS(513), 1,
       anon_sym_dnat,
-    STATE(91), 1,
+    STATE(106), 1,
       sym_firewall_action,
-    STATE(395), 1,
+    STATE(416), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
+    ACTIONS(79), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(408), 5,
+    ACTIONS(505), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2798] = 4,
-    ACTIONS(450), 1,
+  [3193] = 4,
+    ACTIONS(531), 1,
       anon_sym_COMMA,
-    STATE(78), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(448), 13,
+    ACTIONS(533), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13348,15 +13893,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2824] = 4,
-    ACTIONS(434), 1,
+  [3219] = 4,
+    ACTIONS(537), 1,
       anon_sym_COMMA,
-    STATE(75), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(453), 13,
+    ACTIONS(535), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13370,333 +13915,273 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2850] = 10,
-    ACTIONS(438), 1,
+  [3245] = 10,
+    ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(440), 1,
+    ACTIONS(542), 1,
       anon_sym_id,
-    ACTIONS(444), 1,
+    ACTIONS(546), 1,
       anon_sym_dev,
-    ACTIONS(446), 1,
+    ACTIONS(548), 1,
       anon_sym_port,
-    STATE(123), 1,
+    STATE(135), 1,
       sym__dev_opt,
-    STATE(385), 1,
+    STATE(377), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(100), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(442), 3,
+    ACTIONS(544), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(455), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2888] = 3,
-    ACTIONS(459), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(457), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2911] = 10,
-    ACTIONS(463), 1,
-      anon_sym_proto,
-    ACTIONS(471), 1,
-      anon_sym_mark,
-    ACTIONS(473), 1,
-      anon_sym_ct,
-    ACTIONS(475), 1,
-      anon_sym_counter,
-    STATE(88), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(465), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(467), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(469), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(461), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2948] = 3,
-    ACTIONS(479), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(477), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2971] = 8,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(487), 1,
-      anon_sym_prio,
-    STATE(105), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(360), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(485), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(481), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(483), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3004] = 4,
-    ACTIONS(459), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(457), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3029] = 3,
-    ACTIONS(491), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(453), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3052] = 7,
-    ACTIONS(498), 1,
-      anon_sym_rate,
-    STATE(87), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(495), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(501), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(493), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(504), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3083] = 10,
-    ACTIONS(509), 1,
-      anon_sym_proto,
-    ACTIONS(521), 1,
-      anon_sym_mark,
-    ACTIONS(524), 1,
-      anon_sym_ct,
-    ACTIONS(527), 1,
-      anon_sym_counter,
-    STATE(88), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(515), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(518), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(507), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3120] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(530), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3141] = 3,
-    ACTIONS(491), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(453), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3164] = 10,
-    ACTIONS(463), 1,
-      anon_sym_proto,
-    ACTIONS(471), 1,
-      anon_sym_mark,
-    ACTIONS(473), 1,
-      anon_sym_ct,
-    ACTIONS(534), 1,
-      anon_sym_counter,
-    STATE(82), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(465), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(467), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(469), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(532), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3201] = 3,
-    ACTIONS(538), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(536), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3224] = 7,
-    ACTIONS(544), 1,
-      anon_sym_rate,
-    STATE(87), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(542), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(546), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
     ACTIONS(540), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(548), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3255] = 2,
+  [3283] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(542), 1,
+      anon_sym_id,
+    ACTIONS(546), 1,
+      anon_sym_dev,
+    ACTIONS(548), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(381), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(448), 14,
+    STATE(92), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(544), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(550), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3321] = 10,
+    ACTIONS(554), 1,
+      anon_sym_proto,
+    ACTIONS(566), 1,
+      anon_sym_mark,
+    ACTIONS(569), 1,
+      anon_sym_ct,
+    ACTIONS(572), 1,
+      anon_sym_counter,
+    STATE(94), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(557), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(560), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(563), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(552), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3358] = 10,
+    ACTIONS(577), 1,
+      anon_sym_proto,
+    ACTIONS(585), 1,
+      anon_sym_mark,
+    ACTIONS(587), 1,
+      anon_sym_ct,
+    ACTIONS(589), 1,
+      anon_sym_counter,
+    STATE(94), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(579), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(581), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(583), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(575), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3395] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(595), 1,
+      anon_sym_latency,
+    ACTIONS(597), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(593), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(591), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3430] = 3,
+    ACTIONS(601), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(599), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3453] = 3,
+    ACTIONS(605), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(603), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3476] = 4,
+    ACTIONS(605), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(603), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3501] = 8,
+    ACTIONS(611), 1,
+      anon_sym_id,
+    ACTIONS(617), 1,
+      anon_sym_dev,
+    ACTIONS(620), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(614), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(609), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3534] = 3,
+    ACTIONS(623), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(529), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3557] = 3,
+    ACTIONS(623), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(529), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3580] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(625), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13711,11 +14196,90 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3276] = 3,
+  [3601] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(595), 1,
+      anon_sym_latency,
+    ACTIONS(597), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 7,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(593), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(627), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3636] = 9,
+    ACTIONS(634), 1,
+      anon_sym_latency,
+    ACTIONS(637), 1,
+      anon_sym_peakrate,
+    ACTIONS(640), 1,
+      anon_sym_overhead,
+    ACTIONS(643), 1,
+      anon_sym_mpu,
+    ACTIONS(646), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(631), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(629), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3671] = 10,
+    ACTIONS(577), 1,
+      anon_sym_proto,
+    ACTIONS(585), 1,
+      anon_sym_mark,
+    ACTIONS(587), 1,
+      anon_sym_ct,
+    ACTIONS(651), 1,
+      anon_sym_counter,
+    STATE(95), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(579), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(581), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(583), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(649), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3708] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13723,7 +14287,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 7,
+    ACTIONS(75), 7,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
@@ -13731,32 +14295,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3299] = 8,
-    ACTIONS(552), 1,
-      anon_sym_id,
-    ACTIONS(558), 1,
-      anon_sym_dev,
-    ACTIONS(561), 1,
-      anon_sym_port,
-    STATE(123), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(555), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(550), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3332] = 3,
+  [3731] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13776,108 +14315,127 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3355] = 8,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(487), 1,
-      anon_sym_prio,
-    STATE(84), 1,
-      aux_sym_class_statement_repeat1,
-    STATE(325), 1,
-      sym_block,
+  [3754] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(595), 1,
+      anon_sym_latency,
+    ACTIONS(597), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(485), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(483), 4,
+    STATE(104), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(593), 3,
       anon_sym_mtu,
       anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(564), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3388] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(566), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3408] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(568), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3428] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(453), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3448] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(493), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
       anon_sym_limit,
+    ACTIONS(653), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3789] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(595), 1,
+      anon_sym_latency,
+    ACTIONS(597), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(593), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(653), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3824] = 3,
+    ACTIONS(657), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(655), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3847] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(535), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3868] = 9,
+    ACTIONS(427), 1,
       anon_sym_rate,
+    ACTIONS(431), 1,
+      anon_sym_loss,
+    ACTIONS(435), 1,
+      anon_sym_slot,
+    ACTIONS(437), 1,
+      anon_sym_bytes,
+    STATE(68), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(429), 2,
       anon_sym_delay,
       anon_sym_jitter,
-      anon_sym_loss,
+    ACTIONS(425), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(433), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-      anon_sym_gap,
-  [3468] = 2,
+  [3902] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(570), 13,
+    ACTIONS(659), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13891,11 +14449,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3488] = 2,
+  [3922] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(572), 13,
+    ACTIONS(661), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13909,33 +14467,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3508] = 6,
-    ACTIONS(582), 1,
-      anon_sym_prio,
-    STATE(105), 1,
-      aux_sym_class_statement_repeat1,
+  [3942] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(579), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    ACTIONS(576), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(574), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3536] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(585), 13,
+    ACTIONS(663), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13949,11 +14485,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3556] = 2,
+  [3962] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(587), 13,
+    ACTIONS(529), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13967,19 +14503,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3576] = 7,
+  [3982] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(665), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4002] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(667), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4022] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(669), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4042] = 6,
     ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(589), 1,
-      anon_sym_DOT,
-    ACTIONS(592), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(595), 1,
+      anon_sym_LT,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 3,
+    ACTIONS(671), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(126), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13987,57 +14576,117 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4069] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(629), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [4088] = 8,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(675), 1,
+      anon_sym_DOT,
+    ACTIONS(678), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(126), 1,
+      aux_sym__if_name_repeat1,
+    STATE(133), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(156), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3605] = 7,
-    ACTIONS(600), 1,
+  [4119] = 7,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(603), 1,
+    ACTIONS(682), 1,
       sym_integer,
-    ACTIONS(606), 1,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(598), 4,
+    ACTIONS(680), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(109), 4,
+    STATE(128), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [3634] = 7,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [4148] = 6,
+    ACTIONS(176), 1,
+      anon_sym_LT,
+    ACTIONS(689), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(609), 4,
+    ACTIONS(686), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(174), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(109), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [3663] = 2,
+      anon_sym_LT_DASH_GT,
+  [4175] = 6,
+    ACTIONS(168), 1,
+      anon_sym_LT,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(617), 12,
+    ACTIONS(692), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(166), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4202] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(694), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14050,100 +14699,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3682] = 6,
-    ACTIONS(171), 1,
-      anon_sym_LT,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
+  [4221] = 7,
+    ACTIONS(698), 1,
+      anon_sym_LBRACE,
+    ACTIONS(701), 1,
+      sym_integer,
+    ACTIONS(704), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(619), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(118), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
+    ACTIONS(696), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3709] = 7,
-    ACTIONS(171), 1,
+    STATE(128), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4250] = 7,
+    ACTIONS(168), 1,
       anon_sym_mode,
-    ACTIONS(623), 1,
+    ACTIONS(707), 1,
       anon_sym_DOT,
-    ACTIONS(625), 1,
+    ACTIONS(709), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(627), 1,
+    ACTIONS(711), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 3,
+    STATE(130), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(169), 5,
+    ACTIONS(166), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3738] = 7,
-    ACTIONS(181), 1,
+  [4279] = 7,
+    ACTIONS(176), 1,
       anon_sym_mode,
-    ACTIONS(627), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(629), 1,
+    ACTIONS(713), 1,
       anon_sym_DOT,
-    ACTIONS(631), 1,
+    ACTIONS(716), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(719), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 3,
+    STATE(130), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
+    ACTIONS(174), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3767] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(574), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3786] = 6,
+  [4308] = 7,
     ACTIONS(158), 1,
-      anon_sym_LT,
-    ACTIONS(636), 1,
+      anon_sym_mode,
+    ACTIONS(711), 1,
       anon_sym_LBRACE2,
+    ACTIONS(722), 1,
+      anon_sym_DOT,
+    ACTIONS(724), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(633), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(116), 3,
+    STATE(129), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14151,133 +14785,73 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3813] = 8,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(639), 1,
-      anon_sym_DOT,
-    ACTIONS(642), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(118), 1,
-      aux_sym__if_name_repeat1,
-    STATE(122), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(175), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(169), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3844] = 6,
-    ACTIONS(181), 1,
-      anon_sym_LT,
-    ACTIONS(621), 1,
+  [4337] = 5,
+    ACTIONS(728), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(731), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(644), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(116), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(179), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [3871] = 5,
-    ACTIONS(648), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(651), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 3,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(646), 6,
+    ACTIONS(726), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [3895] = 2,
+  [4361] = 5,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(736), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(654), 11,
+    STATE(132), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(734), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [3913] = 8,
-    ACTIONS(611), 1,
+      anon_sym_DOT,
+  [4385] = 8,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(613), 1,
+    ACTIONS(682), 1,
       sym_integer,
-    ACTIONS(615), 1,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(656), 1,
+    ACTIONS(738), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(658), 3,
+    ACTIONS(740), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(49), 3,
+    STATE(46), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [3943] = 5,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(662), 1,
-      aux_sym__imm_name_part_token1,
+  [4415] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(119), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(660), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [3967] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(664), 11,
+    ACTIONS(742), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14289,7 +14863,99 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [3985] = 3,
+  [4433] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(744), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4451] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(748), 1,
+      anon_sym_default,
+    STATE(140), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(349), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(750), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(746), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4478] = 7,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(754), 1,
+      sym_integer,
+    STATE(428), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(225), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4505] = 3,
+    ACTIONS(758), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4524] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(748), 1,
+      anon_sym_default,
+    STATE(156), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(319), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(750), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(760), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4551] = 3,
     ACTIONS(91), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -14305,475 +14971,288 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4004] = 7,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(668), 1,
-      sym_integer,
-    STATE(420), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4031] = 6,
-    ACTIONS(674), 1,
-      anon_sym_latency,
-    ACTIONS(676), 1,
-      anon_sym_peakrate,
-    STATE(132), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(672), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(670), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4056] = 7,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(680), 1,
-      anon_sym_default,
-    STATE(129), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(392), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(682), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(678), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4083] = 6,
-    ACTIONS(544), 1,
-      anon_sym_rate,
-    STATE(93), 1,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(542), 2,
-      anon_sym_limit,
-      anon_sym_gap,
-    ACTIONS(546), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(548), 4,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [4108] = 7,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(680), 1,
-      anon_sym_default,
-    STATE(148), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(315), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(682), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(684), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4135] = 5,
-    ACTIONS(621), 1,
+  [4570] = 5,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    ACTIONS(688), 1,
+    ACTIONS(764), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(122), 3,
+    STATE(133), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(686), 5,
+    ACTIONS(762), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4158] = 6,
-    ACTIONS(674), 1,
-      anon_sym_latency,
-    ACTIONS(676), 1,
-      anon_sym_peakrate,
-    STATE(134), 1,
-      aux_sym_shape_statement_repeat1,
+  [4593] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(766), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(672), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(690), 4,
+    STATE(267), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4617] = 7,
+    ACTIONS(770), 1,
+      anon_sym_proto,
+    ACTIONS(774), 1,
+      anon_sym_handle,
+    ACTIONS(776), 1,
+      anon_sym_DASH_GT,
+    STATE(160), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(772), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(768), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4643] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(778), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4667] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(780), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4691] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(782), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4715] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(784), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4739] = 3,
+    ACTIONS(75), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4183] = 6,
-    ACTIONS(674), 1,
-      anon_sym_latency,
-    ACTIONS(676), 1,
-      anon_sym_peakrate,
-    STATE(134), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(672), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(692), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4208] = 6,
-    ACTIONS(674), 1,
-      anon_sym_latency,
-    ACTIONS(676), 1,
-      anon_sym_peakrate,
-    STATE(131), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(672), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(692), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4233] = 6,
-    ACTIONS(699), 1,
-      anon_sym_latency,
-    ACTIONS(702), 1,
-      anon_sym_peakrate,
-    STATE(134), 1,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(696), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(694), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4258] = 3,
-    ACTIONS(707), 1,
+      anon_sym_LT_DASH_GT,
       anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(705), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [4757] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4277] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(709), 1,
+    ACTIONS(786), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(271), 5,
+    STATE(285), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4301] = 6,
-    ACTIONS(346), 1,
+  [4781] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(711), 1,
+    ACTIONS(788), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(273), 5,
+    STATE(152), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4325] = 4,
+  [4805] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(792), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(489), 3,
+    ACTIONS(607), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(713), 4,
+    ACTIONS(790), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4345] = 4,
+  [4825] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(792), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(489), 3,
+    ACTIONS(607), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(717), 4,
+    ACTIONS(794), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4365] = 6,
-    ACTIONS(346), 1,
+  [4845] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(719), 1,
+    ACTIONS(796), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(232), 5,
+    STATE(240), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4389] = 6,
-    ACTIONS(725), 1,
+  [4869] = 6,
+    ACTIONS(802), 1,
       anon_sym_section,
-    STATE(210), 1,
+    STATE(201), 1,
       sym__section_opt,
-    STATE(220), 1,
+    STATE(202), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(723), 2,
+    ACTIONS(800), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(721), 4,
+    ACTIONS(798), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4413] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(694), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-  [4429] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(727), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4453] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(729), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(274), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4477] = 7,
-    ACTIONS(733), 1,
-      anon_sym_proto,
-    ACTIONS(737), 1,
-      anon_sym_handle,
-    ACTIONS(739), 1,
-      anon_sym_DASH_GT,
-    STATE(147), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(735), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(731), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4503] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(741), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(275), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4527] = 7,
-    ACTIONS(733), 1,
-      anon_sym_proto,
-    ACTIONS(737), 1,
-      anon_sym_handle,
-    ACTIONS(743), 1,
-      anon_sym_DASH_GT,
-    STATE(174), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(735), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(731), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4553] = 5,
-    ACTIONS(747), 1,
+  [4893] = 5,
+    ACTIONS(806), 1,
       anon_sym_default,
-    STATE(148), 1,
+    STATE(156), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(750), 2,
+    ACTIONS(809), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(745), 5,
+    ACTIONS(804), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4575] = 6,
-    ACTIONS(346), 1,
+  [4915] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(753), 1,
+    ACTIONS(812), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(138), 5,
+    STATE(255), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4599] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(85), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4617] = 3,
+  [4939] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14788,227 +15267,70 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4635] = 6,
-    ACTIONS(346), 1,
+  [4957] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(755), 1,
+    ACTIONS(814), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(81), 5,
+    STATE(283), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4659] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(757), 1,
-      sym_integer,
+  [4981] = 7,
+    ACTIONS(770), 1,
+      anon_sym_proto,
+    ACTIONS(774), 1,
+      anon_sym_handle,
+    ACTIONS(816), 1,
+      anon_sym_DASH_GT,
+    STATE(161), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4683] = 3,
-    ACTIONS(87), 1,
-      anon_sym_LT,
+    ACTIONS(772), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(768), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5007] = 7,
+    ACTIONS(821), 1,
+      anon_sym_proto,
+    ACTIONS(827), 1,
+      anon_sym_handle,
+    ACTIONS(830), 1,
+      anon_sym_DASH_GT,
+    STATE(161), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-  [4701] = 6,
-    ACTIONS(346), 1,
+    ACTIONS(824), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(818), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5033] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(759), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(247), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4725] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(761), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(254), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4749] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(763), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4773] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(765), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4797] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(767), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4821] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(769), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(258), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4845] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(771), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4869] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(773), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4893] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4917] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(777), 1,
+    ACTIONS(832), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15019,50 +15341,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4941] = 6,
-    ACTIONS(346), 1,
+  [5057] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(779), 1,
+    ACTIONS(834), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(263), 5,
+    STATE(229), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4965] = 6,
-    ACTIONS(346), 1,
+  [5081] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(781), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4989] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(783), 1,
+    ACTIONS(836), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15073,14 +15377,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5013] = 6,
-    ACTIONS(346), 1,
+  [5105] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(785), 1,
+    ACTIONS(838), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15091,32 +15395,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5037] = 6,
-    ACTIONS(346), 1,
+  [5129] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(787), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(267), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5061] = 6,
-    ACTIONS(346), 1,
-      anon_sym_DASH,
-    ACTIONS(350), 1,
-      anon_sym_LPAREN,
-    ACTIONS(666), 1,
-      sym_identifier,
-    ACTIONS(789), 1,
+    ACTIONS(840), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15127,14 +15413,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5085] = 6,
-    ACTIONS(346), 1,
+  [5153] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(791), 1,
+    ACTIONS(842), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15145,14 +15431,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5109] = 6,
-    ACTIONS(346), 1,
+  [5177] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(793), 1,
+    ACTIONS(844), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15163,14 +15449,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5133] = 6,
-    ACTIONS(346), 1,
+  [5201] = 6,
+    ACTIONS(385), 1,
       anon_sym_DASH,
-    ACTIONS(350), 1,
+    ACTIONS(389), 1,
       anon_sym_LPAREN,
-    ACTIONS(666), 1,
+    ACTIONS(752), 1,
       sym_identifier,
-    ACTIONS(795), 1,
+    ACTIONS(846), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5225] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15181,91 +15485,205 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5157] = 7,
-    ACTIONS(800), 1,
-      anon_sym_proto,
-    ACTIONS(806), 1,
-      anon_sym_handle,
-    ACTIONS(809), 1,
-      anon_sym_DASH_GT,
-    STATE(174), 1,
-      aux_sym_filter_statement_repeat1,
+  [5249] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(850), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(803), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(797), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5183] = 3,
+    STATE(273), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5273] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(852), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(813), 3,
-      anon_sym_DOT,
+    STATE(274), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5297] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(854), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5321] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5345] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(858), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(277), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5369] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(860), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5393] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(862), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5417] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(864), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5441] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(866), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5465] = 6,
+    ACTIONS(385), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LPAREN,
+    ACTIONS(752), 1,
+      sym_identifier,
+    ACTIONS(868), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5489] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_mode,
       aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(811), 5,
+    ACTIONS(73), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5200] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(110), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5223] = 7,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(816), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5248] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5263] = 5,
-    ACTIONS(446), 1,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [5507] = 5,
+    ACTIONS(548), 1,
       anon_sym_port,
-    ACTIONS(822), 1,
+    ACTIONS(872), 1,
       anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
@@ -15273,16 +15691,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(190), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(820), 4,
+    ACTIONS(870), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5284] = 2,
+  [5528] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(824), 8,
+    ACTIONS(874), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15291,28 +15709,57 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5299] = 6,
-    ACTIONS(828), 1,
-      anon_sym_mode,
-    ACTIONS(831), 1,
-      anon_sym_section,
-    STATE(181), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
-      sym__section_opt,
+  [5543] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(826), 4,
+    ACTIONS(876), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5322] = 2,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5558] = 6,
+    ACTIONS(802), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(193), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(261), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(834), 8,
+    ACTIONS(878), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5581] = 5,
+    ACTIONS(884), 1,
+      anon_sym_within,
+    ACTIONS(887), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(882), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5602] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(890), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15321,14 +15768,138 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5337] = 7,
-    ACTIONS(611), 1,
+  [5617] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(892), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5632] = 5,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(613), 1,
+    ACTIONS(896), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(894), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
       sym_integer,
-    ACTIONS(615), 1,
+  [5653] = 5,
+    ACTIONS(548), 1,
+      anon_sym_port,
+    ACTIONS(872), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(898), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5674] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 8,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [5689] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(902), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(900), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5706] = 6,
+    ACTIONS(802), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(198), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(261), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(905), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5729] = 7,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(836), 1,
+    ACTIONS(907), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5754] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5777] = 7,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(909), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
@@ -15339,54 +15910,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5362] = 2,
+  [5802] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(838), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5377] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(809), 8,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [5392] = 6,
-    ACTIONS(725), 1,
-      anon_sym_section,
-    ACTIONS(842), 1,
-      anon_sym_mode,
-    STATE(189), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(840), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5415] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(844), 8,
+    ACTIONS(911), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15395,259 +15923,100 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5430] = 5,
-    ACTIONS(848), 1,
-      anon_sym_within,
-    ACTIONS(851), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(846), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5451] = 6,
-    ACTIONS(725), 1,
-      anon_sym_section,
-    ACTIONS(842), 1,
+  [5817] = 6,
+    ACTIONS(915), 1,
       anon_sym_mode,
-    STATE(181), 1,
+    ACTIONS(918), 1,
+      anon_sym_section,
+    STATE(198), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(253), 1,
+    STATE(261), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(854), 4,
+    ACTIONS(913), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5474] = 5,
-    ACTIONS(446), 1,
-      anon_sym_port,
-    ACTIONS(822), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(856), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5495] = 5,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(860), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(858), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5516] = 6,
-    ACTIONS(171), 1,
+  [5840] = 6,
+    ACTIONS(168), 1,
       anon_sym_table,
-    ACTIONS(862), 1,
+    ACTIONS(921), 1,
       anon_sym_DOT,
-    ACTIONS(864), 1,
+    ACTIONS(923), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(866), 1,
+    ACTIONS(925), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(213), 3,
+    STATE(220), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5538] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [5862] = 5,
+    STATE(226), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5560] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5582] = 4,
-    STATE(221), 1,
+    ACTIONS(83), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(927), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(4), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5882] = 4,
+    STATE(213), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(723), 2,
+    ACTIONS(800), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(868), 4,
+    ACTIONS(929), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5600] = 6,
-    ACTIONS(611), 1,
+  [5900] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(931), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5918] = 6,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(613), 1,
+    ACTIONS(682), 1,
       sym_integer,
-    ACTIONS(615), 1,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(136), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5622] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(179), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5644] = 7,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(870), 1,
-      aux_sym__name_start_token1,
-    STATE(223), 1,
-      sym_peer_name,
-    STATE(288), 1,
-      sym__if_name,
-    STATE(438), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5668] = 5,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    ACTIONS(874), 1,
-      anon_sym_mode,
-    STATE(379), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(872), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5688] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(613), 1,
-      sym_integer,
-    ACTIONS(615), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5710] = 5,
-    STATE(201), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(876), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(878), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5730] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(881), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [5748] = 5,
-    STATE(201), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(883), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5768] = 5,
-    STATE(201), 1,
+  [5940] = 5,
+    STATE(208), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15655,63 +16024,128 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(885), 2,
+    ACTIONS(933), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(6), 2,
+    STATE(3), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5788] = 6,
-    ACTIONS(611), 1,
+  [5960] = 7,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(613), 1,
+    ACTIONS(935), 1,
+      aux_sym__name_start_token1,
+    STATE(230), 1,
+      sym_peer_name,
+    STATE(290), 1,
+      sym__if_name,
+    STATE(451), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym__name_start,
+      sym_interpolation,
+  [5984] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
       sym_integer,
-    ACTIONS(615), 1,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
+    STATE(42), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5810] = 5,
-    STATE(203), 1,
+  [6006] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6028] = 5,
+    STATE(227), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 2,
+    ACTIONS(77), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(887), 2,
+    ACTIONS(937), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(4), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5830] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
+  [6048] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(883), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5850] = 2,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6070] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(941), 1,
+      anon_sym_mode,
+    STATE(355), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(889), 7,
+    ACTIONS(939), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6090] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(191), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6112] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(943), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15719,341 +16153,385 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [5864] = 5,
-    ACTIONS(893), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(895), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(891), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(212), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5884] = 4,
-    STATE(195), 1,
+  [6126] = 4,
+    STATE(218), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(723), 2,
+    ACTIONS(800), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(897), 4,
+    ACTIONS(945), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5902] = 5,
-    ACTIONS(899), 1,
+  [6144] = 5,
+    ACTIONS(949), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(951), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(947), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(217), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6164] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(682), 1,
+      sym_integer,
+    ACTIONS(684), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6186] = 6,
+    ACTIONS(158), 1,
+      anon_sym_table,
+    ACTIONS(925), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(953), 1,
+      anon_sym_DOT,
+    ACTIONS(955), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6208] = 5,
+    ACTIONS(951), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(959), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(957), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(219), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6228] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(963), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(961), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6246] = 5,
+    ACTIONS(968), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(966), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(219), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6266] = 6,
+    ACTIONS(176), 1,
+      anon_sym_table,
+    ACTIONS(974), 1,
+      anon_sym_DOT,
+    ACTIONS(977), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(980), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(220), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6288] = 6,
+    ACTIONS(158), 1,
+      anon_sym_on,
+    ACTIONS(983), 1,
+      anon_sym_DOT,
+    ACTIONS(985), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(987), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6310] = 6,
+    ACTIONS(168), 1,
+      anon_sym_on,
+    ACTIONS(987), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(989), 1,
+      anon_sym_DOT,
+    ACTIONS(991), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6332] = 6,
+    ACTIONS(176), 1,
+      anon_sym_on,
+    ACTIONS(993), 1,
+      anon_sym_DOT,
+    ACTIONS(996), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(999), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6354] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1002), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6372] = 5,
+    ACTIONS(1004), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(901), 1,
+    ACTIONS(1006), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(792), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(489), 3,
+    ACTIONS(607), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [5922] = 5,
-    ACTIONS(895), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(905), 1,
-      aux_sym__imm_name_part_token1,
+  [6392] = 5,
+    STATE(227), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(903), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(214), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5942] = 6,
-    ACTIONS(181), 1,
-      anon_sym_table,
-    ACTIONS(866), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(907), 1,
-      anon_sym_DOT,
-    ACTIONS(909), 1,
-      aux_sym__imm_name_part_token1,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(933), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6412] = 5,
+    STATE(227), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(215), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5964] = 5,
-    ACTIONS(913), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(916), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(911), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(214), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [5984] = 6,
-    ACTIONS(158), 1,
-      anon_sym_table,
-    ACTIONS(919), 1,
-      anon_sym_DOT,
-    ACTIONS(922), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(925), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6006] = 6,
-    ACTIONS(171), 1,
-      anon_sym_on,
-    ACTIONS(928), 1,
-      anon_sym_DOT,
-    ACTIONS(930), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(932), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(217), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6028] = 6,
-    ACTIONS(181), 1,
-      anon_sym_on,
-    ACTIONS(932), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(934), 1,
-      anon_sym_DOT,
-    ACTIONS(936), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(218), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6050] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(938), 1,
-      anon_sym_DOT,
-    ACTIONS(941), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(944), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(218), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6072] = 6,
-    ACTIONS(611), 1,
+    ACTIONS(1008), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1010), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6432] = 6,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(613), 1,
+    ACTIONS(682), 1,
       sym_integer,
-    ACTIONS(615), 1,
+    ACTIONS(684), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(185), 3,
+    STATE(182), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6094] = 4,
-    STATE(221), 1,
-      aux_sym_bpf_statement_repeat1,
+  [6454] = 4,
+    ACTIONS(1013), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(723), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(947), 4,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6471] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(391), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1015), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6112] = 4,
-    STATE(221), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(951), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(949), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6130] = 6,
-    ACTIONS(954), 1,
+  [6488] = 6,
+    ACTIONS(1017), 1,
       aux_sym__name_start_token1,
-    ACTIONS(956), 1,
+    ACTIONS(1019), 1,
       anon_sym_LBRACE,
-    STATE(33), 1,
-      sym_interface_name,
-    STATE(61), 1,
+    STATE(19), 1,
       sym__if_name,
+    STATE(43), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(30), 2,
+    STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [6151] = 4,
-    ACTIONS(438), 1,
+  [6509] = 4,
+    ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(367), 1,
+    STATE(335), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(958), 4,
+    ACTIONS(1021), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6168] = 4,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    STATE(376), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(960), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6185] = 6,
-    ACTIONS(962), 1,
+  [6526] = 6,
+    ACTIONS(1023), 1,
       aux_sym__name_start_token1,
-    ACTIONS(964), 1,
+    ACTIONS(1025), 1,
       anon_sym_LBRACE,
-    STATE(208), 1,
+    STATE(212), 1,
       sym__ns_name,
-    STATE(414), 1,
+    STATE(431), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(209), 2,
+    STATE(214), 2,
       sym__name_start,
       sym_interpolation,
-  [6206] = 6,
-    ACTIONS(348), 1,
+  [6547] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(966), 1,
+    ACTIONS(1027), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(424), 1,
+    STATE(445), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6227] = 6,
-    ACTIONS(348), 1,
+  [6568] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(966), 1,
+    ACTIONS(1027), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(243), 1,
+    STATE(250), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6248] = 4,
-    ACTIONS(438), 1,
+  [6589] = 4,
+    ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(305), 1,
+    STATE(399), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(968), 4,
+    ACTIONS(1029), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6265] = 6,
-    ACTIONS(348), 1,
+  [6606] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(966), 1,
+    ACTIONS(1027), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(245), 1,
+    STATE(253), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6286] = 6,
-    ACTIONS(970), 1,
+  [6627] = 6,
+    ACTIONS(1031), 1,
       aux_sym__name_start_token1,
-    ACTIONS(972), 1,
+    ACTIONS(1033), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(426), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6307] = 6,
-    ACTIONS(974), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(976), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(428), 1,
+    STATE(459), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -16061,609 +16539,258 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(216), 2,
       sym__name_start,
       sym_interpolation,
-  [6328] = 4,
-    ACTIONS(978), 1,
+  [6648] = 6,
+    ACTIONS(1035), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1037), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(447), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6669] = 4,
+    ACTIONS(1039), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(792), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(489), 3,
+    ACTIONS(607), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6345] = 6,
-    ACTIONS(980), 1,
+  [6686] = 6,
+    ACTIONS(1041), 1,
       aux_sym__name_start_token1,
-    ACTIONS(982), 1,
+    ACTIONS(1043), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(76), 1,
+    STATE(93), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(63), 2,
+    STATE(73), 2,
       sym__name_start,
       sym_interpolation,
-  [6366] = 5,
-    ACTIONS(430), 1,
+  [6707] = 5,
+    ACTIONS(515), 1,
       anon_sym_GT,
-    STATE(244), 1,
+    STATE(252), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(984), 2,
+    ACTIONS(1045), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(70), 2,
+    STATE(80), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6385] = 6,
-    ACTIONS(986), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(988), 1,
+  [6726] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
+    ACTIONS(1027), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(100), 1,
+    STATE(258), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(56), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6406] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(966), 1,
+  [6747] = 6,
+    ACTIONS(1047), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1049), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(249), 1,
+    STATE(118), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(58), 2,
       sym__name_start,
       sym_interpolation,
-  [6427] = 5,
-    ACTIONS(430), 1,
+  [6768] = 5,
+    ACTIONS(515), 1,
       anon_sym_GT,
-    STATE(246), 1,
+    STATE(254), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(984), 2,
+    ACTIONS(1045), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(70), 2,
+    STATE(80), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6446] = 2,
+  [6787] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(990), 6,
+    ACTIONS(1051), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6459] = 6,
-    ACTIONS(992), 1,
+  [6800] = 6,
+    ACTIONS(1053), 1,
       aux_sym__name_start_token1,
-    ACTIONS(994), 1,
+    ACTIONS(1055), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(199), 1,
+    STATE(210), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
+    STATE(131), 2,
       sym__name_start,
       sym_interpolation,
-  [6480] = 6,
-    ACTIONS(348), 1,
+  [6821] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(996), 1,
+    ACTIONS(1057), 1,
       aux_sym__name_start_token1,
-    STATE(208), 1,
+    STATE(212), 1,
       sym__ns_name,
-    STATE(228), 1,
+    STATE(236), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(142), 2,
       sym__name_start,
       sym_interpolation,
-  [6501] = 6,
-    ACTIONS(980), 1,
+  [6842] = 6,
+    ACTIONS(1041), 1,
       aux_sym__name_start_token1,
-    ACTIONS(982), 1,
+    ACTIONS(1043), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(33), 1,
+    STATE(30), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(63), 2,
+    STATE(73), 2,
       sym__name_start,
       sym_interpolation,
-  [6522] = 2,
+  [6863] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(367), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(949), 6,
+    ACTIONS(1059), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6880] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(961), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_prio,
       anon_sym_handle,
-  [6535] = 4,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    STATE(357), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(998), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [6893] = 5,
+    ACTIONS(1064), 1,
       anon_sym_GT,
-  [6552] = 5,
-    ACTIONS(1003), 1,
-      anon_sym_GT,
-    STATE(244), 1,
+    STATE(252), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1000), 2,
+    ACTIONS(1061), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(77), 2,
+    STATE(89), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6571] = 4,
-    ACTIONS(438), 1,
+  [6912] = 4,
+    ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(358), 1,
+    STATE(372), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1005), 4,
+    ACTIONS(1066), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6588] = 5,
-    ACTIONS(424), 1,
+  [6929] = 5,
+    ACTIONS(503), 1,
       anon_sym_GT,
-    STATE(244), 1,
+    STATE(252), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1007), 2,
+    ACTIONS(1068), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(67), 2,
+    STATE(85), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6607] = 4,
-    ACTIONS(1009), 1,
+  [6948] = 4,
+    ACTIONS(1070), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(792), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(489), 3,
+    ACTIONS(607), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6624] = 2,
+  [6965] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(846), 6,
+    ACTIONS(882), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [6637] = 4,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    STATE(345), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1011), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6654] = 6,
-    ACTIONS(1013), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1015), 1,
+  [6978] = 5,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(42), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(25), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6675] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(966), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(331), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6696] = 5,
-    ACTIONS(418), 1,
-      anon_sym_GT,
-    STATE(234), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1017), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(72), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6715] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1019), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6728] = 4,
-    ACTIONS(1021), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6745] = 4,
-    ACTIONS(1023), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6762] = 4,
-    ACTIONS(1025), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6779] = 4,
-    ACTIONS(1027), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6796] = 4,
-    ACTIONS(1029), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6813] = 4,
-    ACTIONS(1031), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6830] = 4,
-    ACTIONS(1033), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6847] = 4,
-    ACTIONS(1035), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6864] = 4,
-    ACTIONS(1037), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6881] = 4,
-    ACTIONS(1039), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6898] = 4,
-    ACTIONS(1041), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6915] = 4,
-    ACTIONS(1043), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6932] = 4,
-    ACTIONS(1045), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6949] = 4,
-    ACTIONS(1047), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6966] = 4,
-    ACTIONS(1049), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6983] = 4,
-    ACTIONS(1051), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7000] = 4,
-    ACTIONS(1053), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7017] = 4,
-    ACTIONS(1055), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7034] = 4,
-    ACTIONS(1057), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7051] = 4,
-    ACTIONS(1059), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7068] = 4,
-    ACTIONS(1061), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7085] = 4,
-    ACTIONS(1063), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(489), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7102] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7117] = 5,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1069), 1,
+    ACTIONS(1072), 1,
       sym_identifier,
-    ACTIONS(1071), 1,
+    ACTIONS(1074), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16672,271 +16799,411 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [7136] = 4,
-    ACTIONS(438), 1,
+  [6997] = 4,
+    ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(318), 1,
+    STATE(332), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1073), 4,
+    ACTIONS(1076), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7153] = 6,
-    ACTIONS(611), 1,
+  [7014] = 6,
+    ACTIONS(387), 1,
       anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1077), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(107), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7173] = 5,
-    ACTIONS(1079), 1,
-      anon_sym_EQ,
-    ACTIONS(1081), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7191] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1077), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(182), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7211] = 5,
-    ACTIONS(1087), 1,
-      anon_sym_EQ,
-    ACTIONS(1089), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1091), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7229] = 5,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(881), 1,
-      sym_integer,
-    ACTIONS(1093), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7247] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1077), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(98), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7267] = 6,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1077), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(185), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7287] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1095), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(327), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7307] = 5,
-    ACTIONS(1091), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1097), 1,
-      anon_sym_EQ,
-    ACTIONS(1099), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7325] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7337] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7349] = 3,
-    STATE(79), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7363] = 3,
-    STATE(94), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7377] = 6,
-    ACTIONS(1107), 1,
-      anon_sym_LT,
-    ACTIONS(1109), 1,
-      anon_sym_mode,
-    ACTIONS(1111), 1,
-      anon_sym_DQUOTE,
-    STATE(186), 1,
-      sym_string,
-    STATE(377), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7397] = 5,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(966), 1,
+    ACTIONS(1027), 1,
       aux_sym__name_start_token1,
-    STATE(289), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(336), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7035] = 5,
+    ACTIONS(525), 1,
+      anon_sym_GT,
+    STATE(242), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1078), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(81), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7054] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1080), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7067] = 4,
+    ACTIONS(1082), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7084] = 6,
+    ACTIONS(1084), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1086), 1,
+      anon_sym_LBRACE,
+    STATE(30), 1,
+      sym_interface_name,
+    STATE(72), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 2,
+    STATE(34), 2,
       sym__name_start,
       sym_interpolation,
-  [7415] = 5,
-    ACTIONS(611), 1,
+  [7105] = 5,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(1113), 1,
-      anon_sym_ingress,
-    ACTIONS(1115), 1,
-      sym_rate,
+    ACTIONS(1090), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
+    ACTIONS(1088), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(77), 2,
       sym_interpolation,
-      sym__rate_value,
-  [7433] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1075), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1095), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(364), 1,
-      sym_class_id,
+      sym__percent_value,
+  [7124] = 4,
+    ACTIONS(1092), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7453] = 2,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7141] = 4,
+    ACTIONS(1094), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1117), 5,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7158] = 4,
+    ACTIONS(1096), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7175] = 4,
+    ACTIONS(1098), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7192] = 4,
+    ACTIONS(1100), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7209] = 4,
+    ACTIONS(1102), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7226] = 4,
+    ACTIONS(1104), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7243] = 4,
+    ACTIONS(1106), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7260] = 4,
+    ACTIONS(1108), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7277] = 4,
+    ACTIONS(1110), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7294] = 4,
+    ACTIONS(1112), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7311] = 4,
+    ACTIONS(1114), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7328] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7345] = 4,
+    ACTIONS(1118), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7362] = 4,
+    ACTIONS(1120), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7379] = 4,
+    ACTIONS(1122), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7396] = 4,
+    ACTIONS(1124), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7413] = 4,
+    ACTIONS(1126), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7430] = 4,
+    ACTIONS(1128), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7447] = 4,
+    ACTIONS(1130), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7464] = 4,
+    ACTIONS(1132), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(607), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7481] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1136), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1134), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7496] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(321), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1138), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7513] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1140), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7465] = 3,
-    ACTIONS(1119), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(115), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7479] = 3,
-    ACTIONS(1121), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7493] = 3,
-    ACTIONS(1123), 1,
+  [7525] = 3,
+    ACTIONS(1142), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16946,48 +17213,293 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7507] = 2,
+  [7539] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(876), 4,
+    ACTIONS(1144), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [7518] = 2,
+  [7551] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1125), 4,
+    ACTIONS(1146), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [7529] = 4,
-    ACTIONS(621), 1,
+  [7563] = 5,
+    ACTIONS(1148), 1,
+      anon_sym_EQ,
+    ACTIONS(1150), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1152), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(305), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7581] = 3,
+    STATE(112), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1154), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7595] = 5,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1156), 1,
+      anon_sym_ingress,
+    ACTIONS(1158), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7613] = 6,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1162), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(376), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7633] = 4,
+    ACTIONS(287), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1164), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(41), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7649] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1166), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(187), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7669] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1166), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(119), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7689] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1166), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(65), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7709] = 5,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      sym_integer,
+    ACTIONS(1168), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7727] = 6,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1166), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(191), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7747] = 6,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1160), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1162), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(331), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7767] = 3,
+    STATE(88), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1154), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7781] = 5,
+    ACTIONS(1170), 1,
+      anon_sym_EQ,
+    ACTIONS(1172), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1175), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(304), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7799] = 5,
+    ACTIONS(1152), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1178), 1,
+      anon_sym_EQ,
+    ACTIONS(1180), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(304), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7817] = 6,
+    ACTIONS(1182), 1,
+      anon_sym_LT,
+    ACTIONS(1184), 1,
+      anon_sym_mode,
+    ACTIONS(1186), 1,
+      anon_sym_DQUOTE,
+    STATE(185), 1,
+      sym_string,
+    STATE(394), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7837] = 5,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1027), 1,
+      aux_sym__name_start_token1,
+    STATE(291), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7855] = 3,
+    ACTIONS(1188), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(103), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7869] = 3,
+    ACTIONS(1190), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(115), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7883] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(433), 2,
+    STATE(457), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7544] = 2,
+  [7898] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1129), 4,
+    ACTIONS(1194), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7555] = 4,
-    ACTIONS(621), 1,
+  [7909] = 4,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1196), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(333), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7924] = 4,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(1192), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16995,160 +17507,90 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(448), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7570] = 2,
+  [7939] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1131), 4,
+    ACTIONS(1198), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7581] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1133), 1,
-      sym_size,
+  [7950] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7596] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1133), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [7611] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1133), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7626] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1135), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(329), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7641] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1137), 4,
+    ACTIONS(1200), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7652] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1139), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7663] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1141), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7674] = 3,
-    ACTIONS(1145), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1143), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [7687] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1147), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7698] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1149), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7709] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1151), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7724] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1153), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7739] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1155), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7750] = 4,
-    ACTIONS(1127), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1157), 1,
+  [7961] = 4,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(13), 2,
+    STATE(452), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7765] = 4,
-    ACTIONS(1127), 1,
+  [7976] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1202), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7991] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1204), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8006] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1206), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8017] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1208), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8032] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1210), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8043] = 4,
+    ACTIONS(1192), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(1157), 1,
+    ACTIONS(1212), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17156,155 +17598,174 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [7780] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1159), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__size_value,
-  [7795] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1159), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7810] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1159), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7825] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1161), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7836] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1163), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7847] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(86), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7862] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1167), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7873] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1169), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(90), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7888] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1171), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7899] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1173), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7910] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1175), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7921] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1177), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7932] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(133), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7947] = 3,
-    ACTIONS(85), 1,
+  [8058] = 4,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1212), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [7960] = 2,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8073] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1214), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1181), 4,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8088] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1214), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8103] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1216), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7971] = 3,
+  [8114] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1214), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8129] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1218), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8140] = 3,
+    ACTIONS(1222), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1220), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8153] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1224), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8168] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1226), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8179] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1228), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8190] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1230), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8201] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1232), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8212] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1234), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8223] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1236), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8234] = 3,
+    ACTIONS(73), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8247] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1238), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8262] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1240), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8273] = 3,
     ACTIONS(89), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -17314,28 +17775,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [7984] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1183), 1,
-      sym_integer,
+  [8286] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(106), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7999] = 3,
+    ACTIONS(1242), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8297] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(73), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(87), 2,
+    ACTIONS(75), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8012] = 3,
+  [8310] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17345,223 +17804,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(91), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8025] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(87), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8038] = 4,
-    ACTIONS(611), 1,
+  [8323] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(858), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8053] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8066] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(184), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8081] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1187), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8092] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1189), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8103] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(881), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8118] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1191), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(185), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8133] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1193), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8144] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1195), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8159] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1195), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8174] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1195), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8189] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1197), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8200] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8215] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1201), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8230] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1203), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8245] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1205), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8256] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1207), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8267] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1209), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8278] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1211), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8293] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1213), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8304] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1215), 1,
+    ACTIONS(1244), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -17569,320 +17815,761 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(120), 2,
       sym_interpolation,
       sym__int_value,
-  [8319] = 4,
-    ACTIONS(611), 1,
+  [8338] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1246), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8349] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(75), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8362] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(89), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(91), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8375] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(1217), 1,
+    ACTIONS(1248), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(432), 2,
+    STATE(188), 2,
       sym_interpolation,
       sym__int_value,
-  [8334] = 2,
+  [8390] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1219), 4,
+    ACTIONS(1250), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8345] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1221), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8356] = 4,
-    ACTIONS(611), 1,
+  [8401] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(1223), 1,
+    ACTIONS(1252), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(101), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8416] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1002), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8431] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(443), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8446] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1254), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(191), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8461] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1256), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8472] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1258), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8483] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1260), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8494] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8509] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8524] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(248), 2,
+    STATE(77), 2,
       sym_interpolation,
       sym__duration_value,
-  [8371] = 4,
-    ACTIONS(611), 1,
+  [8539] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(1225), 1,
+    ACTIONS(1262), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
+    STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [8386] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1227), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8397] = 4,
-    ACTIONS(611), 1,
+  [8554] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    ACTIONS(1229), 1,
+    ACTIONS(1264), 1,
       sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(242), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8412] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1231), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8423] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(299), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8438] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8453] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8468] = 4,
-    ACTIONS(611), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1195), 1,
-      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(102), 2,
       sym_interpolation,
-      sym__percent_value,
-  [8483] = 2,
+      sym__int_value,
+  [8569] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1266), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1235), 4,
+    STATE(122), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8584] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1268), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(449), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8599] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1270), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8494] = 5,
-    ACTIONS(1107), 1,
+  [8610] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1272), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8621] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1274), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8632] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1276), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8643] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1278), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8658] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1280), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8673] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1266), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8688] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1282), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8699] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1284), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8710] = 4,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1286), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8725] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(894), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8740] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1288), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8755] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1290), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8766] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1292), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8777] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1294), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8788] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1296), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8803] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1298), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8818] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1300), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8829] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1266), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8844] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(309), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8859] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8874] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1302), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8885] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1008), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8896] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8911] = 4,
+    ACTIONS(287), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1304), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(50), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8926] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8941] = 4,
+    ACTIONS(325), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1306), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(63), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8956] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1308), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8967] = 5,
+    ACTIONS(1182), 1,
       anon_sym_LT,
-    ACTIONS(1111), 1,
+    ACTIONS(1186), 1,
       anon_sym_DQUOTE,
-    STATE(141), 1,
+    STATE(155), 1,
       sym_string,
-    STATE(332), 1,
+    STATE(339), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8511] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8522] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1239), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8533] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8544] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8555] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1245), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8566] = 5,
-    ACTIONS(1247), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1249), 1,
+  [8984] = 4,
+    ACTIONS(325), 1,
       anon_sym_LBRACE,
-    STATE(282), 1,
+    ACTIONS(1306), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(63), 2,
       sym_interpolation,
-    STATE(444), 1,
+      sym__size_value,
+  [8999] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1310), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9010] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1312), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9021] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1314), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9032] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1316), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9043] = 5,
+    ACTIONS(1318), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1320), 1,
+      anon_sym_LBRACE,
+    STATE(292), 1,
+      sym_interpolation,
+    STATE(462), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8583] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
-      aux_sym_ipv4_address_token1,
+  [9060] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(431), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8598] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1251), 4,
+    ACTIONS(1322), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8609] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
-      aux_sym_ipv4_address_token1,
+  [9071] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(435), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8624] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 4,
+    ACTIONS(1324), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8635] = 2,
+  [9082] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1255), 4,
+    ACTIONS(1326), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8646] = 2,
+  [9093] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1257), 4,
+    STATE(454), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9108] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(455), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9123] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(460), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9138] = 4,
+    ACTIONS(673), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1192), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(461), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9153] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1328), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8657] = 4,
-    ACTIONS(621), 1,
+  [9164] = 4,
+    ACTIONS(1212), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(1330), 1,
       aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(439), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8672] = 4,
-    ACTIONS(621), 1,
+  [9178] = 4,
+    ACTIONS(1186), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1332), 1,
+      sym_sysctl_value,
+    STATE(371), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9192] = 4,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(1334), 1,
       aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(440), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8687] = 4,
-    ACTIONS(621), 1,
+  [9206] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1254), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9216] = 4,
+    ACTIONS(387), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1336), 1,
+      sym_mac_address,
+    STATE(334), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9230] = 4,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(1338), 1,
       aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(445), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8702] = 4,
-    ACTIONS(621), 1,
+  [9244] = 4,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1127), 1,
+    ACTIONS(1330), 1,
       aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(446), 2,
+    STATE(16), 1,
       sym__imm_interp,
-      sym__imm_octet,
-  [8717] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1259), 4,
-      ts_builtin_sym_end,
+  [9258] = 4,
+    ACTIONS(1186), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1340), 1,
+      sym_section_name,
+    STATE(197), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9272] = 4,
+    ACTIONS(1212), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1334), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9286] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8728] = 2,
+  [9296] = 4,
+    ACTIONS(1212), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1338), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9310] = 4,
+    ACTIONS(1182), 1,
+      anon_sym_LT,
+    ACTIONS(1342), 1,
+      anon_sym_policy,
+    STATE(385), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9324] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(73), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [9334] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -17890,407 +18577,290 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [8738] = 2,
+  [9344] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1191), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [8748] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1003), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8758] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1261), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8772] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1263), 1,
-      sym_mac_address,
-    STATE(330), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8786] = 4,
-    ACTIONS(1111), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1265), 1,
-      sym_section_name,
-    STATE(180), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8800] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1267), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8814] = 4,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1269), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8828] = 4,
-    ACTIONS(1157), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1261), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8842] = 4,
-    ACTIONS(1107), 1,
-      anon_sym_LT,
-    ACTIONS(1271), 1,
-      anon_sym_policy,
-    STATE(369), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8856] = 4,
-    ACTIONS(1111), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1273), 1,
-      sym_sysctl_value,
-    STATE(356), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8870] = 4,
-    ACTIONS(1157), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1267), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8884] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [8894] = 4,
-    ACTIONS(1157), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1269), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8908] = 3,
-    ACTIONS(666), 1,
-      sym_identifier,
-    STATE(442), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8919] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1275), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [8928] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1277), 2,
+    ACTIONS(1344), 2,
       anon_sym_accept,
       anon_sym_drop,
-  [8937] = 3,
-    ACTIONS(1279), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1281), 1,
-      aux_sym_string_token1,
-    ACTIONS(1283), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8948] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [8957] = 3,
-    ACTIONS(666), 1,
+  [9353] = 3,
+    ACTIONS(1072), 1,
       sym_identifier,
-    STATE(443), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8968] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1287), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [8977] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1289), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [8986] = 3,
-    ACTIONS(1111), 1,
-      anon_sym_DQUOTE,
-    STATE(352), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8997] = 3,
-    ACTIONS(1107), 1,
-      anon_sym_LT,
-    STATE(344), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9008] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9017] = 3,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    STATE(387), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9028] = 3,
-    ACTIONS(1107), 1,
-      anon_sym_LT,
-    STATE(310), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9039] = 3,
-    ACTIONS(438), 1,
-      anon_sym_LT,
-    STATE(363), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9050] = 3,
-    ACTIONS(621), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9061] = 3,
-    ACTIONS(1069), 1,
-      sym_identifier,
-    STATE(437), 1,
+    STATE(456), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9072] = 3,
-    ACTIONS(1157), 1,
+  [9364] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1346), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9373] = 3,
+    ACTIONS(1182), 1,
+      anon_sym_LT,
+    STATE(400), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9384] = 3,
+    ACTIONS(752), 1,
+      sym_identifier,
+    STATE(463), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9395] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(354), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9406] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1348), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9415] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(378), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9426] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1306), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9435] = 3,
+    ACTIONS(1350), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1352), 1,
+      aux_sym_string_token1,
+    ACTIONS(1354), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9446] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1356), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9455] = 3,
+    ACTIONS(752), 1,
+      sym_identifier,
+    STATE(441), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9466] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1358), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9475] = 3,
+    ACTIONS(1186), 1,
+      anon_sym_DQUOTE,
+    STATE(366), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9486] = 3,
+    ACTIONS(1182), 1,
+      anon_sym_LT,
+    STATE(364), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9497] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1360), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9506] = 3,
+    ACTIONS(673), 1,
       anon_sym_LBRACE2,
-    STATE(23), 1,
+    STATE(22), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9083] = 2,
-    ACTIONS(1293), 1,
-      anon_sym_LT_DASH_GT,
+  [9517] = 3,
+    ACTIONS(1212), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9091] = 2,
-    ACTIONS(1295), 1,
+  [9528] = 2,
+    ACTIONS(1362), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9536] = 2,
+    ACTIONS(1364), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9099] = 2,
-    ACTIONS(1297), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9107] = 2,
-    ACTIONS(1299), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9115] = 2,
-    ACTIONS(1301), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9123] = 2,
-    ACTIONS(1303), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9131] = 2,
-    ACTIONS(1305), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9139] = 2,
-    ACTIONS(1307), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9147] = 2,
-    ACTIONS(226), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9155] = 2,
-    ACTIONS(1309), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9163] = 2,
-    ACTIONS(1311), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9171] = 2,
-    ACTIONS(1313), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9179] = 2,
-    ACTIONS(1315), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9187] = 2,
-    ACTIONS(1317), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9195] = 2,
-    ACTIONS(1319), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9203] = 2,
-    ACTIONS(1321), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9211] = 2,
-    ACTIONS(1323), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9219] = 2,
-    ACTIONS(1325), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9227] = 2,
-    ACTIONS(1327), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9235] = 2,
-    ACTIONS(1329), 1,
+  [9544] = 2,
+    ACTIONS(1366), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9243] = 2,
-    ACTIONS(1331), 1,
-      anon_sym_EQ,
+  [9552] = 2,
+    ACTIONS(1368), 1,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9251] = 2,
-    ACTIONS(1333), 1,
+  [9560] = 2,
+    ACTIONS(1370), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9259] = 2,
-    ACTIONS(1335), 1,
-      anon_sym_DOT,
+  [9568] = 2,
+    ACTIONS(1372), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9267] = 2,
-    ACTIONS(1337), 1,
+  [9576] = 2,
+    ACTIONS(1374), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9584] = 2,
+    ACTIONS(1376), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9275] = 2,
-    ACTIONS(1339), 1,
+  [9592] = 2,
+    ACTIONS(1378), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9600] = 2,
+    ACTIONS(1380), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9608] = 2,
+    ACTIONS(199), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9616] = 2,
+    ACTIONS(1382), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9624] = 2,
+    ACTIONS(1384), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9632] = 2,
+    ACTIONS(1386), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9640] = 2,
+    ACTIONS(1388), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9648] = 2,
+    ACTIONS(1390), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9656] = 2,
+    ACTIONS(1392), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9664] = 2,
+    ACTIONS(1394), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9672] = 2,
+    ACTIONS(1396), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9680] = 2,
+    ACTIONS(1398), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9688] = 2,
+    ACTIONS(1400), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9696] = 2,
+    ACTIONS(1402), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9704] = 2,
+    ACTIONS(1404), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9712] = 2,
+    ACTIONS(1406), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9720] = 2,
+    ACTIONS(1408), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18298,445 +18868,460 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 67,
-  [SMALL_STATE(11)] = 127,
-  [SMALL_STATE(12)] = 188,
-  [SMALL_STATE(13)] = 249,
-  [SMALL_STATE(14)] = 310,
-  [SMALL_STATE(15)] = 371,
-  [SMALL_STATE(16)] = 429,
-  [SMALL_STATE(17)] = 487,
-  [SMALL_STATE(18)] = 545,
-  [SMALL_STATE(19)] = 606,
-  [SMALL_STATE(20)] = 652,
-  [SMALL_STATE(21)] = 694,
-  [SMALL_STATE(22)] = 735,
-  [SMALL_STATE(23)] = 769,
-  [SMALL_STATE(24)] = 803,
-  [SMALL_STATE(25)] = 847,
-  [SMALL_STATE(26)] = 891,
-  [SMALL_STATE(27)] = 935,
-  [SMALL_STATE(28)] = 968,
-  [SMALL_STATE(29)] = 1001,
-  [SMALL_STATE(30)] = 1041,
-  [SMALL_STATE(31)] = 1081,
-  [SMALL_STATE(32)] = 1133,
-  [SMALL_STATE(33)] = 1169,
-  [SMALL_STATE(34)] = 1199,
-  [SMALL_STATE(35)] = 1251,
-  [SMALL_STATE(36)] = 1303,
-  [SMALL_STATE(37)] = 1343,
-  [SMALL_STATE(38)] = 1376,
-  [SMALL_STATE(39)] = 1409,
-  [SMALL_STATE(40)] = 1439,
-  [SMALL_STATE(41)] = 1469,
-  [SMALL_STATE(42)] = 1499,
-  [SMALL_STATE(43)] = 1529,
-  [SMALL_STATE(44)] = 1559,
+  [SMALL_STATE(10)] = 70,
+  [SMALL_STATE(11)] = 130,
+  [SMALL_STATE(12)] = 191,
+  [SMALL_STATE(13)] = 252,
+  [SMALL_STATE(14)] = 313,
+  [SMALL_STATE(15)] = 374,
+  [SMALL_STATE(16)] = 432,
+  [SMALL_STATE(17)] = 490,
+  [SMALL_STATE(18)] = 548,
+  [SMALL_STATE(19)] = 609,
+  [SMALL_STATE(20)] = 655,
+  [SMALL_STATE(21)] = 697,
+  [SMALL_STATE(22)] = 738,
+  [SMALL_STATE(23)] = 775,
+  [SMALL_STATE(24)] = 812,
+  [SMALL_STATE(25)] = 856,
+  [SMALL_STATE(26)] = 900,
+  [SMALL_STATE(27)] = 944,
+  [SMALL_STATE(28)] = 977,
+  [SMALL_STATE(29)] = 1010,
+  [SMALL_STATE(30)] = 1050,
+  [SMALL_STATE(31)] = 1080,
+  [SMALL_STATE(32)] = 1116,
+  [SMALL_STATE(33)] = 1168,
+  [SMALL_STATE(34)] = 1220,
+  [SMALL_STATE(35)] = 1260,
+  [SMALL_STATE(36)] = 1312,
+  [SMALL_STATE(37)] = 1352,
+  [SMALL_STATE(38)] = 1385,
+  [SMALL_STATE(39)] = 1418,
+  [SMALL_STATE(40)] = 1448,
+  [SMALL_STATE(41)] = 1482,
+  [SMALL_STATE(42)] = 1516,
+  [SMALL_STATE(43)] = 1546,
+  [SMALL_STATE(44)] = 1576,
   [SMALL_STATE(45)] = 1606,
-  [SMALL_STATE(46)] = 1635,
-  [SMALL_STATE(47)] = 1682,
-  [SMALL_STATE(48)] = 1729,
-  [SMALL_STATE(49)] = 1776,
-  [SMALL_STATE(50)] = 1823,
-  [SMALL_STATE(51)] = 1870,
-  [SMALL_STATE(52)] = 1917,
-  [SMALL_STATE(53)] = 1964,
-  [SMALL_STATE(54)] = 2011,
-  [SMALL_STATE(55)] = 2040,
-  [SMALL_STATE(56)] = 2086,
-  [SMALL_STATE(57)] = 2122,
-  [SMALL_STATE(58)] = 2158,
-  [SMALL_STATE(59)] = 2194,
-  [SMALL_STATE(60)] = 2218,
-  [SMALL_STATE(61)] = 2242,
-  [SMALL_STATE(62)] = 2266,
-  [SMALL_STATE(63)] = 2290,
-  [SMALL_STATE(64)] = 2324,
-  [SMALL_STATE(65)] = 2358,
-  [SMALL_STATE(66)] = 2392,
-  [SMALL_STATE(67)] = 2416,
-  [SMALL_STATE(68)] = 2457,
-  [SMALL_STATE(69)] = 2498,
-  [SMALL_STATE(70)] = 2523,
-  [SMALL_STATE(71)] = 2564,
-  [SMALL_STATE(72)] = 2605,
-  [SMALL_STATE(73)] = 2646,
-  [SMALL_STATE(74)] = 2671,
-  [SMALL_STATE(75)] = 2696,
-  [SMALL_STATE(76)] = 2722,
-  [SMALL_STATE(77)] = 2760,
-  [SMALL_STATE(78)] = 2798,
-  [SMALL_STATE(79)] = 2824,
-  [SMALL_STATE(80)] = 2850,
-  [SMALL_STATE(81)] = 2888,
-  [SMALL_STATE(82)] = 2911,
-  [SMALL_STATE(83)] = 2948,
-  [SMALL_STATE(84)] = 2971,
-  [SMALL_STATE(85)] = 3004,
-  [SMALL_STATE(86)] = 3029,
-  [SMALL_STATE(87)] = 3052,
-  [SMALL_STATE(88)] = 3083,
-  [SMALL_STATE(89)] = 3120,
-  [SMALL_STATE(90)] = 3141,
-  [SMALL_STATE(91)] = 3164,
-  [SMALL_STATE(92)] = 3201,
-  [SMALL_STATE(93)] = 3224,
-  [SMALL_STATE(94)] = 3255,
-  [SMALL_STATE(95)] = 3276,
-  [SMALL_STATE(96)] = 3299,
-  [SMALL_STATE(97)] = 3332,
-  [SMALL_STATE(98)] = 3355,
-  [SMALL_STATE(99)] = 3388,
-  [SMALL_STATE(100)] = 3408,
-  [SMALL_STATE(101)] = 3428,
-  [SMALL_STATE(102)] = 3448,
-  [SMALL_STATE(103)] = 3468,
-  [SMALL_STATE(104)] = 3488,
-  [SMALL_STATE(105)] = 3508,
-  [SMALL_STATE(106)] = 3536,
-  [SMALL_STATE(107)] = 3556,
-  [SMALL_STATE(108)] = 3576,
-  [SMALL_STATE(109)] = 3605,
-  [SMALL_STATE(110)] = 3634,
-  [SMALL_STATE(111)] = 3663,
-  [SMALL_STATE(112)] = 3682,
-  [SMALL_STATE(113)] = 3709,
-  [SMALL_STATE(114)] = 3738,
-  [SMALL_STATE(115)] = 3767,
-  [SMALL_STATE(116)] = 3786,
-  [SMALL_STATE(117)] = 3813,
-  [SMALL_STATE(118)] = 3844,
-  [SMALL_STATE(119)] = 3871,
-  [SMALL_STATE(120)] = 3895,
-  [SMALL_STATE(121)] = 3913,
-  [SMALL_STATE(122)] = 3943,
-  [SMALL_STATE(123)] = 3967,
-  [SMALL_STATE(124)] = 3985,
-  [SMALL_STATE(125)] = 4004,
-  [SMALL_STATE(126)] = 4031,
-  [SMALL_STATE(127)] = 4056,
-  [SMALL_STATE(128)] = 4083,
-  [SMALL_STATE(129)] = 4108,
-  [SMALL_STATE(130)] = 4135,
-  [SMALL_STATE(131)] = 4158,
-  [SMALL_STATE(132)] = 4183,
-  [SMALL_STATE(133)] = 4208,
-  [SMALL_STATE(134)] = 4233,
-  [SMALL_STATE(135)] = 4258,
-  [SMALL_STATE(136)] = 4277,
-  [SMALL_STATE(137)] = 4301,
-  [SMALL_STATE(138)] = 4325,
-  [SMALL_STATE(139)] = 4345,
-  [SMALL_STATE(140)] = 4365,
-  [SMALL_STATE(141)] = 4389,
-  [SMALL_STATE(142)] = 4413,
-  [SMALL_STATE(143)] = 4429,
-  [SMALL_STATE(144)] = 4453,
-  [SMALL_STATE(145)] = 4477,
-  [SMALL_STATE(146)] = 4503,
-  [SMALL_STATE(147)] = 4527,
-  [SMALL_STATE(148)] = 4553,
-  [SMALL_STATE(149)] = 4575,
-  [SMALL_STATE(150)] = 4599,
-  [SMALL_STATE(151)] = 4617,
-  [SMALL_STATE(152)] = 4635,
-  [SMALL_STATE(153)] = 4659,
-  [SMALL_STATE(154)] = 4683,
-  [SMALL_STATE(155)] = 4701,
-  [SMALL_STATE(156)] = 4725,
-  [SMALL_STATE(157)] = 4749,
-  [SMALL_STATE(158)] = 4773,
-  [SMALL_STATE(159)] = 4797,
-  [SMALL_STATE(160)] = 4821,
-  [SMALL_STATE(161)] = 4845,
-  [SMALL_STATE(162)] = 4869,
-  [SMALL_STATE(163)] = 4893,
-  [SMALL_STATE(164)] = 4917,
-  [SMALL_STATE(165)] = 4941,
-  [SMALL_STATE(166)] = 4965,
-  [SMALL_STATE(167)] = 4989,
-  [SMALL_STATE(168)] = 5013,
-  [SMALL_STATE(169)] = 5037,
-  [SMALL_STATE(170)] = 5061,
-  [SMALL_STATE(171)] = 5085,
-  [SMALL_STATE(172)] = 5109,
-  [SMALL_STATE(173)] = 5133,
-  [SMALL_STATE(174)] = 5157,
-  [SMALL_STATE(175)] = 5183,
-  [SMALL_STATE(176)] = 5200,
-  [SMALL_STATE(177)] = 5223,
-  [SMALL_STATE(178)] = 5248,
-  [SMALL_STATE(179)] = 5263,
-  [SMALL_STATE(180)] = 5284,
-  [SMALL_STATE(181)] = 5299,
-  [SMALL_STATE(182)] = 5322,
-  [SMALL_STATE(183)] = 5337,
-  [SMALL_STATE(184)] = 5362,
-  [SMALL_STATE(185)] = 5377,
-  [SMALL_STATE(186)] = 5392,
-  [SMALL_STATE(187)] = 5415,
-  [SMALL_STATE(188)] = 5430,
-  [SMALL_STATE(189)] = 5451,
-  [SMALL_STATE(190)] = 5474,
-  [SMALL_STATE(191)] = 5495,
-  [SMALL_STATE(192)] = 5516,
-  [SMALL_STATE(193)] = 5538,
-  [SMALL_STATE(194)] = 5560,
-  [SMALL_STATE(195)] = 5582,
-  [SMALL_STATE(196)] = 5600,
-  [SMALL_STATE(197)] = 5622,
-  [SMALL_STATE(198)] = 5644,
-  [SMALL_STATE(199)] = 5668,
-  [SMALL_STATE(200)] = 5688,
-  [SMALL_STATE(201)] = 5710,
-  [SMALL_STATE(202)] = 5730,
-  [SMALL_STATE(203)] = 5748,
-  [SMALL_STATE(204)] = 5768,
-  [SMALL_STATE(205)] = 5788,
-  [SMALL_STATE(206)] = 5810,
-  [SMALL_STATE(207)] = 5830,
-  [SMALL_STATE(208)] = 5850,
-  [SMALL_STATE(209)] = 5864,
-  [SMALL_STATE(210)] = 5884,
-  [SMALL_STATE(211)] = 5902,
-  [SMALL_STATE(212)] = 5922,
-  [SMALL_STATE(213)] = 5942,
-  [SMALL_STATE(214)] = 5964,
-  [SMALL_STATE(215)] = 5984,
-  [SMALL_STATE(216)] = 6006,
-  [SMALL_STATE(217)] = 6028,
-  [SMALL_STATE(218)] = 6050,
-  [SMALL_STATE(219)] = 6072,
-  [SMALL_STATE(220)] = 6094,
-  [SMALL_STATE(221)] = 6112,
-  [SMALL_STATE(222)] = 6130,
-  [SMALL_STATE(223)] = 6151,
-  [SMALL_STATE(224)] = 6168,
-  [SMALL_STATE(225)] = 6185,
-  [SMALL_STATE(226)] = 6206,
-  [SMALL_STATE(227)] = 6227,
-  [SMALL_STATE(228)] = 6248,
-  [SMALL_STATE(229)] = 6265,
-  [SMALL_STATE(230)] = 6286,
-  [SMALL_STATE(231)] = 6307,
-  [SMALL_STATE(232)] = 6328,
-  [SMALL_STATE(233)] = 6345,
-  [SMALL_STATE(234)] = 6366,
-  [SMALL_STATE(235)] = 6385,
-  [SMALL_STATE(236)] = 6406,
-  [SMALL_STATE(237)] = 6427,
-  [SMALL_STATE(238)] = 6446,
-  [SMALL_STATE(239)] = 6459,
-  [SMALL_STATE(240)] = 6480,
-  [SMALL_STATE(241)] = 6501,
-  [SMALL_STATE(242)] = 6522,
-  [SMALL_STATE(243)] = 6535,
-  [SMALL_STATE(244)] = 6552,
-  [SMALL_STATE(245)] = 6571,
-  [SMALL_STATE(246)] = 6588,
-  [SMALL_STATE(247)] = 6607,
-  [SMALL_STATE(248)] = 6624,
-  [SMALL_STATE(249)] = 6637,
-  [SMALL_STATE(250)] = 6654,
-  [SMALL_STATE(251)] = 6675,
-  [SMALL_STATE(252)] = 6696,
-  [SMALL_STATE(253)] = 6715,
-  [SMALL_STATE(254)] = 6728,
-  [SMALL_STATE(255)] = 6745,
-  [SMALL_STATE(256)] = 6762,
-  [SMALL_STATE(257)] = 6779,
-  [SMALL_STATE(258)] = 6796,
-  [SMALL_STATE(259)] = 6813,
-  [SMALL_STATE(260)] = 6830,
-  [SMALL_STATE(261)] = 6847,
-  [SMALL_STATE(262)] = 6864,
-  [SMALL_STATE(263)] = 6881,
-  [SMALL_STATE(264)] = 6898,
-  [SMALL_STATE(265)] = 6915,
-  [SMALL_STATE(266)] = 6932,
-  [SMALL_STATE(267)] = 6949,
-  [SMALL_STATE(268)] = 6966,
-  [SMALL_STATE(269)] = 6983,
-  [SMALL_STATE(270)] = 7000,
-  [SMALL_STATE(271)] = 7017,
-  [SMALL_STATE(272)] = 7034,
-  [SMALL_STATE(273)] = 7051,
-  [SMALL_STATE(274)] = 7068,
-  [SMALL_STATE(275)] = 7085,
-  [SMALL_STATE(276)] = 7102,
-  [SMALL_STATE(277)] = 7117,
-  [SMALL_STATE(278)] = 7136,
-  [SMALL_STATE(279)] = 7153,
-  [SMALL_STATE(280)] = 7173,
-  [SMALL_STATE(281)] = 7191,
-  [SMALL_STATE(282)] = 7211,
-  [SMALL_STATE(283)] = 7229,
-  [SMALL_STATE(284)] = 7247,
-  [SMALL_STATE(285)] = 7267,
-  [SMALL_STATE(286)] = 7287,
-  [SMALL_STATE(287)] = 7307,
-  [SMALL_STATE(288)] = 7325,
-  [SMALL_STATE(289)] = 7337,
-  [SMALL_STATE(290)] = 7349,
-  [SMALL_STATE(291)] = 7363,
-  [SMALL_STATE(292)] = 7377,
-  [SMALL_STATE(293)] = 7397,
-  [SMALL_STATE(294)] = 7415,
-  [SMALL_STATE(295)] = 7433,
-  [SMALL_STATE(296)] = 7453,
-  [SMALL_STATE(297)] = 7465,
-  [SMALL_STATE(298)] = 7479,
-  [SMALL_STATE(299)] = 7493,
-  [SMALL_STATE(300)] = 7507,
-  [SMALL_STATE(301)] = 7518,
-  [SMALL_STATE(302)] = 7529,
-  [SMALL_STATE(303)] = 7544,
-  [SMALL_STATE(304)] = 7555,
-  [SMALL_STATE(305)] = 7570,
-  [SMALL_STATE(306)] = 7581,
-  [SMALL_STATE(307)] = 7596,
-  [SMALL_STATE(308)] = 7611,
-  [SMALL_STATE(309)] = 7626,
-  [SMALL_STATE(310)] = 7641,
-  [SMALL_STATE(311)] = 7652,
-  [SMALL_STATE(312)] = 7663,
-  [SMALL_STATE(313)] = 7674,
-  [SMALL_STATE(314)] = 7687,
-  [SMALL_STATE(315)] = 7698,
-  [SMALL_STATE(316)] = 7709,
-  [SMALL_STATE(317)] = 7724,
-  [SMALL_STATE(318)] = 7739,
-  [SMALL_STATE(319)] = 7750,
-  [SMALL_STATE(320)] = 7765,
-  [SMALL_STATE(321)] = 7780,
-  [SMALL_STATE(322)] = 7795,
-  [SMALL_STATE(323)] = 7810,
-  [SMALL_STATE(324)] = 7825,
-  [SMALL_STATE(325)] = 7836,
-  [SMALL_STATE(326)] = 7847,
-  [SMALL_STATE(327)] = 7862,
-  [SMALL_STATE(328)] = 7873,
-  [SMALL_STATE(329)] = 7888,
-  [SMALL_STATE(330)] = 7899,
-  [SMALL_STATE(331)] = 7910,
-  [SMALL_STATE(332)] = 7921,
-  [SMALL_STATE(333)] = 7932,
-  [SMALL_STATE(334)] = 7947,
-  [SMALL_STATE(335)] = 7960,
-  [SMALL_STATE(336)] = 7971,
-  [SMALL_STATE(337)] = 7984,
-  [SMALL_STATE(338)] = 7999,
-  [SMALL_STATE(339)] = 8012,
-  [SMALL_STATE(340)] = 8025,
-  [SMALL_STATE(341)] = 8038,
-  [SMALL_STATE(342)] = 8053,
-  [SMALL_STATE(343)] = 8066,
-  [SMALL_STATE(344)] = 8081,
-  [SMALL_STATE(345)] = 8092,
-  [SMALL_STATE(346)] = 8103,
-  [SMALL_STATE(347)] = 8118,
-  [SMALL_STATE(348)] = 8133,
-  [SMALL_STATE(349)] = 8144,
-  [SMALL_STATE(350)] = 8159,
-  [SMALL_STATE(351)] = 8174,
-  [SMALL_STATE(352)] = 8189,
-  [SMALL_STATE(353)] = 8200,
-  [SMALL_STATE(354)] = 8215,
-  [SMALL_STATE(355)] = 8230,
-  [SMALL_STATE(356)] = 8245,
-  [SMALL_STATE(357)] = 8256,
-  [SMALL_STATE(358)] = 8267,
-  [SMALL_STATE(359)] = 8278,
-  [SMALL_STATE(360)] = 8293,
-  [SMALL_STATE(361)] = 8304,
-  [SMALL_STATE(362)] = 8319,
-  [SMALL_STATE(363)] = 8334,
-  [SMALL_STATE(364)] = 8345,
-  [SMALL_STATE(365)] = 8356,
-  [SMALL_STATE(366)] = 8371,
-  [SMALL_STATE(367)] = 8386,
-  [SMALL_STATE(368)] = 8397,
-  [SMALL_STATE(369)] = 8412,
-  [SMALL_STATE(370)] = 8423,
-  [SMALL_STATE(371)] = 8438,
-  [SMALL_STATE(372)] = 8453,
-  [SMALL_STATE(373)] = 8468,
-  [SMALL_STATE(374)] = 8483,
-  [SMALL_STATE(375)] = 8494,
-  [SMALL_STATE(376)] = 8511,
-  [SMALL_STATE(377)] = 8522,
-  [SMALL_STATE(378)] = 8533,
-  [SMALL_STATE(379)] = 8544,
-  [SMALL_STATE(380)] = 8555,
-  [SMALL_STATE(381)] = 8566,
-  [SMALL_STATE(382)] = 8583,
-  [SMALL_STATE(383)] = 8598,
-  [SMALL_STATE(384)] = 8609,
-  [SMALL_STATE(385)] = 8624,
-  [SMALL_STATE(386)] = 8635,
-  [SMALL_STATE(387)] = 8646,
-  [SMALL_STATE(388)] = 8657,
-  [SMALL_STATE(389)] = 8672,
-  [SMALL_STATE(390)] = 8687,
-  [SMALL_STATE(391)] = 8702,
-  [SMALL_STATE(392)] = 8717,
-  [SMALL_STATE(393)] = 8728,
-  [SMALL_STATE(394)] = 8738,
-  [SMALL_STATE(395)] = 8748,
-  [SMALL_STATE(396)] = 8758,
-  [SMALL_STATE(397)] = 8772,
-  [SMALL_STATE(398)] = 8786,
-  [SMALL_STATE(399)] = 8800,
-  [SMALL_STATE(400)] = 8814,
-  [SMALL_STATE(401)] = 8828,
-  [SMALL_STATE(402)] = 8842,
-  [SMALL_STATE(403)] = 8856,
-  [SMALL_STATE(404)] = 8870,
-  [SMALL_STATE(405)] = 8884,
-  [SMALL_STATE(406)] = 8894,
-  [SMALL_STATE(407)] = 8908,
-  [SMALL_STATE(408)] = 8919,
-  [SMALL_STATE(409)] = 8928,
-  [SMALL_STATE(410)] = 8937,
-  [SMALL_STATE(411)] = 8948,
-  [SMALL_STATE(412)] = 8957,
-  [SMALL_STATE(413)] = 8968,
-  [SMALL_STATE(414)] = 8977,
-  [SMALL_STATE(415)] = 8986,
-  [SMALL_STATE(416)] = 8997,
-  [SMALL_STATE(417)] = 9008,
-  [SMALL_STATE(418)] = 9017,
-  [SMALL_STATE(419)] = 9028,
-  [SMALL_STATE(420)] = 9039,
-  [SMALL_STATE(421)] = 9050,
-  [SMALL_STATE(422)] = 9061,
-  [SMALL_STATE(423)] = 9072,
-  [SMALL_STATE(424)] = 9083,
-  [SMALL_STATE(425)] = 9091,
-  [SMALL_STATE(426)] = 9099,
-  [SMALL_STATE(427)] = 9107,
-  [SMALL_STATE(428)] = 9115,
-  [SMALL_STATE(429)] = 9123,
-  [SMALL_STATE(430)] = 9131,
-  [SMALL_STATE(431)] = 9139,
-  [SMALL_STATE(432)] = 9147,
-  [SMALL_STATE(433)] = 9155,
-  [SMALL_STATE(434)] = 9163,
-  [SMALL_STATE(435)] = 9171,
-  [SMALL_STATE(436)] = 9179,
-  [SMALL_STATE(437)] = 9187,
-  [SMALL_STATE(438)] = 9195,
-  [SMALL_STATE(439)] = 9203,
-  [SMALL_STATE(440)] = 9211,
-  [SMALL_STATE(441)] = 9219,
-  [SMALL_STATE(442)] = 9227,
-  [SMALL_STATE(443)] = 9235,
-  [SMALL_STATE(444)] = 9243,
-  [SMALL_STATE(445)] = 9251,
-  [SMALL_STATE(446)] = 9259,
-  [SMALL_STATE(447)] = 9267,
-  [SMALL_STATE(448)] = 9275,
+  [SMALL_STATE(46)] = 1636,
+  [SMALL_STATE(47)] = 1683,
+  [SMALL_STATE(48)] = 1730,
+  [SMALL_STATE(49)] = 1777,
+  [SMALL_STATE(50)] = 1824,
+  [SMALL_STATE(51)] = 1857,
+  [SMALL_STATE(52)] = 1904,
+  [SMALL_STATE(53)] = 1951,
+  [SMALL_STATE(54)] = 1998,
+  [SMALL_STATE(55)] = 2045,
+  [SMALL_STATE(56)] = 2092,
+  [SMALL_STATE(57)] = 2121,
+  [SMALL_STATE(58)] = 2150,
+  [SMALL_STATE(59)] = 2186,
+  [SMALL_STATE(60)] = 2222,
+  [SMALL_STATE(61)] = 2248,
+  [SMALL_STATE(62)] = 2284,
+  [SMALL_STATE(63)] = 2330,
+  [SMALL_STATE(64)] = 2355,
+  [SMALL_STATE(65)] = 2398,
+  [SMALL_STATE(66)] = 2441,
+  [SMALL_STATE(67)] = 2465,
+  [SMALL_STATE(68)] = 2489,
+  [SMALL_STATE(69)] = 2529,
+  [SMALL_STATE(70)] = 2567,
+  [SMALL_STATE(71)] = 2591,
+  [SMALL_STATE(72)] = 2615,
+  [SMALL_STATE(73)] = 2639,
+  [SMALL_STATE(74)] = 2673,
+  [SMALL_STATE(75)] = 2707,
+  [SMALL_STATE(76)] = 2741,
+  [SMALL_STATE(77)] = 2781,
+  [SMALL_STATE(78)] = 2804,
+  [SMALL_STATE(79)] = 2829,
+  [SMALL_STATE(80)] = 2852,
+  [SMALL_STATE(81)] = 2893,
+  [SMALL_STATE(82)] = 2934,
+  [SMALL_STATE(83)] = 2959,
+  [SMALL_STATE(84)] = 3000,
+  [SMALL_STATE(85)] = 3041,
+  [SMALL_STATE(86)] = 3082,
+  [SMALL_STATE(87)] = 3107,
+  [SMALL_STATE(88)] = 3129,
+  [SMALL_STATE(89)] = 3155,
+  [SMALL_STATE(90)] = 3193,
+  [SMALL_STATE(91)] = 3219,
+  [SMALL_STATE(92)] = 3245,
+  [SMALL_STATE(93)] = 3283,
+  [SMALL_STATE(94)] = 3321,
+  [SMALL_STATE(95)] = 3358,
+  [SMALL_STATE(96)] = 3395,
+  [SMALL_STATE(97)] = 3430,
+  [SMALL_STATE(98)] = 3453,
+  [SMALL_STATE(99)] = 3476,
+  [SMALL_STATE(100)] = 3501,
+  [SMALL_STATE(101)] = 3534,
+  [SMALL_STATE(102)] = 3557,
+  [SMALL_STATE(103)] = 3580,
+  [SMALL_STATE(104)] = 3601,
+  [SMALL_STATE(105)] = 3636,
+  [SMALL_STATE(106)] = 3671,
+  [SMALL_STATE(107)] = 3708,
+  [SMALL_STATE(108)] = 3731,
+  [SMALL_STATE(109)] = 3754,
+  [SMALL_STATE(110)] = 3789,
+  [SMALL_STATE(111)] = 3824,
+  [SMALL_STATE(112)] = 3847,
+  [SMALL_STATE(113)] = 3868,
+  [SMALL_STATE(114)] = 3902,
+  [SMALL_STATE(115)] = 3922,
+  [SMALL_STATE(116)] = 3942,
+  [SMALL_STATE(117)] = 3962,
+  [SMALL_STATE(118)] = 3982,
+  [SMALL_STATE(119)] = 4002,
+  [SMALL_STATE(120)] = 4022,
+  [SMALL_STATE(121)] = 4042,
+  [SMALL_STATE(122)] = 4069,
+  [SMALL_STATE(123)] = 4088,
+  [SMALL_STATE(124)] = 4119,
+  [SMALL_STATE(125)] = 4148,
+  [SMALL_STATE(126)] = 4175,
+  [SMALL_STATE(127)] = 4202,
+  [SMALL_STATE(128)] = 4221,
+  [SMALL_STATE(129)] = 4250,
+  [SMALL_STATE(130)] = 4279,
+  [SMALL_STATE(131)] = 4308,
+  [SMALL_STATE(132)] = 4337,
+  [SMALL_STATE(133)] = 4361,
+  [SMALL_STATE(134)] = 4385,
+  [SMALL_STATE(135)] = 4415,
+  [SMALL_STATE(136)] = 4433,
+  [SMALL_STATE(137)] = 4451,
+  [SMALL_STATE(138)] = 4478,
+  [SMALL_STATE(139)] = 4505,
+  [SMALL_STATE(140)] = 4524,
+  [SMALL_STATE(141)] = 4551,
+  [SMALL_STATE(142)] = 4570,
+  [SMALL_STATE(143)] = 4593,
+  [SMALL_STATE(144)] = 4617,
+  [SMALL_STATE(145)] = 4643,
+  [SMALL_STATE(146)] = 4667,
+  [SMALL_STATE(147)] = 4691,
+  [SMALL_STATE(148)] = 4715,
+  [SMALL_STATE(149)] = 4739,
+  [SMALL_STATE(150)] = 4757,
+  [SMALL_STATE(151)] = 4781,
+  [SMALL_STATE(152)] = 4805,
+  [SMALL_STATE(153)] = 4825,
+  [SMALL_STATE(154)] = 4845,
+  [SMALL_STATE(155)] = 4869,
+  [SMALL_STATE(156)] = 4893,
+  [SMALL_STATE(157)] = 4915,
+  [SMALL_STATE(158)] = 4939,
+  [SMALL_STATE(159)] = 4957,
+  [SMALL_STATE(160)] = 4981,
+  [SMALL_STATE(161)] = 5007,
+  [SMALL_STATE(162)] = 5033,
+  [SMALL_STATE(163)] = 5057,
+  [SMALL_STATE(164)] = 5081,
+  [SMALL_STATE(165)] = 5105,
+  [SMALL_STATE(166)] = 5129,
+  [SMALL_STATE(167)] = 5153,
+  [SMALL_STATE(168)] = 5177,
+  [SMALL_STATE(169)] = 5201,
+  [SMALL_STATE(170)] = 5225,
+  [SMALL_STATE(171)] = 5249,
+  [SMALL_STATE(172)] = 5273,
+  [SMALL_STATE(173)] = 5297,
+  [SMALL_STATE(174)] = 5321,
+  [SMALL_STATE(175)] = 5345,
+  [SMALL_STATE(176)] = 5369,
+  [SMALL_STATE(177)] = 5393,
+  [SMALL_STATE(178)] = 5417,
+  [SMALL_STATE(179)] = 5441,
+  [SMALL_STATE(180)] = 5465,
+  [SMALL_STATE(181)] = 5489,
+  [SMALL_STATE(182)] = 5507,
+  [SMALL_STATE(183)] = 5528,
+  [SMALL_STATE(184)] = 5543,
+  [SMALL_STATE(185)] = 5558,
+  [SMALL_STATE(186)] = 5581,
+  [SMALL_STATE(187)] = 5602,
+  [SMALL_STATE(188)] = 5617,
+  [SMALL_STATE(189)] = 5632,
+  [SMALL_STATE(190)] = 5653,
+  [SMALL_STATE(191)] = 5674,
+  [SMALL_STATE(192)] = 5689,
+  [SMALL_STATE(193)] = 5706,
+  [SMALL_STATE(194)] = 5729,
+  [SMALL_STATE(195)] = 5754,
+  [SMALL_STATE(196)] = 5777,
+  [SMALL_STATE(197)] = 5802,
+  [SMALL_STATE(198)] = 5817,
+  [SMALL_STATE(199)] = 5840,
+  [SMALL_STATE(200)] = 5862,
+  [SMALL_STATE(201)] = 5882,
+  [SMALL_STATE(202)] = 5900,
+  [SMALL_STATE(203)] = 5918,
+  [SMALL_STATE(204)] = 5940,
+  [SMALL_STATE(205)] = 5960,
+  [SMALL_STATE(206)] = 5984,
+  [SMALL_STATE(207)] = 6006,
+  [SMALL_STATE(208)] = 6028,
+  [SMALL_STATE(209)] = 6048,
+  [SMALL_STATE(210)] = 6070,
+  [SMALL_STATE(211)] = 6090,
+  [SMALL_STATE(212)] = 6112,
+  [SMALL_STATE(213)] = 6126,
+  [SMALL_STATE(214)] = 6144,
+  [SMALL_STATE(215)] = 6164,
+  [SMALL_STATE(216)] = 6186,
+  [SMALL_STATE(217)] = 6208,
+  [SMALL_STATE(218)] = 6228,
+  [SMALL_STATE(219)] = 6246,
+  [SMALL_STATE(220)] = 6266,
+  [SMALL_STATE(221)] = 6288,
+  [SMALL_STATE(222)] = 6310,
+  [SMALL_STATE(223)] = 6332,
+  [SMALL_STATE(224)] = 6354,
+  [SMALL_STATE(225)] = 6372,
+  [SMALL_STATE(226)] = 6392,
+  [SMALL_STATE(227)] = 6412,
+  [SMALL_STATE(228)] = 6432,
+  [SMALL_STATE(229)] = 6454,
+  [SMALL_STATE(230)] = 6471,
+  [SMALL_STATE(231)] = 6488,
+  [SMALL_STATE(232)] = 6509,
+  [SMALL_STATE(233)] = 6526,
+  [SMALL_STATE(234)] = 6547,
+  [SMALL_STATE(235)] = 6568,
+  [SMALL_STATE(236)] = 6589,
+  [SMALL_STATE(237)] = 6606,
+  [SMALL_STATE(238)] = 6627,
+  [SMALL_STATE(239)] = 6648,
+  [SMALL_STATE(240)] = 6669,
+  [SMALL_STATE(241)] = 6686,
+  [SMALL_STATE(242)] = 6707,
+  [SMALL_STATE(243)] = 6726,
+  [SMALL_STATE(244)] = 6747,
+  [SMALL_STATE(245)] = 6768,
+  [SMALL_STATE(246)] = 6787,
+  [SMALL_STATE(247)] = 6800,
+  [SMALL_STATE(248)] = 6821,
+  [SMALL_STATE(249)] = 6842,
+  [SMALL_STATE(250)] = 6863,
+  [SMALL_STATE(251)] = 6880,
+  [SMALL_STATE(252)] = 6893,
+  [SMALL_STATE(253)] = 6912,
+  [SMALL_STATE(254)] = 6929,
+  [SMALL_STATE(255)] = 6948,
+  [SMALL_STATE(256)] = 6965,
+  [SMALL_STATE(257)] = 6978,
+  [SMALL_STATE(258)] = 6997,
+  [SMALL_STATE(259)] = 7014,
+  [SMALL_STATE(260)] = 7035,
+  [SMALL_STATE(261)] = 7054,
+  [SMALL_STATE(262)] = 7067,
+  [SMALL_STATE(263)] = 7084,
+  [SMALL_STATE(264)] = 7105,
+  [SMALL_STATE(265)] = 7124,
+  [SMALL_STATE(266)] = 7141,
+  [SMALL_STATE(267)] = 7158,
+  [SMALL_STATE(268)] = 7175,
+  [SMALL_STATE(269)] = 7192,
+  [SMALL_STATE(270)] = 7209,
+  [SMALL_STATE(271)] = 7226,
+  [SMALL_STATE(272)] = 7243,
+  [SMALL_STATE(273)] = 7260,
+  [SMALL_STATE(274)] = 7277,
+  [SMALL_STATE(275)] = 7294,
+  [SMALL_STATE(276)] = 7311,
+  [SMALL_STATE(277)] = 7328,
+  [SMALL_STATE(278)] = 7345,
+  [SMALL_STATE(279)] = 7362,
+  [SMALL_STATE(280)] = 7379,
+  [SMALL_STATE(281)] = 7396,
+  [SMALL_STATE(282)] = 7413,
+  [SMALL_STATE(283)] = 7430,
+  [SMALL_STATE(284)] = 7447,
+  [SMALL_STATE(285)] = 7464,
+  [SMALL_STATE(286)] = 7481,
+  [SMALL_STATE(287)] = 7496,
+  [SMALL_STATE(288)] = 7513,
+  [SMALL_STATE(289)] = 7525,
+  [SMALL_STATE(290)] = 7539,
+  [SMALL_STATE(291)] = 7551,
+  [SMALL_STATE(292)] = 7563,
+  [SMALL_STATE(293)] = 7581,
+  [SMALL_STATE(294)] = 7595,
+  [SMALL_STATE(295)] = 7613,
+  [SMALL_STATE(296)] = 7633,
+  [SMALL_STATE(297)] = 7649,
+  [SMALL_STATE(298)] = 7669,
+  [SMALL_STATE(299)] = 7689,
+  [SMALL_STATE(300)] = 7709,
+  [SMALL_STATE(301)] = 7727,
+  [SMALL_STATE(302)] = 7747,
+  [SMALL_STATE(303)] = 7767,
+  [SMALL_STATE(304)] = 7781,
+  [SMALL_STATE(305)] = 7799,
+  [SMALL_STATE(306)] = 7817,
+  [SMALL_STATE(307)] = 7837,
+  [SMALL_STATE(308)] = 7855,
+  [SMALL_STATE(309)] = 7869,
+  [SMALL_STATE(310)] = 7883,
+  [SMALL_STATE(311)] = 7898,
+  [SMALL_STATE(312)] = 7909,
+  [SMALL_STATE(313)] = 7924,
+  [SMALL_STATE(314)] = 7939,
+  [SMALL_STATE(315)] = 7950,
+  [SMALL_STATE(316)] = 7961,
+  [SMALL_STATE(317)] = 7976,
+  [SMALL_STATE(318)] = 7991,
+  [SMALL_STATE(319)] = 8006,
+  [SMALL_STATE(320)] = 8017,
+  [SMALL_STATE(321)] = 8032,
+  [SMALL_STATE(322)] = 8043,
+  [SMALL_STATE(323)] = 8058,
+  [SMALL_STATE(324)] = 8073,
+  [SMALL_STATE(325)] = 8088,
+  [SMALL_STATE(326)] = 8103,
+  [SMALL_STATE(327)] = 8114,
+  [SMALL_STATE(328)] = 8129,
+  [SMALL_STATE(329)] = 8140,
+  [SMALL_STATE(330)] = 8153,
+  [SMALL_STATE(331)] = 8168,
+  [SMALL_STATE(332)] = 8179,
+  [SMALL_STATE(333)] = 8190,
+  [SMALL_STATE(334)] = 8201,
+  [SMALL_STATE(335)] = 8212,
+  [SMALL_STATE(336)] = 8223,
+  [SMALL_STATE(337)] = 8234,
+  [SMALL_STATE(338)] = 8247,
+  [SMALL_STATE(339)] = 8262,
+  [SMALL_STATE(340)] = 8273,
+  [SMALL_STATE(341)] = 8286,
+  [SMALL_STATE(342)] = 8297,
+  [SMALL_STATE(343)] = 8310,
+  [SMALL_STATE(344)] = 8323,
+  [SMALL_STATE(345)] = 8338,
+  [SMALL_STATE(346)] = 8349,
+  [SMALL_STATE(347)] = 8362,
+  [SMALL_STATE(348)] = 8375,
+  [SMALL_STATE(349)] = 8390,
+  [SMALL_STATE(350)] = 8401,
+  [SMALL_STATE(351)] = 8416,
+  [SMALL_STATE(352)] = 8431,
+  [SMALL_STATE(353)] = 8446,
+  [SMALL_STATE(354)] = 8461,
+  [SMALL_STATE(355)] = 8472,
+  [SMALL_STATE(356)] = 8483,
+  [SMALL_STATE(357)] = 8494,
+  [SMALL_STATE(358)] = 8509,
+  [SMALL_STATE(359)] = 8524,
+  [SMALL_STATE(360)] = 8539,
+  [SMALL_STATE(361)] = 8554,
+  [SMALL_STATE(362)] = 8569,
+  [SMALL_STATE(363)] = 8584,
+  [SMALL_STATE(364)] = 8599,
+  [SMALL_STATE(365)] = 8610,
+  [SMALL_STATE(366)] = 8621,
+  [SMALL_STATE(367)] = 8632,
+  [SMALL_STATE(368)] = 8643,
+  [SMALL_STATE(369)] = 8658,
+  [SMALL_STATE(370)] = 8673,
+  [SMALL_STATE(371)] = 8688,
+  [SMALL_STATE(372)] = 8699,
+  [SMALL_STATE(373)] = 8710,
+  [SMALL_STATE(374)] = 8725,
+  [SMALL_STATE(375)] = 8740,
+  [SMALL_STATE(376)] = 8755,
+  [SMALL_STATE(377)] = 8766,
+  [SMALL_STATE(378)] = 8777,
+  [SMALL_STATE(379)] = 8788,
+  [SMALL_STATE(380)] = 8803,
+  [SMALL_STATE(381)] = 8818,
+  [SMALL_STATE(382)] = 8829,
+  [SMALL_STATE(383)] = 8844,
+  [SMALL_STATE(384)] = 8859,
+  [SMALL_STATE(385)] = 8874,
+  [SMALL_STATE(386)] = 8885,
+  [SMALL_STATE(387)] = 8896,
+  [SMALL_STATE(388)] = 8911,
+  [SMALL_STATE(389)] = 8926,
+  [SMALL_STATE(390)] = 8941,
+  [SMALL_STATE(391)] = 8956,
+  [SMALL_STATE(392)] = 8967,
+  [SMALL_STATE(393)] = 8984,
+  [SMALL_STATE(394)] = 8999,
+  [SMALL_STATE(395)] = 9010,
+  [SMALL_STATE(396)] = 9021,
+  [SMALL_STATE(397)] = 9032,
+  [SMALL_STATE(398)] = 9043,
+  [SMALL_STATE(399)] = 9060,
+  [SMALL_STATE(400)] = 9071,
+  [SMALL_STATE(401)] = 9082,
+  [SMALL_STATE(402)] = 9093,
+  [SMALL_STATE(403)] = 9108,
+  [SMALL_STATE(404)] = 9123,
+  [SMALL_STATE(405)] = 9138,
+  [SMALL_STATE(406)] = 9153,
+  [SMALL_STATE(407)] = 9164,
+  [SMALL_STATE(408)] = 9178,
+  [SMALL_STATE(409)] = 9192,
+  [SMALL_STATE(410)] = 9206,
+  [SMALL_STATE(411)] = 9216,
+  [SMALL_STATE(412)] = 9230,
+  [SMALL_STATE(413)] = 9244,
+  [SMALL_STATE(414)] = 9258,
+  [SMALL_STATE(415)] = 9272,
+  [SMALL_STATE(416)] = 9286,
+  [SMALL_STATE(417)] = 9296,
+  [SMALL_STATE(418)] = 9310,
+  [SMALL_STATE(419)] = 9324,
+  [SMALL_STATE(420)] = 9334,
+  [SMALL_STATE(421)] = 9344,
+  [SMALL_STATE(422)] = 9353,
+  [SMALL_STATE(423)] = 9364,
+  [SMALL_STATE(424)] = 9373,
+  [SMALL_STATE(425)] = 9384,
+  [SMALL_STATE(426)] = 9395,
+  [SMALL_STATE(427)] = 9406,
+  [SMALL_STATE(428)] = 9415,
+  [SMALL_STATE(429)] = 9426,
+  [SMALL_STATE(430)] = 9435,
+  [SMALL_STATE(431)] = 9446,
+  [SMALL_STATE(432)] = 9455,
+  [SMALL_STATE(433)] = 9466,
+  [SMALL_STATE(434)] = 9475,
+  [SMALL_STATE(435)] = 9486,
+  [SMALL_STATE(436)] = 9497,
+  [SMALL_STATE(437)] = 9506,
+  [SMALL_STATE(438)] = 9517,
+  [SMALL_STATE(439)] = 9528,
+  [SMALL_STATE(440)] = 9536,
+  [SMALL_STATE(441)] = 9544,
+  [SMALL_STATE(442)] = 9552,
+  [SMALL_STATE(443)] = 9560,
+  [SMALL_STATE(444)] = 9568,
+  [SMALL_STATE(445)] = 9576,
+  [SMALL_STATE(446)] = 9584,
+  [SMALL_STATE(447)] = 9592,
+  [SMALL_STATE(448)] = 9600,
+  [SMALL_STATE(449)] = 9608,
+  [SMALL_STATE(450)] = 9616,
+  [SMALL_STATE(451)] = 9624,
+  [SMALL_STATE(452)] = 9632,
+  [SMALL_STATE(453)] = 9640,
+  [SMALL_STATE(454)] = 9648,
+  [SMALL_STATE(455)] = 9656,
+  [SMALL_STATE(456)] = 9664,
+  [SMALL_STATE(457)] = 9672,
+  [SMALL_STATE(458)] = 9680,
+  [SMALL_STATE(459)] = 9688,
+  [SMALL_STATE(460)] = 9696,
+  [SMALL_STATE(461)] = 9704,
+  [SMALL_STATE(462)] = 9712,
+  [SMALL_STATE(463)] = 9720,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -18744,69 +19329,69 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
   [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(412),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
+  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
   [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
   [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [77] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [75] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
   [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [111] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [117] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [123] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [127] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [131] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [111] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [117] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [123] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [127] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [131] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
   [133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [135] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
   [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
@@ -18816,558 +19401,587 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
   [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [160] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
-  [163] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(24),
-  [166] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [171] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [175] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [181] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [185] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [187] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [190] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [193] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [198] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [202] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [210] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
-  [212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [222] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [224] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(277),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(372),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
-  [243] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(196),
-  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(250),
-  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(355),
-  [252] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(362),
-  [255] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(341),
-  [258] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(191),
-  [261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [197] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [211] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
+  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(257),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
+  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
+  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(231),
+  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(360),
+  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(363),
+  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(374),
+  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(189),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [254] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [258] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
+  [261] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
+  [264] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
   [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [269] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [275] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [279] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [303] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(277),
-  [306] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(346),
-  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(283),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(200),
-  [315] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(47),
-  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(202),
-  [321] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(222),
-  [324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [344] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
-  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(135),
-  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [356] = {.entry = {.count = 1, .reusable = false}}, SHIFT(383),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [362] = {.entry = {.count = 1, .reusable = false}}, SHIFT(57),
-  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(58),
-  [370] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
-  [373] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(58),
-  [376] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
-  [379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
-  [387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(64),
-  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(65),
-  [395] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(65),
-  [398] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(65),
-  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [404] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [420] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [422] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [432] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [436] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [448] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(291),
-  [453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [459] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [479] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
-  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
-  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
-  [507] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(313),
-  [512] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(194),
-  [515] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(326),
-  [518] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(235),
-  [521] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(328),
-  [524] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(290),
-  [527] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(88),
-  [530] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [534] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [536] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [538] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [552] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(361),
-  [555] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(205),
-  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(241),
-  [561] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(366),
-  [564] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [566] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [568] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [570] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(321),
-  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [585] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [592] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(108),
-  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [600] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [603] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(430),
-  [606] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [613] = {.entry = {.count = 1, .reusable = false}}, SHIFT(430),
-  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [617] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [625] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [631] = {.entry = {.count = 1, .reusable = false}}, SHIFT(108),
-  [633] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(116),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(118),
-  [642] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [644] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [646] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(119),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [660] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [662] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [668] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [672] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [674] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [682] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [684] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [692] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [699] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(308),
-  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [713] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [725] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [731] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [747] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(281),
-  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(343),
-  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [797] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
-  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(394),
-  [803] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
-  [806] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(285),
-  [809] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [811] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [813] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(417),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(398),
-  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [838] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [844] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [846] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [848] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
-  [851] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(366),
-  [854] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [860] = {.entry = {.count = 1, .reusable = false}}, SHIFT(40),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [864] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [868] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [872] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [878] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(7),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [883] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [891] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [893] = {.entry = {.count = 1, .reusable = false}}, SHIFT(212),
-  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [899] = {.entry = {.count = 1, .reusable = false}}, SHIFT(155),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [903] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [905] = {.entry = {.count = 1, .reusable = false}}, SHIFT(214),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [909] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
-  [911] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [913] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(214),
-  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(215),
-  [922] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(215),
-  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(159),
-  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [930] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [936] = {.entry = {.count = 1, .reusable = false}}, SHIFT(218),
-  [938] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(218),
-  [941] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(218),
-  [944] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [951] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [958] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [964] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [968] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(77),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1005] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1007] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1009] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(8),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1077] = {.entry = {.count = 1, .reusable = false}}, SHIFT(423),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1081] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(280),
-  [1084] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1095] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1145] = {.entry = {.count = 1, .reusable = false}}, SHIFT(101),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1273] = {.entry = {.count = 1, .reusable = false}}, SHIFT(356),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT(187),
-  [1281] = {.entry = {.count = 1, .reusable = false}}, SHIFT(436),
-  [1283] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [1337] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [275] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [279] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [297] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [343] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(257),
+  [346] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(351),
+  [349] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(300),
+  [352] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(207),
+  [355] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(55),
+  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(224),
+  [361] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(263),
+  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [374] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [377] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [380] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(82),
+  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [391] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [395] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(390),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(429),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(74),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [471] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
+  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
+  [476] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
+  [479] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(357),
+  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(358),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(359),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(264),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(387),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(388),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
+  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [533] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [537] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(329),
+  [557] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(215),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(350),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(244),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(361),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(303),
+  [572] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(94),
+  [575] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [591] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [599] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [601] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(375),
+  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(203),
+  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(249),
+  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(379),
+  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [627] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [631] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [634] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
+  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
+  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(390),
+  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
+  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(429),
+  [649] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [675] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(126),
+  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [680] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [682] = {.entry = {.count = 1, .reusable = false}}, SHIFT(439),
+  [684] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [686] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(125),
+  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [696] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [701] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
+  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [709] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [716] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
+  [726] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [728] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(132),
+  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [734] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [742] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [806] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(297),
+  [809] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(348),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [818] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [821] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
+  [824] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
+  [827] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
+  [830] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [870] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [874] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [884] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [887] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
+  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [896] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [900] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [902] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [915] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(436),
+  [918] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(414),
+  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [923] = {.entry = {.count = 1, .reusable = false}}, SHIFT(220),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [931] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [943] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [947] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [949] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
+  [957] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [959] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [963] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
+  [966] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [968] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
+  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [974] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
+  [977] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
+  [980] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [985] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
+  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [991] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
+  [993] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(223),
+  [996] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(223),
+  [999] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1004] = {.entry = {.count = 1, .reusable = false}}, SHIFT(157),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1061] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(89),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1166] = {.entry = {.count = 1, .reusable = false}}, SHIFT(438),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
+  [1175] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1222] = {.entry = {.count = 1, .reusable = false}}, SHIFT(117),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1322] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(371),
+  [1334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [1344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1350] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
+  [1352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
+  [1354] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [1360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [1366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [1386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1398] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
 };
 
 #ifdef __cplusplus

@@ -84,6 +84,9 @@ pub struct HtbClassParams {
     pub ccell_log: u8,
     pub rtab: [u32; 256],
     pub ctab: [u32; 256],
+    /// `overhead`, `mpu`, `linklayer`: in both rate specs and tables (not in the bucket
+    /// times, which tc computes from the bare sizes and the kernel keeps as sent).
+    pub framing: crate::model::Framing,
 }
 
 impl HtbClassParams {
@@ -103,8 +106,9 @@ impl HtbClassParams {
         };
         let buffer = size(class.burst, buffer, "htb burst")?;
         let cbuffer = size(class.cburst, cbuffer, "htb cburst")?;
-        let (rtab, cell_log) = psched.rate_table(rate32(rate_bytes), mtu);
-        let (ctab, ccell_log) = psched.rate_table(rate32(ceil_bytes), mtu);
+        let framing = class.framing;
+        let (rtab, cell_log) = psched.rate_table_framed(rate32(rate_bytes), mtu, &framing);
+        let (ctab, ccell_log) = psched.rate_table_framed(rate32(ceil_bytes), mtu, &framing);
         // Unlike tbf, htb computes the bucket times with the 64-bit rates.
         let buffer_ticks = psched.xmittime(rate_bytes, buffer);
         if buffer_ticks == u32::MAX {
@@ -121,14 +125,15 @@ impl HtbClassParams {
             ccell_log,
             rtab,
             ctab,
+            framing,
         })
     }
 
     /// The payload of TCA_OPTIONS, in tc's order: RATE64, CEIL64, PARMS, RTAB, CTAB.
     pub fn options(&self) -> Vec<u8> {
         let mut parms = Vec::with_capacity(HTB_OPT_LEN);
-        RateSpec::ethernet(rate32(self.rate_bytes), self.cell_log).write(&mut parms);
-        RateSpec::ethernet(rate32(self.ceil_bytes), self.ccell_log).write(&mut parms);
+        RateSpec::framed(rate32(self.rate_bytes), self.cell_log, &self.framing).write(&mut parms);
+        RateSpec::framed(rate32(self.ceil_bytes), self.ccell_log, &self.framing).write(&mut parms);
         // buffer, cbuffer, quantum (0: from r2q), level (set by the kernel), prio
         for v in [self.buffer_ticks, self.cbuffer_ticks, self.quantum, 0, self.prio] {
             parms.extend_from_slice(&v.to_ne_bytes());
@@ -157,6 +162,8 @@ pub struct HtbClassState {
     pub buffer_ticks: u32,
     pub cbuffer_ticks: u32,
     pub quantum: u32,
+    /// The rate spec's overhead, mpu and link layer (tc gives the ceil's the same).
+    pub framing: crate::model::Framing,
 }
 
 /// tc's default burst and cburst for a class: one timer tick of the rate (ceil) plus
@@ -186,6 +193,7 @@ impl HtbClassState {
             buffer_ticks: wire::u32_at(parms, 2 * wire::RATE_SPEC_LEN).expect("length checked"),
             cbuffer_ticks: wire::u32_at(parms, 2 * wire::RATE_SPEC_LEN + 4).expect("length checked"),
             quantum: wire::u32_at(parms, 2 * wire::RATE_SPEC_LEN + 8).expect("length checked"),
+            framing: rate.framing(),
         })
     }
 
@@ -203,6 +211,7 @@ impl HtbClassState {
                 0 => default_quantum(params.rate_bytes, HTB_RATE2QUANTUM),
                 q => q,
             },
+            framing: params.framing,
         }
     }
 
@@ -228,6 +237,7 @@ impl HtbClassState {
             cburst: burst(self.ceil_bytes, self.cbuffer_ticks, cbuffer),
             quantum: (self.quantum != 0 && self.quantum != default_q).then_some(self.quantum),
             mtu: None,
+            framing: self.framing,
         }
     }
 }

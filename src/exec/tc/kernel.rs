@@ -37,8 +37,14 @@ impl RateCfg {
     }
 
     /// `psched_l2t_ns` for Ethernet, no overhead/mpu: the time `len` bytes take.
+    #[cfg(test)]
     pub fn l2t_ns(&self, len: u32) -> u64 {
         (len as u64 * self.mult as u64) >> self.shift
+    }
+
+    /// `psched_l2t_ns` with the rate spec's overhead, mpu and link layer.
+    pub fn l2t_framed_ns(&self, len: u32, framing: &crate::model::Framing) -> u64 {
+        (framing.wire_len(len as u64) * self.mult as u64) >> self.shift
     }
 }
 

@@ -16,6 +16,16 @@ const TCA_NETEM_RATE: u16 = 6;
 const TCA_NETEM_LATENCY64: u16 = 10;
 const TCA_NETEM_JITTER64: u16 = 11;
 const TCA_NETEM_RATE64: u16 = 8;
+const TCA_NETEM_SLOT: u16 = 12;
+const TCA_NETEM_LOSS: u16 = 5;
+/// Inside TCA_NETEM_LOSS: `struct tc_netem_gimodel` (p13, p31, p32, p14, p23) and
+/// `struct tc_netem_gemodel` (p, r, h, k1), probabilities scaled to `u32::MAX`.
+const NETEM_LOSS_GI: u16 = 1;
+const NETEM_LOSS_GE: u16 = 2;
+const NLA_F_NESTED: u16 = 0x8000;
+/// `struct tc_netem_slot`: min_delay, max_delay (s64 ns), max_packets, max_bytes (s32),
+/// dist_delay, dist_jitter (s64 ns, for `slot distribution`, which netscript leaves out).
+const NETEM_SLOT_LEN: usize = 40;
 
 /// `struct tc_netem_qopt`: latency, limit, loss, gap, duplicate, jitter.
 const NETEM_QOPT_LEN: usize = 24;
@@ -44,6 +54,41 @@ pub struct NetemParams {
     pub gap: u32,
     /// `corrupt P` (TCA_NETEM_CORRUPT).
     pub corrupt: Option<u32>,
+    /// `slot MIN MAX [packets N] [bytes N]` (TCA_NETEM_SLOT): min and max in ns, the
+    /// limits 0 for none. All zero: no slot (what a change that drops one sends).
+    pub slot: Option<(u64, u64, u32, u32)>,
+    /// `loss state|gemodel`: NETEM_LOSS_GI (`true`) or NETEM_LOSS_GE, its fields in the
+    /// struct's order.
+    pub loss_model: Option<(bool, Vec<u32>)>,
+}
+
+/// tc's `set_percent`: `rint(fraction × UINT32_MAX)`.
+fn fraction_to_u32(f: f64) -> u32 {
+    (f * MAX_PERCENT_VALUE).round_ties_even() as u32
+}
+
+/// The fields q_netem.c sends for a loss model, its defaults computed as it does.
+fn loss_model_fields(model: &crate::model::LossModel) -> Result<(bool, Vec<u32>), TcError> {
+    use crate::model::LossModel;
+    let pct = |p: Option<Percent>| p.map(percent_to_u32).transpose();
+    Ok(match model {
+        LossModel::State { p13, rest: [p31, p32, p23, p14] } => {
+            let first = p13.0 / 100.0;
+            let p31 = pct(*p31)?.unwrap_or(fraction_to_u32(1.0 - first));
+            let p32 = pct(*p32)?.unwrap_or(0);
+            let p23 = pct(*p23)?.unwrap_or(fraction_to_u32(1.0));
+            let p14 = pct(*p14)?.unwrap_or(0);
+            (true, vec![percent_to_u32(*p13)?, p31, p32, p14, p23])
+        }
+        LossModel::Gemodel { p, rest: [r, one_minus_h, k1] } => {
+            let first = p.0 / 100.0;
+            let r = pct(*r)?.unwrap_or(fraction_to_u32(1.0 - first));
+            // The word is 1-h; the kernel takes h. Its default is an h of 0.
+            let h = pct(*one_minus_h)?.map(|v| u32::MAX - v).unwrap_or(0);
+            let k1 = pct(*k1)?.unwrap_or(0);
+            (false, vec![percent_to_u32(*p)?, r, h, k1])
+        }
+    })
 }
 
 impl NetemParams {
@@ -69,11 +114,14 @@ impl NetemParams {
                 _ => 0,
             },
             corrupt: netem.corrupt.map(percent_to_u32).transpose()?,
+            slot: netem.slot.map(|s| (s.min.0, s.max.0, s.packets.unwrap_or(0), s.bytes.unwrap_or(0))),
+            loss_model: netem.loss_model.as_ref().map(loss_model_fields).transpose()?,
         })
     }
 
     /// The payload of TCA_OPTIONS: the struct, then (q_netem.c's order) TCA_NETEM_REORDER,
-    /// TCA_NETEM_CORRUPT, TCA_NETEM_RATE64 and TCA_NETEM_RATE, each when given.
+    /// TCA_NETEM_CORRUPT, TCA_NETEM_SLOT, TCA_NETEM_LOSS (nested), TCA_NETEM_RATE64 and
+    /// TCA_NETEM_RATE, each when given.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
         for v in [
@@ -92,6 +140,19 @@ impl NetemParams {
             if let Some(p) = probability {
                 nlas.push(nla(kind, [p.to_ne_bytes(), 0u32.to_ne_bytes()].concat()));
             }
+        }
+        if let Some((min, max, packets, bytes)) = self.slot {
+            let mut slot = Vec::with_capacity(NETEM_SLOT_LEN);
+            for v in [min.to_ne_bytes().to_vec(), max.to_ne_bytes().to_vec(), packets.to_ne_bytes().to_vec(), bytes.to_ne_bytes().to_vec()] {
+                slot.extend_from_slice(&v);
+            }
+            slot.resize(NETEM_SLOT_LEN, 0); // no slot distribution
+            nlas.push(nla(TCA_NETEM_SLOT, slot));
+        }
+        if let Some((gi, fields)) = &self.loss_model {
+            let inner = fields.iter().flat_map(|v| v.to_ne_bytes()).collect();
+            let kind = if *gi { NETEM_LOSS_GI } else { NETEM_LOSS_GE };
+            nlas.push(nla(TCA_NETEM_LOSS | NLA_F_NESTED, nlas_bytes(&[nla(kind, inner)])));
         }
         if let Some(rate_bytes) = self.rate_bytes {
             if rate_bytes >= 1 << 32 {
@@ -127,7 +188,7 @@ fn percent_to_u32(p: Percent) -> Result<u32, TcError> {
 }
 
 /// What a dump of netem reports, in the kernel's units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetemState {
     pub latency_ns: u64,
     pub jitter_ns: u64,
@@ -139,6 +200,21 @@ pub struct NetemState {
     /// The kernel always dumps TCA_NETEM_REORDER and TCA_NETEM_CORRUPT.
     pub reorder: u32,
     pub corrupt: u32,
+    /// The slot as dumped (only when its min or max is not 0): min, max, packets, bytes
+    /// (0: no limit).
+    pub slot: Option<(u64, u64, u32, u32)>,
+    /// The loss model, as [`NetemParams::loss_model`] (none: random loss).
+    pub loss_model: Option<(bool, Vec<u32>)>,
+}
+
+/// A dumped TCA_NETEM_LOSS: its one model.
+fn parse_loss_model(nlas: &[(u16, Vec<u8>)]) -> Option<(bool, Vec<u32>)> {
+    let payload = &nlas.iter().find(|(kind, _)| kind & !NLA_F_NESTED == TCA_NETEM_LOSS)?.1;
+    let inner = wire::parse_nlas(payload).ok()?;
+    let (kind, value) = inner.iter().find(|(k, _)| *k == NETEM_LOSS_GI || *k == NETEM_LOSS_GE)?;
+    let count = if *kind == NETEM_LOSS_GI { 5 } else { 4 };
+    let fields = (0..count).map(|i| wire::u32_at(value, 4 * i)).collect::<Option<Vec<u32>>>()?;
+    Some((*kind == NETEM_LOSS_GI, fields))
 }
 
 impl NetemState {
@@ -166,6 +242,11 @@ impl NetemState {
             duplicate: field(4),
             reorder: wire::find(&nlas, TCA_NETEM_REORDER).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
             corrupt: wire::find(&nlas, TCA_NETEM_CORRUPT).and_then(|v| wire::u32_at(v, 0)).unwrap_or(0),
+            slot: wire::find(&nlas, TCA_NETEM_SLOT).filter(|v| v.len() >= 24).map(|v| {
+                let (min, max) = (wire::u64_at(v, 0).expect("length checked"), wire::u64_at(v, 8).expect("length checked"));
+                (min, max, wire::u32_at(v, 16).expect("length checked"), wire::u32_at(v, 20).expect("length checked"))
+            }),
+            loss_model: parse_loss_model(&nlas),
         })
     }
 
@@ -182,6 +263,13 @@ impl NetemState {
             // netem_change: a gap alone means reorder ~0; a sent probability replaces it.
             reorder: params.reorder.unwrap_or(if params.gap != 0 { u32::MAX } else { 0 }),
             corrupt: params.corrupt.unwrap_or(0),
+            // get_slot: kept as sent (no limit, 0, dumped as 0); dumped only when the min
+            // or the max is not 0. Without TCA_NETEM_SLOT a change keeps the old slot:
+            // the planner sends a zero one to drop it (plan::planner::netem_change).
+            slot: params.slot.filter(|(min, max, _, _)| min | max != 0),
+            // get_loss_clg keeps the fields as sent; without TCA_NETEM_LOSS a change
+            // goes back to random loss.
+            loss_model: params.loss_model.clone(),
         }
     }
 
@@ -201,6 +289,22 @@ impl NetemState {
             reorder: (self.reorder != 0).then(|| Percent(self.reorder as f64 * 100.0 / MAX_PERCENT_VALUE)),
             // tc's gap 1 for a reorder without one reads as none.
             gap: (self.reorder != 0 && self.gap > 1).then_some(self.gap),
+            slot: self.slot.map(|(min, max, packets, bytes)| crate::model::NetemSlot {
+                min: Duration(min),
+                max: Duration(max),
+                packets: (packets != 0).then_some(packets),
+                bytes: (bytes != 0).then_some(bytes),
+            }),
+            loss_model: self.loss_model.as_ref().map(|(gi, f)| {
+                let pct = |v: u32| Percent(v as f64 * 100.0 / MAX_PERCENT_VALUE);
+                if *gi {
+                    // The struct holds p13, p31, p32, p14, p23; tc's words go p13 p31 p32 p23 p14.
+                    crate::model::LossModel::State { p13: pct(f[0]), rest: [Some(pct(f[1])), Some(pct(f[2])), Some(pct(f[4])), Some(pct(f[3]))] }
+                } else {
+                    // The third word is 1-h.
+                    crate::model::LossModel::Gemodel { p: pct(f[0]), rest: [Some(pct(f[1])), Some(pct(u32::MAX - f[2])), Some(pct(f[3]))] }
+                }
+            }),
         }
     }
 }

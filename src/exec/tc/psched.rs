@@ -127,6 +127,14 @@ impl Psched {
     /// `rate_bytes` is the 32-bit rate of the `tc_ratespec` (capped at `u32::MAX`), which is
     /// what tc builds the table from even when a 64-bit rate is sent beside it.
     pub fn rate_table(&self, rate_bytes: u32, mtu: u32) -> ([u32; 256], u8) {
+        self.rate_table_framed(rate_bytes, mtu, &crate::model::Framing::default())
+    }
+
+    /// `tc_calc_rtable` with `mpu` and `linklayer` (`tc_adjust_size`: each size at least
+    /// the mpu, then in whole ATM cells with `linklayer atm`). The overhead is not in the
+    /// table: the kernel adds it (and tc sends it in the rate spec).
+    pub fn rate_table_framed(&self, rate_bytes: u32, mtu: u32, framing: &crate::model::Framing) -> ([u32; 256], u8) {
+        let adjust = crate::model::Framing { overhead: 0, ..*framing };
         let mtu = if mtu == 0 { 2047 } else { mtu };
         let mut cell_log = 0u8;
         while (mtu >> cell_log) > 255 {
@@ -134,7 +142,7 @@ impl Psched {
         }
         let mut table = [0u32; 256];
         for (i, slot) in table.iter_mut().enumerate() {
-            let size = ((i as u32) + 1) << cell_log;
+            let size = adjust.wire_len((((i as u32) + 1) << cell_log) as u64) as u32;
             *slot = self.xmittime(rate_bytes as u64, size);
         }
         (table, cell_log)

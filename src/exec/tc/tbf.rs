@@ -37,6 +37,8 @@ pub struct TbfParams {
     pub mtu_ticks: u32,
     pub pcell_log: u8,
     pub ptab: [u32; 256],
+    /// `overhead`, `mpu`, `linklayer`: in both rate specs and tables.
+    pub framing: crate::model::Framing,
 }
 
 impl TbfParams {
@@ -82,11 +84,12 @@ impl TbfParams {
         // The table and the bucket time use the 32-bit rate, even above 4 GB/s; the
         // kernel recomputes both from TCA_TBF_RATE64/TCA_TBF_BURST anyway. tc builds the
         // rate table for packets up to `mtu` (2047 bytes when not given).
-        let (rtab, cell_log) = psched.rate_table(rate, mtu);
+        let framing = tbf.framing;
+        let (rtab, cell_log) = psched.rate_table_framed(rate, mtu, &framing);
         let buffer_ticks = psched.xmittime(rate as u64, burst);
         let (ptab, pcell_log, mtu_ticks) = if peak_bytes != 0 {
             let prate = rate32(peak_bytes);
-            let (ptab, pcell_log) = psched.rate_table(prate, mtu);
+            let (ptab, pcell_log) = psched.rate_table_framed(prate, mtu, &framing);
             (ptab, pcell_log, psched.xmittime(prate as u64, mtu))
         } else {
             ([0; 256], 0, 0)
@@ -103,15 +106,16 @@ impl TbfParams {
             mtu_ticks,
             pcell_log,
             ptab,
+            framing,
         })
     }
 
     /// The payload of TCA_OPTIONS, attribute for attribute as tc orders them.
     pub fn options(&self) -> Vec<u8> {
         let mut parms = Vec::with_capacity(TBF_QOPT_LEN);
-        RateSpec::ethernet(rate32(self.rate_bytes), self.cell_log).write(&mut parms);
+        RateSpec::framed(rate32(self.rate_bytes), self.cell_log, &self.framing).write(&mut parms);
         if self.peak_bytes != 0 {
-            RateSpec::ethernet(rate32(self.peak_bytes), self.pcell_log).write(&mut parms);
+            RateSpec::framed(rate32(self.peak_bytes), self.pcell_log, &self.framing).write(&mut parms);
         } else {
             RateSpec::default().write(&mut parms); // no peakrate
         }
@@ -147,6 +151,8 @@ pub struct TbfState {
     pub peak_rate_bytes: u64,
     /// The peak bucket as transmit time at the peak rate, in ticks (0 without a peak).
     pub mtu_ticks: u64,
+    /// The rate spec's overhead, mpu and link layer (the kernel keeps and dumps them).
+    pub framing: crate::model::Framing,
 }
 
 impl TbfState {
@@ -173,24 +179,28 @@ impl TbfState {
             buffer_ticks: wire::u32_at(parms, at + 4).expect("length checked") as u64,
             peak_rate_bytes,
             mtu_ticks: wire::u32_at(parms, at + 8).expect("length checked") as u64,
+            framing: rate.framing(),
         })
     }
 
     /// What the kernel will report after being sent `params` (sch_tbf.c `tbf_change`):
     /// it recomputes the bucket time from TCA_TBF_BURST with its own reciprocal of the
-    /// rate, keeps it in ns, and dumps it in 64 ns ticks.
+    /// rate (and the packet's framing: overhead, mpu, ATM cells), keeps it in ns, and
+    /// dumps it in 64 ns ticks.
     pub fn predict(params: &TbfParams) -> TbfState {
         let cfg = RateCfg::new(params.rate_bytes);
+        let framing = &params.framing;
         TbfState {
             rate_bytes: params.rate_bytes,
             limit: params.limit,
-            buffer_ticks: kernel::ns2ticks(cfg.l2t_ns(params.burst).min(u32::MAX as u64)),
+            buffer_ticks: kernel::ns2ticks(cfg.l2t_framed_ns(params.burst, framing).min(u32::MAX as u64)),
             peak_rate_bytes: params.peak_bytes,
             // With TCA_TBF_PBURST the kernel recomputes the peak bucket's time from it.
             mtu_ticks: match params.peak_bytes {
                 0 => 0,
-                peak => kernel::ns2ticks(RateCfg::new(peak).l2t_ns(params.mtu).min(u32::MAX as u64)),
+                peak => kernel::ns2ticks(RateCfg::new(peak).l2t_framed_ns(params.mtu, framing).min(u32::MAX as u64)),
             },
+            framing: *framing,
         }
     }
 
@@ -206,13 +216,21 @@ impl TbfState {
     /// - with a peak rate, the limit is given as it is (which of the two buckets bounded a
     ///   latency is not in the dump), and the mtu is decoded like the burst, at the peak
     ///   rate.
+    /// - with `overhead`/`mpu`/`linklayer`, the bucket times hold the packets' framed size
+    ///   (`psched_l2t_ns`): the burst and mtu are the largest sizes framed as that
+    ///   ([`crate::model::Framing::payload_len`]: exact for an overhead; under ATM a
+    ///   whole number of cells' payload, so `burst 1500b` reads as 1536b, which gives the
+    ///   same state). Under ATM the limit is given as it is, since a latency computed
+    ///   from the rounded burst would not give the same limit back; so is a limit below
+    ///   the burst, which no latency gives.
     pub fn to_tbf(&self) -> Tbf {
         let rate = self.rate_bytes.max(1) as u128;
         let ns = kernel::ticks2ns(self.buffer_ticks) as u128;
-        let burst = (ns * rate).div_ceil(1_000_000_000) as u64;
+        let framing = self.framing;
+        let burst = framing.payload_len((ns * rate).div_ceil(1_000_000_000) as u64);
         if self.peak_rate_bytes != 0 {
             let peak = self.peak_rate_bytes as u128;
-            let mtu = (kernel::ticks2ns(self.mtu_ticks) as u128 * peak).div_ceil(1_000_000_000) as u64;
+            let mtu = framing.payload_len((kernel::ticks2ns(self.mtu_ticks) as u128 * peak).div_ceil(1_000_000_000) as u64);
             return Tbf {
                 rate: Rate(self.rate_bytes * 8),
                 burst: Size(burst),
@@ -220,10 +238,21 @@ impl TbfState {
                 limit: Some(Size(self.limit as u64)),
                 peakrate: Some(Rate(self.peak_rate_bytes * 8)),
                 mtu: Some(Size(mtu)),
+                framing,
+            };
+        }
+        // A limit below the burst (tc-testing's `limit 1000 burst 1500`) is no latency:
+        // read as one, it would come back as a limit of the burst.
+        if framing.linklayer == crate::model::LinkLayer::Atm || (self.limit as u64) < burst {
+            return Tbf {
+                latency: Duration(0),
+                limit: Some(Size(self.limit as u64)),
+                framing,
+                ..Tbf::new(Rate(self.rate_bytes * 8), Size(burst), Duration(0))
             };
         }
         let queued = (self.limit as u64).saturating_sub(burst) as u128;
         let latency_us = (queued * 1_000_000).div_ceil(rate) as u64;
-        Tbf::new(Rate(self.rate_bytes * 8), Size(burst), Duration(latency_us * 1_000))
+        Tbf { framing, ..Tbf::new(Rate(self.rate_bytes * 8), Size(burst), Duration(latency_us * 1_000)) }
     }
 }

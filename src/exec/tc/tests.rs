@@ -30,6 +30,7 @@ fn tbf(rate: u64, burst: u64, latency_us: u64) -> Tbf {
         limit: None,
         peakrate: None,
         mtu: None,
+        framing: Default::default(),
     }
 }
 
@@ -160,6 +161,7 @@ fn classes_round_trip() {
                 cburst: None,
                 quantum: None,
                 mtu: None,
+        framing: Default::default(),
             },
             TcHandle::ROOT,
         ),
@@ -174,6 +176,7 @@ fn classes_round_trip() {
                 cburst: None,
                 quantum: None,
                 mtu: None,
+        framing: Default::default(),
             },
             handle(1, 1),
         ),
@@ -199,6 +202,7 @@ fn classes_round_trip() {
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     };
     let observed = ClassSpec {
         prio: Some(7),
@@ -345,6 +349,7 @@ fn refusals() {
         cburst: None,
         quantum: None,
         mtu: None,
+        framing: Default::default(),
     };
     assert!(class_message(3, &big_minor, &P).is_err());
     let loss = QdiscSpec::Netem(netem(0, None, Some(101.0), None));
@@ -376,4 +381,68 @@ fn netem_finer_options_round_trip() {
     let zero = Netem { corrupt: Some(Percent(0.0)), ..netem(10_000, None, None, None) };
     assert_eq!(round_trip(&QdiscSpec::Netem(zero)), QdiscSpec::Netem(netem(10_000, None, None, None)));
     assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(Netem { corrupt: Some(Percent(0.5)), ..netem(10_000, None, None, None) }), &P));
+}
+
+/// A limit below the burst (tc-testing 6430: `limit 1000 burst 1500`) reads back as that
+/// limit: read as a latency (0) it came back as a limit of the burst, so a rollback or an
+/// export that sent the decoding made another qdisc.
+#[test]
+fn a_limit_below_the_burst_reads_back_as_the_limit() {
+    let small = Tbf { latency: Duration(0), limit: Some(Size(1000)), ..tbf(10_000, 1500, 0) };
+    assert_eq!(round_trip(&QdiscSpec::Tbf(small.clone())), QdiscSpec::Tbf(small));
+}
+
+/// Framing round trips through what the kernel keeps (it recomputes the bucket times
+/// with the framing; the request carries tc's bare ones): an overhead reads back exactly,
+/// ATM in whole cells' payload (1500 bytes are 32 cells, which hold 1536), which makes
+/// the same state.
+#[test]
+fn framed_tbf_round_trips_up_to_whole_cells() {
+    use crate::model::{Framing, LinkLayer};
+    let kept = |t: &Tbf| TbfState::predict(&TbfParams::new(t, &P).unwrap()).to_tbf();
+    let overhead = Tbf { framing: Framing { overhead: 300, mpu: 64, ..Framing::default() }, ..tbf(20_000, 1500, 0) };
+    let overhead = Tbf { latency: Duration(0), limit: Some(Size(1000)), ..overhead };
+    assert_eq!(kept(&overhead), overhead);
+    let atm = Tbf { framing: Framing { linklayer: LinkLayer::Atm, ..Framing::default() }, ..tbf(20_000, 1500, 70_000) };
+    let back = kept(&atm);
+    assert_eq!((back.burst, back.framing), (Size(1536), atm.framing));
+    assert!(equivalent(&QdiscSpec::Tbf(atm), &QdiscSpec::Tbf(back.clone()), &P));
+    assert_eq!(kept(&back), back);
+}
+
+/// A slot reads back as sent; a zero one (what a change that drops the slot sends) is
+/// none, as the kernel dumps none.
+#[test]
+fn netem_slot_round_trips() {
+    use crate::model::NetemSlot;
+    let slot = NetemSlot { min: Duration(800_000), max: Duration(1_000_000), packets: Some(32), bytes: Some(65_536) };
+    let with = Netem { slot: Some(slot), ..netem(10_000, None, None, None) };
+    let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
+    assert_eq!(kept(&with), with);
+    assert_eq!(round_trip(&QdiscSpec::Netem(with.clone())), QdiscSpec::Netem(with.clone()));
+    let zero = Netem { slot: Some(NetemSlot { min: Duration(0), max: Duration(0), packets: None, bytes: None }), ..netem(10_000, None, None, None) };
+    assert_eq!(kept(&zero).slot, None);
+    assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(with), &P));
+}
+
+/// Loss models read back with every parameter explicit, which gives the same request:
+/// a re-run is up to date, and one without the model is not.
+#[test]
+fn netem_loss_models_round_trip() {
+    use crate::model::LossModel;
+    for model in [
+        LossModel::State { p13: Percent(1.0), rest: [None; 4] },
+        LossModel::State { p13: Percent(1.0), rest: [Some(Percent(20.0)), Some(Percent(3.0)), Some(Percent(40.0)), Some(Percent(5.0))] },
+        LossModel::Gemodel { p: Percent(1.0), rest: [None; 3] },
+        LossModel::Gemodel { p: Percent(1.0), rest: [Some(Percent(10.0)), Some(Percent(70.0)), Some(Percent(0.1))] },
+    ] {
+        let with = Netem { loss_model: Some(model), ..netem(10_000, None, None, None) };
+        let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
+        let back = kept(&with);
+        assert!(back.loss_model.is_some(), "{model:?}");
+        assert_eq!(kept(&back), back, "{model:?}");
+        assert_eq!(NetemParams::new(&back, &P).unwrap(), NetemParams::new(&with, &P).unwrap(), "{model:?}");
+        assert!(equivalent(&QdiscSpec::Netem(with.clone()), &QdiscSpec::Netem(back.clone()), &P));
+        assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(back), &P));
+    }
 }

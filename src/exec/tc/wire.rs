@@ -39,6 +39,24 @@ impl RateSpec {
             rate,
         }
     }
+    /// What tc leaves in the spec with `overhead`, `mpu` and `linklayer` (q_tbf.c, q_htb.c
+    /// set the first two, `tc_calc_rtable` the link layer).
+    pub fn framed(rate: u32, cell_log: u8, framing: &crate::model::Framing) -> RateSpec {
+        RateSpec {
+            linklayer: framing.linklayer.code(),
+            overhead: framing.overhead,
+            mpu: framing.mpu,
+            ..RateSpec::ethernet(rate, cell_log)
+        }
+    }
+    /// The framing a dumped spec carries.
+    pub fn framing(&self) -> crate::model::Framing {
+        crate::model::Framing {
+            overhead: self.overhead,
+            mpu: self.mpu,
+            linklayer: crate::model::LinkLayer::from_code(self.linklayer),
+        }
+    }
     pub fn write(&self, out: &mut Vec<u8>) {
         out.push(self.cell_log);
         out.push(self.linklayer);

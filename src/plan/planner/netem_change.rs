@@ -19,6 +19,10 @@ pub fn sent_netem(wanted: &Netem, observed: Option<&QdiscSpec>) -> Netem {
         if old.corrupt.is_some() && sent.corrupt.is_none() {
             sent.corrupt = Some(Percent(0.0));
         }
+        // Without TCA_NETEM_SLOT the kernel keeps the old slot; a zero one clears it.
+        if old.slot.is_some() && sent.slot.is_none() {
+            sent.slot = Some(crate::model::NetemSlot { min: crate::units::Duration(0), max: crate::units::Duration(0), packets: None, bytes: None });
+        }
     }
     sent
 }

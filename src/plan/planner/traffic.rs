@@ -274,6 +274,7 @@ pub fn class_spec(class: &HtbClass) -> ClassSpec {
         cburst: class.cburst,
         quantum: class.quantum,
         mtu: class.mtu,
+        framing: class.framing,
     }
 }
 

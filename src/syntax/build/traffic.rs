@@ -18,6 +18,7 @@ impl Builder<'_> {
                         Rule::limit_opt => ShapeOpt::Limit(Spanned::new(self.size_value(value), span)),
                         Rule::peakrate_opt => ShapeOpt::Peakrate(Spanned::new(self.rate_value(value), span)),
                         Rule::tc_mtu_opt => ShapeOpt::Mtu(Spanned::new(self.size_value(value), span)),
+                        Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ShapeOpt::Framing(self.framing_opt(rule, span, value)),
                         _ => ShapeOpt::Latency(Spanned::new(self.duration_value(value), span)),
                     });
                 }
@@ -25,6 +26,21 @@ impl Builder<'_> {
             }
         }
         StmtKind::Shape { ingress, rate: rate.expect("grammar requires a rate"), opts }
+    }
+
+    /// `overhead N`, `mpu SIZE`, `linklayer ethernet|atm` (of `shape` and `class`).
+    fn framing_opt(&mut self, rule: Rule, span: Span, value: P<'_>) -> FramingOpt {
+        match rule {
+            Rule::overhead_opt => FramingOpt::Overhead(Spanned::new(self.int_value(value), span)),
+            Rule::mpu_opt => FramingOpt::Mpu(Spanned::new(self.size_value(value), span)),
+            _ => {
+                let layer = match first(value.clone()).as_rule() {
+                    Rule::kw_atm => crate::model::LinkLayer::Atm,
+                    _ => crate::model::LinkLayer::Ethernet,
+                };
+                FramingOpt::Linklayer(Spanned::new(layer, span))
+            }
+        }
     }
 
     pub(super) fn htb_stmt(&mut self, pair: P<'_>) -> StmtKind {
@@ -64,6 +80,7 @@ impl Builder<'_> {
                 Rule::cburst_opt => ClassOpt::Cburst(Spanned::new(self.size_value(value), span)),
                 Rule::quantum_opt => ClassOpt::Quantum(Spanned::new(self.size_value(value), span)),
                 Rule::tc_mtu_opt => ClassOpt::Mtu(Spanned::new(self.size_value(value), span)),
+                Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ClassOpt::Framing(self.framing_opt(rule, span, value)),
                 _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
             });
         }
@@ -100,10 +117,23 @@ impl Builder<'_> {
     }
 
     pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
+        if first(pair.clone()).as_rule() == Rule::slot_opt {
+            return self.slot_opt(first(pair));
+        }
         let (rule, span, value) = self.option(pair);
         match rule {
             Rule::delay_opt => NetemOpt::Delay(Spanned::new(self.duration_value(value), span)),
             Rule::jitter_opt => NetemOpt::Jitter(Spanned::new(self.duration_value(value), span)),
+            Rule::loss_opt if value.as_rule() != Rule::percent_value => {
+                let gemodel = value.as_rule() == Rule::loss_gemodel;
+                let values = args(value)
+                    .map(|p| {
+                        let s = self.span(&p);
+                        Spanned::new(self.percent_value(p), s)
+                    })
+                    .collect();
+                NetemOpt::LossModel(Spanned::new(LossModelAst { gemodel, values }, span))
+            }
             Rule::loss_opt => NetemOpt::Loss(Spanned::new(self.percent_value(value), span)),
             Rule::netem_limit_opt => NetemOpt::Limit(Spanned::new(self.int_value(value), span)),
             Rule::duplicate_opt => NetemOpt::Duplicate(Spanned::new(self.percent_value(value), span)),
@@ -112,6 +142,33 @@ impl Builder<'_> {
             Rule::gap_opt => NetemOpt::Gap(Spanned::new(self.int_value(value), span)),
             _ => NetemOpt::Rate(Spanned::new(self.rate_value(value), span)),
         }
+    }
+
+    /// `slot MIN [MAX] [packets N] [bytes SIZE]`: the limits may come in any order (each
+    /// is kept as often as given, so that the checker can name a repeat).
+    fn slot_opt(&mut self, pair: P<'_>) -> NetemOpt {
+        let span = self.span(&pair);
+        let mut times = Vec::new();
+        let (mut packets, mut bytes) = (Vec::new(), Vec::new());
+        for p in args(pair) {
+            match p.as_rule() {
+                Rule::duration_value => {
+                    let s = self.span(&p);
+                    times.push(Spanned::new(self.duration_value(p), s));
+                }
+                Rule::slot_packets => {
+                    let s = self.span(&p);
+                    packets.push(Spanned::new(self.int_value(args(p).next().expect("a count")), s));
+                }
+                _ => {
+                    let s = self.span(&p);
+                    bytes.push(Spanned::new(self.size_value(args(p).next().expect("a size")), s));
+                }
+            }
+        }
+        let mut times = times.into_iter();
+        let min = times.next().expect("grammar requires a min");
+        NetemOpt::Slot(Spanned::new(SlotAst { min, max: times.next(), packets, bytes }, span))
     }
 
     pub(super) fn class_id(&mut self, pair: P<'_>) -> ClassId {
