@@ -1,6 +1,6 @@
 //! The rule compiler (issue 17) against a plain Rust interpreter of the same rules, on
-//! real packets in the kernel: random rule lists and random frames (Ethernet + IPv4/IPv6
-//! + TCP/UDP/ICMP, random addresses and ports, some truncated, fragmented, VLAN-tagged,
+//! real packets in the kernel: random rule lists and random frames (Ethernet, IPv4/IPv6,
+//! TCP/UDP/ICMP, random addresses and ports, some truncated, fragmented, VLAN-tagged,
 //! ARP or with a bad IHL), each rule list compiled for tc and for XDP, loaded (the
 //! verifier must accept every program), each frame run with `BPF_PROG_TEST_RUN`; the
 //! verdict, and for tc `skb->mark` and `skb->priority`, must be the interpreter's, and so
@@ -220,7 +220,10 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
-fn case() -> impl Strategy<Value = (Vec<FwRule>, Vec<FwRule>, Vec<(Vec<u8>, u32)>)> {
+/// The tc rules, the XDP rules, and the frames with the mark each arrives with.
+type Case = (Vec<FwRule>, Vec<FwRule>, Vec<(Vec<u8>, u32)>);
+
+fn case() -> impl Strategy<Value = Case> {
     let marks = prop_oneof![Just(0u32), Just(1), Just(2), Just(0x101), any::<u32>()];
     (prop::collection::vec(rule(true), 0..7), prop::collection::vec(rule(false), 0..7), prop::collection::vec((frame(), marks), 1..24))
 }

@@ -278,8 +278,11 @@ pub fn class_spec(class: &HtbClass) -> ClassSpec {
     }
 }
 
+/// Qdiscs and htb classes, each with its device.
+pub type DesiredTc = (Vec<(String, QdiscSpec)>, Vec<(String, ClassSpec)>);
+
 /// Every qdisc a namespace's interfaces ask for, by device, and every htb class.
-pub fn desired_tc(ns: &Namespace) -> (Vec<(String, QdiscSpec)>, Vec<(String, ClassSpec)>) {
+pub fn desired_tc(ns: &Namespace) -> DesiredTc {
     let mut qdiscs = Vec::new();
     let mut classes = Vec::new();
     for iface in ns.interfaces.values() {
