@@ -15,6 +15,7 @@
 pub mod crash;
 pub mod netem;
 pub mod oracle;
+pub mod tc_options;
 pub mod traffic;
 
 use serde_json::Value;
