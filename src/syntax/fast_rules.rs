@@ -84,6 +84,11 @@ impl FastRules {
 /// `text` without the words of each plain rule line, and the rules read from those lines;
 /// None when no line is plain (the text is parsed as it is).
 pub fn remove_rule_lines(file: FileId, text: &str) -> Option<(String, FastRules)> {
+    // Rule blocks open with one of these words: a script without them has no rule line
+    // (and is not read line by line for nothing).
+    if !["firewall", "xdp", "bpf"].iter().any(|w| text.contains(w)) {
+        return None;
+    }
     let mut kept = String::new();
     let mut copied = 0;
     let mut fast = FastRules::default();
