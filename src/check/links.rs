@@ -72,7 +72,7 @@ impl Evaluator<'_> {
             }
             StmtKind::Vlan { parent, id, protocol, .. } => {
                 let parent = self.ok(v::template(&self.env, parent))?;
-                let id = self.ok(v::int_in(&self.env, id, "an 802.1Q VLAN id", 1, 4094))?.map(|i| i as u16);
+                let id = self.ok(v::int_in(&self.env, id, "an 802.1Q VLAN id", 1, 4094).map_err(|d| d.help("802.1Q reserves ids 0 and 4095; a vlan takes one of 1-4094")))?.map(|i| i as u16);
                 IfaceKind::Vlan { parent, id, protocol: protocol.as_ref().map(|p| p.node).unwrap_or_default() }
             }
             StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(Box::new(self.vxlan(stmt, opts)?)),
