@@ -4,7 +4,7 @@
 //! addresses and names when the checker evaluates them, inside loops.
 
 use crate::source::{Span, Spanned};
-use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol, XdpMode};
 
 mod firewall;
 pub use firewall::*;
@@ -36,6 +36,8 @@ pub enum StmtKind {
     /// `vrf NAME table N`: a VRF device bound to routing table N.
     Vrf { name: Name, table: IntValue, body: Option<Block> },
     Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
+    /// `vlan NAME on PARENT id N [protocol P]`: an 802.1Q (or 802.1ad) VLAN on a parent.
+    Vlan { name: Name, parent: Name, id: IntValue, protocol: Option<Spanned<VlanProtocol>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
 
@@ -104,6 +106,7 @@ impl StmtKind {
             StmtKind::Dummy { .. } => "dummy",
             StmtKind::Vrf { .. } => "vrf",
             StmtKind::Macvlan { .. } => "macvlan",
+            StmtKind::Vlan { .. } => "vlan",
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",
             StmtKind::Addr { .. } => "addr",

@@ -89,7 +89,7 @@
 
 (defconst netscript-statement-keywords '("netns" "host" "table" "let" "for" "in" "include")
   "Statement keywords.")
-(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vxlan" "dummy" "vrf" "link")
+(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vlan" "vxlan" "dummy" "vrf" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
   '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"
@@ -100,7 +100,7 @@
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "overhead" "mpu" "linklayer" "slot" "packets" "bytes"
-    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "within"
+    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "rate" "mode" "section" "on" "remote" "group" "local" "port" "id" "protocol" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords
@@ -183,7 +183,7 @@ Group 1 is a variable, 2 a number, 3 an operator."
     (,(concat "<->[ \t]*\\(?:\\(" netscript--ns-name "\\)\\.\\)?\\(" netscript--if-name "\\)?")
      (1 'netscript-namespace-face keep t)
      (2 'netscript-interface-face keep t))
-    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
+    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|vlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
               "[ \t]+\\(" netscript--if-name "\\)")
      1 'netscript-interface-face keep)
     (,(concat "\\_<\\(?:let\\|for\\)[ \t]+\\(" netscript--var "\\)")

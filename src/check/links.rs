@@ -48,6 +48,7 @@ impl Evaluator<'_> {
             | StmtKind::Dummy { name, .. }
             | StmtKind::Vrf { name, .. }
             | StmtKind::Macvlan { name, .. }
+            | StmtKind::Vlan { name, .. }
             | StmtKind::Vxlan { name, .. }
             | StmtKind::Link { name, .. } => name,
             _ => unreachable!("not an interface declaration"),
@@ -68,6 +69,11 @@ impl Evaluator<'_> {
             StmtKind::Macvlan { parent, mode, .. } => {
                 let parent = self.ok(v::template(&self.env, parent))?;
                 IfaceKind::Macvlan { parent, mode: mode.as_ref().map(|m| m.node).unwrap_or(MacvlanMode::Bridge) }
+            }
+            StmtKind::Vlan { parent, id, protocol, .. } => {
+                let parent = self.ok(v::template(&self.env, parent))?;
+                let id = self.ok(v::int_in(&self.env, id, "an 802.1Q VLAN id", 1, 4094).map_err(|d| d.help("802.1Q reserves ids 0 and 4095; a vlan takes one of 1-4094")))?.map(|i| i as u16);
+                IfaceKind::Vlan { parent, id, protocol: protocol.as_ref().map(|p| p.node).unwrap_or_default() }
             }
             StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(Box::new(self.vxlan(stmt, opts)?)),
             StmtKind::Link { .. } => {
@@ -266,6 +272,7 @@ pub(super) fn interface_block(kind: &StmtKind) -> Option<&ast::Block> {
         | StmtKind::Dummy { body, .. }
         | StmtKind::Vrf { body, .. }
         | StmtKind::Macvlan { body, .. }
+        | StmtKind::Vlan { body, .. }
         | StmtKind::Vxlan { body, .. }
         | StmtKind::Link { body, .. } => body.as_ref(),
         _ => None,

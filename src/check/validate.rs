@@ -106,7 +106,7 @@ fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             }
         }
         match &iface.kind {
-            IfaceKind::Macvlan { parent, .. } => {
+            IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } => {
                 if let Err(d) = lookup(ns, parent, "parent interface") {
                     found.push(d);
                 }

@@ -167,6 +167,7 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
         Dummy => "dummy",
         Vrf { .. } => "vrf",
         Macvlan { .. } => "macvlan",
+        Vlan { .. } => "vlan",
         Vxlan { .. } => "vxlan",
         Ifb => "ifb",
     }
@@ -223,6 +224,7 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
                 LinkKind::Vrf { .. } => ("vrf", "CONFIG_NET_VRF"),
                 LinkKind::Vxlan { .. } => ("vxlan", "CONFIG_VXLAN"),
                 LinkKind::Macvlan { .. } => ("macvlan", "CONFIG_MACVLAN"),
+                LinkKind::Vlan { .. } => ("8021q", "CONFIG_VLAN_8021Q"),
                 LinkKind::Ifb => ("ifb", "CONFIG_IFB"),
                 LinkKind::Veth { .. } => ("veth", "CONFIG_VETH"),
                 LinkKind::Bridge => ("bridge", "CONFIG_BRIDGE"),

@@ -104,6 +104,7 @@ impl Executor {
                 let lower = match (l.kind.as_deref(), r.link, r.vxlan_dev) {
                     (Some("vxlan"), _, Some(dev)) => by_index.get(&dev).map(|s| s.to_string()),
                     (Some("macvlan"), Some(parent), _) if r.netnsid.is_none() => by_index.get(&parent).map(|s| s.to_string()),
+                    (Some("vlan"), _, _) => l.vlan.as_ref().and_then(|v| v.parent.clone()),
                     _ => None,
                 };
                 ns.links.push(LiveLink {
@@ -121,6 +122,7 @@ impl Executor {
                     macvlan_mode: r.macvlan_mode,
                     vxlan: r.vxlan.clone(),
                     vrf_table: r.vrf_table,
+                    vlan: l.vlan.as_ref().map(|v| (v.id, v.protocol)),
                 });
             }
             ns.links.sort_by_key(|l| l.index);

@@ -4,6 +4,7 @@
 mod links;
 mod routing;
 mod rule_selectors;
+mod vlan;
 
 pub use links::*;
 pub use routing::*;

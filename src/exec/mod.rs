@@ -430,7 +430,7 @@ impl Inner {
                 }
                 self.forget_link(peer_ns, peer_name);
             }
-            LinkKind::Macvlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
+            LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
             LinkKind::Vxlan { dev, .. } => resolved.lower = self.opt_ifindex(ns, dev.as_ref()).await?,
             LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } => {}
         }

@@ -222,6 +222,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 master: l.master_index.and_then(|i| names.get(&i).cloned()),
                 addrs: Vec::new(),
                 vrf_table: l.vrf_table,
+                vlan: l.vlan.map(|(id, protocol)| crate::plan::observed::ObservedVlan { id, protocol, parent: l.link_index.and_then(|i| names.get(&i).cloned()) }),
             },
         );
     }

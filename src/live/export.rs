@@ -100,7 +100,7 @@ impl<'a> Script<'a> {
             // The kernel's own for a VRF device (IP6_MAX_MTU).
             Some("vrf") => 65575,
             Some("bridge") => self.ns.links.iter().filter(|l| l.master.as_deref() == Some(link.name.as_str())).map(|l| l.mtu).min().unwrap_or(1500),
-            Some("macvlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
+            Some("macvlan") | Some("vlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
             Some("vxlan") => {
                 let v6 = link.vxlan.as_ref().is_some_and(|v| v.remote.or(v.group).or(v.local).is_some_and(|a| a.is_ipv6()));
                 // On a lower device: its MTU less the encapsulation; on none, 1500.
@@ -133,7 +133,7 @@ fn order(link: &LiveLink) -> (u8, String) {
         None => 0,
         Some("bridge") | Some("vrf") => 1,
         Some("veth") => 2,
-        Some("macvlan") => 3,
+        Some("macvlan") | Some("vlan") => 3,
         Some("vxlan") => 4,
         _ => 5,
     };
@@ -302,6 +302,13 @@ fn declaration(script: &Script, link: &LiveLink, me: usize, position: &HashMap<&
             }
             _ => Decl::Comment(format!("macvlan {name}: its parent or mode is not one a script can name (source mode, or a parent in another namespace); left out")),
         },
+        Some("vlan") => match (&link.lower, link.vlan) {
+            (Some(parent), Some((id, protocol))) => Decl::Create(match protocol {
+                crate::model::VlanProtocol::Ieee8021Q => format!("vlan {name} on {parent} id {id}"),
+                p => format!("vlan {name} on {parent} id {id} protocol {}", p.word()),
+            }),
+            _ => Decl::Comment(format!("vlan {name}: its parent is in another namespace (or its id could not be read); left out")),
+        },
         Some("vxlan") => match &link.vxlan {
             Some(v) => {
                 let mut s = format!("vxlan {name} id {}", v.vni);
@@ -351,6 +358,7 @@ mod tests {
             macvlan_mode: None,
             vxlan: None,
             vrf_table: None,
+            vlan: None,
         }
     }
 

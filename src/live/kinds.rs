@@ -88,7 +88,11 @@ impl Kind for Links {
                 let info_data = match (&l.macvlan_mode, &l.vxlan) {
                     (Some(mode), _) => json!({ "mode": macvlan_word(*mode) }),
                     (_, Some(v)) => json!({ "id": v.vni, "remote": v.remote, "group": v.group, "local": v.local, "dstport": v.port }),
-                    _ => Value::Null,
+                    _ => match l.vlan {
+                        // ip's words: `protocol` and `id`.
+                        Some((id, protocol)) => json!({ "protocol": protocol.word(), "id": id }),
+                        None => Value::Null,
+                    },
                 };
                 let addrs: Vec<Value> = l.addrs.iter().map(|a| json!({ "family": family(a), "local": a.addr(), "prefixlen": a.prefix_len() })).collect();
                 json!({

@@ -22,6 +22,9 @@ fn link_line(link: &LiveLink) -> String {
     if let Some(mode) = link.macvlan_mode {
         line.push_str(&format!(" mode {}", format!("{mode:?}").to_lowercase()));
     }
+    if let Some((id, protocol)) = link.vlan {
+        line.push_str(&format!(" id {id} protocol {}", protocol.word()));
+    }
     if let Some(v) = &link.vxlan {
         line.push_str(&format!(" id {}", v.vni));
         for (word, a) in [("remote", v.remote), ("group", v.group), ("local", v.local)] {

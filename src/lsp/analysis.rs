@@ -81,6 +81,7 @@ impl Analysis {
                 | StmtKind::Dummy { body: Some(b), .. }
                 | StmtKind::Vrf { body: Some(b), .. }
                 | StmtKind::Macvlan { body: Some(b), .. }
+                | StmtKind::Vlan { body: Some(b), .. }
                 | StmtKind::Vxlan { body: Some(b), .. }
                 | StmtKind::Link { body: Some(b), .. }
                 | StmtKind::Htb { body: Some(b), .. }

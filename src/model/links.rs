@@ -86,6 +86,8 @@ pub enum IfaceKind {
     /// A VRF device and the routing table it binds.
     Vrf { table: Spanned<u32> },
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
+    /// An 802.1Q VLAN on a parent: its id (1-4094) and tag protocol.
+    Vlan { parent: Spanned<String>, id: Spanned<u16>, protocol: VlanProtocol },
     // Boxed: the largest kind by far, and the rarest.
     Vxlan(Box<Vxlan>),
     /// `link NAME` for an interface the script does not create.
@@ -102,9 +104,28 @@ impl IfaceKind {
             IfaceKind::Dummy => "dummy",
             IfaceKind::Vrf { .. } => "vrf",
             IfaceKind::Macvlan { .. } => "macvlan",
+            IfaceKind::Vlan { .. } => "vlan",
             IfaceKind::Vxlan(_) => "vxlan",
             IfaceKind::Existing => "link",
             IfaceKind::Loopback => "loopback",
+        }
+    }
+}
+
+/// A VLAN's tag protocol (iproute2's `protocol`): 802.1Q, or 802.1ad (the outer tag of QinQ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum VlanProtocol {
+    #[default]
+    Ieee8021Q,
+    Ieee8021Ad,
+}
+
+impl VlanProtocol {
+    /// iproute2's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            VlanProtocol::Ieee8021Q => "802.1Q",
+            VlanProtocol::Ieee8021Ad => "802.1ad",
         }
     }
 }

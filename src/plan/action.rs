@@ -167,6 +167,8 @@ pub enum LinkKind {
     Dummy,
     Vrf { table: u32 },
     Macvlan { parent: String, mode: MacvlanMode },
+    /// An 802.1Q VLAN on `parent` (`ip link add link PARENT name NAME type vlan id ID`).
+    Vlan { parent: String, id: u16, protocol: crate::model::VlanProtocol },
     Vxlan { vni: u32, remote: Option<IpAddr>, group: Option<IpAddr>, local: Option<IpAddr>, dev: Option<String>, port: Option<u16> },
     /// The intermediate device of ingress shaping.
     Ifb,

@@ -70,6 +70,18 @@ pub struct ObservedLink {
     /// A vrf's routing table, as the kernel reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,
+    /// A vlan's id, tag protocol and parent, as the kernel reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<ObservedVlan>,
+}
+
+/// A vlan as the kernel reports it (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL, IFLA_LINK).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ObservedVlan {
+    pub id: u16,
+    pub protocol: crate::model::VlanProtocol,
+    /// The parent's name, when it is in the vlan's namespace.
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -19,6 +19,7 @@ mod removals;
 mod routing;
 mod traffic;
 mod netem_change;
+mod vlan;
 mod vrf;
 
 use links::*;

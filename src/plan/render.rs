@@ -220,6 +220,13 @@ pub fn describe(action: &Action) -> String {
             LinkKind::Bridge => format!("create bridge {ns}.{name} ({})", attrs_text(attrs)),
             LinkKind::Dummy => format!("create dummy {ns}.{name} ({})", attrs_text(attrs)),
             LinkKind::Vrf { table } => format!("create vrf {ns}.{name} table {table} ({})", attrs_text(attrs)),
+            LinkKind::Vlan { parent, id, protocol } => {
+                let proto = match protocol {
+                    crate::model::VlanProtocol::Ieee8021Q => String::new(),
+                    p => format!(" protocol {}", p.word()),
+                };
+                format!("create vlan {ns}.{name} on {parent} id {id}{proto} ({})", attrs_text(attrs))
+            }
             LinkKind::Macvlan { parent, mode } => {
                 format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
             }

@@ -4,7 +4,7 @@ use super::Rule;
 use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol, XdpMode};
 use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
@@ -149,6 +149,7 @@ impl<'t> Builder<'t> {
                 StmtKind::Vrf { name, table, body: self.opt_block(it.next()) }
             }
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
+            Rule::vlan_stmt => self.vlan_stmt(pair),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {
                 let mut it = args(pair);

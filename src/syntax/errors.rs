@@ -40,6 +40,7 @@ fn rule_word(rule: Rule) -> String {
         table_ref => "a table number or name",
         expect_kind => "`reach` or `noreach`",
         macvlan_mode => "a macvlan mode (bridge, private, vepa, passthru)",
+        vlan_protocol => "a VLAN protocol (802.1Q, 802.1ad)",
         bpf_direction => "`ingress` or `egress`",
         xdp_mode => "`generic` or `native`",
         ip_proto => "`tcp`, `udp` or `icmp`",
@@ -78,7 +79,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vxlan", "link",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vlan", "vxlan", "link",
     "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 464
+#define STATE_COUNT 483
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 280
+#define SYMBOL_COUNT 285
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 184
+#define TOKEN_COUNT 188
 #define EXTERNAL_TOKEN_COUNT 0
-#define FIELD_COUNT 29
+#define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 65
+#define PRODUCTION_ID_COUNT 69
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -58,258 +58,263 @@ enum ts_symbol_identifiers {
   anon_sym_private = 28,
   anon_sym_vepa = 29,
   anon_sym_passthru = 30,
-  anon_sym_vxlan = 31,
+  anon_sym_vlan = 31,
   anon_sym_id = 32,
-  anon_sym_remote = 33,
-  anon_sym_group = 34,
-  anon_sym_local = 35,
-  anon_sym_link = 36,
-  anon_sym_addr = 37,
-  anon_sym_up = 38,
-  anon_sym_down = 39,
-  anon_sym_mtu = 40,
-  anon_sym_mac = 41,
-  anon_sym_master = 42,
-  anon_sym_shape = 43,
-  anon_sym_ingress = 44,
-  anon_sym_burst = 45,
-  anon_sym_latency = 46,
-  anon_sym_limit = 47,
-  anon_sym_peakrate = 48,
-  anon_sym_overhead = 49,
-  anon_sym_mpu = 50,
-  anon_sym_linklayer = 51,
-  anon_sym_ethernet = 52,
-  anon_sym_atm = 53,
-  anon_sym_htb = 54,
-  anon_sym_default = 55,
-  anon_sym_r2q = 56,
-  anon_sym_direct_qlen = 57,
-  anon_sym_class = 58,
-  anon_sym_rate = 59,
-  anon_sym_ceil = 60,
-  anon_sym_prio = 61,
-  anon_sym_cburst = 62,
-  anon_sym_quantum = 63,
-  anon_sym_filter = 64,
-  anon_sym_proto = 65,
-  anon_sym_tcp = 66,
-  anon_sym_udp = 67,
-  anon_sym_icmp = 68,
-  anon_sym_src = 69,
-  anon_sym_dst = 70,
-  anon_sym_sport = 71,
-  anon_sym_dport = 72,
-  anon_sym_handle = 73,
-  anon_sym_DASH_GT = 74,
-  aux_sym_class_id_token1 = 75,
-  aux_sym_class_id_token2 = 76,
-  anon_sym_qdisc = 77,
-  anon_sym_clsact = 78,
-  anon_sym_netem = 79,
-  anon_sym_delay = 80,
-  anon_sym_jitter = 81,
-  anon_sym_loss = 82,
-  anon_sym_state = 83,
-  anon_sym_gemodel = 84,
-  anon_sym_duplicate = 85,
-  anon_sym_corrupt = 86,
-  anon_sym_reorder = 87,
-  anon_sym_gap = 88,
-  anon_sym_slot = 89,
-  anon_sym_packets = 90,
-  anon_sym_bytes = 91,
-  anon_sym_bpf = 92,
-  anon_sym_egress = 93,
-  anon_sym_xdp = 94,
-  anon_sym_generic = 95,
-  anon_sym_native = 96,
-  anon_sym_section = 97,
-  sym_section_name = 98,
-  anon_sym_route = 99,
-  anon_sym_blackhole = 100,
-  anon_sym_unreachable = 101,
-  anon_sym_prohibit = 102,
-  anon_sym_via = 103,
-  anon_sym_metric = 104,
-  anon_sym_onlink = 105,
-  anon_sym_advmss = 106,
-  anon_sym_scope = 107,
-  anon_sym_global = 108,
-  anon_sym_nexthop = 109,
-  anon_sym_weight = 110,
-  anon_sym_dev = 111,
-  anon_sym_lookup = 112,
-  anon_sym_rule = 113,
-  anon_sym_from = 114,
-  anon_sym_to = 115,
-  anon_sym_iif = 116,
-  anon_sym_oif = 117,
-  anon_sym_fwmark = 118,
-  anon_sym_SLASH = 119,
-  anon_sym_uidrange = 120,
-  anon_sym_DASH = 121,
-  anon_sym_priority = 122,
-  anon_sym_pref = 123,
-  anon_sym_ipproto = 124,
-  anon_sym_icmpv6 = 125,
-  anon_sym_tos = 126,
-  anon_sym_dsfield = 127,
-  anon_sym_dscp = 128,
-  anon_sym_flowlabel = 129,
-  anon_sym_forward = 130,
-  anon_sym_off = 131,
-  anon_sym_sysctl = 132,
-  aux_sym_sysctl_key_token1 = 133,
-  aux_sym_sysctl_key_token2 = 134,
-  sym_sysctl_value = 135,
-  anon_sym_port = 136,
-  anon_sym_firewall = 137,
-  anon_sym_input = 138,
-  anon_sym_output = 139,
-  anon_sym_prerouting = 140,
-  anon_sym_postrouting = 141,
-  anon_sym_policy = 142,
-  anon_sym_accept = 143,
-  anon_sym_drop = 144,
-  anon_sym_mark = 145,
-  anon_sym_ct = 146,
-  anon_sym_COMMA = 147,
-  anon_sym_counter = 148,
-  anon_sym_new = 149,
-  anon_sym_established = 150,
-  anon_sym_related = 151,
-  anon_sym_invalid = 152,
-  anon_sym_reject = 153,
-  anon_sym_pass = 154,
-  anon_sym_masquerade = 155,
-  anon_sym_classify = 156,
-  anon_sym_snat = 157,
-  anon_sym_dnat = 158,
-  sym_nat_target = 159,
-  anon_sym_DOT = 160,
-  aux_sym__name_start_token1 = 161,
-  aux_sym__imm_name_part_token1 = 162,
-  anon_sym_LBRACE = 163,
-  anon_sym_RBRACE = 164,
-  anon_sym_LBRACE2 = 165,
-  anon_sym_LPAREN = 166,
-  anon_sym_RPAREN = 167,
-  anon_sym_PLUS = 168,
-  anon_sym_STAR = 169,
-  anon_sym_PERCENT = 170,
-  sym_integer = 171,
-  anon_sym_DQUOTE = 172,
-  aux_sym_string_token1 = 173,
-  sym_comment = 174,
-  sym_line_continuation = 175,
-  sym_rate = 176,
-  sym_size = 177,
-  sym_duration = 178,
-  sym_percentage = 179,
-  sym_mac_address = 180,
-  anon_sym_SLASH2 = 181,
-  aux_sym_ipv4_address_token1 = 182,
-  aux_sym_ipv6_address_token1 = 183,
-  sym_source_file = 184,
-  sym__statements = 185,
-  sym__sep = 186,
-  sym_block = 187,
-  sym__statement = 188,
-  sym_netns_statement = 189,
-  sym_host_statement = 190,
-  sym_table_statement = 191,
-  sym_let_statement = 192,
-  sym_for_statement = 193,
-  sym_range = 194,
-  sym_include_statement = 195,
-  sym_expect_statement = 196,
-  sym__let_value = 197,
-  sym_veth_statement = 198,
-  sym_bridge_statement = 199,
-  sym_dummy_statement = 200,
-  sym_vrf_statement = 201,
-  sym_macvlan_statement = 202,
-  sym_vxlan_statement = 203,
-  sym_link_statement = 204,
-  sym_addr_statement = 205,
-  sym_state_statement = 206,
-  sym_mtu_statement = 207,
-  sym_mac_statement = 208,
-  sym_master_statement = 209,
-  sym_shape_statement = 210,
-  sym__tc_framing = 211,
-  sym_htb_statement = 212,
-  sym_class_statement = 213,
-  sym_filter_statement = 214,
-  sym_class_id = 215,
-  sym_qdisc_statement = 216,
-  sym_netem_statement = 217,
-  sym_bpf_statement = 218,
-  sym_xdp_statement = 219,
-  sym__section_opt = 220,
-  sym_route_statement = 221,
-  sym__dev_opt = 222,
-  sym__table_opt = 223,
-  sym_rule_statement = 224,
-  sym_forward_statement = 225,
-  sym_sysctl_statement = 226,
-  sym_sysctl_key = 227,
-  sym__port_opt = 228,
-  sym_firewall_statement = 229,
-  sym_rule_block = 230,
-  sym_firewall_rule = 231,
-  sym__ct_state = 232,
-  sym_firewall_action = 233,
-  sym_namespace_name = 234,
-  sym_interface_name = 235,
-  sym_peer_name = 236,
-  sym__ns_name = 237,
-  sym__if_name = 238,
-  sym__name_start = 239,
-  sym__imm_name_part = 240,
-  sym_table_name = 241,
-  sym_variable = 242,
-  sym_interpolation = 243,
-  sym__imm_interp = 244,
-  sym__expression = 245,
-  sym_parenthesized_expression = 246,
-  sym_unary_expression = 247,
-  sym_binary_expression = 248,
-  sym_string = 249,
-  sym_ipv4_address = 250,
-  sym__imm_octet = 251,
-  sym_ipv6_address = 252,
-  sym__ip_value = 253,
-  sym__int_value = 254,
-  sym__rate_value = 255,
-  sym__size_value = 256,
-  sym__duration_value = 257,
-  sym__percent_value = 258,
-  aux_sym__statements_repeat1 = 259,
-  aux_sym__statements_repeat2 = 260,
-  aux_sym_expect_statement_repeat1 = 261,
-  aux_sym_vxlan_statement_repeat1 = 262,
-  aux_sym_addr_statement_repeat1 = 263,
-  aux_sym_shape_statement_repeat1 = 264,
-  aux_sym_htb_statement_repeat1 = 265,
-  aux_sym_class_statement_repeat1 = 266,
-  aux_sym_filter_statement_repeat1 = 267,
-  aux_sym_netem_statement_repeat1 = 268,
-  aux_sym_netem_statement_repeat2 = 269,
-  aux_sym_bpf_statement_repeat1 = 270,
-  aux_sym_xdp_statement_repeat1 = 271,
-  aux_sym_route_statement_repeat1 = 272,
-  aux_sym_rule_statement_repeat1 = 273,
-  aux_sym_sysctl_key_repeat1 = 274,
-  aux_sym_rule_block_repeat1 = 275,
-  aux_sym_firewall_rule_repeat1 = 276,
-  aux_sym_firewall_rule_repeat2 = 277,
-  aux_sym__ns_name_repeat1 = 278,
-  aux_sym__if_name_repeat1 = 279,
-  alias_sym_default = 280,
-  alias_sym_octet = 281,
-  alias_sym_verdict = 282,
+  anon_sym_protocol = 33,
+  anon_sym_802_DOT1Q = 34,
+  anon_sym_802_DOT1ad = 35,
+  anon_sym_vxlan = 36,
+  anon_sym_remote = 37,
+  anon_sym_group = 38,
+  anon_sym_local = 39,
+  anon_sym_link = 40,
+  anon_sym_addr = 41,
+  anon_sym_up = 42,
+  anon_sym_down = 43,
+  anon_sym_mtu = 44,
+  anon_sym_mac = 45,
+  anon_sym_master = 46,
+  anon_sym_shape = 47,
+  anon_sym_ingress = 48,
+  anon_sym_burst = 49,
+  anon_sym_latency = 50,
+  anon_sym_limit = 51,
+  anon_sym_peakrate = 52,
+  anon_sym_overhead = 53,
+  anon_sym_mpu = 54,
+  anon_sym_linklayer = 55,
+  anon_sym_ethernet = 56,
+  anon_sym_atm = 57,
+  anon_sym_htb = 58,
+  anon_sym_default = 59,
+  anon_sym_r2q = 60,
+  anon_sym_direct_qlen = 61,
+  anon_sym_class = 62,
+  anon_sym_rate = 63,
+  anon_sym_ceil = 64,
+  anon_sym_prio = 65,
+  anon_sym_cburst = 66,
+  anon_sym_quantum = 67,
+  anon_sym_filter = 68,
+  anon_sym_proto = 69,
+  anon_sym_tcp = 70,
+  anon_sym_udp = 71,
+  anon_sym_icmp = 72,
+  anon_sym_src = 73,
+  anon_sym_dst = 74,
+  anon_sym_sport = 75,
+  anon_sym_dport = 76,
+  anon_sym_handle = 77,
+  anon_sym_DASH_GT = 78,
+  aux_sym_class_id_token1 = 79,
+  aux_sym_class_id_token2 = 80,
+  anon_sym_qdisc = 81,
+  anon_sym_clsact = 82,
+  anon_sym_netem = 83,
+  anon_sym_delay = 84,
+  anon_sym_jitter = 85,
+  anon_sym_loss = 86,
+  anon_sym_state = 87,
+  anon_sym_gemodel = 88,
+  anon_sym_duplicate = 89,
+  anon_sym_corrupt = 90,
+  anon_sym_reorder = 91,
+  anon_sym_gap = 92,
+  anon_sym_slot = 93,
+  anon_sym_packets = 94,
+  anon_sym_bytes = 95,
+  anon_sym_bpf = 96,
+  anon_sym_egress = 97,
+  anon_sym_xdp = 98,
+  anon_sym_generic = 99,
+  anon_sym_native = 100,
+  anon_sym_section = 101,
+  sym_section_name = 102,
+  anon_sym_route = 103,
+  anon_sym_blackhole = 104,
+  anon_sym_unreachable = 105,
+  anon_sym_prohibit = 106,
+  anon_sym_via = 107,
+  anon_sym_metric = 108,
+  anon_sym_onlink = 109,
+  anon_sym_advmss = 110,
+  anon_sym_scope = 111,
+  anon_sym_global = 112,
+  anon_sym_nexthop = 113,
+  anon_sym_weight = 114,
+  anon_sym_dev = 115,
+  anon_sym_lookup = 116,
+  anon_sym_rule = 117,
+  anon_sym_from = 118,
+  anon_sym_to = 119,
+  anon_sym_iif = 120,
+  anon_sym_oif = 121,
+  anon_sym_fwmark = 122,
+  anon_sym_SLASH = 123,
+  anon_sym_uidrange = 124,
+  anon_sym_DASH = 125,
+  anon_sym_priority = 126,
+  anon_sym_pref = 127,
+  anon_sym_ipproto = 128,
+  anon_sym_icmpv6 = 129,
+  anon_sym_tos = 130,
+  anon_sym_dsfield = 131,
+  anon_sym_dscp = 132,
+  anon_sym_flowlabel = 133,
+  anon_sym_forward = 134,
+  anon_sym_off = 135,
+  anon_sym_sysctl = 136,
+  aux_sym_sysctl_key_token1 = 137,
+  aux_sym_sysctl_key_token2 = 138,
+  sym_sysctl_value = 139,
+  anon_sym_port = 140,
+  anon_sym_firewall = 141,
+  anon_sym_input = 142,
+  anon_sym_output = 143,
+  anon_sym_prerouting = 144,
+  anon_sym_postrouting = 145,
+  anon_sym_policy = 146,
+  anon_sym_accept = 147,
+  anon_sym_drop = 148,
+  anon_sym_mark = 149,
+  anon_sym_ct = 150,
+  anon_sym_COMMA = 151,
+  anon_sym_counter = 152,
+  anon_sym_new = 153,
+  anon_sym_established = 154,
+  anon_sym_related = 155,
+  anon_sym_invalid = 156,
+  anon_sym_reject = 157,
+  anon_sym_pass = 158,
+  anon_sym_masquerade = 159,
+  anon_sym_classify = 160,
+  anon_sym_snat = 161,
+  anon_sym_dnat = 162,
+  sym_nat_target = 163,
+  anon_sym_DOT = 164,
+  aux_sym__name_start_token1 = 165,
+  aux_sym__imm_name_part_token1 = 166,
+  anon_sym_LBRACE = 167,
+  anon_sym_RBRACE = 168,
+  anon_sym_LBRACE2 = 169,
+  anon_sym_LPAREN = 170,
+  anon_sym_RPAREN = 171,
+  anon_sym_PLUS = 172,
+  anon_sym_STAR = 173,
+  anon_sym_PERCENT = 174,
+  sym_integer = 175,
+  anon_sym_DQUOTE = 176,
+  aux_sym_string_token1 = 177,
+  sym_comment = 178,
+  sym_line_continuation = 179,
+  sym_rate = 180,
+  sym_size = 181,
+  sym_duration = 182,
+  sym_percentage = 183,
+  sym_mac_address = 184,
+  anon_sym_SLASH2 = 185,
+  aux_sym_ipv4_address_token1 = 186,
+  aux_sym_ipv6_address_token1 = 187,
+  sym_source_file = 188,
+  sym__statements = 189,
+  sym__sep = 190,
+  sym_block = 191,
+  sym__statement = 192,
+  sym_netns_statement = 193,
+  sym_host_statement = 194,
+  sym_table_statement = 195,
+  sym_let_statement = 196,
+  sym_for_statement = 197,
+  sym_range = 198,
+  sym_include_statement = 199,
+  sym_expect_statement = 200,
+  sym__let_value = 201,
+  sym_veth_statement = 202,
+  sym_bridge_statement = 203,
+  sym_dummy_statement = 204,
+  sym_vrf_statement = 205,
+  sym_macvlan_statement = 206,
+  sym_vlan_statement = 207,
+  sym_vxlan_statement = 208,
+  sym_link_statement = 209,
+  sym_addr_statement = 210,
+  sym_state_statement = 211,
+  sym_mtu_statement = 212,
+  sym_mac_statement = 213,
+  sym_master_statement = 214,
+  sym_shape_statement = 215,
+  sym__tc_framing = 216,
+  sym_htb_statement = 217,
+  sym_class_statement = 218,
+  sym_filter_statement = 219,
+  sym_class_id = 220,
+  sym_qdisc_statement = 221,
+  sym_netem_statement = 222,
+  sym_bpf_statement = 223,
+  sym_xdp_statement = 224,
+  sym__section_opt = 225,
+  sym_route_statement = 226,
+  sym__dev_opt = 227,
+  sym__table_opt = 228,
+  sym_rule_statement = 229,
+  sym_forward_statement = 230,
+  sym_sysctl_statement = 231,
+  sym_sysctl_key = 232,
+  sym__port_opt = 233,
+  sym_firewall_statement = 234,
+  sym_rule_block = 235,
+  sym_firewall_rule = 236,
+  sym__ct_state = 237,
+  sym_firewall_action = 238,
+  sym_namespace_name = 239,
+  sym_interface_name = 240,
+  sym_peer_name = 241,
+  sym__ns_name = 242,
+  sym__if_name = 243,
+  sym__name_start = 244,
+  sym__imm_name_part = 245,
+  sym_table_name = 246,
+  sym_variable = 247,
+  sym_interpolation = 248,
+  sym__imm_interp = 249,
+  sym__expression = 250,
+  sym_parenthesized_expression = 251,
+  sym_unary_expression = 252,
+  sym_binary_expression = 253,
+  sym_string = 254,
+  sym_ipv4_address = 255,
+  sym__imm_octet = 256,
+  sym_ipv6_address = 257,
+  sym__ip_value = 258,
+  sym__int_value = 259,
+  sym__rate_value = 260,
+  sym__size_value = 261,
+  sym__duration_value = 262,
+  sym__percent_value = 263,
+  aux_sym__statements_repeat1 = 264,
+  aux_sym__statements_repeat2 = 265,
+  aux_sym_expect_statement_repeat1 = 266,
+  aux_sym_vxlan_statement_repeat1 = 267,
+  aux_sym_addr_statement_repeat1 = 268,
+  aux_sym_shape_statement_repeat1 = 269,
+  aux_sym_htb_statement_repeat1 = 270,
+  aux_sym_class_statement_repeat1 = 271,
+  aux_sym_filter_statement_repeat1 = 272,
+  aux_sym_netem_statement_repeat1 = 273,
+  aux_sym_netem_statement_repeat2 = 274,
+  aux_sym_bpf_statement_repeat1 = 275,
+  aux_sym_xdp_statement_repeat1 = 276,
+  aux_sym_route_statement_repeat1 = 277,
+  aux_sym_rule_statement_repeat1 = 278,
+  aux_sym_sysctl_key_repeat1 = 279,
+  aux_sym_rule_block_repeat1 = 280,
+  aux_sym_firewall_rule_repeat1 = 281,
+  aux_sym_firewall_rule_repeat2 = 282,
+  aux_sym__ns_name_repeat1 = 283,
+  aux_sym__if_name_repeat1 = 284,
+  alias_sym_default = 285,
+  alias_sym_octet = 286,
+  alias_sym_verdict = 287,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -344,8 +349,12 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_private] = "mode",
   [anon_sym_vepa] = "mode",
   [anon_sym_passthru] = "mode",
-  [anon_sym_vxlan] = "vxlan",
+  [anon_sym_vlan] = "vlan",
   [anon_sym_id] = "id",
+  [anon_sym_protocol] = "protocol",
+  [anon_sym_802_DOT1Q] = "vlan_protocol",
+  [anon_sym_802_DOT1ad] = "vlan_protocol",
+  [anon_sym_vxlan] = "vxlan",
   [anon_sym_remote] = "remote",
   [anon_sym_group] = "group",
   [anon_sym_local] = "local",
@@ -516,6 +525,7 @@ static const char * const ts_symbol_names[] = {
   [sym_dummy_statement] = "dummy_statement",
   [sym_vrf_statement] = "vrf_statement",
   [sym_macvlan_statement] = "macvlan_statement",
+  [sym_vlan_statement] = "vlan_statement",
   [sym_vxlan_statement] = "vxlan_statement",
   [sym_link_statement] = "link_statement",
   [sym_addr_statement] = "addr_statement",
@@ -630,8 +640,12 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_private] = anon_sym_private,
   [anon_sym_vepa] = anon_sym_private,
   [anon_sym_passthru] = anon_sym_private,
-  [anon_sym_vxlan] = anon_sym_vxlan,
+  [anon_sym_vlan] = anon_sym_vlan,
   [anon_sym_id] = anon_sym_id,
+  [anon_sym_protocol] = anon_sym_protocol,
+  [anon_sym_802_DOT1Q] = anon_sym_802_DOT1Q,
+  [anon_sym_802_DOT1ad] = anon_sym_802_DOT1Q,
+  [anon_sym_vxlan] = anon_sym_vxlan,
   [anon_sym_remote] = anon_sym_remote,
   [anon_sym_group] = anon_sym_group,
   [anon_sym_local] = anon_sym_local,
@@ -802,6 +816,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_dummy_statement] = sym_dummy_statement,
   [sym_vrf_statement] = sym_vrf_statement,
   [sym_macvlan_statement] = sym_macvlan_statement,
+  [sym_vlan_statement] = sym_vlan_statement,
   [sym_vxlan_statement] = sym_vxlan_statement,
   [sym_link_statement] = sym_link_statement,
   [sym_addr_statement] = sym_addr_statement,
@@ -1009,11 +1024,27 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
-  [anon_sym_vxlan] = {
+  [anon_sym_vlan] = {
     .visible = true,
     .named = false,
   },
   [anon_sym_id] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_protocol] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_802_DOT1Q] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_802_DOT1ad] = {
+    .visible = true,
+    .named = true,
+  },
+  [anon_sym_vxlan] = {
     .visible = true,
     .named = false,
   },
@@ -1697,6 +1728,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym_vlan_statement] = {
+    .visible = true,
+    .named = true,
+  },
   [sym_vxlan_statement] = {
     .visible = true,
     .named = true,
@@ -2041,14 +2076,15 @@ enum ts_field_identifiers {
   field_peer = 19,
   field_policy = 20,
   field_program = 21,
-  field_range = 22,
-  field_rules = 23,
-  field_section = 24,
-  field_start = 25,
-  field_table = 26,
-  field_target = 27,
-  field_value = 28,
-  field_variable = 29,
+  field_protocol = 22,
+  field_range = 23,
+  field_rules = 24,
+  field_section = 25,
+  field_start = 26,
+  field_table = 27,
+  field_target = 28,
+  field_value = 29,
+  field_variable = 30,
 };
 
 static const char * const ts_field_names[] = {
@@ -2074,6 +2110,7 @@ static const char * const ts_field_names[] = {
   [field_peer] = "peer",
   [field_policy] = "policy",
   [field_program] = "program",
+  [field_protocol] = "protocol",
   [field_range] = "range",
   [field_rules] = "rules",
   [field_section] = "section",
@@ -2145,7 +2182,11 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [61] = {.index = 91, .length = 2},
   [62] = {.index = 93, .length = 2},
   [63] = {.index = 95, .length = 3},
-  [64] = {.index = 98, .length = 4},
+  [64] = {.index = 98, .length = 3},
+  [65] = {.index = 101, .length = 4},
+  [66] = {.index = 105, .length = 4},
+  [67] = {.index = 109, .length = 4},
+  [68] = {.index = 113, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2304,10 +2345,30 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
     {field_name, 1},
     {field_parent, 3},
   [98] =
+    {field_id, 5},
+    {field_name, 1},
+    {field_parent, 3},
+  [101] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
+  [105] =
+    {field_body, 6},
+    {field_id, 5},
+    {field_name, 1},
+    {field_parent, 3},
+  [109] =
+    {field_id, 5},
+    {field_name, 1},
+    {field_parent, 3},
+    {field_protocol, 7},
+  [113] =
+    {field_body, 8},
+    {field_id, 5},
+    {field_name, 1},
+    {field_parent, 3},
+    {field_protocol, 7},
 };
 
 static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE_LENGTH] = {
@@ -2350,7 +2411,7 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [63] = {
     [5] = anon_sym_private,
   },
-  [64] = {
+  [65] = {
     [5] = anon_sym_private,
   },
 };
@@ -2393,16 +2454,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 9,
-  [28] = 2,
-  [29] = 25,
+  [27] = 2,
+  [28] = 9,
+  [29] = 26,
   [30] = 30,
   [31] = 31,
   [32] = 32,
   [33] = 33,
-  [34] = 24,
+  [34] = 25,
   [35] = 35,
-  [36] = 26,
+  [36] = 24,
   [37] = 37,
   [38] = 38,
   [39] = 39,
@@ -2412,7 +2473,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [43] = 43,
   [44] = 44,
   [45] = 45,
-  [46] = 46,
+  [46] = 2,
   [47] = 47,
   [48] = 48,
   [49] = 49,
@@ -2422,37 +2483,37 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [53] = 53,
   [54] = 54,
   [55] = 55,
-  [56] = 9,
-  [57] = 2,
-  [58] = 24,
+  [56] = 56,
+  [57] = 9,
+  [58] = 2,
   [59] = 25,
-  [60] = 2,
-  [61] = 26,
-  [62] = 62,
+  [60] = 60,
+  [61] = 24,
+  [62] = 26,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 68,
-  [69] = 69,
-  [70] = 70,
-  [71] = 71,
-  [72] = 19,
-  [73] = 24,
-  [74] = 25,
-  [75] = 26,
+  [68] = 24,
+  [69] = 26,
+  [70] = 19,
+  [71] = 25,
+  [72] = 72,
+  [73] = 73,
+  [74] = 74,
+  [75] = 75,
   [76] = 76,
   [77] = 77,
-  [78] = 2,
+  [78] = 78,
   [79] = 79,
   [80] = 80,
   [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 85,
-  [86] = 9,
+  [85] = 9,
+  [86] = 2,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2461,7 +2522,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 95,
+  [95] = 9,
   [96] = 96,
   [97] = 97,
   [98] = 98,
@@ -2473,11 +2534,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [104] = 104,
   [105] = 105,
   [106] = 106,
-  [107] = 2,
-  [108] = 9,
+  [107] = 107,
+  [108] = 108,
   [109] = 109,
   [110] = 110,
-  [111] = 111,
+  [111] = 2,
   [112] = 112,
   [113] = 113,
   [114] = 114,
@@ -2487,27 +2548,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 24,
+  [121] = 121,
   [122] = 122,
-  [123] = 123,
+  [123] = 26,
   [124] = 124,
-  [125] = 26,
-  [126] = 25,
-  [127] = 127,
-  [128] = 128,
-  [129] = 25,
+  [125] = 24,
+  [126] = 126,
+  [127] = 25,
+  [128] = 25,
+  [129] = 24,
   [130] = 26,
-  [131] = 24,
+  [131] = 131,
   [132] = 132,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 137,
+  [137] = 9,
   [138] = 138,
   [139] = 139,
   [140] = 140,
-  [141] = 9,
+  [141] = 141,
   [142] = 142,
   [143] = 143,
   [144] = 144,
@@ -2515,41 +2576,41 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [146] = 146,
   [147] = 147,
   [148] = 148,
-  [149] = 2,
+  [149] = 149,
   [150] = 150,
   [151] = 151,
   [152] = 152,
-  [153] = 153,
-  [154] = 143,
+  [153] = 9,
+  [154] = 2,
   [155] = 155,
   [156] = 156,
-  [157] = 157,
-  [158] = 9,
-  [159] = 143,
-  [160] = 160,
-  [161] = 161,
-  [162] = 143,
-  [163] = 150,
-  [164] = 143,
-  [165] = 150,
-  [166] = 150,
-  [167] = 143,
-  [168] = 150,
-  [169] = 143,
-  [170] = 150,
-  [171] = 143,
-  [172] = 150,
-  [173] = 143,
-  [174] = 150,
-  [175] = 143,
-  [176] = 150,
-  [177] = 143,
-  [178] = 150,
-  [179] = 143,
-  [180] = 150,
-  [181] = 2,
-  [182] = 182,
-  [183] = 183,
+  [157] = 2,
+  [158] = 158,
+  [159] = 159,
+  [160] = 149,
+  [161] = 144,
+  [162] = 149,
+  [163] = 163,
+  [164] = 149,
+  [165] = 144,
+  [166] = 149,
+  [167] = 144,
+  [168] = 149,
+  [169] = 144,
+  [170] = 149,
+  [171] = 144,
+  [172] = 149,
+  [173] = 144,
+  [174] = 149,
+  [175] = 144,
+  [176] = 149,
+  [177] = 144,
+  [178] = 149,
+  [179] = 144,
+  [180] = 149,
+  [181] = 144,
+  [182] = 149,
+  [183] = 144,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2565,36 +2626,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [196] = 196,
   [197] = 197,
   [198] = 198,
-  [199] = 25,
+  [199] = 199,
   [200] = 200,
-  [201] = 201,
+  [201] = 25,
   [202] = 202,
   [203] = 203,
   [204] = 204,
   [205] = 205,
-  [206] = 206,
+  [206] = 25,
   [207] = 207,
-  [208] = 208,
+  [208] = 24,
   [209] = 209,
   [210] = 210,
-  [211] = 211,
+  [211] = 26,
   [212] = 212,
   [213] = 213,
-  [214] = 142,
+  [214] = 214,
   [215] = 215,
-  [216] = 24,
-  [217] = 133,
+  [216] = 216,
+  [217] = 217,
   [218] = 218,
-  [219] = 132,
-  [220] = 26,
-  [221] = 24,
-  [222] = 25,
-  [223] = 26,
-  [224] = 224,
-  [225] = 225,
+  [219] = 142,
+  [220] = 220,
+  [221] = 25,
+  [222] = 136,
+  [223] = 24,
+  [224] = 133,
+  [225] = 26,
   [226] = 226,
-  [227] = 227,
-  [228] = 228,
+  [227] = 24,
+  [228] = 26,
   [229] = 229,
   [230] = 230,
   [231] = 231,
@@ -2621,49 +2682,49 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [252] = 252,
   [253] = 253,
   [254] = 254,
-  [255] = 255,
+  [255] = 235,
   [256] = 256,
   [257] = 257,
   [258] = 258,
   [259] = 259,
   [260] = 260,
   [261] = 261,
-  [262] = 240,
-  [263] = 249,
+  [262] = 262,
+  [263] = 263,
   [264] = 264,
-  [265] = 240,
-  [266] = 229,
-  [267] = 240,
-  [268] = 229,
-  [269] = 240,
-  [270] = 229,
-  [271] = 240,
-  [272] = 229,
-  [273] = 240,
-  [274] = 229,
-  [275] = 240,
-  [276] = 229,
-  [277] = 240,
-  [278] = 229,
-  [279] = 240,
-  [280] = 229,
-  [281] = 240,
-  [282] = 229,
-  [283] = 240,
-  [284] = 284,
-  [285] = 229,
-  [286] = 286,
-  [287] = 287,
-  [288] = 288,
-  [289] = 13,
-  [290] = 290,
-  [291] = 291,
-  [292] = 292,
-  [293] = 293,
-  [294] = 294,
+  [265] = 265,
+  [266] = 266,
+  [267] = 267,
+  [268] = 268,
+  [269] = 269,
+  [270] = 270,
+  [271] = 271,
+  [272] = 246,
+  [273] = 273,
+  [274] = 246,
+  [275] = 273,
+  [276] = 246,
+  [277] = 273,
+  [278] = 246,
+  [279] = 273,
+  [280] = 246,
+  [281] = 273,
+  [282] = 246,
+  [283] = 273,
+  [284] = 246,
+  [285] = 273,
+  [286] = 246,
+  [287] = 273,
+  [288] = 246,
+  [289] = 273,
+  [290] = 246,
+  [291] = 273,
+  [292] = 246,
+  [293] = 273,
+  [294] = 246,
   [295] = 295,
   [296] = 296,
-  [297] = 297,
+  [297] = 273,
   [298] = 298,
   [299] = 299,
   [300] = 300,
@@ -2674,8 +2735,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [305] = 305,
   [306] = 306,
   [307] = 307,
-  [308] = 12,
-  [309] = 14,
+  [308] = 308,
+  [309] = 309,
   [310] = 310,
   [311] = 311,
   [312] = 312,
@@ -2684,13 +2745,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [315] = 315,
   [316] = 316,
   [317] = 317,
-  [318] = 318,
-  [319] = 319,
-  [320] = 320,
+  [318] = 12,
+  [319] = 13,
+  [320] = 14,
   [321] = 321,
   [322] = 322,
   [323] = 323,
-  [324] = 324,
+  [324] = 322,
   [325] = 325,
   [326] = 326,
   [327] = 327,
@@ -2703,17 +2764,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 2,
+  [337] = 337,
   [338] = 338,
   [339] = 339,
-  [340] = 9,
+  [340] = 340,
   [341] = 341,
-  [342] = 2,
-  [343] = 9,
+  [342] = 342,
+  [343] = 343,
   [344] = 344,
   [345] = 345,
-  [346] = 2,
-  [347] = 9,
+  [346] = 346,
+  [347] = 347,
   [348] = 348,
   [349] = 349,
   [350] = 350,
@@ -2723,34 +2784,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [354] = 354,
   [355] = 355,
   [356] = 356,
-  [357] = 357,
+  [357] = 2,
   [358] = 358,
-  [359] = 359,
+  [359] = 9,
   [360] = 360,
   [361] = 361,
-  [362] = 362,
+  [362] = 2,
   [363] = 363,
-  [364] = 364,
+  [364] = 9,
   [365] = 365,
   [366] = 366,
-  [367] = 367,
+  [367] = 2,
   [368] = 368,
-  [369] = 369,
+  [369] = 9,
   [370] = 370,
   [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
-  [375] = 375,
-  [376] = 376,
+  [375] = 9,
+  [376] = 2,
   [377] = 377,
   [378] = 378,
   [379] = 379,
   [380] = 380,
   [381] = 381,
   [382] = 382,
-  [383] = 322,
-  [384] = 323,
+  [383] = 383,
+  [384] = 384,
   [385] = 385,
   [386] = 386,
   [387] = 387,
@@ -2766,12 +2827,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [397] = 397,
   [398] = 398,
   [399] = 399,
-  [400] = 400,
-  [401] = 401,
-  [402] = 313,
-  [403] = 316,
-  [404] = 310,
-  [405] = 352,
+  [400] = 341,
+  [401] = 342,
+  [402] = 402,
+  [403] = 403,
+  [404] = 404,
+  [405] = 405,
   [406] = 406,
   [407] = 407,
   [408] = 408,
@@ -2779,32 +2840,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [410] = 410,
   [411] = 411,
   [412] = 412,
-  [413] = 407,
+  [413] = 413,
   [414] = 414,
-  [415] = 409,
+  [415] = 415,
   [416] = 416,
-  [417] = 412,
+  [417] = 417,
   [418] = 418,
-  [419] = 2,
-  [420] = 9,
-  [421] = 421,
+  [419] = 399,
+  [420] = 405,
+  [421] = 323,
   [422] = 422,
   [423] = 423,
   [424] = 424,
   [425] = 425,
   [426] = 426,
   [427] = 427,
-  [428] = 428,
+  [428] = 2,
   [429] = 429,
-  [430] = 430,
-  [431] = 431,
+  [430] = 424,
+  [431] = 9,
   [432] = 432,
   [433] = 433,
   [434] = 434,
-  [435] = 435,
-  [436] = 436,
+  [435] = 432,
+  [436] = 433,
   [437] = 437,
-  [438] = 437,
+  [438] = 438,
   [439] = 439,
   [440] = 440,
   [441] = 441,
@@ -2819,17 +2880,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [450] = 450,
   [451] = 451,
   [452] = 452,
-  [453] = 453,
-  [454] = 448,
-  [455] = 452,
+  [453] = 437,
+  [454] = 454,
+  [455] = 455,
   [456] = 456,
   [457] = 457,
   [458] = 458,
   [459] = 459,
-  [460] = 457,
-  [461] = 443,
+  [460] = 460,
+  [461] = 461,
   [462] = 462,
   [463] = 463,
+  [464] = 464,
+  [465] = 465,
+  [466] = 466,
+  [467] = 467,
+  [468] = 468,
+  [469] = 469,
+  [470] = 470,
+  [471] = 471,
+  [472] = 472,
+  [473] = 465,
+  [474] = 474,
+  [475] = 475,
+  [476] = 476,
+  [477] = 474,
+  [478] = 478,
+  [479] = 461,
+  [480] = 467,
+  [481] = 481,
+  [482] = 482,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2837,70 +2917,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '"', 732,
-        '#', 737,
-        '%', 722,
-        '(', 718,
-        ')', 719,
-        '*', 721,
-        '+', 720,
-        ',', 404,
-        '-', 369,
-        '.', 409,
-        '/', 750,
-        '0', 751,
-        ';', 263,
-        '<', 266,
-        '=', 271,
-        '>', 267,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '.', 423,
+        '/', 764,
+        '0', 765,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 588,
-        'c', 650,
-        'd', 602,
-        'f', 637,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 568,
-        'n', 594,
-        'o', 623,
-        'p', 659,
-        'r', 596,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 717,
-        '}', 716,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 731,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'c', 497,
-        'd', 515,
-        'i', 461,
-        'm', 420,
-        'o', 464,
-        'p', 533,
-        's', 518,
-        '{', 717,
+        'c', 511,
+        'd', 529,
+        'i', 475,
+        'm', 434,
+        'o', 478,
+        'p', 547,
+        's', 532,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2909,66 +2989,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'c', 137,
-        'd', 166,
-        'i', 105,
-        'm', 47,
-        'o', 107,
-        'p', 182,
-        's', 168,
+        'c', 146,
+        'd', 175,
+        'i', 114,
+        'm', 55,
+        'o', 116,
+        'p', 191,
+        's', 177,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '>') ADVANCE(267);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(571);
+      if (lookahead == 'm') ADVANCE(585);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\n') ADVANCE(753);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(739);
-      if (lookahead == '\r') ADVANCE(733);
-      if (lookahead != 0) ADVANCE(736);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\r') ADVANCE(747);
+      if (lookahead != 0) ADVANCE(750);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\n') ADVANCE(753);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(222);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(394);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(732);
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2976,12 +3056,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(321);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(732);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '\\') ADVANCE(393);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(407);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -2989,5513 +3069,5669 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(394);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(732);
-      if (lookahead == '#') ADVANCE(734);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(735);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(736);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '(') ADVANCE(718);
-      if (lookahead == '-') ADVANCE(368);
-      if (lookahead == '0') ADVANCE(729);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '(') ADVANCE(732);
+      if (lookahead == '-') ADVANCE(382);
+      if (lookahead == '0') ADVANCE(743);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '-') ADVANCE(41);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '-') ADVANCE(49);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(673);
-      if (lookahead == 'p') ADVANCE(689);
-      if (lookahead == 's') ADVANCE(676);
+      if (lookahead == 'd') ADVANCE(687);
+      if (lookahead == 'p') ADVANCE(703);
+      if (lookahead == 's') ADVANCE(690);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '.') ADVANCE(409);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(486);
-      if (lookahead == '{') ADVANCE(717);
+      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(20);
+          lookahead == ' ') SKIP(19);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '.') ADVANCE(409);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(412);
-      if (lookahead == '{') ADVANCE(717);
+      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(21);
+          lookahead == ' ') SKIP(22);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '0') ADVANCE(727);
-      if (lookahead == ':') ADVANCE(753);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(426);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(15);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(23);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '=') ADVANCE(271);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '0') ADVANCE(741);
+      if (lookahead == ':') ADVANCE(767);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(717);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(16);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 17:
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(18);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(392);
-      END_STATE();
-    case 17:
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == '=') ADVANCE(271);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(147);
-      if (lookahead == 'r') ADVANCE(94);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(507);
-      if (lookahead == 'r') ADVANCE(448);
-      if (lookahead == '{') ADVANCE(717);
+      if (lookahead == 'i') ADVANCE(76);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(132);
+      if (lookahead == 'n') ADVANCE(156);
+      if (lookahead == 'r') ADVANCE(103);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(44);
+      if (lookahead == 'n') ADVANCE(521);
+      if (lookahead == 'r') ADVANCE(462);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(21);
+          lookahead == ' ') SKIP(20);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == 'o') ADVANCE(141);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(52);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(318);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(391);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(737);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(715);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(220);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
     case 26:
-      ADVANCE_MAP(
-        '%', 748,
-        '.', 215,
-        'B', 741,
-        'b', 741,
-        'G', 743,
-        'g', 743,
-        'K', 743,
-        'k', 743,
-        'M', 743,
-        'm', 743,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(26);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 27:
-      ADVANCE_MAP(
-        '%', 748,
-        'B', 741,
-        'b', 741,
-        'G', 743,
-        'g', 743,
-        'K', 743,
-        'k', 743,
-        'M', 743,
-        'm', 743,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(27);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 748,
-        'B', 746,
-        'b', 746,
-        'G', 744,
-        'g', 744,
-        'K', 744,
-        'k', 744,
-        'M', 745,
-        'm', 745,
-        'N', 208,
-        'n', 208,
-        'S', 747,
-        's', 747,
-        'T', 206,
-        't', 206,
-        'U', 208,
-        'u', 208,
+        '%', 762,
+        '.', 40,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
-      if (lookahead == '-') ADVANCE(42);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 226,
+        '0', 30,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
-      if (lookahead == '.') ADVANCE(272);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 226,
+        '2', 28,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 31:
-      if (lookahead == '.') ADVANCE(214);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 226,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
-      if (lookahead == '.') ADVANCE(217);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      ADVANCE_MAP(
+        '%', 762,
+        'Q', 302,
+        'a', 78,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
-      if (lookahead == ':') ADVANCE(753);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+      ADVANCE_MAP(
+        '%', 762,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == ':') ADVANCE(213);
+      ADVANCE_MAP(
+        '%', 762,
+        'B', 760,
+        'b', 760,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 219,
+        'n', 219,
+        'S', 761,
+        's', 761,
+        'T', 215,
+        't', 215,
+        'U', 219,
+        'u', 219,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == ':') ADVANCE(213);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == '-') ADVANCE(50);
       END_STATE();
     case 36:
-      if (lookahead == ':') ADVANCE(229);
+      if (lookahead == '.') ADVANCE(284);
       END_STATE();
     case 37:
-      if (lookahead == ':') ADVANCE(221);
+      if (lookahead == '.') ADVANCE(225);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == ':') ADVANCE(223);
+      ADVANCE_MAP(
+        '.', 227,
+        'B', 218,
+        'b', 218,
+        'G', 215,
+        'g', 215,
+        'K', 215,
+        'k', 215,
+        'M', 217,
+        'm', 217,
+        'N', 219,
+        'n', 219,
+        'S', 761,
+        's', 761,
+        'T', 215,
+        't', 215,
+        'U', 219,
+        'u', 219,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == ':') ADVANCE(225);
+      if (lookahead == '.') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(227);
+      if (lookahead == '1') ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 41:
-      if (lookahead == '>') ADVANCE(317);
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 42:
-      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == ':') ADVANCE(224);
       END_STATE();
     case 43:
-      if (lookahead == ']') ADVANCE(34);
+      if (lookahead == ':') ADVANCE(224);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
+      END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(241);
+      END_STATE();
+    case 45:
+      if (lookahead == ':') ADVANCE(233);
+      END_STATE();
+    case 46:
+      if (lookahead == ':') ADVANCE(235);
+      END_STATE();
+    case 47:
+      if (lookahead == ':') ADVANCE(237);
+      END_STATE();
+    case 48:
+      if (lookahead == ':') ADVANCE(239);
+      END_STATE();
+    case 49:
+      if (lookahead == '>') ADVANCE(331);
+      END_STATE();
+    case 50:
+      if (lookahead == '>') ADVANCE(292);
+      END_STATE();
+    case 51:
+      if (lookahead == ']') ADVANCE(42);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == 'a') ADVANCE(56);
-      END_STATE();
-    case 45:
-      if (lookahead == 'a') ADVANCE(56);
-      if (lookahead == 'o') ADVANCE(353);
-      END_STATE();
-    case 46:
-      if (lookahead == 'a') ADVANCE(322);
-      END_STATE();
-    case 47:
-      if (lookahead == 'a') ADVANCE(172);
-      END_STATE();
-    case 48:
-      if (lookahead == 'a') ADVANCE(172);
-      if (lookahead == 'o') ADVANCE(71);
-      END_STATE();
-    case 49:
-      if (lookahead == 'a') ADVANCE(59);
-      END_STATE();
-    case 50:
-      if (lookahead == 'a') ADVANCE(59);
-      if (lookahead == 'm') ADVANCE(158);
-      END_STATE();
-    case 51:
-      if (lookahead == 'a') ADVANCE(57);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(133);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(367);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(121);
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(175);
+      if (lookahead == 'a') ADVANCE(181);
       END_STATE();
     case 56:
-      if (lookahead == 'b') ADVANCE(125);
+      if (lookahead == 'a') ADVANCE(181);
+      if (lookahead == 'o') ADVANCE(80);
       END_STATE();
     case 57:
-      if (lookahead == 'b') ADVANCE(91);
+      if (lookahead == 'a') ADVANCE(67);
       END_STATE();
     case 58:
-      if (lookahead == 'c') ADVANCE(305);
+      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'm') ADVANCE(167);
       END_STATE();
     case 59:
-      if (lookahead == 'c') ADVANCE(101);
+      if (lookahead == 'a') ADVANCE(65);
       END_STATE();
     case 60:
-      if (lookahead == 'c') ADVANCE(325);
+      if (lookahead == 'a') ADVANCE(142);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(159);
-      if (lookahead == 'f') ADVANCE(113);
+      if (lookahead == 'a') ADVANCE(73);
       END_STATE();
     case 62:
-      if (lookahead == 'c') ADVANCE(159);
-      if (lookahead == 'f') ADVANCE(113);
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 'a') ADVANCE(130);
       END_STATE();
     case 63:
-      if (lookahead == 'c') ADVANCE(54);
+      if (lookahead == 'a') ADVANCE(184);
       END_STATE();
     case 64:
-      if (lookahead == 'c') ADVANCE(54);
-      if (lookahead == 'o') ADVANCE(120);
+      if (lookahead == 'b') ADVANCE(134);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(102);
+      if (lookahead == 'b') ADVANCE(100);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(151);
-      if (lookahead == 'p') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(58);
+      if (lookahead == 'c') ADVANCE(319);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(151);
-      if (lookahead == 'r') ADVANCE(58);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 68:
-      if (lookahead == 'd') ADVANCE(287);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 69:
-      if (lookahead == 'd') ADVANCE(287);
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'p') ADVANCE(164);
+      if (lookahead == 'c') ADVANCE(168);
+      if (lookahead == 'f') ADVANCE(122);
       END_STATE();
     case 70:
-      if (lookahead == 'd') ADVANCE(382);
+      if (lookahead == 'c') ADVANCE(168);
+      if (lookahead == 'f') ADVANCE(122);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 71:
-      if (lookahead == 'd') ADVANCE(78);
+      if (lookahead == 'c') ADVANCE(62);
       END_STATE();
     case 72:
-      if (lookahead == 'd') ADVANCE(202);
-      END_STATE();
-    case 73:
-      if (lookahead == 'd') ADVANCE(176);
-      END_STATE();
-    case 74:
-      if (lookahead == 'e') ADVANCE(201);
-      END_STATE();
-    case 75:
-      if (lookahead == 'e') ADVANCE(201);
-      if (lookahead == 'p') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(62);
-      END_STATE();
-    case 76:
-      if (lookahead == 'e') ADVANCE(201);
-      if (lookahead == 'p') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(61);
-      END_STATE();
-    case 77:
-      if (lookahead == 'e') ADVANCE(50);
-      END_STATE();
-    case 78:
-      if (lookahead == 'e') ADVANCE(284);
-      END_STATE();
-    case 79:
-      if (lookahead == 'e') ADVANCE(268);
-      END_STATE();
-    case 80:
-      if (lookahead == 'e') ADVANCE(290);
-      END_STATE();
-    case 81:
-      if (lookahead == 'e') ADVANCE(365);
-      END_STATE();
-    case 82:
-      if (lookahead == 'e') ADVANCE(204);
-      END_STATE();
-    case 83:
-      if (lookahead == 'e') ADVANCE(204);
-      if (lookahead == 'o') ADVANCE(173);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(334);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(98);
-      if (lookahead == 'i') ADVANCE(155);
-      END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(98);
-      if (lookahead == 'i') ADVANCE(155);
-      if (lookahead == 'o') ADVANCE(194);
-      END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(53);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(131);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(124);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(111);
-      END_STATE();
-    case 91:
-      if (lookahead == 'e') ADVANCE(122);
-      END_STATE();
-    case 92:
-      if (lookahead == 'e') ADVANCE(196);
-      if (lookahead == 'o') ADVANCE(71);
-      if (lookahead == 't') ADVANCE(198);
-      END_STATE();
-    case 93:
-      if (lookahead == 'e') ADVANCE(196);
-      if (lookahead == 't') ADVANCE(198);
-      END_STATE();
-    case 94:
-      if (lookahead == 'e') ADVANCE(49);
-      END_STATE();
-    case 95:
-      if (lookahead == 'e') ADVANCE(170);
-      END_STATE();
-    case 96:
-      if (lookahead == 'f') ADVANCE(355);
-      END_STATE();
-    case 97:
-      if (lookahead == 'f') ADVANCE(358);
-      END_STATE();
-    case 98:
-      if (lookahead == 'f') ADVANCE(373);
-      END_STATE();
-    case 99:
-      if (lookahead == 'g') ADVANCE(103);
-      END_STATE();
-    case 100:
-      if (lookahead == 'g') ADVANCE(81);
-      END_STATE();
-    case 101:
-      if (lookahead == 'h') ADVANCE(274);
-      END_STATE();
-    case 102:
-      if (lookahead == 'h') ADVANCE(277);
-      END_STATE();
-    case 103:
-      if (lookahead == 'h') ADVANCE(190);
-      END_STATE();
-    case 104:
-      if (lookahead == 'h') ADVANCE(154);
-      END_STATE();
-    case 105:
-      if (lookahead == 'i') ADVANCE(96);
-      END_STATE();
-    case 106:
-      if (lookahead == 'i') ADVANCE(96);
-      if (lookahead == 'p') ADVANCE(164);
-      END_STATE();
-    case 107:
-      if (lookahead == 'i') ADVANCE(97);
-      END_STATE();
-    case 108:
-      if (lookahead == 'i') ADVANCE(97);
-      if (lookahead == 'n') ADVANCE(281);
-      END_STATE();
-    case 109:
-      if (lookahead == 'i') ADVANCE(97);
-      if (lookahead == 'n') ADVANCE(127);
-      END_STATE();
-    case 110:
-      if (lookahead == 'i') ADVANCE(73);
-      END_STATE();
-    case 111:
-      if (lookahead == 'i') ADVANCE(99);
-      END_STATE();
-    case 112:
-      if (lookahead == 'i') ADVANCE(135);
-      END_STATE();
-    case 113:
-      if (lookahead == 'i') ADVANCE(89);
-      END_STATE();
-    case 114:
-      if (lookahead == 'i') ADVANCE(60);
-      END_STATE();
-    case 115:
-      if (lookahead == 'i') ADVANCE(46);
-      END_STATE();
-    case 116:
-      if (lookahead == 'i') ADVANCE(189);
-      END_STATE();
-    case 117:
-      if (lookahead == 'k') ADVANCE(398);
-      END_STATE();
-    case 118:
-      if (lookahead == 'k') ADVANCE(361);
-      END_STATE();
-    case 119:
-      if (lookahead == 'k') ADVANCE(328);
-      END_STATE();
-    case 120:
-      if (lookahead == 'k') ADVANCE(200);
-      END_STATE();
-    case 121:
-      if (lookahead == 'l') ADVANCE(296);
-      END_STATE();
-    case 122:
-      if (lookahead == 'l') ADVANCE(388);
-      END_STATE();
-    case 123:
-      if (lookahead == 'l') ADVANCE(140);
-      if (lookahead == 'r') ADVANCE(145);
-      if (lookahead == 'w') ADVANCE(128);
-      END_STATE();
-    case 124:
-      if (lookahead == 'l') ADVANCE(70);
-      END_STATE();
-    case 125:
-      if (lookahead == 'l') ADVANCE(79);
-      END_STATE();
-    case 126:
-      if (lookahead == 'l') ADVANCE(51);
-      END_STATE();
-    case 127:
-      if (lookahead == 'l') ADVANCE(112);
-      END_STATE();
-    case 128:
-      if (lookahead == 'm') ADVANCE(55);
-      END_STATE();
-    case 129:
-      if (lookahead == 'm') ADVANCE(349);
-      END_STATE();
-    case 130:
-      if (lookahead == 'm') ADVANCE(184);
-      END_STATE();
-    case 131:
-      if (lookahead == 'm') ADVANCE(158);
-      END_STATE();
-    case 132:
-      if (lookahead == 'n') ADVANCE(281);
-      END_STATE();
-    case 133:
-      if (lookahead == 'n') ADVANCE(100);
-      END_STATE();
-    case 134:
-      if (lookahead == 'n') ADVANCE(192);
-      END_STATE();
-    case 135:
-      if (lookahead == 'n') ADVANCE(119);
-      END_STATE();
-    case 136:
-      if (lookahead == 'n') ADVANCE(127);
-      END_STATE();
-    case 137:
-      if (lookahead == 'o') ADVANCE(197);
-      if (lookahead == 't') ADVANCE(401);
-      END_STATE();
-    case 138:
-      if (lookahead == 'o') ADVANCE(64);
-      END_STATE();
-    case 139:
-      if (lookahead == 'o') ADVANCE(71);
-      END_STATE();
-    case 140:
-      if (lookahead == 'o') ADVANCE(203);
-      END_STATE();
-    case 141:
-      if (lookahead == 'o') ADVANCE(120);
-      END_STATE();
-    case 142:
-      if (lookahead == 'o') ADVANCE(302);
-      END_STATE();
-    case 143:
-      if (lookahead == 'o') ADVANCE(376);
-      END_STATE();
-    case 144:
-      if (lookahead == 'o') ADVANCE(199);
-      END_STATE();
-    case 145:
+      if (lookahead == 'c') ADVANCE(62);
       if (lookahead == 'o') ADVANCE(129);
       END_STATE();
+    case 73:
+      if (lookahead == 'c') ADVANCE(111);
+      END_STATE();
+    case 74:
+      if (lookahead == 'c') ADVANCE(160);
+      if (lookahead == 'p') ADVANCE(162);
+      if (lookahead == 'r') ADVANCE(66);
+      END_STATE();
+    case 75:
+      if (lookahead == 'c') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(66);
+      END_STATE();
+    case 76:
+      if (lookahead == 'd') ADVANCE(299);
+      END_STATE();
+    case 77:
+      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'p') ADVANCE(173);
+      END_STATE();
+    case 78:
+      if (lookahead == 'd') ADVANCE(303);
+      END_STATE();
+    case 79:
+      if (lookahead == 'd') ADVANCE(396);
+      END_STATE();
+    case 80:
+      if (lookahead == 'd') ADVANCE(87);
+      END_STATE();
+    case 81:
+      if (lookahead == 'd') ADVANCE(211);
+      END_STATE();
+    case 82:
+      if (lookahead == 'd') ADVANCE(185);
+      END_STATE();
+    case 83:
+      if (lookahead == 'e') ADVANCE(210);
+      END_STATE();
+    case 84:
+      if (lookahead == 'e') ADVANCE(210);
+      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(70);
+      END_STATE();
+    case 85:
+      if (lookahead == 'e') ADVANCE(210);
+      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(69);
+      END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(58);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(296);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(280);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(304);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(379);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(213);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(213);
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(348);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(107);
+      if (lookahead == 'i') ADVANCE(164);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(107);
+      if (lookahead == 'i') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 96:
+      if (lookahead == 'e') ADVANCE(61);
+      END_STATE();
+    case 97:
+      if (lookahead == 'e') ADVANCE(140);
+      END_STATE();
+    case 98:
+      if (lookahead == 'e') ADVANCE(133);
+      END_STATE();
+    case 99:
+      if (lookahead == 'e') ADVANCE(120);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(131);
+      END_STATE();
+    case 101:
+      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'o') ADVANCE(80);
+      if (lookahead == 't') ADVANCE(207);
+      END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(207);
+      END_STATE();
+    case 103:
+      if (lookahead == 'e') ADVANCE(57);
+      END_STATE();
+    case 104:
+      if (lookahead == 'e') ADVANCE(179);
+      END_STATE();
+    case 105:
+      if (lookahead == 'f') ADVANCE(369);
+      END_STATE();
+    case 106:
+      if (lookahead == 'f') ADVANCE(372);
+      END_STATE();
+    case 107:
+      if (lookahead == 'f') ADVANCE(387);
+      END_STATE();
+    case 108:
+      if (lookahead == 'g') ADVANCE(112);
+      END_STATE();
+    case 109:
+      if (lookahead == 'g') ADVANCE(90);
+      END_STATE();
+    case 110:
+      if (lookahead == 'h') ADVANCE(286);
+      END_STATE();
+    case 111:
+      if (lookahead == 'h') ADVANCE(289);
+      END_STATE();
+    case 112:
+      if (lookahead == 'h') ADVANCE(199);
+      END_STATE();
+    case 113:
+      if (lookahead == 'h') ADVANCE(163);
+      END_STATE();
+    case 114:
+      if (lookahead == 'i') ADVANCE(105);
+      END_STATE();
+    case 115:
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'p') ADVANCE(173);
+      END_STATE();
+    case 116:
+      if (lookahead == 'i') ADVANCE(106);
+      END_STATE();
+    case 117:
+      if (lookahead == 'i') ADVANCE(106);
+      if (lookahead == 'n') ADVANCE(293);
+      END_STATE();
+    case 118:
+      if (lookahead == 'i') ADVANCE(106);
+      if (lookahead == 'n') ADVANCE(136);
+      END_STATE();
+    case 119:
+      if (lookahead == 'i') ADVANCE(82);
+      END_STATE();
+    case 120:
+      if (lookahead == 'i') ADVANCE(108);
+      END_STATE();
+    case 121:
+      if (lookahead == 'i') ADVANCE(144);
+      END_STATE();
+    case 122:
+      if (lookahead == 'i') ADVANCE(98);
+      END_STATE();
+    case 123:
+      if (lookahead == 'i') ADVANCE(68);
+      END_STATE();
+    case 124:
+      if (lookahead == 'i') ADVANCE(54);
+      END_STATE();
+    case 125:
+      if (lookahead == 'i') ADVANCE(198);
+      END_STATE();
+    case 126:
+      if (lookahead == 'k') ADVANCE(412);
+      END_STATE();
+    case 127:
+      if (lookahead == 'k') ADVANCE(375);
+      END_STATE();
+    case 128:
+      if (lookahead == 'k') ADVANCE(342);
+      END_STATE();
+    case 129:
+      if (lookahead == 'k') ADVANCE(209);
+      END_STATE();
+    case 130:
+      if (lookahead == 'l') ADVANCE(310);
+      END_STATE();
+    case 131:
+      if (lookahead == 'l') ADVANCE(402);
+      END_STATE();
+    case 132:
+      if (lookahead == 'l') ADVANCE(149);
+      if (lookahead == 'r') ADVANCE(154);
+      if (lookahead == 'w') ADVANCE(137);
+      END_STATE();
+    case 133:
+      if (lookahead == 'l') ADVANCE(79);
+      END_STATE();
+    case 134:
+      if (lookahead == 'l') ADVANCE(88);
+      END_STATE();
+    case 135:
+      if (lookahead == 'l') ADVANCE(59);
+      END_STATE();
+    case 136:
+      if (lookahead == 'l') ADVANCE(121);
+      END_STATE();
+    case 137:
+      if (lookahead == 'm') ADVANCE(63);
+      END_STATE();
+    case 138:
+      if (lookahead == 'm') ADVANCE(363);
+      END_STATE();
+    case 139:
+      if (lookahead == 'm') ADVANCE(193);
+      END_STATE();
+    case 140:
+      if (lookahead == 'm') ADVANCE(167);
+      END_STATE();
+    case 141:
+      if (lookahead == 'n') ADVANCE(293);
+      END_STATE();
+    case 142:
+      if (lookahead == 'n') ADVANCE(109);
+      END_STATE();
+    case 143:
+      if (lookahead == 'n') ADVANCE(201);
+      END_STATE();
+    case 144:
+      if (lookahead == 'n') ADVANCE(128);
+      END_STATE();
+    case 145:
+      if (lookahead == 'n') ADVANCE(136);
+      END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(194);
+      if (lookahead == 'o') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(415);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(173);
+      if (lookahead == 'o') ADVANCE(72);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(80);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(169);
-      if (lookahead == 'r') ADVANCE(86);
+      if (lookahead == 'o') ADVANCE(212);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'o') ADVANCE(129);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(316);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(390);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(179);
+      if (lookahead == 'o') ADVANCE(208);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(138);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(174);
+      if (lookahead == 'o') ADVANCE(203);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(182);
       END_STATE();
     case 157:
-      if (lookahead == 'o') ADVANCE(195);
+      if (lookahead == 'o') ADVANCE(178);
       END_STATE();
     case 158:
-      if (lookahead == 'o') ADVANCE(193);
+      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 'r') ADVANCE(95);
       END_STATE();
     case 159:
-      if (lookahead == 'p') ADVANCE(385);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 160:
-      if (lookahead == 'p') ADVANCE(293);
+      if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 161:
-      if (lookahead == 'p') ADVANCE(346);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 162:
-      if (lookahead == 'p') ADVANCE(337);
+      if (lookahead == 'o') ADVANCE(188);
       END_STATE();
     case 163:
-      if (lookahead == 'p') ADVANCE(84);
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
     case 164:
-      if (lookahead == 'p') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(183);
       END_STATE();
     case 165:
-      if (lookahead == 'p') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(150);
       END_STATE();
     case 166:
-      if (lookahead == 'p') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(204);
       END_STATE();
     case 167:
-      if (lookahead == 'p') ADVANCE(153);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 168:
-      if (lookahead == 'p') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(58);
+      if (lookahead == 'p') ADVANCE(399);
       END_STATE();
     case 169:
-      if (lookahead == 'r') ADVANCE(186);
+      if (lookahead == 'p') ADVANCE(307);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(405);
+      if (lookahead == 'p') ADVANCE(360);
       END_STATE();
     case 171:
-      if (lookahead == 'r') ADVANCE(85);
+      if (lookahead == 'p') ADVANCE(351);
       END_STATE();
     case 172:
-      if (lookahead == 'r') ADVANCE(117);
+      if (lookahead == 'p') ADVANCE(93);
       END_STATE();
     case 173:
-      if (lookahead == 'r') ADVANCE(87);
+      if (lookahead == 'p') ADVANCE(189);
       END_STATE();
     case 174:
-      if (lookahead == 'r') ADVANCE(116);
+      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(69);
       END_STATE();
     case 175:
-      if (lookahead == 'r') ADVANCE(118);
+      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(194);
       END_STATE();
     case 176:
-      if (lookahead == 'r') ADVANCE(52);
+      if (lookahead == 'p') ADVANCE(162);
       END_STATE();
     case 177:
-      if (lookahead == 'r') ADVANCE(187);
+      if (lookahead == 'p') ADVANCE(162);
+      if (lookahead == 'r') ADVANCE(66);
       END_STATE();
     case 178:
-      if (lookahead == 'r') ADVANCE(144);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(188);
+      if (lookahead == 'r') ADVANCE(419);
       END_STATE();
     case 180:
-      if (lookahead == 'r') ADVANCE(157);
+      if (lookahead == 'r') ADVANCE(94);
       END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(114);
+      if (lookahead == 'r') ADVANCE(126);
       END_STATE();
     case 182:
-      if (lookahead == 'r') ADVANCE(146);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 183:
-      if (lookahead == 's') ADVANCE(331);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 184:
-      if (lookahead == 's') ADVANCE(183);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 'r') ADVANCE(60);
       END_STATE();
     case 186:
-      if (lookahead == 't') ADVANCE(395);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 'r') ADVANCE(153);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'r') ADVANCE(197);
       END_STATE();
     case 189:
-      if (lookahead == 't') ADVANCE(205);
+      if (lookahead == 'r') ADVANCE(166);
       END_STATE();
     case 190:
-      if (lookahead == 't') ADVANCE(340);
+      if (lookahead == 'r') ADVANCE(123);
       END_STATE();
     case 191:
-      if (lookahead == 't') ADVANCE(104);
+      if (lookahead == 'r') ADVANCE(155);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(95);
+      if (lookahead == 's') ADVANCE(345);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(80);
+      if (lookahead == 's') ADVANCE(192);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(142);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(409);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(181);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 197:
-      if (lookahead == 'u') ADVANCE(134);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 198:
-      if (lookahead == 'u') ADVANCE(299);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(160);
+      if (lookahead == 't') ADVANCE(354);
       END_STATE();
     case 200:
-      if (lookahead == 'u') ADVANCE(161);
+      if (lookahead == 't') ADVANCE(113);
       END_STATE();
     case 201:
-      if (lookahead == 'v') ADVANCE(343);
+      if (lookahead == 't') ADVANCE(104);
       END_STATE();
     case 202:
-      if (lookahead == 'v') ADVANCE(130);
+      if (lookahead == 't') ADVANCE(89);
       END_STATE();
     case 203:
-      if (lookahead == 'w') ADVANCE(126);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 'x') ADVANCE(191);
+      if (lookahead == 't') ADVANCE(152);
       END_STATE();
     case 205:
-      if (lookahead == 'y') ADVANCE(370);
+      if (lookahead == 't') ADVANCE(190);
       END_STATE();
     case 206:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(207);
+      if (lookahead == 'u') ADVANCE(143);
       END_STATE();
     case 207:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
+      if (lookahead == 'u') ADVANCE(313);
       END_STATE();
     case 208:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(747);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(740);
+      if (lookahead == 'u') ADVANCE(170);
       END_STATE();
     case 210:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(740);
+      if (lookahead == 'v') ADVANCE(357);
       END_STATE();
     case 211:
+      if (lookahead == 'v') ADVANCE(139);
+      END_STATE();
+    case 212:
+      if (lookahead == 'w') ADVANCE(135);
+      END_STATE();
+    case 213:
+      if (lookahead == 'x') ADVANCE(200);
+      END_STATE();
+    case 214:
+      if (lookahead == 'y') ADVANCE(384);
+      END_STATE();
+    case 215:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(218);
+      END_STATE();
+    case 216:
+      ADVANCE_MAP(
+        'B', 218,
+        'b', 218,
+        'G', 215,
+        'g', 215,
+        'K', 215,
+        'k', 215,
+        'M', 217,
+        'm', 217,
+        'N', 219,
+        'n', 219,
+        'S', 761,
+        's', 761,
+        'T', 215,
+        't', 215,
+        'U', 219,
+        'u', 219,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
+      END_STATE();
+    case 217:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(218);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
+      END_STATE();
+    case 218:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(221);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(220);
+      END_STATE();
+    case 219:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
+      END_STATE();
+    case 220:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(754);
+      END_STATE();
+    case 221:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(754);
+      END_STATE();
+    case 222:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(222);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(394);
-      END_STATE();
-    case 212:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 213:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(408);
-      END_STATE();
-    case 214:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 215:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(27);
-      END_STATE();
-    case 216:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(28);
-      END_STATE();
-    case 217:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 218:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(731);
-      END_STATE();
-    case 219:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(749);
-      END_STATE();
-    case 220:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(36);
-      END_STATE();
-    case 221:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(219);
-      END_STATE();
-    case 222:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(37);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 223:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(222);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 224:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(38);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
       END_STATE();
     case 225:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(224);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
       END_STATE();
     case 226:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(39);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 227:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
       END_STATE();
     case 228:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 229:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      END_STATE();
+    case 231:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+      END_STATE();
+    case 232:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 233:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+      END_STATE();
+    case 234:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+      END_STATE();
+    case 235:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
+      END_STATE();
+    case 236:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      END_STATE();
+    case 237:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
+      END_STATE();
+    case 238:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 239:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
+      END_STATE();
+    case 240:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
+      END_STATE();
+    case 241:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
+      END_STATE();
+    case 242:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 231:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(736);
-      END_STATE();
-    case 232:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '"', 732,
-        '#', 737,
-        '%', 722,
-        '(', 718,
-        ')', 719,
-        '*', 721,
-        '+', 720,
-        ',', 404,
-        '-', 369,
-        '/', 364,
-        '0', 729,
-        ';', 263,
-        '<', 266,
-        '=', 271,
-        '>', 267,
-        '\\', 5,
-        'a', 588,
-        'c', 650,
-        'd', 602,
-        'f', 637,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 568,
-        'n', 594,
-        'o', 623,
-        'p', 659,
-        'r', 596,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 715,
-        '}', 716,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(232);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 233:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '"', 732,
-        '#', 737,
-        '%', 722,
-        ')', 719,
-        '*', 721,
-        '+', 720,
-        '-', 368,
-        '.', 30,
-        '/', 364,
-        '0', 727,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'm', 699,
-        't', 566,
-        '{', 715,
-        '}', 716,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(233);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 234:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '"', 732,
-        '#', 737,
-        ';', 263,
-        '<', 265,
-        '=', 271,
-        '>', 267,
-        '\\', 5,
-        'a', 72,
-        'd', 76,
-        'f', 123,
-        'g', 178,
-        'i', 69,
-        'l', 138,
-        'm', 92,
-        'n', 83,
-        'o', 109,
-        'p', 149,
-        'r', 77,
-        's', 66,
-        't', 45,
-        'u', 110,
-        'v', 115,
-        'w', 90,
-        '{', 717,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      END_STATE();
-    case 235:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '"', 732,
-        '#', 737,
-        ';', 263,
-        '<', 265,
-        '=', 271,
-        '>', 267,
-        '\\', 5,
-        'a', 72,
-        'd', 76,
-        'f', 123,
-        'g', 178,
-        'i', 69,
-        'l', 138,
-        'm', 92,
-        'n', 83,
-        'o', 109,
-        'p', 149,
-        'r', 77,
-        's', 66,
-        't', 45,
-        'u', 110,
-        'v', 115,
-        'w', 90,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(235);
-      END_STATE();
-    case 236:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '%', 722,
-        '(', 718,
-        ')', 719,
-        '*', 721,
-        '+', 720,
-        '-', 368,
-        '.', 30,
-        '/', 364,
-        '0', 723,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '=', 271,
-        '>', 267,
-        '\\', 5,
-        '{', 715,
-        '}', 716,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(236);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(724);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 237:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '%', 722,
-        '*', 721,
-        '+', 720,
-        '-', 368,
-        '.', 409,
-        '/', 364,
-        '0', 725,
-        ':', 753,
-        ';', 263,
-        '<', 29,
-        '>', 267,
-        '[', 230,
-        '\\', 5,
-        'm', 570,
-        't', 566,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(726);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 238:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '%', 722,
-        '*', 721,
-        '+', 720,
-        '-', 368,
-        '/', 364,
-        '0', 725,
-        ':', 753,
-        ';', 263,
-        '<', 29,
-        '>', 267,
-        '[', 230,
-        '\\', 5,
-        'm', 570,
-        't', 566,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(238);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(726);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 239:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ',', 404,
-        '-', 368,
-        '/', 364,
-        ';', 263,
-        '<', 266,
-        '>', 267,
-        '\\', 5,
-        'c', 137,
-        'd', 75,
-        'f', 123,
-        'g', 178,
-        'i', 69,
-        'l', 138,
-        'm', 48,
-        'n', 147,
-        'o', 108,
-        'p', 149,
-        'r', 77,
-        's', 168,
-        't', 45,
-        'u', 110,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(239);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(26);
-      END_STATE();
-    case 240:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '-', 369,
-        '.', 409,
-        '/', 364,
-        '0', 727,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'a', 558,
-        'c', 561,
-        'd', 559,
-        'f', 560,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 569,
-        'n', 595,
-        'o', 624,
-        'p', 659,
-        'r', 606,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 241:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '-', 369,
-        '/', 364,
-        '0', 727,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'a', 558,
-        'c', 561,
-        'd', 559,
-        'f', 560,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 569,
-        'n', 595,
-        'o', 624,
-        'p', 659,
-        'r', 606,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 242:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '-', 41,
-        '.', 409,
-        '/', 750,
-        '0', 727,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'a', 558,
-        'c', 561,
-        'd', 559,
-        'f', 560,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 569,
-        'n', 595,
-        'o', 624,
-        'p', 659,
-        'r', 606,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
       END_STATE();
     case 243:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '-', 41,
-        '0', 729,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'c', 650,
-        'd', 673,
-        'i', 620,
-        'm', 570,
-        'o', 625,
-        'p', 689,
-        's', 676,
-        '{', 715,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(730);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
     case 244:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '-', 41,
-        '0', 727,
-        ':', 753,
-        ';', 263,
-        '<', 265,
-        '>', 267,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '/', 378,
+        '0', 743,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 558,
-        'c', 561,
-        'd', 559,
-        'f', 560,
-        'g', 682,
-        'i', 589,
-        'l', 651,
-        'm', 569,
-        'n', 595,
-        'o', 624,
-        'p', 659,
-        'r', 606,
-        's', 587,
-        't', 565,
-        'u', 626,
-        'v', 621,
-        'w', 604,
-        '{', 715,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(244);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(564);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 245:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        '/', 750,
-        ';', 263,
-        '<', 266,
-        '>', 267,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 36,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        '{', 717,
+        'm', 713,
+        't', 580,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(245);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '<', 265,
-        '>', 267,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'd', 441,
-        'g', 531,
-        'i', 432,
-        'l', 498,
-        'p', 505,
-        'r', 444,
-        '{', 717,
+        'a', 81,
+        'd', 85,
+        'f', 132,
+        'g', 187,
+        'i', 77,
+        'l', 147,
+        'm', 101,
+        'n', 92,
+        'o', 118,
+        'p', 158,
+        'r', 86,
+        's', 74,
+        't', 53,
+        'u', 119,
+        'v', 124,
+        'w', 99,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          lookahead == ' ') SKIP(247);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '<', 265,
-        '>', 267,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'm', 502,
-        '{', 717,
+        'a', 81,
+        'd', 85,
+        'f', 132,
+        'g', 187,
+        'i', 77,
+        'l', 147,
+        'm', 101,
+        'n', 92,
+        'o', 118,
+        'p', 158,
+        'r', 86,
+        's', 74,
+        't', 53,
+        'u', 119,
+        'v', 124,
+        'w', 99,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          lookahead == ' ') SKIP(247);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '<', 265,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 36,
+        '/', 378,
+        '0', 737,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        '{', 717,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 423,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 35,
+        '>', 279,
+        '[', 242,
         '\\', 5,
-        'a', 431,
-        'd', 441,
-        'l', 500,
-        'm', 446,
-        'n', 437,
-        'o', 488,
-        'p', 533,
-        's', 429,
-        't', 412,
-        'v', 469,
-        'w', 447,
-        '{', 717,
+        'm', 584,
+        't', 580,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(250);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        '.', 409,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 35,
+        '>', 279,
+        '[', 242,
         '\\', 5,
-        'd', 514,
-        'f', 478,
-        'i', 460,
-        'l', 500,
-        'o', 464,
-        'p', 520,
-        's', 519,
-        't', 411,
-        'u', 462,
-        '{', 717,
+        'm', 584,
+        't', 580,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(250);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '<') ADVANCE(266);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ',', 418,
+        '-', 382,
+        '/', 378,
+        '8', 29,
+        ';', 275,
+        '<', 278,
+        '>', 279,
+        '\\', 5,
+        'c', 146,
+        'd', 84,
+        'f', 132,
+        'g', 187,
+        'i', 77,
+        'l', 147,
+        'm', 56,
+        'n', 156,
+        'o', 117,
+        'p', 158,
+        'r', 86,
+        's', 177,
+        't', 53,
+        'u', 119,
+        '{', 729,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(251);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ';', 263,
-        '<', 265,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '.', 423,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 74,
-        'g', 178,
-        'i', 68,
-        'l', 152,
-        'p', 148,
-        'r', 88,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      END_STATE();
-    case 253:
-      if (eof) ADVANCE(262);
-      ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ';', 263,
-        '<', 265,
-        '>', 267,
-        '\\', 5,
-        'd', 603,
-        'g', 682,
-        'i', 590,
-        'l', 662,
-        'p', 660,
-        'r', 606,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 254:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '<') ADVANCE(265);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(699);
+    case 253:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(253);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 255:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '<') ADVANCE(265);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(139);
+    case 254:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 49,
+        '.', 423,
+        '/', 764,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 255:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 49,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(255);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '<') ADVANCE(265);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 49,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'c', 664,
+        'd', 687,
+        'i', 634,
+        'm', 584,
+        'o', 639,
+        'p', 703,
+        's', 690,
+        '{', 729,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(256);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        '/', 764,
+        ';', 275,
+        '<', 278,
+        '>', 279,
         '\\', 5,
-        'a', 72,
-        'd', 74,
-        'l', 156,
-        'm', 93,
-        'n', 82,
-        'o', 136,
-        'p', 182,
-        's', 67,
-        't', 44,
-        'v', 115,
-        'w', 90,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
+          lookahead == ' ') SKIP(264);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(262);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 264,
-        '#', 737,
-        ';', 263,
-        '>', 267,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 165,
-        'f', 123,
-        'i', 106,
-        'l', 156,
-        'o', 107,
-        'p', 171,
-        's', 167,
-        't', 45,
-        'u', 110,
+        'd', 455,
+        'g', 545,
+        'i', 446,
+        'l', 512,
+        'p', 519,
+        'r', 458,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
+          lookahead == ' ') SKIP(265);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(655);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'm', 516,
+        '{', 731,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(267);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(646);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        '{', 731,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(268);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(262);
-      if (lookahead == '\n') ADVANCE(264);
-      if (lookahead == '#') ADVANCE(737);
-      if (lookahead == ';') ADVANCE(263);
-      if (lookahead == '>') ADVANCE(267);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(660);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'a', 445,
+        'd', 455,
+        'l', 514,
+        'm', 460,
+        'n', 451,
+        'o', 502,
+        'p', 547,
+        's', 443,
+        't', 426,
+        'v', 483,
+        'w', 461,
+        '{', 731,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(269);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 262:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'd', 528,
+        'f', 492,
+        'i', 474,
+        'l', 514,
+        'o', 478,
+        'p', 534,
+        's', 533,
+        't', 425,
+        'u', 476,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '0', 743,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'm', 713,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'd', 83,
+        'g', 187,
+        'i', 76,
+        'l', 161,
+        'p', 157,
+        'r', 97,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(265);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(42);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'd', 617,
+        'g', 696,
+        'i', 604,
+        'l', 676,
+        'p', 674,
+        'r', 620,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_GT);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(148);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(267);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_table);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(268);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'a', 81,
+        'd', 83,
+        'l', 165,
+        'm', 102,
+        'n', 91,
+        'o', 145,
+        'p', 191,
+        's', 75,
+        't', 52,
+        'v', 124,
+        'w', 99,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(269);
       END_STATE();
     case 270:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'd', 174,
+        'f', 132,
+        'i', 115,
+        'l', 165,
+        'o', 116,
+        'p', 180,
+        's', 176,
+        't', 53,
+        'u', 119,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      END_STATE();
+    case 271:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(669);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(271);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 272:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(660);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(272);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 273:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(674);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(273);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 274:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(50);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 280:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 282:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 271:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(273);
-      END_STATE();
-    case 273:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 280:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 281:
-      ACCEPT_TOKEN(anon_sym_on);
-      END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 283:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(285);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 295:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mode);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 298:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 312:
       ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 313:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 327:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 314:
+    case 328:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 315:
+    case 329:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 316:
+    case 330:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 317:
+    case 331:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 318:
+    case 332:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(320);
+      if (lookahead == ':') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(318);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
-    case 319:
+    case 333:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 320:
+    case 334:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(319);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 321:
+    case 335:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(321);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 336:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 350:
       ACCEPT_TOKEN(anon_sym_scope);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 351:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 365:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(380);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(379);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(381);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(394);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 367:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(393);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(395);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_SLASH);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 381:
       ACCEPT_TOKEN(anon_sym_uidrange);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(317);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_priority);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_DASH);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(331);
       END_STATE();
     case 384:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 398:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 385:
+    case 399:
       ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
-    case 386:
+    case 400:
       ACCEPT_TOKEN(anon_sym_dscp);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 387:
+    case 401:
       ACCEPT_TOKEN(anon_sym_dscp);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 388:
+    case 402:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
-    case 389:
+    case 403:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 390:
+    case 404:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 391:
+    case 405:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(391);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
-    case 392:
+    case 406:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(392);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
       END_STATE();
-    case 393:
+    case 407:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(739);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(222);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(394);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
-    case 394:
+    case 408:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(211);
+          lookahead == ' ') ADVANCE(222);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(394);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_counter);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_counter);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(408);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_DOT);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 410:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_counter);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(sym_nat_target);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_DOT);
+      END_STATE();
+    case 424:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(421);
-      if (lookahead == 'o') ADVANCE(354);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(421);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(485);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(324);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(524);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(475);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(477);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(445);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(307);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(510);
-      if (lookahead == 'f') ADVANCE(463);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == 'o') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 426:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(456);
+      if (lookahead == 'a') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 427:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(457);
+      if (lookahead == 'a') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 428:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(419);
+      if (lookahead == 'a') ADVANCE(338);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(501);
-      if (lookahead == 'r') ADVANCE(423);
+      if (lookahead == 'a') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(384);
+      if (lookahead == 'a') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(553);
+      if (lookahead == 'a') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(289);
+      if (lookahead == 'a') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(523);
+      if (lookahead == 'a') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(270);
+      if (lookahead == 'b') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(367);
+      if (lookahead == 'b') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(555);
+      if (lookahead == 'c') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(336);
+      if (lookahead == 'c') ADVANCE(341);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == 'c') ADVANCE(524);
+      if (lookahead == 'f') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'c') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(552);
+      if (lookahead == 'c') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(453);
-      if (lookahead == 'i') ADVANCE(504);
+      if (lookahead == 'c') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(476);
+      if (lookahead == 'c') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == 'd') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(474);
+      if (lookahead == 'd') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(544);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 'd') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(465);
+      if (lookahead == 'd') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(416);
+      if (lookahead == 'd') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(417);
+      if (lookahead == 'e') ADVANCE(282);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(522);
+      if (lookahead == 'e') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(357);
+      if (lookahead == 'e') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(360);
+      if (lookahead == 'e') ADVANCE(350);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == 'e') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(458);
+      if (lookahead == 'e') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(436);
+      if (lookahead == 'e') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(279);
+      if (lookahead == 'e') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(540);
+      if (lookahead == 'e') ADVANCE(498);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(503);
+      if (lookahead == 'e') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(451);
-      if (lookahead == 'p') ADVANCE(516);
+      if (lookahead == 'e') ADVANCE(558);
+      if (lookahead == 't') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(451);
+      if (lookahead == 'e') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'e') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(452);
+      if (lookahead == 'e') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(454);
+      if (lookahead == 'f') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(424);
+      if (lookahead == 'f') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(487);
+      if (lookahead == 'f') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(538);
+      if (lookahead == 'g') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(414);
+      if (lookahead == 'g') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(549);
+      if (lookahead == 'h') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(363);
+      if (lookahead == 'h') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(330);
+      if (lookahead == 'h') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(400);
+      if (lookahead == 'h') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(390);
+      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'p') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(430);
+      if (lookahead == 'i') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(435);
+      if (lookahead == 'i') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(490);
-      if (lookahead == 'r') ADVANCE(495);
-      if (lookahead == 'w') ADVANCE(481);
+      if (lookahead == 'i') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(415);
+      if (lookahead == 'i') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(418);
+      if (lookahead == 'i') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(351);
+      if (lookahead == 'i') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(535);
+      if (lookahead == 'i') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(506);
+      if (lookahead == 'k') ADVANCE(563);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(455);
+      if (lookahead == 'k') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(283);
+      if (lookahead == 'k') ADVANCE(344);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(472);
+      if (lookahead == 'k') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(480);
+      if (lookahead == 'l') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(545);
+      if (lookahead == 'l') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(554);
+      if (lookahead == 'l') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(470);
+      if (lookahead == 'l') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'l') ADVANCE(504);
+      if (lookahead == 'r') ADVANCE(509);
+      if (lookahead == 'w') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(304);
+      if (lookahead == 'l') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(521);
+      if (lookahead == 'l') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(482);
+      if (lookahead == 'm') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(543);
+      if (lookahead == 'm') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(550);
-      if (lookahead == 't') ADVANCE(403);
+      if (lookahead == 'm') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(428);
+      if (lookahead == 'm') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(525);
+      if (lookahead == 'n') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(491);
+      if (lookahead == 'n') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(517);
+      if (lookahead == 'n') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(434);
+      if (lookahead == 'n') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(512);
+      if (lookahead == 'n') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 504:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(568);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 505:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(484);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(392);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(318);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(557);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(564);
+      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 505:
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(530);
+      if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 506:
+    case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(547);
+      if (lookahead == 'o') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 507:
+    case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(532);
+      if (lookahead == 'o') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(551);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 509:
+    case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(387);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(348);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(339);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(295);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(494);
-      if (lookahead == 's') ADVANCE(425);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(494);
-      if (lookahead == 's') ADVANCE(541);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(528);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(438);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(499);
-      if (lookahead == 'r') ADVANCE(423);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(442);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(407);
+      if (lookahead == 'o') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(560);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(471);
+      if (lookahead == 'p') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(537);
+      if (lookahead == 'p') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(468);
+      if (lookahead == 'p') ADVANCE(353);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(473);
+      if (lookahead == 'p') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(496);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(466);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(542);
+      if (lookahead == 'p') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(508);
+      if (lookahead == 'p') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(449);
+      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(509);
+      if (lookahead == 'p') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(333);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(534);
+      if (lookahead == 'r') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 'r') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(313);
+      if (lookahead == 'r') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(556);
+      if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(459);
+      if (lookahead == 'r') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(342);
+      if (lookahead == 'r') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(310);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(397);
+      if (lookahead == 'r') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(492);
+      if (lookahead == 'r') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(529);
+      if (lookahead == 'r') ADVANCE(556);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(450);
+      if (lookahead == 'r') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(493);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(439);
+      if (lookahead == 'r') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(301);
+      if (lookahead == 's') ADVANCE(347);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(511);
+      if (lookahead == 's') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(489);
+      if (lookahead == 't') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(513);
+      if (lookahead == 't') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(345);
+      if (lookahead == 't') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(483);
+      if (lookahead == 't') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(479);
+      if (lookahead == 't') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(539);
+      if (lookahead == 't') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(372);
+      if (lookahead == 't') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 557:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(506);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 558:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 559:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 560:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 561:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 562:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 563:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(525);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 564:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 565:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'u') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 566:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(359);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 567:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 568:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(493);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(553);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(386);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(557);
-      END_STATE();
-    case 558:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'd') ADVANCE(563);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 559:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'e') ADVANCE(562);
-      if (lookahead == 'p') ADVANCE(663);
-      if (lookahead == 's') ADVANCE(582);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 560:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'l') ADVANCE(652);
-      if (lookahead == 'r') ADVANCE(657);
-      if (lookahead == 'w') ADVANCE(644);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 561:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'o') ADVANCE(705);
-      if (lookahead == 't') ADVANCE(402);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 562:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'v') ADVANCE(344);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 563:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'v') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 564:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(753);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(564);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 565:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(578);
-      if (lookahead == 'o') ADVANCE(352);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 566:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(578);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 567:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(323);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 568:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(678);
-      if (lookahead == 'e') ADVANCE(700);
-      if (lookahead == 'o') ADVANCE(592);
-      if (lookahead == 't') ADVANCE(706);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 569:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(678);
-      if (lookahead == 'e') ADVANCE(700);
-      if (lookahead == 't') ADVANCE(706);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(678);
-      if (lookahead == 't') ADVANCE(706);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(678);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(583);
-      if (lookahead == 'm') ADVANCE(668);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'd') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(579);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'e') ADVANCE(576);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(647);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(635);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(680);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(358);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(586);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(640);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(609);
+      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(306);
+      if (lookahead == 'a') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(337);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(669);
-      if (lookahead == 'f') ADVANCE(629);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 'o') ADVANCE(606);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(616);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(575);
-      if (lookahead == 'o') ADVANCE(634);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(575);
+      if (lookahead == 'a') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(617);
+      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'm') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(658);
-      if (lookahead == 'p') ADVANCE(667);
-      if (lookahead == 'r') ADVANCE(580);
+      if (lookahead == 'a') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(710);
+      if (lookahead == 'a') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(288);
-      if (lookahead == 'i') ADVANCE(611);
-      if (lookahead == 'p') ADVANCE(675);
+      if (lookahead == 'a') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(288);
+      if (lookahead == 'a') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(383);
+      if (lookahead == 'a') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(597);
+      if (lookahead == 'b') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(684);
+      if (lookahead == 'b') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(712);
-      if (lookahead == 'o') ADVANCE(681);
+      if (lookahead == 'c') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 'c') ADVANCE(340);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(572);
+      if (lookahead == 'c') ADVANCE(683);
+      if (lookahead == 'f') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'c') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(269);
+      if (lookahead == 'c') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'c') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'c') ADVANCE(672);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(709);
-      if (lookahead == 'p') ADVANCE(663);
-      if (lookahead == 's') ADVANCE(582);
+      if (lookahead == 'd') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(709);
+      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'p') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(622);
+      if (lookahead == 'd') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(613);
-      if (lookahead == 'i') ADVANCE(665);
-      if (lookahead == 'o') ADVANCE(702);
+      if (lookahead == 'd') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(645);
+      if (lookahead == 'd') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(577);
+      if (lookahead == 'd') ADVANCE(698);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(638);
+      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'o') ADVANCE(695);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 609:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(726);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 610:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(586);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 611:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(297);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 612:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(349);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(281);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(305);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(380);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(723);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(723);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 618:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 610:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(677);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 611:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(356);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(359);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 613:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(374);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 614:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(618);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(275);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(278);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(697);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(664);
+      if (lookahead == 'e') ADVANCE(627);
+      if (lookahead == 'i') ADVANCE(679);
+      if (lookahead == 'o') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(611);
+      if (lookahead == 'e') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(567);
+      if (lookahead == 'e') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(614);
+      if (lookahead == 'e') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
-      if (lookahead == 'n') ADVANCE(641);
+      if (lookahead == 'e') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
+      if (lookahead == 'f') ADVANCE(370);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(593);
+      if (lookahead == 'f') ADVANCE(373);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(388);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(287);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(290);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(711);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(678);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(625);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 635:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(581);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(648);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(698);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(399);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(362);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(329);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(297);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(389);
+      if (lookahead == 'i') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(652);
-      if (lookahead == 'r') ADVANCE(657);
-      if (lookahead == 'w') ADVANCE(644);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(591);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(573);
+      if (lookahead == 'i') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(599);
+      if (lookahead == 'i') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(628);
+      if (lookahead == 'i') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(691);
+      if (lookahead == 'i') ADVANCE(662);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(350);
+      if (lookahead == 'i') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(576);
+      if (lookahead == 'i') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(668);
+      if (lookahead == 'k') ADVANCE(413);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(282);
+      if (lookahead == 'k') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(615);
+      if (lookahead == 'k') ADVANCE(343);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(633);
+      if (lookahead == 'k') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(701);
+      if (lookahead == 'l') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(705);
-      if (lookahead == 't') ADVANCE(402);
+      if (lookahead == 'l') ADVANCE(403);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(584);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(711);
+      if (lookahead == 'l') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(303);
+      if (lookahead == 'l') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'l') ADVANCE(613);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(592);
+      if (lookahead == 'l') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(707);
+      if (lookahead == 'm') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(643);
+      if (lookahead == 'm') ADVANCE(364);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(674);
+      if (lookahead == 'm') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(679);
-      if (lookahead == 'r') ADVANCE(605);
+      if (lookahead == 'm') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(679);
+      if (lookahead == 'n') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(702);
+      if (lookahead == 'n') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(585);
+      if (lookahead == 'n') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(715);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(317);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(391);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(721);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(657);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(688);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(693);
+      if (lookahead == 'r') ADVANCE(619);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(693);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(700);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 678:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(672);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(685);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(704);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(687);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(703);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(386);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(294);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(347);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(338);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(663);
-      if (lookahead == 's') ADVANCE(692);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(688);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(667);
-      if (lookahead == 'r') ADVANCE(580);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(406);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(631);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 679:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(694);
+      if (lookahead == 'o') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 680:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(632);
+      if (lookahead == 'o') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(607);
+      if (lookahead == 'o') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(656);
+      if (lookahead == 'o') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(627);
+      if (lookahead == 'p') ADVANCE(400);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(574);
+      if (lookahead == 'p') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(630);
+      if (lookahead == 'p') ADVANCE(361);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(695);
+      if (lookahead == 'p') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(696);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(666);
+      if (lookahead == 'p') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(661);
+      if (lookahead == 'p') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(332);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(690);
+      if (lookahead == 'r') ADVANCE(420);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'r') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(619);
+      if (lookahead == 'r') ADVANCE(708);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(396);
+      if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(315);
+      if (lookahead == 'r') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(312);
+      if (lookahead == 'r') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(713);
+      if (lookahead == 'r') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(706);
+      if (lookahead == 'r') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(610);
+      if (lookahead == 'r') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(653);
+      if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(600);
+      if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(654);
+      if (lookahead == 's') ADVANCE(346);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(649);
+      if (lookahead == 's') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(300);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(670);
+      if (lookahead == 't') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(671);
+      if (lookahead == 't') ADVANCE(410);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(642);
+      if (lookahead == 't') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(639);
+      if (lookahead == 't') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(693);
+      if (lookahead == 't') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(371);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 714:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 715:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 716:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(667);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 717:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 718:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(668);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 719:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 720:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(314);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 721:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 722:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(685);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 723:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(358);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 724:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 725:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 726:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(707);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 727:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(385);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 728:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(714);
-      END_STATE();
-    case 715:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 716:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 717:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 718:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 719:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
-      END_STATE();
-    case 720:
-      ACCEPT_TOKEN(anon_sym_PLUS);
-      END_STATE();
-    case 721:
-      ACCEPT_TOKEN(anon_sym_STAR);
-      END_STATE();
-    case 722:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
-      END_STATE();
-    case 723:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 748,
-        '.', 216,
-        ':', 753,
-        'x', 218,
-        'B', 742,
-        'b', 742,
-        'G', 744,
-        'g', 744,
-        'K', 744,
-        'k', 744,
-        'M', 745,
-        'm', 745,
-        'N', 208,
-        'n', 208,
-        'S', 747,
-        's', 747,
-        'T', 206,
-        't', 206,
-        'U', 208,
-        'u', 208,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
-      END_STATE();
-    case 724:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 748,
-        '.', 216,
-        ':', 753,
-        'B', 742,
-        'b', 742,
-        'G', 744,
-        'g', 744,
-        'K', 744,
-        'k', 744,
-        'M', 745,
-        'm', 745,
-        'N', 208,
-        'n', 208,
-        'S', 747,
-        's', 747,
-        'T', 206,
-        't', 206,
-        'U', 208,
-        'u', 208,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(724);
-      END_STATE();
-    case 725:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'x') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 726:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(212);
-      if (lookahead == ':') ADVANCE(753);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(726);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 727:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'x') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 728:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(753);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(728);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 729:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(730);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 730:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(730);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 731:
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
+      END_STATE();
+    case 732:
+      ACCEPT_TOKEN(anon_sym_LPAREN);
+      END_STATE();
+    case 733:
+      ACCEPT_TOKEN(anon_sym_RPAREN);
+      END_STATE();
+    case 734:
+      ACCEPT_TOKEN(anon_sym_PLUS);
+      END_STATE();
+    case 735:
+      ACCEPT_TOKEN(anon_sym_STAR);
+      END_STATE();
+    case 736:
+      ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 737:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 228,
+        ':', 767,
+        'x', 230,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 219,
+        'n', 219,
+        'S', 761,
+        's', 761,
+        'T', 215,
+        't', 215,
+        'U', 219,
+        'u', 219,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      END_STATE();
+    case 738:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 228,
+        ':', 767,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 219,
+        'n', 219,
+        'S', 761,
+        's', 761,
+        'T', 215,
+        't', 215,
+        'U', 219,
+        'u', 219,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      END_STATE();
+    case 739:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(223);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 740:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(223);
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 742:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 743:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      END_STATE();
+    case 744:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      END_STATE();
+    case 745:
       ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(731);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
       END_STATE();
-    case 732:
+    case 746:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 733:
+    case 747:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(739);
-      if (lookahead == '\\') ADVANCE(231);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(243);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(736);
+          lookahead != '"') ADVANCE(750);
       END_STATE();
-    case 734:
+    case 748:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(737);
-      if (lookahead == '\\') ADVANCE(738);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(752);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(734);
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
-    case 735:
+    case 749:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(734);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(735);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(736);
-      END_STATE();
-    case 736:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(231);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(736);
-      END_STATE();
-    case 737:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(737);
-      END_STATE();
-    case 738:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(734);
-      END_STATE();
-    case 739:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 740:
-      ACCEPT_TOKEN(sym_rate);
-      END_STATE();
-    case 741:
-      ACCEPT_TOKEN(sym_size);
-      END_STATE();
-    case 742:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(753);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(33);
-      END_STATE();
-    case 743:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(741);
-      END_STATE();
-    case 744:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(746);
-      END_STATE();
-    case 745:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(746);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(747);
-      END_STATE();
-    case 746:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(210);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(209);
-      END_STATE();
-    case 747:
-      ACCEPT_TOKEN(sym_duration);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_percentage);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_mac_address);
+          lookahead != '#') ADVANCE(750);
       END_STATE();
     case 750:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(243);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(750);
       END_STATE();
     case 751:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(218);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(751);
       END_STATE();
     case 752:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
     case 753:
+      ACCEPT_TOKEN(sym_line_continuation);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 755:
+      ACCEPT_TOKEN(sym_size);
+      END_STATE();
+    case 756:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(221);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(220);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      END_STATE();
+    case 757:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(755);
+      END_STATE();
+    case 758:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
+      END_STATE();
+    case 759:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
+      END_STATE();
+    case 760:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(221);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(220);
+      END_STATE();
+    case 761:
+      ACCEPT_TOKEN(sym_duration);
+      END_STATE();
+    case 762:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 763:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 764:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 765:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      END_STATE();
+    case 766:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      END_STATE();
+    case 767:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(753);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
       END_STATE();
     default:
       return false;
@@ -8643,1283 +8879,1309 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 21:
       if (lookahead == 'e') ADVANCE(89);
-      if (lookahead == 'r') ADVANCE(90);
-      if (lookahead == 'x') ADVANCE(91);
+      if (lookahead == 'l') ADVANCE(90);
+      if (lookahead == 'r') ADVANCE(91);
+      if (lookahead == 'x') ADVANCE(92);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(93);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(93);
+      if (lookahead == 'd') ADVANCE(94);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(94);
+      if (lookahead == 'c') ADVANCE(95);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(95);
+      if (lookahead == 'd') ADVANCE(96);
       END_STATE();
     case 26:
-      if (lookahead == 'm') ADVANCE(96);
+      if (lookahead == 'm') ADVANCE(97);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(97);
+      if (lookahead == 'a') ADVANCE(98);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(98);
+      if (lookahead == 'f') ADVANCE(99);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(99);
+      if (lookahead == 'i') ADVANCE(100);
       END_STATE();
     case 30:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'r') ADVANCE(101);
       END_STATE();
     case 31:
-      if (lookahead == 't') ADVANCE(101);
+      if (lookahead == 't') ADVANCE(102);
       END_STATE();
     case 32:
-      if (lookahead == 'u') ADVANCE(102);
+      if (lookahead == 'u') ADVANCE(103);
       END_STATE();
     case 33:
-      if (lookahead == 'i') ADVANCE(103);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(104);
-      if (lookahead == 's') ADVANCE(105);
+      if (lookahead == 'a') ADVANCE(105);
+      if (lookahead == 's') ADVANCE(106);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(106);
+      if (lookahead == 'r') ADVANCE(107);
       END_STATE();
     case 36:
-      if (lookahead == 'f') ADVANCE(107);
-      if (lookahead == 'l') ADVANCE(108);
+      if (lookahead == 'f') ADVANCE(108);
+      if (lookahead == 'l') ADVANCE(109);
       END_STATE();
     case 37:
-      if (lookahead == 'r') ADVANCE(109);
+      if (lookahead == 'r') ADVANCE(110);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(110);
+      if (lookahead == 'a') ADVANCE(111);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(111);
+      if (lookahead == 'w') ADVANCE(112);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(112);
+      if (lookahead == 'o') ADVANCE(113);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(113);
-      if (lookahead == 'p') ADVANCE(114);
+      if (lookahead == 'm') ADVANCE(114);
+      if (lookahead == 'p') ADVANCE(115);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(116);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(116);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(117);
+      if (lookahead == 'h') ADVANCE(118);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(118);
+      if (lookahead == 'p') ADVANCE(119);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(119);
-      if (lookahead == 'r') ADVANCE(120);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(120);
       if (lookahead == 'r') ADVANCE(121);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(122);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(122);
+      if (lookahead == 'p') ADVANCE(123);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(123);
-      if (lookahead == 'n') ADVANCE(124);
+      if (lookahead == 'm') ADVANCE(124);
+      if (lookahead == 'n') ADVANCE(125);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(125);
+      if (lookahead == 'o') ADVANCE(126);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(126);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(127);
+      if (lookahead == 's') ADVANCE(128);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(128);
+      if (lookahead == 'b') ADVANCE(129);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(129);
+      if (lookahead == 'm') ADVANCE(130);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(130);
-      if (lookahead == 'g') ADVANCE(131);
-      if (lookahead == 'p') ADVANCE(132);
-      if (lookahead == 'v') ADVANCE(133);
+      if (lookahead == 'c') ADVANCE(131);
+      if (lookahead == 'g') ADVANCE(132);
+      if (lookahead == 'p') ADVANCE(133);
+      if (lookahead == 'v') ADVANCE(134);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(134);
-      END_STATE();
-    case 57:
       if (lookahead == 't') ADVANCE(135);
       END_STATE();
-    case 58:
+    case 57:
       if (lookahead == 't') ADVANCE(136);
       END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(137);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(137);
-      if (lookahead == 'n') ADVANCE(138);
+      if (lookahead == 'm') ADVANCE(138);
+      if (lookahead == 'n') ADVANCE(139);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(139);
+      if (lookahead == 's') ADVANCE(140);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(140);
-      if (lookahead == 's') ADVANCE(141);
+      if (lookahead == 'c') ADVANCE(141);
+      if (lookahead == 's') ADVANCE(142);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(142);
+      if (lookahead == 'u') ADVANCE(143);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(144);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(144);
-      if (lookahead == 'w') ADVANCE(145);
+      if (lookahead == 't') ADVANCE(145);
+      if (lookahead == 'w') ADVANCE(146);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(146);
+      if (lookahead == 'f') ADVANCE(147);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(147);
+      if (lookahead == 't') ADVANCE(148);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(148);
+      if (lookahead == 'e') ADVANCE(149);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(149);
-      if (lookahead == 's') ADVANCE(150);
+      if (lookahead == 'c') ADVANCE(150);
+      if (lookahead == 's') ADVANCE(151);
       END_STATE();
     case 69:
-      if (lookahead == 'a') ADVANCE(151);
+      if (lookahead == 'a') ADVANCE(152);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(152);
-      if (lookahead == 's') ADVANCE(153);
+      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 's') ADVANCE(154);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(154);
-      if (lookahead == 'i') ADVANCE(155);
-      if (lookahead == 'o') ADVANCE(156);
+      if (lookahead == 'e') ADVANCE(155);
+      if (lookahead == 'i') ADVANCE(156);
+      if (lookahead == 'o') ADVANCE(157);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(157);
+      if (lookahead == 'i') ADVANCE(158);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(158);
+      if (lookahead == 'a') ADVANCE(159);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(159);
+      if (lookahead == 'q') ADVANCE(160);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(160);
+      if (lookahead == 't') ADVANCE(161);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(161);
-      if (lookahead == 'l') ADVANCE(162);
-      if (lookahead == 'o') ADVANCE(163);
+      if (lookahead == 'j') ADVANCE(162);
+      if (lookahead == 'l') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(164);
+      if (lookahead == 'u') ADVANCE(165);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(165);
+      if (lookahead == 'l') ADVANCE(166);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(166);
+      if (lookahead == 'c') ADVANCE(167);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(167);
+      if (lookahead == 'a') ADVANCE(168);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 82:
-      if (lookahead == 'a') ADVANCE(169);
-      END_STATE();
-    case 83:
       if (lookahead == 'a') ADVANCE(170);
       END_STATE();
+    case 83:
+      if (lookahead == 'a') ADVANCE(171);
+      END_STATE();
     case 84:
-      if (lookahead == 's') ADVANCE(171);
+      if (lookahead == 's') ADVANCE(172);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(172);
-      END_STATE();
-    case 86:
       if (lookahead == 'p') ADVANCE(173);
       END_STATE();
+    case 86:
+      if (lookahead == 'p') ADVANCE(174);
+      END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(174);
+      if (lookahead == 'r') ADVANCE(175);
       END_STATE();
     case 88:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 89:
-      if (lookahead == 'p') ADVANCE(175);
-      if (lookahead == 't') ADVANCE(176);
+      if (lookahead == 'p') ADVANCE(176);
+      if (lookahead == 't') ADVANCE(177);
       END_STATE();
     case 90:
-      if (lookahead == 'f') ADVANCE(177);
+      if (lookahead == 'a') ADVANCE(178);
       END_STATE();
     case 91:
-      if (lookahead == 'l') ADVANCE(178);
+      if (lookahead == 'f') ADVANCE(179);
       END_STATE();
     case 92:
-      if (lookahead == 't') ADVANCE(179);
+      if (lookahead == 'l') ADVANCE(180);
       END_STATE();
     case 93:
-      if (lookahead == 'p') ADVANCE(180);
+      if (lookahead == 't') ADVANCE(181);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(181);
+      if (lookahead == 'p') ADVANCE(182);
       END_STATE();
     case 95:
-      if (lookahead == 'r') ADVANCE(182);
+      if (lookahead == 'e') ADVANCE(183);
       END_STATE();
     case 96:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'r') ADVANCE(184);
       END_STATE();
     case 97:
-      if (lookahead == 'c') ADVANCE(183);
+      ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 98:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'c') ADVANCE(185);
       END_STATE();
     case 99:
-      if (lookahead == 'd') ADVANCE(184);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 100:
-      if (lookahead == 's') ADVANCE(185);
+      if (lookahead == 'd') ADVANCE(186);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(186);
+      if (lookahead == 's') ADVANCE(187);
       END_STATE();
     case 102:
-      if (lookahead == 'r') ADVANCE(187);
+      if (lookahead == 'e') ADVANCE(188);
       END_STATE();
     case 103:
-      if (lookahead == 'l') ADVANCE(188);
+      if (lookahead == 'r') ADVANCE(189);
       END_STATE();
     case 104:
-      if (lookahead == 's') ADVANCE(189);
+      if (lookahead == 'l') ADVANCE(190);
       END_STATE();
     case 105:
-      if (lookahead == 'a') ADVANCE(190);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 106:
-      if (lookahead == 'r') ADVANCE(191);
-      END_STATE();
-    case 107:
       if (lookahead == 'a') ADVANCE(192);
       END_STATE();
+    case 107:
+      if (lookahead == 'r') ADVANCE(193);
+      END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(193);
+      if (lookahead == 'a') ADVANCE(194);
       END_STATE();
     case 109:
-      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'a') ADVANCE(195);
       END_STATE();
     case 110:
-      if (lookahead == 't') ADVANCE(195);
+      if (lookahead == 'e') ADVANCE(196);
       END_STATE();
     case 111:
-      if (lookahead == 'n') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 112:
-      if (lookahead == 'p') ADVANCE(197);
+      if (lookahead == 'n') ADVANCE(198);
       END_STATE();
     case 113:
-      if (lookahead == 'm') ADVANCE(198);
+      if (lookahead == 'p') ADVANCE(199);
       END_STATE();
     case 114:
-      if (lookahead == 'l') ADVANCE(199);
+      if (lookahead == 'm') ADVANCE(200);
       END_STATE();
     case 115:
-      if (lookahead == 'e') ADVANCE(200);
+      if (lookahead == 'l') ADVANCE(201);
       END_STATE();
     case 116:
-      if (lookahead == 'a') ADVANCE(201);
-      END_STATE();
-    case 117:
       if (lookahead == 'e') ADVANCE(202);
       END_STATE();
+    case 117:
+      if (lookahead == 'a') ADVANCE(203);
+      END_STATE();
     case 118:
-      if (lookahead == 'e') ADVANCE(203);
+      if (lookahead == 'e') ADVANCE(204);
       END_STATE();
     case 119:
-      if (lookahead == 't') ADVANCE(204);
-      END_STATE();
-    case 120:
       if (lookahead == 'e') ADVANCE(205);
       END_STATE();
+    case 120:
+      if (lookahead == 't') ADVANCE(206);
+      END_STATE();
     case 121:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(206);
+      if (lookahead == 'e') ADVANCE(207);
       END_STATE();
     case 122:
-      ACCEPT_TOKEN(anon_sym_gap);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(208);
       END_STATE();
     case 123:
-      if (lookahead == 'o') ADVANCE(207);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(208);
+      if (lookahead == 'o') ADVANCE(209);
       END_STATE();
     case 125:
-      if (lookahead == 'b') ADVANCE(209);
+      if (lookahead == 'e') ADVANCE(210);
       END_STATE();
     case 126:
-      if (lookahead == 'd') ADVANCE(210);
+      if (lookahead == 'b') ADVANCE(211);
       END_STATE();
     case 127:
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'd') ADVANCE(212);
       END_STATE();
     case 128:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 129:
-      if (lookahead == 'p') ADVANCE(212);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 130:
-      if (lookahead == 'l') ADVANCE(213);
+      if (lookahead == 'p') ADVANCE(214);
       END_STATE();
     case 131:
-      if (lookahead == 'r') ADVANCE(214);
+      if (lookahead == 'l') ADVANCE(215);
       END_STATE();
     case 132:
-      if (lookahead == 'u') ADVANCE(215);
+      if (lookahead == 'r') ADVANCE(216);
       END_STATE();
     case 133:
-      if (lookahead == 'a') ADVANCE(216);
+      if (lookahead == 'u') ADVANCE(217);
       END_STATE();
     case 134:
-      if (lookahead == 't') ADVANCE(217);
+      if (lookahead == 'a') ADVANCE(218);
       END_STATE();
     case 135:
-      if (lookahead == 'e') ADVANCE(218);
+      if (lookahead == 't') ADVANCE(219);
       END_STATE();
     case 136:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(220);
       END_STATE();
     case 137:
-      if (lookahead == 'i') ADVANCE(219);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 138:
-      if (lookahead == 'k') ADVANCE(220);
+      if (lookahead == 'i') ADVANCE(221);
       END_STATE();
     case 139:
-      if (lookahead == 's') ADVANCE(221);
+      if (lookahead == 'k') ADVANCE(222);
       END_STATE();
     case 140:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(222);
+      if (lookahead == 's') ADVANCE(223);
       END_STATE();
     case 141:
-      if (lookahead == 'q') ADVANCE(223);
-      if (lookahead == 't') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(224);
       END_STATE();
     case 142:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'q') ADVANCE(225);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 143:
-      if (lookahead == 'i') ADVANCE(225);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 144:
-      if (lookahead == 'e') ADVANCE(226);
-      if (lookahead == 'n') ADVANCE(227);
+      if (lookahead == 'i') ADVANCE(227);
       END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'e') ADVANCE(228);
+      if (lookahead == 'n') ADVANCE(229);
       END_STATE();
     case 146:
-      ACCEPT_TOKEN(anon_sym_off);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 147:
-      if (lookahead == 'p') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 148:
-      if (lookahead == 'r') ADVANCE(229);
+      if (lookahead == 'p') ADVANCE(230);
       END_STATE();
     case 149:
-      if (lookahead == 'k') ADVANCE(230);
+      if (lookahead == 'r') ADVANCE(231);
       END_STATE();
     case 150:
-      if (lookahead == 's') ADVANCE(231);
-      END_STATE();
-    case 151:
       if (lookahead == 'k') ADVANCE(232);
       END_STATE();
+    case 151:
+      if (lookahead == 's') ADVANCE(233);
+      END_STATE();
     case 152:
-      if (lookahead == 'i') ADVANCE(233);
+      if (lookahead == 'k') ADVANCE(234);
       END_STATE();
     case 153:
-      if (lookahead == 't') ADVANCE(234);
+      if (lookahead == 'i') ADVANCE(235);
       END_STATE();
     case 154:
-      if (lookahead == 'r') ADVANCE(235);
+      if (lookahead == 't') ADVANCE(236);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(236);
-      if (lookahead == 'v') ADVANCE(237);
+      if (lookahead == 'r') ADVANCE(237);
       END_STATE();
     case 156:
-      if (lookahead == 'h') ADVANCE(238);
+      if (lookahead == 'o') ADVANCE(238);
+      if (lookahead == 'v') ADVANCE(239);
       END_STATE();
     case 157:
-      if (lookahead == 's') ADVANCE(239);
+      if (lookahead == 'h') ADVANCE(240);
+      if (lookahead == 't') ADVANCE(241);
       END_STATE();
     case 158:
-      if (lookahead == 'n') ADVANCE(240);
+      if (lookahead == 's') ADVANCE(242);
       END_STATE();
     case 159:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(243);
       END_STATE();
     case 160:
-      if (lookahead == 'e') ADVANCE(241);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 161:
-      if (lookahead == 'e') ADVANCE(242);
+      if (lookahead == 'e') ADVANCE(244);
       END_STATE();
     case 162:
-      if (lookahead == 'a') ADVANCE(243);
+      if (lookahead == 'e') ADVANCE(245);
       END_STATE();
     case 163:
-      if (lookahead == 'r') ADVANCE(244);
+      if (lookahead == 'a') ADVANCE(246);
       END_STATE();
     case 164:
-      if (lookahead == 't') ADVANCE(245);
+      if (lookahead == 'r') ADVANCE(247);
       END_STATE();
     case 165:
-      if (lookahead == 'e') ADVANCE(246);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(247);
+      if (lookahead == 'e') ADVANCE(249);
       END_STATE();
     case 167:
-      if (lookahead == 'p') ADVANCE(248);
-      END_STATE();
-    case 168:
-      if (lookahead == 't') ADVANCE(249);
-      END_STATE();
-    case 169:
       if (lookahead == 't') ADVANCE(250);
       END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(251);
+      END_STATE();
+    case 169:
+      if (lookahead == 't') ADVANCE(252);
+      END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(251);
+      if (lookahead == 't') ADVANCE(253);
       END_STATE();
     case 171:
-      if (lookahead == 'c') ADVANCE(252);
+      if (lookahead == 't') ADVANCE(254);
       END_STATE();
     case 172:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(255);
       END_STATE();
     case 173:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 174:
-      if (lookahead == 'e') ADVANCE(253);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 175:
-      if (lookahead == 'a') ADVANCE(254);
+      if (lookahead == 'e') ADVANCE(256);
       END_STATE();
     case 176:
-      if (lookahead == 'h') ADVANCE(255);
+      if (lookahead == 'a') ADVANCE(257);
       END_STATE();
     case 177:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'h') ADVANCE(258);
       END_STATE();
     case 178:
-      if (lookahead == 'a') ADVANCE(256);
+      if (lookahead == 'n') ADVANCE(259);
       END_STATE();
     case 179:
-      if (lookahead == 'h') ADVANCE(257);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'a') ADVANCE(260);
       END_STATE();
     case 181:
-      if (lookahead == 'p') ADVANCE(258);
+      if (lookahead == 'h') ADVANCE(261);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_addr);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 183:
-      if (lookahead == 'k') ADVANCE(259);
+      if (lookahead == 'p') ADVANCE(262);
       END_STATE();
     case 184:
-      if (lookahead == 'g') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 185:
-      if (lookahead == 't') ADVANCE(261);
+      if (lookahead == 'k') ADVANCE(263);
       END_STATE();
     case 186:
-      if (lookahead == 's') ADVANCE(262);
+      if (lookahead == 'g') ADVANCE(264);
       END_STATE();
     case 187:
-      if (lookahead == 's') ADVANCE(263);
+      if (lookahead == 't') ADVANCE(265);
       END_STATE();
     case 188:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 's') ADVANCE(266);
       END_STATE();
     case 189:
-      if (lookahead == 's') ADVANCE(264);
+      if (lookahead == 's') ADVANCE(267);
       END_STATE();
     case 190:
-      if (lookahead == 'c') ADVANCE(265);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 191:
-      if (lookahead == 'u') ADVANCE(266);
+      if (lookahead == 's') ADVANCE(268);
       END_STATE();
     case 192:
-      if (lookahead == 'u') ADVANCE(267);
-      END_STATE();
-    case 193:
-      if (lookahead == 'y') ADVANCE(268);
-      END_STATE();
-    case 194:
       if (lookahead == 'c') ADVANCE(269);
       END_STATE();
+    case 193:
+      if (lookahead == 'u') ADVANCE(270);
+      END_STATE();
+    case 194:
+      if (lookahead == 'u') ADVANCE(271);
+      END_STATE();
     case 195:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'y') ADVANCE(272);
       END_STATE();
     case 196:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'c') ADVANCE(273);
       END_STATE();
     case 197:
-      ACCEPT_TOKEN(anon_sym_drop);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 198:
-      if (lookahead == 'y') ADVANCE(270);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 199:
-      if (lookahead == 'i') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 200:
-      if (lookahead == 's') ADVANCE(272);
+      if (lookahead == 'y') ADVANCE(274);
       END_STATE();
     case 201:
-      if (lookahead == 'b') ADVANCE(273);
+      if (lookahead == 'i') ADVANCE(275);
       END_STATE();
     case 202:
-      if (lookahead == 'r') ADVANCE(274);
+      if (lookahead == 's') ADVANCE(276);
       END_STATE();
     case 203:
-      if (lookahead == 'c') ADVANCE(275);
+      if (lookahead == 'b') ADVANCE(277);
       END_STATE();
     case 204:
-      if (lookahead == 'e') ADVANCE(276);
+      if (lookahead == 'r') ADVANCE(278);
       END_STATE();
     case 205:
-      if (lookahead == 'w') ADVANCE(277);
+      if (lookahead == 'c') ADVANCE(279);
       END_STATE();
     case 206:
-      if (lookahead == 'a') ADVANCE(278);
+      if (lookahead == 'e') ADVANCE(280);
       END_STATE();
     case 207:
-      if (lookahead == 'd') ADVANCE(279);
+      if (lookahead == 'w') ADVANCE(281);
       END_STATE();
     case 208:
-      if (lookahead == 'r') ADVANCE(280);
+      if (lookahead == 'a') ADVANCE(282);
       END_STATE();
     case 209:
-      if (lookahead == 'a') ADVANCE(281);
+      if (lookahead == 'd') ADVANCE(283);
       END_STATE();
     case 210:
-      if (lookahead == 'l') ADVANCE(282);
+      if (lookahead == 'r') ADVANCE(284);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(285);
       END_STATE();
     case 212:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(283);
+      if (lookahead == 'l') ADVANCE(286);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(284);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 214:
-      if (lookahead == 'e') ADVANCE(285);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(287);
       END_STATE();
     case 215:
-      if (lookahead == 't') ADVANCE(286);
+      if (lookahead == 'u') ADVANCE(288);
       END_STATE();
     case 216:
-      if (lookahead == 'l') ADVANCE(287);
+      if (lookahead == 'e') ADVANCE(289);
       END_STATE();
     case 217:
-      if (lookahead == 'e') ADVANCE(288);
-      END_STATE();
-    case 218:
-      if (lookahead == 'n') ADVANCE(289);
-      END_STATE();
-    case 219:
       if (lookahead == 't') ADVANCE(290);
       END_STATE();
-    case 220:
-      ACCEPT_TOKEN(anon_sym_link);
+    case 218:
       if (lookahead == 'l') ADVANCE(291);
       END_STATE();
+    case 219:
+      if (lookahead == 'e') ADVANCE(292);
+      END_STATE();
+    case 220:
+      if (lookahead == 'n') ADVANCE(293);
+      END_STATE();
     case 221:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 't') ADVANCE(294);
       END_STATE();
     case 222:
-      if (lookahead == 'l') ADVANCE(292);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(295);
       END_STATE();
     case 223:
-      if (lookahead == 'u') ADVANCE(293);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 224:
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'l') ADVANCE(296);
       END_STATE();
     case 225:
-      if (lookahead == 'v') ADVANCE(295);
+      if (lookahead == 'u') ADVANCE(297);
       END_STATE();
     case 226:
-      if (lookahead == 'm') ADVANCE(296);
+      if (lookahead == 'e') ADVANCE(298);
       END_STATE();
     case 227:
-      if (lookahead == 's') ADVANCE(297);
+      if (lookahead == 'v') ADVANCE(299);
       END_STATE();
     case 228:
-      if (lookahead == 'u') ADVANCE(298);
+      if (lookahead == 'm') ADVANCE(300);
       END_STATE();
     case 229:
-      if (lookahead == 'h') ADVANCE(299);
+      if (lookahead == 's') ADVANCE(301);
       END_STATE();
     case 230:
-      if (lookahead == 'e') ADVANCE(300);
+      if (lookahead == 'u') ADVANCE(302);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(301);
+      if (lookahead == 'h') ADVANCE(303);
       END_STATE();
     case 232:
-      if (lookahead == 'r') ADVANCE(302);
+      if (lookahead == 'e') ADVANCE(304);
       END_STATE();
     case 233:
-      if (lookahead == 'c') ADVANCE(303);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 234:
-      if (lookahead == 'r') ADVANCE(304);
+      if (lookahead == 'r') ADVANCE(306);
       END_STATE();
     case 235:
-      if (lookahead == 'o') ADVANCE(305);
+      if (lookahead == 'c') ADVANCE(307);
       END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(308);
       END_STATE();
     case 237:
-      if (lookahead == 'a') ADVANCE(306);
+      if (lookahead == 'o') ADVANCE(309);
       END_STATE();
     case 238:
-      if (lookahead == 'i') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 239:
-      if (lookahead == 'c') ADVANCE(308);
+      if (lookahead == 'a') ADVANCE(310);
       END_STATE();
     case 240:
-      if (lookahead == 't') ADVANCE(309);
+      if (lookahead == 'i') ADVANCE(311);
       END_STATE();
     case 241:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'o') ADVANCE(312);
       END_STATE();
     case 242:
-      if (lookahead == 'c') ADVANCE(310);
+      if (lookahead == 'c') ADVANCE(313);
       END_STATE();
     case 243:
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(314);
       END_STATE();
     case 244:
-      if (lookahead == 'd') ADVANCE(312);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 245:
-      if (lookahead == 'e') ADVANCE(313);
+      if (lookahead == 'c') ADVANCE(315);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 't') ADVANCE(316);
       END_STATE();
     case 247:
-      if (lookahead == 'i') ADVANCE(314);
+      if (lookahead == 'd') ADVANCE(317);
       END_STATE();
     case 248:
-      if (lookahead == 'e') ADVANCE(315);
+      if (lookahead == 'e') ADVANCE(318);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_slot);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'i') ADVANCE(319);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(316);
+      if (lookahead == 'e') ADVANCE(320);
       END_STATE();
     case 252:
-      if (lookahead == 't') ADVANCE(317);
+      ACCEPT_TOKEN(anon_sym_slot);
       END_STATE();
     case 253:
-      if (lookahead == 'a') ADVANCE(318);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 'e') ADVANCE(321);
       END_STATE();
     case 255:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 256:
-      if (lookahead == 'n') ADVANCE(319);
+      if (lookahead == 'a') ADVANCE(323);
       END_STATE();
     case 257:
-      if (lookahead == 'i') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 258:
-      if (lookahead == 't') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 259:
-      if (lookahead == 'h') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 260:
-      if (lookahead == 'e') ADVANCE(323);
+      if (lookahead == 'n') ADVANCE(324);
       END_STATE();
     case 261:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_bytes);
-      END_STATE();
-    case 263:
-      if (lookahead == 't') ADVANCE(324);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_class);
       if (lookahead == 'i') ADVANCE(325);
       END_STATE();
-    case 265:
+    case 262:
       if (lookahead == 't') ADVANCE(326);
       END_STATE();
+    case 263:
+      if (lookahead == 'h') ADVANCE(327);
+      END_STATE();
+    case 264:
+      if (lookahead == 'e') ADVANCE(328);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
     case 266:
-      if (lookahead == 'p') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 267:
-      if (lookahead == 'l') ADVANCE(328);
-      END_STATE();
-    case 268:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 269:
       if (lookahead == 't') ADVANCE(329);
       END_STATE();
+    case 268:
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(330);
+      END_STATE();
+    case 269:
+      if (lookahead == 't') ADVANCE(331);
+      END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 'p') ADVANCE(332);
       END_STATE();
     case 271:
-      if (lookahead == 'c') ADVANCE(330);
+      if (lookahead == 'l') ADVANCE(333);
       END_STATE();
     case 272:
-      if (lookahead == 's') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 273:
-      if (lookahead == 'l') ADVANCE(332);
-      END_STATE();
-    case 274:
-      if (lookahead == 'n') ADVANCE(333);
-      END_STATE();
-    case 275:
       if (lookahead == 't') ADVANCE(334);
       END_STATE();
+    case 274:
+      ACCEPT_TOKEN(anon_sym_dummy);
+      END_STATE();
+    case 275:
+      if (lookahead == 'c') ADVANCE(335);
+      END_STATE();
     case 276:
-      if (lookahead == 'r') ADVANCE(335);
+      if (lookahead == 's') ADVANCE(336);
       END_STATE();
     case 277:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'l') ADVANCE(337);
       END_STATE();
     case 278:
-      if (lookahead == 'r') ADVANCE(337);
+      if (lookahead == 'n') ADVANCE(338);
       END_STATE();
     case 279:
-      if (lookahead == 'e') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(339);
       END_STATE();
     case 280:
-      if (lookahead == 'i') ADVANCE(339);
+      if (lookahead == 'r') ADVANCE(340);
       END_STATE();
     case 281:
-      if (lookahead == 'l') ADVANCE(340);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 282:
-      if (lookahead == 'e') ADVANCE(341);
+      if (lookahead == 'r') ADVANCE(342);
       END_STATE();
     case 283:
-      if (lookahead == '6') ADVANCE(342);
+      if (lookahead == 'e') ADVANCE(343);
       END_STATE();
     case 284:
-      if (lookahead == 'd') ADVANCE(343);
+      if (lookahead == 'i') ADVANCE(344);
       END_STATE();
     case 285:
-      if (lookahead == 's') ADVANCE(344);
+      if (lookahead == 'l') ADVANCE(345);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'e') ADVANCE(346);
       END_STATE();
     case 287:
-      if (lookahead == 'i') ADVANCE(345);
+      if (lookahead == '6') ADVANCE(347);
       END_STATE();
     case 288:
-      if (lookahead == 'r') ADVANCE(346);
+      if (lookahead == 'd') ADVANCE(348);
       END_STATE();
     case 289:
-      if (lookahead == 'c') ADVANCE(347);
+      if (lookahead == 's') ADVANCE(349);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_limit);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 291:
-      if (lookahead == 'a') ADVANCE(348);
+      if (lookahead == 'i') ADVANCE(350);
       END_STATE();
     case 292:
-      if (lookahead == 'a') ADVANCE(349);
-      END_STATE();
-    case 293:
-      if (lookahead == 'e') ADVANCE(350);
-      END_STATE();
-    case 294:
       if (lookahead == 'r') ADVANCE(351);
       END_STATE();
+    case 293:
+      if (lookahead == 'c') ADVANCE(352);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_limit);
+      END_STATE();
     case 295:
-      if (lookahead == 'e') ADVANCE(352);
+      if (lookahead == 'a') ADVANCE(353);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'a') ADVANCE(354);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(355);
       END_STATE();
     case 298:
-      if (lookahead == 't') ADVANCE(353);
+      if (lookahead == 'r') ADVANCE(356);
       END_STATE();
     case 299:
-      if (lookahead == 'e') ADVANCE(354);
+      if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 300:
-      if (lookahead == 't') ADVANCE(355);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 301:
-      if (lookahead == 'h') ADVANCE(356);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 302:
-      if (lookahead == 'a') ADVANCE(357);
+      if (lookahead == 't') ADVANCE(358);
       END_STATE();
     case 303:
-      if (lookahead == 'y') ADVANCE(358);
+      if (lookahead == 'e') ADVANCE(359);
       END_STATE();
     case 304:
-      if (lookahead == 'o') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(360);
       END_STATE();
     case 305:
-      if (lookahead == 'u') ADVANCE(360);
+      if (lookahead == 'h') ADVANCE(361);
       END_STATE();
     case 306:
-      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == 'a') ADVANCE(362);
       END_STATE();
     case 307:
-      if (lookahead == 'b') ADVANCE(362);
+      if (lookahead == 'y') ADVANCE(363);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'o') ADVANCE(364);
       END_STATE();
     case 309:
-      if (lookahead == 'u') ADVANCE(363);
+      if (lookahead == 'u') ADVANCE(365);
       END_STATE();
     case 310:
-      if (lookahead == 't') ADVANCE(364);
+      if (lookahead == 't') ADVANCE(366);
       END_STATE();
     case 311:
-      if (lookahead == 'e') ADVANCE(365);
+      if (lookahead == 'b') ADVANCE(367);
       END_STATE();
     case 312:
-      if (lookahead == 'e') ADVANCE(366);
+      if (lookahead == 'c') ADVANCE(368);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_route);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 314:
-      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == 'u') ADVANCE(369);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 't') ADVANCE(370);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'e') ADVANCE(371);
       END_STATE();
     case 317:
-      if (lookahead == 'l') ADVANCE(368);
+      if (lookahead == 'e') ADVANCE(372);
       END_STATE();
     case 318:
-      if (lookahead == 'c') ADVANCE(369);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'o') ADVANCE(373);
       END_STATE();
     case 320:
-      if (lookahead == 'n') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_accept);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 322:
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'l') ADVANCE(374);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'c') ADVANCE(375);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 325:
-      if (lookahead == 'f') ADVANCE(372);
+      if (lookahead == 'n') ADVANCE(376);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 327:
-      if (lookahead == 't') ADVANCE(373);
+      if (lookahead == 'o') ADVANCE(377);
       END_STATE();
     case 328:
-      if (lookahead == 't') ADVANCE(374);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 329:
-      if (lookahead == '_') ADVANCE(375);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 330:
-      if (lookahead == 'a') ADVANCE(376);
+      if (lookahead == 'f') ADVANCE(378);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_egress);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 332:
-      if (lookahead == 'i') ADVANCE(377);
+      if (lookahead == 't') ADVANCE(379);
       END_STATE();
     case 333:
-      if (lookahead == 'e') ADVANCE(378);
+      if (lookahead == 't') ADVANCE(380);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == '_') ADVANCE(381);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'a') ADVANCE(382);
       END_STATE();
     case 336:
-      if (lookahead == 'l') ADVANCE(379);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 337:
-      if (lookahead == 'd') ADVANCE(380);
+      if (lookahead == 'i') ADVANCE(383);
       END_STATE();
     case 338:
-      if (lookahead == 'l') ADVANCE(381);
+      if (lookahead == 'e') ADVANCE(384);
       END_STATE();
     case 339:
-      if (lookahead == 'c') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_global);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'l') ADVANCE(385);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      if (lookahead == 'd') ADVANCE(386);
       END_STATE();
     case 343:
-      if (lookahead == 'e') ADVANCE(383);
+      if (lookahead == 'l') ADVANCE(387);
       END_STATE();
     case 344:
-      if (lookahead == 's') ADVANCE(384);
+      if (lookahead == 'c') ADVANCE(388);
       END_STATE();
     case 345:
-      if (lookahead == 'd') ADVANCE(385);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 347:
-      if (lookahead == 'y') ADVANCE(386);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 348:
-      if (lookahead == 'y') ADVANCE(387);
+      if (lookahead == 'e') ADVANCE(389);
       END_STATE();
     case 349:
-      if (lookahead == 'n') ADVANCE(388);
+      if (lookahead == 's') ADVANCE(390);
       END_STATE();
     case 350:
-      if (lookahead == 'r') ADVANCE(389);
+      if (lookahead == 'd') ADVANCE(391);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'y') ADVANCE(392);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'y') ADVANCE(393);
       END_STATE();
     case 354:
-      if (lookahead == 'a') ADVANCE(390);
+      if (lookahead == 'n') ADVANCE(394);
       END_STATE();
     case 355:
-      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == 'r') ADVANCE(395);
       END_STATE();
     case 356:
-      if (lookahead == 'r') ADVANCE(392);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 357:
-      if (lookahead == 't') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 359:
-      if (lookahead == 'u') ADVANCE(394);
+      if (lookahead == 'a') ADVANCE(396);
       END_STATE();
     case 360:
-      if (lookahead == 't') ADVANCE(395);
+      if (lookahead == 's') ADVANCE(397);
       END_STATE();
     case 361:
-      if (lookahead == 'e') ADVANCE(396);
+      if (lookahead == 'r') ADVANCE(398);
       END_STATE();
     case 362:
-      if (lookahead == 'i') ADVANCE(397);
+      if (lookahead == 't') ADVANCE(399);
       END_STATE();
     case 363:
-      if (lookahead == 'm') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'u') ADVANCE(400);
       END_STATE();
     case 365:
-      if (lookahead == 'd') ADVANCE(399);
+      if (lookahead == 't') ADVANCE(401);
       END_STATE();
     case 366:
-      if (lookahead == 'r') ADVANCE(400);
+      if (lookahead == 'e') ADVANCE(402);
       END_STATE();
     case 367:
-      if (lookahead == 'n') ADVANCE(401);
+      if (lookahead == 'i') ADVANCE(403);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'o') ADVANCE(404);
       END_STATE();
     case 369:
-      if (lookahead == 'h') ADVANCE(402);
+      if (lookahead == 'm') ADVANCE(405);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 371:
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'd') ADVANCE(406);
       END_STATE();
     case 372:
-      if (lookahead == 'y') ADVANCE(404);
+      if (lookahead == 'r') ADVANCE(407);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'n') ADVANCE(408);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 375:
-      if (lookahead == 'q') ADVANCE(405);
+      if (lookahead == 'h') ADVANCE(409);
       END_STATE();
     case 376:
-      if (lookahead == 't') ADVANCE(406);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 377:
-      if (lookahead == 's') ADVANCE(407);
+      if (lookahead == 'l') ADVANCE(410);
       END_STATE();
     case 378:
-      if (lookahead == 't') ADVANCE(408);
+      if (lookahead == 'y') ADVANCE(411);
       END_STATE();
     case 379:
-      if (lookahead == 'l') ADVANCE(409);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_forward);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 'q') ADVANCE(412);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 't') ADVANCE(413);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 's') ADVANCE(414);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 387:
-      if (lookahead == 'e') ADVANCE(410);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 389:
-      if (lookahead == 'a') ADVANCE(411);
-      END_STATE();
-    case 390:
-      if (lookahead == 'd') ADVANCE(412);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 392:
-      if (lookahead == 'u') ADVANCE(413);
-      END_STATE();
-    case 393:
-      if (lookahead == 'e') ADVANCE(414);
-      END_STATE();
-    case 394:
       if (lookahead == 't') ADVANCE(415);
       END_STATE();
+    case 385:
+      if (lookahead == 'l') ADVANCE(416);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 393:
+      if (lookahead == 'e') ADVANCE(417);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
     case 395:
-      if (lookahead == 'i') ADVANCE(416);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 397:
-      if (lookahead == 't') ADVANCE(417);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 402:
       if (lookahead == 'a') ADVANCE(418);
       END_STATE();
-    case 403:
-      if (lookahead == 'e') ADVANCE(419);
+    case 396:
+      if (lookahead == 'd') ADVANCE(419);
       END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_classify);
+    case 397:
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
-    case 405:
-      if (lookahead == 'l') ADVANCE(420);
+    case 398:
+      if (lookahead == 'u') ADVANCE(420);
       END_STATE();
-    case 406:
+    case 399:
       if (lookahead == 'e') ADVANCE(421);
       END_STATE();
+    case 400:
+      if (lookahead == 't') ADVANCE(422);
+      END_STATE();
+    case 401:
+      if (lookahead == 'i') ADVANCE(423);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 403:
+      if (lookahead == 't') ADVANCE(424);
+      END_STATE();
+    case 404:
+      if (lookahead == 'l') ADVANCE(425);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
     case 407:
-      if (lookahead == 'h') ADVANCE(422);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'a') ADVANCE(426);
       END_STATE();
     case 410:
-      if (lookahead == 'r') ADVANCE(423);
+      if (lookahead == 'e') ADVANCE(427);
       END_STATE();
     case 411:
-      if (lookahead == 'd') ADVANCE(424);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      if (lookahead == 'l') ADVANCE(428);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 415:
-      if (lookahead == 'i') ADVANCE(425);
-      END_STATE();
-    case 416:
-      if (lookahead == 'n') ADVANCE(426);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 418:
-      if (lookahead == 'b') ADVANCE(427);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 420:
-      if (lookahead == 'e') ADVANCE(428);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 422:
       if (lookahead == 'e') ADVANCE(429);
       END_STATE();
+    case 414:
+      if (lookahead == 'h') ADVANCE(430);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 417:
+      if (lookahead == 'r') ADVANCE(431);
+      END_STATE();
+    case 418:
+      if (lookahead == 'd') ADVANCE(432);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 422:
+      if (lookahead == 'i') ADVANCE(433);
+      END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_linklayer);
-      END_STATE();
-    case 424:
-      if (lookahead == 'e') ADVANCE(430);
-      END_STATE();
-    case 425:
-      if (lookahead == 'n') ADVANCE(431);
-      END_STATE();
-    case 426:
-      if (lookahead == 'g') ADVANCE(432);
-      END_STATE();
-    case 427:
-      if (lookahead == 'l') ADVANCE(433);
-      END_STATE();
-    case 428:
       if (lookahead == 'n') ADVANCE(434);
       END_STATE();
+    case 424:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(anon_sym_protocol);
+      END_STATE();
+    case 426:
+      if (lookahead == 'b') ADVANCE(435);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
+    case 428:
+      if (lookahead == 'e') ADVANCE(436);
+      END_STATE();
     case 429:
-      if (lookahead == 'd') ADVANCE(435);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 430:
-      ACCEPT_TOKEN(anon_sym_masquerade);
-      END_STATE();
-    case 431:
-      if (lookahead == 'g') ADVANCE(436);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 433:
       if (lookahead == 'e') ADVANCE(437);
       END_STATE();
+    case 431:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 432:
+      if (lookahead == 'e') ADVANCE(438);
+      END_STATE();
+    case 433:
+      if (lookahead == 'n') ADVANCE(439);
+      END_STATE();
     case 434:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'g') ADVANCE(440);
       END_STATE();
     case 435:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'l') ADVANCE(441);
       END_STATE();
     case 436:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'n') ADVANCE(442);
       END_STATE();
     case 437:
+      if (lookahead == 'd') ADVANCE(443);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 439:
+      if (lookahead == 'g') ADVANCE(444);
+      END_STATE();
+    case 440:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 441:
+      if (lookahead == 'e') ADVANCE(445);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 443:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 444:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 445:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -9929,169 +10191,169 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 233},
-  [2] = {.lex_state = 240},
-  [3] = {.lex_state = 233},
-  [4] = {.lex_state = 233},
-  [5] = {.lex_state = 233},
-  [6] = {.lex_state = 233},
-  [7] = {.lex_state = 233},
-  [8] = {.lex_state = 233},
-  [9] = {.lex_state = 242},
-  [10] = {.lex_state = 242},
-  [11] = {.lex_state = 242},
-  [12] = {.lex_state = 242},
-  [13] = {.lex_state = 242},
-  [14] = {.lex_state = 242},
-  [15] = {.lex_state = 242},
-  [16] = {.lex_state = 242},
-  [17] = {.lex_state = 242},
-  [18] = {.lex_state = 237},
-  [19] = {.lex_state = 239},
-  [20] = {.lex_state = 234},
-  [21] = {.lex_state = 234},
-  [22] = {.lex_state = 243},
-  [23] = {.lex_state = 243},
-  [24] = {.lex_state = 250},
-  [25] = {.lex_state = 250},
-  [26] = {.lex_state = 250},
-  [27] = {.lex_state = 250},
-  [28] = {.lex_state = 250},
-  [29] = {.lex_state = 249},
-  [30] = {.lex_state = 234},
-  [31] = {.lex_state = 239},
-  [32] = {.lex_state = 239},
-  [33] = {.lex_state = 239},
-  [34] = {.lex_state = 249},
-  [35] = {.lex_state = 239},
-  [36] = {.lex_state = 249},
-  [37] = {.lex_state = 239},
-  [38] = {.lex_state = 239},
-  [39] = {.lex_state = 239},
-  [40] = {.lex_state = 236},
-  [41] = {.lex_state = 236},
-  [42] = {.lex_state = 239},
-  [43] = {.lex_state = 239},
-  [44] = {.lex_state = 239},
-  [45] = {.lex_state = 239},
-  [46] = {.lex_state = 234},
-  [47] = {.lex_state = 234},
-  [48] = {.lex_state = 234},
-  [49] = {.lex_state = 234},
-  [50] = {.lex_state = 236},
-  [51] = {.lex_state = 234},
-  [52] = {.lex_state = 234},
-  [53] = {.lex_state = 234},
-  [54] = {.lex_state = 234},
-  [55] = {.lex_state = 234},
-  [56] = {.lex_state = 249},
-  [57] = {.lex_state = 249},
-  [58] = {.lex_state = 1},
+  [1] = {.lex_state = 245},
+  [2] = {.lex_state = 252},
+  [3] = {.lex_state = 245},
+  [4] = {.lex_state = 245},
+  [5] = {.lex_state = 245},
+  [6] = {.lex_state = 245},
+  [7] = {.lex_state = 245},
+  [8] = {.lex_state = 245},
+  [9] = {.lex_state = 254},
+  [10] = {.lex_state = 254},
+  [11] = {.lex_state = 254},
+  [12] = {.lex_state = 254},
+  [13] = {.lex_state = 254},
+  [14] = {.lex_state = 254},
+  [15] = {.lex_state = 249},
+  [16] = {.lex_state = 254},
+  [17] = {.lex_state = 254},
+  [18] = {.lex_state = 254},
+  [19] = {.lex_state = 251},
+  [20] = {.lex_state = 246},
+  [21] = {.lex_state = 246},
+  [22] = {.lex_state = 256},
+  [23] = {.lex_state = 256},
+  [24] = {.lex_state = 262},
+  [25] = {.lex_state = 262},
+  [26] = {.lex_state = 262},
+  [27] = {.lex_state = 262},
+  [28] = {.lex_state = 262},
+  [29] = {.lex_state = 261},
+  [30] = {.lex_state = 246},
+  [31] = {.lex_state = 251},
+  [32] = {.lex_state = 251},
+  [33] = {.lex_state = 251},
+  [34] = {.lex_state = 261},
+  [35] = {.lex_state = 251},
+  [36] = {.lex_state = 261},
+  [37] = {.lex_state = 251},
+  [38] = {.lex_state = 251},
+  [39] = {.lex_state = 251},
+  [40] = {.lex_state = 251},
+  [41] = {.lex_state = 248},
+  [42] = {.lex_state = 248},
+  [43] = {.lex_state = 251},
+  [44] = {.lex_state = 251},
+  [45] = {.lex_state = 251},
+  [46] = {.lex_state = 248},
+  [47] = {.lex_state = 246},
+  [48] = {.lex_state = 246},
+  [49] = {.lex_state = 246},
+  [50] = {.lex_state = 246},
+  [51] = {.lex_state = 246},
+  [52] = {.lex_state = 246},
+  [53] = {.lex_state = 246},
+  [54] = {.lex_state = 248},
+  [55] = {.lex_state = 246},
+  [56] = {.lex_state = 246},
+  [57] = {.lex_state = 261},
+  [58] = {.lex_state = 261},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 236},
+  [60] = {.lex_state = 248},
   [61] = {.lex_state = 1},
-  [62] = {.lex_state = 236},
-  [63] = {.lex_state = 254},
-  [64] = {.lex_state = 254},
-  [65] = {.lex_state = 254},
-  [66] = {.lex_state = 234},
-  [67] = {.lex_state = 234},
-  [68] = {.lex_state = 236},
-  [69] = {.lex_state = 254},
-  [70] = {.lex_state = 234},
-  [71] = {.lex_state = 234},
-  [72] = {.lex_state = 234},
-  [73] = {.lex_state = 246},
+  [62] = {.lex_state = 1},
+  [63] = {.lex_state = 263},
+  [64] = {.lex_state = 263},
+  [65] = {.lex_state = 263},
+  [66] = {.lex_state = 246},
+  [67] = {.lex_state = 246},
+  [68] = {.lex_state = 258},
+  [69] = {.lex_state = 258},
+  [70] = {.lex_state = 246},
+  [71] = {.lex_state = 258},
+  [72] = {.lex_state = 248},
+  [73] = {.lex_state = 263},
   [74] = {.lex_state = 246},
-  [75] = {.lex_state = 246},
-  [76] = {.lex_state = 236},
-  [77] = {.lex_state = 236},
-  [78] = {.lex_state = 1},
-  [79] = {.lex_state = 236},
-  [80] = {.lex_state = 3},
+  [75] = {.lex_state = 248},
+  [76] = {.lex_state = 246},
+  [77] = {.lex_state = 3},
+  [78] = {.lex_state = 3},
+  [79] = {.lex_state = 248},
+  [80] = {.lex_state = 248},
   [81] = {.lex_state = 3},
-  [82] = {.lex_state = 236},
-  [83] = {.lex_state = 3},
+  [82] = {.lex_state = 3},
+  [83] = {.lex_state = 248},
   [84] = {.lex_state = 3},
-  [85] = {.lex_state = 3},
+  [85] = {.lex_state = 1},
   [86] = {.lex_state = 1},
-  [87] = {.lex_state = 254},
-  [88] = {.lex_state = 239},
-  [89] = {.lex_state = 3},
-  [90] = {.lex_state = 239},
-  [91] = {.lex_state = 239},
-  [92] = {.lex_state = 234},
-  [93] = {.lex_state = 234},
-  [94] = {.lex_state = 239},
-  [95] = {.lex_state = 239},
-  [96] = {.lex_state = 254},
-  [97] = {.lex_state = 233},
-  [98] = {.lex_state = 233},
-  [99] = {.lex_state = 233},
-  [100] = {.lex_state = 234},
-  [101] = {.lex_state = 239},
-  [102] = {.lex_state = 239},
-  [103] = {.lex_state = 239},
-  [104] = {.lex_state = 254},
-  [105] = {.lex_state = 254},
-  [106] = {.lex_state = 239},
-  [107] = {.lex_state = 246},
-  [108] = {.lex_state = 246},
-  [109] = {.lex_state = 254},
-  [110] = {.lex_state = 254},
-  [111] = {.lex_state = 233},
-  [112] = {.lex_state = 239},
-  [113] = {.lex_state = 236},
-  [114] = {.lex_state = 239},
-  [115] = {.lex_state = 239},
-  [116] = {.lex_state = 239},
-  [117] = {.lex_state = 239},
-  [118] = {.lex_state = 239},
-  [119] = {.lex_state = 239},
-  [120] = {.lex_state = 239},
-  [121] = {.lex_state = 245},
-  [122] = {.lex_state = 254},
-  [123] = {.lex_state = 248},
-  [124] = {.lex_state = 233},
-  [125] = {.lex_state = 245},
-  [126] = {.lex_state = 245},
-  [127] = {.lex_state = 253},
-  [128] = {.lex_state = 233},
-  [129] = {.lex_state = 247},
-  [130] = {.lex_state = 247},
-  [131] = {.lex_state = 247},
-  [132] = {.lex_state = 248},
-  [133] = {.lex_state = 248},
-  [134] = {.lex_state = 15},
-  [135] = {.lex_state = 234},
-  [136] = {.lex_state = 234},
-  [137] = {.lex_state = 236},
-  [138] = {.lex_state = 11},
-  [139] = {.lex_state = 237},
-  [140] = {.lex_state = 236},
-  [141] = {.lex_state = 245},
-  [142] = {.lex_state = 248},
+  [87] = {.lex_state = 246},
+  [88] = {.lex_state = 251},
+  [89] = {.lex_state = 246},
+  [90] = {.lex_state = 251},
+  [91] = {.lex_state = 3},
+  [92] = {.lex_state = 251},
+  [93] = {.lex_state = 263},
+  [94] = {.lex_state = 245},
+  [95] = {.lex_state = 258},
+  [96] = {.lex_state = 246},
+  [97] = {.lex_state = 263},
+  [98] = {.lex_state = 263},
+  [99] = {.lex_state = 263},
+  [100] = {.lex_state = 251},
+  [101] = {.lex_state = 263},
+  [102] = {.lex_state = 263},
+  [103] = {.lex_state = 245},
+  [104] = {.lex_state = 245},
+  [105] = {.lex_state = 251},
+  [106] = {.lex_state = 251},
+  [107] = {.lex_state = 251},
+  [108] = {.lex_state = 251},
+  [109] = {.lex_state = 251},
+  [110] = {.lex_state = 251},
+  [111] = {.lex_state = 258},
+  [112] = {.lex_state = 245},
+  [113] = {.lex_state = 251},
+  [114] = {.lex_state = 251},
+  [115] = {.lex_state = 251},
+  [116] = {.lex_state = 248},
+  [117] = {.lex_state = 251},
+  [118] = {.lex_state = 251},
+  [119] = {.lex_state = 251},
+  [120] = {.lex_state = 251},
+  [121] = {.lex_state = 263},
+  [122] = {.lex_state = 260},
+  [123] = {.lex_state = 257},
+  [124] = {.lex_state = 245},
+  [125] = {.lex_state = 257},
+  [126] = {.lex_state = 266},
+  [127] = {.lex_state = 257},
+  [128] = {.lex_state = 259},
+  [129] = {.lex_state = 259},
+  [130] = {.lex_state = 259},
+  [131] = {.lex_state = 245},
+  [132] = {.lex_state = 246},
+  [133] = {.lex_state = 260},
+  [134] = {.lex_state = 246},
+  [135] = {.lex_state = 16},
+  [136] = {.lex_state = 260},
+  [137] = {.lex_state = 257},
+  [138] = {.lex_state = 248},
+  [139] = {.lex_state = 248},
+  [140] = {.lex_state = 11},
+  [141] = {.lex_state = 249},
+  [142] = {.lex_state = 260},
   [143] = {.lex_state = 11},
-  [144] = {.lex_state = 12},
-  [145] = {.lex_state = 11},
+  [144] = {.lex_state = 11},
+  [145] = {.lex_state = 248},
   [146] = {.lex_state = 11},
-  [147] = {.lex_state = 11},
-  [148] = {.lex_state = 11},
-  [149] = {.lex_state = 245},
+  [147] = {.lex_state = 12},
+  [148] = {.lex_state = 12},
+  [149] = {.lex_state = 11},
   [150] = {.lex_state = 11},
   [151] = {.lex_state = 11},
-  [152] = {.lex_state = 233},
-  [153] = {.lex_state = 233},
-  [154] = {.lex_state = 11},
-  [155] = {.lex_state = 236},
-  [156] = {.lex_state = 236},
-  [157] = {.lex_state = 11},
-  [158] = {.lex_state = 247},
-  [159] = {.lex_state = 11},
-  [160] = {.lex_state = 12},
-  [161] = {.lex_state = 12},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 259},
+  [154] = {.lex_state = 259},
+  [155] = {.lex_state = 11},
+  [156] = {.lex_state = 245},
+  [157] = {.lex_state = 257},
+  [158] = {.lex_state = 248},
+  [159] = {.lex_state = 245},
+  [160] = {.lex_state = 11},
+  [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
-  [163] = {.lex_state = 11},
+  [163] = {.lex_state = 12},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
@@ -10109,289 +10371,308 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [178] = {.lex_state = 11},
   [179] = {.lex_state = 11},
   [180] = {.lex_state = 11},
-  [181] = {.lex_state = 247},
-  [182] = {.lex_state = 261},
-  [183] = {.lex_state = 259},
-  [184] = {.lex_state = 259},
-  [185] = {.lex_state = 259},
-  [186] = {.lex_state = 261},
-  [187] = {.lex_state = 236},
-  [188] = {.lex_state = 236},
-  [189] = {.lex_state = 11},
-  [190] = {.lex_state = 261},
+  [181] = {.lex_state = 11},
+  [182] = {.lex_state = 11},
+  [183] = {.lex_state = 11},
+  [184] = {.lex_state = 245},
+  [185] = {.lex_state = 16},
+  [186] = {.lex_state = 271},
+  [187] = {.lex_state = 271},
+  [188] = {.lex_state = 11},
+  [189] = {.lex_state = 271},
+  [190] = {.lex_state = 271},
   [191] = {.lex_state = 12},
-  [192] = {.lex_state = 248},
-  [193] = {.lex_state = 259},
-  [194] = {.lex_state = 237},
-  [195] = {.lex_state = 233},
-  [196] = {.lex_state = 15},
-  [197] = {.lex_state = 259},
-  [198] = {.lex_state = 259},
-  [199] = {.lex_state = 14},
-  [200] = {.lex_state = 0},
-  [201] = {.lex_state = 236},
-  [202] = {.lex_state = 236},
-  [203] = {.lex_state = 233},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 22},
-  [206] = {.lex_state = 233},
-  [207] = {.lex_state = 233},
-  [208] = {.lex_state = 0},
-  [209] = {.lex_state = 233},
-  [210] = {.lex_state = 234},
-  [211] = {.lex_state = 233},
-  [212] = {.lex_state = 234},
-  [213] = {.lex_state = 236},
-  [214] = {.lex_state = 19},
-  [215] = {.lex_state = 233},
-  [216] = {.lex_state = 14},
-  [217] = {.lex_state = 19},
-  [218] = {.lex_state = 236},
-  [219] = {.lex_state = 19},
-  [220] = {.lex_state = 14},
-  [221] = {.lex_state = 13},
-  [222] = {.lex_state = 13},
-  [223] = {.lex_state = 13},
-  [224] = {.lex_state = 11},
-  [225] = {.lex_state = 233},
-  [226] = {.lex_state = 0},
-  [227] = {.lex_state = 0},
-  [228] = {.lex_state = 233},
-  [229] = {.lex_state = 233},
-  [230] = {.lex_state = 233},
-  [231] = {.lex_state = 22},
-  [232] = {.lex_state = 233},
-  [233] = {.lex_state = 22},
-  [234] = {.lex_state = 22},
-  [235] = {.lex_state = 22},
-  [236] = {.lex_state = 233},
-  [237] = {.lex_state = 22},
-  [238] = {.lex_state = 22},
-  [239] = {.lex_state = 22},
-  [240] = {.lex_state = 233},
-  [241] = {.lex_state = 22},
-  [242] = {.lex_state = 0},
-  [243] = {.lex_state = 22},
-  [244] = {.lex_state = 22},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 259},
-  [247] = {.lex_state = 22},
-  [248] = {.lex_state = 22},
-  [249] = {.lex_state = 22},
-  [250] = {.lex_state = 233},
-  [251] = {.lex_state = 236},
-  [252] = {.lex_state = 0},
-  [253] = {.lex_state = 233},
-  [254] = {.lex_state = 0},
-  [255] = {.lex_state = 233},
-  [256] = {.lex_state = 261},
-  [257] = {.lex_state = 11},
-  [258] = {.lex_state = 233},
-  [259] = {.lex_state = 22},
-  [260] = {.lex_state = 0},
-  [261] = {.lex_state = 259},
-  [262] = {.lex_state = 233},
-  [263] = {.lex_state = 22},
-  [264] = {.lex_state = 236},
-  [265] = {.lex_state = 233},
-  [266] = {.lex_state = 233},
-  [267] = {.lex_state = 233},
-  [268] = {.lex_state = 233},
-  [269] = {.lex_state = 233},
-  [270] = {.lex_state = 233},
-  [271] = {.lex_state = 233},
-  [272] = {.lex_state = 233},
-  [273] = {.lex_state = 233},
-  [274] = {.lex_state = 233},
-  [275] = {.lex_state = 233},
-  [276] = {.lex_state = 233},
-  [277] = {.lex_state = 233},
-  [278] = {.lex_state = 233},
-  [279] = {.lex_state = 233},
-  [280] = {.lex_state = 233},
-  [281] = {.lex_state = 233},
-  [282] = {.lex_state = 233},
-  [283] = {.lex_state = 233},
-  [284] = {.lex_state = 233},
-  [285] = {.lex_state = 233},
-  [286] = {.lex_state = 260},
-  [287] = {.lex_state = 233},
-  [288] = {.lex_state = 236},
-  [289] = {.lex_state = 242},
-  [290] = {.lex_state = 233},
-  [291] = {.lex_state = 233},
-  [292] = {.lex_state = 16},
-  [293] = {.lex_state = 236},
-  [294] = {.lex_state = 236},
-  [295] = {.lex_state = 23},
-  [296] = {.lex_state = 239},
-  [297] = {.lex_state = 23},
-  [298] = {.lex_state = 23},
-  [299] = {.lex_state = 23},
-  [300] = {.lex_state = 11},
-  [301] = {.lex_state = 23},
-  [302] = {.lex_state = 23},
-  [303] = {.lex_state = 236},
-  [304] = {.lex_state = 16},
-  [305] = {.lex_state = 16},
-  [306] = {.lex_state = 234},
-  [307] = {.lex_state = 22},
-  [308] = {.lex_state = 242},
-  [309] = {.lex_state = 242},
-  [310] = {.lex_state = 234},
-  [311] = {.lex_state = 0},
-  [312] = {.lex_state = 243},
-  [313] = {.lex_state = 234},
-  [314] = {.lex_state = 0},
-  [315] = {.lex_state = 0},
-  [316] = {.lex_state = 234},
-  [317] = {.lex_state = 243},
-  [318] = {.lex_state = 243},
-  [319] = {.lex_state = 0},
-  [320] = {.lex_state = 243},
-  [321] = {.lex_state = 0},
-  [322] = {.lex_state = 234},
-  [323] = {.lex_state = 234},
-  [324] = {.lex_state = 239},
-  [325] = {.lex_state = 236},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 243},
+  [192] = {.lex_state = 273},
+  [193] = {.lex_state = 273},
+  [194] = {.lex_state = 248},
+  [195] = {.lex_state = 249},
+  [196] = {.lex_state = 273},
+  [197] = {.lex_state = 260},
+  [198] = {.lex_state = 248},
+  [199] = {.lex_state = 271},
+  [200] = {.lex_state = 271},
+  [201] = {.lex_state = 14},
+  [202] = {.lex_state = 0},
+  [203] = {.lex_state = 248},
+  [204] = {.lex_state = 248},
+  [205] = {.lex_state = 246},
+  [206] = {.lex_state = 13},
+  [207] = {.lex_state = 248},
+  [208] = {.lex_state = 13},
+  [209] = {.lex_state = 245},
+  [210] = {.lex_state = 245},
+  [211] = {.lex_state = 13},
+  [212] = {.lex_state = 245},
+  [213] = {.lex_state = 245},
+  [214] = {.lex_state = 24},
+  [215] = {.lex_state = 246},
+  [216] = {.lex_state = 0},
+  [217] = {.lex_state = 245},
+  [218] = {.lex_state = 245},
+  [219] = {.lex_state = 21},
+  [220] = {.lex_state = 245},
+  [221] = {.lex_state = 15},
+  [222] = {.lex_state = 21},
+  [223] = {.lex_state = 15},
+  [224] = {.lex_state = 21},
+  [225] = {.lex_state = 15},
+  [226] = {.lex_state = 248},
+  [227] = {.lex_state = 14},
+  [228] = {.lex_state = 14},
+  [229] = {.lex_state = 11},
+  [230] = {.lex_state = 245},
+  [231] = {.lex_state = 0},
+  [232] = {.lex_state = 0},
+  [233] = {.lex_state = 248},
+  [234] = {.lex_state = 0},
+  [235] = {.lex_state = 24},
+  [236] = {.lex_state = 11},
+  [237] = {.lex_state = 245},
+  [238] = {.lex_state = 24},
+  [239] = {.lex_state = 24},
+  [240] = {.lex_state = 24},
+  [241] = {.lex_state = 24},
+  [242] = {.lex_state = 245},
+  [243] = {.lex_state = 24},
+  [244] = {.lex_state = 24},
+  [245] = {.lex_state = 24},
+  [246] = {.lex_state = 245},
+  [247] = {.lex_state = 24},
+  [248] = {.lex_state = 0},
+  [249] = {.lex_state = 24},
+  [250] = {.lex_state = 0},
+  [251] = {.lex_state = 271},
+  [252] = {.lex_state = 24},
+  [253] = {.lex_state = 24},
+  [254] = {.lex_state = 24},
+  [255] = {.lex_state = 24},
+  [256] = {.lex_state = 248},
+  [257] = {.lex_state = 24},
+  [258] = {.lex_state = 24},
+  [259] = {.lex_state = 0},
+  [260] = {.lex_state = 245},
+  [261] = {.lex_state = 245},
+  [262] = {.lex_state = 0},
+  [263] = {.lex_state = 272},
+  [264] = {.lex_state = 273},
+  [265] = {.lex_state = 245},
+  [266] = {.lex_state = 245},
+  [267] = {.lex_state = 245},
+  [268] = {.lex_state = 24},
+  [269] = {.lex_state = 0},
+  [270] = {.lex_state = 245},
+  [271] = {.lex_state = 271},
+  [272] = {.lex_state = 245},
+  [273] = {.lex_state = 245},
+  [274] = {.lex_state = 245},
+  [275] = {.lex_state = 245},
+  [276] = {.lex_state = 245},
+  [277] = {.lex_state = 245},
+  [278] = {.lex_state = 245},
+  [279] = {.lex_state = 245},
+  [280] = {.lex_state = 245},
+  [281] = {.lex_state = 245},
+  [282] = {.lex_state = 245},
+  [283] = {.lex_state = 245},
+  [284] = {.lex_state = 245},
+  [285] = {.lex_state = 245},
+  [286] = {.lex_state = 245},
+  [287] = {.lex_state = 245},
+  [288] = {.lex_state = 245},
+  [289] = {.lex_state = 245},
+  [290] = {.lex_state = 245},
+  [291] = {.lex_state = 245},
+  [292] = {.lex_state = 245},
+  [293] = {.lex_state = 245},
+  [294] = {.lex_state = 245},
+  [295] = {.lex_state = 248},
+  [296] = {.lex_state = 245},
+  [297] = {.lex_state = 245},
+  [298] = {.lex_state = 245},
+  [299] = {.lex_state = 25},
+  [300] = {.lex_state = 245},
+  [301] = {.lex_state = 11},
+  [302] = {.lex_state = 25},
+  [303] = {.lex_state = 25},
+  [304] = {.lex_state = 25},
+  [305] = {.lex_state = 248},
+  [306] = {.lex_state = 17},
+  [307] = {.lex_state = 17},
+  [308] = {.lex_state = 248},
+  [309] = {.lex_state = 25},
+  [310] = {.lex_state = 17},
+  [311] = {.lex_state = 251},
+  [312] = {.lex_state = 25},
+  [313] = {.lex_state = 24},
+  [314] = {.lex_state = 248},
+  [315] = {.lex_state = 245},
+  [316] = {.lex_state = 246},
+  [317] = {.lex_state = 248},
+  [318] = {.lex_state = 254},
+  [319] = {.lex_state = 254},
+  [320] = {.lex_state = 254},
+  [321] = {.lex_state = 26},
+  [322] = {.lex_state = 246},
+  [323] = {.lex_state = 246},
+  [324] = {.lex_state = 246},
+  [325] = {.lex_state = 0},
+  [326] = {.lex_state = 251},
+  [327] = {.lex_state = 256},
   [328] = {.lex_state = 0},
-  [329] = {.lex_state = 236},
-  [330] = {.lex_state = 243},
+  [329] = {.lex_state = 256},
+  [330] = {.lex_state = 263},
   [331] = {.lex_state = 0},
   [332] = {.lex_state = 0},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
+  [333] = {.lex_state = 251},
+  [334] = {.lex_state = 248},
   [335] = {.lex_state = 0},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 19},
-  [338] = {.lex_state = 236},
+  [336] = {.lex_state = 263},
+  [337] = {.lex_state = 0},
+  [338] = {.lex_state = 263},
   [339] = {.lex_state = 0},
-  [340] = {.lex_state = 19},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 14},
-  [343] = {.lex_state = 14},
-  [344] = {.lex_state = 243},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 13},
-  [347] = {.lex_state = 13},
-  [348] = {.lex_state = 243},
-  [349] = {.lex_state = 0},
-  [350] = {.lex_state = 243},
-  [351] = {.lex_state = 243},
-  [352] = {.lex_state = 234},
-  [353] = {.lex_state = 243},
+  [340] = {.lex_state = 0},
+  [341] = {.lex_state = 246},
+  [342] = {.lex_state = 246},
+  [343] = {.lex_state = 0},
+  [344] = {.lex_state = 0},
+  [345] = {.lex_state = 263},
+  [346] = {.lex_state = 0},
+  [347] = {.lex_state = 251},
+  [348] = {.lex_state = 263},
+  [349] = {.lex_state = 256},
+  [350] = {.lex_state = 263},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 263},
   [354] = {.lex_state = 0},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 236},
-  [357] = {.lex_state = 243},
-  [358] = {.lex_state = 236},
-  [359] = {.lex_state = 236},
-  [360] = {.lex_state = 243},
-  [361] = {.lex_state = 243},
-  [362] = {.lex_state = 239},
-  [363] = {.lex_state = 243},
-  [364] = {.lex_state = 0},
+  [355] = {.lex_state = 263},
+  [356] = {.lex_state = 0},
+  [357] = {.lex_state = 21},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 21},
+  [360] = {.lex_state = 0},
+  [361] = {.lex_state = 0},
+  [362] = {.lex_state = 15},
+  [363] = {.lex_state = 0},
+  [364] = {.lex_state = 15},
   [365] = {.lex_state = 0},
-  [366] = {.lex_state = 0},
-  [367] = {.lex_state = 0},
-  [368] = {.lex_state = 243},
-  [369] = {.lex_state = 243},
-  [370] = {.lex_state = 236},
-  [371] = {.lex_state = 0},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 243},
-  [374] = {.lex_state = 243},
-  [375] = {.lex_state = 243},
-  [376] = {.lex_state = 0},
+  [366] = {.lex_state = 256},
+  [367] = {.lex_state = 14},
+  [368] = {.lex_state = 263},
+  [369] = {.lex_state = 14},
+  [370] = {.lex_state = 0},
+  [371] = {.lex_state = 263},
+  [372] = {.lex_state = 263},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 263},
+  [375] = {.lex_state = 13},
+  [376] = {.lex_state = 13},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 243},
-  [380] = {.lex_state = 236},
-  [381] = {.lex_state = 0},
-  [382] = {.lex_state = 236},
-  [383] = {.lex_state = 234},
-  [384] = {.lex_state = 234},
+  [378] = {.lex_state = 263},
+  [379] = {.lex_state = 256},
+  [380] = {.lex_state = 0},
+  [381] = {.lex_state = 263},
+  [382] = {.lex_state = 263},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 0},
   [385] = {.lex_state = 0},
   [386] = {.lex_state = 0},
-  [387] = {.lex_state = 239},
-  [388] = {.lex_state = 236},
-  [389] = {.lex_state = 239},
-  [390] = {.lex_state = 243},
-  [391] = {.lex_state = 0},
-  [392] = {.lex_state = 233},
-  [393] = {.lex_state = 239},
-  [394] = {.lex_state = 0},
+  [387] = {.lex_state = 263},
+  [388] = {.lex_state = 0},
+  [389] = {.lex_state = 0},
+  [390] = {.lex_state = 263},
+  [391] = {.lex_state = 256},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 263},
+  [394] = {.lex_state = 263},
   [395] = {.lex_state = 0},
-  [396] = {.lex_state = 0},
+  [396] = {.lex_state = 248},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 24},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 0},
-  [401] = {.lex_state = 0},
-  [402] = {.lex_state = 234},
-  [403] = {.lex_state = 234},
-  [404] = {.lex_state = 234},
-  [405] = {.lex_state = 234},
-  [406] = {.lex_state = 0},
-  [407] = {.lex_state = 234},
-  [408] = {.lex_state = 9},
-  [409] = {.lex_state = 234},
-  [410] = {.lex_state = 236},
-  [411] = {.lex_state = 25},
-  [412] = {.lex_state = 234},
-  [413] = {.lex_state = 234},
-  [414] = {.lex_state = 8},
-  [415] = {.lex_state = 234},
+  [398] = {.lex_state = 263},
+  [399] = {.lex_state = 246},
+  [400] = {.lex_state = 246},
+  [401] = {.lex_state = 246},
+  [402] = {.lex_state = 0},
+  [403] = {.lex_state = 0},
+  [404] = {.lex_state = 256},
+  [405] = {.lex_state = 246},
+  [406] = {.lex_state = 251},
+  [407] = {.lex_state = 256},
+  [408] = {.lex_state = 263},
+  [409] = {.lex_state = 251},
+  [410] = {.lex_state = 245},
+  [411] = {.lex_state = 263},
+  [412] = {.lex_state = 0},
+  [413] = {.lex_state = 0},
+  [414] = {.lex_state = 0},
+  [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
-  [417] = {.lex_state = 234},
-  [418] = {.lex_state = 236},
-  [419] = {.lex_state = 16},
-  [420] = {.lex_state = 16},
-  [421] = {.lex_state = 236},
-  [422] = {.lex_state = 236},
-  [423] = {.lex_state = 236},
-  [424] = {.lex_state = 233},
-  [425] = {.lex_state = 236},
-  [426] = {.lex_state = 233},
-  [427] = {.lex_state = 236},
-  [428] = {.lex_state = 233},
-  [429] = {.lex_state = 236},
-  [430] = {.lex_state = 10},
-  [431] = {.lex_state = 239},
-  [432] = {.lex_state = 236},
-  [433] = {.lex_state = 236},
-  [434] = {.lex_state = 0},
-  [435] = {.lex_state = 233},
-  [436] = {.lex_state = 236},
-  [437] = {.lex_state = 234},
-  [438] = {.lex_state = 234},
-  [439] = {.lex_state = 0},
-  [440] = {.lex_state = 239},
-  [441] = {.lex_state = 236},
-  [442] = {.lex_state = 0},
-  [443] = {.lex_state = 0},
-  [444] = {.lex_state = 239},
-  [445] = {.lex_state = 237},
-  [446] = {.lex_state = 0},
-  [447] = {.lex_state = 239},
-  [448] = {.lex_state = 0},
-  [449] = {.lex_state = 233},
-  [450] = {.lex_state = 0},
+  [417] = {.lex_state = 263},
+  [418] = {.lex_state = 0},
+  [419] = {.lex_state = 246},
+  [420] = {.lex_state = 246},
+  [421] = {.lex_state = 246},
+  [422] = {.lex_state = 0},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 246},
+  [425] = {.lex_state = 27},
+  [426] = {.lex_state = 8},
+  [427] = {.lex_state = 248},
+  [428] = {.lex_state = 17},
+  [429] = {.lex_state = 9},
+  [430] = {.lex_state = 246},
+  [431] = {.lex_state = 17},
+  [432] = {.lex_state = 246},
+  [433] = {.lex_state = 246},
+  [434] = {.lex_state = 248},
+  [435] = {.lex_state = 246},
+  [436] = {.lex_state = 246},
+  [437] = {.lex_state = 246},
+  [438] = {.lex_state = 251},
+  [439] = {.lex_state = 245},
+  [440] = {.lex_state = 248},
+  [441] = {.lex_state = 248},
+  [442] = {.lex_state = 248},
+  [443] = {.lex_state = 248},
+  [444] = {.lex_state = 10},
+  [445] = {.lex_state = 248},
+  [446] = {.lex_state = 248},
+  [447] = {.lex_state = 248},
+  [448] = {.lex_state = 251},
+  [449] = {.lex_state = 248},
+  [450] = {.lex_state = 245},
   [451] = {.lex_state = 0},
-  [452] = {.lex_state = 0},
-  [453] = {.lex_state = 0},
-  [454] = {.lex_state = 0},
-  [455] = {.lex_state = 0},
-  [456] = {.lex_state = 0},
+  [452] = {.lex_state = 248},
+  [453] = {.lex_state = 246},
+  [454] = {.lex_state = 245},
+  [455] = {.lex_state = 245},
+  [456] = {.lex_state = 248},
   [457] = {.lex_state = 0},
-  [458] = {.lex_state = 0},
-  [459] = {.lex_state = 239},
+  [458] = {.lex_state = 249},
+  [459] = {.lex_state = 251},
   [460] = {.lex_state = 0},
   [461] = {.lex_state = 0},
   [462] = {.lex_state = 0},
-  [463] = {.lex_state = 0},
+  [463] = {.lex_state = 251},
+  [464] = {.lex_state = 251},
+  [465] = {.lex_state = 0},
+  [466] = {.lex_state = 0},
+  [467] = {.lex_state = 0},
+  [468] = {.lex_state = 0},
+  [469] = {.lex_state = 251},
+  [470] = {.lex_state = 245},
+  [471] = {.lex_state = 0},
+  [472] = {.lex_state = 251},
+  [473] = {.lex_state = 0},
+  [474] = {.lex_state = 0},
+  [475] = {.lex_state = 0},
+  [476] = {.lex_state = 0},
+  [477] = {.lex_state = 0},
+  [478] = {.lex_state = 0},
+  [479] = {.lex_state = 0},
+  [480] = {.lex_state = 0},
+  [481] = {.lex_state = 0},
+  [482] = {.lex_state = 251},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10425,8 +10706,10 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_private] = ACTIONS(1),
     [anon_sym_vepa] = ACTIONS(1),
     [anon_sym_passthru] = ACTIONS(1),
-    [anon_sym_vxlan] = ACTIONS(1),
+    [anon_sym_vlan] = ACTIONS(1),
     [anon_sym_id] = ACTIONS(1),
+    [anon_sym_protocol] = ACTIONS(1),
+    [anon_sym_vxlan] = ACTIONS(1),
     [anon_sym_remote] = ACTIONS(1),
     [anon_sym_group] = ACTIONS(1),
     [anon_sym_local] = ACTIONS(1),
@@ -10563,43 +10846,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(458),
-    [sym__statements] = STATE(446),
-    [sym__sep] = STATE(5),
-    [sym__statement] = STATE(200),
-    [sym_netns_statement] = STATE(200),
-    [sym_host_statement] = STATE(200),
-    [sym_table_statement] = STATE(200),
-    [sym_let_statement] = STATE(200),
-    [sym_for_statement] = STATE(200),
-    [sym_include_statement] = STATE(200),
-    [sym_expect_statement] = STATE(200),
-    [sym_veth_statement] = STATE(200),
-    [sym_bridge_statement] = STATE(200),
-    [sym_dummy_statement] = STATE(200),
-    [sym_vrf_statement] = STATE(200),
-    [sym_macvlan_statement] = STATE(200),
-    [sym_vxlan_statement] = STATE(200),
-    [sym_link_statement] = STATE(200),
-    [sym_addr_statement] = STATE(200),
-    [sym_state_statement] = STATE(200),
-    [sym_mtu_statement] = STATE(200),
-    [sym_mac_statement] = STATE(200),
-    [sym_master_statement] = STATE(200),
-    [sym_shape_statement] = STATE(200),
-    [sym_htb_statement] = STATE(200),
-    [sym_class_statement] = STATE(200),
-    [sym_filter_statement] = STATE(200),
-    [sym_qdisc_statement] = STATE(200),
-    [sym_netem_statement] = STATE(200),
-    [sym_bpf_statement] = STATE(200),
-    [sym_xdp_statement] = STATE(200),
-    [sym_route_statement] = STATE(200),
-    [sym_rule_statement] = STATE(200),
-    [sym_forward_statement] = STATE(200),
-    [sym_sysctl_statement] = STATE(200),
-    [sym_firewall_statement] = STATE(200),
-    [aux_sym__statements_repeat1] = STATE(5),
+    [sym_source_file] = STATE(468),
+    [sym__statements] = STATE(481),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(231),
+    [sym_netns_statement] = STATE(231),
+    [sym_host_statement] = STATE(231),
+    [sym_table_statement] = STATE(231),
+    [sym_let_statement] = STATE(231),
+    [sym_for_statement] = STATE(231),
+    [sym_include_statement] = STATE(231),
+    [sym_expect_statement] = STATE(231),
+    [sym_veth_statement] = STATE(231),
+    [sym_bridge_statement] = STATE(231),
+    [sym_dummy_statement] = STATE(231),
+    [sym_vrf_statement] = STATE(231),
+    [sym_macvlan_statement] = STATE(231),
+    [sym_vlan_statement] = STATE(231),
+    [sym_vxlan_statement] = STATE(231),
+    [sym_link_statement] = STATE(231),
+    [sym_addr_statement] = STATE(231),
+    [sym_state_statement] = STATE(231),
+    [sym_mtu_statement] = STATE(231),
+    [sym_mac_statement] = STATE(231),
+    [sym_master_statement] = STATE(231),
+    [sym_shape_statement] = STATE(231),
+    [sym_htb_statement] = STATE(231),
+    [sym_class_statement] = STATE(231),
+    [sym_filter_statement] = STATE(231),
+    [sym_qdisc_statement] = STATE(231),
+    [sym_netem_statement] = STATE(231),
+    [sym_bpf_statement] = STATE(231),
+    [sym_xdp_statement] = STATE(231),
+    [sym_route_statement] = STATE(231),
+    [sym_rule_statement] = STATE(231),
+    [sym_forward_statement] = STATE(231),
+    [sym_sysctl_statement] = STATE(231),
+    [sym_firewall_statement] = STATE(231),
+    [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -10615,150 +10899,152 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(2)] = {
-    [ts_builtin_sym_end] = ACTIONS(73),
-    [anon_sym_SEMI] = ACTIONS(73),
-    [sym__newline] = ACTIONS(73),
-    [anon_sym_LT] = ACTIONS(73),
-    [anon_sym_GT] = ACTIONS(73),
-    [anon_sym_table] = ACTIONS(73),
-    [anon_sym_within] = ACTIONS(73),
-    [anon_sym_id] = ACTIONS(73),
-    [anon_sym_remote] = ACTIONS(73),
-    [anon_sym_group] = ACTIONS(73),
-    [anon_sym_local] = ACTIONS(73),
-    [anon_sym_mtu] = ACTIONS(73),
-    [anon_sym_burst] = ACTIONS(73),
-    [anon_sym_latency] = ACTIONS(73),
-    [anon_sym_limit] = ACTIONS(73),
-    [anon_sym_peakrate] = ACTIONS(73),
-    [anon_sym_overhead] = ACTIONS(73),
-    [anon_sym_mpu] = ACTIONS(73),
-    [anon_sym_linklayer] = ACTIONS(73),
-    [anon_sym_default] = ACTIONS(73),
-    [anon_sym_r2q] = ACTIONS(73),
-    [anon_sym_direct_qlen] = ACTIONS(73),
-    [anon_sym_rate] = ACTIONS(73),
-    [anon_sym_ceil] = ACTIONS(73),
-    [anon_sym_prio] = ACTIONS(75),
-    [anon_sym_cburst] = ACTIONS(73),
-    [anon_sym_quantum] = ACTIONS(73),
-    [anon_sym_proto] = ACTIONS(73),
-    [anon_sym_src] = ACTIONS(73),
-    [anon_sym_dst] = ACTIONS(73),
-    [anon_sym_sport] = ACTIONS(73),
-    [anon_sym_dport] = ACTIONS(73),
-    [anon_sym_handle] = ACTIONS(73),
-    [anon_sym_DASH_GT] = ACTIONS(73),
-    [anon_sym_delay] = ACTIONS(73),
-    [anon_sym_jitter] = ACTIONS(73),
-    [anon_sym_loss] = ACTIONS(73),
-    [anon_sym_duplicate] = ACTIONS(73),
-    [anon_sym_corrupt] = ACTIONS(73),
-    [anon_sym_reorder] = ACTIONS(73),
-    [anon_sym_gap] = ACTIONS(73),
-    [anon_sym_slot] = ACTIONS(73),
-    [anon_sym_packets] = ACTIONS(73),
-    [anon_sym_bytes] = ACTIONS(73),
-    [anon_sym_via] = ACTIONS(73),
-    [anon_sym_metric] = ACTIONS(73),
-    [anon_sym_onlink] = ACTIONS(73),
-    [anon_sym_advmss] = ACTIONS(73),
-    [anon_sym_scope] = ACTIONS(73),
-    [anon_sym_nexthop] = ACTIONS(73),
-    [anon_sym_weight] = ACTIONS(73),
-    [anon_sym_dev] = ACTIONS(73),
-    [anon_sym_lookup] = ACTIONS(73),
-    [anon_sym_from] = ACTIONS(73),
-    [anon_sym_to] = ACTIONS(75),
-    [anon_sym_iif] = ACTIONS(73),
-    [anon_sym_oif] = ACTIONS(73),
-    [anon_sym_fwmark] = ACTIONS(73),
-    [anon_sym_SLASH] = ACTIONS(73),
-    [anon_sym_uidrange] = ACTIONS(73),
-    [anon_sym_DASH] = ACTIONS(75),
-    [anon_sym_priority] = ACTIONS(73),
-    [anon_sym_pref] = ACTIONS(73),
-    [anon_sym_ipproto] = ACTIONS(73),
-    [anon_sym_tos] = ACTIONS(73),
-    [anon_sym_dsfield] = ACTIONS(73),
-    [anon_sym_dscp] = ACTIONS(73),
-    [anon_sym_flowlabel] = ACTIONS(73),
-    [anon_sym_port] = ACTIONS(73),
-    [anon_sym_mark] = ACTIONS(73),
-    [anon_sym_ct] = ACTIONS(73),
-    [anon_sym_counter] = ACTIONS(73),
-    [anon_sym_DOT] = ACTIONS(73),
-    [anon_sym_LBRACE] = ACTIONS(73),
-    [sym_integer] = ACTIONS(75),
+    [ts_builtin_sym_end] = ACTIONS(75),
+    [anon_sym_SEMI] = ACTIONS(75),
+    [sym__newline] = ACTIONS(75),
+    [anon_sym_LT] = ACTIONS(75),
+    [anon_sym_GT] = ACTIONS(75),
+    [anon_sym_table] = ACTIONS(75),
+    [anon_sym_within] = ACTIONS(75),
+    [anon_sym_id] = ACTIONS(75),
+    [anon_sym_remote] = ACTIONS(75),
+    [anon_sym_group] = ACTIONS(75),
+    [anon_sym_local] = ACTIONS(75),
+    [anon_sym_mtu] = ACTIONS(75),
+    [anon_sym_burst] = ACTIONS(75),
+    [anon_sym_latency] = ACTIONS(75),
+    [anon_sym_limit] = ACTIONS(75),
+    [anon_sym_peakrate] = ACTIONS(75),
+    [anon_sym_overhead] = ACTIONS(75),
+    [anon_sym_mpu] = ACTIONS(75),
+    [anon_sym_linklayer] = ACTIONS(75),
+    [anon_sym_default] = ACTIONS(75),
+    [anon_sym_r2q] = ACTIONS(75),
+    [anon_sym_direct_qlen] = ACTIONS(75),
+    [anon_sym_rate] = ACTIONS(75),
+    [anon_sym_ceil] = ACTIONS(75),
+    [anon_sym_prio] = ACTIONS(77),
+    [anon_sym_cburst] = ACTIONS(75),
+    [anon_sym_quantum] = ACTIONS(75),
+    [anon_sym_proto] = ACTIONS(75),
+    [anon_sym_src] = ACTIONS(75),
+    [anon_sym_dst] = ACTIONS(75),
+    [anon_sym_sport] = ACTIONS(75),
+    [anon_sym_dport] = ACTIONS(75),
+    [anon_sym_handle] = ACTIONS(75),
+    [anon_sym_DASH_GT] = ACTIONS(75),
+    [anon_sym_delay] = ACTIONS(75),
+    [anon_sym_jitter] = ACTIONS(75),
+    [anon_sym_loss] = ACTIONS(75),
+    [anon_sym_duplicate] = ACTIONS(75),
+    [anon_sym_corrupt] = ACTIONS(75),
+    [anon_sym_reorder] = ACTIONS(75),
+    [anon_sym_gap] = ACTIONS(75),
+    [anon_sym_slot] = ACTIONS(75),
+    [anon_sym_packets] = ACTIONS(75),
+    [anon_sym_bytes] = ACTIONS(75),
+    [anon_sym_via] = ACTIONS(75),
+    [anon_sym_metric] = ACTIONS(75),
+    [anon_sym_onlink] = ACTIONS(75),
+    [anon_sym_advmss] = ACTIONS(75),
+    [anon_sym_scope] = ACTIONS(75),
+    [anon_sym_nexthop] = ACTIONS(75),
+    [anon_sym_weight] = ACTIONS(75),
+    [anon_sym_dev] = ACTIONS(75),
+    [anon_sym_lookup] = ACTIONS(75),
+    [anon_sym_from] = ACTIONS(75),
+    [anon_sym_to] = ACTIONS(77),
+    [anon_sym_iif] = ACTIONS(75),
+    [anon_sym_oif] = ACTIONS(75),
+    [anon_sym_fwmark] = ACTIONS(75),
+    [anon_sym_SLASH] = ACTIONS(75),
+    [anon_sym_uidrange] = ACTIONS(75),
+    [anon_sym_DASH] = ACTIONS(77),
+    [anon_sym_priority] = ACTIONS(75),
+    [anon_sym_pref] = ACTIONS(75),
+    [anon_sym_ipproto] = ACTIONS(75),
+    [anon_sym_tos] = ACTIONS(75),
+    [anon_sym_dsfield] = ACTIONS(75),
+    [anon_sym_dscp] = ACTIONS(75),
+    [anon_sym_flowlabel] = ACTIONS(75),
+    [anon_sym_port] = ACTIONS(75),
+    [anon_sym_mark] = ACTIONS(75),
+    [anon_sym_ct] = ACTIONS(75),
+    [anon_sym_counter] = ACTIONS(75),
+    [anon_sym_DOT] = ACTIONS(75),
+    [anon_sym_LBRACE] = ACTIONS(75),
+    [sym_integer] = ACTIONS(77),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
-    [aux_sym_ipv6_address_token1] = ACTIONS(73),
+    [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(386),
-    [sym_netns_statement] = STATE(386),
-    [sym_host_statement] = STATE(386),
-    [sym_table_statement] = STATE(386),
-    [sym_let_statement] = STATE(386),
-    [sym_for_statement] = STATE(386),
-    [sym_include_statement] = STATE(386),
-    [sym_expect_statement] = STATE(386),
-    [sym_veth_statement] = STATE(386),
-    [sym_bridge_statement] = STATE(386),
-    [sym_dummy_statement] = STATE(386),
-    [sym_vrf_statement] = STATE(386),
-    [sym_macvlan_statement] = STATE(386),
-    [sym_vxlan_statement] = STATE(386),
-    [sym_link_statement] = STATE(386),
-    [sym_addr_statement] = STATE(386),
-    [sym_state_statement] = STATE(386),
-    [sym_mtu_statement] = STATE(386),
-    [sym_mac_statement] = STATE(386),
-    [sym_master_statement] = STATE(386),
-    [sym_shape_statement] = STATE(386),
-    [sym_htb_statement] = STATE(386),
-    [sym_class_statement] = STATE(386),
-    [sym_filter_statement] = STATE(386),
-    [sym_qdisc_statement] = STATE(386),
-    [sym_netem_statement] = STATE(386),
-    [sym_bpf_statement] = STATE(386),
-    [sym_xdp_statement] = STATE(386),
-    [sym_route_statement] = STATE(386),
-    [sym_rule_statement] = STATE(386),
-    [sym_forward_statement] = STATE(386),
-    [sym_sysctl_statement] = STATE(386),
-    [sym_firewall_statement] = STATE(386),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(77),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
-    [anon_sym_GT] = ACTIONS(77),
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(403),
+    [sym_netns_statement] = STATE(403),
+    [sym_host_statement] = STATE(403),
+    [sym_table_statement] = STATE(403),
+    [sym_let_statement] = STATE(403),
+    [sym_for_statement] = STATE(403),
+    [sym_include_statement] = STATE(403),
+    [sym_expect_statement] = STATE(403),
+    [sym_veth_statement] = STATE(403),
+    [sym_bridge_statement] = STATE(403),
+    [sym_dummy_statement] = STATE(403),
+    [sym_vrf_statement] = STATE(403),
+    [sym_macvlan_statement] = STATE(403),
+    [sym_vlan_statement] = STATE(403),
+    [sym_vxlan_statement] = STATE(403),
+    [sym_link_statement] = STATE(403),
+    [sym_addr_statement] = STATE(403),
+    [sym_state_statement] = STATE(403),
+    [sym_mtu_statement] = STATE(403),
+    [sym_mac_statement] = STATE(403),
+    [sym_master_statement] = STATE(403),
+    [sym_shape_statement] = STATE(403),
+    [sym_htb_statement] = STATE(403),
+    [sym_class_statement] = STATE(403),
+    [sym_filter_statement] = STATE(403),
+    [sym_qdisc_statement] = STATE(403),
+    [sym_netem_statement] = STATE(403),
+    [sym_bpf_statement] = STATE(403),
+    [sym_xdp_statement] = STATE(403),
+    [sym_route_statement] = STATE(403),
+    [sym_rule_statement] = STATE(403),
+    [sym_forward_statement] = STATE(403),
+    [sym_sysctl_statement] = STATE(403),
+    [sym_firewall_statement] = STATE(403),
+    [aux_sym__statements_repeat1] = STATE(15),
+    [ts_builtin_sym_end] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
+    [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -10771,145 +11057,71 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(386),
-    [sym_netns_statement] = STATE(386),
-    [sym_host_statement] = STATE(386),
-    [sym_table_statement] = STATE(386),
-    [sym_let_statement] = STATE(386),
-    [sym_for_statement] = STATE(386),
-    [sym_include_statement] = STATE(386),
-    [sym_expect_statement] = STATE(386),
-    [sym_veth_statement] = STATE(386),
-    [sym_bridge_statement] = STATE(386),
-    [sym_dummy_statement] = STATE(386),
-    [sym_vrf_statement] = STATE(386),
-    [sym_macvlan_statement] = STATE(386),
-    [sym_vxlan_statement] = STATE(386),
-    [sym_link_statement] = STATE(386),
-    [sym_addr_statement] = STATE(386),
-    [sym_state_statement] = STATE(386),
-    [sym_mtu_statement] = STATE(386),
-    [sym_mac_statement] = STATE(386),
-    [sym_master_statement] = STATE(386),
-    [sym_shape_statement] = STATE(386),
-    [sym_htb_statement] = STATE(386),
-    [sym_class_statement] = STATE(386),
-    [sym_filter_statement] = STATE(386),
-    [sym_qdisc_statement] = STATE(386),
-    [sym_netem_statement] = STATE(386),
-    [sym_bpf_statement] = STATE(386),
-    [sym_xdp_statement] = STATE(386),
-    [sym_route_statement] = STATE(386),
-    [sym_rule_statement] = STATE(386),
-    [sym_forward_statement] = STATE(386),
-    [sym_sysctl_statement] = STATE(386),
-    [sym_firewall_statement] = STATE(386),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
-    [anon_sym_GT] = ACTIONS(81),
-    [anon_sym_netns] = ACTIONS(9),
-    [anon_sym_host] = ACTIONS(11),
-    [anon_sym_table] = ACTIONS(13),
-    [anon_sym_let] = ACTIONS(15),
-    [anon_sym_for] = ACTIONS(17),
-    [anon_sym_include] = ACTIONS(19),
-    [anon_sym_expect] = ACTIONS(21),
-    [anon_sym_veth] = ACTIONS(23),
-    [anon_sym_bridge] = ACTIONS(25),
-    [anon_sym_dummy] = ACTIONS(27),
-    [anon_sym_vrf] = ACTIONS(29),
-    [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-  },
-  [STATE(5)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(204),
-    [sym_netns_statement] = STATE(204),
-    [sym_host_statement] = STATE(204),
-    [sym_table_statement] = STATE(204),
-    [sym_let_statement] = STATE(204),
-    [sym_for_statement] = STATE(204),
-    [sym_include_statement] = STATE(204),
-    [sym_expect_statement] = STATE(204),
-    [sym_veth_statement] = STATE(204),
-    [sym_bridge_statement] = STATE(204),
-    [sym_dummy_statement] = STATE(204),
-    [sym_vrf_statement] = STATE(204),
-    [sym_macvlan_statement] = STATE(204),
-    [sym_vxlan_statement] = STATE(204),
-    [sym_link_statement] = STATE(204),
-    [sym_addr_statement] = STATE(204),
-    [sym_state_statement] = STATE(204),
-    [sym_mtu_statement] = STATE(204),
-    [sym_mac_statement] = STATE(204),
-    [sym_master_statement] = STATE(204),
-    [sym_shape_statement] = STATE(204),
-    [sym_htb_statement] = STATE(204),
-    [sym_class_statement] = STATE(204),
-    [sym_filter_statement] = STATE(204),
-    [sym_qdisc_statement] = STATE(204),
-    [sym_netem_statement] = STATE(204),
-    [sym_bpf_statement] = STATE(204),
-    [sym_xdp_statement] = STATE(204),
-    [sym_route_statement] = STATE(204),
-    [sym_rule_statement] = STATE(204),
-    [sym_forward_statement] = STATE(204),
-    [sym_sysctl_statement] = STATE(204),
-    [sym_firewall_statement] = STATE(204),
-    [aux_sym__statements_repeat1] = STATE(18),
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(234),
+    [sym_netns_statement] = STATE(234),
+    [sym_host_statement] = STATE(234),
+    [sym_table_statement] = STATE(234),
+    [sym_let_statement] = STATE(234),
+    [sym_for_statement] = STATE(234),
+    [sym_include_statement] = STATE(234),
+    [sym_expect_statement] = STATE(234),
+    [sym_veth_statement] = STATE(234),
+    [sym_bridge_statement] = STATE(234),
+    [sym_dummy_statement] = STATE(234),
+    [sym_vrf_statement] = STATE(234),
+    [sym_macvlan_statement] = STATE(234),
+    [sym_vlan_statement] = STATE(234),
+    [sym_vxlan_statement] = STATE(234),
+    [sym_link_statement] = STATE(234),
+    [sym_addr_statement] = STATE(234),
+    [sym_state_statement] = STATE(234),
+    [sym_mtu_statement] = STATE(234),
+    [sym_mac_statement] = STATE(234),
+    [sym_master_statement] = STATE(234),
+    [sym_shape_statement] = STATE(234),
+    [sym_htb_statement] = STATE(234),
+    [sym_class_statement] = STATE(234),
+    [sym_filter_statement] = STATE(234),
+    [sym_qdisc_statement] = STATE(234),
+    [sym_netem_statement] = STATE(234),
+    [sym_bpf_statement] = STATE(234),
+    [sym_xdp_statement] = STATE(234),
+    [sym_route_statement] = STATE(234),
+    [sym_rule_statement] = STATE(234),
+    [sym_forward_statement] = STATE(234),
+    [sym_sysctl_statement] = STATE(234),
+    [sym_firewall_statement] = STATE(234),
+    [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -10923,67 +11135,69 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(6)] = {
-    [sym__statements] = STATE(442),
-    [sym__sep] = STATE(5),
-    [sym__statement] = STATE(200),
-    [sym_netns_statement] = STATE(200),
-    [sym_host_statement] = STATE(200),
-    [sym_table_statement] = STATE(200),
-    [sym_let_statement] = STATE(200),
-    [sym_for_statement] = STATE(200),
-    [sym_include_statement] = STATE(200),
-    [sym_expect_statement] = STATE(200),
-    [sym_veth_statement] = STATE(200),
-    [sym_bridge_statement] = STATE(200),
-    [sym_dummy_statement] = STATE(200),
-    [sym_vrf_statement] = STATE(200),
-    [sym_macvlan_statement] = STATE(200),
-    [sym_vxlan_statement] = STATE(200),
-    [sym_link_statement] = STATE(200),
-    [sym_addr_statement] = STATE(200),
-    [sym_state_statement] = STATE(200),
-    [sym_mtu_statement] = STATE(200),
-    [sym_mac_statement] = STATE(200),
-    [sym_master_statement] = STATE(200),
-    [sym_shape_statement] = STATE(200),
-    [sym_htb_statement] = STATE(200),
-    [sym_class_statement] = STATE(200),
-    [sym_filter_statement] = STATE(200),
-    [sym_qdisc_statement] = STATE(200),
-    [sym_netem_statement] = STATE(200),
-    [sym_bpf_statement] = STATE(200),
-    [sym_xdp_statement] = STATE(200),
-    [sym_route_statement] = STATE(200),
-    [sym_rule_statement] = STATE(200),
-    [sym_forward_statement] = STATE(200),
-    [sym_sysctl_statement] = STATE(200),
-    [sym_firewall_statement] = STATE(200),
-    [aux_sym__statements_repeat1] = STATE(5),
+  [STATE(5)] = {
+    [sym__statements] = STATE(462),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(231),
+    [sym_netns_statement] = STATE(231),
+    [sym_host_statement] = STATE(231),
+    [sym_table_statement] = STATE(231),
+    [sym_let_statement] = STATE(231),
+    [sym_for_statement] = STATE(231),
+    [sym_include_statement] = STATE(231),
+    [sym_expect_statement] = STATE(231),
+    [sym_veth_statement] = STATE(231),
+    [sym_bridge_statement] = STATE(231),
+    [sym_dummy_statement] = STATE(231),
+    [sym_vrf_statement] = STATE(231),
+    [sym_macvlan_statement] = STATE(231),
+    [sym_vlan_statement] = STATE(231),
+    [sym_vxlan_statement] = STATE(231),
+    [sym_link_statement] = STATE(231),
+    [sym_addr_statement] = STATE(231),
+    [sym_state_statement] = STATE(231),
+    [sym_mtu_statement] = STATE(231),
+    [sym_mac_statement] = STATE(231),
+    [sym_master_statement] = STATE(231),
+    [sym_shape_statement] = STATE(231),
+    [sym_htb_statement] = STATE(231),
+    [sym_class_statement] = STATE(231),
+    [sym_filter_statement] = STATE(231),
+    [sym_qdisc_statement] = STATE(231),
+    [sym_netem_statement] = STATE(231),
+    [sym_bpf_statement] = STATE(231),
+    [sym_xdp_statement] = STATE(231),
+    [sym_route_statement] = STATE(231),
+    [sym_rule_statement] = STATE(231),
+    [sym_forward_statement] = STATE(231),
+    [sym_sysctl_statement] = STATE(231),
+    [sym_firewall_statement] = STATE(231),
+    [aux_sym__statements_repeat1] = STATE(4),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(85),
@@ -10999,69 +11213,71 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(7)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(386),
-    [sym_netns_statement] = STATE(386),
-    [sym_host_statement] = STATE(386),
-    [sym_table_statement] = STATE(386),
-    [sym_let_statement] = STATE(386),
-    [sym_for_statement] = STATE(386),
-    [sym_include_statement] = STATE(386),
-    [sym_expect_statement] = STATE(386),
-    [sym_veth_statement] = STATE(386),
-    [sym_bridge_statement] = STATE(386),
-    [sym_dummy_statement] = STATE(386),
-    [sym_vrf_statement] = STATE(386),
-    [sym_macvlan_statement] = STATE(386),
-    [sym_vxlan_statement] = STATE(386),
-    [sym_link_statement] = STATE(386),
-    [sym_addr_statement] = STATE(386),
-    [sym_state_statement] = STATE(386),
-    [sym_mtu_statement] = STATE(386),
-    [sym_mac_statement] = STATE(386),
-    [sym_master_statement] = STATE(386),
-    [sym_shape_statement] = STATE(386),
-    [sym_htb_statement] = STATE(386),
-    [sym_class_statement] = STATE(386),
-    [sym_filter_statement] = STATE(386),
-    [sym_qdisc_statement] = STATE(386),
-    [sym_netem_statement] = STATE(386),
-    [sym_bpf_statement] = STATE(386),
-    [sym_xdp_statement] = STATE(386),
-    [sym_route_statement] = STATE(386),
-    [sym_rule_statement] = STATE(386),
-    [sym_forward_statement] = STATE(386),
-    [sym_sysctl_statement] = STATE(386),
-    [sym_firewall_statement] = STATE(386),
-    [aux_sym__statements_repeat1] = STATE(18),
+  [STATE(6)] = {
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(403),
+    [sym_netns_statement] = STATE(403),
+    [sym_host_statement] = STATE(403),
+    [sym_table_statement] = STATE(403),
+    [sym_let_statement] = STATE(403),
+    [sym_for_statement] = STATE(403),
+    [sym_include_statement] = STATE(403),
+    [sym_expect_statement] = STATE(403),
+    [sym_veth_statement] = STATE(403),
+    [sym_bridge_statement] = STATE(403),
+    [sym_dummy_statement] = STATE(403),
+    [sym_vrf_statement] = STATE(403),
+    [sym_macvlan_statement] = STATE(403),
+    [sym_vlan_statement] = STATE(403),
+    [sym_vxlan_statement] = STATE(403),
+    [sym_link_statement] = STATE(403),
+    [sym_addr_statement] = STATE(403),
+    [sym_state_statement] = STATE(403),
+    [sym_mtu_statement] = STATE(403),
+    [sym_mac_statement] = STATE(403),
+    [sym_master_statement] = STATE(403),
+    [sym_shape_statement] = STATE(403),
+    [sym_htb_statement] = STATE(403),
+    [sym_class_statement] = STATE(403),
+    [sym_filter_statement] = STATE(403),
+    [sym_qdisc_statement] = STATE(403),
+    [sym_netem_statement] = STATE(403),
+    [sym_bpf_statement] = STATE(403),
+    [sym_xdp_statement] = STATE(403),
+    [sym_route_statement] = STATE(403),
+    [sym_rule_statement] = STATE(403),
+    [sym_forward_statement] = STATE(403),
+    [sym_sysctl_statement] = STATE(403),
+    [sym_firewall_statement] = STATE(403),
+    [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(87),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11075,68 +11291,72 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(8)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(386),
-    [sym_netns_statement] = STATE(386),
-    [sym_host_statement] = STATE(386),
-    [sym_table_statement] = STATE(386),
-    [sym_let_statement] = STATE(386),
-    [sym_for_statement] = STATE(386),
-    [sym_include_statement] = STATE(386),
-    [sym_expect_statement] = STATE(386),
-    [sym_veth_statement] = STATE(386),
-    [sym_bridge_statement] = STATE(386),
-    [sym_dummy_statement] = STATE(386),
-    [sym_vrf_statement] = STATE(386),
-    [sym_macvlan_statement] = STATE(386),
-    [sym_vxlan_statement] = STATE(386),
-    [sym_link_statement] = STATE(386),
-    [sym_addr_statement] = STATE(386),
-    [sym_state_statement] = STATE(386),
-    [sym_mtu_statement] = STATE(386),
-    [sym_mac_statement] = STATE(386),
-    [sym_master_statement] = STATE(386),
-    [sym_shape_statement] = STATE(386),
-    [sym_htb_statement] = STATE(386),
-    [sym_class_statement] = STATE(386),
-    [sym_filter_statement] = STATE(386),
-    [sym_qdisc_statement] = STATE(386),
-    [sym_netem_statement] = STATE(386),
-    [sym_bpf_statement] = STATE(386),
-    [sym_xdp_statement] = STATE(386),
-    [sym_route_statement] = STATE(386),
-    [sym_rule_statement] = STATE(386),
-    [sym_forward_statement] = STATE(386),
-    [sym_sysctl_statement] = STATE(386),
-    [sym_firewall_statement] = STATE(386),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [anon_sym_SEMI] = ACTIONS(79),
-    [sym__newline] = ACTIONS(79),
+  [STATE(7)] = {
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(403),
+    [sym_netns_statement] = STATE(403),
+    [sym_host_statement] = STATE(403),
+    [sym_table_statement] = STATE(403),
+    [sym_let_statement] = STATE(403),
+    [sym_for_statement] = STATE(403),
+    [sym_include_statement] = STATE(403),
+    [sym_expect_statement] = STATE(403),
+    [sym_veth_statement] = STATE(403),
+    [sym_bridge_statement] = STATE(403),
+    [sym_dummy_statement] = STATE(403),
+    [sym_vrf_statement] = STATE(403),
+    [sym_macvlan_statement] = STATE(403),
+    [sym_vlan_statement] = STATE(403),
+    [sym_vxlan_statement] = STATE(403),
+    [sym_link_statement] = STATE(403),
+    [sym_addr_statement] = STATE(403),
+    [sym_state_statement] = STATE(403),
+    [sym_mtu_statement] = STATE(403),
+    [sym_mac_statement] = STATE(403),
+    [sym_master_statement] = STATE(403),
+    [sym_shape_statement] = STATE(403),
+    [sym_htb_statement] = STATE(403),
+    [sym_class_statement] = STATE(403),
+    [sym_filter_statement] = STATE(403),
+    [sym_qdisc_statement] = STATE(403),
+    [sym_netem_statement] = STATE(403),
+    [sym_bpf_statement] = STATE(403),
+    [sym_xdp_statement] = STATE(403),
+    [sym_route_statement] = STATE(403),
+    [sym_rule_statement] = STATE(403),
+    [sym_forward_statement] = STATE(403),
+    [sym_sysctl_statement] = STATE(403),
+    [sym_firewall_statement] = STATE(403),
+    [aux_sym__statements_repeat1] = STATE(15),
+    [ts_builtin_sym_end] = ACTIONS(89),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
+    [anon_sym_GT] = ACTIONS(89),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11149,27 +11369,104 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dummy] = ACTIONS(27),
     [anon_sym_vrf] = ACTIONS(29),
     [anon_sym_macvlan] = ACTIONS(31),
-    [anon_sym_vxlan] = ACTIONS(33),
-    [anon_sym_link] = ACTIONS(35),
-    [anon_sym_addr] = ACTIONS(37),
-    [anon_sym_up] = ACTIONS(39),
-    [anon_sym_down] = ACTIONS(39),
-    [anon_sym_mtu] = ACTIONS(41),
-    [anon_sym_mac] = ACTIONS(43),
-    [anon_sym_master] = ACTIONS(45),
-    [anon_sym_shape] = ACTIONS(47),
-    [anon_sym_htb] = ACTIONS(49),
-    [anon_sym_class] = ACTIONS(51),
-    [anon_sym_filter] = ACTIONS(53),
-    [anon_sym_qdisc] = ACTIONS(55),
-    [anon_sym_netem] = ACTIONS(57),
-    [anon_sym_bpf] = ACTIONS(59),
-    [anon_sym_xdp] = ACTIONS(61),
-    [anon_sym_route] = ACTIONS(63),
-    [anon_sym_rule] = ACTIONS(65),
-    [anon_sym_forward] = ACTIONS(67),
-    [anon_sym_sysctl] = ACTIONS(69),
-    [anon_sym_firewall] = ACTIONS(71),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+  },
+  [STATE(8)] = {
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(403),
+    [sym_netns_statement] = STATE(403),
+    [sym_host_statement] = STATE(403),
+    [sym_table_statement] = STATE(403),
+    [sym_let_statement] = STATE(403),
+    [sym_for_statement] = STATE(403),
+    [sym_include_statement] = STATE(403),
+    [sym_expect_statement] = STATE(403),
+    [sym_veth_statement] = STATE(403),
+    [sym_bridge_statement] = STATE(403),
+    [sym_dummy_statement] = STATE(403),
+    [sym_vrf_statement] = STATE(403),
+    [sym_macvlan_statement] = STATE(403),
+    [sym_vlan_statement] = STATE(403),
+    [sym_vxlan_statement] = STATE(403),
+    [sym_link_statement] = STATE(403),
+    [sym_addr_statement] = STATE(403),
+    [sym_state_statement] = STATE(403),
+    [sym_mtu_statement] = STATE(403),
+    [sym_mac_statement] = STATE(403),
+    [sym_master_statement] = STATE(403),
+    [sym_shape_statement] = STATE(403),
+    [sym_htb_statement] = STATE(403),
+    [sym_class_statement] = STATE(403),
+    [sym_filter_statement] = STATE(403),
+    [sym_qdisc_statement] = STATE(403),
+    [sym_netem_statement] = STATE(403),
+    [sym_bpf_statement] = STATE(403),
+    [sym_xdp_statement] = STATE(403),
+    [sym_route_statement] = STATE(403),
+    [sym_rule_statement] = STATE(403),
+    [sym_forward_statement] = STATE(403),
+    [sym_sysctl_statement] = STATE(403),
+    [sym_firewall_statement] = STATE(403),
+    [aux_sym__statements_repeat1] = STATE(15),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
+    [anon_sym_netns] = ACTIONS(9),
+    [anon_sym_host] = ACTIONS(11),
+    [anon_sym_table] = ACTIONS(13),
+    [anon_sym_let] = ACTIONS(15),
+    [anon_sym_for] = ACTIONS(17),
+    [anon_sym_include] = ACTIONS(19),
+    [anon_sym_expect] = ACTIONS(21),
+    [anon_sym_veth] = ACTIONS(23),
+    [anon_sym_bridge] = ACTIONS(25),
+    [anon_sym_dummy] = ACTIONS(27),
+    [anon_sym_vrf] = ACTIONS(29),
+    [anon_sym_macvlan] = ACTIONS(31),
+    [anon_sym_vlan] = ACTIONS(33),
+    [anon_sym_vxlan] = ACTIONS(35),
+    [anon_sym_link] = ACTIONS(37),
+    [anon_sym_addr] = ACTIONS(39),
+    [anon_sym_up] = ACTIONS(41),
+    [anon_sym_down] = ACTIONS(41),
+    [anon_sym_mtu] = ACTIONS(43),
+    [anon_sym_mac] = ACTIONS(45),
+    [anon_sym_master] = ACTIONS(47),
+    [anon_sym_shape] = ACTIONS(49),
+    [anon_sym_htb] = ACTIONS(51),
+    [anon_sym_class] = ACTIONS(53),
+    [anon_sym_filter] = ACTIONS(55),
+    [anon_sym_qdisc] = ACTIONS(57),
+    [anon_sym_netem] = ACTIONS(59),
+    [anon_sym_bpf] = ACTIONS(61),
+    [anon_sym_xdp] = ACTIONS(63),
+    [anon_sym_route] = ACTIONS(65),
+    [anon_sym_rule] = ACTIONS(67),
+    [anon_sym_forward] = ACTIONS(69),
+    [anon_sym_sysctl] = ACTIONS(71),
+    [anon_sym_firewall] = ACTIONS(73),
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
@@ -11180,11 +11477,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 3,
+    ACTIONS(93), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(89), 58,
+    ACTIONS(91), 58,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11247,11 +11544,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(95), 3,
+    ACTIONS(97), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(93), 48,
+    ACTIONS(95), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11301,16 +11598,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
   [130] = 4,
-    ACTIONS(101), 1,
+    ACTIONS(103), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(99), 3,
+    ACTIONS(101), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(97), 46,
+    ACTIONS(99), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11358,16 +11655,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
   [191] = 4,
-    ACTIONS(107), 1,
+    ACTIONS(109), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(105), 3,
+    ACTIONS(107), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(103), 46,
+    ACTIONS(105), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11415,16 +11712,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
   [252] = 4,
-    ACTIONS(113), 1,
+    ACTIONS(115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(111), 3,
+    ACTIONS(113), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(109), 46,
+    ACTIONS(111), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11472,16 +11769,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
   [313] = 4,
-    ACTIONS(119), 1,
+    ACTIONS(121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(117), 3,
+    ACTIONS(119), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(115), 46,
+    ACTIONS(117), 46,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11528,186 +11825,21 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [374] = 3,
+  [374] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(123), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(121), 46,
-      ts_builtin_sym_end,
+    ACTIONS(125), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [432] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(127), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(125), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [490] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(131), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(129), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [548] = 5,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(135), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
+    STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(138), 3,
+    ACTIONS(128), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(133), 41,
+    ACTIONS(123), 42,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -11721,6 +11853,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dummy,
       anon_sym_vrf,
       anon_sym_macvlan,
+      anon_sym_vlan,
       anon_sym_vxlan,
       anon_sym_link,
       anon_sym_addr,
@@ -11749,14 +11882,179 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [609] = 3,
+  [436] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(142), 2,
+    ACTIONS(132), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(130), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [494] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(136), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(134), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [552] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(140), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(138), 46,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [610] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(144), 2,
       anon_sym_LT,
       anon_sym_to,
-    ACTIONS(140), 35,
+    ACTIONS(142), 35,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11792,13 +12090,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [655] = 3,
-    ACTIONS(146), 1,
+  [656] = 3,
+    ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(144), 32,
+    ACTIONS(146), 32,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11831,13 +12129,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [697] = 3,
-    ACTIONS(150), 1,
+  [698] = 3,
+    ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(148), 31,
+    ACTIONS(150), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11869,42 +12167,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [738] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(152), 30,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [775] = 2,
+  [739] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11939,26 +12202,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [812] = 7,
-    ACTIONS(160), 1,
-      anon_sym_DOT,
+  [776] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(156), 30,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [813] = 7,
     ACTIONS(162), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DOT,
     ACTIONS(164), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
+    ACTIONS(158), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(158), 17,
+    ACTIONS(160), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -11976,13 +12274,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [856] = 7,
-    ACTIONS(164), 1,
+  [857] = 7,
+    ACTIONS(166), 1,
       anon_sym_LBRACE2,
-    ACTIONS(170), 1,
-      anon_sym_DOT,
     ACTIONS(172), 1,
+      anon_sym_DOT,
+    ACTIONS(174), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(170), 17,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [901] = 7,
+    ACTIONS(180), 1,
+      anon_sym_DOT,
+    ACTIONS(183), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(186), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11990,12 +12325,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(168), 17,
+    ACTIONS(178), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12013,55 +12348,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [900] = 7,
-    ACTIONS(178), 1,
-      anon_sym_DOT,
-    ACTIONS(181), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(184), 1,
-      anon_sym_LBRACE2,
+  [945] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(176), 17,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [944] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(91), 18,
+    ACTIONS(77), 18,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12080,18 +12378,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [977] = 3,
+  [978] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 6,
+    ACTIONS(91), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(75), 18,
+    ACTIONS(93), 18,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12110,26 +12408,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1010] = 7,
-    ACTIONS(187), 1,
-      anon_sym_DOT,
+  [1011] = 7,
     ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(192), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(191), 1,
+    ACTIONS(195), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(29), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(168), 13,
+    ACTIONS(178), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12143,11 +12441,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1050] = 2,
+  [1051] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(193), 23,
+    ACTIONS(198), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12171,17 +12469,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1080] = 5,
-    ACTIONS(197), 1,
+  [1081] = 5,
+    ACTIONS(202), 1,
       anon_sym_to,
-    ACTIONS(199), 1,
+    ACTIONS(204), 1,
       anon_sym_SLASH,
-    ACTIONS(201), 1,
+    ACTIONS(206), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 20,
+    ACTIONS(200), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12202,162 +12500,90 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1116] = 13,
-    ACTIONS(209), 1,
+  [1117] = 13,
+    ACTIONS(216), 1,
       anon_sym_from,
-    ACTIONS(211), 1,
+    ACTIONS(219), 1,
       anon_sym_to,
-    ACTIONS(217), 1,
+    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(221), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(205), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(207), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(213), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(215), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(203), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(219), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1168] = 13,
-    ACTIONS(231), 1,
-      anon_sym_from,
     ACTIONS(234), 1,
-      anon_sym_to,
-    ACTIONS(243), 1,
-      anon_sym_uidrange,
-    ACTIONS(249), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(225), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(228), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(237), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(240), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(223), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(246), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1220] = 7,
-    ACTIONS(191), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(252), 1,
-      anon_sym_DOT,
-    ACTIONS(254), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(158), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1260] = 13,
-    ACTIONS(209), 1,
-      anon_sym_from,
-    ACTIONS(211), 1,
-      anon_sym_to,
-    ACTIONS(217), 1,
-      anon_sym_uidrange,
-    ACTIONS(221), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(39), 1,
+    STATE(44), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(207), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(213), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(215), 3,
+    ACTIONS(225), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(219), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(256), 4,
+    ACTIONS(208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1312] = 7,
-    ACTIONS(258), 1,
+    ACTIONS(231), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1169] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
+      anon_sym_to,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(44), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(249), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(237), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1221] = 7,
+    ACTIONS(257), 1,
       anon_sym_DOT,
-    ACTIONS(261), 1,
+    ACTIONS(259), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(264), 1,
+    ACTIONS(261), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12366,12 +12592,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(174), 4,
+    ACTIONS(168), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(176), 13,
+    ACTIONS(170), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12385,15 +12611,87 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1352] = 4,
-    ACTIONS(197), 1,
+  [1261] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
       anon_sym_to,
-    ACTIONS(199), 1,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(32), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(44), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(249), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1313] = 7,
+    ACTIONS(261), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(265), 1,
+      anon_sym_DOT,
+    ACTIONS(267), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(160), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1353] = 4,
+    ACTIONS(202), 1,
+      anon_sym_to,
+    ACTIONS(204), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 20,
+    ACTIONS(200), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12414,15 +12712,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1385] = 4,
-    ACTIONS(269), 1,
-      anon_sym_to,
+  [1386] = 4,
     ACTIONS(271), 1,
+      anon_sym_to,
+    ACTIONS(273), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(267), 20,
+    ACTIONS(269), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12443,13 +12741,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1418] = 3,
-    ACTIONS(275), 1,
+  [1419] = 3,
+    ACTIONS(202), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(273), 20,
+    ACTIONS(200), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12470,19 +12768,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1448] = 5,
-    ACTIONS(279), 1,
+  [1449] = 3,
+    ACTIONS(277), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(275), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1479] = 5,
+    ACTIONS(281), 1,
       anon_sym_LBRACE,
-    ACTIONS(282), 1,
+    ACTIONS(283), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(42), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(277), 16,
+    ACTIONS(279), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12499,15 +12824,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1482] = 5,
+  [1513] = 5,
     ACTIONS(287), 1,
       anon_sym_LBRACE,
-    ACTIONS(289), 1,
+    ACTIONS(290), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(42), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -12528,13 +12853,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1516] = 3,
-    ACTIONS(197), 1,
+  [1547] = 3,
+    ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 20,
+    ACTIONS(269), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12555,13 +12880,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1546] = 3,
-    ACTIONS(293), 1,
+  [1577] = 3,
+    ACTIONS(295), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(291), 20,
+    ACTIONS(293), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12582,13 +12907,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1576] = 3,
-    ACTIONS(297), 1,
+  [1607] = 3,
+    ACTIONS(299), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(295), 20,
+    ACTIONS(297), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12609,185 +12934,289 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1606] = 3,
-    ACTIONS(269), 1,
-      anon_sym_to,
+  [1637] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(267), 20,
+    ACTIONS(75), 21,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1636] = 12,
-    ACTIONS(303), 1,
+      anon_sym_protocol,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [1665] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
     ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
       anon_sym_dev,
     STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
-      anon_sym_src,
-      anon_sym_via,
     ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(299), 4,
+    ACTIONS(301), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(301), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1683] = 12,
-    ACTIONS(303), 1,
+  [1712] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
     ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(315), 2,
+    ACTIONS(317), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(313), 4,
+    ACTIONS(315), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1730] = 12,
-    ACTIONS(303), 1,
+  [1759] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
     ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(56), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(74), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(321), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(319), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1806] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(74), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(325), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(323), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1853] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
       anon_sym_dev,
     STATE(55), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(319), 2,
+    ACTIONS(329), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(317), 4,
+    ACTIONS(327), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1777] = 12,
-    ACTIONS(303), 1,
+  [1900] = 12,
+    ACTIONS(339), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
+    ACTIONS(348), 1,
       anon_sym_scope,
-    ACTIONS(311), 1,
+    ACTIONS(351), 1,
       anon_sym_dev,
-    STATE(55), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(333), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
+    ACTIONS(342), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(319), 2,
+    ACTIONS(345), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(301), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(321), 4,
+    ACTIONS(331), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1824] = 5,
-    ACTIONS(325), 1,
+    ACTIONS(336), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1947] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(74), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(317), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(354), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1994] = 5,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(327), 1,
+    ACTIONS(360), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(79), 2,
+    STATE(83), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(323), 16,
+    ACTIONS(356), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12804,219 +13233,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1857] = 12,
-    ACTIONS(303), 1,
+  [2027] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
     ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(331), 2,
+    ACTIONS(317), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(329), 4,
+    ACTIONS(362), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1904] = 12,
-    ACTIONS(303), 1,
+  [2074] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
     ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(49), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(66), 1,
+    STATE(74), 1,
       sym__dev_opt,
-    STATE(67), 1,
+    STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(205), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(305), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(335), 2,
+    ACTIONS(317), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(333), 4,
+    ACTIONS(364), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1951] = 12,
-    ACTIONS(303), 1,
-      anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
-    ACTIONS(311), 1,
-      anon_sym_dev,
-    STATE(55), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(66), 1,
-      sym__dev_opt,
-    STATE(67), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(205), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(305), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(319), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(337), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1998] = 12,
-    ACTIONS(303), 1,
-      anon_sym_proto,
-    ACTIONS(309), 1,
-      anon_sym_scope,
-    ACTIONS(311), 1,
-      anon_sym_dev,
-    STATE(55), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(66), 1,
-      sym__dev_opt,
-    STATE(67), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(205), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(305), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(319), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(339), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2045] = 12,
-    ACTIONS(349), 1,
-      anon_sym_proto,
-    ACTIONS(358), 1,
-      anon_sym_scope,
-    ACTIONS(361), 1,
-      anon_sym_dev,
-    STATE(55), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(66), 1,
-      sym__dev_opt,
-    STATE(67), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(343), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(352), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(355), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(341), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(346), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [2092] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
   [2121] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 6,
+    ACTIONS(91), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(75), 14,
+    ACTIONS(93), 14,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -13031,99 +13329,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2150] = 7,
-    ACTIONS(364), 1,
-      anon_sym_DOT,
-    ACTIONS(366), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(368), 1,
-      anon_sym_LBRACE2,
+  [2150] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(59), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2186] = 7,
-    ACTIONS(368), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(370), 1,
-      anon_sym_DOT,
-    ACTIONS(372), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(166), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(61), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2222] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 19,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [2248] = 7,
-    ACTIONS(374), 1,
       anon_sym_DOT,
-    ACTIONS(377), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-    ACTIONS(380), 1,
+  [2179] = 7,
+    ACTIONS(366), 1,
+      anon_sym_DOT,
+    ACTIONS(368), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(370), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(174), 3,
+    ACTIONS(168), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -13131,7 +13373,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(176), 10,
+    ACTIONS(170), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -13142,45 +13384,167 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2284] = 12,
-    ACTIONS(383), 1,
+  [2215] = 12,
+    ACTIONS(372), 1,
       sym_identifier,
-    ACTIONS(385), 1,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(387), 1,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(391), 1,
+    ACTIONS(380), 1,
       sym_integer,
-    ACTIONS(395), 1,
+    ACTIONS(384), 1,
       sym_size,
-    ACTIONS(397), 1,
+    ACTIONS(386), 1,
       aux_sym_ipv6_address_token1,
-    STATE(450), 1,
+    STATE(466), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(393), 3,
+    ACTIONS(382), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(397), 3,
+    STATE(415), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(153), 5,
+    STATE(156), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2330] = 2,
+  [2261] = 7,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(388), 1,
+      anon_sym_DOT,
+    ACTIONS(390), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(399), 18,
+    ACTIONS(158), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2297] = 7,
+    ACTIONS(392), 1,
+      anon_sym_DOT,
+    ACTIONS(395), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(398), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(176), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(178), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2333] = 11,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(415), 1,
+      anon_sym_prio,
+    STATE(352), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(413), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(64), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(401), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(405), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2376] = 11,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(415), 1,
+      anon_sym_prio,
+    STATE(383), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(413), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(73), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(405), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(417), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2419] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(419), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13199,93 +13563,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2355] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(365), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(413), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(69), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(401), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2398] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(328), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(413), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(64), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(417), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2441] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(419), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2465] = 2,
+  [2444] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13307,70 +13585,195 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2489] = 10,
+  [2468] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(423), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2492] = 7,
+    ACTIONS(425), 1,
+      anon_sym_DOT,
     ACTIONS(427), 1,
-      anon_sym_rate,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(429), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2526] = 7,
     ACTIONS(431), 1,
-      anon_sym_loss,
-    ACTIONS(435), 1,
-      anon_sym_slot,
+      anon_sym_DOT,
+    ACTIONS(434), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(437), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2560] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(142), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2584] = 7,
+    ACTIONS(429), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(440), 1,
+      anon_sym_DOT,
+    ACTIONS(442), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2618] = 10,
+    ACTIONS(448), 1,
+      anon_sym_rate,
+    ACTIONS(452), 1,
+      anon_sym_loss,
+    ACTIONS(456), 1,
+      anon_sym_slot,
+    ACTIONS(458), 1,
       anon_sym_bytes,
-    STATE(76), 1,
+    STATE(75), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(429), 2,
+    ACTIONS(450), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(425), 3,
+    ACTIONS(446), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(433), 3,
+    ACTIONS(454), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(423), 4,
+    ACTIONS(444), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2529] = 9,
-    ACTIONS(444), 1,
+  [2658] = 9,
+    ACTIONS(465), 1,
       anon_sym_overhead,
-    ACTIONS(447), 1,
+    ACTIONS(468), 1,
       anon_sym_mpu,
-    ACTIONS(450), 1,
+    ACTIONS(471), 1,
       anon_sym_linklayer,
-    ACTIONS(456), 1,
+    ACTIONS(477), 1,
       anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(453), 2,
+    ACTIONS(474), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(69), 2,
+    STATE(73), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(441), 4,
+    ACTIONS(462), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(439), 5,
+    ACTIONS(460), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2567] = 2,
+  [2696] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(459), 17,
+    ACTIONS(480), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13388,132 +13791,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2591] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(461), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2615] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(140), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2639] = 7,
-    ACTIONS(463), 1,
-      anon_sym_DOT,
-    ACTIONS(465), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(467), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(158), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2673] = 7,
-    ACTIONS(467), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(469), 1,
-      anon_sym_DOT,
-    ACTIONS(471), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(168), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2707] = 7,
-    ACTIONS(473), 1,
-      anon_sym_DOT,
-    ACTIONS(476), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(479), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(176), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2741] = 10,
+  [2720] = 10,
     ACTIONS(485), 1,
       anon_sym_rate,
     ACTIONS(491), 1,
@@ -13522,7 +13800,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
     ACTIONS(500), 1,
       anon_sym_bytes,
-    STATE(76), 1,
+    STATE(75), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13538,142 +13816,100 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(323), 4,
+    ACTIONS(356), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2781] = 2,
+  [2760] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(323), 16,
+    ACTIONS(503), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2804] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(75), 11,
+      anon_sym_table,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2829] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(285), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2784] = 11,
+    ACTIONS(505), 1,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2852] = 11,
-    ACTIONS(503), 1,
-      anon_sym_GT,
-    ACTIONS(507), 1,
-      anon_sym_mark,
     ACTIONS(509), 1,
-      anon_sym_classify,
-    ACTIONS(511), 1,
-      anon_sym_snat,
-    ACTIONS(513), 1,
-      anon_sym_dnat,
-    STATE(106), 1,
-      sym_firewall_action,
-    STATE(416), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2893] = 11,
-    ACTIONS(507), 1,
       anon_sym_mark,
-    ACTIONS(509), 1,
-      anon_sym_classify,
     ACTIONS(511), 1,
-      anon_sym_snat,
+      anon_sym_classify,
     ACTIONS(513), 1,
-      anon_sym_dnat,
+      anon_sym_snat,
     ACTIONS(515), 1,
-      anon_sym_GT,
-    STATE(106), 1,
+      anon_sym_dnat,
+    STATE(110), 1,
       sym_firewall_action,
-    STATE(416), 1,
+    STATE(423), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
+    ACTIONS(507), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2934] = 3,
-    ACTIONS(519), 1,
+  [2825] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(423), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2866] = 3,
+    ACTIONS(521), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(517), 15,
+    ACTIONS(519), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13689,107 +13925,149 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2959] = 11,
-    ACTIONS(507), 1,
-      anon_sym_mark,
-    ACTIONS(509), 1,
-      anon_sym_classify,
-    ACTIONS(511), 1,
-      anon_sym_snat,
-    ACTIONS(513), 1,
-      anon_sym_dnat,
-    ACTIONS(523), 1,
-      anon_sym_GT,
-    STATE(106), 1,
-      sym_firewall_action,
-    STATE(260), 1,
-      sym_firewall_rule,
+  [2891] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(521), 2,
+    ACTIONS(356), 16,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3000] = 11,
-    ACTIONS(507), 1,
-      anon_sym_mark,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2914] = 11,
     ACTIONS(509), 1,
-      anon_sym_classify,
+      anon_sym_mark,
     ACTIONS(511), 1,
-      anon_sym_snat,
+      anon_sym_classify,
     ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
       anon_sym_dnat,
     ACTIONS(525), 1,
       anon_sym_GT,
-    STATE(106), 1,
+    STATE(110), 1,
       sym_firewall_action,
-    STATE(245), 1,
+    STATE(269), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(523), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(82), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
+    ACTIONS(507), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [3041] = 11,
-    ACTIONS(507), 1,
-      anon_sym_mark,
+  [2955] = 11,
     ACTIONS(509), 1,
-      anon_sym_classify,
+      anon_sym_mark,
     ACTIONS(511), 1,
-      anon_sym_snat,
+      anon_sym_classify,
     ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
       anon_sym_dnat,
     ACTIONS(527), 1,
       anon_sym_GT,
-    STATE(106), 1,
+    STATE(110), 1,
       sym_firewall_action,
-    STATE(416), 1,
+    STATE(250), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
+    ACTIONS(507), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [3082] = 3,
+  [2996] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 5,
+    ACTIONS(279), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [3019] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(423), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3060] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(91), 11,
+    ACTIONS(93), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -13801,11 +14079,183 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3107] = 2,
+  [3085] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(439), 15,
+    ACTIONS(75), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3110] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    STATE(412), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(531), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3148] = 4,
+    ACTIONS(543), 1,
+      anon_sym_COMMA,
+    STATE(90), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3174] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    STATE(416), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(545), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3212] = 4,
+    ACTIONS(543), 1,
+      anon_sym_COMMA,
+    STATE(92), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(547), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3238] = 10,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(423), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3276] = 4,
+    ACTIONS(551), 1,
+      anon_sym_COMMA,
+    STATE(92), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(549), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3302] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(460), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13821,243 +14271,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3129] = 4,
-    ACTIONS(531), 1,
-      anon_sym_COMMA,
-    STATE(90), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(529), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3155] = 10,
-    ACTIONS(507), 1,
-      anon_sym_mark,
-    ACTIONS(509), 1,
-      anon_sym_classify,
-    ACTIONS(511), 1,
-      anon_sym_snat,
-    ACTIONS(513), 1,
-      anon_sym_dnat,
-    STATE(106), 1,
-      sym_firewall_action,
-    STATE(416), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(505), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3193] = 4,
-    ACTIONS(531), 1,
-      anon_sym_COMMA,
-    STATE(91), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(533), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3219] = 4,
-    ACTIONS(537), 1,
-      anon_sym_COMMA,
-    STATE(91), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(535), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3245] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(542), 1,
-      anon_sym_id,
-    ACTIONS(546), 1,
-      anon_sym_dev,
-    ACTIONS(548), 1,
-      anon_sym_port,
-    STATE(135), 1,
-      sym__dev_opt,
-    STATE(377), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(544), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(540), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3283] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(542), 1,
-      anon_sym_id,
-    ACTIONS(546), 1,
-      anon_sym_dev,
-    ACTIONS(548), 1,
-      anon_sym_port,
-    STATE(135), 1,
-      sym__dev_opt,
-    STATE(381), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(92), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(544), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(550), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3321] = 10,
-    ACTIONS(554), 1,
-      anon_sym_proto,
-    ACTIONS(566), 1,
-      anon_sym_mark,
-    ACTIONS(569), 1,
-      anon_sym_ct,
-    ACTIONS(572), 1,
-      anon_sym_counter,
-    STATE(94), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(557), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(560), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(563), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(552), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3358] = 10,
-    ACTIONS(577), 1,
-      anon_sym_proto,
-    ACTIONS(585), 1,
-      anon_sym_mark,
-    ACTIONS(587), 1,
-      anon_sym_ct,
-    ACTIONS(589), 1,
-      anon_sym_counter,
-    STATE(94), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(581), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(583), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(575), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3395] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(595), 1,
-      anon_sym_latency,
-    ACTIONS(597), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(110), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(593), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(591), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3430] = 3,
-    ACTIONS(601), 1,
+  [3324] = 3,
+    ACTIONS(556), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(599), 13,
+    ACTIONS(554), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14071,243 +14291,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3453] = 3,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
+  [3347] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(603), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3476] = 4,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(603), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3501] = 8,
-    ACTIONS(611), 1,
-      anon_sym_id,
-    ACTIONS(617), 1,
-      anon_sym_dev,
-    ACTIONS(620), 1,
-      anon_sym_port,
-    STATE(135), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(100), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(614), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(609), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3534] = 3,
-    ACTIONS(623), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(529), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3557] = 3,
-    ACTIONS(623), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(529), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3580] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(625), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3601] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(595), 1,
-      anon_sym_latency,
-    ACTIONS(597), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(593), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(627), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3636] = 9,
-    ACTIONS(634), 1,
-      anon_sym_latency,
-    ACTIONS(637), 1,
-      anon_sym_peakrate,
-    ACTIONS(640), 1,
-      anon_sym_overhead,
-    ACTIONS(643), 1,
-      anon_sym_mpu,
-    ACTIONS(646), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(631), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(629), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3671] = 10,
-    ACTIONS(577), 1,
-      anon_sym_proto,
-    ACTIONS(585), 1,
-      anon_sym_mark,
-    ACTIONS(587), 1,
-      anon_sym_ct,
-    ACTIONS(651), 1,
-      anon_sym_counter,
-    STATE(95), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(581), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(583), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(649), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3708] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(75), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3731] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
     ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 7,
       anon_sym_id,
       anon_sym_remote,
       anon_sym_group,
@@ -14315,65 +14311,195 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3754] = 9,
+  [3370] = 8,
+    ACTIONS(560), 1,
+      anon_sym_id,
+    ACTIONS(566), 1,
+      anon_sym_dev,
+    ACTIONS(569), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(563), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(558), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3403] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(595), 1,
+    ACTIONS(576), 1,
       anon_sym_latency,
-    ACTIONS(597), 1,
+    ACTIONS(578), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(98), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(593), 3,
+    ACTIONS(574), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(653), 4,
+    ACTIONS(572), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3789] = 9,
+  [3438] = 9,
+    ACTIONS(585), 1,
+      anon_sym_latency,
+    ACTIONS(588), 1,
+      anon_sym_peakrate,
+    ACTIONS(591), 1,
+      anon_sym_overhead,
+    ACTIONS(594), 1,
+      anon_sym_mpu,
+    ACTIONS(597), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(582), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(580), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3473] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(595), 1,
+    ACTIONS(576), 1,
       anon_sym_latency,
-    ACTIONS(597), 1,
+    ACTIONS(578), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(102), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(593), 3,
+    ACTIONS(574), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(653), 4,
+    ACTIONS(600), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3824] = 3,
-    ACTIONS(657), 1,
+  [3508] = 10,
+    ACTIONS(604), 1,
+      anon_sym_proto,
+    ACTIONS(612), 1,
+      anon_sym_mark,
+    ACTIONS(614), 1,
+      anon_sym_ct,
+    ACTIONS(616), 1,
+      anon_sym_counter,
+    STATE(108), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(608), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(610), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(602), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3545] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(576), 1,
+      anon_sym_latency,
+    ACTIONS(578), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(574), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(618), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3580] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(576), 1,
+      anon_sym_latency,
+    ACTIONS(578), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(574), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(618), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3615] = 3,
+    ACTIONS(622), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(655), 13,
+    ACTIONS(620), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14387,11 +14513,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3847] = 2,
+  [3638] = 4,
+    ACTIONS(556), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(535), 14,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(554), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3663] = 3,
+    ACTIONS(626), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3686] = 3,
+    ACTIONS(626), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3709] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(628), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14406,36 +14593,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3868] = 9,
-    ACTIONS(427), 1,
-      anon_sym_rate,
-    ACTIONS(431), 1,
-      anon_sym_loss,
-    ACTIONS(435), 1,
-      anon_sym_slot,
-    ACTIONS(437), 1,
-      anon_sym_bytes,
-    STATE(68), 1,
-      aux_sym_netem_statement_repeat2,
+  [3730] = 10,
+    ACTIONS(632), 1,
+      anon_sym_proto,
+    ACTIONS(644), 1,
+      anon_sym_mark,
+    ACTIONS(647), 1,
+      anon_sym_ct,
+    ACTIONS(650), 1,
+      anon_sym_counter,
+    STATE(108), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(429), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(425), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(433), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3902] = 2,
+    ACTIONS(635), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(638), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(641), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(630), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3767] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(659), 13,
+    ACTIONS(549), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14448,8 +14637,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
+      anon_sym_COMMA,
       anon_sym_counter,
-  [3922] = 2,
+  [3788] = 10,
+    ACTIONS(604), 1,
+      anon_sym_proto,
+    ACTIONS(612), 1,
+      anon_sym_mark,
+    ACTIONS(614), 1,
+      anon_sym_ct,
+    ACTIONS(655), 1,
+      anon_sym_counter,
+    STATE(100), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(608), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(610), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(653), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3825] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3848] = 3,
+    ACTIONS(659), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(657), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3871] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14467,7 +14724,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3942] = 2,
+  [3891] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3911] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14485,25 +14760,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3962] = 2,
+  [3931] = 9,
+    ACTIONS(448), 1,
+      anon_sym_rate,
+    ACTIONS(452), 1,
+      anon_sym_loss,
+    ACTIONS(456), 1,
+      anon_sym_slot,
+    ACTIONS(458), 1,
+      anon_sym_bytes,
+    STATE(72), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(529), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3982] = 2,
+    ACTIONS(450), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(446), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(454), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3965] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14521,7 +14803,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4002] = 2,
+  [3985] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14539,7 +14821,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4022] = 2,
+  [4005] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14557,32 +14839,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4042] = 6,
-    ACTIONS(158), 1,
-      anon_sym_LT,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
+  [4025] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(671), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(126), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
+    ACTIONS(671), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4069] = 2,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4045] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(629), 12,
+    ACTIONS(580), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14595,98 +14874,98 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4088] = 8,
+  [4064] = 8,
     ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(675), 1,
       anon_sym_DOT,
-    ACTIONS(678), 1,
+    ACTIONS(676), 1,
       aux_sym__imm_name_part_token1,
-    STATE(126), 1,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    STATE(125), 1,
       aux_sym__if_name_repeat1,
-    STATE(133), 1,
+    STATE(136), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(192), 2,
+    STATE(197), 2,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(156), 5,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4119] = 7,
-    ACTIONS(325), 1,
+  [4095] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
+    ACTIONS(683), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(680), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(123), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4122] = 7,
+    ACTIONS(688), 1,
       anon_sym_LBRACE,
-    ACTIONS(682), 1,
+    ACTIONS(691), 1,
       sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(694), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(680), 4,
+    ACTIONS(686), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(128), 4,
+    STATE(124), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [4148] = 6,
-    ACTIONS(176), 1,
+  [4151] = 6,
+    ACTIONS(160), 1,
       anon_sym_LT,
-    ACTIONS(689), 1,
+    ACTIONS(678), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(686), 2,
+    ACTIONS(697), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(125), 3,
+    STATE(123), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4175] = 6,
-    ACTIONS(168), 1,
-      anon_sym_LT,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
+  [4178] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(692), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(125), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4202] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(694), 12,
+    ACTIONS(699), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14699,37 +14978,58 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4221] = 7,
-    ACTIONS(698), 1,
-      anon_sym_LBRACE,
-    ACTIONS(701), 1,
-      sym_integer,
-    ACTIONS(704), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [4197] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(696), 4,
+    ACTIONS(701), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(128), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4250] = 7,
-    ACTIONS(168), 1,
+      anon_sym_LT_DASH_GT,
+  [4224] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(703), 1,
+      anon_sym_DOT,
+    ACTIONS(705), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(707), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4253] = 7,
+    ACTIONS(160), 1,
       anon_sym_mode,
     ACTIONS(707), 1,
-      anon_sym_DOT,
-    ACTIONS(709), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(711), 1,
       anon_sym_LBRACE2,
+    ACTIONS(709), 1,
+      anon_sym_DOT,
+    ACTIONS(711), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14737,14 +15037,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(166), 5,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4279] = 7,
-    ACTIONS(176), 1,
+  [4282] = 7,
+    ACTIONS(178), 1,
       anon_sym_mode,
     ACTIONS(713), 1,
       anon_sym_DOT,
@@ -14759,209 +15059,133 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(174), 5,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4308] = 7,
-    ACTIONS(158), 1,
-      anon_sym_mode,
-    ACTIONS(711), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(722), 1,
-      anon_sym_DOT,
-    ACTIONS(724), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(156), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4337] = 5,
-    ACTIONS(728), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(731), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(726), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4361] = 5,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(736), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(734), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4385] = 8,
-    ACTIONS(325), 1,
+  [4311] = 7,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(682), 1,
+    ACTIONS(724), 1,
       sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(726), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(738), 1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(722), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(124), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4340] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(728), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4358] = 5,
+    ACTIONS(732), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(735), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(730), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4382] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(738), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4400] = 8,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(740), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(740), 3,
+    ACTIONS(742), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(46), 3,
+    STATE(50), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4415] = 2,
+  [4430] = 5,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(746), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(742), 11,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(744), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4433] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(744), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4451] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(748), 1,
-      anon_sym_default,
-    STATE(140), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(349), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(750), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(746), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4478] = 7,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(754), 1,
-      sym_integer,
-    STATE(428), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4505] = 3,
-    ACTIONS(758), 1,
       anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(756), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4524] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(748), 1,
-      anon_sym_default,
-    STATE(156), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(319), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(750), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(760), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4551] = 3,
-    ACTIONS(91), 1,
+  [4454] = 3,
+    ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 9,
+    ACTIONS(91), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14971,140 +15195,352 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4570] = 5,
-    ACTIONS(673), 1,
+  [4473] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(750), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(422), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(752), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(748), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4500] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(750), 1,
+      anon_sym_default,
+    STATE(145), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(752), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(754), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4527] = 7,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(758), 1,
+      sym_integer,
+    STATE(450), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4554] = 3,
+    ACTIONS(762), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(760), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4573] = 5,
+    ACTIONS(678), 1,
       anon_sym_LBRACE2,
-    ACTIONS(764), 1,
+    ACTIONS(766), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 3,
+    STATE(136), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(762), 5,
+    ACTIONS(764), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4593] = 6,
-    ACTIONS(385), 1,
+  [4596] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(766), 1,
+    ACTIONS(768), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(267), 5,
+    STATE(104), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4617] = 7,
+  [4620] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
     ACTIONS(770), 1,
-      anon_sym_proto,
-    ACTIONS(774), 1,
-      anon_sym_handle,
-    ACTIONS(776), 1,
-      anon_sym_DASH_GT,
-    STATE(160), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(768), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4643] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(778), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 5,
+    STATE(297), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4667] = 6,
-    ACTIONS(385), 1,
+  [4644] = 5,
+    ACTIONS(774), 1,
+      anon_sym_default,
+    STATE(145), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(777), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(772), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4666] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
     ACTIONS(780), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 5,
+    STATE(298), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4691] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(782), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4715] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
+  [4690] = 7,
     ACTIONS(784), 1,
+      anon_sym_proto,
+    ACTIONS(788), 1,
+      anon_sym_handle,
+    ACTIONS(790), 1,
+      anon_sym_DASH_GT,
+    STATE(163), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(782), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4716] = 7,
+    ACTIONS(784), 1,
+      anon_sym_proto,
+    ACTIONS(788), 1,
+      anon_sym_handle,
+    ACTIONS(792), 1,
+      anon_sym_DASH_GT,
+    STATE(147), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(782), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4742] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(794), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 5,
+    STATE(246), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4739] = 3,
-    ACTIONS(75), 1,
+  [4766] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(796), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4790] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(798), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4814] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(159), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4838] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4856] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4874] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(802), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4898] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(804), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4918] = 3,
+    ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 8,
+    ACTIONS(75), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15113,368 +15549,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4757] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(786), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(285), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4781] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(788), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(152), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4805] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(790), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4825] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(794), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4845] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(796), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(240), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4869] = 6,
-    ACTIONS(802), 1,
+  [4936] = 6,
+    ACTIONS(812), 1,
       anon_sym_section,
-    STATE(201), 1,
+    STATE(203), 1,
       sym__section_opt,
-    STATE(202), 1,
+    STATE(204), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(800), 2,
+    ACTIONS(810), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(798), 4,
+    ACTIONS(808), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4893] = 5,
-    ACTIONS(806), 1,
-      anon_sym_default,
-    STATE(156), 1,
-      aux_sym_htb_statement_repeat1,
+  [4960] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(809), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(804), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4915] = 6,
-    ACTIONS(385), 1,
+    ACTIONS(806), 2,
       anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(812), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(255), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4939] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(89), 7,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(814), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4957] = 6,
-    ACTIONS(385), 1,
+  [4980] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(814), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(283), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4981] = 7,
-    ACTIONS(770), 1,
-      anon_sym_proto,
-    ACTIONS(774), 1,
-      anon_sym_handle,
     ACTIONS(816), 1,
-      anon_sym_DASH_GT,
-    STATE(161), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(768), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5007] = 7,
-    ACTIONS(821), 1,
-      anon_sym_proto,
-    ACTIONS(827), 1,
-      anon_sym_handle,
-    ACTIONS(830), 1,
-      anon_sym_DASH_GT,
-    STATE(161), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(824), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(818), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5033] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(832), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(262), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5057] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(834), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5081] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(836), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(265), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5105] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(838), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5129] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(840), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(268), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5153] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5177] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(844), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(270), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5201] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(271), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5225] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15485,14 +15601,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5249] = 6,
-    ACTIONS(385), 1,
+  [5004] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(850), 1,
+    ACTIONS(818), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15503,14 +15619,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5273] = 6,
-    ACTIONS(385), 1,
+  [5028] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(852), 1,
+    ACTIONS(820), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15521,32 +15637,33 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5297] = 6,
-    ACTIONS(385), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LPAREN,
-    ACTIONS(752), 1,
-      sym_identifier,
-    ACTIONS(854), 1,
-      sym_integer,
+  [5052] = 7,
+    ACTIONS(825), 1,
+      anon_sym_proto,
+    ACTIONS(831), 1,
+      anon_sym_handle,
+    ACTIONS(834), 1,
+      anon_sym_DASH_GT,
+    STATE(163), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(275), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5321] = 6,
-    ACTIONS(385), 1,
+    ACTIONS(828), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(822), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5078] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(856), 1,
+    ACTIONS(836), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15557,14 +15674,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5345] = 6,
-    ACTIONS(385), 1,
+  [5102] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(838), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15575,14 +15692,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5369] = 6,
-    ACTIONS(385), 1,
+  [5126] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(860), 1,
+    ACTIONS(840), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15593,14 +15710,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5393] = 6,
-    ACTIONS(385), 1,
+  [5150] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(862), 1,
+    ACTIONS(842), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15611,14 +15728,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5417] = 6,
-    ACTIONS(385), 1,
+  [5174] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(864), 1,
+    ACTIONS(844), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15629,14 +15746,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5441] = 6,
-    ACTIONS(385), 1,
+  [5198] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(866), 1,
+    ACTIONS(846), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15647,14 +15764,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5465] = 6,
-    ACTIONS(385), 1,
+  [5222] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(389), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(752), 1,
+    ACTIONS(756), 1,
       sym_identifier,
-    ACTIONS(868), 1,
+    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15665,159 +15782,352 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5489] = 3,
+  [5246] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(850), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(73), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [5507] = 5,
-    ACTIONS(548), 1,
-      anon_sym_port,
+    STATE(283), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5270] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(852), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5294] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(854), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5318] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(286), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5342] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(858), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5366] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(860), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5390] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(862), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5414] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(864), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5438] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(866), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5462] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(868), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(292), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5486] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(293), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5510] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
     ACTIONS(872), 1,
-      anon_sym_within,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(190), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(870), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5528] = 2,
+    STATE(294), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5534] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(756), 1,
+      sym_identifier,
+    ACTIONS(874), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(874), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5543] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(876), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
+    STATE(275), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
   [5558] = 6,
-    ACTIONS(802), 1,
-      anon_sym_section,
-    ACTIONS(880), 1,
-      anon_sym_mode,
-    STATE(193), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(261), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(878), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5581] = 5,
-    ACTIONS(884), 1,
-      anon_sym_within,
-    ACTIONS(887), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(882), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5602] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(890), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5617] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(892), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5632] = 5,
-    ACTIONS(325), 1,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(896), 1,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [5581] = 7,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(876), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(51), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5606] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(878), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5621] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(880), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5636] = 5,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(884), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(39), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(894), 4,
+    ACTIONS(882), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5653] = 5,
-    ACTIONS(548), 1,
-      anon_sym_port,
-    ACTIONS(872), 1,
-      anon_sym_within,
+  [5657] = 6,
+    ACTIONS(888), 1,
+      anon_sym_mode,
+    ACTIONS(891), 1,
+      anon_sym_section,
+    STATE(189), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(271), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(186), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(898), 4,
+    ACTIONS(886), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5674] = 2,
+  [5680] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 8,
+    ACTIONS(894), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5695] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(834), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -15826,296 +16136,211 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5689] = 3,
+  [5710] = 5,
+    ACTIONS(898), 1,
+      anon_sym_within,
+    ACTIONS(901), 1,
+      anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(902), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(900), 5,
+    STATE(192), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(896), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5731] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(906), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(196), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(904), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5752] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(908), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5706] = 6,
-    ACTIONS(802), 1,
-      anon_sym_section,
-    ACTIONS(880), 1,
-      anon_sym_mode,
-    STATE(198), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(261), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5729] = 7,
-    ACTIONS(325), 1,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5767] = 7,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(682), 1,
+    ACTIONS(724), 1,
       sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(726), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(907), 1,
+    ACTIONS(910), 1,
       sym_nat_target,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
+    STATE(120), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5754] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [5792] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(906), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5777] = 7,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(909), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5802] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(911), 8,
+    STATE(192), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(912), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
+  [5813] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(916), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(914), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5830] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(919), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5845] = 6,
+    ACTIONS(812), 1,
       anon_sym_section,
-  [5817] = 6,
-    ACTIONS(915), 1,
+    ACTIONS(923), 1,
       anon_sym_mode,
-    ACTIONS(918), 1,
-      anon_sym_section,
-    STATE(198), 1,
+    STATE(189), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(261), 1,
+    STATE(271), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(913), 4,
+    ACTIONS(921), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5840] = 6,
-    ACTIONS(168), 1,
-      anon_sym_table,
-    ACTIONS(921), 1,
-      anon_sym_DOT,
+  [5868] = 6,
+    ACTIONS(812), 1,
+      anon_sym_section,
     ACTIONS(923), 1,
+      anon_sym_mode,
+    STATE(199), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(271), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(925), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5891] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(927), 1,
+      anon_sym_DOT,
+    ACTIONS(929), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(925), 1,
+    ACTIONS(931), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(220), 3,
+    STATE(227), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5862] = 5,
-    STATE(226), 1,
+  [5913] = 5,
+    STATE(232), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(927), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(4), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5882] = 4,
-    STATE(213), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(800), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(929), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5900] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(800), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(931), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5918] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5940] = 5,
-    STATE(208), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
     ACTIONS(933), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5960] = 7,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(935), 1,
-      aux_sym__name_start_token1,
-    STATE(230), 1,
-      sym_peer_name,
-    STATE(290), 1,
-      sym__if_name,
-    STATE(451), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym__name_start,
-      sym_interpolation,
-  [5984] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6006] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6028] = 5,
-    STATE(227), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(937), 2,
-      anon_sym_SEMI,
-      sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6048] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [5933] = 4,
+    STATE(233), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6070] = 5,
+    ACTIONS(810), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(935), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5951] = 4,
+    STATE(226), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(810), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(937), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5969] = 5,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(941), 1,
       anon_sym_mode,
-    STATE(355), 1,
+    STATE(397), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -16125,12 +16350,59 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6090] = 6,
-    ACTIONS(325), 1,
+  [5989] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(943), 1,
+      anon_sym_DOT,
+    ACTIONS(945), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(947), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(208), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6011] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(951), 1,
+      anon_sym_protocol,
+    STATE(340), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(949), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6031] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(947), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(953), 1,
+      anon_sym_DOT,
+    ACTIONS(955), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6053] = 6,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(682), 1,
+    ACTIONS(724), 1,
       sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(726), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -16141,11 +16413,91 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6112] = 2,
+  [6075] = 5,
+    ACTIONS(957), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(959), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(943), 7,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6095] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(961), 1,
+      anon_sym_DOT,
+    ACTIONS(964), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(967), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(211), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6117] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(120), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6139] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6161] = 7,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(970), 1,
+      aux_sym__name_start_token1,
+    STATE(270), 1,
+      sym_peer_name,
+    STATE(300), 1,
+      sym__if_name,
+    STATE(460), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6185] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(972), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16153,644 +16505,318 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [6126] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
+  [6199] = 5,
+    STATE(232), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(800), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(945), 4,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(974), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [6144] = 5,
-    ACTIONS(949), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(951), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(947), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(217), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6164] = 6,
-    ACTIONS(325), 1,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6219] = 6,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(682), 1,
+    ACTIONS(724), 1,
       sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(726), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 3,
+    STATE(39), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6186] = 6,
-    ACTIONS(158), 1,
-      anon_sym_table,
-    ACTIONS(925), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(953), 1,
-      anon_sym_DOT,
-    ACTIONS(955), 1,
-      aux_sym__imm_name_part_token1,
+  [6241] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6208] = 5,
-    ACTIONS(951), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(959), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(957), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(219), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6228] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(963), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(961), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6246] = 5,
-    ACTIONS(968), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(966), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(219), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6266] = 6,
-    ACTIONS(176), 1,
-      anon_sym_table,
-    ACTIONS(974), 1,
-      anon_sym_DOT,
-    ACTIONS(977), 1,
+    STATE(114), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6263] = 5,
+    ACTIONS(978), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(980), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(220), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6288] = 6,
-    ACTIONS(158), 1,
-      anon_sym_on,
-    ACTIONS(983), 1,
-      anon_sym_DOT,
-    ACTIONS(985), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(987), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
+    ACTIONS(976), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
     STATE(222), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6310] = 6,
-    ACTIONS(168), 1,
-      anon_sym_on,
-    ACTIONS(987), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(989), 1,
-      anon_sym_DOT,
-    ACTIONS(991), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6332] = 6,
-    ACTIONS(176), 1,
-      anon_sym_on,
-    ACTIONS(993), 1,
-      anon_sym_DOT,
-    ACTIONS(996), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(999), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6354] = 4,
-    ACTIONS(325), 1,
+      aux_sym__ns_name_repeat1,
+  [6283] = 6,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1002), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(724), 1,
       sym_integer,
-  [6372] = 5,
-    ACTIONS(1004), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(1006), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6392] = 5,
-    STATE(227), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(933), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6412] = 5,
-    STATE(227), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1008), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1010), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6432] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(682), 1,
-      sym_integer,
-    ACTIONS(684), 1,
+    ACTIONS(726), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(182), 3,
+    STATE(67), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6454] = 4,
-    ACTIONS(1013), 1,
-      anon_sym_RBRACE,
+  [6305] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(982), 1,
+      anon_sym_DOT,
+    ACTIONS(984), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(986), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6471] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(391), 1,
-      sym_block,
+    STATE(223), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6327] = 5,
+    ACTIONS(980), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(990), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1015), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6488] = 6,
-    ACTIONS(1017), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1019), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(43), 1,
-      sym_interface_name,
+    ACTIONS(988), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(224), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6347] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(986), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(992), 1,
+      anon_sym_DOT,
+    ACTIONS(994), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6509] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(335), 1,
-      sym_block,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6369] = 5,
+    ACTIONS(998), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1001), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1021), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6526] = 6,
-    ACTIONS(1023), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1025), 1,
-      anon_sym_LBRACE,
-    STATE(212), 1,
-      sym__ns_name,
-    STATE(431), 1,
-      sym_namespace_name,
+    ACTIONS(996), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(224), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6389] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1004), 1,
+      anon_sym_DOT,
+    ACTIONS(1007), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1010), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(214), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6547] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(445), 1,
-      sym_interface_name,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6411] = 4,
+    STATE(226), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6568] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(250), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6589] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(399), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1029), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6606] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(253), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6627] = 6,
-    ACTIONS(1031), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1033), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(459), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(216), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6648] = 6,
-    ACTIONS(1035), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1037), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(447), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6669] = 4,
-    ACTIONS(1039), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6686] = 6,
-    ACTIONS(1041), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1043), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(93), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6707] = 5,
-    ACTIONS(515), 1,
-      anon_sym_GT,
-    STATE(252), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1045), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(80), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6726] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(258), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6747] = 6,
-    ACTIONS(1047), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1049), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(118), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(58), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6768] = 5,
-    ACTIONS(515), 1,
-      anon_sym_GT,
-    STATE(254), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1045), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(80), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6787] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1051), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6800] = 6,
-    ACTIONS(1053), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1055), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(210), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(131), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6821] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1057), 1,
-      aux_sym__name_start_token1,
-    STATE(212), 1,
-      sym__ns_name,
-    STATE(236), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6842] = 6,
-    ACTIONS(1041), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1043), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6863] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(367), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1059), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6880] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(961), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(1015), 2,
       anon_sym_prio,
       anon_sym_handle,
-  [6893] = 5,
-    ACTIONS(1064), 1,
-      anon_sym_GT,
-    STATE(252), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1061), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(89), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6912] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(372), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1066), 4,
+    ACTIONS(1013), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6929] = 5,
-    ACTIONS(503), 1,
-      anon_sym_GT,
-    STATE(252), 1,
-      aux_sym_rule_block_repeat1,
+  [6429] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(931), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1018), 1,
+      anon_sym_DOT,
+    ACTIONS(1020), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1068), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(85), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6948] = 4,
-    ACTIONS(1070), 1,
-      anon_sym_LT,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6451] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1022), 1,
+      anon_sym_DOT,
+    ACTIONS(1025), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1028), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6965] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(882), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6978] = 5,
-    ACTIONS(325), 1,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6473] = 4,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(1072), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1031), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6491] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(724), 1,
+      sym_integer,
+    ACTIONS(726), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6513] = 5,
+    STATE(216), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1033), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6533] = 5,
+    STATE(232), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1035), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1037), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6553] = 4,
+    STATE(226), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(810), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1040), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6571] = 5,
+    STATE(202), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(974), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6591] = 6,
+    ACTIONS(1042), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1044), 1,
+      anon_sym_LBRACE,
+    STATE(30), 1,
+      sym_interface_name,
+    STATE(70), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6612] = 5,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1046), 1,
       sym_identifier,
-    ACTIONS(1074), 1,
+    ACTIONS(1048), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16799,49 +16825,209 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6997] = 4,
+  [6631] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(332), 1,
+    STATE(395), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1076), 4,
+    ACTIONS(1050), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7014] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
+  [6648] = 6,
+    ACTIONS(1052), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1054), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(336), 1,
+    STATE(40), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [7035] = 5,
-    ACTIONS(525), 1,
+  [6669] = 6,
+    ACTIONS(1056), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1058), 1,
+      anon_sym_LBRACE,
+    STATE(215), 1,
+      sym__ns_name,
+    STATE(438), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(219), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6690] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(458), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6711] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(260), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6732] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(325), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1062), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(242), 1,
+  [6749] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(261), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6770] = 6,
+    ACTIONS(1064), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1066), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(482), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6791] = 6,
+    ACTIONS(1068), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1070), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(469), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6812] = 4,
+    ACTIONS(1072), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6829] = 6,
+    ACTIONS(1068), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1070), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(472), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6850] = 5,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    STATE(259), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1078), 2,
+    ACTIONS(1074), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(81), 2,
+    STATE(84), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7054] = 2,
+  [6869] = 6,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1078), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(113), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6890] = 5,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1074), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6909] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16852,442 +17038,785 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7067] = 4,
+  [6922] = 6,
     ACTIONS(1082), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7084] = 6,
-    ACTIONS(1084), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1086), 1,
+    ACTIONS(1084), 1,
       anon_sym_LBRACE,
-    STATE(30), 1,
-      sym_interface_name,
-    STATE(72), 1,
+    STATE(19), 1,
       sym__if_name,
+    STATE(87), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
+    STATE(71), 2,
       sym__name_start,
       sym_interpolation,
-  [7105] = 5,
-    ACTIONS(325), 1,
+  [6943] = 6,
+    ACTIONS(1086), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1088), 1,
       anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_percentage,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(205), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1088), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(77), 2,
+    STATE(128), 2,
+      sym__name_start,
       sym_interpolation,
-      sym__percent_value,
-  [7124] = 4,
+  [6964] = 6,
+    ACTIONS(1090), 1,
+      aux_sym__name_start_token1,
     ACTIONS(1092), 1,
-      anon_sym_RBRACE,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(464), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7141] = 4,
-    ACTIONS(1094), 1,
-      anon_sym_RBRACE,
+    STATE(206), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6985] = 6,
+    ACTIONS(1082), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1084), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7158] = 4,
-    ACTIONS(1096), 1,
-      anon_sym_RBRACE,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7006] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7175] = 4,
-    ACTIONS(1098), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7192] = 4,
-    ACTIONS(1100), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7209] = 4,
-    ACTIONS(1102), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7226] = 4,
-    ACTIONS(1104), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7243] = 4,
-    ACTIONS(1106), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7260] = 4,
-    ACTIONS(1108), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7277] = 4,
-    ACTIONS(1110), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7294] = 4,
-    ACTIONS(1112), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7311] = 4,
-    ACTIONS(1114), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7328] = 4,
-    ACTIONS(1116), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7345] = 4,
-    ACTIONS(1118), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7362] = 4,
-    ACTIONS(1120), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7379] = 4,
-    ACTIONS(1122), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7396] = 4,
-    ACTIONS(1124), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7413] = 4,
-    ACTIONS(1126), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7430] = 4,
-    ACTIONS(1128), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7447] = 4,
-    ACTIONS(1130), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7464] = 4,
-    ACTIONS(1132), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(607), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7481] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1136), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1134), 4,
+    ACTIONS(1013), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7496] = 4,
+      anon_sym_prio,
+      anon_sym_handle,
+  [7019] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(266), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7040] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1094), 1,
+      aux_sym__name_start_token1,
+    STATE(215), 1,
+      sym__ns_name,
+    STATE(242), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7061] = 5,
+    ACTIONS(1099), 1,
+      anon_sym_GT,
+    STATE(259), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1096), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(91), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7080] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(321), 1,
+    STATE(385), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1138), 4,
+    ACTIONS(1101), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7513] = 2,
+  [7097] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(386), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1140), 5,
+    ACTIONS(1103), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7114] = 5,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(259), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1105), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(78), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7133] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1109), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1107), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7148] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(896), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [7161] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(339), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7178] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1113), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7195] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(351), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1115), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7212] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(363), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7233] = 5,
+    ACTIONS(527), 1,
+      anon_sym_GT,
+    STATE(248), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1117), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(77), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7252] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(392), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1119), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7269] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1121), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7282] = 4,
+    ACTIONS(1123), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7299] = 4,
+    ACTIONS(1125), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7316] = 4,
+    ACTIONS(1127), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7333] = 4,
+    ACTIONS(1129), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7350] = 4,
+    ACTIONS(1131), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7367] = 4,
+    ACTIONS(1133), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7384] = 4,
+    ACTIONS(1135), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7401] = 4,
+    ACTIONS(1137), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7418] = 4,
+    ACTIONS(1139), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7435] = 4,
+    ACTIONS(1141), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7452] = 4,
+    ACTIONS(1143), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7469] = 4,
+    ACTIONS(1145), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7486] = 4,
+    ACTIONS(1147), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7503] = 4,
+    ACTIONS(1149), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7520] = 4,
+    ACTIONS(1151), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7537] = 4,
+    ACTIONS(1153), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7554] = 4,
+    ACTIONS(1155), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7571] = 4,
+    ACTIONS(1157), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7588] = 4,
+    ACTIONS(1159), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7605] = 4,
+    ACTIONS(1161), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7622] = 4,
+    ACTIONS(1163), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7639] = 4,
+    ACTIONS(1165), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7656] = 4,
+    ACTIONS(1167), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7673] = 5,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1169), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7692] = 4,
+    ACTIONS(1173), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7709] = 4,
+    ACTIONS(1175), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7726] = 4,
+    ACTIONS(1177), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(806), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(624), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7743] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1179), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1181), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(194), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7763] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1183), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7775] = 5,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1031), 1,
+      sym_integer,
+    ACTIONS(1185), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7793] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1179), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1181), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(63), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7813] = 6,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1179), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1181), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(191), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7833] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1179), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(354), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7853] = 3,
+    STATE(109), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1189), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7867] = 5,
+    ACTIONS(1191), 1,
+      anon_sym_EQ,
+    ACTIONS(1193), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1195), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(307), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7885] = 5,
+    ACTIONS(1197), 1,
+      anon_sym_EQ,
+    ACTIONS(1199), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1202), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(307), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7903] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1205), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7525] = 3,
-    ACTIONS(1142), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7539] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1144), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7551] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1146), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7563] = 5,
-    ACTIONS(1148), 1,
-      anon_sym_EQ,
-    ACTIONS(1150), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1152), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(305), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7581] = 3,
-    STATE(112), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1154), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7595] = 5,
-    ACTIONS(325), 1,
+  [7915] = 6,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1156), 1,
-      anon_sym_ingress,
-    ACTIONS(1158), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7613] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1160), 1,
+    ACTIONS(1179), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1162), 1,
+    ACTIONS(1187), 1,
       aux_sym_class_id_token2,
-    STATE(23), 1,
+    STATE(22), 1,
       sym_interpolation,
-    STATE(376), 1,
+    STATE(388), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7633] = 4,
-    ACTIONS(287), 1,
+  [7935] = 5,
+    ACTIONS(1195), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1207), 1,
+      anon_sym_EQ,
+    ACTIONS(1209), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(306), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7953] = 4,
+    ACTIONS(281), 1,
       anon_sym_LBRACE,
-    ACTIONS(1164), 1,
+    ACTIONS(1211), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
@@ -17296,1139 +17825,141 @@ static const uint16_t ts_small_parse_table[] = {
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-  [7649] = 6,
-    ACTIONS(325), 1,
+  [7969] = 6,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(1160), 1,
+    ACTIONS(1179), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1166), 1,
+    ACTIONS(1181), 1,
       aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(187), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7669] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1160), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1166), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
+    STATE(22), 1,
       sym_interpolation,
     STATE(119), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7689] = 6,
-    ACTIONS(325), 1,
+  [7989] = 5,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1160), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1166), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(65), 1,
-      sym_class_id,
+    ACTIONS(1060), 1,
+      aux_sym__name_start_token1,
+    STATE(315), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7709] = 5,
-    ACTIONS(325), 1,
+    STATE(127), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8007] = 5,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      sym_integer,
-    ACTIONS(1168), 1,
-      sym_identifier,
+    ACTIONS(1213), 1,
+      anon_sym_ingress,
+    ACTIONS(1215), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 2,
+    STATE(99), 2,
       sym_interpolation,
-      sym__int_value,
-  [7727] = 6,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1160), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1166), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(191), 1,
-      sym_class_id,
+      sym__rate_value,
+  [8025] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7747] = 6,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1160), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1162), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(331), 1,
-      sym_class_id,
+    ACTIONS(1217), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8037] = 6,
+    ACTIONS(1219), 1,
+      anon_sym_LT,
+    ACTIONS(1221), 1,
+      anon_sym_mode,
+    ACTIONS(1223), 1,
+      anon_sym_DQUOTE,
+    STATE(200), 1,
+      sym_string,
+    STATE(414), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7767] = 3,
+  [8057] = 3,
     STATE(88), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1154), 4,
+    ACTIONS(1189), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7781] = 5,
-    ACTIONS(1170), 1,
-      anon_sym_EQ,
-    ACTIONS(1172), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1175), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(304), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7799] = 5,
-    ACTIONS(1152), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1178), 1,
-      anon_sym_EQ,
-    ACTIONS(1180), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(304), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7817] = 6,
-    ACTIONS(1182), 1,
-      anon_sym_LT,
-    ACTIONS(1184), 1,
-      anon_sym_mode,
-    ACTIONS(1186), 1,
-      anon_sym_DQUOTE,
-    STATE(185), 1,
-      sym_string,
-    STATE(394), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7837] = 5,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1027), 1,
-      aux_sym__name_start_token1,
-    STATE(291), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7855] = 3,
-    ACTIONS(1188), 1,
+  [8071] = 3,
+    ACTIONS(1225), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(103), 4,
+    ACTIONS(105), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7869] = 3,
-    ACTIONS(1190), 1,
+  [8085] = 3,
+    ACTIONS(1227), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(115), 4,
+    ACTIONS(111), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7883] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
+  [8099] = 3,
+    ACTIONS(1229), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(457), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7898] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1194), 4,
+    ACTIONS(117), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7909] = 4,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1196), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(333), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7924] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(448), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7939] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1198), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7950] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1200), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7961] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(452), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [7976] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1202), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7991] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1204), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8006] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1206), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8017] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1208), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8032] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1210), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8043] = 4,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8058] = 4,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8073] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1214), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8088] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1214), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8103] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1216), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8114] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1214), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8129] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1218), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8140] = 3,
-    ACTIONS(1222), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1220), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8153] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1224), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8168] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1226), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8179] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1228), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8190] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1230), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8201] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1232), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8212] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1234), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8223] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1236), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8234] = 3,
-    ACTIONS(73), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [8247] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1238), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8262] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1240), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8273] = 3,
-    ACTIONS(89), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [8286] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1242), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8297] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(75), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8310] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8323] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1244), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8338] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1246), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8349] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(73), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(75), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8362] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(89), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(91), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8375] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1248), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8390] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1250), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8401] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1252), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8416] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1002), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8431] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(443), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8446] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1254), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(191), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8461] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1256), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8472] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1258), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8483] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1260), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8494] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8509] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8524] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8539] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1262), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8554] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1264), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8569] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1266), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8584] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1268), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(449), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8599] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1270), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8610] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1272), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1274), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8632] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1276), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8643] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1278), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8658] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1280), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8673] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1266), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8688] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1282), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8699] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1284), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8710] = 4,
-    ACTIONS(387), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1286), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8725] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(894), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8740] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1288), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8755] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1290), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8766] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1292), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8777] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1294), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8788] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1296), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8803] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1298), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8818] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1300), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8829] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1266), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8844] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(309), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8859] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8874] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1302), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8885] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1008), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8896] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8911] = 4,
-    ACTIONS(287), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1304), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(50), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8926] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1090), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(77), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8941] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1306), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8956] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1308), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8967] = 5,
-    ACTIONS(1182), 1,
-      anon_sym_LT,
-    ACTIONS(1186), 1,
-      anon_sym_DQUOTE,
-    STATE(155), 1,
-      sym_string,
-    STATE(339), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8984] = 4,
-    ACTIONS(325), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1306), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(63), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8999] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1310), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9010] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1312), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9021] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1314), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9032] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1316), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9043] = 5,
-    ACTIONS(1318), 1,
+  [8113] = 5,
+    ACTIONS(1231), 1,
       aux_sym_sysctl_key_token1,
-    ACTIONS(1320), 1,
+    ACTIONS(1233), 1,
       anon_sym_LBRACE,
-    STATE(292), 1,
+    STATE(310), 1,
       sym_interpolation,
-    STATE(462), 1,
+    STATE(471), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9060] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1322), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9071] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1324), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9082] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1326), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9093] = 4,
-    ACTIONS(673), 1,
+  [8130] = 4,
+    ACTIONS(678), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
+    ACTIONS(1235), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(454), 2,
+    STATE(480), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9108] = 4,
-    ACTIONS(673), 1,
+  [8145] = 4,
+    ACTIONS(678), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(455), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9123] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(460), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9138] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1192), 1,
+    ACTIONS(1235), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -18436,431 +17967,1436 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(461), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9153] = 2,
+  [8160] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1328), 4,
+    STATE(467), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8175] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1237), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9164] = 4,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1330), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9178] = 4,
-    ACTIONS(1186), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1332), 1,
-      sym_sysctl_value,
-    STATE(371), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9192] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1334), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9206] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1254), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9216] = 4,
-    ACTIONS(387), 1,
+  [8186] = 4,
+    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(1336), 1,
-      sym_mac_address,
-    STATE(334), 1,
+    ACTIONS(1239), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
       sym_interpolation,
+      sym__size_value,
+  [8201] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9230] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1338), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
+    STATE(121), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8216] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9244] = 4,
-    ACTIONS(673), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1330), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9258] = 4,
-    ACTIONS(1186), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1340), 1,
-      sym_section_name,
-    STATE(197), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9272] = 4,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1334), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9286] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1064), 3,
+    ACTIONS(1241), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9296] = 4,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1338), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
+  [8227] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9310] = 4,
-    ACTIONS(1182), 1,
+    STATE(121), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8242] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1243), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8257] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8268] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1247), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8279] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1243), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8294] = 3,
+    ACTIONS(1251), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1249), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8307] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1253), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8318] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8333] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8344] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1259), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8359] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8370] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8381] = 4,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8396] = 4,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8411] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8422] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1269), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8433] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1271), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8448] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1273), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8459] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1275), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8474] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1277), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8489] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1275), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8504] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1275), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8519] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8530] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1281), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8541] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1283), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(358), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8556] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8567] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1287), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8582] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1289), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8593] = 3,
+    ACTIONS(75), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8606] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1291), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8617] = 3,
+    ACTIONS(91), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8630] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1293), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8641] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1295), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8652] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8665] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8676] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8689] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1299), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8700] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1301), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(101), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8715] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8728] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1303), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8743] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8756] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8767] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1307), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8782] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1031), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8797] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1309), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8808] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1311), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(191), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8823] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [8836] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [8849] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1313), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8860] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8875] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8890] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1315), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8901] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8916] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1319), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8931] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8942] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1323), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8953] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1325), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8964] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1327), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8975] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1329), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(237), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8990] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9001] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1333), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9012] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1335), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9027] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1337), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(264), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9042] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1339), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9053] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1341), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9068] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1343), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(470), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9083] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1345), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9094] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1347), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9105] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1349), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9116] = 4,
+    ACTIONS(281), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1351), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9131] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(465), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9146] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(319), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9161] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(320), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9176] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1353), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9187] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1035), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9198] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9213] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(477), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9228] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [9243] = 4,
+    ACTIONS(281), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1355), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9258] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1357), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9273] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1171), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9288] = 5,
+    ACTIONS(1219), 1,
       anon_sym_LT,
-    ACTIONS(1342), 1,
-      anon_sym_policy,
-    STATE(385), 1,
+    ACTIONS(1223), 1,
+      anon_sym_DQUOTE,
+    STATE(158), 1,
+      sym_string,
+    STATE(361), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9324] = 2,
+  [9305] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1359), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(73), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [9334] = 2,
+    STATE(256), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9320] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [9344] = 2,
+    ACTIONS(1361), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9331] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1344), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9353] = 3,
-    ACTIONS(1072), 1,
-      sym_identifier,
-    STATE(456), 1,
-      sym_table_name,
+    ACTIONS(1363), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9342] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(1365), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9353] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1367), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [9364] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1346), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9373] = 3,
-    ACTIONS(1182), 1,
-      anon_sym_LT,
-    STATE(400), 1,
-      sym_rule_block,
+    ACTIONS(1369), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9375] = 4,
+    ACTIONS(358), 1,
+      anon_sym_LBRACE,
+    ACTIONS(882), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9384] = 3,
-    ACTIONS(752), 1,
-      sym_identifier,
-    STATE(463), 1,
-      sym_variable,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9390] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9395] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(354), 1,
-      sym_block,
+    ACTIONS(1371), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9401] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9406] = 2,
+    STATE(473), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9416] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1348), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9415] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(378), 1,
-      sym_block,
+    STATE(474), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9431] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1235), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9426] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1306), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9435] = 3,
-    ACTIONS(1350), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1352), 1,
-      aux_sym_string_token1,
-    ACTIONS(1354), 2,
-      sym_comment,
-      sym_line_continuation,
+    STATE(479), 2,
+      sym__imm_interp,
+      sym__imm_octet,
   [9446] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1356), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9455] = 3,
-    ACTIONS(752), 1,
-      sym_identifier,
-    STATE(441), 1,
-      sym_variable,
+    ACTIONS(1373), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9457] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9466] = 2,
+    ACTIONS(1099), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9467] = 4,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1375), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1358), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9475] = 3,
-    ACTIONS(1186), 1,
+  [9481] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1377), 1,
+      sym_mac_address,
+    STATE(360), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9495] = 4,
+    ACTIONS(1223), 1,
       anon_sym_DQUOTE,
-    STATE(366), 1,
+    ACTIONS(1379), 1,
+      sym_section_name,
+    STATE(187), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9486] = 3,
-    ACTIONS(1182), 1,
+  [9509] = 4,
+    ACTIONS(1219), 1,
       anon_sym_LT,
-    STATE(364), 1,
+    ACTIONS(1381), 1,
+      anon_sym_policy,
+    STATE(402), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9497] = 2,
+  [9523] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1360), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9506] = 3,
-    ACTIONS(673), 1,
+    ACTIONS(75), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-    STATE(22), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9517] = 3,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    STATE(22), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9528] = 2,
-    ACTIONS(1362), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9536] = 2,
-    ACTIONS(1364), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9544] = 2,
-    ACTIONS(1366), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9552] = 2,
-    ACTIONS(1368), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9560] = 2,
-    ACTIONS(1370), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9568] = 2,
-    ACTIONS(1372), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9576] = 2,
-    ACTIONS(1374), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9584] = 2,
-    ACTIONS(1376), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9592] = 2,
-    ACTIONS(1378), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9600] = 2,
-    ACTIONS(1380), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9608] = 2,
-    ACTIONS(199), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9616] = 2,
-    ACTIONS(1382), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9624] = 2,
-    ACTIONS(1384), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9632] = 2,
-    ACTIONS(1386), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9640] = 2,
-    ACTIONS(1388), 1,
+  [9533] = 4,
+    ACTIONS(1223), 1,
       anon_sym_DQUOTE,
+    ACTIONS(1383), 1,
+      sym_sysctl_value,
+    STATE(384), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9547] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1375), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9561] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [9571] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1385), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9585] = 4,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1387), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9599] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1311), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9609] = 4,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1385), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9623] = 4,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1387), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9637] = 3,
+    ACTIONS(1265), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9648] = 2,
-    ACTIONS(1390), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1389), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9657] = 3,
+    ACTIONS(1219), 1,
+      anon_sym_LT,
+    STATE(331), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9668] = 3,
+    ACTIONS(1046), 1,
+      sym_identifier,
+    STATE(476), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9679] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1391), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9688] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1393), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9697] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1395), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9706] = 3,
+    ACTIONS(1397), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1399), 1,
+      aux_sym_string_token1,
+    ACTIONS(1401), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9717] = 3,
+    ACTIONS(756), 1,
+      sym_identifier,
+    STATE(475), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9728] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1243), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9737] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1403), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9746] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1405), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [9755] = 3,
+    ACTIONS(756), 1,
+      sym_identifier,
+    STATE(456), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9766] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(389), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9777] = 3,
+    ACTIONS(1223), 1,
+      anon_sym_DQUOTE,
+    STATE(380), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9788] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1407), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [9797] = 3,
+    ACTIONS(678), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9808] = 3,
+    ACTIONS(1219), 1,
+      anon_sym_LT,
+    STATE(370), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9819] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(328), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9830] = 2,
+    ACTIONS(1409), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9838] = 2,
+    ACTIONS(1411), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9846] = 2,
+    ACTIONS(1413), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9854] = 2,
+    ACTIONS(1415), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9862] = 2,
+    ACTIONS(1417), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9656] = 2,
-    ACTIONS(1392), 1,
+  [9870] = 2,
+    ACTIONS(1419), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9664] = 2,
-    ACTIONS(1394), 1,
-      anon_sym_EQ,
+  [9878] = 2,
+    ACTIONS(1421), 1,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9672] = 2,
-    ACTIONS(1396), 1,
+  [9886] = 2,
+    ACTIONS(1423), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9894] = 2,
+    ACTIONS(1425), 1,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9902] = 2,
+    ACTIONS(1427), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9680] = 2,
-    ACTIONS(1398), 1,
+  [9910] = 2,
+    ACTIONS(1429), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9918] = 2,
+    ACTIONS(1431), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9926] = 2,
+    ACTIONS(1433), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9688] = 2,
-    ACTIONS(1400), 1,
+  [9934] = 2,
+    ACTIONS(1435), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9942] = 2,
+    ACTIONS(204), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9950] = 2,
+    ACTIONS(1437), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9958] = 2,
+    ACTIONS(1439), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9966] = 2,
+    ACTIONS(1441), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9974] = 2,
+    ACTIONS(1443), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9982] = 2,
+    ACTIONS(1445), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9990] = 2,
+    ACTIONS(1447), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9998] = 2,
+    ACTIONS(1449), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10006] = 2,
+    ACTIONS(1451), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10014] = 2,
+    ACTIONS(1453), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10022] = 2,
+    ACTIONS(1455), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10030] = 2,
+    ACTIONS(1457), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10038] = 2,
+    ACTIONS(1459), 1,
       anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9696] = 2,
-    ACTIONS(1402), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9704] = 2,
-    ACTIONS(1404), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9712] = 2,
-    ACTIONS(1406), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9720] = 2,
-    ACTIONS(1408), 1,
-      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18874,454 +19410,473 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(13)] = 252,
   [SMALL_STATE(14)] = 313,
   [SMALL_STATE(15)] = 374,
-  [SMALL_STATE(16)] = 432,
-  [SMALL_STATE(17)] = 490,
-  [SMALL_STATE(18)] = 548,
-  [SMALL_STATE(19)] = 609,
-  [SMALL_STATE(20)] = 655,
-  [SMALL_STATE(21)] = 697,
-  [SMALL_STATE(22)] = 738,
-  [SMALL_STATE(23)] = 775,
-  [SMALL_STATE(24)] = 812,
-  [SMALL_STATE(25)] = 856,
-  [SMALL_STATE(26)] = 900,
-  [SMALL_STATE(27)] = 944,
-  [SMALL_STATE(28)] = 977,
-  [SMALL_STATE(29)] = 1010,
-  [SMALL_STATE(30)] = 1050,
-  [SMALL_STATE(31)] = 1080,
-  [SMALL_STATE(32)] = 1116,
-  [SMALL_STATE(33)] = 1168,
-  [SMALL_STATE(34)] = 1220,
-  [SMALL_STATE(35)] = 1260,
-  [SMALL_STATE(36)] = 1312,
-  [SMALL_STATE(37)] = 1352,
-  [SMALL_STATE(38)] = 1385,
-  [SMALL_STATE(39)] = 1418,
-  [SMALL_STATE(40)] = 1448,
-  [SMALL_STATE(41)] = 1482,
-  [SMALL_STATE(42)] = 1516,
-  [SMALL_STATE(43)] = 1546,
-  [SMALL_STATE(44)] = 1576,
-  [SMALL_STATE(45)] = 1606,
-  [SMALL_STATE(46)] = 1636,
-  [SMALL_STATE(47)] = 1683,
-  [SMALL_STATE(48)] = 1730,
-  [SMALL_STATE(49)] = 1777,
-  [SMALL_STATE(50)] = 1824,
-  [SMALL_STATE(51)] = 1857,
-  [SMALL_STATE(52)] = 1904,
-  [SMALL_STATE(53)] = 1951,
-  [SMALL_STATE(54)] = 1998,
-  [SMALL_STATE(55)] = 2045,
-  [SMALL_STATE(56)] = 2092,
+  [SMALL_STATE(16)] = 436,
+  [SMALL_STATE(17)] = 494,
+  [SMALL_STATE(18)] = 552,
+  [SMALL_STATE(19)] = 610,
+  [SMALL_STATE(20)] = 656,
+  [SMALL_STATE(21)] = 698,
+  [SMALL_STATE(22)] = 739,
+  [SMALL_STATE(23)] = 776,
+  [SMALL_STATE(24)] = 813,
+  [SMALL_STATE(25)] = 857,
+  [SMALL_STATE(26)] = 901,
+  [SMALL_STATE(27)] = 945,
+  [SMALL_STATE(28)] = 978,
+  [SMALL_STATE(29)] = 1011,
+  [SMALL_STATE(30)] = 1051,
+  [SMALL_STATE(31)] = 1081,
+  [SMALL_STATE(32)] = 1117,
+  [SMALL_STATE(33)] = 1169,
+  [SMALL_STATE(34)] = 1221,
+  [SMALL_STATE(35)] = 1261,
+  [SMALL_STATE(36)] = 1313,
+  [SMALL_STATE(37)] = 1353,
+  [SMALL_STATE(38)] = 1386,
+  [SMALL_STATE(39)] = 1419,
+  [SMALL_STATE(40)] = 1449,
+  [SMALL_STATE(41)] = 1479,
+  [SMALL_STATE(42)] = 1513,
+  [SMALL_STATE(43)] = 1547,
+  [SMALL_STATE(44)] = 1577,
+  [SMALL_STATE(45)] = 1607,
+  [SMALL_STATE(46)] = 1637,
+  [SMALL_STATE(47)] = 1665,
+  [SMALL_STATE(48)] = 1712,
+  [SMALL_STATE(49)] = 1759,
+  [SMALL_STATE(50)] = 1806,
+  [SMALL_STATE(51)] = 1853,
+  [SMALL_STATE(52)] = 1900,
+  [SMALL_STATE(53)] = 1947,
+  [SMALL_STATE(54)] = 1994,
+  [SMALL_STATE(55)] = 2027,
+  [SMALL_STATE(56)] = 2074,
   [SMALL_STATE(57)] = 2121,
   [SMALL_STATE(58)] = 2150,
-  [SMALL_STATE(59)] = 2186,
-  [SMALL_STATE(60)] = 2222,
-  [SMALL_STATE(61)] = 2248,
-  [SMALL_STATE(62)] = 2284,
-  [SMALL_STATE(63)] = 2330,
-  [SMALL_STATE(64)] = 2355,
-  [SMALL_STATE(65)] = 2398,
-  [SMALL_STATE(66)] = 2441,
-  [SMALL_STATE(67)] = 2465,
-  [SMALL_STATE(68)] = 2489,
-  [SMALL_STATE(69)] = 2529,
-  [SMALL_STATE(70)] = 2567,
-  [SMALL_STATE(71)] = 2591,
-  [SMALL_STATE(72)] = 2615,
-  [SMALL_STATE(73)] = 2639,
-  [SMALL_STATE(74)] = 2673,
-  [SMALL_STATE(75)] = 2707,
-  [SMALL_STATE(76)] = 2741,
-  [SMALL_STATE(77)] = 2781,
-  [SMALL_STATE(78)] = 2804,
-  [SMALL_STATE(79)] = 2829,
-  [SMALL_STATE(80)] = 2852,
-  [SMALL_STATE(81)] = 2893,
-  [SMALL_STATE(82)] = 2934,
-  [SMALL_STATE(83)] = 2959,
-  [SMALL_STATE(84)] = 3000,
-  [SMALL_STATE(85)] = 3041,
-  [SMALL_STATE(86)] = 3082,
-  [SMALL_STATE(87)] = 3107,
-  [SMALL_STATE(88)] = 3129,
-  [SMALL_STATE(89)] = 3155,
-  [SMALL_STATE(90)] = 3193,
-  [SMALL_STATE(91)] = 3219,
-  [SMALL_STATE(92)] = 3245,
-  [SMALL_STATE(93)] = 3283,
-  [SMALL_STATE(94)] = 3321,
-  [SMALL_STATE(95)] = 3358,
-  [SMALL_STATE(96)] = 3395,
-  [SMALL_STATE(97)] = 3430,
-  [SMALL_STATE(98)] = 3453,
-  [SMALL_STATE(99)] = 3476,
-  [SMALL_STATE(100)] = 3501,
-  [SMALL_STATE(101)] = 3534,
-  [SMALL_STATE(102)] = 3557,
-  [SMALL_STATE(103)] = 3580,
-  [SMALL_STATE(104)] = 3601,
-  [SMALL_STATE(105)] = 3636,
-  [SMALL_STATE(106)] = 3671,
-  [SMALL_STATE(107)] = 3708,
-  [SMALL_STATE(108)] = 3731,
-  [SMALL_STATE(109)] = 3754,
-  [SMALL_STATE(110)] = 3789,
-  [SMALL_STATE(111)] = 3824,
-  [SMALL_STATE(112)] = 3847,
-  [SMALL_STATE(113)] = 3868,
-  [SMALL_STATE(114)] = 3902,
-  [SMALL_STATE(115)] = 3922,
-  [SMALL_STATE(116)] = 3942,
-  [SMALL_STATE(117)] = 3962,
-  [SMALL_STATE(118)] = 3982,
-  [SMALL_STATE(119)] = 4002,
-  [SMALL_STATE(120)] = 4022,
-  [SMALL_STATE(121)] = 4042,
-  [SMALL_STATE(122)] = 4069,
-  [SMALL_STATE(123)] = 4088,
-  [SMALL_STATE(124)] = 4119,
-  [SMALL_STATE(125)] = 4148,
-  [SMALL_STATE(126)] = 4175,
-  [SMALL_STATE(127)] = 4202,
-  [SMALL_STATE(128)] = 4221,
-  [SMALL_STATE(129)] = 4250,
-  [SMALL_STATE(130)] = 4279,
-  [SMALL_STATE(131)] = 4308,
-  [SMALL_STATE(132)] = 4337,
-  [SMALL_STATE(133)] = 4361,
-  [SMALL_STATE(134)] = 4385,
-  [SMALL_STATE(135)] = 4415,
-  [SMALL_STATE(136)] = 4433,
-  [SMALL_STATE(137)] = 4451,
-  [SMALL_STATE(138)] = 4478,
-  [SMALL_STATE(139)] = 4505,
-  [SMALL_STATE(140)] = 4524,
-  [SMALL_STATE(141)] = 4551,
-  [SMALL_STATE(142)] = 4570,
-  [SMALL_STATE(143)] = 4593,
-  [SMALL_STATE(144)] = 4617,
-  [SMALL_STATE(145)] = 4643,
-  [SMALL_STATE(146)] = 4667,
-  [SMALL_STATE(147)] = 4691,
-  [SMALL_STATE(148)] = 4715,
-  [SMALL_STATE(149)] = 4739,
-  [SMALL_STATE(150)] = 4757,
-  [SMALL_STATE(151)] = 4781,
-  [SMALL_STATE(152)] = 4805,
-  [SMALL_STATE(153)] = 4825,
-  [SMALL_STATE(154)] = 4845,
-  [SMALL_STATE(155)] = 4869,
-  [SMALL_STATE(156)] = 4893,
-  [SMALL_STATE(157)] = 4915,
-  [SMALL_STATE(158)] = 4939,
-  [SMALL_STATE(159)] = 4957,
-  [SMALL_STATE(160)] = 4981,
-  [SMALL_STATE(161)] = 5007,
-  [SMALL_STATE(162)] = 5033,
-  [SMALL_STATE(163)] = 5057,
-  [SMALL_STATE(164)] = 5081,
-  [SMALL_STATE(165)] = 5105,
-  [SMALL_STATE(166)] = 5129,
-  [SMALL_STATE(167)] = 5153,
-  [SMALL_STATE(168)] = 5177,
-  [SMALL_STATE(169)] = 5201,
-  [SMALL_STATE(170)] = 5225,
-  [SMALL_STATE(171)] = 5249,
-  [SMALL_STATE(172)] = 5273,
-  [SMALL_STATE(173)] = 5297,
-  [SMALL_STATE(174)] = 5321,
-  [SMALL_STATE(175)] = 5345,
-  [SMALL_STATE(176)] = 5369,
-  [SMALL_STATE(177)] = 5393,
-  [SMALL_STATE(178)] = 5417,
-  [SMALL_STATE(179)] = 5441,
-  [SMALL_STATE(180)] = 5465,
-  [SMALL_STATE(181)] = 5489,
-  [SMALL_STATE(182)] = 5507,
-  [SMALL_STATE(183)] = 5528,
-  [SMALL_STATE(184)] = 5543,
-  [SMALL_STATE(185)] = 5558,
-  [SMALL_STATE(186)] = 5581,
-  [SMALL_STATE(187)] = 5602,
-  [SMALL_STATE(188)] = 5617,
-  [SMALL_STATE(189)] = 5632,
-  [SMALL_STATE(190)] = 5653,
-  [SMALL_STATE(191)] = 5674,
-  [SMALL_STATE(192)] = 5689,
-  [SMALL_STATE(193)] = 5706,
-  [SMALL_STATE(194)] = 5729,
-  [SMALL_STATE(195)] = 5754,
-  [SMALL_STATE(196)] = 5777,
-  [SMALL_STATE(197)] = 5802,
-  [SMALL_STATE(198)] = 5817,
-  [SMALL_STATE(199)] = 5840,
-  [SMALL_STATE(200)] = 5862,
-  [SMALL_STATE(201)] = 5882,
-  [SMALL_STATE(202)] = 5900,
-  [SMALL_STATE(203)] = 5918,
-  [SMALL_STATE(204)] = 5940,
-  [SMALL_STATE(205)] = 5960,
-  [SMALL_STATE(206)] = 5984,
-  [SMALL_STATE(207)] = 6006,
-  [SMALL_STATE(208)] = 6028,
-  [SMALL_STATE(209)] = 6048,
-  [SMALL_STATE(210)] = 6070,
-  [SMALL_STATE(211)] = 6090,
-  [SMALL_STATE(212)] = 6112,
-  [SMALL_STATE(213)] = 6126,
-  [SMALL_STATE(214)] = 6144,
-  [SMALL_STATE(215)] = 6164,
-  [SMALL_STATE(216)] = 6186,
-  [SMALL_STATE(217)] = 6208,
-  [SMALL_STATE(218)] = 6228,
-  [SMALL_STATE(219)] = 6246,
-  [SMALL_STATE(220)] = 6266,
-  [SMALL_STATE(221)] = 6288,
-  [SMALL_STATE(222)] = 6310,
-  [SMALL_STATE(223)] = 6332,
-  [SMALL_STATE(224)] = 6354,
-  [SMALL_STATE(225)] = 6372,
-  [SMALL_STATE(226)] = 6392,
-  [SMALL_STATE(227)] = 6412,
-  [SMALL_STATE(228)] = 6432,
-  [SMALL_STATE(229)] = 6454,
-  [SMALL_STATE(230)] = 6471,
-  [SMALL_STATE(231)] = 6488,
-  [SMALL_STATE(232)] = 6509,
-  [SMALL_STATE(233)] = 6526,
-  [SMALL_STATE(234)] = 6547,
-  [SMALL_STATE(235)] = 6568,
-  [SMALL_STATE(236)] = 6589,
-  [SMALL_STATE(237)] = 6606,
-  [SMALL_STATE(238)] = 6627,
-  [SMALL_STATE(239)] = 6648,
-  [SMALL_STATE(240)] = 6669,
-  [SMALL_STATE(241)] = 6686,
-  [SMALL_STATE(242)] = 6707,
-  [SMALL_STATE(243)] = 6726,
-  [SMALL_STATE(244)] = 6747,
-  [SMALL_STATE(245)] = 6768,
-  [SMALL_STATE(246)] = 6787,
-  [SMALL_STATE(247)] = 6800,
-  [SMALL_STATE(248)] = 6821,
-  [SMALL_STATE(249)] = 6842,
-  [SMALL_STATE(250)] = 6863,
-  [SMALL_STATE(251)] = 6880,
-  [SMALL_STATE(252)] = 6893,
-  [SMALL_STATE(253)] = 6912,
-  [SMALL_STATE(254)] = 6929,
-  [SMALL_STATE(255)] = 6948,
-  [SMALL_STATE(256)] = 6965,
-  [SMALL_STATE(257)] = 6978,
-  [SMALL_STATE(258)] = 6997,
-  [SMALL_STATE(259)] = 7014,
-  [SMALL_STATE(260)] = 7035,
-  [SMALL_STATE(261)] = 7054,
-  [SMALL_STATE(262)] = 7067,
-  [SMALL_STATE(263)] = 7084,
-  [SMALL_STATE(264)] = 7105,
-  [SMALL_STATE(265)] = 7124,
-  [SMALL_STATE(266)] = 7141,
-  [SMALL_STATE(267)] = 7158,
-  [SMALL_STATE(268)] = 7175,
-  [SMALL_STATE(269)] = 7192,
-  [SMALL_STATE(270)] = 7209,
-  [SMALL_STATE(271)] = 7226,
-  [SMALL_STATE(272)] = 7243,
-  [SMALL_STATE(273)] = 7260,
-  [SMALL_STATE(274)] = 7277,
-  [SMALL_STATE(275)] = 7294,
-  [SMALL_STATE(276)] = 7311,
-  [SMALL_STATE(277)] = 7328,
-  [SMALL_STATE(278)] = 7345,
-  [SMALL_STATE(279)] = 7362,
-  [SMALL_STATE(280)] = 7379,
-  [SMALL_STATE(281)] = 7396,
-  [SMALL_STATE(282)] = 7413,
-  [SMALL_STATE(283)] = 7430,
-  [SMALL_STATE(284)] = 7447,
-  [SMALL_STATE(285)] = 7464,
-  [SMALL_STATE(286)] = 7481,
-  [SMALL_STATE(287)] = 7496,
-  [SMALL_STATE(288)] = 7513,
-  [SMALL_STATE(289)] = 7525,
-  [SMALL_STATE(290)] = 7539,
-  [SMALL_STATE(291)] = 7551,
-  [SMALL_STATE(292)] = 7563,
-  [SMALL_STATE(293)] = 7581,
-  [SMALL_STATE(294)] = 7595,
-  [SMALL_STATE(295)] = 7613,
-  [SMALL_STATE(296)] = 7633,
-  [SMALL_STATE(297)] = 7649,
-  [SMALL_STATE(298)] = 7669,
-  [SMALL_STATE(299)] = 7689,
-  [SMALL_STATE(300)] = 7709,
-  [SMALL_STATE(301)] = 7727,
-  [SMALL_STATE(302)] = 7747,
-  [SMALL_STATE(303)] = 7767,
-  [SMALL_STATE(304)] = 7781,
-  [SMALL_STATE(305)] = 7799,
-  [SMALL_STATE(306)] = 7817,
-  [SMALL_STATE(307)] = 7837,
-  [SMALL_STATE(308)] = 7855,
-  [SMALL_STATE(309)] = 7869,
-  [SMALL_STATE(310)] = 7883,
-  [SMALL_STATE(311)] = 7898,
-  [SMALL_STATE(312)] = 7909,
-  [SMALL_STATE(313)] = 7924,
-  [SMALL_STATE(314)] = 7939,
-  [SMALL_STATE(315)] = 7950,
-  [SMALL_STATE(316)] = 7961,
-  [SMALL_STATE(317)] = 7976,
-  [SMALL_STATE(318)] = 7991,
-  [SMALL_STATE(319)] = 8006,
-  [SMALL_STATE(320)] = 8017,
-  [SMALL_STATE(321)] = 8032,
-  [SMALL_STATE(322)] = 8043,
-  [SMALL_STATE(323)] = 8058,
-  [SMALL_STATE(324)] = 8073,
-  [SMALL_STATE(325)] = 8088,
-  [SMALL_STATE(326)] = 8103,
-  [SMALL_STATE(327)] = 8114,
-  [SMALL_STATE(328)] = 8129,
-  [SMALL_STATE(329)] = 8140,
-  [SMALL_STATE(330)] = 8153,
-  [SMALL_STATE(331)] = 8168,
-  [SMALL_STATE(332)] = 8179,
-  [SMALL_STATE(333)] = 8190,
-  [SMALL_STATE(334)] = 8201,
-  [SMALL_STATE(335)] = 8212,
-  [SMALL_STATE(336)] = 8223,
-  [SMALL_STATE(337)] = 8234,
-  [SMALL_STATE(338)] = 8247,
-  [SMALL_STATE(339)] = 8262,
-  [SMALL_STATE(340)] = 8273,
-  [SMALL_STATE(341)] = 8286,
-  [SMALL_STATE(342)] = 8297,
-  [SMALL_STATE(343)] = 8310,
-  [SMALL_STATE(344)] = 8323,
-  [SMALL_STATE(345)] = 8338,
-  [SMALL_STATE(346)] = 8349,
-  [SMALL_STATE(347)] = 8362,
-  [SMALL_STATE(348)] = 8375,
-  [SMALL_STATE(349)] = 8390,
-  [SMALL_STATE(350)] = 8401,
-  [SMALL_STATE(351)] = 8416,
-  [SMALL_STATE(352)] = 8431,
-  [SMALL_STATE(353)] = 8446,
-  [SMALL_STATE(354)] = 8461,
-  [SMALL_STATE(355)] = 8472,
-  [SMALL_STATE(356)] = 8483,
-  [SMALL_STATE(357)] = 8494,
-  [SMALL_STATE(358)] = 8509,
-  [SMALL_STATE(359)] = 8524,
-  [SMALL_STATE(360)] = 8539,
-  [SMALL_STATE(361)] = 8554,
-  [SMALL_STATE(362)] = 8569,
-  [SMALL_STATE(363)] = 8584,
-  [SMALL_STATE(364)] = 8599,
-  [SMALL_STATE(365)] = 8610,
-  [SMALL_STATE(366)] = 8621,
-  [SMALL_STATE(367)] = 8632,
-  [SMALL_STATE(368)] = 8643,
-  [SMALL_STATE(369)] = 8658,
-  [SMALL_STATE(370)] = 8673,
-  [SMALL_STATE(371)] = 8688,
-  [SMALL_STATE(372)] = 8699,
-  [SMALL_STATE(373)] = 8710,
-  [SMALL_STATE(374)] = 8725,
-  [SMALL_STATE(375)] = 8740,
-  [SMALL_STATE(376)] = 8755,
-  [SMALL_STATE(377)] = 8766,
-  [SMALL_STATE(378)] = 8777,
-  [SMALL_STATE(379)] = 8788,
-  [SMALL_STATE(380)] = 8803,
-  [SMALL_STATE(381)] = 8818,
-  [SMALL_STATE(382)] = 8829,
-  [SMALL_STATE(383)] = 8844,
-  [SMALL_STATE(384)] = 8859,
-  [SMALL_STATE(385)] = 8874,
-  [SMALL_STATE(386)] = 8885,
-  [SMALL_STATE(387)] = 8896,
-  [SMALL_STATE(388)] = 8911,
-  [SMALL_STATE(389)] = 8926,
-  [SMALL_STATE(390)] = 8941,
-  [SMALL_STATE(391)] = 8956,
-  [SMALL_STATE(392)] = 8967,
-  [SMALL_STATE(393)] = 8984,
-  [SMALL_STATE(394)] = 8999,
-  [SMALL_STATE(395)] = 9010,
-  [SMALL_STATE(396)] = 9021,
-  [SMALL_STATE(397)] = 9032,
-  [SMALL_STATE(398)] = 9043,
-  [SMALL_STATE(399)] = 9060,
-  [SMALL_STATE(400)] = 9071,
-  [SMALL_STATE(401)] = 9082,
-  [SMALL_STATE(402)] = 9093,
-  [SMALL_STATE(403)] = 9108,
-  [SMALL_STATE(404)] = 9123,
-  [SMALL_STATE(405)] = 9138,
-  [SMALL_STATE(406)] = 9153,
-  [SMALL_STATE(407)] = 9164,
-  [SMALL_STATE(408)] = 9178,
-  [SMALL_STATE(409)] = 9192,
-  [SMALL_STATE(410)] = 9206,
-  [SMALL_STATE(411)] = 9216,
-  [SMALL_STATE(412)] = 9230,
-  [SMALL_STATE(413)] = 9244,
-  [SMALL_STATE(414)] = 9258,
-  [SMALL_STATE(415)] = 9272,
-  [SMALL_STATE(416)] = 9286,
-  [SMALL_STATE(417)] = 9296,
-  [SMALL_STATE(418)] = 9310,
-  [SMALL_STATE(419)] = 9324,
-  [SMALL_STATE(420)] = 9334,
-  [SMALL_STATE(421)] = 9344,
-  [SMALL_STATE(422)] = 9353,
-  [SMALL_STATE(423)] = 9364,
-  [SMALL_STATE(424)] = 9373,
-  [SMALL_STATE(425)] = 9384,
-  [SMALL_STATE(426)] = 9395,
-  [SMALL_STATE(427)] = 9406,
-  [SMALL_STATE(428)] = 9415,
-  [SMALL_STATE(429)] = 9426,
-  [SMALL_STATE(430)] = 9435,
-  [SMALL_STATE(431)] = 9446,
-  [SMALL_STATE(432)] = 9455,
-  [SMALL_STATE(433)] = 9466,
-  [SMALL_STATE(434)] = 9475,
-  [SMALL_STATE(435)] = 9486,
-  [SMALL_STATE(436)] = 9497,
-  [SMALL_STATE(437)] = 9506,
-  [SMALL_STATE(438)] = 9517,
-  [SMALL_STATE(439)] = 9528,
-  [SMALL_STATE(440)] = 9536,
-  [SMALL_STATE(441)] = 9544,
-  [SMALL_STATE(442)] = 9552,
-  [SMALL_STATE(443)] = 9560,
-  [SMALL_STATE(444)] = 9568,
-  [SMALL_STATE(445)] = 9576,
-  [SMALL_STATE(446)] = 9584,
-  [SMALL_STATE(447)] = 9592,
-  [SMALL_STATE(448)] = 9600,
-  [SMALL_STATE(449)] = 9608,
-  [SMALL_STATE(450)] = 9616,
-  [SMALL_STATE(451)] = 9624,
-  [SMALL_STATE(452)] = 9632,
-  [SMALL_STATE(453)] = 9640,
-  [SMALL_STATE(454)] = 9648,
-  [SMALL_STATE(455)] = 9656,
-  [SMALL_STATE(456)] = 9664,
-  [SMALL_STATE(457)] = 9672,
-  [SMALL_STATE(458)] = 9680,
-  [SMALL_STATE(459)] = 9688,
-  [SMALL_STATE(460)] = 9696,
-  [SMALL_STATE(461)] = 9704,
-  [SMALL_STATE(462)] = 9712,
-  [SMALL_STATE(463)] = 9720,
+  [SMALL_STATE(59)] = 2179,
+  [SMALL_STATE(60)] = 2215,
+  [SMALL_STATE(61)] = 2261,
+  [SMALL_STATE(62)] = 2297,
+  [SMALL_STATE(63)] = 2333,
+  [SMALL_STATE(64)] = 2376,
+  [SMALL_STATE(65)] = 2419,
+  [SMALL_STATE(66)] = 2444,
+  [SMALL_STATE(67)] = 2468,
+  [SMALL_STATE(68)] = 2492,
+  [SMALL_STATE(69)] = 2526,
+  [SMALL_STATE(70)] = 2560,
+  [SMALL_STATE(71)] = 2584,
+  [SMALL_STATE(72)] = 2618,
+  [SMALL_STATE(73)] = 2658,
+  [SMALL_STATE(74)] = 2696,
+  [SMALL_STATE(75)] = 2720,
+  [SMALL_STATE(76)] = 2760,
+  [SMALL_STATE(77)] = 2784,
+  [SMALL_STATE(78)] = 2825,
+  [SMALL_STATE(79)] = 2866,
+  [SMALL_STATE(80)] = 2891,
+  [SMALL_STATE(81)] = 2914,
+  [SMALL_STATE(82)] = 2955,
+  [SMALL_STATE(83)] = 2996,
+  [SMALL_STATE(84)] = 3019,
+  [SMALL_STATE(85)] = 3060,
+  [SMALL_STATE(86)] = 3085,
+  [SMALL_STATE(87)] = 3110,
+  [SMALL_STATE(88)] = 3148,
+  [SMALL_STATE(89)] = 3174,
+  [SMALL_STATE(90)] = 3212,
+  [SMALL_STATE(91)] = 3238,
+  [SMALL_STATE(92)] = 3276,
+  [SMALL_STATE(93)] = 3302,
+  [SMALL_STATE(94)] = 3324,
+  [SMALL_STATE(95)] = 3347,
+  [SMALL_STATE(96)] = 3370,
+  [SMALL_STATE(97)] = 3403,
+  [SMALL_STATE(98)] = 3438,
+  [SMALL_STATE(99)] = 3473,
+  [SMALL_STATE(100)] = 3508,
+  [SMALL_STATE(101)] = 3545,
+  [SMALL_STATE(102)] = 3580,
+  [SMALL_STATE(103)] = 3615,
+  [SMALL_STATE(104)] = 3638,
+  [SMALL_STATE(105)] = 3663,
+  [SMALL_STATE(106)] = 3686,
+  [SMALL_STATE(107)] = 3709,
+  [SMALL_STATE(108)] = 3730,
+  [SMALL_STATE(109)] = 3767,
+  [SMALL_STATE(110)] = 3788,
+  [SMALL_STATE(111)] = 3825,
+  [SMALL_STATE(112)] = 3848,
+  [SMALL_STATE(113)] = 3871,
+  [SMALL_STATE(114)] = 3891,
+  [SMALL_STATE(115)] = 3911,
+  [SMALL_STATE(116)] = 3931,
+  [SMALL_STATE(117)] = 3965,
+  [SMALL_STATE(118)] = 3985,
+  [SMALL_STATE(119)] = 4005,
+  [SMALL_STATE(120)] = 4025,
+  [SMALL_STATE(121)] = 4045,
+  [SMALL_STATE(122)] = 4064,
+  [SMALL_STATE(123)] = 4095,
+  [SMALL_STATE(124)] = 4122,
+  [SMALL_STATE(125)] = 4151,
+  [SMALL_STATE(126)] = 4178,
+  [SMALL_STATE(127)] = 4197,
+  [SMALL_STATE(128)] = 4224,
+  [SMALL_STATE(129)] = 4253,
+  [SMALL_STATE(130)] = 4282,
+  [SMALL_STATE(131)] = 4311,
+  [SMALL_STATE(132)] = 4340,
+  [SMALL_STATE(133)] = 4358,
+  [SMALL_STATE(134)] = 4382,
+  [SMALL_STATE(135)] = 4400,
+  [SMALL_STATE(136)] = 4430,
+  [SMALL_STATE(137)] = 4454,
+  [SMALL_STATE(138)] = 4473,
+  [SMALL_STATE(139)] = 4500,
+  [SMALL_STATE(140)] = 4527,
+  [SMALL_STATE(141)] = 4554,
+  [SMALL_STATE(142)] = 4573,
+  [SMALL_STATE(143)] = 4596,
+  [SMALL_STATE(144)] = 4620,
+  [SMALL_STATE(145)] = 4644,
+  [SMALL_STATE(146)] = 4666,
+  [SMALL_STATE(147)] = 4690,
+  [SMALL_STATE(148)] = 4716,
+  [SMALL_STATE(149)] = 4742,
+  [SMALL_STATE(150)] = 4766,
+  [SMALL_STATE(151)] = 4790,
+  [SMALL_STATE(152)] = 4814,
+  [SMALL_STATE(153)] = 4838,
+  [SMALL_STATE(154)] = 4856,
+  [SMALL_STATE(155)] = 4874,
+  [SMALL_STATE(156)] = 4898,
+  [SMALL_STATE(157)] = 4918,
+  [SMALL_STATE(158)] = 4936,
+  [SMALL_STATE(159)] = 4960,
+  [SMALL_STATE(160)] = 4980,
+  [SMALL_STATE(161)] = 5004,
+  [SMALL_STATE(162)] = 5028,
+  [SMALL_STATE(163)] = 5052,
+  [SMALL_STATE(164)] = 5078,
+  [SMALL_STATE(165)] = 5102,
+  [SMALL_STATE(166)] = 5126,
+  [SMALL_STATE(167)] = 5150,
+  [SMALL_STATE(168)] = 5174,
+  [SMALL_STATE(169)] = 5198,
+  [SMALL_STATE(170)] = 5222,
+  [SMALL_STATE(171)] = 5246,
+  [SMALL_STATE(172)] = 5270,
+  [SMALL_STATE(173)] = 5294,
+  [SMALL_STATE(174)] = 5318,
+  [SMALL_STATE(175)] = 5342,
+  [SMALL_STATE(176)] = 5366,
+  [SMALL_STATE(177)] = 5390,
+  [SMALL_STATE(178)] = 5414,
+  [SMALL_STATE(179)] = 5438,
+  [SMALL_STATE(180)] = 5462,
+  [SMALL_STATE(181)] = 5486,
+  [SMALL_STATE(182)] = 5510,
+  [SMALL_STATE(183)] = 5534,
+  [SMALL_STATE(184)] = 5558,
+  [SMALL_STATE(185)] = 5581,
+  [SMALL_STATE(186)] = 5606,
+  [SMALL_STATE(187)] = 5621,
+  [SMALL_STATE(188)] = 5636,
+  [SMALL_STATE(189)] = 5657,
+  [SMALL_STATE(190)] = 5680,
+  [SMALL_STATE(191)] = 5695,
+  [SMALL_STATE(192)] = 5710,
+  [SMALL_STATE(193)] = 5731,
+  [SMALL_STATE(194)] = 5752,
+  [SMALL_STATE(195)] = 5767,
+  [SMALL_STATE(196)] = 5792,
+  [SMALL_STATE(197)] = 5813,
+  [SMALL_STATE(198)] = 5830,
+  [SMALL_STATE(199)] = 5845,
+  [SMALL_STATE(200)] = 5868,
+  [SMALL_STATE(201)] = 5891,
+  [SMALL_STATE(202)] = 5913,
+  [SMALL_STATE(203)] = 5933,
+  [SMALL_STATE(204)] = 5951,
+  [SMALL_STATE(205)] = 5969,
+  [SMALL_STATE(206)] = 5989,
+  [SMALL_STATE(207)] = 6011,
+  [SMALL_STATE(208)] = 6031,
+  [SMALL_STATE(209)] = 6053,
+  [SMALL_STATE(210)] = 6075,
+  [SMALL_STATE(211)] = 6095,
+  [SMALL_STATE(212)] = 6117,
+  [SMALL_STATE(213)] = 6139,
+  [SMALL_STATE(214)] = 6161,
+  [SMALL_STATE(215)] = 6185,
+  [SMALL_STATE(216)] = 6199,
+  [SMALL_STATE(217)] = 6219,
+  [SMALL_STATE(218)] = 6241,
+  [SMALL_STATE(219)] = 6263,
+  [SMALL_STATE(220)] = 6283,
+  [SMALL_STATE(221)] = 6305,
+  [SMALL_STATE(222)] = 6327,
+  [SMALL_STATE(223)] = 6347,
+  [SMALL_STATE(224)] = 6369,
+  [SMALL_STATE(225)] = 6389,
+  [SMALL_STATE(226)] = 6411,
+  [SMALL_STATE(227)] = 6429,
+  [SMALL_STATE(228)] = 6451,
+  [SMALL_STATE(229)] = 6473,
+  [SMALL_STATE(230)] = 6491,
+  [SMALL_STATE(231)] = 6513,
+  [SMALL_STATE(232)] = 6533,
+  [SMALL_STATE(233)] = 6553,
+  [SMALL_STATE(234)] = 6571,
+  [SMALL_STATE(235)] = 6591,
+  [SMALL_STATE(236)] = 6612,
+  [SMALL_STATE(237)] = 6631,
+  [SMALL_STATE(238)] = 6648,
+  [SMALL_STATE(239)] = 6669,
+  [SMALL_STATE(240)] = 6690,
+  [SMALL_STATE(241)] = 6711,
+  [SMALL_STATE(242)] = 6732,
+  [SMALL_STATE(243)] = 6749,
+  [SMALL_STATE(244)] = 6770,
+  [SMALL_STATE(245)] = 6791,
+  [SMALL_STATE(246)] = 6812,
+  [SMALL_STATE(247)] = 6829,
+  [SMALL_STATE(248)] = 6850,
+  [SMALL_STATE(249)] = 6869,
+  [SMALL_STATE(250)] = 6890,
+  [SMALL_STATE(251)] = 6909,
+  [SMALL_STATE(252)] = 6922,
+  [SMALL_STATE(253)] = 6943,
+  [SMALL_STATE(254)] = 6964,
+  [SMALL_STATE(255)] = 6985,
+  [SMALL_STATE(256)] = 7006,
+  [SMALL_STATE(257)] = 7019,
+  [SMALL_STATE(258)] = 7040,
+  [SMALL_STATE(259)] = 7061,
+  [SMALL_STATE(260)] = 7080,
+  [SMALL_STATE(261)] = 7097,
+  [SMALL_STATE(262)] = 7114,
+  [SMALL_STATE(263)] = 7133,
+  [SMALL_STATE(264)] = 7148,
+  [SMALL_STATE(265)] = 7161,
+  [SMALL_STATE(266)] = 7178,
+  [SMALL_STATE(267)] = 7195,
+  [SMALL_STATE(268)] = 7212,
+  [SMALL_STATE(269)] = 7233,
+  [SMALL_STATE(270)] = 7252,
+  [SMALL_STATE(271)] = 7269,
+  [SMALL_STATE(272)] = 7282,
+  [SMALL_STATE(273)] = 7299,
+  [SMALL_STATE(274)] = 7316,
+  [SMALL_STATE(275)] = 7333,
+  [SMALL_STATE(276)] = 7350,
+  [SMALL_STATE(277)] = 7367,
+  [SMALL_STATE(278)] = 7384,
+  [SMALL_STATE(279)] = 7401,
+  [SMALL_STATE(280)] = 7418,
+  [SMALL_STATE(281)] = 7435,
+  [SMALL_STATE(282)] = 7452,
+  [SMALL_STATE(283)] = 7469,
+  [SMALL_STATE(284)] = 7486,
+  [SMALL_STATE(285)] = 7503,
+  [SMALL_STATE(286)] = 7520,
+  [SMALL_STATE(287)] = 7537,
+  [SMALL_STATE(288)] = 7554,
+  [SMALL_STATE(289)] = 7571,
+  [SMALL_STATE(290)] = 7588,
+  [SMALL_STATE(291)] = 7605,
+  [SMALL_STATE(292)] = 7622,
+  [SMALL_STATE(293)] = 7639,
+  [SMALL_STATE(294)] = 7656,
+  [SMALL_STATE(295)] = 7673,
+  [SMALL_STATE(296)] = 7692,
+  [SMALL_STATE(297)] = 7709,
+  [SMALL_STATE(298)] = 7726,
+  [SMALL_STATE(299)] = 7743,
+  [SMALL_STATE(300)] = 7763,
+  [SMALL_STATE(301)] = 7775,
+  [SMALL_STATE(302)] = 7793,
+  [SMALL_STATE(303)] = 7813,
+  [SMALL_STATE(304)] = 7833,
+  [SMALL_STATE(305)] = 7853,
+  [SMALL_STATE(306)] = 7867,
+  [SMALL_STATE(307)] = 7885,
+  [SMALL_STATE(308)] = 7903,
+  [SMALL_STATE(309)] = 7915,
+  [SMALL_STATE(310)] = 7935,
+  [SMALL_STATE(311)] = 7953,
+  [SMALL_STATE(312)] = 7969,
+  [SMALL_STATE(313)] = 7989,
+  [SMALL_STATE(314)] = 8007,
+  [SMALL_STATE(315)] = 8025,
+  [SMALL_STATE(316)] = 8037,
+  [SMALL_STATE(317)] = 8057,
+  [SMALL_STATE(318)] = 8071,
+  [SMALL_STATE(319)] = 8085,
+  [SMALL_STATE(320)] = 8099,
+  [SMALL_STATE(321)] = 8113,
+  [SMALL_STATE(322)] = 8130,
+  [SMALL_STATE(323)] = 8145,
+  [SMALL_STATE(324)] = 8160,
+  [SMALL_STATE(325)] = 8175,
+  [SMALL_STATE(326)] = 8186,
+  [SMALL_STATE(327)] = 8201,
+  [SMALL_STATE(328)] = 8216,
+  [SMALL_STATE(329)] = 8227,
+  [SMALL_STATE(330)] = 8242,
+  [SMALL_STATE(331)] = 8257,
+  [SMALL_STATE(332)] = 8268,
+  [SMALL_STATE(333)] = 8279,
+  [SMALL_STATE(334)] = 8294,
+  [SMALL_STATE(335)] = 8307,
+  [SMALL_STATE(336)] = 8318,
+  [SMALL_STATE(337)] = 8333,
+  [SMALL_STATE(338)] = 8344,
+  [SMALL_STATE(339)] = 8359,
+  [SMALL_STATE(340)] = 8370,
+  [SMALL_STATE(341)] = 8381,
+  [SMALL_STATE(342)] = 8396,
+  [SMALL_STATE(343)] = 8411,
+  [SMALL_STATE(344)] = 8422,
+  [SMALL_STATE(345)] = 8433,
+  [SMALL_STATE(346)] = 8448,
+  [SMALL_STATE(347)] = 8459,
+  [SMALL_STATE(348)] = 8474,
+  [SMALL_STATE(349)] = 8489,
+  [SMALL_STATE(350)] = 8504,
+  [SMALL_STATE(351)] = 8519,
+  [SMALL_STATE(352)] = 8530,
+  [SMALL_STATE(353)] = 8541,
+  [SMALL_STATE(354)] = 8556,
+  [SMALL_STATE(355)] = 8567,
+  [SMALL_STATE(356)] = 8582,
+  [SMALL_STATE(357)] = 8593,
+  [SMALL_STATE(358)] = 8606,
+  [SMALL_STATE(359)] = 8617,
+  [SMALL_STATE(360)] = 8630,
+  [SMALL_STATE(361)] = 8641,
+  [SMALL_STATE(362)] = 8652,
+  [SMALL_STATE(363)] = 8665,
+  [SMALL_STATE(364)] = 8676,
+  [SMALL_STATE(365)] = 8689,
+  [SMALL_STATE(366)] = 8700,
+  [SMALL_STATE(367)] = 8715,
+  [SMALL_STATE(368)] = 8728,
+  [SMALL_STATE(369)] = 8743,
+  [SMALL_STATE(370)] = 8756,
+  [SMALL_STATE(371)] = 8767,
+  [SMALL_STATE(372)] = 8782,
+  [SMALL_STATE(373)] = 8797,
+  [SMALL_STATE(374)] = 8808,
+  [SMALL_STATE(375)] = 8823,
+  [SMALL_STATE(376)] = 8836,
+  [SMALL_STATE(377)] = 8849,
+  [SMALL_STATE(378)] = 8860,
+  [SMALL_STATE(379)] = 8875,
+  [SMALL_STATE(380)] = 8890,
+  [SMALL_STATE(381)] = 8901,
+  [SMALL_STATE(382)] = 8916,
+  [SMALL_STATE(383)] = 8931,
+  [SMALL_STATE(384)] = 8942,
+  [SMALL_STATE(385)] = 8953,
+  [SMALL_STATE(386)] = 8964,
+  [SMALL_STATE(387)] = 8975,
+  [SMALL_STATE(388)] = 8990,
+  [SMALL_STATE(389)] = 9001,
+  [SMALL_STATE(390)] = 9012,
+  [SMALL_STATE(391)] = 9027,
+  [SMALL_STATE(392)] = 9042,
+  [SMALL_STATE(393)] = 9053,
+  [SMALL_STATE(394)] = 9068,
+  [SMALL_STATE(395)] = 9083,
+  [SMALL_STATE(396)] = 9094,
+  [SMALL_STATE(397)] = 9105,
+  [SMALL_STATE(398)] = 9116,
+  [SMALL_STATE(399)] = 9131,
+  [SMALL_STATE(400)] = 9146,
+  [SMALL_STATE(401)] = 9161,
+  [SMALL_STATE(402)] = 9176,
+  [SMALL_STATE(403)] = 9187,
+  [SMALL_STATE(404)] = 9198,
+  [SMALL_STATE(405)] = 9213,
+  [SMALL_STATE(406)] = 9228,
+  [SMALL_STATE(407)] = 9243,
+  [SMALL_STATE(408)] = 9258,
+  [SMALL_STATE(409)] = 9273,
+  [SMALL_STATE(410)] = 9288,
+  [SMALL_STATE(411)] = 9305,
+  [SMALL_STATE(412)] = 9320,
+  [SMALL_STATE(413)] = 9331,
+  [SMALL_STATE(414)] = 9342,
+  [SMALL_STATE(415)] = 9353,
+  [SMALL_STATE(416)] = 9364,
+  [SMALL_STATE(417)] = 9375,
+  [SMALL_STATE(418)] = 9390,
+  [SMALL_STATE(419)] = 9401,
+  [SMALL_STATE(420)] = 9416,
+  [SMALL_STATE(421)] = 9431,
+  [SMALL_STATE(422)] = 9446,
+  [SMALL_STATE(423)] = 9457,
+  [SMALL_STATE(424)] = 9467,
+  [SMALL_STATE(425)] = 9481,
+  [SMALL_STATE(426)] = 9495,
+  [SMALL_STATE(427)] = 9509,
+  [SMALL_STATE(428)] = 9523,
+  [SMALL_STATE(429)] = 9533,
+  [SMALL_STATE(430)] = 9547,
+  [SMALL_STATE(431)] = 9561,
+  [SMALL_STATE(432)] = 9571,
+  [SMALL_STATE(433)] = 9585,
+  [SMALL_STATE(434)] = 9599,
+  [SMALL_STATE(435)] = 9609,
+  [SMALL_STATE(436)] = 9623,
+  [SMALL_STATE(437)] = 9637,
+  [SMALL_STATE(438)] = 9648,
+  [SMALL_STATE(439)] = 9657,
+  [SMALL_STATE(440)] = 9668,
+  [SMALL_STATE(441)] = 9679,
+  [SMALL_STATE(442)] = 9688,
+  [SMALL_STATE(443)] = 9697,
+  [SMALL_STATE(444)] = 9706,
+  [SMALL_STATE(445)] = 9717,
+  [SMALL_STATE(446)] = 9728,
+  [SMALL_STATE(447)] = 9737,
+  [SMALL_STATE(448)] = 9746,
+  [SMALL_STATE(449)] = 9755,
+  [SMALL_STATE(450)] = 9766,
+  [SMALL_STATE(451)] = 9777,
+  [SMALL_STATE(452)] = 9788,
+  [SMALL_STATE(453)] = 9797,
+  [SMALL_STATE(454)] = 9808,
+  [SMALL_STATE(455)] = 9819,
+  [SMALL_STATE(456)] = 9830,
+  [SMALL_STATE(457)] = 9838,
+  [SMALL_STATE(458)] = 9846,
+  [SMALL_STATE(459)] = 9854,
+  [SMALL_STATE(460)] = 9862,
+  [SMALL_STATE(461)] = 9870,
+  [SMALL_STATE(462)] = 9878,
+  [SMALL_STATE(463)] = 9886,
+  [SMALL_STATE(464)] = 9894,
+  [SMALL_STATE(465)] = 9902,
+  [SMALL_STATE(466)] = 9910,
+  [SMALL_STATE(467)] = 9918,
+  [SMALL_STATE(468)] = 9926,
+  [SMALL_STATE(469)] = 9934,
+  [SMALL_STATE(470)] = 9942,
+  [SMALL_STATE(471)] = 9950,
+  [SMALL_STATE(472)] = 9958,
+  [SMALL_STATE(473)] = 9966,
+  [SMALL_STATE(474)] = 9974,
+  [SMALL_STATE(475)] = 9982,
+  [SMALL_STATE(476)] = 9990,
+  [SMALL_STATE(477)] = 9998,
+  [SMALL_STATE(478)] = 10006,
+  [SMALL_STATE(479)] = 10014,
+  [SMALL_STATE(480)] = 10022,
+  [SMALL_STATE(481)] = 10030,
+  [SMALL_STATE(482)] = 10038,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -19329,659 +19884,683 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [43] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
-  [45] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [73] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [75] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [77] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(449),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [91] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [93] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [95] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [97] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [99] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [111] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [117] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [123] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [125] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [127] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [131] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [133] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [135] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [142] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
-  [144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
-  [146] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [150] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
+  [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
+  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [125] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
+  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
+  [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
+  [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [166] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [168] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [172] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [174] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [176] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [181] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [184] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [197] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [211] = {.entry = {.count = 1, .reusable = false}}, SHIFT(206),
-  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(257),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(318),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
-  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(206),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(231),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(360),
-  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(363),
-  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(374),
-  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(189),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [254] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [258] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [261] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [264] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
-  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [269] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [275] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [279] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [282] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [297] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [343] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(257),
-  [346] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(351),
-  [349] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(300),
-  [352] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(207),
-  [355] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(55),
-  [358] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(224),
-  [361] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(263),
-  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
-  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [374] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [377] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [380] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(82),
-  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [391] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [395] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(324),
-  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(390),
-  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
-  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(429),
-  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
-  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(74),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [471] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [476] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [479] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(357),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(358),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(359),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(264),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(387),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(388),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
-  [503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [529] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [533] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [535] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [537] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(293),
-  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(329),
-  [557] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(215),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(350),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(244),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(361),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(303),
-  [572] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(94),
-  [575] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [591] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [599] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [601] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(375),
-  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(203),
-  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(249),
-  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(379),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [627] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [631] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
-  [634] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
-  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
-  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(390),
-  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
-  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(429),
-  [649] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [651] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [671] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [675] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(126),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [680] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [682] = {.entry = {.count = 1, .reusable = false}}, SHIFT(439),
-  [684] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [686] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(125),
-  [689] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [694] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [696] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [701] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
-  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [709] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(348),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(238),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(393),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(394),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(417),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
+  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [287] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [290] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
+  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(372),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(301),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(220),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(52),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(229),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(235),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(79),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(415),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [427] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
+  [434] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
+  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [442] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
+  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
+  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
+  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
+  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
+  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
+  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(378),
+  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(379),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(404),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(295),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(406),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(409),
+  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(390),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(213),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(255),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(408),
+  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [580] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
+  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
+  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(329),
+  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
+  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
+  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
+  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
+  [635] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(218),
+  [638] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(345),
+  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(249),
+  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(355),
+  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(317),
+  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(108),
+  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [659] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
+  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
+  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [688] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [691] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(478),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [705] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
+  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [711] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
   [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
   [716] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
-  [722] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [726] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [728] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(132),
-  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
-  [734] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [738] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [742] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [806] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(297),
-  [809] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(348),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [818] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
-  [821] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(410),
-  [824] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [827] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
-  [830] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [870] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [874] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [884] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
-  [887] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
-  [890] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [896] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [900] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [902] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [915] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(436),
-  [918] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(414),
-  [921] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [923] = {.entry = {.count = 1, .reusable = false}}, SHIFT(220),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [931] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [935] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [722] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(478),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [730] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [732] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [735] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(299),
+  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(371),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [808] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
+  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
+  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
+  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [884] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(441),
+  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(426),
+  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [896] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
+  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(408),
+  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [929] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
   [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [943] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [947] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [949] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(199),
-  [957] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [959] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
-  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [963] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [966] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [968] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
-  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [974] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
-  [977] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(220),
-  [980] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [985] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
-  [987] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [989] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [991] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [993] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(223),
-  [996] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(223),
-  [999] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1004] = {.entry = {.count = 1, .reusable = false}}, SHIFT(157),
-  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1039] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [1041] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1043] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1045] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1047] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1051] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1061] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(89),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [1162] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1166] = {.entry = {.count = 1, .reusable = false}}, SHIFT(438),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
-  [1175] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 64),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1222] = {.entry = {.count = 1, .reusable = false}}, SHIFT(117),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1230] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1258] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1292] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1294] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1300] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [1306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(63),
-  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1316] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1322] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1332] = {.entry = {.count = 1, .reusable = false}}, SHIFT(371),
-  [1334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [1338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [1344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1350] = {.entry = {.count = 1, .reusable = false}}, SHIFT(183),
-  [1352] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1354] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [1360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [1366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [1368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [1386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [1392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [1394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1396] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1398] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [945] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
+  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 64),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
+  [957] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
+  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
+  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
+  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [976] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [988] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
+  [996] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
+  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [1004] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
+  [1007] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
+  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [1015] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(411),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
+  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
+  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [1037] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1096] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 67),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1181] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [1202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 66),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 68),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [1383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(190),
+  [1399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
+  [1401] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1433] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
 };
 
 #ifdef __cplusplus

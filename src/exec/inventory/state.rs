@@ -79,12 +79,14 @@ pub struct LiveLink {
     pub addrs: Vec<IpNet>,
     /// A veth's other end.
     pub peer: Option<Peer>,
-    /// A macvlan's parent, a vxlan's `dev` (in the same namespace).
+    /// A macvlan's or vlan's parent, a vxlan's `dev` (in the same namespace).
     pub lower: Option<String>,
     pub macvlan_mode: Option<MacvlanMode>,
     pub vxlan: Option<VxlanInfo>,
     /// A VRF's routing table.
     pub vrf_table: Option<u32>,
+    /// A vlan's id and tag protocol (its parent is `lower`).
+    pub vlan: Option<(u16, crate::model::VlanProtocol)>,
 }
 
 impl LiveLink {

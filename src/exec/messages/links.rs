@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ResolvedCreate {
     pub master: Option<u32>,
-    /// Macvlan's parent, vxlan's `dev`.
+    /// Macvlan's and vlan's parent, vxlan's `dev`.
     pub lower: Option<u32>,
     /// The veth peer's namespace when it is not the link's own.
     pub peer_ns_fd: Option<RawFd>,
@@ -81,6 +81,12 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
                 MacvlanMode::Passthru => MacVlanMode::Passthrough,
             };
             (InfoKind::MacVlan, Some(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])))
+        }
+        LinkKind::Vlan { id, protocol, .. } => {
+            if let Some(parent) = resolved.lower {
+                msg.attributes.push(LinkAttribute::Link(parent));
+            }
+            (InfoKind::Vlan, Some(InfoData::Vlan(super::vlan::encode(*id, *protocol))))
         }
         LinkKind::Vxlan { vni, remote, group, local, port, .. } => {
             let mut info = vec![InfoVxlan::Id(*vni)];
@@ -150,6 +156,11 @@ pub struct DumpedLink {
     pub master_index: Option<u32>,
     /// A vrf's routing table (IFLA_VRF_TABLE).
     pub vrf_table: Option<u32>,
+    /// A vlan's id and tag protocol (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL).
+    pub vlan: Option<(u16, crate::model::VlanProtocol)>,
+    /// IFLA_LINK (a vlan's or macvlan's parent), when IFLA_LINK_NETNSID does not say it
+    /// is in another namespace.
+    pub link_index: Option<u32>,
 }
 
 pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
@@ -162,7 +173,10 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         mac: None,
         master_index: None,
         vrf_table: None,
+        vlan: None,
+        link_index: None,
     };
+    let mut other_netns = false;
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => link.name = n.clone(),
@@ -173,10 +187,15 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                 link.mac = Some(mac);
             }
             LinkAttribute::Controller(m) if *m != 0 => link.master_index = Some(*m),
+            LinkAttribute::Link(i) if *i != 0 => link.link_index = Some(*i),
+            LinkAttribute::LinkNetNsId(_) => other_netns = true,
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(k) = info {
                         link.kind = Some(k.to_string());
+                    }
+                    if let LinkInfo::Data(InfoData::Vlan(data)) = info {
+                        link.vlan = super::vlan::decode(data);
                     }
                     if let LinkInfo::Data(InfoData::Vrf(data)) = info {
                         link.vrf_table = data.iter().find_map(|d| match d {
@@ -188,6 +207,9 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
             }
             _ => {}
         }
+    }
+    if other_netns {
+        link.link_index = None;
     }
     (!link.name.is_empty()).then_some(link)
 }

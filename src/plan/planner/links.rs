@@ -141,6 +141,7 @@ impl<'a> Planner<'a> {
             IfaceKind::Dummy => Some(LinkKind::Dummy),
             IfaceKind::Vrf { table } => Some(LinkKind::Vrf { table: table.node }),
             IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
+            IfaceKind::Vlan { parent, id, protocol } => Some(LinkKind::Vlan { parent: parent.node.clone(), id: id.node, protocol: *protocol }),
             IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
                 vni: x.vni.node,
                 remote: x.remote.as_ref().map(|a| a.node),
@@ -185,6 +186,10 @@ impl<'a> Planner<'a> {
                         self.replaced.push((peer_ns.clone(), peer_name.clone()));
                     }
                     self.create_link(ns, iface, kind);
+                    return;
+                }
+                if let Some(old) = self.vlan_changed(&ns.name, iface, &kind, &found) {
+                    self.replace_vlan(ns, iface, kind, &found, old);
                     return;
                 }
                 if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
@@ -401,7 +406,7 @@ impl<'a> Planner<'a> {
     /// is known: 1500 for veth and ifb, the parent's for a macvlan.
     pub(super) fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
         match (&iface.kind, found.kind.as_deref()) {
-            (IfaceKind::Macvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
             (_, Some("veth" | "ifb")) => Some(1500),
             _ => None,
         }
@@ -424,6 +429,7 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
         LinkKind::Dummy => "dummy",
         LinkKind::Vrf { .. } => "vrf",
         LinkKind::Macvlan { .. } => "macvlan",
+        LinkKind::Vlan { .. } => "vlan",
         LinkKind::Vxlan { .. } => "vxlan",
         LinkKind::Ifb => "ifb",
     }
@@ -457,7 +463,7 @@ pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
 fn link_dependencies(iface: &Interface) -> Vec<&str> {
     let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
     match &iface.kind {
-        IfaceKind::Macvlan { parent, .. } => deps.push(&parent.node),
+        IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } => deps.push(&parent.node),
         IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
         _ => {}
     }

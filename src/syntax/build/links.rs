@@ -26,6 +26,25 @@ impl Builder<'_> {
         StmtKind::Macvlan { name, parent, mode, body }
     }
 
+    pub(super) fn vlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let parent = self.name(it.next().unwrap());
+        let id = self.int_value(it.next().unwrap());
+        let mut protocol = None;
+        let mut body = None;
+        for p in it {
+            match p.as_rule() {
+                Rule::vlan_protocol => {
+                    let v = if p.as_str() == "802.1ad" { VlanProtocol::Ieee8021Ad } else { VlanProtocol::Ieee8021Q };
+                    protocol = Some(self.spanned(&p, v));
+                }
+                _ => body = Some(self.block(p)),
+            }
+        }
+        StmtKind::Vlan { name, parent, id, protocol, body }
+    }
+
     pub(super) fn vxlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
