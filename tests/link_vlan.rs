@@ -116,6 +116,28 @@ fn an_edited_vlan_id_makes_it_again_and_a_failed_edit_rolls_back() {
 }
 
 #[test]
+fn a_failed_id_edit_gives_back_what_the_vlan_held() {
+    // The old vlan made again by the rollback gets its qdisc back too, not only its
+    // addresses and routes.
+    if !kernel_has_vlan() {
+        assert!(!full_kernel_lane(), "the full-kernel lane's kernel refused vlan");
+        return; // refused runs: vlan_like_ip_or_refused_after_rollback
+    }
+    let shaped = |id| script(id).replace("< addr 10.10.0.1/24 >", "< addr 10.10.0.1/24; shape 1mbit >");
+    let sb = Sandbox::new();
+    let path = sb.write_script("vlan.ns", &shaped(10));
+    let first = sb.netscript(&["run", &path]);
+    assert!(first.success, "{}", first.stderr);
+    let made = sb.dump();
+    assert!(sb.run("tc", &["-n", "r", "qdisc", "show", "dev", "vl"]).ok().contains("tbf"), "the vlan's qdisc");
+    sb.put(&path, &shaped(20));
+    let ops = (sb.op_count(&path) - 1).to_string();
+    let failed = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", ops)], &["run", &path]);
+    assert!(!failed.success, "the fault fails the run");
+    support::assert_same_dump(&made, &sb.dump(), "after the rollback");
+}
+
+#[test]
 fn a_vlan_moved_to_another_parent_or_protocol_is_made_again() {
     // Parent and protocol are fixed at creation too: each change makes the vlan anew,
     // equal to what ip makes with the new ones; `down` then gives back the start.

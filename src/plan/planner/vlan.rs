@@ -1,7 +1,8 @@
 //! A vlan whose id, protocol or parent the script changed (or someone else did): the
 //! kernel cannot change them on a vlan, so the vlan the script made is deleted and made
 //! again with the script's. A rollback makes the old vlan again (same MAC, master, up),
-//! with its addresses and the routes through it.
+//! with its addresses, what it held (qdiscs, classes, filters, programs) and the routes
+//! through it.
 
 use super::super::action::*;
 use super::super::observed::ObservedLink;
@@ -29,6 +30,7 @@ impl Planner<'_> {
         let attrs = LinkAttrs { up: found.up, mtu: Some(found.mtu), mac: found.mac, master: found.master.clone() };
         let mut put_back = vec![Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: old, attrs }];
         put_back.extend(self.addrs_of(&nsn, &name));
+        put_back.extend(self.held_by_ends(&nsn, &name, None));
         put_back.extend(self.routes_through(&nsn, &name));
         let deps = self.link_deps(&nsn, &name);
         let op = self.push(Action::DeleteLink { ns: nsn.clone(), name: name.clone() }, iface.span, deps, put_back);
