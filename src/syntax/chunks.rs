@@ -85,7 +85,7 @@ pub fn parse_piece(file: FileId, text: &str, range: Range<usize>) -> Option<(Vec
 
 /// [`parse_piece`] of a text without its plain rule lines (fast_rules.rs): the builder
 /// takes their rules from `fast`, and its positions in the file too.
-fn parse_piece_with(file: FileId, text: &str, range: Range<usize>, fast: &mut FastRules) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
+pub(super) fn parse_piece_with(file: FileId, text: &str, range: Range<usize>, fast: &mut FastRules) -> Option<(Vec<Stmt>, Vec<Diagnostic>)> {
     let piece = &text[range.clone()];
     if piece.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\r')) {
         return Some((Vec::new(), Vec::new()));

@@ -47,7 +47,7 @@ pub fn parse_recovering(file: FileId, text: &str) -> (Option<Script>, Vec<Diagno
     if let Some((kept, mut fast)) = fast_rules::remove_rule_lines(file, text) {
         let parsed = match chunks::parse_with(file, &kept, &mut fast) {
             Some(parsed) => Some(parsed),
-            None if !fast.any_taken() => parse_once(file, &kept, &mut fast),
+            None if !fast.any_taken() => chunks::parse_piece_with(file, &kept, 0..kept.len(), &mut fast),
             None => None,
         };
         if let Some((stmts, warnings)) = parsed
@@ -67,16 +67,6 @@ pub fn parse_recovering(file: FileId, text: &str) -> (Option<Script>, Vec<Diagno
 #[doc(hidden)]
 pub fn fast_rule_lines(text: &str) -> usize {
     fast_rules::remove_rule_lines(FileId(0), text).map_or(0, |(_, fast)| fast.len())
-}
-
-/// One parse of the whole text (without its plain rule lines), without recovery: None on a syntax error.
-fn parse_once(file: FileId, text: &str, fast: &mut fast_rules::FastRules) -> Option<(Vec<crate::ast::Stmt>, Vec<Diagnostic>)> {
-    let file_pair = Grammar::parse(Rule::file, text).ok()?.next()?;
-    let mut builder = build::Builder::new(file, text);
-    builder.fast = std::mem::take(fast);
-    let script = builder.file(file_pair);
-    *fast = std::mem::take(&mut builder.fast);
-    Some((script.stmts, builder.diagnostics))
 }
 
 /// [`parse_recovering`] of the whole text at once, never by pieces (what a syntax error
