@@ -252,10 +252,11 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// What makes the script's old veth pair `made` again, its end (ns, name) observed as
-    /// `found`: the pair as it is now (MACs included), the addresses of both ends (not the
-    /// link-local ones the kernel makes), then the routes through either end.
-    fn old_pair_put_back(&self, ns: &str, name: &str, made: &Action, found: &ObservedLink) -> Vec<Action> {
+    /// What makes the script's old link `made` again (a veth: the pair), its end (ns,
+    /// name) observed as `found`: the link as it is now (MACs included), the addresses of
+    /// its ends (not the link-local ones the kernel makes), what they held, then the
+    /// routes through them.
+    pub(super) fn old_pair_put_back(&self, ns: &str, name: &str, made: &Action, found: &ObservedLink) -> Vec<Action> {
         let mut put_back = vec![self.as_it_is(made, found)];
         put_back.extend(self.addrs_of(ns, name));
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {

@@ -28,10 +28,7 @@ impl Planner<'_> {
         let (nsn, name) = (ns.name.clone(), iface.name.clone());
         // With its MAC: a rollback gives back the vlan as it was.
         let attrs = LinkAttrs { up: found.up, mtu: Some(found.mtu), mac: found.mac, master: found.master.clone() };
-        let mut put_back = vec![Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: old, attrs }];
-        put_back.extend(self.addrs_of(&nsn, &name));
-        put_back.extend(self.held_by_ends(&nsn, &name, None));
-        put_back.extend(self.routes_through(&nsn, &name));
+        let put_back = self.old_pair_put_back(&nsn, &name, &Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: old, attrs }, found);
         let deps = self.link_deps(&nsn, &name);
         let op = self.push(Action::DeleteLink { ns: nsn.clone(), name: name.clone() }, iface.span, deps, put_back);
         self.record_link_op(&nsn, &name, op);
