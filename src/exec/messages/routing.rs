@@ -58,6 +58,8 @@ fn default_address_scope(ip: &IpAddr) -> AddressScope {
 /// protocol ([`NETSCRIPT_ROUTE_PROTOCOL`]); a delete names it too, so that it can only
 /// remove netscript's route, never a routing daemon's or the operator's. Its scope
 /// "nowhere" matches any scope.
+// RouteHeader is non_exhaustive: no struct literal, so its fields are set one by one.
+#[allow(clippy::field_reassign_with_default)]
 pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessage {
     let mut msg = RouteMessage::default();
     let dest = spec.dest;
