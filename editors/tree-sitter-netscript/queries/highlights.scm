@@ -126,6 +126,7 @@
   "on"
   "protocol"
   "remote"
+  "peer"
   "group"
   "local"
   "port"

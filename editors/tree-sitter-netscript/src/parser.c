@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 483
+#define STATE_COUNT 486
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 285
+#define SYMBOL_COUNT 286
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 188
+#define TOKEN_COUNT 189
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -69,252 +69,253 @@ enum ts_symbol_identifiers {
   anon_sym_local = 39,
   anon_sym_link = 40,
   anon_sym_addr = 41,
-  anon_sym_up = 42,
-  anon_sym_down = 43,
-  anon_sym_mtu = 44,
-  anon_sym_mac = 45,
-  anon_sym_master = 46,
-  anon_sym_shape = 47,
-  anon_sym_ingress = 48,
-  anon_sym_burst = 49,
-  anon_sym_latency = 50,
-  anon_sym_limit = 51,
-  anon_sym_peakrate = 52,
-  anon_sym_overhead = 53,
-  anon_sym_mpu = 54,
-  anon_sym_linklayer = 55,
-  anon_sym_ethernet = 56,
-  anon_sym_atm = 57,
-  anon_sym_htb = 58,
-  anon_sym_default = 59,
-  anon_sym_r2q = 60,
-  anon_sym_direct_qlen = 61,
-  anon_sym_class = 62,
-  anon_sym_rate = 63,
-  anon_sym_ceil = 64,
-  anon_sym_prio = 65,
-  anon_sym_cburst = 66,
-  anon_sym_quantum = 67,
-  anon_sym_filter = 68,
-  anon_sym_proto = 69,
-  anon_sym_tcp = 70,
-  anon_sym_udp = 71,
-  anon_sym_icmp = 72,
-  anon_sym_src = 73,
-  anon_sym_dst = 74,
-  anon_sym_sport = 75,
-  anon_sym_dport = 76,
-  anon_sym_handle = 77,
-  anon_sym_DASH_GT = 78,
-  aux_sym_class_id_token1 = 79,
-  aux_sym_class_id_token2 = 80,
-  anon_sym_qdisc = 81,
-  anon_sym_clsact = 82,
-  anon_sym_netem = 83,
-  anon_sym_delay = 84,
-  anon_sym_jitter = 85,
-  anon_sym_loss = 86,
-  anon_sym_state = 87,
-  anon_sym_gemodel = 88,
-  anon_sym_duplicate = 89,
-  anon_sym_corrupt = 90,
-  anon_sym_reorder = 91,
-  anon_sym_gap = 92,
-  anon_sym_slot = 93,
-  anon_sym_packets = 94,
-  anon_sym_bytes = 95,
-  anon_sym_bpf = 96,
-  anon_sym_egress = 97,
-  anon_sym_xdp = 98,
-  anon_sym_generic = 99,
-  anon_sym_native = 100,
-  anon_sym_section = 101,
-  sym_section_name = 102,
-  anon_sym_route = 103,
-  anon_sym_blackhole = 104,
-  anon_sym_unreachable = 105,
-  anon_sym_prohibit = 106,
-  anon_sym_via = 107,
-  anon_sym_metric = 108,
-  anon_sym_onlink = 109,
-  anon_sym_advmss = 110,
-  anon_sym_scope = 111,
-  anon_sym_global = 112,
-  anon_sym_nexthop = 113,
-  anon_sym_weight = 114,
-  anon_sym_dev = 115,
-  anon_sym_lookup = 116,
-  anon_sym_rule = 117,
-  anon_sym_from = 118,
-  anon_sym_to = 119,
-  anon_sym_iif = 120,
-  anon_sym_oif = 121,
-  anon_sym_fwmark = 122,
-  anon_sym_SLASH = 123,
-  anon_sym_uidrange = 124,
-  anon_sym_DASH = 125,
-  anon_sym_priority = 126,
-  anon_sym_pref = 127,
-  anon_sym_ipproto = 128,
-  anon_sym_icmpv6 = 129,
-  anon_sym_tos = 130,
-  anon_sym_dsfield = 131,
-  anon_sym_dscp = 132,
-  anon_sym_flowlabel = 133,
-  anon_sym_forward = 134,
-  anon_sym_off = 135,
-  anon_sym_sysctl = 136,
-  aux_sym_sysctl_key_token1 = 137,
-  aux_sym_sysctl_key_token2 = 138,
-  sym_sysctl_value = 139,
-  anon_sym_port = 140,
-  anon_sym_firewall = 141,
-  anon_sym_input = 142,
-  anon_sym_output = 143,
-  anon_sym_prerouting = 144,
-  anon_sym_postrouting = 145,
-  anon_sym_policy = 146,
-  anon_sym_accept = 147,
-  anon_sym_drop = 148,
-  anon_sym_mark = 149,
-  anon_sym_ct = 150,
-  anon_sym_COMMA = 151,
-  anon_sym_counter = 152,
-  anon_sym_new = 153,
-  anon_sym_established = 154,
-  anon_sym_related = 155,
-  anon_sym_invalid = 156,
-  anon_sym_reject = 157,
-  anon_sym_pass = 158,
-  anon_sym_masquerade = 159,
-  anon_sym_classify = 160,
-  anon_sym_snat = 161,
-  anon_sym_dnat = 162,
-  sym_nat_target = 163,
-  anon_sym_DOT = 164,
-  aux_sym__name_start_token1 = 165,
-  aux_sym__imm_name_part_token1 = 166,
-  anon_sym_LBRACE = 167,
-  anon_sym_RBRACE = 168,
-  anon_sym_LBRACE2 = 169,
-  anon_sym_LPAREN = 170,
-  anon_sym_RPAREN = 171,
-  anon_sym_PLUS = 172,
-  anon_sym_STAR = 173,
-  anon_sym_PERCENT = 174,
-  sym_integer = 175,
-  anon_sym_DQUOTE = 176,
-  aux_sym_string_token1 = 177,
-  sym_comment = 178,
-  sym_line_continuation = 179,
-  sym_rate = 180,
-  sym_size = 181,
-  sym_duration = 182,
-  sym_percentage = 183,
-  sym_mac_address = 184,
-  anon_sym_SLASH2 = 185,
-  aux_sym_ipv4_address_token1 = 186,
-  aux_sym_ipv6_address_token1 = 187,
-  sym_source_file = 188,
-  sym__statements = 189,
-  sym__sep = 190,
-  sym_block = 191,
-  sym__statement = 192,
-  sym_netns_statement = 193,
-  sym_host_statement = 194,
-  sym_table_statement = 195,
-  sym_let_statement = 196,
-  sym_for_statement = 197,
-  sym_range = 198,
-  sym_include_statement = 199,
-  sym_expect_statement = 200,
-  sym__let_value = 201,
-  sym_veth_statement = 202,
-  sym_bridge_statement = 203,
-  sym_dummy_statement = 204,
-  sym_vrf_statement = 205,
-  sym_macvlan_statement = 206,
-  sym_vlan_statement = 207,
-  sym_vxlan_statement = 208,
-  sym_link_statement = 209,
-  sym_addr_statement = 210,
-  sym_state_statement = 211,
-  sym_mtu_statement = 212,
-  sym_mac_statement = 213,
-  sym_master_statement = 214,
-  sym_shape_statement = 215,
-  sym__tc_framing = 216,
-  sym_htb_statement = 217,
-  sym_class_statement = 218,
-  sym_filter_statement = 219,
-  sym_class_id = 220,
-  sym_qdisc_statement = 221,
-  sym_netem_statement = 222,
-  sym_bpf_statement = 223,
-  sym_xdp_statement = 224,
-  sym__section_opt = 225,
-  sym_route_statement = 226,
-  sym__dev_opt = 227,
-  sym__table_opt = 228,
-  sym_rule_statement = 229,
-  sym_forward_statement = 230,
-  sym_sysctl_statement = 231,
-  sym_sysctl_key = 232,
-  sym__port_opt = 233,
-  sym_firewall_statement = 234,
-  sym_rule_block = 235,
-  sym_firewall_rule = 236,
-  sym__ct_state = 237,
-  sym_firewall_action = 238,
-  sym_namespace_name = 239,
-  sym_interface_name = 240,
-  sym_peer_name = 241,
-  sym__ns_name = 242,
-  sym__if_name = 243,
-  sym__name_start = 244,
-  sym__imm_name_part = 245,
-  sym_table_name = 246,
-  sym_variable = 247,
-  sym_interpolation = 248,
-  sym__imm_interp = 249,
-  sym__expression = 250,
-  sym_parenthesized_expression = 251,
-  sym_unary_expression = 252,
-  sym_binary_expression = 253,
-  sym_string = 254,
-  sym_ipv4_address = 255,
-  sym__imm_octet = 256,
-  sym_ipv6_address = 257,
-  sym__ip_value = 258,
-  sym__int_value = 259,
-  sym__rate_value = 260,
-  sym__size_value = 261,
-  sym__duration_value = 262,
-  sym__percent_value = 263,
-  aux_sym__statements_repeat1 = 264,
-  aux_sym__statements_repeat2 = 265,
-  aux_sym_expect_statement_repeat1 = 266,
-  aux_sym_vxlan_statement_repeat1 = 267,
-  aux_sym_addr_statement_repeat1 = 268,
-  aux_sym_shape_statement_repeat1 = 269,
-  aux_sym_htb_statement_repeat1 = 270,
-  aux_sym_class_statement_repeat1 = 271,
-  aux_sym_filter_statement_repeat1 = 272,
-  aux_sym_netem_statement_repeat1 = 273,
-  aux_sym_netem_statement_repeat2 = 274,
-  aux_sym_bpf_statement_repeat1 = 275,
-  aux_sym_xdp_statement_repeat1 = 276,
-  aux_sym_route_statement_repeat1 = 277,
-  aux_sym_rule_statement_repeat1 = 278,
-  aux_sym_sysctl_key_repeat1 = 279,
-  aux_sym_rule_block_repeat1 = 280,
-  aux_sym_firewall_rule_repeat1 = 281,
-  aux_sym_firewall_rule_repeat2 = 282,
-  aux_sym__ns_name_repeat1 = 283,
-  aux_sym__if_name_repeat1 = 284,
-  alias_sym_default = 285,
-  alias_sym_octet = 286,
-  alias_sym_verdict = 287,
+  anon_sym_peer = 42,
+  anon_sym_up = 43,
+  anon_sym_down = 44,
+  anon_sym_mtu = 45,
+  anon_sym_mac = 46,
+  anon_sym_master = 47,
+  anon_sym_shape = 48,
+  anon_sym_ingress = 49,
+  anon_sym_burst = 50,
+  anon_sym_latency = 51,
+  anon_sym_limit = 52,
+  anon_sym_peakrate = 53,
+  anon_sym_overhead = 54,
+  anon_sym_mpu = 55,
+  anon_sym_linklayer = 56,
+  anon_sym_ethernet = 57,
+  anon_sym_atm = 58,
+  anon_sym_htb = 59,
+  anon_sym_default = 60,
+  anon_sym_r2q = 61,
+  anon_sym_direct_qlen = 62,
+  anon_sym_class = 63,
+  anon_sym_rate = 64,
+  anon_sym_ceil = 65,
+  anon_sym_prio = 66,
+  anon_sym_cburst = 67,
+  anon_sym_quantum = 68,
+  anon_sym_filter = 69,
+  anon_sym_proto = 70,
+  anon_sym_tcp = 71,
+  anon_sym_udp = 72,
+  anon_sym_icmp = 73,
+  anon_sym_src = 74,
+  anon_sym_dst = 75,
+  anon_sym_sport = 76,
+  anon_sym_dport = 77,
+  anon_sym_handle = 78,
+  anon_sym_DASH_GT = 79,
+  aux_sym_class_id_token1 = 80,
+  aux_sym_class_id_token2 = 81,
+  anon_sym_qdisc = 82,
+  anon_sym_clsact = 83,
+  anon_sym_netem = 84,
+  anon_sym_delay = 85,
+  anon_sym_jitter = 86,
+  anon_sym_loss = 87,
+  anon_sym_state = 88,
+  anon_sym_gemodel = 89,
+  anon_sym_duplicate = 90,
+  anon_sym_corrupt = 91,
+  anon_sym_reorder = 92,
+  anon_sym_gap = 93,
+  anon_sym_slot = 94,
+  anon_sym_packets = 95,
+  anon_sym_bytes = 96,
+  anon_sym_bpf = 97,
+  anon_sym_egress = 98,
+  anon_sym_xdp = 99,
+  anon_sym_generic = 100,
+  anon_sym_native = 101,
+  anon_sym_section = 102,
+  sym_section_name = 103,
+  anon_sym_route = 104,
+  anon_sym_blackhole = 105,
+  anon_sym_unreachable = 106,
+  anon_sym_prohibit = 107,
+  anon_sym_via = 108,
+  anon_sym_metric = 109,
+  anon_sym_onlink = 110,
+  anon_sym_advmss = 111,
+  anon_sym_scope = 112,
+  anon_sym_global = 113,
+  anon_sym_nexthop = 114,
+  anon_sym_weight = 115,
+  anon_sym_dev = 116,
+  anon_sym_lookup = 117,
+  anon_sym_rule = 118,
+  anon_sym_from = 119,
+  anon_sym_to = 120,
+  anon_sym_iif = 121,
+  anon_sym_oif = 122,
+  anon_sym_fwmark = 123,
+  anon_sym_SLASH = 124,
+  anon_sym_uidrange = 125,
+  anon_sym_DASH = 126,
+  anon_sym_priority = 127,
+  anon_sym_pref = 128,
+  anon_sym_ipproto = 129,
+  anon_sym_icmpv6 = 130,
+  anon_sym_tos = 131,
+  anon_sym_dsfield = 132,
+  anon_sym_dscp = 133,
+  anon_sym_flowlabel = 134,
+  anon_sym_forward = 135,
+  anon_sym_off = 136,
+  anon_sym_sysctl = 137,
+  aux_sym_sysctl_key_token1 = 138,
+  aux_sym_sysctl_key_token2 = 139,
+  sym_sysctl_value = 140,
+  anon_sym_port = 141,
+  anon_sym_firewall = 142,
+  anon_sym_input = 143,
+  anon_sym_output = 144,
+  anon_sym_prerouting = 145,
+  anon_sym_postrouting = 146,
+  anon_sym_policy = 147,
+  anon_sym_accept = 148,
+  anon_sym_drop = 149,
+  anon_sym_mark = 150,
+  anon_sym_ct = 151,
+  anon_sym_COMMA = 152,
+  anon_sym_counter = 153,
+  anon_sym_new = 154,
+  anon_sym_established = 155,
+  anon_sym_related = 156,
+  anon_sym_invalid = 157,
+  anon_sym_reject = 158,
+  anon_sym_pass = 159,
+  anon_sym_masquerade = 160,
+  anon_sym_classify = 161,
+  anon_sym_snat = 162,
+  anon_sym_dnat = 163,
+  sym_nat_target = 164,
+  anon_sym_DOT = 165,
+  aux_sym__name_start_token1 = 166,
+  aux_sym__imm_name_part_token1 = 167,
+  anon_sym_LBRACE = 168,
+  anon_sym_RBRACE = 169,
+  anon_sym_LBRACE2 = 170,
+  anon_sym_LPAREN = 171,
+  anon_sym_RPAREN = 172,
+  anon_sym_PLUS = 173,
+  anon_sym_STAR = 174,
+  anon_sym_PERCENT = 175,
+  sym_integer = 176,
+  anon_sym_DQUOTE = 177,
+  aux_sym_string_token1 = 178,
+  sym_comment = 179,
+  sym_line_continuation = 180,
+  sym_rate = 181,
+  sym_size = 182,
+  sym_duration = 183,
+  sym_percentage = 184,
+  sym_mac_address = 185,
+  anon_sym_SLASH2 = 186,
+  aux_sym_ipv4_address_token1 = 187,
+  aux_sym_ipv6_address_token1 = 188,
+  sym_source_file = 189,
+  sym__statements = 190,
+  sym__sep = 191,
+  sym_block = 192,
+  sym__statement = 193,
+  sym_netns_statement = 194,
+  sym_host_statement = 195,
+  sym_table_statement = 196,
+  sym_let_statement = 197,
+  sym_for_statement = 198,
+  sym_range = 199,
+  sym_include_statement = 200,
+  sym_expect_statement = 201,
+  sym__let_value = 202,
+  sym_veth_statement = 203,
+  sym_bridge_statement = 204,
+  sym_dummy_statement = 205,
+  sym_vrf_statement = 206,
+  sym_macvlan_statement = 207,
+  sym_vlan_statement = 208,
+  sym_vxlan_statement = 209,
+  sym_link_statement = 210,
+  sym_addr_statement = 211,
+  sym_state_statement = 212,
+  sym_mtu_statement = 213,
+  sym_mac_statement = 214,
+  sym_master_statement = 215,
+  sym_shape_statement = 216,
+  sym__tc_framing = 217,
+  sym_htb_statement = 218,
+  sym_class_statement = 219,
+  sym_filter_statement = 220,
+  sym_class_id = 221,
+  sym_qdisc_statement = 222,
+  sym_netem_statement = 223,
+  sym_bpf_statement = 224,
+  sym_xdp_statement = 225,
+  sym__section_opt = 226,
+  sym_route_statement = 227,
+  sym__dev_opt = 228,
+  sym__table_opt = 229,
+  sym_rule_statement = 230,
+  sym_forward_statement = 231,
+  sym_sysctl_statement = 232,
+  sym_sysctl_key = 233,
+  sym__port_opt = 234,
+  sym_firewall_statement = 235,
+  sym_rule_block = 236,
+  sym_firewall_rule = 237,
+  sym__ct_state = 238,
+  sym_firewall_action = 239,
+  sym_namespace_name = 240,
+  sym_interface_name = 241,
+  sym_peer_name = 242,
+  sym__ns_name = 243,
+  sym__if_name = 244,
+  sym__name_start = 245,
+  sym__imm_name_part = 246,
+  sym_table_name = 247,
+  sym_variable = 248,
+  sym_interpolation = 249,
+  sym__imm_interp = 250,
+  sym__expression = 251,
+  sym_parenthesized_expression = 252,
+  sym_unary_expression = 253,
+  sym_binary_expression = 254,
+  sym_string = 255,
+  sym_ipv4_address = 256,
+  sym__imm_octet = 257,
+  sym_ipv6_address = 258,
+  sym__ip_value = 259,
+  sym__int_value = 260,
+  sym__rate_value = 261,
+  sym__size_value = 262,
+  sym__duration_value = 263,
+  sym__percent_value = 264,
+  aux_sym__statements_repeat1 = 265,
+  aux_sym__statements_repeat2 = 266,
+  aux_sym_expect_statement_repeat1 = 267,
+  aux_sym_vxlan_statement_repeat1 = 268,
+  aux_sym_addr_statement_repeat1 = 269,
+  aux_sym_shape_statement_repeat1 = 270,
+  aux_sym_htb_statement_repeat1 = 271,
+  aux_sym_class_statement_repeat1 = 272,
+  aux_sym_filter_statement_repeat1 = 273,
+  aux_sym_netem_statement_repeat1 = 274,
+  aux_sym_netem_statement_repeat2 = 275,
+  aux_sym_bpf_statement_repeat1 = 276,
+  aux_sym_xdp_statement_repeat1 = 277,
+  aux_sym_route_statement_repeat1 = 278,
+  aux_sym_rule_statement_repeat1 = 279,
+  aux_sym_sysctl_key_repeat1 = 280,
+  aux_sym_rule_block_repeat1 = 281,
+  aux_sym_firewall_rule_repeat1 = 282,
+  aux_sym_firewall_rule_repeat2 = 283,
+  aux_sym__ns_name_repeat1 = 284,
+  aux_sym__if_name_repeat1 = 285,
+  alias_sym_default = 286,
+  alias_sym_octet = 287,
+  alias_sym_verdict = 288,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -360,6 +361,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_local] = "local",
   [anon_sym_link] = "link",
   [anon_sym_addr] = "addr",
+  [anon_sym_peer] = "peer",
   [anon_sym_up] = "up",
   [anon_sym_down] = "down",
   [anon_sym_mtu] = "mtu",
@@ -651,6 +653,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_local] = anon_sym_local,
   [anon_sym_link] = anon_sym_link,
   [anon_sym_addr] = anon_sym_addr,
+  [anon_sym_peer] = anon_sym_peer,
   [anon_sym_up] = anon_sym_up,
   [anon_sym_down] = anon_sym_down,
   [anon_sym_mtu] = anon_sym_mtu,
@@ -1065,6 +1068,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_addr] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_peer] = {
     .visible = true,
     .named = false,
   },
@@ -2456,11 +2463,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [26] = 26,
   [27] = 2,
   [28] = 9,
-  [29] = 26,
+  [29] = 29,
   [30] = 30,
   [31] = 31,
   [32] = 32,
-  [33] = 33,
+  [33] = 26,
   [34] = 25,
   [35] = 35,
   [36] = 24,
@@ -2472,8 +2479,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [42] = 42,
   [43] = 43,
   [44] = 44,
-  [45] = 45,
-  [46] = 2,
+  [45] = 2,
+  [46] = 46,
   [47] = 47,
   [48] = 48,
   [49] = 49,
@@ -2486,8 +2493,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [56] = 56,
   [57] = 9,
   [58] = 2,
-  [59] = 25,
-  [60] = 60,
+  [59] = 59,
+  [60] = 25,
   [61] = 24,
   [62] = 26,
   [63] = 63,
@@ -2495,16 +2502,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 24,
-  [69] = 26,
+  [68] = 68,
+  [69] = 69,
   [70] = 19,
-  [71] = 25,
+  [71] = 24,
   [72] = 72,
   [73] = 73,
-  [74] = 74,
+  [74] = 25,
   [75] = 75,
-  [76] = 76,
-  [77] = 77,
+  [76] = 26,
+  [77] = 2,
   [78] = 78,
   [79] = 79,
   [80] = 80,
@@ -2512,8 +2519,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 9,
-  [86] = 2,
+  [85] = 85,
+  [86] = 9,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2522,7 +2529,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
+  [95] = 95,
   [96] = 96,
   [97] = 97,
   [98] = 98,
@@ -2535,10 +2542,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [105] = 105,
   [106] = 106,
   [107] = 107,
-  [108] = 108,
+  [108] = 2,
   [109] = 109,
   [110] = 110,
-  [111] = 2,
+  [111] = 9,
   [112] = 112,
   [113] = 113,
   [114] = 114,
@@ -2548,29 +2555,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 121,
+  [121] = 24,
   [122] = 122,
-  [123] = 26,
-  [124] = 124,
+  [123] = 123,
+  [124] = 26,
   [125] = 24,
   [126] = 126,
-  [127] = 25,
+  [127] = 127,
   [128] = 25,
-  [129] = 24,
-  [130] = 26,
+  [129] = 26,
+  [130] = 25,
   [131] = 131,
   [132] = 132,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 9,
+  [137] = 137,
   [138] = 138,
-  [139] = 139,
+  [139] = 9,
   [140] = 140,
   [141] = 141,
   [142] = 142,
-  [143] = 143,
+  [143] = 2,
   [144] = 144,
   [145] = 145,
   [146] = 146,
@@ -2580,37 +2587,37 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [150] = 150,
   [151] = 151,
   [152] = 152,
-  [153] = 9,
-  [154] = 2,
-  [155] = 155,
+  [153] = 153,
+  [154] = 154,
+  [155] = 2,
   [156] = 156,
-  [157] = 2,
-  [158] = 158,
+  [157] = 157,
+  [158] = 9,
   [159] = 159,
-  [160] = 149,
-  [161] = 144,
-  [162] = 149,
-  [163] = 163,
-  [164] = 149,
-  [165] = 144,
-  [166] = 149,
-  [167] = 144,
-  [168] = 149,
-  [169] = 144,
-  [170] = 149,
-  [171] = 144,
-  [172] = 149,
-  [173] = 144,
-  [174] = 149,
-  [175] = 144,
-  [176] = 149,
-  [177] = 144,
-  [178] = 149,
-  [179] = 144,
-  [180] = 149,
-  [181] = 144,
-  [182] = 149,
-  [183] = 144,
+  [160] = 160,
+  [161] = 145,
+  [162] = 151,
+  [163] = 145,
+  [164] = 151,
+  [165] = 145,
+  [166] = 151,
+  [167] = 145,
+  [168] = 151,
+  [169] = 145,
+  [170] = 151,
+  [171] = 145,
+  [172] = 151,
+  [173] = 145,
+  [174] = 151,
+  [175] = 145,
+  [176] = 151,
+  [177] = 145,
+  [178] = 151,
+  [179] = 145,
+  [180] = 151,
+  [181] = 145,
+  [182] = 151,
+  [183] = 145,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2628,17 +2635,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [198] = 198,
   [199] = 199,
   [200] = 200,
-  [201] = 25,
+  [201] = 201,
   [202] = 202,
   [203] = 203,
   [204] = 204,
   [205] = 205,
-  [206] = 25,
+  [206] = 206,
   [207] = 207,
-  [208] = 24,
+  [208] = 208,
   [209] = 209,
   [210] = 210,
-  [211] = 26,
+  [211] = 211,
   [212] = 212,
   [213] = 213,
   [214] = 214,
@@ -2646,23 +2653,23 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [216] = 216,
   [217] = 217,
   [218] = 218,
-  [219] = 142,
+  [219] = 219,
   [220] = 220,
-  [221] = 25,
-  [222] = 136,
-  [223] = 24,
-  [224] = 133,
-  [225] = 26,
-  [226] = 226,
-  [227] = 24,
-  [228] = 26,
-  [229] = 229,
-  [230] = 230,
-  [231] = 231,
+  [221] = 221,
+  [222] = 222,
+  [223] = 140,
+  [224] = 24,
+  [225] = 134,
+  [226] = 26,
+  [227] = 136,
+  [228] = 25,
+  [229] = 24,
+  [230] = 26,
+  [231] = 25,
   [232] = 232,
-  [233] = 233,
-  [234] = 234,
-  [235] = 235,
+  [233] = 24,
+  [234] = 26,
+  [235] = 25,
   [236] = 236,
   [237] = 237,
   [238] = 238,
@@ -2682,9 +2689,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [252] = 252,
   [253] = 253,
   [254] = 254,
-  [255] = 235,
+  [255] = 255,
   [256] = 256,
-  [257] = 257,
+  [257] = 238,
   [258] = 258,
   [259] = 259,
   [260] = 260,
@@ -2699,32 +2706,32 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [269] = 269,
   [270] = 270,
   [271] = 271,
-  [272] = 246,
+  [272] = 272,
   [273] = 273,
-  [274] = 246,
-  [275] = 273,
-  [276] = 246,
-  [277] = 273,
-  [278] = 246,
-  [279] = 273,
-  [280] = 246,
-  [281] = 273,
-  [282] = 246,
-  [283] = 273,
-  [284] = 246,
-  [285] = 273,
-  [286] = 246,
-  [287] = 273,
-  [288] = 246,
-  [289] = 273,
-  [290] = 246,
-  [291] = 273,
-  [292] = 246,
-  [293] = 273,
-  [294] = 246,
-  [295] = 295,
-  [296] = 296,
-  [297] = 273,
+  [274] = 249,
+  [275] = 265,
+  [276] = 238,
+  [277] = 249,
+  [278] = 238,
+  [279] = 249,
+  [280] = 238,
+  [281] = 249,
+  [282] = 238,
+  [283] = 249,
+  [284] = 238,
+  [285] = 249,
+  [286] = 238,
+  [287] = 249,
+  [288] = 238,
+  [289] = 249,
+  [290] = 238,
+  [291] = 249,
+  [292] = 238,
+  [293] = 249,
+  [294] = 249,
+  [295] = 238,
+  [296] = 249,
+  [297] = 297,
   [298] = 298,
   [299] = 299,
   [300] = 300,
@@ -2740,18 +2747,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [310] = 310,
   [311] = 311,
   [312] = 312,
-  [313] = 313,
+  [313] = 13,
   [314] = 314,
   [315] = 315,
   [316] = 316,
   [317] = 317,
-  [318] = 12,
-  [319] = 13,
-  [320] = 14,
+  [318] = 318,
+  [319] = 319,
+  [320] = 320,
   [321] = 321,
-  [322] = 322,
-  [323] = 323,
-  [324] = 322,
+  [322] = 11,
+  [323] = 14,
+  [324] = 9,
   [325] = 325,
   [326] = 326,
   [327] = 327,
@@ -2771,40 +2778,40 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [341] = 341,
   [342] = 342,
   [343] = 343,
-  [344] = 344,
+  [344] = 2,
   [345] = 345,
   [346] = 346,
   [347] = 347,
   [348] = 348,
   [349] = 349,
-  [350] = 350,
+  [350] = 2,
   [351] = 351,
-  [352] = 352,
+  [352] = 9,
   [353] = 353,
   [354] = 354,
-  [355] = 355,
-  [356] = 356,
-  [357] = 2,
+  [355] = 2,
+  [356] = 9,
+  [357] = 357,
   [358] = 358,
-  [359] = 9,
+  [359] = 359,
   [360] = 360,
   [361] = 361,
-  [362] = 2,
+  [362] = 362,
   [363] = 363,
-  [364] = 9,
+  [364] = 364,
   [365] = 365,
   [366] = 366,
-  [367] = 2,
+  [367] = 367,
   [368] = 368,
-  [369] = 9,
+  [369] = 369,
   [370] = 370,
   [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
-  [375] = 9,
-  [376] = 2,
-  [377] = 377,
+  [375] = 375,
+  [376] = 9,
+  [377] = 2,
   [378] = 378,
   [379] = 379,
   [380] = 380,
@@ -2827,10 +2834,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [397] = 397,
   [398] = 398,
   [399] = 399,
-  [400] = 341,
-  [401] = 342,
-  [402] = 402,
-  [403] = 403,
+  [400] = 400,
+  [401] = 401,
+  [402] = 328,
+  [403] = 329,
   [404] = 404,
   [405] = 405,
   [406] = 406,
@@ -2846,25 +2853,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [416] = 416,
   [417] = 417,
   [418] = 418,
-  [419] = 399,
-  [420] = 405,
-  [421] = 323,
-  [422] = 422,
-  [423] = 423,
-  [424] = 424,
+  [419] = 419,
+  [420] = 420,
+  [421] = 381,
+  [422] = 382,
+  [423] = 339,
+  [424] = 353,
   [425] = 425,
-  [426] = 426,
+  [426] = 2,
   [427] = 427,
-  [428] = 2,
-  [429] = 429,
-  [430] = 424,
-  [431] = 9,
+  [428] = 428,
+  [429] = 428,
+  [430] = 9,
+  [431] = 431,
   [432] = 432,
-  [433] = 433,
+  [433] = 427,
   [434] = 434,
-  [435] = 432,
-  [436] = 433,
-  [437] = 437,
+  [435] = 435,
+  [436] = 436,
+  [437] = 434,
   [438] = 438,
   [439] = 439,
   [440] = 440,
@@ -2880,10 +2887,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [450] = 450,
   [451] = 451,
   [452] = 452,
-  [453] = 437,
+  [453] = 453,
   [454] = 454,
   [455] = 455,
-  [456] = 456,
+  [456] = 443,
   [457] = 457,
   [458] = 458,
   [459] = 459,
@@ -2900,16 +2907,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [470] = 470,
   [471] = 471,
   [472] = 472,
-  [473] = 465,
+  [473] = 473,
   [474] = 474,
   [475] = 475,
   [476] = 476,
-  [477] = 474,
+  [477] = 477,
   [478] = 478,
-  [479] = 461,
-  [480] = 467,
-  [481] = 481,
-  [482] = 482,
+  [479] = 479,
+  [480] = 480,
+  [481] = 476,
+  [482] = 471,
+  [483] = 474,
+  [484] = 477,
+  [485] = 485,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2917,70 +2927,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '.', 423,
-        '/', 764,
-        '0', 765,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        ',', 423,
+        '-', 388,
+        '.', 428,
+        '/', 769,
+        '0', 770,
+        ';', 280,
+        '<', 283,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 731,
-        '}', 730,
+        'a', 607,
+        'c', 669,
+        'd', 621,
+        'f', 656,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 587,
+        'n', 613,
+        'o', 642,
+        'p', 678,
+        'r', 615,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 736,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(771);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'c', 511,
-        'd', 529,
-        'i', 475,
-        'm', 434,
-        'o', 478,
-        'p', 547,
-        's', 532,
-        '{', 731,
+        'c', 516,
+        'd', 534,
+        'i', 480,
+        'm', 439,
+        'o', 483,
+        'p', 552,
+        's', 537,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2989,66 +2999,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'c', 146,
-        'd', 175,
-        'i', 114,
-        'm', 55,
-        'o', 116,
-        'p', 191,
-        's', 177,
+        'c', 149,
+        'd', 179,
+        'i', 116,
+        'm', 57,
+        'o', 118,
+        'p', 195,
+        's', 181,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(585);
+      if (lookahead == 'm') ADVANCE(590);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\r') ADVANCE(747);
-      if (lookahead != 0) ADVANCE(750);
+      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\r') ADVANCE(752);
+      if (lookahead != 0) ADVANCE(755);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3056,12 +3066,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(407);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '\\') ADVANCE(412);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3069,69 +3079,84 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(754);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(750);
+          lookahead != '\n') ADVANCE(755);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '(') ADVANCE(732);
-      if (lookahead == '-') ADVANCE(382);
-      if (lookahead == '0') ADVANCE(743);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '(') ADVANCE(737);
+      if (lookahead == '-') ADVANCE(387);
+      if (lookahead == '0') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '-') ADVANCE(49);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '-') ADVANCE(51);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(687);
-      if (lookahead == 'p') ADVANCE(703);
-      if (lookahead == 's') ADVANCE(690);
+      if (lookahead == 'd') ADVANCE(692);
+      if (lookahead == 'p') ADVANCE(708);
+      if (lookahead == 's') ADVANCE(695);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(446);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'i') ADVANCE(451);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(500);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(21);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3139,302 +3164,352 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(426);
-      if (lookahead == '{') ADVANCE(731);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(23);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '0') ADVANCE(741);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '=') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 17:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(731);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+      END_STATE();
+    case 17:
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'i') ADVANCE(78);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(76);
+      if (lookahead == 'n') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(105);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(156);
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(526);
+      if (lookahead == 'r') ADVANCE(467);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(20);
-      END_STATE();
-    case 21:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(521);
-      if (lookahead == 'r') ADVANCE(462);
-      if (lookahead == '{') ADVANCE(731);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(20);
+          lookahead == ' ') SKIP(19);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 21:
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(54);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(52);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
-      END_STATE();
-    case 26:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(26);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+      END_STATE();
+    case 26:
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 40,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 27:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(27);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 230,
+        '0', 28,
+        'B', 46,
+        'b', 46,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 40,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        '2', 26,
+        ':', 245,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
-        '0', 30,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
-      );
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 30:
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
-        '2', 28,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        ':', 245,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
+    case 30:
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 230,
+        'B', 46,
+        'b', 46,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 762,
-        'Q', 302,
-        'a', 78,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        'Q', 307,
+        'a', 80,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 760,
-        'b', 760,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
+        '%', 767,
+        'B', 765,
+        'b', 765,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(50);
+      if (lookahead == '-') ADVANCE(52);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(284);
+      if (lookahead == '.') ADVANCE(289);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(225);
+      if (lookahead == '.') ADVANCE(229);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
       ADVANCE_MAP(
-        '.', 227,
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
+        '.', 231,
+        'B', 760,
+        'b', 760,
+        'G', 764,
+        'g', 764,
+        'K', 764,
+        'k', 764,
+        'M', 764,
+        'm', 764,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(229);
+      if (lookahead == '.') ADVANCE(232);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 40:
@@ -3442,26 +3517,31 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == ':') ADVANCE(772);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(228);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(228);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(241);
+      if (lookahead == ':') ADVANCE(245);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(233);
+      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == 'v') ADVANCE(362);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(235);
+      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 47:
       if (lookahead == ':') ADVANCE(237);
@@ -3470,660 +3550,656 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == ':') ADVANCE(239);
       END_STATE();
     case 49:
-      if (lookahead == '>') ADVANCE(331);
+      if (lookahead == ':') ADVANCE(241);
       END_STATE();
     case 50:
-      if (lookahead == '>') ADVANCE(292);
+      if (lookahead == ':') ADVANCE(243);
       END_STATE();
     case 51:
+      if (lookahead == '>') ADVANCE(336);
+      END_STATE();
+    case 52:
+      if (lookahead == '>') ADVANCE(297);
+      END_STATE();
+    case 53:
       if (lookahead == ']') ADVANCE(42);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
-      END_STATE();
-    case 52:
-      if (lookahead == 'a') ADVANCE(64);
-      END_STATE();
-    case 53:
-      if (lookahead == 'a') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(367);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(181);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'o') ADVANCE(372);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(181);
-      if (lookahead == 'o') ADVANCE(80);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(83);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(69);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(142);
+      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'm') ADVANCE(171);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(73);
+      if (lookahead == 'a') ADVANCE(67);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(130);
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'a') ADVANCE(75);
       END_STATE();
     case 64:
-      if (lookahead == 'b') ADVANCE(134);
+      if (lookahead == 'a') ADVANCE(132);
       END_STATE();
     case 65:
-      if (lookahead == 'b') ADVANCE(100);
+      if (lookahead == 'a') ADVANCE(188);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'b') ADVANCE(137);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(110);
+      if (lookahead == 'b') ADVANCE(102);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(339);
+      if (lookahead == 'c') ADVANCE(324);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
+      if (lookahead == 'c') ADVANCE(112);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'c') ADVANCE(344);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(62);
+      if (lookahead == 'c') ADVANCE(172);
+      if (lookahead == 'f') ADVANCE(124);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(62);
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'c') ADVANCE(172);
+      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 't') ADVANCE(327);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'c') ADVANCE(64);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'c') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'c') ADVANCE(113);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'c') ADVANCE(164);
+      if (lookahead == 'p') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 77:
-      if (lookahead == 'd') ADVANCE(299);
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
+      if (lookahead == 'c') ADVANCE(164);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'd') ADVANCE(304);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(396);
+      if (lookahead == 'd') ADVANCE(304);
+      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(308);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(211);
+      if (lookahead == 'd') ADVANCE(401);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(185);
+      if (lookahead == 'd') ADVANCE(215);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(210);
+      if (lookahead == 'd') ADVANCE(87);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(70);
+      if (lookahead == 'd') ADVANCE(189);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(69);
+      if (lookahead == 'e') ADVANCE(45);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(72);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(58);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(296);
+      if (lookahead == 'e') ADVANCE(301);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 'e') ADVANCE(285);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(304);
+      if (lookahead == 'e') ADVANCE(309);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(379);
+      if (lookahead == 'e') ADVANCE(384);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(213);
+      if (lookahead == 'e') ADVANCE(217);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(213);
-      if (lookahead == 'o') ADVANCE(182);
+      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(348);
+      if (lookahead == 'e') ADVANCE(353);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
+      if (lookahead == 'e') ADVANCE(214);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
-      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(71);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'e') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(168);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(140);
+      if (lookahead == 'e') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'e') ADVANCE(63);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(120);
+      if (lookahead == 'e') ADVANCE(143);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(131);
+      if (lookahead == 'e') ADVANCE(136);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 'o') ADVANCE(80);
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(122);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(133);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(179);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 't') ADVANCE(211);
       END_STATE();
     case 105:
-      if (lookahead == 'f') ADVANCE(369);
+      if (lookahead == 'e') ADVANCE(59);
       END_STATE();
     case 106:
-      if (lookahead == 'f') ADVANCE(372);
+      if (lookahead == 'e') ADVANCE(183);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(387);
+      if (lookahead == 'f') ADVANCE(374);
       END_STATE();
     case 108:
-      if (lookahead == 'g') ADVANCE(112);
+      if (lookahead == 'f') ADVANCE(377);
       END_STATE();
     case 109:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'f') ADVANCE(392);
       END_STATE();
     case 110:
-      if (lookahead == 'h') ADVANCE(286);
+      if (lookahead == 'g') ADVANCE(114);
       END_STATE();
     case 111:
-      if (lookahead == 'h') ADVANCE(289);
+      if (lookahead == 'g') ADVANCE(90);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(199);
+      if (lookahead == 'h') ADVANCE(291);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(163);
+      if (lookahead == 'h') ADVANCE(294);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'h') ADVANCE(203);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
+      if (lookahead == 'h') ADVANCE(167);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'i') ADVANCE(108);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(298);
       END_STATE();
     case 120:
       if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(139);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(144);
+      if (lookahead == 'i') ADVANCE(84);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(110);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(68);
+      if (lookahead == 'i') ADVANCE(147);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(100);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(198);
+      if (lookahead == 'i') ADVANCE(70);
       END_STATE();
     case 126:
-      if (lookahead == 'k') ADVANCE(412);
+      if (lookahead == 'i') ADVANCE(56);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(375);
+      if (lookahead == 'i') ADVANCE(202);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == 'k') ADVANCE(417);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(209);
+      if (lookahead == 'k') ADVANCE(380);
       END_STATE();
     case 130:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'k') ADVANCE(347);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'k') ADVANCE(213);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(149);
-      if (lookahead == 'r') ADVANCE(154);
-      if (lookahead == 'w') ADVANCE(137);
+      if (lookahead == 'l') ADVANCE(315);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(79);
+      if (lookahead == 'l') ADVANCE(407);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'w') ADVANCE(140);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(59);
+      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'w') ADVANCE(140);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(121);
+      if (lookahead == 'l') ADVANCE(81);
       END_STATE();
     case 137:
-      if (lookahead == 'm') ADVANCE(63);
+      if (lookahead == 'l') ADVANCE(88);
       END_STATE();
     case 138:
-      if (lookahead == 'm') ADVANCE(363);
+      if (lookahead == 'l') ADVANCE(61);
       END_STATE();
     case 139:
-      if (lookahead == 'm') ADVANCE(193);
+      if (lookahead == 'l') ADVANCE(123);
       END_STATE();
     case 140:
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'm') ADVANCE(65);
       END_STATE();
     case 141:
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'm') ADVANCE(368);
       END_STATE();
     case 142:
-      if (lookahead == 'n') ADVANCE(109);
+      if (lookahead == 'm') ADVANCE(197);
       END_STATE();
     case 143:
-      if (lookahead == 'n') ADVANCE(201);
+      if (lookahead == 'm') ADVANCE(171);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'n') ADVANCE(298);
       END_STATE();
     case 145:
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'n') ADVANCE(111);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(206);
-      if (lookahead == 't') ADVANCE(415);
+      if (lookahead == 'n') ADVANCE(205);
       END_STATE();
     case 147:
-      if (lookahead == 'o') ADVANCE(72);
+      if (lookahead == 'n') ADVANCE(130);
       END_STATE();
     case 148:
-      if (lookahead == 'o') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(139);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 't') ADVANCE(420);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 't') ADVANCE(420);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(316);
+      if (lookahead == 'o') ADVANCE(74);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(390);
+      if (lookahead == 'o') ADVANCE(83);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'o') ADVANCE(216);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(138);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'o') ADVANCE(321);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(182);
+      if (lookahead == 'o') ADVANCE(395);
       END_STATE();
     case 157:
-      if (lookahead == 'o') ADVANCE(178);
+      if (lookahead == 'o') ADVANCE(212);
       END_STATE();
     case 158:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 'r') ADVANCE(95);
+      if (lookahead == 'o') ADVANCE(141);
       END_STATE();
     case 159:
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(172);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(71);
+      if (lookahead == 'o') ADVANCE(182);
       END_STATE();
     case 162:
-      if (lookahead == 'o') ADVANCE(188);
+      if (lookahead == 'o') ADVANCE(182);
+      if (lookahead == 'r') ADVANCE(97);
       END_STATE();
     case 163:
-      if (lookahead == 'o') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(190);
       END_STATE();
     case 164:
-      if (lookahead == 'o') ADVANCE(183);
+      if (lookahead == 'o') ADVANCE(176);
       END_STATE();
     case 165:
-      if (lookahead == 'o') ADVANCE(150);
+      if (lookahead == 'o') ADVANCE(73);
       END_STATE();
     case 166:
-      if (lookahead == 'o') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(192);
       END_STATE();
     case 167:
-      if (lookahead == 'o') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(175);
       END_STATE();
     case 168:
-      if (lookahead == 'p') ADVANCE(399);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 169:
-      if (lookahead == 'p') ADVANCE(307);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 170:
-      if (lookahead == 'p') ADVANCE(360);
+      if (lookahead == 'o') ADVANCE(208);
       END_STATE();
     case 171:
-      if (lookahead == 'p') ADVANCE(351);
+      if (lookahead == 'o') ADVANCE(206);
       END_STATE();
     case 172:
-      if (lookahead == 'p') ADVANCE(93);
+      if (lookahead == 'p') ADVANCE(404);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(189);
+      if (lookahead == 'p') ADVANCE(312);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(69);
+      if (lookahead == 'p') ADVANCE(365);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(194);
+      if (lookahead == 'p') ADVANCE(356);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(162);
+      if (lookahead == 'p') ADVANCE(93);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'p') ADVANCE(193);
       END_STATE();
     case 178:
-      if (lookahead == 'r') ADVANCE(195);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(71);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(419);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 180:
-      if (lookahead == 'r') ADVANCE(94);
+      if (lookahead == 'p') ADVANCE(166);
       END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(126);
+      if (lookahead == 'p') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 182:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'r') ADVANCE(199);
       END_STATE();
     case 183:
-      if (lookahead == 'r') ADVANCE(125);
+      if (lookahead == 'r') ADVANCE(424);
       END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'r') ADVANCE(128);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(197);
+      if (lookahead == 'r') ADVANCE(129);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(62);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(200);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(157);
       END_STATE();
     case 192:
-      if (lookahead == 's') ADVANCE(345);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 193:
-      if (lookahead == 's') ADVANCE(192);
+      if (lookahead == 'r') ADVANCE(170);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 'r') ADVANCE(159);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 's') ADVANCE(350);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 's') ADVANCE(196);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(214);
+      if (lookahead == 't') ADVANCE(327);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 't') ADVANCE(414);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(333);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(104);
+      if (lookahead == 't') ADVANCE(330);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(218);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(359);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(115);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(190);
+      if (lookahead == 't') ADVANCE(106);
       END_STATE();
     case 206:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(89);
       END_STATE();
     case 207:
-      if (lookahead == 'u') ADVANCE(313);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 208:
-      if (lookahead == 'u') ADVANCE(169);
+      if (lookahead == 't') ADVANCE(156);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(170);
+      if (lookahead == 't') ADVANCE(194);
       END_STATE();
     case 210:
-      if (lookahead == 'v') ADVANCE(357);
+      if (lookahead == 'u') ADVANCE(146);
       END_STATE();
     case 211:
-      if (lookahead == 'v') ADVANCE(139);
+      if (lookahead == 'u') ADVANCE(318);
       END_STATE();
     case 212:
-      if (lookahead == 'w') ADVANCE(135);
+      if (lookahead == 'u') ADVANCE(173);
       END_STATE();
     case 213:
-      if (lookahead == 'x') ADVANCE(200);
+      if (lookahead == 'u') ADVANCE(174);
       END_STATE();
     case 214:
-      if (lookahead == 'y') ADVANCE(384);
+      if (lookahead == 'v') ADVANCE(362);
       END_STATE();
     case 215:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
+      if (lookahead == 'v') ADVANCE(142);
       END_STATE();
     case 216:
-      ADVANCE_MAP(
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
+      if (lookahead == 'w') ADVANCE(138);
       END_STATE();
     case 217:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+      if (lookahead == 'x') ADVANCE(204);
       END_STATE();
     case 218:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
+      if (lookahead == 'y') ADVANCE(389);
       END_STATE();
     case 219:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(222);
       END_STATE();
     case 220:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(222);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(754);
+          lookahead == 's') ADVANCE(766);
       END_STATE();
     case 221:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(754);
+      ADVANCE_MAP(
+        'B', 760,
+        'b', 760,
+        'G', 764,
+        'g', 764,
+        'K', 764,
+        'k', 764,
+        'M', 764,
+        'm', 764,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
       END_STATE();
     case 222:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
+      END_STATE();
+    case 223:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(766);
+      END_STATE();
+    case 224:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(759);
+      END_STATE();
+    case 225:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(759);
+      END_STATE();
+    case 226:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
-      END_STATE();
-    case 223:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 224:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
-      END_STATE();
-    case 225:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 226:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 228:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
       END_STATE();
     case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
       END_STATE();
     case 230:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 231:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
       END_STATE();
     case 232:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 233:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 234:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
       END_STATE();
     case 235:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(768);
       END_STATE();
     case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
       END_STATE();
     case 238:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -4146,601 +4222,543 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
       END_STATE();
     case 242:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
+      END_STATE();
+    case 243:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(242);
+      END_STATE();
+    case 244:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 245:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(244);
+      END_STATE();
+    case 246:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
-      END_STATE();
-    case 243:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(750);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '/', 378,
-        '0', 743,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-        '}', 730,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 245:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 36,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        't', 580,
-        '{', 729,
-        '}', 730,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 246:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
-        '{', 731,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(755);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 36,
-        '/', 378,
-        '0', 737,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        ',', 423,
+        '-', 388,
+        '/', 383,
+        '0', 748,
+        ';', 280,
+        '<', 283,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        '{', 729,
-        '}', 730,
+        'a', 607,
+        'c', 669,
+        'd', 621,
+        'f', 656,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 587,
+        'n', 613,
+        'o', 642,
+        'p', 678,
+        'r', 615,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 423,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 36,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'm', 718,
+        't', 585,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+          lookahead == ' ') SKIP(249);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '0', 748,
+        ';', 280,
+        '<', 282,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 82,
+        'd', 95,
+        'f', 134,
+        'g', 191,
+        'i', 79,
+        'l', 151,
+        'm', 103,
+        'n', 92,
+        'o', 120,
+        'p', 162,
+        'r', 86,
+        's', 76,
+        't', 55,
+        'u', 121,
+        'v', 126,
+        'w', 101,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ',', 418,
-        '-', 382,
-        '/', 378,
-        '8', 29,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 36,
+        '/', 383,
+        '0', 742,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'c', 146,
-        'd', 84,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 56,
-        'n', 156,
-        'o', 117,
-        'p', 158,
-        'r', 86,
-        's', 177,
-        't', 53,
-        'u', 119,
-        '{', 729,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(251);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '.', 423,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 428,
+        '/', 383,
+        '0', 744,
+        ':', 772,
+        ';', 280,
+        '<', 35,
+        '>', 284,
+        '[', 246,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'm', 589,
+        't', 585,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '/', 383,
+        '0', 744,
+        ':', 772,
+        ';', 280,
+        '<', 35,
+        '>', 284,
+        '[', 246,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'm', 589,
+        't', 585,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '.', 423,
-        '/', 764,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ',', 423,
+        '-', 387,
+        '/', 383,
+        '8', 27,
+        ';', 280,
+        '<', 283,
+        '>', 284,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'c', 150,
+        'd', 85,
+        'f', 135,
+        'g', 191,
+        'i', 79,
+        'l', 151,
+        'm', 58,
+        'n', 160,
+        'o', 119,
+        'p', 162,
+        'r', 86,
+        's', 181,
+        't', 55,
+        'u', 121,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
+          lookahead == ' ') SKIP(254);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(236);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 388,
+        '.', 428,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'c', 664,
-        'd', 687,
-        'i', 634,
-        'm', 584,
-        'o', 639,
-        'p', 703,
-        's', 690,
-        '{', 729,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(256);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 256:
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '-', 388,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(256);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        '/', 764,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        '.', 428,
+        '/', 769,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        '{', 731,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(258);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 455,
-        'g', 545,
-        'i', 446,
-        'l', 512,
-        'p', 519,
-        'r', 458,
-        '{', 731,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(265);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(258);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'm', 516,
-        '{', 731,
+        'c', 669,
+        'd', 692,
+        'i', 639,
+        'm', 589,
+        'o', 644,
+        'p', 708,
+        's', 695,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(260);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        '{', 731,
+        'c', 669,
+        'd', 692,
+        'i', 639,
+        'm', 589,
+        'o', 644,
+        'p', 708,
+        's', 695,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        '/', 769,
+        ';', 280,
+        '<', 283,
+        '>', 284,
+        '\\', 5,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 261:
-      if (eof) ADVANCE(274);
+    case 262:
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'a', 445,
-        'd', 455,
-        'l', 514,
-        'm', 460,
-        'n', 451,
-        'o', 502,
-        'p', 547,
-        's', 443,
-        't', 426,
-        'v', 483,
-        'w', 461,
-        '{', 731,
+        'd', 460,
+        'g', 550,
+        'i', 451,
+        'l', 517,
+        'p', 524,
+        'r', 463,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4749,2185 +4767,2235 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 262:
-      if (eof) ADVANCE(274);
+    case 263:
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 528,
-        'f', 492,
-        'i', 474,
-        'l', 514,
-        'o', 478,
-        'p', 534,
-        's', 533,
-        't', 425,
-        'u', 476,
-        '{', 731,
+        'm', 521,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
+          lookahead == ' ') SKIP(272);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 263:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '0', 743,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(263);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(278);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        '{', 736,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
+          lookahead == ' ') SKIP(273);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'd', 83,
-        'g', 187,
-        'i', 76,
-        'l', 161,
-        'p', 157,
-        'r', 97,
+        'a', 450,
+        'd', 460,
+        'l', 519,
+        'm', 465,
+        'n', 456,
+        'o', 507,
+        'p', 552,
+        's', 448,
+        't', 431,
+        'v', 488,
+        'w', 466,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(265);
+          lookahead == ' ') SKIP(274);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'd', 617,
-        'g', 696,
-        'i', 604,
-        'l', 676,
-        'p', 674,
-        'r', 620,
+        'd', 533,
+        'f', 497,
+        'i', 479,
+        'l', 519,
+        'o', 483,
+        'p', 539,
+        's', 538,
+        't', 430,
+        'u', 481,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(266);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(275);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(148);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        '{', 734,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(283);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'a', 81,
-        'd', 83,
+        'd', 94,
+        'g', 191,
+        'i', 78,
         'l', 165,
-        'm', 102,
-        'n', 91,
-        'o', 145,
-        'p', 191,
-        's', 75,
-        't', 52,
-        'v', 124,
-        'w', 99,
+        'p', 161,
+        'r', 99,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 174,
-        'f', 132,
-        'i', 115,
-        'l', 165,
-        'o', 116,
-        'p', 180,
-        's', 176,
-        't', 53,
-        'u', 119,
+        'd', 622,
+        'g', 701,
+        'i', 609,
+        'l', 681,
+        'p', 679,
+        'r', 625,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(669);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        'm', 718,
+        '{', 734,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 272:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(282);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(660);
+      if (lookahead == 'm') ADVANCE(152);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(272);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 273:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(282);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(674);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(273);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        'a', 82,
+        'd', 94,
+        'l', 169,
+        'm', 104,
+        'n', 91,
+        'o', 148,
+        'p', 195,
+        's', 77,
+        't', 54,
+        'v', 126,
+        'w', 101,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(274);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        'd', 178,
+        'f', 134,
+        'i', 117,
+        'l', 169,
+        'o', 118,
+        'p', 184,
+        's', 180,
+        't', 55,
+        'u', 121,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(275);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(674);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(276);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(665);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(277);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(50);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(278);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 282:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(52);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 287:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(285);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 288:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(290);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 293:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_on);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 295:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 300:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 301:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 306:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 314:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 315:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 320:
       ACCEPT_TOKEN(anon_sym_mtu);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 321:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 326:
       ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 327:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 332:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 328:
+    case 333:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 329:
+    case 334:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
-    case 330:
+    case 335:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 331:
+    case 336:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 332:
+    case 337:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(334);
+      if (lookahead == ':') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
       END_STATE();
-    case 333:
+    case 338:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
       END_STATE();
-    case 334:
+    case 339:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
       END_STATE();
-    case 335:
+    case 340:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 341:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 346:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 347:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 352:
       ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 353:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 358:
       ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 359:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 364:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 370:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(394);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(393);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 371:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(399);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(398);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(400);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 376:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 377:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 382:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_DASH);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 386:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(336);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 391:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 392:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 397:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 398:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 403:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 404:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 409:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 405:
+    case 410:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
       END_STATE();
-    case 406:
+    case 411:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
       END_STATE();
-    case 407:
+    case 412:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
-    case 408:
+    case 413:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 414:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 419:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_counter);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 420:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 425:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
-    case 421:
+    case 426:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 422:
+    case 427:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
       END_STATE();
-    case 423:
+    case 428:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 424:
+    case 429:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == 'o') ADVANCE(368);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(338);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(436);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
       END_STATE();
     case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(440);
+      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 431:
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(343);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(538);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(489);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(541);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(491);
+      if (lookahead == 'a') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(459);
+      if (lookahead == 'a') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'a') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(341);
+      if (lookahead == 'a') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(524);
-      if (lookahead == 'f') ADVANCE(477);
+      if (lookahead == 'a') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(470);
+      if (lookahead == 'b') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(471);
+      if (lookahead == 'b') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(433);
+      if (lookahead == 'c') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(515);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'c') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(398);
+      if (lookahead == 'c') ADVANCE(529);
+      if (lookahead == 'f') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(567);
+      if (lookahead == 'c') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'c') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(537);
+      if (lookahead == 'c') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 'c') ADVANCE(520);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'd') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(381);
+      if (lookahead == 'd') ADVANCE(572);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(569);
+      if (lookahead == 'd') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(350);
+      if (lookahead == 'd') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'd') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
-      if (lookahead == 'i') ADVANCE(518);
+      if (lookahead == 'e') ADVANCE(574);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == 'e') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'e') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'e') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(558);
-      if (lookahead == 't') ADVANCE(562);
+      if (lookahead == 'e') ADVANCE(571);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'e') ADVANCE(472);
+      if (lookahead == 'i') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(430);
+      if (lookahead == 'e') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(431);
+      if (lookahead == 'e') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(536);
+      if (lookahead == 'e') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(371);
+      if (lookahead == 'e') ADVANCE(563);
+      if (lookahead == 't') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'e') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(389);
+      if (lookahead == 'e') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(472);
+      if (lookahead == 'e') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'e') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(288);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'f') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(554);
+      if (lookahead == 'f') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(517);
+      if (lookahead == 'g') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
-      if (lookahead == 'p') ADVANCE(530);
+      if (lookahead == 'g') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'h') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(447);
+      if (lookahead == 'h') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == 'h') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(466);
+      if (lookahead == 'h') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == 'p') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'i') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'i') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(552);
+      if (lookahead == 'i') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(428);
+      if (lookahead == 'i') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(563);
+      if (lookahead == 'i') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(377);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(414);
+      if (lookahead == 'i') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(404);
+      if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'k') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(444);
+      if (lookahead == 'k') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(349);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(504);
-      if (lookahead == 'r') ADVANCE(509);
-      if (lookahead == 'w') ADVANCE(495);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(429);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(481);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(365);
+      if (lookahead == 'l') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(549);
+      if (lookahead == 'l') ADVANCE(509);
+      if (lookahead == 'r') ADVANCE(514);
+      if (lookahead == 'w') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(520);
+      if (lookahead == 'l') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'l') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(295);
+      if (lookahead == 'm') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(486);
+      if (lookahead == 'm') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(494);
+      if (lookahead == 'm') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(559);
+      if (lookahead == 'm') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(568);
+      if (lookahead == 'n') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(484);
+      if (lookahead == 'n') ADVANCE(300);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(392);
+      if (lookahead == 'n') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(318);
+      if (lookahead == 'n') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == 'n') ADVANCE(564);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == 'o') ADVANCE(573);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(557);
+      if (lookahead == 'o') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(564);
-      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == 'o') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(442);
+      if (lookahead == 'o') ADVANCE(323);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(526);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 519:
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(510);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(561);
+      if (lookahead == 'o') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == 'o') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(545);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(549);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(560);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(401);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(353);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(309);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(439);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(542);
+      if (lookahead == 'p') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(452);
+      if (lookahead == 'p') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'p') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 's') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 's') ADVANCE(560);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'p') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(421);
+      if (lookahead == 'p') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 'p') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'r') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(482);
+      if (lookahead == 'r') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'r') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
@@ -6936,1802 +7004,1847 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(522);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 'r') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(347);
+      if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(548);
+      if (lookahead == 'r') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 'r') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 'r') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(570);
+      if (lookahead == 'r') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == 's') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == 's') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(335);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(411);
+      if (lookahead == 't') ADVANCE(332);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(506);
+      if (lookahead == 't') ADVANCE(575);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 't') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == 't') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == 't') ADVANCE(329);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 't') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(525);
+      if (lookahead == 't') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == 't') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(497);
+      if (lookahead == 'u') ADVANCE(320);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(493);
+      if (lookahead == 'u') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(553);
+      if (lookahead == 'u') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(386);
+      if (lookahead == 'u') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 571:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(502);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(558);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 576:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'd') ADVANCE(577);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'e') ADVANCE(576);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(358);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'd') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'e') ADVANCE(581);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
-      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'l') ADVANCE(671);
+      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'w') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'o') ADVANCE(724);
+      if (lookahead == 't') ADVANCE(421);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(337);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'v') ADVANCE(363);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 'o') ADVANCE(606);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'v') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == ':') ADVANCE(772);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'o') ADVANCE(371);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'a') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'a') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 'o') ADVANCE(611);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(661);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(649);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'a') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(600);
+      if (lookahead == 'a') ADVANCE(602);
+      if (lookahead == 'm') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(654);
+      if (lookahead == 'a') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(623);
+      if (lookahead == 'a') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'a') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(340);
+      if (lookahead == 'a') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(683);
-      if (lookahead == 'f') ADVANCE(643);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'a') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(630);
+      if (lookahead == 'b') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(648);
+      if (lookahead == 'b') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'c') ADVANCE(325);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(631);
+      if (lookahead == 'c') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(672);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'c') ADVANCE(688);
+      if (lookahead == 'f') ADVANCE(648);
+      if (lookahead == 't') ADVANCE(328);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(724);
+      if (lookahead == 'c') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
-      if (lookahead == 'i') ADVANCE(625);
-      if (lookahead == 'p') ADVANCE(689);
+      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'o') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'c') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(397);
+      if (lookahead == 'c') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(611);
+      if (lookahead == 'c') ADVANCE(677);
+      if (lookahead == 'p') ADVANCE(686);
+      if (lookahead == 'r') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(698);
+      if (lookahead == 'd') ADVANCE(729);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
-      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'd') ADVANCE(305);
+      if (lookahead == 'i') ADVANCE(630);
+      if (lookahead == 'p') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'd') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(586);
+      if (lookahead == 'd') ADVANCE(402);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'd') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(349);
+      if (lookahead == 'd') ADVANCE(703);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(731);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(380);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(636);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(627);
-      if (lookahead == 'i') ADVANCE(679);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(659);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 621:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(302);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(286);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(385);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(728);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(601);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(652);
+      if (lookahead == 'e') ADVANCE(728);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(650);
+      if (lookahead == 'e') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'e') ADVANCE(632);
+      if (lookahead == 'i') ADVANCE(684);
+      if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(370);
+      if (lookahead == 'e') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(388);
+      if (lookahead == 'e') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(632);
+      if (lookahead == 'e') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(615);
+      if (lookahead == 'e') ADVANCE(696);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(287);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(290);
+      if (lookahead == 'f') ADVANCE(378);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(711);
+      if (lookahead == 'f') ADVANCE(393);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(678);
+      if (lookahead == 'g') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'g') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(581);
+      if (lookahead == 'h') ADVANCE(292);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'h') ADVANCE(295);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'h') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(655);
+      if (lookahead == 'h') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'i') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(607);
+      if (lookahead == 'i') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'i') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(662);
+      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'n') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'n') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(712);
+      if (lookahead == 'i') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(413);
+      if (lookahead == 'i') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(376);
+      if (lookahead == 'i') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(343);
+      if (lookahead == 'i') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(722);
+      if (lookahead == 'i') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(311);
+      if (lookahead == 'i') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'k') ADVANCE(418);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == 'k') ADVANCE(381);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(605);
+      if (lookahead == 'k') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(587);
+      if (lookahead == 'k') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(613);
+      if (lookahead == 'l') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(642);
+      if (lookahead == 'l') ADVANCE(408);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(705);
+      if (lookahead == 'l') ADVANCE(671);
+      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'w') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'l') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'l') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'l') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'l') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(629);
+      if (lookahead == 'm') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(647);
+      if (lookahead == 'm') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(715);
+      if (lookahead == 'm') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 'm') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
+      if (lookahead == 'n') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(725);
+      if (lookahead == 'n') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(317);
+      if (lookahead == 'n') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(391);
+      if (lookahead == 'n') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(606);
+      if (lookahead == 'o') ADVANCE(724);
+      if (lookahead == 't') ADVANCE(421);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(730);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(322);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(396);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(726);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(693);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (lookahead == 'r') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 680:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(688);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (lookahead == 'r') ADVANCE(619);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(699);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(718);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(701);
+      if (lookahead == 'o') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(717);
+      if (lookahead == 'o') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(400);
+      if (lookahead == 'o') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(308);
+      if (lookahead == 'o') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'o') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(352);
+      if (lookahead == 'o') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(706);
+      if (lookahead == 'o') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(612);
+      if (lookahead == 'p') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(702);
+      if (lookahead == 'p') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'p') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(420);
+      if (lookahead == 'p') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(645);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(708);
+      if (lookahead == 'p') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 'p') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(621);
+      if (lookahead == 'p') ADVANCE(686);
+      if (lookahead == 'r') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(670);
+      if (lookahead == 'r') ADVANCE(425);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(641);
+      if (lookahead == 'r') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(588);
+      if (lookahead == 'r') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(644);
+      if (lookahead == 'r') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(709);
+      if (lookahead == 'r') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 701:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 702:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 703:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 702:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(646);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 703:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(346);
+      if (lookahead == 'r') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(704);
+      if (lookahead == 'r') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'r') ADVANCE(715);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
+      if (lookahead == 'r') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(410);
+      if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 's') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 's') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(328);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(727);
+      if (lookahead == 't') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(415);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 't') ADVANCE(331);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(667);
+      if (lookahead == 't') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(614);
+      if (lookahead == 't') ADVANCE(732);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(668);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(663);
+      if (lookahead == 't') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(314);
+      if (lookahead == 't') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(684);
+      if (lookahead == 't') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 't') ADVANCE(673);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == 'u') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(653);
+      if (lookahead == 'u') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(707);
+      if (lookahead == 'u') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(385);
+      if (lookahead == 'u') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 728:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 729:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(661);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 730:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 731:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(712);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 732:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 733:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 729:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 730:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 731:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 734:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 735:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 736:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 737:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'x', 230,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 738:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 739:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 740:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 741:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 742:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 233,
+        ':', 772,
+        'x', 234,
+        'B', 761,
+        'b', 761,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
       END_STATE();
     case 743:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 233,
+        ':', 772,
+        'B', 761,
+        'b', 761,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
       END_STATE();
     case 744:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (lookahead == '.') ADVANCE(227);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 745:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      if (lookahead == '.') ADVANCE(227);
+      if (lookahead == ':') ADVANCE(772);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 746:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 747:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\\') ADVANCE(243);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(750);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(772);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 748:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(752);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
       END_STATE();
     case 749:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      END_STATE();
+    case 750:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+      END_STATE();
+    case 751:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 752:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(755);
+      END_STATE();
+    case 753:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(756);
+      if (lookahead == '\\') ADVANCE(757);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(753);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(754);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(750);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(243);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(750);
-      END_STATE();
-    case 751:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(751);
-      END_STATE();
-    case 752:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
-      END_STATE();
-    case 753:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 754:
-      ACCEPT_TOKEN(sym_rate);
+          lookahead != '#') ADVANCE(755);
       END_STATE();
     case 755:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(755);
       END_STATE();
     case 756:
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(756);
+      END_STATE();
+    case 757:
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(753);
+      END_STATE();
+    case 758:
+      ACCEPT_TOKEN(sym_line_continuation);
+      END_STATE();
+    case 759:
+      ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 760:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(767);
+      END_STATE();
+    case 761:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(772);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
+          lookahead == 'i') ADVANCE(225);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
+          lookahead == 'p') ADVANCE(224);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
-    case 757:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(755);
-      END_STATE();
-    case 758:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      END_STATE();
-    case 759:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
-      END_STATE();
-    case 760:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
-      END_STATE();
-    case 761:
-      ACCEPT_TOKEN(sym_duration);
-      END_STATE();
     case 762:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(765);
       END_STATE();
     case 763:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(765);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(766);
       END_STATE();
     case 764:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
       END_STATE();
     case 765:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 766:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 767:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 768:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 769:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 770:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      END_STATE();
+    case 771:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      END_STATE();
+    case 772:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(772);
       END_STATE();
     default:
       return false;
@@ -9039,244 +9152,245 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 69:
       if (lookahead == 'a') ADVANCE(152);
+      if (lookahead == 'e') ADVANCE(153);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 's') ADVANCE(154);
+      if (lookahead == 'l') ADVANCE(154);
+      if (lookahead == 's') ADVANCE(155);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(155);
-      if (lookahead == 'i') ADVANCE(156);
-      if (lookahead == 'o') ADVANCE(157);
+      if (lookahead == 'e') ADVANCE(156);
+      if (lookahead == 'i') ADVANCE(157);
+      if (lookahead == 'o') ADVANCE(158);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(158);
+      if (lookahead == 'i') ADVANCE(159);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(160);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(160);
+      if (lookahead == 'q') ADVANCE(161);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(161);
+      if (lookahead == 't') ADVANCE(162);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(162);
-      if (lookahead == 'l') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'j') ADVANCE(163);
+      if (lookahead == 'l') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(165);
+      if (lookahead == 'u') ADVANCE(166);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(166);
+      if (lookahead == 'l') ADVANCE(167);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'c') ADVANCE(168);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 82:
-      if (lookahead == 'a') ADVANCE(170);
-      END_STATE();
-    case 83:
       if (lookahead == 'a') ADVANCE(171);
       END_STATE();
+    case 83:
+      if (lookahead == 'a') ADVANCE(172);
+      END_STATE();
     case 84:
-      if (lookahead == 's') ADVANCE(172);
+      if (lookahead == 's') ADVANCE(173);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(173);
-      END_STATE();
-    case 86:
       if (lookahead == 'p') ADVANCE(174);
       END_STATE();
+    case 86:
+      if (lookahead == 'p') ADVANCE(175);
+      END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(176);
       END_STATE();
     case 88:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 89:
-      if (lookahead == 'p') ADVANCE(176);
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(178);
       END_STATE();
     case 90:
-      if (lookahead == 'a') ADVANCE(178);
+      if (lookahead == 'a') ADVANCE(179);
       END_STATE();
     case 91:
-      if (lookahead == 'f') ADVANCE(179);
+      if (lookahead == 'f') ADVANCE(180);
       END_STATE();
     case 92:
-      if (lookahead == 'l') ADVANCE(180);
+      if (lookahead == 'l') ADVANCE(181);
       END_STATE();
     case 93:
-      if (lookahead == 't') ADVANCE(181);
+      if (lookahead == 't') ADVANCE(182);
       END_STATE();
     case 94:
-      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(183);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'e') ADVANCE(184);
       END_STATE();
     case 96:
-      if (lookahead == 'r') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(185);
       END_STATE();
     case 97:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 98:
-      if (lookahead == 'c') ADVANCE(185);
+      if (lookahead == 'c') ADVANCE(186);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 100:
-      if (lookahead == 'd') ADVANCE(186);
+      if (lookahead == 'd') ADVANCE(187);
       END_STATE();
     case 101:
-      if (lookahead == 's') ADVANCE(187);
+      if (lookahead == 's') ADVANCE(188);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(189);
       END_STATE();
     case 103:
-      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 'r') ADVANCE(190);
       END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(190);
+      if (lookahead == 'l') ADVANCE(191);
       END_STATE();
     case 105:
-      if (lookahead == 's') ADVANCE(191);
+      if (lookahead == 's') ADVANCE(192);
       END_STATE();
     case 106:
-      if (lookahead == 'a') ADVANCE(192);
+      if (lookahead == 'a') ADVANCE(193);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(194);
-      END_STATE();
-    case 109:
       if (lookahead == 'a') ADVANCE(195);
       END_STATE();
+    case 109:
+      if (lookahead == 'a') ADVANCE(196);
+      END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 111:
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(198);
+      if (lookahead == 'n') ADVANCE(199);
       END_STATE();
     case 113:
-      if (lookahead == 'p') ADVANCE(199);
+      if (lookahead == 'p') ADVANCE(200);
       END_STATE();
     case 114:
-      if (lookahead == 'm') ADVANCE(200);
+      if (lookahead == 'm') ADVANCE(201);
       END_STATE();
     case 115:
-      if (lookahead == 'l') ADVANCE(201);
+      if (lookahead == 'l') ADVANCE(202);
       END_STATE();
     case 116:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(203);
       END_STATE();
     case 117:
-      if (lookahead == 'a') ADVANCE(203);
+      if (lookahead == 'a') ADVANCE(204);
       END_STATE();
     case 118:
-      if (lookahead == 'e') ADVANCE(204);
-      END_STATE();
-    case 119:
       if (lookahead == 'e') ADVANCE(205);
       END_STATE();
+    case 119:
+      if (lookahead == 'e') ADVANCE(206);
+      END_STATE();
     case 120:
-      if (lookahead == 't') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(207);
       END_STATE();
     case 121:
-      if (lookahead == 'e') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 122:
       ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(208);
+      if (lookahead == 'w') ADVANCE(209);
       END_STATE();
     case 123:
       ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(209);
+      if (lookahead == 'o') ADVANCE(210);
       END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(210);
+      if (lookahead == 'e') ADVANCE(211);
       END_STATE();
     case 126:
-      if (lookahead == 'b') ADVANCE(211);
+      if (lookahead == 'b') ADVANCE(212);
       END_STATE();
     case 127:
-      if (lookahead == 'd') ADVANCE(212);
+      if (lookahead == 'd') ADVANCE(213);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 't') ADVANCE(214);
       END_STATE();
     case 129:
       ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 130:
-      if (lookahead == 'p') ADVANCE(214);
+      if (lookahead == 'p') ADVANCE(215);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(215);
+      if (lookahead == 'l') ADVANCE(216);
       END_STATE();
     case 132:
-      if (lookahead == 'r') ADVANCE(216);
+      if (lookahead == 'r') ADVANCE(217);
       END_STATE();
     case 133:
-      if (lookahead == 'u') ADVANCE(217);
+      if (lookahead == 'u') ADVANCE(218);
       END_STATE();
     case 134:
-      if (lookahead == 'a') ADVANCE(218);
+      if (lookahead == 'a') ADVANCE(219);
       END_STATE();
     case 135:
-      if (lookahead == 't') ADVANCE(219);
+      if (lookahead == 't') ADVANCE(220);
       END_STATE();
     case 136:
-      if (lookahead == 'e') ADVANCE(220);
+      if (lookahead == 'e') ADVANCE(221);
       END_STATE();
     case 137:
       ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(221);
+      if (lookahead == 'i') ADVANCE(222);
       END_STATE();
     case 139:
-      if (lookahead == 'k') ADVANCE(222);
+      if (lookahead == 'k') ADVANCE(223);
       END_STATE();
     case 140:
-      if (lookahead == 's') ADVANCE(223);
+      if (lookahead == 's') ADVANCE(224);
       END_STATE();
     case 141:
       ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(224);
+      if (lookahead == 'v') ADVANCE(225);
       END_STATE();
     case 142:
-      if (lookahead == 'q') ADVANCE(225);
-      if (lookahead == 't') ADVANCE(226);
+      if (lookahead == 'q') ADVANCE(226);
+      if (lookahead == 't') ADVANCE(227);
       END_STATE();
     case 143:
       ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 144:
-      if (lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'i') ADVANCE(228);
       END_STATE();
     case 145:
-      if (lookahead == 'e') ADVANCE(228);
-      if (lookahead == 'n') ADVANCE(229);
+      if (lookahead == 'e') ADVANCE(229);
+      if (lookahead == 'n') ADVANCE(230);
       END_STATE();
     case 146:
       ACCEPT_TOKEN(anon_sym_new);
@@ -9285,903 +9399,909 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 148:
-      if (lookahead == 'p') ADVANCE(230);
+      if (lookahead == 'p') ADVANCE(231);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(231);
+      if (lookahead == 'r') ADVANCE(232);
       END_STATE();
     case 150:
-      if (lookahead == 'k') ADVANCE(232);
+      if (lookahead == 'k') ADVANCE(233);
       END_STATE();
     case 151:
-      if (lookahead == 's') ADVANCE(233);
+      if (lookahead == 's') ADVANCE(234);
       END_STATE();
     case 152:
-      if (lookahead == 'k') ADVANCE(234);
+      if (lookahead == 'k') ADVANCE(235);
       END_STATE();
     case 153:
-      if (lookahead == 'i') ADVANCE(235);
+      if (lookahead == 'r') ADVANCE(236);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(236);
+      if (lookahead == 'i') ADVANCE(237);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(237);
+      if (lookahead == 't') ADVANCE(238);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(238);
-      if (lookahead == 'v') ADVANCE(239);
+      if (lookahead == 'r') ADVANCE(239);
       END_STATE();
     case 157:
-      if (lookahead == 'h') ADVANCE(240);
-      if (lookahead == 't') ADVANCE(241);
+      if (lookahead == 'o') ADVANCE(240);
+      if (lookahead == 'v') ADVANCE(241);
       END_STATE();
     case 158:
-      if (lookahead == 's') ADVANCE(242);
+      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 159:
-      if (lookahead == 'n') ADVANCE(243);
+      if (lookahead == 's') ADVANCE(244);
       END_STATE();
     case 160:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(245);
       END_STATE();
     case 161:
-      if (lookahead == 'e') ADVANCE(244);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 162:
-      if (lookahead == 'e') ADVANCE(245);
+      if (lookahead == 'e') ADVANCE(246);
       END_STATE();
     case 163:
-      if (lookahead == 'a') ADVANCE(246);
+      if (lookahead == 'e') ADVANCE(247);
       END_STATE();
     case 164:
-      if (lookahead == 'r') ADVANCE(247);
+      if (lookahead == 'a') ADVANCE(248);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(248);
+      if (lookahead == 'r') ADVANCE(249);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(249);
-      END_STATE();
-    case 167:
       if (lookahead == 't') ADVANCE(250);
       END_STATE();
-    case 168:
-      if (lookahead == 'p') ADVANCE(251);
+    case 167:
+      if (lookahead == 'e') ADVANCE(251);
       END_STATE();
-    case 169:
+    case 168:
       if (lookahead == 't') ADVANCE(252);
       END_STATE();
-    case 170:
-      if (lookahead == 't') ADVANCE(253);
+    case 169:
+      if (lookahead == 'p') ADVANCE(253);
       END_STATE();
-    case 171:
+    case 170:
       if (lookahead == 't') ADVANCE(254);
       END_STATE();
+    case 171:
+      if (lookahead == 't') ADVANCE(255);
+      END_STATE();
     case 172:
-      if (lookahead == 'c') ADVANCE(255);
+      if (lookahead == 't') ADVANCE(256);
       END_STATE();
     case 173:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(257);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 175:
-      if (lookahead == 'e') ADVANCE(256);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 176:
-      if (lookahead == 'a') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(258);
       END_STATE();
     case 177:
-      if (lookahead == 'h') ADVANCE(258);
+      if (lookahead == 'a') ADVANCE(259);
       END_STATE();
     case 178:
-      if (lookahead == 'n') ADVANCE(259);
+      if (lookahead == 'h') ADVANCE(260);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'n') ADVANCE(261);
       END_STATE();
     case 180:
-      if (lookahead == 'a') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 181:
-      if (lookahead == 'h') ADVANCE(261);
+      if (lookahead == 'a') ADVANCE(262);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(263);
       END_STATE();
     case 183:
-      if (lookahead == 'p') ADVANCE(262);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'p') ADVANCE(264);
       END_STATE();
     case 185:
-      if (lookahead == 'k') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 186:
-      if (lookahead == 'g') ADVANCE(264);
+      if (lookahead == 'k') ADVANCE(265);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 'g') ADVANCE(266);
       END_STATE();
     case 188:
-      if (lookahead == 's') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 189:
-      if (lookahead == 's') ADVANCE(267);
-      END_STATE();
-    case 190:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 191:
       if (lookahead == 's') ADVANCE(268);
       END_STATE();
+    case 190:
+      if (lookahead == 's') ADVANCE(269);
+      END_STATE();
+    case 191:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
     case 192:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 's') ADVANCE(270);
       END_STATE();
     case 193:
-      if (lookahead == 'u') ADVANCE(270);
+      if (lookahead == 'c') ADVANCE(271);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(271);
+      if (lookahead == 'u') ADVANCE(272);
       END_STATE();
     case 195:
-      if (lookahead == 'y') ADVANCE(272);
+      if (lookahead == 'u') ADVANCE(273);
       END_STATE();
     case 196:
-      if (lookahead == 'c') ADVANCE(273);
-      END_STATE();
-    case 197:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 200:
       if (lookahead == 'y') ADVANCE(274);
       END_STATE();
+    case 197:
+      if (lookahead == 'c') ADVANCE(275);
+      END_STATE();
+    case 198:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 199:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 200:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
     case 201:
-      if (lookahead == 'i') ADVANCE(275);
+      if (lookahead == 'y') ADVANCE(276);
       END_STATE();
     case 202:
-      if (lookahead == 's') ADVANCE(276);
+      if (lookahead == 'i') ADVANCE(277);
       END_STATE();
     case 203:
-      if (lookahead == 'b') ADVANCE(277);
+      if (lookahead == 's') ADVANCE(278);
       END_STATE();
     case 204:
-      if (lookahead == 'r') ADVANCE(278);
+      if (lookahead == 'b') ADVANCE(279);
       END_STATE();
     case 205:
-      if (lookahead == 'c') ADVANCE(279);
+      if (lookahead == 'r') ADVANCE(280);
       END_STATE();
     case 206:
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 'c') ADVANCE(281);
       END_STATE();
     case 207:
-      if (lookahead == 'w') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(282);
       END_STATE();
     case 208:
-      if (lookahead == 'a') ADVANCE(282);
+      if (lookahead == 'w') ADVANCE(283);
       END_STATE();
     case 209:
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'a') ADVANCE(284);
       END_STATE();
     case 210:
-      if (lookahead == 'r') ADVANCE(284);
+      if (lookahead == 'd') ADVANCE(285);
       END_STATE();
     case 211:
-      if (lookahead == 'a') ADVANCE(285);
+      if (lookahead == 'r') ADVANCE(286);
       END_STATE();
     case 212:
-      if (lookahead == 'l') ADVANCE(286);
+      if (lookahead == 'a') ADVANCE(287);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'l') ADVANCE(288);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(287);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 215:
-      if (lookahead == 'u') ADVANCE(288);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(289);
       END_STATE();
     case 216:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 'u') ADVANCE(290);
       END_STATE();
     case 217:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(291);
       END_STATE();
     case 218:
-      if (lookahead == 'l') ADVANCE(291);
+      if (lookahead == 't') ADVANCE(292);
       END_STATE();
     case 219:
-      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == 'l') ADVANCE(293);
       END_STATE();
     case 220:
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(294);
       END_STATE();
     case 221:
-      if (lookahead == 't') ADVANCE(294);
+      if (lookahead == 'n') ADVANCE(295);
       END_STATE();
     case 222:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(295);
+      if (lookahead == 't') ADVANCE(296);
       END_STATE();
     case 223:
-      ACCEPT_TOKEN(anon_sym_loss);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(297);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 225:
-      if (lookahead == 'u') ADVANCE(297);
+      if (lookahead == 'l') ADVANCE(298);
       END_STATE();
     case 226:
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 227:
-      if (lookahead == 'v') ADVANCE(299);
+      if (lookahead == 'e') ADVANCE(300);
       END_STATE();
     case 228:
-      if (lookahead == 'm') ADVANCE(300);
+      if (lookahead == 'v') ADVANCE(301);
       END_STATE();
     case 229:
-      if (lookahead == 's') ADVANCE(301);
+      if (lookahead == 'm') ADVANCE(302);
       END_STATE();
     case 230:
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 's') ADVANCE(303);
       END_STATE();
     case 231:
-      if (lookahead == 'h') ADVANCE(303);
+      if (lookahead == 'u') ADVANCE(304);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(304);
+      if (lookahead == 'h') ADVANCE(305);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(306);
       END_STATE();
     case 234:
-      if (lookahead == 'r') ADVANCE(306);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(307);
       END_STATE();
     case 235:
-      if (lookahead == 'c') ADVANCE(307);
-      END_STATE();
-    case 236:
       if (lookahead == 'r') ADVANCE(308);
       END_STATE();
+    case 236:
+      ACCEPT_TOKEN(anon_sym_peer);
+      END_STATE();
     case 237:
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'c') ADVANCE(309);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(310);
       END_STATE();
     case 239:
-      if (lookahead == 'a') ADVANCE(310);
+      if (lookahead == 'o') ADVANCE(311);
       END_STATE();
     case 240:
-      if (lookahead == 'i') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 241:
-      if (lookahead == 'o') ADVANCE(312);
+      if (lookahead == 'a') ADVANCE(312);
       END_STATE();
     case 242:
-      if (lookahead == 'c') ADVANCE(313);
+      if (lookahead == 'i') ADVANCE(313);
       END_STATE();
     case 243:
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 'o') ADVANCE(314);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 245:
       if (lookahead == 'c') ADVANCE(315);
       END_STATE();
-    case 246:
+    case 245:
       if (lookahead == 't') ADVANCE(316);
       END_STATE();
+    case 246:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
     case 247:
-      if (lookahead == 'd') ADVANCE(317);
+      if (lookahead == 'c') ADVANCE(317);
       END_STATE();
     case 248:
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'd') ADVANCE(319);
       END_STATE();
     case 250:
-      if (lookahead == 'i') ADVANCE(319);
-      END_STATE();
-    case 251:
       if (lookahead == 'e') ADVANCE(320);
       END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'i') ADVANCE(321);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'e') ADVANCE(322);
       END_STATE();
     case 254:
-      if (lookahead == 'e') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_slot);
       END_STATE();
     case 255:
-      if (lookahead == 't') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 256:
-      if (lookahead == 'a') ADVANCE(323);
+      if (lookahead == 'e') ADVANCE(323);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'a') ADVANCE(325);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 260:
-      if (lookahead == 'n') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 262:
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'n') ADVANCE(326);
       END_STATE();
     case 263:
-      if (lookahead == 'h') ADVANCE(327);
+      if (lookahead == 'i') ADVANCE(327);
       END_STATE();
     case 264:
-      if (lookahead == 'e') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'h') ADVANCE(329);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      if (lookahead == 'e') ADVANCE(330);
       END_STATE();
     case 267:
-      if (lookahead == 't') ADVANCE(329);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(330);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 269:
       if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 270:
-      if (lookahead == 'p') ADVANCE(332);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(332);
       END_STATE();
     case 271:
-      if (lookahead == 'l') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(333);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'p') ADVANCE(334);
       END_STATE();
     case 273:
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 'l') ADVANCE(335);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 275:
-      if (lookahead == 'c') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(336);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 277:
-      if (lookahead == 'l') ADVANCE(337);
+      if (lookahead == 'c') ADVANCE(337);
       END_STATE();
     case 278:
-      if (lookahead == 'n') ADVANCE(338);
+      if (lookahead == 's') ADVANCE(338);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 'l') ADVANCE(339);
       END_STATE();
     case 280:
-      if (lookahead == 'r') ADVANCE(340);
+      if (lookahead == 'n') ADVANCE(340);
       END_STATE();
     case 281:
-      if (lookahead == 'a') ADVANCE(341);
+      if (lookahead == 't') ADVANCE(341);
       END_STATE();
     case 282:
       if (lookahead == 'r') ADVANCE(342);
       END_STATE();
     case 283:
-      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == 'a') ADVANCE(343);
       END_STATE();
     case 284:
-      if (lookahead == 'i') ADVANCE(344);
+      if (lookahead == 'r') ADVANCE(344);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(345);
+      if (lookahead == 'e') ADVANCE(345);
       END_STATE();
     case 286:
-      if (lookahead == 'e') ADVANCE(346);
+      if (lookahead == 'i') ADVANCE(346);
       END_STATE();
     case 287:
-      if (lookahead == '6') ADVANCE(347);
+      if (lookahead == 'l') ADVANCE(347);
       END_STATE();
     case 288:
-      if (lookahead == 'd') ADVANCE(348);
+      if (lookahead == 'e') ADVANCE(348);
       END_STATE();
     case 289:
-      if (lookahead == 's') ADVANCE(349);
+      if (lookahead == '6') ADVANCE(349);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'd') ADVANCE(350);
       END_STATE();
     case 291:
-      if (lookahead == 'i') ADVANCE(350);
+      if (lookahead == 's') ADVANCE(351);
       END_STATE();
     case 292:
-      if (lookahead == 'r') ADVANCE(351);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 293:
-      if (lookahead == 'c') ADVANCE(352);
+      if (lookahead == 'i') ADVANCE(352);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'r') ADVANCE(353);
       END_STATE();
     case 295:
-      if (lookahead == 'a') ADVANCE(353);
+      if (lookahead == 'c') ADVANCE(354);
       END_STATE();
     case 296:
-      if (lookahead == 'a') ADVANCE(354);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 297:
-      if (lookahead == 'e') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(355);
       END_STATE();
     case 298:
-      if (lookahead == 'r') ADVANCE(356);
+      if (lookahead == 'a') ADVANCE(356);
       END_STATE();
     case 299:
       if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'r') ADVANCE(358);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(359);
       END_STATE();
     case 302:
-      if (lookahead == 't') ADVANCE(358);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 303:
-      if (lookahead == 'e') ADVANCE(359);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 304:
       if (lookahead == 't') ADVANCE(360);
       END_STATE();
     case 305:
-      if (lookahead == 'h') ADVANCE(361);
+      if (lookahead == 'e') ADVANCE(361);
       END_STATE();
     case 306:
-      if (lookahead == 'a') ADVANCE(362);
+      if (lookahead == 't') ADVANCE(362);
       END_STATE();
     case 307:
-      if (lookahead == 'y') ADVANCE(363);
+      if (lookahead == 'h') ADVANCE(363);
       END_STATE();
     case 308:
-      if (lookahead == 'o') ADVANCE(364);
+      if (lookahead == 'a') ADVANCE(364);
       END_STATE();
     case 309:
-      if (lookahead == 'u') ADVANCE(365);
+      if (lookahead == 'y') ADVANCE(365);
       END_STATE();
     case 310:
-      if (lookahead == 't') ADVANCE(366);
+      if (lookahead == 'o') ADVANCE(366);
       END_STATE();
     case 311:
-      if (lookahead == 'b') ADVANCE(367);
+      if (lookahead == 'u') ADVANCE(367);
       END_STATE();
     case 312:
-      if (lookahead == 'c') ADVANCE(368);
+      if (lookahead == 't') ADVANCE(368);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'b') ADVANCE(369);
       END_STATE();
     case 314:
-      if (lookahead == 'u') ADVANCE(369);
+      if (lookahead == 'c') ADVANCE(370);
       END_STATE();
     case 315:
-      if (lookahead == 't') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 316:
-      if (lookahead == 'e') ADVANCE(371);
+      if (lookahead == 'u') ADVANCE(371);
       END_STATE();
     case 317:
-      if (lookahead == 'e') ADVANCE(372);
+      if (lookahead == 't') ADVANCE(372);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'e') ADVANCE(373);
       END_STATE();
     case 319:
-      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(374);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'o') ADVANCE(375);
       END_STATE();
     case 322:
-      if (lookahead == 'l') ADVANCE(374);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 323:
-      if (lookahead == 'c') ADVANCE(375);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'l') ADVANCE(376);
       END_STATE();
     case 325:
-      if (lookahead == 'n') ADVANCE(376);
+      if (lookahead == 'c') ADVANCE(377);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_accept);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 327:
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'n') ADVANCE(378);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'o') ADVANCE(379);
       END_STATE();
     case 330:
-      if (lookahead == 'f') ADVANCE(378);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 332:
-      if (lookahead == 't') ADVANCE(379);
+      if (lookahead == 'f') ADVANCE(380);
       END_STATE();
     case 333:
-      if (lookahead == 't') ADVANCE(380);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 334:
-      if (lookahead == '_') ADVANCE(381);
+      if (lookahead == 't') ADVANCE(381);
       END_STATE();
     case 335:
-      if (lookahead == 'a') ADVANCE(382);
+      if (lookahead == 't') ADVANCE(382);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == '_') ADVANCE(383);
       END_STATE();
     case 337:
-      if (lookahead == 'i') ADVANCE(383);
+      if (lookahead == 'a') ADVANCE(384);
       END_STATE();
     case 338:
-      if (lookahead == 'e') ADVANCE(384);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'i') ADVANCE(385);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'e') ADVANCE(386);
       END_STATE();
     case 341:
-      if (lookahead == 'l') ADVANCE(385);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 342:
-      if (lookahead == 'd') ADVANCE(386);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 343:
       if (lookahead == 'l') ADVANCE(387);
       END_STATE();
     case 344:
-      if (lookahead == 'c') ADVANCE(388);
+      if (lookahead == 'd') ADVANCE(388);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'l') ADVANCE(389);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'c') ADVANCE(390);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 348:
-      if (lookahead == 'e') ADVANCE(389);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 349:
-      if (lookahead == 's') ADVANCE(390);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 350:
-      if (lookahead == 'd') ADVANCE(391);
+      if (lookahead == 'e') ADVANCE(391);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 's') ADVANCE(392);
       END_STATE();
     case 352:
-      if (lookahead == 'y') ADVANCE(392);
+      if (lookahead == 'd') ADVANCE(393);
       END_STATE();
     case 353:
-      if (lookahead == 'y') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 354:
-      if (lookahead == 'n') ADVANCE(394);
+      if (lookahead == 'y') ADVANCE(394);
       END_STATE();
     case 355:
-      if (lookahead == 'r') ADVANCE(395);
+      if (lookahead == 'y') ADVANCE(395);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'n') ADVANCE(396);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'r') ADVANCE(397);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_output);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 359:
-      if (lookahead == 'a') ADVANCE(396);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 360:
-      if (lookahead == 's') ADVANCE(397);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 361:
-      if (lookahead == 'r') ADVANCE(398);
+      if (lookahead == 'a') ADVANCE(398);
       END_STATE();
     case 362:
-      if (lookahead == 't') ADVANCE(399);
+      if (lookahead == 's') ADVANCE(399);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'r') ADVANCE(400);
       END_STATE();
     case 364:
-      if (lookahead == 'u') ADVANCE(400);
-      END_STATE();
-    case 365:
       if (lookahead == 't') ADVANCE(401);
       END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_policy);
+      END_STATE();
     case 366:
-      if (lookahead == 'e') ADVANCE(402);
+      if (lookahead == 'u') ADVANCE(402);
       END_STATE();
     case 367:
-      if (lookahead == 'i') ADVANCE(403);
+      if (lookahead == 't') ADVANCE(403);
       END_STATE();
     case 368:
-      if (lookahead == 'o') ADVANCE(404);
+      if (lookahead == 'e') ADVANCE(404);
       END_STATE();
     case 369:
-      if (lookahead == 'm') ADVANCE(405);
+      if (lookahead == 'i') ADVANCE(405);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'o') ADVANCE(406);
       END_STATE();
     case 371:
-      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == 'm') ADVANCE(407);
       END_STATE();
     case 372:
-      if (lookahead == 'r') ADVANCE(407);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 373:
-      if (lookahead == 'n') ADVANCE(408);
+      if (lookahead == 'd') ADVANCE(408);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'r') ADVANCE(409);
       END_STATE();
     case 375:
-      if (lookahead == 'h') ADVANCE(409);
+      if (lookahead == 'n') ADVANCE(410);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 377:
-      if (lookahead == 'l') ADVANCE(410);
+      if (lookahead == 'h') ADVANCE(411);
       END_STATE();
     case 378:
-      if (lookahead == 'y') ADVANCE(411);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'l') ADVANCE(412);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'y') ADVANCE(413);
       END_STATE();
     case 381:
-      if (lookahead == 'q') ADVANCE(412);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 382:
-      if (lookahead == 't') ADVANCE(413);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 383:
-      if (lookahead == 's') ADVANCE(414);
+      if (lookahead == 'q') ADVANCE(414);
       END_STATE();
     case 384:
       if (lookahead == 't') ADVANCE(415);
       END_STATE();
     case 385:
-      if (lookahead == 'l') ADVANCE(416);
+      if (lookahead == 's') ADVANCE(416);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 't') ADVANCE(417);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 'l') ADVANCE(418);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 393:
-      if (lookahead == 'e') ADVANCE(417);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 395:
-      if (lookahead == 'a') ADVANCE(418);
+      if (lookahead == 'e') ADVANCE(419);
       END_STATE();
     case 396:
-      if (lookahead == 'd') ADVANCE(419);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_packets);
+      if (lookahead == 'a') ADVANCE(420);
       END_STATE();
     case 398:
-      if (lookahead == 'u') ADVANCE(420);
+      if (lookahead == 'd') ADVANCE(421);
       END_STATE();
     case 399:
-      if (lookahead == 'e') ADVANCE(421);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 400:
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 'u') ADVANCE(422);
       END_STATE();
     case 401:
-      if (lookahead == 'i') ADVANCE(423);
+      if (lookahead == 'e') ADVANCE(423);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 403:
       if (lookahead == 't') ADVANCE(424);
       END_STATE();
+    case 403:
+      if (lookahead == 'i') ADVANCE(425);
+      END_STATE();
     case 404:
-      if (lookahead == 'l') ADVANCE(425);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 't') ADVANCE(426);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(anon_sym_related);
+      if (lookahead == 'l') ADVANCE(427);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_section);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 409:
-      if (lookahead == 'a') ADVANCE(426);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 410:
-      if (lookahead == 'e') ADVANCE(427);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 'a') ADVANCE(428);
       END_STATE();
     case 412:
-      if (lookahead == 'l') ADVANCE(428);
-      END_STATE();
-    case 413:
       if (lookahead == 'e') ADVANCE(429);
       END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
     case 414:
-      if (lookahead == 'h') ADVANCE(430);
+      if (lookahead == 'l') ADVANCE(430);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      if (lookahead == 'e') ADVANCE(431);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'h') ADVANCE(432);
       END_STATE();
     case 417:
-      if (lookahead == 'r') ADVANCE(431);
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
     case 418:
-      if (lookahead == 'd') ADVANCE(432);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      if (lookahead == 'r') ADVANCE(433);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'd') ADVANCE(434);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 422:
-      if (lookahead == 'i') ADVANCE(433);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 423:
-      if (lookahead == 'n') ADVANCE(434);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 424:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      if (lookahead == 'i') ADVANCE(435);
       END_STATE();
     case 425:
-      ACCEPT_TOKEN(anon_sym_protocol);
+      if (lookahead == 'n') ADVANCE(436);
       END_STATE();
     case 426:
-      if (lookahead == 'b') ADVANCE(435);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 427:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 428:
-      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == 'b') ADVANCE(437);
       END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 430:
-      if (lookahead == 'e') ADVANCE(437);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(anon_sym_linklayer);
-      END_STATE();
-    case 432:
       if (lookahead == 'e') ADVANCE(438);
       END_STATE();
+    case 431:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 432:
+      if (lookahead == 'e') ADVANCE(439);
+      END_STATE();
     case 433:
-      if (lookahead == 'n') ADVANCE(439);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 434:
-      if (lookahead == 'g') ADVANCE(440);
+      if (lookahead == 'e') ADVANCE(440);
       END_STATE();
     case 435:
-      if (lookahead == 'l') ADVANCE(441);
+      if (lookahead == 'n') ADVANCE(441);
       END_STATE();
     case 436:
-      if (lookahead == 'n') ADVANCE(442);
+      if (lookahead == 'g') ADVANCE(442);
       END_STATE();
     case 437:
-      if (lookahead == 'd') ADVANCE(443);
+      if (lookahead == 'l') ADVANCE(443);
       END_STATE();
     case 438:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'n') ADVANCE(444);
       END_STATE();
     case 439:
-      if (lookahead == 'g') ADVANCE(444);
+      if (lookahead == 'd') ADVANCE(445);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 441:
-      if (lookahead == 'e') ADVANCE(445);
+      if (lookahead == 'g') ADVANCE(446);
       END_STATE();
     case 442:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      ACCEPT_TOKEN(anon_sym_prerouting);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'e') ADVANCE(447);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
       END_STATE();
     case 445:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 447:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -10191,169 +10311,169 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 245},
-  [2] = {.lex_state = 252},
-  [3] = {.lex_state = 245},
-  [4] = {.lex_state = 245},
-  [5] = {.lex_state = 245},
-  [6] = {.lex_state = 245},
-  [7] = {.lex_state = 245},
-  [8] = {.lex_state = 245},
-  [9] = {.lex_state = 254},
-  [10] = {.lex_state = 254},
-  [11] = {.lex_state = 254},
-  [12] = {.lex_state = 254},
-  [13] = {.lex_state = 254},
-  [14] = {.lex_state = 254},
-  [15] = {.lex_state = 249},
-  [16] = {.lex_state = 254},
-  [17] = {.lex_state = 254},
-  [18] = {.lex_state = 254},
-  [19] = {.lex_state = 251},
-  [20] = {.lex_state = 246},
-  [21] = {.lex_state = 246},
-  [22] = {.lex_state = 256},
-  [23] = {.lex_state = 256},
-  [24] = {.lex_state = 262},
-  [25] = {.lex_state = 262},
-  [26] = {.lex_state = 262},
-  [27] = {.lex_state = 262},
-  [28] = {.lex_state = 262},
-  [29] = {.lex_state = 261},
-  [30] = {.lex_state = 246},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 251},
-  [34] = {.lex_state = 261},
-  [35] = {.lex_state = 251},
-  [36] = {.lex_state = 261},
-  [37] = {.lex_state = 251},
-  [38] = {.lex_state = 251},
-  [39] = {.lex_state = 251},
-  [40] = {.lex_state = 251},
-  [41] = {.lex_state = 248},
-  [42] = {.lex_state = 248},
+  [1] = {.lex_state = 249},
+  [2] = {.lex_state = 255},
+  [3] = {.lex_state = 249},
+  [4] = {.lex_state = 249},
+  [5] = {.lex_state = 249},
+  [6] = {.lex_state = 249},
+  [7] = {.lex_state = 249},
+  [8] = {.lex_state = 249},
+  [9] = {.lex_state = 257},
+  [10] = {.lex_state = 257},
+  [11] = {.lex_state = 257},
+  [12] = {.lex_state = 257},
+  [13] = {.lex_state = 257},
+  [14] = {.lex_state = 257},
+  [15] = {.lex_state = 257},
+  [16] = {.lex_state = 257},
+  [17] = {.lex_state = 257},
+  [18] = {.lex_state = 252},
+  [19] = {.lex_state = 254},
+  [20] = {.lex_state = 250},
+  [21] = {.lex_state = 250},
+  [22] = {.lex_state = 259},
+  [23] = {.lex_state = 259},
+  [24] = {.lex_state = 266},
+  [25] = {.lex_state = 266},
+  [26] = {.lex_state = 266},
+  [27] = {.lex_state = 266},
+  [28] = {.lex_state = 266},
+  [29] = {.lex_state = 254},
+  [30] = {.lex_state = 254},
+  [31] = {.lex_state = 250},
+  [32] = {.lex_state = 254},
+  [33] = {.lex_state = 265},
+  [34] = {.lex_state = 265},
+  [35] = {.lex_state = 254},
+  [36] = {.lex_state = 265},
+  [37] = {.lex_state = 254},
+  [38] = {.lex_state = 254},
+  [39] = {.lex_state = 254},
+  [40] = {.lex_state = 254},
+  [41] = {.lex_state = 251},
+  [42] = {.lex_state = 254},
   [43] = {.lex_state = 251},
-  [44] = {.lex_state = 251},
+  [44] = {.lex_state = 254},
   [45] = {.lex_state = 251},
-  [46] = {.lex_state = 248},
-  [47] = {.lex_state = 246},
-  [48] = {.lex_state = 246},
-  [49] = {.lex_state = 246},
-  [50] = {.lex_state = 246},
-  [51] = {.lex_state = 246},
-  [52] = {.lex_state = 246},
-  [53] = {.lex_state = 246},
-  [54] = {.lex_state = 248},
-  [55] = {.lex_state = 246},
-  [56] = {.lex_state = 246},
-  [57] = {.lex_state = 261},
-  [58] = {.lex_state = 261},
-  [59] = {.lex_state = 1},
-  [60] = {.lex_state = 248},
+  [46] = {.lex_state = 254},
+  [47] = {.lex_state = 250},
+  [48] = {.lex_state = 250},
+  [49] = {.lex_state = 250},
+  [50] = {.lex_state = 250},
+  [51] = {.lex_state = 250},
+  [52] = {.lex_state = 251},
+  [53] = {.lex_state = 250},
+  [54] = {.lex_state = 250},
+  [55] = {.lex_state = 250},
+  [56] = {.lex_state = 250},
+  [57] = {.lex_state = 265},
+  [58] = {.lex_state = 265},
+  [59] = {.lex_state = 251},
+  [60] = {.lex_state = 1},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 263},
-  [64] = {.lex_state = 263},
-  [65] = {.lex_state = 263},
-  [66] = {.lex_state = 246},
-  [67] = {.lex_state = 246},
-  [68] = {.lex_state = 258},
-  [69] = {.lex_state = 258},
-  [70] = {.lex_state = 246},
-  [71] = {.lex_state = 258},
-  [72] = {.lex_state = 248},
-  [73] = {.lex_state = 263},
-  [74] = {.lex_state = 246},
-  [75] = {.lex_state = 248},
-  [76] = {.lex_state = 246},
-  [77] = {.lex_state = 3},
-  [78] = {.lex_state = 3},
-  [79] = {.lex_state = 248},
-  [80] = {.lex_state = 248},
-  [81] = {.lex_state = 3},
+  [63] = {.lex_state = 271},
+  [64] = {.lex_state = 271},
+  [65] = {.lex_state = 271},
+  [66] = {.lex_state = 250},
+  [67] = {.lex_state = 250},
+  [68] = {.lex_state = 250},
+  [69] = {.lex_state = 250},
+  [70] = {.lex_state = 250},
+  [71] = {.lex_state = 262},
+  [72] = {.lex_state = 251},
+  [73] = {.lex_state = 271},
+  [74] = {.lex_state = 262},
+  [75] = {.lex_state = 251},
+  [76] = {.lex_state = 262},
+  [77] = {.lex_state = 1},
+  [78] = {.lex_state = 251},
+  [79] = {.lex_state = 3},
+  [80] = {.lex_state = 251},
+  [81] = {.lex_state = 251},
   [82] = {.lex_state = 3},
-  [83] = {.lex_state = 248},
+  [83] = {.lex_state = 3},
   [84] = {.lex_state = 3},
-  [85] = {.lex_state = 1},
+  [85] = {.lex_state = 3},
   [86] = {.lex_state = 1},
-  [87] = {.lex_state = 246},
-  [88] = {.lex_state = 251},
-  [89] = {.lex_state = 246},
-  [90] = {.lex_state = 251},
+  [87] = {.lex_state = 271},
+  [88] = {.lex_state = 250},
+  [89] = {.lex_state = 250},
+  [90] = {.lex_state = 254},
   [91] = {.lex_state = 3},
-  [92] = {.lex_state = 251},
-  [93] = {.lex_state = 263},
-  [94] = {.lex_state = 245},
-  [95] = {.lex_state = 258},
-  [96] = {.lex_state = 246},
-  [97] = {.lex_state = 263},
-  [98] = {.lex_state = 263},
-  [99] = {.lex_state = 263},
-  [100] = {.lex_state = 251},
-  [101] = {.lex_state = 263},
-  [102] = {.lex_state = 263},
-  [103] = {.lex_state = 245},
-  [104] = {.lex_state = 245},
-  [105] = {.lex_state = 251},
-  [106] = {.lex_state = 251},
-  [107] = {.lex_state = 251},
-  [108] = {.lex_state = 251},
-  [109] = {.lex_state = 251},
-  [110] = {.lex_state = 251},
-  [111] = {.lex_state = 258},
-  [112] = {.lex_state = 245},
+  [92] = {.lex_state = 254},
+  [93] = {.lex_state = 254},
+  [94] = {.lex_state = 249},
+  [95] = {.lex_state = 250},
+  [96] = {.lex_state = 254},
+  [97] = {.lex_state = 271},
+  [98] = {.lex_state = 254},
+  [99] = {.lex_state = 249},
+  [100] = {.lex_state = 249},
+  [101] = {.lex_state = 254},
+  [102] = {.lex_state = 249},
+  [103] = {.lex_state = 254},
+  [104] = {.lex_state = 271},
+  [105] = {.lex_state = 254},
+  [106] = {.lex_state = 271},
+  [107] = {.lex_state = 271},
+  [108] = {.lex_state = 262},
+  [109] = {.lex_state = 271},
+  [110] = {.lex_state = 254},
+  [111] = {.lex_state = 262},
+  [112] = {.lex_state = 254},
   [113] = {.lex_state = 251},
-  [114] = {.lex_state = 251},
-  [115] = {.lex_state = 251},
-  [116] = {.lex_state = 248},
-  [117] = {.lex_state = 251},
-  [118] = {.lex_state = 251},
-  [119] = {.lex_state = 251},
-  [120] = {.lex_state = 251},
+  [114] = {.lex_state = 254},
+  [115] = {.lex_state = 254},
+  [116] = {.lex_state = 254},
+  [117] = {.lex_state = 254},
+  [118] = {.lex_state = 254},
+  [119] = {.lex_state = 254},
+  [120] = {.lex_state = 254},
   [121] = {.lex_state = 263},
-  [122] = {.lex_state = 260},
-  [123] = {.lex_state = 257},
-  [124] = {.lex_state = 245},
-  [125] = {.lex_state = 257},
-  [126] = {.lex_state = 266},
-  [127] = {.lex_state = 257},
-  [128] = {.lex_state = 259},
-  [129] = {.lex_state = 259},
-  [130] = {.lex_state = 259},
-  [131] = {.lex_state = 245},
-  [132] = {.lex_state = 246},
-  [133] = {.lex_state = 260},
-  [134] = {.lex_state = 246},
-  [135] = {.lex_state = 16},
-  [136] = {.lex_state = 260},
-  [137] = {.lex_state = 257},
-  [138] = {.lex_state = 248},
-  [139] = {.lex_state = 248},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 249},
-  [142] = {.lex_state = 260},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 248},
+  [122] = {.lex_state = 249},
+  [123] = {.lex_state = 270},
+  [124] = {.lex_state = 261},
+  [125] = {.lex_state = 261},
+  [126] = {.lex_state = 249},
+  [127] = {.lex_state = 271},
+  [128] = {.lex_state = 263},
+  [129] = {.lex_state = 263},
+  [130] = {.lex_state = 261},
+  [131] = {.lex_state = 264},
+  [132] = {.lex_state = 250},
+  [133] = {.lex_state = 267},
+  [134] = {.lex_state = 264},
+  [135] = {.lex_state = 250},
+  [136] = {.lex_state = 264},
+  [137] = {.lex_state = 11},
+  [138] = {.lex_state = 252},
+  [139] = {.lex_state = 261},
+  [140] = {.lex_state = 264},
+  [141] = {.lex_state = 251},
+  [142] = {.lex_state = 251},
+  [143] = {.lex_state = 263},
+  [144] = {.lex_state = 12},
+  [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 12},
-  [148] = {.lex_state = 12},
+  [148] = {.lex_state = 251},
   [149] = {.lex_state = 11},
   [150] = {.lex_state = 11},
   [151] = {.lex_state = 11},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 259},
-  [154] = {.lex_state = 259},
-  [155] = {.lex_state = 11},
-  [156] = {.lex_state = 245},
-  [157] = {.lex_state = 257},
-  [158] = {.lex_state = 248},
-  [159] = {.lex_state = 245},
-  [160] = {.lex_state = 11},
+  [152] = {.lex_state = 12},
+  [153] = {.lex_state = 11},
+  [154] = {.lex_state = 11},
+  [155] = {.lex_state = 261},
+  [156] = {.lex_state = 11},
+  [157] = {.lex_state = 249},
+  [158] = {.lex_state = 263},
+  [159] = {.lex_state = 249},
+  [160] = {.lex_state = 251},
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
-  [163] = {.lex_state = 12},
+  [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
@@ -10374,305 +10494,308 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 245},
-  [185] = {.lex_state = 16},
-  [186] = {.lex_state = 271},
-  [187] = {.lex_state = 271},
-  [188] = {.lex_state = 11},
-  [189] = {.lex_state = 271},
-  [190] = {.lex_state = 271},
-  [191] = {.lex_state = 12},
-  [192] = {.lex_state = 273},
-  [193] = {.lex_state = 273},
-  [194] = {.lex_state = 248},
-  [195] = {.lex_state = 249},
-  [196] = {.lex_state = 273},
-  [197] = {.lex_state = 260},
-  [198] = {.lex_state = 248},
-  [199] = {.lex_state = 271},
-  [200] = {.lex_state = 271},
-  [201] = {.lex_state = 14},
-  [202] = {.lex_state = 0},
-  [203] = {.lex_state = 248},
-  [204] = {.lex_state = 248},
-  [205] = {.lex_state = 246},
-  [206] = {.lex_state = 13},
-  [207] = {.lex_state = 248},
-  [208] = {.lex_state = 13},
-  [209] = {.lex_state = 245},
-  [210] = {.lex_state = 245},
-  [211] = {.lex_state = 13},
-  [212] = {.lex_state = 245},
-  [213] = {.lex_state = 245},
-  [214] = {.lex_state = 24},
-  [215] = {.lex_state = 246},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 245},
-  [218] = {.lex_state = 245},
-  [219] = {.lex_state = 21},
-  [220] = {.lex_state = 245},
-  [221] = {.lex_state = 15},
-  [222] = {.lex_state = 21},
-  [223] = {.lex_state = 15},
-  [224] = {.lex_state = 21},
-  [225] = {.lex_state = 15},
-  [226] = {.lex_state = 248},
-  [227] = {.lex_state = 14},
-  [228] = {.lex_state = 14},
-  [229] = {.lex_state = 11},
-  [230] = {.lex_state = 245},
-  [231] = {.lex_state = 0},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 248},
-  [234] = {.lex_state = 0},
-  [235] = {.lex_state = 24},
-  [236] = {.lex_state = 11},
-  [237] = {.lex_state = 245},
-  [238] = {.lex_state = 24},
-  [239] = {.lex_state = 24},
-  [240] = {.lex_state = 24},
-  [241] = {.lex_state = 24},
-  [242] = {.lex_state = 245},
-  [243] = {.lex_state = 24},
-  [244] = {.lex_state = 24},
-  [245] = {.lex_state = 24},
-  [246] = {.lex_state = 245},
-  [247] = {.lex_state = 24},
-  [248] = {.lex_state = 0},
-  [249] = {.lex_state = 24},
-  [250] = {.lex_state = 0},
-  [251] = {.lex_state = 271},
-  [252] = {.lex_state = 24},
-  [253] = {.lex_state = 24},
-  [254] = {.lex_state = 24},
-  [255] = {.lex_state = 24},
-  [256] = {.lex_state = 248},
-  [257] = {.lex_state = 24},
-  [258] = {.lex_state = 24},
+  [184] = {.lex_state = 278},
+  [185] = {.lex_state = 264},
+  [186] = {.lex_state = 251},
+  [187] = {.lex_state = 267},
+  [188] = {.lex_state = 252},
+  [189] = {.lex_state = 276},
+  [190] = {.lex_state = 278},
+  [191] = {.lex_state = 276},
+  [192] = {.lex_state = 276},
+  [193] = {.lex_state = 278},
+  [194] = {.lex_state = 249},
+  [195] = {.lex_state = 11},
+  [196] = {.lex_state = 276},
+  [197] = {.lex_state = 12},
+  [198] = {.lex_state = 276},
+  [199] = {.lex_state = 267},
+  [200] = {.lex_state = 276},
+  [201] = {.lex_state = 251},
+  [202] = {.lex_state = 251},
+  [203] = {.lex_state = 0},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 249},
+  [206] = {.lex_state = 249},
+  [207] = {.lex_state = 250},
+  [208] = {.lex_state = 249},
+  [209] = {.lex_state = 249},
+  [210] = {.lex_state = 251},
+  [211] = {.lex_state = 249},
+  [212] = {.lex_state = 249},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 0},
+  [216] = {.lex_state = 251},
+  [217] = {.lex_state = 251},
+  [218] = {.lex_state = 11},
+  [219] = {.lex_state = 249},
+  [220] = {.lex_state = 23},
+  [221] = {.lex_state = 251},
+  [222] = {.lex_state = 249},
+  [223] = {.lex_state = 20},
+  [224] = {.lex_state = 15},
+  [225] = {.lex_state = 20},
+  [226] = {.lex_state = 15},
+  [227] = {.lex_state = 20},
+  [228] = {.lex_state = 15},
+  [229] = {.lex_state = 14},
+  [230] = {.lex_state = 14},
+  [231] = {.lex_state = 14},
+  [232] = {.lex_state = 249},
+  [233] = {.lex_state = 13},
+  [234] = {.lex_state = 13},
+  [235] = {.lex_state = 13},
+  [236] = {.lex_state = 249},
+  [237] = {.lex_state = 250},
+  [238] = {.lex_state = 249},
+  [239] = {.lex_state = 276},
+  [240] = {.lex_state = 11},
+  [241] = {.lex_state = 23},
+  [242] = {.lex_state = 0},
+  [243] = {.lex_state = 23},
+  [244] = {.lex_state = 277},
+  [245] = {.lex_state = 0},
+  [246] = {.lex_state = 276},
+  [247] = {.lex_state = 23},
+  [248] = {.lex_state = 23},
+  [249] = {.lex_state = 249},
+  [250] = {.lex_state = 23},
+  [251] = {.lex_state = 249},
+  [252] = {.lex_state = 251},
+  [253] = {.lex_state = 249},
+  [254] = {.lex_state = 0},
+  [255] = {.lex_state = 23},
+  [256] = {.lex_state = 23},
+  [257] = {.lex_state = 249},
+  [258] = {.lex_state = 23},
   [259] = {.lex_state = 0},
-  [260] = {.lex_state = 245},
-  [261] = {.lex_state = 245},
-  [262] = {.lex_state = 0},
-  [263] = {.lex_state = 272},
-  [264] = {.lex_state = 273},
-  [265] = {.lex_state = 245},
-  [266] = {.lex_state = 245},
-  [267] = {.lex_state = 245},
-  [268] = {.lex_state = 24},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 245},
-  [271] = {.lex_state = 271},
-  [272] = {.lex_state = 245},
-  [273] = {.lex_state = 245},
-  [274] = {.lex_state = 245},
-  [275] = {.lex_state = 245},
-  [276] = {.lex_state = 245},
-  [277] = {.lex_state = 245},
-  [278] = {.lex_state = 245},
-  [279] = {.lex_state = 245},
-  [280] = {.lex_state = 245},
-  [281] = {.lex_state = 245},
-  [282] = {.lex_state = 245},
-  [283] = {.lex_state = 245},
-  [284] = {.lex_state = 245},
-  [285] = {.lex_state = 245},
-  [286] = {.lex_state = 245},
-  [287] = {.lex_state = 245},
-  [288] = {.lex_state = 245},
-  [289] = {.lex_state = 245},
-  [290] = {.lex_state = 245},
-  [291] = {.lex_state = 245},
-  [292] = {.lex_state = 245},
-  [293] = {.lex_state = 245},
-  [294] = {.lex_state = 245},
-  [295] = {.lex_state = 248},
-  [296] = {.lex_state = 245},
-  [297] = {.lex_state = 245},
-  [298] = {.lex_state = 245},
-  [299] = {.lex_state = 25},
-  [300] = {.lex_state = 245},
-  [301] = {.lex_state = 11},
-  [302] = {.lex_state = 25},
-  [303] = {.lex_state = 25},
-  [304] = {.lex_state = 25},
-  [305] = {.lex_state = 248},
-  [306] = {.lex_state = 17},
-  [307] = {.lex_state = 17},
-  [308] = {.lex_state = 248},
-  [309] = {.lex_state = 25},
-  [310] = {.lex_state = 17},
+  [260] = {.lex_state = 249},
+  [261] = {.lex_state = 278},
+  [262] = {.lex_state = 249},
+  [263] = {.lex_state = 23},
+  [264] = {.lex_state = 23},
+  [265] = {.lex_state = 23},
+  [266] = {.lex_state = 23},
+  [267] = {.lex_state = 249},
+  [268] = {.lex_state = 251},
+  [269] = {.lex_state = 249},
+  [270] = {.lex_state = 23},
+  [271] = {.lex_state = 23},
+  [272] = {.lex_state = 249},
+  [273] = {.lex_state = 249},
+  [274] = {.lex_state = 249},
+  [275] = {.lex_state = 23},
+  [276] = {.lex_state = 249},
+  [277] = {.lex_state = 249},
+  [278] = {.lex_state = 249},
+  [279] = {.lex_state = 249},
+  [280] = {.lex_state = 249},
+  [281] = {.lex_state = 249},
+  [282] = {.lex_state = 249},
+  [283] = {.lex_state = 249},
+  [284] = {.lex_state = 249},
+  [285] = {.lex_state = 249},
+  [286] = {.lex_state = 249},
+  [287] = {.lex_state = 249},
+  [288] = {.lex_state = 249},
+  [289] = {.lex_state = 249},
+  [290] = {.lex_state = 249},
+  [291] = {.lex_state = 249},
+  [292] = {.lex_state = 249},
+  [293] = {.lex_state = 249},
+  [294] = {.lex_state = 249},
+  [295] = {.lex_state = 249},
+  [296] = {.lex_state = 249},
+  [297] = {.lex_state = 23},
+  [298] = {.lex_state = 249},
+  [299] = {.lex_state = 0},
+  [300] = {.lex_state = 23},
+  [301] = {.lex_state = 249},
+  [302] = {.lex_state = 251},
+  [303] = {.lex_state = 16},
+  [304] = {.lex_state = 249},
+  [305] = {.lex_state = 24},
+  [306] = {.lex_state = 24},
+  [307] = {.lex_state = 24},
+  [308] = {.lex_state = 254},
+  [309] = {.lex_state = 250},
+  [310] = {.lex_state = 251},
   [311] = {.lex_state = 251},
-  [312] = {.lex_state = 25},
-  [313] = {.lex_state = 24},
-  [314] = {.lex_state = 248},
-  [315] = {.lex_state = 245},
-  [316] = {.lex_state = 246},
-  [317] = {.lex_state = 248},
-  [318] = {.lex_state = 254},
-  [319] = {.lex_state = 254},
-  [320] = {.lex_state = 254},
-  [321] = {.lex_state = 26},
-  [322] = {.lex_state = 246},
-  [323] = {.lex_state = 246},
-  [324] = {.lex_state = 246},
-  [325] = {.lex_state = 0},
-  [326] = {.lex_state = 251},
-  [327] = {.lex_state = 256},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 256},
-  [330] = {.lex_state = 263},
-  [331] = {.lex_state = 0},
-  [332] = {.lex_state = 0},
-  [333] = {.lex_state = 251},
-  [334] = {.lex_state = 248},
+  [312] = {.lex_state = 24},
+  [313] = {.lex_state = 257},
+  [314] = {.lex_state = 251},
+  [315] = {.lex_state = 24},
+  [316] = {.lex_state = 23},
+  [317] = {.lex_state = 24},
+  [318] = {.lex_state = 249},
+  [319] = {.lex_state = 16},
+  [320] = {.lex_state = 16},
+  [321] = {.lex_state = 11},
+  [322] = {.lex_state = 257},
+  [323] = {.lex_state = 257},
+  [324] = {.lex_state = 20},
+  [325] = {.lex_state = 250},
+  [326] = {.lex_state = 0},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 259},
+  [329] = {.lex_state = 259},
+  [330] = {.lex_state = 0},
+  [331] = {.lex_state = 250},
+  [332] = {.lex_state = 250},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 0},
   [335] = {.lex_state = 0},
-  [336] = {.lex_state = 263},
+  [336] = {.lex_state = 250},
   [337] = {.lex_state = 0},
-  [338] = {.lex_state = 263},
-  [339] = {.lex_state = 0},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 259},
   [340] = {.lex_state = 0},
-  [341] = {.lex_state = 246},
-  [342] = {.lex_state = 246},
-  [343] = {.lex_state = 0},
-  [344] = {.lex_state = 0},
-  [345] = {.lex_state = 263},
-  [346] = {.lex_state = 0},
-  [347] = {.lex_state = 251},
-  [348] = {.lex_state = 263},
-  [349] = {.lex_state = 256},
-  [350] = {.lex_state = 263},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 0},
-  [353] = {.lex_state = 263},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 263},
-  [356] = {.lex_state = 0},
-  [357] = {.lex_state = 21},
-  [358] = {.lex_state = 0},
-  [359] = {.lex_state = 21},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 15},
-  [363] = {.lex_state = 0},
-  [364] = {.lex_state = 15},
-  [365] = {.lex_state = 0},
-  [366] = {.lex_state = 256},
-  [367] = {.lex_state = 14},
-  [368] = {.lex_state = 263},
-  [369] = {.lex_state = 14},
-  [370] = {.lex_state = 0},
-  [371] = {.lex_state = 263},
-  [372] = {.lex_state = 263},
-  [373] = {.lex_state = 0},
-  [374] = {.lex_state = 263},
-  [375] = {.lex_state = 13},
+  [341] = {.lex_state = 0},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 250},
+  [344] = {.lex_state = 20},
+  [345] = {.lex_state = 250},
+  [346] = {.lex_state = 254},
+  [347] = {.lex_state = 0},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 15},
+  [351] = {.lex_state = 254},
+  [352] = {.lex_state = 15},
+  [353] = {.lex_state = 259},
+  [354] = {.lex_state = 254},
+  [355] = {.lex_state = 14},
+  [356] = {.lex_state = 14},
+  [357] = {.lex_state = 271},
+  [358] = {.lex_state = 254},
+  [359] = {.lex_state = 254},
+  [360] = {.lex_state = 250},
+  [361] = {.lex_state = 271},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 251},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 254},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 271},
+  [369] = {.lex_state = 254},
+  [370] = {.lex_state = 250},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 0},
+  [373] = {.lex_state = 250},
+  [374] = {.lex_state = 0},
+  [375] = {.lex_state = 0},
   [376] = {.lex_state = 13},
-  [377] = {.lex_state = 0},
-  [378] = {.lex_state = 263},
-  [379] = {.lex_state = 256},
-  [380] = {.lex_state = 0},
-  [381] = {.lex_state = 263},
-  [382] = {.lex_state = 263},
+  [377] = {.lex_state = 13},
+  [378] = {.lex_state = 251},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 250},
+  [381] = {.lex_state = 259},
+  [382] = {.lex_state = 259},
   [383] = {.lex_state = 0},
   [384] = {.lex_state = 0},
-  [385] = {.lex_state = 0},
-  [386] = {.lex_state = 0},
-  [387] = {.lex_state = 263},
-  [388] = {.lex_state = 0},
-  [389] = {.lex_state = 0},
-  [390] = {.lex_state = 263},
-  [391] = {.lex_state = 256},
+  [385] = {.lex_state = 250},
+  [386] = {.lex_state = 250},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 250},
+  [389] = {.lex_state = 250},
+  [390] = {.lex_state = 249},
+  [391] = {.lex_state = 0},
   [392] = {.lex_state = 0},
-  [393] = {.lex_state = 263},
-  [394] = {.lex_state = 263},
+  [393] = {.lex_state = 25},
+  [394] = {.lex_state = 0},
   [395] = {.lex_state = 0},
-  [396] = {.lex_state = 248},
+  [396] = {.lex_state = 0},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 263},
-  [399] = {.lex_state = 246},
-  [400] = {.lex_state = 246},
-  [401] = {.lex_state = 246},
-  [402] = {.lex_state = 0},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 256},
-  [405] = {.lex_state = 246},
-  [406] = {.lex_state = 251},
-  [407] = {.lex_state = 256},
-  [408] = {.lex_state = 263},
-  [409] = {.lex_state = 251},
-  [410] = {.lex_state = 245},
-  [411] = {.lex_state = 263},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 250},
+  [401] = {.lex_state = 0},
+  [402] = {.lex_state = 259},
+  [403] = {.lex_state = 259},
+  [404] = {.lex_state = 250},
+  [405] = {.lex_state = 0},
+  [406] = {.lex_state = 250},
+  [407] = {.lex_state = 250},
+  [408] = {.lex_state = 250},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 0},
+  [411] = {.lex_state = 0},
   [412] = {.lex_state = 0},
-  [413] = {.lex_state = 0},
-  [414] = {.lex_state = 0},
-  [415] = {.lex_state = 0},
-  [416] = {.lex_state = 0},
-  [417] = {.lex_state = 263},
+  [413] = {.lex_state = 250},
+  [414] = {.lex_state = 250},
+  [415] = {.lex_state = 254},
+  [416] = {.lex_state = 271},
+  [417] = {.lex_state = 250},
   [418] = {.lex_state = 0},
-  [419] = {.lex_state = 246},
-  [420] = {.lex_state = 246},
-  [421] = {.lex_state = 246},
-  [422] = {.lex_state = 0},
-  [423] = {.lex_state = 0},
-  [424] = {.lex_state = 246},
-  [425] = {.lex_state = 27},
-  [426] = {.lex_state = 8},
-  [427] = {.lex_state = 248},
-  [428] = {.lex_state = 17},
-  [429] = {.lex_state = 9},
-  [430] = {.lex_state = 246},
-  [431] = {.lex_state = 17},
-  [432] = {.lex_state = 246},
-  [433] = {.lex_state = 246},
-  [434] = {.lex_state = 248},
-  [435] = {.lex_state = 246},
-  [436] = {.lex_state = 246},
-  [437] = {.lex_state = 246},
-  [438] = {.lex_state = 251},
-  [439] = {.lex_state = 245},
-  [440] = {.lex_state = 248},
-  [441] = {.lex_state = 248},
-  [442] = {.lex_state = 248},
-  [443] = {.lex_state = 248},
-  [444] = {.lex_state = 10},
-  [445] = {.lex_state = 248},
-  [446] = {.lex_state = 248},
-  [447] = {.lex_state = 248},
-  [448] = {.lex_state = 251},
-  [449] = {.lex_state = 248},
-  [450] = {.lex_state = 245},
-  [451] = {.lex_state = 0},
-  [452] = {.lex_state = 248},
-  [453] = {.lex_state = 246},
-  [454] = {.lex_state = 245},
-  [455] = {.lex_state = 245},
-  [456] = {.lex_state = 248},
-  [457] = {.lex_state = 0},
+  [419] = {.lex_state = 254},
+  [420] = {.lex_state = 250},
+  [421] = {.lex_state = 259},
+  [422] = {.lex_state = 259},
+  [423] = {.lex_state = 259},
+  [424] = {.lex_state = 259},
+  [425] = {.lex_state = 0},
+  [426] = {.lex_state = 16},
+  [427] = {.lex_state = 259},
+  [428] = {.lex_state = 259},
+  [429] = {.lex_state = 259},
+  [430] = {.lex_state = 16},
+  [431] = {.lex_state = 251},
+  [432] = {.lex_state = 254},
+  [433] = {.lex_state = 259},
+  [434] = {.lex_state = 259},
+  [435] = {.lex_state = 9},
+  [436] = {.lex_state = 0},
+  [437] = {.lex_state = 259},
+  [438] = {.lex_state = 8},
+  [439] = {.lex_state = 251},
+  [440] = {.lex_state = 251},
+  [441] = {.lex_state = 0},
+  [442] = {.lex_state = 251},
+  [443] = {.lex_state = 259},
+  [444] = {.lex_state = 251},
+  [445] = {.lex_state = 254},
+  [446] = {.lex_state = 251},
+  [447] = {.lex_state = 251},
+  [448] = {.lex_state = 249},
+  [449] = {.lex_state = 249},
+  [450] = {.lex_state = 251},
+  [451] = {.lex_state = 251},
+  [452] = {.lex_state = 251},
+  [453] = {.lex_state = 10},
+  [454] = {.lex_state = 249},
+  [455] = {.lex_state = 254},
+  [456] = {.lex_state = 259},
+  [457] = {.lex_state = 251},
   [458] = {.lex_state = 249},
-  [459] = {.lex_state = 251},
+  [459] = {.lex_state = 0},
   [460] = {.lex_state = 0},
-  [461] = {.lex_state = 0},
+  [461] = {.lex_state = 252},
   [462] = {.lex_state = 0},
-  [463] = {.lex_state = 251},
-  [464] = {.lex_state = 251},
-  [465] = {.lex_state = 0},
+  [463] = {.lex_state = 254},
+  [464] = {.lex_state = 0},
+  [465] = {.lex_state = 251},
   [466] = {.lex_state = 0},
   [467] = {.lex_state = 0},
   [468] = {.lex_state = 0},
-  [469] = {.lex_state = 251},
-  [470] = {.lex_state = 245},
+  [469] = {.lex_state = 249},
+  [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 251},
-  [473] = {.lex_state = 0},
+  [472] = {.lex_state = 0},
+  [473] = {.lex_state = 254},
   [474] = {.lex_state = 0},
-  [475] = {.lex_state = 0},
+  [475] = {.lex_state = 254},
   [476] = {.lex_state = 0},
   [477] = {.lex_state = 0},
-  [478] = {.lex_state = 0},
-  [479] = {.lex_state = 0},
-  [480] = {.lex_state = 0},
+  [478] = {.lex_state = 254},
+  [479] = {.lex_state = 254},
+  [480] = {.lex_state = 254},
   [481] = {.lex_state = 0},
-  [482] = {.lex_state = 251},
+  [482] = {.lex_state = 0},
+  [483] = {.lex_state = 0},
+  [484] = {.lex_state = 0},
+  [485] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10715,6 +10838,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_local] = ACTIONS(1),
     [anon_sym_link] = ACTIONS(1),
     [anon_sym_addr] = ACTIONS(1),
+    [anon_sym_peer] = ACTIONS(1),
     [anon_sym_up] = ACTIONS(1),
     [anon_sym_down] = ACTIONS(1),
     [anon_sym_mtu] = ACTIONS(1),
@@ -10846,43 +10970,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(468),
-    [sym__statements] = STATE(481),
+    [sym_source_file] = STATE(467),
+    [sym__statements] = STATE(485),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
+    [sym__statement] = STATE(215),
+    [sym_netns_statement] = STATE(215),
+    [sym_host_statement] = STATE(215),
+    [sym_table_statement] = STATE(215),
+    [sym_let_statement] = STATE(215),
+    [sym_for_statement] = STATE(215),
+    [sym_include_statement] = STATE(215),
+    [sym_expect_statement] = STATE(215),
+    [sym_veth_statement] = STATE(215),
+    [sym_bridge_statement] = STATE(215),
+    [sym_dummy_statement] = STATE(215),
+    [sym_vrf_statement] = STATE(215),
+    [sym_macvlan_statement] = STATE(215),
+    [sym_vlan_statement] = STATE(215),
+    [sym_vxlan_statement] = STATE(215),
+    [sym_link_statement] = STATE(215),
+    [sym_addr_statement] = STATE(215),
+    [sym_state_statement] = STATE(215),
+    [sym_mtu_statement] = STATE(215),
+    [sym_mac_statement] = STATE(215),
+    [sym_master_statement] = STATE(215),
+    [sym_shape_statement] = STATE(215),
+    [sym_htb_statement] = STATE(215),
+    [sym_class_statement] = STATE(215),
+    [sym_filter_statement] = STATE(215),
+    [sym_qdisc_statement] = STATE(215),
+    [sym_netem_statement] = STATE(215),
+    [sym_bpf_statement] = STATE(215),
+    [sym_xdp_statement] = STATE(215),
+    [sym_route_statement] = STATE(215),
+    [sym_rule_statement] = STATE(215),
+    [sym_forward_statement] = STATE(215),
+    [sym_sysctl_statement] = STATE(215),
+    [sym_firewall_statement] = STATE(215),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -10936,6 +11060,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_remote] = ACTIONS(75),
     [anon_sym_group] = ACTIONS(75),
     [anon_sym_local] = ACTIONS(75),
+    [anon_sym_peer] = ACTIONS(75),
     [anon_sym_mtu] = ACTIONS(75),
     [anon_sym_burst] = ACTIONS(75),
     [anon_sym_latency] = ACTIONS(75),
@@ -11005,45 +11130,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
-    [aux_sym__statements_repeat1] = STATE(15),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__statements] = STATE(460),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(215),
+    [sym_netns_statement] = STATE(215),
+    [sym_host_statement] = STATE(215),
+    [sym_table_statement] = STATE(215),
+    [sym_let_statement] = STATE(215),
+    [sym_for_statement] = STATE(215),
+    [sym_include_statement] = STATE(215),
+    [sym_expect_statement] = STATE(215),
+    [sym_veth_statement] = STATE(215),
+    [sym_bridge_statement] = STATE(215),
+    [sym_dummy_statement] = STATE(215),
+    [sym_vrf_statement] = STATE(215),
+    [sym_macvlan_statement] = STATE(215),
+    [sym_vlan_statement] = STATE(215),
+    [sym_vxlan_statement] = STATE(215),
+    [sym_link_statement] = STATE(215),
+    [sym_addr_statement] = STATE(215),
+    [sym_state_statement] = STATE(215),
+    [sym_mtu_statement] = STATE(215),
+    [sym_mac_statement] = STATE(215),
+    [sym_master_statement] = STATE(215),
+    [sym_shape_statement] = STATE(215),
+    [sym_htb_statement] = STATE(215),
+    [sym_class_statement] = STATE(215),
+    [sym_filter_statement] = STATE(215),
+    [sym_qdisc_statement] = STATE(215),
+    [sym_netem_statement] = STATE(215),
+    [sym_bpf_statement] = STATE(215),
+    [sym_xdp_statement] = STATE(215),
+    [sym_route_statement] = STATE(215),
+    [sym_rule_statement] = STATE(215),
+    [sym_forward_statement] = STATE(215),
+    [sym_sysctl_statement] = STATE(215),
+    [sym_firewall_statement] = STATE(215),
+    [aux_sym__statements_repeat1] = STATE(4),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11083,46 +11208,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(234),
-    [sym_netns_statement] = STATE(234),
-    [sym_host_statement] = STATE(234),
-    [sym_table_statement] = STATE(234),
-    [sym_let_statement] = STATE(234),
-    [sym_for_statement] = STATE(234),
-    [sym_include_statement] = STATE(234),
-    [sym_expect_statement] = STATE(234),
-    [sym_veth_statement] = STATE(234),
-    [sym_bridge_statement] = STATE(234),
-    [sym_dummy_statement] = STATE(234),
-    [sym_vrf_statement] = STATE(234),
-    [sym_macvlan_statement] = STATE(234),
-    [sym_vlan_statement] = STATE(234),
-    [sym_vxlan_statement] = STATE(234),
-    [sym_link_statement] = STATE(234),
-    [sym_addr_statement] = STATE(234),
-    [sym_state_statement] = STATE(234),
-    [sym_mtu_statement] = STATE(234),
-    [sym_mac_statement] = STATE(234),
-    [sym_master_statement] = STATE(234),
-    [sym_shape_statement] = STATE(234),
-    [sym_htb_statement] = STATE(234),
-    [sym_class_statement] = STATE(234),
-    [sym_filter_statement] = STATE(234),
-    [sym_qdisc_statement] = STATE(234),
-    [sym_netem_statement] = STATE(234),
-    [sym_bpf_statement] = STATE(234),
-    [sym_xdp_statement] = STATE(234),
-    [sym_route_statement] = STATE(234),
-    [sym_rule_statement] = STATE(234),
-    [sym_forward_statement] = STATE(234),
-    [sym_sysctl_statement] = STATE(234),
-    [sym_firewall_statement] = STATE(234),
-    [aux_sym__statements_repeat1] = STATE(15),
-    [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
-    [anon_sym_GT] = ACTIONS(83),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(214),
+    [sym_netns_statement] = STATE(214),
+    [sym_host_statement] = STATE(214),
+    [sym_table_statement] = STATE(214),
+    [sym_let_statement] = STATE(214),
+    [sym_for_statement] = STATE(214),
+    [sym_include_statement] = STATE(214),
+    [sym_expect_statement] = STATE(214),
+    [sym_veth_statement] = STATE(214),
+    [sym_bridge_statement] = STATE(214),
+    [sym_dummy_statement] = STATE(214),
+    [sym_vrf_statement] = STATE(214),
+    [sym_macvlan_statement] = STATE(214),
+    [sym_vlan_statement] = STATE(214),
+    [sym_vxlan_statement] = STATE(214),
+    [sym_link_statement] = STATE(214),
+    [sym_addr_statement] = STATE(214),
+    [sym_state_statement] = STATE(214),
+    [sym_mtu_statement] = STATE(214),
+    [sym_mac_statement] = STATE(214),
+    [sym_master_statement] = STATE(214),
+    [sym_shape_statement] = STATE(214),
+    [sym_htb_statement] = STATE(214),
+    [sym_class_statement] = STATE(214),
+    [sym_filter_statement] = STATE(214),
+    [sym_qdisc_statement] = STATE(214),
+    [sym_netem_statement] = STATE(214),
+    [sym_bpf_statement] = STATE(214),
+    [sym_xdp_statement] = STATE(214),
+    [sym_route_statement] = STATE(214),
+    [sym_rule_statement] = STATE(214),
+    [sym_forward_statement] = STATE(214),
+    [sym_sysctl_statement] = STATE(214),
+    [sym_firewall_statement] = STATE(214),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [ts_builtin_sym_end] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
+    [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11161,45 +11286,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(462),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(372),
+    [sym_netns_statement] = STATE(372),
+    [sym_host_statement] = STATE(372),
+    [sym_table_statement] = STATE(372),
+    [sym_let_statement] = STATE(372),
+    [sym_for_statement] = STATE(372),
+    [sym_include_statement] = STATE(372),
+    [sym_expect_statement] = STATE(372),
+    [sym_veth_statement] = STATE(372),
+    [sym_bridge_statement] = STATE(372),
+    [sym_dummy_statement] = STATE(372),
+    [sym_vrf_statement] = STATE(372),
+    [sym_macvlan_statement] = STATE(372),
+    [sym_vlan_statement] = STATE(372),
+    [sym_vxlan_statement] = STATE(372),
+    [sym_link_statement] = STATE(372),
+    [sym_addr_statement] = STATE(372),
+    [sym_state_statement] = STATE(372),
+    [sym_mtu_statement] = STATE(372),
+    [sym_mac_statement] = STATE(372),
+    [sym_master_statement] = STATE(372),
+    [sym_shape_statement] = STATE(372),
+    [sym_htb_statement] = STATE(372),
+    [sym_class_statement] = STATE(372),
+    [sym_filter_statement] = STATE(372),
+    [sym_qdisc_statement] = STATE(372),
+    [sym_netem_statement] = STATE(372),
+    [sym_bpf_statement] = STATE(372),
+    [sym_xdp_statement] = STATE(372),
+    [sym_route_statement] = STATE(372),
+    [sym_rule_statement] = STATE(372),
+    [sym_forward_statement] = STATE(372),
+    [sym_sysctl_statement] = STATE(372),
+    [sym_firewall_statement] = STATE(372),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11239,45 +11364,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(372),
+    [sym_netns_statement] = STATE(372),
+    [sym_host_statement] = STATE(372),
+    [sym_table_statement] = STATE(372),
+    [sym_let_statement] = STATE(372),
+    [sym_for_statement] = STATE(372),
+    [sym_include_statement] = STATE(372),
+    [sym_expect_statement] = STATE(372),
+    [sym_veth_statement] = STATE(372),
+    [sym_bridge_statement] = STATE(372),
+    [sym_dummy_statement] = STATE(372),
+    [sym_vrf_statement] = STATE(372),
+    [sym_macvlan_statement] = STATE(372),
+    [sym_vlan_statement] = STATE(372),
+    [sym_vxlan_statement] = STATE(372),
+    [sym_link_statement] = STATE(372),
+    [sym_addr_statement] = STATE(372),
+    [sym_state_statement] = STATE(372),
+    [sym_mtu_statement] = STATE(372),
+    [sym_mac_statement] = STATE(372),
+    [sym_master_statement] = STATE(372),
+    [sym_shape_statement] = STATE(372),
+    [sym_htb_statement] = STATE(372),
+    [sym_class_statement] = STATE(372),
+    [sym_filter_statement] = STATE(372),
+    [sym_qdisc_statement] = STATE(372),
+    [sym_netem_statement] = STATE(372),
+    [sym_bpf_statement] = STATE(372),
+    [sym_xdp_statement] = STATE(372),
+    [sym_route_statement] = STATE(372),
+    [sym_rule_statement] = STATE(372),
+    [sym_forward_statement] = STATE(372),
+    [sym_sysctl_statement] = STATE(372),
+    [sym_firewall_statement] = STATE(372),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(87),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11317,45 +11442,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(372),
+    [sym_netns_statement] = STATE(372),
+    [sym_host_statement] = STATE(372),
+    [sym_table_statement] = STATE(372),
+    [sym_let_statement] = STATE(372),
+    [sym_for_statement] = STATE(372),
+    [sym_include_statement] = STATE(372),
+    [sym_expect_statement] = STATE(372),
+    [sym_veth_statement] = STATE(372),
+    [sym_bridge_statement] = STATE(372),
+    [sym_dummy_statement] = STATE(372),
+    [sym_vrf_statement] = STATE(372),
+    [sym_macvlan_statement] = STATE(372),
+    [sym_vlan_statement] = STATE(372),
+    [sym_vxlan_statement] = STATE(372),
+    [sym_link_statement] = STATE(372),
+    [sym_addr_statement] = STATE(372),
+    [sym_state_statement] = STATE(372),
+    [sym_mtu_statement] = STATE(372),
+    [sym_mac_statement] = STATE(372),
+    [sym_master_statement] = STATE(372),
+    [sym_shape_statement] = STATE(372),
+    [sym_htb_statement] = STATE(372),
+    [sym_class_statement] = STATE(372),
+    [sym_filter_statement] = STATE(372),
+    [sym_qdisc_statement] = STATE(372),
+    [sym_netem_statement] = STATE(372),
+    [sym_bpf_statement] = STATE(372),
+    [sym_xdp_statement] = STATE(372),
+    [sym_route_statement] = STATE(372),
+    [sym_rule_statement] = STATE(372),
+    [sym_forward_statement] = STATE(372),
+    [sym_sysctl_statement] = STATE(372),
+    [sym_firewall_statement] = STATE(372),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(89),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(89),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11395,44 +11520,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(8)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
-    [aux_sym__statements_repeat1] = STATE(15),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(372),
+    [sym_netns_statement] = STATE(372),
+    [sym_host_statement] = STATE(372),
+    [sym_table_statement] = STATE(372),
+    [sym_let_statement] = STATE(372),
+    [sym_for_statement] = STATE(372),
+    [sym_include_statement] = STATE(372),
+    [sym_expect_statement] = STATE(372),
+    [sym_veth_statement] = STATE(372),
+    [sym_bridge_statement] = STATE(372),
+    [sym_dummy_statement] = STATE(372),
+    [sym_vrf_statement] = STATE(372),
+    [sym_macvlan_statement] = STATE(372),
+    [sym_vlan_statement] = STATE(372),
+    [sym_vxlan_statement] = STATE(372),
+    [sym_link_statement] = STATE(372),
+    [sym_addr_statement] = STATE(372),
+    [sym_state_statement] = STATE(372),
+    [sym_mtu_statement] = STATE(372),
+    [sym_mac_statement] = STATE(372),
+    [sym_master_statement] = STATE(372),
+    [sym_shape_statement] = STATE(372),
+    [sym_htb_statement] = STATE(372),
+    [sym_class_statement] = STATE(372),
+    [sym_filter_statement] = STATE(372),
+    [sym_qdisc_statement] = STATE(372),
+    [sym_netem_statement] = STATE(372),
+    [sym_bpf_statement] = STATE(372),
+    [sym_xdp_statement] = STATE(372),
+    [sym_route_statement] = STATE(372),
+    [sym_rule_statement] = STATE(372),
+    [sym_forward_statement] = STATE(372),
+    [sym_sysctl_statement] = STATE(372),
+    [sym_firewall_statement] = STATE(372),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11481,7 +11606,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(91), 58,
+    ACTIONS(91), 59,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11493,6 +11618,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_overhead,
@@ -11540,7 +11666,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [70] = 3,
+  [71] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11548,7 +11674,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(95), 48,
+    ACTIONS(95), 49,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11560,6 +11686,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11597,9 +11724,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [130] = 4,
+  [132] = 4,
     ACTIONS(103), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11607,7 +11734,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(99), 46,
+    ACTIONS(99), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11619,6 +11746,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11654,9 +11782,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [191] = 4,
+  [194] = 4,
     ACTIONS(109), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11664,7 +11792,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(105), 46,
+    ACTIONS(105), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11676,6 +11804,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11711,7 +11840,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [252] = 4,
+  [256] = 4,
     ACTIONS(115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11721,7 +11850,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(111), 46,
+    ACTIONS(111), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11733,6 +11862,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11768,7 +11898,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [313] = 4,
+  [318] = 4,
     ACTIONS(121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11778,7 +11908,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(117), 46,
+    ACTIONS(117), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11790,6 +11920,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11825,21 +11956,189 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [374] = 5,
+  [380] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(125), 2,
+    ACTIONS(125), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(123), 47,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(15), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [439] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(129), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(127), 47,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [498] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(133), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(131), 47,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [557] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(137), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(128), 3,
+    ACTIONS(140), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(123), 42,
+    ACTIONS(135), 42,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -11882,172 +12181,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [436] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(132), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(130), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [494] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(136), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(134), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [552] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(140), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(138), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [610] = 3,
+  [619] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12090,7 +12224,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [656] = 3,
+  [665] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12129,7 +12263,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [698] = 3,
+  [707] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12167,7 +12301,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [739] = 2,
+  [748] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12202,7 +12336,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [776] = 2,
+  [785] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12237,7 +12371,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [813] = 7,
+  [822] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12274,17 +12408,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [857] = 7,
-    ACTIONS(166), 1,
-      anon_sym_LBRACE2,
+  [866] = 7,
     ACTIONS(172), 1,
       anon_sym_DOT,
-    ACTIONS(174), 1,
+    ACTIONS(175), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(178), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12311,26 +12445,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [901] = 7,
-    ACTIONS(180), 1,
-      anon_sym_DOT,
-    ACTIONS(183), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(186), 1,
+  [910] = 7,
+    ACTIONS(166), 1,
       anon_sym_LBRACE2,
+    ACTIONS(185), 1,
+      anon_sym_DOT,
+    ACTIONS(187), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
+    ACTIONS(181), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(178), 17,
+    ACTIONS(183), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12348,7 +12482,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [945] = 3,
+  [954] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12378,7 +12512,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [978] = 3,
+  [987] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12408,44 +12542,81 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1011] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
-    ACTIONS(192), 1,
-      aux_sym__imm_name_part_token1,
+  [1020] = 5,
+    ACTIONS(191), 1,
+      anon_sym_to,
+    ACTIONS(193), 1,
+      anon_sym_SLASH,
     ACTIONS(195), 1,
-      anon_sym_LBRACE2,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
+    ACTIONS(189), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(178), 13,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-  [1051] = 2,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1056] = 13,
+    ACTIONS(203), 1,
+      anon_sym_from,
+    ACTIONS(205), 1,
+      anon_sym_to,
+    ACTIONS(211), 1,
+      anon_sym_uidrange,
+    ACTIONS(215), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(42), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(198), 23,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(201), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(207), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(209), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(197), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(213), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1108] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(217), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12469,126 +12640,89 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1081] = 5,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
-    ACTIONS(206), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
+  [1138] = 13,
+    ACTIONS(227), 1,
       anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1117] = 13,
-    ACTIONS(216), 1,
-      anon_sym_from,
-    ACTIONS(219), 1,
+    ACTIONS(230), 1,
       anon_sym_to,
-    ACTIONS(228), 1,
+    ACTIONS(239), 1,
       anon_sym_uidrange,
-    ACTIONS(234), 1,
+    ACTIONS(245), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
+    STATE(42), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(210), 2,
+    ACTIONS(221), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(213), 2,
+    ACTIONS(224), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(222), 2,
+    ACTIONS(233), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(225), 3,
+    ACTIONS(236), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(208), 4,
+    ACTIONS(219), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(231), 4,
+    ACTIONS(242), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1169] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1221] = 7,
-    ACTIONS(257), 1,
+  [1190] = 7,
+    ACTIONS(248), 1,
       anon_sym_DOT,
-    ACTIONS(259), 1,
+    ACTIONS(250), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(261), 1,
+    ACTIONS(252), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(34), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(183), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1230] = 7,
+    ACTIONS(254), 1,
+      anon_sym_DOT,
+    ACTIONS(257), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(260), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12611,36 +12745,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1261] = 13,
-    ACTIONS(243), 1,
+  [1270] = 13,
+    ACTIONS(203), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(205), 1,
       anon_sym_to,
-    ACTIONS(251), 1,
+    ACTIONS(211), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(215), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
+    STATE(42), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(201), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(207), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(249), 3,
+    ACTIONS(209), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(253), 4,
+    ACTIONS(213), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
@@ -12650,8 +12784,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1313] = 7,
-    ACTIONS(261), 1,
+  [1322] = 7,
+    ACTIONS(252), 1,
       anon_sym_LBRACE2,
     ACTIONS(265), 1,
       anon_sym_DOT,
@@ -12660,7 +12794,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
+    STATE(33), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12683,15 +12817,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1353] = 4,
-    ACTIONS(202), 1,
+  [1362] = 4,
+    ACTIONS(191), 1,
       anon_sym_to,
-    ACTIONS(204), 1,
+    ACTIONS(193), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    ACTIONS(189), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12712,7 +12846,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1386] = 4,
+  [1395] = 4,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(273), 1,
@@ -12741,13 +12875,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1419] = 3,
-    ACTIONS(202), 1,
+  [1428] = 3,
+    ACTIONS(191), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    ACTIONS(189), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12768,7 +12902,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1449] = 3,
+  [1458] = 3,
     ACTIONS(277), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12795,7 +12929,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1479] = 5,
+  [1488] = 5,
     ACTIONS(281), 1,
       anon_sym_LBRACE,
     ACTIONS(283), 1,
@@ -12803,7 +12937,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(43), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -12824,19 +12958,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1513] = 5,
+  [1522] = 3,
     ACTIONS(287), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(285), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1552] = 5,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(290), 1,
+    ACTIONS(294), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(43), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(285), 16,
+    ACTIONS(289), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12853,61 +13014,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1547] = 3,
-    ACTIONS(271), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(269), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1577] = 3,
-    ACTIONS(295), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(293), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1607] = 3,
+  [1586] = 3,
     ACTIONS(299), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12934,7 +13041,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1637] = 2,
+  [1616] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12960,23 +13067,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       sym_duration,
       sym_percentage,
-  [1665] = 12,
+  [1644] = 3,
+    ACTIONS(271), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1674] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(53), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
+    STATE(67), 1,
       sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
@@ -12995,29 +13129,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1712] = 12,
+  [1721] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
+    STATE(67), 1,
       sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13030,42 +13164,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1759] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(56), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(321), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1806] = 12,
+  [1768] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
@@ -13074,20 +13173,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(48), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
+    STATE(67), 1,
       sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(325), 2,
+    ACTIONS(319), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13095,34 +13194,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(323), 4,
+    ACTIONS(317), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1853] = 12,
+  [1815] = 12,
+    ACTIONS(329), 1,
+      anon_sym_proto,
+    ACTIONS(338), 1,
+      anon_sym_scope,
+    ACTIONS(341), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(67), 1,
+      sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(323), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(332), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(335), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(326), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1862] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(55), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
+    STATE(67), 1,
       sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(329), 2,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13130,93 +13264,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(327), 4,
+    ACTIONS(344), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1900] = 12,
-    ACTIONS(339), 1,
-      anon_sym_proto,
+  [1909] = 5,
     ACTIONS(348), 1,
-      anon_sym_scope,
-    ACTIONS(351), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(333), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(342), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(336), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1947] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1994] = 5,
-    ACTIONS(358), 1,
       anon_sym_LBRACE,
-    ACTIONS(360), 1,
+    ACTIONS(350), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(83), 2,
+    STATE(78), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(356), 16,
+    ACTIONS(346), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13233,29 +13297,134 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [2027] = 12,
+  [1942] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(55), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
+    STATE(67), 1,
       sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(354), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(352), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1989] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(67), 1,
+      sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(358), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(356), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2036] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(67), 1,
+      sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(360), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2083] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(47), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(67), 1,
+      sym__table_opt,
+    STATE(69), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(364), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13268,42 +13437,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2074] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2121] = 3,
+  [2130] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13329,7 +13463,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2150] = 3,
+  [2159] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13355,12 +13489,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2179] = 7,
+  [2188] = 12,
     ACTIONS(366), 1,
-      anon_sym_DOT,
+      sym_identifier,
     ACTIONS(368), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_DASH,
     ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(374), 1,
+      sym_integer,
+    ACTIONS(378), 1,
+      sym_size,
+    ACTIONS(380), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(472), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(376), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(341), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(159), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2234] = 7,
+    ACTIONS(382), 1,
+      anon_sym_DOT,
+    ACTIONS(385), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(388), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13369,7 +13537,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(61), 3,
+    STATE(60), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13384,47 +13552,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2215] = 12,
-    ACTIONS(372), 1,
-      sym_identifier,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(380), 1,
-      sym_integer,
-    ACTIONS(384), 1,
-      sym_size,
-    ACTIONS(386), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(466), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(415), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(156), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2261] = 7,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(388), 1,
+  [2270] = 7,
+    ACTIONS(391), 1,
       anon_sym_DOT,
-    ACTIONS(390), 1,
+    ACTIONS(393), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(395), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13447,25 +13581,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2297] = 7,
-    ACTIONS(392), 1,
-      anon_sym_DOT,
+  [2306] = 7,
     ACTIONS(395), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(398), 1,
       anon_sym_LBRACE2,
+    ACTIONS(397), 1,
+      anon_sym_DOT,
+    ACTIONS(399), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(176), 3,
+    ACTIONS(181), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(62), 3,
+    STATE(60), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(178), 10,
+    ACTIONS(183), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -13476,7 +13610,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2333] = 11,
+  [2342] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13487,7 +13621,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(352), 1,
+    STATE(371), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13508,7 +13642,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2376] = 11,
+  [2385] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13519,7 +13653,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(383), 1,
+    STATE(394), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13540,7 +13674,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2419] = 2,
+  [2428] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13563,7 +13697,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2444] = 2,
+  [2453] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13585,7 +13719,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2468] = 2,
+  [2477] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13607,61 +13741,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2492] = 7,
-    ACTIONS(425), 1,
-      anon_sym_DOT,
-    ACTIONS(427), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(429), 1,
-      anon_sym_LBRACE2,
+  [2501] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(425), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2526] = 7,
-    ACTIONS(431), 1,
-      anon_sym_DOT,
-    ACTIONS(434), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(437), 1,
-      anon_sym_LBRACE2,
+      anon_sym_lookup,
+  [2525] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
+    ACTIONS(427), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(178), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2560] = 2,
+      anon_sym_lookup,
+  [2549] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13683,17 +13807,103 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2584] = 7,
+  [2573] = 7,
     ACTIONS(429), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(440), 1,
       anon_sym_DOT,
-    ACTIONS(442), 1,
+    ACTIONS(431), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(433), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 3,
+    STATE(76), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2607] = 10,
+    ACTIONS(438), 1,
+      anon_sym_rate,
+    ACTIONS(444), 1,
+      anon_sym_loss,
+    ACTIONS(450), 1,
+      anon_sym_slot,
+    ACTIONS(453), 1,
+      anon_sym_bytes,
+    STATE(72), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(441), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(435), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(447), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(346), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2647] = 9,
+    ACTIONS(461), 1,
+      anon_sym_overhead,
+    ACTIONS(464), 1,
+      anon_sym_mpu,
+    ACTIONS(467), 1,
+      anon_sym_linklayer,
+    ACTIONS(473), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(470), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(73), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(458), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(456), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2685] = 7,
+    ACTIONS(476), 1,
+      anon_sym_DOT,
+    ACTIONS(479), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(482), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13710,376 +13920,64 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2618] = 10,
-    ACTIONS(448), 1,
+  [2719] = 10,
+    ACTIONS(489), 1,
       anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(444), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2658] = 9,
-    ACTIONS(465), 1,
-      anon_sym_overhead,
-    ACTIONS(468), 1,
-      anon_sym_mpu,
-    ACTIONS(471), 1,
-      anon_sym_linklayer,
-    ACTIONS(477), 1,
-      anon_sym_prio,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(474), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(73), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(462), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(460), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2696] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(480), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2720] = 10,
-    ACTIONS(485), 1,
-      anon_sym_rate,
-    ACTIONS(491), 1,
+    ACTIONS(493), 1,
       anon_sym_loss,
     ACTIONS(497), 1,
       anon_sym_slot,
-    ACTIONS(500), 1,
+    ACTIONS(499), 1,
       anon_sym_bytes,
-    STATE(75), 1,
+    STATE(72), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(488), 2,
+    ACTIONS(491), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(482), 3,
+    ACTIONS(487), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(494), 3,
+    ACTIONS(495), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(356), 4,
+    ACTIONS(485), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2760] = 2,
+  [2759] = 7,
+    ACTIONS(433), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(501), 1,
+      anon_sym_DOT,
+    ACTIONS(503), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(503), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2784] = 11,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2825] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2866] = 3,
-    ACTIONS(521), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 15,
+    STATE(74), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(181), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(356), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2914] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(525), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(269), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(523), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2955] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(250), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2996] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(279), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [3019] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3060] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [3085] = 3,
+    ACTIONS(183), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2793] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14101,7 +13999,263 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3110] = 10,
+  [2818] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(279), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2841] = 11,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2882] = 3,
+    ACTIONS(519), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(517), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2907] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(346), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2930] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(521), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [2971] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(525), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(299), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(523), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(85), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3012] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(527), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3053] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(245), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3094] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3119] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(456), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3141] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(533), 1,
@@ -14110,9 +14264,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(539), 1,
       anon_sym_port,
-    STATE(134), 1,
+    STATE(132), 1,
       sym__dev_opt,
-    STATE(412), 1,
+    STATE(334), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -14129,15 +14283,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3148] = 4,
-    ACTIONS(543), 1,
+  [3179] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(132), 1,
+      sym__dev_opt,
+    STATE(379), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(541), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3217] = 4,
+    ACTIONS(545), 1,
       anon_sym_COMMA,
-    STATE(90), 1,
+    STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(543), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14151,38 +14333,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3174] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    STATE(416), 1,
-      sym_block,
+  [3243] = 10,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(545), 4,
-      ts_builtin_sym_end,
+    ACTIONS(83), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [3212] = 4,
-    ACTIONS(543), 1,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3281] = 4,
+    ACTIONS(545), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(93), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14201,38 +14383,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3238] = 10,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3276] = 4,
+  [3307] = 4,
     ACTIONS(551), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(93), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14251,27 +14405,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3302] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(460), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3324] = 3,
+  [3333] = 3,
     ACTIONS(556), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
@@ -14291,39 +14425,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3347] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3370] = 8,
+  [3356] = 8,
     ACTIONS(560), 1,
       anon_sym_id,
     ACTIONS(566), 1,
       anon_sym_dev,
     ACTIONS(569), 1,
       anon_sym_port,
-    STATE(134), 1,
+    STATE(132), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(95), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(563), 3,
@@ -14336,121 +14450,268 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3403] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
+  [3389] = 3,
+    ACTIONS(572), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(572), 4,
-      ts_builtin_sym_end,
+    ACTIONS(543), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3438] = 9,
-    ACTIONS(585), 1,
-      anon_sym_latency,
-    ACTIONS(588), 1,
-      anon_sym_peakrate,
-    ACTIONS(591), 1,
-      anon_sym_overhead,
-    ACTIONS(594), 1,
-      anon_sym_mpu,
-    ACTIONS(597), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(582), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(580), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3473] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(600), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3508] = 10,
-    ACTIONS(604), 1,
       anon_sym_proto,
-    ACTIONS(612), 1,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(614), 1,
       anon_sym_ct,
-    ACTIONS(616), 1,
       anon_sym_counter,
-    STATE(108), 1,
+  [3412] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(578), 1,
+      anon_sym_latency,
+    ACTIONS(580), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(576), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(574), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3447] = 10,
+    ACTIONS(584), 1,
+      anon_sym_proto,
+    ACTIONS(592), 1,
+      anon_sym_mark,
+    ACTIONS(594), 1,
+      anon_sym_ct,
+    ACTIONS(596), 1,
+      anon_sym_counter,
+    STATE(105), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
+    ACTIONS(586), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(608), 2,
+    ACTIONS(588), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(610), 2,
+    ACTIONS(590), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(602), 3,
+    ACTIONS(582), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3545] = 9,
+  [3484] = 3,
+    ACTIONS(600), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(598), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3507] = 3,
+    ACTIONS(604), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(602), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3530] = 3,
+    ACTIONS(572), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(543), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3553] = 4,
+    ACTIONS(600), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(598), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3578] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(608), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3599] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
     ACTIONS(578), 1,
+      anon_sym_latency,
+    ACTIONS(580), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(576), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(610), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3634] = 10,
+    ACTIONS(614), 1,
+      anon_sym_proto,
+    ACTIONS(626), 1,
+      anon_sym_mark,
+    ACTIONS(629), 1,
+      anon_sym_ct,
+    ACTIONS(632), 1,
+      anon_sym_counter,
+    STATE(105), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(617), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(620), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(623), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(612), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3671] = 9,
+    ACTIONS(640), 1,
+      anon_sym_latency,
+    ACTIONS(643), 1,
+      anon_sym_peakrate,
+    ACTIONS(646), 1,
+      anon_sym_overhead,
+    ACTIONS(649), 1,
+      anon_sym_mpu,
+    ACTIONS(652), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(637), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(635), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3706] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(578), 1,
+      anon_sym_latency,
+    ACTIONS(580), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
@@ -14458,215 +14719,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(97), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
+    ACTIONS(576), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(618), 4,
+    ACTIONS(655), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3580] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3615] = 3,
-    ACTIONS(622), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3638] = 4,
-    ACTIONS(556), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(554), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3663] = 3,
-    ACTIONS(626), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3686] = 3,
-    ACTIONS(626), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3709] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3730] = 10,
-    ACTIONS(632), 1,
-      anon_sym_proto,
-    ACTIONS(644), 1,
-      anon_sym_mark,
-    ACTIONS(647), 1,
-      anon_sym_ct,
-    ACTIONS(650), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(635), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(638), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(641), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(630), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3767] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(549), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3788] = 10,
-    ACTIONS(604), 1,
-      anon_sym_proto,
-    ACTIONS(612), 1,
-      anon_sym_mark,
-    ACTIONS(614), 1,
-      anon_sym_ct,
-    ACTIONS(655), 1,
-      anon_sym_counter,
-    STATE(100), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(606), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(608), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(610), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(653), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3825] = 3,
+  [3741] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14686,27 +14748,142 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3848] = 3,
-    ACTIONS(659), 1,
-      anon_sym_DOT_DOT,
+  [3764] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(578), 1,
+      anon_sym_latency,
+    ACTIONS(580), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(657), 13,
+    STATE(104), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(576), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(574), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3799] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(549), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3820] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3871] = 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3843] = 10,
+    ACTIONS(584), 1,
+      anon_sym_proto,
+    ACTIONS(592), 1,
+      anon_sym_mark,
+    ACTIONS(594), 1,
+      anon_sym_ct,
+    ACTIONS(659), 1,
+      anon_sym_counter,
+    STATE(98), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(586), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(588), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(590), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(657), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3880] = 9,
+    ACTIONS(489), 1,
+      anon_sym_rate,
+    ACTIONS(493), 1,
+      anon_sym_loss,
+    ACTIONS(497), 1,
+      anon_sym_slot,
+    ACTIONS(499), 1,
+      anon_sym_bytes,
+    STATE(75), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(491), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(487), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(495), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3914] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(543), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3934] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14724,25 +14901,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3911] = 2,
+  [3954] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14760,32 +14919,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3931] = 9,
-    ACTIONS(448), 1,
-      anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3965] = 2,
+  [3974] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14803,7 +14937,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3985] = 2,
+  [3994] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14821,7 +14955,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4005] = 2,
+  [4014] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14839,7 +14973,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4025] = 2,
+  [4034] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14857,101 +14991,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4045] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(580), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-  [4064] = 8,
+  [4054] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
     ACTIONS(673), 1,
       anon_sym_DOT,
-    ACTIONS(676), 1,
+    ACTIONS(675), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    STATE(125), 1,
-      aux_sym__if_name_repeat1,
-    STATE(136), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_LT,
-    ACTIONS(683), 1,
+    ACTIONS(677), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(123), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4122] = 7,
-    ACTIONS(688), 1,
-      anon_sym_LBRACE,
-    ACTIONS(691), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(686), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4151] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(697), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(123), 3,
+    STATE(129), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14959,13 +15011,36 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4178] = 2,
+  [4083] = 8,
+    ACTIONS(681), 1,
+      anon_sym_LBRACE,
+    ACTIONS(684), 1,
+      sym_integer,
+    ACTIONS(687), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    STATE(122), 1,
+      aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(699), 12,
+    STATE(199), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(679), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4114] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(690), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14978,18 +15053,144 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4197] = 6,
-    ACTIONS(170), 1,
+  [4133] = 6,
+    ACTIONS(183), 1,
       anon_sym_LT,
-    ACTIONS(678), 1,
+    ACTIONS(694), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(701), 2,
+    ACTIONS(692), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(125), 3,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(181), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4160] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(696), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(124), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4187] = 8,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    STATE(122), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(698), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4218] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(635), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [4237] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(704), 1,
+      anon_sym_DOT,
+    ACTIONS(707), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(710), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4266] = 7,
+    ACTIONS(183), 1,
+      anon_sym_mode,
+    ACTIONS(677), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(713), 1,
+      anon_sym_DOT,
+    ACTIONS(715), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(181), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4295] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(720), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(717), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(130), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14999,95 +15200,30 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4224] = 7,
-    ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(703), 1,
-      anon_sym_DOT,
-    ACTIONS(705), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(707), 1,
+  [4322] = 8,
+    ACTIONS(694), 1,
       anon_sym_LBRACE2,
+    ACTIONS(723), 1,
+      anon_sym_DOT,
+    ACTIONS(726), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(124), 1,
+      aux_sym__if_name_repeat1,
+    STATE(134), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 3,
+    STATE(185), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4253] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(707), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(709), 1,
-      anon_sym_DOT,
-    ACTIONS(711), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
     ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4282] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(713), 1,
-      anon_sym_DOT,
-    ACTIONS(716), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(719), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4311] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(722), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4340] = 2,
+  [4353] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15103,26 +15239,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4358] = 5,
-    ACTIONS(732), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(735), 1,
-      anon_sym_LBRACE2,
+  [4371] = 8,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(730), 1,
+      anon_sym_default,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 3,
+    ACTIONS(732), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(53), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4401] = 5,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(736), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(730), 6,
+    ACTIONS(734), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4382] = 2,
+  [4425] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15138,48 +15296,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4400] = 8,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(740), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(742), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(50), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4430] = 5,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(746), 1,
+  [4443] = 5,
+    ACTIONS(742), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(745), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 3,
+    STATE(136), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(744), 6,
+    ACTIONS(740), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4454] = 3,
+  [4467] = 7,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    STATE(448), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4494] = 3,
+    ACTIONS(754), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(752), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4513] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15195,297 +15367,65 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4473] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(422), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(748), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4500] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(145), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(754), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4527] = 7,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(758), 1,
-      sym_integer,
-    STATE(450), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4554] = 3,
-    ACTIONS(762), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(760), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4573] = 5,
-    ACTIONS(678), 1,
+  [4532] = 5,
+    ACTIONS(694), 1,
       anon_sym_LBRACE2,
-    ACTIONS(766), 1,
+    ACTIONS(758), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
+    STATE(134), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(764), 5,
+    ACTIONS(756), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4596] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(768), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4620] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(770), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4644] = 5,
-    ACTIONS(774), 1,
+  [4555] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(762), 1,
       anon_sym_default,
-    STATE(145), 1,
+    STATE(148), 1,
       aux_sym_htb_statement_repeat1,
+    STATE(366), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(777), 2,
+    ACTIONS(764), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(772), 5,
+    ACTIONS(760), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4666] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(780), 1,
-      sym_integer,
+  [4582] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(762), 1,
+      anon_sym_default,
+    STATE(141), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(364), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(298), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4690] = 7,
-    ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(790), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4716] = 7,
-    ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(792), 1,
-      anon_sym_DASH_GT,
-    STATE(147), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4742] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(794), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(246), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4766] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(796), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(296), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4790] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(798), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4814] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(800), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(159), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4838] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
+    ACTIONS(764), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(766), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4856] = 3,
+  [4609] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15500,14 +15440,105 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4874] = 6,
-    ACTIONS(374), 1,
+  [4627] = 7,
+    ACTIONS(770), 1,
+      anon_sym_proto,
+    ACTIONS(774), 1,
+      anon_sym_handle,
+    ACTIONS(776), 1,
+      anon_sym_DASH_GT,
+    STATE(147), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(772), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(768), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4653] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(802), 1,
+    ACTIONS(778), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4677] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(780), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(157), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4701] = 7,
+    ACTIONS(770), 1,
+      anon_sym_proto,
+    ACTIONS(774), 1,
+      anon_sym_handle,
+    ACTIONS(782), 1,
+      anon_sym_DASH_GT,
+    STATE(152), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(772), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(768), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4727] = 5,
+    ACTIONS(786), 1,
+      anon_sym_default,
+    STATE(148), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(789), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(784), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4749] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(792), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15518,23 +15549,98 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4898] = 4,
+  [4773] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(794), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    STATE(253), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4797] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(804), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4918] = 3,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(796), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(257), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4821] = 7,
+    ACTIONS(801), 1,
+      anon_sym_proto,
+    ACTIONS(807), 1,
+      anon_sym_handle,
+    ACTIONS(810), 1,
+      anon_sym_DASH_GT,
+    STATE(152), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(804), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(798), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4847] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(812), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4871] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(814), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4895] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15549,84 +15655,97 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4936] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    STATE(203), 1,
-      sym__section_opt,
-    STATE(204), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(808), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4960] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
+  [4913] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(814), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4980] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
     ACTIONS(816), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(272), 5,
+    STATE(260), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5004] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(818), 1,
-      sym_integer,
+  [4937] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(273), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5028] = 6,
-    ACTIONS(374), 1,
+    ACTIONS(820), 2,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(818), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4957] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4975] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(822), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4995] = 6,
+    ACTIONS(828), 1,
+      anon_sym_section,
+    STATE(202), 1,
+      sym__section_opt,
+    STATE(210), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(824), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5019] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(820), 1,
+    ACTIONS(830), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15637,33 +15756,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5052] = 7,
-    ACTIONS(825), 1,
-      anon_sym_proto,
-    ACTIONS(831), 1,
-      anon_sym_handle,
-    ACTIONS(834), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(828), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(822), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5078] = 6,
-    ACTIONS(374), 1,
+  [5043] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(836), 1,
+    ACTIONS(832), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15674,32 +15774,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5102] = 6,
-    ACTIONS(374), 1,
+  [5067] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(838), 1,
+    ACTIONS(834), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(277), 5,
+    STATE(296), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5126] = 6,
-    ACTIONS(374), 1,
+  [5091] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(840), 1,
+    ACTIONS(836), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15710,14 +15810,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5150] = 6,
-    ACTIONS(374), 1,
+  [5115] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(842), 1,
+    ACTIONS(838), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15728,14 +15828,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5174] = 6,
-    ACTIONS(374), 1,
+  [5139] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(844), 1,
+    ACTIONS(840), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15746,14 +15846,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5198] = 6,
-    ACTIONS(374), 1,
+  [5163] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(846), 1,
+    ACTIONS(842), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15764,14 +15864,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5222] = 6,
-    ACTIONS(374), 1,
+  [5187] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(848), 1,
+    ACTIONS(844), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15782,14 +15882,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5246] = 6,
-    ACTIONS(374), 1,
+  [5211] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(850), 1,
+    ACTIONS(846), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15800,14 +15900,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5270] = 6,
-    ACTIONS(374), 1,
+  [5235] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(852), 1,
+    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15818,14 +15918,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5294] = 6,
-    ACTIONS(374), 1,
+  [5259] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(854), 1,
+    ACTIONS(850), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15836,14 +15936,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5318] = 6,
-    ACTIONS(374), 1,
+  [5283] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(856), 1,
+    ACTIONS(852), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15854,14 +15954,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5342] = 6,
-    ACTIONS(374), 1,
+  [5307] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(854), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15872,14 +15972,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5366] = 6,
-    ACTIONS(374), 1,
+  [5331] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(860), 1,
+    ACTIONS(856), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15890,14 +15990,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5390] = 6,
-    ACTIONS(374), 1,
+  [5355] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(862), 1,
+    ACTIONS(858), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15908,14 +16008,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5414] = 6,
-    ACTIONS(374), 1,
+  [5379] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(864), 1,
+    ACTIONS(860), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15926,14 +16026,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5438] = 6,
-    ACTIONS(374), 1,
+  [5403] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(866), 1,
+    ACTIONS(862), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15944,14 +16044,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5462] = 6,
-    ACTIONS(374), 1,
+  [5427] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(868), 1,
+    ACTIONS(864), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15962,14 +16062,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5486] = 6,
-    ACTIONS(374), 1,
+  [5451] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(870), 1,
+    ACTIONS(866), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15980,14 +16080,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5510] = 6,
-    ACTIONS(374), 1,
+  [5475] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(872), 1,
+    ACTIONS(868), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5499] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15998,89 +16116,218 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5534] = 6,
-    ACTIONS(374), 1,
+  [5523] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(872), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(295), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5547] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
       sym_identifier,
     ACTIONS(874), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(275), 5,
+    STATE(277), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5558] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [5571] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(878), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(131), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5581] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(876), 1,
+    STATE(190), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(876), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5592] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(882), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(880), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5609] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(885), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
       anon_sym_default,
-    STATE(11), 1,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5624] = 7,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(887), 1,
+      anon_sym_default,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(51), 3,
+    STATE(49), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5606] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(878), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(880), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5636] = 5,
-    ACTIONS(358), 1,
+  [5649] = 7,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(884), 1,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(889), 1,
+      sym_nat_target,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5674] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(891), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5689] = 5,
+    ACTIONS(895), 1,
+      anon_sym_within,
+    ACTIONS(898), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(190), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(893), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5710] = 6,
+    ACTIONS(903), 1,
+      anon_sym_mode,
+    ACTIONS(906), 1,
+      anon_sym_section,
+    STATE(191), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(239), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(901), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5733] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(909), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5748] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(878), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(184), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(911), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5769] = 7,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    STATE(126), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5794] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(915), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -16088,46 +16335,33 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(39), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(882), 4,
+    ACTIONS(913), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5657] = 6,
-    ACTIONS(888), 1,
-      anon_sym_mode,
-    ACTIONS(891), 1,
+  [5815] = 6,
+    ACTIONS(828), 1,
       anon_sym_section,
-    STATE(189), 1,
+    ACTIONS(919), 1,
+      anon_sym_mode,
+    STATE(191), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
+    STATE(239), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(886), 4,
+    ACTIONS(917), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5680] = 2,
+  [5838] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(894), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5695] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(834), 8,
+    ACTIONS(810), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16136,120 +16370,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5710] = 5,
-    ACTIONS(898), 1,
-      anon_sym_within,
-    ACTIONS(901), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(896), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5731] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(196), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(904), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5752] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(908), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5767] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(910), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5792] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(912), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5813] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(916), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(914), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5830] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(919), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5845] = 6,
-    ACTIONS(812), 1,
+  [5853] = 6,
+    ACTIONS(828), 1,
       anon_sym_section,
-    ACTIONS(923), 1,
+    ACTIONS(919), 1,
       anon_sym_mode,
-    STATE(189), 1,
+    STATE(196), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
+    STATE(239), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -16259,275 +16387,158 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5868] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    ACTIONS(923), 1,
-      anon_sym_mode,
-    STATE(199), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
-      sym__section_opt,
+  [5876] = 4,
+    ACTIONS(925), 1,
+      anon_sym_peer,
+    ACTIONS(927), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(925), 4,
+    ACTIONS(923), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5891] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(927), 1,
-      anon_sym_DOT,
-    ACTIONS(929), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(931), 1,
-      anon_sym_LBRACE2,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [5895] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5913] = 5,
-    STATE(232), 1,
+    ACTIONS(929), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5910] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(931), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5925] = 4,
+    STATE(216), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(933), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5943] = 5,
+    STATE(203), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(935), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(933), 2,
+    ACTIONS(937), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5963] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(940), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5933] = 4,
-    STATE(233), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(935), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5951] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(937), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5969] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(941), 1,
-      anon_sym_mode,
-    STATE(397), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(939), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5989] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(943), 1,
-      anon_sym_DOT,
-    ACTIONS(945), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(947), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(208), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6011] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(951), 1,
-      anon_sym_protocol,
-    STATE(340), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(949), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6031] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(947), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(953), 1,
-      anon_sym_DOT,
-    ACTIONS(955), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6053] = 6,
-    ACTIONS(358), 1,
+  [5983] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(700), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(702), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 3,
+    STATE(197), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6075] = 5,
-    ACTIONS(957), 1,
+  [6005] = 5,
+    ACTIONS(942), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(959), 1,
+    ACTIONS(944), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(961), 1,
-      anon_sym_DOT,
-    ACTIONS(964), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(967), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6117] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6139] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6161] = 7,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(970), 1,
-      aux_sym__name_start_token1,
-    STATE(270), 1,
-      sym_peer_name,
-    STATE(300), 1,
-      sym__if_name,
-    STATE(460), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6185] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(972), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [6025] = 5,
+    ACTIONS(403), 1,
       anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6199] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
+    ACTIONS(948), 1,
+      anon_sym_mode,
+    STATE(425), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(946), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(974), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6219] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
+      anon_sym_GT,
+  [6045] = 3,
+    ACTIONS(952), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(950), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+  [6061] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16536,14 +16547,44 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6241] = 6,
-    ACTIONS(358), 1,
+  [6083] = 4,
+    STATE(217), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(954), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6101] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(700), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(702), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6123] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16552,137 +16593,211 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6263] = 5,
-    ACTIONS(978), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
+  [6145] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(976), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(222), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6283] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(956), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6165] = 5,
+    STATE(204), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6305] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(982), 1,
-      anon_sym_DOT,
-    ACTIONS(984), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(956), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6185] = 5,
+    STATE(213), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6327] = 5,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(990), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(988), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6347] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(992), 1,
-      anon_sym_DOT,
-    ACTIONS(994), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6369] = 5,
-    ACTIONS(998), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(996), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6389] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(1004), 1,
-      anon_sym_DOT,
-    ACTIONS(1007), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1010), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6411] = 4,
-    STATE(226), 1,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(958), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6205] = 4,
+    STATE(217), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1015), 2,
+    ACTIONS(826), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(1013), 4,
+    ACTIONS(960), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6429] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(931), 1,
+  [6223] = 4,
+    STATE(217), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(964), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(962), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6241] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(967), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6259] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6281] = 7,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(969), 1,
+      aux_sym__name_start_token1,
+    STATE(267), 1,
+      sym_peer_name,
+    STATE(318), 1,
+      sym__if_name,
+    STATE(466), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6305] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(973), 1,
+      anon_sym_protocol,
+    STATE(327), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(971), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6325] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6347] = 5,
+    ACTIONS(977), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(979), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1018), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(975), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6367] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(981), 1,
       anon_sym_DOT,
-    ACTIONS(1020), 1,
+    ACTIONS(983), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(985), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6389] = 5,
+    ACTIONS(979), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(989), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(227), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6409] = 6,
+    ACTIONS(183), 1,
+      anon_sym_table,
+    ACTIONS(985), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(991), 1,
+      anon_sym_DOT,
+    ACTIONS(993), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -16691,8 +16806,71 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
+  [6431] = 5,
+    ACTIONS(997), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1000), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(995), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(227), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
   [6451] = 6,
-    ACTIONS(178), 1,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(1003), 1,
+      anon_sym_DOT,
+    ACTIONS(1006), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1009), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6473] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1012), 1,
+      anon_sym_DOT,
+    ACTIONS(1014), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1016), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6495] = 6,
+    ACTIONS(183), 1,
+      anon_sym_on,
+    ACTIONS(1016), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1018), 1,
+      anon_sym_DOT,
+    ACTIONS(1020), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6517] = 6,
+    ACTIONS(170), 1,
       anon_sym_on,
     ACTIONS(1022), 1,
       anon_sym_DOT,
@@ -16703,120 +16881,132 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(228), 3,
+    STATE(231), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6473] = 4,
-    ACTIONS(358), 1,
+  [6539] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1031), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(700), 1,
       sym_integer,
-  [6491] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(702), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 3,
+    STATE(208), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6513] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
+  [6561] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(1031), 1,
+      anon_sym_DOT,
+    ACTIONS(1033), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1035), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1033), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6533] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
+    STATE(234), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6583] = 6,
+    ACTIONS(183), 1,
+      anon_sym_id,
+    ACTIONS(1035), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1037), 1,
+      anon_sym_DOT,
+    ACTIONS(1039), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1035), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1037), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6553] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1040), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6571] = 5,
-    STATE(202), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(974), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6591] = 6,
-    ACTIONS(1042), 1,
-      aux_sym__name_start_token1,
+    STATE(235), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6605] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(1041), 1,
+      anon_sym_DOT,
     ACTIONS(1044), 1,
-      anon_sym_LBRACE,
-    STATE(30), 1,
-      sym_interface_name,
-    STATE(70), 1,
-      sym__if_name,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1047), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6612] = 5,
-    ACTIONS(358), 1,
+    STATE(235), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6627] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1046), 1,
+    ACTIONS(700), 1,
+      sym_integer,
+    ACTIONS(702), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6649] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1050), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6663] = 4,
+    ACTIONS(1052), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6680] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1054), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6693] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1056), 1,
       sym_identifier,
-    ACTIONS(1048), 1,
+    ACTIONS(1058), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16825,23 +17015,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6631] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(395), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1050), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6648] = 6,
-    ACTIONS(1052), 1,
+  [6712] = 6,
+    ACTIONS(1060), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1054), 1,
+    ACTIONS(1062), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -16850,326 +17027,284 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 2,
+    STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [6669] = 6,
-    ACTIONS(1056), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1058), 1,
-      anon_sym_LBRACE,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(438), 1,
-      sym_namespace_name,
+  [6733] = 5,
+    ACTIONS(521), 1,
+      anon_sym_GT,
+    STATE(254), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6690] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+    ACTIONS(1064), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6752] = 6,
+    ACTIONS(1066), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1068), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(458), 1,
+    STATE(117), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(61), 2,
       sym__name_start,
       sym_interpolation,
-  [6711] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(260), 1,
-      sym_interface_name,
+  [6773] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6732] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(325), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1062), 4,
+    ACTIONS(1072), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1070), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6749] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(261), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6770] = 6,
-    ACTIONS(1064), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1066), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(482), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6791] = 6,
-    ACTIONS(1068), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(469), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6812] = 4,
-    ACTIONS(1072), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6829] = 6,
-    ACTIONS(1068), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(472), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6850] = 5,
-    ACTIONS(505), 1,
+  [6788] = 5,
+    ACTIONS(521), 1,
       anon_sym_GT,
     STATE(259), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1074), 2,
+    ACTIONS(1064), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(79), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6869] = 6,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1078), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(113), 1,
-      sym_interface_name,
+  [6807] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6890] = 5,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    STATE(262), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1074), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6909] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 6,
+    ACTIONS(1074), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6922] = 6,
+  [6820] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(347), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6841] = 6,
+    ACTIONS(1078), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1080), 1,
+      anon_sym_LBRACE,
+    STATE(237), 1,
+      sym__ns_name,
+    STATE(455), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6862] = 4,
     ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6879] = 6,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(87), 1,
+    STATE(461), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(125), 2,
       sym__name_start,
       sym_interpolation,
-  [6943] = 6,
-    ACTIONS(1086), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1088), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(205), 1,
-      sym_interface_name,
+  [6900] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(349), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6964] = 6,
-    ACTIONS(1090), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1092), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(464), 1,
-      sym_interface_name,
+    ACTIONS(1084), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6917] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(206), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6985] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7006] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1013), 6,
+    ACTIONS(962), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_prio,
       anon_sym_handle,
-  [7019] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(266), 1,
-      sym_interface_name,
+  [6930] = 4,
+    ACTIONS(1086), 1,
+      anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7040] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1094), 1,
-      aux_sym__name_start_token1,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(242), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7061] = 5,
-    ACTIONS(1099), 1,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6947] = 5,
+    ACTIONS(1091), 1,
       anon_sym_GT,
-    STATE(259), 1,
+    STATE(254), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1096), 2,
+    ACTIONS(1088), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(91), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7080] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(385), 1,
-      sym_block,
+  [6966] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(272), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1101), 4,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6987] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(273), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7008] = 4,
+    ACTIONS(1093), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7025] = 6,
+    ACTIONS(1095), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1097), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(473), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7046] = 5,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    STATE(254), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1099), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7065] = 4,
+    ACTIONS(1101), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7082] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(893), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7097] = 4,
+      anon_sym_within,
+      anon_sym_port,
+  [7095] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(386), 1,
+    STATE(326), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17179,530 +17314,575 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7114] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(259), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(78), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7133] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1107), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7148] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(896), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [7161] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(339), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7178] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(373), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1113), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7195] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1115), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7212] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+  [7112] = 6,
+    ACTIONS(1105), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1107), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(363), 1,
+    STATE(207), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [7233] = 5,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(248), 1,
-      aux_sym_rule_block_repeat1,
+  [7133] = 6,
+    ACTIONS(1109), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1111), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(480), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1117), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(77), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7252] = 4,
+    STATE(233), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7154] = 6,
+    ACTIONS(1113), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1115), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(31), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7175] = 6,
+    ACTIONS(1117), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1119), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(475), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7196] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(392), 1,
+    STATE(367), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1119), 4,
+    ACTIONS(1121), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7269] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1121), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7282] = 4,
-    ACTIONS(1123), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7299] = 4,
+  [7213] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
     ACTIONS(1125), 1,
-      anon_sym_RBRACE,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7316] = 4,
-    ACTIONS(1127), 1,
-      anon_sym_RBRACE,
+    ACTIONS(1123), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7232] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(375), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7333] = 4,
-    ACTIONS(1129), 1,
-      anon_sym_RBRACE,
+    ACTIONS(1127), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7249] = 6,
+    ACTIONS(1117), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1119), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(463), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7350] = 4,
-    ACTIONS(1131), 1,
-      anon_sym_RBRACE,
+    STATE(229), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7270] = 6,
+    ACTIONS(1113), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1115), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(88), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7367] = 4,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7291] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(395), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1129), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7308] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(396), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1131), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7325] = 4,
     ACTIONS(1133), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7384] = 4,
+  [7342] = 6,
     ACTIONS(1135), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7401] = 4,
+      aux_sym__name_start_token1,
     ACTIONS(1137), 1,
-      anon_sym_RBRACE,
+      anon_sym_LBRACE,
+    STATE(31), 1,
+      sym_interface_name,
+    STATE(70), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7418] = 4,
+    STATE(36), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7363] = 4,
     ACTIONS(1139), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7435] = 4,
+  [7380] = 4,
     ACTIONS(1141), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7452] = 4,
+  [7397] = 4,
     ACTIONS(1143), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7469] = 4,
+  [7414] = 4,
     ACTIONS(1145), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7486] = 4,
+  [7431] = 4,
     ACTIONS(1147), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7503] = 4,
+  [7448] = 4,
     ACTIONS(1149), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7520] = 4,
+  [7465] = 4,
     ACTIONS(1151), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7537] = 4,
+  [7482] = 4,
     ACTIONS(1153), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7554] = 4,
+  [7499] = 4,
     ACTIONS(1155), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7571] = 4,
+  [7516] = 4,
     ACTIONS(1157), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7588] = 4,
+  [7533] = 4,
     ACTIONS(1159), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7605] = 4,
+  [7550] = 4,
     ACTIONS(1161), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7622] = 4,
+  [7567] = 4,
     ACTIONS(1163), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7639] = 4,
+  [7584] = 4,
     ACTIONS(1165), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7656] = 4,
+  [7601] = 4,
     ACTIONS(1167), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7673] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
+  [7618] = 4,
+    ACTIONS(1169), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7635] = 4,
     ACTIONS(1171), 1,
-      sym_percentage,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1169), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7692] = 4,
-    ACTIONS(1173), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7709] = 4,
+  [7652] = 4,
+    ACTIONS(1173), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7669] = 4,
     ACTIONS(1175), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7726] = 4,
+  [7686] = 4,
     ACTIONS(1177), 1,
-      anon_sym_LT,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(820), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(606), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7743] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
+  [7703] = 4,
     ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(820), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(606), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7720] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(298), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
       sym_interpolation,
-    STATE(194), 1,
-      sym_class_id,
+  [7741] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(338), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7763] = 2,
+    ACTIONS(1181), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7758] = 5,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(242), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1183), 5,
+    ACTIONS(1183), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7777] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1185), 1,
+      aux_sym__name_start_token1,
+    STATE(237), 1,
+      sym__ns_name,
+    STATE(251), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(140), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7798] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(337), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1187), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7815] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1189), 1,
+      anon_sym_ingress,
+    ACTIONS(1191), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7833] = 5,
+    ACTIONS(1193), 1,
+      anon_sym_EQ,
+    ACTIONS(1195), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(320), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7851] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1199), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [7775] = 5,
-    ACTIONS(358), 1,
+  [7863] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(1185), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7793] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
+    ACTIONS(1203), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
@@ -17711,112 +17891,38 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7813] = 6,
-    ACTIONS(358), 1,
+  [7883] = 6,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1179), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
+    ACTIONS(1205), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(191), 1,
+    STATE(340), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7833] = 6,
-    ACTIONS(376), 1,
+  [7903] = 6,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1179), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1187), 1,
+    ACTIONS(1203), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(354), 1,
+    STATE(197), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7853] = 3,
-    STATE(109), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1189), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7867] = 5,
-    ACTIONS(1191), 1,
-      anon_sym_EQ,
-    ACTIONS(1193), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1195), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(307), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7885] = 5,
-    ACTIONS(1197), 1,
-      anon_sym_EQ,
-    ACTIONS(1199), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(307), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7903] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1205), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [7915] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(388), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7935] = 5,
-    ACTIONS(1195), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1207), 1,
-      anon_sym_EQ,
-    ACTIONS(1209), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(306), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7953] = 4,
+  [7923] = 4,
     ACTIONS(281), 1,
       anon_sym_LBRACE,
-    ACTIONS(1211), 1,
+    ACTIONS(1207), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
@@ -17825,94 +17931,58 @@ static const uint16_t ts_small_parse_table[] = {
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-  [7969] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(119), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7989] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(315), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8007] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1213), 1,
-      anon_sym_ingress,
-    ACTIONS(1215), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8025] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1217), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [7939] = 6,
+    ACTIONS(1209), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [8037] = 6,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    ACTIONS(1221), 1,
+    ACTIONS(1211), 1,
       anon_sym_mode,
-    ACTIONS(1223), 1,
+    ACTIONS(1213), 1,
       anon_sym_DQUOTE,
-    STATE(200), 1,
+    STATE(198), 1,
       sym_string,
-    STATE(414), 1,
+    STATE(384), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8057] = 3,
-    STATE(88), 1,
+  [7959] = 3,
+    STATE(110), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1189), 4,
+    ACTIONS(1215), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [8071] = 3,
-    ACTIONS(1225), 1,
-      anon_sym_SLASH2,
+  [7973] = 3,
+    STATE(90), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(105), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8085] = 3,
-    ACTIONS(1227), 1,
+    ACTIONS(1215), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7987] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1203), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(201), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8007] = 3,
+    ACTIONS(1217), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17922,8 +17992,119 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8099] = 3,
+  [8021] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1219), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [8033] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1205), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(374), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8053] = 5,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1076), 1,
+      aux_sym__name_start_token1,
+    STATE(304), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8071] = 6,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1203), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(115), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8091] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1221), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8103] = 5,
+    ACTIONS(1197), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1223), 1,
+      anon_sym_EQ,
+    ACTIONS(1225), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(303), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8121] = 5,
+    ACTIONS(1227), 1,
+      anon_sym_EQ,
     ACTIONS(1229), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1232), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(320), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8139] = 5,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(967), 1,
+      sym_integer,
+    ACTIONS(1235), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8157] = 3,
+    ACTIONS(1237), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(99), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8171] = 3,
+    ACTIONS(1239), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17933,392 +18114,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8113] = 5,
-    ACTIONS(1231), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1233), 1,
-      anon_sym_LBRACE,
-    STATE(310), 1,
-      sym_interpolation,
-    STATE(471), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8130] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(480), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8145] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(461), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8160] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(467), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8175] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8186] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8201] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8216] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8227] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8242] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1243), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8257] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1245), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8268] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1247), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8279] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1243), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8294] = 3,
-    ACTIONS(1251), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1249), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8307] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8318] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1255), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8333] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8344] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1259), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8359] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1261), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8370] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1263), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8381] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8396] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8411] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8422] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1269), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8433] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1271), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8448] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8459] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8474] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1277), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8489] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8504] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8519] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8530] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1281), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8541] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(358), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8556] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8567] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1287), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8582] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1289), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8593] = 3,
-    ACTIONS(75), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [8606] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8617] = 3,
+  [8185] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18328,7 +18124,400 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8630] = 2,
+  [8198] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1241), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8213] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1243), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8224] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8235] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8250] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8265] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1251), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8276] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1253), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(469), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8291] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8306] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8317] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8328] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8339] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(913), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8354] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8365] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1265), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8376] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(471), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8391] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8402] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1269), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8413] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1271), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8424] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1273), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8439] = 3,
+    ACTIONS(75), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8452] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8467] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8482] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1275), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8493] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1277), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8504] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8515] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8528] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8543] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8556] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(474), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8571] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8586] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8599] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8612] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1283), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8627] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1283), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8642] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1283), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8657] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1285), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8672] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1285), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8687] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1287), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8698] = 3,
+    ACTIONS(1291), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1289), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8711] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18337,7 +18526,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8641] = 2,
+  [8722] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8737] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18346,17 +18546,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8652] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8665] = 2,
+  [8748] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18365,68 +18555,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8676] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8689] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1299), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8700] = 4,
-    ACTIONS(358), 1,
+  [8759] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1301), 1,
+    ACTIONS(1299), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8774] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1299), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(101), 2,
+    STATE(87), 2,
       sym_interpolation,
       sym__rate_value,
-  [8715] = 3,
+  [8789] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1299), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8728] = 4,
-    ACTIONS(358), 1,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8804] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1301), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8815] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(935), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8826] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
     ACTIONS(1303), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
+    STATE(96), 2,
       sym_interpolation,
       sym__int_value,
-  [8743] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8756] = 2,
+  [8841] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18435,49 +18626,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8767] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1307), 1,
-      sym_integer,
+  [8852] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(198), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8782] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8797] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1309), 4,
+    ACTIONS(1307), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8808] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1311), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(191), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8823] = 3,
+  [8863] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18487,7 +18645,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [8836] = 3,
+  [8876] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18497,38 +18655,58 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [8849] = 2,
+  [8889] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1313), 4,
+    ACTIONS(1309), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8900] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1311), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8860] = 4,
-    ACTIONS(358), 1,
+  [8911] = 4,
+    ACTIONS(281), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    ACTIONS(1313), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(221), 2,
       sym_interpolation,
       sym__int_value,
-  [8875] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_rate,
+  [8926] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8890] = 2,
+    STATE(481), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8941] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(484), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8956] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18537,38 +18715,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8901] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_integer,
+  [8967] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8916] = 4,
-    ACTIONS(358), 1,
+    ACTIONS(1317), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8978] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
     ACTIONS(1319), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
+    STATE(101), 2,
       sym_interpolation,
       sym__int_value,
-  [8931] = 2,
+  [8993] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1321), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8942] = 2,
+    STATE(197), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18577,36 +18755,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8953] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1325), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8964] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8975] = 4,
-    ACTIONS(376), 1,
+  [9019] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1329), 1,
+    ACTIONS(1325), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(237), 2,
+    STATE(29), 2,
       sym_interpolation,
       sym__int_value,
-  [8990] = 2,
+  [9034] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1327), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9049] = 5,
+    ACTIONS(1209), 1,
+      anon_sym_LT,
+    ACTIONS(1213), 1,
+      anon_sym_DQUOTE,
+    STATE(160), 1,
+      sym_string,
+    STATE(401), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9066] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1329), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9077] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18615,38 +18807,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9001] = 2,
+  [9088] = 5,
+    ACTIONS(1333), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1335), 1,
+      anon_sym_LBRACE,
+    STATE(319), 1,
+      sym_interpolation,
+    STATE(464), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1333), 4,
+  [9105] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1337), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9012] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1335), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9027] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1337), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(264), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9042] = 2,
+  [9116] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18655,29 +18837,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9053] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1341), 1,
-      sym_integer,
+  [9127] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9068] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1343), 1,
-      sym_integer,
+    ACTIONS(1341), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9138] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(470), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9083] = 2,
+    ACTIONS(1343), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9149] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18686,185 +18864,111 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9094] = 2,
+  [9160] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1347), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9105] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1349), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9116] = 4,
-    ACTIONS(281), 1,
+  [9171] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1351), 1,
+    ACTIONS(1349), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(207), 2,
+    STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [9131] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
+  [9186] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(465), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9146] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(319), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9161] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(320), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9176] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1353), 4,
+    ACTIONS(1351), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9187] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9198] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9213] = 4,
-    ACTIONS(678), 1,
+  [9197] = 4,
+    ACTIONS(694), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1249), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(477), 2,
+    STATE(323), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9228] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_percentage,
+  [9212] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [9243] = 4,
-    ACTIONS(281), 1,
+    STATE(313), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9227] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1355), 1,
-      sym_duration,
+    ACTIONS(1353), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(54), 2,
+    STATE(269), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9258] = 4,
-    ACTIONS(358), 1,
+      sym__int_value,
+  [9242] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9253] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
     ACTIONS(1357), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 2,
+    STATE(118), 2,
       sym_interpolation,
       sym__int_value,
-  [9273] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9288] = 5,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    STATE(158), 1,
-      sym_string,
-    STATE(361), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9305] = 4,
-    ACTIONS(358), 1,
+  [9268] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
     ACTIONS(1359), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(256), 2,
+    STATE(46), 2,
       sym_interpolation,
       sym__int_value,
-  [9320] = 2,
+  [9283] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1361), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1361), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9331] = 2,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9298] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18873,7 +18977,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9342] = 2,
+  [9309] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18882,7 +18986,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9353] = 2,
+  [9320] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18891,7 +18995,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9364] = 2,
+  [9331] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18900,117 +19004,146 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9375] = 4,
-    ACTIONS(358), 1,
+  [9342] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(882), 1,
+    ACTIONS(967), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(66), 2,
       sym_interpolation,
       sym__int_value,
-  [9390] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1371), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9401] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(473), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9416] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(474), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9431] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(479), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1373), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9457] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1099), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9467] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1375), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9481] = 4,
-    ACTIONS(376), 1,
+  [9357] = 4,
+    ACTIONS(348), 1,
       anon_sym_LBRACE,
-    ACTIONS(1377), 1,
-      sym_mac_address,
-    STATE(360), 1,
+    ACTIONS(1371), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
       sym_interpolation,
+      sym__int_value,
+  [9372] = 4,
+    ACTIONS(281), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1373), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9495] = 4,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
+    STATE(52), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9387] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1125), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9402] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1375), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(410), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9417] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1377), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9428] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
     ACTIONS(1379), 1,
-      sym_section_name,
-    STATE(187), 1,
-      sym_string,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9509] = 4,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
+    STATE(109), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9443] = 4,
+    ACTIONS(348), 1,
+      anon_sym_LBRACE,
     ACTIONS(1381), 1,
-      anon_sym_policy,
-    STATE(402), 1,
-      sym_rule_block,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9523] = 2,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9458] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(476), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9473] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(477), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9488] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(482), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9503] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1249), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(483), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9518] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1383), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9529] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19018,27 +19151,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9533] = 4,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1383), 1,
-      sym_sysctl_value,
-    STATE(384), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9547] = 4,
-    ACTIONS(678), 1,
+  [9539] = 4,
+    ACTIONS(694), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1375), 1,
+    ACTIONS(1385), 1,
       aux_sym_ipv4_address_token1,
-    STATE(18), 1,
+    STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9561] = 2,
+  [9553] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1387), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9567] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1387), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9581] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19046,357 +19189,395 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9571] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9585] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9599] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1311), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9609] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9623] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9637] = 3,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9648] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1389), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9657] = 3,
-    ACTIONS(1219), 1,
+  [9591] = 4,
+    ACTIONS(1209), 1,
       anon_sym_LT,
-    STATE(331), 1,
+    ACTIONS(1389), 1,
+      anon_sym_policy,
+    STATE(411), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9668] = 3,
-    ACTIONS(1046), 1,
-      sym_identifier,
-    STATE(476), 1,
-      sym_table_name,
+  [9605] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1391), 1,
+      sym_mac_address,
+    STATE(397), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9679] = 2,
+  [9619] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1385), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1391), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9688] = 2,
+  [9633] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1393), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1393), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9697] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1395), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9706] = 3,
-    ACTIONS(1397), 1,
+  [9647] = 4,
+    ACTIONS(1213), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1399), 1,
-      aux_sym_string_token1,
-    ACTIONS(1401), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9717] = 3,
-    ACTIONS(756), 1,
-      sym_identifier,
-    STATE(475), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9728] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9737] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1403), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9746] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1405), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [9755] = 3,
-    ACTIONS(756), 1,
-      sym_identifier,
-    STATE(456), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9766] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(389), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9777] = 3,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    STATE(380), 1,
+    ACTIONS(1395), 1,
+      sym_sysctl_value,
+    STATE(418), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9788] = 2,
+  [9661] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1407), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9797] = 3,
-    ACTIONS(678), 1,
+    ACTIONS(1091), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9671] = 4,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1393), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9685] = 4,
+    ACTIONS(1213), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1397), 1,
+      sym_section_name,
+    STATE(200), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9699] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1321), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9709] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1399), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9718] = 3,
+    ACTIONS(1213), 1,
+      anon_sym_DQUOTE,
+    STATE(362), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9729] = 3,
+    ACTIONS(1056), 1,
+      sym_identifier,
+    STATE(468), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9740] = 3,
+    ACTIONS(1247), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9808] = 3,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    STATE(370), 1,
-      sym_rule_block,
+  [9751] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9819] = 3,
+    ACTIONS(1401), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9760] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1403), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [9769] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1405), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [9778] = 3,
+    ACTIONS(748), 1,
+      sym_identifier,
+    STATE(462), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9789] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(328), 1,
+    STATE(348), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9830] = 2,
-    ACTIONS(1409), 1,
-      anon_sym_in,
+  [9800] = 3,
+    ACTIONS(1209), 1,
+      anon_sym_LT,
+    STATE(392), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9838] = 2,
+  [9811] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1407), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9820] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1409), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9829] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9838] = 3,
     ACTIONS(1411), 1,
       anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9846] = 2,
     ACTIONS(1413), 1,
-      anon_sym_LT_DASH_GT,
+      aux_sym_string_token1,
+    ACTIONS(1415), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9849] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(391), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9854] = 2,
-    ACTIONS(1415), 1,
-      anon_sym_to,
+  [9860] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9862] = 2,
-    ACTIONS(1417), 1,
-      anon_sym_DOT,
+    ACTIONS(1417), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9869] = 3,
+    ACTIONS(694), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9870] = 2,
+  [9880] = 3,
+    ACTIONS(748), 1,
+      sym_identifier,
+    STATE(465), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9891] = 3,
+    ACTIONS(1209), 1,
+      anon_sym_LT,
+    STATE(398), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9902] = 2,
     ACTIONS(1419), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9878] = 2,
+  [9910] = 2,
     ACTIONS(1421), 1,
       anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9886] = 2,
-    ACTIONS(1423), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9894] = 2,
-    ACTIONS(1425), 1,
-      anon_sym_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9902] = 2,
-    ACTIONS(1427), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9910] = 2,
-    ACTIONS(1429), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
   [9918] = 2,
-    ACTIONS(1431), 1,
-      anon_sym_DOT,
+    ACTIONS(1423), 1,
+      anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9926] = 2,
-    ACTIONS(1433), 1,
-      ts_builtin_sym_end,
+    ACTIONS(1425), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9934] = 2,
-    ACTIONS(1435), 1,
+    ACTIONS(1427), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9942] = 2,
-    ACTIONS(204), 1,
-      anon_sym_DASH,
+    ACTIONS(1429), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9950] = 2,
+    ACTIONS(1431), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9958] = 2,
+    ACTIONS(1433), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9966] = 2,
+    ACTIONS(1435), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9974] = 2,
     ACTIONS(1437), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9958] = 2,
-    ACTIONS(1439), 1,
-      anon_sym_on,
+  [9982] = 2,
+    ACTIONS(193), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9966] = 2,
+  [9990] = 2,
+    ACTIONS(1439), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9998] = 2,
     ACTIONS(1441), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9974] = 2,
+  [10006] = 2,
     ACTIONS(1443), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9982] = 2,
-    ACTIONS(1445), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9990] = 2,
-    ACTIONS(1447), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9998] = 2,
-    ACTIONS(1449), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10006] = 2,
-    ACTIONS(1451), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
   [10014] = 2,
-    ACTIONS(1453), 1,
-      anon_sym_DOT,
+    ACTIONS(1445), 1,
+      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10022] = 2,
-    ACTIONS(1455), 1,
+    ACTIONS(1447), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10030] = 2,
-    ACTIONS(1457), 1,
-      ts_builtin_sym_end,
+    ACTIONS(1449), 1,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10038] = 2,
+    ACTIONS(1451), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10046] = 2,
+    ACTIONS(1453), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10054] = 2,
+    ACTIONS(1455), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10062] = 2,
+    ACTIONS(1457), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10070] = 2,
     ACTIONS(1459), 1,
-      anon_sym_table,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10078] = 2,
+    ACTIONS(1461), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10086] = 2,
+    ACTIONS(1463), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10094] = 2,
+    ACTIONS(1465), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10102] = 2,
+    ACTIONS(1467), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10110] = 2,
+    ACTIONS(1469), 1,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19404,479 +19585,482 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 70,
-  [SMALL_STATE(11)] = 130,
-  [SMALL_STATE(12)] = 191,
-  [SMALL_STATE(13)] = 252,
-  [SMALL_STATE(14)] = 313,
-  [SMALL_STATE(15)] = 374,
-  [SMALL_STATE(16)] = 436,
-  [SMALL_STATE(17)] = 494,
-  [SMALL_STATE(18)] = 552,
-  [SMALL_STATE(19)] = 610,
-  [SMALL_STATE(20)] = 656,
-  [SMALL_STATE(21)] = 698,
-  [SMALL_STATE(22)] = 739,
-  [SMALL_STATE(23)] = 776,
-  [SMALL_STATE(24)] = 813,
-  [SMALL_STATE(25)] = 857,
-  [SMALL_STATE(26)] = 901,
-  [SMALL_STATE(27)] = 945,
-  [SMALL_STATE(28)] = 978,
-  [SMALL_STATE(29)] = 1011,
-  [SMALL_STATE(30)] = 1051,
-  [SMALL_STATE(31)] = 1081,
-  [SMALL_STATE(32)] = 1117,
-  [SMALL_STATE(33)] = 1169,
-  [SMALL_STATE(34)] = 1221,
-  [SMALL_STATE(35)] = 1261,
-  [SMALL_STATE(36)] = 1313,
-  [SMALL_STATE(37)] = 1353,
-  [SMALL_STATE(38)] = 1386,
-  [SMALL_STATE(39)] = 1419,
-  [SMALL_STATE(40)] = 1449,
-  [SMALL_STATE(41)] = 1479,
-  [SMALL_STATE(42)] = 1513,
-  [SMALL_STATE(43)] = 1547,
-  [SMALL_STATE(44)] = 1577,
-  [SMALL_STATE(45)] = 1607,
-  [SMALL_STATE(46)] = 1637,
-  [SMALL_STATE(47)] = 1665,
-  [SMALL_STATE(48)] = 1712,
-  [SMALL_STATE(49)] = 1759,
-  [SMALL_STATE(50)] = 1806,
-  [SMALL_STATE(51)] = 1853,
-  [SMALL_STATE(52)] = 1900,
-  [SMALL_STATE(53)] = 1947,
-  [SMALL_STATE(54)] = 1994,
-  [SMALL_STATE(55)] = 2027,
-  [SMALL_STATE(56)] = 2074,
-  [SMALL_STATE(57)] = 2121,
-  [SMALL_STATE(58)] = 2150,
-  [SMALL_STATE(59)] = 2179,
-  [SMALL_STATE(60)] = 2215,
-  [SMALL_STATE(61)] = 2261,
-  [SMALL_STATE(62)] = 2297,
-  [SMALL_STATE(63)] = 2333,
-  [SMALL_STATE(64)] = 2376,
-  [SMALL_STATE(65)] = 2419,
-  [SMALL_STATE(66)] = 2444,
-  [SMALL_STATE(67)] = 2468,
-  [SMALL_STATE(68)] = 2492,
-  [SMALL_STATE(69)] = 2526,
-  [SMALL_STATE(70)] = 2560,
-  [SMALL_STATE(71)] = 2584,
-  [SMALL_STATE(72)] = 2618,
-  [SMALL_STATE(73)] = 2658,
-  [SMALL_STATE(74)] = 2696,
-  [SMALL_STATE(75)] = 2720,
-  [SMALL_STATE(76)] = 2760,
-  [SMALL_STATE(77)] = 2784,
-  [SMALL_STATE(78)] = 2825,
-  [SMALL_STATE(79)] = 2866,
-  [SMALL_STATE(80)] = 2891,
-  [SMALL_STATE(81)] = 2914,
-  [SMALL_STATE(82)] = 2955,
-  [SMALL_STATE(83)] = 2996,
-  [SMALL_STATE(84)] = 3019,
-  [SMALL_STATE(85)] = 3060,
-  [SMALL_STATE(86)] = 3085,
-  [SMALL_STATE(87)] = 3110,
-  [SMALL_STATE(88)] = 3148,
-  [SMALL_STATE(89)] = 3174,
-  [SMALL_STATE(90)] = 3212,
-  [SMALL_STATE(91)] = 3238,
-  [SMALL_STATE(92)] = 3276,
-  [SMALL_STATE(93)] = 3302,
-  [SMALL_STATE(94)] = 3324,
-  [SMALL_STATE(95)] = 3347,
-  [SMALL_STATE(96)] = 3370,
-  [SMALL_STATE(97)] = 3403,
-  [SMALL_STATE(98)] = 3438,
-  [SMALL_STATE(99)] = 3473,
-  [SMALL_STATE(100)] = 3508,
-  [SMALL_STATE(101)] = 3545,
-  [SMALL_STATE(102)] = 3580,
-  [SMALL_STATE(103)] = 3615,
-  [SMALL_STATE(104)] = 3638,
-  [SMALL_STATE(105)] = 3663,
-  [SMALL_STATE(106)] = 3686,
-  [SMALL_STATE(107)] = 3709,
-  [SMALL_STATE(108)] = 3730,
-  [SMALL_STATE(109)] = 3767,
-  [SMALL_STATE(110)] = 3788,
-  [SMALL_STATE(111)] = 3825,
-  [SMALL_STATE(112)] = 3848,
-  [SMALL_STATE(113)] = 3871,
-  [SMALL_STATE(114)] = 3891,
-  [SMALL_STATE(115)] = 3911,
-  [SMALL_STATE(116)] = 3931,
-  [SMALL_STATE(117)] = 3965,
-  [SMALL_STATE(118)] = 3985,
-  [SMALL_STATE(119)] = 4005,
-  [SMALL_STATE(120)] = 4025,
-  [SMALL_STATE(121)] = 4045,
-  [SMALL_STATE(122)] = 4064,
-  [SMALL_STATE(123)] = 4095,
-  [SMALL_STATE(124)] = 4122,
-  [SMALL_STATE(125)] = 4151,
-  [SMALL_STATE(126)] = 4178,
-  [SMALL_STATE(127)] = 4197,
-  [SMALL_STATE(128)] = 4224,
-  [SMALL_STATE(129)] = 4253,
-  [SMALL_STATE(130)] = 4282,
-  [SMALL_STATE(131)] = 4311,
-  [SMALL_STATE(132)] = 4340,
-  [SMALL_STATE(133)] = 4358,
-  [SMALL_STATE(134)] = 4382,
-  [SMALL_STATE(135)] = 4400,
-  [SMALL_STATE(136)] = 4430,
-  [SMALL_STATE(137)] = 4454,
-  [SMALL_STATE(138)] = 4473,
-  [SMALL_STATE(139)] = 4500,
-  [SMALL_STATE(140)] = 4527,
-  [SMALL_STATE(141)] = 4554,
-  [SMALL_STATE(142)] = 4573,
-  [SMALL_STATE(143)] = 4596,
-  [SMALL_STATE(144)] = 4620,
-  [SMALL_STATE(145)] = 4644,
-  [SMALL_STATE(146)] = 4666,
-  [SMALL_STATE(147)] = 4690,
-  [SMALL_STATE(148)] = 4716,
-  [SMALL_STATE(149)] = 4742,
-  [SMALL_STATE(150)] = 4766,
-  [SMALL_STATE(151)] = 4790,
-  [SMALL_STATE(152)] = 4814,
-  [SMALL_STATE(153)] = 4838,
-  [SMALL_STATE(154)] = 4856,
-  [SMALL_STATE(155)] = 4874,
-  [SMALL_STATE(156)] = 4898,
-  [SMALL_STATE(157)] = 4918,
-  [SMALL_STATE(158)] = 4936,
-  [SMALL_STATE(159)] = 4960,
-  [SMALL_STATE(160)] = 4980,
-  [SMALL_STATE(161)] = 5004,
-  [SMALL_STATE(162)] = 5028,
-  [SMALL_STATE(163)] = 5052,
-  [SMALL_STATE(164)] = 5078,
-  [SMALL_STATE(165)] = 5102,
-  [SMALL_STATE(166)] = 5126,
-  [SMALL_STATE(167)] = 5150,
-  [SMALL_STATE(168)] = 5174,
-  [SMALL_STATE(169)] = 5198,
-  [SMALL_STATE(170)] = 5222,
-  [SMALL_STATE(171)] = 5246,
-  [SMALL_STATE(172)] = 5270,
-  [SMALL_STATE(173)] = 5294,
-  [SMALL_STATE(174)] = 5318,
-  [SMALL_STATE(175)] = 5342,
-  [SMALL_STATE(176)] = 5366,
-  [SMALL_STATE(177)] = 5390,
-  [SMALL_STATE(178)] = 5414,
-  [SMALL_STATE(179)] = 5438,
-  [SMALL_STATE(180)] = 5462,
-  [SMALL_STATE(181)] = 5486,
-  [SMALL_STATE(182)] = 5510,
-  [SMALL_STATE(183)] = 5534,
-  [SMALL_STATE(184)] = 5558,
-  [SMALL_STATE(185)] = 5581,
-  [SMALL_STATE(186)] = 5606,
-  [SMALL_STATE(187)] = 5621,
-  [SMALL_STATE(188)] = 5636,
-  [SMALL_STATE(189)] = 5657,
-  [SMALL_STATE(190)] = 5680,
-  [SMALL_STATE(191)] = 5695,
-  [SMALL_STATE(192)] = 5710,
-  [SMALL_STATE(193)] = 5731,
-  [SMALL_STATE(194)] = 5752,
-  [SMALL_STATE(195)] = 5767,
-  [SMALL_STATE(196)] = 5792,
-  [SMALL_STATE(197)] = 5813,
-  [SMALL_STATE(198)] = 5830,
-  [SMALL_STATE(199)] = 5845,
-  [SMALL_STATE(200)] = 5868,
-  [SMALL_STATE(201)] = 5891,
-  [SMALL_STATE(202)] = 5913,
-  [SMALL_STATE(203)] = 5933,
-  [SMALL_STATE(204)] = 5951,
-  [SMALL_STATE(205)] = 5969,
-  [SMALL_STATE(206)] = 5989,
-  [SMALL_STATE(207)] = 6011,
-  [SMALL_STATE(208)] = 6031,
-  [SMALL_STATE(209)] = 6053,
-  [SMALL_STATE(210)] = 6075,
-  [SMALL_STATE(211)] = 6095,
-  [SMALL_STATE(212)] = 6117,
-  [SMALL_STATE(213)] = 6139,
-  [SMALL_STATE(214)] = 6161,
+  [SMALL_STATE(10)] = 71,
+  [SMALL_STATE(11)] = 132,
+  [SMALL_STATE(12)] = 194,
+  [SMALL_STATE(13)] = 256,
+  [SMALL_STATE(14)] = 318,
+  [SMALL_STATE(15)] = 380,
+  [SMALL_STATE(16)] = 439,
+  [SMALL_STATE(17)] = 498,
+  [SMALL_STATE(18)] = 557,
+  [SMALL_STATE(19)] = 619,
+  [SMALL_STATE(20)] = 665,
+  [SMALL_STATE(21)] = 707,
+  [SMALL_STATE(22)] = 748,
+  [SMALL_STATE(23)] = 785,
+  [SMALL_STATE(24)] = 822,
+  [SMALL_STATE(25)] = 866,
+  [SMALL_STATE(26)] = 910,
+  [SMALL_STATE(27)] = 954,
+  [SMALL_STATE(28)] = 987,
+  [SMALL_STATE(29)] = 1020,
+  [SMALL_STATE(30)] = 1056,
+  [SMALL_STATE(31)] = 1108,
+  [SMALL_STATE(32)] = 1138,
+  [SMALL_STATE(33)] = 1190,
+  [SMALL_STATE(34)] = 1230,
+  [SMALL_STATE(35)] = 1270,
+  [SMALL_STATE(36)] = 1322,
+  [SMALL_STATE(37)] = 1362,
+  [SMALL_STATE(38)] = 1395,
+  [SMALL_STATE(39)] = 1428,
+  [SMALL_STATE(40)] = 1458,
+  [SMALL_STATE(41)] = 1488,
+  [SMALL_STATE(42)] = 1522,
+  [SMALL_STATE(43)] = 1552,
+  [SMALL_STATE(44)] = 1586,
+  [SMALL_STATE(45)] = 1616,
+  [SMALL_STATE(46)] = 1644,
+  [SMALL_STATE(47)] = 1674,
+  [SMALL_STATE(48)] = 1721,
+  [SMALL_STATE(49)] = 1768,
+  [SMALL_STATE(50)] = 1815,
+  [SMALL_STATE(51)] = 1862,
+  [SMALL_STATE(52)] = 1909,
+  [SMALL_STATE(53)] = 1942,
+  [SMALL_STATE(54)] = 1989,
+  [SMALL_STATE(55)] = 2036,
+  [SMALL_STATE(56)] = 2083,
+  [SMALL_STATE(57)] = 2130,
+  [SMALL_STATE(58)] = 2159,
+  [SMALL_STATE(59)] = 2188,
+  [SMALL_STATE(60)] = 2234,
+  [SMALL_STATE(61)] = 2270,
+  [SMALL_STATE(62)] = 2306,
+  [SMALL_STATE(63)] = 2342,
+  [SMALL_STATE(64)] = 2385,
+  [SMALL_STATE(65)] = 2428,
+  [SMALL_STATE(66)] = 2453,
+  [SMALL_STATE(67)] = 2477,
+  [SMALL_STATE(68)] = 2501,
+  [SMALL_STATE(69)] = 2525,
+  [SMALL_STATE(70)] = 2549,
+  [SMALL_STATE(71)] = 2573,
+  [SMALL_STATE(72)] = 2607,
+  [SMALL_STATE(73)] = 2647,
+  [SMALL_STATE(74)] = 2685,
+  [SMALL_STATE(75)] = 2719,
+  [SMALL_STATE(76)] = 2759,
+  [SMALL_STATE(77)] = 2793,
+  [SMALL_STATE(78)] = 2818,
+  [SMALL_STATE(79)] = 2841,
+  [SMALL_STATE(80)] = 2882,
+  [SMALL_STATE(81)] = 2907,
+  [SMALL_STATE(82)] = 2930,
+  [SMALL_STATE(83)] = 2971,
+  [SMALL_STATE(84)] = 3012,
+  [SMALL_STATE(85)] = 3053,
+  [SMALL_STATE(86)] = 3094,
+  [SMALL_STATE(87)] = 3119,
+  [SMALL_STATE(88)] = 3141,
+  [SMALL_STATE(89)] = 3179,
+  [SMALL_STATE(90)] = 3217,
+  [SMALL_STATE(91)] = 3243,
+  [SMALL_STATE(92)] = 3281,
+  [SMALL_STATE(93)] = 3307,
+  [SMALL_STATE(94)] = 3333,
+  [SMALL_STATE(95)] = 3356,
+  [SMALL_STATE(96)] = 3389,
+  [SMALL_STATE(97)] = 3412,
+  [SMALL_STATE(98)] = 3447,
+  [SMALL_STATE(99)] = 3484,
+  [SMALL_STATE(100)] = 3507,
+  [SMALL_STATE(101)] = 3530,
+  [SMALL_STATE(102)] = 3553,
+  [SMALL_STATE(103)] = 3578,
+  [SMALL_STATE(104)] = 3599,
+  [SMALL_STATE(105)] = 3634,
+  [SMALL_STATE(106)] = 3671,
+  [SMALL_STATE(107)] = 3706,
+  [SMALL_STATE(108)] = 3741,
+  [SMALL_STATE(109)] = 3764,
+  [SMALL_STATE(110)] = 3799,
+  [SMALL_STATE(111)] = 3820,
+  [SMALL_STATE(112)] = 3843,
+  [SMALL_STATE(113)] = 3880,
+  [SMALL_STATE(114)] = 3914,
+  [SMALL_STATE(115)] = 3934,
+  [SMALL_STATE(116)] = 3954,
+  [SMALL_STATE(117)] = 3974,
+  [SMALL_STATE(118)] = 3994,
+  [SMALL_STATE(119)] = 4014,
+  [SMALL_STATE(120)] = 4034,
+  [SMALL_STATE(121)] = 4054,
+  [SMALL_STATE(122)] = 4083,
+  [SMALL_STATE(123)] = 4114,
+  [SMALL_STATE(124)] = 4133,
+  [SMALL_STATE(125)] = 4160,
+  [SMALL_STATE(126)] = 4187,
+  [SMALL_STATE(127)] = 4218,
+  [SMALL_STATE(128)] = 4237,
+  [SMALL_STATE(129)] = 4266,
+  [SMALL_STATE(130)] = 4295,
+  [SMALL_STATE(131)] = 4322,
+  [SMALL_STATE(132)] = 4353,
+  [SMALL_STATE(133)] = 4371,
+  [SMALL_STATE(134)] = 4401,
+  [SMALL_STATE(135)] = 4425,
+  [SMALL_STATE(136)] = 4443,
+  [SMALL_STATE(137)] = 4467,
+  [SMALL_STATE(138)] = 4494,
+  [SMALL_STATE(139)] = 4513,
+  [SMALL_STATE(140)] = 4532,
+  [SMALL_STATE(141)] = 4555,
+  [SMALL_STATE(142)] = 4582,
+  [SMALL_STATE(143)] = 4609,
+  [SMALL_STATE(144)] = 4627,
+  [SMALL_STATE(145)] = 4653,
+  [SMALL_STATE(146)] = 4677,
+  [SMALL_STATE(147)] = 4701,
+  [SMALL_STATE(148)] = 4727,
+  [SMALL_STATE(149)] = 4749,
+  [SMALL_STATE(150)] = 4773,
+  [SMALL_STATE(151)] = 4797,
+  [SMALL_STATE(152)] = 4821,
+  [SMALL_STATE(153)] = 4847,
+  [SMALL_STATE(154)] = 4871,
+  [SMALL_STATE(155)] = 4895,
+  [SMALL_STATE(156)] = 4913,
+  [SMALL_STATE(157)] = 4937,
+  [SMALL_STATE(158)] = 4957,
+  [SMALL_STATE(159)] = 4975,
+  [SMALL_STATE(160)] = 4995,
+  [SMALL_STATE(161)] = 5019,
+  [SMALL_STATE(162)] = 5043,
+  [SMALL_STATE(163)] = 5067,
+  [SMALL_STATE(164)] = 5091,
+  [SMALL_STATE(165)] = 5115,
+  [SMALL_STATE(166)] = 5139,
+  [SMALL_STATE(167)] = 5163,
+  [SMALL_STATE(168)] = 5187,
+  [SMALL_STATE(169)] = 5211,
+  [SMALL_STATE(170)] = 5235,
+  [SMALL_STATE(171)] = 5259,
+  [SMALL_STATE(172)] = 5283,
+  [SMALL_STATE(173)] = 5307,
+  [SMALL_STATE(174)] = 5331,
+  [SMALL_STATE(175)] = 5355,
+  [SMALL_STATE(176)] = 5379,
+  [SMALL_STATE(177)] = 5403,
+  [SMALL_STATE(178)] = 5427,
+  [SMALL_STATE(179)] = 5451,
+  [SMALL_STATE(180)] = 5475,
+  [SMALL_STATE(181)] = 5499,
+  [SMALL_STATE(182)] = 5523,
+  [SMALL_STATE(183)] = 5547,
+  [SMALL_STATE(184)] = 5571,
+  [SMALL_STATE(185)] = 5592,
+  [SMALL_STATE(186)] = 5609,
+  [SMALL_STATE(187)] = 5624,
+  [SMALL_STATE(188)] = 5649,
+  [SMALL_STATE(189)] = 5674,
+  [SMALL_STATE(190)] = 5689,
+  [SMALL_STATE(191)] = 5710,
+  [SMALL_STATE(192)] = 5733,
+  [SMALL_STATE(193)] = 5748,
+  [SMALL_STATE(194)] = 5769,
+  [SMALL_STATE(195)] = 5794,
+  [SMALL_STATE(196)] = 5815,
+  [SMALL_STATE(197)] = 5838,
+  [SMALL_STATE(198)] = 5853,
+  [SMALL_STATE(199)] = 5876,
+  [SMALL_STATE(200)] = 5895,
+  [SMALL_STATE(201)] = 5910,
+  [SMALL_STATE(202)] = 5925,
+  [SMALL_STATE(203)] = 5943,
+  [SMALL_STATE(204)] = 5963,
+  [SMALL_STATE(205)] = 5983,
+  [SMALL_STATE(206)] = 6005,
+  [SMALL_STATE(207)] = 6025,
+  [SMALL_STATE(208)] = 6045,
+  [SMALL_STATE(209)] = 6061,
+  [SMALL_STATE(210)] = 6083,
+  [SMALL_STATE(211)] = 6101,
+  [SMALL_STATE(212)] = 6123,
+  [SMALL_STATE(213)] = 6145,
+  [SMALL_STATE(214)] = 6165,
   [SMALL_STATE(215)] = 6185,
-  [SMALL_STATE(216)] = 6199,
-  [SMALL_STATE(217)] = 6219,
+  [SMALL_STATE(216)] = 6205,
+  [SMALL_STATE(217)] = 6223,
   [SMALL_STATE(218)] = 6241,
-  [SMALL_STATE(219)] = 6263,
-  [SMALL_STATE(220)] = 6283,
+  [SMALL_STATE(219)] = 6259,
+  [SMALL_STATE(220)] = 6281,
   [SMALL_STATE(221)] = 6305,
-  [SMALL_STATE(222)] = 6327,
+  [SMALL_STATE(222)] = 6325,
   [SMALL_STATE(223)] = 6347,
-  [SMALL_STATE(224)] = 6369,
+  [SMALL_STATE(224)] = 6367,
   [SMALL_STATE(225)] = 6389,
-  [SMALL_STATE(226)] = 6411,
-  [SMALL_STATE(227)] = 6429,
+  [SMALL_STATE(226)] = 6409,
+  [SMALL_STATE(227)] = 6431,
   [SMALL_STATE(228)] = 6451,
   [SMALL_STATE(229)] = 6473,
-  [SMALL_STATE(230)] = 6491,
-  [SMALL_STATE(231)] = 6513,
-  [SMALL_STATE(232)] = 6533,
-  [SMALL_STATE(233)] = 6553,
-  [SMALL_STATE(234)] = 6571,
-  [SMALL_STATE(235)] = 6591,
-  [SMALL_STATE(236)] = 6612,
-  [SMALL_STATE(237)] = 6631,
-  [SMALL_STATE(238)] = 6648,
-  [SMALL_STATE(239)] = 6669,
-  [SMALL_STATE(240)] = 6690,
-  [SMALL_STATE(241)] = 6711,
-  [SMALL_STATE(242)] = 6732,
-  [SMALL_STATE(243)] = 6749,
-  [SMALL_STATE(244)] = 6770,
-  [SMALL_STATE(245)] = 6791,
-  [SMALL_STATE(246)] = 6812,
-  [SMALL_STATE(247)] = 6829,
-  [SMALL_STATE(248)] = 6850,
-  [SMALL_STATE(249)] = 6869,
-  [SMALL_STATE(250)] = 6890,
-  [SMALL_STATE(251)] = 6909,
-  [SMALL_STATE(252)] = 6922,
-  [SMALL_STATE(253)] = 6943,
-  [SMALL_STATE(254)] = 6964,
-  [SMALL_STATE(255)] = 6985,
-  [SMALL_STATE(256)] = 7006,
-  [SMALL_STATE(257)] = 7019,
-  [SMALL_STATE(258)] = 7040,
-  [SMALL_STATE(259)] = 7061,
-  [SMALL_STATE(260)] = 7080,
-  [SMALL_STATE(261)] = 7097,
-  [SMALL_STATE(262)] = 7114,
-  [SMALL_STATE(263)] = 7133,
-  [SMALL_STATE(264)] = 7148,
-  [SMALL_STATE(265)] = 7161,
-  [SMALL_STATE(266)] = 7178,
-  [SMALL_STATE(267)] = 7195,
-  [SMALL_STATE(268)] = 7212,
-  [SMALL_STATE(269)] = 7233,
-  [SMALL_STATE(270)] = 7252,
-  [SMALL_STATE(271)] = 7269,
-  [SMALL_STATE(272)] = 7282,
-  [SMALL_STATE(273)] = 7299,
-  [SMALL_STATE(274)] = 7316,
-  [SMALL_STATE(275)] = 7333,
-  [SMALL_STATE(276)] = 7350,
-  [SMALL_STATE(277)] = 7367,
-  [SMALL_STATE(278)] = 7384,
-  [SMALL_STATE(279)] = 7401,
-  [SMALL_STATE(280)] = 7418,
-  [SMALL_STATE(281)] = 7435,
-  [SMALL_STATE(282)] = 7452,
-  [SMALL_STATE(283)] = 7469,
-  [SMALL_STATE(284)] = 7486,
-  [SMALL_STATE(285)] = 7503,
-  [SMALL_STATE(286)] = 7520,
-  [SMALL_STATE(287)] = 7537,
-  [SMALL_STATE(288)] = 7554,
-  [SMALL_STATE(289)] = 7571,
-  [SMALL_STATE(290)] = 7588,
-  [SMALL_STATE(291)] = 7605,
-  [SMALL_STATE(292)] = 7622,
-  [SMALL_STATE(293)] = 7639,
-  [SMALL_STATE(294)] = 7656,
-  [SMALL_STATE(295)] = 7673,
-  [SMALL_STATE(296)] = 7692,
-  [SMALL_STATE(297)] = 7709,
-  [SMALL_STATE(298)] = 7726,
-  [SMALL_STATE(299)] = 7743,
-  [SMALL_STATE(300)] = 7763,
-  [SMALL_STATE(301)] = 7775,
-  [SMALL_STATE(302)] = 7793,
-  [SMALL_STATE(303)] = 7813,
-  [SMALL_STATE(304)] = 7833,
-  [SMALL_STATE(305)] = 7853,
-  [SMALL_STATE(306)] = 7867,
-  [SMALL_STATE(307)] = 7885,
-  [SMALL_STATE(308)] = 7903,
-  [SMALL_STATE(309)] = 7915,
-  [SMALL_STATE(310)] = 7935,
-  [SMALL_STATE(311)] = 7953,
-  [SMALL_STATE(312)] = 7969,
-  [SMALL_STATE(313)] = 7989,
-  [SMALL_STATE(314)] = 8007,
-  [SMALL_STATE(315)] = 8025,
-  [SMALL_STATE(316)] = 8037,
-  [SMALL_STATE(317)] = 8057,
-  [SMALL_STATE(318)] = 8071,
-  [SMALL_STATE(319)] = 8085,
-  [SMALL_STATE(320)] = 8099,
-  [SMALL_STATE(321)] = 8113,
-  [SMALL_STATE(322)] = 8130,
-  [SMALL_STATE(323)] = 8145,
-  [SMALL_STATE(324)] = 8160,
-  [SMALL_STATE(325)] = 8175,
-  [SMALL_STATE(326)] = 8186,
-  [SMALL_STATE(327)] = 8201,
-  [SMALL_STATE(328)] = 8216,
-  [SMALL_STATE(329)] = 8227,
-  [SMALL_STATE(330)] = 8242,
-  [SMALL_STATE(331)] = 8257,
-  [SMALL_STATE(332)] = 8268,
-  [SMALL_STATE(333)] = 8279,
-  [SMALL_STATE(334)] = 8294,
-  [SMALL_STATE(335)] = 8307,
-  [SMALL_STATE(336)] = 8318,
-  [SMALL_STATE(337)] = 8333,
-  [SMALL_STATE(338)] = 8344,
-  [SMALL_STATE(339)] = 8359,
-  [SMALL_STATE(340)] = 8370,
-  [SMALL_STATE(341)] = 8381,
-  [SMALL_STATE(342)] = 8396,
-  [SMALL_STATE(343)] = 8411,
-  [SMALL_STATE(344)] = 8422,
-  [SMALL_STATE(345)] = 8433,
-  [SMALL_STATE(346)] = 8448,
-  [SMALL_STATE(347)] = 8459,
-  [SMALL_STATE(348)] = 8474,
-  [SMALL_STATE(349)] = 8489,
-  [SMALL_STATE(350)] = 8504,
-  [SMALL_STATE(351)] = 8519,
-  [SMALL_STATE(352)] = 8530,
-  [SMALL_STATE(353)] = 8541,
-  [SMALL_STATE(354)] = 8556,
-  [SMALL_STATE(355)] = 8567,
-  [SMALL_STATE(356)] = 8582,
-  [SMALL_STATE(357)] = 8593,
-  [SMALL_STATE(358)] = 8606,
-  [SMALL_STATE(359)] = 8617,
-  [SMALL_STATE(360)] = 8630,
-  [SMALL_STATE(361)] = 8641,
-  [SMALL_STATE(362)] = 8652,
-  [SMALL_STATE(363)] = 8665,
-  [SMALL_STATE(364)] = 8676,
-  [SMALL_STATE(365)] = 8689,
-  [SMALL_STATE(366)] = 8700,
-  [SMALL_STATE(367)] = 8715,
-  [SMALL_STATE(368)] = 8728,
-  [SMALL_STATE(369)] = 8743,
-  [SMALL_STATE(370)] = 8756,
-  [SMALL_STATE(371)] = 8767,
-  [SMALL_STATE(372)] = 8782,
-  [SMALL_STATE(373)] = 8797,
-  [SMALL_STATE(374)] = 8808,
-  [SMALL_STATE(375)] = 8823,
-  [SMALL_STATE(376)] = 8836,
-  [SMALL_STATE(377)] = 8849,
-  [SMALL_STATE(378)] = 8860,
-  [SMALL_STATE(379)] = 8875,
-  [SMALL_STATE(380)] = 8890,
-  [SMALL_STATE(381)] = 8901,
-  [SMALL_STATE(382)] = 8916,
-  [SMALL_STATE(383)] = 8931,
-  [SMALL_STATE(384)] = 8942,
-  [SMALL_STATE(385)] = 8953,
-  [SMALL_STATE(386)] = 8964,
-  [SMALL_STATE(387)] = 8975,
-  [SMALL_STATE(388)] = 8990,
-  [SMALL_STATE(389)] = 9001,
-  [SMALL_STATE(390)] = 9012,
-  [SMALL_STATE(391)] = 9027,
-  [SMALL_STATE(392)] = 9042,
-  [SMALL_STATE(393)] = 9053,
-  [SMALL_STATE(394)] = 9068,
-  [SMALL_STATE(395)] = 9083,
-  [SMALL_STATE(396)] = 9094,
-  [SMALL_STATE(397)] = 9105,
-  [SMALL_STATE(398)] = 9116,
-  [SMALL_STATE(399)] = 9131,
-  [SMALL_STATE(400)] = 9146,
-  [SMALL_STATE(401)] = 9161,
-  [SMALL_STATE(402)] = 9176,
-  [SMALL_STATE(403)] = 9187,
-  [SMALL_STATE(404)] = 9198,
-  [SMALL_STATE(405)] = 9213,
-  [SMALL_STATE(406)] = 9228,
-  [SMALL_STATE(407)] = 9243,
-  [SMALL_STATE(408)] = 9258,
-  [SMALL_STATE(409)] = 9273,
-  [SMALL_STATE(410)] = 9288,
-  [SMALL_STATE(411)] = 9305,
-  [SMALL_STATE(412)] = 9320,
-  [SMALL_STATE(413)] = 9331,
-  [SMALL_STATE(414)] = 9342,
-  [SMALL_STATE(415)] = 9353,
-  [SMALL_STATE(416)] = 9364,
-  [SMALL_STATE(417)] = 9375,
-  [SMALL_STATE(418)] = 9390,
-  [SMALL_STATE(419)] = 9401,
-  [SMALL_STATE(420)] = 9416,
-  [SMALL_STATE(421)] = 9431,
-  [SMALL_STATE(422)] = 9446,
-  [SMALL_STATE(423)] = 9457,
-  [SMALL_STATE(424)] = 9467,
-  [SMALL_STATE(425)] = 9481,
-  [SMALL_STATE(426)] = 9495,
-  [SMALL_STATE(427)] = 9509,
-  [SMALL_STATE(428)] = 9523,
-  [SMALL_STATE(429)] = 9533,
-  [SMALL_STATE(430)] = 9547,
-  [SMALL_STATE(431)] = 9561,
-  [SMALL_STATE(432)] = 9571,
-  [SMALL_STATE(433)] = 9585,
-  [SMALL_STATE(434)] = 9599,
-  [SMALL_STATE(435)] = 9609,
-  [SMALL_STATE(436)] = 9623,
-  [SMALL_STATE(437)] = 9637,
-  [SMALL_STATE(438)] = 9648,
-  [SMALL_STATE(439)] = 9657,
-  [SMALL_STATE(440)] = 9668,
-  [SMALL_STATE(441)] = 9679,
-  [SMALL_STATE(442)] = 9688,
-  [SMALL_STATE(443)] = 9697,
-  [SMALL_STATE(444)] = 9706,
-  [SMALL_STATE(445)] = 9717,
-  [SMALL_STATE(446)] = 9728,
-  [SMALL_STATE(447)] = 9737,
-  [SMALL_STATE(448)] = 9746,
-  [SMALL_STATE(449)] = 9755,
-  [SMALL_STATE(450)] = 9766,
-  [SMALL_STATE(451)] = 9777,
-  [SMALL_STATE(452)] = 9788,
-  [SMALL_STATE(453)] = 9797,
-  [SMALL_STATE(454)] = 9808,
-  [SMALL_STATE(455)] = 9819,
-  [SMALL_STATE(456)] = 9830,
-  [SMALL_STATE(457)] = 9838,
-  [SMALL_STATE(458)] = 9846,
-  [SMALL_STATE(459)] = 9854,
-  [SMALL_STATE(460)] = 9862,
-  [SMALL_STATE(461)] = 9870,
-  [SMALL_STATE(462)] = 9878,
-  [SMALL_STATE(463)] = 9886,
-  [SMALL_STATE(464)] = 9894,
-  [SMALL_STATE(465)] = 9902,
-  [SMALL_STATE(466)] = 9910,
-  [SMALL_STATE(467)] = 9918,
-  [SMALL_STATE(468)] = 9926,
-  [SMALL_STATE(469)] = 9934,
-  [SMALL_STATE(470)] = 9942,
-  [SMALL_STATE(471)] = 9950,
-  [SMALL_STATE(472)] = 9958,
-  [SMALL_STATE(473)] = 9966,
-  [SMALL_STATE(474)] = 9974,
-  [SMALL_STATE(475)] = 9982,
-  [SMALL_STATE(476)] = 9990,
-  [SMALL_STATE(477)] = 9998,
-  [SMALL_STATE(478)] = 10006,
-  [SMALL_STATE(479)] = 10014,
-  [SMALL_STATE(480)] = 10022,
-  [SMALL_STATE(481)] = 10030,
-  [SMALL_STATE(482)] = 10038,
+  [SMALL_STATE(230)] = 6495,
+  [SMALL_STATE(231)] = 6517,
+  [SMALL_STATE(232)] = 6539,
+  [SMALL_STATE(233)] = 6561,
+  [SMALL_STATE(234)] = 6583,
+  [SMALL_STATE(235)] = 6605,
+  [SMALL_STATE(236)] = 6627,
+  [SMALL_STATE(237)] = 6649,
+  [SMALL_STATE(238)] = 6663,
+  [SMALL_STATE(239)] = 6680,
+  [SMALL_STATE(240)] = 6693,
+  [SMALL_STATE(241)] = 6712,
+  [SMALL_STATE(242)] = 6733,
+  [SMALL_STATE(243)] = 6752,
+  [SMALL_STATE(244)] = 6773,
+  [SMALL_STATE(245)] = 6788,
+  [SMALL_STATE(246)] = 6807,
+  [SMALL_STATE(247)] = 6820,
+  [SMALL_STATE(248)] = 6841,
+  [SMALL_STATE(249)] = 6862,
+  [SMALL_STATE(250)] = 6879,
+  [SMALL_STATE(251)] = 6900,
+  [SMALL_STATE(252)] = 6917,
+  [SMALL_STATE(253)] = 6930,
+  [SMALL_STATE(254)] = 6947,
+  [SMALL_STATE(255)] = 6966,
+  [SMALL_STATE(256)] = 6987,
+  [SMALL_STATE(257)] = 7008,
+  [SMALL_STATE(258)] = 7025,
+  [SMALL_STATE(259)] = 7046,
+  [SMALL_STATE(260)] = 7065,
+  [SMALL_STATE(261)] = 7082,
+  [SMALL_STATE(262)] = 7095,
+  [SMALL_STATE(263)] = 7112,
+  [SMALL_STATE(264)] = 7133,
+  [SMALL_STATE(265)] = 7154,
+  [SMALL_STATE(266)] = 7175,
+  [SMALL_STATE(267)] = 7196,
+  [SMALL_STATE(268)] = 7213,
+  [SMALL_STATE(269)] = 7232,
+  [SMALL_STATE(270)] = 7249,
+  [SMALL_STATE(271)] = 7270,
+  [SMALL_STATE(272)] = 7291,
+  [SMALL_STATE(273)] = 7308,
+  [SMALL_STATE(274)] = 7325,
+  [SMALL_STATE(275)] = 7342,
+  [SMALL_STATE(276)] = 7363,
+  [SMALL_STATE(277)] = 7380,
+  [SMALL_STATE(278)] = 7397,
+  [SMALL_STATE(279)] = 7414,
+  [SMALL_STATE(280)] = 7431,
+  [SMALL_STATE(281)] = 7448,
+  [SMALL_STATE(282)] = 7465,
+  [SMALL_STATE(283)] = 7482,
+  [SMALL_STATE(284)] = 7499,
+  [SMALL_STATE(285)] = 7516,
+  [SMALL_STATE(286)] = 7533,
+  [SMALL_STATE(287)] = 7550,
+  [SMALL_STATE(288)] = 7567,
+  [SMALL_STATE(289)] = 7584,
+  [SMALL_STATE(290)] = 7601,
+  [SMALL_STATE(291)] = 7618,
+  [SMALL_STATE(292)] = 7635,
+  [SMALL_STATE(293)] = 7652,
+  [SMALL_STATE(294)] = 7669,
+  [SMALL_STATE(295)] = 7686,
+  [SMALL_STATE(296)] = 7703,
+  [SMALL_STATE(297)] = 7720,
+  [SMALL_STATE(298)] = 7741,
+  [SMALL_STATE(299)] = 7758,
+  [SMALL_STATE(300)] = 7777,
+  [SMALL_STATE(301)] = 7798,
+  [SMALL_STATE(302)] = 7815,
+  [SMALL_STATE(303)] = 7833,
+  [SMALL_STATE(304)] = 7851,
+  [SMALL_STATE(305)] = 7863,
+  [SMALL_STATE(306)] = 7883,
+  [SMALL_STATE(307)] = 7903,
+  [SMALL_STATE(308)] = 7923,
+  [SMALL_STATE(309)] = 7939,
+  [SMALL_STATE(310)] = 7959,
+  [SMALL_STATE(311)] = 7973,
+  [SMALL_STATE(312)] = 7987,
+  [SMALL_STATE(313)] = 8007,
+  [SMALL_STATE(314)] = 8021,
+  [SMALL_STATE(315)] = 8033,
+  [SMALL_STATE(316)] = 8053,
+  [SMALL_STATE(317)] = 8071,
+  [SMALL_STATE(318)] = 8091,
+  [SMALL_STATE(319)] = 8103,
+  [SMALL_STATE(320)] = 8121,
+  [SMALL_STATE(321)] = 8139,
+  [SMALL_STATE(322)] = 8157,
+  [SMALL_STATE(323)] = 8171,
+  [SMALL_STATE(324)] = 8185,
+  [SMALL_STATE(325)] = 8198,
+  [SMALL_STATE(326)] = 8213,
+  [SMALL_STATE(327)] = 8224,
+  [SMALL_STATE(328)] = 8235,
+  [SMALL_STATE(329)] = 8250,
+  [SMALL_STATE(330)] = 8265,
+  [SMALL_STATE(331)] = 8276,
+  [SMALL_STATE(332)] = 8291,
+  [SMALL_STATE(333)] = 8306,
+  [SMALL_STATE(334)] = 8317,
+  [SMALL_STATE(335)] = 8328,
+  [SMALL_STATE(336)] = 8339,
+  [SMALL_STATE(337)] = 8354,
+  [SMALL_STATE(338)] = 8365,
+  [SMALL_STATE(339)] = 8376,
+  [SMALL_STATE(340)] = 8391,
+  [SMALL_STATE(341)] = 8402,
+  [SMALL_STATE(342)] = 8413,
+  [SMALL_STATE(343)] = 8424,
+  [SMALL_STATE(344)] = 8439,
+  [SMALL_STATE(345)] = 8452,
+  [SMALL_STATE(346)] = 8467,
+  [SMALL_STATE(347)] = 8482,
+  [SMALL_STATE(348)] = 8493,
+  [SMALL_STATE(349)] = 8504,
+  [SMALL_STATE(350)] = 8515,
+  [SMALL_STATE(351)] = 8528,
+  [SMALL_STATE(352)] = 8543,
+  [SMALL_STATE(353)] = 8556,
+  [SMALL_STATE(354)] = 8571,
+  [SMALL_STATE(355)] = 8586,
+  [SMALL_STATE(356)] = 8599,
+  [SMALL_STATE(357)] = 8612,
+  [SMALL_STATE(358)] = 8627,
+  [SMALL_STATE(359)] = 8642,
+  [SMALL_STATE(360)] = 8657,
+  [SMALL_STATE(361)] = 8672,
+  [SMALL_STATE(362)] = 8687,
+  [SMALL_STATE(363)] = 8698,
+  [SMALL_STATE(364)] = 8711,
+  [SMALL_STATE(365)] = 8722,
+  [SMALL_STATE(366)] = 8737,
+  [SMALL_STATE(367)] = 8748,
+  [SMALL_STATE(368)] = 8759,
+  [SMALL_STATE(369)] = 8774,
+  [SMALL_STATE(370)] = 8789,
+  [SMALL_STATE(371)] = 8804,
+  [SMALL_STATE(372)] = 8815,
+  [SMALL_STATE(373)] = 8826,
+  [SMALL_STATE(374)] = 8841,
+  [SMALL_STATE(375)] = 8852,
+  [SMALL_STATE(376)] = 8863,
+  [SMALL_STATE(377)] = 8876,
+  [SMALL_STATE(378)] = 8889,
+  [SMALL_STATE(379)] = 8900,
+  [SMALL_STATE(380)] = 8911,
+  [SMALL_STATE(381)] = 8926,
+  [SMALL_STATE(382)] = 8941,
+  [SMALL_STATE(383)] = 8956,
+  [SMALL_STATE(384)] = 8967,
+  [SMALL_STATE(385)] = 8978,
+  [SMALL_STATE(386)] = 8993,
+  [SMALL_STATE(387)] = 9008,
+  [SMALL_STATE(388)] = 9019,
+  [SMALL_STATE(389)] = 9034,
+  [SMALL_STATE(390)] = 9049,
+  [SMALL_STATE(391)] = 9066,
+  [SMALL_STATE(392)] = 9077,
+  [SMALL_STATE(393)] = 9088,
+  [SMALL_STATE(394)] = 9105,
+  [SMALL_STATE(395)] = 9116,
+  [SMALL_STATE(396)] = 9127,
+  [SMALL_STATE(397)] = 9138,
+  [SMALL_STATE(398)] = 9149,
+  [SMALL_STATE(399)] = 9160,
+  [SMALL_STATE(400)] = 9171,
+  [SMALL_STATE(401)] = 9186,
+  [SMALL_STATE(402)] = 9197,
+  [SMALL_STATE(403)] = 9212,
+  [SMALL_STATE(404)] = 9227,
+  [SMALL_STATE(405)] = 9242,
+  [SMALL_STATE(406)] = 9253,
+  [SMALL_STATE(407)] = 9268,
+  [SMALL_STATE(408)] = 9283,
+  [SMALL_STATE(409)] = 9298,
+  [SMALL_STATE(410)] = 9309,
+  [SMALL_STATE(411)] = 9320,
+  [SMALL_STATE(412)] = 9331,
+  [SMALL_STATE(413)] = 9342,
+  [SMALL_STATE(414)] = 9357,
+  [SMALL_STATE(415)] = 9372,
+  [SMALL_STATE(416)] = 9387,
+  [SMALL_STATE(417)] = 9402,
+  [SMALL_STATE(418)] = 9417,
+  [SMALL_STATE(419)] = 9428,
+  [SMALL_STATE(420)] = 9443,
+  [SMALL_STATE(421)] = 9458,
+  [SMALL_STATE(422)] = 9473,
+  [SMALL_STATE(423)] = 9488,
+  [SMALL_STATE(424)] = 9503,
+  [SMALL_STATE(425)] = 9518,
+  [SMALL_STATE(426)] = 9529,
+  [SMALL_STATE(427)] = 9539,
+  [SMALL_STATE(428)] = 9553,
+  [SMALL_STATE(429)] = 9567,
+  [SMALL_STATE(430)] = 9581,
+  [SMALL_STATE(431)] = 9591,
+  [SMALL_STATE(432)] = 9605,
+  [SMALL_STATE(433)] = 9619,
+  [SMALL_STATE(434)] = 9633,
+  [SMALL_STATE(435)] = 9647,
+  [SMALL_STATE(436)] = 9661,
+  [SMALL_STATE(437)] = 9671,
+  [SMALL_STATE(438)] = 9685,
+  [SMALL_STATE(439)] = 9699,
+  [SMALL_STATE(440)] = 9709,
+  [SMALL_STATE(441)] = 9718,
+  [SMALL_STATE(442)] = 9729,
+  [SMALL_STATE(443)] = 9740,
+  [SMALL_STATE(444)] = 9751,
+  [SMALL_STATE(445)] = 9760,
+  [SMALL_STATE(446)] = 9769,
+  [SMALL_STATE(447)] = 9778,
+  [SMALL_STATE(448)] = 9789,
+  [SMALL_STATE(449)] = 9800,
+  [SMALL_STATE(450)] = 9811,
+  [SMALL_STATE(451)] = 9820,
+  [SMALL_STATE(452)] = 9829,
+  [SMALL_STATE(453)] = 9838,
+  [SMALL_STATE(454)] = 9849,
+  [SMALL_STATE(455)] = 9860,
+  [SMALL_STATE(456)] = 9869,
+  [SMALL_STATE(457)] = 9880,
+  [SMALL_STATE(458)] = 9891,
+  [SMALL_STATE(459)] = 9902,
+  [SMALL_STATE(460)] = 9910,
+  [SMALL_STATE(461)] = 9918,
+  [SMALL_STATE(462)] = 9926,
+  [SMALL_STATE(463)] = 9934,
+  [SMALL_STATE(464)] = 9942,
+  [SMALL_STATE(465)] = 9950,
+  [SMALL_STATE(466)] = 9958,
+  [SMALL_STATE(467)] = 9966,
+  [SMALL_STATE(468)] = 9974,
+  [SMALL_STATE(469)] = 9982,
+  [SMALL_STATE(470)] = 9990,
+  [SMALL_STATE(471)] = 9998,
+  [SMALL_STATE(472)] = 10006,
+  [SMALL_STATE(473)] = 10014,
+  [SMALL_STATE(474)] = 10022,
+  [SMALL_STATE(475)] = 10030,
+  [SMALL_STATE(476)] = 10038,
+  [SMALL_STATE(477)] = 10046,
+  [SMALL_STATE(478)] = 10054,
+  [SMALL_STATE(479)] = 10062,
+  [SMALL_STATE(480)] = 10070,
+  [SMALL_STATE(481)] = 10078,
+  [SMALL_STATE(482)] = 10086,
+  [SMALL_STATE(483)] = 10094,
+  [SMALL_STATE(484)] = 10102,
+  [SMALL_STATE(485)] = 10110,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -19885,72 +20069,72 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(449),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
   [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [125] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
+  [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [137] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
@@ -19959,608 +20143,613 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
   [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(348),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(238),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(393),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(394),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(417),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [175] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
+  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [183] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [191] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [205] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
+  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
+  [219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
+  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(388),
+  [227] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(209),
+  [230] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(209),
+  [233] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(241),
+  [236] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(400),
+  [239] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
+  [242] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(336),
+  [245] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(195),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
+  [257] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
+  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
   [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(33),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
   [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
   [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
   [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [287] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [290] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [287] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
   [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
   [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(372),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(301),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(220),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(52),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(229),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(235),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(79),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(415),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
+  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
+  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(413),
+  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(321),
+  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
+  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(50),
+  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(218),
+  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(275),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
+  [346] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(341),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [385] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(60),
   [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
   [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
   [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [427] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [434] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [442] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
-  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
-  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(378),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(379),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(404),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(295),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(406),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(409),
-  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
+  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [431] = {.entry = {.count = 1, .reusable = false}}, SHIFT(76),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(345),
+  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(346),
+  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(351),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(268),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(365),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(415),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(416),
+  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [458] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
+  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
+  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(452),
+  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(369),
+  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
+  [476] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
+  [479] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
+  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [503] = {.entry = {.count = 1, .reusable = false}}, SHIFT(74),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
+  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
   [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
   [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
   [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
   [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
   [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(390),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(213),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(255),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(408),
-  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [580] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(329),
-  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
-  [635] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(218),
-  [638] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(345),
-  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(249),
-  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(355),
-  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(317),
-  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(108),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
-  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [688] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [691] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(478),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [705] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [711] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [716] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [722] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(478),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [730] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [732] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [735] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(299),
-  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(371),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [808] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
-  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [884] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(441),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(426),
-  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [896] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(408),
-  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [929] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [945] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 64),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
-  [957] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [976] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [988] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
-  [996] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
-  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [1004] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1007] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [1015] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(411),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [1037] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1096] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 67),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1181] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [1202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 66),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 68),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(420),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(222),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(265),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(332),
+  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [580] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [582] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
+  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [592] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [600] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [604] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
+  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(363),
+  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(212),
+  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(373),
+  [623] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(243),
+  [626] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(385),
+  [629] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(311),
+  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(105),
+  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(358),
+  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
+  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
+  [652] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(452),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [675] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [681] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [684] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
+  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(11),
+  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [694] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [698] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [700] = {.entry = {.count = 1, .reusable = false}}, SHIFT(459),
+  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [707] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [710] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [715] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(124),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [734] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [740] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [742] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [745] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [766] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [784] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(312),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(343),
+  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(386),
+  [801] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
+  [804] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
+  [807] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
+  [810] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [822] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [882] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
+  [903] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(440),
+  [906] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(438),
+  [909] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
+  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [915] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [927] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
+  [931] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
+  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [937] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [942] = {.entry = {.count = 1, .reusable = false}}, SHIFT(156),
+  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [952] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
+  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
+  [962] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [964] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(389),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 64),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [975] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [977] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
+  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [983] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
+  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [987] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [989] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [993] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [995] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [997] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
+  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [1003] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
+  [1006] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
+  [1009] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1014] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(231),
+  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(231),
+  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [1033] = {.entry = {.count = 1, .reusable = false}}, SHIFT(234),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1039] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
+  [1041] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
+  [1044] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
+  [1047] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1088] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 67),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1203] = {.entry = {.count = 1, .reusable = false}}, SHIFT(443),
+  [1205] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(320),
+  [1232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 66),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 68),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1291] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
   [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
   [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(190),
-  [1399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
-  [1401] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1433] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1395] = {.entry = {.count = 1, .reusable = false}}, SHIFT(418),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1411] = {.entry = {.count = 1, .reusable = false}}, SHIFT(189),
+  [1413] = {.entry = {.count = 1, .reusable = false}}, SHIFT(470),
+  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1435] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
 };
 
 #ifdef __cplusplus
