@@ -425,10 +425,14 @@ fn a_record_rewritten_by_a_no_op_run_keeps_the_namespaces_identity() {
     let sb = Sandbox::new();
     let script = sb.write_script("q3.ns", "netns q3 < firewall input < accept proto tcp dport 22 > >\n");
     sb.netscript(&["run", &script]).ok();
+    let record_file = format!("/run/netscript/state/{}", state_files(&sb).into_iter().next().expect("a record"));
+    let sealed: Value = serde_json::from_str(&sb.sh(&format!("cat {record_file}")).ok()).unwrap();
     sb.sh("ip netns exec q3 nft add table inet other").ok();
     sb.assert_up_to_date(&script);
-    let record_file = format!("/run/netscript/state/{}", state_files(&sb).into_iter().next().expect("a record"));
     let record: Value = serde_json::from_str(&sb.sh(&format!("cat {record_file}")).ok()).unwrap();
+    // The no-op re-sealed the record (the next one reads no table again)...
+    assert_ne!(sealed["firewall_seals"], record["firewall_seals"], "the no-op after another table appeared kept the stale seals: {record}");
+    // ...and kept the namespace's identity.
     assert!(record["netns_ids"]["q3"].is_u64() && record["netns_cookies"]["q3"].is_u64(), "the rewritten record lost q3's identity: {record}");
     sb.sh("ip netns del q3 && ip netns add q3 && ip -n q3 link add br9 type bridge").ok();
     let mine = sb.dump();

@@ -449,3 +449,28 @@ pub fn down(script: &Path, on_event: &mut dyn FnMut(&ExecEvent)) -> DownOutcome 
         Outcome::Leftover(message) => DownOutcome::Setup(message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::error::{KernelError, LoadRefusal};
+    use crate::plan::Op;
+
+    fn one_op_plan() -> Plan {
+        let op = Op { action: Action::CreateNetns { ns: "a".into() }, origin: Default::default(), deps: Vec::new(), undo: Vec::new(), removes: None };
+        Plan { ops: vec![op], ..Default::default() }
+    }
+
+    fn help_for(log: &str) -> String {
+        let refused = ExecError::ProgramRefused(LoadRefusal { program: "p".into(), error: KernelError::new(22, None), log: log.into() });
+        refusal(&one_op_plan(), 0, &refused, &RollbackOutcome::Complete).help.unwrap_or_default()
+    }
+
+    #[test]
+    fn a_refused_program_shows_the_verifiers_log_only_when_there_is_one() {
+        // A load refused before the verifier ran (a bad attribute, no memory) has no log:
+        // no heading announcing one.
+        assert_eq!(help_for(""), "everything this run had changed was rolled back: the system is as it was");
+        assert!(help_for("R1 invalid mem access").starts_with("the verifier's log ends:\nR1 invalid mem access\n"), "{}", help_for("R1 invalid mem access"));
+    }
+}
