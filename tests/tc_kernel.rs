@@ -493,6 +493,7 @@ fn kernel_htb_classes_and_filters() {
         let filters = [
             (
                 FilterSpec::U32 {
+                    ingress: false,
                     prio: 1,
                     proto: None,
                     src: None,
@@ -506,6 +507,7 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
                     prio: 2,
                     proto: Some(IpProto::Tcp),
                     src: net("10.0.0.0/8"),
@@ -519,6 +521,7 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
                     prio: 3,
                     proto: Some(IpProto::Icmp),
                     src: None,
@@ -532,6 +535,7 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
                     prio: 4,
                     proto: Some(IpProto::Udp),
                     src: net("10.0.0.0/24"),
@@ -545,6 +549,7 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
                     prio: 5,
                     proto: None,
                     src: None,

@@ -229,6 +229,7 @@ fn u32_filter(
     flowid: u32,
 ) -> FilterSpec {
     FilterSpec::U32 {
+        ingress: false,
         prio,
         proto,
         src,
@@ -272,7 +273,7 @@ fn u32_single_matches() {
 #[test]
 fn u32_prio_and_handle() {
     let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10) },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10) },
         other => other,
     };
     filter("u32_handle", spec);
@@ -412,6 +413,26 @@ fn deletions() {
         "del_filter_ingress",
         TcRequest::DelFilter,
         filter_delete_message(IFINDEX, &redirect).unwrap(),
+    );
+}
+
+/// The same u32 filter on the ingress qdisc (`qdisc ingress < filter … >`): tc's
+/// `parent ffff: protocol ip prio P u32 …` (u32.json afa9's match, without the action).
+fn on_ingress(spec: FilterSpec, node: Option<u32>) -> FilterSpec {
+    match spec {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node },
+        other => other,
+    }
+}
+
+#[test]
+fn u32_filters_on_the_ingress_qdisc() {
+    filter("u32_ingress_src", on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None));
+    filter("u32_ingress_handle", on_ingress(u32_filter(7, Some(IpProto::Tcp), None, None, None, Some(22), 5), Some(0x20)));
+    assert_parity(
+        "del_u32_ingress",
+        TcRequest::DelFilter,
+        filter_delete_message(IFINDEX, &on_ingress(u32_filter(7, None, None, None, None, Some(22), 5), None)).unwrap(),
     );
 }
 

@@ -149,7 +149,7 @@ module.exports = grammar({
     // tc's minor, read as hex; `1:10` is accepted for 10.
     class_id: ($) => choice(/([0-9a-fA-F]+:)?[0-9a-fA-F]+/, seq(/[0-9a-fA-F]+:/, alias($._imm_interp, $.interpolation)), $.interpolation),
 
-    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction)),
+    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction), optional(field('body', $.block))),
 
     netem_statement: ($) =>
       seq('netem', repeat1(choice(

@@ -418,8 +418,12 @@ impl ClassSpec {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterSpec {
-    /// u32 match on qdisc 1:, classifying into class 1:flowid. `prio` orders filters.
+    /// u32 match on qdisc 1: (or, `ingress`, on the ingress qdisc ffff:), classifying
+    /// into class 1:flowid. `prio` orders filters.
     U32 {
+        /// On the ingress qdisc (`parent ffff:`) rather than the htb (`parent 1:`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ingress: bool,
         prio: u32,
         proto: Option<IpProto>,
         src: Option<IpNet>,

@@ -181,8 +181,8 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle } => {
-            let mut s = format!("u32 prio {prio}");
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle } => {
+            let mut s = if *ingress { format!("ingress u32 prio {prio}") } else { format!("u32 prio {prio}") };
             if let Some(h) = handle {
                 write!(s, " handle ::{h:x}").unwrap();
             }
