@@ -64,7 +64,13 @@ pub enum StmtKind {
         body: Option<Block>,
     },
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
-    Filter { opts: Vec<FilterOpt>, target: ClassId },
+    Filter {
+        opts: Vec<FilterOpt>,
+        target: ClassId,
+        /// `action ok|drop|pass|reclassify|continue`: a gact verdict.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        action: Option<Spanned<crate::model::FilterVerdict>>,
+    },
     Netem { opts: Vec<NetemOpt> },
     Bpf {
         direction: Spanned<BpfDirection>,

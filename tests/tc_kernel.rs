@@ -494,6 +494,7 @@ fn kernel_htb_classes_and_filters() {
             (
                 FilterSpec::U32 {
                     ingress: false,
+                    action: None,
                     prio: 1,
                     proto: None,
                     src: None,
@@ -508,6 +509,7 @@ fn kernel_htb_classes_and_filters() {
             (
                 FilterSpec::U32 {
                     ingress: false,
+                    action: None,
                     prio: 2,
                     proto: Some(IpProto::Tcp),
                     src: net("10.0.0.0/8"),
@@ -522,6 +524,7 @@ fn kernel_htb_classes_and_filters() {
             (
                 FilterSpec::U32 {
                     ingress: false,
+                    action: None,
                     prio: 3,
                     proto: Some(IpProto::Icmp),
                     src: None,
@@ -536,6 +539,7 @@ fn kernel_htb_classes_and_filters() {
             (
                 FilterSpec::U32 {
                     ingress: false,
+                    action: None,
                     prio: 4,
                     proto: Some(IpProto::Udp),
                     src: net("10.0.0.0/24"),
@@ -550,6 +554,7 @@ fn kernel_htb_classes_and_filters() {
             (
                 FilterSpec::U32 {
                     ingress: false,
+                    action: None,
                     prio: 5,
                     proto: None,
                     src: None,

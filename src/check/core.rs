@@ -244,14 +244,14 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => self.misplaced(stmt, body),
             },
-            StmtKind::Filter { opts, target } => match body {
+            StmtKind::Filter { opts, target, action } => match body {
                 Body::Htb { ns, iface, .. } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, FilterPlace::Htb)
+                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Htb)
                 }
                 Body::Ingress { ns, iface } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, FilterPlace::Ingress)
+                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Ingress)
                 }
                 _ => self.misplaced(stmt, body),
             },

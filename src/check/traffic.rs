@@ -171,10 +171,11 @@ impl Evaluator<'_> {
         Some(minor.node)
     }
 
-    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId, place: FilterPlace) {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId, action: Option<Spanned<FilterVerdict>>, place: FilterPlace) {
         let Some(flowid) = self.ok(v::class_minor(&self.env, target)) else { return };
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None, action };
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),

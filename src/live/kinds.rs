@@ -239,9 +239,9 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
+                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -253,9 +253,9 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.ingress_filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
+                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -349,13 +349,18 @@ fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut
     for (index, f) in filters.into_iter().enumerate() {
         let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                out.push(format!("  filter{place}{node}{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport)))
+                out.push(format!("  filter{place}{node}{} -> {flowid:x}{}", match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
+}
+
+/// ` action V`, when the filter has a gact verdict.
+fn verdict_words(action: Option<crate::model::FilterVerdict>) -> String {
+    action.map(|v| format!(" action {}", v.word())).unwrap_or_default()
 }
 
 fn proto_word(p: IpProto) -> &'static str {
@@ -432,15 +437,16 @@ impl Kind for Filters {
         let mut out: Vec<Value> = on_htb
             .chain(on_ingress)
             .map(|(f, parent)| {
-                let (matches, flowid, node) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => (
+                let (matches, flowid, node, action) = match &f.spec {
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => (
                         json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
                         Value::String(handle_text(1, *flowid)),
                         Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
+                        action.map_or(Value::Null, |v| json!({ "kind": "gact", "verdict": v.word() })),
                     ),
-                    _ => (Value::Null, Value::Null, Value::Null),
+                    _ => (Value::Null, Value::Null, Value::Null, Value::Null),
                 };
-                json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
+                json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": action })
             })
             .collect();
         out.extend(ns.redirects.iter().map(|(dev, ifb)| {

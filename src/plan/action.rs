@@ -434,6 +434,9 @@ pub enum FilterSpec {
         /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handle: Option<u32>,
+        /// A gact verdict (`action ok` …), run after the match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<crate::model::FilterVerdict>,
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },

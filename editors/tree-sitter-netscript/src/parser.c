@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 484
+#define STATE_COUNT 487
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 285
+#define SYMBOL_COUNT 289
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 188
+#define TOKEN_COUNT 192
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -106,215 +106,219 @@ enum ts_symbol_identifiers {
   anon_sym_dport = 76,
   anon_sym_handle = 77,
   anon_sym_DASH_GT = 78,
-  aux_sym_class_id_token1 = 79,
-  aux_sym_class_id_token2 = 80,
-  anon_sym_qdisc = 81,
-  anon_sym_clsact = 82,
-  anon_sym_netem = 83,
-  anon_sym_delay = 84,
-  anon_sym_jitter = 85,
-  anon_sym_loss = 86,
-  anon_sym_state = 87,
-  anon_sym_gemodel = 88,
-  anon_sym_duplicate = 89,
-  anon_sym_corrupt = 90,
-  anon_sym_reorder = 91,
-  anon_sym_gap = 92,
-  anon_sym_slot = 93,
-  anon_sym_packets = 94,
-  anon_sym_bytes = 95,
-  anon_sym_bpf = 96,
-  anon_sym_egress = 97,
-  anon_sym_xdp = 98,
-  anon_sym_generic = 99,
-  anon_sym_native = 100,
-  anon_sym_section = 101,
-  sym_section_name = 102,
-  anon_sym_route = 103,
-  anon_sym_blackhole = 104,
-  anon_sym_unreachable = 105,
-  anon_sym_prohibit = 106,
-  anon_sym_via = 107,
-  anon_sym_metric = 108,
-  anon_sym_onlink = 109,
-  anon_sym_advmss = 110,
-  anon_sym_scope = 111,
-  anon_sym_global = 112,
-  anon_sym_nexthop = 113,
-  anon_sym_weight = 114,
-  anon_sym_dev = 115,
-  anon_sym_lookup = 116,
-  anon_sym_rule = 117,
-  anon_sym_from = 118,
-  anon_sym_to = 119,
-  anon_sym_iif = 120,
-  anon_sym_oif = 121,
-  anon_sym_fwmark = 122,
-  anon_sym_SLASH = 123,
-  anon_sym_uidrange = 124,
-  anon_sym_DASH = 125,
-  anon_sym_priority = 126,
-  anon_sym_pref = 127,
-  anon_sym_ipproto = 128,
-  anon_sym_icmpv6 = 129,
-  anon_sym_tos = 130,
-  anon_sym_dsfield = 131,
-  anon_sym_dscp = 132,
-  anon_sym_flowlabel = 133,
-  anon_sym_forward = 134,
-  anon_sym_off = 135,
-  anon_sym_sysctl = 136,
-  aux_sym_sysctl_key_token1 = 137,
-  aux_sym_sysctl_key_token2 = 138,
-  sym_sysctl_value = 139,
-  anon_sym_port = 140,
-  anon_sym_firewall = 141,
-  anon_sym_input = 142,
-  anon_sym_output = 143,
-  anon_sym_prerouting = 144,
-  anon_sym_postrouting = 145,
-  anon_sym_policy = 146,
-  anon_sym_accept = 147,
-  anon_sym_drop = 148,
-  anon_sym_mark = 149,
-  anon_sym_ct = 150,
-  anon_sym_COMMA = 151,
-  anon_sym_counter = 152,
-  anon_sym_new = 153,
-  anon_sym_established = 154,
-  anon_sym_related = 155,
-  anon_sym_invalid = 156,
-  anon_sym_reject = 157,
-  anon_sym_pass = 158,
-  anon_sym_masquerade = 159,
-  anon_sym_classify = 160,
-  anon_sym_snat = 161,
-  anon_sym_dnat = 162,
-  sym_nat_target = 163,
-  anon_sym_DOT = 164,
-  aux_sym__name_start_token1 = 165,
-  aux_sym__imm_name_part_token1 = 166,
-  anon_sym_LBRACE = 167,
-  anon_sym_RBRACE = 168,
-  anon_sym_LBRACE2 = 169,
-  anon_sym_LPAREN = 170,
-  anon_sym_RPAREN = 171,
-  anon_sym_PLUS = 172,
-  anon_sym_STAR = 173,
-  anon_sym_PERCENT = 174,
-  sym_integer = 175,
-  anon_sym_DQUOTE = 176,
-  aux_sym_string_token1 = 177,
-  sym_comment = 178,
-  sym_line_continuation = 179,
-  sym_rate = 180,
-  sym_size = 181,
-  sym_duration = 182,
-  sym_percentage = 183,
-  sym_mac_address = 184,
-  anon_sym_SLASH2 = 185,
-  aux_sym_ipv4_address_token1 = 186,
-  aux_sym_ipv6_address_token1 = 187,
-  sym_source_file = 188,
-  sym__statements = 189,
-  sym__sep = 190,
-  sym_block = 191,
-  sym__statement = 192,
-  sym_netns_statement = 193,
-  sym_host_statement = 194,
-  sym_table_statement = 195,
-  sym_let_statement = 196,
-  sym_for_statement = 197,
-  sym_range = 198,
-  sym_include_statement = 199,
-  sym_expect_statement = 200,
-  sym__let_value = 201,
-  sym_veth_statement = 202,
-  sym_bridge_statement = 203,
-  sym_dummy_statement = 204,
-  sym_vrf_statement = 205,
-  sym_macvlan_statement = 206,
-  sym_vlan_statement = 207,
-  sym_vxlan_statement = 208,
-  sym_link_statement = 209,
-  sym_addr_statement = 210,
-  sym_state_statement = 211,
-  sym_mtu_statement = 212,
-  sym_mac_statement = 213,
-  sym_master_statement = 214,
-  sym_shape_statement = 215,
-  sym__tc_framing = 216,
-  sym_htb_statement = 217,
-  sym_class_statement = 218,
-  sym_filter_statement = 219,
-  sym_class_id = 220,
-  sym_qdisc_statement = 221,
-  sym_netem_statement = 222,
-  sym_bpf_statement = 223,
-  sym_xdp_statement = 224,
-  sym__section_opt = 225,
-  sym_route_statement = 226,
-  sym__dev_opt = 227,
-  sym__table_opt = 228,
-  sym_rule_statement = 229,
-  sym_forward_statement = 230,
-  sym_sysctl_statement = 231,
-  sym_sysctl_key = 232,
-  sym__port_opt = 233,
-  sym_firewall_statement = 234,
-  sym_rule_block = 235,
-  sym_firewall_rule = 236,
-  sym__ct_state = 237,
-  sym_firewall_action = 238,
-  sym_namespace_name = 239,
-  sym_interface_name = 240,
-  sym_peer_name = 241,
-  sym__ns_name = 242,
-  sym__if_name = 243,
-  sym__name_start = 244,
-  sym__imm_name_part = 245,
-  sym_table_name = 246,
-  sym_variable = 247,
-  sym_interpolation = 248,
-  sym__imm_interp = 249,
-  sym__expression = 250,
-  sym_parenthesized_expression = 251,
-  sym_unary_expression = 252,
-  sym_binary_expression = 253,
-  sym_string = 254,
-  sym_ipv4_address = 255,
-  sym__imm_octet = 256,
-  sym_ipv6_address = 257,
-  sym__ip_value = 258,
-  sym__int_value = 259,
-  sym__rate_value = 260,
-  sym__size_value = 261,
-  sym__duration_value = 262,
-  sym__percent_value = 263,
-  aux_sym__statements_repeat1 = 264,
-  aux_sym__statements_repeat2 = 265,
-  aux_sym_expect_statement_repeat1 = 266,
-  aux_sym_vxlan_statement_repeat1 = 267,
-  aux_sym_addr_statement_repeat1 = 268,
-  aux_sym_shape_statement_repeat1 = 269,
-  aux_sym_htb_statement_repeat1 = 270,
-  aux_sym_class_statement_repeat1 = 271,
-  aux_sym_filter_statement_repeat1 = 272,
-  aux_sym_netem_statement_repeat1 = 273,
-  aux_sym_netem_statement_repeat2 = 274,
-  aux_sym_bpf_statement_repeat1 = 275,
-  aux_sym_xdp_statement_repeat1 = 276,
-  aux_sym_route_statement_repeat1 = 277,
-  aux_sym_rule_statement_repeat1 = 278,
-  aux_sym_sysctl_key_repeat1 = 279,
-  aux_sym_rule_block_repeat1 = 280,
-  aux_sym_firewall_rule_repeat1 = 281,
-  aux_sym_firewall_rule_repeat2 = 282,
-  aux_sym__ns_name_repeat1 = 283,
-  aux_sym__if_name_repeat1 = 284,
-  alias_sym_default = 285,
-  alias_sym_octet = 286,
-  alias_sym_verdict = 287,
+  anon_sym_action = 79,
+  anon_sym_ok = 80,
+  anon_sym_drop = 81,
+  anon_sym_pass = 82,
+  anon_sym_reclassify = 83,
+  anon_sym_continue = 84,
+  aux_sym_class_id_token1 = 85,
+  aux_sym_class_id_token2 = 86,
+  anon_sym_qdisc = 87,
+  anon_sym_clsact = 88,
+  anon_sym_netem = 89,
+  anon_sym_delay = 90,
+  anon_sym_jitter = 91,
+  anon_sym_loss = 92,
+  anon_sym_state = 93,
+  anon_sym_gemodel = 94,
+  anon_sym_duplicate = 95,
+  anon_sym_corrupt = 96,
+  anon_sym_reorder = 97,
+  anon_sym_gap = 98,
+  anon_sym_slot = 99,
+  anon_sym_packets = 100,
+  anon_sym_bytes = 101,
+  anon_sym_bpf = 102,
+  anon_sym_egress = 103,
+  anon_sym_xdp = 104,
+  anon_sym_generic = 105,
+  anon_sym_native = 106,
+  anon_sym_section = 107,
+  sym_section_name = 108,
+  anon_sym_route = 109,
+  anon_sym_blackhole = 110,
+  anon_sym_unreachable = 111,
+  anon_sym_prohibit = 112,
+  anon_sym_via = 113,
+  anon_sym_metric = 114,
+  anon_sym_onlink = 115,
+  anon_sym_advmss = 116,
+  anon_sym_scope = 117,
+  anon_sym_global = 118,
+  anon_sym_nexthop = 119,
+  anon_sym_weight = 120,
+  anon_sym_dev = 121,
+  anon_sym_lookup = 122,
+  anon_sym_rule = 123,
+  anon_sym_from = 124,
+  anon_sym_to = 125,
+  anon_sym_iif = 126,
+  anon_sym_oif = 127,
+  anon_sym_fwmark = 128,
+  anon_sym_SLASH = 129,
+  anon_sym_uidrange = 130,
+  anon_sym_DASH = 131,
+  anon_sym_priority = 132,
+  anon_sym_pref = 133,
+  anon_sym_ipproto = 134,
+  anon_sym_icmpv6 = 135,
+  anon_sym_tos = 136,
+  anon_sym_dsfield = 137,
+  anon_sym_dscp = 138,
+  anon_sym_flowlabel = 139,
+  anon_sym_forward = 140,
+  anon_sym_off = 141,
+  anon_sym_sysctl = 142,
+  aux_sym_sysctl_key_token1 = 143,
+  aux_sym_sysctl_key_token2 = 144,
+  sym_sysctl_value = 145,
+  anon_sym_port = 146,
+  anon_sym_firewall = 147,
+  anon_sym_input = 148,
+  anon_sym_output = 149,
+  anon_sym_prerouting = 150,
+  anon_sym_postrouting = 151,
+  anon_sym_policy = 152,
+  anon_sym_accept = 153,
+  anon_sym_mark = 154,
+  anon_sym_ct = 155,
+  anon_sym_COMMA = 156,
+  anon_sym_counter = 157,
+  anon_sym_new = 158,
+  anon_sym_established = 159,
+  anon_sym_related = 160,
+  anon_sym_invalid = 161,
+  anon_sym_reject = 162,
+  anon_sym_masquerade = 163,
+  anon_sym_classify = 164,
+  anon_sym_snat = 165,
+  anon_sym_dnat = 166,
+  sym_nat_target = 167,
+  anon_sym_DOT = 168,
+  aux_sym__name_start_token1 = 169,
+  aux_sym__imm_name_part_token1 = 170,
+  anon_sym_LBRACE = 171,
+  anon_sym_RBRACE = 172,
+  anon_sym_LBRACE2 = 173,
+  anon_sym_LPAREN = 174,
+  anon_sym_RPAREN = 175,
+  anon_sym_PLUS = 176,
+  anon_sym_STAR = 177,
+  anon_sym_PERCENT = 178,
+  sym_integer = 179,
+  anon_sym_DQUOTE = 180,
+  aux_sym_string_token1 = 181,
+  sym_comment = 182,
+  sym_line_continuation = 183,
+  sym_rate = 184,
+  sym_size = 185,
+  sym_duration = 186,
+  sym_percentage = 187,
+  sym_mac_address = 188,
+  anon_sym_SLASH2 = 189,
+  aux_sym_ipv4_address_token1 = 190,
+  aux_sym_ipv6_address_token1 = 191,
+  sym_source_file = 192,
+  sym__statements = 193,
+  sym__sep = 194,
+  sym_block = 195,
+  sym__statement = 196,
+  sym_netns_statement = 197,
+  sym_host_statement = 198,
+  sym_table_statement = 199,
+  sym_let_statement = 200,
+  sym_for_statement = 201,
+  sym_range = 202,
+  sym_include_statement = 203,
+  sym_expect_statement = 204,
+  sym__let_value = 205,
+  sym_veth_statement = 206,
+  sym_bridge_statement = 207,
+  sym_dummy_statement = 208,
+  sym_vrf_statement = 209,
+  sym_macvlan_statement = 210,
+  sym_vlan_statement = 211,
+  sym_vxlan_statement = 212,
+  sym_link_statement = 213,
+  sym_addr_statement = 214,
+  sym_state_statement = 215,
+  sym_mtu_statement = 216,
+  sym_mac_statement = 217,
+  sym_master_statement = 218,
+  sym_shape_statement = 219,
+  sym__tc_framing = 220,
+  sym_htb_statement = 221,
+  sym_class_statement = 222,
+  sym_filter_statement = 223,
+  sym_class_id = 224,
+  sym_qdisc_statement = 225,
+  sym_netem_statement = 226,
+  sym_bpf_statement = 227,
+  sym_xdp_statement = 228,
+  sym__section_opt = 229,
+  sym_route_statement = 230,
+  sym__dev_opt = 231,
+  sym__table_opt = 232,
+  sym_rule_statement = 233,
+  sym_forward_statement = 234,
+  sym_sysctl_statement = 235,
+  sym_sysctl_key = 236,
+  sym__port_opt = 237,
+  sym_firewall_statement = 238,
+  sym_rule_block = 239,
+  sym_firewall_rule = 240,
+  sym__ct_state = 241,
+  sym_firewall_action = 242,
+  sym_namespace_name = 243,
+  sym_interface_name = 244,
+  sym_peer_name = 245,
+  sym__ns_name = 246,
+  sym__if_name = 247,
+  sym__name_start = 248,
+  sym__imm_name_part = 249,
+  sym_table_name = 250,
+  sym_variable = 251,
+  sym_interpolation = 252,
+  sym__imm_interp = 253,
+  sym__expression = 254,
+  sym_parenthesized_expression = 255,
+  sym_unary_expression = 256,
+  sym_binary_expression = 257,
+  sym_string = 258,
+  sym_ipv4_address = 259,
+  sym__imm_octet = 260,
+  sym_ipv6_address = 261,
+  sym__ip_value = 262,
+  sym__int_value = 263,
+  sym__rate_value = 264,
+  sym__size_value = 265,
+  sym__duration_value = 266,
+  sym__percent_value = 267,
+  aux_sym__statements_repeat1 = 268,
+  aux_sym__statements_repeat2 = 269,
+  aux_sym_expect_statement_repeat1 = 270,
+  aux_sym_vxlan_statement_repeat1 = 271,
+  aux_sym_addr_statement_repeat1 = 272,
+  aux_sym_shape_statement_repeat1 = 273,
+  aux_sym_htb_statement_repeat1 = 274,
+  aux_sym_class_statement_repeat1 = 275,
+  aux_sym_filter_statement_repeat1 = 276,
+  aux_sym_netem_statement_repeat1 = 277,
+  aux_sym_netem_statement_repeat2 = 278,
+  aux_sym_bpf_statement_repeat1 = 279,
+  aux_sym_xdp_statement_repeat1 = 280,
+  aux_sym_route_statement_repeat1 = 281,
+  aux_sym_rule_statement_repeat1 = 282,
+  aux_sym_sysctl_key_repeat1 = 283,
+  aux_sym_rule_block_repeat1 = 284,
+  aux_sym_firewall_rule_repeat1 = 285,
+  aux_sym_firewall_rule_repeat2 = 286,
+  aux_sym__ns_name_repeat1 = 287,
+  aux_sym__if_name_repeat1 = 288,
+  alias_sym_default = 289,
+  alias_sym_octet = 290,
+  alias_sym_verdict = 291,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -397,6 +401,12 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_dport] = "dport",
   [anon_sym_handle] = "handle",
   [anon_sym_DASH_GT] = "->",
+  [anon_sym_action] = "action",
+  [anon_sym_ok] = "ok",
+  [anon_sym_drop] = "drop",
+  [anon_sym_pass] = "pass",
+  [anon_sym_reclassify] = "reclassify",
+  [anon_sym_continue] = "continue",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
   [anon_sym_qdisc] = "qdisc",
@@ -466,7 +476,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_postrouting] = "hook",
   [anon_sym_policy] = "policy",
   [anon_sym_accept] = "accept",
-  [anon_sym_drop] = "drop",
   [anon_sym_mark] = "mark",
   [anon_sym_ct] = "ct",
   [anon_sym_COMMA] = ",",
@@ -476,7 +485,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_related] = "related",
   [anon_sym_invalid] = "invalid",
   [anon_sym_reject] = "reject",
-  [anon_sym_pass] = "pass",
   [anon_sym_masquerade] = "masquerade",
   [anon_sym_classify] = "classify",
   [anon_sym_snat] = "snat",
@@ -688,6 +696,12 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_dport] = anon_sym_dport,
   [anon_sym_handle] = anon_sym_handle,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
+  [anon_sym_action] = anon_sym_action,
+  [anon_sym_ok] = anon_sym_ok,
+  [anon_sym_drop] = anon_sym_drop,
+  [anon_sym_pass] = anon_sym_pass,
+  [anon_sym_reclassify] = anon_sym_reclassify,
+  [anon_sym_continue] = anon_sym_continue,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
   [anon_sym_qdisc] = anon_sym_qdisc,
@@ -757,7 +771,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_postrouting] = anon_sym_input,
   [anon_sym_policy] = anon_sym_policy,
   [anon_sym_accept] = anon_sym_accept,
-  [anon_sym_drop] = anon_sym_drop,
   [anon_sym_mark] = anon_sym_mark,
   [anon_sym_ct] = anon_sym_ct,
   [anon_sym_COMMA] = anon_sym_COMMA,
@@ -767,7 +780,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_related] = anon_sym_related,
   [anon_sym_invalid] = anon_sym_invalid,
   [anon_sym_reject] = anon_sym_reject,
-  [anon_sym_pass] = anon_sym_pass,
   [anon_sym_masquerade] = anon_sym_masquerade,
   [anon_sym_classify] = anon_sym_classify,
   [anon_sym_snat] = anon_sym_snat,
@@ -1216,6 +1228,30 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_action] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ok] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_drop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_pass] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_reclassify] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
   [aux_sym_class_id_token1] = {
     .visible = false,
     .named = false,
@@ -1492,10 +1528,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
-  [anon_sym_drop] = {
-    .visible = true,
-    .named = false,
-  },
   [anon_sym_mark] = {
     .visible = true,
     .named = false,
@@ -1529,10 +1561,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_reject] = {
-    .visible = true,
-    .named = false,
-  },
-  [anon_sym_pass] = {
     .visible = true,
     .named = false,
   },
@@ -2457,26 +2485,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 2,
-  [28] = 9,
-  [29] = 26,
+  [27] = 9,
+  [28] = 2,
+  [29] = 29,
   [30] = 30,
-  [31] = 31,
+  [31] = 26,
   [32] = 32,
   [33] = 33,
-  [34] = 25,
-  [35] = 35,
-  [36] = 24,
+  [34] = 24,
+  [35] = 25,
+  [36] = 36,
   [37] = 37,
   [38] = 38,
-  [39] = 39,
+  [39] = 2,
   [40] = 40,
   [41] = 41,
   [42] = 42,
   [43] = 43,
   [44] = 44,
   [45] = 45,
-  [46] = 2,
+  [46] = 46,
   [47] = 47,
   [48] = 48,
   [49] = 49,
@@ -2485,38 +2513,38 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 55,
+  [55] = 2,
   [56] = 56,
   [57] = 9,
-  [58] = 2,
+  [58] = 58,
   [59] = 25,
-  [60] = 60,
-  [61] = 24,
-  [62] = 26,
+  [60] = 24,
+  [61] = 26,
+  [62] = 62,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 24,
-  [69] = 26,
+  [68] = 68,
+  [69] = 69,
   [70] = 19,
-  [71] = 25,
-  [72] = 72,
-  [73] = 73,
+  [71] = 24,
+  [72] = 25,
+  [73] = 26,
   [74] = 74,
   [75] = 75,
   [76] = 76,
-  [77] = 77,
-  [78] = 78,
+  [77] = 2,
+  [78] = 9,
   [79] = 79,
   [80] = 80,
   [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 9,
-  [86] = 2,
+  [85] = 85,
+  [86] = 86,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2525,7 +2553,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
+  [95] = 95,
   [96] = 96,
   [97] = 97,
   [98] = 98,
@@ -2534,15 +2562,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [101] = 101,
   [102] = 102,
   [103] = 103,
-  [104] = 104,
+  [104] = 9,
   [105] = 105,
   [106] = 106,
   [107] = 107,
   [108] = 108,
   [109] = 109,
   [110] = 110,
-  [111] = 2,
-  [112] = 112,
+  [111] = 111,
+  [112] = 2,
   [113] = 113,
   [114] = 114,
   [115] = 115,
@@ -2551,15 +2579,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 121,
-  [122] = 122,
-  [123] = 26,
+  [121] = 24,
+  [122] = 25,
+  [123] = 24,
   [124] = 124,
-  [125] = 24,
+  [125] = 125,
   [126] = 126,
   [127] = 25,
-  [128] = 25,
-  [129] = 24,
+  [128] = 26,
+  [129] = 129,
   [130] = 26,
   [131] = 131,
   [132] = 132,
@@ -2574,46 +2602,46 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [141] = 141,
   [142] = 142,
   [143] = 143,
-  [144] = 144,
+  [144] = 143,
   [145] = 145,
   [146] = 146,
   [147] = 147,
   [148] = 148,
-  [149] = 149,
+  [149] = 2,
   [150] = 150,
   [151] = 151,
   [152] = 152,
-  [153] = 9,
-  [154] = 2,
+  [153] = 153,
+  [154] = 154,
   [155] = 155,
   [156] = 156,
-  [157] = 2,
-  [158] = 158,
+  [157] = 157,
+  [158] = 2,
   [159] = 159,
-  [160] = 149,
-  [161] = 144,
-  [162] = 149,
-  [163] = 163,
-  [164] = 149,
-  [165] = 144,
-  [166] = 149,
-  [167] = 144,
-  [168] = 149,
-  [169] = 144,
-  [170] = 149,
-  [171] = 144,
-  [172] = 149,
-  [173] = 144,
-  [174] = 149,
-  [175] = 144,
-  [176] = 149,
-  [177] = 144,
-  [178] = 149,
-  [179] = 144,
-  [180] = 149,
-  [181] = 144,
-  [182] = 149,
-  [183] = 144,
+  [160] = 160,
+  [161] = 156,
+  [162] = 143,
+  [163] = 156,
+  [164] = 143,
+  [165] = 156,
+  [166] = 143,
+  [167] = 156,
+  [168] = 143,
+  [169] = 156,
+  [170] = 156,
+  [171] = 143,
+  [172] = 156,
+  [173] = 143,
+  [174] = 156,
+  [175] = 143,
+  [176] = 156,
+  [177] = 143,
+  [178] = 156,
+  [179] = 143,
+  [180] = 156,
+  [181] = 143,
+  [182] = 156,
+  [183] = 9,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2631,17 +2659,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [198] = 198,
   [199] = 199,
   [200] = 200,
-  [201] = 25,
+  [201] = 201,
   [202] = 202,
   [203] = 203,
   [204] = 204,
   [205] = 205,
-  [206] = 25,
+  [206] = 206,
   [207] = 207,
-  [208] = 24,
+  [208] = 208,
   [209] = 209,
   [210] = 210,
-  [211] = 26,
+  [211] = 211,
   [212] = 212,
   [213] = 213,
   [214] = 214,
@@ -2649,20 +2677,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [216] = 216,
   [217] = 217,
   [218] = 218,
-  [219] = 142,
+  [219] = 219,
   [220] = 220,
-  [221] = 25,
-  [222] = 136,
-  [223] = 24,
-  [224] = 133,
-  [225] = 26,
-  [226] = 226,
+  [221] = 140,
+  [222] = 24,
+  [223] = 132,
+  [224] = 25,
+  [225] = 133,
+  [226] = 26,
   [227] = 24,
-  [228] = 26,
-  [229] = 229,
-  [230] = 230,
-  [231] = 231,
-  [232] = 232,
+  [228] = 25,
+  [229] = 26,
+  [230] = 24,
+  [231] = 25,
+  [232] = 26,
   [233] = 233,
   [234] = 234,
   [235] = 235,
@@ -2677,7 +2705,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [244] = 244,
   [245] = 245,
   [246] = 246,
-  [247] = 235,
+  [247] = 247,
   [248] = 248,
   [249] = 249,
   [250] = 250,
@@ -2699,43 +2727,43 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [266] = 266,
   [267] = 267,
   [268] = 268,
-  [269] = 269,
-  [270] = 270,
-  [271] = 271,
-  [272] = 272,
-  [273] = 256,
-  [274] = 274,
-  [275] = 235,
-  [276] = 274,
-  [277] = 235,
-  [278] = 274,
-  [279] = 235,
-  [280] = 274,
-  [281] = 235,
-  [282] = 274,
-  [283] = 235,
-  [284] = 274,
-  [285] = 235,
-  [286] = 274,
-  [287] = 235,
-  [288] = 274,
-  [289] = 235,
-  [290] = 274,
-  [291] = 235,
-  [292] = 274,
-  [293] = 235,
-  [294] = 274,
-  [295] = 235,
+  [269] = 238,
+  [270] = 255,
+  [271] = 261,
+  [272] = 238,
+  [273] = 261,
+  [274] = 238,
+  [275] = 261,
+  [276] = 238,
+  [277] = 261,
+  [278] = 238,
+  [279] = 261,
+  [280] = 238,
+  [281] = 261,
+  [282] = 238,
+  [283] = 261,
+  [284] = 238,
+  [285] = 261,
+  [286] = 238,
+  [287] = 261,
+  [288] = 238,
+  [289] = 261,
+  [290] = 238,
+  [291] = 261,
+  [292] = 238,
+  [293] = 293,
+  [294] = 294,
+  [295] = 295,
   [296] = 296,
   [297] = 297,
-  [298] = 274,
+  [298] = 298,
   [299] = 299,
   [300] = 300,
   [301] = 301,
   [302] = 302,
   [303] = 303,
   [304] = 304,
-  [305] = 305,
+  [305] = 14,
   [306] = 306,
   [307] = 307,
   [308] = 308,
@@ -2747,15 +2775,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [314] = 314,
   [315] = 315,
   [316] = 316,
-  [317] = 14,
+  [317] = 317,
   [318] = 318,
   [319] = 319,
-  [320] = 12,
-  [321] = 13,
+  [320] = 320,
+  [321] = 321,
   [322] = 322,
   [323] = 323,
-  [324] = 324,
-  [325] = 323,
+  [324] = 12,
+  [325] = 13,
   [326] = 326,
   [327] = 327,
   [328] = 328,
@@ -2788,27 +2816,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [355] = 355,
   [356] = 356,
   [357] = 357,
-  [358] = 2,
-  [359] = 9,
-  [360] = 360,
+  [358] = 358,
+  [359] = 359,
+  [360] = 2,
   [361] = 361,
-  [362] = 2,
+  [362] = 9,
   [363] = 363,
-  [364] = 9,
-  [365] = 365,
+  [364] = 364,
+  [365] = 2,
   [366] = 366,
-  [367] = 2,
-  [368] = 368,
-  [369] = 9,
-  [370] = 370,
+  [367] = 9,
+  [368] = 327,
+  [369] = 2,
+  [370] = 9,
   [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
   [375] = 375,
   [376] = 376,
-  [377] = 9,
-  [378] = 2,
+  [377] = 377,
+  [378] = 378,
   [379] = 379,
   [380] = 380,
   [381] = 381,
@@ -2818,8 +2846,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [385] = 385,
   [386] = 386,
   [387] = 387,
-  [388] = 388,
-  [389] = 389,
+  [388] = 9,
+  [389] = 2,
   [390] = 390,
   [391] = 391,
   [392] = 392,
@@ -2832,16 +2860,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [399] = 399,
   [400] = 400,
   [401] = 401,
-  [402] = 342,
-  [403] = 343,
+  [402] = 402,
+  [403] = 403,
   [404] = 404,
   [405] = 405,
   [406] = 406,
   [407] = 407,
   [408] = 408,
   [409] = 409,
-  [410] = 410,
-  [411] = 411,
+  [410] = 326,
+  [411] = 347,
   [412] = 412,
   [413] = 413,
   [414] = 414,
@@ -2850,28 +2878,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [417] = 417,
   [418] = 418,
   [419] = 419,
-  [420] = 399,
-  [421] = 400,
-  [422] = 324,
+  [420] = 420,
+  [421] = 421,
+  [422] = 422,
   [423] = 423,
-  [424] = 424,
-  [425] = 425,
-  [426] = 426,
+  [424] = 408,
+  [425] = 413,
+  [426] = 355,
   [427] = 427,
   [428] = 428,
   [429] = 2,
   [430] = 9,
   [431] = 431,
-  [432] = 425,
+  [432] = 432,
   [433] = 433,
-  [434] = 424,
+  [434] = 434,
   [435] = 435,
-  [436] = 436,
-  [437] = 433,
+  [436] = 433,
+  [437] = 437,
   [438] = 438,
-  [439] = 439,
+  [439] = 434,
   [440] = 440,
-  [441] = 441,
+  [441] = 432,
   [442] = 442,
   [443] = 443,
   [444] = 444,
@@ -2883,7 +2911,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [450] = 450,
   [451] = 451,
   [452] = 452,
-  [453] = 441,
+  [453] = 453,
   [454] = 454,
   [455] = 455,
   [456] = 456,
@@ -2904,16 +2932,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [471] = 471,
   [472] = 472,
   [473] = 473,
-  [474] = 467,
+  [474] = 474,
   [475] = 475,
   [476] = 476,
-  [477] = 477,
+  [477] = 470,
   [478] = 478,
-  [479] = 475,
-  [480] = 462,
-  [481] = 469,
-  [482] = 482,
-  [483] = 483,
+  [479] = 479,
+  [480] = 480,
+  [481] = 481,
+  [482] = 478,
+  [483] = 479,
+  [484] = 476,
+  [485] = 485,
+  [486] = 486,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2921,70 +2952,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '.', 423,
-        '/', 764,
-        '0', 765,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        ',', 414,
+        '-', 379,
+        '.', 419,
+        '/', 760,
+        '0', 761,
+        ';', 271,
+        '<', 274,
+        '=', 279,
+        '>', 275,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 731,
-        '}', 730,
+        'a', 598,
+        'c', 660,
+        'd', 612,
+        'f', 647,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 578,
+        'n', 604,
+        'o', 633,
+        'p', 669,
+        'r', 606,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 727,
+        '}', 726,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(762);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'c', 511,
-        'd', 529,
-        'i', 475,
-        'm', 434,
-        'o', 478,
-        'p', 547,
-        's', 532,
-        '{', 731,
+        'c', 507,
+        'd', 525,
+        'i', 471,
+        'm', 430,
+        'o', 474,
+        'p', 543,
+        's', 528,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2993,66 +3024,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'c', 146,
-        'd', 175,
-        'i', 114,
-        'm', 55,
-        'o', 116,
-        'p', 191,
-        's', 177,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(585);
+      if (lookahead == 'm') ADVANCE(581);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\r') ADVANCE(747);
-      if (lookahead != 0) ADVANCE(750);
+      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\r') ADVANCE(743);
+      if (lookahead != 0) ADVANCE(746);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3060,12 +3091,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(407);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '\\') ADVANCE(403);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3073,54 +3104,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(744);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(745);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(750);
+          lookahead != '\n') ADVANCE(746);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '(') ADVANCE(732);
-      if (lookahead == '-') ADVANCE(382);
-      if (lookahead == '0') ADVANCE(743);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '(') ADVANCE(728);
+      if (lookahead == '-') ADVANCE(378);
+      if (lookahead == '0') ADVANCE(739);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '-') ADVANCE(49);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '-') ADVANCE(48);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(687);
-      if (lookahead == 'p') ADVANCE(703);
-      if (lookahead == 's') ADVANCE(690);
+      if (lookahead == 'd') ADVANCE(683);
+      if (lookahead == 'p') ADVANCE(699);
+      if (lookahead == 's') ADVANCE(686);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(446);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -3128,14 +3159,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(500);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3143,14 +3174,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(426);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
@@ -3158,68 +3189,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '0') ADVANCE(741);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '0') ADVANCE(737);
+      if (lookahead == ':') ADVANCE(763);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '=') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '=') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(76);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(156);
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(521);
-      if (lookahead == 'r') ADVANCE(462);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'n') ADVANCE(517);
+      if (lookahead == 'r') ADVANCE(458);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -3227,892 +3258,860 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(140);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(52);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
       END_STATE();
     case 26:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(26);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
       END_STATE();
     case 27:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(27);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 40,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        '.', 39,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
+        '%', 758,
+        '.', 223,
         '0', 30,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
+        '%', 758,
+        '.', 223,
         '2', 28,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        '.', 223,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 762,
-        'Q', 302,
-        'a', 78,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        'Q', 298,
+        'a', 77,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 760,
-        'b', 760,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
+        '%', 758,
+        'B', 756,
+        'b', 756,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(50);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(284);
+      if (lookahead == '.') ADVANCE(280);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(225);
+      if (lookahead == '.') ADVANCE(222);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      ADVANCE_MAP(
-        '.', 227,
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
+      if (lookahead == '.') ADVANCE(225);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 40:
       if (lookahead == '1') ADVANCE(32);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(767);
+    case 40:
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(224);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == ':') ADVANCE(241);
-      END_STATE();
-    case 45:
-      if (lookahead == ':') ADVANCE(233);
-      END_STATE();
-    case 46:
-      if (lookahead == ':') ADVANCE(235);
-      END_STATE();
-    case 47:
       if (lookahead == ':') ADVANCE(237);
       END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(229);
+      END_STATE();
+    case 45:
+      if (lookahead == ':') ADVANCE(231);
+      END_STATE();
+    case 46:
+      if (lookahead == ':') ADVANCE(233);
+      END_STATE();
+    case 47:
+      if (lookahead == ':') ADVANCE(235);
+      END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(327);
       END_STATE();
     case 49:
-      if (lookahead == '>') ADVANCE(331);
+      if (lookahead == '>') ADVANCE(288);
       END_STATE();
     case 50:
-      if (lookahead == '>') ADVANCE(292);
-      END_STATE();
-    case 51:
-      if (lookahead == ']') ADVANCE(42);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(363);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == 'a') ADVANCE(332);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'a') ADVANCE(180);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(181);
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(181);
-      if (lookahead == 'o') ADVANCE(80);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(142);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(73);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(130);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'b') ADVANCE(134);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'b') ADVANCE(100);
+      if (lookahead == 'c') ADVANCE(315);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(110);
+      if (lookahead == 'c') ADVANCE(335);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(339);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(62);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(62);
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'd') ADVANCE(295);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'd') ADVANCE(295);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
       if (lookahead == 'd') ADVANCE(299);
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'd') ADVANCE(392);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(396);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(211);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(185);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(210);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(70);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
       if (lookahead == 's') ADVANCE(69);
       END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(58);
+    case 84:
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(296);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(280);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(304);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(379);
-      END_STATE();
-    case 91:
-      if (lookahead == 'e') ADVANCE(213);
-      END_STATE();
-    case 92:
-      if (lookahead == 'e') ADVANCE(213);
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 93:
-      if (lookahead == 'e') ADVANCE(348);
-      END_STATE();
-    case 94:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
-      END_STATE();
-    case 95:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
-      if (lookahead == 'o') ADVANCE(203);
-      END_STATE();
-    case 96:
-      if (lookahead == 'e') ADVANCE(61);
-      END_STATE();
-    case 97:
-      if (lookahead == 'e') ADVANCE(140);
-      END_STATE();
-    case 98:
-      if (lookahead == 'e') ADVANCE(133);
-      END_STATE();
-    case 99:
-      if (lookahead == 'e') ADVANCE(120);
-      END_STATE();
-    case 100:
-      if (lookahead == 'e') ADVANCE(131);
-      END_STATE();
-    case 101:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 'o') ADVANCE(80);
-      if (lookahead == 't') ADVANCE(207);
-      END_STATE();
-    case 102:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 't') ADVANCE(207);
-      END_STATE();
-    case 103:
+    case 85:
       if (lookahead == 'e') ADVANCE(57);
       END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(292);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(276);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(300);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(375);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(212);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(344);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(60);
+      END_STATE();
+    case 96:
+      if (lookahead == 'e') ADVANCE(139);
+      END_STATE();
+    case 97:
+      if (lookahead == 'e') ADVANCE(132);
+      END_STATE();
+    case 98:
+      if (lookahead == 'e') ADVANCE(119);
+      END_STATE();
+    case 99:
+      if (lookahead == 'e') ADVANCE(130);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
+      END_STATE();
+    case 101:
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
+      END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(56);
+      END_STATE();
+    case 103:
+      if (lookahead == 'e') ADVANCE(178);
+      END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(179);
+      if (lookahead == 'f') ADVANCE(365);
       END_STATE();
     case 105:
-      if (lookahead == 'f') ADVANCE(369);
+      if (lookahead == 'f') ADVANCE(368);
       END_STATE();
     case 106:
-      if (lookahead == 'f') ADVANCE(372);
+      if (lookahead == 'f') ADVANCE(383);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(387);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'g') ADVANCE(112);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'h') ADVANCE(282);
       END_STATE();
     case 110:
-      if (lookahead == 'h') ADVANCE(286);
+      if (lookahead == 'h') ADVANCE(285);
       END_STATE();
     case 111:
-      if (lookahead == 'h') ADVANCE(289);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(199);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
       if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(289);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(144);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(68);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(198);
+      if (lookahead == 'k') ADVANCE(408);
       END_STATE();
     case 126:
-      if (lookahead == 'k') ADVANCE(412);
+      if (lookahead == 'k') ADVANCE(371);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(375);
+      if (lookahead == 'k') ADVANCE(338);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(209);
+      if (lookahead == 'l') ADVANCE(306);
       END_STATE();
     case 130:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'l') ADVANCE(398);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(149);
-      if (lookahead == 'r') ADVANCE(154);
-      if (lookahead == 'w') ADVANCE(137);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(79);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(59);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(121);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'm') ADVANCE(63);
+      if (lookahead == 'm') ADVANCE(359);
       END_STATE();
     case 138:
-      if (lookahead == 'm') ADVANCE(363);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'm') ADVANCE(193);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'n') ADVANCE(289);
       END_STATE();
     case 141:
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'n') ADVANCE(109);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'n') ADVANCE(201);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(411);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(206);
-      if (lookahead == 't') ADVANCE(415);
-      END_STATE();
-    case 147:
-      if (lookahead == 'o') ADVANCE(72);
-      END_STATE();
-    case 148:
-      if (lookahead == 'o') ADVANCE(80);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(212);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(129);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(316);
-      END_STATE();
-    case 152:
-      if (lookahead == 'o') ADVANCE(390);
-      END_STATE();
-    case 153:
-      if (lookahead == 'o') ADVANCE(208);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(138);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(203);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 'r') ADVANCE(95);
-      END_STATE();
-    case 159:
-      if (lookahead == 'o') ADVANCE(186);
-      END_STATE();
-    case 160:
-      if (lookahead == 'o') ADVANCE(172);
-      END_STATE();
-    case 161:
       if (lookahead == 'o') ADVANCE(71);
       END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(188);
+    case 147:
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(171);
+    case 148:
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(183);
+    case 149:
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(150);
+    case 150:
+      if (lookahead == 'o') ADVANCE(312);
       END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(204);
+    case 151:
+      if (lookahead == 'o') ADVANCE(386);
       END_STATE();
-    case 167:
+    case 152:
+      if (lookahead == 'o') ADVANCE(207);
+      END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(137);
+      END_STATE();
+    case 154:
       if (lookahead == 'o') ADVANCE(202);
       END_STATE();
-    case 168:
-      if (lookahead == 'p') ADVANCE(399);
+    case 155:
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
-    case 169:
-      if (lookahead == 'p') ADVANCE(307);
+    case 156:
+      if (lookahead == 'o') ADVANCE(177);
       END_STATE();
-    case 170:
-      if (lookahead == 'p') ADVANCE(360);
-      END_STATE();
-    case 171:
-      if (lookahead == 'p') ADVANCE(351);
-      END_STATE();
-    case 172:
-      if (lookahead == 'p') ADVANCE(93);
-      END_STATE();
-    case 173:
-      if (lookahead == 'p') ADVANCE(189);
-      END_STATE();
-    case 174:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(69);
-      END_STATE();
-    case 175:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(194);
-      END_STATE();
-    case 176:
-      if (lookahead == 'p') ADVANCE(162);
-      END_STATE();
-    case 177:
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
-      END_STATE();
-    case 178:
-      if (lookahead == 'r') ADVANCE(195);
-      END_STATE();
-    case 179:
-      if (lookahead == 'r') ADVANCE(419);
-      END_STATE();
-    case 180:
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
       if (lookahead == 'r') ADVANCE(94);
       END_STATE();
-    case 181:
-      if (lookahead == 'r') ADVANCE(126);
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
       END_STATE();
-    case 182:
-      if (lookahead == 'r') ADVANCE(96);
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
-    case 183:
+    case 160:
+      if (lookahead == 'o') ADVANCE(70);
+      END_STATE();
+    case 161:
+      if (lookahead == 'o') ADVANCE(187);
+      END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(395);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(303);
+      END_STATE();
+    case 169:
+      if (lookahead == 'p') ADVANCE(356);
+      END_STATE();
+    case 170:
+      if (lookahead == 'p') ADVANCE(347);
+      END_STATE();
+    case 171:
+      if (lookahead == 'p') ADVANCE(92);
+      END_STATE();
+    case 172:
+      if (lookahead == 'p') ADVANCE(188);
+      END_STATE();
+    case 173:
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
+      END_STATE();
+    case 174:
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
+      END_STATE();
+    case 175:
+      if (lookahead == 'p') ADVANCE(161);
+      END_STATE();
+    case 176:
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
+      END_STATE();
+    case 177:
+      if (lookahead == 'r') ADVANCE(194);
+      END_STATE();
+    case 178:
+      if (lookahead == 'r') ADVANCE(415);
+      END_STATE();
+    case 179:
+      if (lookahead == 'r') ADVANCE(93);
+      END_STATE();
+    case 180:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(95);
+      END_STATE();
+    case 182:
+      if (lookahead == 'r') ADVANCE(124);
+      END_STATE();
+    case 183:
+      if (lookahead == 'r') ADVANCE(126);
+      END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(152);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(197);
+      if (lookahead == 'r') ADVANCE(165);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(122);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(155);
+      if (lookahead == 's') ADVANCE(341);
       END_STATE();
     case 192:
-      if (lookahead == 's') ADVANCE(345);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 193:
-      if (lookahead == 's') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(405);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(321);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(214);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(104);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
       if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(190);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 'u') ADVANCE(309);
       END_STATE();
     case 207:
-      if (lookahead == 'u') ADVANCE(313);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
       if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(170);
+      if (lookahead == 'v') ADVANCE(353);
       END_STATE();
     case 210:
-      if (lookahead == 'v') ADVANCE(357);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 'v') ADVANCE(139);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'w') ADVANCE(135);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'x') ADVANCE(200);
+      if (lookahead == 'y') ADVANCE(380);
       END_STATE();
     case 214:
-      if (lookahead == 'y') ADVANCE(384);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(215);
       END_STATE();
     case 215:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(218);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 216:
-      ADVANCE_MAP(
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(757);
       END_STATE();
     case 217:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+          lookahead == 's') ADVANCE(750);
       END_STATE();
     case 218:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(750);
       END_STATE();
     case 219:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
-      END_STATE();
-    case 220:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(754);
-      END_STATE();
-    case 221:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(754);
-      END_STATE();
-    case 222:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      END_STATE();
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
+      END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 223:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 224:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
-      END_STATE();
-    case 225:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 226:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
-      END_STATE();
-    case 228:
+    case 224:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
-    case 229:
+    case 225:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
+      END_STATE();
+    case 227:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(759);
+      END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
       END_STATE();
     case 230:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 231:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 232:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
       END_STATE();
     case 233:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
       END_STATE();
     case 234:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 235:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -4122,7 +4121,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -4130,547 +4129,602 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
       END_STATE();
     case 238:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
-      END_STATE();
-    case 239:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
-      END_STATE();
-    case 240:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
-      END_STATE();
-    case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
-      END_STATE();
-    case 242:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 239:
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(746);
+      END_STATE();
+    case 240:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        ',', 414,
+        '-', 379,
+        '/', 374,
+        '0', 739,
+        ';', 271,
+        '<', 274,
+        '=', 279,
+        '>', 275,
+        '\\', 5,
+        'a', 598,
+        'c', 660,
+        'd', 612,
+        'f', 647,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 578,
+        'n', 604,
+        'o', 633,
+        'p', 669,
+        'r', 606,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
+        '}', 726,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 241:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '.', 36,
+        '/', 374,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'm', 709,
+        't', 576,
+        '{', 725,
+        '}', 726,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '=', 279,
+        '>', 275,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       END_STATE();
     case 243:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(750);
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '=', 279,
+        '>', 275,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
       END_STATE();
     case 244:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '/', 378,
-        '0', 743,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '.', 36,
+        '/', 374,
+        '0', 733,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '=', 279,
+        '>', 275,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-        '}', 730,
+        '{', 725,
+        '}', 726,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 245:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 36,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '.', 419,
+        '/', 374,
+        '0', 735,
+        ':', 763,
+        ';', 271,
+        '<', 35,
+        '>', 275,
+        '[', 238,
         '\\', 5,
-        'm', 713,
-        't', 580,
-        '{', 729,
-        '}', 730,
+        'm', 580,
+        't', 576,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(245);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          lookahead == ' ') SKIP(246);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '/', 374,
+        '0', 735,
+        ':', 763,
+        ';', 271,
+        '<', 35,
+        '>', 275,
+        '[', 238,
         '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
-        '{', 731,
+        'm', 580,
+        't', 576,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(246);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ',', 414,
+        '-', 378,
+        '/', 374,
+        '8', 29,
+        ';', 271,
+        '<', 274,
+        '>', 275,
         '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(247);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 36,
-        '/', 378,
+        '\n', 272,
+        '#', 747,
+        '-', 379,
+        '.', 419,
+        '/', 374,
         '0', 737,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 729,
-        '}', 730,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+          lookahead == ' ') SKIP(249);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 423,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 272,
+        '#', 747,
+        '-', 379,
+        '/', 374,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+          lookahead == ' ') SKIP(249);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        '.', 419,
+        '/', 760,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+          lookahead == ' ') SKIP(252);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ',', 418,
-        '-', 382,
-        '/', 378,
-        '8', 29,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        '0', 739,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'c', 146,
-        'd', 84,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 56,
-        'n', 156,
-        'o', 117,
-        'p', 158,
-        'r', 86,
-        's', 177,
-        't', 53,
-        'u', 119,
-        '{', 729,
+        'c', 660,
+        'd', 683,
+        'i', 630,
+        'm', 580,
+        'o', 635,
+        'p', 699,
+        's', 686,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(251);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '.', 423,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 253:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '.', 423,
-        '/', 764,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'c', 664,
-        'd', 687,
-        'i', 634,
-        'm', 584,
-        'o', 639,
-        'p', 703,
-        's', 690,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 257:
-      if (eof) ADVANCE(274);
+    case 252:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        '/', 764,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 731,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        '/', 760,
+        ';', 271,
+        '<', 274,
+        '>', 275,
+        '\\', 5,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'd', 451,
+        'g', 541,
+        'i', 442,
+        'l', 508,
+        'p', 515,
+        'r', 454,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 255:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'm', 512,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 256:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(264);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 258:
-      if (eof) ADVANCE(274);
+    case 257:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 455,
-        'g', 545,
-        'i', 446,
-        'l', 512,
-        'p', 519,
-        'r', 458,
-        '{', 731,
+        'a', 441,
+        'd', 451,
+        'l', 510,
+        'm', 456,
+        'n', 447,
+        'o', 498,
+        'p', 543,
+        's', 439,
+        't', 422,
+        'v', 479,
+        'w', 457,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4679,4063 +4733,3984 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 258:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
+        '\\', 5,
+        'd', 524,
+        'f', 488,
+        'i', 470,
+        'l', 510,
+        'o', 474,
+        'p', 530,
+        's', 529,
+        't', 421,
+        'u', 472,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 516,
-        '{', 731,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(274);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          lookahead == ' ') SKIP(259);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 731,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          lookahead == ' ') SKIP(260);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'a', 445,
-        'd', 455,
-        'l', 514,
-        'm', 460,
-        'n', 451,
-        'o', 502,
-        'p', 547,
-        's', 443,
-        't', 426,
-        'v', 483,
-        'w', 461,
-        '{', 731,
+        'd', 613,
+        'g', 692,
+        'i', 600,
+        'l', 672,
+        'p', 670,
+        'r', 616,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(269);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 262:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'd', 528,
-        'f', 492,
-        'i', 474,
-        'l', 514,
-        'o', 478,
-        'p', 534,
-        's', 533,
-        't', 425,
-        'u', 476,
-        '{', 731,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(709);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 263:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '0', 743,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        '{', 729,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(263);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(278);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(264);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 83,
-        'g', 187,
-        'i', 76,
-        'l', 161,
-        'p', 157,
-        'r', 97,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(265);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 617,
-        'g', 696,
-        'i', 604,
-        'l', 676,
-        'p', 674,
-        'r', 620,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(266);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(148);
+      if (lookahead == 'm') ADVANCE(665);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(656);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'a', 81,
-        'd', 83,
-        'l', 165,
-        'm', 102,
-        'n', 91,
-        'o', 145,
-        'p', 191,
-        's', 75,
-        't', 52,
-        'v', 124,
-        'w', 99,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(670);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'd', 174,
-        'f', 132,
-        'i', 115,
-        'l', 165,
-        'o', 116,
-        'p', 180,
-        's', 176,
-        't', 53,
-        'u', 119,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
-      END_STATE();
-    case 271:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(669);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(271);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 272:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(660);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 273:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(674);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 274:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 275:
+    case 271:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 276:
+    case 272:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 277:
+    case 273:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 278:
+    case 274:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(50);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 279:
+    case 275:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 280:
+    case 276:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 281:
+    case 277:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 282:
+    case 278:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 283:
+    case 279:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 284:
+    case 280:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(285);
+      if (lookahead == '=') ADVANCE(281);
       END_STATE();
-    case 285:
+    case 281:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 286:
+    case 282:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 292:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 293:
+    case 289:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 302:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 303:
+    case 299:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 304:
+    case 300:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 331:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 332:
+    case 328:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(334);
+      if (lookahead == ':') ADVANCE(330);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
       END_STATE();
-    case 333:
+    case 329:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
       END_STATE();
-    case 334:
+    case 330:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
       END_STATE();
-    case 335:
+    case 331:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_metric);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(389);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 378:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 379:
+    case 375:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(327);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 405:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
       END_STATE();
-    case 406:
+    case 402:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
       END_STATE();
-    case 407:
+    case 403:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
-    case 408:
+    case 404:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 410:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 418:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 419:
+    case 415:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 420:
+    case 416:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 421:
+    case 417:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 422:
+    case 418:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
       END_STATE();
-    case 423:
+    case 419:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 424:
+    case 420:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(431);
+      if (lookahead == 'o') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(495);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(334);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == 'o') ADVANCE(368);
+      if (lookahead == 'a') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(338);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(534);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(441);
+      if (lookahead == 'b') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(538);
+      if (lookahead == 'b') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(489);
+      if (lookahead == 'c') ADVANCE(317);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(541);
+      if (lookahead == 'c') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(491);
+      if (lookahead == 'c') ADVANCE(520);
+      if (lookahead == 'f') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(459);
+      if (lookahead == 'c') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'c') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(341);
+      if (lookahead == 'c') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(524);
-      if (lookahead == 'f') ADVANCE(477);
+      if (lookahead == 'c') ADVANCE(511);
+      if (lookahead == 'r') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(470);
+      if (lookahead == 'd') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(471);
+      if (lookahead == 'd') ADVANCE(563);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(433);
+      if (lookahead == 'd') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(515);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'd') ADVANCE(533);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(398);
+      if (lookahead == 'd') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(567);
+      if (lookahead == 'e') ADVANCE(278);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(537);
+      if (lookahead == 'e') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 'e') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(381);
+      if (lookahead == 'e') ADVANCE(294);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(569);
+      if (lookahead == 'e') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(350);
+      if (lookahead == 'e') ADVANCE(463);
+      if (lookahead == 'i') ADVANCE(514);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
-      if (lookahead == 'i') ADVANCE(518);
+      if (lookahead == 'e') ADVANCE(554);
+      if (lookahead == 't') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == 'e') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'e') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'e') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(558);
-      if (lookahead == 't') ADVANCE(562);
+      if (lookahead == 'e') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'f') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(430);
+      if (lookahead == 'f') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(431);
+      if (lookahead == 'f') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(536);
+      if (lookahead == 'g') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(371);
+      if (lookahead == 'g') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'h') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(389);
+      if (lookahead == 'h') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(472);
+      if (lookahead == 'h') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'h') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(461);
+      if (lookahead == 'p') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(554);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(517);
+      if (lookahead == 'i') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
-      if (lookahead == 'p') ADVANCE(530);
+      if (lookahead == 'i') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'i') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(447);
+      if (lookahead == 'i') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == 'i') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(466);
+      if (lookahead == 'i') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == 'i') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'k') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'k') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(552);
+      if (lookahead == 'k') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(428);
+      if (lookahead == 'k') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(563);
+      if (lookahead == 'l') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(377);
+      if (lookahead == 'l') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'l') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(414);
+      if (lookahead == 'l') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(404);
+      if (lookahead == 'l') ADVANCE(500);
+      if (lookahead == 'r') ADVANCE(505);
+      if (lookahead == 'w') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'l') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(444);
+      if (lookahead == 'l') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(449);
+      if (lookahead == 'm') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(504);
-      if (lookahead == 'r') ADVANCE(509);
-      if (lookahead == 'w') ADVANCE(495);
+      if (lookahead == 'm') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(429);
+      if (lookahead == 'm') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(481);
+      if (lookahead == 'm') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == 'n') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(365);
+      if (lookahead == 'n') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(549);
+      if (lookahead == 'n') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'n') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(295);
+      if (lookahead == 'o') ADVANCE(564);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(486);
+      if (lookahead == 'o') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(494);
+      if (lookahead == 'o') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(559);
+      if (lookahead == 'o') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(568);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(484);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(392);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(318);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(496);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(557);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(564);
-      if (lookahead == 't') ADVANCE(417);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(442);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 516:
+    case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == 'o') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 517:
+    case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == 'o') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 518:
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(522);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(536);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 519:
+    case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == 'o') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 520:
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(556);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == 'p') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(565);
+      if (lookahead == 'p') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(560);
+      if (lookahead == 'p') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(401);
+      if (lookahead == 'p') ADVANCE(504);
+      if (lookahead == 's') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(362);
+      if (lookahead == 'p') ADVANCE(504);
+      if (lookahead == 's') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(353);
+      if (lookahead == 'p') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(309);
+      if (lookahead == 'p') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(439);
+      if (lookahead == 'p') ADVANCE(509);
+      if (lookahead == 'r') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(542);
+      if (lookahead == 'r') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(452);
+      if (lookahead == 'r') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'r') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'r') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(421);
+      if (lookahead == 'r') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'r') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 'r') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'r') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(482);
+      if (lookahead == 'r') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'r') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(556);
+      if (lookahead == 's') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(522);
+      if (lookahead == 's') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 't') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == 't') ADVANCE(323);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(347);
+      if (lookahead == 't') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(548);
+      if (lookahead == 't') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 't') ADVANCE(320);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(570);
+      if (lookahead == 't') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(502);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == 't') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(411);
+      if (lookahead == 't') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(506);
+      if (lookahead == 't') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 'u') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == 'u') ADVANCE(521);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == 'u') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 'u') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == 'v') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(525);
+      if (lookahead == 'v') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == 'w') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(527);
+      if (lookahead == 'x') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(359);
+      if (lookahead == 'y') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 568:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(493);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'd') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 569:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(553);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'e') ADVANCE(572);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 570:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(386);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'l') ADVANCE(662);
+      if (lookahead == 'r') ADVANCE(667);
+      if (lookahead == 'w') ADVANCE(654);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 571:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'o') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(412);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'd') ADVANCE(577);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'v') ADVANCE(354);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'e') ADVANCE(576);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'v') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 'a') ADVANCE(588);
+      if (lookahead == 'o') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 'a') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == 'a') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 'e') ADVANCE(710);
+      if (lookahead == 'o') ADVANCE(602);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
-      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 'e') ADVANCE(710);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(337);
+      if (lookahead == 'a') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 'o') ADVANCE(606);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'm') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'a') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'a') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'a') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(661);
+      if (lookahead == 'b') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(649);
+      if (lookahead == 'b') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'c') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(600);
+      if (lookahead == 'c') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(654);
+      if (lookahead == 'c') ADVANCE(679);
+      if (lookahead == 'f') ADVANCE(639);
+      if (lookahead == 't') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(623);
+      if (lookahead == 'c') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'c') ADVANCE(585);
+      if (lookahead == 'o') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(340);
+      if (lookahead == 'c') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(683);
-      if (lookahead == 'f') ADVANCE(643);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'c') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(630);
+      if (lookahead == 'c') ADVANCE(668);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(648);
+      if (lookahead == 'd') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'd') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(621);
+      if (lookahead == 'p') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(631);
+      if (lookahead == 'd') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(672);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'd') ADVANCE(393);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(724);
+      if (lookahead == 'd') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
-      if (lookahead == 'i') ADVANCE(625);
-      if (lookahead == 'p') ADVANCE(689);
+      if (lookahead == 'd') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'e') ADVANCE(722);
+      if (lookahead == 'o') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(397);
+      if (lookahead == 'e') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(611);
+      if (lookahead == 'e') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(698);
+      if (lookahead == 'e') ADVANCE(293);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
-      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'e') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'e') ADVANCE(277);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(586);
+      if (lookahead == 'e') ADVANCE(301);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'e') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(349);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(719);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(380);
+      if (lookahead == 'e') ADVANCE(623);
+      if (lookahead == 'i') ADVANCE(675);
+      if (lookahead == 'o') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
+      if (lookahead == 'e') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
+      if (lookahead == 'e') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(636);
+      if (lookahead == 'e') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(627);
-      if (lookahead == 'i') ADVANCE(679);
-      if (lookahead == 'o') ADVANCE(716);
+      if (lookahead == 'e') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(659);
+      if (lookahead == 'e') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(591);
+      if (lookahead == 'f') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(652);
+      if (lookahead == 'f') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(650);
+      if (lookahead == 'f') ADVANCE(384);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'g') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(370);
+      if (lookahead == 'g') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == 'h') ADVANCE(283);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(388);
+      if (lookahead == 'h') ADVANCE(286);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(632);
+      if (lookahead == 'h') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(615);
+      if (lookahead == 'h') ADVANCE(674);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(287);
+      if (lookahead == 'i') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(711);
+      if (lookahead == 'i') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(678);
+      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'n') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'n') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(628);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(294);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(655);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(607);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 643:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(618);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(708);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(409);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(339);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(712);
+      if (lookahead == 'k') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(413);
+      if (lookahead == 'l') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(376);
+      if (lookahead == 'l') ADVANCE(399);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(343);
+      if (lookahead == 'l') ADVANCE(662);
+      if (lookahead == 'r') ADVANCE(667);
+      if (lookahead == 'w') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(722);
+      if (lookahead == 'l') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(311);
+      if (lookahead == 'l') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'l') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == 'l') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(605);
+      if (lookahead == 'm') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(587);
+      if (lookahead == 'm') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(613);
+      if (lookahead == 'm') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(642);
+      if (lookahead == 'm') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(705);
+      if (lookahead == 'n') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'n') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'n') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'n') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(412);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(629);
+      if (lookahead == 'o') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 662:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(647);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 663:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(715);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(317);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(391);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(606);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 670:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 671:
+    case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(657);
+      if (lookahead == 'o') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 672:
+    case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(688);
+      if (lookahead == 'o') ADVANCE(387);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 673:
+    case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (lookahead == 'r') ADVANCE(619);
+      if (lookahead == 'o') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(699);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(718);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(701);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 682:
+    case 666:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(689);
+      if (lookahead == 'r') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(689);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(712);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(696);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(714);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(713);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(396);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(304);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(357);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(400);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(308);
+      if (lookahead == 'p') ADVANCE(608);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'p') ADVANCE(698);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(352);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(706);
+      if (lookahead == 'r') ADVANCE(416);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(612);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(702);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(420);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(645);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 694:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 695:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(670);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 697:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 693:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 694:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 695:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(640);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 696:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(705);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(706);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(588);
+      if (lookahead == 'r') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(644);
+      if (lookahead == 'r') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(709);
+      if (lookahead == 's') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(710);
+      if (lookahead == 's') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 't') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(346);
+      if (lookahead == 't') ADVANCE(406);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(704);
+      if (lookahead == 't') ADVANCE(325);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 't') ADVANCE(322);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(410);
+      if (lookahead == 't') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 't') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(727);
+      if (lookahead == 't') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 'u') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(667);
+      if (lookahead == 'u') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(614);
+      if (lookahead == 'u') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(668);
+      if (lookahead == 'u') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(663);
+      if (lookahead == 'v') ADVANCE(354);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(314);
+      if (lookahead == 'v') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(684);
+      if (lookahead == 'w') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(685);
+      if (lookahead == 'x') ADVANCE(703);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 'y') ADVANCE(381);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 725:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(653);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 726:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(707);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 727:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 728:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 729:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 730:
+    case 726:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 731:
+    case 727:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 732:
+    case 728:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 733:
+    case 729:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 734:
+    case 730:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 735:
+    case 731:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 736:
+    case 732:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 733:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 758,
+        '.', 224,
+        ':', 763,
+        'x', 226,
+        'B', 752,
+        'b', 752,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      END_STATE();
+    case 734:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 758,
+        '.', 224,
+        ':', 763,
+        'B', 752,
+        'b', 752,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      END_STATE();
+    case 735:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 736:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(763);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 737:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'x', 230,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'x') ADVANCE(226);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 738:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 739:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
+      if (lookahead == 'x') ADVANCE(226);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 740:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 741:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 742:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 743:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      END_STATE();
-    case 744:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      END_STATE();
-    case 745:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
       END_STATE();
-    case 746:
+    case 742:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 747:
+    case 743:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\\') ADVANCE(243);
+      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(750);
+          lookahead != '"') ADVANCE(746);
       END_STATE();
-    case 748:
+    case 744:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(752);
+      if (lookahead == '"') ADVANCE(747);
+      if (lookahead == '\\') ADVANCE(748);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+          lookahead != '\n') ADVANCE(744);
       END_STATE();
-    case 749:
+    case 745:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(744);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(745);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(750);
+          lookahead != '#') ADVANCE(746);
       END_STATE();
-    case 750:
+    case 746:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(750);
+          lookahead != '"') ADVANCE(746);
       END_STATE();
-    case 751:
+    case 747:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(751);
+          lookahead != '\n') ADVANCE(747);
       END_STATE();
-    case 752:
+    case 748:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+          lookahead != '\n') ADVANCE(744);
       END_STATE();
-    case 753:
+    case 749:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 754:
+    case 750:
       ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 751:
+      ACCEPT_TOKEN(sym_size);
+      END_STATE();
+    case 752:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(218);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(217);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 753:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(751);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(756);
       END_STATE();
     case 755:
       ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(756);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(757);
       END_STATE();
     case 756:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(767);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
+          lookahead == 'i') ADVANCE(218);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 757:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(755);
-      END_STATE();
-    case 758:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      END_STATE();
-    case 759:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
-      END_STATE();
-    case 760:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
-      END_STATE();
-    case 761:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 762:
+    case 758:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 763:
+    case 759:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 764:
+    case 760:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 765:
+    case 761:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       END_STATE();
-    case 766:
+    case 762:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       END_STATE();
-    case 767:
+    case 763:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
       END_STATE();
     default:
       return false;
@@ -8845,1347 +8820,1408 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 14:
       if (lookahead == 'f') ADVANCE(65);
-      if (lookahead == 'u') ADVANCE(66);
-      if (lookahead == 'v') ADVANCE(67);
+      if (lookahead == 'k') ADVANCE(66);
+      if (lookahead == 'u') ADVANCE(67);
+      if (lookahead == 'v') ADVANCE(68);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(68);
-      if (lookahead == 'e') ADVANCE(69);
-      if (lookahead == 'o') ADVANCE(70);
-      if (lookahead == 'r') ADVANCE(71);
+      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'e') ADVANCE(70);
+      if (lookahead == 'o') ADVANCE(71);
+      if (lookahead == 'r') ADVANCE(72);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(72);
-      if (lookahead == 'u') ADVANCE(73);
+      if (lookahead == 'd') ADVANCE(73);
+      if (lookahead == 'u') ADVANCE(74);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(74);
-      if (lookahead == 'a') ADVANCE(75);
-      if (lookahead == 'e') ADVANCE(76);
-      if (lookahead == 'o') ADVANCE(77);
-      if (lookahead == 'u') ADVANCE(78);
+      if (lookahead == '2') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(76);
+      if (lookahead == 'e') ADVANCE(77);
+      if (lookahead == 'o') ADVANCE(78);
+      if (lookahead == 'u') ADVANCE(79);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(79);
-      if (lookahead == 'h') ADVANCE(80);
-      if (lookahead == 'l') ADVANCE(81);
-      if (lookahead == 'n') ADVANCE(82);
-      if (lookahead == 't') ADVANCE(83);
-      if (lookahead == 'y') ADVANCE(84);
+      if (lookahead == 'e') ADVANCE(80);
+      if (lookahead == 'h') ADVANCE(81);
+      if (lookahead == 'l') ADVANCE(82);
+      if (lookahead == 'n') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(84);
+      if (lookahead == 'y') ADVANCE(85);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(85);
+      if (lookahead == 'c') ADVANCE(86);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(86);
-      if (lookahead == 'n') ADVANCE(87);
-      if (lookahead == 'p') ADVANCE(88);
+      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'n') ADVANCE(88);
+      if (lookahead == 'p') ADVANCE(89);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(89);
-      if (lookahead == 'l') ADVANCE(90);
-      if (lookahead == 'r') ADVANCE(91);
-      if (lookahead == 'x') ADVANCE(92);
+      if (lookahead == 'e') ADVANCE(90);
+      if (lookahead == 'l') ADVANCE(91);
+      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'x') ADVANCE(93);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(93);
+      if (lookahead == 'i') ADVANCE(94);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(94);
+      if (lookahead == 'd') ADVANCE(95);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(95);
+      if (lookahead == 'c') ADVANCE(96);
+      if (lookahead == 't') ADVANCE(97);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(96);
+      if (lookahead == 'd') ADVANCE(98);
       END_STATE();
     case 26:
-      if (lookahead == 'm') ADVANCE(97);
+      if (lookahead == 'm') ADVANCE(99);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(98);
+      if (lookahead == 'a') ADVANCE(100);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(99);
+      if (lookahead == 'f') ADVANCE(101);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(102);
       END_STATE();
     case 30:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 31:
-      if (lookahead == 't') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(104);
       END_STATE();
     case 32:
-      if (lookahead == 'u') ADVANCE(103);
+      if (lookahead == 'u') ADVANCE(105);
       END_STATE();
     case 33:
-      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'i') ADVANCE(106);
       END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(105);
-      if (lookahead == 's') ADVANCE(106);
+      if (lookahead == 'a') ADVANCE(107);
+      if (lookahead == 's') ADVANCE(108);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(107);
-      END_STATE();
-    case 36:
-      if (lookahead == 'f') ADVANCE(108);
-      if (lookahead == 'l') ADVANCE(109);
-      END_STATE();
-    case 37:
+      if (lookahead == 'n') ADVANCE(109);
       if (lookahead == 'r') ADVANCE(110);
       END_STATE();
+    case 36:
+      if (lookahead == 'f') ADVANCE(111);
+      if (lookahead == 'l') ADVANCE(112);
+      END_STATE();
+    case 37:
+      if (lookahead == 'r') ADVANCE(113);
+      END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(111);
+      if (lookahead == 'a') ADVANCE(114);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(112);
+      if (lookahead == 'w') ADVANCE(115);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(116);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(114);
-      if (lookahead == 'p') ADVANCE(115);
+      if (lookahead == 'm') ADVANCE(117);
+      if (lookahead == 'p') ADVANCE(118);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(116);
+      if (lookahead == 'r') ADVANCE(119);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 't') ADVANCE(120);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(118);
+      if (lookahead == 'h') ADVANCE(121);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(122);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(120);
-      if (lookahead == 'r') ADVANCE(121);
+      if (lookahead == 'l') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(124);
       END_STATE();
     case 47:
-      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(126);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(124);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'm') ADVANCE(127);
+      if (lookahead == 'n') ADVANCE(128);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(126);
+      if (lookahead == 'o') ADVANCE(129);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(127);
+      if (lookahead == 'n') ADVANCE(130);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(128);
+      if (lookahead == 's') ADVANCE(131);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(129);
+      if (lookahead == 'b') ADVANCE(132);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(133);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(131);
-      if (lookahead == 'g') ADVANCE(132);
-      if (lookahead == 'p') ADVANCE(133);
-      if (lookahead == 'v') ADVANCE(134);
+      if (lookahead == 'c') ADVANCE(134);
+      if (lookahead == 'g') ADVANCE(135);
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 'v') ADVANCE(137);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(135);
+      if (lookahead == 't') ADVANCE(138);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(136);
+      if (lookahead == 't') ADVANCE(139);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(140);
       END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(138);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'm') ADVANCE(141);
+      if (lookahead == 'n') ADVANCE(142);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(140);
+      if (lookahead == 's') ADVANCE(143);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(141);
-      if (lookahead == 's') ADVANCE(142);
+      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(145);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 'u') ADVANCE(146);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(145);
-      if (lookahead == 'w') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 'w') ADVANCE(149);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(147);
+      if (lookahead == 'f') ADVANCE(150);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(148);
+      ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(149);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(152);
       END_STATE();
     case 69:
-      if (lookahead == 'a') ADVANCE(152);
-      END_STATE();
-    case 70:
-      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 'c') ADVANCE(153);
       if (lookahead == 's') ADVANCE(154);
       END_STATE();
+    case 70:
+      if (lookahead == 'a') ADVANCE(155);
+      END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(155);
-      if (lookahead == 'i') ADVANCE(156);
-      if (lookahead == 'o') ADVANCE(157);
+      if (lookahead == 'l') ADVANCE(156);
+      if (lookahead == 's') ADVANCE(157);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(158);
+      if (lookahead == 'e') ADVANCE(158);
+      if (lookahead == 'i') ADVANCE(159);
+      if (lookahead == 'o') ADVANCE(160);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(159);
+      if (lookahead == 'i') ADVANCE(161);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(160);
+      if (lookahead == 'a') ADVANCE(162);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(161);
+      if (lookahead == 'q') ADVANCE(163);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(162);
-      if (lookahead == 'l') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 't') ADVANCE(164);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(165);
+      if (lookahead == 'c') ADVANCE(165);
+      if (lookahead == 'j') ADVANCE(166);
+      if (lookahead == 'l') ADVANCE(167);
+      if (lookahead == 'o') ADVANCE(168);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(166);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'l') ADVANCE(170);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(168);
+      if (lookahead == 'c') ADVANCE(171);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'a') ADVANCE(172);
       END_STATE();
     case 82:
-      if (lookahead == 'a') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(173);
       END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(171);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 84:
-      if (lookahead == 's') ADVANCE(172);
+      if (lookahead == 'a') ADVANCE(175);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(173);
+      if (lookahead == 's') ADVANCE(176);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(174);
+      if (lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(178);
       END_STATE();
     case 88:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(179);
       END_STATE();
     case 89:
-      if (lookahead == 'p') ADVANCE(176);
-      if (lookahead == 't') ADVANCE(177);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'a') ADVANCE(178);
-      END_STATE();
-    case 91:
-      if (lookahead == 'f') ADVANCE(179);
-      END_STATE();
-    case 92:
-      if (lookahead == 'l') ADVANCE(180);
-      END_STATE();
-    case 93:
+      if (lookahead == 'p') ADVANCE(180);
       if (lookahead == 't') ADVANCE(181);
       END_STATE();
+    case 91:
+      if (lookahead == 'a') ADVANCE(182);
+      END_STATE();
+    case 92:
+      if (lookahead == 'f') ADVANCE(183);
+      END_STATE();
+    case 93:
+      if (lookahead == 'l') ADVANCE(184);
+      END_STATE();
     case 94:
-      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 't') ADVANCE(185);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'p') ADVANCE(186);
       END_STATE();
     case 96:
-      if (lookahead == 'r') ADVANCE(184);
+      if (lookahead == 'e') ADVANCE(187);
       END_STATE();
     case 97:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'i') ADVANCE(188);
       END_STATE();
     case 98:
-      if (lookahead == 'c') ADVANCE(185);
-      END_STATE();
-    case 99:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 100:
-      if (lookahead == 'd') ADVANCE(186);
-      END_STATE();
-    case 101:
-      if (lookahead == 's') ADVANCE(187);
-      END_STATE();
-    case 102:
-      if (lookahead == 'e') ADVANCE(188);
-      END_STATE();
-    case 103:
       if (lookahead == 'r') ADVANCE(189);
       END_STATE();
+    case 99:
+      ACCEPT_TOKEN(anon_sym_atm);
+      END_STATE();
+    case 100:
+      if (lookahead == 'c') ADVANCE(190);
+      END_STATE();
+    case 101:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 102:
+      if (lookahead == 'd') ADVANCE(191);
+      END_STATE();
+    case 103:
+      if (lookahead == 's') ADVANCE(192);
+      END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(190);
+      if (lookahead == 'e') ADVANCE(193);
       END_STATE();
     case 105:
-      if (lookahead == 's') ADVANCE(191);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 106:
-      if (lookahead == 'a') ADVANCE(192);
+      if (lookahead == 'l') ADVANCE(195);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 's') ADVANCE(196);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(194);
+      if (lookahead == 'a') ADVANCE(197);
       END_STATE();
     case 109:
-      if (lookahead == 'a') ADVANCE(195);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(199);
       END_STATE();
     case 111:
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 'a') ADVANCE(200);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(198);
+      if (lookahead == 'a') ADVANCE(201);
       END_STATE();
     case 113:
-      if (lookahead == 'p') ADVANCE(199);
-      END_STATE();
-    case 114:
-      if (lookahead == 'm') ADVANCE(200);
-      END_STATE();
-    case 115:
-      if (lookahead == 'l') ADVANCE(201);
-      END_STATE();
-    case 116:
       if (lookahead == 'e') ADVANCE(202);
       END_STATE();
+    case 114:
+      if (lookahead == 't') ADVANCE(203);
+      END_STATE();
+    case 115:
+      if (lookahead == 'n') ADVANCE(204);
+      END_STATE();
+    case 116:
+      if (lookahead == 'p') ADVANCE(205);
+      END_STATE();
     case 117:
-      if (lookahead == 'a') ADVANCE(203);
+      if (lookahead == 'm') ADVANCE(206);
       END_STATE();
     case 118:
-      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'l') ADVANCE(207);
       END_STATE();
     case 119:
-      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'e') ADVANCE(208);
       END_STATE();
     case 120:
-      if (lookahead == 't') ADVANCE(206);
+      if (lookahead == 'a') ADVANCE(209);
       END_STATE();
     case 121:
-      if (lookahead == 'e') ADVANCE(207);
-      END_STATE();
-    case 122:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(208);
-      END_STATE();
-    case 123:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 124:
-      if (lookahead == 'o') ADVANCE(209);
-      END_STATE();
-    case 125:
       if (lookahead == 'e') ADVANCE(210);
       END_STATE();
+    case 122:
+      if (lookahead == 'e') ADVANCE(211);
+      END_STATE();
+    case 123:
+      if (lookahead == 't') ADVANCE(212);
+      END_STATE();
+    case 124:
+      if (lookahead == 'e') ADVANCE(213);
+      END_STATE();
+    case 125:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(214);
+      END_STATE();
     case 126:
-      if (lookahead == 'b') ADVANCE(211);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 127:
-      if (lookahead == 'd') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(215);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'e') ADVANCE(216);
       END_STATE();
     case 129:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'b') ADVANCE(217);
       END_STATE();
     case 130:
-      if (lookahead == 'p') ADVANCE(214);
+      if (lookahead == 'd') ADVANCE(218);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(215);
-      END_STATE();
-    case 132:
-      if (lookahead == 'r') ADVANCE(216);
-      END_STATE();
-    case 133:
-      if (lookahead == 'u') ADVANCE(217);
-      END_STATE();
-    case 134:
-      if (lookahead == 'a') ADVANCE(218);
-      END_STATE();
-    case 135:
       if (lookahead == 't') ADVANCE(219);
       END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
+    case 133:
+      if (lookahead == 'p') ADVANCE(220);
+      END_STATE();
+    case 134:
+      if (lookahead == 'l') ADVANCE(221);
+      END_STATE();
+    case 135:
+      if (lookahead == 'r') ADVANCE(222);
+      END_STATE();
     case 136:
-      if (lookahead == 'e') ADVANCE(220);
+      if (lookahead == 'u') ADVANCE(223);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'a') ADVANCE(224);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(221);
+      if (lookahead == 't') ADVANCE(225);
       END_STATE();
     case 139:
-      if (lookahead == 'k') ADVANCE(222);
+      if (lookahead == 'e') ADVANCE(226);
       END_STATE();
     case 140:
-      if (lookahead == 's') ADVANCE(223);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(224);
-      END_STATE();
-    case 142:
-      if (lookahead == 'q') ADVANCE(225);
-      if (lookahead == 't') ADVANCE(226);
-      END_STATE();
-    case 143:
-      ACCEPT_TOKEN(anon_sym_mpu);
-      END_STATE();
-    case 144:
       if (lookahead == 'i') ADVANCE(227);
       END_STATE();
+    case 142:
+      if (lookahead == 'k') ADVANCE(228);
+      END_STATE();
+    case 143:
+      if (lookahead == 's') ADVANCE(229);
+      END_STATE();
+    case 144:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(230);
+      END_STATE();
     case 145:
-      if (lookahead == 'e') ADVANCE(228);
-      if (lookahead == 'n') ADVANCE(229);
+      if (lookahead == 'q') ADVANCE(231);
+      if (lookahead == 't') ADVANCE(232);
       END_STATE();
     case 146:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(233);
       END_STATE();
     case 148:
-      if (lookahead == 'p') ADVANCE(230);
+      if (lookahead == 'e') ADVANCE(234);
+      if (lookahead == 'n') ADVANCE(235);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(231);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 150:
-      if (lookahead == 'k') ADVANCE(232);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 151:
-      if (lookahead == 's') ADVANCE(233);
+      if (lookahead == 'p') ADVANCE(236);
       END_STATE();
     case 152:
-      if (lookahead == 'k') ADVANCE(234);
-      END_STATE();
-    case 153:
-      if (lookahead == 'i') ADVANCE(235);
-      END_STATE();
-    case 154:
-      if (lookahead == 't') ADVANCE(236);
-      END_STATE();
-    case 155:
       if (lookahead == 'r') ADVANCE(237);
       END_STATE();
+    case 153:
+      if (lookahead == 'k') ADVANCE(238);
+      END_STATE();
+    case 154:
+      if (lookahead == 's') ADVANCE(239);
+      END_STATE();
+    case 155:
+      if (lookahead == 'k') ADVANCE(240);
+      END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(238);
-      if (lookahead == 'v') ADVANCE(239);
+      if (lookahead == 'i') ADVANCE(241);
       END_STATE();
     case 157:
-      if (lookahead == 'h') ADVANCE(240);
-      if (lookahead == 't') ADVANCE(241);
+      if (lookahead == 't') ADVANCE(242);
       END_STATE();
     case 158:
-      if (lookahead == 's') ADVANCE(242);
+      if (lookahead == 'r') ADVANCE(243);
       END_STATE();
     case 159:
-      if (lookahead == 'n') ADVANCE(243);
+      if (lookahead == 'o') ADVANCE(244);
+      if (lookahead == 'v') ADVANCE(245);
       END_STATE();
     case 160:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'h') ADVANCE(246);
+      if (lookahead == 't') ADVANCE(247);
       END_STATE();
     case 161:
-      if (lookahead == 'e') ADVANCE(244);
+      if (lookahead == 's') ADVANCE(248);
       END_STATE();
     case 162:
-      if (lookahead == 'e') ADVANCE(245);
+      if (lookahead == 'n') ADVANCE(249);
       END_STATE();
     case 163:
-      if (lookahead == 'a') ADVANCE(246);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 164:
-      if (lookahead == 'r') ADVANCE(247);
+      if (lookahead == 'e') ADVANCE(250);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(248);
+      if (lookahead == 'l') ADVANCE(251);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(249);
+      if (lookahead == 'e') ADVANCE(252);
       END_STATE();
     case 167:
-      if (lookahead == 't') ADVANCE(250);
+      if (lookahead == 'a') ADVANCE(253);
       END_STATE();
     case 168:
-      if (lookahead == 'p') ADVANCE(251);
+      if (lookahead == 'r') ADVANCE(254);
       END_STATE();
     case 169:
-      if (lookahead == 't') ADVANCE(252);
+      if (lookahead == 't') ADVANCE(255);
       END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(253);
-      END_STATE();
-    case 171:
-      if (lookahead == 't') ADVANCE(254);
-      END_STATE();
-    case 172:
-      if (lookahead == 'c') ADVANCE(255);
-      END_STATE();
-    case 173:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 174:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 175:
       if (lookahead == 'e') ADVANCE(256);
       END_STATE();
+    case 171:
+      if (lookahead == 't') ADVANCE(257);
+      END_STATE();
+    case 172:
+      if (lookahead == 'p') ADVANCE(258);
+      END_STATE();
+    case 173:
+      if (lookahead == 't') ADVANCE(259);
+      END_STATE();
+    case 174:
+      if (lookahead == 't') ADVANCE(260);
+      END_STATE();
+    case 175:
+      if (lookahead == 't') ADVANCE(261);
+      END_STATE();
     case 176:
-      if (lookahead == 'a') ADVANCE(257);
+      if (lookahead == 'c') ADVANCE(262);
       END_STATE();
     case 177:
-      if (lookahead == 'h') ADVANCE(258);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 178:
-      if (lookahead == 'n') ADVANCE(259);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'e') ADVANCE(263);
       END_STATE();
     case 180:
-      if (lookahead == 'a') ADVANCE(260);
+      if (lookahead == 'a') ADVANCE(264);
       END_STATE();
     case 181:
-      if (lookahead == 'h') ADVANCE(261);
+      if (lookahead == 'h') ADVANCE(265);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'n') ADVANCE(266);
       END_STATE();
     case 183:
-      if (lookahead == 'p') ADVANCE(262);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'a') ADVANCE(267);
       END_STATE();
     case 185:
-      if (lookahead == 'k') ADVANCE(263);
+      if (lookahead == 'h') ADVANCE(268);
       END_STATE();
     case 186:
-      if (lookahead == 'g') ADVANCE(264);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 'p') ADVANCE(269);
       END_STATE();
     case 188:
-      if (lookahead == 's') ADVANCE(266);
+      if (lookahead == 'o') ADVANCE(270);
       END_STATE();
     case 189:
-      if (lookahead == 's') ADVANCE(267);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'k') ADVANCE(271);
       END_STATE();
     case 191:
-      if (lookahead == 's') ADVANCE(268);
+      if (lookahead == 'g') ADVANCE(272);
       END_STATE();
     case 192:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 193:
-      if (lookahead == 'u') ADVANCE(270);
+      if (lookahead == 's') ADVANCE(274);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(271);
+      if (lookahead == 's') ADVANCE(275);
       END_STATE();
     case 195:
-      if (lookahead == 'y') ADVANCE(272);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 196:
-      if (lookahead == 'c') ADVANCE(273);
-      END_STATE();
-    case 197:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 200:
-      if (lookahead == 'y') ADVANCE(274);
-      END_STATE();
-    case 201:
-      if (lookahead == 'i') ADVANCE(275);
-      END_STATE();
-    case 202:
       if (lookahead == 's') ADVANCE(276);
       END_STATE();
+    case 197:
+      if (lookahead == 'c') ADVANCE(277);
+      END_STATE();
+    case 198:
+      if (lookahead == 'i') ADVANCE(278);
+      END_STATE();
+    case 199:
+      if (lookahead == 'u') ADVANCE(279);
+      END_STATE();
+    case 200:
+      if (lookahead == 'u') ADVANCE(280);
+      END_STATE();
+    case 201:
+      if (lookahead == 'y') ADVANCE(281);
+      END_STATE();
+    case 202:
+      if (lookahead == 'c') ADVANCE(282);
+      END_STATE();
     case 203:
-      if (lookahead == 'b') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 204:
-      if (lookahead == 'r') ADVANCE(278);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 205:
-      if (lookahead == 'c') ADVANCE(279);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 206:
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 'y') ADVANCE(283);
       END_STATE();
     case 207:
-      if (lookahead == 'w') ADVANCE(281);
+      if (lookahead == 'i') ADVANCE(284);
       END_STATE();
     case 208:
-      if (lookahead == 'a') ADVANCE(282);
+      if (lookahead == 's') ADVANCE(285);
       END_STATE();
     case 209:
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'b') ADVANCE(286);
       END_STATE();
     case 210:
-      if (lookahead == 'r') ADVANCE(284);
+      if (lookahead == 'r') ADVANCE(287);
       END_STATE();
     case 211:
-      if (lookahead == 'a') ADVANCE(285);
+      if (lookahead == 'c') ADVANCE(288);
       END_STATE();
     case 212:
-      if (lookahead == 'l') ADVANCE(286);
-      END_STATE();
-    case 213:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 214:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(287);
-      END_STATE();
-    case 215:
-      if (lookahead == 'u') ADVANCE(288);
-      END_STATE();
-    case 216:
       if (lookahead == 'e') ADVANCE(289);
       END_STATE();
+    case 213:
+      if (lookahead == 'w') ADVANCE(290);
+      END_STATE();
+    case 214:
+      if (lookahead == 'a') ADVANCE(291);
+      END_STATE();
+    case 215:
+      if (lookahead == 'd') ADVANCE(292);
+      END_STATE();
+    case 216:
+      if (lookahead == 'r') ADVANCE(293);
+      END_STATE();
     case 217:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'a') ADVANCE(294);
       END_STATE();
     case 218:
-      if (lookahead == 'l') ADVANCE(291);
-      END_STATE();
-    case 219:
-      if (lookahead == 'e') ADVANCE(292);
-      END_STATE();
-    case 220:
-      if (lookahead == 'n') ADVANCE(293);
-      END_STATE();
-    case 221:
-      if (lookahead == 't') ADVANCE(294);
-      END_STATE();
-    case 222:
-      ACCEPT_TOKEN(anon_sym_link);
       if (lookahead == 'l') ADVANCE(295);
       END_STATE();
-    case 223:
-      ACCEPT_TOKEN(anon_sym_loss);
+    case 219:
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
-    case 224:
-      if (lookahead == 'l') ADVANCE(296);
+    case 220:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(296);
       END_STATE();
-    case 225:
+    case 221:
       if (lookahead == 'u') ADVANCE(297);
       END_STATE();
-    case 226:
+    case 222:
       if (lookahead == 'e') ADVANCE(298);
       END_STATE();
+    case 223:
+      if (lookahead == 't') ADVANCE(299);
+      END_STATE();
+    case 224:
+      if (lookahead == 'l') ADVANCE(300);
+      END_STATE();
+    case 225:
+      if (lookahead == 'e') ADVANCE(301);
+      END_STATE();
+    case 226:
+      if (lookahead == 'n') ADVANCE(302);
+      END_STATE();
     case 227:
-      if (lookahead == 'v') ADVANCE(299);
+      if (lookahead == 't') ADVANCE(303);
       END_STATE();
     case 228:
-      if (lookahead == 'm') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(304);
       END_STATE();
     case 229:
-      if (lookahead == 's') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 230:
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'l') ADVANCE(305);
       END_STATE();
     case 231:
-      if (lookahead == 'h') ADVANCE(303);
+      if (lookahead == 'u') ADVANCE(306);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(304);
+      if (lookahead == 'e') ADVANCE(307);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'v') ADVANCE(308);
       END_STATE();
     case 234:
-      if (lookahead == 'r') ADVANCE(306);
+      if (lookahead == 'm') ADVANCE(309);
       END_STATE();
     case 235:
-      if (lookahead == 'c') ADVANCE(307);
+      if (lookahead == 's') ADVANCE(310);
       END_STATE();
     case 236:
-      if (lookahead == 'r') ADVANCE(308);
+      if (lookahead == 'u') ADVANCE(311);
       END_STATE();
     case 237:
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'h') ADVANCE(312);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 239:
-      if (lookahead == 'a') ADVANCE(310);
-      END_STATE();
-    case 240:
-      if (lookahead == 'i') ADVANCE(311);
-      END_STATE();
-    case 241:
-      if (lookahead == 'o') ADVANCE(312);
-      END_STATE();
-    case 242:
-      if (lookahead == 'c') ADVANCE(313);
-      END_STATE();
-    case 243:
+      ACCEPT_TOKEN(anon_sym_pass);
       if (lookahead == 't') ADVANCE(314);
       END_STATE();
+    case 240:
+      if (lookahead == 'r') ADVANCE(315);
+      END_STATE();
+    case 241:
+      if (lookahead == 'c') ADVANCE(316);
+      END_STATE();
+    case 242:
+      if (lookahead == 'r') ADVANCE(317);
+      END_STATE();
+    case 243:
+      if (lookahead == 'o') ADVANCE(318);
+      END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 245:
-      if (lookahead == 'c') ADVANCE(315);
+      if (lookahead == 'a') ADVANCE(319);
       END_STATE();
     case 246:
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 'i') ADVANCE(320);
       END_STATE();
     case 247:
-      if (lookahead == 'd') ADVANCE(317);
+      if (lookahead == 'o') ADVANCE(321);
       END_STATE();
     case 248:
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 'c') ADVANCE(322);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 250:
-      if (lookahead == 'i') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 251:
-      if (lookahead == 'e') ADVANCE(320);
+      if (lookahead == 'a') ADVANCE(324);
       END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'c') ADVANCE(325);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 254:
-      if (lookahead == 'e') ADVANCE(321);
-      END_STATE();
-    case 255:
-      if (lookahead == 't') ADVANCE(322);
-      END_STATE();
-    case 256:
-      if (lookahead == 'a') ADVANCE(323);
-      END_STATE();
-    case 257:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 258:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_vlan);
-      END_STATE();
-    case 260:
-      if (lookahead == 'n') ADVANCE(324);
-      END_STATE();
-    case 261:
-      if (lookahead == 'i') ADVANCE(325);
-      END_STATE();
-    case 262:
       if (lookahead == 't') ADVANCE(326);
       END_STATE();
-    case 263:
-      if (lookahead == 'h') ADVANCE(327);
+    case 254:
+      if (lookahead == 'd') ADVANCE(327);
       END_STATE();
-    case 264:
+    case 255:
       if (lookahead == 'e') ADVANCE(328);
       END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 257:
+      if (lookahead == 'i') ADVANCE(329);
+      END_STATE();
+    case 258:
+      if (lookahead == 'e') ADVANCE(330);
+      END_STATE();
+    case 259:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 261:
+      if (lookahead == 'e') ADVANCE(331);
+      END_STATE();
+    case 262:
+      if (lookahead == 't') ADVANCE(332);
+      END_STATE();
+    case 263:
+      if (lookahead == 'a') ADVANCE(333);
+      END_STATE();
+    case 264:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_burst);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 267:
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 'n') ADVANCE(334);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(330);
+      if (lookahead == 'i') ADVANCE(335);
       END_STATE();
     case 269:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(336);
       END_STATE();
     case 270:
-      if (lookahead == 'p') ADVANCE(332);
+      if (lookahead == 'n') ADVANCE(337);
       END_STATE();
     case 271:
-      if (lookahead == 'l') ADVANCE(333);
+      if (lookahead == 'h') ADVANCE(338);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'e') ADVANCE(339);
       END_STATE();
     case 273:
-      if (lookahead == 't') ADVANCE(334);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 275:
-      if (lookahead == 'c') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(340);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(341);
       END_STATE();
     case 277:
-      if (lookahead == 'l') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(342);
       END_STATE();
     case 278:
-      if (lookahead == 'n') ADVANCE(338);
+      if (lookahead == 'n') ADVANCE(343);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 'p') ADVANCE(344);
       END_STATE();
     case 280:
-      if (lookahead == 'r') ADVANCE(340);
-      END_STATE();
-    case 281:
-      if (lookahead == 'a') ADVANCE(341);
-      END_STATE();
-    case 282:
-      if (lookahead == 'r') ADVANCE(342);
-      END_STATE();
-    case 283:
-      if (lookahead == 'e') ADVANCE(343);
-      END_STATE();
-    case 284:
-      if (lookahead == 'i') ADVANCE(344);
-      END_STATE();
-    case 285:
       if (lookahead == 'l') ADVANCE(345);
       END_STATE();
+    case 281:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
+    case 282:
+      if (lookahead == 't') ADVANCE(346);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_dummy);
+      END_STATE();
+    case 284:
+      if (lookahead == 'c') ADVANCE(347);
+      END_STATE();
+    case 285:
+      if (lookahead == 's') ADVANCE(348);
+      END_STATE();
     case 286:
-      if (lookahead == 'e') ADVANCE(346);
+      if (lookahead == 'l') ADVANCE(349);
       END_STATE();
     case 287:
-      if (lookahead == '6') ADVANCE(347);
+      if (lookahead == 'n') ADVANCE(350);
       END_STATE();
     case 288:
-      if (lookahead == 'd') ADVANCE(348);
+      if (lookahead == 't') ADVANCE(351);
       END_STATE();
     case 289:
-      if (lookahead == 's') ADVANCE(349);
+      if (lookahead == 'r') ADVANCE(352);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 291:
-      if (lookahead == 'i') ADVANCE(350);
-      END_STATE();
-    case 292:
-      if (lookahead == 'r') ADVANCE(351);
-      END_STATE();
-    case 293:
-      if (lookahead == 'c') ADVANCE(352);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_limit);
-      END_STATE();
-    case 295:
       if (lookahead == 'a') ADVANCE(353);
       END_STATE();
-    case 296:
-      if (lookahead == 'a') ADVANCE(354);
+    case 291:
+      if (lookahead == 'r') ADVANCE(354);
       END_STATE();
-    case 297:
+    case 292:
       if (lookahead == 'e') ADVANCE(355);
       END_STATE();
+    case 293:
+      if (lookahead == 'i') ADVANCE(356);
+      END_STATE();
+    case 294:
+      if (lookahead == 'l') ADVANCE(357);
+      END_STATE();
+    case 295:
+      if (lookahead == 'e') ADVANCE(358);
+      END_STATE();
+    case 296:
+      if (lookahead == '6') ADVANCE(359);
+      END_STATE();
+    case 297:
+      if (lookahead == 'd') ADVANCE(360);
+      END_STATE();
     case 298:
-      if (lookahead == 'r') ADVANCE(356);
+      if (lookahead == 's') ADVANCE(361);
       END_STATE();
     case 299:
-      if (lookahead == 'e') ADVANCE(357);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'i') ADVANCE(362);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'r') ADVANCE(363);
       END_STATE();
     case 302:
-      if (lookahead == 't') ADVANCE(358);
+      if (lookahead == 'c') ADVANCE(364);
       END_STATE();
     case 303:
-      if (lookahead == 'e') ADVANCE(359);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 304:
-      if (lookahead == 't') ADVANCE(360);
+      if (lookahead == 'a') ADVANCE(365);
       END_STATE();
     case 305:
-      if (lookahead == 'h') ADVANCE(361);
+      if (lookahead == 'a') ADVANCE(366);
       END_STATE();
     case 306:
-      if (lookahead == 'a') ADVANCE(362);
+      if (lookahead == 'e') ADVANCE(367);
       END_STATE();
     case 307:
-      if (lookahead == 'y') ADVANCE(363);
+      if (lookahead == 'r') ADVANCE(368);
       END_STATE();
     case 308:
-      if (lookahead == 'o') ADVANCE(364);
+      if (lookahead == 'e') ADVANCE(369);
       END_STATE();
     case 309:
-      if (lookahead == 'u') ADVANCE(365);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 310:
-      if (lookahead == 't') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 311:
-      if (lookahead == 'b') ADVANCE(367);
-      END_STATE();
-    case 312:
-      if (lookahead == 'c') ADVANCE(368);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 314:
-      if (lookahead == 'u') ADVANCE(369);
-      END_STATE();
-    case 315:
       if (lookahead == 't') ADVANCE(370);
       END_STATE();
-    case 316:
+    case 312:
       if (lookahead == 'e') ADVANCE(371);
       END_STATE();
+    case 313:
+      if (lookahead == 't') ADVANCE(372);
+      END_STATE();
+    case 314:
+      if (lookahead == 'h') ADVANCE(373);
+      END_STATE();
+    case 315:
+      if (lookahead == 'a') ADVANCE(374);
+      END_STATE();
+    case 316:
+      if (lookahead == 'y') ADVANCE(375);
+      END_STATE();
     case 317:
-      if (lookahead == 'e') ADVANCE(372);
+      if (lookahead == 'o') ADVANCE(376);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'u') ADVANCE(377);
       END_STATE();
     case 319:
-      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == 't') ADVANCE(378);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'b') ADVANCE(379);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'c') ADVANCE(380);
       END_STATE();
     case 322:
-      if (lookahead == 'l') ADVANCE(374);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 323:
-      if (lookahead == 'c') ADVANCE(375);
+      if (lookahead == 'u') ADVANCE(381);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 's') ADVANCE(382);
       END_STATE();
     case 325:
-      if (lookahead == 'n') ADVANCE(376);
+      if (lookahead == 't') ADVANCE(383);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 327:
-      if (lookahead == 'o') ADVANCE(377);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_cburst);
-      END_STATE();
-    case 330:
-      if (lookahead == 'f') ADVANCE(378);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_clsact);
-      END_STATE();
-    case 332:
-      if (lookahead == 't') ADVANCE(379);
-      END_STATE();
-    case 333:
-      if (lookahead == 't') ADVANCE(380);
-      END_STATE();
-    case 334:
-      if (lookahead == '_') ADVANCE(381);
-      END_STATE();
-    case 335:
-      if (lookahead == 'a') ADVANCE(382);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 337:
-      if (lookahead == 'i') ADVANCE(383);
-      END_STATE();
-    case 338:
       if (lookahead == 'e') ADVANCE(384);
       END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_expect);
+    case 327:
+      if (lookahead == 'e') ADVANCE(385);
       END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_filter);
+    case 328:
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
-    case 341:
-      if (lookahead == 'l') ADVANCE(385);
+    case 329:
+      if (lookahead == 'o') ADVANCE(386);
       END_STATE();
-    case 342:
-      if (lookahead == 'd') ADVANCE(386);
+    case 330:
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
-    case 343:
+    case 331:
+      ACCEPT_TOKEN(anon_sym_state);
+      END_STATE();
+    case 332:
       if (lookahead == 'l') ADVANCE(387);
       END_STATE();
-    case 344:
+    case 333:
       if (lookahead == 'c') ADVANCE(388);
       END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 335:
+      if (lookahead == 'n') ADVANCE(389);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_action);
+      END_STATE();
+    case 338:
+      if (lookahead == 'o') ADVANCE(390);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_cburst);
+      END_STATE();
+    case 341:
+      if (lookahead == 'f') ADVANCE(391);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_clsact);
+      END_STATE();
+    case 343:
+      if (lookahead == 'u') ADVANCE(392);
+      END_STATE();
+    case 344:
+      if (lookahead == 't') ADVANCE(393);
+      END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 't') ADVANCE(394);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == '_') ADVANCE(395);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 348:
-      if (lookahead == 'e') ADVANCE(389);
-      END_STATE();
-    case 349:
-      if (lookahead == 's') ADVANCE(390);
-      END_STATE();
-    case 350:
-      if (lookahead == 'd') ADVANCE(391);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_jitter);
-      END_STATE();
-    case 352:
-      if (lookahead == 'y') ADVANCE(392);
-      END_STATE();
-    case 353:
-      if (lookahead == 'y') ADVANCE(393);
-      END_STATE();
-    case 354:
-      if (lookahead == 'n') ADVANCE(394);
-      END_STATE();
-    case 355:
-      if (lookahead == 'r') ADVANCE(395);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_master);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_native);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_output);
-      END_STATE();
-    case 359:
       if (lookahead == 'a') ADVANCE(396);
       END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_egress);
+      END_STATE();
+    case 349:
+      if (lookahead == 'i') ADVANCE(397);
+      END_STATE();
+    case 350:
+      if (lookahead == 'e') ADVANCE(398);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 353:
+      if (lookahead == 'l') ADVANCE(399);
+      END_STATE();
+    case 354:
+      if (lookahead == 'd') ADVANCE(400);
+      END_STATE();
+    case 355:
+      if (lookahead == 'l') ADVANCE(401);
+      END_STATE();
+    case 356:
+      if (lookahead == 'c') ADVANCE(402);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
     case 360:
-      if (lookahead == 's') ADVANCE(397);
+      if (lookahead == 'e') ADVANCE(403);
       END_STATE();
     case 361:
-      if (lookahead == 'r') ADVANCE(398);
+      if (lookahead == 's') ADVANCE(404);
       END_STATE();
     case 362:
-      if (lookahead == 't') ADVANCE(399);
+      if (lookahead == 'd') ADVANCE(405);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 364:
-      if (lookahead == 'u') ADVANCE(400);
+      if (lookahead == 'y') ADVANCE(406);
       END_STATE();
     case 365:
-      if (lookahead == 't') ADVANCE(401);
+      if (lookahead == 'y') ADVANCE(407);
       END_STATE();
     case 366:
-      if (lookahead == 'e') ADVANCE(402);
-      END_STATE();
-    case 367:
-      if (lookahead == 'i') ADVANCE(403);
-      END_STATE();
-    case 368:
-      if (lookahead == 'o') ADVANCE(404);
-      END_STATE();
-    case 369:
-      if (lookahead == 'm') ADVANCE(405);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_reject);
-      END_STATE();
-    case 371:
-      if (lookahead == 'd') ADVANCE(406);
-      END_STATE();
-    case 372:
-      if (lookahead == 'r') ADVANCE(407);
-      END_STATE();
-    case 373:
       if (lookahead == 'n') ADVANCE(408);
       END_STATE();
+    case 367:
+      if (lookahead == 'r') ADVANCE(409);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 371:
+      if (lookahead == 'a') ADVANCE(410);
+      END_STATE();
+    case 372:
+      if (lookahead == 's') ADVANCE(411);
+      END_STATE();
+    case 373:
+      if (lookahead == 'r') ADVANCE(412);
+      END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_sysctl);
-      END_STATE();
-    case 375:
-      if (lookahead == 'h') ADVANCE(409);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_within);
-      END_STATE();
-    case 377:
-      if (lookahead == 'l') ADVANCE(410);
-      END_STATE();
-    case 378:
-      if (lookahead == 'y') ADVANCE(411);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_corrupt);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_default);
-      END_STATE();
-    case 381:
-      if (lookahead == 'q') ADVANCE(412);
-      END_STATE();
-    case 382:
       if (lookahead == 't') ADVANCE(413);
       END_STATE();
-    case 383:
-      if (lookahead == 's') ADVANCE(414);
+    case 375:
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
-    case 384:
+    case 376:
+      if (lookahead == 'u') ADVANCE(414);
+      END_STATE();
+    case 377:
       if (lookahead == 't') ADVANCE(415);
       END_STATE();
+    case 378:
+      if (lookahead == 'e') ADVANCE(416);
+      END_STATE();
+    case 379:
+      if (lookahead == 'i') ADVANCE(417);
+      END_STATE();
+    case 380:
+      if (lookahead == 'o') ADVANCE(418);
+      END_STATE();
+    case 381:
+      if (lookahead == 'm') ADVANCE(419);
+      END_STATE();
+    case 382:
+      if (lookahead == 's') ADVANCE(420);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 384:
+      if (lookahead == 'd') ADVANCE(421);
+      END_STATE();
     case 385:
-      if (lookahead == 'l') ADVANCE(416);
+      if (lookahead == 'r') ADVANCE(422);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'n') ADVANCE(423);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'h') ADVANCE(424);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 393:
-      if (lookahead == 'e') ADVANCE(417);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 395:
-      if (lookahead == 'a') ADVANCE(418);
-      END_STATE();
-    case 396:
-      if (lookahead == 'd') ADVANCE(419);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 398:
-      if (lookahead == 'u') ADVANCE(420);
-      END_STATE();
-    case 399:
-      if (lookahead == 'e') ADVANCE(421);
-      END_STATE();
-    case 400:
-      if (lookahead == 't') ADVANCE(422);
-      END_STATE();
-    case 401:
-      if (lookahead == 'i') ADVANCE(423);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 403:
-      if (lookahead == 't') ADVANCE(424);
-      END_STATE();
-    case 404:
       if (lookahead == 'l') ADVANCE(425);
       END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_quantum);
+    case 391:
+      if (lookahead == 'y') ADVANCE(426);
       END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 409:
-      if (lookahead == 'a') ADVANCE(426);
-      END_STATE();
-    case 410:
+    case 392:
       if (lookahead == 'e') ADVANCE(427);
       END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_corrupt);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 395:
+      if (lookahead == 'q') ADVANCE(428);
+      END_STATE();
+    case 396:
+      if (lookahead == 't') ADVANCE(429);
+      END_STATE();
+    case 397:
+      if (lookahead == 's') ADVANCE(430);
+      END_STATE();
+    case 398:
+      if (lookahead == 't') ADVANCE(431);
+      END_STATE();
+    case 399:
+      if (lookahead == 'l') ADVANCE(432);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 407:
+      if (lookahead == 'e') ADVANCE(433);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 409:
+      if (lookahead == 'a') ADVANCE(434);
+      END_STATE();
+    case 410:
+      if (lookahead == 'd') ADVANCE(435);
+      END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 412:
-      if (lookahead == 'l') ADVANCE(428);
+      if (lookahead == 'u') ADVANCE(436);
       END_STATE();
     case 413:
-      if (lookahead == 'e') ADVANCE(429);
-      END_STATE();
-    case 414:
-      if (lookahead == 'h') ADVANCE(430);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_ethernet);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 417:
-      if (lookahead == 'r') ADVANCE(431);
-      END_STATE();
-    case 418:
-      if (lookahead == 'd') ADVANCE(432);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_overhead);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 422:
-      if (lookahead == 'i') ADVANCE(433);
-      END_STATE();
-    case 423:
-      if (lookahead == 'n') ADVANCE(434);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 426:
-      if (lookahead == 'b') ADVANCE(435);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 428:
-      if (lookahead == 'e') ADVANCE(436);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 430:
       if (lookahead == 'e') ADVANCE(437);
       END_STATE();
-    case 431:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+    case 414:
+      if (lookahead == 't') ADVANCE(438);
       END_STATE();
-    case 432:
-      if (lookahead == 'e') ADVANCE(438);
+    case 415:
+      if (lookahead == 'i') ADVANCE(439);
       END_STATE();
-    case 433:
-      if (lookahead == 'n') ADVANCE(439);
+    case 416:
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
-    case 434:
-      if (lookahead == 'g') ADVANCE(440);
+    case 417:
+      if (lookahead == 't') ADVANCE(440);
       END_STATE();
-    case 435:
+    case 418:
       if (lookahead == 'l') ADVANCE(441);
       END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 420:
+      if (lookahead == 'i') ADVANCE(442);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_reorder);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 424:
+      if (lookahead == 'a') ADVANCE(443);
+      END_STATE();
+    case 425:
+      if (lookahead == 'e') ADVANCE(444);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(anon_sym_continue);
+      END_STATE();
+    case 428:
+      if (lookahead == 'l') ADVANCE(445);
+      END_STATE();
+    case 429:
+      if (lookahead == 'e') ADVANCE(446);
+      END_STATE();
+    case 430:
+      if (lookahead == 'h') ADVANCE(447);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 433:
+      if (lookahead == 'r') ADVANCE(448);
+      END_STATE();
+    case 434:
+      if (lookahead == 'd') ADVANCE(449);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
     case 436:
-      if (lookahead == 'n') ADVANCE(442);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 437:
-      if (lookahead == 'd') ADVANCE(443);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 438:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'i') ADVANCE(450);
       END_STATE();
     case 439:
-      if (lookahead == 'g') ADVANCE(444);
+      if (lookahead == 'n') ADVANCE(451);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 441:
-      if (lookahead == 'e') ADVANCE(445);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 442:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'f') ADVANCE(452);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'b') ADVANCE(453);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 445:
+      if (lookahead == 'e') ADVANCE(454);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 447:
+      if (lookahead == 'e') ADVANCE(455);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 449:
+      if (lookahead == 'e') ADVANCE(456);
+      END_STATE();
+    case 450:
+      if (lookahead == 'n') ADVANCE(457);
+      END_STATE();
+    case 451:
+      if (lookahead == 'g') ADVANCE(458);
+      END_STATE();
+    case 452:
+      if (lookahead == 'y') ADVANCE(459);
+      END_STATE();
+    case 453:
+      if (lookahead == 'l') ADVANCE(460);
+      END_STATE();
+    case 454:
+      if (lookahead == 'n') ADVANCE(461);
+      END_STATE();
+    case 455:
+      if (lookahead == 'd') ADVANCE(462);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 457:
+      if (lookahead == 'g') ADVANCE(463);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 460:
+      if (lookahead == 'e') ADVANCE(464);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 464:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -10195,169 +10231,169 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 245},
-  [2] = {.lex_state = 252},
-  [3] = {.lex_state = 245},
-  [4] = {.lex_state = 245},
-  [5] = {.lex_state = 245},
-  [6] = {.lex_state = 245},
-  [7] = {.lex_state = 245},
-  [8] = {.lex_state = 245},
-  [9] = {.lex_state = 254},
-  [10] = {.lex_state = 254},
-  [11] = {.lex_state = 254},
-  [12] = {.lex_state = 254},
-  [13] = {.lex_state = 254},
-  [14] = {.lex_state = 254},
-  [15] = {.lex_state = 249},
-  [16] = {.lex_state = 254},
-  [17] = {.lex_state = 254},
-  [18] = {.lex_state = 254},
-  [19] = {.lex_state = 251},
-  [20] = {.lex_state = 246},
-  [21] = {.lex_state = 246},
-  [22] = {.lex_state = 256},
-  [23] = {.lex_state = 256},
-  [24] = {.lex_state = 262},
-  [25] = {.lex_state = 262},
-  [26] = {.lex_state = 262},
-  [27] = {.lex_state = 262},
-  [28] = {.lex_state = 262},
-  [29] = {.lex_state = 261},
-  [30] = {.lex_state = 246},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 251},
-  [34] = {.lex_state = 261},
-  [35] = {.lex_state = 251},
-  [36] = {.lex_state = 261},
-  [37] = {.lex_state = 251},
-  [38] = {.lex_state = 251},
-  [39] = {.lex_state = 251},
-  [40] = {.lex_state = 251},
-  [41] = {.lex_state = 248},
-  [42] = {.lex_state = 248},
-  [43] = {.lex_state = 251},
-  [44] = {.lex_state = 251},
-  [45] = {.lex_state = 251},
-  [46] = {.lex_state = 248},
-  [47] = {.lex_state = 246},
-  [48] = {.lex_state = 246},
-  [49] = {.lex_state = 246},
-  [50] = {.lex_state = 246},
-  [51] = {.lex_state = 246},
-  [52] = {.lex_state = 246},
-  [53] = {.lex_state = 246},
-  [54] = {.lex_state = 248},
-  [55] = {.lex_state = 246},
-  [56] = {.lex_state = 246},
-  [57] = {.lex_state = 261},
-  [58] = {.lex_state = 261},
+  [1] = {.lex_state = 241},
+  [2] = {.lex_state = 248},
+  [3] = {.lex_state = 241},
+  [4] = {.lex_state = 241},
+  [5] = {.lex_state = 241},
+  [6] = {.lex_state = 241},
+  [7] = {.lex_state = 241},
+  [8] = {.lex_state = 241},
+  [9] = {.lex_state = 250},
+  [10] = {.lex_state = 250},
+  [11] = {.lex_state = 250},
+  [12] = {.lex_state = 250},
+  [13] = {.lex_state = 250},
+  [14] = {.lex_state = 250},
+  [15] = {.lex_state = 245},
+  [16] = {.lex_state = 250},
+  [17] = {.lex_state = 250},
+  [18] = {.lex_state = 250},
+  [19] = {.lex_state = 247},
+  [20] = {.lex_state = 242},
+  [21] = {.lex_state = 242},
+  [22] = {.lex_state = 251},
+  [23] = {.lex_state = 251},
+  [24] = {.lex_state = 258},
+  [25] = {.lex_state = 258},
+  [26] = {.lex_state = 258},
+  [27] = {.lex_state = 258},
+  [28] = {.lex_state = 258},
+  [29] = {.lex_state = 247},
+  [30] = {.lex_state = 242},
+  [31] = {.lex_state = 257},
+  [32] = {.lex_state = 247},
+  [33] = {.lex_state = 247},
+  [34] = {.lex_state = 257},
+  [35] = {.lex_state = 257},
+  [36] = {.lex_state = 247},
+  [37] = {.lex_state = 247},
+  [38] = {.lex_state = 247},
+  [39] = {.lex_state = 244},
+  [40] = {.lex_state = 247},
+  [41] = {.lex_state = 247},
+  [42] = {.lex_state = 244},
+  [43] = {.lex_state = 247},
+  [44] = {.lex_state = 247},
+  [45] = {.lex_state = 247},
+  [46] = {.lex_state = 244},
+  [47] = {.lex_state = 244},
+  [48] = {.lex_state = 242},
+  [49] = {.lex_state = 242},
+  [50] = {.lex_state = 242},
+  [51] = {.lex_state = 242},
+  [52] = {.lex_state = 242},
+  [53] = {.lex_state = 242},
+  [54] = {.lex_state = 242},
+  [55] = {.lex_state = 257},
+  [56] = {.lex_state = 242},
+  [57] = {.lex_state = 257},
+  [58] = {.lex_state = 242},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 248},
+  [60] = {.lex_state = 1},
   [61] = {.lex_state = 1},
-  [62] = {.lex_state = 1},
-  [63] = {.lex_state = 263},
-  [64] = {.lex_state = 263},
-  [65] = {.lex_state = 263},
-  [66] = {.lex_state = 246},
-  [67] = {.lex_state = 246},
-  [68] = {.lex_state = 258},
-  [69] = {.lex_state = 258},
-  [70] = {.lex_state = 246},
-  [71] = {.lex_state = 258},
-  [72] = {.lex_state = 248},
-  [73] = {.lex_state = 263},
-  [74] = {.lex_state = 246},
-  [75] = {.lex_state = 248},
-  [76] = {.lex_state = 246},
-  [77] = {.lex_state = 3},
-  [78] = {.lex_state = 3},
-  [79] = {.lex_state = 248},
-  [80] = {.lex_state = 248},
+  [62] = {.lex_state = 244},
+  [63] = {.lex_state = 262},
+  [64] = {.lex_state = 262},
+  [65] = {.lex_state = 262},
+  [66] = {.lex_state = 262},
+  [67] = {.lex_state = 244},
+  [68] = {.lex_state = 242},
+  [69] = {.lex_state = 242},
+  [70] = {.lex_state = 242},
+  [71] = {.lex_state = 254},
+  [72] = {.lex_state = 254},
+  [73] = {.lex_state = 254},
+  [74] = {.lex_state = 244},
+  [75] = {.lex_state = 242},
+  [76] = {.lex_state = 242},
+  [77] = {.lex_state = 1},
+  [78] = {.lex_state = 1},
+  [79] = {.lex_state = 3},
+  [80] = {.lex_state = 244},
   [81] = {.lex_state = 3},
   [82] = {.lex_state = 3},
-  [83] = {.lex_state = 248},
-  [84] = {.lex_state = 3},
-  [85] = {.lex_state = 1},
-  [86] = {.lex_state = 1},
-  [87] = {.lex_state = 246},
-  [88] = {.lex_state = 251},
-  [89] = {.lex_state = 246},
-  [90] = {.lex_state = 251},
-  [91] = {.lex_state = 3},
-  [92] = {.lex_state = 251},
-  [93] = {.lex_state = 263},
-  [94] = {.lex_state = 245},
-  [95] = {.lex_state = 258},
-  [96] = {.lex_state = 246},
-  [97] = {.lex_state = 263},
-  [98] = {.lex_state = 263},
-  [99] = {.lex_state = 263},
-  [100] = {.lex_state = 251},
-  [101] = {.lex_state = 263},
-  [102] = {.lex_state = 263},
-  [103] = {.lex_state = 245},
-  [104] = {.lex_state = 245},
-  [105] = {.lex_state = 251},
-  [106] = {.lex_state = 251},
-  [107] = {.lex_state = 251},
-  [108] = {.lex_state = 251},
-  [109] = {.lex_state = 251},
-  [110] = {.lex_state = 251},
-  [111] = {.lex_state = 258},
-  [112] = {.lex_state = 245},
-  [113] = {.lex_state = 251},
-  [114] = {.lex_state = 251},
-  [115] = {.lex_state = 251},
-  [116] = {.lex_state = 248},
-  [117] = {.lex_state = 251},
-  [118] = {.lex_state = 251},
-  [119] = {.lex_state = 251},
-  [120] = {.lex_state = 251},
-  [121] = {.lex_state = 263},
-  [122] = {.lex_state = 260},
-  [123] = {.lex_state = 257},
-  [124] = {.lex_state = 245},
-  [125] = {.lex_state = 257},
-  [126] = {.lex_state = 266},
-  [127] = {.lex_state = 257},
-  [128] = {.lex_state = 259},
-  [129] = {.lex_state = 259},
-  [130] = {.lex_state = 259},
-  [131] = {.lex_state = 245},
-  [132] = {.lex_state = 246},
-  [133] = {.lex_state = 260},
-  [134] = {.lex_state = 246},
-  [135] = {.lex_state = 16},
-  [136] = {.lex_state = 260},
-  [137] = {.lex_state = 257},
-  [138] = {.lex_state = 248},
-  [139] = {.lex_state = 248},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 249},
-  [142] = {.lex_state = 260},
+  [83] = {.lex_state = 3},
+  [84] = {.lex_state = 244},
+  [85] = {.lex_state = 244},
+  [86] = {.lex_state = 3},
+  [87] = {.lex_state = 242},
+  [88] = {.lex_state = 247},
+  [89] = {.lex_state = 262},
+  [90] = {.lex_state = 3},
+  [91] = {.lex_state = 247},
+  [92] = {.lex_state = 242},
+  [93] = {.lex_state = 247},
+  [94] = {.lex_state = 262},
+  [95] = {.lex_state = 247},
+  [96] = {.lex_state = 241},
+  [97] = {.lex_state = 241},
+  [98] = {.lex_state = 241},
+  [99] = {.lex_state = 247},
+  [100] = {.lex_state = 242},
+  [101] = {.lex_state = 247},
+  [102] = {.lex_state = 247},
+  [103] = {.lex_state = 247},
+  [104] = {.lex_state = 254},
+  [105] = {.lex_state = 247},
+  [106] = {.lex_state = 262},
+  [107] = {.lex_state = 262},
+  [108] = {.lex_state = 262},
+  [109] = {.lex_state = 247},
+  [110] = {.lex_state = 241},
+  [111] = {.lex_state = 262},
+  [112] = {.lex_state = 254},
+  [113] = {.lex_state = 244},
+  [114] = {.lex_state = 247},
+  [115] = {.lex_state = 247},
+  [116] = {.lex_state = 247},
+  [117] = {.lex_state = 247},
+  [118] = {.lex_state = 247},
+  [119] = {.lex_state = 247},
+  [120] = {.lex_state = 247},
+  [121] = {.lex_state = 253},
+  [122] = {.lex_state = 253},
+  [123] = {.lex_state = 255},
+  [124] = {.lex_state = 241},
+  [125] = {.lex_state = 241},
+  [126] = {.lex_state = 261},
+  [127] = {.lex_state = 255},
+  [128] = {.lex_state = 255},
+  [129] = {.lex_state = 262},
+  [130] = {.lex_state = 253},
+  [131] = {.lex_state = 256},
+  [132] = {.lex_state = 256},
+  [133] = {.lex_state = 256},
+  [134] = {.lex_state = 242},
+  [135] = {.lex_state = 242},
+  [136] = {.lex_state = 16},
+  [137] = {.lex_state = 253},
+  [138] = {.lex_state = 245},
+  [139] = {.lex_state = 244},
+  [140] = {.lex_state = 256},
+  [141] = {.lex_state = 244},
+  [142] = {.lex_state = 11},
   [143] = {.lex_state = 11},
   [144] = {.lex_state = 11},
-  [145] = {.lex_state = 248},
+  [145] = {.lex_state = 244},
   [146] = {.lex_state = 11},
-  [147] = {.lex_state = 12},
-  [148] = {.lex_state = 12},
-  [149] = {.lex_state = 11},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 11},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 259},
-  [154] = {.lex_state = 259},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 11},
+  [149] = {.lex_state = 253},
+  [150] = {.lex_state = 241},
+  [151] = {.lex_state = 12},
+  [152] = {.lex_state = 12},
+  [153] = {.lex_state = 241},
+  [154] = {.lex_state = 244},
   [155] = {.lex_state = 11},
-  [156] = {.lex_state = 245},
-  [157] = {.lex_state = 257},
-  [158] = {.lex_state = 248},
-  [159] = {.lex_state = 245},
+  [156] = {.lex_state = 11},
+  [157] = {.lex_state = 12},
+  [158] = {.lex_state = 255},
+  [159] = {.lex_state = 11},
   [160] = {.lex_state = 11},
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
-  [163] = {.lex_state = 12},
+  [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
@@ -10377,307 +10413,310 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [180] = {.lex_state = 11},
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
-  [183] = {.lex_state = 11},
+  [183] = {.lex_state = 255},
   [184] = {.lex_state = 245},
-  [185] = {.lex_state = 16},
-  [186] = {.lex_state = 271},
-  [187] = {.lex_state = 271},
-  [188] = {.lex_state = 11},
-  [189] = {.lex_state = 271},
-  [190] = {.lex_state = 271},
-  [191] = {.lex_state = 12},
-  [192] = {.lex_state = 273},
-  [193] = {.lex_state = 273},
-  [194] = {.lex_state = 248},
-  [195] = {.lex_state = 249},
-  [196] = {.lex_state = 273},
-  [197] = {.lex_state = 260},
-  [198] = {.lex_state = 248},
-  [199] = {.lex_state = 271},
-  [200] = {.lex_state = 271},
-  [201] = {.lex_state = 14},
+  [185] = {.lex_state = 267},
+  [186] = {.lex_state = 267},
+  [187] = {.lex_state = 241},
+  [188] = {.lex_state = 267},
+  [189] = {.lex_state = 256},
+  [190] = {.lex_state = 16},
+  [191] = {.lex_state = 244},
+  [192] = {.lex_state = 269},
+  [193] = {.lex_state = 267},
+  [194] = {.lex_state = 267},
+  [195] = {.lex_state = 267},
+  [196] = {.lex_state = 244},
+  [197] = {.lex_state = 269},
+  [198] = {.lex_state = 11},
+  [199] = {.lex_state = 12},
+  [200] = {.lex_state = 269},
+  [201] = {.lex_state = 244},
   [202] = {.lex_state = 0},
-  [203] = {.lex_state = 248},
-  [204] = {.lex_state = 248},
-  [205] = {.lex_state = 246},
-  [206] = {.lex_state = 13},
-  [207] = {.lex_state = 248},
-  [208] = {.lex_state = 13},
-  [209] = {.lex_state = 245},
-  [210] = {.lex_state = 245},
-  [211] = {.lex_state = 13},
-  [212] = {.lex_state = 245},
-  [213] = {.lex_state = 245},
-  [214] = {.lex_state = 24},
-  [215] = {.lex_state = 246},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 245},
-  [218] = {.lex_state = 245},
-  [219] = {.lex_state = 21},
-  [220] = {.lex_state = 245},
-  [221] = {.lex_state = 15},
-  [222] = {.lex_state = 21},
-  [223] = {.lex_state = 15},
-  [224] = {.lex_state = 21},
-  [225] = {.lex_state = 15},
-  [226] = {.lex_state = 248},
+  [203] = {.lex_state = 0},
+  [204] = {.lex_state = 241},
+  [205] = {.lex_state = 241},
+  [206] = {.lex_state = 242},
+  [207] = {.lex_state = 244},
+  [208] = {.lex_state = 241},
+  [209] = {.lex_state = 241},
+  [210] = {.lex_state = 241},
+  [211] = {.lex_state = 0},
+  [212] = {.lex_state = 0},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 244},
+  [215] = {.lex_state = 244},
+  [216] = {.lex_state = 242},
+  [217] = {.lex_state = 11},
+  [218] = {.lex_state = 24},
+  [219] = {.lex_state = 244},
+  [220] = {.lex_state = 241},
+  [221] = {.lex_state = 21},
+  [222] = {.lex_state = 15},
+  [223] = {.lex_state = 21},
+  [224] = {.lex_state = 15},
+  [225] = {.lex_state = 21},
+  [226] = {.lex_state = 15},
   [227] = {.lex_state = 14},
   [228] = {.lex_state = 14},
-  [229] = {.lex_state = 11},
-  [230] = {.lex_state = 245},
-  [231] = {.lex_state = 0},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 248},
-  [234] = {.lex_state = 0},
-  [235] = {.lex_state = 245},
-  [236] = {.lex_state = 245},
-  [237] = {.lex_state = 11},
-  [238] = {.lex_state = 245},
+  [229] = {.lex_state = 14},
+  [230] = {.lex_state = 13},
+  [231] = {.lex_state = 13},
+  [232] = {.lex_state = 13},
+  [233] = {.lex_state = 241},
+  [234] = {.lex_state = 241},
+  [235] = {.lex_state = 24},
+  [236] = {.lex_state = 268},
+  [237] = {.lex_state = 241},
+  [238] = {.lex_state = 241},
   [239] = {.lex_state = 24},
   [240] = {.lex_state = 24},
-  [241] = {.lex_state = 24},
+  [241] = {.lex_state = 244},
   [242] = {.lex_state = 24},
-  [243] = {.lex_state = 245},
-  [244] = {.lex_state = 24},
-  [245] = {.lex_state = 24},
+  [243] = {.lex_state = 241},
+  [244] = {.lex_state = 241},
+  [245] = {.lex_state = 0},
   [246] = {.lex_state = 24},
-  [247] = {.lex_state = 245},
-  [248] = {.lex_state = 24},
-  [249] = {.lex_state = 0},
-  [250] = {.lex_state = 24},
-  [251] = {.lex_state = 0},
-  [252] = {.lex_state = 271},
-  [253] = {.lex_state = 24},
+  [247] = {.lex_state = 24},
+  [248] = {.lex_state = 244},
+  [249] = {.lex_state = 241},
+  [250] = {.lex_state = 0},
+  [251] = {.lex_state = 241},
+  [252] = {.lex_state = 269},
+  [253] = {.lex_state = 241},
   [254] = {.lex_state = 24},
   [255] = {.lex_state = 24},
-  [256] = {.lex_state = 24},
-  [257] = {.lex_state = 248},
-  [258] = {.lex_state = 24},
-  [259] = {.lex_state = 24},
-  [260] = {.lex_state = 0},
-  [261] = {.lex_state = 245},
-  [262] = {.lex_state = 245},
-  [263] = {.lex_state = 0},
-  [264] = {.lex_state = 245},
-  [265] = {.lex_state = 273},
-  [266] = {.lex_state = 245},
-  [267] = {.lex_state = 245},
-  [268] = {.lex_state = 272},
-  [269] = {.lex_state = 245},
-  [270] = {.lex_state = 0},
-  [271] = {.lex_state = 271},
-  [272] = {.lex_state = 245},
-  [273] = {.lex_state = 24},
-  [274] = {.lex_state = 245},
-  [275] = {.lex_state = 245},
-  [276] = {.lex_state = 245},
-  [277] = {.lex_state = 245},
-  [278] = {.lex_state = 245},
-  [279] = {.lex_state = 245},
-  [280] = {.lex_state = 245},
-  [281] = {.lex_state = 245},
-  [282] = {.lex_state = 245},
-  [283] = {.lex_state = 245},
-  [284] = {.lex_state = 245},
-  [285] = {.lex_state = 245},
-  [286] = {.lex_state = 245},
-  [287] = {.lex_state = 245},
-  [288] = {.lex_state = 245},
-  [289] = {.lex_state = 245},
-  [290] = {.lex_state = 245},
-  [291] = {.lex_state = 245},
-  [292] = {.lex_state = 245},
-  [293] = {.lex_state = 245},
-  [294] = {.lex_state = 245},
-  [295] = {.lex_state = 245},
-  [296] = {.lex_state = 248},
-  [297] = {.lex_state = 245},
-  [298] = {.lex_state = 245},
+  [256] = {.lex_state = 241},
+  [257] = {.lex_state = 24},
+  [258] = {.lex_state = 11},
+  [259] = {.lex_state = 241},
+  [260] = {.lex_state = 24},
+  [261] = {.lex_state = 241},
+  [262] = {.lex_state = 0},
+  [263] = {.lex_state = 24},
+  [264] = {.lex_state = 0},
+  [265] = {.lex_state = 24},
+  [266] = {.lex_state = 24},
+  [267] = {.lex_state = 241},
+  [268] = {.lex_state = 241},
+  [269] = {.lex_state = 241},
+  [270] = {.lex_state = 24},
+  [271] = {.lex_state = 241},
+  [272] = {.lex_state = 241},
+  [273] = {.lex_state = 241},
+  [274] = {.lex_state = 241},
+  [275] = {.lex_state = 241},
+  [276] = {.lex_state = 241},
+  [277] = {.lex_state = 241},
+  [278] = {.lex_state = 241},
+  [279] = {.lex_state = 241},
+  [280] = {.lex_state = 241},
+  [281] = {.lex_state = 241},
+  [282] = {.lex_state = 241},
+  [283] = {.lex_state = 241},
+  [284] = {.lex_state = 241},
+  [285] = {.lex_state = 241},
+  [286] = {.lex_state = 241},
+  [287] = {.lex_state = 241},
+  [288] = {.lex_state = 241},
+  [289] = {.lex_state = 241},
+  [290] = {.lex_state = 241},
+  [291] = {.lex_state = 241},
+  [292] = {.lex_state = 241},
+  [293] = {.lex_state = 24},
+  [294] = {.lex_state = 0},
+  [295] = {.lex_state = 241},
+  [296] = {.lex_state = 267},
+  [297] = {.lex_state = 24},
+  [298] = {.lex_state = 267},
   [299] = {.lex_state = 24},
-  [300] = {.lex_state = 25},
-  [301] = {.lex_state = 17},
-  [302] = {.lex_state = 248},
-  [303] = {.lex_state = 25},
-  [304] = {.lex_state = 248},
-  [305] = {.lex_state = 11},
-  [306] = {.lex_state = 25},
-  [307] = {.lex_state = 25},
+  [300] = {.lex_state = 17},
+  [301] = {.lex_state = 25},
+  [302] = {.lex_state = 244},
+  [303] = {.lex_state = 244},
+  [304] = {.lex_state = 244},
+  [305] = {.lex_state = 250},
+  [306] = {.lex_state = 242},
+  [307] = {.lex_state = 244},
   [308] = {.lex_state = 25},
-  [309] = {.lex_state = 245},
-  [310] = {.lex_state = 248},
-  [311] = {.lex_state = 248},
+  [309] = {.lex_state = 17},
+  [310] = {.lex_state = 25},
+  [311] = {.lex_state = 247},
   [312] = {.lex_state = 24},
-  [313] = {.lex_state = 17},
-  [314] = {.lex_state = 245},
-  [315] = {.lex_state = 17},
+  [313] = {.lex_state = 244},
+  [314] = {.lex_state = 244},
+  [315] = {.lex_state = 25},
   [316] = {.lex_state = 25},
-  [317] = {.lex_state = 254},
-  [318] = {.lex_state = 251},
-  [319] = {.lex_state = 246},
-  [320] = {.lex_state = 254},
-  [321] = {.lex_state = 254},
-  [322] = {.lex_state = 251},
-  [323] = {.lex_state = 246},
-  [324] = {.lex_state = 246},
-  [325] = {.lex_state = 246},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 251},
-  [328] = {.lex_state = 256},
+  [317] = {.lex_state = 241},
+  [318] = {.lex_state = 17},
+  [319] = {.lex_state = 241},
+  [320] = {.lex_state = 244},
+  [321] = {.lex_state = 11},
+  [322] = {.lex_state = 244},
+  [323] = {.lex_state = 25},
+  [324] = {.lex_state = 250},
+  [325] = {.lex_state = 250},
+  [326] = {.lex_state = 242},
+  [327] = {.lex_state = 242},
+  [328] = {.lex_state = 0},
   [329] = {.lex_state = 0},
-  [330] = {.lex_state = 256},
-  [331] = {.lex_state = 263},
+  [330] = {.lex_state = 0},
+  [331] = {.lex_state = 0},
   [332] = {.lex_state = 0},
   [333] = {.lex_state = 0},
-  [334] = {.lex_state = 251},
-  [335] = {.lex_state = 248},
+  [334] = {.lex_state = 0},
+  [335] = {.lex_state = 251},
   [336] = {.lex_state = 0},
-  [337] = {.lex_state = 263},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 263},
-  [340] = {.lex_state = 0},
+  [337] = {.lex_state = 0},
+  [338] = {.lex_state = 251},
+  [339] = {.lex_state = 251},
+  [340] = {.lex_state = 251},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 246},
-  [343] = {.lex_state = 246},
+  [342] = {.lex_state = 251},
+  [343] = {.lex_state = 251},
   [344] = {.lex_state = 0},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 263},
-  [347] = {.lex_state = 0},
-  [348] = {.lex_state = 263},
-  [349] = {.lex_state = 263},
-  [350] = {.lex_state = 256},
-  [351] = {.lex_state = 263},
-  [352] = {.lex_state = 0},
+  [346] = {.lex_state = 0},
+  [347] = {.lex_state = 242},
+  [348] = {.lex_state = 0},
+  [349] = {.lex_state = 251},
+  [350] = {.lex_state = 0},
+  [351] = {.lex_state = 0},
+  [352] = {.lex_state = 251},
   [353] = {.lex_state = 0},
-  [354] = {.lex_state = 263},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 0},
+  [354] = {.lex_state = 0},
+  [355] = {.lex_state = 242},
+  [356] = {.lex_state = 251},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 21},
-  [359] = {.lex_state = 21},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 15},
-  [363] = {.lex_state = 0},
-  [364] = {.lex_state = 15},
-  [365] = {.lex_state = 0},
-  [366] = {.lex_state = 0},
-  [367] = {.lex_state = 14},
-  [368] = {.lex_state = 256},
+  [358] = {.lex_state = 251},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 21},
+  [361] = {.lex_state = 244},
+  [362] = {.lex_state = 21},
+  [363] = {.lex_state = 251},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 15},
+  [366] = {.lex_state = 251},
+  [367] = {.lex_state = 15},
+  [368] = {.lex_state = 242},
   [369] = {.lex_state = 14},
-  [370] = {.lex_state = 263},
-  [371] = {.lex_state = 0},
-  [372] = {.lex_state = 263},
-  [373] = {.lex_state = 263},
-  [374] = {.lex_state = 0},
-  [375] = {.lex_state = 263},
+  [370] = {.lex_state = 14},
+  [371] = {.lex_state = 247},
+  [372] = {.lex_state = 244},
+  [373] = {.lex_state = 244},
+  [374] = {.lex_state = 251},
+  [375] = {.lex_state = 247},
   [376] = {.lex_state = 0},
-  [377] = {.lex_state = 13},
-  [378] = {.lex_state = 13},
-  [379] = {.lex_state = 263},
-  [380] = {.lex_state = 263},
-  [381] = {.lex_state = 256},
-  [382] = {.lex_state = 263},
+  [377] = {.lex_state = 0},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 247},
+  [381] = {.lex_state = 244},
+  [382] = {.lex_state = 251},
   [383] = {.lex_state = 0},
-  [384] = {.lex_state = 0},
-  [385] = {.lex_state = 0},
-  [386] = {.lex_state = 0},
-  [387] = {.lex_state = 263},
-  [388] = {.lex_state = 0},
-  [389] = {.lex_state = 0},
-  [390] = {.lex_state = 263},
-  [391] = {.lex_state = 256},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 263},
-  [394] = {.lex_state = 263},
-  [395] = {.lex_state = 0},
-  [396] = {.lex_state = 248},
-  [397] = {.lex_state = 0},
-  [398] = {.lex_state = 263},
-  [399] = {.lex_state = 246},
-  [400] = {.lex_state = 246},
-  [401] = {.lex_state = 263},
-  [402] = {.lex_state = 246},
-  [403] = {.lex_state = 246},
+  [384] = {.lex_state = 251},
+  [385] = {.lex_state = 244},
+  [386] = {.lex_state = 26},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 13},
+  [389] = {.lex_state = 13},
+  [390] = {.lex_state = 0},
+  [391] = {.lex_state = 251},
+  [392] = {.lex_state = 251},
+  [393] = {.lex_state = 251},
+  [394] = {.lex_state = 0},
+  [395] = {.lex_state = 244},
+  [396] = {.lex_state = 0},
+  [397] = {.lex_state = 244},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 244},
+  [401] = {.lex_state = 0},
+  [402] = {.lex_state = 247},
+  [403] = {.lex_state = 244},
   [404] = {.lex_state = 0},
-  [405] = {.lex_state = 0},
-  [406] = {.lex_state = 256},
-  [407] = {.lex_state = 263},
-  [408] = {.lex_state = 251},
-  [409] = {.lex_state = 256},
-  [410] = {.lex_state = 0},
-  [411] = {.lex_state = 251},
-  [412] = {.lex_state = 245},
-  [413] = {.lex_state = 0},
-  [414] = {.lex_state = 263},
+  [405] = {.lex_state = 244},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 251},
+  [408] = {.lex_state = 242},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 242},
+  [411] = {.lex_state = 242},
+  [412] = {.lex_state = 0},
+  [413] = {.lex_state = 242},
+  [414] = {.lex_state = 251},
   [415] = {.lex_state = 0},
-  [416] = {.lex_state = 0},
+  [416] = {.lex_state = 247},
   [417] = {.lex_state = 0},
   [418] = {.lex_state = 0},
-  [419] = {.lex_state = 0},
-  [420] = {.lex_state = 246},
-  [421] = {.lex_state = 246},
-  [422] = {.lex_state = 246},
-  [423] = {.lex_state = 26},
-  [424] = {.lex_state = 246},
-  [425] = {.lex_state = 246},
-  [426] = {.lex_state = 27},
-  [427] = {.lex_state = 248},
-  [428] = {.lex_state = 8},
+  [419] = {.lex_state = 251},
+  [420] = {.lex_state = 241},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 0},
+  [423] = {.lex_state = 251},
+  [424] = {.lex_state = 242},
+  [425] = {.lex_state = 242},
+  [426] = {.lex_state = 242},
+  [427] = {.lex_state = 251},
+  [428] = {.lex_state = 244},
   [429] = {.lex_state = 17},
   [430] = {.lex_state = 17},
   [431] = {.lex_state = 9},
-  [432] = {.lex_state = 246},
-  [433] = {.lex_state = 246},
-  [434] = {.lex_state = 246},
-  [435] = {.lex_state = 248},
-  [436] = {.lex_state = 0},
-  [437] = {.lex_state = 246},
-  [438] = {.lex_state = 245},
-  [439] = {.lex_state = 245},
-  [440] = {.lex_state = 248},
-  [441] = {.lex_state = 246},
-  [442] = {.lex_state = 248},
-  [443] = {.lex_state = 248},
-  [444] = {.lex_state = 10},
-  [445] = {.lex_state = 248},
-  [446] = {.lex_state = 248},
-  [447] = {.lex_state = 248},
-  [448] = {.lex_state = 248},
-  [449] = {.lex_state = 251},
-  [450] = {.lex_state = 248},
-  [451] = {.lex_state = 245},
-  [452] = {.lex_state = 0},
-  [453] = {.lex_state = 246},
-  [454] = {.lex_state = 245},
-  [455] = {.lex_state = 248},
-  [456] = {.lex_state = 251},
-  [457] = {.lex_state = 0},
-  [458] = {.lex_state = 251},
-  [459] = {.lex_state = 251},
+  [432] = {.lex_state = 242},
+  [433] = {.lex_state = 242},
+  [434] = {.lex_state = 242},
+  [435] = {.lex_state = 27},
+  [436] = {.lex_state = 242},
+  [437] = {.lex_state = 8},
+  [438] = {.lex_state = 0},
+  [439] = {.lex_state = 242},
+  [440] = {.lex_state = 244},
+  [441] = {.lex_state = 242},
+  [442] = {.lex_state = 241},
+  [443] = {.lex_state = 10},
+  [444] = {.lex_state = 244},
+  [445] = {.lex_state = 244},
+  [446] = {.lex_state = 0},
+  [447] = {.lex_state = 244},
+  [448] = {.lex_state = 247},
+  [449] = {.lex_state = 244},
+  [450] = {.lex_state = 241},
+  [451] = {.lex_state = 244},
+  [452] = {.lex_state = 241},
+  [453] = {.lex_state = 244},
+  [454] = {.lex_state = 244},
+  [455] = {.lex_state = 241},
+  [456] = {.lex_state = 242},
+  [457] = {.lex_state = 244},
+  [458] = {.lex_state = 247},
+  [459] = {.lex_state = 244},
   [460] = {.lex_state = 0},
-  [461] = {.lex_state = 251},
+  [461] = {.lex_state = 247},
   [462] = {.lex_state = 0},
-  [463] = {.lex_state = 248},
+  [463] = {.lex_state = 0},
   [464] = {.lex_state = 0},
-  [465] = {.lex_state = 249},
+  [465] = {.lex_state = 241},
   [466] = {.lex_state = 0},
   [467] = {.lex_state = 0},
   [468] = {.lex_state = 0},
-  [469] = {.lex_state = 0},
+  [469] = {.lex_state = 247},
   [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 245},
-  [473] = {.lex_state = 251},
-  [474] = {.lex_state = 0},
+  [472] = {.lex_state = 0},
+  [473] = {.lex_state = 247},
+  [474] = {.lex_state = 247},
   [475] = {.lex_state = 0},
-  [476] = {.lex_state = 251},
-  [477] = {.lex_state = 251},
+  [476] = {.lex_state = 0},
+  [477] = {.lex_state = 0},
   [478] = {.lex_state = 0},
   [479] = {.lex_state = 0},
-  [480] = {.lex_state = 0},
-  [481] = {.lex_state = 0},
+  [480] = {.lex_state = 245},
+  [481] = {.lex_state = 244},
   [482] = {.lex_state = 0},
   [483] = {.lex_state = 0},
+  [484] = {.lex_state = 0},
+  [485] = {.lex_state = 247},
+  [486] = {.lex_state = 247},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10757,6 +10796,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dport] = ACTIONS(1),
     [anon_sym_handle] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
+    [anon_sym_action] = ACTIONS(1),
+    [anon_sym_ok] = ACTIONS(1),
+    [anon_sym_drop] = ACTIONS(1),
+    [anon_sym_pass] = ACTIONS(1),
+    [anon_sym_reclassify] = ACTIONS(1),
+    [anon_sym_continue] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
@@ -10819,7 +10864,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_postrouting] = ACTIONS(1),
     [anon_sym_policy] = ACTIONS(1),
     [anon_sym_accept] = ACTIONS(1),
-    [anon_sym_drop] = ACTIONS(1),
     [anon_sym_mark] = ACTIONS(1),
     [anon_sym_ct] = ACTIONS(1),
     [anon_sym_COMMA] = ACTIONS(1),
@@ -10829,7 +10873,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_related] = ACTIONS(1),
     [anon_sym_invalid] = ACTIONS(1),
     [anon_sym_reject] = ACTIONS(1),
-    [anon_sym_pass] = ACTIONS(1),
     [anon_sym_masquerade] = ACTIONS(1),
     [anon_sym_classify] = ACTIONS(1),
     [anon_sym_snat] = ACTIONS(1),
@@ -10851,43 +10894,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(470),
-    [sym__statements] = STATE(483),
+    [sym_source_file] = STATE(467),
+    [sym__statements] = STATE(462),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -10964,6 +11007,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dport] = ACTIONS(75),
     [anon_sym_handle] = ACTIONS(75),
     [anon_sym_DASH_GT] = ACTIONS(75),
+    [anon_sym_action] = ACTIONS(75),
     [anon_sym_delay] = ACTIONS(75),
     [anon_sym_jitter] = ACTIONS(75),
     [anon_sym_loss] = ACTIONS(75),
@@ -11011,40 +11055,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(405),
-    [sym_netns_statement] = STATE(405),
-    [sym_host_statement] = STATE(405),
-    [sym_table_statement] = STATE(405),
-    [sym_let_statement] = STATE(405),
-    [sym_for_statement] = STATE(405),
-    [sym_include_statement] = STATE(405),
-    [sym_expect_statement] = STATE(405),
-    [sym_veth_statement] = STATE(405),
-    [sym_bridge_statement] = STATE(405),
-    [sym_dummy_statement] = STATE(405),
-    [sym_vrf_statement] = STATE(405),
-    [sym_macvlan_statement] = STATE(405),
-    [sym_vlan_statement] = STATE(405),
-    [sym_vxlan_statement] = STATE(405),
-    [sym_link_statement] = STATE(405),
-    [sym_addr_statement] = STATE(405),
-    [sym_state_statement] = STATE(405),
-    [sym_mtu_statement] = STATE(405),
-    [sym_mac_statement] = STATE(405),
-    [sym_master_statement] = STATE(405),
-    [sym_shape_statement] = STATE(405),
-    [sym_htb_statement] = STATE(405),
-    [sym_class_statement] = STATE(405),
-    [sym_filter_statement] = STATE(405),
-    [sym_qdisc_statement] = STATE(405),
-    [sym_netem_statement] = STATE(405),
-    [sym_bpf_statement] = STATE(405),
-    [sym_xdp_statement] = STATE(405),
-    [sym_route_statement] = STATE(405),
-    [sym_rule_statement] = STATE(405),
-    [sym_forward_statement] = STATE(405),
-    [sym_sysctl_statement] = STATE(405),
-    [sym_firewall_statement] = STATE(405),
+    [sym__statement] = STATE(378),
+    [sym_netns_statement] = STATE(378),
+    [sym_host_statement] = STATE(378),
+    [sym_table_statement] = STATE(378),
+    [sym_let_statement] = STATE(378),
+    [sym_for_statement] = STATE(378),
+    [sym_include_statement] = STATE(378),
+    [sym_expect_statement] = STATE(378),
+    [sym_veth_statement] = STATE(378),
+    [sym_bridge_statement] = STATE(378),
+    [sym_dummy_statement] = STATE(378),
+    [sym_vrf_statement] = STATE(378),
+    [sym_macvlan_statement] = STATE(378),
+    [sym_vlan_statement] = STATE(378),
+    [sym_vxlan_statement] = STATE(378),
+    [sym_link_statement] = STATE(378),
+    [sym_addr_statement] = STATE(378),
+    [sym_state_statement] = STATE(378),
+    [sym_mtu_statement] = STATE(378),
+    [sym_mac_statement] = STATE(378),
+    [sym_master_statement] = STATE(378),
+    [sym_shape_statement] = STATE(378),
+    [sym_htb_statement] = STATE(378),
+    [sym_class_statement] = STATE(378),
+    [sym_filter_statement] = STATE(378),
+    [sym_qdisc_statement] = STATE(378),
+    [sym_netem_statement] = STATE(378),
+    [sym_bpf_statement] = STATE(378),
+    [sym_xdp_statement] = STATE(378),
+    [sym_route_statement] = STATE(378),
+    [sym_rule_statement] = STATE(378),
+    [sym_forward_statement] = STATE(378),
+    [sym_sysctl_statement] = STATE(378),
+    [sym_firewall_statement] = STATE(378),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11089,40 +11133,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(234),
-    [sym_netns_statement] = STATE(234),
-    [sym_host_statement] = STATE(234),
-    [sym_table_statement] = STATE(234),
-    [sym_let_statement] = STATE(234),
-    [sym_for_statement] = STATE(234),
-    [sym_include_statement] = STATE(234),
-    [sym_expect_statement] = STATE(234),
-    [sym_veth_statement] = STATE(234),
-    [sym_bridge_statement] = STATE(234),
-    [sym_dummy_statement] = STATE(234),
-    [sym_vrf_statement] = STATE(234),
-    [sym_macvlan_statement] = STATE(234),
-    [sym_vlan_statement] = STATE(234),
-    [sym_vxlan_statement] = STATE(234),
-    [sym_link_statement] = STATE(234),
-    [sym_addr_statement] = STATE(234),
-    [sym_state_statement] = STATE(234),
-    [sym_mtu_statement] = STATE(234),
-    [sym_mac_statement] = STATE(234),
-    [sym_master_statement] = STATE(234),
-    [sym_shape_statement] = STATE(234),
-    [sym_htb_statement] = STATE(234),
-    [sym_class_statement] = STATE(234),
-    [sym_filter_statement] = STATE(234),
-    [sym_qdisc_statement] = STATE(234),
-    [sym_netem_statement] = STATE(234),
-    [sym_bpf_statement] = STATE(234),
-    [sym_xdp_statement] = STATE(234),
-    [sym_route_statement] = STATE(234),
-    [sym_rule_statement] = STATE(234),
-    [sym_forward_statement] = STATE(234),
-    [sym_sysctl_statement] = STATE(234),
-    [sym_firewall_statement] = STATE(234),
+    [sym__statement] = STATE(212),
+    [sym_netns_statement] = STATE(212),
+    [sym_host_statement] = STATE(212),
+    [sym_table_statement] = STATE(212),
+    [sym_let_statement] = STATE(212),
+    [sym_for_statement] = STATE(212),
+    [sym_include_statement] = STATE(212),
+    [sym_expect_statement] = STATE(212),
+    [sym_veth_statement] = STATE(212),
+    [sym_bridge_statement] = STATE(212),
+    [sym_dummy_statement] = STATE(212),
+    [sym_vrf_statement] = STATE(212),
+    [sym_macvlan_statement] = STATE(212),
+    [sym_vlan_statement] = STATE(212),
+    [sym_vxlan_statement] = STATE(212),
+    [sym_link_statement] = STATE(212),
+    [sym_addr_statement] = STATE(212),
+    [sym_state_statement] = STATE(212),
+    [sym_mtu_statement] = STATE(212),
+    [sym_mac_statement] = STATE(212),
+    [sym_master_statement] = STATE(212),
+    [sym_shape_statement] = STATE(212),
+    [sym_htb_statement] = STATE(212),
+    [sym_class_statement] = STATE(212),
+    [sym_filter_statement] = STATE(212),
+    [sym_qdisc_statement] = STATE(212),
+    [sym_netem_statement] = STATE(212),
+    [sym_bpf_statement] = STATE(212),
+    [sym_xdp_statement] = STATE(212),
+    [sym_route_statement] = STATE(212),
+    [sym_rule_statement] = STATE(212),
+    [sym_forward_statement] = STATE(212),
+    [sym_sysctl_statement] = STATE(212),
+    [sym_firewall_statement] = STATE(212),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11166,42 +11210,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(464),
+    [sym__statements] = STATE(472),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
     [aux_sym__statements_repeat1] = STATE(4),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11245,40 +11289,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(405),
-    [sym_netns_statement] = STATE(405),
-    [sym_host_statement] = STATE(405),
-    [sym_table_statement] = STATE(405),
-    [sym_let_statement] = STATE(405),
-    [sym_for_statement] = STATE(405),
-    [sym_include_statement] = STATE(405),
-    [sym_expect_statement] = STATE(405),
-    [sym_veth_statement] = STATE(405),
-    [sym_bridge_statement] = STATE(405),
-    [sym_dummy_statement] = STATE(405),
-    [sym_vrf_statement] = STATE(405),
-    [sym_macvlan_statement] = STATE(405),
-    [sym_vlan_statement] = STATE(405),
-    [sym_vxlan_statement] = STATE(405),
-    [sym_link_statement] = STATE(405),
-    [sym_addr_statement] = STATE(405),
-    [sym_state_statement] = STATE(405),
-    [sym_mtu_statement] = STATE(405),
-    [sym_mac_statement] = STATE(405),
-    [sym_master_statement] = STATE(405),
-    [sym_shape_statement] = STATE(405),
-    [sym_htb_statement] = STATE(405),
-    [sym_class_statement] = STATE(405),
-    [sym_filter_statement] = STATE(405),
-    [sym_qdisc_statement] = STATE(405),
-    [sym_netem_statement] = STATE(405),
-    [sym_bpf_statement] = STATE(405),
-    [sym_xdp_statement] = STATE(405),
-    [sym_route_statement] = STATE(405),
-    [sym_rule_statement] = STATE(405),
-    [sym_forward_statement] = STATE(405),
-    [sym_sysctl_statement] = STATE(405),
-    [sym_firewall_statement] = STATE(405),
+    [sym__statement] = STATE(378),
+    [sym_netns_statement] = STATE(378),
+    [sym_host_statement] = STATE(378),
+    [sym_table_statement] = STATE(378),
+    [sym_let_statement] = STATE(378),
+    [sym_for_statement] = STATE(378),
+    [sym_include_statement] = STATE(378),
+    [sym_expect_statement] = STATE(378),
+    [sym_veth_statement] = STATE(378),
+    [sym_bridge_statement] = STATE(378),
+    [sym_dummy_statement] = STATE(378),
+    [sym_vrf_statement] = STATE(378),
+    [sym_macvlan_statement] = STATE(378),
+    [sym_vlan_statement] = STATE(378),
+    [sym_vxlan_statement] = STATE(378),
+    [sym_link_statement] = STATE(378),
+    [sym_addr_statement] = STATE(378),
+    [sym_state_statement] = STATE(378),
+    [sym_mtu_statement] = STATE(378),
+    [sym_mac_statement] = STATE(378),
+    [sym_master_statement] = STATE(378),
+    [sym_shape_statement] = STATE(378),
+    [sym_htb_statement] = STATE(378),
+    [sym_class_statement] = STATE(378),
+    [sym_filter_statement] = STATE(378),
+    [sym_qdisc_statement] = STATE(378),
+    [sym_netem_statement] = STATE(378),
+    [sym_bpf_statement] = STATE(378),
+    [sym_xdp_statement] = STATE(378),
+    [sym_route_statement] = STATE(378),
+    [sym_rule_statement] = STATE(378),
+    [sym_forward_statement] = STATE(378),
+    [sym_sysctl_statement] = STATE(378),
+    [sym_firewall_statement] = STATE(378),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11323,40 +11367,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(405),
-    [sym_netns_statement] = STATE(405),
-    [sym_host_statement] = STATE(405),
-    [sym_table_statement] = STATE(405),
-    [sym_let_statement] = STATE(405),
-    [sym_for_statement] = STATE(405),
-    [sym_include_statement] = STATE(405),
-    [sym_expect_statement] = STATE(405),
-    [sym_veth_statement] = STATE(405),
-    [sym_bridge_statement] = STATE(405),
-    [sym_dummy_statement] = STATE(405),
-    [sym_vrf_statement] = STATE(405),
-    [sym_macvlan_statement] = STATE(405),
-    [sym_vlan_statement] = STATE(405),
-    [sym_vxlan_statement] = STATE(405),
-    [sym_link_statement] = STATE(405),
-    [sym_addr_statement] = STATE(405),
-    [sym_state_statement] = STATE(405),
-    [sym_mtu_statement] = STATE(405),
-    [sym_mac_statement] = STATE(405),
-    [sym_master_statement] = STATE(405),
-    [sym_shape_statement] = STATE(405),
-    [sym_htb_statement] = STATE(405),
-    [sym_class_statement] = STATE(405),
-    [sym_filter_statement] = STATE(405),
-    [sym_qdisc_statement] = STATE(405),
-    [sym_netem_statement] = STATE(405),
-    [sym_bpf_statement] = STATE(405),
-    [sym_xdp_statement] = STATE(405),
-    [sym_route_statement] = STATE(405),
-    [sym_rule_statement] = STATE(405),
-    [sym_forward_statement] = STATE(405),
-    [sym_sysctl_statement] = STATE(405),
-    [sym_firewall_statement] = STATE(405),
+    [sym__statement] = STATE(378),
+    [sym_netns_statement] = STATE(378),
+    [sym_host_statement] = STATE(378),
+    [sym_table_statement] = STATE(378),
+    [sym_let_statement] = STATE(378),
+    [sym_for_statement] = STATE(378),
+    [sym_include_statement] = STATE(378),
+    [sym_expect_statement] = STATE(378),
+    [sym_veth_statement] = STATE(378),
+    [sym_bridge_statement] = STATE(378),
+    [sym_dummy_statement] = STATE(378),
+    [sym_vrf_statement] = STATE(378),
+    [sym_macvlan_statement] = STATE(378),
+    [sym_vlan_statement] = STATE(378),
+    [sym_vxlan_statement] = STATE(378),
+    [sym_link_statement] = STATE(378),
+    [sym_addr_statement] = STATE(378),
+    [sym_state_statement] = STATE(378),
+    [sym_mtu_statement] = STATE(378),
+    [sym_mac_statement] = STATE(378),
+    [sym_master_statement] = STATE(378),
+    [sym_shape_statement] = STATE(378),
+    [sym_htb_statement] = STATE(378),
+    [sym_class_statement] = STATE(378),
+    [sym_filter_statement] = STATE(378),
+    [sym_qdisc_statement] = STATE(378),
+    [sym_netem_statement] = STATE(378),
+    [sym_bpf_statement] = STATE(378),
+    [sym_xdp_statement] = STATE(378),
+    [sym_route_statement] = STATE(378),
+    [sym_rule_statement] = STATE(378),
+    [sym_forward_statement] = STATE(378),
+    [sym_sysctl_statement] = STATE(378),
+    [sym_firewall_statement] = STATE(378),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11401,40 +11445,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(405),
-    [sym_netns_statement] = STATE(405),
-    [sym_host_statement] = STATE(405),
-    [sym_table_statement] = STATE(405),
-    [sym_let_statement] = STATE(405),
-    [sym_for_statement] = STATE(405),
-    [sym_include_statement] = STATE(405),
-    [sym_expect_statement] = STATE(405),
-    [sym_veth_statement] = STATE(405),
-    [sym_bridge_statement] = STATE(405),
-    [sym_dummy_statement] = STATE(405),
-    [sym_vrf_statement] = STATE(405),
-    [sym_macvlan_statement] = STATE(405),
-    [sym_vlan_statement] = STATE(405),
-    [sym_vxlan_statement] = STATE(405),
-    [sym_link_statement] = STATE(405),
-    [sym_addr_statement] = STATE(405),
-    [sym_state_statement] = STATE(405),
-    [sym_mtu_statement] = STATE(405),
-    [sym_mac_statement] = STATE(405),
-    [sym_master_statement] = STATE(405),
-    [sym_shape_statement] = STATE(405),
-    [sym_htb_statement] = STATE(405),
-    [sym_class_statement] = STATE(405),
-    [sym_filter_statement] = STATE(405),
-    [sym_qdisc_statement] = STATE(405),
-    [sym_netem_statement] = STATE(405),
-    [sym_bpf_statement] = STATE(405),
-    [sym_xdp_statement] = STATE(405),
-    [sym_route_statement] = STATE(405),
-    [sym_rule_statement] = STATE(405),
-    [sym_forward_statement] = STATE(405),
-    [sym_sysctl_statement] = STATE(405),
-    [sym_firewall_statement] = STATE(405),
+    [sym__statement] = STATE(378),
+    [sym_netns_statement] = STATE(378),
+    [sym_host_statement] = STATE(378),
+    [sym_table_statement] = STATE(378),
+    [sym_let_statement] = STATE(378),
+    [sym_for_statement] = STATE(378),
+    [sym_include_statement] = STATE(378),
+    [sym_expect_statement] = STATE(378),
+    [sym_veth_statement] = STATE(378),
+    [sym_bridge_statement] = STATE(378),
+    [sym_dummy_statement] = STATE(378),
+    [sym_vrf_statement] = STATE(378),
+    [sym_macvlan_statement] = STATE(378),
+    [sym_vlan_statement] = STATE(378),
+    [sym_vxlan_statement] = STATE(378),
+    [sym_link_statement] = STATE(378),
+    [sym_addr_statement] = STATE(378),
+    [sym_state_statement] = STATE(378),
+    [sym_mtu_statement] = STATE(378),
+    [sym_mac_statement] = STATE(378),
+    [sym_master_statement] = STATE(378),
+    [sym_shape_statement] = STATE(378),
+    [sym_htb_statement] = STATE(378),
+    [sym_class_statement] = STATE(378),
+    [sym_filter_statement] = STATE(378),
+    [sym_qdisc_statement] = STATE(378),
+    [sym_netem_statement] = STATE(378),
+    [sym_bpf_statement] = STATE(378),
+    [sym_xdp_statement] = STATE(378),
+    [sym_route_statement] = STATE(378),
+    [sym_rule_statement] = STATE(378),
+    [sym_forward_statement] = STATE(378),
+    [sym_sysctl_statement] = STATE(378),
+    [sym_firewall_statement] = STATE(378),
     [aux_sym__statements_repeat1] = STATE(15),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11486,7 +11530,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(91), 58,
+    ACTIONS(91), 59,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11517,6 +11561,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
+      anon_sym_action,
       anon_sym_via,
       anon_sym_metric,
       anon_sym_onlink,
@@ -11545,7 +11590,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [70] = 3,
+  [71] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11602,7 +11647,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [130] = 4,
+  [131] = 4,
     ACTIONS(103), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -11659,7 +11704,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [191] = 4,
+  [192] = 4,
     ACTIONS(109), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11716,7 +11761,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [252] = 4,
+  [253] = 4,
     ACTIONS(115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11773,7 +11818,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [313] = 4,
+  [314] = 4,
     ACTIONS(121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11830,7 +11875,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [374] = 5,
+  [375] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11869,6 +11914,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_shape,
       anon_sym_htb,
       anon_sym_filter,
+      anon_sym_drop,
+      anon_sym_pass,
       anon_sym_qdisc,
       anon_sym_netem,
       anon_sym_bpf,
@@ -11879,15 +11926,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sysctl,
       anon_sym_firewall,
       anon_sym_accept,
-      anon_sym_drop,
       anon_sym_mark,
       anon_sym_reject,
-      anon_sym_pass,
       anon_sym_masquerade,
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [436] = 3,
+  [437] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11942,7 +11987,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [494] = 3,
+  [495] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11997,7 +12042,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [552] = 3,
+  [553] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12052,7 +12097,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [610] = 3,
+  [611] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12095,7 +12140,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [656] = 3,
+  [657] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12134,7 +12179,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [698] = 3,
+  [699] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12172,11 +12217,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [739] = 2,
+  [740] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(154), 30,
+    ACTIONS(154), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12202,16 +12247,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
+      anon_sym_action,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [776] = 2,
+  [778] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 30,
+    ACTIONS(156), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12237,12 +12283,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
+      anon_sym_action,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [813] = 7,
+  [816] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12252,7 +12299,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12279,7 +12326,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [857] = 7,
+  [860] = 7,
     ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(172), 1,
@@ -12289,7 +12336,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12316,7 +12363,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [901] = 7,
+  [904] = 7,
     ACTIONS(180), 1,
       anon_sym_DOT,
     ACTIONS(183), 1,
@@ -12353,37 +12400,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [945] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 18,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      aux_sym__imm_name_part_token1,
-  [978] = 3,
+  [948] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12413,44 +12430,80 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1011] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
-    ACTIONS(192), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(195), 1,
-      anon_sym_LBRACE2,
+  [981] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(178), 13,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 18,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-  [1051] = 2,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [1014] = 13,
+    ACTIONS(195), 1,
+      anon_sym_from,
+    ACTIONS(197), 1,
+      anon_sym_to,
+    ACTIONS(203), 1,
+      anon_sym_uidrange,
+    ACTIONS(207), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(198), 23,
+    ACTIONS(191), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(193), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(199), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(201), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(189), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(205), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1066] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(209), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12474,135 +12527,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1081] = 5,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
-    ACTIONS(206), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1117] = 13,
-    ACTIONS(216), 1,
-      anon_sym_from,
-    ACTIONS(219), 1,
-      anon_sym_to,
-    ACTIONS(228), 1,
-      anon_sym_uidrange,
-    ACTIONS(234), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(213), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(222), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(225), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(208), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(231), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1169] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1221] = 7,
-    ACTIONS(257), 1,
+  [1096] = 7,
+    ACTIONS(211), 1,
       anon_sym_DOT,
-    ACTIONS(259), 1,
+    ACTIONS(214), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(261), 1,
+    ACTIONS(217), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(31), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(168), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(170), 13,
+    ACTIONS(178), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12616,56 +12560,87 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1261] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
+  [1136] = 5,
+    ACTIONS(222), 1,
       anon_sym_to,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
+    ACTIONS(224), 1,
+      anon_sym_SLASH,
+    ACTIONS(226), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(263), 4,
+    ACTIONS(220), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1313] = 7,
-    ACTIONS(261), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(265), 1,
-      anon_sym_DOT,
-    ACTIONS(267), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1172] = 13,
+    ACTIONS(195), 1,
+      anon_sym_from,
+    ACTIONS(197), 1,
+      anon_sym_to,
+    ACTIONS(203), 1,
+      anon_sym_uidrange,
+    ACTIONS(207), 1,
+      anon_sym_ipproto,
+    STATE(36), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
+    ACTIONS(191), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(193), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(199), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(201), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(205), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(228), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1224] = 7,
+    ACTIONS(230), 1,
+      anon_sym_DOT,
+    ACTIONS(232), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(234), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12688,36 +12663,79 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1353] = 4,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
+  [1264] = 7,
+    ACTIONS(234), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(236), 1,
+      anon_sym_DOT,
+    ACTIONS(238), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    STATE(31), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+    ACTIONS(170), 13,
       anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1304] = 13,
+    ACTIONS(248), 1,
+      anon_sym_from,
+    ACTIONS(251), 1,
+      anon_sym_to,
+    ACTIONS(260), 1,
+      anon_sym_uidrange,
+    ACTIONS(266), 1,
+      anon_sym_ipproto,
+    STATE(36), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(242), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(245), 2,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
+    ACTIONS(254), 2,
       anon_sym_iif,
       anon_sym_oif,
+    ACTIONS(257), 3,
       anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1386] = 4,
+    ACTIONS(240), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(263), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1356] = 4,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(273), 1,
@@ -12746,13 +12764,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1419] = 3,
-    ACTIONS(202), 1,
+  [1389] = 4,
+    ACTIONS(222), 1,
       anon_sym_to,
+    ACTIONS(224), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    ACTIONS(220), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12773,50 +12793,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1449] = 3,
-    ACTIONS(277), 1,
-      anon_sym_to,
+  [1422] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(275), 20,
+    ACTIONS(75), 21,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1479] = 5,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(283), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(279), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_protocol,
       anon_sym_limit,
       anon_sym_rate,
       anon_sym_delay,
@@ -12829,36 +12816,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1513] = 5,
-    ACTIONS(287), 1,
       anon_sym_LBRACE,
-    ACTIONS(290), 1,
+      sym_duration,
       sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(285), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1547] = 3,
+  [1450] = 3,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12885,13 +12846,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1577] = 3,
-    ACTIONS(295), 1,
+  [1480] = 3,
+    ACTIONS(277), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(293), 20,
+    ACTIONS(275), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12912,44 +12873,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1607] = 3,
-    ACTIONS(299), 1,
-      anon_sym_to,
+  [1510] = 5,
+    ACTIONS(281), 1,
+      anon_sym_LBRACE,
+    ACTIONS(284), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(297), 20,
+    STATE(42), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(279), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1637] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 21,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
       anon_sym_limit,
       anon_sym_rate,
       anon_sym_delay,
@@ -12962,140 +12902,240 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
+  [1544] = 3,
+    ACTIONS(289), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(287), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1574] = 3,
+    ACTIONS(222), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(220), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1604] = 3,
+    ACTIONS(293), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(291), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1634] = 5,
+    ACTIONS(297), 1,
       anon_sym_LBRACE,
-      sym_duration,
+    ACTIONS(299), 1,
       sym_percentage,
-  [1665] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
+    STATE(42), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(295), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1712] = 12,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1668] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
     ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(315), 4,
+    STATE(80), 2,
+      sym_interpolation,
+      sym__duration_value,
+    ACTIONS(301), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1759] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1701] = 12,
     ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(56), 1,
+    STATE(54), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(191), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(321), 2,
+    ACTIONS(315), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(319), 4,
+    ACTIONS(307), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1806] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1748] = 12,
     ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(54), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(191), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(325), 2,
+    ACTIONS(315), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1795] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(75), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(191), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13105,236 +13145,147 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1853] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
+  [1842] = 12,
     ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(55), 1,
+    STATE(58), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(191), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(329), 2,
+    ACTIONS(327), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(327), 4,
+    ACTIONS(325), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1900] = 12,
-    ACTIONS(339), 1,
-      anon_sym_proto,
-    ACTIONS(348), 1,
-      anon_sym_scope,
-    ACTIONS(351), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(333), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(342), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(336), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1947] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
+  [1889] = 12,
     ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(48), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(191), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(331), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(354), 4,
+    ACTIONS(329), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1994] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(360), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(83), 2,
-      sym_interpolation,
-      sym__duration_value,
-    ACTIONS(356), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2027] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
+  [1936] = 12,
     ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(191), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(335), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(362), 4,
+    ACTIONS(333), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2074] = 12,
-    ACTIONS(305), 1,
+  [1983] = 12,
+    ACTIONS(345), 1,
       anon_sym_proto,
-    ACTIONS(311), 1,
+    ACTIONS(354), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(357), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(54), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(75), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(339), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(348), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(351), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
+    ACTIONS(337), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2121] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 14,
-      anon_sym_table,
+    ACTIONS(342), 4,
       anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
       anon_sym_metric,
-      anon_sym_onlink,
       anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
       anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2150] = 3,
+  [2030] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13360,7 +13311,103 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2179] = 7,
+  [2059] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(49), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(75), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(191), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(362), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(360), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2106] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2135] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(75), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(191), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2182] = 7,
     ACTIONS(366), 1,
       anon_sym_DOT,
     ACTIONS(368), 1,
@@ -13389,46 +13436,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2215] = 12,
-    ACTIONS(372), 1,
-      sym_identifier,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(380), 1,
-      sym_integer,
-    ACTIONS(384), 1,
-      sym_size,
-    ACTIONS(386), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(468), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(417), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(156), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2261] = 7,
+  [2218] = 7,
     ACTIONS(370), 1,
       anon_sym_LBRACE2,
-    ACTIONS(388), 1,
+    ACTIONS(372), 1,
       anon_sym_DOT,
-    ACTIONS(390), 1,
+    ACTIONS(374), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -13437,7 +13450,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(62), 3,
+    STATE(59), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13452,12 +13465,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2297] = 7,
-    ACTIONS(392), 1,
+  [2254] = 7,
+    ACTIONS(376), 1,
       anon_sym_DOT,
-    ACTIONS(395), 1,
+    ACTIONS(379), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(398), 1,
+    ACTIONS(382), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13466,7 +13479,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(62), 3,
+    STATE(61), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13481,7 +13494,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2333] = 11,
+  [2290] = 12,
+    ACTIONS(385), 1,
+      sym_identifier,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(393), 1,
+      sym_integer,
+    ACTIONS(397), 1,
+      sym_size,
+    ACTIONS(399), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(466), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(395), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(359), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(153), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2336] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13492,7 +13539,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(353), 1,
+    STATE(334), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13500,7 +13547,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(64), 2,
+    STATE(66), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(401), 4,
@@ -13513,7 +13560,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2376] = 11,
+  [2379] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13532,7 +13579,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(73), 2,
+    STATE(63), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(405), 4,
@@ -13545,7 +13592,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2419] = 2,
+  [2422] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13568,105 +13615,110 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2444] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(421), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2468] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(423), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2492] = 7,
-    ACTIONS(425), 1,
-      anon_sym_DOT,
-    ACTIONS(427), 1,
-      aux_sym__imm_name_part_token1,
+  [2447] = 9,
+    ACTIONS(426), 1,
+      anon_sym_overhead,
     ACTIONS(429), 1,
-      anon_sym_LBRACE2,
+      anon_sym_mpu,
+    ACTIONS(432), 1,
+      anon_sym_linklayer,
+    ACTIONS(438), 1,
+      anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(435), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(66), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(423), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(421), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2526] = 7,
-    ACTIONS(431), 1,
-      anon_sym_DOT,
-    ACTIONS(434), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(437), 1,
-      anon_sym_LBRACE2,
+  [2485] = 10,
+    ACTIONS(445), 1,
+      anon_sym_rate,
+    ACTIONS(449), 1,
+      anon_sym_loss,
+    ACTIONS(453), 1,
+      anon_sym_slot,
+    ACTIONS(455), 1,
+      anon_sym_bytes,
+    STATE(74), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
+    ACTIONS(447), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(443), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(451), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(441), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(178), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+  [2525] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(457), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2560] = 2,
+      anon_sym_lookup,
+  [2549] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(459), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2573] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13688,17 +13740,44 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2584] = 7,
-    ACTIONS(429), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(440), 1,
+  [2597] = 7,
+    ACTIONS(461), 1,
       anon_sym_DOT,
-    ACTIONS(442), 1,
+    ACTIONS(463), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(72), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2631] = 7,
+    ACTIONS(465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(467), 1,
+      anon_sym_DOT,
+    ACTIONS(469), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 3,
+    STATE(73), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13715,70 +13794,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2618] = 10,
-    ACTIONS(448), 1,
-      anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(444), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2658] = 9,
-    ACTIONS(465), 1,
-      anon_sym_overhead,
-    ACTIONS(468), 1,
-      anon_sym_mpu,
+  [2665] = 7,
     ACTIONS(471), 1,
-      anon_sym_linklayer,
+      anon_sym_DOT,
+    ACTIONS(474), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(477), 1,
-      anon_sym_prio,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(474), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(73), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(462), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(460), 5,
+    STATE(73), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2696] = 2,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2699] = 10,
+    ACTIONS(483), 1,
+      anon_sym_rate,
+    ACTIONS(489), 1,
+      anon_sym_loss,
+    ACTIONS(495), 1,
+      anon_sym_slot,
+    ACTIONS(498), 1,
+      anon_sym_bytes,
+    STATE(74), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(480), 17,
+    ACTIONS(486), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(480), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(492), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(301), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2739] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(501), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13796,37 +13873,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2720] = 10,
-    ACTIONS(485), 1,
-      anon_sym_rate,
-    ACTIONS(491), 1,
-      anon_sym_loss,
-    ACTIONS(497), 1,
-      anon_sym_slot,
-    ACTIONS(500), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(488), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(482), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(494), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(356), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2760] = 2,
+  [2763] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13848,243 +13895,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2784] = 11,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(436), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2825] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(436), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2866] = 3,
-    ACTIONS(521), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(356), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2914] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(525), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(270), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(523), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2955] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(251), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2996] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(279), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [3019] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(436), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3060] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [3085] = 3,
+  [2787] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14106,7 +13917,243 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3110] = 10,
+  [2812] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [2837] = 11,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(438), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2878] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(295), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2901] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(438), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2942] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(438), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2983] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(523), 1,
+      anon_sym_GT,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(294), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(521), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(86), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3024] = 3,
+    ACTIONS(527), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(525), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3049] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(301), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [3072] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(264), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3113] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(533), 1,
@@ -14117,12 +14164,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_port,
     STATE(134), 1,
       sym__dev_opt,
-    STATE(410), 1,
+    STATE(351), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
+    STATE(92), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(535), 3,
@@ -14134,10 +14181,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3148] = 4,
+  [3151] = 4,
     ACTIONS(543), 1,
       anon_sym_COMMA,
-    STATE(90), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14156,43 +14203,63 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3174] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    STATE(413), 1,
-      sym_block,
+  [3177] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(545), 4,
+    ACTIONS(421), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3212] = 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3199] = 10,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(103), 1,
+      sym_firewall_action,
+    STATE(438), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3237] = 4,
     ACTIONS(543), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(93), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(547), 13,
+    ACTIONS(545), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14206,38 +14273,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3238] = 10,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(436), 1,
-      sym_firewall_rule,
+  [3263] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    STATE(418), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    STATE(100), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(547), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [3276] = 4,
+      anon_sym_GT,
+  [3301] = 4,
     ACTIONS(551), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(93), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14256,33 +14323,66 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3302] = 2,
+  [3327] = 9,
+    ACTIONS(559), 1,
+      anon_sym_latency,
+    ACTIONS(562), 1,
+      anon_sym_peakrate,
+    ACTIONS(565), 1,
+      anon_sym_overhead,
+    ACTIONS(568), 1,
+      anon_sym_mpu,
+    ACTIONS(571), 1,
+      anon_sym_linklayer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(460), 15,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(556), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(554), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3324] = 3,
-    ACTIONS(556), 1,
+  [3362] = 10,
+    ACTIONS(576), 1,
+      anon_sym_proto,
+    ACTIONS(588), 1,
+      anon_sym_mark,
+    ACTIONS(591), 1,
+      anon_sym_ct,
+    ACTIONS(594), 1,
+      anon_sym_counter,
+    STATE(95), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(579), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(582), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(585), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(574), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3399] = 3,
+    ACTIONS(599), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(554), 13,
+    ACTIONS(597), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14296,7 +14396,159 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3347] = 3,
+  [3422] = 3,
+    ACTIONS(603), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(601), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3445] = 4,
+    ACTIONS(603), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(601), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3470] = 3,
+    ACTIONS(607), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3493] = 8,
+    ACTIONS(611), 1,
+      anon_sym_id,
+    ACTIONS(617), 1,
+      anon_sym_dev,
+    ACTIONS(620), 1,
+      anon_sym_port,
+    STATE(134), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(614), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(609), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3526] = 3,
+    ACTIONS(607), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3549] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(623), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3570] = 10,
+    ACTIONS(627), 1,
+      anon_sym_proto,
+    ACTIONS(635), 1,
+      anon_sym_mark,
+    ACTIONS(637), 1,
+      anon_sym_ct,
+    ACTIONS(639), 1,
+      anon_sym_counter,
+    STATE(109), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(629), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(631), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(633), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(625), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3607] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14316,316 +14568,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3370] = 8,
-    ACTIONS(560), 1,
-      anon_sym_id,
-    ACTIONS(566), 1,
-      anon_sym_dev,
-    ACTIONS(569), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(563), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(558), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3403] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(572), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3438] = 9,
-    ACTIONS(585), 1,
-      anon_sym_latency,
-    ACTIONS(588), 1,
-      anon_sym_peakrate,
-    ACTIONS(591), 1,
-      anon_sym_overhead,
-    ACTIONS(594), 1,
-      anon_sym_mpu,
-    ACTIONS(597), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(582), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(580), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3473] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(600), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3508] = 10,
-    ACTIONS(604), 1,
-      anon_sym_proto,
-    ACTIONS(612), 1,
-      anon_sym_mark,
-    ACTIONS(614), 1,
-      anon_sym_ct,
-    ACTIONS(616), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(606), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(608), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(610), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(602), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3545] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3580] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3615] = 3,
-    ACTIONS(622), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3638] = 4,
-    ACTIONS(556), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(554), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3663] = 3,
-    ACTIONS(626), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3686] = 3,
-    ACTIONS(626), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3709] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3730] = 10,
-    ACTIONS(632), 1,
-      anon_sym_proto,
-    ACTIONS(644), 1,
-      anon_sym_mark,
-    ACTIONS(647), 1,
-      anon_sym_ct,
-    ACTIONS(650), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(635), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(638), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(641), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(630), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3767] = 2,
+  [3630] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14644,34 +14587,158 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3788] = 10,
-    ACTIONS(604), 1,
+  [3651] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(645), 1,
+      anon_sym_latency,
+    ACTIONS(647), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(643), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(641), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3686] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(645), 1,
+      anon_sym_latency,
+    ACTIONS(647), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(643), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(649), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3721] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(645), 1,
+      anon_sym_latency,
+    ACTIONS(647), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(643), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(649), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3756] = 10,
+    ACTIONS(627), 1,
       anon_sym_proto,
-    ACTIONS(612), 1,
+    ACTIONS(635), 1,
       anon_sym_mark,
-    ACTIONS(614), 1,
+    ACTIONS(637), 1,
       anon_sym_ct,
-    ACTIONS(655), 1,
+    ACTIONS(653), 1,
       anon_sym_counter,
-    STATE(100), 1,
+    STATE(95), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
+    ACTIONS(629), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(608), 2,
+    ACTIONS(631), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(610), 2,
+    ACTIONS(633), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(653), 3,
+    ACTIONS(651), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3825] = 3,
+  [3793] = 3,
+    ACTIONS(657), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(655), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3816] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(645), 1,
+      anon_sym_latency,
+    ACTIONS(647), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(643), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(659), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3851] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14691,27 +14758,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3848] = 3,
-    ACTIONS(659), 1,
-      anon_sym_DOT_DOT,
+  [3874] = 9,
+    ACTIONS(445), 1,
+      anon_sym_rate,
+    ACTIONS(449), 1,
+      anon_sym_loss,
+    ACTIONS(453), 1,
+      anon_sym_slot,
+    ACTIONS(455), 1,
+      anon_sym_bytes,
+    STATE(67), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(657), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3871] = 2,
+    ACTIONS(447), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(443), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(451), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3908] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14729,25 +14801,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3911] = 2,
+  [3928] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14765,32 +14819,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3931] = 9,
-    ACTIONS(448), 1,
-      anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
+  [3948] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3965] = 2,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3968] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14808,7 +14855,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3985] = 2,
+  [3988] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14826,7 +14873,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4005] = 2,
+  [4008] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14844,7 +14891,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4025] = 2,
+  [4028] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14862,101 +14909,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4045] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(580), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-  [4064] = 8,
-    ACTIONS(673), 1,
-      anon_sym_DOT,
-    ACTIONS(676), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    STATE(125), 1,
-      aux_sym__if_name_repeat1,
-    STATE(136), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_LT,
-    ACTIONS(683), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(123), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4122] = 7,
-    ACTIONS(688), 1,
-      anon_sym_LBRACE,
-    ACTIONS(691), 1,
-      sym_integer,
-    ACTIONS(694), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(686), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4151] = 6,
+  [4048] = 6,
     ACTIONS(160), 1,
       anon_sym_LT,
-    ACTIONS(678), 1,
+    ACTIONS(675), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(697), 2,
+    ACTIONS(673), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(123), 3,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14966,11 +14930,98 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4178] = 2,
+  [4075] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(699), 12,
+    ACTIONS(677), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4102] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(679), 1,
+      anon_sym_DOT,
+    ACTIONS(681), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(683), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4131] = 7,
+    ACTIONS(687), 1,
+      anon_sym_LBRACE,
+    ACTIONS(690), 1,
+      sym_integer,
+    ACTIONS(693), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(124), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4160] = 7,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(696), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(124), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4189] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(702), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14983,40 +15034,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4197] = 6,
-    ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(701), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(125), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4224] = 7,
+  [4208] = 7,
     ACTIONS(170), 1,
       anon_sym_mode,
-    ACTIONS(703), 1,
-      anon_sym_DOT,
-    ACTIONS(705), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(707), 1,
+    ACTIONS(683), 1,
       anon_sym_LBRACE2,
+    ACTIONS(704), 1,
+      anon_sym_DOT,
+    ACTIONS(706), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 3,
+    STATE(128), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15026,41 +15056,19 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4253] = 7,
-    ACTIONS(160), 1,
+  [4237] = 7,
+    ACTIONS(178), 1,
       anon_sym_mode,
-    ACTIONS(707), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(709), 1,
+    ACTIONS(708), 1,
       anon_sym_DOT,
     ACTIONS(711), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4282] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(713), 1,
-      anon_sym_DOT,
-    ACTIONS(716), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(719), 1,
+    ACTIONS(714), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 3,
+    STATE(128), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15070,48 +15078,90 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4311] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [4266] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(722), 4,
+    ACTIONS(554), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4340] = 2,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [4285] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
+    ACTIONS(720), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(728), 11,
+    ACTIONS(717), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4312] = 8,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(723), 1,
+      anon_sym_DOT,
+    ACTIONS(726), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(122), 1,
+      aux_sym__if_name_repeat1,
+    STATE(132), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4358] = 5,
-    ACTIONS(732), 1,
+  [4343] = 5,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(730), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(735), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(728), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4367] = 5,
+    ACTIONS(734), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(737), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15120,18 +15170,18 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(730), 6,
+    ACTIONS(732), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4382] = 2,
+  [4391] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(738), 11,
+    ACTIONS(740), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15143,48 +15193,45 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4400] = 8,
-    ACTIONS(358), 1,
+  [4409] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(742), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4427] = 8,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(740), 1,
+    ACTIONS(744), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(742), 3,
+    ACTIONS(746), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(50), 3,
+    STATE(56), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4430] = 5,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(746), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(133), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(744), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4454] = 3,
+  [4457] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15200,73 +15247,13 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4473] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
+  [4476] = 3,
     ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(374), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(748), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4500] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(145), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(344), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(754), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4527] = 7,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(758), 1,
-      sym_integer,
-    STATE(451), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4554] = 3,
-    ACTIONS(762), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(760), 9,
+    ACTIONS(748), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15276,61 +15263,121 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4573] = 5,
-    ACTIONS(678), 1,
+  [4495] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(754), 1,
+      anon_sym_default,
+    STATE(145), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(377), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(752), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4522] = 5,
+    ACTIONS(675), 1,
       anon_sym_LBRACE2,
-    ACTIONS(766), 1,
+    ACTIONS(760), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(764), 5,
+    ACTIONS(758), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4596] = 6,
-    ACTIONS(374), 1,
+  [4545] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(754), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(396), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(762), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4572] = 7,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(766), 1,
+      sym_integer,
+    STATE(452), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(205), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4599] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
       sym_identifier,
     ACTIONS(768), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 5,
+    STATE(279), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4620] = 6,
-    ACTIONS(374), 1,
+  [4623] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
     ACTIONS(770), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(298), 5,
+    STATE(261), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4644] = 5,
+  [4647] = 5,
     ACTIONS(774), 1,
       anon_sym_default,
     STATE(145), 1,
@@ -15347,199 +15394,61 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4666] = 6,
-    ACTIONS(374), 1,
+  [4669] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
     ACTIONS(780), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(264), 5,
+    STATE(251), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4690] = 7,
+  [4693] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(782), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4717] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
     ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(790), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4716] = 7,
-    ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(792), 1,
-      anon_sym_DASH_GT,
-    STATE(147), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4742] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(794), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(247), 5,
+    STATE(98), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4766] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(796), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4790] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(798), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4814] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(800), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(159), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4838] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4856] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4874] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(802), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4898] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(804), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4918] = 3,
+  [4741] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15554,32 +15463,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4936] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    STATE(203), 1,
-      sym__section_opt,
-    STATE(204), 1,
-      aux_sym_bpf_statement_repeat1,
+  [4759] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(808), 4,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(786), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4960] = 4,
+  [4779] = 7,
+    ACTIONS(793), 1,
+      anon_sym_proto,
+    ACTIONS(799), 1,
+      anon_sym_handle,
+    ACTIONS(802), 1,
+      anon_sym_DASH_GT,
+    STATE(151), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(796), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(790), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4805] = 7,
+    ACTIONS(806), 1,
+      anon_sym_proto,
+    ACTIONS(810), 1,
+      anon_sym_handle,
+    ACTIONS(812), 1,
+      anon_sym_DASH_GT,
+    STATE(157), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(804), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4831] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
@@ -15588,32 +15533,210 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4980] = 6,
-    ACTIONS(374), 1,
+  [4851] = 6,
+    ACTIONS(820), 1,
+      anon_sym_section,
+    STATE(201), 1,
+      aux_sym_bpf_statement_repeat1,
+    STATE(207), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(816), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4875] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
-    ACTIONS(816), 1,
+    ACTIONS(822), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 5,
+    STATE(150), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5004] = 6,
-    ACTIONS(374), 1,
+  [4899] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
-    ACTIONS(818), 1,
+    ACTIONS(824), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4923] = 7,
+    ACTIONS(806), 1,
+      anon_sym_proto,
+    ACTIONS(810), 1,
+      anon_sym_handle,
+    ACTIONS(826), 1,
+      anon_sym_DASH_GT,
+    STATE(151), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(804), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4949] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4967] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(828), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4991] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(830), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5015] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(832), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5039] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(834), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(271), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5063] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(836), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(272), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5087] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(838), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(273), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5111] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(840), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15624,14 +15747,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5028] = 6,
-    ACTIONS(374), 1,
+  [5135] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
-    ACTIONS(820), 1,
+    ACTIONS(842), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15642,375 +15765,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5052] = 7,
-    ACTIONS(825), 1,
-      anon_sym_proto,
-    ACTIONS(831), 1,
-      anon_sym_handle,
-    ACTIONS(834), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(828), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(822), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5078] = 6,
-    ACTIONS(374), 1,
+  [5159] = 6,
+    ACTIONS(387), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(391), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(836), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(277), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5102] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(838), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5126] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(840), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5150] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5174] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(764), 1,
       sym_identifier,
     ACTIONS(844), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5198] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5222] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(283), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5246] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(850), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5270] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(852), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(285), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5294] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(854), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(286), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5318] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(856), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5342] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(858), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5366] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(860), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5390] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(862), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5414] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(864), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5438] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(866), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5462] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(293), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5486] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(294), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5510] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(872), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(295), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5534] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(874), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16021,105 +15783,452 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5558] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
+  [5183] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(846), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(277), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5207] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(848), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5231] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(850), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5255] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(852), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5279] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(854), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5303] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(283), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5327] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(858), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5351] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(860), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5375] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(862), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(286), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5399] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(864), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5423] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(866), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5447] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(868), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5471] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5495] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(872), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5519] = 6,
+    ACTIONS(387), 1,
+      anon_sym_DASH,
+    ACTIONS(391), 1,
+      anon_sym_LPAREN,
+    ACTIONS(764), 1,
+      sym_identifier,
+    ACTIONS(874), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(292), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5543] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [5561] = 7,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(876), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(114), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5586] = 6,
+    ACTIONS(820), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(195), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(296), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(878), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5609] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(882), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5624] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(131), 4,
+    STATE(125), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [5581] = 7,
-    ACTIONS(358), 1,
+  [5647] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(884), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5662] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(888), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(886), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5679] = 7,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(876), 1,
+    ACTIONS(891), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(51), 3,
+    STATE(52), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5606] = 2,
+  [5704] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(878), 8,
+    ACTIONS(893), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5719] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(897), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(895), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
+  [5740] = 6,
+    ACTIONS(820), 1,
       anon_sym_section,
-  [5621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(880), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(880), 1,
       anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5636] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(882), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5657] = 6,
-    ACTIONS(888), 1,
-      anon_sym_mode,
-    ACTIONS(891), 1,
-      anon_sym_section,
-    STATE(189), 1,
+    STATE(185), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
+    STATE(296), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(886), 4,
+    ACTIONS(899), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5680] = 2,
+  [5763] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(894), 8,
+    ACTIONS(901), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16128,11 +16237,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5695] = 2,
+  [5778] = 6,
+    ACTIONS(905), 1,
+      anon_sym_mode,
+    ACTIONS(908), 1,
+      anon_sym_section,
+    STATE(195), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(296), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(834), 8,
+    ACTIONS(903), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5801] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(911), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5816] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(897), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(200), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(913), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5837] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(917), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(915), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5858] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(802), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16141,164 +16312,53 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5710] = 5,
-    ACTIONS(898), 1,
+  [5873] = 5,
+    ACTIONS(921), 1,
       anon_sym_within,
-    ACTIONS(901), 1,
+    ACTIONS(924), 1,
       anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(192), 2,
+    STATE(200), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(896), 4,
+    ACTIONS(919), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5731] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
+  [5894] = 4,
+    STATE(215), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(196), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(904), 4,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(927), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5752] = 2,
+  [5912] = 5,
+    STATE(202), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(908), 8,
+    ACTIONS(929), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(931), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5767] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(910), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5792] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(912), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5813] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(916), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(914), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5830] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(919), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5845] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    ACTIONS(923), 1,
-      anon_sym_mode,
-    STATE(189), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(921), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5868] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    ACTIONS(923), 1,
-      anon_sym_mode,
-    STATE(199), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(925), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5891] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(927), 1,
-      anon_sym_DOT,
-    ACTIONS(929), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(931), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5913] = 5,
-    STATE(232), 1,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5932] = 5,
+    STATE(202), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16306,247 +16366,94 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(933), 2,
+    ACTIONS(934), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5933] = 4,
-    STATE(233), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(935), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5951] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(937), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5969] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(941), 1,
-      anon_sym_mode,
-    STATE(397), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(939), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5989] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(943), 1,
-      anon_sym_DOT,
-    ACTIONS(945), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(947), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(208), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6011] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(951), 1,
-      anon_sym_protocol,
-    STATE(341), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(949), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6031] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(947), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(953), 1,
-      anon_sym_DOT,
-    ACTIONS(955), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6053] = 6,
-    ACTIONS(358), 1,
+  [5952] = 6,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 3,
+    STATE(199), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6075] = 5,
-    ACTIONS(957), 1,
+  [5974] = 5,
+    ACTIONS(936), 1,
       anon_sym_DOT_DOT,
-    ACTIONS(959), 1,
+    ACTIONS(938), 1,
       anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(961), 1,
-      anon_sym_DOT,
-    ACTIONS(964), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(967), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6117] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6139] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6161] = 7,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(970), 1,
-      aux_sym__name_start_token1,
-    STATE(236), 1,
-      sym_peer_name,
-    STATE(314), 1,
-      sym__if_name,
-    STATE(478), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(122), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6185] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(972), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [5994] = 5,
+    ACTIONS(403), 1,
       anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6199] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
+    ACTIONS(942), 1,
+      anon_sym_mode,
+    STATE(406), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(940), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(974), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6219] = 6,
-    ACTIONS(358), 1,
+      anon_sym_GT,
+  [6014] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(944), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6032] = 6,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 3,
+    STATE(44), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6241] = 6,
-    ACTIONS(358), 1,
+  [6054] = 6,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -16557,236 +16464,23 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6263] = 5,
-    ACTIONS(978), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(222), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6283] = 6,
-    ACTIONS(358), 1,
+  [6076] = 6,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(698), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(700), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 3,
+    STATE(116), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6305] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(982), 1,
-      anon_sym_DOT,
-    ACTIONS(984), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6327] = 5,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(990), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(988), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6347] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(992), 1,
-      anon_sym_DOT,
-    ACTIONS(994), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6369] = 5,
-    ACTIONS(998), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(996), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6389] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(1004), 1,
-      anon_sym_DOT,
-    ACTIONS(1007), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1010), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6411] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1015), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1013), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6429] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(931), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1018), 1,
-      anon_sym_DOT,
-    ACTIONS(1020), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6451] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1022), 1,
-      anon_sym_DOT,
-    ACTIONS(1025), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1028), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6473] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1031), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [6491] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6513] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1033), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6533] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1037), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6553] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1040), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6571] = 5,
+  [6098] = 5,
     STATE(202), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
@@ -16795,56 +16489,396 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(974), 2,
+    ACTIONS(946), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(3), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6591] = 4,
-    ACTIONS(1042), 1,
-      anon_sym_RBRACE,
+  [6118] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6608] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(392), 1,
-      sym_block,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(946), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6138] = 5,
+    STATE(211), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1044), 4,
+    ACTIONS(83), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(948), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6158] = 4,
+    STATE(215), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(950), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6625] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1046), 1,
-      sym_identifier,
-    ACTIONS(1048), 1,
-      sym_integer,
+  [6176] = 4,
+    STATE(215), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
+    ACTIONS(954), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(952), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6194] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(957), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6208] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
       sym_interpolation,
       sym__int_value,
-  [6644] = 4,
+    ACTIONS(959), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6226] = 7,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(961), 1,
+      aux_sym__name_start_token1,
+    STATE(243), 1,
+      sym_peer_name,
+    STATE(317), 1,
+      sym__if_name,
+    STATE(475), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6250] = 5,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(395), 1,
+    ACTIONS(965), 1,
+      anon_sym_protocol,
+    STATE(345), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(963), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6270] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6292] = 5,
+    ACTIONS(969), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(967), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(223), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6312] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(973), 1,
+      anon_sym_DOT,
+    ACTIONS(975), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(977), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6334] = 5,
+    ACTIONS(971), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(981), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(979), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6354] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(977), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(983), 1,
+      anon_sym_DOT,
+    ACTIONS(985), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6376] = 5,
+    ACTIONS(989), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(992), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6396] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(995), 1,
+      anon_sym_DOT,
+    ACTIONS(998), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1001), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6418] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1004), 1,
+      anon_sym_DOT,
+    ACTIONS(1006), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1008), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6440] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1008), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1010), 1,
+      anon_sym_DOT,
+    ACTIONS(1012), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6462] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1014), 1,
+      anon_sym_DOT,
+    ACTIONS(1017), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1020), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6484] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(1023), 1,
+      anon_sym_DOT,
+    ACTIONS(1025), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1027), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6506] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(1027), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1029), 1,
+      anon_sym_DOT,
+    ACTIONS(1031), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6528] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1033), 1,
+      anon_sym_DOT,
+    ACTIONS(1036), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1039), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6550] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6572] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(698), 1,
+      sym_integer,
+    ACTIONS(700), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6594] = 6,
+    ACTIONS(1042), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1044), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(469), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6615] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1048), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1046), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6630] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(390), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -16854,70 +16888,92 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6661] = 6,
+  [6647] = 4,
     ACTIONS(1052), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1054), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(40), 1,
-      sym_interface_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6682] = 6,
-    ACTIONS(1056), 1,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6664] = 6,
+    ACTIONS(1054), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1058), 1,
+    ACTIONS(1056), 1,
       anon_sym_LBRACE,
-    STATE(215), 1,
+    STATE(216), 1,
       sym__ns_name,
-    STATE(456), 1,
+    STATE(448), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 2,
+    STATE(221), 2,
       sym__name_start,
       sym_interpolation,
-  [6703] = 6,
-    ACTIONS(376), 1,
+  [6685] = 6,
+    ACTIONS(389), 1,
       anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+    ACTIONS(1058), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(465), 1,
+    STATE(480), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6724] = 6,
-    ACTIONS(376), 1,
+  [6706] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(952), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6719] = 6,
+    ACTIONS(389), 1,
       anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+    ACTIONS(1058), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(261), 1,
+    STATE(341), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6745] = 4,
+  [6740] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(326), 1,
+    STATE(401), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1060), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6757] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(399), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -16927,25 +16983,288 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6762] = 6,
-    ACTIONS(376), 1,
+  [6774] = 5,
+    ACTIONS(1067), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(90), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6793] = 6,
+    ACTIONS(389), 1,
       anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+    ACTIONS(1058), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(262), 1,
+    STATE(267), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [6783] = 6,
-    ACTIONS(1064), 1,
+  [6814] = 6,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1058), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1066), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(268), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6835] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1071), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1069), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(85), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [6854] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(404), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1073), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6871] = 5,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1075), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(81), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6890] = 4,
+    ACTIONS(1077), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6907] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(919), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6920] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(344), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6937] = 6,
+    ACTIONS(1081), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1083), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(206), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6958] = 6,
+    ACTIONS(1085), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1087), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6979] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(353), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1089), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6996] = 6,
+    ACTIONS(1091), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1093), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(474), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7017] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1095), 1,
+      sym_identifier,
+    ACTIONS(1097), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7036] = 4,
+    ACTIONS(1099), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7053] = 6,
+    ACTIONS(1101), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1103), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(45), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7074] = 4,
+    ACTIONS(1105), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7091] = 5,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7110] = 6,
+    ACTIONS(1109), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1111), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(115), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(60), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7131] = 5,
+    ACTIONS(519), 1,
+      anon_sym_GT,
+    STATE(250), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7150] = 6,
+    ACTIONS(1113), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1115), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -16954,110 +17273,13 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(221), 2,
+    STATE(227), 2,
       sym__name_start,
       sym_interpolation,
-  [6804] = 6,
-    ACTIONS(1068), 1,
+  [7171] = 6,
+    ACTIONS(1085), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(476), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6825] = 4,
-    ACTIONS(1072), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6842] = 6,
-    ACTIONS(1068), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(461), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6863] = 5,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    STATE(260), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1074), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6882] = 6,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1078), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(113), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6903] = 5,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    STATE(263), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1074), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6922] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6935] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
+    ACTIONS(1087), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -17069,212 +17291,10 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(71), 2,
       sym__name_start,
       sym_interpolation,
-  [6956] = 6,
-    ACTIONS(1086), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1088), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(205), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6977] = 6,
-    ACTIONS(1090), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1092), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(477), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6998] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7019] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1013), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [7032] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(267), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7053] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1094), 1,
-      aux_sym__name_start_token1,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(243), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7074] = 5,
-    ACTIONS(1099), 1,
-      anon_sym_GT,
-    STATE(260), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(91), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7093] = 4,
+  [7192] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(385), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7110] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(386), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7127] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(260), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(78), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7146] = 4,
-    ACTIONS(1107), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7163] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(896), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [7176] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(340), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7193] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(419), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7210] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1115), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1113), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7225] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(352), 1,
+    STATE(331), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17284,48 +17304,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7242] = 5,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1119), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(77), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7261] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1121), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7274] = 4,
+  [7209] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(357), 1,
+    STATE(332), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1123), 4,
+    ACTIONS(1119), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7291] = 6,
-    ACTIONS(1125), 1,
+  [7226] = 4,
+    ACTIONS(1121), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7243] = 6,
+    ACTIONS(1123), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1127), 1,
+    ACTIONS(1125), 1,
       anon_sym_LBRACE,
     STATE(30), 1,
       sym_interface_name,
@@ -17337,445 +17345,405 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(34), 2,
       sym__name_start,
       sym_interpolation,
-  [7312] = 4,
+  [7264] = 4,
+    ACTIONS(1127), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(605), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7281] = 4,
     ACTIONS(1129), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7329] = 4,
+  [7298] = 4,
     ACTIONS(1131), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7346] = 4,
+  [7315] = 4,
     ACTIONS(1133), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7363] = 4,
+  [7332] = 4,
     ACTIONS(1135), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7380] = 4,
+  [7349] = 4,
     ACTIONS(1137), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7397] = 4,
+  [7366] = 4,
     ACTIONS(1139), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7414] = 4,
+  [7383] = 4,
     ACTIONS(1141), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7431] = 4,
+  [7400] = 4,
     ACTIONS(1143), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7448] = 4,
+  [7417] = 4,
     ACTIONS(1145), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7465] = 4,
+  [7434] = 4,
     ACTIONS(1147), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7482] = 4,
+  [7451] = 4,
     ACTIONS(1149), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7499] = 4,
+  [7468] = 4,
     ACTIONS(1151), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7516] = 4,
+  [7485] = 4,
     ACTIONS(1153), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7533] = 4,
+  [7502] = 4,
     ACTIONS(1155), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7550] = 4,
+  [7519] = 4,
     ACTIONS(1157), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7567] = 4,
+  [7536] = 4,
     ACTIONS(1159), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7584] = 4,
+  [7553] = 4,
     ACTIONS(1161), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7601] = 4,
+  [7570] = 4,
     ACTIONS(1163), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7618] = 4,
+  [7587] = 4,
     ACTIONS(1165), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7635] = 4,
+  [7604] = 4,
     ACTIONS(1167), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7652] = 4,
+  [7621] = 4,
     ACTIONS(1169), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(788), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(605), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7669] = 4,
-    ACTIONS(1171), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7686] = 5,
-    ACTIONS(358), 1,
+  [7638] = 6,
+    ACTIONS(389), 1,
       anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1173), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7705] = 4,
-    ACTIONS(1177), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7722] = 4,
-    ACTIONS(1179), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7739] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+    ACTIONS(1058), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(365), 1,
+    STATE(295), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(121), 2,
       sym__name_start,
       sym_interpolation,
-  [7760] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1183), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(119), 1,
-      sym_class_id,
+  [7659] = 5,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7780] = 5,
-    ACTIONS(1185), 1,
+    ACTIONS(1171), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7678] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(354), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1173), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7695] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1175), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7708] = 6,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1177), 1,
+      aux_sym__name_start_token1,
+    STATE(216), 1,
+      sym__ns_name,
+    STATE(244), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(140), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7729] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7742] = 6,
+    ACTIONS(1113), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1115), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(485), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7763] = 5,
+    ACTIONS(1181), 1,
       anon_sym_EQ,
-    ACTIONS(1187), 1,
+    ACTIONS(1183), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1190), 1,
+    ACTIONS(1185), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(301), 2,
+    STATE(318), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7798] = 5,
-    ACTIONS(358), 1,
+  [7781] = 6,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1193), 1,
-      anon_sym_ingress,
-    ACTIONS(1195), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7816] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
+    ACTIONS(1187), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1183), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(194), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7836] = 3,
-    STATE(88), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1197), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7850] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(1199), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7868] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1183), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(63), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7888] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1183), 1,
+    ACTIONS(1189), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
@@ -17784,116 +17752,40 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7908] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(355), 1,
-      sym_class_id,
+  [7801] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7928] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1203), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7940] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1205), 5,
+    ACTIONS(1191), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [7952] = 3,
-    STATE(109), 1,
+  [7813] = 3,
+    STATE(88), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1197), 4,
+    ACTIONS(1193), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7966] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(309), 1,
-      sym__if_name,
+  [7827] = 3,
+    STATE(105), 1,
+      sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7984] = 5,
-    ACTIONS(1207), 1,
-      anon_sym_EQ,
-    ACTIONS(1209), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1211), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(315), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8002] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1213), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8014] = 5,
-    ACTIONS(1211), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1215), 1,
-      anon_sym_EQ,
-    ACTIONS(1217), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(301), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8032] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(388), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8052] = 3,
-    ACTIONS(1219), 1,
+    ACTIONS(1193), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7841] = 3,
+    ACTIONS(1195), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17903,34 +17795,231 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8066] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1221), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [8082] = 6,
-    ACTIONS(1223), 1,
+  [7855] = 6,
+    ACTIONS(1197), 1,
       anon_sym_LT,
-    ACTIONS(1225), 1,
+    ACTIONS(1199), 1,
       anon_sym_mode,
-    ACTIONS(1227), 1,
+    ACTIONS(1201), 1,
       anon_sym_DQUOTE,
-    STATE(200), 1,
+    STATE(193), 1,
       sym_string,
-    STATE(416), 1,
+    STATE(328), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8102] = 3,
-    ACTIONS(1229), 1,
+  [7875] = 3,
+    ACTIONS(1205), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1203), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7889] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1189), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(314), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7909] = 5,
+    ACTIONS(1207), 1,
+      anon_sym_EQ,
+    ACTIONS(1209), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1212), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(309), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7927] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1189), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(307), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7947] = 4,
+    ACTIONS(297), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1215), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7963] = 5,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1058), 1,
+      aux_sym__name_start_token1,
+    STATE(319), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7981] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1217), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [7993] = 3,
+    ACTIONS(1221), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1219), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8007] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1189), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(64), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8027] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1189), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(120), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8047] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1223), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8059] = 5,
+    ACTIONS(1185), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1225), 1,
+      anon_sym_EQ,
+    ACTIONS(1227), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(309), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8077] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1229), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8089] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1231), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8101] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(959), 1,
+      sym_integer,
+    ACTIONS(1233), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8119] = 5,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1235), 1,
+      anon_sym_ingress,
+    ACTIONS(1237), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8137] = 6,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1187), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1189), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(199), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8157] = 3,
+    ACTIONS(1239), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17940,8 +18029,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8116] = 3,
-    ACTIONS(1231), 1,
+  [8171] = 3,
+    ACTIONS(1241), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17951,122 +18040,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8130] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8145] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(481), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8160] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(462), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8175] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(469), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8190] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8201] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8216] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8231] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8242] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8257] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
+  [8185] = 4,
     ACTIONS(1243), 1,
-      sym_integer,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8272] = 2,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8200] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1245), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8283] = 2,
+    STATE(484), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8215] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18075,28 +18071,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8294] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1243), 1,
-      sym_size,
+  [8226] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8309] = 3,
-    ACTIONS(1251), 1,
-      anon_sym_icmp,
+    ACTIONS(1249), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8237] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1249), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8322] = 2,
+    ACTIONS(1251), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8248] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18105,18 +18098,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8333] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1255), 1,
-      sym_integer,
+  [8259] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8348] = 2,
+    ACTIONS(1255), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8270] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18125,27 +18116,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8359] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1259), 1,
-      sym_integer,
+  [8281] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8374] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1261), 4,
+    ACTIONS(1259), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8385] = 2,
+  [8292] = 4,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1261), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8307] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18154,58 +18145,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8396] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
+  [8318] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8411] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8426] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 4,
+    ACTIONS(1265), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8437] = 2,
+  [8329] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1267), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1269), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8448] = 4,
-    ACTIONS(358), 1,
+    STATE(32), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8344] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1269), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8359] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1271), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(241), 2,
       sym_interpolation,
       sym__int_value,
-  [8463] = 2,
+  [8374] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18214,51 +18196,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8474] = 4,
-    ACTIONS(358), 1,
+  [8385] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1275), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 2,
+    STATE(135), 2,
       sym_interpolation,
       sym__int_value,
-  [8489] = 4,
-    ACTIONS(358), 1,
+  [8400] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1277), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(106), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [8504] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8519] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1233), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8534] = 2,
+  [8415] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18267,7 +18227,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8545] = 2,
+  [8426] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18276,18 +18236,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8556] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_integer,
+  [8437] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(360), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8571] = 2,
+    ACTIONS(1283), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8448] = 4,
+    ACTIONS(1243), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8463] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18296,16 +18265,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8582] = 2,
+  [8474] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1287), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8593] = 2,
+    STATE(126), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8489] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18314,7 +18285,96 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8604] = 3,
+  [8500] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1291), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8511] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1293), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8526] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1295), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8537] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8548] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(479), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8563] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1299), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(465), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8578] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1301), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8589] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(915), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8604] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1303), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8615] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18324,7 +18384,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8617] = 3,
+  [8628] = 3,
+    ACTIONS(1307), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8641] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18334,93 +18404,79 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8630] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8641] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1293), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8652] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8665] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1295), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8676] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8689] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1297), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8700] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1299), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8711] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8724] = 4,
-    ACTIONS(358), 1,
+  [8654] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1301), 1,
-      sym_rate,
+    ACTIONS(1309), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8669] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1311), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8680] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8693] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1313), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(101), 2,
       sym_interpolation,
-      sym__rate_value,
-  [8739] = 3,
+      sym__int_value,
+  [8708] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8721] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(476), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8736] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8749] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18430,142 +18486,62 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [8752] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1303), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8767] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1305), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8778] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1307), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(198), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8793] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8808] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1309), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8819] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1311), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(191), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8834] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1313), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8845] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8858] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8871] = 4,
-    ACTIONS(358), 1,
+  [8762] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1315), 1,
-      sym_integer,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 2,
+    STATE(129), 2,
       sym_interpolation,
-      sym__int_value,
-  [8886] = 4,
-    ACTIONS(358), 1,
+      sym__size_value,
+  [8777] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_integer,
+    ACTIONS(1315), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(129), 2,
       sym_interpolation,
-      sym__int_value,
-  [8901] = 4,
-    ACTIONS(358), 1,
+      sym__duration_value,
+  [8792] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1175), 1,
+    ACTIONS(1315), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(129), 2,
       sym_interpolation,
       sym__rate_value,
-  [8916] = 4,
-    ACTIONS(358), 1,
+  [8807] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1317), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [8931] = 2,
+  [8822] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8837] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18574,7 +18550,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8942] = 2,
+  [8848] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18583,7 +18559,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8953] = 2,
+  [8859] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(929), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8870] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18592,77 +18577,133 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8964] = 2,
+  [8881] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1325), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1325), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8975] = 4,
-    ACTIONS(376), 1,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8896] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1327), 1,
+    ACTIONS(1325), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8911] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1325), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 2,
+    STATE(89), 2,
       sym_interpolation,
       sym__int_value,
-  [8990] = 2,
+  [8926] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1329), 4,
+    ACTIONS(1327), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9001] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9012] = 4,
-    ACTIONS(358), 1,
+  [8937] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1333), 1,
+    ACTIONS(1071), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(132), 2,
+    STATE(85), 2,
       sym_interpolation,
       sym__int_value,
-  [9027] = 4,
-    ACTIONS(358), 1,
+  [8952] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1335), 1,
-      sym_duration,
+    ACTIONS(1071), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(265), 2,
+    STATE(85), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9042] = 2,
+      sym__rate_value,
+  [8967] = 5,
+    ACTIONS(1329), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1331), 1,
+      anon_sym_LBRACE,
+    STATE(300), 1,
+      sym_interpolation,
+    STATE(471), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1337), 4,
+  [8984] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1333), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9053] = 4,
-    ACTIONS(358), 1,
+  [8995] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9008] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9021] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1335), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9032] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1337), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9047] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1339), 1,
       sym_integer,
@@ -18672,18 +18713,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [9068] = 4,
-    ACTIONS(358), 1,
+  [9062] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
     ACTIONS(1341), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(472), 2,
+    STATE(196), 2,
       sym_interpolation,
       sym__int_value,
-  [9083] = 2,
+  [9077] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18692,153 +18733,98 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9094] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1345), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9105] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1347), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9116] = 4,
-    ACTIONS(281), 1,
+  [9088] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1349), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9131] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(467), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9146] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(479), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9161] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1351), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9176] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(321), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9191] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(317), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9206] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1353), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9217] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9228] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
+    ACTIONS(1071), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(85), 2,
       sym_interpolation,
       sym__duration_value,
-  [9243] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1355), 1,
-      sym_integer,
+  [9103] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(257), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9258] = 4,
-    ACTIONS(358), 1,
+    ACTIONS(1345), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9114] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1175), 1,
+    ACTIONS(1347), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9129] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1349), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9140] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1351), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9151] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1353), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9166] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9177] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1071), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(85), 2,
       sym_interpolation,
       sym__percent_value,
-  [9273] = 4,
-    ACTIONS(281), 1,
+  [9192] = 4,
+    ACTIONS(297), 1,
       anon_sym_LBRACE,
     ACTIONS(1357), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(54), 2,
+    STATE(47), 2,
       sym_interpolation,
       sym__duration_value,
-  [9288] = 2,
+  [9207] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18847,50 +18833,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9299] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1175), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9314] = 5,
-    ACTIONS(1223), 1,
-      anon_sym_LT,
-    ACTIONS(1227), 1,
-      anon_sym_DQUOTE,
-    STATE(158), 1,
-      sym_string,
-    STATE(363), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9331] = 2,
+  [9218] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1361), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9342] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(882), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9357] = 2,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9229] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18899,16 +18851,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9368] = 2,
+  [9240] = 4,
+    ACTIONS(297), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1365), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1365), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9379] = 2,
+    STATE(219), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9255] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(470), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9270] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18917,7 +18882,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9390] = 2,
+  [9281] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(325), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9296] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(305), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9311] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18926,111 +18913,171 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9401] = 2,
+  [9322] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1371), 4,
+    STATE(482), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9337] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1371), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9352] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1373), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9412] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(474), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9427] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(475), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9442] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(480), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9457] = 5,
-    ACTIONS(1373), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1375), 1,
+  [9363] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    STATE(313), 1,
+    ACTIONS(1071), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(85), 2,
       sym_interpolation,
-    STATE(460), 1,
-      sym_sysctl_key,
+      sym__size_value,
+  [9378] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9474] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1377), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
+    ACTIONS(1375), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9389] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9488] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1379), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9502] = 4,
-    ACTIONS(376), 1,
+    ACTIONS(1377), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9400] = 4,
+    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(1381), 1,
-      sym_mac_address,
-    STATE(361), 1,
-      sym_interpolation,
+    ACTIONS(959), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9516] = 4,
-    ACTIONS(1223), 1,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9415] = 5,
+    ACTIONS(1197), 1,
       anon_sym_LT,
-    ACTIONS(1383), 1,
-      anon_sym_policy,
-    STATE(404), 1,
+    ACTIONS(1201), 1,
+      anon_sym_DQUOTE,
+    STATE(154), 1,
+      sym_string,
+    STATE(409), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9530] = 4,
-    ACTIONS(1227), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1385), 1,
-      sym_section_name,
-    STATE(187), 1,
-      sym_string,
+  [9432] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9544] = 2,
+    ACTIONS(1379), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9443] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1381), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9454] = 4,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1383), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(346), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9469] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(477), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9484] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(478), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9499] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1245), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(483), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9514] = 4,
+    ACTIONS(303), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1385), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(199), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9529] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1385), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9539] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19038,7 +19085,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9554] = 2,
+  [9549] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19046,28 +19093,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9564] = 4,
-    ACTIONS(1227), 1,
+  [9559] = 4,
+    ACTIONS(1201), 1,
       anon_sym_DQUOTE,
     ACTIONS(1387), 1,
       sym_sysctl_value,
-    STATE(384), 1,
+    STATE(394), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9578] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1379), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9592] = 4,
-    ACTIONS(678), 1,
+  [9573] = 4,
+    ACTIONS(675), 1,
       anon_sym_LBRACE2,
     ACTIONS(1389), 1,
       aux_sym_ipv4_address_token1,
@@ -19076,34 +19113,86 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9606] = 4,
-    ACTIONS(678), 1,
+  [9587] = 4,
+    ACTIONS(675), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1377), 1,
+    ACTIONS(1391), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9620] = 2,
+  [9601] = 4,
+    ACTIONS(675), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1393), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1311), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9630] = 2,
+  [9615] = 4,
+    ACTIONS(389), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1395), 1,
+      sym_mac_address,
+    STATE(330), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1099), 3,
+  [9629] = 4,
+    ACTIONS(1243), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1391), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9643] = 4,
+    ACTIONS(1201), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1397), 1,
+      sym_section_name,
+    STATE(194), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9657] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9640] = 4,
-    ACTIONS(1265), 1,
+  [9667] = 4,
+    ACTIONS(1243), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1393), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9681] = 4,
+    ACTIONS(1197), 1,
+      anon_sym_LT,
+    ACTIONS(1399), 1,
+      anon_sym_policy,
+    STATE(364), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9695] = 4,
+    ACTIONS(1243), 1,
       anon_sym_LBRACE2,
     ACTIONS(1389), 1,
       aux_sym_ipv4_address_token1,
@@ -19112,7 +19201,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9654] = 3,
+  [9709] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
     STATE(329), 1,
@@ -19120,301 +19209,293 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9665] = 3,
-    ACTIONS(1223), 1,
-      anon_sym_LT,
-    STATE(332), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9676] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1391), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9685] = 3,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9696] = 3,
-    ACTIONS(1046), 1,
-      sym_identifier,
-    STATE(466), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9707] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1393), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9716] = 3,
-    ACTIONS(1395), 1,
+  [9720] = 3,
+    ACTIONS(1401), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1397), 1,
+    ACTIONS(1403), 1,
       aux_sym_string_token1,
-    ACTIONS(1399), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9727] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1401), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9736] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9745] = 3,
-    ACTIONS(756), 1,
-      sym_identifier,
-    STATE(457), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9756] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1403), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9765] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(1405), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [9774] = 3,
-    ACTIONS(756), 1,
-      sym_identifier,
-    STATE(463), 1,
-      sym_variable,
-    ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9785] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(389), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9796] = 3,
-    ACTIONS(1227), 1,
-      anon_sym_DQUOTE,
-    STATE(376), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9807] = 3,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9818] = 3,
-    ACTIONS(1223), 1,
-      anon_sym_LT,
-    STATE(371), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9829] = 2,
+  [9731] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1407), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9838] = 2,
+  [9740] = 3,
+    ACTIONS(764), 1,
+      sym_identifier,
+    STATE(481), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9751] = 3,
+    ACTIONS(1201), 1,
+      anon_sym_DQUOTE,
+    STATE(376), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9762] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1317), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9771] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1409), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [9847] = 2,
-    ACTIONS(1411), 1,
-      anon_sym_EQ,
+  [9780] = 3,
+    ACTIONS(764), 1,
+      sym_identifier,
+    STATE(468), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9855] = 2,
-    ACTIONS(1413), 1,
-      anon_sym_to,
+  [9791] = 3,
+    ACTIONS(1197), 1,
+      anon_sym_LT,
+    STATE(333), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9863] = 2,
-    ACTIONS(1415), 1,
-      anon_sym_to,
+  [9802] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9871] = 2,
-    ACTIONS(1417), 1,
-      anon_sym_EQ,
+    ACTIONS(1411), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [9811] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(398), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9879] = 2,
-    ACTIONS(1419), 1,
-      anon_sym_on,
+  [9822] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9887] = 2,
+    ACTIONS(1413), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9831] = 3,
+    ACTIONS(1095), 1,
+      sym_identifier,
+    STATE(460), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9842] = 3,
+    ACTIONS(1197), 1,
+      anon_sym_LT,
+    STATE(379), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9853] = 3,
+    ACTIONS(1243), 1,
+      anon_sym_LBRACE2,
+    STATE(23), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9864] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1415), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9873] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1417), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [9882] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1419), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9891] = 2,
     ACTIONS(1421), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9899] = 2,
+    ACTIONS(1423), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9907] = 2,
+    ACTIONS(1425), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9915] = 2,
+    ACTIONS(1427), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9923] = 2,
+    ACTIONS(1429), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9895] = 2,
-    ACTIONS(1423), 1,
-      anon_sym_in,
+  [9931] = 2,
+    ACTIONS(224), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9903] = 2,
-    ACTIONS(1425), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9911] = 2,
-    ACTIONS(1427), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9919] = 2,
-    ACTIONS(1429), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9927] = 2,
+  [9939] = 2,
     ACTIONS(1431), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9935] = 2,
+  [9947] = 2,
     ACTIONS(1433), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9943] = 2,
-    ACTIONS(1435), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9951] = 2,
-    ACTIONS(1437), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9959] = 2,
-    ACTIONS(1439), 1,
-      anon_sym_DQUOTE,
+  [9955] = 2,
+    ACTIONS(1435), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9967] = 2,
-    ACTIONS(204), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9975] = 2,
-    ACTIONS(1441), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9983] = 2,
-    ACTIONS(1443), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9991] = 2,
-    ACTIONS(1445), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9999] = 2,
-    ACTIONS(1447), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10007] = 2,
-    ACTIONS(1449), 1,
+  [9963] = 2,
+    ACTIONS(1437), 1,
       anon_sym_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10015] = 2,
+  [9971] = 2,
+    ACTIONS(1439), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9979] = 2,
+    ACTIONS(1441), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9987] = 2,
+    ACTIONS(1443), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9995] = 2,
+    ACTIONS(1445), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10003] = 2,
+    ACTIONS(1447), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10011] = 2,
+    ACTIONS(1449), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10019] = 2,
     ACTIONS(1451), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10023] = 2,
+  [10027] = 2,
     ACTIONS(1453), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10031] = 2,
+  [10035] = 2,
     ACTIONS(1455), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10039] = 2,
+  [10043] = 2,
     ACTIONS(1457), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10047] = 2,
+  [10051] = 2,
     ACTIONS(1459), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10059] = 2,
+    ACTIONS(1461), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10067] = 2,
+    ACTIONS(1463), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10055] = 2,
-    ACTIONS(1461), 1,
-      ts_builtin_sym_end,
+  [10075] = 2,
+    ACTIONS(1465), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10083] = 2,
+    ACTIONS(1467), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10091] = 2,
+    ACTIONS(1469), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10099] = 2,
+    ACTIONS(1471), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19422,480 +19503,483 @@ static const uint16_t ts_small_parse_table[] = {
 
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 70,
-  [SMALL_STATE(11)] = 130,
-  [SMALL_STATE(12)] = 191,
-  [SMALL_STATE(13)] = 252,
-  [SMALL_STATE(14)] = 313,
-  [SMALL_STATE(15)] = 374,
-  [SMALL_STATE(16)] = 436,
-  [SMALL_STATE(17)] = 494,
-  [SMALL_STATE(18)] = 552,
-  [SMALL_STATE(19)] = 610,
-  [SMALL_STATE(20)] = 656,
-  [SMALL_STATE(21)] = 698,
-  [SMALL_STATE(22)] = 739,
-  [SMALL_STATE(23)] = 776,
-  [SMALL_STATE(24)] = 813,
-  [SMALL_STATE(25)] = 857,
-  [SMALL_STATE(26)] = 901,
-  [SMALL_STATE(27)] = 945,
-  [SMALL_STATE(28)] = 978,
-  [SMALL_STATE(29)] = 1011,
-  [SMALL_STATE(30)] = 1051,
-  [SMALL_STATE(31)] = 1081,
-  [SMALL_STATE(32)] = 1117,
-  [SMALL_STATE(33)] = 1169,
-  [SMALL_STATE(34)] = 1221,
-  [SMALL_STATE(35)] = 1261,
-  [SMALL_STATE(36)] = 1313,
-  [SMALL_STATE(37)] = 1353,
-  [SMALL_STATE(38)] = 1386,
-  [SMALL_STATE(39)] = 1419,
-  [SMALL_STATE(40)] = 1449,
-  [SMALL_STATE(41)] = 1479,
-  [SMALL_STATE(42)] = 1513,
-  [SMALL_STATE(43)] = 1547,
-  [SMALL_STATE(44)] = 1577,
-  [SMALL_STATE(45)] = 1607,
-  [SMALL_STATE(46)] = 1637,
-  [SMALL_STATE(47)] = 1665,
-  [SMALL_STATE(48)] = 1712,
-  [SMALL_STATE(49)] = 1759,
-  [SMALL_STATE(50)] = 1806,
-  [SMALL_STATE(51)] = 1853,
-  [SMALL_STATE(52)] = 1900,
-  [SMALL_STATE(53)] = 1947,
-  [SMALL_STATE(54)] = 1994,
-  [SMALL_STATE(55)] = 2027,
-  [SMALL_STATE(56)] = 2074,
-  [SMALL_STATE(57)] = 2121,
-  [SMALL_STATE(58)] = 2150,
-  [SMALL_STATE(59)] = 2179,
-  [SMALL_STATE(60)] = 2215,
-  [SMALL_STATE(61)] = 2261,
-  [SMALL_STATE(62)] = 2297,
-  [SMALL_STATE(63)] = 2333,
-  [SMALL_STATE(64)] = 2376,
-  [SMALL_STATE(65)] = 2419,
-  [SMALL_STATE(66)] = 2444,
-  [SMALL_STATE(67)] = 2468,
-  [SMALL_STATE(68)] = 2492,
-  [SMALL_STATE(69)] = 2526,
-  [SMALL_STATE(70)] = 2560,
-  [SMALL_STATE(71)] = 2584,
-  [SMALL_STATE(72)] = 2618,
-  [SMALL_STATE(73)] = 2658,
-  [SMALL_STATE(74)] = 2696,
-  [SMALL_STATE(75)] = 2720,
-  [SMALL_STATE(76)] = 2760,
-  [SMALL_STATE(77)] = 2784,
-  [SMALL_STATE(78)] = 2825,
-  [SMALL_STATE(79)] = 2866,
-  [SMALL_STATE(80)] = 2891,
-  [SMALL_STATE(81)] = 2914,
-  [SMALL_STATE(82)] = 2955,
-  [SMALL_STATE(83)] = 2996,
-  [SMALL_STATE(84)] = 3019,
-  [SMALL_STATE(85)] = 3060,
-  [SMALL_STATE(86)] = 3085,
-  [SMALL_STATE(87)] = 3110,
-  [SMALL_STATE(88)] = 3148,
-  [SMALL_STATE(89)] = 3174,
-  [SMALL_STATE(90)] = 3212,
-  [SMALL_STATE(91)] = 3238,
-  [SMALL_STATE(92)] = 3276,
-  [SMALL_STATE(93)] = 3302,
-  [SMALL_STATE(94)] = 3324,
-  [SMALL_STATE(95)] = 3347,
-  [SMALL_STATE(96)] = 3370,
-  [SMALL_STATE(97)] = 3403,
-  [SMALL_STATE(98)] = 3438,
-  [SMALL_STATE(99)] = 3473,
-  [SMALL_STATE(100)] = 3508,
-  [SMALL_STATE(101)] = 3545,
-  [SMALL_STATE(102)] = 3580,
-  [SMALL_STATE(103)] = 3615,
-  [SMALL_STATE(104)] = 3638,
-  [SMALL_STATE(105)] = 3663,
-  [SMALL_STATE(106)] = 3686,
-  [SMALL_STATE(107)] = 3709,
-  [SMALL_STATE(108)] = 3730,
-  [SMALL_STATE(109)] = 3767,
-  [SMALL_STATE(110)] = 3788,
-  [SMALL_STATE(111)] = 3825,
-  [SMALL_STATE(112)] = 3848,
-  [SMALL_STATE(113)] = 3871,
-  [SMALL_STATE(114)] = 3891,
-  [SMALL_STATE(115)] = 3911,
-  [SMALL_STATE(116)] = 3931,
-  [SMALL_STATE(117)] = 3965,
-  [SMALL_STATE(118)] = 3985,
-  [SMALL_STATE(119)] = 4005,
-  [SMALL_STATE(120)] = 4025,
-  [SMALL_STATE(121)] = 4045,
-  [SMALL_STATE(122)] = 4064,
-  [SMALL_STATE(123)] = 4095,
-  [SMALL_STATE(124)] = 4122,
-  [SMALL_STATE(125)] = 4151,
-  [SMALL_STATE(126)] = 4178,
-  [SMALL_STATE(127)] = 4197,
-  [SMALL_STATE(128)] = 4224,
-  [SMALL_STATE(129)] = 4253,
-  [SMALL_STATE(130)] = 4282,
-  [SMALL_STATE(131)] = 4311,
-  [SMALL_STATE(132)] = 4340,
-  [SMALL_STATE(133)] = 4358,
-  [SMALL_STATE(134)] = 4382,
-  [SMALL_STATE(135)] = 4400,
-  [SMALL_STATE(136)] = 4430,
-  [SMALL_STATE(137)] = 4454,
-  [SMALL_STATE(138)] = 4473,
-  [SMALL_STATE(139)] = 4500,
-  [SMALL_STATE(140)] = 4527,
-  [SMALL_STATE(141)] = 4554,
-  [SMALL_STATE(142)] = 4573,
-  [SMALL_STATE(143)] = 4596,
-  [SMALL_STATE(144)] = 4620,
-  [SMALL_STATE(145)] = 4644,
-  [SMALL_STATE(146)] = 4666,
-  [SMALL_STATE(147)] = 4690,
-  [SMALL_STATE(148)] = 4716,
-  [SMALL_STATE(149)] = 4742,
-  [SMALL_STATE(150)] = 4766,
-  [SMALL_STATE(151)] = 4790,
-  [SMALL_STATE(152)] = 4814,
-  [SMALL_STATE(153)] = 4838,
-  [SMALL_STATE(154)] = 4856,
-  [SMALL_STATE(155)] = 4874,
-  [SMALL_STATE(156)] = 4898,
-  [SMALL_STATE(157)] = 4918,
-  [SMALL_STATE(158)] = 4936,
-  [SMALL_STATE(159)] = 4960,
-  [SMALL_STATE(160)] = 4980,
-  [SMALL_STATE(161)] = 5004,
-  [SMALL_STATE(162)] = 5028,
-  [SMALL_STATE(163)] = 5052,
-  [SMALL_STATE(164)] = 5078,
-  [SMALL_STATE(165)] = 5102,
-  [SMALL_STATE(166)] = 5126,
-  [SMALL_STATE(167)] = 5150,
-  [SMALL_STATE(168)] = 5174,
-  [SMALL_STATE(169)] = 5198,
-  [SMALL_STATE(170)] = 5222,
-  [SMALL_STATE(171)] = 5246,
-  [SMALL_STATE(172)] = 5270,
-  [SMALL_STATE(173)] = 5294,
-  [SMALL_STATE(174)] = 5318,
-  [SMALL_STATE(175)] = 5342,
-  [SMALL_STATE(176)] = 5366,
-  [SMALL_STATE(177)] = 5390,
-  [SMALL_STATE(178)] = 5414,
-  [SMALL_STATE(179)] = 5438,
-  [SMALL_STATE(180)] = 5462,
-  [SMALL_STATE(181)] = 5486,
-  [SMALL_STATE(182)] = 5510,
-  [SMALL_STATE(183)] = 5534,
-  [SMALL_STATE(184)] = 5558,
-  [SMALL_STATE(185)] = 5581,
-  [SMALL_STATE(186)] = 5606,
-  [SMALL_STATE(187)] = 5621,
-  [SMALL_STATE(188)] = 5636,
-  [SMALL_STATE(189)] = 5657,
-  [SMALL_STATE(190)] = 5680,
-  [SMALL_STATE(191)] = 5695,
-  [SMALL_STATE(192)] = 5710,
-  [SMALL_STATE(193)] = 5731,
-  [SMALL_STATE(194)] = 5752,
-  [SMALL_STATE(195)] = 5767,
-  [SMALL_STATE(196)] = 5792,
-  [SMALL_STATE(197)] = 5813,
-  [SMALL_STATE(198)] = 5830,
-  [SMALL_STATE(199)] = 5845,
-  [SMALL_STATE(200)] = 5868,
-  [SMALL_STATE(201)] = 5891,
-  [SMALL_STATE(202)] = 5913,
-  [SMALL_STATE(203)] = 5933,
-  [SMALL_STATE(204)] = 5951,
-  [SMALL_STATE(205)] = 5969,
-  [SMALL_STATE(206)] = 5989,
-  [SMALL_STATE(207)] = 6011,
-  [SMALL_STATE(208)] = 6031,
-  [SMALL_STATE(209)] = 6053,
-  [SMALL_STATE(210)] = 6075,
-  [SMALL_STATE(211)] = 6095,
-  [SMALL_STATE(212)] = 6117,
-  [SMALL_STATE(213)] = 6139,
-  [SMALL_STATE(214)] = 6161,
-  [SMALL_STATE(215)] = 6185,
-  [SMALL_STATE(216)] = 6199,
-  [SMALL_STATE(217)] = 6219,
-  [SMALL_STATE(218)] = 6241,
-  [SMALL_STATE(219)] = 6263,
-  [SMALL_STATE(220)] = 6283,
-  [SMALL_STATE(221)] = 6305,
-  [SMALL_STATE(222)] = 6327,
-  [SMALL_STATE(223)] = 6347,
-  [SMALL_STATE(224)] = 6369,
-  [SMALL_STATE(225)] = 6389,
-  [SMALL_STATE(226)] = 6411,
-  [SMALL_STATE(227)] = 6429,
-  [SMALL_STATE(228)] = 6451,
-  [SMALL_STATE(229)] = 6473,
-  [SMALL_STATE(230)] = 6491,
-  [SMALL_STATE(231)] = 6513,
-  [SMALL_STATE(232)] = 6533,
-  [SMALL_STATE(233)] = 6553,
-  [SMALL_STATE(234)] = 6571,
-  [SMALL_STATE(235)] = 6591,
-  [SMALL_STATE(236)] = 6608,
-  [SMALL_STATE(237)] = 6625,
-  [SMALL_STATE(238)] = 6644,
-  [SMALL_STATE(239)] = 6661,
-  [SMALL_STATE(240)] = 6682,
-  [SMALL_STATE(241)] = 6703,
-  [SMALL_STATE(242)] = 6724,
-  [SMALL_STATE(243)] = 6745,
-  [SMALL_STATE(244)] = 6762,
-  [SMALL_STATE(245)] = 6783,
-  [SMALL_STATE(246)] = 6804,
-  [SMALL_STATE(247)] = 6825,
-  [SMALL_STATE(248)] = 6842,
-  [SMALL_STATE(249)] = 6863,
-  [SMALL_STATE(250)] = 6882,
-  [SMALL_STATE(251)] = 6903,
-  [SMALL_STATE(252)] = 6922,
-  [SMALL_STATE(253)] = 6935,
-  [SMALL_STATE(254)] = 6956,
-  [SMALL_STATE(255)] = 6977,
-  [SMALL_STATE(256)] = 6998,
-  [SMALL_STATE(257)] = 7019,
-  [SMALL_STATE(258)] = 7032,
-  [SMALL_STATE(259)] = 7053,
-  [SMALL_STATE(260)] = 7074,
-  [SMALL_STATE(261)] = 7093,
-  [SMALL_STATE(262)] = 7110,
-  [SMALL_STATE(263)] = 7127,
-  [SMALL_STATE(264)] = 7146,
-  [SMALL_STATE(265)] = 7163,
-  [SMALL_STATE(266)] = 7176,
-  [SMALL_STATE(267)] = 7193,
-  [SMALL_STATE(268)] = 7210,
-  [SMALL_STATE(269)] = 7225,
-  [SMALL_STATE(270)] = 7242,
-  [SMALL_STATE(271)] = 7261,
-  [SMALL_STATE(272)] = 7274,
-  [SMALL_STATE(273)] = 7291,
-  [SMALL_STATE(274)] = 7312,
-  [SMALL_STATE(275)] = 7329,
-  [SMALL_STATE(276)] = 7346,
-  [SMALL_STATE(277)] = 7363,
-  [SMALL_STATE(278)] = 7380,
-  [SMALL_STATE(279)] = 7397,
-  [SMALL_STATE(280)] = 7414,
-  [SMALL_STATE(281)] = 7431,
-  [SMALL_STATE(282)] = 7448,
-  [SMALL_STATE(283)] = 7465,
-  [SMALL_STATE(284)] = 7482,
-  [SMALL_STATE(285)] = 7499,
-  [SMALL_STATE(286)] = 7516,
-  [SMALL_STATE(287)] = 7533,
-  [SMALL_STATE(288)] = 7550,
-  [SMALL_STATE(289)] = 7567,
-  [SMALL_STATE(290)] = 7584,
-  [SMALL_STATE(291)] = 7601,
-  [SMALL_STATE(292)] = 7618,
-  [SMALL_STATE(293)] = 7635,
-  [SMALL_STATE(294)] = 7652,
-  [SMALL_STATE(295)] = 7669,
-  [SMALL_STATE(296)] = 7686,
-  [SMALL_STATE(297)] = 7705,
-  [SMALL_STATE(298)] = 7722,
-  [SMALL_STATE(299)] = 7739,
-  [SMALL_STATE(300)] = 7760,
-  [SMALL_STATE(301)] = 7780,
-  [SMALL_STATE(302)] = 7798,
-  [SMALL_STATE(303)] = 7816,
-  [SMALL_STATE(304)] = 7836,
-  [SMALL_STATE(305)] = 7850,
-  [SMALL_STATE(306)] = 7868,
-  [SMALL_STATE(307)] = 7888,
-  [SMALL_STATE(308)] = 7908,
-  [SMALL_STATE(309)] = 7928,
-  [SMALL_STATE(310)] = 7940,
-  [SMALL_STATE(311)] = 7952,
-  [SMALL_STATE(312)] = 7966,
-  [SMALL_STATE(313)] = 7984,
-  [SMALL_STATE(314)] = 8002,
-  [SMALL_STATE(315)] = 8014,
-  [SMALL_STATE(316)] = 8032,
-  [SMALL_STATE(317)] = 8052,
-  [SMALL_STATE(318)] = 8066,
-  [SMALL_STATE(319)] = 8082,
-  [SMALL_STATE(320)] = 8102,
-  [SMALL_STATE(321)] = 8116,
-  [SMALL_STATE(322)] = 8130,
-  [SMALL_STATE(323)] = 8145,
-  [SMALL_STATE(324)] = 8160,
-  [SMALL_STATE(325)] = 8175,
-  [SMALL_STATE(326)] = 8190,
-  [SMALL_STATE(327)] = 8201,
-  [SMALL_STATE(328)] = 8216,
-  [SMALL_STATE(329)] = 8231,
-  [SMALL_STATE(330)] = 8242,
-  [SMALL_STATE(331)] = 8257,
-  [SMALL_STATE(332)] = 8272,
-  [SMALL_STATE(333)] = 8283,
-  [SMALL_STATE(334)] = 8294,
-  [SMALL_STATE(335)] = 8309,
-  [SMALL_STATE(336)] = 8322,
-  [SMALL_STATE(337)] = 8333,
-  [SMALL_STATE(338)] = 8348,
-  [SMALL_STATE(339)] = 8359,
-  [SMALL_STATE(340)] = 8374,
-  [SMALL_STATE(341)] = 8385,
-  [SMALL_STATE(342)] = 8396,
-  [SMALL_STATE(343)] = 8411,
-  [SMALL_STATE(344)] = 8426,
-  [SMALL_STATE(345)] = 8437,
-  [SMALL_STATE(346)] = 8448,
-  [SMALL_STATE(347)] = 8463,
-  [SMALL_STATE(348)] = 8474,
-  [SMALL_STATE(349)] = 8489,
-  [SMALL_STATE(350)] = 8504,
-  [SMALL_STATE(351)] = 8519,
-  [SMALL_STATE(352)] = 8534,
-  [SMALL_STATE(353)] = 8545,
-  [SMALL_STATE(354)] = 8556,
-  [SMALL_STATE(355)] = 8571,
-  [SMALL_STATE(356)] = 8582,
-  [SMALL_STATE(357)] = 8593,
-  [SMALL_STATE(358)] = 8604,
-  [SMALL_STATE(359)] = 8617,
-  [SMALL_STATE(360)] = 8630,
-  [SMALL_STATE(361)] = 8641,
-  [SMALL_STATE(362)] = 8652,
-  [SMALL_STATE(363)] = 8665,
-  [SMALL_STATE(364)] = 8676,
-  [SMALL_STATE(365)] = 8689,
-  [SMALL_STATE(366)] = 8700,
-  [SMALL_STATE(367)] = 8711,
-  [SMALL_STATE(368)] = 8724,
-  [SMALL_STATE(369)] = 8739,
-  [SMALL_STATE(370)] = 8752,
-  [SMALL_STATE(371)] = 8767,
-  [SMALL_STATE(372)] = 8778,
-  [SMALL_STATE(373)] = 8793,
-  [SMALL_STATE(374)] = 8808,
-  [SMALL_STATE(375)] = 8819,
-  [SMALL_STATE(376)] = 8834,
-  [SMALL_STATE(377)] = 8845,
-  [SMALL_STATE(378)] = 8858,
-  [SMALL_STATE(379)] = 8871,
-  [SMALL_STATE(380)] = 8886,
-  [SMALL_STATE(381)] = 8901,
-  [SMALL_STATE(382)] = 8916,
-  [SMALL_STATE(383)] = 8931,
-  [SMALL_STATE(384)] = 8942,
-  [SMALL_STATE(385)] = 8953,
-  [SMALL_STATE(386)] = 8964,
-  [SMALL_STATE(387)] = 8975,
-  [SMALL_STATE(388)] = 8990,
-  [SMALL_STATE(389)] = 9001,
-  [SMALL_STATE(390)] = 9012,
-  [SMALL_STATE(391)] = 9027,
-  [SMALL_STATE(392)] = 9042,
-  [SMALL_STATE(393)] = 9053,
-  [SMALL_STATE(394)] = 9068,
-  [SMALL_STATE(395)] = 9083,
-  [SMALL_STATE(396)] = 9094,
-  [SMALL_STATE(397)] = 9105,
-  [SMALL_STATE(398)] = 9116,
-  [SMALL_STATE(399)] = 9131,
-  [SMALL_STATE(400)] = 9146,
-  [SMALL_STATE(401)] = 9161,
-  [SMALL_STATE(402)] = 9176,
-  [SMALL_STATE(403)] = 9191,
-  [SMALL_STATE(404)] = 9206,
-  [SMALL_STATE(405)] = 9217,
-  [SMALL_STATE(406)] = 9228,
-  [SMALL_STATE(407)] = 9243,
-  [SMALL_STATE(408)] = 9258,
-  [SMALL_STATE(409)] = 9273,
-  [SMALL_STATE(410)] = 9288,
-  [SMALL_STATE(411)] = 9299,
-  [SMALL_STATE(412)] = 9314,
-  [SMALL_STATE(413)] = 9331,
-  [SMALL_STATE(414)] = 9342,
-  [SMALL_STATE(415)] = 9357,
-  [SMALL_STATE(416)] = 9368,
-  [SMALL_STATE(417)] = 9379,
-  [SMALL_STATE(418)] = 9390,
-  [SMALL_STATE(419)] = 9401,
-  [SMALL_STATE(420)] = 9412,
-  [SMALL_STATE(421)] = 9427,
-  [SMALL_STATE(422)] = 9442,
-  [SMALL_STATE(423)] = 9457,
-  [SMALL_STATE(424)] = 9474,
-  [SMALL_STATE(425)] = 9488,
-  [SMALL_STATE(426)] = 9502,
-  [SMALL_STATE(427)] = 9516,
-  [SMALL_STATE(428)] = 9530,
-  [SMALL_STATE(429)] = 9544,
-  [SMALL_STATE(430)] = 9554,
-  [SMALL_STATE(431)] = 9564,
-  [SMALL_STATE(432)] = 9578,
-  [SMALL_STATE(433)] = 9592,
-  [SMALL_STATE(434)] = 9606,
-  [SMALL_STATE(435)] = 9620,
-  [SMALL_STATE(436)] = 9630,
-  [SMALL_STATE(437)] = 9640,
-  [SMALL_STATE(438)] = 9654,
-  [SMALL_STATE(439)] = 9665,
-  [SMALL_STATE(440)] = 9676,
-  [SMALL_STATE(441)] = 9685,
-  [SMALL_STATE(442)] = 9696,
-  [SMALL_STATE(443)] = 9707,
-  [SMALL_STATE(444)] = 9716,
-  [SMALL_STATE(445)] = 9727,
-  [SMALL_STATE(446)] = 9736,
-  [SMALL_STATE(447)] = 9745,
-  [SMALL_STATE(448)] = 9756,
-  [SMALL_STATE(449)] = 9765,
-  [SMALL_STATE(450)] = 9774,
-  [SMALL_STATE(451)] = 9785,
-  [SMALL_STATE(452)] = 9796,
-  [SMALL_STATE(453)] = 9807,
-  [SMALL_STATE(454)] = 9818,
-  [SMALL_STATE(455)] = 9829,
-  [SMALL_STATE(456)] = 9838,
-  [SMALL_STATE(457)] = 9847,
-  [SMALL_STATE(458)] = 9855,
-  [SMALL_STATE(459)] = 9863,
-  [SMALL_STATE(460)] = 9871,
-  [SMALL_STATE(461)] = 9879,
-  [SMALL_STATE(462)] = 9887,
-  [SMALL_STATE(463)] = 9895,
-  [SMALL_STATE(464)] = 9903,
-  [SMALL_STATE(465)] = 9911,
-  [SMALL_STATE(466)] = 9919,
-  [SMALL_STATE(467)] = 9927,
-  [SMALL_STATE(468)] = 9935,
-  [SMALL_STATE(469)] = 9943,
-  [SMALL_STATE(470)] = 9951,
-  [SMALL_STATE(471)] = 9959,
-  [SMALL_STATE(472)] = 9967,
-  [SMALL_STATE(473)] = 9975,
-  [SMALL_STATE(474)] = 9983,
-  [SMALL_STATE(475)] = 9991,
-  [SMALL_STATE(476)] = 9999,
-  [SMALL_STATE(477)] = 10007,
-  [SMALL_STATE(478)] = 10015,
-  [SMALL_STATE(479)] = 10023,
-  [SMALL_STATE(480)] = 10031,
-  [SMALL_STATE(481)] = 10039,
-  [SMALL_STATE(482)] = 10047,
-  [SMALL_STATE(483)] = 10055,
+  [SMALL_STATE(10)] = 71,
+  [SMALL_STATE(11)] = 131,
+  [SMALL_STATE(12)] = 192,
+  [SMALL_STATE(13)] = 253,
+  [SMALL_STATE(14)] = 314,
+  [SMALL_STATE(15)] = 375,
+  [SMALL_STATE(16)] = 437,
+  [SMALL_STATE(17)] = 495,
+  [SMALL_STATE(18)] = 553,
+  [SMALL_STATE(19)] = 611,
+  [SMALL_STATE(20)] = 657,
+  [SMALL_STATE(21)] = 699,
+  [SMALL_STATE(22)] = 740,
+  [SMALL_STATE(23)] = 778,
+  [SMALL_STATE(24)] = 816,
+  [SMALL_STATE(25)] = 860,
+  [SMALL_STATE(26)] = 904,
+  [SMALL_STATE(27)] = 948,
+  [SMALL_STATE(28)] = 981,
+  [SMALL_STATE(29)] = 1014,
+  [SMALL_STATE(30)] = 1066,
+  [SMALL_STATE(31)] = 1096,
+  [SMALL_STATE(32)] = 1136,
+  [SMALL_STATE(33)] = 1172,
+  [SMALL_STATE(34)] = 1224,
+  [SMALL_STATE(35)] = 1264,
+  [SMALL_STATE(36)] = 1304,
+  [SMALL_STATE(37)] = 1356,
+  [SMALL_STATE(38)] = 1389,
+  [SMALL_STATE(39)] = 1422,
+  [SMALL_STATE(40)] = 1450,
+  [SMALL_STATE(41)] = 1480,
+  [SMALL_STATE(42)] = 1510,
+  [SMALL_STATE(43)] = 1544,
+  [SMALL_STATE(44)] = 1574,
+  [SMALL_STATE(45)] = 1604,
+  [SMALL_STATE(46)] = 1634,
+  [SMALL_STATE(47)] = 1668,
+  [SMALL_STATE(48)] = 1701,
+  [SMALL_STATE(49)] = 1748,
+  [SMALL_STATE(50)] = 1795,
+  [SMALL_STATE(51)] = 1842,
+  [SMALL_STATE(52)] = 1889,
+  [SMALL_STATE(53)] = 1936,
+  [SMALL_STATE(54)] = 1983,
+  [SMALL_STATE(55)] = 2030,
+  [SMALL_STATE(56)] = 2059,
+  [SMALL_STATE(57)] = 2106,
+  [SMALL_STATE(58)] = 2135,
+  [SMALL_STATE(59)] = 2182,
+  [SMALL_STATE(60)] = 2218,
+  [SMALL_STATE(61)] = 2254,
+  [SMALL_STATE(62)] = 2290,
+  [SMALL_STATE(63)] = 2336,
+  [SMALL_STATE(64)] = 2379,
+  [SMALL_STATE(65)] = 2422,
+  [SMALL_STATE(66)] = 2447,
+  [SMALL_STATE(67)] = 2485,
+  [SMALL_STATE(68)] = 2525,
+  [SMALL_STATE(69)] = 2549,
+  [SMALL_STATE(70)] = 2573,
+  [SMALL_STATE(71)] = 2597,
+  [SMALL_STATE(72)] = 2631,
+  [SMALL_STATE(73)] = 2665,
+  [SMALL_STATE(74)] = 2699,
+  [SMALL_STATE(75)] = 2739,
+  [SMALL_STATE(76)] = 2763,
+  [SMALL_STATE(77)] = 2787,
+  [SMALL_STATE(78)] = 2812,
+  [SMALL_STATE(79)] = 2837,
+  [SMALL_STATE(80)] = 2878,
+  [SMALL_STATE(81)] = 2901,
+  [SMALL_STATE(82)] = 2942,
+  [SMALL_STATE(83)] = 2983,
+  [SMALL_STATE(84)] = 3024,
+  [SMALL_STATE(85)] = 3049,
+  [SMALL_STATE(86)] = 3072,
+  [SMALL_STATE(87)] = 3113,
+  [SMALL_STATE(88)] = 3151,
+  [SMALL_STATE(89)] = 3177,
+  [SMALL_STATE(90)] = 3199,
+  [SMALL_STATE(91)] = 3237,
+  [SMALL_STATE(92)] = 3263,
+  [SMALL_STATE(93)] = 3301,
+  [SMALL_STATE(94)] = 3327,
+  [SMALL_STATE(95)] = 3362,
+  [SMALL_STATE(96)] = 3399,
+  [SMALL_STATE(97)] = 3422,
+  [SMALL_STATE(98)] = 3445,
+  [SMALL_STATE(99)] = 3470,
+  [SMALL_STATE(100)] = 3493,
+  [SMALL_STATE(101)] = 3526,
+  [SMALL_STATE(102)] = 3549,
+  [SMALL_STATE(103)] = 3570,
+  [SMALL_STATE(104)] = 3607,
+  [SMALL_STATE(105)] = 3630,
+  [SMALL_STATE(106)] = 3651,
+  [SMALL_STATE(107)] = 3686,
+  [SMALL_STATE(108)] = 3721,
+  [SMALL_STATE(109)] = 3756,
+  [SMALL_STATE(110)] = 3793,
+  [SMALL_STATE(111)] = 3816,
+  [SMALL_STATE(112)] = 3851,
+  [SMALL_STATE(113)] = 3874,
+  [SMALL_STATE(114)] = 3908,
+  [SMALL_STATE(115)] = 3928,
+  [SMALL_STATE(116)] = 3948,
+  [SMALL_STATE(117)] = 3968,
+  [SMALL_STATE(118)] = 3988,
+  [SMALL_STATE(119)] = 4008,
+  [SMALL_STATE(120)] = 4028,
+  [SMALL_STATE(121)] = 4048,
+  [SMALL_STATE(122)] = 4075,
+  [SMALL_STATE(123)] = 4102,
+  [SMALL_STATE(124)] = 4131,
+  [SMALL_STATE(125)] = 4160,
+  [SMALL_STATE(126)] = 4189,
+  [SMALL_STATE(127)] = 4208,
+  [SMALL_STATE(128)] = 4237,
+  [SMALL_STATE(129)] = 4266,
+  [SMALL_STATE(130)] = 4285,
+  [SMALL_STATE(131)] = 4312,
+  [SMALL_STATE(132)] = 4343,
+  [SMALL_STATE(133)] = 4367,
+  [SMALL_STATE(134)] = 4391,
+  [SMALL_STATE(135)] = 4409,
+  [SMALL_STATE(136)] = 4427,
+  [SMALL_STATE(137)] = 4457,
+  [SMALL_STATE(138)] = 4476,
+  [SMALL_STATE(139)] = 4495,
+  [SMALL_STATE(140)] = 4522,
+  [SMALL_STATE(141)] = 4545,
+  [SMALL_STATE(142)] = 4572,
+  [SMALL_STATE(143)] = 4599,
+  [SMALL_STATE(144)] = 4623,
+  [SMALL_STATE(145)] = 4647,
+  [SMALL_STATE(146)] = 4669,
+  [SMALL_STATE(147)] = 4693,
+  [SMALL_STATE(148)] = 4717,
+  [SMALL_STATE(149)] = 4741,
+  [SMALL_STATE(150)] = 4759,
+  [SMALL_STATE(151)] = 4779,
+  [SMALL_STATE(152)] = 4805,
+  [SMALL_STATE(153)] = 4831,
+  [SMALL_STATE(154)] = 4851,
+  [SMALL_STATE(155)] = 4875,
+  [SMALL_STATE(156)] = 4899,
+  [SMALL_STATE(157)] = 4923,
+  [SMALL_STATE(158)] = 4949,
+  [SMALL_STATE(159)] = 4967,
+  [SMALL_STATE(160)] = 4991,
+  [SMALL_STATE(161)] = 5015,
+  [SMALL_STATE(162)] = 5039,
+  [SMALL_STATE(163)] = 5063,
+  [SMALL_STATE(164)] = 5087,
+  [SMALL_STATE(165)] = 5111,
+  [SMALL_STATE(166)] = 5135,
+  [SMALL_STATE(167)] = 5159,
+  [SMALL_STATE(168)] = 5183,
+  [SMALL_STATE(169)] = 5207,
+  [SMALL_STATE(170)] = 5231,
+  [SMALL_STATE(171)] = 5255,
+  [SMALL_STATE(172)] = 5279,
+  [SMALL_STATE(173)] = 5303,
+  [SMALL_STATE(174)] = 5327,
+  [SMALL_STATE(175)] = 5351,
+  [SMALL_STATE(176)] = 5375,
+  [SMALL_STATE(177)] = 5399,
+  [SMALL_STATE(178)] = 5423,
+  [SMALL_STATE(179)] = 5447,
+  [SMALL_STATE(180)] = 5471,
+  [SMALL_STATE(181)] = 5495,
+  [SMALL_STATE(182)] = 5519,
+  [SMALL_STATE(183)] = 5543,
+  [SMALL_STATE(184)] = 5561,
+  [SMALL_STATE(185)] = 5586,
+  [SMALL_STATE(186)] = 5609,
+  [SMALL_STATE(187)] = 5624,
+  [SMALL_STATE(188)] = 5647,
+  [SMALL_STATE(189)] = 5662,
+  [SMALL_STATE(190)] = 5679,
+  [SMALL_STATE(191)] = 5704,
+  [SMALL_STATE(192)] = 5719,
+  [SMALL_STATE(193)] = 5740,
+  [SMALL_STATE(194)] = 5763,
+  [SMALL_STATE(195)] = 5778,
+  [SMALL_STATE(196)] = 5801,
+  [SMALL_STATE(197)] = 5816,
+  [SMALL_STATE(198)] = 5837,
+  [SMALL_STATE(199)] = 5858,
+  [SMALL_STATE(200)] = 5873,
+  [SMALL_STATE(201)] = 5894,
+  [SMALL_STATE(202)] = 5912,
+  [SMALL_STATE(203)] = 5932,
+  [SMALL_STATE(204)] = 5952,
+  [SMALL_STATE(205)] = 5974,
+  [SMALL_STATE(206)] = 5994,
+  [SMALL_STATE(207)] = 6014,
+  [SMALL_STATE(208)] = 6032,
+  [SMALL_STATE(209)] = 6054,
+  [SMALL_STATE(210)] = 6076,
+  [SMALL_STATE(211)] = 6098,
+  [SMALL_STATE(212)] = 6118,
+  [SMALL_STATE(213)] = 6138,
+  [SMALL_STATE(214)] = 6158,
+  [SMALL_STATE(215)] = 6176,
+  [SMALL_STATE(216)] = 6194,
+  [SMALL_STATE(217)] = 6208,
+  [SMALL_STATE(218)] = 6226,
+  [SMALL_STATE(219)] = 6250,
+  [SMALL_STATE(220)] = 6270,
+  [SMALL_STATE(221)] = 6292,
+  [SMALL_STATE(222)] = 6312,
+  [SMALL_STATE(223)] = 6334,
+  [SMALL_STATE(224)] = 6354,
+  [SMALL_STATE(225)] = 6376,
+  [SMALL_STATE(226)] = 6396,
+  [SMALL_STATE(227)] = 6418,
+  [SMALL_STATE(228)] = 6440,
+  [SMALL_STATE(229)] = 6462,
+  [SMALL_STATE(230)] = 6484,
+  [SMALL_STATE(231)] = 6506,
+  [SMALL_STATE(232)] = 6528,
+  [SMALL_STATE(233)] = 6550,
+  [SMALL_STATE(234)] = 6572,
+  [SMALL_STATE(235)] = 6594,
+  [SMALL_STATE(236)] = 6615,
+  [SMALL_STATE(237)] = 6630,
+  [SMALL_STATE(238)] = 6647,
+  [SMALL_STATE(239)] = 6664,
+  [SMALL_STATE(240)] = 6685,
+  [SMALL_STATE(241)] = 6706,
+  [SMALL_STATE(242)] = 6719,
+  [SMALL_STATE(243)] = 6740,
+  [SMALL_STATE(244)] = 6757,
+  [SMALL_STATE(245)] = 6774,
+  [SMALL_STATE(246)] = 6793,
+  [SMALL_STATE(247)] = 6814,
+  [SMALL_STATE(248)] = 6835,
+  [SMALL_STATE(249)] = 6854,
+  [SMALL_STATE(250)] = 6871,
+  [SMALL_STATE(251)] = 6890,
+  [SMALL_STATE(252)] = 6907,
+  [SMALL_STATE(253)] = 6920,
+  [SMALL_STATE(254)] = 6937,
+  [SMALL_STATE(255)] = 6958,
+  [SMALL_STATE(256)] = 6979,
+  [SMALL_STATE(257)] = 6996,
+  [SMALL_STATE(258)] = 7017,
+  [SMALL_STATE(259)] = 7036,
+  [SMALL_STATE(260)] = 7053,
+  [SMALL_STATE(261)] = 7074,
+  [SMALL_STATE(262)] = 7091,
+  [SMALL_STATE(263)] = 7110,
+  [SMALL_STATE(264)] = 7131,
+  [SMALL_STATE(265)] = 7150,
+  [SMALL_STATE(266)] = 7171,
+  [SMALL_STATE(267)] = 7192,
+  [SMALL_STATE(268)] = 7209,
+  [SMALL_STATE(269)] = 7226,
+  [SMALL_STATE(270)] = 7243,
+  [SMALL_STATE(271)] = 7264,
+  [SMALL_STATE(272)] = 7281,
+  [SMALL_STATE(273)] = 7298,
+  [SMALL_STATE(274)] = 7315,
+  [SMALL_STATE(275)] = 7332,
+  [SMALL_STATE(276)] = 7349,
+  [SMALL_STATE(277)] = 7366,
+  [SMALL_STATE(278)] = 7383,
+  [SMALL_STATE(279)] = 7400,
+  [SMALL_STATE(280)] = 7417,
+  [SMALL_STATE(281)] = 7434,
+  [SMALL_STATE(282)] = 7451,
+  [SMALL_STATE(283)] = 7468,
+  [SMALL_STATE(284)] = 7485,
+  [SMALL_STATE(285)] = 7502,
+  [SMALL_STATE(286)] = 7519,
+  [SMALL_STATE(287)] = 7536,
+  [SMALL_STATE(288)] = 7553,
+  [SMALL_STATE(289)] = 7570,
+  [SMALL_STATE(290)] = 7587,
+  [SMALL_STATE(291)] = 7604,
+  [SMALL_STATE(292)] = 7621,
+  [SMALL_STATE(293)] = 7638,
+  [SMALL_STATE(294)] = 7659,
+  [SMALL_STATE(295)] = 7678,
+  [SMALL_STATE(296)] = 7695,
+  [SMALL_STATE(297)] = 7708,
+  [SMALL_STATE(298)] = 7729,
+  [SMALL_STATE(299)] = 7742,
+  [SMALL_STATE(300)] = 7763,
+  [SMALL_STATE(301)] = 7781,
+  [SMALL_STATE(302)] = 7801,
+  [SMALL_STATE(303)] = 7813,
+  [SMALL_STATE(304)] = 7827,
+  [SMALL_STATE(305)] = 7841,
+  [SMALL_STATE(306)] = 7855,
+  [SMALL_STATE(307)] = 7875,
+  [SMALL_STATE(308)] = 7889,
+  [SMALL_STATE(309)] = 7909,
+  [SMALL_STATE(310)] = 7927,
+  [SMALL_STATE(311)] = 7947,
+  [SMALL_STATE(312)] = 7963,
+  [SMALL_STATE(313)] = 7981,
+  [SMALL_STATE(314)] = 7993,
+  [SMALL_STATE(315)] = 8007,
+  [SMALL_STATE(316)] = 8027,
+  [SMALL_STATE(317)] = 8047,
+  [SMALL_STATE(318)] = 8059,
+  [SMALL_STATE(319)] = 8077,
+  [SMALL_STATE(320)] = 8089,
+  [SMALL_STATE(321)] = 8101,
+  [SMALL_STATE(322)] = 8119,
+  [SMALL_STATE(323)] = 8137,
+  [SMALL_STATE(324)] = 8157,
+  [SMALL_STATE(325)] = 8171,
+  [SMALL_STATE(326)] = 8185,
+  [SMALL_STATE(327)] = 8200,
+  [SMALL_STATE(328)] = 8215,
+  [SMALL_STATE(329)] = 8226,
+  [SMALL_STATE(330)] = 8237,
+  [SMALL_STATE(331)] = 8248,
+  [SMALL_STATE(332)] = 8259,
+  [SMALL_STATE(333)] = 8270,
+  [SMALL_STATE(334)] = 8281,
+  [SMALL_STATE(335)] = 8292,
+  [SMALL_STATE(336)] = 8307,
+  [SMALL_STATE(337)] = 8318,
+  [SMALL_STATE(338)] = 8329,
+  [SMALL_STATE(339)] = 8344,
+  [SMALL_STATE(340)] = 8359,
+  [SMALL_STATE(341)] = 8374,
+  [SMALL_STATE(342)] = 8385,
+  [SMALL_STATE(343)] = 8400,
+  [SMALL_STATE(344)] = 8415,
+  [SMALL_STATE(345)] = 8426,
+  [SMALL_STATE(346)] = 8437,
+  [SMALL_STATE(347)] = 8448,
+  [SMALL_STATE(348)] = 8463,
+  [SMALL_STATE(349)] = 8474,
+  [SMALL_STATE(350)] = 8489,
+  [SMALL_STATE(351)] = 8500,
+  [SMALL_STATE(352)] = 8511,
+  [SMALL_STATE(353)] = 8526,
+  [SMALL_STATE(354)] = 8537,
+  [SMALL_STATE(355)] = 8548,
+  [SMALL_STATE(356)] = 8563,
+  [SMALL_STATE(357)] = 8578,
+  [SMALL_STATE(358)] = 8589,
+  [SMALL_STATE(359)] = 8604,
+  [SMALL_STATE(360)] = 8615,
+  [SMALL_STATE(361)] = 8628,
+  [SMALL_STATE(362)] = 8641,
+  [SMALL_STATE(363)] = 8654,
+  [SMALL_STATE(364)] = 8669,
+  [SMALL_STATE(365)] = 8680,
+  [SMALL_STATE(366)] = 8693,
+  [SMALL_STATE(367)] = 8708,
+  [SMALL_STATE(368)] = 8721,
+  [SMALL_STATE(369)] = 8736,
+  [SMALL_STATE(370)] = 8749,
+  [SMALL_STATE(371)] = 8762,
+  [SMALL_STATE(372)] = 8777,
+  [SMALL_STATE(373)] = 8792,
+  [SMALL_STATE(374)] = 8807,
+  [SMALL_STATE(375)] = 8822,
+  [SMALL_STATE(376)] = 8837,
+  [SMALL_STATE(377)] = 8848,
+  [SMALL_STATE(378)] = 8859,
+  [SMALL_STATE(379)] = 8870,
+  [SMALL_STATE(380)] = 8881,
+  [SMALL_STATE(381)] = 8896,
+  [SMALL_STATE(382)] = 8911,
+  [SMALL_STATE(383)] = 8926,
+  [SMALL_STATE(384)] = 8937,
+  [SMALL_STATE(385)] = 8952,
+  [SMALL_STATE(386)] = 8967,
+  [SMALL_STATE(387)] = 8984,
+  [SMALL_STATE(388)] = 8995,
+  [SMALL_STATE(389)] = 9008,
+  [SMALL_STATE(390)] = 9021,
+  [SMALL_STATE(391)] = 9032,
+  [SMALL_STATE(392)] = 9047,
+  [SMALL_STATE(393)] = 9062,
+  [SMALL_STATE(394)] = 9077,
+  [SMALL_STATE(395)] = 9088,
+  [SMALL_STATE(396)] = 9103,
+  [SMALL_STATE(397)] = 9114,
+  [SMALL_STATE(398)] = 9129,
+  [SMALL_STATE(399)] = 9140,
+  [SMALL_STATE(400)] = 9151,
+  [SMALL_STATE(401)] = 9166,
+  [SMALL_STATE(402)] = 9177,
+  [SMALL_STATE(403)] = 9192,
+  [SMALL_STATE(404)] = 9207,
+  [SMALL_STATE(405)] = 9218,
+  [SMALL_STATE(406)] = 9229,
+  [SMALL_STATE(407)] = 9240,
+  [SMALL_STATE(408)] = 9255,
+  [SMALL_STATE(409)] = 9270,
+  [SMALL_STATE(410)] = 9281,
+  [SMALL_STATE(411)] = 9296,
+  [SMALL_STATE(412)] = 9311,
+  [SMALL_STATE(413)] = 9322,
+  [SMALL_STATE(414)] = 9337,
+  [SMALL_STATE(415)] = 9352,
+  [SMALL_STATE(416)] = 9363,
+  [SMALL_STATE(417)] = 9378,
+  [SMALL_STATE(418)] = 9389,
+  [SMALL_STATE(419)] = 9400,
+  [SMALL_STATE(420)] = 9415,
+  [SMALL_STATE(421)] = 9432,
+  [SMALL_STATE(422)] = 9443,
+  [SMALL_STATE(423)] = 9454,
+  [SMALL_STATE(424)] = 9469,
+  [SMALL_STATE(425)] = 9484,
+  [SMALL_STATE(426)] = 9499,
+  [SMALL_STATE(427)] = 9514,
+  [SMALL_STATE(428)] = 9529,
+  [SMALL_STATE(429)] = 9539,
+  [SMALL_STATE(430)] = 9549,
+  [SMALL_STATE(431)] = 9559,
+  [SMALL_STATE(432)] = 9573,
+  [SMALL_STATE(433)] = 9587,
+  [SMALL_STATE(434)] = 9601,
+  [SMALL_STATE(435)] = 9615,
+  [SMALL_STATE(436)] = 9629,
+  [SMALL_STATE(437)] = 9643,
+  [SMALL_STATE(438)] = 9657,
+  [SMALL_STATE(439)] = 9667,
+  [SMALL_STATE(440)] = 9681,
+  [SMALL_STATE(441)] = 9695,
+  [SMALL_STATE(442)] = 9709,
+  [SMALL_STATE(443)] = 9720,
+  [SMALL_STATE(444)] = 9731,
+  [SMALL_STATE(445)] = 9740,
+  [SMALL_STATE(446)] = 9751,
+  [SMALL_STATE(447)] = 9762,
+  [SMALL_STATE(448)] = 9771,
+  [SMALL_STATE(449)] = 9780,
+  [SMALL_STATE(450)] = 9791,
+  [SMALL_STATE(451)] = 9802,
+  [SMALL_STATE(452)] = 9811,
+  [SMALL_STATE(453)] = 9822,
+  [SMALL_STATE(454)] = 9831,
+  [SMALL_STATE(455)] = 9842,
+  [SMALL_STATE(456)] = 9853,
+  [SMALL_STATE(457)] = 9864,
+  [SMALL_STATE(458)] = 9873,
+  [SMALL_STATE(459)] = 9882,
+  [SMALL_STATE(460)] = 9891,
+  [SMALL_STATE(461)] = 9899,
+  [SMALL_STATE(462)] = 9907,
+  [SMALL_STATE(463)] = 9915,
+  [SMALL_STATE(464)] = 9923,
+  [SMALL_STATE(465)] = 9931,
+  [SMALL_STATE(466)] = 9939,
+  [SMALL_STATE(467)] = 9947,
+  [SMALL_STATE(468)] = 9955,
+  [SMALL_STATE(469)] = 9963,
+  [SMALL_STATE(470)] = 9971,
+  [SMALL_STATE(471)] = 9979,
+  [SMALL_STATE(472)] = 9987,
+  [SMALL_STATE(473)] = 9995,
+  [SMALL_STATE(474)] = 10003,
+  [SMALL_STATE(475)] = 10011,
+  [SMALL_STATE(476)] = 10019,
+  [SMALL_STATE(477)] = 10027,
+  [SMALL_STATE(478)] = 10035,
+  [SMALL_STATE(479)] = 10043,
+  [SMALL_STATE(480)] = 10051,
+  [SMALL_STATE(481)] = 10059,
+  [SMALL_STATE(482)] = 10067,
+  [SMALL_STATE(483)] = 10075,
+  [SMALL_STATE(484)] = 10083,
+  [SMALL_STATE(485)] = 10091,
+  [SMALL_STATE(486)] = 10099,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -19904,45 +19988,45 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(450),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(426),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(445),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(435),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
@@ -19951,25 +20035,25 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 44),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
   [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
   [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 44),
   [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 44),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
   [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
   [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [125] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
   [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
@@ -19978,609 +20062,614 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 32),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
   [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
   [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
-  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(237),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(348),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(217),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(217),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(239),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(393),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(394),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(414),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(188),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
+  [214] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [220] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [222] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [232] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [238] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
+  [240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [242] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(258),
+  [245] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(338),
+  [248] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(208),
+  [251] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(208),
+  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(260),
+  [257] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(352),
+  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(356),
+  [263] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(358),
+  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(198),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [287] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [290] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
-  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(237),
-  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(373),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(305),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(220),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(52),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(229),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(273),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [281] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
+  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [289] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(258),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(419),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(321),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(233),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(54),
+  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(217),
+  [357] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(270),
+  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
   [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
   [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
   [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(79),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(417),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [376] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [379] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [385] = {.entry = {.count = 1, .reusable = false}}, SHIFT(84),
+  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
+  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(359),
+  [399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
   [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
   [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
-  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [427] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [434] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [442] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
-  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
-  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(380),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(381),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(406),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(296),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(408),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(409),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(411),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(447),
+  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
+  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
+  [441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [463] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [469] = {.entry = {.count = 1, .reusable = false}}, SHIFT(73),
+  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
+  [474] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(384),
+  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(385),
+  [486] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(395),
+  [489] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(248),
+  [492] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(402),
+  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(403),
+  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(416),
+  [501] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
   [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [527] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
   [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
   [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
   [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(311),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(390),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(213),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(256),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(401),
-  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [580] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(328),
-  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
-  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
-  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(335),
-  [635] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(218),
-  [638] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(346),
-  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(250),
-  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(349),
-  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(304),
-  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(108),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(447),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(361),
+  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(210),
+  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(363),
+  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(263),
+  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(366),
+  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(303),
+  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(95),
+  [597] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [599] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [601] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [603] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
+  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(342),
+  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(220),
+  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(255),
+  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(349),
+  [623] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
+  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [631] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [633] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [641] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [649] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [651] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
+  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [657] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
   [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
-  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [688] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [691] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(482),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [705] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [711] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [716] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [722] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(482),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [730] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [732] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [735] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
+  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [690] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(464),
+  [693] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [696] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [698] = {.entry = {.count = 1, .reusable = false}}, SHIFT(464),
+  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [702] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [706] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [711] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
+  [714] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(122),
+  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [732] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [740] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [742] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [758] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
   [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(303),
-  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(372),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [808] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(435),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [884] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
-  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(455),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(428),
-  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [896] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(401),
-  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [929] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
-  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [945] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
-  [957] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [976] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [988] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
-  [996] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
-  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [1004] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1007] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [1015] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(407),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [1037] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(301),
+  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(393),
+  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [786] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [790] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(427),
+  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(428),
+  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
+  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
+  [802] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
+  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
+  [903] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
+  [905] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(453),
+  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(437),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
+  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [917] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
+  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [921] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(400),
+  [924] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
+  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [931] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [936] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [954] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
+  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [967] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [969] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [975] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
+  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [979] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [981] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
+  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [985] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
+  [987] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [989] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
+  [992] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
+  [995] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(226),
+  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(226),
+  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [1012] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1014] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1017] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1020] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1025] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1031] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
+  [1033] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
+  [1036] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
+  [1039] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
   [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1096] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1064] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
   [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1183] = {.entry = {.count = 1, .reusable = false}}, SHIFT(441),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1187] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(301),
-  [1190] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
+  [1212] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 46),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1307] = {.entry = {.count = 1, .reusable = false}}, SHIFT(116),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
   [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [1387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(394),
   [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [1395] = {.entry = {.count = 1, .reusable = false}}, SHIFT(190),
-  [1397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(471),
-  [1399] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1437] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [1401] = {.entry = {.count = 1, .reusable = false}}, SHIFT(188),
+  [1403] = {.entry = {.count = 1, .reusable = false}}, SHIFT(463),
+  [1405] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [1433] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
 };
 
 #ifdef __cplusplus

@@ -160,6 +160,7 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             sport: c.sport,
             dport: c.dport,
             flowid: c.classid.minor as u32,
+            action: c.verdict,
         });
     Ok(Some(DecodedFilter { prio, spec }))
 }

@@ -206,6 +206,7 @@ pub fn filter_message(
             sport,
             dport,
             flowid,
+            action,
             ..
         } => filter::classify_options(
             *proto,
@@ -214,6 +215,7 @@ pub fn filter_message(
             *sport,
             *dport,
             handle(QDISC_MAJOR, minor(*flowid)?),
+            *action,
         )?,
         FilterSpec::MirredToIfb { ifb } => {
             let index = ifb_ifindex.ok_or_else(|| TcError::MissingIfbIndex(ifb.clone()))?;

@@ -196,6 +196,7 @@ impl Planner<'_> {
                 dport: f.dport.as_ref().map(|s| s.node),
                 flowid: f.flowid.node,
                 handle: f.handle.as_ref().map(|h| h.node),
+                action: f.action.as_ref().map(|a| a.node),
             };
             let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
             if let [only] = at_prio.as_slice()
