@@ -42,7 +42,7 @@ pub enum StmtKind {
     Link { name: Name, body: Option<Block> },
 
     // interface attributes
-    Addr { addrs: Vec<IpValue> },
+    Addr { addrs: Vec<AddrValue> },
     Up,
     Down,
     Mtu { mtu: IntValue },
@@ -230,6 +230,30 @@ impl IpValue {
         match self {
             IpValue::V4 { span, .. } | IpValue::V6 { span, .. } => *span,
             IpValue::Interp(e) => e.span,
+        }
+    }
+}
+
+/// One address of `addr`: `LOCAL[/LEN]`, or `LOCAL peer PEER[/LEN]` (point-to-point).
+#[derive(Debug, Clone)]
+pub struct AddrValue {
+    pub local: IpValue,
+    pub peer: Option<IpValue>,
+}
+
+// Without a peer, as the bare address it was before peers existed (the parse trees'
+// snapshots read the same).
+impl serde::Serialize for AddrValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match &self.peer {
+            None => self.local.serialize(s),
+            Some(peer) => {
+                let mut st = s.serialize_struct("AddrValue", 2)?;
+                st.serialize_field("local", &self.local)?;
+                st.serialize_field("peer", peer)?;
+                st.end()
+            }
         }
     }
 }

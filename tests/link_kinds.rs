@@ -85,6 +85,11 @@ fn vrf_with_table(table: u32) -> String {
     SCRIPT.replace("vrf blue table 10", &format!("vrf blue table {table}\n  route 10.9.0.0/16 via 10.0.0.2 table {table}"))
 }
 
+/// The same, the vrf holding a qdisc of its own.
+fn shaped_vrf_with_table(table: u32) -> String {
+    SCRIPT.replace("vrf blue table 10", &format!("vrf blue table {table} < shape 1mbit >"))
+}
+
 #[test]
 fn a_changed_vrf_table_makes_the_vrf_again_with_its_ports_and_rollback_and_down_restore() {
     // The kernel cannot move a vrf to another table: an edited `vrf blue table N` is
@@ -117,4 +122,26 @@ fn a_changed_vrf_table_makes_the_vrf_again_with_its_ports_and_rollback_and_down_
     sb.assert_up_to_date(&script);
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
+}
+
+#[test]
+fn a_failed_table_edit_gives_back_what_the_vrf_held() {
+    // The vrf made again for its new table is deleted with what it holds (here a tbf):
+    // a refused run makes the old vrf again, and what it held with it.
+    let probe = Sandbox::new();
+    if !probe.sh("ip link add probe0 type vrf table 5").success {
+        assert!(!full_kernel_lane(), "the full-kernel lane's kernel refused vrf");
+        return; // refused runs: dummy_and_vrf_like_ip_or_refused_after_rollback
+    }
+    let sb = Sandbox::new();
+    let script = sb.write_script("vrf.ns", &shaped_vrf_with_table(10));
+    let first = sb.netscript(&["run", &script]);
+    assert!(first.success, "{}", first.stderr);
+    let made = sb.dump();
+    assert!(made.contains("tbf"), "the vrf's tbf: {made}");
+    sb.put(&script, &shaped_vrf_with_table(20));
+    let ops = (sb.op_count(&script) - 1).to_string();
+    let failed = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", ops)], &["run", &script]);
+    assert!(!failed.success, "the fault fails the run");
+    support::assert_same_dump(&made, &sb.dump(), "after the rollback");
 }

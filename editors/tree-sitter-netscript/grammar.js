@@ -110,7 +110,7 @@ module.exports = grammar({
 
     // ------------------------------------------------------------ interface attributes
 
-    addr_statement: ($) => seq('addr', repeat1($._ip_value)),
+    addr_statement: ($) => seq('addr', repeat1(seq($._ip_value, optional(seq('peer', $._ip_value))))),
     state_statement: (_) => choice('up', 'down'),
     mtu_statement: ($) => seq('mtu', $._int_value),
     mac_statement: ($) => seq('mac', choice($.mac_address, $.interpolation)),

@@ -45,6 +45,9 @@ pub const BPF_DIRECTION_CONFLICT: &str = "netscript::check::bpf_direction_confli
 /// `iif`/`oif`; `mark`/`classify` in XDP).
 pub const BPF_RULE: &str = "netscript::check::bpf_rule";
 pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_prefix";
+/// `addr LOCAL/LEN peer PEER`: a point-to-point address's prefix length is the peer's
+/// (`ip` drops the local one without a word).
+pub const PREFIX_ON_PEER_LOCAL: &str = "netscript::check::prefix_on_peer_local";
 pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
 pub const DUPLICATE_FILTER_PRIO: &str = "netscript::check::duplicate_filter_prio";
 

@@ -185,7 +185,7 @@ impl<'a> Evaluator<'a> {
                     self.env.set(&name.node, val);
                 }
             }
-            StmtKind::For { var, from, to, inclusive, body: block } => self.for_loop(stmt, var, from, to, *inclusive, block, body),
+            StmtKind::For { .. } => self.for_loop(stmt, body),
             StmtKind::Include { path } => match body {
                 Body::Top => self.include(path),
                 _ => self.misplaced(stmt, body),
@@ -266,7 +266,9 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    pub(super) fn for_loop(&mut self, stmt: &Stmt, var: &ast::Ident, from: &ast::Expr, to: &ast::Expr, inclusive: bool, block: &ast::Block, body: &mut Body) {
+    pub(super) fn for_loop(&mut self, stmt: &Stmt, body: &mut Body) {
+        let StmtKind::For { var, from, to, inclusive, body: block } = &stmt.node else { return };
+        let inclusive = *inclusive;
         let (Some(a), Some(b)) = (self.ok(v::int(&self.env, from)), self.ok(v::int(&self.env, to))) else { return };
         let end = if inclusive { b.saturating_add(1) } else { b };
         if end <= a {

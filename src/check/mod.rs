@@ -6,6 +6,7 @@ pub mod codes;
 mod core;
 mod expect;
 mod firewall;
+mod address_peer;
 mod links;
 mod routing;
 mod route_options;

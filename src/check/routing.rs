@@ -315,23 +315,14 @@ impl Evaluator<'_> {
         let rule = Rule { span: stmt.span, from, to, iif, oif, fwmark, uidrange, priority, table, ipproto, sport, dport, tos, sport_mask, dport_mask, dscp, flowlabel };
         crate::model::push_lean(&mut self.desired.namespaces.get_mut(ns).expect("entered").rules, rule);
     }
-    pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::IpValue]) {
+    pub(super) fn addresses(&mut self, ns: &str, iface: &str, addrs: &[ast::AddrValue]) {
         for a in addrs {
-            // A bare address is a host prefix (/32, /128), as in iproute2: then
-            // the interface has no connected route, and the run fails later, far
-            // away (a gateway "unreachable"). Say so here.
-            if let Ok(written) = v::ip(&self.env, a)
-                && written.node.1.is_none()
-            {
-                let host = if written.node.0.is_ipv4() { 32 } else { 128 };
-                let example = if written.node.0.is_ipv4() { 24 } else { 64 };
-                self.report(
-                    Diagnostic::warning(ADDRESS_WITHOUT_PREFIX, written.span, format!("the address {} has no prefix length: it is taken as /{host}", written.node.0))
-                        .label(format!("means {}/{host}, a network of one address", written.node.0))
-                        .help(format!("write the prefix of its network, e.g. `{}/{example}`, or `/{host}` if a single address is meant", written.node.0)),
-                );
-            }
-            let Some(p) = self.ok(v::prefix(&self.env, a)) else { continue };
+            let Some(p) = (match &a.peer {
+                None => self.plain_address(&a.local),
+                Some(peer) => self.peer_address(&a.local, peer),
+            }) else {
+                continue;
+            };
             let existing = self.iface_mut(ns, iface).addrs.iter().find(|x| x.node.addr() == p.node.addr()).map(|x| x.span);
             match existing {
                 Some(first) => self.report(
@@ -342,6 +333,25 @@ impl Evaluator<'_> {
                 None => crate::model::push_lean(&mut self.iface_mut(ns, iface).addrs, p),
             }
         }
+    }
+
+    fn plain_address(&mut self, a: &ast::IpValue) -> Option<Spanned<crate::model::IfAddr>> {
+        // A bare address is a host prefix (/32, /128), as in iproute2: then
+        // the interface has no connected route, and the run fails later, far
+        // away (a gateway "unreachable"). Say so here.
+        if let Ok(written) = v::ip(&self.env, a)
+            && written.node.1.is_none()
+        {
+            let host = if written.node.0.is_ipv4() { 32 } else { 128 };
+            let example = if written.node.0.is_ipv4() { 24 } else { 64 };
+            self.report(
+                Diagnostic::warning(ADDRESS_WITHOUT_PREFIX, written.span, format!("the address {} has no prefix length: it is taken as /{host}", written.node.0))
+                    .label(format!("means {}/{host}, a network of one address", written.node.0))
+                    .help(format!("write the prefix of its network, e.g. `{}/{example}`, or `/{host}` if a single address is meant", written.node.0)),
+            );
+        }
+        let p = self.ok(v::prefix(&self.env, a))?;
+        Some(Spanned::new(p.node.into(), p.span))
     }
 }
 

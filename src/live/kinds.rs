@@ -51,8 +51,11 @@ fn prefix_text(net: &IpNet) -> String {
 
 /// Whether the kernel adds this address by itself: IPv6 link-local addresses, and lo's
 /// 127.0.0.1/8 and ::1.
-pub fn kernel_address(link: &LiveLink, addr: &IpNet) -> bool {
-    match addr {
+pub fn kernel_address(link: &LiveLink, addr: &crate::model::IfAddr) -> bool {
+    if addr.peer().is_some() {
+        return false;
+    }
+    match addr.local() {
         IpNet::V6(a) => (a.addr().segments()[0] & 0xffc0) == 0xfe80 || (link.is_loopback() && a.addr().is_loopback() && a.prefix_len() == 128),
         IpNet::V4(a) => link.is_loopback() && a.addr() == std::net::Ipv4Addr::LOCALHOST && a.prefix_len() == 8,
     }
@@ -94,7 +97,15 @@ impl Kind for Links {
                         None => Value::Null,
                     },
                 };
-                let addrs: Vec<Value> = l.addrs.iter().map(|a| json!({ "family": family(a), "local": a.addr(), "prefixlen": a.prefix_len() })).collect();
+                // A point-to-point address has its peer as `address`, as `ip -json` shows it.
+                let addrs: Vec<Value> = l
+                    .addrs
+                    .iter()
+                    .map(|a| match a.peer() {
+                        None => json!({ "family": family(&a.local()), "local": a.addr(), "prefixlen": a.prefix_len() }),
+                        Some(peer) => json!({ "family": family(&a.local()), "local": a.addr(), "address": peer.addr(), "prefixlen": a.prefix_len() }),
+                    })
+                    .collect();
                 json!({
                     "ifname": l.name,
                     "ifindex": l.index,

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::source::{Span, Spanned};
-use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// An interface in a namespace, by name.
@@ -24,7 +23,7 @@ pub struct Interface {
     #[serde(skip)]
     pub span: Span,
     pub kind: IfaceKind,
-    pub addrs: Vec<Spanned<IpNet>>,
+    pub addrs: Vec<Spanned<IfAddr>>,
     /// `up`/`down`; `None` means the default: up for interfaces the script creates,
     /// unchanged for `link` on an existing one.
     pub admin_up: Option<Spanned<bool>>,

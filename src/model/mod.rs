@@ -8,6 +8,7 @@
 use crate::source::{Span, Spanned};
 use indexmap::IndexMap;
 
+mod address;
 mod bpf;
 mod expect;
 mod firewall;
@@ -16,6 +17,7 @@ mod routing;
 mod tc_framing;
 mod traffic;
 
+pub use address::IfAddr;
 pub use bpf::*;
 pub use expect::*;
 pub use firewall::*;

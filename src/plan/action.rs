@@ -1,7 +1,7 @@
 //! Operations: what the planner asks of the executor. Each is self-contained (names,
 //! not interface indexes) so that the planner stays pure; the executor resolves names.
 
-use crate::model::{BpfDirection, BpfProgram, Htb, IpProto, MacvlanMode, Netem, Tbf, XdpMode};
+use crate::model::{IfAddr, BpfDirection, BpfProgram, Htb, IpProto, MacvlanMode, Netem, Tbf, XdpMode};
 use crate::units::{Rate, Size};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -14,8 +14,8 @@ pub enum Action {
     CreateLink { ns: String, name: String, kind: LinkKind, attrs: LinkAttrs },
     DeleteLink { ns: String, name: String },
     SetLink { ns: String, name: String, set: LinkSet },
-    AddAddr { ns: String, dev: String, addr: IpNet },
-    DelAddr { ns: String, dev: String, addr: IpNet },
+    AddAddr { ns: String, dev: String, addr: IfAddr },
+    DelAddr { ns: String, dev: String, addr: IfAddr },
     AddRoute { ns: String, route: RouteSpec },
     DelRoute { ns: String, route: RouteSpec },
     AddRule { ns: String, rule: RuleSpec },

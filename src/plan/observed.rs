@@ -4,7 +4,6 @@
 use crate::model::{BpfDirection, XdpMode};
 use crate::plan::action::{BpfLabel, ClassSpec, FilterSpec, QdiscSpec, RouteSpec, RuleSpec};
 use indexmap::IndexMap;
-use ipnet::IpNet;
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Observed {
@@ -69,7 +68,7 @@ pub struct ObservedLink {
     pub mtu: u32,
     pub mac: Option<[u8; 6]>,
     pub master: Option<String>,
-    pub addrs: Vec<IpNet>,
+    pub addrs: Vec<crate::model::IfAddr>,
     /// A vrf's routing table, as the kernel reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,

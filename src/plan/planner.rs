@@ -115,7 +115,7 @@ struct Planner<'a> {
     forget: Vec<usize>,
     /// Addresses this plan deletes before it adds any (removals, and the secondaries a
     /// removed primary takes with it): not present for the additions.
-    gone_addrs: std::collections::HashSet<(String, String, ipnet::IpNet)>,
+    gone_addrs: std::collections::HashSet<(String, String, IfAddr)>,
     /// Links this plan deletes and makes anew (a veth paired with another end).
     replaced: Vec<(String, String)>,
     /// Root htb qdiscs this plan deletes and makes anew (another `default`).

@@ -156,7 +156,7 @@ impl<'t> Builder<'t> {
                 let name = self.name(it.next().unwrap());
                 StmtKind::Link { name, body: self.opt_block(it.next()) }
             }
-            Rule::addr_stmt => StmtKind::Addr { addrs: args(pair).map(|p| self.ip_value(p)).collect() },
+            Rule::addr_stmt => StmtKind::Addr { addrs: args(pair).map(|p| self.addr_value(p)).collect() },
             Rule::up_stmt => StmtKind::Up,
             Rule::down_stmt => StmtKind::Down,
             Rule::mtu_stmt => StmtKind::Mtu { mtu: self.int_value(args(pair).next().unwrap()) },

@@ -177,6 +177,12 @@ impl Shift for IpValue {
     }
 }
 
+impl Shift for AddrValue {
+    fn shift(&mut self, d: i64) -> bool {
+        self.local.shift(d) && self.peer.shift(d)
+    }
+}
+
 impl Shift for Octet {
     fn shift(&mut self, d: i64) -> bool {
         match self {

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 487
-#define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 289
+#define STATE_COUNT 490
+#define LARGE_STATE_COUNT 10
+#define SYMBOL_COUNT 290
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 192
+#define TOKEN_COUNT 193
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -69,256 +69,257 @@ enum ts_symbol_identifiers {
   anon_sym_local = 39,
   anon_sym_link = 40,
   anon_sym_addr = 41,
-  anon_sym_up = 42,
-  anon_sym_down = 43,
-  anon_sym_mtu = 44,
-  anon_sym_mac = 45,
-  anon_sym_master = 46,
-  anon_sym_shape = 47,
-  anon_sym_ingress = 48,
-  anon_sym_burst = 49,
-  anon_sym_latency = 50,
-  anon_sym_limit = 51,
-  anon_sym_peakrate = 52,
-  anon_sym_overhead = 53,
-  anon_sym_mpu = 54,
-  anon_sym_linklayer = 55,
-  anon_sym_ethernet = 56,
-  anon_sym_atm = 57,
-  anon_sym_htb = 58,
-  anon_sym_default = 59,
-  anon_sym_r2q = 60,
-  anon_sym_direct_qlen = 61,
-  anon_sym_class = 62,
-  anon_sym_rate = 63,
-  anon_sym_ceil = 64,
-  anon_sym_prio = 65,
-  anon_sym_cburst = 66,
-  anon_sym_quantum = 67,
-  anon_sym_filter = 68,
-  anon_sym_proto = 69,
-  anon_sym_tcp = 70,
-  anon_sym_udp = 71,
-  anon_sym_icmp = 72,
-  anon_sym_src = 73,
-  anon_sym_dst = 74,
-  anon_sym_sport = 75,
-  anon_sym_dport = 76,
-  anon_sym_handle = 77,
-  anon_sym_DASH_GT = 78,
-  anon_sym_action = 79,
-  anon_sym_ok = 80,
-  anon_sym_drop = 81,
-  anon_sym_pass = 82,
-  anon_sym_reclassify = 83,
-  anon_sym_continue = 84,
-  aux_sym_class_id_token1 = 85,
-  aux_sym_class_id_token2 = 86,
-  anon_sym_qdisc = 87,
-  anon_sym_clsact = 88,
-  anon_sym_netem = 89,
-  anon_sym_delay = 90,
-  anon_sym_jitter = 91,
-  anon_sym_loss = 92,
-  anon_sym_state = 93,
-  anon_sym_gemodel = 94,
-  anon_sym_duplicate = 95,
-  anon_sym_corrupt = 96,
-  anon_sym_reorder = 97,
-  anon_sym_gap = 98,
-  anon_sym_slot = 99,
-  anon_sym_packets = 100,
-  anon_sym_bytes = 101,
-  anon_sym_bpf = 102,
-  anon_sym_egress = 103,
-  anon_sym_xdp = 104,
-  anon_sym_generic = 105,
-  anon_sym_native = 106,
-  anon_sym_section = 107,
-  sym_section_name = 108,
-  anon_sym_route = 109,
-  anon_sym_blackhole = 110,
-  anon_sym_unreachable = 111,
-  anon_sym_prohibit = 112,
-  anon_sym_via = 113,
-  anon_sym_metric = 114,
-  anon_sym_onlink = 115,
-  anon_sym_advmss = 116,
-  anon_sym_scope = 117,
-  anon_sym_global = 118,
-  anon_sym_nexthop = 119,
-  anon_sym_weight = 120,
-  anon_sym_dev = 121,
-  anon_sym_lookup = 122,
-  anon_sym_rule = 123,
-  anon_sym_from = 124,
-  anon_sym_to = 125,
-  anon_sym_iif = 126,
-  anon_sym_oif = 127,
-  anon_sym_fwmark = 128,
-  anon_sym_SLASH = 129,
-  anon_sym_uidrange = 130,
-  anon_sym_DASH = 131,
-  anon_sym_priority = 132,
-  anon_sym_pref = 133,
-  anon_sym_ipproto = 134,
-  anon_sym_icmpv6 = 135,
-  anon_sym_tos = 136,
-  anon_sym_dsfield = 137,
-  anon_sym_dscp = 138,
-  anon_sym_flowlabel = 139,
-  anon_sym_forward = 140,
-  anon_sym_off = 141,
-  anon_sym_sysctl = 142,
-  aux_sym_sysctl_key_token1 = 143,
-  aux_sym_sysctl_key_token2 = 144,
-  sym_sysctl_value = 145,
-  anon_sym_port = 146,
-  anon_sym_firewall = 147,
-  anon_sym_input = 148,
-  anon_sym_output = 149,
-  anon_sym_prerouting = 150,
-  anon_sym_postrouting = 151,
-  anon_sym_policy = 152,
-  anon_sym_accept = 153,
-  anon_sym_mark = 154,
-  anon_sym_ct = 155,
-  anon_sym_COMMA = 156,
-  anon_sym_counter = 157,
-  anon_sym_new = 158,
-  anon_sym_established = 159,
-  anon_sym_related = 160,
-  anon_sym_invalid = 161,
-  anon_sym_reject = 162,
-  anon_sym_masquerade = 163,
-  anon_sym_classify = 164,
-  anon_sym_snat = 165,
-  anon_sym_dnat = 166,
-  sym_nat_target = 167,
-  anon_sym_DOT = 168,
-  aux_sym__name_start_token1 = 169,
-  aux_sym__imm_name_part_token1 = 170,
-  anon_sym_LBRACE = 171,
-  anon_sym_RBRACE = 172,
-  anon_sym_LBRACE2 = 173,
-  anon_sym_LPAREN = 174,
-  anon_sym_RPAREN = 175,
-  anon_sym_PLUS = 176,
-  anon_sym_STAR = 177,
-  anon_sym_PERCENT = 178,
-  sym_integer = 179,
-  anon_sym_DQUOTE = 180,
-  aux_sym_string_token1 = 181,
-  sym_comment = 182,
-  sym_line_continuation = 183,
-  sym_rate = 184,
-  sym_size = 185,
-  sym_duration = 186,
-  sym_percentage = 187,
-  sym_mac_address = 188,
-  anon_sym_SLASH2 = 189,
-  aux_sym_ipv4_address_token1 = 190,
-  aux_sym_ipv6_address_token1 = 191,
-  sym_source_file = 192,
-  sym__statements = 193,
-  sym__sep = 194,
-  sym_block = 195,
-  sym__statement = 196,
-  sym_netns_statement = 197,
-  sym_host_statement = 198,
-  sym_table_statement = 199,
-  sym_let_statement = 200,
-  sym_for_statement = 201,
-  sym_range = 202,
-  sym_include_statement = 203,
-  sym_expect_statement = 204,
-  sym__let_value = 205,
-  sym_veth_statement = 206,
-  sym_bridge_statement = 207,
-  sym_dummy_statement = 208,
-  sym_vrf_statement = 209,
-  sym_macvlan_statement = 210,
-  sym_vlan_statement = 211,
-  sym_vxlan_statement = 212,
-  sym_link_statement = 213,
-  sym_addr_statement = 214,
-  sym_state_statement = 215,
-  sym_mtu_statement = 216,
-  sym_mac_statement = 217,
-  sym_master_statement = 218,
-  sym_shape_statement = 219,
-  sym__tc_framing = 220,
-  sym_htb_statement = 221,
-  sym_class_statement = 222,
-  sym_filter_statement = 223,
-  sym_class_id = 224,
-  sym_qdisc_statement = 225,
-  sym_netem_statement = 226,
-  sym_bpf_statement = 227,
-  sym_xdp_statement = 228,
-  sym__section_opt = 229,
-  sym_route_statement = 230,
-  sym__dev_opt = 231,
-  sym__table_opt = 232,
-  sym_rule_statement = 233,
-  sym_forward_statement = 234,
-  sym_sysctl_statement = 235,
-  sym_sysctl_key = 236,
-  sym__port_opt = 237,
-  sym_firewall_statement = 238,
-  sym_rule_block = 239,
-  sym_firewall_rule = 240,
-  sym__ct_state = 241,
-  sym_firewall_action = 242,
-  sym_namespace_name = 243,
-  sym_interface_name = 244,
-  sym_peer_name = 245,
-  sym__ns_name = 246,
-  sym__if_name = 247,
-  sym__name_start = 248,
-  sym__imm_name_part = 249,
-  sym_table_name = 250,
-  sym_variable = 251,
-  sym_interpolation = 252,
-  sym__imm_interp = 253,
-  sym__expression = 254,
-  sym_parenthesized_expression = 255,
-  sym_unary_expression = 256,
-  sym_binary_expression = 257,
-  sym_string = 258,
-  sym_ipv4_address = 259,
-  sym__imm_octet = 260,
-  sym_ipv6_address = 261,
-  sym__ip_value = 262,
-  sym__int_value = 263,
-  sym__rate_value = 264,
-  sym__size_value = 265,
-  sym__duration_value = 266,
-  sym__percent_value = 267,
-  aux_sym__statements_repeat1 = 268,
-  aux_sym__statements_repeat2 = 269,
-  aux_sym_expect_statement_repeat1 = 270,
-  aux_sym_vxlan_statement_repeat1 = 271,
-  aux_sym_addr_statement_repeat1 = 272,
-  aux_sym_shape_statement_repeat1 = 273,
-  aux_sym_htb_statement_repeat1 = 274,
-  aux_sym_class_statement_repeat1 = 275,
-  aux_sym_filter_statement_repeat1 = 276,
-  aux_sym_netem_statement_repeat1 = 277,
-  aux_sym_netem_statement_repeat2 = 278,
-  aux_sym_bpf_statement_repeat1 = 279,
-  aux_sym_xdp_statement_repeat1 = 280,
-  aux_sym_route_statement_repeat1 = 281,
-  aux_sym_rule_statement_repeat1 = 282,
-  aux_sym_sysctl_key_repeat1 = 283,
-  aux_sym_rule_block_repeat1 = 284,
-  aux_sym_firewall_rule_repeat1 = 285,
-  aux_sym_firewall_rule_repeat2 = 286,
-  aux_sym__ns_name_repeat1 = 287,
-  aux_sym__if_name_repeat1 = 288,
-  alias_sym_default = 289,
-  alias_sym_octet = 290,
-  alias_sym_verdict = 291,
+  anon_sym_peer = 42,
+  anon_sym_up = 43,
+  anon_sym_down = 44,
+  anon_sym_mtu = 45,
+  anon_sym_mac = 46,
+  anon_sym_master = 47,
+  anon_sym_shape = 48,
+  anon_sym_ingress = 49,
+  anon_sym_burst = 50,
+  anon_sym_latency = 51,
+  anon_sym_limit = 52,
+  anon_sym_peakrate = 53,
+  anon_sym_overhead = 54,
+  anon_sym_mpu = 55,
+  anon_sym_linklayer = 56,
+  anon_sym_ethernet = 57,
+  anon_sym_atm = 58,
+  anon_sym_htb = 59,
+  anon_sym_default = 60,
+  anon_sym_r2q = 61,
+  anon_sym_direct_qlen = 62,
+  anon_sym_class = 63,
+  anon_sym_rate = 64,
+  anon_sym_ceil = 65,
+  anon_sym_prio = 66,
+  anon_sym_cburst = 67,
+  anon_sym_quantum = 68,
+  anon_sym_filter = 69,
+  anon_sym_proto = 70,
+  anon_sym_tcp = 71,
+  anon_sym_udp = 72,
+  anon_sym_icmp = 73,
+  anon_sym_src = 74,
+  anon_sym_dst = 75,
+  anon_sym_sport = 76,
+  anon_sym_dport = 77,
+  anon_sym_handle = 78,
+  anon_sym_DASH_GT = 79,
+  anon_sym_action = 80,
+  anon_sym_ok = 81,
+  anon_sym_drop = 82,
+  anon_sym_pass = 83,
+  anon_sym_reclassify = 84,
+  anon_sym_continue = 85,
+  aux_sym_class_id_token1 = 86,
+  aux_sym_class_id_token2 = 87,
+  anon_sym_qdisc = 88,
+  anon_sym_clsact = 89,
+  anon_sym_netem = 90,
+  anon_sym_delay = 91,
+  anon_sym_jitter = 92,
+  anon_sym_loss = 93,
+  anon_sym_state = 94,
+  anon_sym_gemodel = 95,
+  anon_sym_duplicate = 96,
+  anon_sym_corrupt = 97,
+  anon_sym_reorder = 98,
+  anon_sym_gap = 99,
+  anon_sym_slot = 100,
+  anon_sym_packets = 101,
+  anon_sym_bytes = 102,
+  anon_sym_bpf = 103,
+  anon_sym_egress = 104,
+  anon_sym_xdp = 105,
+  anon_sym_generic = 106,
+  anon_sym_native = 107,
+  anon_sym_section = 108,
+  sym_section_name = 109,
+  anon_sym_route = 110,
+  anon_sym_blackhole = 111,
+  anon_sym_unreachable = 112,
+  anon_sym_prohibit = 113,
+  anon_sym_via = 114,
+  anon_sym_metric = 115,
+  anon_sym_onlink = 116,
+  anon_sym_advmss = 117,
+  anon_sym_scope = 118,
+  anon_sym_global = 119,
+  anon_sym_nexthop = 120,
+  anon_sym_weight = 121,
+  anon_sym_dev = 122,
+  anon_sym_lookup = 123,
+  anon_sym_rule = 124,
+  anon_sym_from = 125,
+  anon_sym_to = 126,
+  anon_sym_iif = 127,
+  anon_sym_oif = 128,
+  anon_sym_fwmark = 129,
+  anon_sym_SLASH = 130,
+  anon_sym_uidrange = 131,
+  anon_sym_DASH = 132,
+  anon_sym_priority = 133,
+  anon_sym_pref = 134,
+  anon_sym_ipproto = 135,
+  anon_sym_icmpv6 = 136,
+  anon_sym_tos = 137,
+  anon_sym_dsfield = 138,
+  anon_sym_dscp = 139,
+  anon_sym_flowlabel = 140,
+  anon_sym_forward = 141,
+  anon_sym_off = 142,
+  anon_sym_sysctl = 143,
+  aux_sym_sysctl_key_token1 = 144,
+  aux_sym_sysctl_key_token2 = 145,
+  sym_sysctl_value = 146,
+  anon_sym_port = 147,
+  anon_sym_firewall = 148,
+  anon_sym_input = 149,
+  anon_sym_output = 150,
+  anon_sym_prerouting = 151,
+  anon_sym_postrouting = 152,
+  anon_sym_policy = 153,
+  anon_sym_accept = 154,
+  anon_sym_mark = 155,
+  anon_sym_ct = 156,
+  anon_sym_COMMA = 157,
+  anon_sym_counter = 158,
+  anon_sym_new = 159,
+  anon_sym_established = 160,
+  anon_sym_related = 161,
+  anon_sym_invalid = 162,
+  anon_sym_reject = 163,
+  anon_sym_masquerade = 164,
+  anon_sym_classify = 165,
+  anon_sym_snat = 166,
+  anon_sym_dnat = 167,
+  sym_nat_target = 168,
+  anon_sym_DOT = 169,
+  aux_sym__name_start_token1 = 170,
+  aux_sym__imm_name_part_token1 = 171,
+  anon_sym_LBRACE = 172,
+  anon_sym_RBRACE = 173,
+  anon_sym_LBRACE2 = 174,
+  anon_sym_LPAREN = 175,
+  anon_sym_RPAREN = 176,
+  anon_sym_PLUS = 177,
+  anon_sym_STAR = 178,
+  anon_sym_PERCENT = 179,
+  sym_integer = 180,
+  anon_sym_DQUOTE = 181,
+  aux_sym_string_token1 = 182,
+  sym_comment = 183,
+  sym_line_continuation = 184,
+  sym_rate = 185,
+  sym_size = 186,
+  sym_duration = 187,
+  sym_percentage = 188,
+  sym_mac_address = 189,
+  anon_sym_SLASH2 = 190,
+  aux_sym_ipv4_address_token1 = 191,
+  aux_sym_ipv6_address_token1 = 192,
+  sym_source_file = 193,
+  sym__statements = 194,
+  sym__sep = 195,
+  sym_block = 196,
+  sym__statement = 197,
+  sym_netns_statement = 198,
+  sym_host_statement = 199,
+  sym_table_statement = 200,
+  sym_let_statement = 201,
+  sym_for_statement = 202,
+  sym_range = 203,
+  sym_include_statement = 204,
+  sym_expect_statement = 205,
+  sym__let_value = 206,
+  sym_veth_statement = 207,
+  sym_bridge_statement = 208,
+  sym_dummy_statement = 209,
+  sym_vrf_statement = 210,
+  sym_macvlan_statement = 211,
+  sym_vlan_statement = 212,
+  sym_vxlan_statement = 213,
+  sym_link_statement = 214,
+  sym_addr_statement = 215,
+  sym_state_statement = 216,
+  sym_mtu_statement = 217,
+  sym_mac_statement = 218,
+  sym_master_statement = 219,
+  sym_shape_statement = 220,
+  sym__tc_framing = 221,
+  sym_htb_statement = 222,
+  sym_class_statement = 223,
+  sym_filter_statement = 224,
+  sym_class_id = 225,
+  sym_qdisc_statement = 226,
+  sym_netem_statement = 227,
+  sym_bpf_statement = 228,
+  sym_xdp_statement = 229,
+  sym__section_opt = 230,
+  sym_route_statement = 231,
+  sym__dev_opt = 232,
+  sym__table_opt = 233,
+  sym_rule_statement = 234,
+  sym_forward_statement = 235,
+  sym_sysctl_statement = 236,
+  sym_sysctl_key = 237,
+  sym__port_opt = 238,
+  sym_firewall_statement = 239,
+  sym_rule_block = 240,
+  sym_firewall_rule = 241,
+  sym__ct_state = 242,
+  sym_firewall_action = 243,
+  sym_namespace_name = 244,
+  sym_interface_name = 245,
+  sym_peer_name = 246,
+  sym__ns_name = 247,
+  sym__if_name = 248,
+  sym__name_start = 249,
+  sym__imm_name_part = 250,
+  sym_table_name = 251,
+  sym_variable = 252,
+  sym_interpolation = 253,
+  sym__imm_interp = 254,
+  sym__expression = 255,
+  sym_parenthesized_expression = 256,
+  sym_unary_expression = 257,
+  sym_binary_expression = 258,
+  sym_string = 259,
+  sym_ipv4_address = 260,
+  sym__imm_octet = 261,
+  sym_ipv6_address = 262,
+  sym__ip_value = 263,
+  sym__int_value = 264,
+  sym__rate_value = 265,
+  sym__size_value = 266,
+  sym__duration_value = 267,
+  sym__percent_value = 268,
+  aux_sym__statements_repeat1 = 269,
+  aux_sym__statements_repeat2 = 270,
+  aux_sym_expect_statement_repeat1 = 271,
+  aux_sym_vxlan_statement_repeat1 = 272,
+  aux_sym_addr_statement_repeat1 = 273,
+  aux_sym_shape_statement_repeat1 = 274,
+  aux_sym_htb_statement_repeat1 = 275,
+  aux_sym_class_statement_repeat1 = 276,
+  aux_sym_filter_statement_repeat1 = 277,
+  aux_sym_netem_statement_repeat1 = 278,
+  aux_sym_netem_statement_repeat2 = 279,
+  aux_sym_bpf_statement_repeat1 = 280,
+  aux_sym_xdp_statement_repeat1 = 281,
+  aux_sym_route_statement_repeat1 = 282,
+  aux_sym_rule_statement_repeat1 = 283,
+  aux_sym_sysctl_key_repeat1 = 284,
+  aux_sym_rule_block_repeat1 = 285,
+  aux_sym_firewall_rule_repeat1 = 286,
+  aux_sym_firewall_rule_repeat2 = 287,
+  aux_sym__ns_name_repeat1 = 288,
+  aux_sym__if_name_repeat1 = 289,
+  alias_sym_default = 290,
+  alias_sym_octet = 291,
+  alias_sym_verdict = 292,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -364,6 +365,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_local] = "local",
   [anon_sym_link] = "link",
   [anon_sym_addr] = "addr",
+  [anon_sym_peer] = "peer",
   [anon_sym_up] = "up",
   [anon_sym_down] = "down",
   [anon_sym_mtu] = "mtu",
@@ -659,6 +661,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_local] = anon_sym_local,
   [anon_sym_link] = anon_sym_link,
   [anon_sym_addr] = anon_sym_addr,
+  [anon_sym_peer] = anon_sym_peer,
   [anon_sym_up] = anon_sym_up,
   [anon_sym_down] = anon_sym_down,
   [anon_sym_mtu] = anon_sym_mtu,
@@ -1077,6 +1080,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_addr] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_peer] = {
     .visible = true,
     .named = false,
   },
@@ -2485,25 +2492,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 9,
-  [28] = 2,
-  [29] = 29,
+  [27] = 2,
+  [28] = 9,
+  [29] = 26,
   [30] = 30,
-  [31] = 26,
+  [31] = 31,
   [32] = 32,
   [33] = 33,
-  [34] = 24,
-  [35] = 25,
-  [36] = 36,
+  [34] = 25,
+  [35] = 35,
+  [36] = 24,
   [37] = 37,
   [38] = 38,
-  [39] = 2,
+  [39] = 39,
   [40] = 40,
   [41] = 41,
   [42] = 42,
   [43] = 43,
   [44] = 44,
-  [45] = 45,
+  [45] = 2,
   [46] = 46,
   [47] = 47,
   [48] = 48,
@@ -2513,38 +2520,38 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 2,
+  [55] = 55,
   [56] = 56,
   [57] = 9,
-  [58] = 58,
+  [58] = 2,
   [59] = 25,
-  [60] = 24,
-  [61] = 26,
-  [62] = 62,
+  [60] = 60,
+  [61] = 24,
+  [62] = 26,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
-  [67] = 67,
-  [68] = 68,
-  [69] = 69,
+  [67] = 26,
+  [68] = 24,
+  [69] = 25,
   [70] = 19,
-  [71] = 24,
-  [72] = 25,
-  [73] = 26,
+  [71] = 71,
+  [72] = 72,
+  [73] = 73,
   [74] = 74,
   [75] = 75,
   [76] = 76,
-  [77] = 2,
-  [78] = 9,
+  [77] = 77,
+  [78] = 78,
   [79] = 79,
   [80] = 80,
   [81] = 81,
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 85,
-  [86] = 86,
+  [85] = 9,
+  [86] = 2,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2562,15 +2569,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [101] = 101,
   [102] = 102,
   [103] = 103,
-  [104] = 9,
+  [104] = 104,
   [105] = 105,
   [106] = 106,
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 110,
-  [111] = 111,
-  [112] = 2,
+  [110] = 2,
+  [111] = 9,
+  [112] = 112,
   [113] = 113,
   [114] = 114,
   [115] = 115,
@@ -2579,16 +2586,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 24,
-  [122] = 25,
-  [123] = 24,
+  [121] = 26,
+  [122] = 122,
+  [123] = 123,
   [124] = 124,
   [125] = 125,
-  [126] = 126,
-  [127] = 25,
-  [128] = 26,
-  [129] = 129,
-  [130] = 26,
+  [126] = 26,
+  [127] = 24,
+  [128] = 24,
+  [129] = 25,
+  [130] = 25,
   [131] = 131,
   [132] = 132,
   [133] = 133,
@@ -2602,46 +2609,46 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [141] = 141,
   [142] = 142,
   [143] = 143,
-  [144] = 143,
+  [144] = 144,
   [145] = 145,
   [146] = 146,
-  [147] = 147,
+  [147] = 143,
   [148] = 148,
-  [149] = 2,
+  [149] = 149,
   [150] = 150,
   [151] = 151,
   [152] = 152,
   [153] = 153,
   [154] = 154,
   [155] = 155,
-  [156] = 156,
-  [157] = 157,
-  [158] = 2,
+  [156] = 9,
+  [157] = 2,
+  [158] = 158,
   [159] = 159,
   [160] = 160,
-  [161] = 156,
-  [162] = 143,
-  [163] = 156,
-  [164] = 143,
-  [165] = 156,
-  [166] = 143,
-  [167] = 156,
-  [168] = 143,
-  [169] = 156,
-  [170] = 156,
-  [171] = 143,
-  [172] = 156,
-  [173] = 143,
-  [174] = 156,
-  [175] = 143,
-  [176] = 156,
-  [177] = 143,
-  [178] = 156,
-  [179] = 143,
-  [180] = 156,
-  [181] = 143,
-  [182] = 156,
-  [183] = 9,
+  [161] = 2,
+  [162] = 155,
+  [163] = 155,
+  [164] = 155,
+  [165] = 143,
+  [166] = 155,
+  [167] = 143,
+  [168] = 155,
+  [169] = 155,
+  [170] = 143,
+  [171] = 155,
+  [172] = 143,
+  [173] = 155,
+  [174] = 143,
+  [175] = 155,
+  [176] = 143,
+  [177] = 155,
+  [178] = 143,
+  [179] = 155,
+  [180] = 143,
+  [181] = 155,
+  [182] = 143,
+  [183] = 143,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2660,7 +2667,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [199] = 199,
   [200] = 200,
   [201] = 201,
-  [202] = 202,
+  [202] = 25,
   [203] = 203,
   [204] = 204,
   [205] = 205,
@@ -2671,27 +2678,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [210] = 210,
   [211] = 211,
   [212] = 212,
-  [213] = 213,
+  [213] = 25,
   [214] = 214,
-  [215] = 215,
-  [216] = 216,
+  [215] = 24,
+  [216] = 26,
   [217] = 217,
   [218] = 218,
   [219] = 219,
   [220] = 220,
-  [221] = 140,
-  [222] = 24,
-  [223] = 132,
-  [224] = 25,
-  [225] = 133,
-  [226] = 26,
-  [227] = 24,
-  [228] = 25,
-  [229] = 26,
-  [230] = 24,
+  [221] = 221,
+  [222] = 222,
+  [223] = 223,
+  [224] = 142,
+  [225] = 225,
+  [226] = 226,
+  [227] = 132,
+  [228] = 24,
+  [229] = 133,
+  [230] = 26,
   [231] = 25,
-  [232] = 26,
-  [233] = 233,
+  [232] = 24,
+  [233] = 26,
   [234] = 234,
   [235] = 235,
   [236] = 236,
@@ -2707,7 +2714,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [246] = 246,
   [247] = 247,
   [248] = 248,
-  [249] = 249,
+  [249] = 238,
   [250] = 250,
   [251] = 251,
   [252] = 252,
@@ -2727,43 +2734,43 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [266] = 266,
   [267] = 267,
   [268] = 268,
-  [269] = 238,
-  [270] = 255,
-  [271] = 261,
-  [272] = 238,
-  [273] = 261,
-  [274] = 238,
-  [275] = 261,
-  [276] = 238,
-  [277] = 261,
+  [269] = 269,
+  [270] = 270,
+  [271] = 271,
+  [272] = 272,
+  [273] = 273,
+  [274] = 274,
+  [275] = 275,
+  [276] = 259,
+  [277] = 277,
   [278] = 238,
-  [279] = 261,
+  [279] = 277,
   [280] = 238,
-  [281] = 261,
+  [281] = 277,
   [282] = 238,
-  [283] = 261,
+  [283] = 277,
   [284] = 238,
-  [285] = 261,
+  [285] = 277,
   [286] = 238,
-  [287] = 261,
+  [287] = 277,
   [288] = 238,
-  [289] = 261,
+  [289] = 277,
   [290] = 238,
-  [291] = 261,
+  [291] = 277,
   [292] = 238,
-  [293] = 293,
-  [294] = 294,
-  [295] = 295,
-  [296] = 296,
-  [297] = 297,
-  [298] = 298,
+  [293] = 277,
+  [294] = 238,
+  [295] = 277,
+  [296] = 238,
+  [297] = 277,
+  [298] = 238,
   [299] = 299,
   [300] = 300,
-  [301] = 301,
+  [301] = 277,
   [302] = 302,
   [303] = 303,
   [304] = 304,
-  [305] = 14,
+  [305] = 305,
   [306] = 306,
   [307] = 307,
   [308] = 308,
@@ -2782,12 +2789,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [321] = 321,
   [322] = 322,
   [323] = 323,
-  [324] = 12,
-  [325] = 13,
-  [326] = 326,
-  [327] = 327,
-  [328] = 328,
-  [329] = 329,
+  [324] = 324,
+  [325] = 325,
+  [326] = 12,
+  [327] = 13,
+  [328] = 14,
+  [329] = 9,
   [330] = 330,
   [331] = 331,
   [332] = 332,
@@ -2818,21 +2825,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [357] = 357,
   [358] = 358,
   [359] = 359,
-  [360] = 2,
+  [360] = 360,
   [361] = 361,
-  [362] = 9,
-  [363] = 363,
+  [362] = 362,
+  [363] = 2,
   [364] = 364,
-  [365] = 2,
+  [365] = 365,
   [366] = 366,
-  [367] = 9,
-  [368] = 327,
-  [369] = 2,
+  [367] = 367,
+  [368] = 2,
+  [369] = 369,
   [370] = 9,
   [371] = 371,
-  [372] = 372,
+  [372] = 2,
   [373] = 373,
-  [374] = 374,
+  [374] = 9,
   [375] = 375,
   [376] = 376,
   [377] = 377,
@@ -2840,14 +2847,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [379] = 379,
   [380] = 380,
   [381] = 381,
-  [382] = 382,
-  [383] = 383,
+  [382] = 9,
+  [383] = 2,
   [384] = 384,
   [385] = 385,
   [386] = 386,
   [387] = 387,
-  [388] = 9,
-  [389] = 2,
+  [388] = 388,
+  [389] = 389,
   [390] = 390,
   [391] = 391,
   [392] = 392,
@@ -2867,9 +2874,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [406] = 406,
   [407] = 407,
   [408] = 408,
-  [409] = 409,
-  [410] = 326,
-  [411] = 347,
+  [409] = 349,
+  [410] = 350,
+  [411] = 411,
   [412] = 412,
   [413] = 413,
   [414] = 414,
@@ -2882,27 +2889,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [421] = 421,
   [422] = 422,
   [423] = 423,
-  [424] = 408,
-  [425] = 413,
-  [426] = 355,
-  [427] = 427,
-  [428] = 428,
-  [429] = 2,
-  [430] = 9,
+  [424] = 424,
+  [425] = 425,
+  [426] = 406,
+  [427] = 407,
+  [428] = 424,
+  [429] = 330,
+  [430] = 430,
   [431] = 431,
   [432] = 432,
   [433] = 433,
-  [434] = 434,
-  [435] = 435,
-  [436] = 433,
+  [434] = 2,
+  [435] = 9,
+  [436] = 436,
   [437] = 437,
   [438] = 438,
-  [439] = 434,
+  [439] = 431,
   [440] = 440,
-  [441] = 432,
+  [441] = 441,
   [442] = 442,
-  [443] = 443,
-  [444] = 444,
+  [443] = 437,
+  [444] = 438,
   [445] = 445,
   [446] = 446,
   [447] = 447,
@@ -2935,16 +2942,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [474] = 474,
   [475] = 475,
   [476] = 476,
-  [477] = 470,
+  [477] = 477,
   [478] = 478,
   [479] = 479,
   [480] = 480,
   [481] = 481,
-  [482] = 478,
-  [483] = 479,
-  [484] = 476,
+  [482] = 482,
+  [483] = 463,
+  [484] = 480,
   [485] = 485,
-  [486] = 486,
+  [486] = 468,
+  [487] = 477,
+  [488] = 488,
+  [489] = 489,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2952,70 +2962,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '"', 742,
-        '#', 747,
-        '%', 732,
-        '(', 728,
-        ')', 729,
-        '*', 731,
-        '+', 730,
-        ',', 414,
-        '-', 379,
-        '.', 419,
-        '/', 760,
-        '0', 761,
-        ';', 271,
-        '<', 274,
-        '=', 279,
-        '>', 275,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '.', 423,
+        '/', 764,
+        '0', 765,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 598,
-        'c', 660,
-        'd', 612,
-        'f', 647,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 578,
-        'n', 604,
-        'o', 633,
-        'p', 669,
-        'r', 606,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 727,
-        '}', 726,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 731,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(762);
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'c', 507,
-        'd', 525,
-        'i', 471,
-        'm', 430,
-        'o', 474,
-        'p', 543,
-        's', 528,
-        '{', 727,
+        'c', 511,
+        'd', 529,
+        'i', 475,
+        'm', 434,
+        'o', 478,
+        'p', 547,
+        's', 532,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3024,14 +3034,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
         'c', 145,
         'd', 174,
@@ -3046,44 +3056,44 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(581);
+      if (lookahead == 'm') ADVANCE(585);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\n') ADVANCE(753);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(749);
-      if (lookahead == '\r') ADVANCE(743);
-      if (lookahead != 0) ADVANCE(746);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\r') ADVANCE(747);
+      if (lookahead != 0) ADVANCE(750);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\n') ADVANCE(753);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(219);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(404);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(742);
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3091,12 +3101,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(742);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '\\') ADVANCE(403);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(407);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3104,69 +3114,84 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(404);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(742);
-      if (lookahead == '#') ADVANCE(744);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(745);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(746);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '(') ADVANCE(728);
-      if (lookahead == '-') ADVANCE(378);
-      if (lookahead == '0') ADVANCE(739);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '(') ADVANCE(732);
+      if (lookahead == '-') ADVANCE(382);
+      if (lookahead == '0') ADVANCE(743);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '-') ADVANCE(48);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(683);
-      if (lookahead == 'p') ADVANCE(699);
-      if (lookahead == 's') ADVANCE(686);
+      if (lookahead == 'd') ADVANCE(687);
+      if (lookahead == 'p') ADVANCE(703);
+      if (lookahead == 's') ADVANCE(690);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '.') ADVANCE(419);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(442);
-      if (lookahead == '{') ADVANCE(727);
+      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '.') ADVANCE(419);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(496);
-      if (lookahead == '{') ADVANCE(727);
+      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(21);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 't') ADVANCE(426);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3174,319 +3199,310 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '.') ADVANCE(419);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(422);
-      if (lookahead == '{') ADVANCE(727);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(23);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '0') ADVANCE(737);
-      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 17:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '=') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(727);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+      END_STATE();
+    case 17:
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '=') ADVANCE(279);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(75);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
-      END_STATE();
-    case 20:
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == 'n') ADVANCE(155);
       if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(20);
+          lookahead == ' ') SKIP(19);
       END_STATE();
-    case 21:
-      if (lookahead == '#') ADVANCE(747);
+    case 20:
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(517);
-      if (lookahead == 'r') ADVANCE(458);
-      if (lookahead == '{') ADVANCE(727);
+      if (lookahead == 'n') ADVANCE(521);
+      if (lookahead == 'r') ADVANCE(462);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(20);
+          lookahead == ' ') SKIP(19);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 22:
-      if (lookahead == '#') ADVANCE(747);
+    case 21:
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == 'o') ADVANCE(140);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(21);
+      END_STATE();
+    case 22:
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(51);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
-      END_STATE();
-    case 26:
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(26);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
-    case 27:
-      if (lookahead == '#') ADVANCE(747);
+    case 26:
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(725);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(27);
+          lookahead == ' ') SKIP(26);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+      END_STATE();
+    case 27:
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 39,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 758,
-        '.', 39,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        '.', 225,
+        '0', 29,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 758,
-        '.', 223,
-        '0', 30,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        '.', 225,
+        '2', 27,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 758,
-        '.', 223,
-        '2', 28,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        '.', 225,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 758,
-        '.', 223,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        'Q', 302,
+        'a', 77,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 758,
-        'Q', 298,
-        'a', 77,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 758,
-        'B', 751,
-        'b', 751,
-        'G', 753,
-        'g', 753,
-        'K', 753,
-        'k', 753,
-        'M', 753,
-        'm', 753,
+        '%', 762,
+        'B', 760,
+        'b', 760,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      ADVANCE_MAP(
-        '%', 758,
-        'B', 756,
-        'b', 756,
-        'G', 754,
-        'g', 754,
-        'K', 754,
-        'k', 754,
-        'M', 755,
-        'm', 755,
-        'N', 216,
-        'n', 216,
-        'S', 757,
-        's', 757,
-        'T', 214,
-        't', 214,
-        'U', 216,
-        'u', 216,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 35:
       if (lookahead == '-') ADVANCE(49);
       END_STATE();
+    case 35:
+      if (lookahead == '.') ADVANCE(284);
+      END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(280);
+      if (lookahead == '.') ADVANCE(224);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(222);
+      ADVANCE_MAP(
+        '.', 226,
+        'B', 217,
+        'b', 217,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 216,
+        'm', 216,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == '.') ADVANCE(225);
+      if (lookahead == '.') ADVANCE(228);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '1') ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (lookahead == '1') ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(223);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(223);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(237);
+      if (lookahead == ':') ADVANCE(240);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(229);
+      if (lookahead == ':') ADVANCE(232);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(231);
+      if (lookahead == ':') ADVANCE(234);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(233);
+      if (lookahead == ':') ADVANCE(236);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(235);
+      if (lookahead == ':') ADVANCE(238);
       END_STATE();
     case 48:
-      if (lookahead == '>') ADVANCE(327);
+      if (lookahead == '>') ADVANCE(331);
       END_STATE();
     case 49:
-      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '>') ADVANCE(292);
       END_STATE();
     case 50:
       if (lookahead == ']') ADVANCE(41);
@@ -3500,10 +3516,10 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 52:
       if (lookahead == 'a') ADVANCE(63);
-      if (lookahead == 'o') ADVANCE(363);
+      if (lookahead == 'o') ADVANCE(367);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(332);
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 54:
       if (lookahead == 'a') ADVANCE(180);
@@ -3541,13 +3557,13 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(315);
+      if (lookahead == 'c') ADVANCE(319);
       END_STATE();
     case 66:
       if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(335);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 68:
       if (lookahead == 'c') ADVANCE(167);
@@ -3556,7 +3572,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 69:
       if (lookahead == 'c') ADVANCE(167);
       if (lookahead == 'f') ADVANCE(121);
-      if (lookahead == 't') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 70:
       if (lookahead == 'c') ADVANCE(61);
@@ -3578,18 +3594,18 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'd') ADVANCE(295);
+      if (lookahead == 'd') ADVANCE(299);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(295);
+      if (lookahead == 'd') ADVANCE(299);
       if (lookahead == 'i') ADVANCE(104);
       if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
-      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'd') ADVANCE(303);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(392);
+      if (lookahead == 'd') ADVANCE(396);
       END_STATE();
     case 79:
       if (lookahead == 'd') ADVANCE(86);
@@ -3617,16 +3633,16 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(292);
+      if (lookahead == 'e') ADVANCE(296);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(276);
+      if (lookahead == 'e') ADVANCE(280);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(300);
+      if (lookahead == 'e') ADVANCE(304);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(375);
+      if (lookahead == 'e') ADVANCE(379);
       END_STATE();
     case 90:
       if (lookahead == 'e') ADVANCE(212);
@@ -3636,7 +3652,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(344);
+      if (lookahead == 'e') ADVANCE(348);
       END_STATE();
     case 93:
       if (lookahead == 'e') ADVANCE(106);
@@ -3678,13 +3694,13 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 104:
-      if (lookahead == 'f') ADVANCE(365);
+      if (lookahead == 'f') ADVANCE(369);
       END_STATE();
     case 105:
-      if (lookahead == 'f') ADVANCE(368);
+      if (lookahead == 'f') ADVANCE(372);
       END_STATE();
     case 106:
-      if (lookahead == 'f') ADVANCE(383);
+      if (lookahead == 'f') ADVANCE(387);
       END_STATE();
     case 107:
       if (lookahead == 'g') ADVANCE(111);
@@ -3693,10 +3709,10 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'h') ADVANCE(282);
+      if (lookahead == 'h') ADVANCE(286);
       END_STATE();
     case 110:
-      if (lookahead == 'h') ADVANCE(285);
+      if (lookahead == 'h') ADVANCE(289);
       END_STATE();
     case 111:
       if (lookahead == 'h') ADVANCE(198);
@@ -3716,7 +3732,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 116:
       if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'n') ADVANCE(289);
+      if (lookahead == 'n') ADVANCE(293);
       END_STATE();
     case 117:
       if (lookahead == 'i') ADVANCE(105);
@@ -3744,22 +3760,22 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'k') ADVANCE(408);
+      if (lookahead == 'k') ADVANCE(412);
       END_STATE();
     case 126:
-      if (lookahead == 'k') ADVANCE(371);
+      if (lookahead == 'k') ADVANCE(375);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(338);
+      if (lookahead == 'k') ADVANCE(342);
       END_STATE();
     case 128:
       if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'l') ADVANCE(306);
+      if (lookahead == 'l') ADVANCE(310);
       END_STATE();
     case 130:
-      if (lookahead == 'l') ADVANCE(398);
+      if (lookahead == 'l') ADVANCE(402);
       END_STATE();
     case 131:
       if (lookahead == 'l') ADVANCE(148);
@@ -3782,7 +3798,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'm') ADVANCE(359);
+      if (lookahead == 'm') ADVANCE(363);
       END_STATE();
     case 138:
       if (lookahead == 'm') ADVANCE(192);
@@ -3791,7 +3807,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'n') ADVANCE(289);
+      if (lookahead == 'n') ADVANCE(293);
       END_STATE();
     case 141:
       if (lookahead == 'n') ADVANCE(108);
@@ -3807,7 +3823,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 145:
       if (lookahead == 'o') ADVANCE(205);
-      if (lookahead == 't') ADVANCE(411);
+      if (lookahead == 't') ADVANCE(415);
       END_STATE();
     case 146:
       if (lookahead == 'o') ADVANCE(71);
@@ -3822,10 +3838,10 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(312);
+      if (lookahead == 'o') ADVANCE(316);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(386);
+      if (lookahead == 'o') ADVANCE(390);
       END_STATE();
     case 152:
       if (lookahead == 'o') ADVANCE(207);
@@ -3874,16 +3890,16 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'o') ADVANCE(201);
       END_STATE();
     case 167:
-      if (lookahead == 'p') ADVANCE(395);
+      if (lookahead == 'p') ADVANCE(399);
       END_STATE();
     case 168:
-      if (lookahead == 'p') ADVANCE(303);
+      if (lookahead == 'p') ADVANCE(307);
       END_STATE();
     case 169:
-      if (lookahead == 'p') ADVANCE(356);
+      if (lookahead == 'p') ADVANCE(360);
       END_STATE();
     case 170:
-      if (lookahead == 'p') ADVANCE(347);
+      if (lookahead == 'p') ADVANCE(351);
       END_STATE();
     case 171:
       if (lookahead == 'p') ADVANCE(92);
@@ -3910,7 +3926,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 178:
-      if (lookahead == 'r') ADVANCE(415);
+      if (lookahead == 'r') ADVANCE(419);
       END_STATE();
     case 179:
       if (lookahead == 'r') ADVANCE(93);
@@ -3949,28 +3965,28 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 191:
-      if (lookahead == 's') ADVANCE(341);
+      if (lookahead == 's') ADVANCE(345);
       END_STATE();
     case 192:
       if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(405);
+      if (lookahead == 't') ADVANCE(409);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(321);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 197:
       if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(350);
+      if (lookahead == 't') ADVANCE(354);
       END_STATE();
     case 199:
       if (lookahead == 't') ADVANCE(112);
@@ -3994,7 +4010,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 'u') ADVANCE(309);
+      if (lookahead == 'u') ADVANCE(313);
       END_STATE();
     case 207:
       if (lookahead == 'u') ADVANCE(168);
@@ -4003,7 +4019,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 'v') ADVANCE(353);
+      if (lookahead == 'v') ADVANCE(357);
       END_STATE();
     case 210:
       if (lookahead == 'v') ADVANCE(138);
@@ -4015,385 +4031,415 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'y') ADVANCE(380);
+      if (lookahead == 'y') ADVANCE(384);
       END_STATE();
     case 214:
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(215);
+          lookahead == 'b') ADVANCE(217);
       END_STATE();
     case 215:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(218);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(217);
+      ADVANCE_MAP(
+        'B', 217,
+        'b', 217,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 216,
+        'm', 216,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
       END_STATE();
     case 216:
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(217);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(757);
+          lookahead == 's') ADVANCE(761);
       END_STATE();
     case 217:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(750);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(220);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 218:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(750);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
       END_STATE();
     case 219:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(754);
+      END_STATE();
+    case 220:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(754);
+      END_STATE();
+    case 221:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(219);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(404);
-      END_STATE();
-    case 220:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
-      END_STATE();
-    case 221:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 222:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 223:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
       END_STATE();
     case 224:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 225:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 226:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
       END_STATE();
     case 227:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(759);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 228:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 229:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
       END_STATE();
     case 230:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
       END_STATE();
     case 231:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 232:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 233:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 234:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(233);
       END_STATE();
     case 235:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
       END_STATE();
     case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 238:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(237);
+      END_STATE();
+    case 239:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 240:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(239);
+      END_STATE();
+    case 241:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 239:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(746);
-      END_STATE();
-    case 240:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '"', 742,
-        '#', 747,
-        '%', 732,
-        '(', 728,
-        ')', 729,
-        '*', 731,
-        '+', 730,
-        ',', 414,
-        '-', 379,
-        '/', 374,
-        '0', 739,
-        ';', 271,
-        '<', 274,
-        '=', 279,
-        '>', 275,
-        '\\', 5,
-        'a', 598,
-        'c', 660,
-        'd', 612,
-        'f', 647,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 578,
-        'n', 604,
-        'o', 633,
-        'p', 669,
-        'r', 606,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 725,
-        '}', 726,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(240);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 241:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '"', 742,
-        '#', 747,
-        '%', 732,
-        ')', 729,
-        '*', 731,
-        '+', 730,
-        '-', 378,
-        '.', 36,
-        '/', 374,
-        '0', 737,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '>', 275,
-        '\\', 5,
-        'm', 709,
-        't', 576,
-        '{', 725,
-        '}', 726,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(241);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
     case 242:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '"', 742,
-        '#', 747,
-        ';', 271,
-        '<', 273,
-        '=', 279,
-        '>', 275,
-        '\\', 5,
-        'a', 80,
-        'd', 84,
-        'f', 131,
-        'g', 186,
-        'i', 76,
-        'l', 146,
-        'm', 100,
-        'n', 91,
-        'o', 117,
-        'p', 157,
-        'r', 85,
-        's', 73,
-        't', 52,
-        'u', 118,
-        'v', 123,
-        'w', 98,
-        '{', 727,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
     case 243:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '"', 742,
-        '#', 747,
-        ';', 271,
-        '<', 273,
-        '=', 279,
-        '>', 275,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '/', 378,
+        '0', 743,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 80,
-        'd', 84,
-        'f', 131,
-        'g', 186,
-        'i', 76,
-        'l', 146,
-        'm', 100,
-        'n', 91,
-        'o', 117,
-        'p', 157,
-        'r', 85,
-        's', 73,
-        't', 52,
-        'u', 118,
-        'v', 123,
-        'w', 98,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 244:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '%', 732,
-        '(', 728,
-        ')', 729,
-        '*', 731,
-        '+', 730,
-        '-', 378,
-        '.', 36,
-        '/', 374,
-        '0', 733,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '=', 279,
-        '>', 275,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 35,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        '{', 725,
-        '}', 726,
+        'm', 713,
+        't', 580,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 245:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '%', 732,
-        '*', 731,
-        '+', 730,
-        '-', 378,
-        '.', 419,
-        '/', 374,
-        '0', 735,
-        ':', 763,
-        ';', 271,
-        '<', 35,
-        '>', 275,
-        '[', 238,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'm', 580,
-        't', 576,
-        '{', 725,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(246);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '%', 732,
-        '*', 731,
-        '+', 730,
-        '-', 378,
-        '/', 374,
-        '0', 735,
-        ':', 763,
-        ';', 271,
-        '<', 35,
-        '>', 275,
-        '[', 238,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'm', 580,
-        't', 576,
-        '{', 725,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(246);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ',', 414,
-        '-', 378,
-        '/', 374,
-        '8', 29,
-        ';', 271,
-        '<', 274,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 35,
+        '/', 378,
+        '0', 737,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
+        '\\', 5,
+        '{', 729,
+        '}', 730,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 423,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 34,
+        '>', 279,
+        '[', 241,
+        '\\', 5,
+        'm', 584,
+        't', 580,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 34,
+        '>', 279,
+        '[', 241,
+        '\\', 5,
+        'm', 584,
+        't', 580,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        ',', 418,
+        '-', 382,
+        '/', 378,
+        '8', 28,
+        ';', 275,
+        '<', 278,
+        '>', 279,
         '\\', 5,
         'c', 145,
         'd', 83,
@@ -4409,322 +4455,247 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
         's', 176,
         't', 52,
         'u', 118,
-        '{', 725,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 248:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '-', 379,
-        '.', 419,
-        '/', 374,
-        '0', 737,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '>', 275,
-        '\\', 5,
-        'a', 568,
-        'c', 571,
-        'd', 569,
-        'f', 570,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 579,
-        'n', 605,
-        'o', 634,
-        'p', 669,
-        'r', 616,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 725,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 249:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '-', 379,
-        '/', 374,
-        '0', 737,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '>', 275,
-        '\\', 5,
-        'a', 568,
-        'c', 571,
-        'd', 569,
-        'f', 570,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 579,
-        'n', 605,
-        'o', 634,
-        'p', 669,
-        'r', 616,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 725,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 250:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '-', 48,
-        '.', 419,
-        '/', 760,
-        '0', 737,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '>', 275,
-        '\\', 5,
-        'a', 568,
-        'c', 571,
-        'd', 569,
-        'f', 570,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 579,
-        'n', 605,
-        'o', 634,
-        'p', 669,
-        'r', 616,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 725,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          lookahead == ' ') SKIP(250);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '-', 48,
-        '0', 739,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '.', 423,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'c', 660,
-        'd', 683,
-        'i', 630,
-        'm', 580,
-        'o', 635,
-        'p', 699,
-        's', 686,
-        '{', 725,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(270);
-      ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '-', 48,
-        '0', 737,
-        ':', 763,
-        ';', 271,
-        '<', 273,
-        '>', 275,
-        '\\', 5,
-        'a', 568,
-        'c', 571,
-        'd', 569,
-        'f', 570,
-        'g', 692,
-        'i', 599,
-        'l', 661,
-        'm', 579,
-        'n', 605,
-        'o', 634,
-        'p', 669,
-        'r', 616,
-        's', 597,
-        't', 575,
-        'u', 636,
-        'v', 631,
-        'w', 614,
-        '{', 725,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        '/', 760,
-        ';', 271,
-        '<', 274,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        '.', 423,
+        '/', 764,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        '{', 727,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 451,
-        'g', 541,
-        'i', 442,
-        'l', 508,
-        'p', 515,
-        'r', 454,
-        '{', 727,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'm', 512,
-        '{', 727,
+        'c', 664,
+        'd', 687,
+        'i', 634,
+        'm', 584,
+        'o', 639,
+        'p', 703,
+        's', 690,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(263);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(255);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        '/', 764,
+        ';', 275,
+        '<', 278,
+        '>', 279,
         '\\', 5,
-        '{', 727,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(264);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'a', 441,
-        'd', 451,
-        'l', 510,
-        'm', 456,
-        'n', 447,
-        'o', 498,
-        'p', 543,
-        's', 439,
-        't', 422,
-        'v', 479,
-        'w', 457,
-        '{', 727,
+        'd', 455,
+        'g', 545,
+        'i', 446,
+        'l', 512,
+        'p', 519,
+        'r', 458,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4733,57 +4704,174 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(270);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        '.', 419,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 524,
-        'f', 488,
-        'i', 470,
-        'l', 510,
-        'o', 474,
-        'p', 530,
-        's', 529,
-        't', 421,
-        'u', 472,
-        '{', 727,
+        'm', 516,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(266);
+          lookahead == ' ') SKIP(267);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '<') ADVANCE(274);
-      if (lookahead == '>') ADVANCE(275);
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(268);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'a', 445,
+        'd', 455,
+        'l', 514,
+        'm', 460,
+        'n', 451,
+        'o', 502,
+        'p', 547,
+        's', 443,
+        't', 426,
+        'v', 483,
+        'w', 461,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(269);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'd', 528,
+        'f', 492,
+        'i', 474,
+        'l', 514,
+        'o', 478,
+        'p', 534,
+        's', 533,
+        't', 425,
+        'u', 476,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '0', 743,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'm', 713,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 263:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 264:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
+          lookahead == ' ') SKIP(264);
       END_STATE();
-    case 260:
-      if (eof) ADVANCE(270);
+    case 265:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
         'd', 82,
         'g', 186,
@@ -4794,79 +4882,63 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
+          lookahead == ' ') SKIP(265);
       END_STATE();
-    case 261:
-      if (eof) ADVANCE(270);
+    case 266:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ';', 271,
-        '<', 273,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 613,
-        'g', 692,
-        'i', 600,
-        'l', 672,
-        'p', 670,
-        'r', 616,
+        'd', 617,
+        'g', 696,
+        'i', 604,
+        'l', 676,
+        'p', 674,
+        'r', 620,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
+          lookahead == ' ') SKIP(266);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 262:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '<') ADVANCE(273);
-      if (lookahead == '>') ADVANCE(275);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(709);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 263:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '<') ADVANCE(273);
-      if (lookahead == '>') ADVANCE(275);
+    case 267:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == 'm') ADVANCE(147);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(263);
+          lookahead == ' ') SKIP(267);
       END_STATE();
-    case 264:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '<') ADVANCE(273);
-      if (lookahead == '>') ADVANCE(275);
+    case 268:
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
+          lookahead == ' ') SKIP(268);
       END_STATE();
-    case 265:
-      if (eof) ADVANCE(270);
+    case 269:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
         'a', 80,
         'd', 82,
@@ -4882,15 +4954,15 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(265);
+          lookahead == ' ') SKIP(269);
       END_STATE();
-    case 266:
-      if (eof) ADVANCE(270);
+    case 270:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 272,
-        '#', 747,
-        ';', 271,
-        '>', 275,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
         'd', 173,
         'f', 131,
@@ -4904,3813 +4976,3813 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(266);
-      END_STATE();
-    case 267:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '>') ADVANCE(275);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(665);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 268:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '>') ADVANCE(275);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(656);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 269:
-      if (eof) ADVANCE(270);
-      if (lookahead == '\n') ADVANCE(272);
-      if (lookahead == '#') ADVANCE(747);
-      if (lookahead == ';') ADVANCE(271);
-      if (lookahead == '>') ADVANCE(275);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(670);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(269);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 270:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+          lookahead == ' ') SKIP(270);
       END_STATE();
     case 271:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(669);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(271);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 272:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(660);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(272);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(674);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(273);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 274:
+      ACCEPT_TOKEN(ts_builtin_sym_end);
+      END_STATE();
+    case 275:
+      ACCEPT_TOKEN(anon_sym_SEMI);
+      END_STATE();
+    case 276:
+      ACCEPT_TOKEN(sym__newline);
+      END_STATE();
+    case 277:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 278:
       ACCEPT_TOKEN(anon_sym_LT);
       if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 275:
+    case 279:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 276:
-      ACCEPT_TOKEN(anon_sym_table);
-      END_STATE();
-    case 277:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 278:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 279:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_reach);
+      ACCEPT_TOKEN(anon_sym_table);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 284:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(285);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 288:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 289:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 291:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 295:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_id);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 297:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 301:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 302:
+      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 306:
       ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_local);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 308:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 312:
       ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_proto);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 314:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 315:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 318:
       ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_dst);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 320:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 321:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 324:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_dport);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 325:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 329:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 326:
+    case 330:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 327:
+    case 331:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 328:
+    case 332:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(330);
+      if (lookahead == ':') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
-    case 329:
+    case 333:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 330:
+    case 334:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 331:
+    case 335:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_metric);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_via);
       END_STATE();
     case 337:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 341:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_advmss);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 343:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 346:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 347:
       ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 349:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 352:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 353:
       ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_dev);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 355:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 358:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 359:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_from);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 361:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 365:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(390);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(389);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_iif);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(394);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 367:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(393);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(395);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 371:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_fwmark);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 373:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 377:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(327);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 382:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(331);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 386:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 388:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 391:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 392:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 394:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 398:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 399:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      END_STATE();
+    case 403:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 400:
+    case 404:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 401:
+    case 405:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
-    case 402:
+    case 406:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
       END_STATE();
-    case 403:
+    case 407:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(219);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(404);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
-    case 404:
+    case 408:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(219);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(404);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_mark);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      ACCEPT_TOKEN(anon_sym_port);
       END_STATE();
     case 410:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 414:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_COMMA);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_counter);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 416:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 420:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 417:
+    case 421:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 418:
+    case 422:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
       END_STATE();
-    case 419:
+    case 423:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 420:
+    case 424:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(431);
-      if (lookahead == 'o') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(431);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(495);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(334);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(432);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == 'o') ADVANCE(368);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(534);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(485);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(537);
+      if (lookahead == 'a') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(487);
+      if (lookahead == 'a') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(455);
+      if (lookahead == 'a') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(317);
+      if (lookahead == 'a') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(337);
+      if (lookahead == 'a') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(520);
-      if (lookahead == 'f') ADVANCE(473);
+      if (lookahead == 'b') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(466);
+      if (lookahead == 'b') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(467);
+      if (lookahead == 'c') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(429);
+      if (lookahead == 'c') ADVANCE(341);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(511);
-      if (lookahead == 'r') ADVANCE(433);
+      if (lookahead == 'c') ADVANCE(524);
+      if (lookahead == 'f') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(394);
+      if (lookahead == 'c') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(563);
+      if (lookahead == 'c') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(297);
+      if (lookahead == 'c') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(533);
+      if (lookahead == 'c') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(450);
+      if (lookahead == 'd') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(278);
+      if (lookahead == 'd') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(377);
+      if (lookahead == 'd') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(565);
+      if (lookahead == 'd') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(346);
+      if (lookahead == 'd') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(302);
+      if (lookahead == 'e') ADVANCE(282);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'e') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(562);
+      if (lookahead == 'e') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(463);
-      if (lookahead == 'i') ADVANCE(514);
+      if (lookahead == 'e') ADVANCE(350);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(486);
+      if (lookahead == 'e') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(494);
+      if (lookahead == 'e') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == 'e') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(554);
-      if (lookahead == 't') ADVANCE(558);
+      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(475);
+      if (lookahead == 'e') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(426);
+      if (lookahead == 'e') ADVANCE(498);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(427);
+      if (lookahead == 'e') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(532);
+      if (lookahead == 'e') ADVANCE(558);
+      if (lookahead == 't') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(367);
+      if (lookahead == 'e') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(370);
+      if (lookahead == 'e') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(385);
+      if (lookahead == 'e') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(468);
+      if (lookahead == 'e') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(446);
+      if (lookahead == 'f') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(284);
+      if (lookahead == 'f') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(287);
+      if (lookahead == 'f') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(550);
+      if (lookahead == 'g') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(513);
+      if (lookahead == 'g') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(461);
-      if (lookahead == 'p') ADVANCE(526);
+      if (lookahead == 'h') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(461);
+      if (lookahead == 'h') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'h') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(453);
+      if (lookahead == 'h') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'p') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(464);
+      if (lookahead == 'i') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(434);
+      if (lookahead == 'i') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(497);
+      if (lookahead == 'i') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(548);
+      if (lookahead == 'i') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(424);
+      if (lookahead == 'i') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(559);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(373);
+      if (lookahead == 'i') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(340);
+      if (lookahead == 'i') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(410);
+      if (lookahead == 'i') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(400);
+      if (lookahead == 'k') ADVANCE(563);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(308);
+      if (lookahead == 'k') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(440);
+      if (lookahead == 'k') ADVANCE(344);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(445);
+      if (lookahead == 'k') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(500);
-      if (lookahead == 'r') ADVANCE(505);
-      if (lookahead == 'w') ADVANCE(491);
+      if (lookahead == 'l') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(425);
+      if (lookahead == 'l') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(477);
+      if (lookahead == 'l') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(428);
+      if (lookahead == 'l') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(361);
+      if (lookahead == 'l') ADVANCE(504);
+      if (lookahead == 'r') ADVANCE(509);
+      if (lookahead == 'w') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(545);
+      if (lookahead == 'l') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(516);
+      if (lookahead == 'l') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(465);
+      if (lookahead == 'm') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(291);
+      if (lookahead == 'm') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(482);
+      if (lookahead == 'm') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(490);
+      if (lookahead == 'm') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(555);
+      if (lookahead == 'n') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(564);
+      if (lookahead == 'n') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(480);
+      if (lookahead == 'n') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(388);
+      if (lookahead == 'n') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(314);
+      if (lookahead == 'n') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == 'o') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(492);
+      if (lookahead == 'o') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(553);
+      if (lookahead == 'o') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(560);
-      if (lookahead == 't') ADVANCE(413);
+      if (lookahead == 'o') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(438);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(501);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(444);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(522);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(540);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 517:
+    case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == 'o') ADVANCE(564);
+      if (lookahead == 't') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(539);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(540);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(556);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(397);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(358);
+      if (lookahead == 'o') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(349);
+      if (lookahead == 'o') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(305);
+      if (lookahead == 'o') ADVANCE(560);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(504);
-      if (lookahead == 's') ADVANCE(435);
+      if (lookahead == 'p') ADVANCE(401);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(504);
-      if (lookahead == 's') ADVANCE(551);
+      if (lookahead == 'p') ADVANCE(362);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(538);
+      if (lookahead == 'p') ADVANCE(353);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(448);
+      if (lookahead == 'p') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(509);
-      if (lookahead == 'r') ADVANCE(433);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(509);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(452);
+      if (lookahead == 'p') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(546);
+      if (lookahead == 'p') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(417);
+      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(423);
+      if (lookahead == 'p') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(481);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(547);
+      if (lookahead == 'r') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(478);
+      if (lookahead == 'r') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(483);
+      if (lookahead == 'r') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(506);
+      if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(476);
+      if (lookahead == 'r') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(552);
+      if (lookahead == 'r') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(518);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(459);
+      if (lookahead == 'r') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(519);
+      if (lookahead == 'r') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(343);
+      if (lookahead == 'r') ADVANCE(556);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(544);
+      if (lookahead == 'r') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'r') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(566);
+      if (lookahead == 's') ADVANCE(347);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(469);
+      if (lookahead == 's') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(352);
+      if (lookahead == 't') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(320);
+      if (lookahead == 't') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(407);
+      if (lookahead == 't') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(502);
+      if (lookahead == 't') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(539);
+      if (lookahead == 't') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(460);
+      if (lookahead == 't') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(503);
+      if (lookahead == 't') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(449);
+      if (lookahead == 't') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(521);
+      if (lookahead == 't') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(499);
+      if (lookahead == 't') ADVANCE(507);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(523);
+      if (lookahead == 't') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(355);
+      if (lookahead == 'u') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(493);
+      if (lookahead == 'u') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(489);
+      if (lookahead == 'u') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(549);
+      if (lookahead == 'u') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(382);
+      if (lookahead == 'v') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 567:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 568:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(493);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 569:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(553);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 570:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(386);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
-      END_STATE();
-    case 568:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'd') ADVANCE(573);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 569:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'e') ADVANCE(572);
-      if (lookahead == 'p') ADVANCE(673);
-      if (lookahead == 's') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 570:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'l') ADVANCE(662);
-      if (lookahead == 'r') ADVANCE(667);
-      if (lookahead == 'w') ADVANCE(654);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 571:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'o') ADVANCE(715);
-      if (lookahead == 't') ADVANCE(412);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'v') ADVANCE(354);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'd') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'v') ADVANCE(652);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'e') ADVANCE(576);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(588);
-      if (lookahead == 'o') ADVANCE(362);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(588);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(358);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(333);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(688);
-      if (lookahead == 'e') ADVANCE(710);
-      if (lookahead == 'o') ADVANCE(602);
-      if (lookahead == 't') ADVANCE(716);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(688);
-      if (lookahead == 'e') ADVANCE(710);
-      if (lookahead == 't') ADVANCE(716);
+      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(688);
-      if (lookahead == 't') ADVANCE(716);
+      if (lookahead == 'a') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 'a') ADVANCE(337);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(593);
-      if (lookahead == 'm') ADVANCE(678);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 'o') ADVANCE(606);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(589);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(657);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(645);
+      if (lookahead == 'a') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(690);
+      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'm') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(596);
+      if (lookahead == 'a') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(650);
+      if (lookahead == 'a') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(619);
+      if (lookahead == 'a') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(316);
+      if (lookahead == 'a') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(336);
+      if (lookahead == 'a') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(679);
-      if (lookahead == 'f') ADVANCE(639);
-      if (lookahead == 't') ADVANCE(319);
+      if (lookahead == 'b') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(626);
+      if (lookahead == 'b') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(585);
-      if (lookahead == 'o') ADVANCE(644);
+      if (lookahead == 'c') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(585);
+      if (lookahead == 'c') ADVANCE(340);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(627);
+      if (lookahead == 'c') ADVANCE(683);
+      if (lookahead == 'f') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(668);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 'r') ADVANCE(590);
+      if (lookahead == 'c') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(720);
+      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(296);
-      if (lookahead == 'i') ADVANCE(621);
-      if (lookahead == 'p') ADVANCE(685);
+      if (lookahead == 'c') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(296);
+      if (lookahead == 'c') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(393);
+      if (lookahead == 'c') ADVANCE(672);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(607);
+      if (lookahead == 'd') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(694);
+      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'p') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(722);
-      if (lookahead == 'o') ADVANCE(691);
+      if (lookahead == 'd') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(722);
+      if (lookahead == 'd') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(582);
+      if (lookahead == 'd') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(293);
+      if (lookahead == 'd') ADVANCE(698);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(345);
+      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'o') ADVANCE(695);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(277);
+      if (lookahead == 'e') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(376);
+      if (lookahead == 'e') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 'p') ADVANCE(673);
-      if (lookahead == 's') ADVANCE(592);
+      if (lookahead == 'e') ADVANCE(349);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 'e') ADVANCE(281);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(632);
+      if (lookahead == 'e') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(623);
-      if (lookahead == 'i') ADVANCE(675);
-      if (lookahead == 'o') ADVANCE(712);
+      if (lookahead == 'e') ADVANCE(380);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(655);
+      if (lookahead == 'e') ADVANCE(723);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(587);
+      if (lookahead == 'e') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(648);
+      if (lookahead == 'e') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(646);
+      if (lookahead == 'e') ADVANCE(627);
+      if (lookahead == 'i') ADVANCE(679);
+      if (lookahead == 'o') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(687);
+      if (lookahead == 'e') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(366);
+      if (lookahead == 'e') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(369);
+      if (lookahead == 'e') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(628);
+      if (lookahead == 'e') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(611);
+      if (lookahead == 'f') ADVANCE(370);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(283);
+      if (lookahead == 'f') ADVANCE(373);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(286);
+      if (lookahead == 'f') ADVANCE(388);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(707);
+      if (lookahead == 'g') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(674);
+      if (lookahead == 'g') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(621);
+      if (lookahead == 'h') ADVANCE(287);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(577);
+      if (lookahead == 'h') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(624);
+      if (lookahead == 'h') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(622);
-      if (lookahead == 'n') ADVANCE(290);
+      if (lookahead == 'h') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(622);
-      if (lookahead == 'n') ADVANCE(651);
+      if (lookahead == 'i') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(628);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(294);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(655);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(618);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(409);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(372);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(339);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(718);
+      if (lookahead == 'i') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(307);
+      if (lookahead == 'k') ADVANCE(413);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(399);
+      if (lookahead == 'k') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(662);
-      if (lookahead == 'r') ADVANCE(667);
-      if (lookahead == 'w') ADVANCE(654);
+      if (lookahead == 'k') ADVANCE(343);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(601);
+      if (lookahead == 'k') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(583);
+      if (lookahead == 'l') ADVANCE(311);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(609);
+      if (lookahead == 'l') ADVANCE(403);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(638);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(701);
+      if (lookahead == 'l') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(360);
+      if (lookahead == 'l') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(586);
+      if (lookahead == 'l') ADVANCE(613);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(678);
+      if (lookahead == 'l') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(290);
+      if (lookahead == 'm') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(625);
+      if (lookahead == 'm') ADVANCE(364);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(643);
+      if (lookahead == 'm') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(711);
+      if (lookahead == 'm') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(715);
-      if (lookahead == 't') ADVANCE(412);
+      if (lookahead == 'n') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(594);
+      if (lookahead == 'n') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(715);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(317);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(391);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 670:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 663:
+    case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(313);
+      if (lookahead == 'o') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 664:
+    case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(387);
+      if (lookahead == 'o') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 665:
+    case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(693);
+      if (lookahead == 'r') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 666:
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(693);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(700);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(699);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(701);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 682:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(653);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(684);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(689);
-      if (lookahead == 'r') ADVANCE(615);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(689);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(712);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(696);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(682);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(695);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(714);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(697);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(713);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(396);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(304);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(357);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(673);
-      if (lookahead == 's') ADVANCE(702);
+      if (lookahead == 'p') ADVANCE(400);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(608);
+      if (lookahead == 'p') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(698);
+      if (lookahead == 'p') ADVANCE(361);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 'r') ADVANCE(590);
+      if (lookahead == 'p') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(702);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(420);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(645);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 693:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(708);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 694:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(646);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 695:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 696:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(670);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 697:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(704);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(642);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(617);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(666);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 694:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(584);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 695:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(640);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 697:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(706);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'r') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'r') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(342);
+      if (lookahead == 'r') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(700);
+      if (lookahead == 'r') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(319);
+      if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(629);
+      if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(406);
+      if (lookahead == 's') ADVANCE(346);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 's') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(351);
+      if (lookahead == 't') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(723);
+      if (lookahead == 't') ADVANCE(410);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(716);
+      if (lookahead == 't') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(693);
+      if (lookahead == 't') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(620);
+      if (lookahead == 't') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(663);
+      if (lookahead == 't') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(610);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(664);
+      if (lookahead == 't') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(659);
+      if (lookahead == 't') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(310);
+      if (lookahead == 't') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(681);
+      if (lookahead == 't') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(354);
+      if (lookahead == 'u') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(652);
+      if (lookahead == 'u') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(649);
+      if (lookahead == 'u') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(703);
+      if (lookahead == 'u') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(381);
+      if (lookahead == 'v') ADVANCE(358);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 724:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 725:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 726:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(707);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 727:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(385);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 728:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
-      END_STATE();
-    case 725:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 726:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 727:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 728:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 729:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 730:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 731:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 732:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 733:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 758,
-        '.', 224,
-        ':', 763,
-        'x', 226,
-        'B', 752,
-        'b', 752,
-        'G', 754,
-        'g', 754,
-        'K', 754,
-        'k', 754,
-        'M', 755,
-        'm', 755,
-        'N', 216,
-        'n', 216,
-        'S', 757,
-        's', 757,
-        'T', 214,
-        't', 214,
-        'U', 216,
-        'u', 216,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 734:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 758,
-        '.', 224,
-        ':', 763,
-        'B', 752,
-        'b', 752,
-        'G', 754,
-        'g', 754,
-        'K', 754,
-        'k', 754,
-        'M', 755,
-        'm', 755,
-        'N', 216,
-        'n', 216,
-        'S', 757,
-        's', 757,
-        'T', 214,
-        't', 214,
-        'U', 216,
-        'u', 216,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 735:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(220);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'x') ADVANCE(226);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 736:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(220);
-      if (lookahead == ':') ADVANCE(763);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 737:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(763);
-      if (lookahead == 'x') ADVANCE(226);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 227,
+        ':', 767,
+        'x', 229,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
       END_STATE();
     case 738:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(763);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 227,
+        ':', 767,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
       END_STATE();
     case 739:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(226);
+      if (lookahead == '.') ADVANCE(222);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(229);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 740:
       ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(222);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 741:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 742:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 743:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(749);
-      if (lookahead == '\\') ADVANCE(239);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(746);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
       END_STATE();
     case 744:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(747);
-      if (lookahead == '\\') ADVANCE(748);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(744);
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
       END_STATE();
     case 745:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      END_STATE();
+    case 746:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 747:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(744);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(242);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(750);
+      END_STATE();
+    case 748:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(752);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(748);
+      END_STATE();
+    case 749:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(745);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(746);
-      END_STATE();
-    case 746:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(239);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(746);
-      END_STATE();
-    case 747:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(747);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(744);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_line_continuation);
+          lookahead != '#') ADVANCE(750);
       END_STATE();
     case 750:
-      ACCEPT_TOKEN(sym_rate);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(242);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(750);
       END_STATE();
     case 751:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(751);
       END_STATE();
     case 752:
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(748);
+      END_STATE();
+    case 753:
+      ACCEPT_TOKEN(sym_line_continuation);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 755:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(763);
+      END_STATE();
+    case 756:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(767);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(218);
+          lookahead == 'i') ADVANCE(220);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(217);
+          lookahead == 'p') ADVANCE(219);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 753:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(751);
-      END_STATE();
-    case 754:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(756);
-      END_STATE();
-    case 755:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(756);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(757);
-      END_STATE();
-    case 756:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(218);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(217);
-      END_STATE();
     case 757:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(755);
       END_STATE();
     case 758:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
       END_STATE();
     case 759:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
       END_STATE();
     case 760:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(220);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 761:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(226);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 762:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
+      ACCEPT_TOKEN(sym_percentage);
       END_STATE();
     case 763:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 764:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 765:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      END_STATE();
+    case 766:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      END_STATE();
+    case 767:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
       END_STATE();
     default:
       return false;
@@ -9024,251 +9096,252 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 70:
       if (lookahead == 'a') ADVANCE(155);
+      if (lookahead == 'e') ADVANCE(156);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(156);
-      if (lookahead == 's') ADVANCE(157);
+      if (lookahead == 'l') ADVANCE(157);
+      if (lookahead == 's') ADVANCE(158);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(158);
-      if (lookahead == 'i') ADVANCE(159);
-      if (lookahead == 'o') ADVANCE(160);
+      if (lookahead == 'e') ADVANCE(159);
+      if (lookahead == 'i') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(161);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(161);
+      if (lookahead == 'i') ADVANCE(162);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(162);
+      if (lookahead == 'a') ADVANCE(163);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(163);
+      if (lookahead == 'q') ADVANCE(164);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(164);
+      if (lookahead == 't') ADVANCE(165);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(165);
-      if (lookahead == 'j') ADVANCE(166);
-      if (lookahead == 'l') ADVANCE(167);
-      if (lookahead == 'o') ADVANCE(168);
+      if (lookahead == 'c') ADVANCE(166);
+      if (lookahead == 'j') ADVANCE(167);
+      if (lookahead == 'l') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 78:
-      if (lookahead == 'u') ADVANCE(169);
+      if (lookahead == 'u') ADVANCE(170);
       END_STATE();
     case 79:
-      if (lookahead == 'l') ADVANCE(170);
+      if (lookahead == 'l') ADVANCE(171);
       END_STATE();
     case 80:
-      if (lookahead == 'c') ADVANCE(171);
+      if (lookahead == 'c') ADVANCE(172);
       END_STATE();
     case 81:
-      if (lookahead == 'a') ADVANCE(172);
+      if (lookahead == 'a') ADVANCE(173);
       END_STATE();
     case 82:
-      if (lookahead == 'o') ADVANCE(173);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(174);
-      END_STATE();
-    case 84:
       if (lookahead == 'a') ADVANCE(175);
       END_STATE();
+    case 84:
+      if (lookahead == 'a') ADVANCE(176);
+      END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(176);
+      if (lookahead == 's') ADVANCE(177);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(177);
-      END_STATE();
-    case 87:
       if (lookahead == 'p') ADVANCE(178);
       END_STATE();
+    case 87:
+      if (lookahead == 'p') ADVANCE(179);
+      END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(179);
+      if (lookahead == 'r') ADVANCE(180);
       END_STATE();
     case 89:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(180);
-      if (lookahead == 't') ADVANCE(181);
+      if (lookahead == 'p') ADVANCE(181);
+      if (lookahead == 't') ADVANCE(182);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(182);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 92:
-      if (lookahead == 'f') ADVANCE(183);
+      if (lookahead == 'f') ADVANCE(184);
       END_STATE();
     case 93:
-      if (lookahead == 'l') ADVANCE(184);
+      if (lookahead == 'l') ADVANCE(185);
       END_STATE();
     case 94:
-      if (lookahead == 't') ADVANCE(185);
+      if (lookahead == 't') ADVANCE(186);
       END_STATE();
     case 95:
-      if (lookahead == 'p') ADVANCE(186);
+      if (lookahead == 'p') ADVANCE(187);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(187);
+      if (lookahead == 'e') ADVANCE(188);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(188);
+      if (lookahead == 'i') ADVANCE(189);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 'r') ADVANCE(190);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(190);
+      if (lookahead == 'c') ADVANCE(191);
       END_STATE();
     case 101:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(191);
+      if (lookahead == 'd') ADVANCE(192);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(192);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(193);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(194);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(195);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(196);
+      if (lookahead == 's') ADVANCE(197);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(197);
+      if (lookahead == 'a') ADVANCE(198);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(199);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(199);
+      if (lookahead == 'r') ADVANCE(200);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(200);
-      END_STATE();
-    case 112:
       if (lookahead == 'a') ADVANCE(201);
       END_STATE();
+    case 112:
+      if (lookahead == 'a') ADVANCE(202);
+      END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'e') ADVANCE(203);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(204);
       END_STATE();
     case 115:
-      if (lookahead == 'n') ADVANCE(204);
+      if (lookahead == 'n') ADVANCE(205);
       END_STATE();
     case 116:
-      if (lookahead == 'p') ADVANCE(205);
+      if (lookahead == 'p') ADVANCE(206);
       END_STATE();
     case 117:
-      if (lookahead == 'm') ADVANCE(206);
+      if (lookahead == 'm') ADVANCE(207);
       END_STATE();
     case 118:
-      if (lookahead == 'l') ADVANCE(207);
+      if (lookahead == 'l') ADVANCE(208);
       END_STATE();
     case 119:
-      if (lookahead == 'e') ADVANCE(208);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 120:
-      if (lookahead == 'a') ADVANCE(209);
+      if (lookahead == 'a') ADVANCE(210);
       END_STATE();
     case 121:
-      if (lookahead == 'e') ADVANCE(210);
-      END_STATE();
-    case 122:
       if (lookahead == 'e') ADVANCE(211);
       END_STATE();
+    case 122:
+      if (lookahead == 'e') ADVANCE(212);
+      END_STATE();
     case 123:
-      if (lookahead == 't') ADVANCE(212);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(213);
+      if (lookahead == 'e') ADVANCE(214);
       END_STATE();
     case 125:
       ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(214);
+      if (lookahead == 'w') ADVANCE(215);
       END_STATE();
     case 126:
       ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(215);
+      if (lookahead == 'o') ADVANCE(216);
       END_STATE();
     case 128:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'e') ADVANCE(217);
       END_STATE();
     case 129:
-      if (lookahead == 'b') ADVANCE(217);
+      if (lookahead == 'b') ADVANCE(218);
       END_STATE();
     case 130:
-      if (lookahead == 'd') ADVANCE(218);
+      if (lookahead == 'd') ADVANCE(219);
       END_STATE();
     case 131:
-      if (lookahead == 't') ADVANCE(219);
+      if (lookahead == 't') ADVANCE(220);
       END_STATE();
     case 132:
       ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 133:
-      if (lookahead == 'p') ADVANCE(220);
+      if (lookahead == 'p') ADVANCE(221);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(221);
+      if (lookahead == 'l') ADVANCE(222);
       END_STATE();
     case 135:
-      if (lookahead == 'r') ADVANCE(222);
+      if (lookahead == 'r') ADVANCE(223);
       END_STATE();
     case 136:
-      if (lookahead == 'u') ADVANCE(223);
+      if (lookahead == 'u') ADVANCE(224);
       END_STATE();
     case 137:
-      if (lookahead == 'a') ADVANCE(224);
+      if (lookahead == 'a') ADVANCE(225);
       END_STATE();
     case 138:
-      if (lookahead == 't') ADVANCE(225);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(226);
+      if (lookahead == 'e') ADVANCE(227);
       END_STATE();
     case 140:
       ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 141:
-      if (lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'i') ADVANCE(228);
       END_STATE();
     case 142:
-      if (lookahead == 'k') ADVANCE(228);
+      if (lookahead == 'k') ADVANCE(229);
       END_STATE();
     case 143:
-      if (lookahead == 's') ADVANCE(229);
+      if (lookahead == 's') ADVANCE(230);
       END_STATE();
     case 144:
       ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(230);
+      if (lookahead == 'v') ADVANCE(231);
       END_STATE();
     case 145:
-      if (lookahead == 'q') ADVANCE(231);
-      if (lookahead == 't') ADVANCE(232);
+      if (lookahead == 'q') ADVANCE(232);
+      if (lookahead == 't') ADVANCE(233);
       END_STATE();
     case 146:
       ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 147:
-      if (lookahead == 'i') ADVANCE(233);
+      if (lookahead == 'i') ADVANCE(234);
       END_STATE();
     case 148:
-      if (lookahead == 'e') ADVANCE(234);
-      if (lookahead == 'n') ADVANCE(235);
+      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'n') ADVANCE(236);
       END_STATE();
     case 149:
       ACCEPT_TOKEN(anon_sym_new);
@@ -9277,951 +9350,957 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 151:
-      if (lookahead == 'p') ADVANCE(236);
+      if (lookahead == 'p') ADVANCE(237);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(237);
+      if (lookahead == 'r') ADVANCE(238);
       END_STATE();
     case 153:
-      if (lookahead == 'k') ADVANCE(238);
+      if (lookahead == 'k') ADVANCE(239);
       END_STATE();
     case 154:
-      if (lookahead == 's') ADVANCE(239);
+      if (lookahead == 's') ADVANCE(240);
       END_STATE();
     case 155:
-      if (lookahead == 'k') ADVANCE(240);
+      if (lookahead == 'k') ADVANCE(241);
       END_STATE();
     case 156:
-      if (lookahead == 'i') ADVANCE(241);
+      if (lookahead == 'r') ADVANCE(242);
       END_STATE();
     case 157:
-      if (lookahead == 't') ADVANCE(242);
+      if (lookahead == 'i') ADVANCE(243);
       END_STATE();
     case 158:
-      if (lookahead == 'r') ADVANCE(243);
+      if (lookahead == 't') ADVANCE(244);
       END_STATE();
     case 159:
-      if (lookahead == 'o') ADVANCE(244);
-      if (lookahead == 'v') ADVANCE(245);
+      if (lookahead == 'r') ADVANCE(245);
       END_STATE();
     case 160:
-      if (lookahead == 'h') ADVANCE(246);
-      if (lookahead == 't') ADVANCE(247);
+      if (lookahead == 'o') ADVANCE(246);
+      if (lookahead == 'v') ADVANCE(247);
       END_STATE();
     case 161:
-      if (lookahead == 's') ADVANCE(248);
+      if (lookahead == 'h') ADVANCE(248);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 162:
-      if (lookahead == 'n') ADVANCE(249);
+      if (lookahead == 's') ADVANCE(250);
       END_STATE();
     case 163:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 164:
-      if (lookahead == 'e') ADVANCE(250);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 165:
-      if (lookahead == 'l') ADVANCE(251);
-      END_STATE();
-    case 166:
       if (lookahead == 'e') ADVANCE(252);
       END_STATE();
+    case 166:
+      if (lookahead == 'l') ADVANCE(253);
+      END_STATE();
     case 167:
-      if (lookahead == 'a') ADVANCE(253);
+      if (lookahead == 'e') ADVANCE(254);
       END_STATE();
     case 168:
-      if (lookahead == 'r') ADVANCE(254);
+      if (lookahead == 'a') ADVANCE(255);
       END_STATE();
     case 169:
-      if (lookahead == 't') ADVANCE(255);
+      if (lookahead == 'r') ADVANCE(256);
       END_STATE();
     case 170:
-      if (lookahead == 'e') ADVANCE(256);
-      END_STATE();
-    case 171:
       if (lookahead == 't') ADVANCE(257);
       END_STATE();
-    case 172:
-      if (lookahead == 'p') ADVANCE(258);
+    case 171:
+      if (lookahead == 'e') ADVANCE(258);
       END_STATE();
-    case 173:
+    case 172:
       if (lookahead == 't') ADVANCE(259);
       END_STATE();
-    case 174:
-      if (lookahead == 't') ADVANCE(260);
+    case 173:
+      if (lookahead == 'p') ADVANCE(260);
       END_STATE();
-    case 175:
+    case 174:
       if (lookahead == 't') ADVANCE(261);
       END_STATE();
+    case 175:
+      if (lookahead == 't') ADVANCE(262);
+      END_STATE();
     case 176:
-      if (lookahead == 'c') ADVANCE(262);
+      if (lookahead == 't') ADVANCE(263);
       END_STATE();
     case 177:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(264);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 179:
-      if (lookahead == 'e') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 180:
-      if (lookahead == 'a') ADVANCE(264);
+      if (lookahead == 'e') ADVANCE(265);
       END_STATE();
     case 181:
-      if (lookahead == 'h') ADVANCE(265);
+      if (lookahead == 'a') ADVANCE(266);
       END_STATE();
     case 182:
-      if (lookahead == 'n') ADVANCE(266);
+      if (lookahead == 'h') ADVANCE(267);
       END_STATE();
     case 183:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'n') ADVANCE(268);
       END_STATE();
     case 184:
-      if (lookahead == 'a') ADVANCE(267);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 185:
-      if (lookahead == 'h') ADVANCE(268);
+      if (lookahead == 'a') ADVANCE(269);
       END_STATE();
     case 186:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(270);
       END_STATE();
     case 187:
-      if (lookahead == 'p') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 188:
-      if (lookahead == 'o') ADVANCE(270);
+      if (lookahead == 'p') ADVANCE(271);
       END_STATE();
     case 189:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'o') ADVANCE(272);
       END_STATE();
     case 190:
-      if (lookahead == 'k') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 191:
-      if (lookahead == 'g') ADVANCE(272);
+      if (lookahead == 'k') ADVANCE(273);
       END_STATE();
     case 192:
-      if (lookahead == 't') ADVANCE(273);
+      if (lookahead == 'g') ADVANCE(274);
       END_STATE();
     case 193:
-      if (lookahead == 's') ADVANCE(274);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 194:
-      if (lookahead == 's') ADVANCE(275);
-      END_STATE();
-    case 195:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 196:
       if (lookahead == 's') ADVANCE(276);
       END_STATE();
+    case 195:
+      if (lookahead == 's') ADVANCE(277);
+      END_STATE();
+    case 196:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
     case 197:
-      if (lookahead == 'c') ADVANCE(277);
+      if (lookahead == 's') ADVANCE(278);
       END_STATE();
     case 198:
-      if (lookahead == 'i') ADVANCE(278);
+      if (lookahead == 'c') ADVANCE(279);
       END_STATE();
     case 199:
-      if (lookahead == 'u') ADVANCE(279);
+      if (lookahead == 'i') ADVANCE(280);
       END_STATE();
     case 200:
-      if (lookahead == 'u') ADVANCE(280);
+      if (lookahead == 'u') ADVANCE(281);
       END_STATE();
     case 201:
-      if (lookahead == 'y') ADVANCE(281);
+      if (lookahead == 'u') ADVANCE(282);
       END_STATE();
     case 202:
-      if (lookahead == 'c') ADVANCE(282);
-      END_STATE();
-    case 203:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 204:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 205:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 206:
       if (lookahead == 'y') ADVANCE(283);
       END_STATE();
+    case 203:
+      if (lookahead == 'c') ADVANCE(284);
+      END_STATE();
+    case 204:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 205:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 206:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
     case 207:
-      if (lookahead == 'i') ADVANCE(284);
+      if (lookahead == 'y') ADVANCE(285);
       END_STATE();
     case 208:
-      if (lookahead == 's') ADVANCE(285);
+      if (lookahead == 'i') ADVANCE(286);
       END_STATE();
     case 209:
-      if (lookahead == 'b') ADVANCE(286);
+      if (lookahead == 's') ADVANCE(287);
       END_STATE();
     case 210:
-      if (lookahead == 'r') ADVANCE(287);
+      if (lookahead == 'b') ADVANCE(288);
       END_STATE();
     case 211:
-      if (lookahead == 'c') ADVANCE(288);
+      if (lookahead == 'r') ADVANCE(289);
       END_STATE();
     case 212:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 'c') ADVANCE(290);
       END_STATE();
     case 213:
-      if (lookahead == 'w') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(291);
       END_STATE();
     case 214:
-      if (lookahead == 'a') ADVANCE(291);
+      if (lookahead == 'w') ADVANCE(292);
       END_STATE();
     case 215:
-      if (lookahead == 'd') ADVANCE(292);
+      if (lookahead == 'a') ADVANCE(293);
       END_STATE();
     case 216:
-      if (lookahead == 'r') ADVANCE(293);
+      if (lookahead == 'd') ADVANCE(294);
       END_STATE();
     case 217:
-      if (lookahead == 'a') ADVANCE(294);
+      if (lookahead == 'r') ADVANCE(295);
       END_STATE();
     case 218:
-      if (lookahead == 'l') ADVANCE(295);
+      if (lookahead == 'a') ADVANCE(296);
       END_STATE();
     case 219:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'l') ADVANCE(297);
       END_STATE();
     case 220:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 221:
-      if (lookahead == 'u') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(298);
       END_STATE();
     case 222:
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 223:
-      if (lookahead == 't') ADVANCE(299);
+      if (lookahead == 'e') ADVANCE(300);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(300);
+      if (lookahead == 't') ADVANCE(301);
       END_STATE();
     case 225:
-      if (lookahead == 'e') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(302);
       END_STATE();
     case 226:
-      if (lookahead == 'n') ADVANCE(302);
+      if (lookahead == 'e') ADVANCE(303);
       END_STATE();
     case 227:
-      if (lookahead == 't') ADVANCE(303);
+      if (lookahead == 'n') ADVANCE(304);
       END_STATE();
     case 228:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(304);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(anon_sym_loss);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(306);
       END_STATE();
     case 230:
-      if (lookahead == 'l') ADVANCE(305);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 231:
-      if (lookahead == 'u') ADVANCE(306);
+      if (lookahead == 'l') ADVANCE(307);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(307);
+      if (lookahead == 'u') ADVANCE(308);
       END_STATE();
     case 233:
-      if (lookahead == 'v') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(309);
       END_STATE();
     case 234:
-      if (lookahead == 'm') ADVANCE(309);
+      if (lookahead == 'v') ADVANCE(310);
       END_STATE();
     case 235:
-      if (lookahead == 's') ADVANCE(310);
+      if (lookahead == 'm') ADVANCE(311);
       END_STATE();
     case 236:
-      if (lookahead == 'u') ADVANCE(311);
+      if (lookahead == 's') ADVANCE(312);
       END_STATE();
     case 237:
-      if (lookahead == 'h') ADVANCE(312);
+      if (lookahead == 'u') ADVANCE(313);
       END_STATE();
     case 238:
-      if (lookahead == 'e') ADVANCE(313);
+      if (lookahead == 'h') ADVANCE(314);
       END_STATE();
     case 239:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 240:
-      if (lookahead == 'r') ADVANCE(315);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(316);
       END_STATE();
     case 241:
-      if (lookahead == 'c') ADVANCE(316);
-      END_STATE();
-    case 242:
       if (lookahead == 'r') ADVANCE(317);
       END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_peer);
+      END_STATE();
     case 243:
-      if (lookahead == 'o') ADVANCE(318);
+      if (lookahead == 'c') ADVANCE(318);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(319);
       END_STATE();
     case 245:
-      if (lookahead == 'a') ADVANCE(319);
+      if (lookahead == 'o') ADVANCE(320);
       END_STATE();
     case 246:
-      if (lookahead == 'i') ADVANCE(320);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 247:
-      if (lookahead == 'o') ADVANCE(321);
+      if (lookahead == 'a') ADVANCE(321);
       END_STATE();
     case 248:
-      if (lookahead == 'c') ADVANCE(322);
+      if (lookahead == 'i') ADVANCE(322);
       END_STATE();
     case 249:
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'o') ADVANCE(323);
       END_STATE();
     case 250:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'c') ADVANCE(324);
       END_STATE();
     case 251:
-      if (lookahead == 'a') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 252:
-      if (lookahead == 'c') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 253:
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(326);
       END_STATE();
     case 254:
-      if (lookahead == 'd') ADVANCE(327);
+      if (lookahead == 'c') ADVANCE(327);
       END_STATE();
     case 255:
-      if (lookahead == 'e') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 256:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'd') ADVANCE(329);
       END_STATE();
     case 257:
-      if (lookahead == 'i') ADVANCE(329);
-      END_STATE();
-    case 258:
       if (lookahead == 'e') ADVANCE(330);
       END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'i') ADVANCE(331);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'e') ADVANCE(332);
       END_STATE();
     case 261:
-      if (lookahead == 'e') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_slot);
       END_STATE();
     case 262:
-      if (lookahead == 't') ADVANCE(332);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 263:
-      if (lookahead == 'a') ADVANCE(333);
+      if (lookahead == 'e') ADVANCE(333);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(334);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'a') ADVANCE(335);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 267:
-      if (lookahead == 'n') ADVANCE(334);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 268:
-      if (lookahead == 'i') ADVANCE(335);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 269:
-      if (lookahead == 't') ADVANCE(336);
+      if (lookahead == 'n') ADVANCE(336);
       END_STATE();
     case 270:
-      if (lookahead == 'n') ADVANCE(337);
+      if (lookahead == 'i') ADVANCE(337);
       END_STATE();
     case 271:
-      if (lookahead == 'h') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(338);
       END_STATE();
     case 272:
-      if (lookahead == 'e') ADVANCE(339);
+      if (lookahead == 'n') ADVANCE(339);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'h') ADVANCE(340);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      if (lookahead == 'e') ADVANCE(341);
       END_STATE();
     case 275:
-      if (lookahead == 't') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(341);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 277:
       if (lookahead == 't') ADVANCE(342);
       END_STATE();
     case 278:
-      if (lookahead == 'n') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(343);
       END_STATE();
     case 279:
-      if (lookahead == 'p') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 280:
-      if (lookahead == 'l') ADVANCE(345);
+      if (lookahead == 'n') ADVANCE(345);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'p') ADVANCE(346);
       END_STATE();
     case 282:
-      if (lookahead == 't') ADVANCE(346);
+      if (lookahead == 'l') ADVANCE(347);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 284:
-      if (lookahead == 'c') ADVANCE(347);
+      if (lookahead == 't') ADVANCE(348);
       END_STATE();
     case 285:
-      if (lookahead == 's') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 286:
-      if (lookahead == 'l') ADVANCE(349);
+      if (lookahead == 'c') ADVANCE(349);
       END_STATE();
     case 287:
-      if (lookahead == 'n') ADVANCE(350);
+      if (lookahead == 's') ADVANCE(350);
       END_STATE();
     case 288:
-      if (lookahead == 't') ADVANCE(351);
+      if (lookahead == 'l') ADVANCE(351);
       END_STATE();
     case 289:
-      if (lookahead == 'r') ADVANCE(352);
+      if (lookahead == 'n') ADVANCE(352);
       END_STATE();
     case 290:
-      if (lookahead == 'a') ADVANCE(353);
+      if (lookahead == 't') ADVANCE(353);
       END_STATE();
     case 291:
       if (lookahead == 'r') ADVANCE(354);
       END_STATE();
     case 292:
-      if (lookahead == 'e') ADVANCE(355);
+      if (lookahead == 'a') ADVANCE(355);
       END_STATE();
     case 293:
-      if (lookahead == 'i') ADVANCE(356);
+      if (lookahead == 'r') ADVANCE(356);
       END_STATE();
     case 294:
-      if (lookahead == 'l') ADVANCE(357);
+      if (lookahead == 'e') ADVANCE(357);
       END_STATE();
     case 295:
-      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == 'i') ADVANCE(358);
       END_STATE();
     case 296:
-      if (lookahead == '6') ADVANCE(359);
+      if (lookahead == 'l') ADVANCE(359);
       END_STATE();
     case 297:
-      if (lookahead == 'd') ADVANCE(360);
+      if (lookahead == 'e') ADVANCE(360);
       END_STATE();
     case 298:
-      if (lookahead == 's') ADVANCE(361);
+      if (lookahead == '6') ADVANCE(361);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'd') ADVANCE(362);
       END_STATE();
     case 300:
-      if (lookahead == 'i') ADVANCE(362);
+      if (lookahead == 's') ADVANCE(363);
       END_STATE();
     case 301:
-      if (lookahead == 'r') ADVANCE(363);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 302:
-      if (lookahead == 'c') ADVANCE(364);
+      if (lookahead == 'i') ADVANCE(364);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'r') ADVANCE(365);
       END_STATE();
     case 304:
-      if (lookahead == 'a') ADVANCE(365);
+      if (lookahead == 'c') ADVANCE(366);
       END_STATE();
     case 305:
-      if (lookahead == 'a') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 306:
-      if (lookahead == 'e') ADVANCE(367);
+      if (lookahead == 'a') ADVANCE(367);
       END_STATE();
     case 307:
-      if (lookahead == 'r') ADVANCE(368);
+      if (lookahead == 'a') ADVANCE(368);
       END_STATE();
     case 308:
       if (lookahead == 'e') ADVANCE(369);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'r') ADVANCE(370);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'e') ADVANCE(371);
       END_STATE();
     case 311:
-      if (lookahead == 't') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 312:
-      if (lookahead == 'e') ADVANCE(371);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 313:
       if (lookahead == 't') ADVANCE(372);
       END_STATE();
     case 314:
-      if (lookahead == 'h') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(373);
       END_STATE();
     case 315:
-      if (lookahead == 'a') ADVANCE(374);
+      if (lookahead == 't') ADVANCE(374);
       END_STATE();
     case 316:
-      if (lookahead == 'y') ADVANCE(375);
+      if (lookahead == 'h') ADVANCE(375);
       END_STATE();
     case 317:
-      if (lookahead == 'o') ADVANCE(376);
+      if (lookahead == 'a') ADVANCE(376);
       END_STATE();
     case 318:
-      if (lookahead == 'u') ADVANCE(377);
+      if (lookahead == 'y') ADVANCE(377);
       END_STATE();
     case 319:
-      if (lookahead == 't') ADVANCE(378);
+      if (lookahead == 'o') ADVANCE(378);
       END_STATE();
     case 320:
-      if (lookahead == 'b') ADVANCE(379);
+      if (lookahead == 'u') ADVANCE(379);
       END_STATE();
     case 321:
-      if (lookahead == 'c') ADVANCE(380);
+      if (lookahead == 't') ADVANCE(380);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'b') ADVANCE(381);
       END_STATE();
     case 323:
-      if (lookahead == 'u') ADVANCE(381);
+      if (lookahead == 'c') ADVANCE(382);
       END_STATE();
     case 324:
-      if (lookahead == 's') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 325:
-      if (lookahead == 't') ADVANCE(383);
+      if (lookahead == 'u') ADVANCE(383);
       END_STATE();
     case 326:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 's') ADVANCE(384);
       END_STATE();
     case 327:
-      if (lookahead == 'e') ADVANCE(385);
+      if (lookahead == 't') ADVANCE(385);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'e') ADVANCE(386);
       END_STATE();
     case 329:
-      if (lookahead == 'o') ADVANCE(386);
+      if (lookahead == 'e') ADVANCE(387);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_shape);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'o') ADVANCE(388);
       END_STATE();
     case 332:
-      if (lookahead == 'l') ADVANCE(387);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 333:
-      if (lookahead == 'c') ADVANCE(388);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'l') ADVANCE(389);
       END_STATE();
     case 335:
-      if (lookahead == 'n') ADVANCE(389);
+      if (lookahead == 'c') ADVANCE(390);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_accept);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_action);
+      if (lookahead == 'n') ADVANCE(391);
       END_STATE();
     case 338:
-      if (lookahead == 'o') ADVANCE(390);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'o') ADVANCE(392);
       END_STATE();
     case 341:
-      if (lookahead == 'f') ADVANCE(391);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 343:
-      if (lookahead == 'u') ADVANCE(392);
+      if (lookahead == 'f') ADVANCE(393);
       END_STATE();
     case 344:
-      if (lookahead == 't') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 345:
-      if (lookahead == 't') ADVANCE(394);
+      if (lookahead == 'u') ADVANCE(394);
       END_STATE();
     case 346:
-      if (lookahead == '_') ADVANCE(395);
+      if (lookahead == 't') ADVANCE(395);
       END_STATE();
     case 347:
-      if (lookahead == 'a') ADVANCE(396);
+      if (lookahead == 't') ADVANCE(396);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == '_') ADVANCE(397);
       END_STATE();
     case 349:
-      if (lookahead == 'i') ADVANCE(397);
+      if (lookahead == 'a') ADVANCE(398);
       END_STATE();
     case 350:
-      if (lookahead == 'e') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'i') ADVANCE(399);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == 'e') ADVANCE(400);
       END_STATE();
     case 353:
-      if (lookahead == 'l') ADVANCE(399);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 354:
-      if (lookahead == 'd') ADVANCE(400);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 355:
       if (lookahead == 'l') ADVANCE(401);
       END_STATE();
     case 356:
-      if (lookahead == 'c') ADVANCE(402);
+      if (lookahead == 'd') ADVANCE(402);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'l') ADVANCE(403);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'c') ADVANCE(404);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 360:
-      if (lookahead == 'e') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 361:
-      if (lookahead == 's') ADVANCE(404);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 362:
-      if (lookahead == 'd') ADVANCE(405);
+      if (lookahead == 'e') ADVANCE(405);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 's') ADVANCE(406);
       END_STATE();
     case 364:
-      if (lookahead == 'y') ADVANCE(406);
+      if (lookahead == 'd') ADVANCE(407);
       END_STATE();
     case 365:
-      if (lookahead == 'y') ADVANCE(407);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 366:
-      if (lookahead == 'n') ADVANCE(408);
+      if (lookahead == 'y') ADVANCE(408);
       END_STATE();
     case 367:
-      if (lookahead == 'r') ADVANCE(409);
+      if (lookahead == 'y') ADVANCE(409);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'n') ADVANCE(410);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'r') ADVANCE(411);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_output);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 371:
-      if (lookahead == 'a') ADVANCE(410);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 372:
-      if (lookahead == 's') ADVANCE(411);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 373:
-      if (lookahead == 'r') ADVANCE(412);
+      if (lookahead == 'a') ADVANCE(412);
       END_STATE();
     case 374:
-      if (lookahead == 't') ADVANCE(413);
+      if (lookahead == 's') ADVANCE(413);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'r') ADVANCE(414);
       END_STATE();
     case 376:
-      if (lookahead == 'u') ADVANCE(414);
-      END_STATE();
-    case 377:
       if (lookahead == 't') ADVANCE(415);
       END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_policy);
+      END_STATE();
     case 378:
-      if (lookahead == 'e') ADVANCE(416);
+      if (lookahead == 'u') ADVANCE(416);
       END_STATE();
     case 379:
-      if (lookahead == 'i') ADVANCE(417);
+      if (lookahead == 't') ADVANCE(417);
       END_STATE();
     case 380:
-      if (lookahead == 'o') ADVANCE(418);
+      if (lookahead == 'e') ADVANCE(418);
       END_STATE();
     case 381:
-      if (lookahead == 'm') ADVANCE(419);
+      if (lookahead == 'i') ADVANCE(419);
       END_STATE();
     case 382:
-      if (lookahead == 's') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(420);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'm') ADVANCE(421);
       END_STATE();
     case 384:
-      if (lookahead == 'd') ADVANCE(421);
+      if (lookahead == 's') ADVANCE(422);
       END_STATE();
     case 385:
-      if (lookahead == 'r') ADVANCE(422);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 386:
-      if (lookahead == 'n') ADVANCE(423);
+      if (lookahead == 'd') ADVANCE(423);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      if (lookahead == 'r') ADVANCE(424);
       END_STATE();
     case 388:
-      if (lookahead == 'h') ADVANCE(424);
+      if (lookahead == 'n') ADVANCE(425);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_within);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 390:
-      if (lookahead == 'l') ADVANCE(425);
+      if (lookahead == 'h') ADVANCE(426);
       END_STATE();
     case 391:
-      if (lookahead == 'y') ADVANCE(426);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 392:
-      if (lookahead == 'e') ADVANCE(427);
+      if (lookahead == 'l') ADVANCE(427);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'y') ADVANCE(428);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'e') ADVANCE(429);
       END_STATE();
     case 395:
-      if (lookahead == 'q') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 396:
-      if (lookahead == 't') ADVANCE(429);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 397:
-      if (lookahead == 's') ADVANCE(430);
+      if (lookahead == 'q') ADVANCE(430);
       END_STATE();
     case 398:
       if (lookahead == 't') ADVANCE(431);
       END_STATE();
     case 399:
-      if (lookahead == 'l') ADVANCE(432);
+      if (lookahead == 's') ADVANCE(432);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 't') ADVANCE(433);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 'l') ADVANCE(434);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_generic);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 407:
-      if (lookahead == 'e') ADVANCE(433);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 409:
-      if (lookahead == 'a') ADVANCE(434);
+      if (lookahead == 'e') ADVANCE(435);
       END_STATE();
     case 410:
-      if (lookahead == 'd') ADVANCE(435);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_packets);
+      if (lookahead == 'a') ADVANCE(436);
       END_STATE();
     case 412:
-      if (lookahead == 'u') ADVANCE(436);
+      if (lookahead == 'd') ADVANCE(437);
       END_STATE();
     case 413:
-      if (lookahead == 'e') ADVANCE(437);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 414:
-      if (lookahead == 't') ADVANCE(438);
+      if (lookahead == 'u') ADVANCE(438);
       END_STATE();
     case 415:
-      if (lookahead == 'i') ADVANCE(439);
+      if (lookahead == 'e') ADVANCE(439);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 417:
       if (lookahead == 't') ADVANCE(440);
       END_STATE();
+    case 417:
+      if (lookahead == 'i') ADVANCE(441);
+      END_STATE();
     case 418:
-      if (lookahead == 'l') ADVANCE(441);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 't') ADVANCE(442);
       END_STATE();
     case 420:
-      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == 'l') ADVANCE(443);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(anon_sym_related);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 422:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      if (lookahead == 'i') ADVANCE(444);
       END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_section);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 424:
-      if (lookahead == 'a') ADVANCE(443);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 425:
-      if (lookahead == 'e') ADVANCE(444);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 'a') ADVANCE(445);
       END_STATE();
     case 427:
-      ACCEPT_TOKEN(anon_sym_continue);
-      END_STATE();
-    case 428:
-      if (lookahead == 'l') ADVANCE(445);
-      END_STATE();
-    case 429:
       if (lookahead == 'e') ADVANCE(446);
       END_STATE();
+    case 428:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(anon_sym_continue);
+      END_STATE();
     case 430:
-      if (lookahead == 'h') ADVANCE(447);
+      if (lookahead == 'l') ADVANCE(447);
       END_STATE();
     case 431:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      if (lookahead == 'e') ADVANCE(448);
       END_STATE();
     case 432:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'h') ADVANCE(449);
       END_STATE();
     case 433:
-      if (lookahead == 'r') ADVANCE(448);
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
     case 434:
-      if (lookahead == 'd') ADVANCE(449);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 435:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      if (lookahead == 'r') ADVANCE(450);
       END_STATE();
     case 436:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'd') ADVANCE(451);
       END_STATE();
     case 437:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 438:
-      if (lookahead == 'i') ADVANCE(450);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 439:
-      if (lookahead == 'n') ADVANCE(451);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      if (lookahead == 'i') ADVANCE(452);
       END_STATE();
     case 441:
-      ACCEPT_TOKEN(anon_sym_protocol);
+      if (lookahead == 'n') ADVANCE(453);
       END_STATE();
     case 442:
-      if (lookahead == 'f') ADVANCE(452);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 443:
-      if (lookahead == 'b') ADVANCE(453);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'f') ADVANCE(454);
       END_STATE();
     case 445:
-      if (lookahead == 'e') ADVANCE(454);
+      if (lookahead == 'b') ADVANCE(455);
       END_STATE();
     case 446:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 447:
-      if (lookahead == 'e') ADVANCE(455);
-      END_STATE();
-    case 448:
-      ACCEPT_TOKEN(anon_sym_linklayer);
-      END_STATE();
-    case 449:
       if (lookahead == 'e') ADVANCE(456);
       END_STATE();
+    case 448:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 449:
+      if (lookahead == 'e') ADVANCE(457);
+      END_STATE();
     case 450:
-      if (lookahead == 'n') ADVANCE(457);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 451:
-      if (lookahead == 'g') ADVANCE(458);
+      if (lookahead == 'e') ADVANCE(458);
       END_STATE();
     case 452:
-      if (lookahead == 'y') ADVANCE(459);
+      if (lookahead == 'n') ADVANCE(459);
       END_STATE();
     case 453:
-      if (lookahead == 'l') ADVANCE(460);
+      if (lookahead == 'g') ADVANCE(460);
       END_STATE();
     case 454:
-      if (lookahead == 'n') ADVANCE(461);
+      if (lookahead == 'y') ADVANCE(461);
       END_STATE();
     case 455:
-      if (lookahead == 'd') ADVANCE(462);
+      if (lookahead == 'l') ADVANCE(462);
       END_STATE();
     case 456:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'n') ADVANCE(463);
       END_STATE();
     case 457:
-      if (lookahead == 'g') ADVANCE(463);
+      if (lookahead == 'd') ADVANCE(464);
       END_STATE();
     case 458:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_masquerade);
       END_STATE();
     case 459:
-      ACCEPT_TOKEN(anon_sym_reclassify);
+      if (lookahead == 'g') ADVANCE(465);
       END_STATE();
     case 460:
-      if (lookahead == 'e') ADVANCE(464);
+      ACCEPT_TOKEN(anon_sym_prerouting);
       END_STATE();
     case 461:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      ACCEPT_TOKEN(anon_sym_reclassify);
       END_STATE();
     case 462:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'e') ADVANCE(466);
       END_STATE();
     case 463:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
       END_STATE();
     case 464:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 466:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -10231,167 +10310,167 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 241},
-  [2] = {.lex_state = 248},
-  [3] = {.lex_state = 241},
-  [4] = {.lex_state = 241},
-  [5] = {.lex_state = 241},
-  [6] = {.lex_state = 241},
-  [7] = {.lex_state = 241},
-  [8] = {.lex_state = 241},
-  [9] = {.lex_state = 250},
-  [10] = {.lex_state = 250},
-  [11] = {.lex_state = 250},
-  [12] = {.lex_state = 250},
-  [13] = {.lex_state = 250},
-  [14] = {.lex_state = 250},
-  [15] = {.lex_state = 245},
-  [16] = {.lex_state = 250},
-  [17] = {.lex_state = 250},
-  [18] = {.lex_state = 250},
-  [19] = {.lex_state = 247},
-  [20] = {.lex_state = 242},
-  [21] = {.lex_state = 242},
-  [22] = {.lex_state = 251},
-  [23] = {.lex_state = 251},
-  [24] = {.lex_state = 258},
-  [25] = {.lex_state = 258},
-  [26] = {.lex_state = 258},
-  [27] = {.lex_state = 258},
-  [28] = {.lex_state = 258},
-  [29] = {.lex_state = 247},
-  [30] = {.lex_state = 242},
-  [31] = {.lex_state = 257},
-  [32] = {.lex_state = 247},
-  [33] = {.lex_state = 247},
-  [34] = {.lex_state = 257},
-  [35] = {.lex_state = 257},
-  [36] = {.lex_state = 247},
-  [37] = {.lex_state = 247},
-  [38] = {.lex_state = 247},
-  [39] = {.lex_state = 244},
-  [40] = {.lex_state = 247},
-  [41] = {.lex_state = 247},
-  [42] = {.lex_state = 244},
+  [1] = {.lex_state = 244},
+  [2] = {.lex_state = 251},
+  [3] = {.lex_state = 244},
+  [4] = {.lex_state = 244},
+  [5] = {.lex_state = 244},
+  [6] = {.lex_state = 244},
+  [7] = {.lex_state = 244},
+  [8] = {.lex_state = 244},
+  [9] = {.lex_state = 253},
+  [10] = {.lex_state = 253},
+  [11] = {.lex_state = 253},
+  [12] = {.lex_state = 253},
+  [13] = {.lex_state = 253},
+  [14] = {.lex_state = 253},
+  [15] = {.lex_state = 253},
+  [16] = {.lex_state = 253},
+  [17] = {.lex_state = 253},
+  [18] = {.lex_state = 248},
+  [19] = {.lex_state = 250},
+  [20] = {.lex_state = 245},
+  [21] = {.lex_state = 245},
+  [22] = {.lex_state = 255},
+  [23] = {.lex_state = 255},
+  [24] = {.lex_state = 261},
+  [25] = {.lex_state = 261},
+  [26] = {.lex_state = 261},
+  [27] = {.lex_state = 261},
+  [28] = {.lex_state = 261},
+  [29] = {.lex_state = 260},
+  [30] = {.lex_state = 245},
+  [31] = {.lex_state = 250},
+  [32] = {.lex_state = 250},
+  [33] = {.lex_state = 250},
+  [34] = {.lex_state = 260},
+  [35] = {.lex_state = 250},
+  [36] = {.lex_state = 260},
+  [37] = {.lex_state = 250},
+  [38] = {.lex_state = 250},
+  [39] = {.lex_state = 247},
+  [40] = {.lex_state = 250},
+  [41] = {.lex_state = 250},
+  [42] = {.lex_state = 250},
   [43] = {.lex_state = 247},
-  [44] = {.lex_state = 247},
+  [44] = {.lex_state = 250},
   [45] = {.lex_state = 247},
-  [46] = {.lex_state = 244},
-  [47] = {.lex_state = 244},
-  [48] = {.lex_state = 242},
-  [49] = {.lex_state = 242},
-  [50] = {.lex_state = 242},
-  [51] = {.lex_state = 242},
-  [52] = {.lex_state = 242},
-  [53] = {.lex_state = 242},
-  [54] = {.lex_state = 242},
-  [55] = {.lex_state = 257},
-  [56] = {.lex_state = 242},
-  [57] = {.lex_state = 257},
-  [58] = {.lex_state = 242},
+  [46] = {.lex_state = 250},
+  [47] = {.lex_state = 245},
+  [48] = {.lex_state = 245},
+  [49] = {.lex_state = 245},
+  [50] = {.lex_state = 245},
+  [51] = {.lex_state = 245},
+  [52] = {.lex_state = 245},
+  [53] = {.lex_state = 247},
+  [54] = {.lex_state = 245},
+  [55] = {.lex_state = 245},
+  [56] = {.lex_state = 245},
+  [57] = {.lex_state = 260},
+  [58] = {.lex_state = 260},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 1},
+  [60] = {.lex_state = 247},
   [61] = {.lex_state = 1},
-  [62] = {.lex_state = 244},
+  [62] = {.lex_state = 1},
   [63] = {.lex_state = 262},
   [64] = {.lex_state = 262},
   [65] = {.lex_state = 262},
-  [66] = {.lex_state = 262},
-  [67] = {.lex_state = 244},
-  [68] = {.lex_state = 242},
-  [69] = {.lex_state = 242},
-  [70] = {.lex_state = 242},
-  [71] = {.lex_state = 254},
-  [72] = {.lex_state = 254},
-  [73] = {.lex_state = 254},
-  [74] = {.lex_state = 244},
-  [75] = {.lex_state = 242},
-  [76] = {.lex_state = 242},
-  [77] = {.lex_state = 1},
-  [78] = {.lex_state = 1},
+  [66] = {.lex_state = 245},
+  [67] = {.lex_state = 257},
+  [68] = {.lex_state = 257},
+  [69] = {.lex_state = 257},
+  [70] = {.lex_state = 245},
+  [71] = {.lex_state = 245},
+  [72] = {.lex_state = 247},
+  [73] = {.lex_state = 245},
+  [74] = {.lex_state = 247},
+  [75] = {.lex_state = 262},
+  [76] = {.lex_state = 245},
+  [77] = {.lex_state = 247},
+  [78] = {.lex_state = 3},
   [79] = {.lex_state = 3},
-  [80] = {.lex_state = 244},
-  [81] = {.lex_state = 3},
+  [80] = {.lex_state = 247},
+  [81] = {.lex_state = 247},
   [82] = {.lex_state = 3},
   [83] = {.lex_state = 3},
-  [84] = {.lex_state = 244},
-  [85] = {.lex_state = 244},
-  [86] = {.lex_state = 3},
-  [87] = {.lex_state = 242},
-  [88] = {.lex_state = 247},
+  [84] = {.lex_state = 3},
+  [85] = {.lex_state = 1},
+  [86] = {.lex_state = 1},
+  [87] = {.lex_state = 245},
+  [88] = {.lex_state = 250},
   [89] = {.lex_state = 262},
-  [90] = {.lex_state = 3},
-  [91] = {.lex_state = 247},
-  [92] = {.lex_state = 242},
-  [93] = {.lex_state = 247},
+  [90] = {.lex_state = 250},
+  [91] = {.lex_state = 3},
+  [92] = {.lex_state = 250},
+  [93] = {.lex_state = 245},
   [94] = {.lex_state = 262},
-  [95] = {.lex_state = 247},
-  [96] = {.lex_state = 241},
-  [97] = {.lex_state = 241},
-  [98] = {.lex_state = 241},
-  [99] = {.lex_state = 247},
-  [100] = {.lex_state = 242},
-  [101] = {.lex_state = 247},
-  [102] = {.lex_state = 247},
-  [103] = {.lex_state = 247},
-  [104] = {.lex_state = 254},
-  [105] = {.lex_state = 247},
-  [106] = {.lex_state = 262},
-  [107] = {.lex_state = 262},
-  [108] = {.lex_state = 262},
-  [109] = {.lex_state = 247},
-  [110] = {.lex_state = 241},
-  [111] = {.lex_state = 262},
-  [112] = {.lex_state = 254},
-  [113] = {.lex_state = 244},
-  [114] = {.lex_state = 247},
-  [115] = {.lex_state = 247},
-  [116] = {.lex_state = 247},
-  [117] = {.lex_state = 247},
-  [118] = {.lex_state = 247},
-  [119] = {.lex_state = 247},
+  [95] = {.lex_state = 244},
+  [96] = {.lex_state = 245},
+  [97] = {.lex_state = 262},
+  [98] = {.lex_state = 250},
+  [99] = {.lex_state = 262},
+  [100] = {.lex_state = 262},
+  [101] = {.lex_state = 244},
+  [102] = {.lex_state = 244},
+  [103] = {.lex_state = 244},
+  [104] = {.lex_state = 250},
+  [105] = {.lex_state = 250},
+  [106] = {.lex_state = 250},
+  [107] = {.lex_state = 250},
+  [108] = {.lex_state = 250},
+  [109] = {.lex_state = 250},
+  [110] = {.lex_state = 257},
+  [111] = {.lex_state = 257},
+  [112] = {.lex_state = 262},
+  [113] = {.lex_state = 250},
+  [114] = {.lex_state = 250},
+  [115] = {.lex_state = 250},
+  [116] = {.lex_state = 250},
+  [117] = {.lex_state = 250},
+  [118] = {.lex_state = 250},
+  [119] = {.lex_state = 250},
   [120] = {.lex_state = 247},
-  [121] = {.lex_state = 253},
-  [122] = {.lex_state = 253},
-  [123] = {.lex_state = 255},
-  [124] = {.lex_state = 241},
-  [125] = {.lex_state = 241},
-  [126] = {.lex_state = 261},
-  [127] = {.lex_state = 255},
-  [128] = {.lex_state = 255},
-  [129] = {.lex_state = 262},
-  [130] = {.lex_state = 253},
-  [131] = {.lex_state = 256},
-  [132] = {.lex_state = 256},
-  [133] = {.lex_state = 256},
-  [134] = {.lex_state = 242},
-  [135] = {.lex_state = 242},
-  [136] = {.lex_state = 16},
-  [137] = {.lex_state = 253},
-  [138] = {.lex_state = 245},
-  [139] = {.lex_state = 244},
-  [140] = {.lex_state = 256},
-  [141] = {.lex_state = 244},
-  [142] = {.lex_state = 11},
+  [121] = {.lex_state = 256},
+  [122] = {.lex_state = 244},
+  [123] = {.lex_state = 259},
+  [124] = {.lex_state = 262},
+  [125] = {.lex_state = 266},
+  [126] = {.lex_state = 258},
+  [127] = {.lex_state = 256},
+  [128] = {.lex_state = 258},
+  [129] = {.lex_state = 258},
+  [130] = {.lex_state = 256},
+  [131] = {.lex_state = 244},
+  [132] = {.lex_state = 259},
+  [133] = {.lex_state = 259},
+  [134] = {.lex_state = 263},
+  [135] = {.lex_state = 245},
+  [136] = {.lex_state = 245},
+  [137] = {.lex_state = 256},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 248},
+  [140] = {.lex_state = 247},
+  [141] = {.lex_state = 247},
+  [142] = {.lex_state = 259},
   [143] = {.lex_state = 11},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 244},
-  [146] = {.lex_state = 11},
+  [144] = {.lex_state = 247},
+  [145] = {.lex_state = 11},
+  [146] = {.lex_state = 12},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 11},
-  [149] = {.lex_state = 253},
-  [150] = {.lex_state = 241},
-  [151] = {.lex_state = 12},
-  [152] = {.lex_state = 12},
-  [153] = {.lex_state = 241},
-  [154] = {.lex_state = 244},
+  [148] = {.lex_state = 12},
+  [149] = {.lex_state = 247},
+  [150] = {.lex_state = 244},
+  [151] = {.lex_state = 244},
+  [152] = {.lex_state = 11},
+  [153] = {.lex_state = 11},
+  [154] = {.lex_state = 12},
   [155] = {.lex_state = 11},
-  [156] = {.lex_state = 11},
-  [157] = {.lex_state = 12},
-  [158] = {.lex_state = 255},
+  [156] = {.lex_state = 258},
+  [157] = {.lex_state = 258},
+  [158] = {.lex_state = 11},
   [159] = {.lex_state = 11},
   [160] = {.lex_state = 11},
-  [161] = {.lex_state = 11},
+  [161] = {.lex_state = 256},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
@@ -10413,310 +10492,313 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [180] = {.lex_state = 11},
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
-  [183] = {.lex_state = 255},
-  [184] = {.lex_state = 245},
-  [185] = {.lex_state = 267},
-  [186] = {.lex_state = 267},
-  [187] = {.lex_state = 241},
-  [188] = {.lex_state = 267},
-  [189] = {.lex_state = 256},
-  [190] = {.lex_state = 16},
-  [191] = {.lex_state = 244},
-  [192] = {.lex_state = 269},
-  [193] = {.lex_state = 267},
-  [194] = {.lex_state = 267},
-  [195] = {.lex_state = 267},
-  [196] = {.lex_state = 244},
-  [197] = {.lex_state = 269},
-  [198] = {.lex_state = 11},
-  [199] = {.lex_state = 12},
-  [200] = {.lex_state = 269},
-  [201] = {.lex_state = 244},
-  [202] = {.lex_state = 0},
+  [183] = {.lex_state = 11},
+  [184] = {.lex_state = 271},
+  [185] = {.lex_state = 271},
+  [186] = {.lex_state = 271},
+  [187] = {.lex_state = 273},
+  [188] = {.lex_state = 263},
+  [189] = {.lex_state = 248},
+  [190] = {.lex_state = 273},
+  [191] = {.lex_state = 11},
+  [192] = {.lex_state = 247},
+  [193] = {.lex_state = 263},
+  [194] = {.lex_state = 273},
+  [195] = {.lex_state = 12},
+  [196] = {.lex_state = 271},
+  [197] = {.lex_state = 271},
+  [198] = {.lex_state = 247},
+  [199] = {.lex_state = 244},
+  [200] = {.lex_state = 271},
+  [201] = {.lex_state = 259},
+  [202] = {.lex_state = 15},
   [203] = {.lex_state = 0},
-  [204] = {.lex_state = 241},
-  [205] = {.lex_state = 241},
-  [206] = {.lex_state = 242},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 245},
+  [206] = {.lex_state = 0},
   [207] = {.lex_state = 244},
-  [208] = {.lex_state = 241},
-  [209] = {.lex_state = 241},
-  [210] = {.lex_state = 241},
-  [211] = {.lex_state = 0},
-  [212] = {.lex_state = 0},
-  [213] = {.lex_state = 0},
-  [214] = {.lex_state = 244},
-  [215] = {.lex_state = 244},
-  [216] = {.lex_state = 242},
-  [217] = {.lex_state = 11},
-  [218] = {.lex_state = 24},
+  [208] = {.lex_state = 244},
+  [209] = {.lex_state = 0},
+  [210] = {.lex_state = 244},
+  [211] = {.lex_state = 247},
+  [212] = {.lex_state = 247},
+  [213] = {.lex_state = 13},
+  [214] = {.lex_state = 247},
+  [215] = {.lex_state = 13},
+  [216] = {.lex_state = 13},
+  [217] = {.lex_state = 247},
+  [218] = {.lex_state = 244},
   [219] = {.lex_state = 244},
-  [220] = {.lex_state = 241},
-  [221] = {.lex_state = 21},
-  [222] = {.lex_state = 15},
-  [223] = {.lex_state = 21},
-  [224] = {.lex_state = 15},
-  [225] = {.lex_state = 21},
-  [226] = {.lex_state = 15},
-  [227] = {.lex_state = 14},
-  [228] = {.lex_state = 14},
-  [229] = {.lex_state = 14},
-  [230] = {.lex_state = 13},
-  [231] = {.lex_state = 13},
-  [232] = {.lex_state = 13},
-  [233] = {.lex_state = 241},
-  [234] = {.lex_state = 241},
-  [235] = {.lex_state = 24},
-  [236] = {.lex_state = 268},
-  [237] = {.lex_state = 241},
-  [238] = {.lex_state = 241},
-  [239] = {.lex_state = 24},
-  [240] = {.lex_state = 24},
-  [241] = {.lex_state = 244},
-  [242] = {.lex_state = 24},
-  [243] = {.lex_state = 241},
-  [244] = {.lex_state = 241},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 24},
-  [247] = {.lex_state = 24},
-  [248] = {.lex_state = 244},
-  [249] = {.lex_state = 241},
-  [250] = {.lex_state = 0},
-  [251] = {.lex_state = 241},
-  [252] = {.lex_state = 269},
-  [253] = {.lex_state = 241},
-  [254] = {.lex_state = 24},
-  [255] = {.lex_state = 24},
-  [256] = {.lex_state = 241},
-  [257] = {.lex_state = 24},
-  [258] = {.lex_state = 11},
-  [259] = {.lex_state = 241},
-  [260] = {.lex_state = 24},
-  [261] = {.lex_state = 241},
-  [262] = {.lex_state = 0},
-  [263] = {.lex_state = 24},
-  [264] = {.lex_state = 0},
-  [265] = {.lex_state = 24},
-  [266] = {.lex_state = 24},
-  [267] = {.lex_state = 241},
-  [268] = {.lex_state = 241},
-  [269] = {.lex_state = 241},
-  [270] = {.lex_state = 24},
-  [271] = {.lex_state = 241},
-  [272] = {.lex_state = 241},
-  [273] = {.lex_state = 241},
-  [274] = {.lex_state = 241},
-  [275] = {.lex_state = 241},
-  [276] = {.lex_state = 241},
-  [277] = {.lex_state = 241},
-  [278] = {.lex_state = 241},
-  [279] = {.lex_state = 241},
-  [280] = {.lex_state = 241},
-  [281] = {.lex_state = 241},
-  [282] = {.lex_state = 241},
-  [283] = {.lex_state = 241},
-  [284] = {.lex_state = 241},
-  [285] = {.lex_state = 241},
-  [286] = {.lex_state = 241},
-  [287] = {.lex_state = 241},
-  [288] = {.lex_state = 241},
-  [289] = {.lex_state = 241},
-  [290] = {.lex_state = 241},
-  [291] = {.lex_state = 241},
-  [292] = {.lex_state = 241},
-  [293] = {.lex_state = 24},
-  [294] = {.lex_state = 0},
-  [295] = {.lex_state = 241},
-  [296] = {.lex_state = 267},
-  [297] = {.lex_state = 24},
-  [298] = {.lex_state = 267},
-  [299] = {.lex_state = 24},
-  [300] = {.lex_state = 17},
-  [301] = {.lex_state = 25},
-  [302] = {.lex_state = 244},
+  [220] = {.lex_state = 247},
+  [221] = {.lex_state = 244},
+  [222] = {.lex_state = 244},
+  [223] = {.lex_state = 244},
+  [224] = {.lex_state = 20},
+  [225] = {.lex_state = 0},
+  [226] = {.lex_state = 23},
+  [227] = {.lex_state = 20},
+  [228] = {.lex_state = 15},
+  [229] = {.lex_state = 20},
+  [230] = {.lex_state = 15},
+  [231] = {.lex_state = 14},
+  [232] = {.lex_state = 14},
+  [233] = {.lex_state = 14},
+  [234] = {.lex_state = 245},
+  [235] = {.lex_state = 244},
+  [236] = {.lex_state = 11},
+  [237] = {.lex_state = 244},
+  [238] = {.lex_state = 244},
+  [239] = {.lex_state = 272},
+  [240] = {.lex_state = 244},
+  [241] = {.lex_state = 23},
+  [242] = {.lex_state = 244},
+  [243] = {.lex_state = 23},
+  [244] = {.lex_state = 23},
+  [245] = {.lex_state = 244},
+  [246] = {.lex_state = 23},
+  [247] = {.lex_state = 23},
+  [248] = {.lex_state = 23},
+  [249] = {.lex_state = 244},
+  [250] = {.lex_state = 23},
+  [251] = {.lex_state = 0},
+  [252] = {.lex_state = 23},
+  [253] = {.lex_state = 23},
+  [254] = {.lex_state = 0},
+  [255] = {.lex_state = 271},
+  [256] = {.lex_state = 23},
+  [257] = {.lex_state = 23},
+  [258] = {.lex_state = 23},
+  [259] = {.lex_state = 23},
+  [260] = {.lex_state = 23},
+  [261] = {.lex_state = 247},
+  [262] = {.lex_state = 244},
+  [263] = {.lex_state = 0},
+  [264] = {.lex_state = 244},
+  [265] = {.lex_state = 0},
+  [266] = {.lex_state = 244},
+  [267] = {.lex_state = 273},
+  [268] = {.lex_state = 244},
+  [269] = {.lex_state = 244},
+  [270] = {.lex_state = 244},
+  [271] = {.lex_state = 23},
+  [272] = {.lex_state = 11},
+  [273] = {.lex_state = 0},
+  [274] = {.lex_state = 271},
+  [275] = {.lex_state = 244},
+  [276] = {.lex_state = 23},
+  [277] = {.lex_state = 244},
+  [278] = {.lex_state = 244},
+  [279] = {.lex_state = 244},
+  [280] = {.lex_state = 244},
+  [281] = {.lex_state = 244},
+  [282] = {.lex_state = 244},
+  [283] = {.lex_state = 244},
+  [284] = {.lex_state = 244},
+  [285] = {.lex_state = 244},
+  [286] = {.lex_state = 244},
+  [287] = {.lex_state = 244},
+  [288] = {.lex_state = 244},
+  [289] = {.lex_state = 244},
+  [290] = {.lex_state = 244},
+  [291] = {.lex_state = 244},
+  [292] = {.lex_state = 244},
+  [293] = {.lex_state = 244},
+  [294] = {.lex_state = 244},
+  [295] = {.lex_state = 244},
+  [296] = {.lex_state = 244},
+  [297] = {.lex_state = 244},
+  [298] = {.lex_state = 244},
+  [299] = {.lex_state = 247},
+  [300] = {.lex_state = 244},
+  [301] = {.lex_state = 244},
+  [302] = {.lex_state = 23},
   [303] = {.lex_state = 244},
-  [304] = {.lex_state = 244},
+  [304] = {.lex_state = 247},
   [305] = {.lex_state = 250},
-  [306] = {.lex_state = 242},
-  [307] = {.lex_state = 244},
-  [308] = {.lex_state = 25},
-  [309] = {.lex_state = 17},
-  [310] = {.lex_state = 25},
-  [311] = {.lex_state = 247},
+  [306] = {.lex_state = 23},
+  [307] = {.lex_state = 24},
+  [308] = {.lex_state = 247},
+  [309] = {.lex_state = 24},
+  [310] = {.lex_state = 16},
+  [311] = {.lex_state = 11},
   [312] = {.lex_state = 24},
-  [313] = {.lex_state = 244},
-  [314] = {.lex_state = 244},
-  [315] = {.lex_state = 25},
-  [316] = {.lex_state = 25},
-  [317] = {.lex_state = 241},
-  [318] = {.lex_state = 17},
-  [319] = {.lex_state = 241},
-  [320] = {.lex_state = 244},
-  [321] = {.lex_state = 11},
-  [322] = {.lex_state = 244},
-  [323] = {.lex_state = 25},
-  [324] = {.lex_state = 250},
-  [325] = {.lex_state = 250},
-  [326] = {.lex_state = 242},
-  [327] = {.lex_state = 242},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 0},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 0},
-  [332] = {.lex_state = 0},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
-  [335] = {.lex_state = 251},
+  [313] = {.lex_state = 24},
+  [314] = {.lex_state = 24},
+  [315] = {.lex_state = 244},
+  [316] = {.lex_state = 16},
+  [317] = {.lex_state = 16},
+  [318] = {.lex_state = 247},
+  [319] = {.lex_state = 247},
+  [320] = {.lex_state = 247},
+  [321] = {.lex_state = 247},
+  [322] = {.lex_state = 245},
+  [323] = {.lex_state = 247},
+  [324] = {.lex_state = 24},
+  [325] = {.lex_state = 247},
+  [326] = {.lex_state = 253},
+  [327] = {.lex_state = 253},
+  [328] = {.lex_state = 253},
+  [329] = {.lex_state = 20},
+  [330] = {.lex_state = 245},
+  [331] = {.lex_state = 250},
+  [332] = {.lex_state = 255},
+  [333] = {.lex_state = 255},
+  [334] = {.lex_state = 262},
+  [335] = {.lex_state = 250},
   [336] = {.lex_state = 0},
   [337] = {.lex_state = 0},
-  [338] = {.lex_state = 251},
-  [339] = {.lex_state = 251},
-  [340] = {.lex_state = 251},
+  [338] = {.lex_state = 0},
+  [339] = {.lex_state = 0},
+  [340] = {.lex_state = 0},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 251},
-  [343] = {.lex_state = 251},
+  [342] = {.lex_state = 262},
+  [343] = {.lex_state = 247},
   [344] = {.lex_state = 0},
   [345] = {.lex_state = 0},
-  [346] = {.lex_state = 0},
-  [347] = {.lex_state = 242},
+  [346] = {.lex_state = 262},
+  [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 251},
-  [350] = {.lex_state = 0},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 251},
+  [349] = {.lex_state = 245},
+  [350] = {.lex_state = 245},
+  [351] = {.lex_state = 262},
+  [352] = {.lex_state = 250},
   [353] = {.lex_state = 0},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 242},
-  [356] = {.lex_state = 251},
+  [354] = {.lex_state = 255},
+  [355] = {.lex_state = 262},
+  [356] = {.lex_state = 262},
   [357] = {.lex_state = 0},
-  [358] = {.lex_state = 251},
-  [359] = {.lex_state = 0},
-  [360] = {.lex_state = 21},
-  [361] = {.lex_state = 244},
-  [362] = {.lex_state = 21},
-  [363] = {.lex_state = 251},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 262},
+  [360] = {.lex_state = 262},
+  [361] = {.lex_state = 0},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 20},
   [364] = {.lex_state = 0},
-  [365] = {.lex_state = 15},
-  [366] = {.lex_state = 251},
-  [367] = {.lex_state = 15},
-  [368] = {.lex_state = 242},
-  [369] = {.lex_state = 14},
-  [370] = {.lex_state = 14},
-  [371] = {.lex_state = 247},
-  [372] = {.lex_state = 244},
-  [373] = {.lex_state = 244},
-  [374] = {.lex_state = 251},
-  [375] = {.lex_state = 247},
+  [365] = {.lex_state = 0},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 15},
+  [369] = {.lex_state = 255},
+  [370] = {.lex_state = 15},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 14},
+  [373] = {.lex_state = 262},
+  [374] = {.lex_state = 14},
+  [375] = {.lex_state = 262},
   [376] = {.lex_state = 0},
-  [377] = {.lex_state = 0},
+  [377] = {.lex_state = 262},
   [378] = {.lex_state = 0},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 247},
-  [381] = {.lex_state = 244},
-  [382] = {.lex_state = 251},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 251},
-  [385] = {.lex_state = 244},
-  [386] = {.lex_state = 26},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 13},
-  [389] = {.lex_state = 13},
+  [379] = {.lex_state = 262},
+  [380] = {.lex_state = 0},
+  [381] = {.lex_state = 262},
+  [382] = {.lex_state = 13},
+  [383] = {.lex_state = 13},
+  [384] = {.lex_state = 262},
+  [385] = {.lex_state = 255},
+  [386] = {.lex_state = 255},
+  [387] = {.lex_state = 262},
+  [388] = {.lex_state = 262},
+  [389] = {.lex_state = 0},
   [390] = {.lex_state = 0},
-  [391] = {.lex_state = 251},
-  [392] = {.lex_state = 251},
-  [393] = {.lex_state = 251},
-  [394] = {.lex_state = 0},
-  [395] = {.lex_state = 244},
+  [391] = {.lex_state = 262},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 262},
+  [394] = {.lex_state = 262},
+  [395] = {.lex_state = 262},
   [396] = {.lex_state = 0},
-  [397] = {.lex_state = 244},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 244},
+  [397] = {.lex_state = 0},
+  [398] = {.lex_state = 255},
+  [399] = {.lex_state = 262},
+  [400] = {.lex_state = 0},
   [401] = {.lex_state = 0},
-  [402] = {.lex_state = 247},
-  [403] = {.lex_state = 244},
+  [402] = {.lex_state = 0},
+  [403] = {.lex_state = 247},
   [404] = {.lex_state = 0},
-  [405] = {.lex_state = 244},
-  [406] = {.lex_state = 0},
-  [407] = {.lex_state = 251},
-  [408] = {.lex_state = 242},
-  [409] = {.lex_state = 0},
-  [410] = {.lex_state = 242},
-  [411] = {.lex_state = 242},
+  [405] = {.lex_state = 262},
+  [406] = {.lex_state = 245},
+  [407] = {.lex_state = 245},
+  [408] = {.lex_state = 0},
+  [409] = {.lex_state = 245},
+  [410] = {.lex_state = 245},
+  [411] = {.lex_state = 0},
   [412] = {.lex_state = 0},
-  [413] = {.lex_state = 242},
-  [414] = {.lex_state = 251},
-  [415] = {.lex_state = 0},
-  [416] = {.lex_state = 247},
+  [413] = {.lex_state = 250},
+  [414] = {.lex_state = 255},
+  [415] = {.lex_state = 250},
+  [416] = {.lex_state = 262},
   [417] = {.lex_state = 0},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 251},
-  [420] = {.lex_state = 241},
+  [418] = {.lex_state = 244},
+  [419] = {.lex_state = 0},
+  [420] = {.lex_state = 0},
   [421] = {.lex_state = 0},
   [422] = {.lex_state = 0},
-  [423] = {.lex_state = 251},
-  [424] = {.lex_state = 242},
-  [425] = {.lex_state = 242},
-  [426] = {.lex_state = 242},
-  [427] = {.lex_state = 251},
-  [428] = {.lex_state = 244},
-  [429] = {.lex_state = 17},
-  [430] = {.lex_state = 17},
-  [431] = {.lex_state = 9},
-  [432] = {.lex_state = 242},
-  [433] = {.lex_state = 242},
-  [434] = {.lex_state = 242},
-  [435] = {.lex_state = 27},
-  [436] = {.lex_state = 242},
-  [437] = {.lex_state = 8},
-  [438] = {.lex_state = 0},
-  [439] = {.lex_state = 242},
-  [440] = {.lex_state = 244},
-  [441] = {.lex_state = 242},
-  [442] = {.lex_state = 241},
-  [443] = {.lex_state = 10},
-  [444] = {.lex_state = 244},
+  [423] = {.lex_state = 25},
+  [424] = {.lex_state = 245},
+  [425] = {.lex_state = 0},
+  [426] = {.lex_state = 245},
+  [427] = {.lex_state = 245},
+  [428] = {.lex_state = 245},
+  [429] = {.lex_state = 245},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 245},
+  [432] = {.lex_state = 26},
+  [433] = {.lex_state = 8},
+  [434] = {.lex_state = 16},
+  [435] = {.lex_state = 16},
+  [436] = {.lex_state = 9},
+  [437] = {.lex_state = 245},
+  [438] = {.lex_state = 245},
+  [439] = {.lex_state = 245},
+  [440] = {.lex_state = 247},
+  [441] = {.lex_state = 247},
+  [442] = {.lex_state = 0},
+  [443] = {.lex_state = 245},
+  [444] = {.lex_state = 245},
   [445] = {.lex_state = 244},
-  [446] = {.lex_state = 0},
-  [447] = {.lex_state = 244},
-  [448] = {.lex_state = 247},
-  [449] = {.lex_state = 244},
-  [450] = {.lex_state = 241},
-  [451] = {.lex_state = 244},
-  [452] = {.lex_state = 241},
+  [446] = {.lex_state = 244},
+  [447] = {.lex_state = 247},
+  [448] = {.lex_state = 250},
+  [449] = {.lex_state = 247},
+  [450] = {.lex_state = 10},
+  [451] = {.lex_state = 245},
+  [452] = {.lex_state = 247},
   [453] = {.lex_state = 244},
-  [454] = {.lex_state = 244},
-  [455] = {.lex_state = 241},
-  [456] = {.lex_state = 242},
-  [457] = {.lex_state = 244},
-  [458] = {.lex_state = 247},
-  [459] = {.lex_state = 244},
-  [460] = {.lex_state = 0},
+  [454] = {.lex_state = 247},
+  [455] = {.lex_state = 247},
+  [456] = {.lex_state = 247},
+  [457] = {.lex_state = 247},
+  [458] = {.lex_state = 0},
+  [459] = {.lex_state = 247},
+  [460] = {.lex_state = 244},
   [461] = {.lex_state = 247},
-  [462] = {.lex_state = 0},
+  [462] = {.lex_state = 250},
   [463] = {.lex_state = 0},
   [464] = {.lex_state = 0},
-  [465] = {.lex_state = 241},
-  [466] = {.lex_state = 0},
-  [467] = {.lex_state = 0},
+  [465] = {.lex_state = 0},
+  [466] = {.lex_state = 250},
+  [467] = {.lex_state = 250},
   [468] = {.lex_state = 0},
-  [469] = {.lex_state = 247},
+  [469] = {.lex_state = 250},
   [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 0},
-  [473] = {.lex_state = 247},
-  [474] = {.lex_state = 247},
+  [472] = {.lex_state = 247},
+  [473] = {.lex_state = 0},
+  [474] = {.lex_state = 0},
   [475] = {.lex_state = 0},
   [476] = {.lex_state = 0},
   [477] = {.lex_state = 0},
-  [478] = {.lex_state = 0},
-  [479] = {.lex_state = 0},
-  [480] = {.lex_state = 245},
-  [481] = {.lex_state = 244},
-  [482] = {.lex_state = 0},
+  [478] = {.lex_state = 244},
+  [479] = {.lex_state = 250},
+  [480] = {.lex_state = 0},
+  [481] = {.lex_state = 0},
+  [482] = {.lex_state = 250},
   [483] = {.lex_state = 0},
   [484] = {.lex_state = 0},
-  [485] = {.lex_state = 247},
-  [486] = {.lex_state = 247},
+  [485] = {.lex_state = 250},
+  [486] = {.lex_state = 0},
+  [487] = {.lex_state = 0},
+  [488] = {.lex_state = 0},
+  [489] = {.lex_state = 248},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10759,6 +10841,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_local] = ACTIONS(1),
     [anon_sym_link] = ACTIONS(1),
     [anon_sym_addr] = ACTIONS(1),
+    [anon_sym_peer] = ACTIONS(1),
     [anon_sym_up] = ACTIONS(1),
     [anon_sym_down] = ACTIONS(1),
     [anon_sym_mtu] = ACTIONS(1),
@@ -10894,43 +10977,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(467),
-    [sym__statements] = STATE(462),
+    [sym_source_file] = STATE(473),
+    [sym__statements] = STATE(470),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(213),
-    [sym_netns_statement] = STATE(213),
-    [sym_host_statement] = STATE(213),
-    [sym_table_statement] = STATE(213),
-    [sym_let_statement] = STATE(213),
-    [sym_for_statement] = STATE(213),
-    [sym_include_statement] = STATE(213),
-    [sym_expect_statement] = STATE(213),
-    [sym_veth_statement] = STATE(213),
-    [sym_bridge_statement] = STATE(213),
-    [sym_dummy_statement] = STATE(213),
-    [sym_vrf_statement] = STATE(213),
-    [sym_macvlan_statement] = STATE(213),
-    [sym_vlan_statement] = STATE(213),
-    [sym_vxlan_statement] = STATE(213),
-    [sym_link_statement] = STATE(213),
-    [sym_addr_statement] = STATE(213),
-    [sym_state_statement] = STATE(213),
-    [sym_mtu_statement] = STATE(213),
-    [sym_mac_statement] = STATE(213),
-    [sym_master_statement] = STATE(213),
-    [sym_shape_statement] = STATE(213),
-    [sym_htb_statement] = STATE(213),
-    [sym_class_statement] = STATE(213),
-    [sym_filter_statement] = STATE(213),
-    [sym_qdisc_statement] = STATE(213),
-    [sym_netem_statement] = STATE(213),
-    [sym_bpf_statement] = STATE(213),
-    [sym_xdp_statement] = STATE(213),
-    [sym_route_statement] = STATE(213),
-    [sym_rule_statement] = STATE(213),
-    [sym_forward_statement] = STATE(213),
-    [sym_sysctl_statement] = STATE(213),
-    [sym_firewall_statement] = STATE(213),
+    [sym__statement] = STATE(225),
+    [sym_netns_statement] = STATE(225),
+    [sym_host_statement] = STATE(225),
+    [sym_table_statement] = STATE(225),
+    [sym_let_statement] = STATE(225),
+    [sym_for_statement] = STATE(225),
+    [sym_include_statement] = STATE(225),
+    [sym_expect_statement] = STATE(225),
+    [sym_veth_statement] = STATE(225),
+    [sym_bridge_statement] = STATE(225),
+    [sym_dummy_statement] = STATE(225),
+    [sym_vrf_statement] = STATE(225),
+    [sym_macvlan_statement] = STATE(225),
+    [sym_vlan_statement] = STATE(225),
+    [sym_vxlan_statement] = STATE(225),
+    [sym_link_statement] = STATE(225),
+    [sym_addr_statement] = STATE(225),
+    [sym_state_statement] = STATE(225),
+    [sym_mtu_statement] = STATE(225),
+    [sym_mac_statement] = STATE(225),
+    [sym_master_statement] = STATE(225),
+    [sym_shape_statement] = STATE(225),
+    [sym_htb_statement] = STATE(225),
+    [sym_class_statement] = STATE(225),
+    [sym_filter_statement] = STATE(225),
+    [sym_qdisc_statement] = STATE(225),
+    [sym_netem_statement] = STATE(225),
+    [sym_bpf_statement] = STATE(225),
+    [sym_xdp_statement] = STATE(225),
+    [sym_route_statement] = STATE(225),
+    [sym_rule_statement] = STATE(225),
+    [sym_forward_statement] = STATE(225),
+    [sym_sysctl_statement] = STATE(225),
+    [sym_firewall_statement] = STATE(225),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -10984,6 +11067,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_remote] = ACTIONS(75),
     [anon_sym_group] = ACTIONS(75),
     [anon_sym_local] = ACTIONS(75),
+    [anon_sym_peer] = ACTIONS(75),
     [anon_sym_mtu] = ACTIONS(75),
     [anon_sym_burst] = ACTIONS(75),
     [anon_sym_latency] = ACTIONS(75),
@@ -11054,42 +11138,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(378),
-    [sym_netns_statement] = STATE(378),
-    [sym_host_statement] = STATE(378),
-    [sym_table_statement] = STATE(378),
-    [sym_let_statement] = STATE(378),
-    [sym_for_statement] = STATE(378),
-    [sym_include_statement] = STATE(378),
-    [sym_expect_statement] = STATE(378),
-    [sym_veth_statement] = STATE(378),
-    [sym_bridge_statement] = STATE(378),
-    [sym_dummy_statement] = STATE(378),
-    [sym_vrf_statement] = STATE(378),
-    [sym_macvlan_statement] = STATE(378),
-    [sym_vlan_statement] = STATE(378),
-    [sym_vxlan_statement] = STATE(378),
-    [sym_link_statement] = STATE(378),
-    [sym_addr_statement] = STATE(378),
-    [sym_state_statement] = STATE(378),
-    [sym_mtu_statement] = STATE(378),
-    [sym_mac_statement] = STATE(378),
-    [sym_master_statement] = STATE(378),
-    [sym_shape_statement] = STATE(378),
-    [sym_htb_statement] = STATE(378),
-    [sym_class_statement] = STATE(378),
-    [sym_filter_statement] = STATE(378),
-    [sym_qdisc_statement] = STATE(378),
-    [sym_netem_statement] = STATE(378),
-    [sym_bpf_statement] = STATE(378),
-    [sym_xdp_statement] = STATE(378),
-    [sym_route_statement] = STATE(378),
-    [sym_rule_statement] = STATE(378),
-    [sym_forward_statement] = STATE(378),
-    [sym_sysctl_statement] = STATE(378),
-    [sym_firewall_statement] = STATE(378),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11132,42 +11216,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(212),
-    [sym_netns_statement] = STATE(212),
-    [sym_host_statement] = STATE(212),
-    [sym_table_statement] = STATE(212),
-    [sym_let_statement] = STATE(212),
-    [sym_for_statement] = STATE(212),
-    [sym_include_statement] = STATE(212),
-    [sym_expect_statement] = STATE(212),
-    [sym_veth_statement] = STATE(212),
-    [sym_bridge_statement] = STATE(212),
-    [sym_dummy_statement] = STATE(212),
-    [sym_vrf_statement] = STATE(212),
-    [sym_macvlan_statement] = STATE(212),
-    [sym_vlan_statement] = STATE(212),
-    [sym_vxlan_statement] = STATE(212),
-    [sym_link_statement] = STATE(212),
-    [sym_addr_statement] = STATE(212),
-    [sym_state_statement] = STATE(212),
-    [sym_mtu_statement] = STATE(212),
-    [sym_mac_statement] = STATE(212),
-    [sym_master_statement] = STATE(212),
-    [sym_shape_statement] = STATE(212),
-    [sym_htb_statement] = STATE(212),
-    [sym_class_statement] = STATE(212),
-    [sym_filter_statement] = STATE(212),
-    [sym_qdisc_statement] = STATE(212),
-    [sym_netem_statement] = STATE(212),
-    [sym_bpf_statement] = STATE(212),
-    [sym_xdp_statement] = STATE(212),
-    [sym_route_statement] = STATE(212),
-    [sym_rule_statement] = STATE(212),
-    [sym_forward_statement] = STATE(212),
-    [sym_sysctl_statement] = STATE(212),
-    [sym_firewall_statement] = STATE(212),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(204),
+    [sym_netns_statement] = STATE(204),
+    [sym_host_statement] = STATE(204),
+    [sym_table_statement] = STATE(204),
+    [sym_let_statement] = STATE(204),
+    [sym_for_statement] = STATE(204),
+    [sym_include_statement] = STATE(204),
+    [sym_expect_statement] = STATE(204),
+    [sym_veth_statement] = STATE(204),
+    [sym_bridge_statement] = STATE(204),
+    [sym_dummy_statement] = STATE(204),
+    [sym_vrf_statement] = STATE(204),
+    [sym_macvlan_statement] = STATE(204),
+    [sym_vlan_statement] = STATE(204),
+    [sym_vxlan_statement] = STATE(204),
+    [sym_link_statement] = STATE(204),
+    [sym_addr_statement] = STATE(204),
+    [sym_state_statement] = STATE(204),
+    [sym_mtu_statement] = STATE(204),
+    [sym_mac_statement] = STATE(204),
+    [sym_master_statement] = STATE(204),
+    [sym_shape_statement] = STATE(204),
+    [sym_htb_statement] = STATE(204),
+    [sym_class_statement] = STATE(204),
+    [sym_filter_statement] = STATE(204),
+    [sym_qdisc_statement] = STATE(204),
+    [sym_netem_statement] = STATE(204),
+    [sym_bpf_statement] = STATE(204),
+    [sym_xdp_statement] = STATE(204),
+    [sym_route_statement] = STATE(204),
+    [sym_rule_statement] = STATE(204),
+    [sym_forward_statement] = STATE(204),
+    [sym_sysctl_statement] = STATE(204),
+    [sym_firewall_statement] = STATE(204),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11210,42 +11294,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(472),
+    [sym__statements] = STATE(475),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(213),
-    [sym_netns_statement] = STATE(213),
-    [sym_host_statement] = STATE(213),
-    [sym_table_statement] = STATE(213),
-    [sym_let_statement] = STATE(213),
-    [sym_for_statement] = STATE(213),
-    [sym_include_statement] = STATE(213),
-    [sym_expect_statement] = STATE(213),
-    [sym_veth_statement] = STATE(213),
-    [sym_bridge_statement] = STATE(213),
-    [sym_dummy_statement] = STATE(213),
-    [sym_vrf_statement] = STATE(213),
-    [sym_macvlan_statement] = STATE(213),
-    [sym_vlan_statement] = STATE(213),
-    [sym_vxlan_statement] = STATE(213),
-    [sym_link_statement] = STATE(213),
-    [sym_addr_statement] = STATE(213),
-    [sym_state_statement] = STATE(213),
-    [sym_mtu_statement] = STATE(213),
-    [sym_mac_statement] = STATE(213),
-    [sym_master_statement] = STATE(213),
-    [sym_shape_statement] = STATE(213),
-    [sym_htb_statement] = STATE(213),
-    [sym_class_statement] = STATE(213),
-    [sym_filter_statement] = STATE(213),
-    [sym_qdisc_statement] = STATE(213),
-    [sym_netem_statement] = STATE(213),
-    [sym_bpf_statement] = STATE(213),
-    [sym_xdp_statement] = STATE(213),
-    [sym_route_statement] = STATE(213),
-    [sym_rule_statement] = STATE(213),
-    [sym_forward_statement] = STATE(213),
-    [sym_sysctl_statement] = STATE(213),
-    [sym_firewall_statement] = STATE(213),
+    [sym__statement] = STATE(225),
+    [sym_netns_statement] = STATE(225),
+    [sym_host_statement] = STATE(225),
+    [sym_table_statement] = STATE(225),
+    [sym_let_statement] = STATE(225),
+    [sym_for_statement] = STATE(225),
+    [sym_include_statement] = STATE(225),
+    [sym_expect_statement] = STATE(225),
+    [sym_veth_statement] = STATE(225),
+    [sym_bridge_statement] = STATE(225),
+    [sym_dummy_statement] = STATE(225),
+    [sym_vrf_statement] = STATE(225),
+    [sym_macvlan_statement] = STATE(225),
+    [sym_vlan_statement] = STATE(225),
+    [sym_vxlan_statement] = STATE(225),
+    [sym_link_statement] = STATE(225),
+    [sym_addr_statement] = STATE(225),
+    [sym_state_statement] = STATE(225),
+    [sym_mtu_statement] = STATE(225),
+    [sym_mac_statement] = STATE(225),
+    [sym_master_statement] = STATE(225),
+    [sym_shape_statement] = STATE(225),
+    [sym_htb_statement] = STATE(225),
+    [sym_class_statement] = STATE(225),
+    [sym_filter_statement] = STATE(225),
+    [sym_qdisc_statement] = STATE(225),
+    [sym_netem_statement] = STATE(225),
+    [sym_bpf_statement] = STATE(225),
+    [sym_xdp_statement] = STATE(225),
+    [sym_route_statement] = STATE(225),
+    [sym_rule_statement] = STATE(225),
+    [sym_forward_statement] = STATE(225),
+    [sym_sysctl_statement] = STATE(225),
+    [sym_firewall_statement] = STATE(225),
     [aux_sym__statements_repeat1] = STATE(4),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11288,42 +11372,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(378),
-    [sym_netns_statement] = STATE(378),
-    [sym_host_statement] = STATE(378),
-    [sym_table_statement] = STATE(378),
-    [sym_let_statement] = STATE(378),
-    [sym_for_statement] = STATE(378),
-    [sym_include_statement] = STATE(378),
-    [sym_expect_statement] = STATE(378),
-    [sym_veth_statement] = STATE(378),
-    [sym_bridge_statement] = STATE(378),
-    [sym_dummy_statement] = STATE(378),
-    [sym_vrf_statement] = STATE(378),
-    [sym_macvlan_statement] = STATE(378),
-    [sym_vlan_statement] = STATE(378),
-    [sym_vxlan_statement] = STATE(378),
-    [sym_link_statement] = STATE(378),
-    [sym_addr_statement] = STATE(378),
-    [sym_state_statement] = STATE(378),
-    [sym_mtu_statement] = STATE(378),
-    [sym_mac_statement] = STATE(378),
-    [sym_master_statement] = STATE(378),
-    [sym_shape_statement] = STATE(378),
-    [sym_htb_statement] = STATE(378),
-    [sym_class_statement] = STATE(378),
-    [sym_filter_statement] = STATE(378),
-    [sym_qdisc_statement] = STATE(378),
-    [sym_netem_statement] = STATE(378),
-    [sym_bpf_statement] = STATE(378),
-    [sym_xdp_statement] = STATE(378),
-    [sym_route_statement] = STATE(378),
-    [sym_rule_statement] = STATE(378),
-    [sym_forward_statement] = STATE(378),
-    [sym_sysctl_statement] = STATE(378),
-    [sym_firewall_statement] = STATE(378),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11366,42 +11450,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(378),
-    [sym_netns_statement] = STATE(378),
-    [sym_host_statement] = STATE(378),
-    [sym_table_statement] = STATE(378),
-    [sym_let_statement] = STATE(378),
-    [sym_for_statement] = STATE(378),
-    [sym_include_statement] = STATE(378),
-    [sym_expect_statement] = STATE(378),
-    [sym_veth_statement] = STATE(378),
-    [sym_bridge_statement] = STATE(378),
-    [sym_dummy_statement] = STATE(378),
-    [sym_vrf_statement] = STATE(378),
-    [sym_macvlan_statement] = STATE(378),
-    [sym_vlan_statement] = STATE(378),
-    [sym_vxlan_statement] = STATE(378),
-    [sym_link_statement] = STATE(378),
-    [sym_addr_statement] = STATE(378),
-    [sym_state_statement] = STATE(378),
-    [sym_mtu_statement] = STATE(378),
-    [sym_mac_statement] = STATE(378),
-    [sym_master_statement] = STATE(378),
-    [sym_shape_statement] = STATE(378),
-    [sym_htb_statement] = STATE(378),
-    [sym_class_statement] = STATE(378),
-    [sym_filter_statement] = STATE(378),
-    [sym_qdisc_statement] = STATE(378),
-    [sym_netem_statement] = STATE(378),
-    [sym_bpf_statement] = STATE(378),
-    [sym_xdp_statement] = STATE(378),
-    [sym_route_statement] = STATE(378),
-    [sym_rule_statement] = STATE(378),
-    [sym_forward_statement] = STATE(378),
-    [sym_sysctl_statement] = STATE(378),
-    [sym_firewall_statement] = STATE(378),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
+    [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11444,42 +11528,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(8)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(378),
-    [sym_netns_statement] = STATE(378),
-    [sym_host_statement] = STATE(378),
-    [sym_table_statement] = STATE(378),
-    [sym_let_statement] = STATE(378),
-    [sym_for_statement] = STATE(378),
-    [sym_include_statement] = STATE(378),
-    [sym_expect_statement] = STATE(378),
-    [sym_veth_statement] = STATE(378),
-    [sym_bridge_statement] = STATE(378),
-    [sym_dummy_statement] = STATE(378),
-    [sym_vrf_statement] = STATE(378),
-    [sym_macvlan_statement] = STATE(378),
-    [sym_vlan_statement] = STATE(378),
-    [sym_vxlan_statement] = STATE(378),
-    [sym_link_statement] = STATE(378),
-    [sym_addr_statement] = STATE(378),
-    [sym_state_statement] = STATE(378),
-    [sym_mtu_statement] = STATE(378),
-    [sym_mac_statement] = STATE(378),
-    [sym_master_statement] = STATE(378),
-    [sym_shape_statement] = STATE(378),
-    [sym_htb_statement] = STATE(378),
-    [sym_class_statement] = STATE(378),
-    [sym_filter_statement] = STATE(378),
-    [sym_qdisc_statement] = STATE(378),
-    [sym_netem_statement] = STATE(378),
-    [sym_bpf_statement] = STATE(378),
-    [sym_xdp_statement] = STATE(378),
-    [sym_route_statement] = STATE(378),
-    [sym_rule_statement] = STATE(378),
-    [sym_forward_statement] = STATE(378),
-    [sym_sysctl_statement] = STATE(378),
-    [sym_firewall_statement] = STATE(378),
-    [aux_sym__statements_repeat1] = STATE(15),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
+    [aux_sym__statements_repeat1] = STATE(18),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
@@ -11519,6 +11603,73 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
+  [STATE(9)] = {
+    [ts_builtin_sym_end] = ACTIONS(91),
+    [anon_sym_SEMI] = ACTIONS(91),
+    [sym__newline] = ACTIONS(91),
+    [anon_sym_LT] = ACTIONS(91),
+    [anon_sym_GT] = ACTIONS(91),
+    [anon_sym_table] = ACTIONS(91),
+    [anon_sym_within] = ACTIONS(91),
+    [anon_sym_id] = ACTIONS(91),
+    [anon_sym_remote] = ACTIONS(91),
+    [anon_sym_group] = ACTIONS(91),
+    [anon_sym_local] = ACTIONS(91),
+    [anon_sym_peer] = ACTIONS(91),
+    [anon_sym_mtu] = ACTIONS(91),
+    [anon_sym_burst] = ACTIONS(91),
+    [anon_sym_overhead] = ACTIONS(91),
+    [anon_sym_mpu] = ACTIONS(91),
+    [anon_sym_linklayer] = ACTIONS(91),
+    [anon_sym_default] = ACTIONS(91),
+    [anon_sym_r2q] = ACTIONS(91),
+    [anon_sym_direct_qlen] = ACTIONS(91),
+    [anon_sym_rate] = ACTIONS(91),
+    [anon_sym_ceil] = ACTIONS(91),
+    [anon_sym_prio] = ACTIONS(93),
+    [anon_sym_cburst] = ACTIONS(91),
+    [anon_sym_quantum] = ACTIONS(91),
+    [anon_sym_proto] = ACTIONS(91),
+    [anon_sym_src] = ACTIONS(91),
+    [anon_sym_dst] = ACTIONS(91),
+    [anon_sym_sport] = ACTIONS(91),
+    [anon_sym_dport] = ACTIONS(91),
+    [anon_sym_handle] = ACTIONS(91),
+    [anon_sym_DASH_GT] = ACTIONS(91),
+    [anon_sym_action] = ACTIONS(91),
+    [anon_sym_via] = ACTIONS(91),
+    [anon_sym_metric] = ACTIONS(91),
+    [anon_sym_onlink] = ACTIONS(91),
+    [anon_sym_advmss] = ACTIONS(91),
+    [anon_sym_scope] = ACTIONS(91),
+    [anon_sym_nexthop] = ACTIONS(91),
+    [anon_sym_weight] = ACTIONS(91),
+    [anon_sym_dev] = ACTIONS(91),
+    [anon_sym_lookup] = ACTIONS(91),
+    [anon_sym_from] = ACTIONS(91),
+    [anon_sym_to] = ACTIONS(93),
+    [anon_sym_iif] = ACTIONS(91),
+    [anon_sym_oif] = ACTIONS(91),
+    [anon_sym_fwmark] = ACTIONS(91),
+    [anon_sym_uidrange] = ACTIONS(91),
+    [anon_sym_priority] = ACTIONS(91),
+    [anon_sym_pref] = ACTIONS(91),
+    [anon_sym_ipproto] = ACTIONS(91),
+    [anon_sym_tos] = ACTIONS(91),
+    [anon_sym_dsfield] = ACTIONS(91),
+    [anon_sym_dscp] = ACTIONS(91),
+    [anon_sym_flowlabel] = ACTIONS(91),
+    [anon_sym_port] = ACTIONS(91),
+    [anon_sym_mark] = ACTIONS(91),
+    [anon_sym_ct] = ACTIONS(91),
+    [anon_sym_counter] = ACTIONS(91),
+    [anon_sym_LBRACE] = ACTIONS(91),
+    [sym_integer] = ACTIONS(93),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+    [anon_sym_SLASH2] = ACTIONS(91),
+    [aux_sym_ipv6_address_token1] = ACTIONS(91),
+  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
@@ -11526,79 +11677,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(93), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(91), 59,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_action,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [71] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(97), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(95), 48,
+    ACTIONS(95), 49,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11610,6 +11693,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11647,7 +11731,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [131] = 4,
+  [61] = 4,
     ACTIONS(103), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -11657,7 +11741,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(99), 46,
+    ACTIONS(99), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11669,6 +11753,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11704,7 +11789,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [192] = 4,
+  [123] = 4,
     ACTIONS(109), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11714,7 +11799,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(105), 46,
+    ACTIONS(105), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11726,6 +11811,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11761,7 +11847,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [253] = 4,
+  [185] = 4,
     ACTIONS(115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11771,7 +11857,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(111), 46,
+    ACTIONS(111), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11783,6 +11869,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11818,7 +11905,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [314] = 4,
+  [247] = 4,
     ACTIONS(121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11828,7 +11915,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(117), 46,
+    ACTIONS(117), 47,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11840,6 +11927,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
@@ -11875,21 +11963,189 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [375] = 5,
+  [309] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(125), 2,
+    ACTIONS(125), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(123), 47,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(15), 2,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [368] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(129), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(127), 47,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [427] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(133), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(131), 47,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [486] = 5,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(137), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(128), 3,
+    ACTIONS(140), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(123), 42,
+    ACTIONS(135), 42,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -11932,172 +12188,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [437] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(132), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(130), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [495] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(136), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(134), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [553] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(140), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(138), 46,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [611] = 3,
+  [548] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12140,7 +12231,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [657] = 3,
+  [594] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12179,7 +12270,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [699] = 3,
+  [636] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12217,7 +12308,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [740] = 2,
+  [677] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12253,7 +12344,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [778] = 2,
+  [715] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12289,7 +12380,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [816] = 7,
+  [753] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12299,7 +12390,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12326,7 +12417,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [860] = 7,
+  [797] = 7,
     ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(172), 1,
@@ -12336,7 +12427,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12363,7 +12454,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [904] = 7,
+  [841] = 7,
     ACTIONS(180), 1,
       anon_sym_DOT,
     ACTIONS(183), 1,
@@ -12400,37 +12491,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [948] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 18,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      aux_sym__imm_name_part_token1,
-  [981] = 3,
+  [885] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12460,50 +12521,74 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1014] = 13,
-    ACTIONS(195), 1,
-      anon_sym_from,
-    ACTIONS(197), 1,
-      anon_sym_to,
-    ACTIONS(203), 1,
-      anon_sym_uidrange,
-    ACTIONS(207), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
+  [918] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(193), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(199), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(201), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(189), 4,
+    ACTIONS(91), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(205), 4,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 18,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
       anon_sym_priority,
       anon_sym_pref,
+      anon_sym_ipproto,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1066] = 2,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [951] = 7,
+    ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(192), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(195), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(209), 23,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(178), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [991] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(198), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12527,50 +12612,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1096] = 7,
-    ACTIONS(211), 1,
-      anon_sym_DOT,
-    ACTIONS(214), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(217), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(178), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1136] = 5,
-    ACTIONS(222), 1,
+  [1021] = 5,
+    ACTIONS(202), 1,
       anon_sym_to,
-    ACTIONS(224), 1,
+    ACTIONS(204), 1,
       anon_sym_SLASH,
-    ACTIONS(226), 1,
+    ACTIONS(206), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(220), 20,
+    ACTIONS(200), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12591,89 +12643,95 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1172] = 13,
-    ACTIONS(195), 1,
+  [1057] = 13,
+    ACTIONS(216), 1,
       anon_sym_from,
-    ACTIONS(197), 1,
+    ACTIONS(219), 1,
       anon_sym_to,
-    ACTIONS(203), 1,
+    ACTIONS(228), 1,
       anon_sym_uidrange,
-    ACTIONS(207), 1,
+    ACTIONS(234), 1,
       anon_sym_ipproto,
-    STATE(36), 1,
+    STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
+    STATE(41), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(193), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(199), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(201), 3,
+    ACTIONS(225), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(205), 4,
+    ACTIONS(208), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(231), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-    ACTIONS(228), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1224] = 7,
-    ACTIONS(230), 1,
-      anon_sym_DOT,
-    ACTIONS(232), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(234), 1,
-      anon_sym_LBRACE2,
+  [1109] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
+      anon_sym_to,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(41), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(35), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(160), 13,
+    ACTIONS(239), 2,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
       anon_sym_lookup,
-  [1264] = 7,
-    ACTIONS(234), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(236), 1,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(249), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(237), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1161] = 7,
+    ACTIONS(257), 1,
       anon_sym_DOT,
-    ACTIONS(238), 1,
+    ACTIONS(259), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(261), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 3,
+    STATE(36), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12696,46 +12754,108 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1304] = 13,
-    ACTIONS(248), 1,
+  [1201] = 13,
+    ACTIONS(243), 1,
       anon_sym_from,
-    ACTIONS(251), 1,
+    ACTIONS(245), 1,
       anon_sym_to,
-    ACTIONS(260), 1,
+    ACTIONS(251), 1,
       anon_sym_uidrange,
-    ACTIONS(266), 1,
+    ACTIONS(255), 1,
       anon_sym_ipproto,
-    STATE(36), 1,
+    STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
+    STATE(41), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(242), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(245), 2,
+    ACTIONS(241), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(254), 2,
+    ACTIONS(247), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(257), 3,
+    ACTIONS(249), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(240), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(263), 4,
+    ACTIONS(253), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1356] = 4,
+    ACTIONS(263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1253] = 7,
+    ACTIONS(261), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(265), 1,
+      anon_sym_DOT,
+    ACTIONS(267), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(160), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1293] = 4,
+    ACTIONS(202), 1,
+      anon_sym_to,
+    ACTIONS(204), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(200), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1326] = 4,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(273), 1,
@@ -12764,15 +12884,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1389] = 4,
-    ACTIONS(222), 1,
-      anon_sym_to,
-    ACTIONS(224), 1,
-      anon_sym_SLASH,
+  [1359] = 5,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(279), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(220), 20,
+    STATE(43), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(275), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1393] = 3,
+    ACTIONS(283), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12793,17 +12940,77 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1422] = 2,
+  [1423] = 3,
+    ACTIONS(287), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 21,
+    ACTIONS(285), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_protocol,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1453] = 3,
+    ACTIONS(202), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(200), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1483] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(294), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(289), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
       anon_sym_limit,
       anon_sym_rate,
       anon_sym_delay,
@@ -12816,10 +13023,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [1450] = 3,
+  [1517] = 3,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12846,50 +13050,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1480] = 3,
-    ACTIONS(277), 1,
-      anon_sym_to,
+  [1547] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(275), 20,
+    ACTIONS(75), 21,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1510] = 5,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(284), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(279), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_protocol,
       anon_sym_limit,
       anon_sym_rate,
       anon_sym_delay,
@@ -12902,240 +13073,167 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1544] = 3,
-    ACTIONS(289), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(287), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1574] = 3,
-    ACTIONS(222), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(220), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1604] = 3,
-    ACTIONS(293), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(291), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1634] = 5,
-    ACTIONS(297), 1,
       anon_sym_LBRACE,
-    ACTIONS(299), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(295), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1668] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(305), 1,
       sym_duration,
+      sym_percentage,
+  [1575] = 3,
+    ACTIONS(299), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__duration_value,
-    ACTIONS(301), 16,
+    ACTIONS(297), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1701] = 12,
-    ACTIONS(311), 1,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1605] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(317), 1,
+    ACTIONS(311), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(75), 1,
+    STATE(73), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(315), 2,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(307), 4,
+    ACTIONS(301), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(309), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1748] = 12,
-    ACTIONS(311), 1,
+  [1652] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(317), 1,
+    ACTIONS(311), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(56), 1,
       aux_sym_route_statement_repeat1,
-    STATE(75), 1,
+    STATE(73), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(315), 2,
+    ACTIONS(317), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(309), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(321), 4,
+    ACTIONS(315), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1795] = 12,
-    ACTIONS(311), 1,
+  [1699] = 12,
+    ACTIONS(305), 1,
       anon_sym_proto,
-    ACTIONS(317), 1,
+    ACTIONS(311), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(47), 1,
       aux_sym_route_statement_repeat1,
-    STATE(75), 1,
+    STATE(73), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(315), 2,
+    ACTIONS(321), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(309), 4,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(319), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1746] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(325), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13145,198 +13243,130 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1842] = 12,
+  [1793] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
     ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(58), 1,
+    STATE(55), 1,
       aux_sym_route_statement_repeat1,
-    STATE(75), 1,
+    STATE(73), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(327), 2,
+    ACTIONS(329), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(309), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(325), 4,
+    ACTIONS(327), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1889] = 12,
+  [1840] = 12,
+    ACTIONS(339), 1,
+      anon_sym_proto,
+    ACTIONS(348), 1,
+      anon_sym_scope,
+    ACTIONS(351), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(333), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(342), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(345), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(336), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1887] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(358), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(77), 2,
+      sym_interpolation,
+      sym__duration_value,
+    ACTIONS(354), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1920] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
     ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(75), 1,
+    STATE(73), 1,
       sym__dev_opt,
     STATE(76), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(331), 2,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(329), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1936] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(50), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(75), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(335), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(333), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1983] = 12,
-    ACTIONS(345), 1,
-      anon_sym_proto,
-    ACTIONS(354), 1,
-      anon_sym_scope,
-    ACTIONS(357), 1,
-      anon_sym_dev,
-    STATE(54), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(75), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(339), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(348), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(351), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(337), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(342), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [2030] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2059] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(49), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(75), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(362), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
+    ACTIONS(303), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13346,7 +13376,77 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2106] = 3,
+  [1967] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2014] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2061] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13372,42 +13472,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2135] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(54), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(75), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+  [2090] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(315), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2182] = 7,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2119] = 7,
     ACTIONS(366), 1,
       anon_sym_DOT,
     ACTIONS(368), 1,
@@ -13436,12 +13527,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2218] = 7,
+  [2155] = 12,
+    ACTIONS(372), 1,
+      sym_identifier,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(380), 1,
+      sym_integer,
+    ACTIONS(384), 1,
+      sym_size,
+    ACTIONS(386), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(474), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(382), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(421), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(151), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2201] = 7,
     ACTIONS(370), 1,
       anon_sym_LBRACE2,
-    ACTIONS(372), 1,
+    ACTIONS(388), 1,
       anon_sym_DOT,
-    ACTIONS(374), 1,
+    ACTIONS(390), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -13450,7 +13575,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(59), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13465,12 +13590,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2254] = 7,
-    ACTIONS(376), 1,
+  [2237] = 7,
+    ACTIONS(392), 1,
       anon_sym_DOT,
-    ACTIONS(379), 1,
+    ACTIONS(395), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(382), 1,
+    ACTIONS(398), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13479,7 +13604,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(61), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13494,41 +13619,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2290] = 12,
-    ACTIONS(385), 1,
-      sym_identifier,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(393), 1,
-      sym_integer,
-    ACTIONS(397), 1,
-      sym_size,
-    ACTIONS(399), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(466), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(395), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(359), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(153), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2336] = 11,
+  [2273] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13539,7 +13630,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(334), 1,
+    STATE(357), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13547,7 +13638,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(66), 2,
+    STATE(64), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(401), 4,
@@ -13560,7 +13651,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2379] = 11,
+  [2316] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13571,7 +13662,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(383), 1,
+    STATE(392), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13579,7 +13670,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(63), 2,
+    STATE(75), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(405), 4,
@@ -13592,7 +13683,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2422] = 2,
+  [2359] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13615,110 +13706,110 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2447] = 9,
-    ACTIONS(426), 1,
-      anon_sym_overhead,
-    ACTIONS(429), 1,
-      anon_sym_mpu,
-    ACTIONS(432), 1,
-      anon_sym_linklayer,
-    ACTIONS(438), 1,
-      anon_sym_prio,
+  [2384] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(435), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(66), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(423), 4,
+    ACTIONS(421), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
       anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(421), 5,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2408] = 7,
+    ACTIONS(423), 1,
+      anon_sym_DOT,
+    ACTIONS(426), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(429), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2485] = 10,
-    ACTIONS(445), 1,
-      anon_sym_rate,
-    ACTIONS(449), 1,
-      anon_sym_loss,
-    ACTIONS(453), 1,
-      anon_sym_slot,
-    ACTIONS(455), 1,
-      anon_sym_bytes,
-    STATE(74), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(447), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(443), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(451), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(441), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2525] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(457), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2549] = 2,
+      anon_sym_port,
+  [2442] = 7,
+    ACTIONS(432), 1,
+      anon_sym_DOT,
+    ACTIONS(434), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(436), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(459), 17,
+    STATE(67), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2573] = 2,
+      anon_sym_port,
+  [2476] = 7,
+    ACTIONS(436), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(438), 1,
+      anon_sym_DOT,
+    ACTIONS(440), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2510] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13740,122 +13831,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2597] = 7,
-    ACTIONS(461), 1,
-      anon_sym_DOT,
-    ACTIONS(463), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(465), 1,
-      anon_sym_LBRACE2,
+  [2534] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2631] = 7,
-    ACTIONS(465), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(467), 1,
-      anon_sym_DOT,
-    ACTIONS(469), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2665] = 7,
-    ACTIONS(471), 1,
-      anon_sym_DOT,
-    ACTIONS(474), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(477), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(178), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2699] = 10,
-    ACTIONS(483), 1,
-      anon_sym_rate,
-    ACTIONS(489), 1,
-      anon_sym_loss,
-    ACTIONS(495), 1,
-      anon_sym_slot,
-    ACTIONS(498), 1,
-      anon_sym_bytes,
-    STATE(74), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(486), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(480), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(492), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(301), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2739] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(501), 17,
+    ACTIONS(442), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13873,7 +13853,118 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2763] = 2,
+  [2558] = 10,
+    ACTIONS(447), 1,
+      anon_sym_rate,
+    ACTIONS(453), 1,
+      anon_sym_loss,
+    ACTIONS(459), 1,
+      anon_sym_slot,
+    ACTIONS(462), 1,
+      anon_sym_bytes,
+    STATE(72), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(450), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(444), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(456), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(354), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2598] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2622] = 10,
+    ACTIONS(471), 1,
+      anon_sym_rate,
+    ACTIONS(475), 1,
+      anon_sym_loss,
+    ACTIONS(479), 1,
+      anon_sym_slot,
+    ACTIONS(481), 1,
+      anon_sym_bytes,
+    STATE(72), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(473), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(469), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(477), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(467), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2662] = 9,
+    ACTIONS(488), 1,
+      anon_sym_overhead,
+    ACTIONS(491), 1,
+      anon_sym_mpu,
+    ACTIONS(494), 1,
+      anon_sym_linklayer,
+    ACTIONS(500), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(497), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(75), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(485), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(483), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2700] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13895,29 +13986,221 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2787] = 3,
+  [2724] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 5,
+    ACTIONS(275), 16,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2747] = 11,
+    ACTIONS(505), 1,
+      anon_sym_GT,
+    ACTIONS(509), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2812] = 3,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(442), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2788] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(442), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2829] = 3,
+    ACTIONS(521), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(519), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [2854] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(354), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2877] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(525), 1,
+      anon_sym_GT,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(273), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(523), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(83), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2918] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(527), 1,
+      anon_sym_GT,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(254), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2959] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(442), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3000] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13939,221 +14222,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2837] = 11,
-    ACTIONS(505), 1,
+  [3025] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 5,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    ACTIONS(509), 1,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
       anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(438), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2878] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(295), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2901] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(438), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2942] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(519), 1,
-      anon_sym_GT,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(438), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2983] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(523), 1,
-      anon_sym_GT,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(294), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(521), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(86), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3024] = 3,
-    ACTIONS(527), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(525), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3049] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(301), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [3072] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(264), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3113] = 10,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3050] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(533), 1,
@@ -14162,14 +14253,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     ACTIONS(539), 1,
       anon_sym_port,
-    STATE(134), 1,
+    STATE(135), 1,
       sym__dev_opt,
-    STATE(351), 1,
+    STATE(401), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(92), 2,
+    STATE(93), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
     ACTIONS(535), 3,
@@ -14181,10 +14272,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3151] = 4,
+  [3088] = 4,
     ACTIONS(543), 1,
       anon_sym_COMMA,
-    STATE(91), 1,
+    STATE(90), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14203,11 +14294,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3177] = 2,
+  [3114] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(421), 15,
+    ACTIONS(483), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14223,38 +14314,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3199] = 10,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(103), 1,
-      sym_firewall_action,
-    STATE(438), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3237] = 4,
+  [3136] = 4,
     ACTIONS(543), 1,
       anon_sym_COMMA,
-    STATE(93), 1,
+    STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14273,43 +14336,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3263] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    STATE(418), 1,
-      sym_block,
+  [3162] = 10,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(442), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(547), 4,
-      ts_builtin_sym_end,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [3301] = 4,
-    ACTIONS(551), 1,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3200] = 4,
+    ACTIONS(549), 1,
       anon_sym_COMMA,
-    STATE(93), 1,
+    STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(549), 13,
+    ACTIONS(547), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14323,7 +14386,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3327] = 9,
+  [3226] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(397), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(552), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3264] = 9,
     ACTIONS(559), 1,
       anon_sym_latency,
     ACTIONS(562), 1,
@@ -14349,40 +14440,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3362] = 10,
+  [3299] = 3,
     ACTIONS(576), 1,
-      anon_sym_proto,
-    ACTIONS(588), 1,
-      anon_sym_mark,
-    ACTIONS(591), 1,
-      anon_sym_ct,
-    ACTIONS(594), 1,
-      anon_sym_counter,
-    STATE(95), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(579), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(582), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(585), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(574), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3399] = 3,
-    ACTIONS(599), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(597), 13,
+    ACTIONS(574), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14396,94 +14460,219 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3422] = 3,
-    ACTIONS(603), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(601), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3445] = 4,
-    ACTIONS(603), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(601), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3470] = 3,
-    ACTIONS(607), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3493] = 8,
-    ACTIONS(611), 1,
+  [3322] = 8,
+    ACTIONS(580), 1,
       anon_sym_id,
-    ACTIONS(617), 1,
+    ACTIONS(586), 1,
       anon_sym_dev,
-    ACTIONS(620), 1,
+    ACTIONS(589), 1,
       anon_sym_port,
-    STATE(134), 1,
+    STATE(135), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(614), 3,
+    ACTIONS(583), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(609), 5,
+    ACTIONS(578), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3526] = 3,
-    ACTIONS(607), 1,
+  [3355] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(592), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3390] = 10,
+    ACTIONS(602), 1,
+      anon_sym_proto,
+    ACTIONS(610), 1,
+      anon_sym_mark,
+    ACTIONS(612), 1,
+      anon_sym_ct,
+    ACTIONS(614), 1,
+      anon_sym_counter,
+    STATE(107), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(604), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(606), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(608), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(600), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3427] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(616), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3462] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(618), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3497] = 3,
+    ACTIONS(622), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(620), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3520] = 3,
+    ACTIONS(626), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(624), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3543] = 4,
+    ACTIONS(626), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(624), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3568] = 3,
+    ACTIONS(630), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3591] = 3,
+    ACTIONS(630), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
@@ -14502,11 +14691,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3549] = 2,
+  [3614] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(623), 14,
+    ACTIONS(632), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14521,58 +14710,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3570] = 10,
-    ACTIONS(627), 1,
+  [3635] = 10,
+    ACTIONS(636), 1,
       anon_sym_proto,
-    ACTIONS(635), 1,
+    ACTIONS(648), 1,
       anon_sym_mark,
-    ACTIONS(637), 1,
+    ACTIONS(651), 1,
       anon_sym_ct,
-    ACTIONS(639), 1,
+    ACTIONS(654), 1,
       anon_sym_counter,
-    STATE(109), 1,
+    STATE(107), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(629), 2,
+    ACTIONS(639), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(631), 2,
+    ACTIONS(642), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(633), 2,
+    ACTIONS(645), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(625), 3,
+    ACTIONS(634), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3607] = 3,
+  [3672] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3630] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(549), 14,
+    ACTIONS(547), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14587,158 +14756,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3651] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(645), 1,
-      anon_sym_latency,
-    ACTIONS(647), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(643), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(641), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3686] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(645), 1,
-      anon_sym_latency,
-    ACTIONS(647), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(643), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(649), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3721] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(645), 1,
-      anon_sym_latency,
-    ACTIONS(647), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(643), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(649), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3756] = 10,
-    ACTIONS(627), 1,
+  [3693] = 10,
+    ACTIONS(602), 1,
       anon_sym_proto,
-    ACTIONS(635), 1,
+    ACTIONS(610), 1,
       anon_sym_mark,
-    ACTIONS(637), 1,
+    ACTIONS(612), 1,
       anon_sym_ct,
-    ACTIONS(653), 1,
+    ACTIONS(659), 1,
       anon_sym_counter,
-    STATE(95), 1,
+    STATE(98), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(629), 2,
+    ACTIONS(604), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(631), 2,
+    ACTIONS(606), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(633), 2,
+    ACTIONS(608), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(651), 3,
+    ACTIONS(657), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3793] = 3,
-    ACTIONS(657), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(655), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3816] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(645), 1,
-      anon_sym_latency,
-    ACTIONS(647), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(643), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(659), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3851] = 3,
+  [3730] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14758,32 +14803,53 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3874] = 9,
-    ACTIONS(445), 1,
-      anon_sym_rate,
-    ACTIONS(449), 1,
-      anon_sym_loss,
-    ACTIONS(453), 1,
-      anon_sym_slot,
-    ACTIONS(455), 1,
-      anon_sym_bytes,
-    STATE(67), 1,
-      aux_sym_netem_statement_repeat2,
+  [3753] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(447), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(443), 3,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3776] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
       anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(451), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3908] = 2,
+    ACTIONS(618), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3811] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14801,7 +14867,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3928] = 2,
+  [3831] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14819,25 +14885,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3948] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3968] = 2,
+  [3851] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14855,7 +14903,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3988] = 2,
+  [3871] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3891] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14873,7 +14939,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4008] = 2,
+  [3911] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14891,7 +14957,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4028] = 2,
+  [3931] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14909,10 +14975,35 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4048] = 6,
-    ACTIONS(160), 1,
+  [3951] = 9,
+    ACTIONS(471), 1,
+      anon_sym_rate,
+    ACTIONS(475), 1,
+      anon_sym_loss,
+    ACTIONS(479), 1,
+      anon_sym_slot,
+    ACTIONS(481), 1,
+      anon_sym_bytes,
+    STATE(74), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(473), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(469), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(477), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3985] = 6,
+    ACTIONS(178), 1,
       anon_sym_LT,
-    ACTIONS(675), 1,
+    ACTIONS(676), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -14920,155 +15011,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(673), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(122), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4075] = 6,
-    ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(130), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4102] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(679), 1,
-      anon_sym_DOT,
-    ACTIONS(681), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(683), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4131] = 7,
-    ACTIONS(687), 1,
-      anon_sym_LBRACE,
-    ACTIONS(690), 1,
-      sym_integer,
-    ACTIONS(693), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(685), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4160] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(696), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4189] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(702), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4208] = 7,
-    ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(683), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(704), 1,
-      anon_sym_DOT,
-    ACTIONS(706), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4237] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(708), 1,
-      anon_sym_DOT,
-    ACTIONS(711), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(714), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 3,
+    STATE(121), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15076,9 +15019,55 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4012] = 8,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(131), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(679), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4043] = 8,
+    ACTIONS(685), 1,
+      anon_sym_DOT,
+    ACTIONS(688), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    STATE(127), 1,
+      aux_sym__if_name_repeat1,
+    STATE(132), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4266] = 2,
+  [4074] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15095,18 +15084,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4285] = 6,
-    ACTIONS(178), 1,
+  [4093] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(720), 1,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4112] = 7,
+    ACTIONS(178), 1,
+      anon_sym_mode,
+    ACTIONS(694), 1,
+      anon_sym_DOT,
+    ACTIONS(697), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(700), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(717), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(130), 3,
+    STATE(126), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15114,33 +15121,119 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4312] = 8,
-    ACTIONS(675), 1,
+  [4141] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(723), 1,
-      anon_sym_DOT,
-    ACTIONS(726), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(122), 1,
-      aux_sym__if_name_repeat1,
-    STATE(132), 1,
-      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 2,
+    ACTIONS(703), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(121), 3,
       sym__imm_name_part,
       sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4168] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(705), 1,
+      anon_sym_DOT,
+    ACTIONS(707), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(709), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
     ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4343] = 5,
-    ACTIONS(675), 1,
+  [4197] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(709), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(711), 1,
+      anon_sym_DOT,
+    ACTIONS(713), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4226] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(127), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4253] = 8,
+    ACTIONS(719), 1,
+      anon_sym_LBRACE,
+    ACTIONS(722), 1,
+      sym_integer,
+    ACTIONS(725), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(131), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(717), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4284] = 5,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
     ACTIONS(730), 1,
       aux_sym__imm_name_part_token1,
@@ -15158,7 +15251,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4367] = 5,
+  [4308] = 5,
     ACTIONS(734), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(737), 1,
@@ -15177,61 +15270,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4391] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(740), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4409] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(742), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4427] = 8,
-    ACTIONS(303), 1,
+  [4332] = 8,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(698), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(700), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(744), 1,
+    ACTIONS(740), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(746), 3,
+    ACTIONS(742), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(56), 3,
+    STATE(49), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4457] = 3,
+  [4362] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(744), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4380] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(746), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4398] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15247,13 +15340,33 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4476] = 3,
+  [4417] = 7,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
     ACTIONS(750), 1,
+      sym_integer,
+    STATE(460), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4444] = 3,
+    ACTIONS(754), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(748), 9,
+    ACTIONS(752), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15263,30 +15376,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4495] = 7,
+  [4463] = 7,
     ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(754), 1,
+    ACTIONS(758), 1,
       anon_sym_default,
-    STATE(145), 1,
+    STATE(144), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(377), 1,
+    STATE(345), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(756), 2,
+    ACTIONS(760), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(752), 4,
+    ACTIONS(756), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4522] = 5,
-    ACTIONS(675), 1,
+  [4490] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(758), 1,
+      anon_sym_default,
+    STATE(140), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(376), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(760), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(762), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4517] = 5,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(760), 1,
+    ACTIONS(766), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -15295,592 +15428,20 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(758), 5,
+    ACTIONS(764), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4545] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(754), 1,
-      anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(396), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(756), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(762), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4572] = 7,
-    ACTIONS(387), 1,
+  [4540] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(766), 1,
-      sym_integer,
-    STATE(452), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(205), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4599] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
     ACTIONS(768), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4623] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(770), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4647] = 5,
-    ACTIONS(774), 1,
-      anon_sym_default,
-    STATE(145), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(777), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(772), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4669] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(780), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4693] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(782), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4717] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(784), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4741] = 3,
-    ACTIONS(77), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-  [4759] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(786), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4779] = 7,
-    ACTIONS(793), 1,
-      anon_sym_proto,
-    ACTIONS(799), 1,
-      anon_sym_handle,
-    ACTIONS(802), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(796), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(790), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4805] = 7,
-    ACTIONS(806), 1,
-      anon_sym_proto,
-    ACTIONS(810), 1,
-      anon_sym_handle,
-    ACTIONS(812), 1,
-      anon_sym_DASH_GT,
-    STATE(157), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(804), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4831] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(814), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4851] = 6,
-    ACTIONS(820), 1,
-      anon_sym_section,
-    STATE(201), 1,
-      aux_sym_bpf_statement_repeat1,
-    STATE(207), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(816), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4875] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(822), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(150), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4899] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(824), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4923] = 7,
-    ACTIONS(806), 1,
-      anon_sym_proto,
-    ACTIONS(810), 1,
-      anon_sym_handle,
-    ACTIONS(826), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(804), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4949] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4967] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(828), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(110), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4991] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(830), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(259), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5015] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(832), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5039] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(834), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(271), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5063] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(836), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(272), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5087] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(838), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(273), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5111] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(840), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(274), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5135] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(275), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5159] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(844), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5183] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(277), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5207] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5231] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(850), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5255] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(852), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5279] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(854), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5303] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(856), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15891,169 +15452,221 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5327] = 6,
-    ACTIONS(387), 1,
+  [4564] = 5,
+    ACTIONS(772), 1,
+      anon_sym_default,
+    STATE(144), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(775), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(770), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4586] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(778), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(284), 5,
+    STATE(300), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5351] = 6,
-    ACTIONS(387), 1,
+  [4610] = 7,
+    ACTIONS(783), 1,
+      anon_sym_proto,
+    ACTIONS(789), 1,
+      anon_sym_handle,
+    ACTIONS(792), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(780), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4636] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(860), 1,
+    ACTIONS(794), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(285), 5,
+    STATE(301), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5375] = 6,
-    ACTIONS(387), 1,
+  [4660] = 7,
+    ACTIONS(798), 1,
+      anon_sym_proto,
+    ACTIONS(802), 1,
+      anon_sym_handle,
+    ACTIONS(804), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(796), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4686] = 6,
+    ACTIONS(810), 1,
+      anon_sym_section,
+    STATE(217), 1,
+      sym__section_opt,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(806), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4710] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(812), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4730] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(816), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4750] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(862), 1,
+    ACTIONS(818), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(286), 5,
+    STATE(150), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5399] = 6,
-    ACTIONS(387), 1,
+  [4774] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(864), 1,
+    ACTIONS(820), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(287), 5,
+    STATE(95), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5423] = 6,
-    ACTIONS(387), 1,
+  [4798] = 7,
+    ACTIONS(798), 1,
+      anon_sym_proto,
+    ACTIONS(802), 1,
+      anon_sym_handle,
+    ACTIONS(822), 1,
+      anon_sym_DASH_GT,
+    STATE(148), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(796), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4824] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(391), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(764), 1,
+    ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(866), 1,
+    ACTIONS(824), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(288), 5,
+    STATE(249), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5447] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5471] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5495] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(872), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5519] = 6,
-    ACTIONS(387), 1,
-      anon_sym_DASH,
-    ACTIONS(391), 1,
-      anon_sym_LPAREN,
-    ACTIONS(764), 1,
-      sym_identifier,
-    ACTIONS(874), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5543] = 3,
+  [4848] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16068,32 +15681,507 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5561] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(876), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
+  [4866] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5586] = 6,
-    ACTIONS(820), 1,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4884] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(826), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4908] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(828), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4932] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(830), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4956] = 3,
+    ACTIONS(77), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [4974] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(832), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4998] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(834), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(298), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5022] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(836), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5046] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(838), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5070] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(840), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5094] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(842), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5118] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(844), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5142] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(846), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5166] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(848), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5190] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(850), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(286), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5214] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(852), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5238] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(854), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5262] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5286] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(858), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5310] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(860), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5334] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(862), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(292), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5358] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(864), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(293), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5382] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(866), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(294), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5406] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(868), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(295), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5430] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5454] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(872), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(297), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5478] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(874), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(277), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5502] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(876), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5517] = 6,
+    ACTIONS(810), 1,
       anon_sym_section,
     ACTIONS(880), 1,
       anon_sym_mode,
-    STATE(195), 1,
+    STATE(197), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(296), 1,
+    STATE(274), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -16103,162 +16191,112 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5609] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(882), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5624] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [5647] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(884), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5662] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(888), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(886), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5679] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(891), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5704] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(893), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5719] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(897), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(895), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5740] = 6,
-    ACTIONS(820), 1,
+  [5540] = 6,
+    ACTIONS(810), 1,
       anon_sym_section,
     ACTIONS(880), 1,
       anon_sym_mode,
     STATE(185), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(296), 1,
+    STATE(274), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(899), 4,
+    ACTIONS(882), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5763] = 2,
+  [5563] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(886), 1,
+      anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(901), 8,
+    STATE(190), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(884), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5778] = 6,
-    ACTIONS(905), 1,
-      anon_sym_mode,
-    ACTIONS(908), 1,
-      anon_sym_section,
-    STATE(195), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(296), 1,
-      sym__section_opt,
+  [5584] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(888), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(903), 4,
+    STATE(50), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5609] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(890), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5634] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(886), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(892), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5801] = 2,
+  [5655] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(896), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(911), 8,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(894), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5676] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(898), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16267,43 +16305,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5816] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(897), 1,
-      anon_sym_within,
+  [5691] = 4,
+    ACTIONS(902), 1,
+      anon_sym_peer,
+    ACTIONS(904), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(200), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(913), 4,
+    ACTIONS(900), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5837] = 5,
-    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(917), 1,
-      anon_sym_icmp,
+      aux_sym_ipv6_address_token1,
+  [5710] = 5,
+    ACTIONS(908), 1,
+      anon_sym_within,
+    ACTIONS(911), 1,
+      anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(44), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(915), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5858] = 2,
+    STATE(194), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(906), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5731] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(802), 8,
+    ACTIONS(792), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16312,164 +16349,192 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5873] = 5,
-    ACTIONS(921), 1,
-      anon_sym_within,
-    ACTIONS(924), 1,
-      anon_sym_port,
+  [5746] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(200), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(919), 4,
+    ACTIONS(914), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5894] = 4,
-    STATE(215), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 2,
+      anon_sym_mode,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(927), 4,
+      anon_sym_section,
+  [5761] = 6,
+    ACTIONS(918), 1,
+      anon_sym_mode,
+    ACTIONS(921), 1,
+      anon_sym_section,
+    STATE(197), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(916), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5912] = 5,
-    STATE(202), 1,
+  [5784] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(924), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5799] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(122), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5824] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(926), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5839] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(930), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(928), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5856] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(933), 1,
+      anon_sym_DOT,
+    ACTIONS(935), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(937), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5878] = 5,
+    STATE(206), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(929), 2,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(931), 2,
+    ACTIONS(939), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5898] = 5,
+    STATE(209), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(939), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5918] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(943), 1,
+      anon_sym_mode,
+    STATE(404), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(941), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5938] = 5,
+    STATE(206), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(947), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5932] = 5,
-    STATE(202), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(934), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5952] = 6,
-    ACTIONS(303), 1,
+  [5958] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(698), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(700), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
+    STATE(187), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5974] = 5,
-    ACTIONS(936), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(938), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5994] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(942), 1,
-      anon_sym_mode,
-    STATE(406), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(940), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6014] = 4,
-    STATE(214), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(944), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6032] = 6,
-    ACTIONS(303), 1,
+  [5980] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(698), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6054] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6076] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -16480,38 +16545,249 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6098] = 5,
-    STATE(202), 1,
+  [6002] = 5,
+    STATE(206), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(946), 2,
+    ACTIONS(950), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6118] = 5,
+  [6022] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6044] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(954), 1,
+      anon_sym_protocol,
+    STATE(348), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(952), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6064] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(956), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6082] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(958), 1,
+      anon_sym_DOT,
+    ACTIONS(960), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(962), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6104] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(966), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(964), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6122] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(962), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(969), 1,
+      anon_sym_DOT,
+    ACTIONS(971), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(216), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6144] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(973), 1,
+      anon_sym_DOT,
+    ACTIONS(976), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(979), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(216), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6166] = 4,
+    STATE(212), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(982), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6184] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6206] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6228] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(984), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6246] = 5,
+    ACTIONS(986), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(988), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6266] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6288] = 3,
+    ACTIONS(992), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(990), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6304] = 5,
+    ACTIONS(996), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(998), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(994), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(227), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6324] = 5,
     STATE(203), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(946), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6138] = 5,
-    STATE(211), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16519,767 +16795,397 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(83), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(948), 2,
+    ACTIONS(1000), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6158] = 4,
-    STATE(215), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(950), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6176] = 4,
-    STATE(215), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(954), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(952), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6194] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(957), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6208] = 4,
-    ACTIONS(303), 1,
+  [6344] = 7,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(959), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [6226] = 7,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(961), 1,
+    ACTIONS(1002), 1,
       aux_sym__name_start_token1,
-    STATE(243), 1,
+    STATE(242), 1,
       sym_peer_name,
-    STATE(317), 1,
+    STATE(303), 1,
       sym__if_name,
-    STATE(475), 1,
+    STATE(471), 1,
       sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(131), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6250] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(965), 1,
-      anon_sym_protocol,
-    STATE(345), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(963), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6270] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6292] = 5,
-    ACTIONS(969), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(967), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6312] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(973), 1,
-      anon_sym_DOT,
-    ACTIONS(975), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(977), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6334] = 5,
-    ACTIONS(971), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(981), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(979), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6354] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(977), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(983), 1,
-      anon_sym_DOT,
-    ACTIONS(985), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(226), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6376] = 5,
-    ACTIONS(989), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(992), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(987), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6396] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(995), 1,
-      anon_sym_DOT,
-    ACTIONS(998), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(226), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6418] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1004), 1,
-      anon_sym_DOT,
-    ACTIONS(1006), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1008), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6440] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(1008), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1010), 1,
-      anon_sym_DOT,
-    ACTIONS(1012), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6462] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1014), 1,
-      anon_sym_DOT,
-    ACTIONS(1017), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1020), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6484] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(1023), 1,
-      anon_sym_DOT,
-    ACTIONS(1025), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1027), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6506] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(1027), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1029), 1,
-      anon_sym_DOT,
-    ACTIONS(1031), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6528] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(1033), 1,
-      anon_sym_DOT,
-    ACTIONS(1036), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1039), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6550] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6572] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(698), 1,
-      sym_integer,
-    ACTIONS(700), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6594] = 6,
-    ACTIONS(1042), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1044), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(469), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6615] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1048), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1046), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6630] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(390), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1050), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6647] = 4,
-    ACTIONS(1052), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6664] = 6,
-    ACTIONS(1054), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1056), 1,
-      anon_sym_LBRACE,
-    STATE(216), 1,
-      sym__ns_name,
-    STATE(448), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6685] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(480), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6706] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(952), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6719] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(341), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6740] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(401), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1060), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6757] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(399), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1062), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6774] = 5,
-    ACTIONS(1067), 1,
-      anon_sym_GT,
-    STATE(245), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1064), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(90), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6793] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(267), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6814] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(268), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6835] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1069), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(85), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [6854] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(404), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1073), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6871] = 5,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    STATE(245), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1075), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(81), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6890] = 4,
-    ACTIONS(1077), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6907] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(919), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6920] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(344), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6937] = 6,
-    ACTIONS(1081), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1083), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(206), 1,
-      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(123), 2,
       sym__name_start,
       sym_interpolation,
-  [6958] = 6,
-    ACTIONS(1085), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1087), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
+  [6368] = 5,
+    ACTIONS(998), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1006), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6979] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(353), 1,
-      sym_block,
+    ACTIONS(1004), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6388] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(937), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1008), 1,
+      anon_sym_DOT,
+    ACTIONS(1010), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1089), 4,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6410] = 5,
+    ACTIONS(1014), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1017), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1012), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6430] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1020), 1,
+      anon_sym_DOT,
+    ACTIONS(1023), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1026), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6452] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1029), 1,
+      anon_sym_DOT,
+    ACTIONS(1031), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1033), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6474] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1033), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      anon_sym_DOT,
+    ACTIONS(1037), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(233), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6496] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1039), 1,
+      anon_sym_DOT,
+    ACTIONS(1042), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1045), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(233), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6518] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1048), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [6996] = 6,
-    ACTIONS(1091), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1093), 1,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6532] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(474), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(222), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7017] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1095), 1,
-      sym_identifier,
-    ACTIONS(1097), 1,
+    ACTIONS(681), 1,
       sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
+    STATE(66), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6554] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
       sym_interpolation,
       sym__int_value,
-  [7036] = 4,
-    ACTIONS(1099), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7053] = 6,
-    ACTIONS(1101), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1103), 1,
+    ACTIONS(1050), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6572] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(45), 1,
-      sym_interface_name,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7074] = 4,
-    ACTIONS(1105), 1,
+    STATE(195), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6594] = 4,
+    ACTIONS(1052), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7091] = 5,
-    ACTIONS(519), 1,
-      anon_sym_GT,
-    STATE(245), 1,
-      aux_sym_rule_block_repeat1,
+  [6611] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1107), 2,
+    ACTIONS(1056), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1054), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(79), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7110] = 6,
-    ACTIONS(1109), 1,
+      anon_sym_GT,
+  [6626] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(402), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1058), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6643] = 6,
+    ACTIONS(1060), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1111), 1,
+    ACTIONS(1062), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(115), 1,
+    STATE(40), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [7131] = 5,
-    ACTIONS(519), 1,
-      anon_sym_GT,
-    STATE(250), 1,
-      aux_sym_rule_block_repeat1,
+  [6664] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(400), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1107), 2,
+    ACTIONS(1064), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-    STATE(79), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7150] = 6,
-    ACTIONS(1113), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1115), 1,
+      anon_sym_GT,
+  [6681] = 6,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(473), 1,
+    STATE(489), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(227), 2,
+    STATE(130), 2,
       sym__name_start,
       sym_interpolation,
-  [7171] = 6,
-    ACTIONS(1085), 1,
+  [6702] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1087), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(262), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6723] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(380), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1068), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6740] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(264), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6761] = 6,
+    ACTIONS(1070), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1072), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(467), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6782] = 6,
+    ACTIONS(1074), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1076), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(482), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6803] = 4,
+    ACTIONS(1078), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6820] = 6,
+    ACTIONS(1074), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1076), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(479), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6841] = 5,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(263), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1080), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6860] = 6,
+    ACTIONS(1082), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1084), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -17288,13 +17194,230 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(69), 2,
       sym__name_start,
       sym_interpolation,
-  [7192] = 4,
+  [6881] = 6,
+    ACTIONS(1086), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1088), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(114), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6902] = 5,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(265), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1080), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6921] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1090), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6934] = 6,
+    ACTIONS(1092), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(205), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6955] = 6,
+    ACTIONS(1096), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1098), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(469), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6976] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(269), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6997] = 6,
+    ACTIONS(1082), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1084), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7018] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(234), 1,
+      sym__ns_name,
+    STATE(245), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7039] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(964), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [7052] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(331), 1,
+    STATE(430), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1102), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7069] = 5,
+    ACTIONS(1107), 1,
+      anon_sym_GT,
+    STATE(263), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1104), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(91), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7088] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(390), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1109), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7105] = 5,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(263), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(78), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7124] = 4,
+    ACTIONS(1113), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7141] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(906), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [7154] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(347), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1115), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7171] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(422), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17304,10 +17427,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7209] = 4,
+  [7188] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(332), 1,
+    STATE(358), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17317,23 +17440,77 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7226] = 4,
-    ACTIONS(1121), 1,
-      anon_sym_RBRACE,
+  [7205] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(366), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7243] = 6,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7226] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1121), 1,
+      sym_identifier,
     ACTIONS(1123), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(21), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7245] = 5,
+    ACTIONS(527), 1,
+      anon_sym_GT,
+    STATE(251), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1125), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7264] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1127), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7277] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1129), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7294] = 6,
+    ACTIONS(1131), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1125), 1,
+    ACTIONS(1133), 1,
       anon_sym_LBRACE,
     STATE(30), 1,
       sym_interface_name,
@@ -17345,681 +17522,631 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(34), 2,
       sym__name_start,
       sym_interpolation,
-  [7264] = 4,
-    ACTIONS(1127), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7281] = 4,
-    ACTIONS(1129), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7298] = 4,
-    ACTIONS(1131), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
   [7315] = 4,
-    ACTIONS(1133), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(788), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(605), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7332] = 4,
     ACTIONS(1135), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7349] = 4,
+  [7332] = 4,
     ACTIONS(1137), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7366] = 4,
+  [7349] = 4,
     ACTIONS(1139), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7383] = 4,
+  [7366] = 4,
     ACTIONS(1141), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7400] = 4,
+  [7383] = 4,
     ACTIONS(1143), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7417] = 4,
+  [7400] = 4,
     ACTIONS(1145), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7434] = 4,
+  [7417] = 4,
     ACTIONS(1147), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7451] = 4,
+  [7434] = 4,
     ACTIONS(1149), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7468] = 4,
+  [7451] = 4,
     ACTIONS(1151), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7485] = 4,
+  [7468] = 4,
     ACTIONS(1153), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7502] = 4,
+  [7485] = 4,
     ACTIONS(1155), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7519] = 4,
+  [7502] = 4,
     ACTIONS(1157), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7536] = 4,
+  [7519] = 4,
     ACTIONS(1159), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7553] = 4,
+  [7536] = 4,
     ACTIONS(1161), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7570] = 4,
+  [7553] = 4,
     ACTIONS(1163), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7587] = 4,
+  [7570] = 4,
     ACTIONS(1165), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7604] = 4,
+  [7587] = 4,
     ACTIONS(1167), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7621] = 4,
+  [7604] = 4,
     ACTIONS(1169), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(605), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7638] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(295), 1,
-      sym_interface_name,
+  [7621] = 4,
+    ACTIONS(1171), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7659] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(262), 1,
-      aux_sym_rule_block_repeat1,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7638] = 4,
+    ACTIONS(1173), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1171), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7678] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(354), 1,
-      sym_block,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7655] = 4,
+    ACTIONS(1175), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1173), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7695] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1175), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7708] = 6,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7672] = 4,
     ACTIONS(1177), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7689] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7708] = 4,
+    ACTIONS(1183), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7725] = 4,
+    ACTIONS(1185), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7742] = 6,
+    ACTIONS(1187), 1,
       aux_sym__name_start_token1,
-    STATE(216), 1,
+    ACTIONS(1189), 1,
+      anon_sym_LBRACE,
+    STATE(234), 1,
       sym__ns_name,
-    STATE(244), 1,
+    STATE(448), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(140), 2,
+    STATE(224), 2,
       sym__name_start,
       sym_interpolation,
-  [7729] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7742] = 6,
-    ACTIONS(1113), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1115), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(485), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(227), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7763] = 5,
-    ACTIONS(1181), 1,
-      anon_sym_EQ,
-    ACTIONS(1183), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1185), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(318), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7781] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(191), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7801] = 2,
+  [7763] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1191), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [7813] = 3,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7775] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1193), 1,
+      anon_sym_ingress,
+    ACTIONS(1195), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7793] = 4,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1197), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7809] = 5,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(315), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7827] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(117), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7847] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1203), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [7859] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(198), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7879] = 5,
+    ACTIONS(1205), 1,
+      anon_sym_EQ,
+    ACTIONS(1207), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1210), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(310), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7897] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      sym_integer,
+    ACTIONS(1213), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7915] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(63), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7935] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(195), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7955] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(323), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7975] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1215), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7987] = 5,
+    ACTIONS(1217), 1,
+      anon_sym_EQ,
+    ACTIONS(1219), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1221), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(310), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8005] = 5,
+    ACTIONS(1221), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1223), 1,
+      anon_sym_EQ,
+    ACTIONS(1225), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(316), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8023] = 3,
+    STATE(108), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1227), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8037] = 3,
     STATE(88), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1193), 4,
+    ACTIONS(1227), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [7827] = 3,
-    STATE(105), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1193), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7841] = 3,
-    ACTIONS(1195), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(117), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7855] = 6,
-    ACTIONS(1197), 1,
-      anon_sym_LT,
-    ACTIONS(1199), 1,
-      anon_sym_mode,
-    ACTIONS(1201), 1,
-      anon_sym_DQUOTE,
-    STATE(193), 1,
-      sym_string,
-    STATE(328), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7875] = 3,
-    ACTIONS(1205), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1203), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7889] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(314), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7909] = 5,
-    ACTIONS(1207), 1,
-      anon_sym_EQ,
-    ACTIONS(1209), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1212), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(309), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7927] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(307), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7947] = 4,
-    ACTIONS(297), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1215), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [7963] = 5,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1058), 1,
-      aux_sym__name_start_token1,
-    STATE(319), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7981] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1217), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [7993] = 3,
-    ACTIONS(1221), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1219), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8007] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(64), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8027] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(120), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8047] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1223), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8059] = 5,
-    ACTIONS(1185), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1225), 1,
-      anon_sym_EQ,
-    ACTIONS(1227), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(309), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8077] = 2,
+  [8051] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1229), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8089] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1231), 5,
       anon_sym_ok,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_reclassify,
       anon_sym_continue,
-  [8101] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(959), 1,
-      sym_integer,
+  [8063] = 3,
     ACTIONS(1233), 1,
-      sym_identifier,
+      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8119] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
+    ACTIONS(1231), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8077] = 6,
     ACTIONS(1235), 1,
-      anon_sym_ingress,
+      anon_sym_LT,
     ACTIONS(1237), 1,
-      sym_rate,
+      anon_sym_mode,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    STATE(186), 1,
+      sym_string,
+    STATE(420), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(111), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8137] = 6,
-    ACTIONS(303), 1,
+  [8097] = 3,
+    ACTIONS(1243), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1241), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8111] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1187), 1,
+    ACTIONS(1199), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1189), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(199), 1,
+    STATE(321), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8157] = 3,
-    ACTIONS(1239), 1,
+  [8131] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [8143] = 3,
+    ACTIONS(1247), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18029,8 +18156,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8171] = 3,
-    ACTIONS(1241), 1,
+  [8157] = 3,
+    ACTIONS(1249), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18040,361 +18167,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8185] = 4,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
+  [8171] = 3,
+    ACTIONS(1251), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8200] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(484), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8215] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1247), 4,
+    ACTIONS(117), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8226] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1249), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8237] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1251), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8248] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8259] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1255), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8270] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8281] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1259), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8292] = 4,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1261), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8307] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1263), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8318] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1265), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8329] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1267), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(32), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8344] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1269), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8359] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1271), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(241), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8374] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8385] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8400] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1277), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8415] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8426] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1281), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8437] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8448] = 4,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8463] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8474] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1287), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8489] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1289), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8500] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1291), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8511] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1293), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8526] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1295), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8537] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1297), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8548] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(479), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8563] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1299), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(465), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8578] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1301), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8589] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(915), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8604] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1303), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8615] = 3,
-    ACTIONS(75), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [8628] = 3,
-    ACTIONS(1307), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1305), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8641] = 3,
+  [8185] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18404,18 +18188,358 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8654] = 4,
-    ACTIONS(303), 1,
+  [8198] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(477), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8213] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1309), 1,
+    ACTIONS(1255), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8228] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8243] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8258] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1257), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [8669] = 2,
+  [8273] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1257), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8288] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8299] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8310] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8321] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1265), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8332] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8343] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1269), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8354] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1271), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8369] = 3,
+    ACTIONS(1275), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1273), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8382] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1277), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8393] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8404] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8419] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1283), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8430] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8441] = 4,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8456] = 4,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8471] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1289), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(362), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8486] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8501] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1293), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8512] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8527] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1295), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8542] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8557] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8568] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1299), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8579] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1301), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8594] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1303), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8609] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8631] = 3,
+    ACTIONS(75), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8644] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1309), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8655] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18424,7 +18548,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8680] = 3,
+  [8666] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1313), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8677] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1315), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8688] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18434,114 +18576,28 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8693] = 4,
-    ACTIONS(303), 1,
+  [8701] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1313), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8708] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8721] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(476), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8736] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8749] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8762] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1315), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8777] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1315), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8792] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1315), 1,
+    ACTIONS(1317), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(100), 2,
       sym_interpolation,
       sym__rate_value,
-  [8807] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_integer,
+  [8716] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8822] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8837] = 2,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8729] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18550,67 +18606,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8848] = 2,
+  [8740] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8859] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(929), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8870] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8881] = 4,
-    ACTIONS(303), 1,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8753] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1325), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8896] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1325), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8911] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1325), 1,
+    ACTIONS(1321), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
+    STATE(113), 2,
       sym_interpolation,
       sym__int_value,
-  [8926] = 2,
+  [8768] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8781] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1323), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8796] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1325), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8807] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8822] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18619,50 +18677,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8937] = 4,
-    ACTIONS(303), 1,
+  [8833] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1071), 1,
+    ACTIONS(1329), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 2,
+    STATE(195), 2,
       sym_interpolation,
       sym__int_value,
-  [8952] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      sym_rate,
+  [8848] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8967] = 5,
-    ACTIONS(1329), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1331), 1,
-      anon_sym_LBRACE,
-    STATE(300), 1,
-      sym_interpolation,
-    STATE(471), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8984] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1333), 4,
+    ACTIONS(1331), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8995] = 3,
+  [8859] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1333), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8874] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18672,7 +18718,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [9008] = 3,
+  [8887] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18682,30 +18728,54 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [9021] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9032] = 4,
-    ACTIONS(303), 1,
+  [8900] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1337), 1,
+    ACTIONS(1181), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 2,
+    STATE(81), 2,
       sym_interpolation,
       sym__int_value,
-  [9047] = 4,
-    ACTIONS(303), 1,
+  [8915] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1339), 1,
+    ACTIONS(1181), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8930] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8945] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1335), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8960] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1337), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -18713,38 +18783,36 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [9062] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1341), 1,
-      sym_integer,
+  [8975] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(196), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9077] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1343), 4,
+    ACTIONS(1339), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9088] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      sym_duration,
+  [8986] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 2,
+    ACTIONS(1341), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8997] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1343), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9103] = 2,
+      sym__int_value,
+  [9012] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18753,27 +18821,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9114] = 4,
-    ACTIONS(303), 1,
+  [9023] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
     ACTIONS(1347), 1,
-      sym_rate,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
+    STATE(478), 2,
       sym_interpolation,
-      sym__rate_value,
-  [9129] = 2,
+      sym__int_value,
+  [9038] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1349), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1349), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9140] = 2,
+    STATE(136), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9053] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(894), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9068] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18782,49 +18863,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9151] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1353), 1,
-      sym_duration,
+  [9079] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(252), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9166] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1355), 4,
+    ACTIONS(1353), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9177] = 4,
-    ACTIONS(303), 1,
+  [9090] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(85), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [9192] = 4,
-    ACTIONS(297), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1357), 1,
+    ACTIONS(1355), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 2,
+    STATE(267), 2,
       sym_interpolation,
       sym__duration_value,
-  [9207] = 2,
+  [9105] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1357), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9120] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18833,16 +18903,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9218] = 2,
+  [9131] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1361), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9229] = 2,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9142] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18851,29 +18921,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9240] = 4,
-    ACTIONS(297), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1365), 1,
-      sym_integer,
+  [9153] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9255] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(470), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9270] = 2,
+    ACTIONS(1365), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9164] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18882,60 +18939,71 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9281] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(325), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9296] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(305), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9311] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9322] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(482), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9337] = 4,
-    ACTIONS(303), 1,
+  [9175] = 4,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(1371), 1,
+    ACTIONS(1369), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(117), 2,
+    STATE(211), 2,
       sym_interpolation,
       sym__int_value,
-  [9352] = 2,
+  [9190] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(484), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9205] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(483), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9220] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1371), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9231] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(327), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9246] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(328), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9261] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18944,59 +19012,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9363] = 4,
-    ACTIONS(303), 1,
+  [9272] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9283] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1071), 1,
+    ACTIONS(1181), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [9298] = 4,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1375), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(53), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9313] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(85), 2,
+    STATE(81), 2,
       sym_interpolation,
       sym__size_value,
-  [9378] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1375), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9389] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1377), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9400] = 4,
-    ACTIONS(303), 1,
+  [9328] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(959), 1,
+    ACTIONS(1377), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 2,
+    STATE(261), 2,
       sym_interpolation,
       sym__int_value,
-  [9415] = 5,
-    ACTIONS(1197), 1,
-      anon_sym_LT,
-    ACTIONS(1201), 1,
-      anon_sym_DQUOTE,
-    STATE(154), 1,
-      sym_string,
-    STATE(409), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9432] = 2,
+  [9343] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19005,7 +19074,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9443] = 2,
+  [9354] = 5,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    STATE(149), 1,
+      sym_string,
+    STATE(367), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9371] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19014,70 +19095,149 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9454] = 4,
-    ACTIONS(389), 1,
+  [9382] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1383), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9393] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1385), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9404] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1387), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9415] = 5,
+    ACTIONS(1389), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1391), 1,
       anon_sym_LBRACE,
-    ACTIONS(1383), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(346), 2,
+    STATE(317), 1,
       sym_interpolation,
-      sym__int_value,
-  [9469] = 4,
-    ACTIONS(675), 1,
+    STATE(481), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9432] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
+    ACTIONS(1253), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(477), 2,
+    STATE(468), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9484] = 4,
-    ACTIONS(675), 1,
+  [9447] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1393), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9458] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
+    ACTIONS(1253), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(478), 2,
+    STATE(480), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9499] = 4,
-    ACTIONS(675), 1,
+  [9473] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1245), 1,
+    ACTIONS(1253), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(483), 2,
+    STATE(463), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9514] = 4,
-    ACTIONS(303), 1,
+  [9488] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(486), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9503] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(487), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9518] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1395), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9529] = 4,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1397), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9543] = 4,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1385), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 2,
+    ACTIONS(1399), 1,
+      sym_mac_address,
+    STATE(364), 1,
       sym_interpolation,
-      sym__int_value,
-  [9529] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1385), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9539] = 2,
+  [9557] = 4,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1401), 1,
+      sym_section_name,
+    STATE(196), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9571] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19085,7 +19245,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9549] = 2,
+  [9581] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19093,110 +19253,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9559] = 4,
-    ACTIONS(1201), 1,
+  [9591] = 4,
+    ACTIONS(1239), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1387), 1,
+    ACTIONS(1403), 1,
       sym_sysctl_value,
-    STATE(394), 1,
+    STATE(389), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9573] = 4,
-    ACTIONS(675), 1,
+  [9605] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1389), 1,
+    ACTIONS(1405), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9619] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1407), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9633] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1397), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9587] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1391), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
+  [9647] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9601] = 4,
-    ACTIONS(675), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1393), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9615] = 4,
-    ACTIONS(389), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1395), 1,
-      sym_mac_address,
-    STATE(330), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9629] = 4,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1391), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9643] = 4,
-    ACTIONS(1201), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1397), 1,
-      sym_section_name,
-    STATE(194), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9657] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9667] = 4,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1393), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9681] = 4,
-    ACTIONS(1197), 1,
+    ACTIONS(1329), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9657] = 4,
+    ACTIONS(1235), 1,
       anon_sym_LT,
-    ACTIONS(1399), 1,
+    ACTIONS(1409), 1,
       anon_sym_policy,
-    STATE(364), 1,
+    STATE(411), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9695] = 4,
-    ACTIONS(1243), 1,
+  [9671] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1107), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9681] = 4,
+    ACTIONS(1287), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1389), 1,
+    ACTIONS(1405), 1,
       aux_sym_ipv4_address_token1,
-    STATE(16), 1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9695] = 4,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1407), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
@@ -19204,782 +19342,784 @@ static const uint16_t ts_small_parse_table[] = {
   [9709] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(329), 1,
+    STATE(417), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9720] = 3,
-    ACTIONS(1401), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1403), 1,
-      aux_sym_string_token1,
-    ACTIONS(1405), 2,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    STATE(336), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9731] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1407), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9740] = 3,
-    ACTIONS(764), 1,
-      sym_identifier,
-    STATE(481), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9751] = 3,
-    ACTIONS(1201), 1,
-      anon_sym_DQUOTE,
-    STATE(376), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9762] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1317), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9771] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1409), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9780] = 3,
-    ACTIONS(764), 1,
-      sym_identifier,
-    STATE(468), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9791] = 3,
-    ACTIONS(1197), 1,
-      anon_sym_LT,
-    STATE(333), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9802] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(1411), 2,
       anon_sym_drop,
       anon_sym_accept,
-  [9811] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(398), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9822] = 2,
+  [9740] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1413), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9831] = 3,
-    ACTIONS(1095), 1,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9749] = 3,
+    ACTIONS(1121), 1,
       sym_identifier,
-    STATE(460), 1,
+    STATE(465), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9842] = 3,
-    ACTIONS(1197), 1,
-      anon_sym_LT,
-    STATE(379), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
+  [9760] = 3,
+    ACTIONS(1415), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1417), 1,
+      aux_sym_string_token1,
+    ACTIONS(1419), 2,
       sym_comment,
       sym_line_continuation,
-  [9853] = 3,
-    ACTIONS(1243), 1,
+  [9771] = 3,
+    ACTIONS(1287), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9864] = 2,
+  [9782] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1415), 2,
+    ACTIONS(1421), 2,
       anon_sym_ingress,
       anon_sym_clsact,
+  [9791] = 3,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    STATE(365), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9802] = 3,
+    ACTIONS(748), 1,
+      sym_identifier,
+    STATE(464), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9813] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1423), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9822] = 3,
+    ACTIONS(748), 1,
+      sym_identifier,
+    STATE(472), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9833] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1425), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9842] = 3,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    STATE(378), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9853] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9862] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(396), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
   [9873] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1417), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
+    ACTIONS(1427), 2,
+      anon_sym_generic,
+      anon_sym_native,
   [9882] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1419), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
+    ACTIONS(1429), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
   [9891] = 2,
-    ACTIONS(1421), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9899] = 2,
-    ACTIONS(1423), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9907] = 2,
-    ACTIONS(1425), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9915] = 2,
-    ACTIONS(1427), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9923] = 2,
-    ACTIONS(1429), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9931] = 2,
-    ACTIONS(224), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9939] = 2,
     ACTIONS(1431), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9947] = 2,
+  [9899] = 2,
     ACTIONS(1433), 1,
-      ts_builtin_sym_end,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9955] = 2,
+  [9907] = 2,
     ACTIONS(1435), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9963] = 2,
+  [9915] = 2,
     ACTIONS(1437), 1,
-      anon_sym_id,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9971] = 2,
+  [9923] = 2,
     ACTIONS(1439), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9979] = 2,
-    ACTIONS(1441), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9987] = 2,
-    ACTIONS(1443), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9995] = 2,
-    ACTIONS(1445), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10003] = 2,
-    ACTIONS(1447), 1,
       anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10011] = 2,
+  [9931] = 2,
+    ACTIONS(1441), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9939] = 2,
+    ACTIONS(1443), 1,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9947] = 2,
+    ACTIONS(1445), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9955] = 2,
+    ACTIONS(1447), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9963] = 2,
     ACTIONS(1449), 1,
-      anon_sym_DOT,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10019] = 2,
+  [9971] = 2,
     ACTIONS(1451), 1,
-      anon_sym_DOT,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10027] = 2,
+  [9979] = 2,
     ACTIONS(1453), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10035] = 2,
+  [9987] = 2,
     ACTIONS(1455), 1,
-      anon_sym_DOT,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10043] = 2,
+  [9995] = 2,
     ACTIONS(1457), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10051] = 2,
+  [10003] = 2,
     ACTIONS(1459), 1,
-      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10059] = 2,
+  [10011] = 2,
+    ACTIONS(204), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10019] = 2,
     ACTIONS(1461), 1,
-      anon_sym_in,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10067] = 2,
+  [10027] = 2,
     ACTIONS(1463), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10075] = 2,
+  [10035] = 2,
     ACTIONS(1465), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10043] = 2,
+    ACTIONS(1467), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10051] = 2,
+    ACTIONS(1469), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10059] = 2,
+    ACTIONS(1471), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10067] = 2,
+    ACTIONS(1473), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10075] = 2,
+    ACTIONS(1475), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10083] = 2,
-    ACTIONS(1467), 1,
+    ACTIONS(1477), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10091] = 2,
-    ACTIONS(1469), 1,
-      anon_sym_on,
+    ACTIONS(1479), 1,
+      anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [10099] = 2,
-    ACTIONS(1471), 1,
-      anon_sym_to,
+    ACTIONS(1481), 1,
+      anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 71,
-  [SMALL_STATE(11)] = 131,
-  [SMALL_STATE(12)] = 192,
-  [SMALL_STATE(13)] = 253,
-  [SMALL_STATE(14)] = 314,
-  [SMALL_STATE(15)] = 375,
-  [SMALL_STATE(16)] = 437,
-  [SMALL_STATE(17)] = 495,
-  [SMALL_STATE(18)] = 553,
-  [SMALL_STATE(19)] = 611,
-  [SMALL_STATE(20)] = 657,
-  [SMALL_STATE(21)] = 699,
-  [SMALL_STATE(22)] = 740,
-  [SMALL_STATE(23)] = 778,
-  [SMALL_STATE(24)] = 816,
-  [SMALL_STATE(25)] = 860,
-  [SMALL_STATE(26)] = 904,
-  [SMALL_STATE(27)] = 948,
-  [SMALL_STATE(28)] = 981,
-  [SMALL_STATE(29)] = 1014,
-  [SMALL_STATE(30)] = 1066,
-  [SMALL_STATE(31)] = 1096,
-  [SMALL_STATE(32)] = 1136,
-  [SMALL_STATE(33)] = 1172,
-  [SMALL_STATE(34)] = 1224,
-  [SMALL_STATE(35)] = 1264,
-  [SMALL_STATE(36)] = 1304,
-  [SMALL_STATE(37)] = 1356,
-  [SMALL_STATE(38)] = 1389,
-  [SMALL_STATE(39)] = 1422,
-  [SMALL_STATE(40)] = 1450,
-  [SMALL_STATE(41)] = 1480,
-  [SMALL_STATE(42)] = 1510,
-  [SMALL_STATE(43)] = 1544,
-  [SMALL_STATE(44)] = 1574,
-  [SMALL_STATE(45)] = 1604,
-  [SMALL_STATE(46)] = 1634,
-  [SMALL_STATE(47)] = 1668,
-  [SMALL_STATE(48)] = 1701,
-  [SMALL_STATE(49)] = 1748,
-  [SMALL_STATE(50)] = 1795,
-  [SMALL_STATE(51)] = 1842,
-  [SMALL_STATE(52)] = 1889,
-  [SMALL_STATE(53)] = 1936,
-  [SMALL_STATE(54)] = 1983,
-  [SMALL_STATE(55)] = 2030,
-  [SMALL_STATE(56)] = 2059,
-  [SMALL_STATE(57)] = 2106,
-  [SMALL_STATE(58)] = 2135,
-  [SMALL_STATE(59)] = 2182,
-  [SMALL_STATE(60)] = 2218,
-  [SMALL_STATE(61)] = 2254,
-  [SMALL_STATE(62)] = 2290,
-  [SMALL_STATE(63)] = 2336,
-  [SMALL_STATE(64)] = 2379,
-  [SMALL_STATE(65)] = 2422,
-  [SMALL_STATE(66)] = 2447,
-  [SMALL_STATE(67)] = 2485,
-  [SMALL_STATE(68)] = 2525,
-  [SMALL_STATE(69)] = 2549,
-  [SMALL_STATE(70)] = 2573,
-  [SMALL_STATE(71)] = 2597,
-  [SMALL_STATE(72)] = 2631,
-  [SMALL_STATE(73)] = 2665,
-  [SMALL_STATE(74)] = 2699,
-  [SMALL_STATE(75)] = 2739,
-  [SMALL_STATE(76)] = 2763,
-  [SMALL_STATE(77)] = 2787,
-  [SMALL_STATE(78)] = 2812,
-  [SMALL_STATE(79)] = 2837,
-  [SMALL_STATE(80)] = 2878,
-  [SMALL_STATE(81)] = 2901,
-  [SMALL_STATE(82)] = 2942,
-  [SMALL_STATE(83)] = 2983,
-  [SMALL_STATE(84)] = 3024,
-  [SMALL_STATE(85)] = 3049,
-  [SMALL_STATE(86)] = 3072,
-  [SMALL_STATE(87)] = 3113,
-  [SMALL_STATE(88)] = 3151,
-  [SMALL_STATE(89)] = 3177,
-  [SMALL_STATE(90)] = 3199,
-  [SMALL_STATE(91)] = 3237,
-  [SMALL_STATE(92)] = 3263,
-  [SMALL_STATE(93)] = 3301,
-  [SMALL_STATE(94)] = 3327,
-  [SMALL_STATE(95)] = 3362,
-  [SMALL_STATE(96)] = 3399,
-  [SMALL_STATE(97)] = 3422,
-  [SMALL_STATE(98)] = 3445,
-  [SMALL_STATE(99)] = 3470,
-  [SMALL_STATE(100)] = 3493,
-  [SMALL_STATE(101)] = 3526,
-  [SMALL_STATE(102)] = 3549,
-  [SMALL_STATE(103)] = 3570,
-  [SMALL_STATE(104)] = 3607,
-  [SMALL_STATE(105)] = 3630,
-  [SMALL_STATE(106)] = 3651,
-  [SMALL_STATE(107)] = 3686,
-  [SMALL_STATE(108)] = 3721,
-  [SMALL_STATE(109)] = 3756,
-  [SMALL_STATE(110)] = 3793,
-  [SMALL_STATE(111)] = 3816,
-  [SMALL_STATE(112)] = 3851,
-  [SMALL_STATE(113)] = 3874,
-  [SMALL_STATE(114)] = 3908,
-  [SMALL_STATE(115)] = 3928,
-  [SMALL_STATE(116)] = 3948,
-  [SMALL_STATE(117)] = 3968,
-  [SMALL_STATE(118)] = 3988,
-  [SMALL_STATE(119)] = 4008,
-  [SMALL_STATE(120)] = 4028,
-  [SMALL_STATE(121)] = 4048,
-  [SMALL_STATE(122)] = 4075,
-  [SMALL_STATE(123)] = 4102,
-  [SMALL_STATE(124)] = 4131,
-  [SMALL_STATE(125)] = 4160,
-  [SMALL_STATE(126)] = 4189,
-  [SMALL_STATE(127)] = 4208,
-  [SMALL_STATE(128)] = 4237,
-  [SMALL_STATE(129)] = 4266,
-  [SMALL_STATE(130)] = 4285,
-  [SMALL_STATE(131)] = 4312,
-  [SMALL_STATE(132)] = 4343,
-  [SMALL_STATE(133)] = 4367,
-  [SMALL_STATE(134)] = 4391,
-  [SMALL_STATE(135)] = 4409,
-  [SMALL_STATE(136)] = 4427,
-  [SMALL_STATE(137)] = 4457,
-  [SMALL_STATE(138)] = 4476,
-  [SMALL_STATE(139)] = 4495,
-  [SMALL_STATE(140)] = 4522,
-  [SMALL_STATE(141)] = 4545,
-  [SMALL_STATE(142)] = 4572,
-  [SMALL_STATE(143)] = 4599,
-  [SMALL_STATE(144)] = 4623,
-  [SMALL_STATE(145)] = 4647,
-  [SMALL_STATE(146)] = 4669,
-  [SMALL_STATE(147)] = 4693,
-  [SMALL_STATE(148)] = 4717,
-  [SMALL_STATE(149)] = 4741,
-  [SMALL_STATE(150)] = 4759,
-  [SMALL_STATE(151)] = 4779,
-  [SMALL_STATE(152)] = 4805,
-  [SMALL_STATE(153)] = 4831,
-  [SMALL_STATE(154)] = 4851,
-  [SMALL_STATE(155)] = 4875,
-  [SMALL_STATE(156)] = 4899,
-  [SMALL_STATE(157)] = 4923,
-  [SMALL_STATE(158)] = 4949,
-  [SMALL_STATE(159)] = 4967,
-  [SMALL_STATE(160)] = 4991,
-  [SMALL_STATE(161)] = 5015,
-  [SMALL_STATE(162)] = 5039,
-  [SMALL_STATE(163)] = 5063,
-  [SMALL_STATE(164)] = 5087,
-  [SMALL_STATE(165)] = 5111,
-  [SMALL_STATE(166)] = 5135,
-  [SMALL_STATE(167)] = 5159,
-  [SMALL_STATE(168)] = 5183,
-  [SMALL_STATE(169)] = 5207,
-  [SMALL_STATE(170)] = 5231,
-  [SMALL_STATE(171)] = 5255,
-  [SMALL_STATE(172)] = 5279,
-  [SMALL_STATE(173)] = 5303,
-  [SMALL_STATE(174)] = 5327,
-  [SMALL_STATE(175)] = 5351,
-  [SMALL_STATE(176)] = 5375,
-  [SMALL_STATE(177)] = 5399,
-  [SMALL_STATE(178)] = 5423,
-  [SMALL_STATE(179)] = 5447,
-  [SMALL_STATE(180)] = 5471,
-  [SMALL_STATE(181)] = 5495,
-  [SMALL_STATE(182)] = 5519,
-  [SMALL_STATE(183)] = 5543,
-  [SMALL_STATE(184)] = 5561,
-  [SMALL_STATE(185)] = 5586,
-  [SMALL_STATE(186)] = 5609,
-  [SMALL_STATE(187)] = 5624,
-  [SMALL_STATE(188)] = 5647,
-  [SMALL_STATE(189)] = 5662,
-  [SMALL_STATE(190)] = 5679,
-  [SMALL_STATE(191)] = 5704,
-  [SMALL_STATE(192)] = 5719,
-  [SMALL_STATE(193)] = 5740,
-  [SMALL_STATE(194)] = 5763,
-  [SMALL_STATE(195)] = 5778,
-  [SMALL_STATE(196)] = 5801,
-  [SMALL_STATE(197)] = 5816,
-  [SMALL_STATE(198)] = 5837,
-  [SMALL_STATE(199)] = 5858,
-  [SMALL_STATE(200)] = 5873,
-  [SMALL_STATE(201)] = 5894,
-  [SMALL_STATE(202)] = 5912,
-  [SMALL_STATE(203)] = 5932,
-  [SMALL_STATE(204)] = 5952,
-  [SMALL_STATE(205)] = 5974,
-  [SMALL_STATE(206)] = 5994,
-  [SMALL_STATE(207)] = 6014,
-  [SMALL_STATE(208)] = 6032,
-  [SMALL_STATE(209)] = 6054,
-  [SMALL_STATE(210)] = 6076,
-  [SMALL_STATE(211)] = 6098,
-  [SMALL_STATE(212)] = 6118,
-  [SMALL_STATE(213)] = 6138,
-  [SMALL_STATE(214)] = 6158,
-  [SMALL_STATE(215)] = 6176,
-  [SMALL_STATE(216)] = 6194,
-  [SMALL_STATE(217)] = 6208,
-  [SMALL_STATE(218)] = 6226,
-  [SMALL_STATE(219)] = 6250,
-  [SMALL_STATE(220)] = 6270,
-  [SMALL_STATE(221)] = 6292,
-  [SMALL_STATE(222)] = 6312,
-  [SMALL_STATE(223)] = 6334,
-  [SMALL_STATE(224)] = 6354,
-  [SMALL_STATE(225)] = 6376,
-  [SMALL_STATE(226)] = 6396,
-  [SMALL_STATE(227)] = 6418,
-  [SMALL_STATE(228)] = 6440,
-  [SMALL_STATE(229)] = 6462,
-  [SMALL_STATE(230)] = 6484,
-  [SMALL_STATE(231)] = 6506,
-  [SMALL_STATE(232)] = 6528,
-  [SMALL_STATE(233)] = 6550,
-  [SMALL_STATE(234)] = 6572,
-  [SMALL_STATE(235)] = 6594,
-  [SMALL_STATE(236)] = 6615,
-  [SMALL_STATE(237)] = 6630,
-  [SMALL_STATE(238)] = 6647,
-  [SMALL_STATE(239)] = 6664,
-  [SMALL_STATE(240)] = 6685,
-  [SMALL_STATE(241)] = 6706,
-  [SMALL_STATE(242)] = 6719,
-  [SMALL_STATE(243)] = 6740,
-  [SMALL_STATE(244)] = 6757,
-  [SMALL_STATE(245)] = 6774,
-  [SMALL_STATE(246)] = 6793,
-  [SMALL_STATE(247)] = 6814,
-  [SMALL_STATE(248)] = 6835,
-  [SMALL_STATE(249)] = 6854,
-  [SMALL_STATE(250)] = 6871,
-  [SMALL_STATE(251)] = 6890,
-  [SMALL_STATE(252)] = 6907,
-  [SMALL_STATE(253)] = 6920,
-  [SMALL_STATE(254)] = 6937,
-  [SMALL_STATE(255)] = 6958,
-  [SMALL_STATE(256)] = 6979,
-  [SMALL_STATE(257)] = 6996,
-  [SMALL_STATE(258)] = 7017,
-  [SMALL_STATE(259)] = 7036,
-  [SMALL_STATE(260)] = 7053,
-  [SMALL_STATE(261)] = 7074,
-  [SMALL_STATE(262)] = 7091,
-  [SMALL_STATE(263)] = 7110,
-  [SMALL_STATE(264)] = 7131,
-  [SMALL_STATE(265)] = 7150,
-  [SMALL_STATE(266)] = 7171,
-  [SMALL_STATE(267)] = 7192,
-  [SMALL_STATE(268)] = 7209,
-  [SMALL_STATE(269)] = 7226,
-  [SMALL_STATE(270)] = 7243,
-  [SMALL_STATE(271)] = 7264,
-  [SMALL_STATE(272)] = 7281,
-  [SMALL_STATE(273)] = 7298,
-  [SMALL_STATE(274)] = 7315,
-  [SMALL_STATE(275)] = 7332,
-  [SMALL_STATE(276)] = 7349,
-  [SMALL_STATE(277)] = 7366,
-  [SMALL_STATE(278)] = 7383,
-  [SMALL_STATE(279)] = 7400,
-  [SMALL_STATE(280)] = 7417,
-  [SMALL_STATE(281)] = 7434,
-  [SMALL_STATE(282)] = 7451,
-  [SMALL_STATE(283)] = 7468,
-  [SMALL_STATE(284)] = 7485,
-  [SMALL_STATE(285)] = 7502,
-  [SMALL_STATE(286)] = 7519,
-  [SMALL_STATE(287)] = 7536,
-  [SMALL_STATE(288)] = 7553,
-  [SMALL_STATE(289)] = 7570,
-  [SMALL_STATE(290)] = 7587,
-  [SMALL_STATE(291)] = 7604,
-  [SMALL_STATE(292)] = 7621,
-  [SMALL_STATE(293)] = 7638,
-  [SMALL_STATE(294)] = 7659,
-  [SMALL_STATE(295)] = 7678,
-  [SMALL_STATE(296)] = 7695,
-  [SMALL_STATE(297)] = 7708,
-  [SMALL_STATE(298)] = 7729,
-  [SMALL_STATE(299)] = 7742,
-  [SMALL_STATE(300)] = 7763,
-  [SMALL_STATE(301)] = 7781,
-  [SMALL_STATE(302)] = 7801,
-  [SMALL_STATE(303)] = 7813,
-  [SMALL_STATE(304)] = 7827,
-  [SMALL_STATE(305)] = 7841,
-  [SMALL_STATE(306)] = 7855,
-  [SMALL_STATE(307)] = 7875,
-  [SMALL_STATE(308)] = 7889,
-  [SMALL_STATE(309)] = 7909,
-  [SMALL_STATE(310)] = 7927,
-  [SMALL_STATE(311)] = 7947,
-  [SMALL_STATE(312)] = 7963,
-  [SMALL_STATE(313)] = 7981,
-  [SMALL_STATE(314)] = 7993,
-  [SMALL_STATE(315)] = 8007,
-  [SMALL_STATE(316)] = 8027,
-  [SMALL_STATE(317)] = 8047,
-  [SMALL_STATE(318)] = 8059,
-  [SMALL_STATE(319)] = 8077,
-  [SMALL_STATE(320)] = 8089,
-  [SMALL_STATE(321)] = 8101,
-  [SMALL_STATE(322)] = 8119,
-  [SMALL_STATE(323)] = 8137,
-  [SMALL_STATE(324)] = 8157,
-  [SMALL_STATE(325)] = 8171,
-  [SMALL_STATE(326)] = 8185,
-  [SMALL_STATE(327)] = 8200,
-  [SMALL_STATE(328)] = 8215,
-  [SMALL_STATE(329)] = 8226,
-  [SMALL_STATE(330)] = 8237,
-  [SMALL_STATE(331)] = 8248,
-  [SMALL_STATE(332)] = 8259,
-  [SMALL_STATE(333)] = 8270,
-  [SMALL_STATE(334)] = 8281,
-  [SMALL_STATE(335)] = 8292,
-  [SMALL_STATE(336)] = 8307,
-  [SMALL_STATE(337)] = 8318,
-  [SMALL_STATE(338)] = 8329,
-  [SMALL_STATE(339)] = 8344,
-  [SMALL_STATE(340)] = 8359,
-  [SMALL_STATE(341)] = 8374,
-  [SMALL_STATE(342)] = 8385,
-  [SMALL_STATE(343)] = 8400,
-  [SMALL_STATE(344)] = 8415,
-  [SMALL_STATE(345)] = 8426,
-  [SMALL_STATE(346)] = 8437,
-  [SMALL_STATE(347)] = 8448,
-  [SMALL_STATE(348)] = 8463,
-  [SMALL_STATE(349)] = 8474,
-  [SMALL_STATE(350)] = 8489,
-  [SMALL_STATE(351)] = 8500,
-  [SMALL_STATE(352)] = 8511,
-  [SMALL_STATE(353)] = 8526,
-  [SMALL_STATE(354)] = 8537,
-  [SMALL_STATE(355)] = 8548,
-  [SMALL_STATE(356)] = 8563,
-  [SMALL_STATE(357)] = 8578,
-  [SMALL_STATE(358)] = 8589,
-  [SMALL_STATE(359)] = 8604,
-  [SMALL_STATE(360)] = 8615,
-  [SMALL_STATE(361)] = 8628,
-  [SMALL_STATE(362)] = 8641,
-  [SMALL_STATE(363)] = 8654,
-  [SMALL_STATE(364)] = 8669,
-  [SMALL_STATE(365)] = 8680,
-  [SMALL_STATE(366)] = 8693,
-  [SMALL_STATE(367)] = 8708,
-  [SMALL_STATE(368)] = 8721,
-  [SMALL_STATE(369)] = 8736,
-  [SMALL_STATE(370)] = 8749,
-  [SMALL_STATE(371)] = 8762,
-  [SMALL_STATE(372)] = 8777,
-  [SMALL_STATE(373)] = 8792,
-  [SMALL_STATE(374)] = 8807,
-  [SMALL_STATE(375)] = 8822,
-  [SMALL_STATE(376)] = 8837,
-  [SMALL_STATE(377)] = 8848,
-  [SMALL_STATE(378)] = 8859,
-  [SMALL_STATE(379)] = 8870,
-  [SMALL_STATE(380)] = 8881,
-  [SMALL_STATE(381)] = 8896,
-  [SMALL_STATE(382)] = 8911,
-  [SMALL_STATE(383)] = 8926,
-  [SMALL_STATE(384)] = 8937,
-  [SMALL_STATE(385)] = 8952,
-  [SMALL_STATE(386)] = 8967,
-  [SMALL_STATE(387)] = 8984,
-  [SMALL_STATE(388)] = 8995,
-  [SMALL_STATE(389)] = 9008,
-  [SMALL_STATE(390)] = 9021,
-  [SMALL_STATE(391)] = 9032,
-  [SMALL_STATE(392)] = 9047,
-  [SMALL_STATE(393)] = 9062,
-  [SMALL_STATE(394)] = 9077,
-  [SMALL_STATE(395)] = 9088,
-  [SMALL_STATE(396)] = 9103,
-  [SMALL_STATE(397)] = 9114,
-  [SMALL_STATE(398)] = 9129,
-  [SMALL_STATE(399)] = 9140,
-  [SMALL_STATE(400)] = 9151,
-  [SMALL_STATE(401)] = 9166,
-  [SMALL_STATE(402)] = 9177,
-  [SMALL_STATE(403)] = 9192,
-  [SMALL_STATE(404)] = 9207,
-  [SMALL_STATE(405)] = 9218,
-  [SMALL_STATE(406)] = 9229,
-  [SMALL_STATE(407)] = 9240,
-  [SMALL_STATE(408)] = 9255,
-  [SMALL_STATE(409)] = 9270,
-  [SMALL_STATE(410)] = 9281,
-  [SMALL_STATE(411)] = 9296,
-  [SMALL_STATE(412)] = 9311,
-  [SMALL_STATE(413)] = 9322,
-  [SMALL_STATE(414)] = 9337,
-  [SMALL_STATE(415)] = 9352,
-  [SMALL_STATE(416)] = 9363,
-  [SMALL_STATE(417)] = 9378,
-  [SMALL_STATE(418)] = 9389,
-  [SMALL_STATE(419)] = 9400,
-  [SMALL_STATE(420)] = 9415,
-  [SMALL_STATE(421)] = 9432,
-  [SMALL_STATE(422)] = 9443,
-  [SMALL_STATE(423)] = 9454,
-  [SMALL_STATE(424)] = 9469,
-  [SMALL_STATE(425)] = 9484,
-  [SMALL_STATE(426)] = 9499,
-  [SMALL_STATE(427)] = 9514,
-  [SMALL_STATE(428)] = 9529,
-  [SMALL_STATE(429)] = 9539,
-  [SMALL_STATE(430)] = 9549,
-  [SMALL_STATE(431)] = 9559,
-  [SMALL_STATE(432)] = 9573,
-  [SMALL_STATE(433)] = 9587,
-  [SMALL_STATE(434)] = 9601,
-  [SMALL_STATE(435)] = 9615,
-  [SMALL_STATE(436)] = 9629,
-  [SMALL_STATE(437)] = 9643,
-  [SMALL_STATE(438)] = 9657,
-  [SMALL_STATE(439)] = 9667,
-  [SMALL_STATE(440)] = 9681,
-  [SMALL_STATE(441)] = 9695,
-  [SMALL_STATE(442)] = 9709,
-  [SMALL_STATE(443)] = 9720,
-  [SMALL_STATE(444)] = 9731,
-  [SMALL_STATE(445)] = 9740,
-  [SMALL_STATE(446)] = 9751,
-  [SMALL_STATE(447)] = 9762,
-  [SMALL_STATE(448)] = 9771,
-  [SMALL_STATE(449)] = 9780,
-  [SMALL_STATE(450)] = 9791,
-  [SMALL_STATE(451)] = 9802,
-  [SMALL_STATE(452)] = 9811,
-  [SMALL_STATE(453)] = 9822,
-  [SMALL_STATE(454)] = 9831,
-  [SMALL_STATE(455)] = 9842,
-  [SMALL_STATE(456)] = 9853,
-  [SMALL_STATE(457)] = 9864,
-  [SMALL_STATE(458)] = 9873,
-  [SMALL_STATE(459)] = 9882,
-  [SMALL_STATE(460)] = 9891,
-  [SMALL_STATE(461)] = 9899,
-  [SMALL_STATE(462)] = 9907,
-  [SMALL_STATE(463)] = 9915,
-  [SMALL_STATE(464)] = 9923,
-  [SMALL_STATE(465)] = 9931,
-  [SMALL_STATE(466)] = 9939,
-  [SMALL_STATE(467)] = 9947,
-  [SMALL_STATE(468)] = 9955,
-  [SMALL_STATE(469)] = 9963,
-  [SMALL_STATE(470)] = 9971,
-  [SMALL_STATE(471)] = 9979,
-  [SMALL_STATE(472)] = 9987,
-  [SMALL_STATE(473)] = 9995,
-  [SMALL_STATE(474)] = 10003,
-  [SMALL_STATE(475)] = 10011,
-  [SMALL_STATE(476)] = 10019,
-  [SMALL_STATE(477)] = 10027,
-  [SMALL_STATE(478)] = 10035,
-  [SMALL_STATE(479)] = 10043,
-  [SMALL_STATE(480)] = 10051,
-  [SMALL_STATE(481)] = 10059,
-  [SMALL_STATE(482)] = 10067,
-  [SMALL_STATE(483)] = 10075,
-  [SMALL_STATE(484)] = 10083,
-  [SMALL_STATE(485)] = 10091,
-  [SMALL_STATE(486)] = 10099,
+  [SMALL_STATE(10)] = 0,
+  [SMALL_STATE(11)] = 61,
+  [SMALL_STATE(12)] = 123,
+  [SMALL_STATE(13)] = 185,
+  [SMALL_STATE(14)] = 247,
+  [SMALL_STATE(15)] = 309,
+  [SMALL_STATE(16)] = 368,
+  [SMALL_STATE(17)] = 427,
+  [SMALL_STATE(18)] = 486,
+  [SMALL_STATE(19)] = 548,
+  [SMALL_STATE(20)] = 594,
+  [SMALL_STATE(21)] = 636,
+  [SMALL_STATE(22)] = 677,
+  [SMALL_STATE(23)] = 715,
+  [SMALL_STATE(24)] = 753,
+  [SMALL_STATE(25)] = 797,
+  [SMALL_STATE(26)] = 841,
+  [SMALL_STATE(27)] = 885,
+  [SMALL_STATE(28)] = 918,
+  [SMALL_STATE(29)] = 951,
+  [SMALL_STATE(30)] = 991,
+  [SMALL_STATE(31)] = 1021,
+  [SMALL_STATE(32)] = 1057,
+  [SMALL_STATE(33)] = 1109,
+  [SMALL_STATE(34)] = 1161,
+  [SMALL_STATE(35)] = 1201,
+  [SMALL_STATE(36)] = 1253,
+  [SMALL_STATE(37)] = 1293,
+  [SMALL_STATE(38)] = 1326,
+  [SMALL_STATE(39)] = 1359,
+  [SMALL_STATE(40)] = 1393,
+  [SMALL_STATE(41)] = 1423,
+  [SMALL_STATE(42)] = 1453,
+  [SMALL_STATE(43)] = 1483,
+  [SMALL_STATE(44)] = 1517,
+  [SMALL_STATE(45)] = 1547,
+  [SMALL_STATE(46)] = 1575,
+  [SMALL_STATE(47)] = 1605,
+  [SMALL_STATE(48)] = 1652,
+  [SMALL_STATE(49)] = 1699,
+  [SMALL_STATE(50)] = 1746,
+  [SMALL_STATE(51)] = 1793,
+  [SMALL_STATE(52)] = 1840,
+  [SMALL_STATE(53)] = 1887,
+  [SMALL_STATE(54)] = 1920,
+  [SMALL_STATE(55)] = 1967,
+  [SMALL_STATE(56)] = 2014,
+  [SMALL_STATE(57)] = 2061,
+  [SMALL_STATE(58)] = 2090,
+  [SMALL_STATE(59)] = 2119,
+  [SMALL_STATE(60)] = 2155,
+  [SMALL_STATE(61)] = 2201,
+  [SMALL_STATE(62)] = 2237,
+  [SMALL_STATE(63)] = 2273,
+  [SMALL_STATE(64)] = 2316,
+  [SMALL_STATE(65)] = 2359,
+  [SMALL_STATE(66)] = 2384,
+  [SMALL_STATE(67)] = 2408,
+  [SMALL_STATE(68)] = 2442,
+  [SMALL_STATE(69)] = 2476,
+  [SMALL_STATE(70)] = 2510,
+  [SMALL_STATE(71)] = 2534,
+  [SMALL_STATE(72)] = 2558,
+  [SMALL_STATE(73)] = 2598,
+  [SMALL_STATE(74)] = 2622,
+  [SMALL_STATE(75)] = 2662,
+  [SMALL_STATE(76)] = 2700,
+  [SMALL_STATE(77)] = 2724,
+  [SMALL_STATE(78)] = 2747,
+  [SMALL_STATE(79)] = 2788,
+  [SMALL_STATE(80)] = 2829,
+  [SMALL_STATE(81)] = 2854,
+  [SMALL_STATE(82)] = 2877,
+  [SMALL_STATE(83)] = 2918,
+  [SMALL_STATE(84)] = 2959,
+  [SMALL_STATE(85)] = 3000,
+  [SMALL_STATE(86)] = 3025,
+  [SMALL_STATE(87)] = 3050,
+  [SMALL_STATE(88)] = 3088,
+  [SMALL_STATE(89)] = 3114,
+  [SMALL_STATE(90)] = 3136,
+  [SMALL_STATE(91)] = 3162,
+  [SMALL_STATE(92)] = 3200,
+  [SMALL_STATE(93)] = 3226,
+  [SMALL_STATE(94)] = 3264,
+  [SMALL_STATE(95)] = 3299,
+  [SMALL_STATE(96)] = 3322,
+  [SMALL_STATE(97)] = 3355,
+  [SMALL_STATE(98)] = 3390,
+  [SMALL_STATE(99)] = 3427,
+  [SMALL_STATE(100)] = 3462,
+  [SMALL_STATE(101)] = 3497,
+  [SMALL_STATE(102)] = 3520,
+  [SMALL_STATE(103)] = 3543,
+  [SMALL_STATE(104)] = 3568,
+  [SMALL_STATE(105)] = 3591,
+  [SMALL_STATE(106)] = 3614,
+  [SMALL_STATE(107)] = 3635,
+  [SMALL_STATE(108)] = 3672,
+  [SMALL_STATE(109)] = 3693,
+  [SMALL_STATE(110)] = 3730,
+  [SMALL_STATE(111)] = 3753,
+  [SMALL_STATE(112)] = 3776,
+  [SMALL_STATE(113)] = 3811,
+  [SMALL_STATE(114)] = 3831,
+  [SMALL_STATE(115)] = 3851,
+  [SMALL_STATE(116)] = 3871,
+  [SMALL_STATE(117)] = 3891,
+  [SMALL_STATE(118)] = 3911,
+  [SMALL_STATE(119)] = 3931,
+  [SMALL_STATE(120)] = 3951,
+  [SMALL_STATE(121)] = 3985,
+  [SMALL_STATE(122)] = 4012,
+  [SMALL_STATE(123)] = 4043,
+  [SMALL_STATE(124)] = 4074,
+  [SMALL_STATE(125)] = 4093,
+  [SMALL_STATE(126)] = 4112,
+  [SMALL_STATE(127)] = 4141,
+  [SMALL_STATE(128)] = 4168,
+  [SMALL_STATE(129)] = 4197,
+  [SMALL_STATE(130)] = 4226,
+  [SMALL_STATE(131)] = 4253,
+  [SMALL_STATE(132)] = 4284,
+  [SMALL_STATE(133)] = 4308,
+  [SMALL_STATE(134)] = 4332,
+  [SMALL_STATE(135)] = 4362,
+  [SMALL_STATE(136)] = 4380,
+  [SMALL_STATE(137)] = 4398,
+  [SMALL_STATE(138)] = 4417,
+  [SMALL_STATE(139)] = 4444,
+  [SMALL_STATE(140)] = 4463,
+  [SMALL_STATE(141)] = 4490,
+  [SMALL_STATE(142)] = 4517,
+  [SMALL_STATE(143)] = 4540,
+  [SMALL_STATE(144)] = 4564,
+  [SMALL_STATE(145)] = 4586,
+  [SMALL_STATE(146)] = 4610,
+  [SMALL_STATE(147)] = 4636,
+  [SMALL_STATE(148)] = 4660,
+  [SMALL_STATE(149)] = 4686,
+  [SMALL_STATE(150)] = 4710,
+  [SMALL_STATE(151)] = 4730,
+  [SMALL_STATE(152)] = 4750,
+  [SMALL_STATE(153)] = 4774,
+  [SMALL_STATE(154)] = 4798,
+  [SMALL_STATE(155)] = 4824,
+  [SMALL_STATE(156)] = 4848,
+  [SMALL_STATE(157)] = 4866,
+  [SMALL_STATE(158)] = 4884,
+  [SMALL_STATE(159)] = 4908,
+  [SMALL_STATE(160)] = 4932,
+  [SMALL_STATE(161)] = 4956,
+  [SMALL_STATE(162)] = 4974,
+  [SMALL_STATE(163)] = 4998,
+  [SMALL_STATE(164)] = 5022,
+  [SMALL_STATE(165)] = 5046,
+  [SMALL_STATE(166)] = 5070,
+  [SMALL_STATE(167)] = 5094,
+  [SMALL_STATE(168)] = 5118,
+  [SMALL_STATE(169)] = 5142,
+  [SMALL_STATE(170)] = 5166,
+  [SMALL_STATE(171)] = 5190,
+  [SMALL_STATE(172)] = 5214,
+  [SMALL_STATE(173)] = 5238,
+  [SMALL_STATE(174)] = 5262,
+  [SMALL_STATE(175)] = 5286,
+  [SMALL_STATE(176)] = 5310,
+  [SMALL_STATE(177)] = 5334,
+  [SMALL_STATE(178)] = 5358,
+  [SMALL_STATE(179)] = 5382,
+  [SMALL_STATE(180)] = 5406,
+  [SMALL_STATE(181)] = 5430,
+  [SMALL_STATE(182)] = 5454,
+  [SMALL_STATE(183)] = 5478,
+  [SMALL_STATE(184)] = 5502,
+  [SMALL_STATE(185)] = 5517,
+  [SMALL_STATE(186)] = 5540,
+  [SMALL_STATE(187)] = 5563,
+  [SMALL_STATE(188)] = 5584,
+  [SMALL_STATE(189)] = 5609,
+  [SMALL_STATE(190)] = 5634,
+  [SMALL_STATE(191)] = 5655,
+  [SMALL_STATE(192)] = 5676,
+  [SMALL_STATE(193)] = 5691,
+  [SMALL_STATE(194)] = 5710,
+  [SMALL_STATE(195)] = 5731,
+  [SMALL_STATE(196)] = 5746,
+  [SMALL_STATE(197)] = 5761,
+  [SMALL_STATE(198)] = 5784,
+  [SMALL_STATE(199)] = 5799,
+  [SMALL_STATE(200)] = 5824,
+  [SMALL_STATE(201)] = 5839,
+  [SMALL_STATE(202)] = 5856,
+  [SMALL_STATE(203)] = 5878,
+  [SMALL_STATE(204)] = 5898,
+  [SMALL_STATE(205)] = 5918,
+  [SMALL_STATE(206)] = 5938,
+  [SMALL_STATE(207)] = 5958,
+  [SMALL_STATE(208)] = 5980,
+  [SMALL_STATE(209)] = 6002,
+  [SMALL_STATE(210)] = 6022,
+  [SMALL_STATE(211)] = 6044,
+  [SMALL_STATE(212)] = 6064,
+  [SMALL_STATE(213)] = 6082,
+  [SMALL_STATE(214)] = 6104,
+  [SMALL_STATE(215)] = 6122,
+  [SMALL_STATE(216)] = 6144,
+  [SMALL_STATE(217)] = 6166,
+  [SMALL_STATE(218)] = 6184,
+  [SMALL_STATE(219)] = 6206,
+  [SMALL_STATE(220)] = 6228,
+  [SMALL_STATE(221)] = 6246,
+  [SMALL_STATE(222)] = 6266,
+  [SMALL_STATE(223)] = 6288,
+  [SMALL_STATE(224)] = 6304,
+  [SMALL_STATE(225)] = 6324,
+  [SMALL_STATE(226)] = 6344,
+  [SMALL_STATE(227)] = 6368,
+  [SMALL_STATE(228)] = 6388,
+  [SMALL_STATE(229)] = 6410,
+  [SMALL_STATE(230)] = 6430,
+  [SMALL_STATE(231)] = 6452,
+  [SMALL_STATE(232)] = 6474,
+  [SMALL_STATE(233)] = 6496,
+  [SMALL_STATE(234)] = 6518,
+  [SMALL_STATE(235)] = 6532,
+  [SMALL_STATE(236)] = 6554,
+  [SMALL_STATE(237)] = 6572,
+  [SMALL_STATE(238)] = 6594,
+  [SMALL_STATE(239)] = 6611,
+  [SMALL_STATE(240)] = 6626,
+  [SMALL_STATE(241)] = 6643,
+  [SMALL_STATE(242)] = 6664,
+  [SMALL_STATE(243)] = 6681,
+  [SMALL_STATE(244)] = 6702,
+  [SMALL_STATE(245)] = 6723,
+  [SMALL_STATE(246)] = 6740,
+  [SMALL_STATE(247)] = 6761,
+  [SMALL_STATE(248)] = 6782,
+  [SMALL_STATE(249)] = 6803,
+  [SMALL_STATE(250)] = 6820,
+  [SMALL_STATE(251)] = 6841,
+  [SMALL_STATE(252)] = 6860,
+  [SMALL_STATE(253)] = 6881,
+  [SMALL_STATE(254)] = 6902,
+  [SMALL_STATE(255)] = 6921,
+  [SMALL_STATE(256)] = 6934,
+  [SMALL_STATE(257)] = 6955,
+  [SMALL_STATE(258)] = 6976,
+  [SMALL_STATE(259)] = 6997,
+  [SMALL_STATE(260)] = 7018,
+  [SMALL_STATE(261)] = 7039,
+  [SMALL_STATE(262)] = 7052,
+  [SMALL_STATE(263)] = 7069,
+  [SMALL_STATE(264)] = 7088,
+  [SMALL_STATE(265)] = 7105,
+  [SMALL_STATE(266)] = 7124,
+  [SMALL_STATE(267)] = 7141,
+  [SMALL_STATE(268)] = 7154,
+  [SMALL_STATE(269)] = 7171,
+  [SMALL_STATE(270)] = 7188,
+  [SMALL_STATE(271)] = 7205,
+  [SMALL_STATE(272)] = 7226,
+  [SMALL_STATE(273)] = 7245,
+  [SMALL_STATE(274)] = 7264,
+  [SMALL_STATE(275)] = 7277,
+  [SMALL_STATE(276)] = 7294,
+  [SMALL_STATE(277)] = 7315,
+  [SMALL_STATE(278)] = 7332,
+  [SMALL_STATE(279)] = 7349,
+  [SMALL_STATE(280)] = 7366,
+  [SMALL_STATE(281)] = 7383,
+  [SMALL_STATE(282)] = 7400,
+  [SMALL_STATE(283)] = 7417,
+  [SMALL_STATE(284)] = 7434,
+  [SMALL_STATE(285)] = 7451,
+  [SMALL_STATE(286)] = 7468,
+  [SMALL_STATE(287)] = 7485,
+  [SMALL_STATE(288)] = 7502,
+  [SMALL_STATE(289)] = 7519,
+  [SMALL_STATE(290)] = 7536,
+  [SMALL_STATE(291)] = 7553,
+  [SMALL_STATE(292)] = 7570,
+  [SMALL_STATE(293)] = 7587,
+  [SMALL_STATE(294)] = 7604,
+  [SMALL_STATE(295)] = 7621,
+  [SMALL_STATE(296)] = 7638,
+  [SMALL_STATE(297)] = 7655,
+  [SMALL_STATE(298)] = 7672,
+  [SMALL_STATE(299)] = 7689,
+  [SMALL_STATE(300)] = 7708,
+  [SMALL_STATE(301)] = 7725,
+  [SMALL_STATE(302)] = 7742,
+  [SMALL_STATE(303)] = 7763,
+  [SMALL_STATE(304)] = 7775,
+  [SMALL_STATE(305)] = 7793,
+  [SMALL_STATE(306)] = 7809,
+  [SMALL_STATE(307)] = 7827,
+  [SMALL_STATE(308)] = 7847,
+  [SMALL_STATE(309)] = 7859,
+  [SMALL_STATE(310)] = 7879,
+  [SMALL_STATE(311)] = 7897,
+  [SMALL_STATE(312)] = 7915,
+  [SMALL_STATE(313)] = 7935,
+  [SMALL_STATE(314)] = 7955,
+  [SMALL_STATE(315)] = 7975,
+  [SMALL_STATE(316)] = 7987,
+  [SMALL_STATE(317)] = 8005,
+  [SMALL_STATE(318)] = 8023,
+  [SMALL_STATE(319)] = 8037,
+  [SMALL_STATE(320)] = 8051,
+  [SMALL_STATE(321)] = 8063,
+  [SMALL_STATE(322)] = 8077,
+  [SMALL_STATE(323)] = 8097,
+  [SMALL_STATE(324)] = 8111,
+  [SMALL_STATE(325)] = 8131,
+  [SMALL_STATE(326)] = 8143,
+  [SMALL_STATE(327)] = 8157,
+  [SMALL_STATE(328)] = 8171,
+  [SMALL_STATE(329)] = 8185,
+  [SMALL_STATE(330)] = 8198,
+  [SMALL_STATE(331)] = 8213,
+  [SMALL_STATE(332)] = 8228,
+  [SMALL_STATE(333)] = 8243,
+  [SMALL_STATE(334)] = 8258,
+  [SMALL_STATE(335)] = 8273,
+  [SMALL_STATE(336)] = 8288,
+  [SMALL_STATE(337)] = 8299,
+  [SMALL_STATE(338)] = 8310,
+  [SMALL_STATE(339)] = 8321,
+  [SMALL_STATE(340)] = 8332,
+  [SMALL_STATE(341)] = 8343,
+  [SMALL_STATE(342)] = 8354,
+  [SMALL_STATE(343)] = 8369,
+  [SMALL_STATE(344)] = 8382,
+  [SMALL_STATE(345)] = 8393,
+  [SMALL_STATE(346)] = 8404,
+  [SMALL_STATE(347)] = 8419,
+  [SMALL_STATE(348)] = 8430,
+  [SMALL_STATE(349)] = 8441,
+  [SMALL_STATE(350)] = 8456,
+  [SMALL_STATE(351)] = 8471,
+  [SMALL_STATE(352)] = 8486,
+  [SMALL_STATE(353)] = 8501,
+  [SMALL_STATE(354)] = 8512,
+  [SMALL_STATE(355)] = 8527,
+  [SMALL_STATE(356)] = 8542,
+  [SMALL_STATE(357)] = 8557,
+  [SMALL_STATE(358)] = 8568,
+  [SMALL_STATE(359)] = 8579,
+  [SMALL_STATE(360)] = 8594,
+  [SMALL_STATE(361)] = 8609,
+  [SMALL_STATE(362)] = 8620,
+  [SMALL_STATE(363)] = 8631,
+  [SMALL_STATE(364)] = 8644,
+  [SMALL_STATE(365)] = 8655,
+  [SMALL_STATE(366)] = 8666,
+  [SMALL_STATE(367)] = 8677,
+  [SMALL_STATE(368)] = 8688,
+  [SMALL_STATE(369)] = 8701,
+  [SMALL_STATE(370)] = 8716,
+  [SMALL_STATE(371)] = 8729,
+  [SMALL_STATE(372)] = 8740,
+  [SMALL_STATE(373)] = 8753,
+  [SMALL_STATE(374)] = 8768,
+  [SMALL_STATE(375)] = 8781,
+  [SMALL_STATE(376)] = 8796,
+  [SMALL_STATE(377)] = 8807,
+  [SMALL_STATE(378)] = 8822,
+  [SMALL_STATE(379)] = 8833,
+  [SMALL_STATE(380)] = 8848,
+  [SMALL_STATE(381)] = 8859,
+  [SMALL_STATE(382)] = 8874,
+  [SMALL_STATE(383)] = 8887,
+  [SMALL_STATE(384)] = 8900,
+  [SMALL_STATE(385)] = 8915,
+  [SMALL_STATE(386)] = 8930,
+  [SMALL_STATE(387)] = 8945,
+  [SMALL_STATE(388)] = 8960,
+  [SMALL_STATE(389)] = 8975,
+  [SMALL_STATE(390)] = 8986,
+  [SMALL_STATE(391)] = 8997,
+  [SMALL_STATE(392)] = 9012,
+  [SMALL_STATE(393)] = 9023,
+  [SMALL_STATE(394)] = 9038,
+  [SMALL_STATE(395)] = 9053,
+  [SMALL_STATE(396)] = 9068,
+  [SMALL_STATE(397)] = 9079,
+  [SMALL_STATE(398)] = 9090,
+  [SMALL_STATE(399)] = 9105,
+  [SMALL_STATE(400)] = 9120,
+  [SMALL_STATE(401)] = 9131,
+  [SMALL_STATE(402)] = 9142,
+  [SMALL_STATE(403)] = 9153,
+  [SMALL_STATE(404)] = 9164,
+  [SMALL_STATE(405)] = 9175,
+  [SMALL_STATE(406)] = 9190,
+  [SMALL_STATE(407)] = 9205,
+  [SMALL_STATE(408)] = 9220,
+  [SMALL_STATE(409)] = 9231,
+  [SMALL_STATE(410)] = 9246,
+  [SMALL_STATE(411)] = 9261,
+  [SMALL_STATE(412)] = 9272,
+  [SMALL_STATE(413)] = 9283,
+  [SMALL_STATE(414)] = 9298,
+  [SMALL_STATE(415)] = 9313,
+  [SMALL_STATE(416)] = 9328,
+  [SMALL_STATE(417)] = 9343,
+  [SMALL_STATE(418)] = 9354,
+  [SMALL_STATE(419)] = 9371,
+  [SMALL_STATE(420)] = 9382,
+  [SMALL_STATE(421)] = 9393,
+  [SMALL_STATE(422)] = 9404,
+  [SMALL_STATE(423)] = 9415,
+  [SMALL_STATE(424)] = 9432,
+  [SMALL_STATE(425)] = 9447,
+  [SMALL_STATE(426)] = 9458,
+  [SMALL_STATE(427)] = 9473,
+  [SMALL_STATE(428)] = 9488,
+  [SMALL_STATE(429)] = 9503,
+  [SMALL_STATE(430)] = 9518,
+  [SMALL_STATE(431)] = 9529,
+  [SMALL_STATE(432)] = 9543,
+  [SMALL_STATE(433)] = 9557,
+  [SMALL_STATE(434)] = 9571,
+  [SMALL_STATE(435)] = 9581,
+  [SMALL_STATE(436)] = 9591,
+  [SMALL_STATE(437)] = 9605,
+  [SMALL_STATE(438)] = 9619,
+  [SMALL_STATE(439)] = 9633,
+  [SMALL_STATE(440)] = 9647,
+  [SMALL_STATE(441)] = 9657,
+  [SMALL_STATE(442)] = 9671,
+  [SMALL_STATE(443)] = 9681,
+  [SMALL_STATE(444)] = 9695,
+  [SMALL_STATE(445)] = 9709,
+  [SMALL_STATE(446)] = 9720,
+  [SMALL_STATE(447)] = 9731,
+  [SMALL_STATE(448)] = 9740,
+  [SMALL_STATE(449)] = 9749,
+  [SMALL_STATE(450)] = 9760,
+  [SMALL_STATE(451)] = 9771,
+  [SMALL_STATE(452)] = 9782,
+  [SMALL_STATE(453)] = 9791,
+  [SMALL_STATE(454)] = 9802,
+  [SMALL_STATE(455)] = 9813,
+  [SMALL_STATE(456)] = 9822,
+  [SMALL_STATE(457)] = 9833,
+  [SMALL_STATE(458)] = 9842,
+  [SMALL_STATE(459)] = 9853,
+  [SMALL_STATE(460)] = 9862,
+  [SMALL_STATE(461)] = 9873,
+  [SMALL_STATE(462)] = 9882,
+  [SMALL_STATE(463)] = 9891,
+  [SMALL_STATE(464)] = 9899,
+  [SMALL_STATE(465)] = 9907,
+  [SMALL_STATE(466)] = 9915,
+  [SMALL_STATE(467)] = 9923,
+  [SMALL_STATE(468)] = 9931,
+  [SMALL_STATE(469)] = 9939,
+  [SMALL_STATE(470)] = 9947,
+  [SMALL_STATE(471)] = 9955,
+  [SMALL_STATE(472)] = 9963,
+  [SMALL_STATE(473)] = 9971,
+  [SMALL_STATE(474)] = 9979,
+  [SMALL_STATE(475)] = 9987,
+  [SMALL_STATE(476)] = 9995,
+  [SMALL_STATE(477)] = 10003,
+  [SMALL_STATE(478)] = 10011,
+  [SMALL_STATE(479)] = 10019,
+  [SMALL_STATE(480)] = 10027,
+  [SMALL_STATE(481)] = 10035,
+  [SMALL_STATE(482)] = 10043,
+  [SMALL_STATE(483)] = 10051,
+  [SMALL_STATE(484)] = 10059,
+  [SMALL_STATE(485)] = 10067,
+  [SMALL_STATE(486)] = 10075,
+  [SMALL_STATE(487)] = 10083,
+  [SMALL_STATE(488)] = 10091,
+  [SMALL_STATE(489)] = 10099,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -19988,45 +20128,45 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(445),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(435),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
   [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
@@ -20035,25 +20175,25 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 44),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
   [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
   [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 44),
   [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 44),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
   [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [125] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
-  [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [137] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
@@ -20062,614 +20202,619 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 32),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
   [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [209] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
-  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
-  [214] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(31),
-  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [220] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [222] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [226] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [228] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [232] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
-  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [238] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
-  [240] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [242] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(258),
-  [245] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(338),
-  [248] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(208),
-  [251] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(208),
-  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(260),
-  [257] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(352),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(356),
-  [263] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(358),
-  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(198),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
+  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(359),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(241),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(388),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(393),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(395),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(191),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [281] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [284] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [289] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [293] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(258),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(419),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(321),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(233),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(54),
-  [354] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(217),
-  [357] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(270),
-  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [287] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
+  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
+  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(377),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(311),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(235),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(52),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(236),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(276),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
   [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
   [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
-  [376] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [379] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
-  [385] = {.entry = {.count = 1, .reusable = false}}, SHIFT(84),
-  [387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
-  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(359),
-  [399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
   [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
   [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
-  [426] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [432] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(447),
-  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(381),
-  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
-  [441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
-  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [463] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
-  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [469] = {.entry = {.count = 1, .reusable = false}}, SHIFT(73),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
-  [474] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(384),
-  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(385),
-  [486] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(395),
-  [489] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(248),
-  [492] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(402),
-  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(403),
-  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(416),
-  [501] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
+  [426] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
+  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
+  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [434] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
+  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [440] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(384),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(385),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(386),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(299),
+  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(413),
+  [459] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(414),
+  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(415),
+  [465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
   [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [525] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [527] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(485),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
   [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
   [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
   [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(304),
+  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [549] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(318),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
   [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(371),
-  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
-  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(373),
-  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(447),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
-  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(361),
-  [579] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(210),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(363),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(263),
-  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(366),
-  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(303),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(95),
-  [597] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [599] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [601] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [603] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
-  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(342),
-  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(220),
-  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(255),
-  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(349),
-  [623] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [625] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [631] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [633] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [639] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [641] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [643] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [645] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [647] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [649] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [651] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
-  [653] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [576] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [578] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
+  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(394),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(222),
+  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(259),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(399),
+  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [626] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(343),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(208),
+  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(355),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(253),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(360),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(319),
+  [654] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(107),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
+  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
   [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
   [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [690] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(464),
-  [693] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [696] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [698] = {.entry = {.count = 1, .reusable = false}}, SHIFT(464),
-  [700] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [702] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [704] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [706] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
-  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [711] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [714] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(122),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
+  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(476),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [685] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(127),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [692] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [697] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [700] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [707] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [713] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [722] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(476),
+  [725] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
   [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
   [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
   [732] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
   [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [740] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [742] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [744] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [758] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
   [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(301),
-  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(393),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [786] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [790] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(427),
-  [793] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(428),
-  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(204),
-  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [802] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [770] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [772] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
+  [775] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(375),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [780] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
+  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(440),
+  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(237),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [806] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [812] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
   [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
-  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [895] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
-  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
-  [903] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
-  [905] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(453),
-  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(437),
-  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
-  [915] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [917] = {.entry = {.count = 1, .reusable = false}}, SHIFT(44),
-  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [921] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(400),
-  [924] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
-  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [931] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [936] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
-  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
-  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [954] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
-  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [967] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [969] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [975] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
-  [977] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [979] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [981] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
-  [983] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [985] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
-  [987] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [989] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [992] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [995] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(226),
-  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(226),
-  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [1012] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
-  [1014] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1017] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1020] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1025] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
-  [1027] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [896] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [900] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [904] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [906] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(398),
+  [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(399),
+  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
+  [916] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
+  [918] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(461),
+  [921] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(433),
+  [924] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [926] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [930] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [935] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
+  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [947] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [960] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [966] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(416),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [971] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
+  [973] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
+  [976] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
+  [979] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
+  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
+  [986] = {.entry = {.count = 1, .reusable = false}}, SHIFT(158),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [992] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1004] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1010] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
+  [1012] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1014] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1017] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [1020] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1023] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
   [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
   [1031] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
-  [1033] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1036] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1039] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1064] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1089] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1189] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1209] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(309),
-  [1212] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 46),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1307] = {.entry = {.count = 1, .reusable = false}}, SHIFT(116),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(394),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [1401] = {.entry = {.count = 1, .reusable = false}}, SHIFT(188),
-  [1403] = {.entry = {.count = 1, .reusable = false}}, SHIFT(463),
-  [1405] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [1433] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1037] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
+  [1039] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1042] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1045] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(451),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [1210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 46),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(116),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1403] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT(184),
+  [1417] = {.entry = {.count = 1, .reusable = false}}, SHIFT(488),
+  [1419] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1451] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
 };
 
 #ifdef __cplusplus

@@ -5,7 +5,6 @@ use super::super::stats::TcStatsEntry;
 use crate::model::MacvlanMode;
 use crate::plan::action::{ClassSpec, QdiscParent, QdiscSpec, RouteSpec, RuleSpec};
 use crate::plan::observed::{ObservedFilter, ObservedProgram};
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -78,7 +77,7 @@ pub struct LiveLink {
     pub mac_origin: Option<MacOrigin>,
     pub master: Option<String>,
     /// In the kernel's order.
-    pub addrs: Vec<IpNet>,
+    pub addrs: Vec<crate::model::IfAddr>,
     /// A veth's other end.
     pub peer: Option<Peer>,
     /// A macvlan's or vlan's parent, a vxlan's `dev` (in the same namespace).

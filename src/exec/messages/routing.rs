@@ -1,6 +1,6 @@
 //! Addresses, routes (protocol 110) and rules, and the same back from dumps.
 
-use crate::model::RouteKind;
+use crate::model::{IfAddr, RouteKind};
 use crate::plan::NETSCRIPT_ROUTE_PROTOCOL;
 use crate::plan::action::{NextHopSpec, RouteSpec, RuleSpec};
 use ipnet::IpNet;
@@ -29,7 +29,7 @@ fn header_table(table: u32) -> u8 {
 /// RTM_NEWADDR / RTM_DELADDR. IPv6 addresses get `IFA_F_NODAD`: duplicate address
 /// detection would keep them "tentative" (unusable) for a second or more after the run,
 /// and the namespaces netscript builds are its own, so there is nothing to detect.
-pub fn address(index: u32, addr: &IpNet) -> AddressMessage {
+pub fn address(index: u32, addr: &IfAddr) -> AddressMessage {
     let mut msg = AddressMessage::default();
     let ip = addr.addr();
     msg.header.family = family_of(&ip);
@@ -40,7 +40,8 @@ pub fn address(index: u32, addr: &IpNet) -> AddressMessage {
         msg.header.flags = AddressHeaderFlags::Nodad;
     }
     msg.attributes.push(AddressAttribute::Local(ip));
-    msg.attributes.push(AddressAttribute::Address(ip));
+    // IFA_ADDRESS: the peer of a point-to-point address, else the local one again.
+    msg.attributes.push(AddressAttribute::Address(addr.address()));
     msg
 }
 
@@ -58,6 +59,8 @@ fn default_address_scope(ip: &IpAddr) -> AddressScope {
 /// protocol ([`NETSCRIPT_ROUTE_PROTOCOL`]); a delete names it too, so that it can only
 /// remove netscript's route, never a routing daemon's or the operator's. Its scope
 /// "nowhere" matches any scope.
+// RouteHeader is non_exhaustive: no struct literal, so its fields are set one by one.
+#[allow(clippy::field_reassign_with_default)]
 pub fn route(spec: &RouteSpec, oif: Option<u32>, for_delete: bool) -> RouteMessage {
     let mut msg = RouteMessage::default();
     let dest = spec.dest;
@@ -159,7 +162,7 @@ pub fn rule(spec: &RuleSpec) -> RuleMessage {
 
 
 /// (interface index, address) of an address message.
-pub fn decode_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
+pub fn decode_address(msg: &AddressMessage) -> Option<(u32, IfAddr)> {
     let mut local = None;
     let mut address = None;
     for attr in &msg.attributes {
@@ -169,9 +172,14 @@ pub fn decode_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
             _ => {}
         }
     }
-    // For point-to-point addresses IFA_ADDRESS is the peer; IFA_LOCAL is ours.
+    // For point-to-point addresses IFA_ADDRESS is the peer; IFA_LOCAL is ours. IPv6
+    // addresses without a peer carry IFA_ADDRESS alone.
     let ip = local.or(address)?;
-    IpNet::new(ip, msg.header.prefix_len).ok().map(|net| (msg.header.index, net))
+    let addr = match address {
+        Some(peer) if peer != ip => IfAddr::with_peer(ip, IpNet::new(peer, msg.header.prefix_len).ok()?)?,
+        _ => IfAddr::from(IpNet::new(ip, msg.header.prefix_len).ok()?),
+    };
+    Some((msg.header.index, addr))
 }
 
 fn route_ip(addr: &RouteAddress) -> Option<IpAddr> {

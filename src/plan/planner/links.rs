@@ -398,7 +398,7 @@ impl<'a> Planner<'a> {
     /// again), and a rollback puts back those it had (after the link is up again).
     pub(super) fn goes_down(&mut self, ns: &str, dev: &str) -> Vec<Action> {
         let Some(l) = self.observed_link(ns, dev).filter(|l| l.up) else { return Vec::new() };
-        let dropped: Vec<ipnet::IpNet> = v6_addrs_dropped_on_down(l).collect();
+        let dropped: Vec<IfAddr> = v6_addrs_dropped_on_down(l).collect();
         for a in &dropped {
             self.gone_addrs.insert((ns.to_string(), dev.to_string(), *a));
         }
@@ -418,8 +418,8 @@ impl<'a> Planner<'a> {
 
 /// The addresses of `link` the kernel drops when it goes down: IPv6 ones but link-local
 /// (which it makes again when the link comes up).
-pub(super) fn v6_addrs_dropped_on_down(link: &ObservedLink) -> impl Iterator<Item = ipnet::IpNet> + '_ {
-    link.addrs.iter().copied().filter(|a| matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) != 0xfe80))
+pub(super) fn v6_addrs_dropped_on_down(link: &ObservedLink) -> impl Iterator<Item = IfAddr> + '_ {
+    link.addrs.iter().copied().filter(|a| a.addr().is_ipv6() && !a.is_v6_link_local())
 }
 
 /// The mtu of `lo` in a new namespace.

@@ -9,6 +9,7 @@
 //! no longer netscript's and is forgotten too.
 
 use super::super::action::*;
+use crate::model::IfAddr;
 use super::super::ownership::{self, Owned};
 use super::{route_matches, rule_matches, same_sysctl_value, Planner};
 use crate::model::HOST;
@@ -140,7 +141,7 @@ impl Planner<'_> {
         let Some(l) = self.observed_ns(ns).and_then(|n| n.links.get(dev)) else { return Vec::new() };
         l.addrs
             .iter()
-            .filter(|a| !matches!(a, ipnet::IpNet::V6(v6) if (v6.addr().segments()[0] & 0xffc0) == 0xfe80))
+            .filter(|a| !a.is_v6_link_local())
             .map(|addr| Action::AddAddr { ns: ns.to_string(), dev: dev.to_string(), addr: *addr })
             .collect()
     }
@@ -178,7 +179,7 @@ impl Planner<'_> {
             return;
         }
         let Some(l) = self.observed_link(ns, dev) else { return };
-        let subnet: Vec<ipnet::IpNet> = l.addrs.iter().copied().filter(|a| a.trunc() == addr.trunc() && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *a))).collect();
+        let subnet: Vec<IfAddr> = l.addrs.iter().copied().filter(|a| a.trunc() == addr.trunc() && !self.gone_addrs.contains(&(ns.clone(), dev.clone(), *a))).collect();
         if subnet.first() != Some(addr) {
             self.gone_addrs.insert((ns.clone(), dev.clone(), *addr));
             return;
@@ -199,11 +200,11 @@ impl Planner<'_> {
     /// they came (the first is promoted should the primary go): without this, `addr`
     /// would come back last. Only when those are all netscript's own (another's would
     /// lose its flags and label); for a primary, `secondaries_first` already does it.
-    fn secondaries_after(&self, ns: &str, dev: &str, addr: ipnet::IpNet, addrs: &[ipnet::IpNet]) -> Vec<Action> {
+    fn secondaries_after(&self, ns: &str, dev: &str, addr: IfAddr, addrs: &[IfAddr]) -> Vec<Action> {
         if !addr.addr().is_ipv4() {
             return Vec::new();
         }
-        let subnet: Vec<ipnet::IpNet> = addrs.iter().copied().filter(|a| a.trunc() == addr.trunc()).collect();
+        let subnet: Vec<IfAddr> = addrs.iter().copied().filter(|a| a.trunc() == addr.trunc()).collect();
         let Some(at) = subnet.iter().position(|a| *a == addr) else { return Vec::new() };
         let after = &subnet[at + 1..];
         if at == 0 || !after.iter().all(|a| self.owns(&format!("addr {ns} {dev} {a}"))) {

@@ -8,9 +8,26 @@ use crate::source::Span;
 impl Planner<'_> {
     pub(super) fn addresses(&mut self, ns: &Namespace, iface: &Interface) {
         let (nsn, dev) = (ns.name.clone(), iface.name.clone());
-        let mut present: Vec<ipnet::IpNet> = self.observed_link(&nsn, &dev).map(|l| l.addrs.clone()).unwrap_or_default();
+        let mut present: Vec<IfAddr> = self.observed_link(&nsn, &dev).map(|l| l.addrs.clone()).unwrap_or_default();
         present.retain(|a| !self.gone_addrs.contains(&(nsn.clone(), dev.clone(), *a)));
         let mut first_deps = Vec::new();
+        // The same local address with another peer or prefix length where the script's
+        // address (which the record says netscript made) should be: its peer changed by
+        // someone else. Deleted first (the kernel keys an IPv6 address by its local
+        // address alone, and an IPv4 one by local, length and peer prefix: the add
+        // would be refused), put back on rollback.
+        for addr in &iface.addrs {
+            let key = super::super::ownership::key(&Action::AddAddr { ns: nsn.clone(), dev: dev.clone(), addr: addr.node });
+            if present.contains(&addr.node) || !self.owns(&key) {
+                continue;
+            }
+            for other in present.clone().into_iter().filter(|p| p.addr() == addr.node.addr()) {
+                let deps = self.link_deps(&nsn, &dev);
+                let undo = vec![Action::AddAddr { ns: nsn.clone(), dev: dev.clone(), addr: other }];
+                first_deps.push(self.push(Action::DelAddr { ns: nsn.clone(), dev: dev.clone(), addr: other }, addr.span, deps, undo));
+                present.retain(|p| *p != other);
+            }
+        }
         // IPv4 keeps one primary address per subnet (the first added; the source of what
         // leaves through it). Where the kernel's order would not be the script's, the
         // script's own addresses of that subnet are deleted (secondaries first: deleting
@@ -18,10 +35,10 @@ impl Planner<'_> {
         let mut subnets: Vec<ipnet::IpNet> = iface.addrs.iter().filter(|a| a.node.addr().is_ipv4()).map(|a| a.node.trunc()).collect();
         subnets.dedup();
         for subnet in subnets {
-            let declared: Vec<ipnet::IpNet> = iface.addrs.iter().map(|a| a.node).filter(|a| a.trunc() == subnet).collect();
-            let here: Vec<ipnet::IpNet> = present.iter().copied().filter(|a| a.trunc() == subnet).collect();
-            let kept: Vec<ipnet::IpNet> = here.iter().copied().filter(|a| declared.contains(a)).collect();
-            let mut after: Vec<ipnet::IpNet> = kept.clone();
+            let declared: Vec<IfAddr> = iface.addrs.iter().map(|a| a.node).filter(|a| a.trunc() == subnet).collect();
+            let here: Vec<IfAddr> = present.iter().copied().filter(|a| a.trunc() == subnet).collect();
+            let kept: Vec<IfAddr> = here.iter().copied().filter(|a| declared.contains(a)).collect();
+            let mut after: Vec<IfAddr> = kept.clone();
             after.extend(declared.iter().filter(|a| !here.contains(a)));
             let all_ours = here.iter().all(|a| self.owns(&format!("addr {nsn} {dev} {a}")));
             if after == declared || kept.is_empty() || !all_ours {

@@ -3,7 +3,8 @@
 //! script's table. Deleting it releases its ports (the kernel takes each down and up:
 //! IPv4 routes through them and their IPv6 addresses go), so the ports are enslaved
 //! again by their own `master` and what they lose is added again; a rollback makes the
-//! old vrf again, puts its ports back in it, and their addresses and routes.
+//! old vrf again with its addresses and what it held (qdiscs, classes, filters,
+//! programs), puts its ports back in it, and their addresses and routes.
 
 use super::super::action::*;
 use super::super::observed::ObservedLink;
@@ -28,6 +29,7 @@ impl Planner<'_> {
         let attrs = LinkAttrs { up: found.up, mtu: None, mac: found.mac, master: found.master.clone() };
         let mut put_back = vec![Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: LinkKind::Vrf { table: old_table }, attrs }];
         put_back.extend(self.addrs_of(&nsn, &name));
+        put_back.extend(self.held_by_ends(&nsn, &name, None));
         for port in &ports {
             put_back.push(Action::SetLink { ns: nsn.clone(), name: port.clone(), set: LinkSet { master: Some(Some(name.clone())), ..Default::default() } });
             put_back.extend(self.goes_down(&nsn, port));

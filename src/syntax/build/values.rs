@@ -210,6 +210,13 @@ impl Builder<'_> {
         }
     }
 
+    /// `addr_item`: an address, and its peer after `peer`.
+    pub(super) fn addr_value(&mut self, pair: P<'_>) -> AddrValue {
+        let mut values = args(pair).map(|p| self.ip_value(p));
+        let local = values.next().expect("the grammar gives an address");
+        AddrValue { local, peer: values.next() }
+    }
+
     pub(super) fn ip_literal(&mut self, pair: P<'_>) -> IpValue {
         let span = self.span(&pair);
         match pair.as_rule() {
