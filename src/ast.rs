@@ -49,8 +49,13 @@ pub enum StmtKind {
     Mac { mac: MacValue },
     Master { bridge: Name },
     Shape { ingress: bool, rate: RateValue, opts: Vec<ShapeOpt> },
-    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc alone.
-    Qdisc { clsact: bool },
+    /// `qdisc ingress` / `qdisc clsact`: the hook qdisc, an ingress one with its u32
+    /// filters in a block.
+    Qdisc {
+        clsact: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<Block>,
+    },
     Htb {
         default: Option<ClassId>,
         /// r2q, direct_qlen; left out of the parse tree when none is given.
@@ -59,7 +64,13 @@ pub enum StmtKind {
         body: Option<Block>,
     },
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
-    Filter { opts: Vec<FilterOpt>, target: ClassId },
+    Filter {
+        opts: Vec<FilterOpt>,
+        target: ClassId,
+        /// `action ok|drop|pass|reclassify|continue`: a gact verdict.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        action: Option<Spanned<crate::model::FilterVerdict>>,
+    },
     Netem { opts: Vec<NetemOpt> },
     Bpf {
         direction: Spanned<BpfDirection>,

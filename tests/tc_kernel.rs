@@ -493,6 +493,8 @@ fn kernel_htb_classes_and_filters() {
         let filters = [
             (
                 FilterSpec::U32 {
+                    ingress: false,
+                    action: None,
                     prio: 1,
                     proto: None,
                     src: None,
@@ -506,6 +508,8 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
+                    action: None,
                     prio: 2,
                     proto: Some(IpProto::Tcp),
                     src: net("10.0.0.0/8"),
@@ -519,6 +523,8 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
+                    action: None,
                     prio: 3,
                     proto: Some(IpProto::Icmp),
                     src: None,
@@ -532,6 +538,8 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
+                    action: None,
                     prio: 4,
                     proto: Some(IpProto::Udp),
                     src: net("10.0.0.0/24"),
@@ -545,6 +553,8 @@ fn kernel_htb_classes_and_filters() {
             ),
             (
                 FilterSpec::U32 {
+                    ingress: false,
+                    action: None,
                     prio: 5,
                     proto: None,
                     src: None,

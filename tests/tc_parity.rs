@@ -229,6 +229,8 @@ fn u32_filter(
     flowid: u32,
 ) -> FilterSpec {
     FilterSpec::U32 {
+        ingress: false,
+        action: None,
         prio,
         proto,
         src,
@@ -272,7 +274,7 @@ fn u32_single_matches() {
 #[test]
 fn u32_prio_and_handle() {
     let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10) },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None },
         other => other,
     };
     filter("u32_handle", spec);
@@ -413,6 +415,41 @@ fn deletions() {
         TcRequest::DelFilter,
         filter_delete_message(IFINDEX, &redirect).unwrap(),
     );
+}
+
+/// The same u32 filter on the ingress qdisc (`qdisc ingress < filter … >`): tc's
+/// `parent ffff: protocol ip prio P u32 …` (u32.json afa9's match, without the action).
+fn on_ingress(spec: FilterSpec, node: Option<u32>) -> FilterSpec {
+    match spec {
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None },
+        other => other,
+    }
+}
+
+#[test]
+fn u32_filters_on_the_ingress_qdisc() {
+    filter("u32_ingress_src", on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None));
+    filter("u32_ingress_handle", on_ingress(u32_filter(7, Some(IpProto::Tcp), None, None, None, Some(22), 5), Some(0x20)));
+    assert_parity(
+        "del_u32_ingress",
+        TcRequest::DelFilter,
+        filter_delete_message(IFINDEX, &on_ingress(u32_filter(7, None, None, None, None, Some(22), 5), None)).unwrap(),
+    );
+}
+
+/// `action ok|drop|continue|reclassify` (gact) after the flowid, as u32.json afa9 writes
+/// it: tc sends the action list before the selector.
+#[test]
+fn u32_gact_verdicts() {
+    use netscript::model::FilterVerdict;
+    let with = |spec: FilterSpec, verdict| match spec {
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict) },
+        other => other,
+    };
+    filter("u32_ingress_action_ok", with(on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None), FilterVerdict::Ok));
+    filter("u32_ingress_action_drop", with(on_ingress(u32_filter(2, None, None, None, None, Some(23), 2), None), FilterVerdict::Drop));
+    filter("u32_ingress_action_continue", with(on_ingress(u32_filter(3, Some(IpProto::Udp), None, None, None, None, 3), None), FilterVerdict::Continue));
+    filter("u32_ingress_action_reclassify", with(on_ingress(u32_filter(4, None, None, net("10.0.0.0/8"), None, None, 4), None), FilterVerdict::Reclassify));
 }
 
 /// A fixture-based test must be able to fail: a one-unit change anywhere is caught.

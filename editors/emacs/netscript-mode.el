@@ -100,7 +100,7 @@
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "overhead" "mpu" "linklayer" "slot" "packets" "bytes"
-    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"
+    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords

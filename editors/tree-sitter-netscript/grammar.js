@@ -145,11 +145,12 @@ module.exports = grammar({
           seq('prio', $._int_value),
           seq('handle', $.class_id),
         )),
-        '->', field('target', $.class_id)),
+        '->', field('target', $.class_id),
+        optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))),
     // tc's minor, read as hex; `1:10` is accepted for 10.
     class_id: ($) => choice(/([0-9a-fA-F]+:)?[0-9a-fA-F]+/, seq(/[0-9a-fA-F]+:/, alias($._imm_interp, $.interpolation)), $.interpolation),
 
-    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction)),
+    qdisc_statement: ($) => seq('qdisc', alias(choice('ingress', 'clsact'), $.direction), optional(field('body', $.block))),
 
     netem_statement: ($) =>
       seq('netem', repeat1(choice(

@@ -4,6 +4,7 @@
 //! expect), and diagnostics collection. Errors are collected, never fatal: a bad
 //! statement is reported and skipped.
 
+use super::traffic::FilterPlace;
 use super::codes::*;
 use super::values::{self as v, Env, Val};
 use super::Loader;
@@ -30,6 +31,8 @@ pub(super) enum Body {
     Interface { ns: String, iface: String },
     /// An htb block, or a class's block (with that class as parent).
     Htb { ns: String, iface: String, parent: Option<u32> },
+    /// The block of `qdisc ingress`: its u32 filters.
+    Ingress { ns: String, iface: String },
 }
 
 /// How deep blocks and includes may nest during evaluation, all files together.
@@ -161,6 +164,7 @@ impl<'a> Evaluator<'a> {
                 format!("put it in a block: `netns NAME < ... {kw} ... >`, or `host < ... >` for the initial namespace"),
             ),
             (_, Body::Htb { .. }) => (format!("`{kw}` is not allowed in an htb block"), "an htb block holds `class` and `filter` statements".to_string()),
+            (_, Body::Ingress { .. }) => (format!("`{kw}` is not allowed in a `qdisc ingress` block"), "a `qdisc ingress` block holds `filter` statements".to_string()),
             (_, Body::Interface { .. }) => (
                 format!("`{kw}` is not allowed in an interface's block"),
                 "declare interfaces in the namespace body, not inside another interface's block".to_string(),
@@ -240,10 +244,14 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => self.misplaced(stmt, body),
             },
-            StmtKind::Filter { opts, target } => match body {
+            StmtKind::Filter { opts, target, action } => match body {
                 Body::Htb { ns, iface, .. } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target)
+                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Htb)
+                }
+                Body::Ingress { ns, iface } => {
+                    let (ns, iface) = (ns.clone(), iface.clone());
+                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Ingress)
                 }
                 _ => self.misplaced(stmt, body),
             },
@@ -463,7 +471,7 @@ fn static_cost(stmts: &[Stmt], env: &Env) -> u64 {
             kind => interface_block(kind)
                 .map(|b| static_cost(&b.node, env))
                 .or(match kind {
-                    StmtKind::Htb { body: Some(b), .. } | StmtKind::Class { body: Some(b), .. } => Some(static_cost(&b.node, env)),
+                    StmtKind::Htb { body: Some(b), .. } | StmtKind::Class { body: Some(b), .. } | StmtKind::Qdisc { body: Some(b), .. } => Some(static_cost(&b.node, env)),
                     _ => None,
                 })
                 .unwrap_or(0),

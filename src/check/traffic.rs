@@ -171,10 +171,11 @@ impl Evaluator<'_> {
         Some(minor.node)
     }
 
-    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId) {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId, action: Option<Spanned<FilterVerdict>>, place: FilterPlace) {
         let Some(flowid) = self.ok(v::class_minor(&self.env, target)) else { return };
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None, action };
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -196,7 +197,7 @@ impl Evaluator<'_> {
                 && matches!(p.node, ipnet::IpNet::V6(_))
             {
                 self.report(
-                    Diagnostic::error(MIXED_FAMILIES, p.span, format!("htb filters match IPv4; `{what}` is an IPv6 prefix"))
+                    Diagnostic::error(MIXED_FAMILIES, p.span, format!("{} filters match IPv4; `{what}` is an IPv6 prefix", place.word()))
                         .label("IPv6 is not matched by these filters"),
                 );
                 return;
@@ -210,7 +211,10 @@ impl Evaluator<'_> {
             );
             return;
         }
-        crate::model::push_lean(&mut self.htb_mut(ns, iface).filters, f);
+        match place {
+            FilterPlace::Htb => crate::model::push_lean(&mut self.htb_mut(ns, iface).filters, f),
+            FilterPlace::Ingress => crate::model::push_lean(&mut self.iface_mut(ns, iface).ingress_filters, f),
+        }
     }
 
     pub(super) fn traffic_attribute(&mut self, ns: &str, iface: &str, stmt: &Stmt) {
@@ -235,8 +239,25 @@ impl Evaluator<'_> {
                 }
             }
             StmtKind::Netem { opts } => self.netem(ns, iface, stmt, opts),
-            StmtKind::Qdisc { clsact } => self.hook_qdisc(ns, iface, stmt, *clsact),
+            StmtKind::Qdisc { clsact, body } => self.hook_qdisc(ns, iface, stmt, *clsact, body.as_ref()),
             _ => unreachable!("not a traffic_attribute statement")
+        }
+    }
+}
+
+/// Where a `filter` statement stands: in an htb block (tc's `parent 1:`) or in a
+/// `qdisc ingress` block (`parent ffff:`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FilterPlace {
+    Htb,
+    Ingress,
+}
+
+impl FilterPlace {
+    fn word(self) -> &'static str {
+        match self {
+            FilterPlace::Htb => "htb",
+            FilterPlace::Ingress => "ingress",
         }
     }
 }

@@ -6,7 +6,7 @@ use super::core::*;
 use super::values::{self as v};
 use crate::ast::{BpfPlace, ClassId, ClassMinor, IntValue};
 use crate::diagnostic::Diagnostic;
-use crate::model::{BPF_DEFAULT_HANDLE, BpfDirection, Namespace, Qdisc, U32_DEFAULT_NODE};
+use crate::model::{BPF_DEFAULT_HANDLE, BpfDirection, Namespace, Qdisc, U32Filter, U32_DEFAULT_NODE};
 use crate::source::Spanned;
 use std::collections::HashMap;
 
@@ -94,24 +94,32 @@ pub(super) fn duplicate_prios(ns: &Namespace, found: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        let Some(q) = &iface.root_qdisc else { continue };
-        let Qdisc::Htb(htb) = &q.node else { continue };
-        let mut seen: HashMap<u32, usize> = HashMap::new();
-        for (index, f) in htb.filters.iter().enumerate() {
-            let prio = f.prio_at(index);
-            if let Some(&first) = seen.get(&prio) {
-                let span = f.prio.as_ref().map_or(f.span, |p| p.span);
-                let other = &htb.filters[first];
-                let first_span = other.prio.as_ref().map_or(other.span, |p| p.span);
-                found.push(
-                    Diagnostic::error(DUPLICATE_FILTER_PRIO, span, format!("two filters of `{}` are at prio {prio}", iface.name))
-                        .label("this filter's priority")
-                        .also(first_span, "the other filter at this priority")
-                        .help("give each filter its own `prio`; a filter without one takes its position in the htb (1, 2, …)"),
-                );
-            } else {
-                seen.insert(prio, index);
-            }
+        if let Some(q) = &iface.root_qdisc
+            && let Qdisc::Htb(htb) = &q.node
+        {
+            u32_prios(&iface.name, &htb.filters, "a filter without one takes its position in the htb (1, 2, …)", found);
+        }
+        u32_prios(&iface.name, &iface.ingress_filters, "a filter without one takes its position in the `qdisc ingress` block (1, 2, …)", found);
+    }
+}
+
+/// Two u32 filters of one qdisc (an htb, or the ingress qdisc) at the same priority.
+fn u32_prios(dev: &str, filters: &[U32Filter], default_place: &str, found: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<u32, usize> = HashMap::new();
+    for (index, f) in filters.iter().enumerate() {
+        let prio = f.prio_at(index);
+        if let Some(&first) = seen.get(&prio) {
+            let span = f.prio.as_ref().map_or(f.span, |p| p.span);
+            let other = &filters[first];
+            let first_span = other.prio.as_ref().map_or(other.span, |p| p.span);
+            found.push(
+                Diagnostic::error(DUPLICATE_FILTER_PRIO, span, format!("two filters of `{dev}` are at prio {prio}"))
+                    .label("this filter's priority")
+                    .also(first_span, "the other filter at this priority")
+                    .help(format!("give each filter its own `prio`; {default_place}")),
+            );
+        } else {
+            seen.insert(prio, index);
         }
     }
 }

@@ -120,7 +120,7 @@ impl Evaluator<'_> {
 
 impl Evaluator<'_> {
     /// `qdisc ingress` / `qdisc clsact`: one per interface.
-    pub(super) fn hook_qdisc(&mut self, ns: &str, iface: &str, stmt: &crate::ast::Stmt, clsact: bool) {
+    pub(super) fn hook_qdisc(&mut self, ns: &str, iface: &str, stmt: &crate::ast::Stmt, clsact: bool, body: Option<&crate::ast::Block>) {
         let hook = if clsact { HookQdisc::Clsact } else { HookQdisc::Ingress };
         let target = &mut self.iface_mut(ns, iface).hook_qdisc;
         if let Some(first) = target.as_ref().map(|t| t.span) {
@@ -133,6 +133,17 @@ impl Evaluator<'_> {
             return;
         }
         *target = Some(Spanned::new(hook, stmt.span));
+        let Some(block) = body else { return };
+        if clsact {
+            self.report(
+                Diagnostic::error(MISPLACED, block.span, "a `qdisc clsact` block has no statements netscript writes there")
+                    .label("filters here are not supported")
+                    .help("u32 filters go in a `qdisc ingress < filter … >` block; programs on clsact are `bpf ingress|egress`"),
+            );
+            return;
+        }
+        let mut inner = super::core::Body::Ingress { ns: ns.to_string(), iface: iface.to_string() };
+        self.stmts(&block.node, &mut inner);
     }
 }
 
@@ -141,6 +152,15 @@ impl Evaluator<'_> {
 pub(super) fn hook_conflicts(ns: &crate::model::Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
         let Some(hook) = &iface.hook_qdisc else { continue };
+        if let (Some(first), Some(shape)) = (iface.ingress_filters.first(), &iface.ingress_shape) {
+            // The redirect of `shape ingress` sits at prio 1 and takes every packet.
+            found.push(
+                Diagnostic::error(CONFLICTING_QDISC, first.span, format!("`{}` is shaped on ingress: its ingress qdisc holds netscript's redirect", iface.name))
+                    .label("a filter on the ingress qdisc")
+                    .also(shape.span, "redirects every packet to the ifb device")
+                    .help("filter on the ingress qdisc or shape ingress through an ifb, not both"),
+            );
+        }
         let other = match hook.node {
             HookQdisc::Ingress => iface.bpf.first().map(|b| (b.span, "`bpf` needs a clsact qdisc there")),
             HookQdisc::Clsact => iface.ingress_shape.as_ref().map(|s| (s.span, "`shape ingress` needs an ingress qdisc there")),

@@ -238,6 +238,10 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
                 let mut m = MissingSupport::new("action", "mirred", "act", "CONFIG_NET_ACT");
                 m.config = "CONFIG_NET_ACT_MIRRED".into();
                 Some(m)
+            } else if extack.contains("action") && matches!(filter, FilterSpec::U32 { action: Some(_), .. }) {
+                let mut m = MissingSupport::new("action", "gact", "act", "CONFIG_NET_ACT");
+                m.config = "CONFIG_NET_ACT_GACT".into();
+                Some(m)
             } else {
                 None
             }
@@ -272,5 +276,12 @@ mod missing_support_tests {
         assert_eq!(missing_kernel_support(&mirred, &refused(2, "TC classifier not found")).unwrap().module, "cls_u32");
         assert_eq!(missing_kernel_support(&mirred, &refused(2, "Failed to load TC action module")).unwrap().module, "act_mirred");
         assert_eq!(missing_kernel_support(&mirred, &refused(2, "Parent Qdisc doesn't exists")), None);
+        let gact = Action::AddFilter {
+            ns: "a".into(),
+            dev: "v0".into(),
+            filter: FilterSpec::U32 { ingress: true, prio: 1, proto: None, src: None, dst: None, sport: None, dport: None, flowid: 1, handle: None, action: Some(crate::model::FilterVerdict::Ok) },
+        };
+        let m = missing_kernel_support(&gact, &refused(2, "Failed to load TC action module")).unwrap();
+        assert_eq!((m.what.as_str(), m.module.as_str(), m.config.as_str()), ("action gact", "act_gact", "CONFIG_NET_ACT_GACT"));
     }
 }

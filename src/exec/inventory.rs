@@ -138,6 +138,7 @@ impl Executor {
             }
             ns.classes = seen.classes.clone();
             ns.filters = seen.filters.clone();
+            ns.ingress_filters = seen.ingress_filters.clone();
             ns.redirects = seen.redirects.clone();
             ns.programs = seen.programs.clone();
             for key in FORWARDING {

@@ -297,10 +297,11 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
     }
     for (dev, index) in ingress_devices {
         for m in socket.dump(traffic::dump_filters_message(index, traffic::INGRESS_FILTERS))? {
-            if let M::NewTrafficFilter(f) = &m
-                && let Some(target) = traffic::decode_redirect(f).and_then(|i| names.get(&i))
-            {
+            let M::NewTrafficFilter(f) = &m else { continue };
+            if let Some(target) = traffic::decode_redirect(f).and_then(|i| names.get(&i)) {
                 out.redirects.push((dev.clone(), target.clone()));
+            } else if let Some(d) = traffic::decode_filter(f) {
+                out.ingress_filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
             }
         }
     }

@@ -250,9 +250,9 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid)))
+                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -261,6 +261,15 @@ impl Kind for Qdiscs {
                 QdiscParent::Ingress => {
                     for (_, ifb) in ns.redirects.iter().filter(|(d, _)| *d == link.name) {
                         out.push(format!("  filter: redirect to {ifb}"));
+                    }
+                    for f in ns.ingress_filters.iter().filter(|f| f.dev == link.name) {
+                        match &f.spec {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+                                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
+                            }
+                            _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
+                        }
                     }
                 }
                 _ => {}
@@ -279,7 +288,7 @@ impl Kind for Qdiscs {
                 }
                 (QdiscParent::Ingress, _) => match script.ingress_shape(&link.name) {
                     Some(t) => out.push(format!("shape ingress {} {}", t.rate, t.option_words())),
-                    None => out.push("qdisc ingress".to_string()),
+                    None => ingress_script(ns, &link.name, out),
                 },
                 // clsact holds eBPF programs (see `Programs`), which bring it; alone, it is
                 // `qdisc clsact`.
@@ -328,18 +337,41 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: 
         }
     }
     emit(&classes, None, 1, out);
-    // A filter at its position's priority (1, 2, …) needs no `prio`; one elsewhere says it.
+    filter_script(filters, out);
+    out.push(">".into());
+}
+
+/// `qdisc ingress`, with its u32 filters in a block when it has some.
+fn ingress_script(ns: &LiveNs, dev: &str, out: &mut Vec<String>) {
+    let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).collect();
+    if filters.is_empty() {
+        out.push("qdisc ingress".to_string());
+        return;
+    }
+    filters.sort_by_key(|f| f.prio);
+    out.push("qdisc ingress <".to_string());
+    filter_script(filters, out);
+    out.push(">".into());
+}
+
+/// The `filter` lines of an htb or ingress block, in priority order. A filter at its
+/// position's priority (1, 2, …) needs no `prio`; one elsewhere says it.
+fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut Vec<String>) {
     for (index, f) in filters.into_iter().enumerate() {
         let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => {
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                out.push(format!("  filter{place}{node}{} -> {flowid:x}", match_words(*proto, src, dst, *sport, *dport)))
+                out.push(format!("  filter{place}{node}{} -> {flowid:x}{}", match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
-    out.push(">".into());
+}
+
+/// ` action V`, when the filter has a gact verdict.
+fn verdict_words(action: Option<crate::model::FilterVerdict>) -> String {
+    action.map(|v| format!(" action {}", v.word())).unwrap_or_default()
 }
 
 fn proto_word(p: IpProto) -> &'static str {
@@ -411,19 +443,21 @@ impl Kind for Filters {
     }
 
     fn json(&self, _live: &Live, ns: &LiveNs) -> Vec<Value> {
-        let mut out: Vec<Value> = ns
-            .filters
-            .iter()
-            .map(|f| {
-                let (matches, flowid, node) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, .. }) => (
+        let on_htb = ns.filters.iter().map(|f| (f, "1:"));
+        let on_ingress = ns.ingress_filters.iter().map(|f| (f, "ffff:"));
+        let mut out: Vec<Value> = on_htb
+            .chain(on_ingress)
+            .map(|(f, parent)| {
+                let (matches, flowid, node, action) = match &f.spec {
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => (
                         json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
                         Value::String(handle_text(1, *flowid)),
                         Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
+                        action.map_or(Value::Null, |v| json!({ "kind": "gact", "verdict": v.word() })),
                     ),
-                    _ => (Value::Null, Value::Null, Value::Null),
+                    _ => (Value::Null, Value::Null, Value::Null, Value::Null),
                 };
-                json!({ "dev": f.dev, "kind": "u32", "parent": "1:", "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": null })
+                json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": action })
             })
             .collect();
         out.extend(ns.redirects.iter().map(|(dev, ifb)| {

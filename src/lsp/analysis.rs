@@ -85,6 +85,7 @@ impl Analysis {
                 | StmtKind::Vxlan { body: Some(b), .. }
                 | StmtKind::Link { body: Some(b), .. }
                 | StmtKind::Htb { body: Some(b), .. }
+                | StmtKind::Qdisc { body: Some(b), .. }
                 | StmtKind::Class { body: Some(b), .. } => find(&b.node, offset),
                 StmtKind::Host { body } | StmtKind::For { body, .. } => find(&body.node, offset),
                 _ => None,

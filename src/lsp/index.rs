@@ -238,6 +238,14 @@ impl Walker<'_> {
                 self.class(id, true, s);
                 self.block(body);
             }
+            // An ingress qdisc's filters name no htb class (their flowid is a mark).
+            StmtKind::Qdisc { body: Some(b), .. } => {
+                for stmt in &b.node {
+                    if !matches!(stmt.node, StmtKind::Filter { .. }) {
+                        self.stmt(stmt);
+                    }
+                }
+            }
             StmtKind::Filter { target, .. } => self.class(target, false, s),
             StmtKind::Route { opts, .. } => {
                 for opt in opts {

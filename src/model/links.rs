@@ -38,6 +38,9 @@ pub struct Interface {
     /// `qdisc ingress` / `qdisc clsact`: the hook qdisc without filters of netscript's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_qdisc: Option<Spanned<HookQdisc>>,
+    /// The u32 filters in a `qdisc ingress < … >` block (tc's `parent ffff:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ingress_filters: Vec<super::U32Filter>,
     pub bpf: Vec<Spanned<BpfAttach>>,
     pub xdp: Option<Box<Spanned<XdpAttach>>>,
 }
@@ -56,6 +59,7 @@ impl Interface {
             root_qdisc: None,
             ingress_shape: None,
             hook_qdisc: None,
+            ingress_filters: Vec::new(),
             bpf: Vec::new(),
             xdp: None,
         }

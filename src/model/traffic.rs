@@ -149,6 +149,46 @@ pub struct U32Filter {
     /// 800. [`U32_DEFAULT_NODE`] itself is kept as `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<Spanned<u32>>,
+    /// `action …`: a gact verdict after the classification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Spanned<FilterVerdict>>,
+}
+
+/// A gact verdict on a u32 filter (`action ok|drop|reclassify|continue`, tc's m_gact.c;
+/// `pass` is `ok`'s other name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterVerdict {
+    Ok,
+    Drop,
+    Reclassify,
+    Continue,
+}
+
+impl FilterVerdict {
+    /// The verdict's TC_ACT_* code, as tc_gact's `action` carries it.
+    pub fn code(self) -> i32 {
+        match self {
+            FilterVerdict::Ok => 0,
+            FilterVerdict::Reclassify => 1,
+            FilterVerdict::Drop => 2,
+            FilterVerdict::Continue => -1,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<FilterVerdict> {
+        [FilterVerdict::Ok, FilterVerdict::Reclassify, FilterVerdict::Drop, FilterVerdict::Continue].into_iter().find(|v| v.code() == code)
+    }
+
+    /// The word of netscript and tc.
+    pub fn word(self) -> &'static str {
+        match self {
+            FilterVerdict::Ok => "ok",
+            FilterVerdict::Drop => "drop",
+            FilterVerdict::Reclassify => "reclassify",
+            FilterVerdict::Continue => "continue",
+        }
+    }
 }
 
 /// The node id the kernel gives the first u32 filter of a priority when tc sends none.

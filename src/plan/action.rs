@@ -418,8 +418,12 @@ impl ClassSpec {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FilterSpec {
-    /// u32 match on qdisc 1:, classifying into class 1:flowid. `prio` orders filters.
+    /// u32 match on qdisc 1: (or, `ingress`, on the ingress qdisc ffff:), classifying
+    /// into class 1:flowid. `prio` orders filters.
     U32 {
+        /// On the ingress qdisc (`parent ffff:`) rather than the htb (`parent 1:`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ingress: bool,
         prio: u32,
         proto: Option<IpProto>,
         src: Option<IpNet>,
@@ -430,6 +434,9 @@ pub enum FilterSpec {
         /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handle: Option<u32>,
+        /// A gact verdict (`action ok` …), run after the match.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<crate::model::FilterVerdict>,
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },

@@ -44,6 +44,9 @@ pub struct ObservedNs {
     pub classes: Vec<(String, ClassSpec)>,
     /// Filters on the htb qdiscs (`parent 1:`), by device.
     pub filters: Vec<ObservedFilter>,
+    /// Filters on the ingress qdiscs (`parent ffff:`), by device, but for the redirects
+    /// of `shape ingress` (in `redirects`).
+    pub ingress_filters: Vec<ObservedFilter>,
     /// Redirects to an ifb device on the ingress qdiscs (`parent ffff:`), as written for
     /// `shape ingress`: (device, the ifb it redirects to).
     pub redirects: Vec<(String, String)>,
@@ -98,7 +101,7 @@ pub struct SeenQdisc {
     pub handle: u32,
 }
 
-/// A filter on an htb qdisc 1:. `spec` is `None` for one netscript would not have
+/// A filter on an htb qdisc 1: or an ingress qdisc. `spec` is `None` for one netscript would not have
 /// written (another classifier, other matches): present at `prio`, but foreign.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ObservedFilter {

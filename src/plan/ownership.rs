@@ -62,7 +62,8 @@ pub fn key(undo: &Action) -> String {
         Action::ReplaceClass { ns, dev, class } => format!("class {ns} {dev} {}", class.id),
         Action::DelClass { ns, dev, id } => format!("class {ns} {dev} {id}"),
         Action::AddFilter { ns, dev, filter } | Action::DelFilter { ns, dev, filter } => match filter {
-            FilterSpec::U32 { prio, .. } => format!("filter {ns} {dev} {prio}"),
+            FilterSpec::U32 { prio, ingress: false, .. } => format!("filter {ns} {dev} {prio}"),
+            FilterSpec::U32 { prio, ingress: true, .. } => format!("ingress-filter {ns} {dev} {prio}"),
             FilterSpec::MirredToIfb { .. } => format!("redirect {ns} {dev}"),
         },
         Action::SetSysctl { ns, key, .. } => format!("sysctl {ns} {key}"),
@@ -148,6 +149,9 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
             .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.classes.iter().any(|c| c.id.node == *id))),
         Action::DelFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } => {
             iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some())
+        }
+        Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } => {
+            iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_filters.iter().enumerate().any(|(n, f)| f.prio_at(n) == *prio))
         }
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } => iface(ns, dev)
             .and_then(|i| i.root_qdisc.as_ref())

@@ -181,8 +181,8 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle } => {
-            let mut s = format!("u32 prio {prio}");
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action } => {
+            let mut s = if *ingress { format!("ingress u32 prio {prio}") } else { format!("u32 prio {prio}") };
             if let Some(h) = handle {
                 write!(s, " handle ::{h:x}").unwrap();
             }
@@ -202,6 +202,9 @@ fn filter_text(f: &FilterSpec) -> String {
                 write!(s, " match ip dport {p}").unwrap();
             }
             write!(s, " flowid 1:{flowid:x}").unwrap();
+            if let Some(v) = action {
+                write!(s, " action {}", v.word()).unwrap();
+            }
             s
         }
         FilterSpec::MirredToIfb { ifb } => format!("u32 match u32 0 0 action mirred egress redirect dev {ifb}"),

@@ -4,7 +4,7 @@ use super::Rule;
 use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, MacvlanMode, VlanProtocol, XdpMode};
 use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
@@ -166,7 +166,11 @@ impl<'t> Builder<'t> {
             Rule::htb_stmt => self.htb_stmt(pair),
             Rule::class_stmt => self.class_stmt(pair),
             Rule::filter_stmt => self.filter_stmt(pair),
-            Rule::qdisc_stmt => StmtKind::Qdisc { clsact: pair.as_str().trim_end().ends_with("clsact") },
+            Rule::qdisc_stmt => {
+                let mut it = args(pair);
+                let clsact = first(it.next().unwrap()).as_rule() == Rule::kw_clsact;
+                StmtKind::Qdisc { clsact, body: self.opt_block(it.next()) }
+            }
             Rule::netem_stmt => StmtKind::Netem { opts: args(pair).map(|p| self.netem_opt(p)).collect() },
             Rule::bpf_stmt => self.bpf_stmt(pair),
             Rule::xdp_stmt => self.xdp_stmt(pair),

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 486
-#define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 286
+#define STATE_COUNT 490
+#define LARGE_STATE_COUNT 10
+#define SYMBOL_COUNT 290
 #define ALIAS_COUNT 3
-#define TOKEN_COUNT 189
+#define TOKEN_COUNT 193
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 69
+#define PRODUCTION_ID_COUNT 70
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -107,215 +107,219 @@ enum ts_symbol_identifiers {
   anon_sym_dport = 77,
   anon_sym_handle = 78,
   anon_sym_DASH_GT = 79,
-  aux_sym_class_id_token1 = 80,
-  aux_sym_class_id_token2 = 81,
-  anon_sym_qdisc = 82,
-  anon_sym_clsact = 83,
-  anon_sym_netem = 84,
-  anon_sym_delay = 85,
-  anon_sym_jitter = 86,
-  anon_sym_loss = 87,
-  anon_sym_state = 88,
-  anon_sym_gemodel = 89,
-  anon_sym_duplicate = 90,
-  anon_sym_corrupt = 91,
-  anon_sym_reorder = 92,
-  anon_sym_gap = 93,
-  anon_sym_slot = 94,
-  anon_sym_packets = 95,
-  anon_sym_bytes = 96,
-  anon_sym_bpf = 97,
-  anon_sym_egress = 98,
-  anon_sym_xdp = 99,
-  anon_sym_generic = 100,
-  anon_sym_native = 101,
-  anon_sym_section = 102,
-  sym_section_name = 103,
-  anon_sym_route = 104,
-  anon_sym_blackhole = 105,
-  anon_sym_unreachable = 106,
-  anon_sym_prohibit = 107,
-  anon_sym_via = 108,
-  anon_sym_metric = 109,
-  anon_sym_onlink = 110,
-  anon_sym_advmss = 111,
-  anon_sym_scope = 112,
-  anon_sym_global = 113,
-  anon_sym_nexthop = 114,
-  anon_sym_weight = 115,
-  anon_sym_dev = 116,
-  anon_sym_lookup = 117,
-  anon_sym_rule = 118,
-  anon_sym_from = 119,
-  anon_sym_to = 120,
-  anon_sym_iif = 121,
-  anon_sym_oif = 122,
-  anon_sym_fwmark = 123,
-  anon_sym_SLASH = 124,
-  anon_sym_uidrange = 125,
-  anon_sym_DASH = 126,
-  anon_sym_priority = 127,
-  anon_sym_pref = 128,
-  anon_sym_ipproto = 129,
-  anon_sym_icmpv6 = 130,
-  anon_sym_tos = 131,
-  anon_sym_dsfield = 132,
-  anon_sym_dscp = 133,
-  anon_sym_flowlabel = 134,
-  anon_sym_forward = 135,
-  anon_sym_off = 136,
-  anon_sym_sysctl = 137,
-  aux_sym_sysctl_key_token1 = 138,
-  aux_sym_sysctl_key_token2 = 139,
-  sym_sysctl_value = 140,
-  anon_sym_port = 141,
-  anon_sym_firewall = 142,
-  anon_sym_input = 143,
-  anon_sym_output = 144,
-  anon_sym_prerouting = 145,
-  anon_sym_postrouting = 146,
-  anon_sym_policy = 147,
-  anon_sym_accept = 148,
-  anon_sym_drop = 149,
-  anon_sym_mark = 150,
-  anon_sym_ct = 151,
-  anon_sym_COMMA = 152,
-  anon_sym_counter = 153,
-  anon_sym_new = 154,
-  anon_sym_established = 155,
-  anon_sym_related = 156,
-  anon_sym_invalid = 157,
-  anon_sym_reject = 158,
-  anon_sym_pass = 159,
-  anon_sym_masquerade = 160,
-  anon_sym_classify = 161,
-  anon_sym_snat = 162,
-  anon_sym_dnat = 163,
-  sym_nat_target = 164,
-  anon_sym_DOT = 165,
-  aux_sym__name_start_token1 = 166,
-  aux_sym__imm_name_part_token1 = 167,
-  anon_sym_LBRACE = 168,
-  anon_sym_RBRACE = 169,
-  anon_sym_LBRACE2 = 170,
-  anon_sym_LPAREN = 171,
-  anon_sym_RPAREN = 172,
-  anon_sym_PLUS = 173,
-  anon_sym_STAR = 174,
-  anon_sym_PERCENT = 175,
-  sym_integer = 176,
-  anon_sym_DQUOTE = 177,
-  aux_sym_string_token1 = 178,
-  sym_comment = 179,
-  sym_line_continuation = 180,
-  sym_rate = 181,
-  sym_size = 182,
-  sym_duration = 183,
-  sym_percentage = 184,
-  sym_mac_address = 185,
-  anon_sym_SLASH2 = 186,
-  aux_sym_ipv4_address_token1 = 187,
-  aux_sym_ipv6_address_token1 = 188,
-  sym_source_file = 189,
-  sym__statements = 190,
-  sym__sep = 191,
-  sym_block = 192,
-  sym__statement = 193,
-  sym_netns_statement = 194,
-  sym_host_statement = 195,
-  sym_table_statement = 196,
-  sym_let_statement = 197,
-  sym_for_statement = 198,
-  sym_range = 199,
-  sym_include_statement = 200,
-  sym_expect_statement = 201,
-  sym__let_value = 202,
-  sym_veth_statement = 203,
-  sym_bridge_statement = 204,
-  sym_dummy_statement = 205,
-  sym_vrf_statement = 206,
-  sym_macvlan_statement = 207,
-  sym_vlan_statement = 208,
-  sym_vxlan_statement = 209,
-  sym_link_statement = 210,
-  sym_addr_statement = 211,
-  sym_state_statement = 212,
-  sym_mtu_statement = 213,
-  sym_mac_statement = 214,
-  sym_master_statement = 215,
-  sym_shape_statement = 216,
-  sym__tc_framing = 217,
-  sym_htb_statement = 218,
-  sym_class_statement = 219,
-  sym_filter_statement = 220,
-  sym_class_id = 221,
-  sym_qdisc_statement = 222,
-  sym_netem_statement = 223,
-  sym_bpf_statement = 224,
-  sym_xdp_statement = 225,
-  sym__section_opt = 226,
-  sym_route_statement = 227,
-  sym__dev_opt = 228,
-  sym__table_opt = 229,
-  sym_rule_statement = 230,
-  sym_forward_statement = 231,
-  sym_sysctl_statement = 232,
-  sym_sysctl_key = 233,
-  sym__port_opt = 234,
-  sym_firewall_statement = 235,
-  sym_rule_block = 236,
-  sym_firewall_rule = 237,
-  sym__ct_state = 238,
-  sym_firewall_action = 239,
-  sym_namespace_name = 240,
-  sym_interface_name = 241,
-  sym_peer_name = 242,
-  sym__ns_name = 243,
-  sym__if_name = 244,
-  sym__name_start = 245,
-  sym__imm_name_part = 246,
-  sym_table_name = 247,
-  sym_variable = 248,
-  sym_interpolation = 249,
-  sym__imm_interp = 250,
-  sym__expression = 251,
-  sym_parenthesized_expression = 252,
-  sym_unary_expression = 253,
-  sym_binary_expression = 254,
-  sym_string = 255,
-  sym_ipv4_address = 256,
-  sym__imm_octet = 257,
-  sym_ipv6_address = 258,
-  sym__ip_value = 259,
-  sym__int_value = 260,
-  sym__rate_value = 261,
-  sym__size_value = 262,
-  sym__duration_value = 263,
-  sym__percent_value = 264,
-  aux_sym__statements_repeat1 = 265,
-  aux_sym__statements_repeat2 = 266,
-  aux_sym_expect_statement_repeat1 = 267,
-  aux_sym_vxlan_statement_repeat1 = 268,
-  aux_sym_addr_statement_repeat1 = 269,
-  aux_sym_shape_statement_repeat1 = 270,
-  aux_sym_htb_statement_repeat1 = 271,
-  aux_sym_class_statement_repeat1 = 272,
-  aux_sym_filter_statement_repeat1 = 273,
-  aux_sym_netem_statement_repeat1 = 274,
-  aux_sym_netem_statement_repeat2 = 275,
-  aux_sym_bpf_statement_repeat1 = 276,
-  aux_sym_xdp_statement_repeat1 = 277,
-  aux_sym_route_statement_repeat1 = 278,
-  aux_sym_rule_statement_repeat1 = 279,
-  aux_sym_sysctl_key_repeat1 = 280,
-  aux_sym_rule_block_repeat1 = 281,
-  aux_sym_firewall_rule_repeat1 = 282,
-  aux_sym_firewall_rule_repeat2 = 283,
-  aux_sym__ns_name_repeat1 = 284,
-  aux_sym__if_name_repeat1 = 285,
-  alias_sym_default = 286,
-  alias_sym_octet = 287,
-  alias_sym_verdict = 288,
+  anon_sym_action = 80,
+  anon_sym_ok = 81,
+  anon_sym_drop = 82,
+  anon_sym_pass = 83,
+  anon_sym_reclassify = 84,
+  anon_sym_continue = 85,
+  aux_sym_class_id_token1 = 86,
+  aux_sym_class_id_token2 = 87,
+  anon_sym_qdisc = 88,
+  anon_sym_clsact = 89,
+  anon_sym_netem = 90,
+  anon_sym_delay = 91,
+  anon_sym_jitter = 92,
+  anon_sym_loss = 93,
+  anon_sym_state = 94,
+  anon_sym_gemodel = 95,
+  anon_sym_duplicate = 96,
+  anon_sym_corrupt = 97,
+  anon_sym_reorder = 98,
+  anon_sym_gap = 99,
+  anon_sym_slot = 100,
+  anon_sym_packets = 101,
+  anon_sym_bytes = 102,
+  anon_sym_bpf = 103,
+  anon_sym_egress = 104,
+  anon_sym_xdp = 105,
+  anon_sym_generic = 106,
+  anon_sym_native = 107,
+  anon_sym_section = 108,
+  sym_section_name = 109,
+  anon_sym_route = 110,
+  anon_sym_blackhole = 111,
+  anon_sym_unreachable = 112,
+  anon_sym_prohibit = 113,
+  anon_sym_via = 114,
+  anon_sym_metric = 115,
+  anon_sym_onlink = 116,
+  anon_sym_advmss = 117,
+  anon_sym_scope = 118,
+  anon_sym_global = 119,
+  anon_sym_nexthop = 120,
+  anon_sym_weight = 121,
+  anon_sym_dev = 122,
+  anon_sym_lookup = 123,
+  anon_sym_rule = 124,
+  anon_sym_from = 125,
+  anon_sym_to = 126,
+  anon_sym_iif = 127,
+  anon_sym_oif = 128,
+  anon_sym_fwmark = 129,
+  anon_sym_SLASH = 130,
+  anon_sym_uidrange = 131,
+  anon_sym_DASH = 132,
+  anon_sym_priority = 133,
+  anon_sym_pref = 134,
+  anon_sym_ipproto = 135,
+  anon_sym_icmpv6 = 136,
+  anon_sym_tos = 137,
+  anon_sym_dsfield = 138,
+  anon_sym_dscp = 139,
+  anon_sym_flowlabel = 140,
+  anon_sym_forward = 141,
+  anon_sym_off = 142,
+  anon_sym_sysctl = 143,
+  aux_sym_sysctl_key_token1 = 144,
+  aux_sym_sysctl_key_token2 = 145,
+  sym_sysctl_value = 146,
+  anon_sym_port = 147,
+  anon_sym_firewall = 148,
+  anon_sym_input = 149,
+  anon_sym_output = 150,
+  anon_sym_prerouting = 151,
+  anon_sym_postrouting = 152,
+  anon_sym_policy = 153,
+  anon_sym_accept = 154,
+  anon_sym_mark = 155,
+  anon_sym_ct = 156,
+  anon_sym_COMMA = 157,
+  anon_sym_counter = 158,
+  anon_sym_new = 159,
+  anon_sym_established = 160,
+  anon_sym_related = 161,
+  anon_sym_invalid = 162,
+  anon_sym_reject = 163,
+  anon_sym_masquerade = 164,
+  anon_sym_classify = 165,
+  anon_sym_snat = 166,
+  anon_sym_dnat = 167,
+  sym_nat_target = 168,
+  anon_sym_DOT = 169,
+  aux_sym__name_start_token1 = 170,
+  aux_sym__imm_name_part_token1 = 171,
+  anon_sym_LBRACE = 172,
+  anon_sym_RBRACE = 173,
+  anon_sym_LBRACE2 = 174,
+  anon_sym_LPAREN = 175,
+  anon_sym_RPAREN = 176,
+  anon_sym_PLUS = 177,
+  anon_sym_STAR = 178,
+  anon_sym_PERCENT = 179,
+  sym_integer = 180,
+  anon_sym_DQUOTE = 181,
+  aux_sym_string_token1 = 182,
+  sym_comment = 183,
+  sym_line_continuation = 184,
+  sym_rate = 185,
+  sym_size = 186,
+  sym_duration = 187,
+  sym_percentage = 188,
+  sym_mac_address = 189,
+  anon_sym_SLASH2 = 190,
+  aux_sym_ipv4_address_token1 = 191,
+  aux_sym_ipv6_address_token1 = 192,
+  sym_source_file = 193,
+  sym__statements = 194,
+  sym__sep = 195,
+  sym_block = 196,
+  sym__statement = 197,
+  sym_netns_statement = 198,
+  sym_host_statement = 199,
+  sym_table_statement = 200,
+  sym_let_statement = 201,
+  sym_for_statement = 202,
+  sym_range = 203,
+  sym_include_statement = 204,
+  sym_expect_statement = 205,
+  sym__let_value = 206,
+  sym_veth_statement = 207,
+  sym_bridge_statement = 208,
+  sym_dummy_statement = 209,
+  sym_vrf_statement = 210,
+  sym_macvlan_statement = 211,
+  sym_vlan_statement = 212,
+  sym_vxlan_statement = 213,
+  sym_link_statement = 214,
+  sym_addr_statement = 215,
+  sym_state_statement = 216,
+  sym_mtu_statement = 217,
+  sym_mac_statement = 218,
+  sym_master_statement = 219,
+  sym_shape_statement = 220,
+  sym__tc_framing = 221,
+  sym_htb_statement = 222,
+  sym_class_statement = 223,
+  sym_filter_statement = 224,
+  sym_class_id = 225,
+  sym_qdisc_statement = 226,
+  sym_netem_statement = 227,
+  sym_bpf_statement = 228,
+  sym_xdp_statement = 229,
+  sym__section_opt = 230,
+  sym_route_statement = 231,
+  sym__dev_opt = 232,
+  sym__table_opt = 233,
+  sym_rule_statement = 234,
+  sym_forward_statement = 235,
+  sym_sysctl_statement = 236,
+  sym_sysctl_key = 237,
+  sym__port_opt = 238,
+  sym_firewall_statement = 239,
+  sym_rule_block = 240,
+  sym_firewall_rule = 241,
+  sym__ct_state = 242,
+  sym_firewall_action = 243,
+  sym_namespace_name = 244,
+  sym_interface_name = 245,
+  sym_peer_name = 246,
+  sym__ns_name = 247,
+  sym__if_name = 248,
+  sym__name_start = 249,
+  sym__imm_name_part = 250,
+  sym_table_name = 251,
+  sym_variable = 252,
+  sym_interpolation = 253,
+  sym__imm_interp = 254,
+  sym__expression = 255,
+  sym_parenthesized_expression = 256,
+  sym_unary_expression = 257,
+  sym_binary_expression = 258,
+  sym_string = 259,
+  sym_ipv4_address = 260,
+  sym__imm_octet = 261,
+  sym_ipv6_address = 262,
+  sym__ip_value = 263,
+  sym__int_value = 264,
+  sym__rate_value = 265,
+  sym__size_value = 266,
+  sym__duration_value = 267,
+  sym__percent_value = 268,
+  aux_sym__statements_repeat1 = 269,
+  aux_sym__statements_repeat2 = 270,
+  aux_sym_expect_statement_repeat1 = 271,
+  aux_sym_vxlan_statement_repeat1 = 272,
+  aux_sym_addr_statement_repeat1 = 273,
+  aux_sym_shape_statement_repeat1 = 274,
+  aux_sym_htb_statement_repeat1 = 275,
+  aux_sym_class_statement_repeat1 = 276,
+  aux_sym_filter_statement_repeat1 = 277,
+  aux_sym_netem_statement_repeat1 = 278,
+  aux_sym_netem_statement_repeat2 = 279,
+  aux_sym_bpf_statement_repeat1 = 280,
+  aux_sym_xdp_statement_repeat1 = 281,
+  aux_sym_route_statement_repeat1 = 282,
+  aux_sym_rule_statement_repeat1 = 283,
+  aux_sym_sysctl_key_repeat1 = 284,
+  aux_sym_rule_block_repeat1 = 285,
+  aux_sym_firewall_rule_repeat1 = 286,
+  aux_sym_firewall_rule_repeat2 = 287,
+  aux_sym__ns_name_repeat1 = 288,
+  aux_sym__if_name_repeat1 = 289,
+  alias_sym_default = 290,
+  alias_sym_octet = 291,
+  alias_sym_verdict = 292,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -399,6 +403,12 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_dport] = "dport",
   [anon_sym_handle] = "handle",
   [anon_sym_DASH_GT] = "->",
+  [anon_sym_action] = "action",
+  [anon_sym_ok] = "ok",
+  [anon_sym_drop] = "drop",
+  [anon_sym_pass] = "pass",
+  [anon_sym_reclassify] = "reclassify",
+  [anon_sym_continue] = "continue",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
   [anon_sym_qdisc] = "qdisc",
@@ -468,7 +478,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_postrouting] = "hook",
   [anon_sym_policy] = "policy",
   [anon_sym_accept] = "accept",
-  [anon_sym_drop] = "drop",
   [anon_sym_mark] = "mark",
   [anon_sym_ct] = "ct",
   [anon_sym_COMMA] = ",",
@@ -478,7 +487,6 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_related] = "related",
   [anon_sym_invalid] = "invalid",
   [anon_sym_reject] = "reject",
-  [anon_sym_pass] = "pass",
   [anon_sym_masquerade] = "masquerade",
   [anon_sym_classify] = "classify",
   [anon_sym_snat] = "snat",
@@ -691,6 +699,12 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_dport] = anon_sym_dport,
   [anon_sym_handle] = anon_sym_handle,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
+  [anon_sym_action] = anon_sym_action,
+  [anon_sym_ok] = anon_sym_ok,
+  [anon_sym_drop] = anon_sym_drop,
+  [anon_sym_pass] = anon_sym_pass,
+  [anon_sym_reclassify] = anon_sym_reclassify,
+  [anon_sym_continue] = anon_sym_continue,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
   [anon_sym_qdisc] = anon_sym_qdisc,
@@ -760,7 +774,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_postrouting] = anon_sym_input,
   [anon_sym_policy] = anon_sym_policy,
   [anon_sym_accept] = anon_sym_accept,
-  [anon_sym_drop] = anon_sym_drop,
   [anon_sym_mark] = anon_sym_mark,
   [anon_sym_ct] = anon_sym_ct,
   [anon_sym_COMMA] = anon_sym_COMMA,
@@ -770,7 +783,6 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_related] = anon_sym_related,
   [anon_sym_invalid] = anon_sym_invalid,
   [anon_sym_reject] = anon_sym_reject,
-  [anon_sym_pass] = anon_sym_pass,
   [anon_sym_masquerade] = anon_sym_masquerade,
   [anon_sym_classify] = anon_sym_classify,
   [anon_sym_snat] = anon_sym_snat,
@@ -1223,6 +1235,30 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_action] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_ok] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_drop] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_pass] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_reclassify] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
   [aux_sym_class_id_token1] = {
     .visible = false,
     .named = false,
@@ -1499,10 +1535,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
-  [anon_sym_drop] = {
-    .visible = true,
-    .named = false,
-  },
   [anon_sym_mark] = {
     .visible = true,
     .named = false,
@@ -1536,10 +1568,6 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_reject] = {
-    .visible = true,
-    .named = false,
-  },
-  [anon_sym_pass] = {
     .visible = true,
     .named = false,
   },
@@ -2153,47 +2181,48 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [23] = {.index = 26, .length = 1},
   [24] = {.index = 27, .length = 1},
   [25] = {.index = 28, .length = 1},
-  [26] = {.index = 29, .length = 2},
-  [27] = {.index = 31, .length = 3},
-  [28] = {.index = 34, .length = 1},
-  [29] = {.index = 34, .length = 1},
-  [30] = {.index = 31, .length = 3},
-  [31] = {.index = 35, .length = 1},
+  [26] = {.index = 29, .length = 1},
+  [27] = {.index = 30, .length = 2},
+  [28] = {.index = 32, .length = 3},
+  [29] = {.index = 35, .length = 1},
+  [30] = {.index = 35, .length = 1},
+  [31] = {.index = 32, .length = 3},
   [32] = {.index = 36, .length = 1},
-  [33] = {.index = 37, .length = 4},
-  [34] = {.index = 41, .length = 2},
-  [35] = {.index = 43, .length = 2},
-  [36] = {.index = 45, .length = 2},
-  [37] = {.index = 47, .length = 2},
-  [38] = {.index = 49, .length = 1},
-  [39] = {.index = 50, .length = 2},
-  [40] = {.index = 52, .length = 2},
-  [41] = {.index = 54, .length = 3},
-  [42] = {.index = 57, .length = 2},
-  [44] = {.index = 59, .length = 2},
-  [45] = {.index = 61, .length = 1},
-  [46] = {.index = 62, .length = 2},
-  [47] = {.index = 64, .length = 1},
-  [48] = {.index = 65, .length = 2},
-  [49] = {.index = 67, .length = 1},
+  [33] = {.index = 37, .length = 1},
+  [34] = {.index = 38, .length = 4},
+  [35] = {.index = 42, .length = 2},
+  [36] = {.index = 44, .length = 2},
+  [37] = {.index = 46, .length = 2},
+  [38] = {.index = 48, .length = 2},
+  [39] = {.index = 50, .length = 1},
+  [40] = {.index = 51, .length = 2},
+  [41] = {.index = 53, .length = 2},
+  [42] = {.index = 55, .length = 3},
+  [43] = {.index = 58, .length = 2},
+  [45] = {.index = 60, .length = 2},
+  [46] = {.index = 62, .length = 1},
+  [47] = {.index = 63, .length = 2},
+  [48] = {.index = 65, .length = 1},
+  [49] = {.index = 66, .length = 2},
   [50] = {.index = 68, .length = 1},
-  [51] = {.index = 69, .length = 2},
-  [53] = {.index = 71, .length = 3},
-  [54] = {.index = 71, .length = 3},
-  [55] = {.index = 74, .length = 2},
-  [56] = {.index = 76, .length = 3},
-  [57] = {.index = 79, .length = 3},
-  [58] = {.index = 82, .length = 3},
-  [59] = {.index = 85, .length = 3},
-  [60] = {.index = 88, .length = 3},
-  [61] = {.index = 91, .length = 2},
-  [62] = {.index = 93, .length = 2},
-  [63] = {.index = 95, .length = 3},
-  [64] = {.index = 98, .length = 3},
-  [65] = {.index = 101, .length = 4},
-  [66] = {.index = 105, .length = 4},
-  [67] = {.index = 109, .length = 4},
-  [68] = {.index = 113, .length = 5},
+  [51] = {.index = 69, .length = 1},
+  [52] = {.index = 70, .length = 2},
+  [54] = {.index = 72, .length = 3},
+  [55] = {.index = 72, .length = 3},
+  [56] = {.index = 75, .length = 2},
+  [57] = {.index = 77, .length = 3},
+  [58] = {.index = 80, .length = 3},
+  [59] = {.index = 83, .length = 3},
+  [60] = {.index = 86, .length = 3},
+  [61] = {.index = 89, .length = 3},
+  [62] = {.index = 92, .length = 2},
+  [63] = {.index = 94, .length = 2},
+  [64] = {.index = 96, .length = 3},
+  [65] = {.index = 99, .length = 3},
+  [66] = {.index = 102, .length = 4},
+  [67] = {.index = 106, .length = 4},
+  [68] = {.index = 110, .length = 4},
+  [69] = {.index = 114, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2242,135 +2271,137 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [24] =
     {field_target, 2},
   [25] =
-    {field_rules, 2},
+    {field_body, 2},
   [26] =
-    {field_program, 2},
+    {field_rules, 2},
   [27] =
-    {field_action, 0},
+    {field_program, 2},
   [28] =
-    {field_section, 0, .inherited = true},
+    {field_action, 0},
   [29] =
+    {field_section, 0, .inherited = true},
+  [30] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [31] =
+  [32] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [34] =
-    {field_destination, 2},
   [35] =
-    {field_table, 1},
+    {field_destination, 2},
   [36] =
-    {field_device, 1},
+    {field_table, 1},
   [37] =
+    {field_device, 1},
+  [38] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [41] =
+  [42] =
     {field_hook, 1},
     {field_rules, 2},
-  [43] =
+  [44] =
     {field_name, 1},
     {field_value, 3},
-  [45] =
+  [46] =
     {field_address, 3},
     {field_namespace, 1},
-  [47] =
+  [48] =
     {field_name, 1},
     {field_peer, 3},
-  [49] =
-    {field_interface, 0},
   [50] =
+    {field_interface, 0},
+  [51] =
     {field_name, 1},
     {field_table, 3},
-  [52] =
+  [53] =
     {field_name, 1},
     {field_parent, 3},
-  [54] =
+  [55] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [57] =
+  [58] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [59] =
+  [60] =
     {field_body, 3},
     {field_id, 1},
-  [61] =
-    {field_target, 3},
   [62] =
+    {field_target, 3},
+  [63] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [64] =
-    {field_class, 1},
   [65] =
+    {field_class, 1},
+  [66] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [67] =
-    {field_rules, 3},
   [68] =
-    {field_section, 1},
+    {field_rules, 3},
   [69] =
+    {field_section, 1},
+  [70] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [71] =
+  [72] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [74] =
+  [75] =
     {field_key, 1},
     {field_value, 3},
-  [76] =
+  [77] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [79] =
+  [80] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [82] =
+  [83] =
     {field_body, 4},
     {field_name, 1},
     {field_table, 3},
-  [85] =
+  [86] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [88] =
+  [89] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [91] =
+  [92] =
     {field_end, 2},
     {field_start, 0},
-  [93] =
+  [94] =
     {field_interface, 2},
     {field_namespace, 0},
-  [95] =
+  [96] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [98] =
+  [99] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [101] =
+  [102] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [105] =
+  [106] =
     {field_body, 6},
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [109] =
+  [110] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
     {field_protocol, 7},
-  [113] =
+  [114] =
     {field_body, 8},
     {field_id, 5},
     {field_name, 1},
@@ -2386,39 +2417,39 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [13] = {
     [1] = anon_sym_off,
   },
-  [27] = {
+  [28] = {
     [1] = alias_sym_default,
   },
-  [28] = {
+  [29] = {
     [2] = alias_sym_default,
   },
-  [34] = {
+  [35] = {
     [1] = anon_sym_input,
   },
-  [38] = {
+  [39] = {
     [0] = sym_interface_name,
   },
-  [43] = {
+  [44] = {
     [0] = alias_sym_octet,
   },
-  [52] = {
+  [53] = {
     [1] = anon_sym_tcp,
   },
-  [53] = {
+  [54] = {
     [2] = alias_sym_default,
   },
-  [60] = {
+  [61] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [62] = {
+  [63] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [63] = {
+  [64] = {
     [5] = anon_sym_private,
   },
-  [65] = {
+  [66] = {
     [5] = anon_sym_private,
   },
 };
@@ -2463,11 +2494,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [26] = 26,
   [27] = 2,
   [28] = 9,
-  [29] = 29,
+  [29] = 26,
   [30] = 30,
   [31] = 31,
   [32] = 32,
-  [33] = 26,
+  [33] = 33,
   [34] = 25,
   [35] = 35,
   [36] = 24,
@@ -2493,25 +2524,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [56] = 56,
   [57] = 9,
   [58] = 2,
-  [59] = 59,
-  [60] = 25,
+  [59] = 25,
+  [60] = 60,
   [61] = 24,
   [62] = 26,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
-  [67] = 67,
-  [68] = 68,
-  [69] = 69,
+  [67] = 26,
+  [68] = 24,
+  [69] = 25,
   [70] = 19,
-  [71] = 24,
+  [71] = 71,
   [72] = 72,
   [73] = 73,
-  [74] = 25,
+  [74] = 74,
   [75] = 75,
-  [76] = 26,
-  [77] = 2,
+  [76] = 76,
+  [77] = 77,
   [78] = 78,
   [79] = 79,
   [80] = 80,
@@ -2519,8 +2550,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [82] = 82,
   [83] = 83,
   [84] = 84,
-  [85] = 85,
-  [86] = 9,
+  [85] = 9,
+  [86] = 2,
   [87] = 87,
   [88] = 88,
   [89] = 89,
@@ -2542,9 +2573,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [105] = 105,
   [106] = 106,
   [107] = 107,
-  [108] = 2,
+  [108] = 108,
   [109] = 109,
-  [110] = 110,
+  [110] = 2,
   [111] = 9,
   [112] = 112,
   [113] = 113,
@@ -2555,15 +2586,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 24,
+  [121] = 26,
   [122] = 122,
   [123] = 123,
-  [124] = 26,
-  [125] = 24,
-  [126] = 126,
-  [127] = 127,
-  [128] = 25,
-  [129] = 26,
+  [124] = 124,
+  [125] = 125,
+  [126] = 26,
+  [127] = 24,
+  [128] = 24,
+  [129] = 25,
   [130] = 25,
   [131] = 131,
   [132] = 132,
@@ -2571,17 +2602,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 137,
+  [137] = 9,
   [138] = 138,
-  [139] = 9,
+  [139] = 139,
   [140] = 140,
   [141] = 141,
   [142] = 142,
-  [143] = 2,
+  [143] = 143,
   [144] = 144,
   [145] = 145,
   [146] = 146,
-  [147] = 147,
+  [147] = 143,
   [148] = 148,
   [149] = 149,
   [150] = 150,
@@ -2589,35 +2620,35 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [152] = 152,
   [153] = 153,
   [154] = 154,
-  [155] = 2,
-  [156] = 156,
-  [157] = 157,
-  [158] = 9,
+  [155] = 155,
+  [156] = 9,
+  [157] = 2,
+  [158] = 158,
   [159] = 159,
   [160] = 160,
-  [161] = 145,
-  [162] = 151,
-  [163] = 145,
-  [164] = 151,
-  [165] = 145,
-  [166] = 151,
-  [167] = 145,
-  [168] = 151,
-  [169] = 145,
-  [170] = 151,
-  [171] = 145,
-  [172] = 151,
-  [173] = 145,
-  [174] = 151,
-  [175] = 145,
-  [176] = 151,
-  [177] = 145,
-  [178] = 151,
-  [179] = 145,
-  [180] = 151,
-  [181] = 145,
-  [182] = 151,
-  [183] = 145,
+  [161] = 2,
+  [162] = 155,
+  [163] = 155,
+  [164] = 155,
+  [165] = 143,
+  [166] = 155,
+  [167] = 143,
+  [168] = 155,
+  [169] = 155,
+  [170] = 143,
+  [171] = 155,
+  [172] = 143,
+  [173] = 155,
+  [174] = 143,
+  [175] = 155,
+  [176] = 143,
+  [177] = 155,
+  [178] = 143,
+  [179] = 155,
+  [180] = 143,
+  [181] = 155,
+  [182] = 143,
+  [183] = 143,
   [184] = 184,
   [185] = 185,
   [186] = 186,
@@ -2636,7 +2667,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [199] = 199,
   [200] = 200,
   [201] = 201,
-  [202] = 202,
+  [202] = 25,
   [203] = 203,
   [204] = 204,
   [205] = 205,
@@ -2647,29 +2678,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [210] = 210,
   [211] = 211,
   [212] = 212,
-  [213] = 213,
+  [213] = 25,
   [214] = 214,
-  [215] = 215,
-  [216] = 216,
+  [215] = 24,
+  [216] = 26,
   [217] = 217,
   [218] = 218,
   [219] = 219,
   [220] = 220,
   [221] = 221,
   [222] = 222,
-  [223] = 140,
-  [224] = 24,
-  [225] = 134,
-  [226] = 26,
-  [227] = 136,
-  [228] = 25,
-  [229] = 24,
+  [223] = 223,
+  [224] = 142,
+  [225] = 225,
+  [226] = 226,
+  [227] = 132,
+  [228] = 24,
+  [229] = 133,
   [230] = 26,
   [231] = 25,
-  [232] = 232,
-  [233] = 24,
-  [234] = 26,
-  [235] = 25,
+  [232] = 24,
+  [233] = 26,
+  [234] = 234,
+  [235] = 235,
   [236] = 236,
   [237] = 237,
   [238] = 238,
@@ -2683,7 +2714,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [246] = 246,
   [247] = 247,
   [248] = 248,
-  [249] = 249,
+  [249] = 238,
   [250] = 250,
   [251] = 251,
   [252] = 252,
@@ -2691,7 +2722,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [254] = 254,
   [255] = 255,
   [256] = 256,
-  [257] = 238,
+  [257] = 257,
   [258] = 258,
   [259] = 259,
   [260] = 260,
@@ -2708,34 +2739,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [271] = 271,
   [272] = 272,
   [273] = 273,
-  [274] = 249,
-  [275] = 265,
-  [276] = 238,
-  [277] = 249,
+  [274] = 274,
+  [275] = 275,
+  [276] = 259,
+  [277] = 277,
   [278] = 238,
-  [279] = 249,
+  [279] = 277,
   [280] = 238,
-  [281] = 249,
+  [281] = 277,
   [282] = 238,
-  [283] = 249,
+  [283] = 277,
   [284] = 238,
-  [285] = 249,
+  [285] = 277,
   [286] = 238,
-  [287] = 249,
+  [287] = 277,
   [288] = 238,
-  [289] = 249,
+  [289] = 277,
   [290] = 238,
-  [291] = 249,
+  [291] = 277,
   [292] = 238,
-  [293] = 249,
-  [294] = 249,
-  [295] = 238,
-  [296] = 249,
-  [297] = 297,
-  [298] = 298,
+  [293] = 277,
+  [294] = 238,
+  [295] = 277,
+  [296] = 238,
+  [297] = 277,
+  [298] = 238,
   [299] = 299,
   [300] = 300,
-  [301] = 301,
+  [301] = 277,
   [302] = 302,
   [303] = 303,
   [304] = 304,
@@ -2747,7 +2778,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [310] = 310,
   [311] = 311,
   [312] = 312,
-  [313] = 13,
+  [313] = 313,
   [314] = 314,
   [315] = 315,
   [316] = 316,
@@ -2756,14 +2787,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [319] = 319,
   [320] = 320,
   [321] = 321,
-  [322] = 11,
-  [323] = 14,
-  [324] = 9,
+  [322] = 322,
+  [323] = 323,
+  [324] = 324,
   [325] = 325,
-  [326] = 326,
-  [327] = 327,
-  [328] = 328,
-  [329] = 329,
+  [326] = 12,
+  [327] = 13,
+  [328] = 14,
+  [329] = 9,
   [330] = 330,
   [331] = 331,
   [332] = 332,
@@ -2778,46 +2809,46 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [341] = 341,
   [342] = 342,
   [343] = 343,
-  [344] = 2,
+  [344] = 344,
   [345] = 345,
   [346] = 346,
   [347] = 347,
   [348] = 348,
   [349] = 349,
-  [350] = 2,
+  [350] = 350,
   [351] = 351,
-  [352] = 9,
+  [352] = 352,
   [353] = 353,
   [354] = 354,
-  [355] = 2,
-  [356] = 9,
+  [355] = 355,
+  [356] = 356,
   [357] = 357,
   [358] = 358,
   [359] = 359,
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 363,
+  [363] = 2,
   [364] = 364,
   [365] = 365,
   [366] = 366,
   [367] = 367,
-  [368] = 368,
+  [368] = 2,
   [369] = 369,
-  [370] = 370,
+  [370] = 9,
   [371] = 371,
-  [372] = 372,
+  [372] = 2,
   [373] = 373,
-  [374] = 374,
+  [374] = 9,
   [375] = 375,
-  [376] = 9,
-  [377] = 2,
+  [376] = 376,
+  [377] = 377,
   [378] = 378,
   [379] = 379,
   [380] = 380,
   [381] = 381,
-  [382] = 382,
-  [383] = 383,
+  [382] = 9,
+  [383] = 2,
   [384] = 384,
   [385] = 385,
   [386] = 386,
@@ -2836,15 +2867,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [399] = 399,
   [400] = 400,
   [401] = 401,
-  [402] = 328,
-  [403] = 329,
+  [402] = 402,
+  [403] = 403,
   [404] = 404,
   [405] = 405,
   [406] = 406,
   [407] = 407,
   [408] = 408,
-  [409] = 409,
-  [410] = 410,
+  [409] = 349,
+  [410] = 350,
   [411] = 411,
   [412] = 412,
   [413] = 413,
@@ -2855,30 +2886,30 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [418] = 418,
   [419] = 419,
   [420] = 420,
-  [421] = 381,
-  [422] = 382,
-  [423] = 339,
-  [424] = 353,
+  [421] = 421,
+  [422] = 422,
+  [423] = 423,
+  [424] = 424,
   [425] = 425,
-  [426] = 2,
-  [427] = 427,
-  [428] = 428,
-  [429] = 428,
-  [430] = 9,
+  [426] = 406,
+  [427] = 407,
+  [428] = 424,
+  [429] = 330,
+  [430] = 430,
   [431] = 431,
   [432] = 432,
-  [433] = 427,
-  [434] = 434,
-  [435] = 435,
+  [433] = 433,
+  [434] = 2,
+  [435] = 9,
   [436] = 436,
-  [437] = 434,
+  [437] = 437,
   [438] = 438,
-  [439] = 439,
+  [439] = 431,
   [440] = 440,
   [441] = 441,
   [442] = 442,
-  [443] = 443,
-  [444] = 444,
+  [443] = 437,
+  [444] = 438,
   [445] = 445,
   [446] = 446,
   [447] = 447,
@@ -2890,7 +2921,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [453] = 453,
   [454] = 454,
   [455] = 455,
-  [456] = 443,
+  [456] = 456,
   [457] = 457,
   [458] = 458,
   [459] = 459,
@@ -2915,11 +2946,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [478] = 478,
   [479] = 479,
   [480] = 480,
-  [481] = 476,
-  [482] = 471,
-  [483] = 474,
-  [484] = 477,
+  [481] = 481,
+  [482] = 482,
+  [483] = 463,
+  [484] = 480,
   [485] = 485,
+  [486] = 468,
+  [487] = 477,
+  [488] = 488,
+  [489] = 489,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2927,70 +2962,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '.', 428,
-        '/', 769,
-        '0', 770,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '.', 423,
+        '/', 764,
+        '0', 765,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 736,
-        '}', 735,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 731,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(771);
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'c', 516,
-        'd', 534,
-        'i', 480,
-        'm', 439,
-        'o', 483,
-        'p', 552,
-        's', 537,
-        '{', 736,
+        'c', 511,
+        'd', 529,
+        'i', 475,
+        'm', 434,
+        'o', 478,
+        'p', 547,
+        's', 532,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2999,66 +3034,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'c', 149,
-        'd', 179,
-        'i', 116,
-        'm', 57,
-        'o', 118,
-        'p', 195,
-        's', 181,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'm') ADVANCE(585);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(753);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\r') ADVANCE(752);
-      if (lookahead != 0) ADVANCE(755);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\r') ADVANCE(747);
+      if (lookahead != 0) ADVANCE(750);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(753);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3066,12 +3101,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(412);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(407);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3079,54 +3114,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '"') ADVANCE(746);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(755);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '(') ADVANCE(737);
-      if (lookahead == '-') ADVANCE(387);
-      if (lookahead == '0') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '(') ADVANCE(732);
+      if (lookahead == '-') ADVANCE(382);
+      if (lookahead == '0') ADVANCE(743);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '-') ADVANCE(51);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '-') ADVANCE(48);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(692);
-      if (lookahead == 'p') ADVANCE(708);
-      if (lookahead == 's') ADVANCE(695);
+      if (lookahead == 'd') ADVANCE(687);
+      if (lookahead == 'p') ADVANCE(703);
+      if (lookahead == 's') ADVANCE(690);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(451);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'i') ADVANCE(446);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3134,14 +3169,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'o') ADVANCE(500);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -3149,14 +3184,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '.') ADVANCE(423);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(431);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 't') ADVANCE(426);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3164,52 +3199,52 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '=') ADVANCE(283);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(526);
-      if (lookahead == 'r') ADVANCE(467);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'n') ADVANCE(521);
+      if (lookahead == 'r') ADVANCE(462);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -3217,1548 +3252,1524 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(140);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(54);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(751);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
     case 26:
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 40,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(26);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        '0', 28,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        '.', 39,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        '2', 26,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        '.', 225,
+        '0', 29,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        '.', 225,
+        '2', 27,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        '.', 225,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        'Q', 302,
+        'a', 77,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 767,
-        'Q', 307,
-        'a', 80,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        'B', 755,
+        'b', 755,
+        'G', 757,
+        'g', 757,
+        'K', 757,
+        'k', 757,
+        'M', 757,
+        'm', 757,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 767,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 762,
+        'B', 760,
+        'b', 760,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      ADVANCE_MAP(
-        '%', 767,
-        'B', 765,
-        'b', 765,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(52);
+      if (lookahead == '.') ADVANCE(284);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(289);
+      if (lookahead == '.') ADVANCE(224);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(229);
+      ADVANCE_MAP(
+        '.', 226,
+        'B', 217,
+        'b', 217,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 216,
+        'm', 216,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      ADVANCE_MAP(
-        '.', 231,
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
+      if (lookahead == '.') ADVANCE(228);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(232);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+      if (lookahead == '1') ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 40:
-      if (lookahead == '1') ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
-      END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(223);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(228);
+      if (lookahead == ':') ADVANCE(223);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(228);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
+      if (lookahead == ':') ADVANCE(240);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == ':') ADVANCE(232);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'v') ADVANCE(362);
+      if (lookahead == ':') ADVANCE(234);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(236);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(237);
+      if (lookahead == ':') ADVANCE(238);
       END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(331);
       END_STATE();
     case 49:
-      if (lookahead == ':') ADVANCE(241);
+      if (lookahead == '>') ADVANCE(292);
       END_STATE();
     case 50:
-      if (lookahead == ':') ADVANCE(243);
-      END_STATE();
-    case 51:
-      if (lookahead == '>') ADVANCE(336);
-      END_STATE();
-    case 52:
-      if (lookahead == '>') ADVANCE(297);
-      END_STATE();
-    case 53:
-      if (lookahead == ']') ADVANCE(42);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
+      END_STATE();
+    case 52:
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(367);
+      END_STATE();
+    case 53:
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(180);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(372);
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(341);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(185);
-      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(69);
-      if (lookahead == 'm') ADVANCE(171);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(75);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(132);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(188);
+      if (lookahead == 'c') ADVANCE(319);
       END_STATE();
     case 66:
-      if (lookahead == 'b') ADVANCE(137);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'b') ADVANCE(102);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(324);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(112);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(344);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(64);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(113);
+      if (lookahead == 'd') ADVANCE(299);
       END_STATE();
     case 76:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(303);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(304);
+      if (lookahead == 'd') ADVANCE(396);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(304);
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(401);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(69);
       END_STATE();
     case 84:
-      if (lookahead == 'd') ADVANCE(189);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(45);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(72);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(296);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(280);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(304);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(379);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(217);
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(348);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(353);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(214);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(139);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(132);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'e') ADVANCE(119);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(143);
+      if (lookahead == 'e') ADVANCE(130);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(136);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(122);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 'o') ADVANCE(83);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'f') ADVANCE(369);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(59);
+      if (lookahead == 'f') ADVANCE(372);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'f') ADVANCE(387);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'f') ADVANCE(377);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == 'h') ADVANCE(286);
       END_STATE();
     case 110:
-      if (lookahead == 'g') ADVANCE(114);
+      if (lookahead == 'h') ADVANCE(289);
       END_STATE();
     case 111:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(294);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'h') ADVANCE(203);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(167);
+      if (lookahead == 'i') ADVANCE(105);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(293);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(147);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(70);
+      if (lookahead == 'k') ADVANCE(412);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(56);
+      if (lookahead == 'k') ADVANCE(375);
       END_STATE();
     case 127:
-      if (lookahead == 'i') ADVANCE(202);
+      if (lookahead == 'k') ADVANCE(342);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(417);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(380);
+      if (lookahead == 'l') ADVANCE(310);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(347);
+      if (lookahead == 'l') ADVANCE(402);
       END_STATE();
     case 131:
-      if (lookahead == 'k') ADVANCE(213);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(315);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(407);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(81);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'm') ADVANCE(363);
       END_STATE();
     case 138:
-      if (lookahead == 'l') ADVANCE(61);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'l') ADVANCE(123);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'm') ADVANCE(65);
+      if (lookahead == 'n') ADVANCE(293);
       END_STATE();
     case 141:
-      if (lookahead == 'm') ADVANCE(368);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'm') ADVANCE(197);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'm') ADVANCE(171);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(298);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'n') ADVANCE(111);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(415);
       END_STATE();
     case 146:
-      if (lookahead == 'n') ADVANCE(205);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 147:
-      if (lookahead == 'n') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 148:
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'o') ADVANCE(316);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(74);
+      if (lookahead == 'o') ADVANCE(390);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(83);
-      END_STATE();
-    case 153:
-      if (lookahead == 'o') ADVANCE(216);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(131);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(321);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(395);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(212);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(141);
-      END_STATE();
-    case 159:
       if (lookahead == 'o') ADVANCE(207);
       END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(137);
+      END_STATE();
+    case 154:
+      if (lookahead == 'o') ADVANCE(202);
+      END_STATE();
+    case 155:
+      if (lookahead == 'o') ADVANCE(181);
+      END_STATE();
+    case 156:
+      if (lookahead == 'o') ADVANCE(177);
+      END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'r') ADVANCE(94);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
+      END_STATE();
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'o') ADVANCE(70);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(182);
-      if (lookahead == 'r') ADVANCE(97);
-      END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(190);
-      END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(176);
-      END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(73);
-      END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 167:
-      if (lookahead == 'o') ADVANCE(175);
-      END_STATE();
-    case 168:
       if (lookahead == 'o') ADVANCE(187);
       END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(399);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(307);
+      END_STATE();
     case 169:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'p') ADVANCE(360);
       END_STATE();
     case 170:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'p') ADVANCE(351);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(206);
+      if (lookahead == 'p') ADVANCE(92);
       END_STATE();
     case 172:
-      if (lookahead == 'p') ADVANCE(404);
+      if (lookahead == 'p') ADVANCE(188);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(312);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(365);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(356);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(93);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(193);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'r') ADVANCE(419);
       END_STATE();
     case 179:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 'r') ADVANCE(93);
       END_STATE();
     case 180:
-      if (lookahead == 'p') ADVANCE(166);
-      END_STATE();
-    case 181:
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
-      END_STATE();
-    case 182:
-      if (lookahead == 'r') ADVANCE(199);
-      END_STATE();
-    case 183:
-      if (lookahead == 'r') ADVANCE(424);
-      END_STATE();
-    case 184:
-      if (lookahead == 'r') ADVANCE(96);
-      END_STATE();
-    case 185:
-      if (lookahead == 'r') ADVANCE(128);
-      END_STATE();
-    case 186:
-      if (lookahead == 'r') ADVANCE(98);
-      END_STATE();
-    case 187:
-      if (lookahead == 'r') ADVANCE(127);
-      END_STATE();
-    case 188:
-      if (lookahead == 'r') ADVANCE(129);
-      END_STATE();
-    case 189:
-      if (lookahead == 'r') ADVANCE(62);
-      END_STATE();
-    case 190:
-      if (lookahead == 'r') ADVANCE(200);
-      END_STATE();
-    case 191:
-      if (lookahead == 'r') ADVANCE(157);
-      END_STATE();
-    case 192:
-      if (lookahead == 'r') ADVANCE(201);
-      END_STATE();
-    case 193:
-      if (lookahead == 'r') ADVANCE(170);
-      END_STATE();
-    case 194:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(95);
+      END_STATE();
+    case 182:
+      if (lookahead == 'r') ADVANCE(124);
+      END_STATE();
+    case 183:
+      if (lookahead == 'r') ADVANCE(126);
+      END_STATE();
+    case 184:
+      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 185:
+      if (lookahead == 'r') ADVANCE(195);
+      END_STATE();
+    case 186:
+      if (lookahead == 'r') ADVANCE(152);
+      END_STATE();
+    case 187:
+      if (lookahead == 'r') ADVANCE(196);
+      END_STATE();
+    case 188:
+      if (lookahead == 'r') ADVANCE(165);
+      END_STATE();
+    case 189:
+      if (lookahead == 'r') ADVANCE(122);
+      END_STATE();
+    case 190:
+      if (lookahead == 'r') ADVANCE(154);
+      END_STATE();
+    case 191:
+      if (lookahead == 's') ADVANCE(345);
+      END_STATE();
+    case 192:
+      if (lookahead == 's') ADVANCE(191);
+      END_STATE();
+    case 193:
+      if (lookahead == 't') ADVANCE(322);
+      END_STATE();
+    case 194:
+      if (lookahead == 't') ADVANCE(409);
+      END_STATE();
     case 195:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 't') ADVANCE(328);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(350);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 't') ADVANCE(354);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(414);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(218);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(106);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 'u') ADVANCE(313);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(155);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
-      if (lookahead == 't') ADVANCE(156);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 't') ADVANCE(194);
+      if (lookahead == 'v') ADVANCE(357);
       END_STATE();
     case 210:
-      if (lookahead == 'u') ADVANCE(146);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 'u') ADVANCE(318);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'u') ADVANCE(173);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(174);
+      if (lookahead == 'y') ADVANCE(384);
       END_STATE();
     case 214:
-      if (lookahead == 'v') ADVANCE(362);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(217);
       END_STATE();
     case 215:
-      if (lookahead == 'v') ADVANCE(142);
+      ADVANCE_MAP(
+        'B', 217,
+        'b', 217,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 216,
+        'm', 216,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
       END_STATE();
     case 216:
-      if (lookahead == 'w') ADVANCE(138);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(217);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
       END_STATE();
     case 217:
-      if (lookahead == 'x') ADVANCE(204);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(220);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 218:
-      if (lookahead == 'y') ADVANCE(389);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
       END_STATE();
     case 219:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(754);
       END_STATE();
     case 220:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(754);
       END_STATE();
     case 221:
-      ADVANCE_MAP(
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
-      END_STATE();
-    case 222:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
-      END_STATE();
-    case 223:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
-      END_STATE();
-    case 224:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(759);
-      END_STATE();
-    case 225:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(759);
-      END_STATE();
-    case 226:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(408);
+      END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      END_STATE();
+    case 223:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      END_STATE();
+    case 224:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
       END_STATE();
     case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 228:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
-      END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 230:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      END_STATE();
+    case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+      END_STATE();
     case 231:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 232:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 233:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 234:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
-      END_STATE();
-    case 235:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(768);
-      END_STATE();
-    case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
-    case 237:
+    case 234:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(233);
+      END_STATE();
+    case 235:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+      END_STATE();
+    case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
       END_STATE();
+    case 237:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      END_STATE();
     case 238:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(237);
       END_STATE();
     case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 240:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(239);
       END_STATE();
     case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
-      END_STATE();
-    case 242:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
-      END_STATE();
-    case 243:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(242);
-      END_STATE();
-    case 244:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
-      END_STATE();
-    case 245:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(244);
-      END_STATE();
-    case 246:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 247:
+    case 242:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(755);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
-    case 248:
-      if (eof) ADVANCE(279);
+    case 243:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '/', 383,
-        '0', 748,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        ',', 418,
+        '-', 383,
+        '/', 378,
+        '0', 743,
+        ';', 275,
+        '<', 278,
+        '=', 283,
+        '>', 279,
         '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-        '}', 735,
+        'a', 602,
+        'c', 664,
+        'd', 616,
+        'f', 651,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 582,
+        'n', 608,
+        'o', 637,
+        'p', 673,
+        'r', 610,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+        '}', 730,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 249:
-      if (eof) ADVANCE(279);
+    case 244:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 36,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        '%', 736,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 35,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'm', 718,
-        't', 585,
-        '{', 734,
-        '}', 735,
+        'm', 713,
+        't', 580,
+        '{', 729,
+        '}', 730,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '"', 746,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '(', 732,
+        ')', 733,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 35,
+        '/', 378,
+        '0', 737,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '=', 283,
+        '>', 279,
+        '\\', 5,
+        '{', 729,
+        '}', 730,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '.', 423,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 34,
+        '>', 279,
+        '[', 241,
+        '\\', 5,
+        'm', 584,
+        't', 580,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(249);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '%', 736,
+        '*', 735,
+        '+', 734,
+        '-', 382,
+        '/', 378,
+        '0', 739,
+        ':', 767,
+        ';', 275,
+        '<', 34,
+        '>', 279,
+        '[', 241,
+        '\\', 5,
+        'm', 584,
+        't', 580,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '0', 748,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ',', 418,
+        '-', 382,
+        '/', 378,
+        '8', 28,
+        ';', 275,
+        '<', 278,
+        '>', 279,
         '\\', 5,
-        'a', 82,
-        'd', 95,
-        'f', 134,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 103,
-        'n', 92,
-        'o', 120,
-        'p', 162,
-        'r', 86,
-        's', 76,
-        't', 55,
-        'u', 121,
-        'v', 126,
-        'w', 101,
-        '{', 734,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 36,
-        '/', 383,
-        '0', 742,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '.', 423,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        '{', 734,
-        '}', 735,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(743);
+          lookahead == ' ') SKIP(252);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 428,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
+        '\n', 276,
+        '#', 751,
+        '-', 383,
+        '/', 378,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
+          lookahead == ' ') SKIP(252);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        '.', 423,
+        '/', 764,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ',', 423,
-        '-', 387,
-        '/', 383,
-        '8', 27,
-        ';', 280,
-        '<', 283,
-        '>', 284,
-        '\\', 5,
-        'c', 150,
-        'd', 85,
-        'f', 135,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 58,
-        'n', 160,
-        'o', 119,
-        'p', 162,
-        'r', 86,
-        's', 181,
-        't', 55,
-        'u', 121,
-        '{', 734,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(236);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'a', 572,
+        'c', 575,
+        'd', 573,
+        'f', 574,
+        'g', 696,
+        'i', 603,
+        'l', 665,
+        'm', 583,
+        'n', 609,
+        'o', 638,
+        'p', 673,
+        'r', 620,
+        's', 601,
+        't', 579,
+        'u', 640,
+        'v', 635,
+        'w', 618,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(254);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '.', 428,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '-', 48,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'c', 664,
+        'd', 687,
+        'i', 634,
+        'm', 584,
+        'o', 639,
+        'p', 703,
+        's', 690,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(255);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        '/', 764,
+        ';', 275,
+        '<', 278,
+        '>', 279,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(264);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '.', 428,
-        '/', 769,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'd', 455,
+        'g', 545,
+        'i', 446,
+        'l', 512,
+        'p', 519,
+        'r', 458,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(265);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'm', 516,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(267);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'c', 669,
-        'd', 692,
-        'i', 639,
-        'm', 589,
-        'o', 644,
-        'p', 708,
-        's', 695,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 260:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'c', 669,
-        'd', 692,
-        'i', 639,
-        'm', 589,
-        'o', 644,
-        'p', 708,
-        's', 695,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        '/', 769,
-        ';', 280,
-        '<', 283,
-        '>', 284,
-        '\\', 5,
-        '{', 736,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 262:
-      if (eof) ADVANCE(279);
+    case 260:
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'd', 460,
-        'g', 550,
-        'i', 451,
-        'l', 517,
-        'p', 524,
-        'r', 463,
-        '{', 736,
+        'a', 445,
+        'd', 455,
+        'l', 514,
+        'm', 460,
+        'n', 451,
+        'o', 502,
+        'p', 547,
+        's', 443,
+        't', 426,
+        'v', 483,
+        'w', 461,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4767,2235 +4778,2207 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '.', 423,
+        ';', 275,
+        '>', 279,
+        '\\', 5,
+        'd', 528,
+        'f', 492,
+        'i', 474,
+        'l', 514,
+        'o', 478,
+        'p', 534,
+        's', 533,
+        't', 425,
+        'u', 476,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(274);
+      ADVANCE_MAP(
+        '\n', 276,
+        '#', 751,
+        '0', 743,
+        ';', 275,
+        '<', 277,
+        '>', 279,
+        '\\', 5,
+        'm', 713,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 263:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        '0', 741,
+        ':', 767,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'm', 521,
-        '{', 736,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(263);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        '{', 736,
-      );
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          lookahead == ' ') SKIP(264);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'a', 450,
-        'd', 460,
-        'l', 519,
-        'm', 465,
-        'n', 456,
-        'o', 507,
-        'p', 552,
-        's', 448,
-        't', 431,
-        'v', 488,
-        'w', 466,
-        '{', 736,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          lookahead == ' ') SKIP(265);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '<', 277,
+        '>', 279,
         '\\', 5,
-        'd', 533,
-        'f', 497,
-        'i', 479,
-        'l', 519,
-        'o', 483,
-        'p', 539,
-        's', 538,
-        't', 430,
-        'u', 481,
-        '{', 736,
+        'd', 617,
+        'g', 696,
+        'i', 604,
+        'l', 676,
+        'p', 674,
+        'r', 620,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(266);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        '{', 734,
-      );
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(283);
-      if (lookahead == '>') ADVANCE(284);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '<') ADVANCE(277);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'd', 94,
-        'g', 191,
-        'i', 78,
-        'l', 165,
-        'p', 161,
-        'r', 99,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(274);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 276,
+        '#', 751,
+        ';', 275,
+        '>', 279,
         '\\', 5,
-        'd', 622,
-        'g', 701,
-        'i', 609,
-        'l', 681,
-        'p', 679,
-        'r', 625,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'm', 718,
-        '{', 734,
-      );
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(669);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 272:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(152);
+      if (lookahead == 'o') ADVANCE(660);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(272);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 273:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
+      if (eof) ADVANCE(274);
+      if (lookahead == '\n') ADVANCE(276);
+      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == ';') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(674);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(273);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 274:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        'a', 82,
-        'd', 94,
-        'l', 169,
-        'm', 104,
-        'n', 91,
-        'o', 148,
-        'p', 195,
-        's', 77,
-        't', 54,
-        'v', 126,
-        'w', 101,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
-      END_STATE();
-    case 275:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        'd', 178,
-        'f', 134,
-        'i', 117,
-        'l', 169,
-        'o', 118,
-        'p', 184,
-        's', 180,
-        't', 55,
-        'u', 121,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      END_STATE();
-    case 276:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(674);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 277:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(665);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 278:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 279:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 280:
+    case 275:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 281:
+    case 276:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 282:
+    case 277:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 283:
+    case 278:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(52);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 284:
+    case 279:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 285:
+    case 280:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 286:
+    case 281:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 287:
+    case 282:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 288:
+    case 283:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 289:
+    case 284:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(290);
+      if (lookahead == '=') ADVANCE(285);
       END_STATE();
-    case 290:
+    case 285:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 291:
+    case 286:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 287:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 297:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 298:
+    case 293:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 307:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 308:
+    case 303:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 309:
+    case 304:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 336:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 337:
+    case 332:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(339);
+      if (lookahead == ':') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
       END_STATE();
-    case 338:
+    case 333:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 339:
+    case 334:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 340:
+    case 335:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(394);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(393);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(395);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(399);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 383:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 384:
+    case 379:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(331);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_priority);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 410:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
       END_STATE();
-    case 411:
+    case 406:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
       END_STATE();
-    case 412:
+    case 407:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(753);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(408);
       END_STATE();
-    case 413:
+    case 408:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(221);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(408);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 417:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 423:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 424:
+    case 419:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 425:
+    case 420:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 426:
+    case 421:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 427:
+    case 422:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
       END_STATE();
-    case 428:
+    case 423:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 429:
+    case 424:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == 'o') ADVANCE(368);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(435);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(436);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(440);
-      if (lookahead == 'o') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 431:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(504);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(538);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(489);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(541);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'b') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(446);
+      if (lookahead == 'b') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(543);
+      if (lookahead == 'c') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(494);
+      if (lookahead == 'c') ADVANCE(341);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(546);
+      if (lookahead == 'c') ADVANCE(524);
+      if (lookahead == 'f') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(496);
+      if (lookahead == 'c') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(464);
+      if (lookahead == 'c') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'c') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(346);
+      if (lookahead == 'c') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(529);
-      if (lookahead == 'f') ADVANCE(482);
+      if (lookahead == 'd') ADVANCE(398);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(475);
+      if (lookahead == 'd') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(476);
+      if (lookahead == 'd') ADVANCE(301);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(438);
+      if (lookahead == 'd') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(520);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'd') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(403);
+      if (lookahead == 'e') ADVANCE(282);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(572);
+      if (lookahead == 'e') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(542);
+      if (lookahead == 'e') ADVANCE(350);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(459);
+      if (lookahead == 'e') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
+      if (lookahead == 'e') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'e') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(574);
+      if (lookahead == 'e') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(355);
+      if (lookahead == 'e') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(311);
+      if (lookahead == 'e') ADVANCE(498);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(303);
+      if (lookahead == 'e') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(571);
+      if (lookahead == 'e') ADVANCE(558);
+      if (lookahead == 't') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(472);
-      if (lookahead == 'i') ADVANCE(523);
+      if (lookahead == 'e') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(495);
+      if (lookahead == 'e') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(503);
+      if (lookahead == 'e') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(493);
+      if (lookahead == 'e') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(563);
-      if (lookahead == 't') ADVANCE(567);
+      if (lookahead == 'f') ADVANCE(371);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == 'f') ADVANCE(374);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(435);
+      if (lookahead == 'f') ADVANCE(389);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == 'g') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(541);
+      if (lookahead == 'g') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'h') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(379);
+      if (lookahead == 'h') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(394);
+      if (lookahead == 'h') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(477);
+      if (lookahead == 'h') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(455);
+      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'p') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(559);
+      if (lookahead == 'i') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(522);
+      if (lookahead == 'i') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
-      if (lookahead == 'p') ADVANCE(535);
+      if (lookahead == 'i') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(452);
+      if (lookahead == 'i') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'i') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(471);
+      if (lookahead == 'i') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(473);
+      if (lookahead == 'k') ADVANCE(563);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'k') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(506);
+      if (lookahead == 'k') ADVANCE(344);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(557);
+      if (lookahead == 'k') ADVANCE(414);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'l') ADVANCE(404);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(568);
+      if (lookahead == 'l') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(382);
+      if (lookahead == 'l') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 491:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(349);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(419);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(409);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(317);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(504);
+      if (lookahead == 'r') ADVANCE(509);
+      if (lookahead == 'w') ADVANCE(495);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(429);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(481);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(454);
+      if (lookahead == 'm') ADVANCE(365);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(509);
-      if (lookahead == 'r') ADVANCE(514);
-      if (lookahead == 'w') ADVANCE(500);
+      if (lookahead == 'm') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(434);
+      if (lookahead == 'm') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(486);
+      if (lookahead == 'n') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(437);
+      if (lookahead == 'n') ADVANCE(295);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(370);
+      if (lookahead == 'n') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(554);
+      if (lookahead == 'n') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(525);
+      if (lookahead == 'n') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(474);
+      if (lookahead == 'o') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(300);
+      if (lookahead == 'o') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(491);
+      if (lookahead == 'o') ADVANCE(392);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(499);
+      if (lookahead == 'o') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(564);
+      if (lookahead == 'o') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(573);
+      if (lookahead == 'o') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(489);
+      if (lookahead == 'o') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(397);
+      if (lookahead == 'o') ADVANCE(564);
+      if (lookahead == 't') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(323);
+      if (lookahead == 'o') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(540);
+      if (lookahead == 'o') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == 'o') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(562);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(569);
-      if (lookahead == 't') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(544);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(510);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 523:
+    case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(545);
+      if (lookahead == 'o') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 524:
+    case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(549);
+      if (lookahead == 'o') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 525:
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 526:
+    case 519:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == 'o') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 527:
+    case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == 'o') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
-    case 528:
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(560);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(401);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(362);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(353);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(309);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(439);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(406);
+      if (lookahead == 'p') ADVANCE(508);
+      if (lookahead == 's') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(358);
+      if (lookahead == 'p') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(314);
+      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(547);
+      if (lookahead == 'r') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'r') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'r') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'r') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(555);
+      if (lookahead == 'r') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == 'r') ADVANCE(510);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
+      if (lookahead == 'r') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
@@ -7004,1847 +6987,1802 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
+      if (lookahead == 'r') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 's') ADVANCE(347);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 's') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(468);
+      if (lookahead == 't') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(528);
+      if (lookahead == 't') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(352);
+      if (lookahead == 't') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(553);
+      if (lookahead == 't') ADVANCE(356);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(575);
+      if (lookahead == 't') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(478);
+      if (lookahead == 't') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == 't') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 't') ADVANCE(507);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 't') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(511);
+      if (lookahead == 'u') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 'u') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(469);
+      if (lookahead == 'u') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(512);
+      if (lookahead == 'u') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(458);
+      if (lookahead == 'v') ADVANCE(359);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(320);
+      if (lookahead == 'v') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(530);
+      if (lookahead == 'w') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(508);
+      if (lookahead == 'x') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(532);
+      if (lookahead == 'y') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(364);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
       END_STATE();
     case 572:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(502);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'd') ADVANCE(577);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 573:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(498);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'e') ADVANCE(576);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 574:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(558);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 575:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 576:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(358);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'd') ADVANCE(582);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'e') ADVANCE(581);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
+      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
+      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == 'o') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
+      if (lookahead == 'a') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(363);
+      if (lookahead == 'a') ADVANCE(337);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(661);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 'o') ADVANCE(606);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'e') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'a') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(342);
+      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'm') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 'o') ADVANCE(611);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'a') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(602);
-      if (lookahead == 'm') ADVANCE(687);
+      if (lookahead == 'a') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(598);
+      if (lookahead == 'b') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(666);
+      if (lookahead == 'b') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(654);
+      if (lookahead == 'c') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(699);
+      if (lookahead == 'c') ADVANCE(340);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(605);
+      if (lookahead == 'c') ADVANCE(683);
+      if (lookahead == 'f') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(659);
+      if (lookahead == 'c') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(628);
+      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'o') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(325);
+      if (lookahead == 'c') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(345);
+      if (lookahead == 'c') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(688);
-      if (lookahead == 'f') ADVANCE(648);
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(672);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(635);
+      if (lookahead == 'd') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
-      if (lookahead == 'o') ADVANCE(653);
+      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'p') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'd') ADVANCE(300);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'd') ADVANCE(397);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(677);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
+      if (lookahead == 'd') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(729);
+      if (lookahead == 'd') ADVANCE(698);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
-      if (lookahead == 'i') ADVANCE(630);
-      if (lookahead == 'p') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'o') ADVANCE(695);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(402);
+      if (lookahead == 'e') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(616);
+      if (lookahead == 'e') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(703);
+      if (lookahead == 'e') ADVANCE(349);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
-      if (lookahead == 'o') ADVANCE(700);
+      if (lookahead == 'e') ADVANCE(281);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
+      if (lookahead == 'e') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(380);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(723);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(723);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(636);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(627);
+      if (lookahead == 'i') ADVANCE(679);
+      if (lookahead == 'o') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 621:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(302);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(354);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(310);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
+      if (lookahead == 'e') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(641);
+      if (lookahead == 'e') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(632);
-      if (lookahead == 'i') ADVANCE(684);
+      if (lookahead == 'e') ADVANCE(691);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(370);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(373);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(388);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 628:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(632);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 629:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 630:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(287);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 631:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(290);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 632:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(711);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 633:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'h') ADVANCE(678);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 634:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(625);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 635:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(581);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(628);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(294);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'n') ADVANCE(655);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(626);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(607);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 644:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(712);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 645:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(413);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 646:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(376);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 647:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(343);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 648:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(722);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 649:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(311);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 650:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(403);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 651:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(666);
+      if (lookahead == 'r') ADVANCE(671);
+      if (lookahead == 'w') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 652:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(605);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 653:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(587);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 654:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 655:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 656:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(705);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(364);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(590);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(294);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(629);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(647);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 663:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(715);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 664:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(416);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(317);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(391);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(664);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 627:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 628:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(655);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 629:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(696);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 630:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 631:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(378);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 632:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(393);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 633:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(637);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 634:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(620);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(292);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(295);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(683);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(630);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(633);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(299);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 643:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(660);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 644:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 645:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 646:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(600);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 647:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(667);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 648:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(627);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 649:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(717);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 650:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(418);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 651:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(381);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 652:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(348);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 653:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(727);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 654:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(316);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 655:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(408);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 656:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 657:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(610);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(592);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(618);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(647);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 662:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(369);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 663:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(687);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(299);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(634);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(652);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(720);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(730);
+      if (lookahead == 'o') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(322);
+      if (lookahead == 'o') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(396);
+      if (lookahead == 'o') ADVANCE(693);
+      if (lookahead == 'r') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(611);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(726);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 677:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(599);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(700);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 678:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (lookahead == 'r') ADVANCE(624);
+      if (lookahead == 'o') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 679:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
+      if (lookahead == 'o') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 680:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(721);
+      if (lookahead == 'o') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(604);
+      if (lookahead == 'o') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(705);
+      if (lookahead == 'o') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(691);
+      if (lookahead == 'p') ADVANCE(400);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(704);
+      if (lookahead == 'p') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(723);
+      if (lookahead == 'p') ADVANCE(361);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(706);
+      if (lookahead == 'p') ADVANCE(352);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(722);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 's') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(405);
+      if (lookahead == 'p') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(313);
+      if (lookahead == 'p') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(366);
+      if (lookahead == 'p') ADVANCE(681);
+      if (lookahead == 'r') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(357);
+      if (lookahead == 'r') ADVANCE(420);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(711);
+      if (lookahead == 'r') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(617);
+      if (lookahead == 'r') ADVANCE(708);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 694:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(707);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 695:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(425);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 697:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(650);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 698:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(713);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 699:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(651);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 700:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(626);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 701:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 702:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 703:
+    case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(593);
+      if (lookahead == 'r') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 704:
+    case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(649);
+      if (lookahead == 'r') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 705:
+    case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(714);
+      if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 706:
+    case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(715);
+      if (lookahead == 'r') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 707:
+    case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(685);
+      if (lookahead == 'r') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
-    case 708:
+    case 700:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(709);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 701:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(710);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 702:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 703:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(675);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 704:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(346);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 705:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 's') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 706:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(323);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 707:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(633);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      END_STATE();
+    case 708:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(410);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(351);
+      if (lookahead == 't') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(709);
+      if (lookahead == 't') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(355);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(638);
+      if (lookahead == 't') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(415);
+      if (lookahead == 't') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(360);
+      if (lookahead == 't') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(732);
+      if (lookahead == 't') ADVANCE(614);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 't') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(702);
+      if (lookahead == 'u') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(629);
+      if (lookahead == 'u') ADVANCE(314);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(672);
+      if (lookahead == 'u') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(619);
+      if (lookahead == 'u') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(673);
+      if (lookahead == 'v') ADVANCE(358);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(668);
+      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(319);
+      if (lookahead == 'w') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(689);
+      if (lookahead == 'x') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(690);
+      if (lookahead == 'y') ADVANCE(385);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 728:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(363);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 729:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(661);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 730:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 731:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(712);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(390);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 734:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 735:
+    case 730:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 736:
+    case 731:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 737:
+    case 732:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 738:
+    case 733:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 739:
+    case 734:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 740:
+    case 735:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 741:
+    case 736:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 737:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 227,
+        ':', 767,
+        'x', 229,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      END_STATE();
+    case 738:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 762,
+        '.', 227,
+        ':', 767,
+        'B', 756,
+        'b', 756,
+        'G', 758,
+        'g', 758,
+        'K', 758,
+        'k', 758,
+        'M', 759,
+        'm', 759,
+        'N', 218,
+        'n', 218,
+        'S', 761,
+        's', 761,
+        'T', 214,
+        't', 214,
+        'U', 218,
+        'u', 218,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      END_STATE();
+    case 739:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(222);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 740:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(222);
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 742:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'x', 234,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
+      if (lookahead == ':') ADVANCE(767);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 743:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
       END_STATE();
     case 744:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
       END_STATE();
     case 745:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 746:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 747:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
       END_STATE();
-    case 751:
+    case 746:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 752:
+    case 747:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(242);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(755);
+          lookahead != '"') ADVANCE(750);
       END_STATE();
-    case 753:
+    case 748:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(757);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(752);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
-    case 754:
+    case 749:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '#') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(749);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(755);
+          lookahead != '#') ADVANCE(750);
       END_STATE();
-    case 755:
+    case 750:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead == '\\') ADVANCE(242);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(755);
+          lookahead != '"') ADVANCE(750);
       END_STATE();
-    case 756:
+    case 751:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(756);
+          lookahead != '\n') ADVANCE(751);
       END_STATE();
-    case 757:
+    case 752:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
-    case 758:
+    case 753:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 759:
+    case 754:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 760:
+    case 755:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 761:
+    case 756:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == ':') ADVANCE(767);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
+          lookahead == 'i') ADVANCE(220);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+          lookahead == 'p') ADVANCE(219);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 762:
+    case 757:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
+          lookahead == 'b') ADVANCE(755);
       END_STATE();
-    case 763:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
-      END_STATE();
-    case 764:
+    case 758:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
           lookahead == 'b') ADVANCE(760);
       END_STATE();
-    case 765:
+    case 759:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(761);
+      END_STATE();
+    case 760:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
+          lookahead == 'i') ADVANCE(220);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+          lookahead == 'p') ADVANCE(219);
       END_STATE();
-    case 766:
+    case 761:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 767:
+    case 762:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 768:
+    case 763:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 769:
+    case 764:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 770:
+    case 765:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (lookahead == 'x') ADVANCE(229);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
       END_STATE();
-    case 771:
+    case 766:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
       END_STATE();
-    case 772:
+    case 767:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(772);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
       END_STATE();
     default:
       return false;
@@ -8954,1354 +8892,1415 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 14:
       if (lookahead == 'f') ADVANCE(65);
-      if (lookahead == 'u') ADVANCE(66);
-      if (lookahead == 'v') ADVANCE(67);
+      if (lookahead == 'k') ADVANCE(66);
+      if (lookahead == 'u') ADVANCE(67);
+      if (lookahead == 'v') ADVANCE(68);
       END_STATE();
     case 15:
-      if (lookahead == 'a') ADVANCE(68);
-      if (lookahead == 'e') ADVANCE(69);
-      if (lookahead == 'o') ADVANCE(70);
-      if (lookahead == 'r') ADVANCE(71);
+      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'e') ADVANCE(70);
+      if (lookahead == 'o') ADVANCE(71);
+      if (lookahead == 'r') ADVANCE(72);
       END_STATE();
     case 16:
-      if (lookahead == 'd') ADVANCE(72);
-      if (lookahead == 'u') ADVANCE(73);
+      if (lookahead == 'd') ADVANCE(73);
+      if (lookahead == 'u') ADVANCE(74);
       END_STATE();
     case 17:
-      if (lookahead == '2') ADVANCE(74);
-      if (lookahead == 'a') ADVANCE(75);
-      if (lookahead == 'e') ADVANCE(76);
-      if (lookahead == 'o') ADVANCE(77);
-      if (lookahead == 'u') ADVANCE(78);
+      if (lookahead == '2') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(76);
+      if (lookahead == 'e') ADVANCE(77);
+      if (lookahead == 'o') ADVANCE(78);
+      if (lookahead == 'u') ADVANCE(79);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(79);
-      if (lookahead == 'h') ADVANCE(80);
-      if (lookahead == 'l') ADVANCE(81);
-      if (lookahead == 'n') ADVANCE(82);
-      if (lookahead == 't') ADVANCE(83);
-      if (lookahead == 'y') ADVANCE(84);
+      if (lookahead == 'e') ADVANCE(80);
+      if (lookahead == 'h') ADVANCE(81);
+      if (lookahead == 'l') ADVANCE(82);
+      if (lookahead == 'n') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(84);
+      if (lookahead == 'y') ADVANCE(85);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(85);
+      if (lookahead == 'c') ADVANCE(86);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(86);
-      if (lookahead == 'n') ADVANCE(87);
-      if (lookahead == 'p') ADVANCE(88);
+      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'n') ADVANCE(88);
+      if (lookahead == 'p') ADVANCE(89);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(89);
-      if (lookahead == 'l') ADVANCE(90);
-      if (lookahead == 'r') ADVANCE(91);
-      if (lookahead == 'x') ADVANCE(92);
+      if (lookahead == 'e') ADVANCE(90);
+      if (lookahead == 'l') ADVANCE(91);
+      if (lookahead == 'r') ADVANCE(92);
+      if (lookahead == 'x') ADVANCE(93);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(93);
+      if (lookahead == 'i') ADVANCE(94);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(94);
+      if (lookahead == 'd') ADVANCE(95);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(95);
+      if (lookahead == 'c') ADVANCE(96);
+      if (lookahead == 't') ADVANCE(97);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(96);
+      if (lookahead == 'd') ADVANCE(98);
       END_STATE();
     case 26:
-      if (lookahead == 'm') ADVANCE(97);
+      if (lookahead == 'm') ADVANCE(99);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(98);
+      if (lookahead == 'a') ADVANCE(100);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(99);
+      if (lookahead == 'f') ADVANCE(101);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(102);
       END_STATE();
     case 30:
-      if (lookahead == 'r') ADVANCE(101);
+      if (lookahead == 'r') ADVANCE(103);
       END_STATE();
     case 31:
-      if (lookahead == 't') ADVANCE(102);
+      if (lookahead == 't') ADVANCE(104);
       END_STATE();
     case 32:
-      if (lookahead == 'u') ADVANCE(103);
+      if (lookahead == 'u') ADVANCE(105);
       END_STATE();
     case 33:
-      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'i') ADVANCE(106);
       END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(105);
-      if (lookahead == 's') ADVANCE(106);
+      if (lookahead == 'a') ADVANCE(107);
+      if (lookahead == 's') ADVANCE(108);
       END_STATE();
     case 35:
-      if (lookahead == 'r') ADVANCE(107);
-      END_STATE();
-    case 36:
-      if (lookahead == 'f') ADVANCE(108);
-      if (lookahead == 'l') ADVANCE(109);
-      END_STATE();
-    case 37:
+      if (lookahead == 'n') ADVANCE(109);
       if (lookahead == 'r') ADVANCE(110);
       END_STATE();
+    case 36:
+      if (lookahead == 'f') ADVANCE(111);
+      if (lookahead == 'l') ADVANCE(112);
+      END_STATE();
+    case 37:
+      if (lookahead == 'r') ADVANCE(113);
+      END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(111);
+      if (lookahead == 'a') ADVANCE(114);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(112);
+      if (lookahead == 'w') ADVANCE(115);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(116);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(114);
-      if (lookahead == 'p') ADVANCE(115);
+      if (lookahead == 'm') ADVANCE(117);
+      if (lookahead == 'p') ADVANCE(118);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(116);
+      if (lookahead == 'r') ADVANCE(119);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 't') ADVANCE(120);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(118);
+      if (lookahead == 'h') ADVANCE(121);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(122);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(120);
-      if (lookahead == 'r') ADVANCE(121);
+      if (lookahead == 'l') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(124);
       END_STATE();
     case 47:
-      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(126);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(124);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'm') ADVANCE(127);
+      if (lookahead == 'n') ADVANCE(128);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(126);
+      if (lookahead == 'o') ADVANCE(129);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(127);
+      if (lookahead == 'n') ADVANCE(130);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(128);
+      if (lookahead == 's') ADVANCE(131);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(129);
+      if (lookahead == 'b') ADVANCE(132);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(133);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(131);
-      if (lookahead == 'g') ADVANCE(132);
-      if (lookahead == 'p') ADVANCE(133);
-      if (lookahead == 'v') ADVANCE(134);
+      if (lookahead == 'c') ADVANCE(134);
+      if (lookahead == 'g') ADVANCE(135);
+      if (lookahead == 'p') ADVANCE(136);
+      if (lookahead == 'v') ADVANCE(137);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(135);
+      if (lookahead == 't') ADVANCE(138);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(136);
+      if (lookahead == 't') ADVANCE(139);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(137);
+      if (lookahead == 't') ADVANCE(140);
       END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(138);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'm') ADVANCE(141);
+      if (lookahead == 'n') ADVANCE(142);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(140);
+      if (lookahead == 's') ADVANCE(143);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(141);
-      if (lookahead == 's') ADVANCE(142);
+      if (lookahead == 'c') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(145);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 'u') ADVANCE(146);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(145);
-      if (lookahead == 'w') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 'w') ADVANCE(149);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(147);
+      if (lookahead == 'f') ADVANCE(150);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(148);
+      ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(149);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(151);
+      if (lookahead == 'e') ADVANCE(152);
       END_STATE();
     case 69:
-      if (lookahead == 'a') ADVANCE(152);
-      if (lookahead == 'e') ADVANCE(153);
+      if (lookahead == 'c') ADVANCE(153);
+      if (lookahead == 's') ADVANCE(154);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(154);
-      if (lookahead == 's') ADVANCE(155);
+      if (lookahead == 'a') ADVANCE(155);
+      if (lookahead == 'e') ADVANCE(156);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(156);
-      if (lookahead == 'i') ADVANCE(157);
-      if (lookahead == 'o') ADVANCE(158);
+      if (lookahead == 'l') ADVANCE(157);
+      if (lookahead == 's') ADVANCE(158);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(159);
+      if (lookahead == 'e') ADVANCE(159);
+      if (lookahead == 'i') ADVANCE(160);
+      if (lookahead == 'o') ADVANCE(161);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(160);
+      if (lookahead == 'i') ADVANCE(162);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(161);
+      if (lookahead == 'a') ADVANCE(163);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(162);
+      if (lookahead == 'q') ADVANCE(164);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(163);
-      if (lookahead == 'l') ADVANCE(164);
-      if (lookahead == 'o') ADVANCE(165);
+      if (lookahead == 't') ADVANCE(165);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(166);
+      if (lookahead == 'c') ADVANCE(166);
+      if (lookahead == 'j') ADVANCE(167);
+      if (lookahead == 'l') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(167);
+      if (lookahead == 'u') ADVANCE(170);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(168);
+      if (lookahead == 'l') ADVANCE(171);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(169);
+      if (lookahead == 'c') ADVANCE(172);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'a') ADVANCE(173);
       END_STATE();
     case 82:
-      if (lookahead == 'a') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(174);
       END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(172);
+      if (lookahead == 'a') ADVANCE(175);
       END_STATE();
     case 84:
-      if (lookahead == 's') ADVANCE(173);
+      if (lookahead == 'a') ADVANCE(176);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(174);
+      if (lookahead == 's') ADVANCE(177);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(175);
+      if (lookahead == 'p') ADVANCE(178);
       END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(176);
+      if (lookahead == 'p') ADVANCE(179);
       END_STATE();
     case 88:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == 'r') ADVANCE(180);
       END_STATE();
     case 89:
-      if (lookahead == 'p') ADVANCE(177);
-      if (lookahead == 't') ADVANCE(178);
+      ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'a') ADVANCE(179);
-      END_STATE();
-    case 91:
-      if (lookahead == 'f') ADVANCE(180);
-      END_STATE();
-    case 92:
-      if (lookahead == 'l') ADVANCE(181);
-      END_STATE();
-    case 93:
+      if (lookahead == 'p') ADVANCE(181);
       if (lookahead == 't') ADVANCE(182);
       END_STATE();
+    case 91:
+      if (lookahead == 'a') ADVANCE(183);
+      END_STATE();
+    case 92:
+      if (lookahead == 'f') ADVANCE(184);
+      END_STATE();
+    case 93:
+      if (lookahead == 'l') ADVANCE(185);
+      END_STATE();
     case 94:
-      if (lookahead == 'p') ADVANCE(183);
+      if (lookahead == 't') ADVANCE(186);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(184);
+      if (lookahead == 'p') ADVANCE(187);
       END_STATE();
     case 96:
-      if (lookahead == 'r') ADVANCE(185);
+      if (lookahead == 'e') ADVANCE(188);
       END_STATE();
     case 97:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'i') ADVANCE(189);
       END_STATE();
     case 98:
-      if (lookahead == 'c') ADVANCE(186);
-      END_STATE();
-    case 99:
-      ACCEPT_TOKEN(anon_sym_bpf);
-      END_STATE();
-    case 100:
-      if (lookahead == 'd') ADVANCE(187);
-      END_STATE();
-    case 101:
-      if (lookahead == 's') ADVANCE(188);
-      END_STATE();
-    case 102:
-      if (lookahead == 'e') ADVANCE(189);
-      END_STATE();
-    case 103:
       if (lookahead == 'r') ADVANCE(190);
       END_STATE();
+    case 99:
+      ACCEPT_TOKEN(anon_sym_atm);
+      END_STATE();
+    case 100:
+      if (lookahead == 'c') ADVANCE(191);
+      END_STATE();
+    case 101:
+      ACCEPT_TOKEN(anon_sym_bpf);
+      END_STATE();
+    case 102:
+      if (lookahead == 'd') ADVANCE(192);
+      END_STATE();
+    case 103:
+      if (lookahead == 's') ADVANCE(193);
+      END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(194);
       END_STATE();
     case 105:
-      if (lookahead == 's') ADVANCE(192);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 106:
-      if (lookahead == 'a') ADVANCE(193);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(194);
+      if (lookahead == 's') ADVANCE(197);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(195);
+      if (lookahead == 'a') ADVANCE(198);
       END_STATE();
     case 109:
-      if (lookahead == 'a') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(199);
       END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'r') ADVANCE(200);
       END_STATE();
     case 111:
-      if (lookahead == 't') ADVANCE(198);
+      if (lookahead == 'a') ADVANCE(201);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(199);
+      if (lookahead == 'a') ADVANCE(202);
       END_STATE();
     case 113:
-      if (lookahead == 'p') ADVANCE(200);
-      END_STATE();
-    case 114:
-      if (lookahead == 'm') ADVANCE(201);
-      END_STATE();
-    case 115:
-      if (lookahead == 'l') ADVANCE(202);
-      END_STATE();
-    case 116:
       if (lookahead == 'e') ADVANCE(203);
       END_STATE();
+    case 114:
+      if (lookahead == 't') ADVANCE(204);
+      END_STATE();
+    case 115:
+      if (lookahead == 'n') ADVANCE(205);
+      END_STATE();
+    case 116:
+      if (lookahead == 'p') ADVANCE(206);
+      END_STATE();
     case 117:
-      if (lookahead == 'a') ADVANCE(204);
+      if (lookahead == 'm') ADVANCE(207);
       END_STATE();
     case 118:
-      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'l') ADVANCE(208);
       END_STATE();
     case 119:
-      if (lookahead == 'e') ADVANCE(206);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 120:
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'a') ADVANCE(210);
       END_STATE();
     case 121:
-      if (lookahead == 'e') ADVANCE(208);
-      END_STATE();
-    case 122:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(209);
-      END_STATE();
-    case 123:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 124:
-      if (lookahead == 'o') ADVANCE(210);
-      END_STATE();
-    case 125:
       if (lookahead == 'e') ADVANCE(211);
       END_STATE();
+    case 122:
+      if (lookahead == 'e') ADVANCE(212);
+      END_STATE();
+    case 123:
+      if (lookahead == 't') ADVANCE(213);
+      END_STATE();
+    case 124:
+      if (lookahead == 'e') ADVANCE(214);
+      END_STATE();
+    case 125:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(215);
+      END_STATE();
     case 126:
-      if (lookahead == 'b') ADVANCE(212);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 127:
-      if (lookahead == 'd') ADVANCE(213);
+      if (lookahead == 'o') ADVANCE(216);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(217);
       END_STATE();
     case 129:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'b') ADVANCE(218);
       END_STATE();
     case 130:
-      if (lookahead == 'p') ADVANCE(215);
+      if (lookahead == 'd') ADVANCE(219);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(216);
-      END_STATE();
-    case 132:
-      if (lookahead == 'r') ADVANCE(217);
-      END_STATE();
-    case 133:
-      if (lookahead == 'u') ADVANCE(218);
-      END_STATE();
-    case 134:
-      if (lookahead == 'a') ADVANCE(219);
-      END_STATE();
-    case 135:
       if (lookahead == 't') ADVANCE(220);
       END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_htb);
+      END_STATE();
+    case 133:
+      if (lookahead == 'p') ADVANCE(221);
+      END_STATE();
+    case 134:
+      if (lookahead == 'l') ADVANCE(222);
+      END_STATE();
+    case 135:
+      if (lookahead == 'r') ADVANCE(223);
+      END_STATE();
     case 136:
-      if (lookahead == 'e') ADVANCE(221);
+      if (lookahead == 'u') ADVANCE(224);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'a') ADVANCE(225);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(222);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 139:
-      if (lookahead == 'k') ADVANCE(223);
+      if (lookahead == 'e') ADVANCE(227);
       END_STATE();
     case 140:
-      if (lookahead == 's') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(225);
-      END_STATE();
-    case 142:
-      if (lookahead == 'q') ADVANCE(226);
-      if (lookahead == 't') ADVANCE(227);
-      END_STATE();
-    case 143:
-      ACCEPT_TOKEN(anon_sym_mpu);
-      END_STATE();
-    case 144:
       if (lookahead == 'i') ADVANCE(228);
       END_STATE();
+    case 142:
+      if (lookahead == 'k') ADVANCE(229);
+      END_STATE();
+    case 143:
+      if (lookahead == 's') ADVANCE(230);
+      END_STATE();
+    case 144:
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(231);
+      END_STATE();
     case 145:
-      if (lookahead == 'e') ADVANCE(229);
-      if (lookahead == 'n') ADVANCE(230);
+      if (lookahead == 'q') ADVANCE(232);
+      if (lookahead == 't') ADVANCE(233);
       END_STATE();
     case 146:
-      ACCEPT_TOKEN(anon_sym_new);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'i') ADVANCE(234);
       END_STATE();
     case 148:
-      if (lookahead == 'p') ADVANCE(231);
+      if (lookahead == 'e') ADVANCE(235);
+      if (lookahead == 'n') ADVANCE(236);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(232);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 150:
-      if (lookahead == 'k') ADVANCE(233);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 151:
-      if (lookahead == 's') ADVANCE(234);
+      if (lookahead == 'p') ADVANCE(237);
       END_STATE();
     case 152:
-      if (lookahead == 'k') ADVANCE(235);
+      if (lookahead == 'r') ADVANCE(238);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(236);
+      if (lookahead == 'k') ADVANCE(239);
       END_STATE();
     case 154:
-      if (lookahead == 'i') ADVANCE(237);
+      if (lookahead == 's') ADVANCE(240);
       END_STATE();
     case 155:
-      if (lookahead == 't') ADVANCE(238);
+      if (lookahead == 'k') ADVANCE(241);
       END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(239);
+      if (lookahead == 'r') ADVANCE(242);
       END_STATE();
     case 157:
-      if (lookahead == 'o') ADVANCE(240);
-      if (lookahead == 'v') ADVANCE(241);
+      if (lookahead == 'i') ADVANCE(243);
       END_STATE();
     case 158:
-      if (lookahead == 'h') ADVANCE(242);
-      if (lookahead == 't') ADVANCE(243);
+      if (lookahead == 't') ADVANCE(244);
       END_STATE();
     case 159:
-      if (lookahead == 's') ADVANCE(244);
+      if (lookahead == 'r') ADVANCE(245);
       END_STATE();
     case 160:
-      if (lookahead == 'n') ADVANCE(245);
+      if (lookahead == 'o') ADVANCE(246);
+      if (lookahead == 'v') ADVANCE(247);
       END_STATE();
     case 161:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'h') ADVANCE(248);
+      if (lookahead == 't') ADVANCE(249);
       END_STATE();
     case 162:
-      if (lookahead == 'e') ADVANCE(246);
+      if (lookahead == 's') ADVANCE(250);
       END_STATE();
     case 163:
-      if (lookahead == 'e') ADVANCE(247);
+      if (lookahead == 'n') ADVANCE(251);
       END_STATE();
     case 164:
-      if (lookahead == 'a') ADVANCE(248);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 165:
-      if (lookahead == 'r') ADVANCE(249);
+      if (lookahead == 'e') ADVANCE(252);
       END_STATE();
     case 166:
-      if (lookahead == 't') ADVANCE(250);
+      if (lookahead == 'l') ADVANCE(253);
       END_STATE();
     case 167:
-      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'e') ADVANCE(254);
       END_STATE();
     case 168:
-      if (lookahead == 't') ADVANCE(252);
+      if (lookahead == 'a') ADVANCE(255);
       END_STATE();
     case 169:
-      if (lookahead == 'p') ADVANCE(253);
+      if (lookahead == 'r') ADVANCE(256);
       END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(254);
+      if (lookahead == 't') ADVANCE(257);
       END_STATE();
     case 171:
-      if (lookahead == 't') ADVANCE(255);
-      END_STATE();
-    case 172:
-      if (lookahead == 't') ADVANCE(256);
-      END_STATE();
-    case 173:
-      if (lookahead == 'c') ADVANCE(257);
-      END_STATE();
-    case 174:
-      ACCEPT_TOKEN(anon_sym_tcp);
-      END_STATE();
-    case 175:
-      ACCEPT_TOKEN(anon_sym_udp);
-      END_STATE();
-    case 176:
       if (lookahead == 'e') ADVANCE(258);
       END_STATE();
+    case 172:
+      if (lookahead == 't') ADVANCE(259);
+      END_STATE();
+    case 173:
+      if (lookahead == 'p') ADVANCE(260);
+      END_STATE();
+    case 174:
+      if (lookahead == 't') ADVANCE(261);
+      END_STATE();
+    case 175:
+      if (lookahead == 't') ADVANCE(262);
+      END_STATE();
+    case 176:
+      if (lookahead == 't') ADVANCE(263);
+      END_STATE();
     case 177:
-      if (lookahead == 'a') ADVANCE(259);
+      if (lookahead == 'c') ADVANCE(264);
       END_STATE();
     case 178:
-      if (lookahead == 'h') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 179:
-      if (lookahead == 'n') ADVANCE(261);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'e') ADVANCE(265);
       END_STATE();
     case 181:
-      if (lookahead == 'a') ADVANCE(262);
+      if (lookahead == 'a') ADVANCE(266);
       END_STATE();
     case 182:
-      if (lookahead == 'h') ADVANCE(263);
+      if (lookahead == 'h') ADVANCE(267);
       END_STATE();
     case 183:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'n') ADVANCE(268);
       END_STATE();
     case 184:
-      if (lookahead == 'p') ADVANCE(264);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'a') ADVANCE(269);
       END_STATE();
     case 186:
-      if (lookahead == 'k') ADVANCE(265);
+      if (lookahead == 'h') ADVANCE(270);
       END_STATE();
     case 187:
-      if (lookahead == 'g') ADVANCE(266);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 188:
-      if (lookahead == 't') ADVANCE(267);
+      if (lookahead == 'p') ADVANCE(271);
       END_STATE();
     case 189:
-      if (lookahead == 's') ADVANCE(268);
+      if (lookahead == 'o') ADVANCE(272);
       END_STATE();
     case 190:
-      if (lookahead == 's') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 191:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'k') ADVANCE(273);
       END_STATE();
     case 192:
-      if (lookahead == 's') ADVANCE(270);
+      if (lookahead == 'g') ADVANCE(274);
       END_STATE();
     case 193:
-      if (lookahead == 'c') ADVANCE(271);
+      if (lookahead == 't') ADVANCE(275);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(272);
+      if (lookahead == 's') ADVANCE(276);
       END_STATE();
     case 195:
-      if (lookahead == 'u') ADVANCE(273);
+      if (lookahead == 's') ADVANCE(277);
       END_STATE();
     case 196:
-      if (lookahead == 'y') ADVANCE(274);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 197:
-      if (lookahead == 'c') ADVANCE(275);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 200:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 201:
-      if (lookahead == 'y') ADVANCE(276);
-      END_STATE();
-    case 202:
-      if (lookahead == 'i') ADVANCE(277);
-      END_STATE();
-    case 203:
       if (lookahead == 's') ADVANCE(278);
       END_STATE();
+    case 198:
+      if (lookahead == 'c') ADVANCE(279);
+      END_STATE();
+    case 199:
+      if (lookahead == 'i') ADVANCE(280);
+      END_STATE();
+    case 200:
+      if (lookahead == 'u') ADVANCE(281);
+      END_STATE();
+    case 201:
+      if (lookahead == 'u') ADVANCE(282);
+      END_STATE();
+    case 202:
+      if (lookahead == 'y') ADVANCE(283);
+      END_STATE();
+    case 203:
+      if (lookahead == 'c') ADVANCE(284);
+      END_STATE();
     case 204:
-      if (lookahead == 'b') ADVANCE(279);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 205:
-      if (lookahead == 'r') ADVANCE(280);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 206:
-      if (lookahead == 'c') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 207:
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'y') ADVANCE(285);
       END_STATE();
     case 208:
-      if (lookahead == 'w') ADVANCE(283);
+      if (lookahead == 'i') ADVANCE(286);
       END_STATE();
     case 209:
-      if (lookahead == 'a') ADVANCE(284);
+      if (lookahead == 's') ADVANCE(287);
       END_STATE();
     case 210:
-      if (lookahead == 'd') ADVANCE(285);
+      if (lookahead == 'b') ADVANCE(288);
       END_STATE();
     case 211:
-      if (lookahead == 'r') ADVANCE(286);
+      if (lookahead == 'r') ADVANCE(289);
       END_STATE();
     case 212:
-      if (lookahead == 'a') ADVANCE(287);
+      if (lookahead == 'c') ADVANCE(290);
       END_STATE();
     case 213:
-      if (lookahead == 'l') ADVANCE(288);
-      END_STATE();
-    case 214:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 215:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(289);
-      END_STATE();
-    case 216:
-      if (lookahead == 'u') ADVANCE(290);
-      END_STATE();
-    case 217:
       if (lookahead == 'e') ADVANCE(291);
       END_STATE();
+    case 214:
+      if (lookahead == 'w') ADVANCE(292);
+      END_STATE();
+    case 215:
+      if (lookahead == 'a') ADVANCE(293);
+      END_STATE();
+    case 216:
+      if (lookahead == 'd') ADVANCE(294);
+      END_STATE();
+    case 217:
+      if (lookahead == 'r') ADVANCE(295);
+      END_STATE();
     case 218:
-      if (lookahead == 't') ADVANCE(292);
+      if (lookahead == 'a') ADVANCE(296);
       END_STATE();
     case 219:
-      if (lookahead == 'l') ADVANCE(293);
-      END_STATE();
-    case 220:
-      if (lookahead == 'e') ADVANCE(294);
-      END_STATE();
-    case 221:
-      if (lookahead == 'n') ADVANCE(295);
-      END_STATE();
-    case 222:
-      if (lookahead == 't') ADVANCE(296);
-      END_STATE();
-    case 223:
-      ACCEPT_TOKEN(anon_sym_link);
       if (lookahead == 'l') ADVANCE(297);
       END_STATE();
-    case 224:
-      ACCEPT_TOKEN(anon_sym_loss);
+    case 220:
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
-    case 225:
-      if (lookahead == 'l') ADVANCE(298);
+    case 221:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(298);
       END_STATE();
-    case 226:
+    case 222:
       if (lookahead == 'u') ADVANCE(299);
       END_STATE();
-    case 227:
+    case 223:
       if (lookahead == 'e') ADVANCE(300);
       END_STATE();
+    case 224:
+      if (lookahead == 't') ADVANCE(301);
+      END_STATE();
+    case 225:
+      if (lookahead == 'l') ADVANCE(302);
+      END_STATE();
+    case 226:
+      if (lookahead == 'e') ADVANCE(303);
+      END_STATE();
+    case 227:
+      if (lookahead == 'n') ADVANCE(304);
+      END_STATE();
     case 228:
-      if (lookahead == 'v') ADVANCE(301);
+      if (lookahead == 't') ADVANCE(305);
       END_STATE();
     case 229:
-      if (lookahead == 'm') ADVANCE(302);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(306);
       END_STATE();
     case 230:
-      if (lookahead == 's') ADVANCE(303);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 231:
-      if (lookahead == 'u') ADVANCE(304);
+      if (lookahead == 'l') ADVANCE(307);
       END_STATE();
     case 232:
-      if (lookahead == 'h') ADVANCE(305);
+      if (lookahead == 'u') ADVANCE(308);
       END_STATE();
     case 233:
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(309);
       END_STATE();
     case 234:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(307);
+      if (lookahead == 'v') ADVANCE(310);
       END_STATE();
     case 235:
-      if (lookahead == 'r') ADVANCE(308);
+      if (lookahead == 'm') ADVANCE(311);
       END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_peer);
+      if (lookahead == 's') ADVANCE(312);
       END_STATE();
     case 237:
-      if (lookahead == 'c') ADVANCE(309);
+      if (lookahead == 'u') ADVANCE(313);
       END_STATE();
     case 238:
-      if (lookahead == 'r') ADVANCE(310);
+      if (lookahead == 'h') ADVANCE(314);
       END_STATE();
     case 239:
-      if (lookahead == 'o') ADVANCE(311);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 240:
-      ACCEPT_TOKEN(anon_sym_prio);
-      END_STATE();
-    case 241:
-      if (lookahead == 'a') ADVANCE(312);
-      END_STATE();
-    case 242:
-      if (lookahead == 'i') ADVANCE(313);
-      END_STATE();
-    case 243:
-      if (lookahead == 'o') ADVANCE(314);
-      END_STATE();
-    case 244:
-      if (lookahead == 'c') ADVANCE(315);
-      END_STATE();
-    case 245:
+      ACCEPT_TOKEN(anon_sym_pass);
       if (lookahead == 't') ADVANCE(316);
       END_STATE();
+    case 241:
+      if (lookahead == 'r') ADVANCE(317);
+      END_STATE();
+    case 242:
+      ACCEPT_TOKEN(anon_sym_peer);
+      END_STATE();
+    case 243:
+      if (lookahead == 'c') ADVANCE(318);
+      END_STATE();
+    case 244:
+      if (lookahead == 'r') ADVANCE(319);
+      END_STATE();
+    case 245:
+      if (lookahead == 'o') ADVANCE(320);
+      END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_rate);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 247:
-      if (lookahead == 'c') ADVANCE(317);
+      if (lookahead == 'a') ADVANCE(321);
       END_STATE();
     case 248:
-      if (lookahead == 't') ADVANCE(318);
+      if (lookahead == 'i') ADVANCE(322);
       END_STATE();
     case 249:
-      if (lookahead == 'd') ADVANCE(319);
+      if (lookahead == 'o') ADVANCE(323);
       END_STATE();
     case 250:
-      if (lookahead == 'e') ADVANCE(320);
+      if (lookahead == 'c') ADVANCE(324);
       END_STATE();
     case 251:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 252:
-      if (lookahead == 'i') ADVANCE(321);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 253:
-      if (lookahead == 'e') ADVANCE(322);
+      if (lookahead == 'a') ADVANCE(326);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'c') ADVANCE(327);
       END_STATE();
     case 255:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 256:
-      if (lookahead == 'e') ADVANCE(323);
-      END_STATE();
-    case 257:
-      if (lookahead == 't') ADVANCE(324);
-      END_STATE();
-    case 258:
-      if (lookahead == 'a') ADVANCE(325);
-      END_STATE();
-    case 259:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 260:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_vlan);
-      END_STATE();
-    case 262:
-      if (lookahead == 'n') ADVANCE(326);
-      END_STATE();
-    case 263:
-      if (lookahead == 'i') ADVANCE(327);
-      END_STATE();
-    case 264:
       if (lookahead == 't') ADVANCE(328);
       END_STATE();
-    case 265:
-      if (lookahead == 'h') ADVANCE(329);
+    case 256:
+      if (lookahead == 'd') ADVANCE(329);
       END_STATE();
-    case 266:
+    case 257:
       if (lookahead == 'e') ADVANCE(330);
       END_STATE();
+    case 258:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 259:
+      if (lookahead == 'i') ADVANCE(331);
+      END_STATE();
+    case 260:
+      if (lookahead == 'e') ADVANCE(332);
+      END_STATE();
+    case 261:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 263:
+      if (lookahead == 'e') ADVANCE(333);
+      END_STATE();
+    case 264:
+      if (lookahead == 't') ADVANCE(334);
+      END_STATE();
+    case 265:
+      if (lookahead == 'a') ADVANCE(335);
+      END_STATE();
+    case 266:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_burst);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 269:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 'n') ADVANCE(336);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 'i') ADVANCE(337);
       END_STATE();
     case 271:
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(338);
       END_STATE();
     case 272:
-      if (lookahead == 'p') ADVANCE(334);
+      if (lookahead == 'n') ADVANCE(339);
       END_STATE();
     case 273:
-      if (lookahead == 'l') ADVANCE(335);
+      if (lookahead == 'h') ADVANCE(340);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'e') ADVANCE(341);
       END_STATE();
     case 275:
-      if (lookahead == 't') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 277:
-      if (lookahead == 'c') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(342);
       END_STATE();
     case 278:
-      if (lookahead == 's') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(343);
       END_STATE();
     case 279:
-      if (lookahead == 'l') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 280:
-      if (lookahead == 'n') ADVANCE(340);
+      if (lookahead == 'n') ADVANCE(345);
       END_STATE();
     case 281:
-      if (lookahead == 't') ADVANCE(341);
+      if (lookahead == 'p') ADVANCE(346);
       END_STATE();
     case 282:
-      if (lookahead == 'r') ADVANCE(342);
-      END_STATE();
-    case 283:
-      if (lookahead == 'a') ADVANCE(343);
-      END_STATE();
-    case 284:
-      if (lookahead == 'r') ADVANCE(344);
-      END_STATE();
-    case 285:
-      if (lookahead == 'e') ADVANCE(345);
-      END_STATE();
-    case 286:
-      if (lookahead == 'i') ADVANCE(346);
-      END_STATE();
-    case 287:
       if (lookahead == 'l') ADVANCE(347);
       END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_delay);
+      END_STATE();
+    case 284:
+      if (lookahead == 't') ADVANCE(348);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_dummy);
+      END_STATE();
+    case 286:
+      if (lookahead == 'c') ADVANCE(349);
+      END_STATE();
+    case 287:
+      if (lookahead == 's') ADVANCE(350);
+      END_STATE();
     case 288:
-      if (lookahead == 'e') ADVANCE(348);
+      if (lookahead == 'l') ADVANCE(351);
       END_STATE();
     case 289:
-      if (lookahead == '6') ADVANCE(349);
+      if (lookahead == 'n') ADVANCE(352);
       END_STATE();
     case 290:
-      if (lookahead == 'd') ADVANCE(350);
+      if (lookahead == 't') ADVANCE(353);
       END_STATE();
     case 291:
-      if (lookahead == 's') ADVANCE(351);
+      if (lookahead == 'r') ADVANCE(354);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 293:
-      if (lookahead == 'i') ADVANCE(352);
-      END_STATE();
-    case 294:
-      if (lookahead == 'r') ADVANCE(353);
-      END_STATE();
-    case 295:
-      if (lookahead == 'c') ADVANCE(354);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_limit);
-      END_STATE();
-    case 297:
       if (lookahead == 'a') ADVANCE(355);
       END_STATE();
-    case 298:
-      if (lookahead == 'a') ADVANCE(356);
+    case 293:
+      if (lookahead == 'r') ADVANCE(356);
       END_STATE();
-    case 299:
+    case 294:
       if (lookahead == 'e') ADVANCE(357);
       END_STATE();
+    case 295:
+      if (lookahead == 'i') ADVANCE(358);
+      END_STATE();
+    case 296:
+      if (lookahead == 'l') ADVANCE(359);
+      END_STATE();
+    case 297:
+      if (lookahead == 'e') ADVANCE(360);
+      END_STATE();
+    case 298:
+      if (lookahead == '6') ADVANCE(361);
+      END_STATE();
+    case 299:
+      if (lookahead == 'd') ADVANCE(362);
+      END_STATE();
     case 300:
-      if (lookahead == 'r') ADVANCE(358);
+      if (lookahead == 's') ADVANCE(363);
       END_STATE();
     case 301:
-      if (lookahead == 'e') ADVANCE(359);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 302:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'i') ADVANCE(364);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'r') ADVANCE(365);
       END_STATE();
     case 304:
-      if (lookahead == 't') ADVANCE(360);
+      if (lookahead == 'c') ADVANCE(366);
       END_STATE();
     case 305:
-      if (lookahead == 'e') ADVANCE(361);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 306:
-      if (lookahead == 't') ADVANCE(362);
+      if (lookahead == 'a') ADVANCE(367);
       END_STATE();
     case 307:
-      if (lookahead == 'h') ADVANCE(363);
+      if (lookahead == 'a') ADVANCE(368);
       END_STATE();
     case 308:
-      if (lookahead == 'a') ADVANCE(364);
+      if (lookahead == 'e') ADVANCE(369);
       END_STATE();
     case 309:
-      if (lookahead == 'y') ADVANCE(365);
+      if (lookahead == 'r') ADVANCE(370);
       END_STATE();
     case 310:
-      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == 'e') ADVANCE(371);
       END_STATE();
     case 311:
-      if (lookahead == 'u') ADVANCE(367);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 312:
-      if (lookahead == 't') ADVANCE(368);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 313:
-      if (lookahead == 'b') ADVANCE(369);
-      END_STATE();
-    case 314:
-      if (lookahead == 'c') ADVANCE(370);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 316:
-      if (lookahead == 'u') ADVANCE(371);
-      END_STATE();
-    case 317:
       if (lookahead == 't') ADVANCE(372);
       END_STATE();
-    case 318:
+    case 314:
       if (lookahead == 'e') ADVANCE(373);
       END_STATE();
+    case 315:
+      if (lookahead == 't') ADVANCE(374);
+      END_STATE();
+    case 316:
+      if (lookahead == 'h') ADVANCE(375);
+      END_STATE();
+    case 317:
+      if (lookahead == 'a') ADVANCE(376);
+      END_STATE();
+    case 318:
+      if (lookahead == 'y') ADVANCE(377);
+      END_STATE();
     case 319:
-      if (lookahead == 'e') ADVANCE(374);
+      if (lookahead == 'o') ADVANCE(378);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'u') ADVANCE(379);
       END_STATE();
     case 321:
-      if (lookahead == 'o') ADVANCE(375);
+      if (lookahead == 't') ADVANCE(380);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'b') ADVANCE(381);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'c') ADVANCE(382);
       END_STATE();
     case 324:
-      if (lookahead == 'l') ADVANCE(376);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 325:
-      if (lookahead == 'c') ADVANCE(377);
+      if (lookahead == 'u') ADVANCE(383);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 's') ADVANCE(384);
       END_STATE();
     case 327:
-      if (lookahead == 'n') ADVANCE(378);
+      if (lookahead == 't') ADVANCE(385);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 329:
-      if (lookahead == 'o') ADVANCE(379);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_bridge);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_cburst);
-      END_STATE();
-    case 332:
-      if (lookahead == 'f') ADVANCE(380);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_clsact);
-      END_STATE();
-    case 334:
-      if (lookahead == 't') ADVANCE(381);
-      END_STATE();
-    case 335:
-      if (lookahead == 't') ADVANCE(382);
-      END_STATE();
-    case 336:
-      if (lookahead == '_') ADVANCE(383);
-      END_STATE();
-    case 337:
-      if (lookahead == 'a') ADVANCE(384);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_egress);
-      END_STATE();
-    case 339:
-      if (lookahead == 'i') ADVANCE(385);
-      END_STATE();
-    case 340:
       if (lookahead == 'e') ADVANCE(386);
       END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_expect);
+    case 329:
+      if (lookahead == 'e') ADVANCE(387);
       END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_filter);
+    case 330:
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
-    case 343:
-      if (lookahead == 'l') ADVANCE(387);
+    case 331:
+      if (lookahead == 'o') ADVANCE(388);
       END_STATE();
-    case 344:
-      if (lookahead == 'd') ADVANCE(388);
+    case 332:
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
-    case 345:
+    case 333:
+      ACCEPT_TOKEN(anon_sym_state);
+      END_STATE();
+    case 334:
       if (lookahead == 'l') ADVANCE(389);
       END_STATE();
-    case 346:
+    case 335:
       if (lookahead == 'c') ADVANCE(390);
       END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 337:
+      if (lookahead == 'n') ADVANCE(391);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_accept);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_action);
+      END_STATE();
+    case 340:
+      if (lookahead == 'o') ADVANCE(392);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_bridge);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_cburst);
+      END_STATE();
+    case 343:
+      if (lookahead == 'f') ADVANCE(393);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_clsact);
+      END_STATE();
+    case 345:
+      if (lookahead == 'u') ADVANCE(394);
+      END_STATE();
+    case 346:
+      if (lookahead == 't') ADVANCE(395);
+      END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 't') ADVANCE(396);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == '_') ADVANCE(397);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 350:
-      if (lookahead == 'e') ADVANCE(391);
-      END_STATE();
-    case 351:
-      if (lookahead == 's') ADVANCE(392);
-      END_STATE();
-    case 352:
-      if (lookahead == 'd') ADVANCE(393);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_jitter);
-      END_STATE();
-    case 354:
-      if (lookahead == 'y') ADVANCE(394);
-      END_STATE();
-    case 355:
-      if (lookahead == 'y') ADVANCE(395);
-      END_STATE();
-    case 356:
-      if (lookahead == 'n') ADVANCE(396);
-      END_STATE();
-    case 357:
-      if (lookahead == 'r') ADVANCE(397);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_master);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_native);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_output);
-      END_STATE();
-    case 361:
       if (lookahead == 'a') ADVANCE(398);
       END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_egress);
+      END_STATE();
+    case 351:
+      if (lookahead == 'i') ADVANCE(399);
+      END_STATE();
+    case 352:
+      if (lookahead == 'e') ADVANCE(400);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_expect);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 355:
+      if (lookahead == 'l') ADVANCE(401);
+      END_STATE();
+    case 356:
+      if (lookahead == 'd') ADVANCE(402);
+      END_STATE();
+    case 357:
+      if (lookahead == 'l') ADVANCE(403);
+      END_STATE();
+    case 358:
+      if (lookahead == 'c') ADVANCE(404);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_icmpv6);
+      END_STATE();
     case 362:
-      if (lookahead == 's') ADVANCE(399);
+      if (lookahead == 'e') ADVANCE(405);
       END_STATE();
     case 363:
-      if (lookahead == 'r') ADVANCE(400);
+      if (lookahead == 's') ADVANCE(406);
       END_STATE();
     case 364:
-      if (lookahead == 't') ADVANCE(401);
+      if (lookahead == 'd') ADVANCE(407);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_policy);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 366:
-      if (lookahead == 'u') ADVANCE(402);
+      if (lookahead == 'y') ADVANCE(408);
       END_STATE();
     case 367:
-      if (lookahead == 't') ADVANCE(403);
+      if (lookahead == 'y') ADVANCE(409);
       END_STATE();
     case 368:
-      if (lookahead == 'e') ADVANCE(404);
-      END_STATE();
-    case 369:
-      if (lookahead == 'i') ADVANCE(405);
-      END_STATE();
-    case 370:
-      if (lookahead == 'o') ADVANCE(406);
-      END_STATE();
-    case 371:
-      if (lookahead == 'm') ADVANCE(407);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_reject);
-      END_STATE();
-    case 373:
-      if (lookahead == 'd') ADVANCE(408);
-      END_STATE();
-    case 374:
-      if (lookahead == 'r') ADVANCE(409);
-      END_STATE();
-    case 375:
       if (lookahead == 'n') ADVANCE(410);
       END_STATE();
+    case 369:
+      if (lookahead == 'r') ADVANCE(411);
+      END_STATE();
+    case 370:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 373:
+      if (lookahead == 'a') ADVANCE(412);
+      END_STATE();
+    case 374:
+      if (lookahead == 's') ADVANCE(413);
+      END_STATE();
+    case 375:
+      if (lookahead == 'r') ADVANCE(414);
+      END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_sysctl);
-      END_STATE();
-    case 377:
-      if (lookahead == 'h') ADVANCE(411);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_within);
-      END_STATE();
-    case 379:
-      if (lookahead == 'l') ADVANCE(412);
-      END_STATE();
-    case 380:
-      if (lookahead == 'y') ADVANCE(413);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_corrupt);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_default);
-      END_STATE();
-    case 383:
-      if (lookahead == 'q') ADVANCE(414);
-      END_STATE();
-    case 384:
       if (lookahead == 't') ADVANCE(415);
       END_STATE();
-    case 385:
-      if (lookahead == 's') ADVANCE(416);
+    case 377:
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
-    case 386:
+    case 378:
+      if (lookahead == 'u') ADVANCE(416);
+      END_STATE();
+    case 379:
       if (lookahead == 't') ADVANCE(417);
       END_STATE();
+    case 380:
+      if (lookahead == 'e') ADVANCE(418);
+      END_STATE();
+    case 381:
+      if (lookahead == 'i') ADVANCE(419);
+      END_STATE();
+    case 382:
+      if (lookahead == 'o') ADVANCE(420);
+      END_STATE();
+    case 383:
+      if (lookahead == 'm') ADVANCE(421);
+      END_STATE();
+    case 384:
+      if (lookahead == 's') ADVANCE(422);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 386:
+      if (lookahead == 'd') ADVANCE(423);
+      END_STATE();
     case 387:
-      if (lookahead == 'l') ADVANCE(418);
+      if (lookahead == 'r') ADVANCE(424);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'n') ADVANCE(425);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'h') ADVANCE(426);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 395:
-      if (lookahead == 'e') ADVANCE(419);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 397:
-      if (lookahead == 'a') ADVANCE(420);
-      END_STATE();
-    case 398:
-      if (lookahead == 'd') ADVANCE(421);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 400:
-      if (lookahead == 'u') ADVANCE(422);
-      END_STATE();
-    case 401:
-      if (lookahead == 'e') ADVANCE(423);
-      END_STATE();
-    case 402:
-      if (lookahead == 't') ADVANCE(424);
-      END_STATE();
-    case 403:
-      if (lookahead == 'i') ADVANCE(425);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 405:
-      if (lookahead == 't') ADVANCE(426);
-      END_STATE();
-    case 406:
       if (lookahead == 'l') ADVANCE(427);
       END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_quantum);
+    case 393:
+      if (lookahead == 'y') ADVANCE(428);
       END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 411:
-      if (lookahead == 'a') ADVANCE(428);
-      END_STATE();
-    case 412:
+    case 394:
       if (lookahead == 'e') ADVANCE(429);
       END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_corrupt);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_default);
+      END_STATE();
+    case 397:
+      if (lookahead == 'q') ADVANCE(430);
+      END_STATE();
+    case 398:
+      if (lookahead == 't') ADVANCE(431);
+      END_STATE();
+    case 399:
+      if (lookahead == 's') ADVANCE(432);
+      END_STATE();
+    case 400:
+      if (lookahead == 't') ADVANCE(433);
+      END_STATE();
+    case 401:
+      if (lookahead == 'l') ADVANCE(434);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 403:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 409:
+      if (lookahead == 'e') ADVANCE(435);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 411:
+      if (lookahead == 'a') ADVANCE(436);
+      END_STATE();
+    case 412:
+      if (lookahead == 'd') ADVANCE(437);
+      END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 414:
-      if (lookahead == 'l') ADVANCE(430);
+      if (lookahead == 'u') ADVANCE(438);
       END_STATE();
     case 415:
-      if (lookahead == 'e') ADVANCE(431);
-      END_STATE();
-    case 416:
-      if (lookahead == 'h') ADVANCE(432);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_ethernet);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_firewall);
-      END_STATE();
-    case 419:
-      if (lookahead == 'r') ADVANCE(433);
-      END_STATE();
-    case 420:
-      if (lookahead == 'd') ADVANCE(434);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_overhead);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 424:
-      if (lookahead == 'i') ADVANCE(435);
-      END_STATE();
-    case 425:
-      if (lookahead == 'n') ADVANCE(436);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 428:
-      if (lookahead == 'b') ADVANCE(437);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 430:
-      if (lookahead == 'e') ADVANCE(438);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 432:
       if (lookahead == 'e') ADVANCE(439);
       END_STATE();
-    case 433:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+    case 416:
+      if (lookahead == 't') ADVANCE(440);
       END_STATE();
-    case 434:
-      if (lookahead == 'e') ADVANCE(440);
+    case 417:
+      if (lookahead == 'i') ADVANCE(441);
       END_STATE();
-    case 435:
-      if (lookahead == 'n') ADVANCE(441);
+    case 418:
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
-    case 436:
-      if (lookahead == 'g') ADVANCE(442);
+    case 419:
+      if (lookahead == 't') ADVANCE(442);
       END_STATE();
-    case 437:
+    case 420:
       if (lookahead == 'l') ADVANCE(443);
       END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
+    case 422:
+      if (lookahead == 'i') ADVANCE(444);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_related);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(anon_sym_reorder);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(anon_sym_section);
+      END_STATE();
+    case 426:
+      if (lookahead == 'a') ADVANCE(445);
+      END_STATE();
+    case 427:
+      if (lookahead == 'e') ADVANCE(446);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(anon_sym_continue);
+      END_STATE();
+    case 430:
+      if (lookahead == 'l') ADVANCE(447);
+      END_STATE();
+    case 431:
+      if (lookahead == 'e') ADVANCE(448);
+      END_STATE();
+    case 432:
+      if (lookahead == 'h') ADVANCE(449);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 435:
+      if (lookahead == 'r') ADVANCE(450);
+      END_STATE();
+    case 436:
+      if (lookahead == 'd') ADVANCE(451);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
     case 438:
-      if (lookahead == 'n') ADVANCE(444);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 439:
-      if (lookahead == 'd') ADVANCE(445);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'i') ADVANCE(452);
       END_STATE();
     case 441:
-      if (lookahead == 'g') ADVANCE(446);
+      if (lookahead == 'n') ADVANCE(453);
       END_STATE();
     case 442:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 443:
-      if (lookahead == 'e') ADVANCE(447);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'f') ADVANCE(454);
       END_STATE();
     case 445:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'b') ADVANCE(455);
       END_STATE();
     case 446:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 447:
+      if (lookahead == 'e') ADVANCE(456);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(anon_sym_duplicate);
+      END_STATE();
+    case 449:
+      if (lookahead == 'e') ADVANCE(457);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 451:
+      if (lookahead == 'e') ADVANCE(458);
+      END_STATE();
+    case 452:
+      if (lookahead == 'n') ADVANCE(459);
+      END_STATE();
+    case 453:
+      if (lookahead == 'g') ADVANCE(460);
+      END_STATE();
+    case 454:
+      if (lookahead == 'y') ADVANCE(461);
+      END_STATE();
+    case 455:
+      if (lookahead == 'l') ADVANCE(462);
+      END_STATE();
+    case 456:
+      if (lookahead == 'n') ADVANCE(463);
+      END_STATE();
+    case 457:
+      if (lookahead == 'd') ADVANCE(464);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 459:
+      if (lookahead == 'g') ADVANCE(465);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 462:
+      if (lookahead == 'e') ADVANCE(466);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 466:
       ACCEPT_TOKEN(anon_sym_unreachable);
       END_STATE();
     default:
@@ -10311,167 +10310,167 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 249},
-  [2] = {.lex_state = 255},
-  [3] = {.lex_state = 249},
-  [4] = {.lex_state = 249},
-  [5] = {.lex_state = 249},
-  [6] = {.lex_state = 249},
-  [7] = {.lex_state = 249},
-  [8] = {.lex_state = 249},
-  [9] = {.lex_state = 257},
-  [10] = {.lex_state = 257},
-  [11] = {.lex_state = 257},
-  [12] = {.lex_state = 257},
-  [13] = {.lex_state = 257},
-  [14] = {.lex_state = 257},
-  [15] = {.lex_state = 257},
-  [16] = {.lex_state = 257},
-  [17] = {.lex_state = 257},
-  [18] = {.lex_state = 252},
-  [19] = {.lex_state = 254},
-  [20] = {.lex_state = 250},
-  [21] = {.lex_state = 250},
-  [22] = {.lex_state = 259},
-  [23] = {.lex_state = 259},
-  [24] = {.lex_state = 266},
-  [25] = {.lex_state = 266},
-  [26] = {.lex_state = 266},
-  [27] = {.lex_state = 266},
-  [28] = {.lex_state = 266},
-  [29] = {.lex_state = 254},
-  [30] = {.lex_state = 254},
+  [1] = {.lex_state = 244},
+  [2] = {.lex_state = 251},
+  [3] = {.lex_state = 244},
+  [4] = {.lex_state = 244},
+  [5] = {.lex_state = 244},
+  [6] = {.lex_state = 244},
+  [7] = {.lex_state = 244},
+  [8] = {.lex_state = 244},
+  [9] = {.lex_state = 253},
+  [10] = {.lex_state = 253},
+  [11] = {.lex_state = 253},
+  [12] = {.lex_state = 253},
+  [13] = {.lex_state = 253},
+  [14] = {.lex_state = 253},
+  [15] = {.lex_state = 253},
+  [16] = {.lex_state = 253},
+  [17] = {.lex_state = 253},
+  [18] = {.lex_state = 248},
+  [19] = {.lex_state = 250},
+  [20] = {.lex_state = 245},
+  [21] = {.lex_state = 245},
+  [22] = {.lex_state = 255},
+  [23] = {.lex_state = 255},
+  [24] = {.lex_state = 261},
+  [25] = {.lex_state = 261},
+  [26] = {.lex_state = 261},
+  [27] = {.lex_state = 261},
+  [28] = {.lex_state = 261},
+  [29] = {.lex_state = 260},
+  [30] = {.lex_state = 245},
   [31] = {.lex_state = 250},
-  [32] = {.lex_state = 254},
-  [33] = {.lex_state = 265},
-  [34] = {.lex_state = 265},
-  [35] = {.lex_state = 254},
-  [36] = {.lex_state = 265},
-  [37] = {.lex_state = 254},
-  [38] = {.lex_state = 254},
-  [39] = {.lex_state = 254},
-  [40] = {.lex_state = 254},
-  [41] = {.lex_state = 251},
-  [42] = {.lex_state = 254},
-  [43] = {.lex_state = 251},
-  [44] = {.lex_state = 254},
-  [45] = {.lex_state = 251},
-  [46] = {.lex_state = 254},
-  [47] = {.lex_state = 250},
-  [48] = {.lex_state = 250},
-  [49] = {.lex_state = 250},
-  [50] = {.lex_state = 250},
-  [51] = {.lex_state = 250},
-  [52] = {.lex_state = 251},
-  [53] = {.lex_state = 250},
-  [54] = {.lex_state = 250},
-  [55] = {.lex_state = 250},
-  [56] = {.lex_state = 250},
-  [57] = {.lex_state = 265},
-  [58] = {.lex_state = 265},
-  [59] = {.lex_state = 251},
-  [60] = {.lex_state = 1},
+  [32] = {.lex_state = 250},
+  [33] = {.lex_state = 250},
+  [34] = {.lex_state = 260},
+  [35] = {.lex_state = 250},
+  [36] = {.lex_state = 260},
+  [37] = {.lex_state = 250},
+  [38] = {.lex_state = 250},
+  [39] = {.lex_state = 247},
+  [40] = {.lex_state = 250},
+  [41] = {.lex_state = 250},
+  [42] = {.lex_state = 250},
+  [43] = {.lex_state = 247},
+  [44] = {.lex_state = 250},
+  [45] = {.lex_state = 247},
+  [46] = {.lex_state = 250},
+  [47] = {.lex_state = 245},
+  [48] = {.lex_state = 245},
+  [49] = {.lex_state = 245},
+  [50] = {.lex_state = 245},
+  [51] = {.lex_state = 245},
+  [52] = {.lex_state = 245},
+  [53] = {.lex_state = 247},
+  [54] = {.lex_state = 245},
+  [55] = {.lex_state = 245},
+  [56] = {.lex_state = 245},
+  [57] = {.lex_state = 260},
+  [58] = {.lex_state = 260},
+  [59] = {.lex_state = 1},
+  [60] = {.lex_state = 247},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 271},
-  [64] = {.lex_state = 271},
-  [65] = {.lex_state = 271},
-  [66] = {.lex_state = 250},
-  [67] = {.lex_state = 250},
-  [68] = {.lex_state = 250},
-  [69] = {.lex_state = 250},
-  [70] = {.lex_state = 250},
-  [71] = {.lex_state = 262},
-  [72] = {.lex_state = 251},
-  [73] = {.lex_state = 271},
-  [74] = {.lex_state = 262},
-  [75] = {.lex_state = 251},
-  [76] = {.lex_state = 262},
-  [77] = {.lex_state = 1},
-  [78] = {.lex_state = 251},
+  [63] = {.lex_state = 262},
+  [64] = {.lex_state = 262},
+  [65] = {.lex_state = 262},
+  [66] = {.lex_state = 245},
+  [67] = {.lex_state = 257},
+  [68] = {.lex_state = 257},
+  [69] = {.lex_state = 257},
+  [70] = {.lex_state = 245},
+  [71] = {.lex_state = 245},
+  [72] = {.lex_state = 247},
+  [73] = {.lex_state = 245},
+  [74] = {.lex_state = 247},
+  [75] = {.lex_state = 262},
+  [76] = {.lex_state = 245},
+  [77] = {.lex_state = 247},
+  [78] = {.lex_state = 3},
   [79] = {.lex_state = 3},
-  [80] = {.lex_state = 251},
-  [81] = {.lex_state = 251},
+  [80] = {.lex_state = 247},
+  [81] = {.lex_state = 247},
   [82] = {.lex_state = 3},
   [83] = {.lex_state = 3},
   [84] = {.lex_state = 3},
-  [85] = {.lex_state = 3},
+  [85] = {.lex_state = 1},
   [86] = {.lex_state = 1},
-  [87] = {.lex_state = 271},
+  [87] = {.lex_state = 245},
   [88] = {.lex_state = 250},
-  [89] = {.lex_state = 250},
-  [90] = {.lex_state = 254},
+  [89] = {.lex_state = 262},
+  [90] = {.lex_state = 250},
   [91] = {.lex_state = 3},
-  [92] = {.lex_state = 254},
-  [93] = {.lex_state = 254},
-  [94] = {.lex_state = 249},
-  [95] = {.lex_state = 250},
-  [96] = {.lex_state = 254},
-  [97] = {.lex_state = 271},
-  [98] = {.lex_state = 254},
-  [99] = {.lex_state = 249},
-  [100] = {.lex_state = 249},
-  [101] = {.lex_state = 254},
-  [102] = {.lex_state = 249},
-  [103] = {.lex_state = 254},
-  [104] = {.lex_state = 271},
-  [105] = {.lex_state = 254},
-  [106] = {.lex_state = 271},
-  [107] = {.lex_state = 271},
-  [108] = {.lex_state = 262},
-  [109] = {.lex_state = 271},
-  [110] = {.lex_state = 254},
-  [111] = {.lex_state = 262},
-  [112] = {.lex_state = 254},
-  [113] = {.lex_state = 251},
-  [114] = {.lex_state = 254},
-  [115] = {.lex_state = 254},
-  [116] = {.lex_state = 254},
-  [117] = {.lex_state = 254},
-  [118] = {.lex_state = 254},
-  [119] = {.lex_state = 254},
-  [120] = {.lex_state = 254},
-  [121] = {.lex_state = 263},
-  [122] = {.lex_state = 249},
-  [123] = {.lex_state = 270},
-  [124] = {.lex_state = 261},
-  [125] = {.lex_state = 261},
-  [126] = {.lex_state = 249},
-  [127] = {.lex_state = 271},
-  [128] = {.lex_state = 263},
-  [129] = {.lex_state = 263},
-  [130] = {.lex_state = 261},
-  [131] = {.lex_state = 264},
-  [132] = {.lex_state = 250},
-  [133] = {.lex_state = 267},
-  [134] = {.lex_state = 264},
-  [135] = {.lex_state = 250},
-  [136] = {.lex_state = 264},
-  [137] = {.lex_state = 11},
-  [138] = {.lex_state = 252},
-  [139] = {.lex_state = 261},
-  [140] = {.lex_state = 264},
-  [141] = {.lex_state = 251},
-  [142] = {.lex_state = 251},
-  [143] = {.lex_state = 263},
-  [144] = {.lex_state = 12},
+  [92] = {.lex_state = 250},
+  [93] = {.lex_state = 245},
+  [94] = {.lex_state = 262},
+  [95] = {.lex_state = 244},
+  [96] = {.lex_state = 245},
+  [97] = {.lex_state = 262},
+  [98] = {.lex_state = 250},
+  [99] = {.lex_state = 262},
+  [100] = {.lex_state = 262},
+  [101] = {.lex_state = 244},
+  [102] = {.lex_state = 244},
+  [103] = {.lex_state = 244},
+  [104] = {.lex_state = 250},
+  [105] = {.lex_state = 250},
+  [106] = {.lex_state = 250},
+  [107] = {.lex_state = 250},
+  [108] = {.lex_state = 250},
+  [109] = {.lex_state = 250},
+  [110] = {.lex_state = 257},
+  [111] = {.lex_state = 257},
+  [112] = {.lex_state = 262},
+  [113] = {.lex_state = 250},
+  [114] = {.lex_state = 250},
+  [115] = {.lex_state = 250},
+  [116] = {.lex_state = 250},
+  [117] = {.lex_state = 250},
+  [118] = {.lex_state = 250},
+  [119] = {.lex_state = 250},
+  [120] = {.lex_state = 247},
+  [121] = {.lex_state = 256},
+  [122] = {.lex_state = 244},
+  [123] = {.lex_state = 259},
+  [124] = {.lex_state = 262},
+  [125] = {.lex_state = 266},
+  [126] = {.lex_state = 258},
+  [127] = {.lex_state = 256},
+  [128] = {.lex_state = 258},
+  [129] = {.lex_state = 258},
+  [130] = {.lex_state = 256},
+  [131] = {.lex_state = 244},
+  [132] = {.lex_state = 259},
+  [133] = {.lex_state = 259},
+  [134] = {.lex_state = 263},
+  [135] = {.lex_state = 245},
+  [136] = {.lex_state = 245},
+  [137] = {.lex_state = 256},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 248},
+  [140] = {.lex_state = 247},
+  [141] = {.lex_state = 247},
+  [142] = {.lex_state = 259},
+  [143] = {.lex_state = 11},
+  [144] = {.lex_state = 247},
   [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
-  [147] = {.lex_state = 12},
-  [148] = {.lex_state = 251},
-  [149] = {.lex_state = 11},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 11},
-  [152] = {.lex_state = 12},
+  [146] = {.lex_state = 12},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 12},
+  [149] = {.lex_state = 247},
+  [150] = {.lex_state = 244},
+  [151] = {.lex_state = 244},
+  [152] = {.lex_state = 11},
   [153] = {.lex_state = 11},
-  [154] = {.lex_state = 11},
-  [155] = {.lex_state = 261},
-  [156] = {.lex_state = 11},
-  [157] = {.lex_state = 249},
-  [158] = {.lex_state = 263},
-  [159] = {.lex_state = 249},
-  [160] = {.lex_state = 251},
-  [161] = {.lex_state = 11},
+  [154] = {.lex_state = 12},
+  [155] = {.lex_state = 11},
+  [156] = {.lex_state = 258},
+  [157] = {.lex_state = 258},
+  [158] = {.lex_state = 11},
+  [159] = {.lex_state = 11},
+  [160] = {.lex_state = 11},
+  [161] = {.lex_state = 256},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
@@ -10494,308 +10493,312 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 278},
-  [185] = {.lex_state = 264},
-  [186] = {.lex_state = 251},
-  [187] = {.lex_state = 267},
-  [188] = {.lex_state = 252},
-  [189] = {.lex_state = 276},
-  [190] = {.lex_state = 278},
-  [191] = {.lex_state = 276},
-  [192] = {.lex_state = 276},
-  [193] = {.lex_state = 278},
-  [194] = {.lex_state = 249},
-  [195] = {.lex_state = 11},
-  [196] = {.lex_state = 276},
-  [197] = {.lex_state = 12},
-  [198] = {.lex_state = 276},
-  [199] = {.lex_state = 267},
-  [200] = {.lex_state = 276},
-  [201] = {.lex_state = 251},
-  [202] = {.lex_state = 251},
+  [184] = {.lex_state = 271},
+  [185] = {.lex_state = 271},
+  [186] = {.lex_state = 271},
+  [187] = {.lex_state = 273},
+  [188] = {.lex_state = 263},
+  [189] = {.lex_state = 248},
+  [190] = {.lex_state = 273},
+  [191] = {.lex_state = 11},
+  [192] = {.lex_state = 247},
+  [193] = {.lex_state = 263},
+  [194] = {.lex_state = 273},
+  [195] = {.lex_state = 12},
+  [196] = {.lex_state = 271},
+  [197] = {.lex_state = 271},
+  [198] = {.lex_state = 247},
+  [199] = {.lex_state = 244},
+  [200] = {.lex_state = 271},
+  [201] = {.lex_state = 259},
+  [202] = {.lex_state = 15},
   [203] = {.lex_state = 0},
   [204] = {.lex_state = 0},
-  [205] = {.lex_state = 249},
-  [206] = {.lex_state = 249},
-  [207] = {.lex_state = 250},
-  [208] = {.lex_state = 249},
-  [209] = {.lex_state = 249},
-  [210] = {.lex_state = 251},
-  [211] = {.lex_state = 249},
-  [212] = {.lex_state = 249},
-  [213] = {.lex_state = 0},
-  [214] = {.lex_state = 0},
-  [215] = {.lex_state = 0},
-  [216] = {.lex_state = 251},
-  [217] = {.lex_state = 251},
-  [218] = {.lex_state = 11},
-  [219] = {.lex_state = 249},
-  [220] = {.lex_state = 23},
-  [221] = {.lex_state = 251},
-  [222] = {.lex_state = 249},
-  [223] = {.lex_state = 20},
-  [224] = {.lex_state = 15},
-  [225] = {.lex_state = 20},
-  [226] = {.lex_state = 15},
+  [205] = {.lex_state = 245},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 244},
+  [208] = {.lex_state = 244},
+  [209] = {.lex_state = 0},
+  [210] = {.lex_state = 244},
+  [211] = {.lex_state = 247},
+  [212] = {.lex_state = 247},
+  [213] = {.lex_state = 13},
+  [214] = {.lex_state = 247},
+  [215] = {.lex_state = 13},
+  [216] = {.lex_state = 13},
+  [217] = {.lex_state = 247},
+  [218] = {.lex_state = 244},
+  [219] = {.lex_state = 244},
+  [220] = {.lex_state = 247},
+  [221] = {.lex_state = 244},
+  [222] = {.lex_state = 244},
+  [223] = {.lex_state = 244},
+  [224] = {.lex_state = 20},
+  [225] = {.lex_state = 0},
+  [226] = {.lex_state = 23},
   [227] = {.lex_state = 20},
   [228] = {.lex_state = 15},
-  [229] = {.lex_state = 14},
-  [230] = {.lex_state = 14},
+  [229] = {.lex_state = 20},
+  [230] = {.lex_state = 15},
   [231] = {.lex_state = 14},
-  [232] = {.lex_state = 249},
-  [233] = {.lex_state = 13},
-  [234] = {.lex_state = 13},
-  [235] = {.lex_state = 13},
-  [236] = {.lex_state = 249},
-  [237] = {.lex_state = 250},
-  [238] = {.lex_state = 249},
-  [239] = {.lex_state = 276},
-  [240] = {.lex_state = 11},
+  [232] = {.lex_state = 14},
+  [233] = {.lex_state = 14},
+  [234] = {.lex_state = 245},
+  [235] = {.lex_state = 244},
+  [236] = {.lex_state = 11},
+  [237] = {.lex_state = 244},
+  [238] = {.lex_state = 244},
+  [239] = {.lex_state = 272},
+  [240] = {.lex_state = 244},
   [241] = {.lex_state = 23},
-  [242] = {.lex_state = 0},
+  [242] = {.lex_state = 244},
   [243] = {.lex_state = 23},
-  [244] = {.lex_state = 277},
-  [245] = {.lex_state = 0},
-  [246] = {.lex_state = 276},
+  [244] = {.lex_state = 23},
+  [245] = {.lex_state = 244},
+  [246] = {.lex_state = 23},
   [247] = {.lex_state = 23},
   [248] = {.lex_state = 23},
-  [249] = {.lex_state = 249},
+  [249] = {.lex_state = 244},
   [250] = {.lex_state = 23},
-  [251] = {.lex_state = 249},
-  [252] = {.lex_state = 251},
-  [253] = {.lex_state = 249},
+  [251] = {.lex_state = 0},
+  [252] = {.lex_state = 23},
+  [253] = {.lex_state = 23},
   [254] = {.lex_state = 0},
-  [255] = {.lex_state = 23},
+  [255] = {.lex_state = 271},
   [256] = {.lex_state = 23},
-  [257] = {.lex_state = 249},
+  [257] = {.lex_state = 23},
   [258] = {.lex_state = 23},
-  [259] = {.lex_state = 0},
-  [260] = {.lex_state = 249},
-  [261] = {.lex_state = 278},
-  [262] = {.lex_state = 249},
-  [263] = {.lex_state = 23},
-  [264] = {.lex_state = 23},
-  [265] = {.lex_state = 23},
-  [266] = {.lex_state = 23},
-  [267] = {.lex_state = 249},
-  [268] = {.lex_state = 251},
-  [269] = {.lex_state = 249},
-  [270] = {.lex_state = 23},
+  [259] = {.lex_state = 23},
+  [260] = {.lex_state = 23},
+  [261] = {.lex_state = 247},
+  [262] = {.lex_state = 244},
+  [263] = {.lex_state = 0},
+  [264] = {.lex_state = 244},
+  [265] = {.lex_state = 0},
+  [266] = {.lex_state = 244},
+  [267] = {.lex_state = 273},
+  [268] = {.lex_state = 244},
+  [269] = {.lex_state = 244},
+  [270] = {.lex_state = 244},
   [271] = {.lex_state = 23},
-  [272] = {.lex_state = 249},
-  [273] = {.lex_state = 249},
-  [274] = {.lex_state = 249},
-  [275] = {.lex_state = 23},
-  [276] = {.lex_state = 249},
-  [277] = {.lex_state = 249},
-  [278] = {.lex_state = 249},
-  [279] = {.lex_state = 249},
-  [280] = {.lex_state = 249},
-  [281] = {.lex_state = 249},
-  [282] = {.lex_state = 249},
-  [283] = {.lex_state = 249},
-  [284] = {.lex_state = 249},
-  [285] = {.lex_state = 249},
-  [286] = {.lex_state = 249},
-  [287] = {.lex_state = 249},
-  [288] = {.lex_state = 249},
-  [289] = {.lex_state = 249},
-  [290] = {.lex_state = 249},
-  [291] = {.lex_state = 249},
-  [292] = {.lex_state = 249},
-  [293] = {.lex_state = 249},
-  [294] = {.lex_state = 249},
-  [295] = {.lex_state = 249},
-  [296] = {.lex_state = 249},
-  [297] = {.lex_state = 23},
-  [298] = {.lex_state = 249},
-  [299] = {.lex_state = 0},
-  [300] = {.lex_state = 23},
-  [301] = {.lex_state = 249},
-  [302] = {.lex_state = 251},
-  [303] = {.lex_state = 16},
-  [304] = {.lex_state = 249},
-  [305] = {.lex_state = 24},
-  [306] = {.lex_state = 24},
+  [272] = {.lex_state = 11},
+  [273] = {.lex_state = 0},
+  [274] = {.lex_state = 271},
+  [275] = {.lex_state = 244},
+  [276] = {.lex_state = 23},
+  [277] = {.lex_state = 244},
+  [278] = {.lex_state = 244},
+  [279] = {.lex_state = 244},
+  [280] = {.lex_state = 244},
+  [281] = {.lex_state = 244},
+  [282] = {.lex_state = 244},
+  [283] = {.lex_state = 244},
+  [284] = {.lex_state = 244},
+  [285] = {.lex_state = 244},
+  [286] = {.lex_state = 244},
+  [287] = {.lex_state = 244},
+  [288] = {.lex_state = 244},
+  [289] = {.lex_state = 244},
+  [290] = {.lex_state = 244},
+  [291] = {.lex_state = 244},
+  [292] = {.lex_state = 244},
+  [293] = {.lex_state = 244},
+  [294] = {.lex_state = 244},
+  [295] = {.lex_state = 244},
+  [296] = {.lex_state = 244},
+  [297] = {.lex_state = 244},
+  [298] = {.lex_state = 244},
+  [299] = {.lex_state = 247},
+  [300] = {.lex_state = 244},
+  [301] = {.lex_state = 244},
+  [302] = {.lex_state = 23},
+  [303] = {.lex_state = 244},
+  [304] = {.lex_state = 247},
+  [305] = {.lex_state = 250},
+  [306] = {.lex_state = 23},
   [307] = {.lex_state = 24},
-  [308] = {.lex_state = 254},
-  [309] = {.lex_state = 250},
-  [310] = {.lex_state = 251},
-  [311] = {.lex_state = 251},
+  [308] = {.lex_state = 247},
+  [309] = {.lex_state = 24},
+  [310] = {.lex_state = 16},
+  [311] = {.lex_state = 11},
   [312] = {.lex_state = 24},
-  [313] = {.lex_state = 257},
-  [314] = {.lex_state = 251},
-  [315] = {.lex_state = 24},
-  [316] = {.lex_state = 23},
-  [317] = {.lex_state = 24},
-  [318] = {.lex_state = 249},
-  [319] = {.lex_state = 16},
-  [320] = {.lex_state = 16},
-  [321] = {.lex_state = 11},
-  [322] = {.lex_state = 257},
-  [323] = {.lex_state = 257},
-  [324] = {.lex_state = 20},
-  [325] = {.lex_state = 250},
-  [326] = {.lex_state = 0},
-  [327] = {.lex_state = 0},
-  [328] = {.lex_state = 259},
-  [329] = {.lex_state = 259},
-  [330] = {.lex_state = 0},
+  [313] = {.lex_state = 24},
+  [314] = {.lex_state = 24},
+  [315] = {.lex_state = 244},
+  [316] = {.lex_state = 16},
+  [317] = {.lex_state = 16},
+  [318] = {.lex_state = 247},
+  [319] = {.lex_state = 247},
+  [320] = {.lex_state = 247},
+  [321] = {.lex_state = 247},
+  [322] = {.lex_state = 245},
+  [323] = {.lex_state = 247},
+  [324] = {.lex_state = 24},
+  [325] = {.lex_state = 247},
+  [326] = {.lex_state = 253},
+  [327] = {.lex_state = 253},
+  [328] = {.lex_state = 253},
+  [329] = {.lex_state = 20},
+  [330] = {.lex_state = 245},
   [331] = {.lex_state = 250},
-  [332] = {.lex_state = 250},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
-  [335] = {.lex_state = 0},
-  [336] = {.lex_state = 250},
+  [332] = {.lex_state = 255},
+  [333] = {.lex_state = 255},
+  [334] = {.lex_state = 262},
+  [335] = {.lex_state = 250},
+  [336] = {.lex_state = 0},
   [337] = {.lex_state = 0},
   [338] = {.lex_state = 0},
-  [339] = {.lex_state = 259},
+  [339] = {.lex_state = 0},
   [340] = {.lex_state = 0},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 0},
-  [343] = {.lex_state = 250},
-  [344] = {.lex_state = 20},
-  [345] = {.lex_state = 250},
-  [346] = {.lex_state = 254},
+  [342] = {.lex_state = 262},
+  [343] = {.lex_state = 247},
+  [344] = {.lex_state = 0},
+  [345] = {.lex_state = 0},
+  [346] = {.lex_state = 262},
   [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 0},
-  [350] = {.lex_state = 15},
-  [351] = {.lex_state = 254},
-  [352] = {.lex_state = 15},
-  [353] = {.lex_state = 259},
-  [354] = {.lex_state = 254},
-  [355] = {.lex_state = 14},
-  [356] = {.lex_state = 14},
-  [357] = {.lex_state = 271},
-  [358] = {.lex_state = 254},
-  [359] = {.lex_state = 254},
-  [360] = {.lex_state = 250},
-  [361] = {.lex_state = 271},
+  [349] = {.lex_state = 245},
+  [350] = {.lex_state = 245},
+  [351] = {.lex_state = 262},
+  [352] = {.lex_state = 250},
+  [353] = {.lex_state = 0},
+  [354] = {.lex_state = 255},
+  [355] = {.lex_state = 262},
+  [356] = {.lex_state = 262},
+  [357] = {.lex_state = 0},
+  [358] = {.lex_state = 0},
+  [359] = {.lex_state = 262},
+  [360] = {.lex_state = 262},
+  [361] = {.lex_state = 0},
   [362] = {.lex_state = 0},
-  [363] = {.lex_state = 251},
+  [363] = {.lex_state = 20},
   [364] = {.lex_state = 0},
-  [365] = {.lex_state = 254},
+  [365] = {.lex_state = 0},
   [366] = {.lex_state = 0},
   [367] = {.lex_state = 0},
-  [368] = {.lex_state = 271},
-  [369] = {.lex_state = 254},
-  [370] = {.lex_state = 250},
+  [368] = {.lex_state = 15},
+  [369] = {.lex_state = 255},
+  [370] = {.lex_state = 15},
   [371] = {.lex_state = 0},
-  [372] = {.lex_state = 0},
-  [373] = {.lex_state = 250},
-  [374] = {.lex_state = 0},
-  [375] = {.lex_state = 0},
-  [376] = {.lex_state = 13},
-  [377] = {.lex_state = 13},
-  [378] = {.lex_state = 251},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 250},
-  [381] = {.lex_state = 259},
-  [382] = {.lex_state = 259},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 0},
-  [385] = {.lex_state = 250},
-  [386] = {.lex_state = 250},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 250},
-  [389] = {.lex_state = 250},
-  [390] = {.lex_state = 249},
-  [391] = {.lex_state = 0},
+  [372] = {.lex_state = 14},
+  [373] = {.lex_state = 262},
+  [374] = {.lex_state = 14},
+  [375] = {.lex_state = 262},
+  [376] = {.lex_state = 0},
+  [377] = {.lex_state = 262},
+  [378] = {.lex_state = 0},
+  [379] = {.lex_state = 262},
+  [380] = {.lex_state = 0},
+  [381] = {.lex_state = 262},
+  [382] = {.lex_state = 13},
+  [383] = {.lex_state = 13},
+  [384] = {.lex_state = 262},
+  [385] = {.lex_state = 255},
+  [386] = {.lex_state = 255},
+  [387] = {.lex_state = 262},
+  [388] = {.lex_state = 262},
+  [389] = {.lex_state = 0},
+  [390] = {.lex_state = 0},
+  [391] = {.lex_state = 262},
   [392] = {.lex_state = 0},
-  [393] = {.lex_state = 25},
-  [394] = {.lex_state = 0},
-  [395] = {.lex_state = 0},
+  [393] = {.lex_state = 262},
+  [394] = {.lex_state = 262},
+  [395] = {.lex_state = 262},
   [396] = {.lex_state = 0},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 250},
+  [398] = {.lex_state = 255},
+  [399] = {.lex_state = 262},
+  [400] = {.lex_state = 0},
   [401] = {.lex_state = 0},
-  [402] = {.lex_state = 259},
-  [403] = {.lex_state = 259},
-  [404] = {.lex_state = 250},
-  [405] = {.lex_state = 0},
-  [406] = {.lex_state = 250},
-  [407] = {.lex_state = 250},
-  [408] = {.lex_state = 250},
-  [409] = {.lex_state = 0},
-  [410] = {.lex_state = 0},
+  [402] = {.lex_state = 0},
+  [403] = {.lex_state = 247},
+  [404] = {.lex_state = 0},
+  [405] = {.lex_state = 262},
+  [406] = {.lex_state = 245},
+  [407] = {.lex_state = 245},
+  [408] = {.lex_state = 0},
+  [409] = {.lex_state = 245},
+  [410] = {.lex_state = 245},
   [411] = {.lex_state = 0},
   [412] = {.lex_state = 0},
   [413] = {.lex_state = 250},
-  [414] = {.lex_state = 250},
-  [415] = {.lex_state = 254},
-  [416] = {.lex_state = 271},
-  [417] = {.lex_state = 250},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 254},
-  [420] = {.lex_state = 250},
-  [421] = {.lex_state = 259},
-  [422] = {.lex_state = 259},
-  [423] = {.lex_state = 259},
-  [424] = {.lex_state = 259},
+  [414] = {.lex_state = 255},
+  [415] = {.lex_state = 250},
+  [416] = {.lex_state = 262},
+  [417] = {.lex_state = 0},
+  [418] = {.lex_state = 244},
+  [419] = {.lex_state = 0},
+  [420] = {.lex_state = 0},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 0},
+  [423] = {.lex_state = 25},
+  [424] = {.lex_state = 245},
   [425] = {.lex_state = 0},
-  [426] = {.lex_state = 16},
-  [427] = {.lex_state = 259},
-  [428] = {.lex_state = 259},
-  [429] = {.lex_state = 259},
-  [430] = {.lex_state = 16},
-  [431] = {.lex_state = 251},
-  [432] = {.lex_state = 254},
-  [433] = {.lex_state = 259},
-  [434] = {.lex_state = 259},
-  [435] = {.lex_state = 9},
-  [436] = {.lex_state = 0},
-  [437] = {.lex_state = 259},
-  [438] = {.lex_state = 8},
-  [439] = {.lex_state = 251},
-  [440] = {.lex_state = 251},
-  [441] = {.lex_state = 0},
-  [442] = {.lex_state = 251},
-  [443] = {.lex_state = 259},
-  [444] = {.lex_state = 251},
-  [445] = {.lex_state = 254},
-  [446] = {.lex_state = 251},
-  [447] = {.lex_state = 251},
-  [448] = {.lex_state = 249},
-  [449] = {.lex_state = 249},
-  [450] = {.lex_state = 251},
-  [451] = {.lex_state = 251},
-  [452] = {.lex_state = 251},
-  [453] = {.lex_state = 10},
-  [454] = {.lex_state = 249},
-  [455] = {.lex_state = 254},
-  [456] = {.lex_state = 259},
-  [457] = {.lex_state = 251},
-  [458] = {.lex_state = 249},
-  [459] = {.lex_state = 0},
-  [460] = {.lex_state = 0},
-  [461] = {.lex_state = 252},
-  [462] = {.lex_state = 0},
-  [463] = {.lex_state = 254},
+  [426] = {.lex_state = 245},
+  [427] = {.lex_state = 245},
+  [428] = {.lex_state = 245},
+  [429] = {.lex_state = 245},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 245},
+  [432] = {.lex_state = 26},
+  [433] = {.lex_state = 8},
+  [434] = {.lex_state = 16},
+  [435] = {.lex_state = 16},
+  [436] = {.lex_state = 9},
+  [437] = {.lex_state = 245},
+  [438] = {.lex_state = 245},
+  [439] = {.lex_state = 245},
+  [440] = {.lex_state = 247},
+  [441] = {.lex_state = 247},
+  [442] = {.lex_state = 0},
+  [443] = {.lex_state = 245},
+  [444] = {.lex_state = 245},
+  [445] = {.lex_state = 244},
+  [446] = {.lex_state = 244},
+  [447] = {.lex_state = 247},
+  [448] = {.lex_state = 250},
+  [449] = {.lex_state = 247},
+  [450] = {.lex_state = 10},
+  [451] = {.lex_state = 245},
+  [452] = {.lex_state = 247},
+  [453] = {.lex_state = 244},
+  [454] = {.lex_state = 247},
+  [455] = {.lex_state = 247},
+  [456] = {.lex_state = 247},
+  [457] = {.lex_state = 247},
+  [458] = {.lex_state = 0},
+  [459] = {.lex_state = 247},
+  [460] = {.lex_state = 244},
+  [461] = {.lex_state = 247},
+  [462] = {.lex_state = 250},
+  [463] = {.lex_state = 0},
   [464] = {.lex_state = 0},
-  [465] = {.lex_state = 251},
-  [466] = {.lex_state = 0},
-  [467] = {.lex_state = 0},
+  [465] = {.lex_state = 0},
+  [466] = {.lex_state = 250},
+  [467] = {.lex_state = 250},
   [468] = {.lex_state = 0},
-  [469] = {.lex_state = 249},
+  [469] = {.lex_state = 250},
   [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 0},
-  [473] = {.lex_state = 254},
+  [472] = {.lex_state = 247},
+  [473] = {.lex_state = 0},
   [474] = {.lex_state = 0},
-  [475] = {.lex_state = 254},
+  [475] = {.lex_state = 0},
   [476] = {.lex_state = 0},
   [477] = {.lex_state = 0},
-  [478] = {.lex_state = 254},
-  [479] = {.lex_state = 254},
-  [480] = {.lex_state = 254},
+  [478] = {.lex_state = 244},
+  [479] = {.lex_state = 250},
+  [480] = {.lex_state = 0},
   [481] = {.lex_state = 0},
-  [482] = {.lex_state = 0},
+  [482] = {.lex_state = 250},
   [483] = {.lex_state = 0},
   [484] = {.lex_state = 0},
-  [485] = {.lex_state = 0},
+  [485] = {.lex_state = 250},
+  [486] = {.lex_state = 0},
+  [487] = {.lex_state = 0},
+  [488] = {.lex_state = 0},
+  [489] = {.lex_state = 248},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10876,6 +10879,12 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dport] = ACTIONS(1),
     [anon_sym_handle] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
+    [anon_sym_action] = ACTIONS(1),
+    [anon_sym_ok] = ACTIONS(1),
+    [anon_sym_drop] = ACTIONS(1),
+    [anon_sym_pass] = ACTIONS(1),
+    [anon_sym_reclassify] = ACTIONS(1),
+    [anon_sym_continue] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
@@ -10938,7 +10947,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_postrouting] = ACTIONS(1),
     [anon_sym_policy] = ACTIONS(1),
     [anon_sym_accept] = ACTIONS(1),
-    [anon_sym_drop] = ACTIONS(1),
     [anon_sym_mark] = ACTIONS(1),
     [anon_sym_ct] = ACTIONS(1),
     [anon_sym_COMMA] = ACTIONS(1),
@@ -10948,7 +10956,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_related] = ACTIONS(1),
     [anon_sym_invalid] = ACTIONS(1),
     [anon_sym_reject] = ACTIONS(1),
-    [anon_sym_pass] = ACTIONS(1),
     [anon_sym_masquerade] = ACTIONS(1),
     [anon_sym_classify] = ACTIONS(1),
     [anon_sym_snat] = ACTIONS(1),
@@ -10970,43 +10977,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(467),
-    [sym__statements] = STATE(485),
+    [sym_source_file] = STATE(473),
+    [sym__statements] = STATE(470),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(215),
-    [sym_netns_statement] = STATE(215),
-    [sym_host_statement] = STATE(215),
-    [sym_table_statement] = STATE(215),
-    [sym_let_statement] = STATE(215),
-    [sym_for_statement] = STATE(215),
-    [sym_include_statement] = STATE(215),
-    [sym_expect_statement] = STATE(215),
-    [sym_veth_statement] = STATE(215),
-    [sym_bridge_statement] = STATE(215),
-    [sym_dummy_statement] = STATE(215),
-    [sym_vrf_statement] = STATE(215),
-    [sym_macvlan_statement] = STATE(215),
-    [sym_vlan_statement] = STATE(215),
-    [sym_vxlan_statement] = STATE(215),
-    [sym_link_statement] = STATE(215),
-    [sym_addr_statement] = STATE(215),
-    [sym_state_statement] = STATE(215),
-    [sym_mtu_statement] = STATE(215),
-    [sym_mac_statement] = STATE(215),
-    [sym_master_statement] = STATE(215),
-    [sym_shape_statement] = STATE(215),
-    [sym_htb_statement] = STATE(215),
-    [sym_class_statement] = STATE(215),
-    [sym_filter_statement] = STATE(215),
-    [sym_qdisc_statement] = STATE(215),
-    [sym_netem_statement] = STATE(215),
-    [sym_bpf_statement] = STATE(215),
-    [sym_xdp_statement] = STATE(215),
-    [sym_route_statement] = STATE(215),
-    [sym_rule_statement] = STATE(215),
-    [sym_forward_statement] = STATE(215),
-    [sym_sysctl_statement] = STATE(215),
-    [sym_firewall_statement] = STATE(215),
+    [sym__statement] = STATE(225),
+    [sym_netns_statement] = STATE(225),
+    [sym_host_statement] = STATE(225),
+    [sym_table_statement] = STATE(225),
+    [sym_let_statement] = STATE(225),
+    [sym_for_statement] = STATE(225),
+    [sym_include_statement] = STATE(225),
+    [sym_expect_statement] = STATE(225),
+    [sym_veth_statement] = STATE(225),
+    [sym_bridge_statement] = STATE(225),
+    [sym_dummy_statement] = STATE(225),
+    [sym_vrf_statement] = STATE(225),
+    [sym_macvlan_statement] = STATE(225),
+    [sym_vlan_statement] = STATE(225),
+    [sym_vxlan_statement] = STATE(225),
+    [sym_link_statement] = STATE(225),
+    [sym_addr_statement] = STATE(225),
+    [sym_state_statement] = STATE(225),
+    [sym_mtu_statement] = STATE(225),
+    [sym_mac_statement] = STATE(225),
+    [sym_master_statement] = STATE(225),
+    [sym_shape_statement] = STATE(225),
+    [sym_htb_statement] = STATE(225),
+    [sym_class_statement] = STATE(225),
+    [sym_filter_statement] = STATE(225),
+    [sym_qdisc_statement] = STATE(225),
+    [sym_netem_statement] = STATE(225),
+    [sym_bpf_statement] = STATE(225),
+    [sym_xdp_statement] = STATE(225),
+    [sym_route_statement] = STATE(225),
+    [sym_rule_statement] = STATE(225),
+    [sym_forward_statement] = STATE(225),
+    [sym_sysctl_statement] = STATE(225),
+    [sym_firewall_statement] = STATE(225),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -11084,6 +11091,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_dport] = ACTIONS(75),
     [anon_sym_handle] = ACTIONS(75),
     [anon_sym_DASH_GT] = ACTIONS(75),
+    [anon_sym_action] = ACTIONS(75),
     [anon_sym_delay] = ACTIONS(75),
     [anon_sym_jitter] = ACTIONS(75),
     [anon_sym_loss] = ACTIONS(75),
@@ -11130,45 +11138,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__statements] = STATE(460),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(215),
-    [sym_netns_statement] = STATE(215),
-    [sym_host_statement] = STATE(215),
-    [sym_table_statement] = STATE(215),
-    [sym_let_statement] = STATE(215),
-    [sym_for_statement] = STATE(215),
-    [sym_include_statement] = STATE(215),
-    [sym_expect_statement] = STATE(215),
-    [sym_veth_statement] = STATE(215),
-    [sym_bridge_statement] = STATE(215),
-    [sym_dummy_statement] = STATE(215),
-    [sym_vrf_statement] = STATE(215),
-    [sym_macvlan_statement] = STATE(215),
-    [sym_vlan_statement] = STATE(215),
-    [sym_vxlan_statement] = STATE(215),
-    [sym_link_statement] = STATE(215),
-    [sym_addr_statement] = STATE(215),
-    [sym_state_statement] = STATE(215),
-    [sym_mtu_statement] = STATE(215),
-    [sym_mac_statement] = STATE(215),
-    [sym_master_statement] = STATE(215),
-    [sym_shape_statement] = STATE(215),
-    [sym_htb_statement] = STATE(215),
-    [sym_class_statement] = STATE(215),
-    [sym_filter_statement] = STATE(215),
-    [sym_qdisc_statement] = STATE(215),
-    [sym_netem_statement] = STATE(215),
-    [sym_bpf_statement] = STATE(215),
-    [sym_xdp_statement] = STATE(215),
-    [sym_route_statement] = STATE(215),
-    [sym_rule_statement] = STATE(215),
-    [sym_forward_statement] = STATE(215),
-    [sym_sysctl_statement] = STATE(215),
-    [sym_firewall_statement] = STATE(215),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [ts_builtin_sym_end] = ACTIONS(79),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11209,45 +11217,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(214),
-    [sym_netns_statement] = STATE(214),
-    [sym_host_statement] = STATE(214),
-    [sym_table_statement] = STATE(214),
-    [sym_let_statement] = STATE(214),
-    [sym_for_statement] = STATE(214),
-    [sym_include_statement] = STATE(214),
-    [sym_expect_statement] = STATE(214),
-    [sym_veth_statement] = STATE(214),
-    [sym_bridge_statement] = STATE(214),
-    [sym_dummy_statement] = STATE(214),
-    [sym_vrf_statement] = STATE(214),
-    [sym_macvlan_statement] = STATE(214),
-    [sym_vlan_statement] = STATE(214),
-    [sym_vxlan_statement] = STATE(214),
-    [sym_link_statement] = STATE(214),
-    [sym_addr_statement] = STATE(214),
-    [sym_state_statement] = STATE(214),
-    [sym_mtu_statement] = STATE(214),
-    [sym_mac_statement] = STATE(214),
-    [sym_master_statement] = STATE(214),
-    [sym_shape_statement] = STATE(214),
-    [sym_htb_statement] = STATE(214),
-    [sym_class_statement] = STATE(214),
-    [sym_filter_statement] = STATE(214),
-    [sym_qdisc_statement] = STATE(214),
-    [sym_netem_statement] = STATE(214),
-    [sym_bpf_statement] = STATE(214),
-    [sym_xdp_statement] = STATE(214),
-    [sym_route_statement] = STATE(214),
-    [sym_rule_statement] = STATE(214),
-    [sym_forward_statement] = STATE(214),
-    [sym_sysctl_statement] = STATE(214),
-    [sym_firewall_statement] = STATE(214),
+    [sym__statement] = STATE(204),
+    [sym_netns_statement] = STATE(204),
+    [sym_host_statement] = STATE(204),
+    [sym_table_statement] = STATE(204),
+    [sym_let_statement] = STATE(204),
+    [sym_for_statement] = STATE(204),
+    [sym_include_statement] = STATE(204),
+    [sym_expect_statement] = STATE(204),
+    [sym_veth_statement] = STATE(204),
+    [sym_bridge_statement] = STATE(204),
+    [sym_dummy_statement] = STATE(204),
+    [sym_vrf_statement] = STATE(204),
+    [sym_macvlan_statement] = STATE(204),
+    [sym_vlan_statement] = STATE(204),
+    [sym_vxlan_statement] = STATE(204),
+    [sym_link_statement] = STATE(204),
+    [sym_addr_statement] = STATE(204),
+    [sym_state_statement] = STATE(204),
+    [sym_mtu_statement] = STATE(204),
+    [sym_mac_statement] = STATE(204),
+    [sym_master_statement] = STATE(204),
+    [sym_shape_statement] = STATE(204),
+    [sym_htb_statement] = STATE(204),
+    [sym_class_statement] = STATE(204),
+    [sym_filter_statement] = STATE(204),
+    [sym_qdisc_statement] = STATE(204),
+    [sym_netem_statement] = STATE(204),
+    [sym_bpf_statement] = STATE(204),
+    [sym_xdp_statement] = STATE(204),
+    [sym_route_statement] = STATE(204),
+    [sym_rule_statement] = STATE(204),
+    [sym_forward_statement] = STATE(204),
+    [sym_sysctl_statement] = STATE(204),
+    [sym_firewall_statement] = STATE(204),
     [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(81),
-    [anon_sym_SEMI] = ACTIONS(83),
-    [sym__newline] = ACTIONS(83),
-    [anon_sym_GT] = ACTIONS(81),
+    [ts_builtin_sym_end] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
+    [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11286,45 +11294,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(372),
-    [sym_netns_statement] = STATE(372),
-    [sym_host_statement] = STATE(372),
-    [sym_table_statement] = STATE(372),
-    [sym_let_statement] = STATE(372),
-    [sym_for_statement] = STATE(372),
-    [sym_include_statement] = STATE(372),
-    [sym_expect_statement] = STATE(372),
-    [sym_veth_statement] = STATE(372),
-    [sym_bridge_statement] = STATE(372),
-    [sym_dummy_statement] = STATE(372),
-    [sym_vrf_statement] = STATE(372),
-    [sym_macvlan_statement] = STATE(372),
-    [sym_vlan_statement] = STATE(372),
-    [sym_vxlan_statement] = STATE(372),
-    [sym_link_statement] = STATE(372),
-    [sym_addr_statement] = STATE(372),
-    [sym_state_statement] = STATE(372),
-    [sym_mtu_statement] = STATE(372),
-    [sym_mac_statement] = STATE(372),
-    [sym_master_statement] = STATE(372),
-    [sym_shape_statement] = STATE(372),
-    [sym_htb_statement] = STATE(372),
-    [sym_class_statement] = STATE(372),
-    [sym_filter_statement] = STATE(372),
-    [sym_qdisc_statement] = STATE(372),
-    [sym_netem_statement] = STATE(372),
-    [sym_bpf_statement] = STATE(372),
-    [sym_xdp_statement] = STATE(372),
-    [sym_route_statement] = STATE(372),
-    [sym_rule_statement] = STATE(372),
-    [sym_forward_statement] = STATE(372),
-    [sym_sysctl_statement] = STATE(372),
-    [sym_firewall_statement] = STATE(372),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(85),
-    [anon_sym_SEMI] = ACTIONS(83),
-    [sym__newline] = ACTIONS(83),
+    [sym__statements] = STATE(475),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(225),
+    [sym_netns_statement] = STATE(225),
+    [sym_host_statement] = STATE(225),
+    [sym_table_statement] = STATE(225),
+    [sym_let_statement] = STATE(225),
+    [sym_for_statement] = STATE(225),
+    [sym_include_statement] = STATE(225),
+    [sym_expect_statement] = STATE(225),
+    [sym_veth_statement] = STATE(225),
+    [sym_bridge_statement] = STATE(225),
+    [sym_dummy_statement] = STATE(225),
+    [sym_vrf_statement] = STATE(225),
+    [sym_macvlan_statement] = STATE(225),
+    [sym_vlan_statement] = STATE(225),
+    [sym_vxlan_statement] = STATE(225),
+    [sym_link_statement] = STATE(225),
+    [sym_addr_statement] = STATE(225),
+    [sym_state_statement] = STATE(225),
+    [sym_mtu_statement] = STATE(225),
+    [sym_mac_statement] = STATE(225),
+    [sym_master_statement] = STATE(225),
+    [sym_shape_statement] = STATE(225),
+    [sym_htb_statement] = STATE(225),
+    [sym_class_statement] = STATE(225),
+    [sym_filter_statement] = STATE(225),
+    [sym_qdisc_statement] = STATE(225),
+    [sym_netem_statement] = STATE(225),
+    [sym_bpf_statement] = STATE(225),
+    [sym_xdp_statement] = STATE(225),
+    [sym_route_statement] = STATE(225),
+    [sym_rule_statement] = STATE(225),
+    [sym_forward_statement] = STATE(225),
+    [sym_sysctl_statement] = STATE(225),
+    [sym_firewall_statement] = STATE(225),
+    [aux_sym__statements_repeat1] = STATE(4),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11365,44 +11373,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(372),
-    [sym_netns_statement] = STATE(372),
-    [sym_host_statement] = STATE(372),
-    [sym_table_statement] = STATE(372),
-    [sym_let_statement] = STATE(372),
-    [sym_for_statement] = STATE(372),
-    [sym_include_statement] = STATE(372),
-    [sym_expect_statement] = STATE(372),
-    [sym_veth_statement] = STATE(372),
-    [sym_bridge_statement] = STATE(372),
-    [sym_dummy_statement] = STATE(372),
-    [sym_vrf_statement] = STATE(372),
-    [sym_macvlan_statement] = STATE(372),
-    [sym_vlan_statement] = STATE(372),
-    [sym_vxlan_statement] = STATE(372),
-    [sym_link_statement] = STATE(372),
-    [sym_addr_statement] = STATE(372),
-    [sym_state_statement] = STATE(372),
-    [sym_mtu_statement] = STATE(372),
-    [sym_mac_statement] = STATE(372),
-    [sym_master_statement] = STATE(372),
-    [sym_shape_statement] = STATE(372),
-    [sym_htb_statement] = STATE(372),
-    [sym_class_statement] = STATE(372),
-    [sym_filter_statement] = STATE(372),
-    [sym_qdisc_statement] = STATE(372),
-    [sym_netem_statement] = STATE(372),
-    [sym_bpf_statement] = STATE(372),
-    [sym_xdp_statement] = STATE(372),
-    [sym_route_statement] = STATE(372),
-    [sym_rule_statement] = STATE(372),
-    [sym_forward_statement] = STATE(372),
-    [sym_sysctl_statement] = STATE(372),
-    [sym_firewall_statement] = STATE(372),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(87),
-    [anon_sym_SEMI] = ACTIONS(83),
-    [sym__newline] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11443,44 +11451,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(372),
-    [sym_netns_statement] = STATE(372),
-    [sym_host_statement] = STATE(372),
-    [sym_table_statement] = STATE(372),
-    [sym_let_statement] = STATE(372),
-    [sym_for_statement] = STATE(372),
-    [sym_include_statement] = STATE(372),
-    [sym_expect_statement] = STATE(372),
-    [sym_veth_statement] = STATE(372),
-    [sym_bridge_statement] = STATE(372),
-    [sym_dummy_statement] = STATE(372),
-    [sym_vrf_statement] = STATE(372),
-    [sym_macvlan_statement] = STATE(372),
-    [sym_vlan_statement] = STATE(372),
-    [sym_vxlan_statement] = STATE(372),
-    [sym_link_statement] = STATE(372),
-    [sym_addr_statement] = STATE(372),
-    [sym_state_statement] = STATE(372),
-    [sym_mtu_statement] = STATE(372),
-    [sym_mac_statement] = STATE(372),
-    [sym_master_statement] = STATE(372),
-    [sym_shape_statement] = STATE(372),
-    [sym_htb_statement] = STATE(372),
-    [sym_class_statement] = STATE(372),
-    [sym_filter_statement] = STATE(372),
-    [sym_qdisc_statement] = STATE(372),
-    [sym_netem_statement] = STATE(372),
-    [sym_bpf_statement] = STATE(372),
-    [sym_xdp_statement] = STATE(372),
-    [sym_route_statement] = STATE(372),
-    [sym_rule_statement] = STATE(372),
-    [sym_forward_statement] = STATE(372),
-    [sym_sysctl_statement] = STATE(372),
-    [sym_firewall_statement] = STATE(372),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(89),
-    [anon_sym_SEMI] = ACTIONS(83),
-    [sym__newline] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(89),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11521,43 +11529,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(372),
-    [sym_netns_statement] = STATE(372),
-    [sym_host_statement] = STATE(372),
-    [sym_table_statement] = STATE(372),
-    [sym_let_statement] = STATE(372),
-    [sym_for_statement] = STATE(372),
-    [sym_include_statement] = STATE(372),
-    [sym_expect_statement] = STATE(372),
-    [sym_veth_statement] = STATE(372),
-    [sym_bridge_statement] = STATE(372),
-    [sym_dummy_statement] = STATE(372),
-    [sym_vrf_statement] = STATE(372),
-    [sym_macvlan_statement] = STATE(372),
-    [sym_vlan_statement] = STATE(372),
-    [sym_vxlan_statement] = STATE(372),
-    [sym_link_statement] = STATE(372),
-    [sym_addr_statement] = STATE(372),
-    [sym_state_statement] = STATE(372),
-    [sym_mtu_statement] = STATE(372),
-    [sym_mac_statement] = STATE(372),
-    [sym_master_statement] = STATE(372),
-    [sym_shape_statement] = STATE(372),
-    [sym_htb_statement] = STATE(372),
-    [sym_class_statement] = STATE(372),
-    [sym_filter_statement] = STATE(372),
-    [sym_qdisc_statement] = STATE(372),
-    [sym_netem_statement] = STATE(372),
-    [sym_bpf_statement] = STATE(372),
-    [sym_xdp_statement] = STATE(372),
-    [sym_route_statement] = STATE(372),
-    [sym_rule_statement] = STATE(372),
-    [sym_forward_statement] = STATE(372),
-    [sym_sysctl_statement] = STATE(372),
-    [sym_firewall_statement] = STATE(372),
+    [sym__statement] = STATE(412),
+    [sym_netns_statement] = STATE(412),
+    [sym_host_statement] = STATE(412),
+    [sym_table_statement] = STATE(412),
+    [sym_let_statement] = STATE(412),
+    [sym_for_statement] = STATE(412),
+    [sym_include_statement] = STATE(412),
+    [sym_expect_statement] = STATE(412),
+    [sym_veth_statement] = STATE(412),
+    [sym_bridge_statement] = STATE(412),
+    [sym_dummy_statement] = STATE(412),
+    [sym_vrf_statement] = STATE(412),
+    [sym_macvlan_statement] = STATE(412),
+    [sym_vlan_statement] = STATE(412),
+    [sym_vxlan_statement] = STATE(412),
+    [sym_link_statement] = STATE(412),
+    [sym_addr_statement] = STATE(412),
+    [sym_state_statement] = STATE(412),
+    [sym_mtu_statement] = STATE(412),
+    [sym_mac_statement] = STATE(412),
+    [sym_master_statement] = STATE(412),
+    [sym_shape_statement] = STATE(412),
+    [sym_htb_statement] = STATE(412),
+    [sym_class_statement] = STATE(412),
+    [sym_filter_statement] = STATE(412),
+    [sym_qdisc_statement] = STATE(412),
+    [sym_netem_statement] = STATE(412),
+    [sym_bpf_statement] = STATE(412),
+    [sym_xdp_statement] = STATE(412),
+    [sym_route_statement] = STATE(412),
+    [sym_rule_statement] = STATE(412),
+    [sym_forward_statement] = STATE(412),
+    [sym_sysctl_statement] = STATE(412),
+    [sym_firewall_statement] = STATE(412),
     [aux_sym__statements_repeat1] = STATE(18),
-    [anon_sym_SEMI] = ACTIONS(83),
-    [sym__newline] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11595,78 +11603,77 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
+  [STATE(9)] = {
+    [ts_builtin_sym_end] = ACTIONS(91),
+    [anon_sym_SEMI] = ACTIONS(91),
+    [sym__newline] = ACTIONS(91),
+    [anon_sym_LT] = ACTIONS(91),
+    [anon_sym_GT] = ACTIONS(91),
+    [anon_sym_table] = ACTIONS(91),
+    [anon_sym_within] = ACTIONS(91),
+    [anon_sym_id] = ACTIONS(91),
+    [anon_sym_remote] = ACTIONS(91),
+    [anon_sym_group] = ACTIONS(91),
+    [anon_sym_local] = ACTIONS(91),
+    [anon_sym_peer] = ACTIONS(91),
+    [anon_sym_mtu] = ACTIONS(91),
+    [anon_sym_burst] = ACTIONS(91),
+    [anon_sym_overhead] = ACTIONS(91),
+    [anon_sym_mpu] = ACTIONS(91),
+    [anon_sym_linklayer] = ACTIONS(91),
+    [anon_sym_default] = ACTIONS(91),
+    [anon_sym_r2q] = ACTIONS(91),
+    [anon_sym_direct_qlen] = ACTIONS(91),
+    [anon_sym_rate] = ACTIONS(91),
+    [anon_sym_ceil] = ACTIONS(91),
+    [anon_sym_prio] = ACTIONS(93),
+    [anon_sym_cburst] = ACTIONS(91),
+    [anon_sym_quantum] = ACTIONS(91),
+    [anon_sym_proto] = ACTIONS(91),
+    [anon_sym_src] = ACTIONS(91),
+    [anon_sym_dst] = ACTIONS(91),
+    [anon_sym_sport] = ACTIONS(91),
+    [anon_sym_dport] = ACTIONS(91),
+    [anon_sym_handle] = ACTIONS(91),
+    [anon_sym_DASH_GT] = ACTIONS(91),
+    [anon_sym_action] = ACTIONS(91),
+    [anon_sym_via] = ACTIONS(91),
+    [anon_sym_metric] = ACTIONS(91),
+    [anon_sym_onlink] = ACTIONS(91),
+    [anon_sym_advmss] = ACTIONS(91),
+    [anon_sym_scope] = ACTIONS(91),
+    [anon_sym_nexthop] = ACTIONS(91),
+    [anon_sym_weight] = ACTIONS(91),
+    [anon_sym_dev] = ACTIONS(91),
+    [anon_sym_lookup] = ACTIONS(91),
+    [anon_sym_from] = ACTIONS(91),
+    [anon_sym_to] = ACTIONS(93),
+    [anon_sym_iif] = ACTIONS(91),
+    [anon_sym_oif] = ACTIONS(91),
+    [anon_sym_fwmark] = ACTIONS(91),
+    [anon_sym_uidrange] = ACTIONS(91),
+    [anon_sym_priority] = ACTIONS(91),
+    [anon_sym_pref] = ACTIONS(91),
+    [anon_sym_ipproto] = ACTIONS(91),
+    [anon_sym_tos] = ACTIONS(91),
+    [anon_sym_dsfield] = ACTIONS(91),
+    [anon_sym_dscp] = ACTIONS(91),
+    [anon_sym_flowlabel] = ACTIONS(91),
+    [anon_sym_port] = ACTIONS(91),
+    [anon_sym_mark] = ACTIONS(91),
+    [anon_sym_ct] = ACTIONS(91),
+    [anon_sym_counter] = ACTIONS(91),
+    [anon_sym_LBRACE] = ACTIONS(91),
+    [sym_integer] = ACTIONS(93),
+    [sym_comment] = ACTIONS(3),
+    [sym_line_continuation] = ACTIONS(3),
+    [anon_sym_SLASH2] = ACTIONS(91),
+    [aux_sym_ipv6_address_token1] = ACTIONS(91),
+  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
   [0] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(91), 59,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_peer,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      anon_sym_SLASH2,
-      aux_sym_ipv6_address_token1,
-  [71] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11724,9 +11731,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [132] = 4,
+  [61] = 4,
     ACTIONS(103), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11782,9 +11789,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [194] = 4,
+  [123] = 4,
     ACTIONS(109), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11840,7 +11847,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [256] = 4,
+  [185] = 4,
     ACTIONS(115), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11898,7 +11905,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [318] = 4,
+  [247] = 4,
     ACTIONS(121), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -11956,7 +11963,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [380] = 3,
+  [309] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12012,7 +12019,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [439] = 3,
+  [368] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12068,7 +12075,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [498] = 3,
+  [427] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12124,7 +12131,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [557] = 5,
+  [486] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12163,6 +12170,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_shape,
       anon_sym_htb,
       anon_sym_filter,
+      anon_sym_drop,
+      anon_sym_pass,
       anon_sym_qdisc,
       anon_sym_netem,
       anon_sym_bpf,
@@ -12173,15 +12182,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sysctl,
       anon_sym_firewall,
       anon_sym_accept,
-      anon_sym_drop,
       anon_sym_mark,
       anon_sym_reject,
-      anon_sym_pass,
       anon_sym_masquerade,
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [619] = 3,
+  [548] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12224,7 +12231,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [665] = 3,
+  [594] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12263,7 +12270,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [707] = 3,
+  [636] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12301,11 +12308,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [748] = 2,
+  [677] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(154), 30,
+    ACTIONS(154), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12331,16 +12338,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
+      anon_sym_action,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [785] = 2,
+  [715] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 30,
+    ACTIONS(156), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12366,12 +12374,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
+      anon_sym_action,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [822] = 7,
+  [753] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12408,17 +12417,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [866] = 7,
+  [797] = 7,
+    ACTIONS(166), 1,
+      anon_sym_LBRACE2,
     ACTIONS(172), 1,
       anon_sym_DOT,
-    ACTIONS(175), 1,
+    ACTIONS(174), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(178), 1,
-      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(24), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12445,26 +12454,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [910] = 7,
-    ACTIONS(166), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(185), 1,
+  [841] = 7,
+    ACTIONS(180), 1,
       anon_sym_DOT,
-    ACTIONS(187), 1,
+    ACTIONS(183), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(186), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(181), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(183), 17,
+    ACTIONS(178), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12482,7 +12491,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [954] = 3,
+  [885] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12512,7 +12521,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [987] = 3,
+  [918] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12542,81 +12551,44 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1020] = 5,
-    ACTIONS(191), 1,
-      anon_sym_to,
-    ACTIONS(193), 1,
-      anon_sym_SLASH,
+  [951] = 7,
+    ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(192), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(195), 1,
-      anon_sym_DASH,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(189), 20,
+    STATE(29), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+    ACTIONS(178), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1056] = 13,
-    ACTIONS(203), 1,
-      anon_sym_from,
-    ACTIONS(205), 1,
-      anon_sym_to,
-    ACTIONS(211), 1,
-      anon_sym_uidrange,
-    ACTIONS(215), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(42), 1,
-      sym__table_opt,
+  [991] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(201), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(207), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(209), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(197), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(213), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1108] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(217), 23,
+    ACTIONS(198), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12640,89 +12612,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1138] = 13,
-    ACTIONS(227), 1,
-      anon_sym_from,
-    ACTIONS(230), 1,
+  [1021] = 5,
+    ACTIONS(202), 1,
       anon_sym_to,
-    ACTIONS(239), 1,
+    ACTIONS(204), 1,
+      anon_sym_SLASH,
+    ACTIONS(206), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(200), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
       anon_sym_uidrange,
-    ACTIONS(245), 1,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1057] = 13,
+    ACTIONS(216), 1,
+      anon_sym_from,
+    ACTIONS(219), 1,
+      anon_sym_to,
+    ACTIONS(228), 1,
+      anon_sym_uidrange,
+    ACTIONS(234), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(42), 1,
+    STATE(41), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(221), 2,
+    ACTIONS(210), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(224), 2,
+    ACTIONS(213), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(233), 2,
+    ACTIONS(222), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(236), 3,
+    ACTIONS(225), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(219), 4,
+    ACTIONS(208), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(242), 4,
+    ACTIONS(231), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1190] = 7,
-    ACTIONS(248), 1,
-      anon_sym_DOT,
-    ACTIONS(250), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(252), 1,
-      anon_sym_LBRACE2,
+  [1109] = 13,
+    ACTIONS(243), 1,
+      anon_sym_from,
+    ACTIONS(245), 1,
+      anon_sym_to,
+    ACTIONS(251), 1,
+      anon_sym_uidrange,
+    ACTIONS(255), 1,
+      anon_sym_ipproto,
+    STATE(35), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(41), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 4,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(241), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(247), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(249), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(237), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(183), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1230] = 7,
-    ACTIONS(254), 1,
-      anon_sym_DOT,
+    ACTIONS(253), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1161] = 7,
     ACTIONS(257), 1,
+      anon_sym_DOT,
+    ACTIONS(259), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(260), 1,
+    ACTIONS(261), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 3,
+    STATE(36), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12745,36 +12754,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1270] = 13,
-    ACTIONS(203), 1,
+  [1201] = 13,
+    ACTIONS(243), 1,
       anon_sym_from,
-    ACTIONS(205), 1,
+    ACTIONS(245), 1,
       anon_sym_to,
-    ACTIONS(211), 1,
+    ACTIONS(251), 1,
       anon_sym_uidrange,
-    ACTIONS(215), 1,
+    ACTIONS(255), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(42), 1,
+    STATE(41), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(201), 2,
+    ACTIONS(241), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(207), 2,
+    ACTIONS(247), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(209), 3,
+    ACTIONS(249), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(213), 4,
+    ACTIONS(253), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
@@ -12784,8 +12793,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1322] = 7,
-    ACTIONS(252), 1,
+  [1253] = 7,
+    ACTIONS(261), 1,
       anon_sym_LBRACE2,
     ACTIONS(265), 1,
       anon_sym_DOT,
@@ -12794,7 +12803,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(33), 3,
+    STATE(29), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12817,15 +12826,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1362] = 4,
-    ACTIONS(191), 1,
+  [1293] = 4,
+    ACTIONS(202), 1,
       anon_sym_to,
-    ACTIONS(193), 1,
+    ACTIONS(204), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(189), 20,
+    ACTIONS(200), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12846,7 +12855,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1395] = 4,
+  [1326] = 4,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(273), 1,
@@ -12875,64 +12884,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1428] = 3,
-    ACTIONS(191), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(189), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1458] = 3,
+  [1359] = 5,
     ACTIONS(277), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(275), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1488] = 5,
-    ACTIONS(281), 1,
       anon_sym_LBRACE,
-    ACTIONS(283), 1,
+    ACTIONS(279), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
@@ -12941,7 +12896,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(279), 16,
+    ACTIONS(275), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12958,7 +12913,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1522] = 3,
+  [1393] = 3,
+    ACTIONS(283), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(281), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1423] = 3,
     ACTIONS(287), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12985,7 +12967,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1552] = 5,
+  [1453] = 3,
+    ACTIONS(202), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(200), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1483] = 5,
     ACTIONS(291), 1,
       anon_sym_LBRACE,
     ACTIONS(294), 1,
@@ -13014,60 +13023,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1586] = 3,
-    ACTIONS(299), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(297), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1616] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 21,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [1644] = 3,
+  [1517] = 3,
     ACTIONS(271), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13094,23 +13050,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1674] = 12,
+  [1547] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 21,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_protocol,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [1575] = 3,
+    ACTIONS(299), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(297), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1605] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(50), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
@@ -13129,29 +13138,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1721] = 12,
+  [1652] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(50), 1,
+    STATE(56), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(309), 2,
+    ACTIONS(317), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13164,29 +13173,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1768] = 12,
+  [1699] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(47), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(319), 2,
+    ACTIONS(321), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13194,69 +13203,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(317), 4,
+    ACTIONS(319), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1815] = 12,
-    ACTIONS(329), 1,
-      anon_sym_proto,
-    ACTIONS(338), 1,
-      anon_sym_scope,
-    ACTIONS(341), 1,
-      anon_sym_dev,
-    STATE(50), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(323), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(332), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(335), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(326), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1862] = 12,
+  [1746] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(50), 1,
+    STATE(54), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(309), 2,
+    ACTIONS(325), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13264,23 +13238,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(344), 4,
+    ACTIONS(323), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1909] = 5,
+  [1793] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(329), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(327), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1840] = 12,
+    ACTIONS(339), 1,
+      anon_sym_proto,
     ACTIONS(348), 1,
+      anon_sym_scope,
+    ACTIONS(351), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(333), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(342), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(345), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(336), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1887] = 5,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(350), 1,
+    ACTIONS(358), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(78), 2,
+    STATE(77), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(346), 16,
+    ACTIONS(354), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13297,93 +13341,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1942] = 12,
+  [1920] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(55), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(354), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(352), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1989] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(199), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(358), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(356), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2036] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(50), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
@@ -13402,29 +13376,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2083] = 12,
+  [1967] = 12,
     ACTIONS(305), 1,
       anon_sym_proto,
     ACTIONS(311), 1,
       anon_sym_scope,
     ACTIONS(313), 1,
       anon_sym_dev,
-    STATE(47), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(67), 1,
-      sym__table_opt,
-    STATE(69), 1,
+    STATE(73), 1,
       sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(307), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(364), 2,
+    ACTIONS(309), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(303), 4,
@@ -13437,7 +13411,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2130] = 3,
+  [2014] = 12,
+    ACTIONS(305), 1,
+      anon_sym_proto,
+    ACTIONS(311), 1,
+      anon_sym_scope,
+    ACTIONS(313), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(73), 1,
+      sym__dev_opt,
+    STATE(76), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(239), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(307), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(309), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(303), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2061] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13463,7 +13472,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2159] = 3,
+  [2090] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13489,46 +13498,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2188] = 12,
+  [2119] = 7,
     ACTIONS(366), 1,
-      sym_identifier,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(374), 1,
-      sym_integer,
-    ACTIONS(378), 1,
-      sym_size,
-    ACTIONS(380), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(472), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(376), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(341), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(159), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2234] = 7,
-    ACTIONS(382), 1,
       anon_sym_DOT,
-    ACTIONS(385), 1,
+    ACTIONS(368), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(388), 1,
+    ACTIONS(370), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13537,7 +13512,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(60), 3,
+    STATE(61), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13552,13 +13527,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2270] = 7,
-    ACTIONS(391), 1,
-      anon_sym_DOT,
-    ACTIONS(393), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(395), 1,
+  [2155] = 12,
+    ACTIONS(372), 1,
+      sym_identifier,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(380), 1,
+      sym_integer,
+    ACTIONS(384), 1,
+      sym_size,
+    ACTIONS(386), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(474), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(382), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(421), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(151), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2201] = 7,
+    ACTIONS(370), 1,
       anon_sym_LBRACE2,
+    ACTIONS(388), 1,
+      anon_sym_DOT,
+    ACTIONS(390), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13581,25 +13590,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2306] = 7,
-    ACTIONS(395), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(397), 1,
+  [2237] = 7,
+    ACTIONS(392), 1,
       anon_sym_DOT,
-    ACTIONS(399), 1,
+    ACTIONS(395), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(398), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(181), 3,
+    ACTIONS(176), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(60), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(183), 10,
+    ACTIONS(178), 10,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -13610,7 +13619,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2342] = 11,
+  [2273] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13621,7 +13630,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(371), 1,
+    STATE(357), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13642,7 +13651,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2385] = 11,
+  [2316] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13653,7 +13662,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(394), 1,
+    STATE(392), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13661,7 +13670,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(73), 2,
+    STATE(75), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(405), 4,
@@ -13674,7 +13683,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2428] = 2,
+  [2359] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13697,7 +13706,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2453] = 2,
+  [2384] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13719,73 +13728,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2477] = 2,
+  [2408] = 7,
+    ACTIONS(423), 1,
+      anon_sym_DOT,
+    ACTIONS(426), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(429), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(423), 17,
+    STATE(67), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2501] = 2,
+      anon_sym_port,
+  [2442] = 7,
+    ACTIONS(432), 1,
+      anon_sym_DOT,
+    ACTIONS(434), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(436), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(425), 17,
+    STATE(67), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2525] = 2,
+      anon_sym_port,
+  [2476] = 7,
+    ACTIONS(436), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(438), 1,
+      anon_sym_DOT,
+    ACTIONS(440), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(427), 17,
+    STATE(68), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2549] = 2,
+      anon_sym_port,
+  [2510] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13807,203 +13831,166 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2573] = 7,
-    ACTIONS(429), 1,
-      anon_sym_DOT,
-    ACTIONS(431), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(433), 1,
-      anon_sym_LBRACE2,
+  [2534] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(76), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(442), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2607] = 10,
-    ACTIONS(438), 1,
+      anon_sym_lookup,
+  [2558] = 10,
+    ACTIONS(447), 1,
       anon_sym_rate,
-    ACTIONS(444), 1,
-      anon_sym_loss,
-    ACTIONS(450), 1,
-      anon_sym_slot,
     ACTIONS(453), 1,
+      anon_sym_loss,
+    ACTIONS(459), 1,
+      anon_sym_slot,
+    ACTIONS(462), 1,
       anon_sym_bytes,
     STATE(72), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(441), 2,
+    ACTIONS(450), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(435), 3,
+    ACTIONS(444), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(447), 3,
+    ACTIONS(456), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(346), 4,
+    ACTIONS(354), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2647] = 9,
-    ACTIONS(461), 1,
+  [2598] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2622] = 10,
+    ACTIONS(471), 1,
+      anon_sym_rate,
+    ACTIONS(475), 1,
+      anon_sym_loss,
+    ACTIONS(479), 1,
+      anon_sym_slot,
+    ACTIONS(481), 1,
+      anon_sym_bytes,
+    STATE(72), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(473), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(469), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(477), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(467), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2662] = 9,
+    ACTIONS(488), 1,
       anon_sym_overhead,
-    ACTIONS(464), 1,
+    ACTIONS(491), 1,
       anon_sym_mpu,
-    ACTIONS(467), 1,
+    ACTIONS(494), 1,
       anon_sym_linklayer,
-    ACTIONS(473), 1,
+    ACTIONS(500), 1,
       anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(470), 2,
+    ACTIONS(497), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(73), 2,
+    STATE(75), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(458), 4,
+    ACTIONS(485), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(456), 5,
+    ACTIONS(483), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2685] = 7,
-    ACTIONS(476), 1,
-      anon_sym_DOT,
-    ACTIONS(479), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(482), 1,
-      anon_sym_LBRACE2,
+  [2700] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(74), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2719] = 10,
-    ACTIONS(489), 1,
-      anon_sym_rate,
-    ACTIONS(493), 1,
-      anon_sym_loss,
-    ACTIONS(497), 1,
-      anon_sym_slot,
-    ACTIONS(499), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(491), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(487), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(495), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(485), 4,
+    ACTIONS(503), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2759] = 7,
-    ACTIONS(433), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(501), 1,
-      anon_sym_DOT,
-    ACTIONS(503), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(183), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2793] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 11,
+      anon_sym_table,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2818] = 2,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2724] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(279), 16,
+    ACTIONS(275), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14020,7 +14007,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [2841] = 11,
+  [2747] = 11,
     ACTIONS(505), 1,
       anon_sym_GT,
     ACTIONS(509), 1,
@@ -14031,32 +14018,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(515), 1,
       anon_sym_dnat,
-    STATE(112), 1,
+    STATE(109), 1,
       sym_firewall_action,
-    STATE(436), 1,
+    STATE(442), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(507), 5,
-      anon_sym_accept,
       anon_sym_drop,
-      anon_sym_reject,
       anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
       anon_sym_masquerade,
-  [2882] = 3,
-    ACTIONS(519), 1,
+  [2788] = 11,
+    ACTIONS(509), 1,
+      anon_sym_mark,
+    ACTIONS(511), 1,
+      anon_sym_classify,
+    ACTIONS(513), 1,
+      anon_sym_snat,
+    ACTIONS(515), 1,
+      anon_sym_dnat,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(109), 1,
+      sym_firewall_action,
+    STATE(442), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(507), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2829] = 3,
+    ACTIONS(521), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(517), 15,
+    ACTIONS(519), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14072,11 +14089,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2907] = 2,
+  [2854] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(346), 16,
+    ACTIONS(354), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14093,37 +14110,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [2930] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(521), 1,
-      anon_sym_GT,
-    STATE(112), 1,
-      sym_firewall_action,
-    STATE(436), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2971] = 11,
+  [2877] = 11,
     ACTIONS(509), 1,
       anon_sym_mark,
     ACTIONS(511), 1,
@@ -14134,9 +14121,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dnat,
     ACTIONS(525), 1,
       anon_sym_GT,
-    STATE(112), 1,
+    STATE(109), 1,
       sym_firewall_action,
-    STATE(299), 1,
+    STATE(273), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14144,16 +14131,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(523), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(85), 2,
+    STATE(83), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(507), 5,
-      anon_sym_accept,
       anon_sym_drop,
-      anon_sym_reject,
       anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
       anon_sym_masquerade,
-  [3012] = 11,
+  [2918] = 11,
     ACTIONS(509), 1,
       anon_sym_mark,
     ACTIONS(511), 1,
@@ -14164,26 +14151,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dnat,
     ACTIONS(527), 1,
       anon_sym_GT,
-    STATE(112), 1,
+    STATE(109), 1,
       sym_firewall_action,
-    STATE(436), 1,
+    STATE(254), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(507), 5,
-      anon_sym_accept,
       anon_sym_drop,
-      anon_sym_reject,
       anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
       anon_sym_masquerade,
-  [3053] = 11,
+  [2959] = 11,
     ACTIONS(509), 1,
       anon_sym_mark,
     ACTIONS(511), 1,
@@ -14194,26 +14181,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dnat,
     ACTIONS(529), 1,
       anon_sym_GT,
-    STATE(112), 1,
+    STATE(109), 1,
       sym_firewall_action,
-    STATE(245), 1,
+    STATE(442), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(507), 5,
-      anon_sym_accept,
       anon_sym_drop,
-      anon_sym_reject,
       anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
       anon_sym_masquerade,
-  [3094] = 3,
+  [3000] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14235,11 +14222,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3119] = 2,
+  [3025] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(456), 15,
+    ACTIONS(75), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3050] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(401), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(531), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3088] = 4,
+    ACTIONS(543), 1,
+      anon_sym_COMMA,
+    STATE(90), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3114] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(483), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14255,71 +14314,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3141] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(132), 1,
-      sym__dev_opt,
-    STATE(334), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(531), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3179] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(132), 1,
-      sym__dev_opt,
-    STATE(379), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(541), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3217] = 4,
-    ACTIONS(545), 1,
+  [3136] = 4,
+    ACTIONS(543), 1,
       anon_sym_COMMA,
     STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(543), 13,
+    ACTIONS(545), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14333,7 +14336,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3243] = 10,
+  [3162] = 10,
     ACTIONS(509), 1,
       anon_sym_mark,
     ACTIONS(511), 1,
@@ -14342,29 +14345,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_snat,
     ACTIONS(515), 1,
       anon_sym_dnat,
-    STATE(112), 1,
+    STATE(109), 1,
       sym_firewall_action,
-    STATE(436), 1,
+    STATE(442), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
     ACTIONS(507), 5,
-      anon_sym_accept,
       anon_sym_drop,
-      anon_sym_reject,
       anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
       anon_sym_masquerade,
-  [3281] = 4,
-    ACTIONS(545), 1,
+  [3200] = 4,
+    ACTIONS(549), 1,
       anon_sym_COMMA,
-    STATE(93), 1,
+    STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14383,35 +14386,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3307] = 4,
-    ACTIONS(551), 1,
-      anon_sym_COMMA,
-    STATE(93), 1,
-      aux_sym_firewall_rule_repeat1,
+  [3226] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(533), 1,
+      anon_sym_id,
+    ACTIONS(537), 1,
+      anon_sym_dev,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(397), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(549), 13,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(535), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(552), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3333] = 3,
-    ACTIONS(556), 1,
+  [3264] = 9,
+    ACTIONS(559), 1,
+      anon_sym_latency,
+    ACTIONS(562), 1,
+      anon_sym_peakrate,
+    ACTIONS(565), 1,
+      anon_sym_overhead,
+    ACTIONS(568), 1,
+      anon_sym_mpu,
+    ACTIONS(571), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(556), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(554), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3299] = 3,
+    ACTIONS(576), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(554), 13,
+    ACTIONS(574), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14425,293 +14460,120 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3356] = 8,
-    ACTIONS(560), 1,
+  [3322] = 8,
+    ACTIONS(580), 1,
       anon_sym_id,
-    ACTIONS(566), 1,
+    ACTIONS(586), 1,
       anon_sym_dev,
-    ACTIONS(569), 1,
+    ACTIONS(589), 1,
       anon_sym_port,
-    STATE(132), 1,
+    STATE(135), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(95), 2,
+    STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(563), 3,
+    ACTIONS(583), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(558), 5,
+    ACTIONS(578), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3389] = 3,
-    ACTIONS(572), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(543), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3412] = 9,
+  [3355] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(578), 1,
-      anon_sym_latency,
-    ACTIONS(580), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(576), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(574), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3447] = 10,
-    ACTIONS(584), 1,
-      anon_sym_proto,
-    ACTIONS(592), 1,
-      anon_sym_mark,
-    ACTIONS(594), 1,
-      anon_sym_ct,
     ACTIONS(596), 1,
-      anon_sym_counter,
-    STATE(105), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(586), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(588), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(590), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(582), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3484] = 3,
-    ACTIONS(600), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(598), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3507] = 3,
-    ACTIONS(604), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(602), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3530] = 3,
-    ACTIONS(572), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(543), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3553] = 4,
-    ACTIONS(600), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(598), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3578] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(608), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3599] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(578), 1,
       anon_sym_latency,
-    ACTIONS(580), 1,
+    ACTIONS(598), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(106), 2,
+    STATE(94), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(576), 3,
+    ACTIONS(594), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(610), 4,
+    ACTIONS(592), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3634] = 10,
+  [3390] = 10,
+    ACTIONS(602), 1,
+      anon_sym_proto,
+    ACTIONS(610), 1,
+      anon_sym_mark,
+    ACTIONS(612), 1,
+      anon_sym_ct,
     ACTIONS(614), 1,
-      anon_sym_proto,
-    ACTIONS(626), 1,
-      anon_sym_mark,
-    ACTIONS(629), 1,
-      anon_sym_ct,
-    ACTIONS(632), 1,
       anon_sym_counter,
-    STATE(105), 1,
+    STATE(107), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(617), 2,
+    ACTIONS(604), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(620), 2,
+    ACTIONS(606), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(623), 2,
+    ACTIONS(608), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(612), 3,
+    ACTIONS(600), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3671] = 9,
-    ACTIONS(640), 1,
-      anon_sym_latency,
-    ACTIONS(643), 1,
-      anon_sym_peakrate,
-    ACTIONS(646), 1,
-      anon_sym_overhead,
-    ACTIONS(649), 1,
-      anon_sym_mpu,
-    ACTIONS(652), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(637), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(635), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3706] = 9,
+  [3427] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(578), 1,
+    ACTIONS(596), 1,
       anon_sym_latency,
-    ACTIONS(580), 1,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(616), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3462] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
@@ -14719,16 +14581,209 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(97), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(576), 3,
+    ACTIONS(594), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(655), 4,
+    ACTIONS(618), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3741] = 3,
+  [3497] = 3,
+    ACTIONS(622), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(620), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3520] = 3,
+    ACTIONS(626), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(624), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3543] = 4,
+    ACTIONS(626), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(624), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3568] = 3,
+    ACTIONS(630), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3591] = 3,
+    ACTIONS(630), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3614] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(632), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3635] = 10,
+    ACTIONS(636), 1,
+      anon_sym_proto,
+    ACTIONS(648), 1,
+      anon_sym_mark,
+    ACTIONS(651), 1,
+      anon_sym_ct,
+    ACTIONS(654), 1,
+      anon_sym_counter,
+    STATE(107), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(639), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(642), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(645), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(634), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3672] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(547), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3693] = 10,
+    ACTIONS(602), 1,
+      anon_sym_proto,
+    ACTIONS(610), 1,
+      anon_sym_mark,
+    ACTIONS(612), 1,
+      anon_sym_ct,
+    ACTIONS(659), 1,
+      anon_sym_counter,
+    STATE(98), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(604), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(606), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(608), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(657), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3730] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14748,52 +14803,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3764] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(578), 1,
-      anon_sym_latency,
-    ACTIONS(580), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(576), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(574), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3799] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(549), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3820] = 3,
+  [3753] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14813,77 +14823,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3843] = 10,
-    ACTIONS(584), 1,
-      anon_sym_proto,
-    ACTIONS(592), 1,
-      anon_sym_mark,
-    ACTIONS(594), 1,
-      anon_sym_ct,
-    ACTIONS(659), 1,
-      anon_sym_counter,
-    STATE(98), 1,
-      aux_sym_firewall_rule_repeat2,
+  [3776] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(596), 1,
+      anon_sym_latency,
+    ACTIONS(598), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(586), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(588), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(590), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(657), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3880] = 9,
-    ACTIONS(489), 1,
-      anon_sym_rate,
-    ACTIONS(493), 1,
-      anon_sym_loss,
-    ACTIONS(497), 1,
-      anon_sym_slot,
-    ACTIONS(499), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(491), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(487), 3,
+    STATE(94), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(594), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
       anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(495), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3914] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(543), 13,
+    ACTIONS(618), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3934] = 2,
+  [3811] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14901,7 +14867,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3954] = 2,
+  [3831] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14919,7 +14885,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3974] = 2,
+  [3851] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14937,7 +14903,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3994] = 2,
+  [3871] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(541), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3891] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14955,7 +14939,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4014] = 2,
+  [3911] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14973,7 +14957,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4034] = 2,
+  [3931] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14991,43 +14975,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4054] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(673), 1,
-      anon_sym_DOT,
-    ACTIONS(675), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(677), 1,
+  [3951] = 9,
+    ACTIONS(471), 1,
+      anon_sym_rate,
+    ACTIONS(475), 1,
+      anon_sym_loss,
+    ACTIONS(479), 1,
+      anon_sym_slot,
+    ACTIONS(481), 1,
+      anon_sym_bytes,
+    STATE(74), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(473), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(469), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(477), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3985] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
+    ACTIONS(676), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 3,
+    ACTIONS(673), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(121), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4083] = 8,
-    ACTIONS(681), 1,
+      anon_sym_LT_DASH_GT,
+  [4012] = 8,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(684), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(687), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
-    STATE(122), 1,
+    STATE(131), 1,
       aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
+    STATE(193), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
@@ -15036,93 +15044,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4114] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(690), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4133] = 6,
-    ACTIONS(183), 1,
-      anon_sym_LT,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(692), 2,
+  [4043] = 8,
+    ACTIONS(685), 1,
       anon_sym_DOT,
+    ACTIONS(688), 1,
       aux_sym__imm_name_part_token1,
-    STATE(130), 3,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    STATE(127), 1,
+      aux_sym__if_name_repeat1,
+    STATE(132), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4160] = 6,
-    ACTIONS(160), 1,
       anon_sym_LT,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(696), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(124), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4187] = 8,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    STATE(122), 1,
-      aux_sym_addr_statement_repeat1,
+  [4074] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(698), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4218] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(635), 12,
+    ACTIONS(554), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15135,15 +15084,97 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4237] = 7,
-    ACTIONS(170), 1,
+  [4093] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(692), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4112] = 7,
+    ACTIONS(178), 1,
       anon_sym_mode,
-    ACTIONS(704), 1,
+    ACTIONS(694), 1,
+      anon_sym_DOT,
+    ACTIONS(697), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(700), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4141] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(703), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(121), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4168] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(705), 1,
       anon_sym_DOT,
     ACTIONS(707), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(710), 1,
+    ACTIONS(709), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4197] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(709), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(711), 1,
+      anon_sym_DOT,
+    ACTIONS(713), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15157,40 +15188,18 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4266] = 7,
-    ACTIONS(183), 1,
-      anon_sym_mode,
-    ACTIONS(677), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(713), 1,
-      anon_sym_DOT,
-    ACTIONS(715), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4295] = 6,
+  [4226] = 6,
     ACTIONS(170), 1,
       anon_sym_LT,
-    ACTIONS(720), 1,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(717), 2,
+    ACTIONS(715), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(130), 3,
+    STATE(127), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15200,91 +15209,94 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4322] = 8,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(723), 1,
-      anon_sym_DOT,
-    ACTIONS(726), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(124), 1,
-      aux_sym__if_name_repeat1,
-    STATE(134), 1,
-      aux_sym__ns_name_repeat1,
+  [4253] = 8,
+    ACTIONS(719), 1,
+      anon_sym_LBRACE,
+    ACTIONS(722), 1,
+      sym_integer,
+    ACTIONS(725), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(131), 1,
+      aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(185), 2,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(717), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4284] = 5,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(730), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 3,
       sym__imm_name_part,
       sym__imm_interp,
-    ACTIONS(158), 5,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(728), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4353] = 2,
+      anon_sym_DOT,
+  [4308] = 5,
+    ACTIONS(734), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(737), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(728), 11,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(732), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4371] = 8,
-    ACTIONS(348), 1,
+      anon_sym_DOT,
+  [4332] = 8,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(702), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(730), 1,
+    ACTIONS(740), 1,
       anon_sym_default,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(732), 3,
+    ACTIONS(742), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(53), 3,
+    STATE(49), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4401] = 5,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(736), 1,
-      aux_sym__imm_name_part_token1,
+  [4362] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(734), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4425] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(738), 11,
+    ACTIONS(744), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15296,62 +15308,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4443] = 5,
-    ACTIONS(742), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(745), 1,
-      anon_sym_LBRACE2,
+  [4380] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(740), 6,
+    ACTIONS(746), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-  [4467] = 7,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(750), 1,
-      sym_integer,
-    STATE(448), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4494] = 3,
-    ACTIONS(754), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4513] = 3,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4398] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15367,106 +15340,322 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4532] = 5,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
+  [4417] = 7,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(750), 1,
+      sym_integer,
+    STATE(460), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4444] = 3,
+    ACTIONS(754), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(752), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4463] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
     ACTIONS(758), 1,
+      anon_sym_default,
+    STATE(144), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(345), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(760), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(756), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4490] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(758), 1,
+      anon_sym_default,
+    STATE(140), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(376), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(760), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(762), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4517] = 5,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(766), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(134), 3,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(756), 5,
+    ACTIONS(764), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4555] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(762), 1,
-      anon_sym_default,
-    STATE(148), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(366), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(764), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(760), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4582] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(762), 1,
-      anon_sym_default,
-    STATE(141), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(364), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(764), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(766), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4609] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4627] = 7,
-    ACTIONS(770), 1,
-      anon_sym_proto,
-    ACTIONS(774), 1,
-      anon_sym_handle,
-    ACTIONS(776), 1,
-      anon_sym_DASH_GT,
-    STATE(147), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(768), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4653] = 6,
-    ACTIONS(368), 1,
+  [4540] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(768), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(283), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4564] = 5,
+    ACTIONS(772), 1,
+      anon_sym_default,
+    STATE(144), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(775), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(770), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4586] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
     ACTIONS(778), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(300), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4610] = 7,
+    ACTIONS(783), 1,
+      anon_sym_proto,
+    ACTIONS(789), 1,
+      anon_sym_handle,
+    ACTIONS(792), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(786), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(780), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4636] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(794), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(301), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4660] = 7,
+    ACTIONS(798), 1,
+      anon_sym_proto,
+    ACTIONS(802), 1,
+      anon_sym_handle,
+    ACTIONS(804), 1,
+      anon_sym_DASH_GT,
+    STATE(146), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(796), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4686] = 6,
+    ACTIONS(810), 1,
+      anon_sym_section,
+    STATE(217), 1,
+      sym__section_opt,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(806), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4710] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(812), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4730] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(816), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4750] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(818), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(150), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4774] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(820), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4798] = 7,
+    ACTIONS(798), 1,
+      anon_sym_proto,
+    ACTIONS(802), 1,
+      anon_sym_handle,
+    ACTIONS(822), 1,
+      anon_sym_DASH_GT,
+    STATE(148), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(800), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(796), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4824] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(824), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15477,219 +15666,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4677] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(780), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(157), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4701] = 7,
-    ACTIONS(770), 1,
-      anon_sym_proto,
-    ACTIONS(774), 1,
-      anon_sym_handle,
-    ACTIONS(782), 1,
-      anon_sym_DASH_GT,
-    STATE(152), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(772), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(768), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4727] = 5,
-    ACTIONS(786), 1,
-      anon_sym_default,
-    STATE(148), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(789), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(784), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4749] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(792), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4773] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(794), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(253), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4797] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(796), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(257), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4821] = 7,
-    ACTIONS(801), 1,
-      anon_sym_proto,
-    ACTIONS(807), 1,
-      anon_sym_handle,
-    ACTIONS(810), 1,
-      anon_sym_DASH_GT,
-    STATE(152), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(804), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(798), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4847] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(812), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4871] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(814), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4895] = 3,
-    ACTIONS(77), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-  [4913] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(816), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(260), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4937] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(818), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4957] = 3,
+  [4848] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15704,44 +15681,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4975] = 4,
+  [4866] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(822), 4,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [4995] = 6,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4884] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(826), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4908] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
     ACTIONS(828), 1,
-      anon_sym_section,
-    STATE(202), 1,
-      sym__section_opt,
-    STATE(210), 1,
-      aux_sym_bpf_statement_repeat1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(824), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5019] = 6,
-    ACTIONS(368), 1,
+    STATE(102), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4932] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15750,16 +15744,31 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(274), 5,
+    STATE(103), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5043] = 6,
-    ACTIONS(368), 1,
+  [4956] = 3,
+    ACTIONS(77), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+  [4974] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15768,16 +15777,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 5,
+    STATE(238), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5067] = 6,
-    ACTIONS(368), 1,
+  [4998] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15786,16 +15795,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(296), 5,
+    STATE(298), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5091] = 6,
-    ACTIONS(368), 1,
+  [5022] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15810,10 +15819,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5115] = 6,
-    ACTIONS(368), 1,
+  [5046] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15828,10 +15837,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5139] = 6,
-    ACTIONS(368), 1,
+  [5070] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15846,10 +15855,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5163] = 6,
-    ACTIONS(368), 1,
+  [5094] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15864,10 +15873,10 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5187] = 6,
-    ACTIONS(368), 1,
+  [5118] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -15882,32 +15891,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5211] = 6,
-    ACTIONS(368), 1,
+  [5142] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
     ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(283), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5235] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15918,14 +15909,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5259] = 6,
-    ACTIONS(368), 1,
+  [5166] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(850), 1,
+    ACTIONS(848), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15936,14 +15927,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5283] = 6,
-    ACTIONS(368), 1,
+  [5190] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(852), 1,
+    ACTIONS(850), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15954,14 +15945,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5307] = 6,
-    ACTIONS(368), 1,
+  [5214] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(854), 1,
+    ACTIONS(852), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15972,14 +15963,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5331] = 6,
-    ACTIONS(368), 1,
+  [5238] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(856), 1,
+    ACTIONS(854), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15990,14 +15981,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5355] = 6,
-    ACTIONS(368), 1,
+  [5262] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(856), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16008,14 +15999,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5379] = 6,
-    ACTIONS(368), 1,
+  [5286] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(860), 1,
+    ACTIONS(858), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16026,14 +16017,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5403] = 6,
-    ACTIONS(368), 1,
+  [5310] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(862), 1,
+    ACTIONS(860), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16044,14 +16035,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5427] = 6,
-    ACTIONS(368), 1,
+  [5334] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(864), 1,
+    ACTIONS(862), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16062,14 +16053,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5451] = 6,
-    ACTIONS(368), 1,
+  [5358] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(866), 1,
+    ACTIONS(864), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16080,32 +16071,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5475] = 6,
-    ACTIONS(368), 1,
+  [5382] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5499] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
+    ACTIONS(866), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16116,14 +16089,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5523] = 6,
-    ACTIONS(368), 1,
+  [5406] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
-    ACTIONS(872), 1,
+    ACTIONS(868), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16134,10 +16107,46 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5547] = 6,
-    ACTIONS(368), 1,
+  [5430] = 6,
+    ACTIONS(374), 1,
       anon_sym_DASH,
-    ACTIONS(372), 1,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5454] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(748), 1,
+      sym_identifier,
+    ACTIONS(872), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(297), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5478] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
       anon_sym_LPAREN,
     ACTIONS(748), 1,
       sym_identifier,
@@ -16152,10 +16161,57 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5571] = 5,
+  [5502] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(876), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5517] = 6,
+    ACTIONS(810), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(197), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(878), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5540] = 6,
+    ACTIONS(810), 1,
+      anon_sym_section,
+    ACTIONS(880), 1,
+      anon_sym_mode,
+    STATE(185), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(882), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5563] = 5,
     ACTIONS(539), 1,
       anon_sym_port,
-    ACTIONS(878), 1,
+    ACTIONS(886), 1,
       anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
@@ -16163,30 +16219,84 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(190), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(876), 4,
+    ACTIONS(884), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5592] = 3,
+  [5584] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(888), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(882), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(880), 5,
+    STATE(50), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5609] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(890), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5634] = 5,
+    ACTIONS(539), 1,
+      anon_sym_port,
+    ACTIONS(886), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(194), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(892), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [5609] = 2,
+  [5655] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(896), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(885), 8,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(894), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+      sym_integer,
+  [5676] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(898), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16195,173 +16305,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5624] = 7,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
+  [5691] = 4,
+    ACTIONS(902), 1,
+      anon_sym_peer,
+    ACTIONS(904), 1,
       sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(887), 1,
-      anon_sym_default,
-    STATE(12), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(49), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5649] = 7,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(889), 1,
-      sym_nat_target,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5674] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(891), 8,
+    ACTIONS(900), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5689] = 5,
-    ACTIONS(895), 1,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [5710] = 5,
+    ACTIONS(908), 1,
       anon_sym_within,
-    ACTIONS(898), 1,
+    ACTIONS(911), 1,
       anon_sym_port,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(190), 2,
+    STATE(194), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(893), 4,
+    ACTIONS(906), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5710] = 6,
-    ACTIONS(903), 1,
-      anon_sym_mode,
-    ACTIONS(906), 1,
-      anon_sym_section,
-    STATE(191), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(239), 1,
-      sym__section_opt,
+  [5731] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(901), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5733] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(909), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5748] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(878), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(184), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(911), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5769] = 7,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    STATE(126), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5794] = 5,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(915), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(913), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5815] = 6,
-    ACTIONS(828), 1,
-      anon_sym_section,
-    ACTIONS(919), 1,
-      anon_sym_mode,
-    STATE(191), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(239), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(917), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5838] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 8,
+    ACTIONS(792), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16370,43 +16349,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5853] = 6,
-    ACTIONS(828), 1,
-      anon_sym_section,
-    ACTIONS(919), 1,
-      anon_sym_mode,
-    STATE(196), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(239), 1,
-      sym__section_opt,
+  [5746] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(921), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5876] = 4,
-    ACTIONS(925), 1,
-      anon_sym_peer,
-    ACTIONS(927), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(923), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [5895] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(929), 8,
+    ACTIONS(914), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16415,11 +16362,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5910] = 2,
+  [5761] = 6,
+    ACTIONS(918), 1,
+      anon_sym_mode,
+    ACTIONS(921), 1,
+      anon_sym_section,
+    STATE(197), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(931), 8,
+    ACTIONS(916), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5784] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(924), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16428,147 +16392,151 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5925] = 4,
-    STATE(216), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5799] = 7,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(122), 1,
+      aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(933), 4,
+    STATE(193), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5824] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(926), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5943] = 5,
-    STATE(203), 1,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5839] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(930), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(928), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5856] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(933), 1,
+      anon_sym_DOT,
+    ACTIONS(935), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(937), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [5878] = 5,
+    STATE(206), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(935), 2,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(937), 2,
+    ACTIONS(939), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5898] = 5,
+    STATE(209), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(939), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5918] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(943), 1,
+      anon_sym_mode,
+    STATE(404), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(941), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5938] = 5,
+    STATE(206), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(947), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5963] = 5,
-    STATE(203), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(940), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5983] = 6,
-    ACTIONS(348), 1,
+  [5958] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(702), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(197), 3,
+    STATE(187), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6005] = 5,
-    ACTIONS(942), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(944), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6025] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(948), 1,
-      anon_sym_mode,
-    STATE(425), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(946), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6045] = 3,
-    ACTIONS(952), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(950), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [5980] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6061] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(702), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6083] = 4,
-    STATE(217), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(954), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6101] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16577,274 +16545,333 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6123] = 6,
-    ACTIONS(348), 1,
+  [6002] = 5,
+    STATE(206), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(950), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6022] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(702), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 3,
+    STATE(115), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6145] = 5,
+  [6044] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(954), 1,
+      anon_sym_protocol,
+    STATE(348), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(952), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6064] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(956), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6082] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(958), 1,
+      anon_sym_DOT,
+    ACTIONS(960), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(962), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(215), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6104] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(966), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(964), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6122] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(962), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(969), 1,
+      anon_sym_DOT,
+    ACTIONS(971), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(216), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6144] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(973), 1,
+      anon_sym_DOT,
+    ACTIONS(976), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(979), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(216), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6166] = 4,
+    STATE(212), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(982), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6184] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6206] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6228] = 4,
+    STATE(214), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(984), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6246] = 5,
+    ACTIONS(986), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(988), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6266] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6288] = 3,
+    ACTIONS(992), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(990), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6304] = 5,
+    ACTIONS(996), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(998), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(994), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(227), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6324] = 5,
     STATE(203), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(83), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(956), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6165] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(956), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(5), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6185] = 5,
-    STATE(213), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(958), 2,
+    ACTIONS(1000), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6205] = 4,
-    STATE(217), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(826), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(960), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6223] = 4,
-    STATE(217), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(962), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6241] = 4,
-    ACTIONS(348), 1,
+  [6344] = 7,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(967), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [6259] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6281] = 7,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(969), 1,
+    ACTIONS(1002), 1,
       aux_sym__name_start_token1,
-    STATE(267), 1,
+    STATE(242), 1,
       sym_peer_name,
-    STATE(318), 1,
+    STATE(303), 1,
       sym__if_name,
-    STATE(466), 1,
+    STATE(471), 1,
       sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(131), 2,
+    STATE(123), 2,
       sym__name_start,
       sym_interpolation,
-  [6305] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(973), 1,
-      anon_sym_protocol,
-    STATE(327), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6325] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6347] = 5,
-    ACTIONS(977), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(979), 1,
+  [6368] = 5,
+    ACTIONS(998), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(975), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6367] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(981), 1,
-      anon_sym_DOT,
-    ACTIONS(983), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(985), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(226), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6389] = 5,
-    ACTIONS(979), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(989), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(987), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6409] = 6,
-    ACTIONS(183), 1,
-      anon_sym_table,
-    ACTIONS(985), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(991), 1,
-      anon_sym_DOT,
-    ACTIONS(993), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6431] = 5,
-    ACTIONS(997), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1000), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(995), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6451] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(1003), 1,
-      anon_sym_DOT,
     ACTIONS(1006), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1009), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1004), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6388] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(937), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1008), 1,
+      anon_sym_DOT,
+    ACTIONS(1010), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6410] = 5,
+    ACTIONS(1014), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1017), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(228), 3,
+    ACTIONS(1012), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(229), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6473] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1012), 1,
+      aux_sym__ns_name_repeat1,
+  [6430] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1020), 1,
       anon_sym_DOT,
-    ACTIONS(1014), 1,
+    ACTIONS(1023), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1016), 1,
+    ACTIONS(1026), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16853,110 +16880,74 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6495] = 6,
-    ACTIONS(183), 1,
-      anon_sym_on,
-    ACTIONS(1016), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1018), 1,
-      anon_sym_DOT,
-    ACTIONS(1020), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6517] = 6,
+  [6452] = 6,
     ACTIONS(170), 1,
       anon_sym_on,
-    ACTIONS(1022), 1,
+    ACTIONS(1029), 1,
       anon_sym_DOT,
-    ACTIONS(1025), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1028), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6539] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(700), 1,
-      sym_integer,
-    ACTIONS(702), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(12), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(208), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6561] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
     ACTIONS(1031), 1,
-      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
     ACTIONS(1033), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1035), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(234), 3,
+    STATE(232), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6583] = 6,
-    ACTIONS(183), 1,
-      anon_sym_id,
-    ACTIONS(1035), 1,
+  [6474] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1033), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1035), 1,
+      anon_sym_DOT,
     ACTIONS(1037), 1,
-      anon_sym_DOT,
-    ACTIONS(1039), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 3,
+    STATE(233), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6605] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(1041), 1,
+  [6496] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1039), 1,
       anon_sym_DOT,
-    ACTIONS(1044), 1,
+    ACTIONS(1042), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1047), 1,
+    ACTIONS(1045), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 3,
+    STATE(233), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6627] = 6,
-    ACTIONS(348), 1,
+  [6518] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1048), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6532] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(700), 1,
+    ACTIONS(681), 1,
       sym_integer,
-    ACTIONS(702), 1,
+    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    STATE(12), 1,
+    STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16965,57 +16956,75 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6649] = 2,
+  [6554] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1050), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6663] = 4,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1050), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6572] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(681), 1,
+      sym_integer,
+    ACTIONS(683), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6594] = 4,
     ACTIONS(1052), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6680] = 2,
+  [6611] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1054), 6,
+    ACTIONS(1056), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1054), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6693] = 5,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1056), 1,
-      sym_identifier,
-    ACTIONS(1058), 1,
-      sym_integer,
+  [6626] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(402), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [6712] = 6,
+    ACTIONS(1058), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6643] = 6,
     ACTIONS(1060), 1,
       aux_sym__name_start_token1,
     ACTIONS(1062), 1,
@@ -17027,427 +17036,468 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [6733] = 5,
-    ACTIONS(521), 1,
-      anon_sym_GT,
-    STATE(254), 1,
-      aux_sym_rule_block_repeat1,
+  [6664] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(400), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1064), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(79), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6752] = 6,
-    ACTIONS(1066), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1068), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(117), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(61), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6773] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1072), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1070), 4,
+    ACTIONS(1064), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6788] = 5,
-    ACTIONS(521), 1,
+  [6681] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(489), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6702] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(262), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6723] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(380), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1068), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(259), 1,
+  [6740] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(264), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6761] = 6,
+    ACTIONS(1070), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1072), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(467), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6782] = 6,
+    ACTIONS(1074), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1076), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(482), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6803] = 4,
+    ACTIONS(1078), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6820] = 6,
+    ACTIONS(1074), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1076), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(479), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6841] = 5,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(263), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1064), 2,
+    ACTIONS(1080), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(79), 2,
+    STATE(84), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6807] = 2,
+  [6860] = 6,
+    ACTIONS(1082), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1084), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(87), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1074), 6,
+    STATE(69), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6881] = 6,
+    ACTIONS(1086), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1088), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(114), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(59), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6902] = 5,
+    ACTIONS(517), 1,
+      anon_sym_GT,
+    STATE(265), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1080), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6921] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1090), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6820] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
+  [6934] = 6,
+    ACTIONS(1092), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(347), 1,
+    STATE(205), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
+    STATE(129), 2,
       sym__name_start,
       sym_interpolation,
-  [6841] = 6,
-    ACTIONS(1078), 1,
+  [6955] = 6,
+    ACTIONS(1096), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1080), 1,
+    ACTIONS(1098), 1,
       anon_sym_LBRACE,
-    STATE(237), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(469), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(213), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6976] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(269), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6997] = 6,
+    ACTIONS(1082), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1084), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7018] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(234), 1,
       sym__ns_name,
-    STATE(455), 1,
+    STATE(245), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(223), 2,
+    STATE(142), 2,
       sym__name_start,
       sym_interpolation,
-  [6862] = 4,
-    ACTIONS(1082), 1,
-      anon_sym_RBRACE,
+  [7039] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6879] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(461), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6900] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(349), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1084), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6917] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(962), 6,
+    ACTIONS(964), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_prio,
       anon_sym_handle,
-  [6930] = 4,
-    ACTIONS(1086), 1,
-      anon_sym_RPAREN,
+  [7052] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(430), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6947] = 5,
-    ACTIONS(1091), 1,
+    ACTIONS(1102), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(254), 1,
+  [7069] = 5,
+    ACTIONS(1107), 1,
+      anon_sym_GT,
+    STATE(263), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1088), 2,
+    ACTIONS(1104), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(91), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6966] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(272), 1,
-      sym_interface_name,
+  [7088] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(390), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6987] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(273), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7008] = 4,
-    ACTIONS(1093), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7025] = 6,
-    ACTIONS(1095), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1097), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(473), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7046] = 5,
-    ACTIONS(505), 1,
+    ACTIONS(1109), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(254), 1,
+  [7105] = 5,
+    ACTIONS(529), 1,
+      anon_sym_GT,
+    STATE(263), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1099), 2,
+    ACTIONS(1111), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(78), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7065] = 4,
-    ACTIONS(1101), 1,
+  [7124] = 4,
+    ACTIONS(1113), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7082] = 2,
+  [7141] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(893), 6,
+    ACTIONS(906), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [7095] = 4,
+  [7154] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(326), 1,
+    STATE(347), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1103), 4,
+    ACTIONS(1115), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7112] = 6,
-    ACTIONS(1105), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1107), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(207), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(121), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7133] = 6,
-    ACTIONS(1109), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1111), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(480), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(233), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7154] = 6,
-    ACTIONS(1113), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1115), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(31), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7175] = 6,
-    ACTIONS(1117), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1119), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(475), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7196] = 4,
+  [7171] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(367), 1,
+    STATE(422), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1121), 4,
+    ACTIONS(1117), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7213] = 5,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1123), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7232] = 4,
+  [7188] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(375), 1,
+    STATE(358), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1127), 4,
+    ACTIONS(1119), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7249] = 6,
-    ACTIONS(1117), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1119), 1,
+  [7205] = 6,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(463), 1,
+    STATE(366), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(229), 2,
+    STATE(130), 2,
       sym__name_start,
       sym_interpolation,
-  [7270] = 6,
-    ACTIONS(1113), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1115), 1,
+  [7226] = 5,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(88), 1,
-      sym_interface_name,
+    ACTIONS(1121), 1,
+      sym_identifier,
+    ACTIONS(1123), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
+    STATE(21), 3,
+      sym_table_name,
       sym_interpolation,
-  [7291] = 4,
+      sym__int_value,
+  [7245] = 5,
+    ACTIONS(527), 1,
+      anon_sym_GT,
+    STATE(251), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1125), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(79), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7264] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1127), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7277] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(395), 1,
+    STATE(361), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17457,432 +17507,480 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7308] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(396), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1131), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7325] = 4,
-    ACTIONS(1133), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(606), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7342] = 6,
-    ACTIONS(1135), 1,
+  [7294] = 6,
+    ACTIONS(1131), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1137), 1,
+    ACTIONS(1133), 1,
       anon_sym_LBRACE,
-    STATE(31), 1,
+    STATE(30), 1,
       sym_interface_name,
     STATE(70), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 2,
+    STATE(34), 2,
       sym__name_start,
       sym_interpolation,
-  [7363] = 4,
+  [7315] = 4,
+    ACTIONS(1135), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7332] = 4,
+    ACTIONS(1137), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7349] = 4,
     ACTIONS(1139), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7380] = 4,
+  [7366] = 4,
     ACTIONS(1141), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7397] = 4,
+  [7383] = 4,
     ACTIONS(1143), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7414] = 4,
+  [7400] = 4,
     ACTIONS(1145), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7431] = 4,
+  [7417] = 4,
     ACTIONS(1147), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7448] = 4,
+  [7434] = 4,
     ACTIONS(1149), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7465] = 4,
+  [7451] = 4,
     ACTIONS(1151), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7482] = 4,
+  [7468] = 4,
     ACTIONS(1153), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7499] = 4,
+  [7485] = 4,
     ACTIONS(1155), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7516] = 4,
+  [7502] = 4,
     ACTIONS(1157), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7533] = 4,
+  [7519] = 4,
     ACTIONS(1159), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7550] = 4,
+  [7536] = 4,
     ACTIONS(1161), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7567] = 4,
+  [7553] = 4,
     ACTIONS(1163), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7584] = 4,
+  [7570] = 4,
     ACTIONS(1165), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7601] = 4,
+  [7587] = 4,
     ACTIONS(1167), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7618] = 4,
+  [7604] = 4,
     ACTIONS(1169), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7635] = 4,
+  [7621] = 4,
     ACTIONS(1171), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7652] = 4,
+  [7638] = 4,
     ACTIONS(1173), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7669] = 4,
+  [7655] = 4,
     ACTIONS(1175), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7686] = 4,
+  [7672] = 4,
     ACTIONS(1177), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7703] = 4,
-    ACTIONS(1179), 1,
+  [7689] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1179), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7708] = 4,
+    ACTIONS(1183), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(814), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(628), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7725] = 4,
+    ACTIONS(1185), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(814), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(606), 3,
+    ACTIONS(628), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7720] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
+  [7742] = 6,
+    ACTIONS(1187), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(298), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7741] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(338), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1181), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7758] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(242), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1183), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7777] = 6,
-    ACTIONS(370), 1,
+    ACTIONS(1189), 1,
       anon_sym_LBRACE,
-    ACTIONS(1185), 1,
-      aux_sym__name_start_token1,
-    STATE(237), 1,
+    STATE(234), 1,
       sym__ns_name,
-    STATE(251), 1,
+    STATE(448), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(140), 2,
+    STATE(224), 2,
       sym__name_start,
       sym_interpolation,
-  [7798] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(337), 1,
-      sym_block,
+  [7763] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1187), 4,
+    ACTIONS(1191), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [7815] = 5,
-    ACTIONS(348), 1,
+  [7775] = 5,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1189), 1,
+    ACTIONS(1193), 1,
       anon_sym_ingress,
-    ACTIONS(1191), 1,
+    ACTIONS(1195), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(107), 2,
+    STATE(99), 2,
       sym_interpolation,
       sym__rate_value,
-  [7833] = 5,
-    ACTIONS(1193), 1,
-      anon_sym_EQ,
-    ACTIONS(1195), 1,
-      aux_sym_sysctl_key_token2,
+  [7793] = 4,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
     ACTIONS(1197), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7809] = 5,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1066), 1,
+      aux_sym__name_start_token1,
+    STATE(315), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7827] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(117), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7847] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1203), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [7859] = 6,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1199), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1201), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(198), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7879] = 5,
+    ACTIONS(1205), 1,
+      anon_sym_EQ,
+    ACTIONS(1207), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1210), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(320), 2,
+    STATE(310), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [7851] = 2,
+  [7897] = 5,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      sym_integer,
+    ACTIONS(1213), 1,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1199), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7863] = 6,
-    ACTIONS(348), 1,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [7915] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1201), 1,
+    ACTIONS(1199), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1203), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
@@ -17891,98 +17989,175 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7883] = 6,
-    ACTIONS(370), 1,
+  [7935] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1201), 1,
+    ACTIONS(1199), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1205), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(340), 1,
+    STATE(195), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7903] = 6,
-    ACTIONS(348), 1,
+  [7955] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1201), 1,
+    ACTIONS(1199), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1203), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(197), 1,
+    STATE(323), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7923] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1207), 1,
-      sym_percentage,
+  [7975] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(41), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [7939] = 6,
-    ACTIONS(1209), 1,
+    ACTIONS(1215), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(1211), 1,
+      anon_sym_GT,
+  [7987] = 5,
+    ACTIONS(1217), 1,
+      anon_sym_EQ,
+    ACTIONS(1219), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1221), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(310), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8005] = 5,
+    ACTIONS(1221), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1223), 1,
+      anon_sym_EQ,
+    ACTIONS(1225), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(316), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8023] = 3,
+    STATE(108), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1227), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8037] = 3,
+    STATE(88), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1227), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8051] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1229), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8063] = 3,
+    ACTIONS(1233), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1231), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8077] = 6,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    ACTIONS(1237), 1,
       anon_sym_mode,
-    ACTIONS(1213), 1,
+    ACTIONS(1239), 1,
       anon_sym_DQUOTE,
-    STATE(198), 1,
+    STATE(186), 1,
       sym_string,
-    STATE(384), 1,
+    STATE(420), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7959] = 3,
-    STATE(110), 1,
-      sym__ct_state,
+  [8097] = 3,
+    ACTIONS(1243), 1,
+      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1215), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7973] = 3,
-    STATE(90), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1215), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7987] = 6,
-    ACTIONS(348), 1,
+    ACTIONS(1241), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8111] = 6,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1201), 1,
+    ACTIONS(1199), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1203), 1,
+    ACTIONS(1201), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(201), 1,
+    STATE(321), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8007] = 3,
-    ACTIONS(1217), 1,
+  [8131] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1245), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [8143] = 3,
+    ACTIONS(1247), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(105), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8157] = 3,
+    ACTIONS(1249), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17992,119 +18167,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8021] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1219), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [8033] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1205), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(374), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8053] = 5,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1076), 1,
-      aux_sym__name_start_token1,
-    STATE(304), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8071] = 6,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1203), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(115), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8091] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1221), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8103] = 5,
-    ACTIONS(1197), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1223), 1,
-      anon_sym_EQ,
-    ACTIONS(1225), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(303), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8121] = 5,
-    ACTIONS(1227), 1,
-      anon_sym_EQ,
-    ACTIONS(1229), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1232), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(320), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8139] = 5,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(967), 1,
-      sym_integer,
-    ACTIONS(1235), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8157] = 3,
-    ACTIONS(1237), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(99), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
   [8171] = 3,
-    ACTIONS(1239), 1,
+    ACTIONS(1251), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18125,97 +18189,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
   [8198] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1241), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8213] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8224] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1245), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8235] = 4,
-    ACTIONS(1247), 1,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8250] = 4,
-    ACTIONS(1247), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8265] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1251), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8276] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
     ACTIONS(1253), 1,
-      sym_integer,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(469), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8291] = 4,
-    ACTIONS(348), 1,
+    STATE(477), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8213] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
     ACTIONS(1255), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8228] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8243] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1255), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8258] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1257), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(65), 2,
       sym_interpolation,
       sym__int_value,
-  [8306] = 2,
+  [8273] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1257), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8317] = 2,
+    STATE(65), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8288] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18224,7 +18263,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8328] = 2,
+  [8299] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18233,18 +18272,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8339] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(913), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8354] = 2,
+  [8310] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18253,7 +18281,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8365] = 2,
+  [8321] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18262,18 +18290,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8376] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(471), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8391] = 2,
+  [8332] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18282,7 +18299,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8402] = 2,
+  [8343] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18291,27 +18308,219 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8413] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1271), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8424] = 4,
-    ACTIONS(348), 1,
+  [8354] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1273), 1,
+    ACTIONS(1271), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(186), 2,
+    STATE(119), 2,
       sym_interpolation,
       sym__int_value,
-  [8439] = 3,
+  [8369] = 3,
+    ACTIONS(1275), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1273), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8382] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1277), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8393] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1279), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8404] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8419] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1283), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8430] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1285), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8441] = 4,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8456] = 4,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8471] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1289), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(362), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8486] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8501] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1293), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8512] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8527] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1295), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8542] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1291), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8557] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8568] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1299), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8579] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1301), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(31), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8594] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1303), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8609] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8631] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18321,350 +18530,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8452] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8467] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8482] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1275), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8493] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1277), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8504] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8515] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8528] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8543] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8556] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(474), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8571] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1281), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8586] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8599] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8612] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8627] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8642] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8657] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1285), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8672] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1285), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8687] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1287), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8698] = 3,
-    ACTIONS(1291), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1289), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8711] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1293), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8722] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [8737] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1295), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8748] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1297), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8759] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1299), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8774] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1299), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8789] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1299), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(87), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8804] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1301), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8815] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(935), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8826] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1303), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8841] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1305), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8852] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1307), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8863] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8876] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8889] = 2,
+  [8644] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1309), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [8900] = 2,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8655] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18673,40 +18548,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8911] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1313), 1,
-      sym_integer,
+  [8666] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(221), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8926] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(481), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8941] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(484), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8956] = 2,
+    ACTIONS(1313), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8677] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18715,90 +18566,129 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8967] = 2,
+  [8688] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1317), 4,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8701] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8716] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8729] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1319), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8978] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1319), 1,
-      sym_integer,
+  [8740] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8993] = 4,
-    ACTIONS(348), 1,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8753] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
     ACTIONS(1321), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(197), 2,
+    STATE(113), 2,
       sym_interpolation,
       sym__int_value,
-  [9008] = 2,
+  [8768] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9019] = 4,
-    ACTIONS(348), 1,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8781] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(1325), 1,
+    ACTIONS(1323), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 2,
+    STATE(192), 2,
       sym_interpolation,
       sym__int_value,
-  [9034] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1327), 1,
-      sym_integer,
+  [8796] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(252), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9049] = 5,
-    ACTIONS(1209), 1,
-      anon_sym_LT,
-    ACTIONS(1213), 1,
-      anon_sym_DQUOTE,
-    STATE(160), 1,
-      sym_string,
-    STATE(401), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9066] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1329), 4,
+    ACTIONS(1325), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9077] = 2,
+  [8807] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1050), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8822] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1327), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8833] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1329), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8848] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18807,28 +18697,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9088] = 5,
-    ACTIONS(1333), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1335), 1,
+  [8859] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    STATE(319), 1,
+    ACTIONS(1333), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(44), 2,
       sym_interpolation,
-    STATE(464), 1,
-      sym_sysctl_key,
+      sym__int_value,
+  [8874] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9105] = 2,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [8887] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1337), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9116] = 2,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [8900] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8915] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8930] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8945] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1335), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8960] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1337), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8975] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18837,7 +18792,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9127] = 2,
+  [8986] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18846,16 +18801,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9138] = 2,
+  [8997] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1343), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1343), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9149] = 2,
+    STATE(240), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9012] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18864,27 +18821,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9160] = 2,
+  [9023] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1347), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1347), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9171] = 4,
-    ACTIONS(348), 1,
+    STATE(478), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9038] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
     ACTIONS(1349), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
+    STATE(136), 2,
       sym_interpolation,
       sym__int_value,
-  [9186] = 2,
+  [9053] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(894), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9068] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18893,82 +18863,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9197] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
+  [9079] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9212] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(313), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9227] = 4,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1353), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9242] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1355), 4,
+    ACTIONS(1353), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9253] = 4,
-    ACTIONS(348), 1,
+  [9090] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1355), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(267), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9105] = 4,
+    ACTIONS(356), 1,
       anon_sym_LBRACE,
     ACTIONS(1357), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
+    STATE(125), 2,
       sym_interpolation,
       sym__int_value,
-  [9268] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1359), 1,
-      sym_integer,
+  [9120] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9283] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1361), 1,
-      sym_integer,
+    ACTIONS(1359), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9131] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9298] = 2,
+    ACTIONS(1361), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9142] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18977,16 +18921,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9309] = 2,
+  [9153] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1365), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9320] = 2,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9164] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18995,138 +18939,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9331] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9342] = 4,
-    ACTIONS(348), 1,
+  [9175] = 4,
+    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(967), 1,
+    ACTIONS(1369), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 2,
+    STATE(211), 2,
       sym_interpolation,
       sym__int_value,
-  [9357] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1371), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9372] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1373), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(52), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9387] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1125), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9402] = 4,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1375), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(410), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9417] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1377), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9428] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1379), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(109), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [9443] = 4,
-    ACTIONS(348), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1381), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9458] = 4,
-    ACTIONS(694), 1,
+  [9190] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
+    ACTIONS(1253), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(476), 2,
+    STATE(484), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9473] = 4,
-    ACTIONS(694), 1,
+  [9205] = 4,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(477), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9488] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(482), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9503] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1249), 1,
+    ACTIONS(1253), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -19134,7 +18972,130 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(483), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9518] = 2,
+  [9220] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1371), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9231] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(327), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9246] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(328), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9261] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1373), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9272] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(945), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9283] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [9298] = 4,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1375), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(53), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9313] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1181), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(81), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9328] = 4,
+    ACTIONS(356), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1377), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9343] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1379), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9354] = 5,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    STATE(149), 1,
+      sym_string,
+    STATE(367), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9371] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1381), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9382] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19143,7 +19104,140 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9529] = 2,
+  [9393] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1385), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9404] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1387), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9415] = 5,
+    ACTIONS(1389), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1391), 1,
+      anon_sym_LBRACE,
+    STATE(317), 1,
+      sym_interpolation,
+    STATE(481), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9432] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(468), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9447] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1393), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9458] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(480), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9473] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(463), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9488] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(486), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9503] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1253), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(487), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9518] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1395), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9529] = 4,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1397), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9543] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1399), 1,
+      sym_mac_address,
+    STATE(364), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9557] = 4,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1401), 1,
+      sym_section_name,
+    STATE(196), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9571] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19151,36 +19245,6 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9539] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9553] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9567] = 4,
-    ACTIONS(1247), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
   [9581] = 2,
     ACTIONS(3), 2,
       sym_comment,
@@ -19190,877 +19254,872 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
   [9591] = 4,
-    ACTIONS(1209), 1,
-      anon_sym_LT,
-    ACTIONS(1389), 1,
-      anon_sym_policy,
-    STATE(411), 1,
-      sym_rule_block,
+    ACTIONS(1239), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1403), 1,
+      sym_sysctl_value,
+    STATE(389), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9605] = 4,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1391), 1,
-      sym_mac_address,
-    STATE(397), 1,
-      sym_interpolation,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1405), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
   [9619] = 4,
-    ACTIONS(1247), 1,
+    ACTIONS(690), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
+    ACTIONS(1407), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9633] = 4,
+    ACTIONS(690), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1397), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9633] = 4,
-    ACTIONS(1247), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1393), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
+  [9647] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9647] = 4,
-    ACTIONS(1213), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1395), 1,
-      sym_sysctl_value,
-    STATE(418), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9661] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1091), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9671] = 4,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1393), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9685] = 4,
-    ACTIONS(1213), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1397), 1,
-      sym_section_name,
-    STATE(200), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9699] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1321), 3,
+    ACTIONS(1329), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [9709] = 2,
+  [9657] = 4,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    ACTIONS(1409), 1,
+      anon_sym_policy,
+    STATE(411), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1399), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9718] = 3,
-    ACTIONS(1213), 1,
-      anon_sym_DQUOTE,
-    STATE(362), 1,
-      sym_string,
+  [9671] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9729] = 3,
-    ACTIONS(1056), 1,
+    ACTIONS(1107), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9681] = 4,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1405), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9695] = 4,
+    ACTIONS(1287), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1407), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9709] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(417), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9720] = 3,
+    ACTIONS(1235), 1,
+      anon_sym_LT,
+    STATE(336), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9731] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1411), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [9740] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1413), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9749] = 3,
+    ACTIONS(1121), 1,
       sym_identifier,
-    STATE(468), 1,
+    STATE(465), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9740] = 3,
-    ACTIONS(1247), 1,
+  [9760] = 3,
+    ACTIONS(1415), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1417), 1,
+      aux_sym_string_token1,
+    ACTIONS(1419), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9771] = 3,
+    ACTIONS(1287), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9751] = 2,
+  [9782] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1401), 2,
+    ACTIONS(1421), 2,
       anon_sym_ingress,
       anon_sym_clsact,
-  [9760] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1403), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [9769] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1405), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9778] = 3,
-    ACTIONS(748), 1,
-      sym_identifier,
-    STATE(462), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9789] = 3,
-    ACTIONS(403), 1,
+  [9791] = 3,
+    ACTIONS(1235), 1,
       anon_sym_LT,
-    STATE(348), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9800] = 3,
-    ACTIONS(1209), 1,
-      anon_sym_LT,
-    STATE(392), 1,
+    STATE(365), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9811] = 2,
+  [9802] = 3,
+    ACTIONS(748), 1,
+      sym_identifier,
+    STATE(464), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1407), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9820] = 2,
+  [9813] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1409), 2,
+    ACTIONS(1423), 2,
       anon_sym_ingress,
       anon_sym_egress,
-  [9829] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9838] = 3,
-    ACTIONS(1411), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1413), 1,
-      aux_sym_string_token1,
-    ACTIONS(1415), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9849] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(391), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9860] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1417), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9869] = 3,
-    ACTIONS(694), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9880] = 3,
+  [9822] = 3,
     ACTIONS(748), 1,
       sym_identifier,
-    STATE(465), 1,
+    STATE(472), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9891] = 3,
-    ACTIONS(1209), 1,
-      anon_sym_LT,
-    STATE(398), 1,
-      sym_rule_block,
+  [9833] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9902] = 2,
-    ACTIONS(1419), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9910] = 2,
-    ACTIONS(1421), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9918] = 2,
-    ACTIONS(1423), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9926] = 2,
-    ACTIONS(1425), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9934] = 2,
-    ACTIONS(1427), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9942] = 2,
-    ACTIONS(1429), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9950] = 2,
-    ACTIONS(1431), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9958] = 2,
-    ACTIONS(1433), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9966] = 2,
-    ACTIONS(1435), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9974] = 2,
-    ACTIONS(1437), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9982] = 2,
-    ACTIONS(193), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9990] = 2,
-    ACTIONS(1439), 1,
+    ACTIONS(1425), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9842] = 3,
+    ACTIONS(1239), 1,
       anon_sym_DQUOTE,
+    STATE(378), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9998] = 2,
+  [9853] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9862] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(396), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9873] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1427), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9882] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1429), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [9891] = 2,
+    ACTIONS(1431), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9899] = 2,
+    ACTIONS(1433), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9907] = 2,
+    ACTIONS(1435), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9915] = 2,
+    ACTIONS(1437), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9923] = 2,
+    ACTIONS(1439), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9931] = 2,
     ACTIONS(1441), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10006] = 2,
+  [9939] = 2,
     ACTIONS(1443), 1,
-      anon_sym_DOT,
+      anon_sym_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10014] = 2,
+  [9947] = 2,
     ACTIONS(1445), 1,
-      anon_sym_table,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10022] = 2,
+  [9955] = 2,
     ACTIONS(1447), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10030] = 2,
+  [9963] = 2,
     ACTIONS(1449), 1,
-      anon_sym_on,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10038] = 2,
+  [9971] = 2,
     ACTIONS(1451), 1,
-      anon_sym_DOT,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10046] = 2,
+  [9979] = 2,
     ACTIONS(1453), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10054] = 2,
+  [9987] = 2,
     ACTIONS(1455), 1,
-      anon_sym_to,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10062] = 2,
+  [9995] = 2,
     ACTIONS(1457), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10070] = 2,
-    ACTIONS(1459), 1,
-      anon_sym_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10078] = 2,
-    ACTIONS(1461), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10086] = 2,
+  [10003] = 2,
+    ACTIONS(1459), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10011] = 2,
+    ACTIONS(204), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10019] = 2,
+    ACTIONS(1461), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10027] = 2,
     ACTIONS(1463), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10094] = 2,
+  [10035] = 2,
     ACTIONS(1465), 1,
-      anon_sym_DOT,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10102] = 2,
+  [10043] = 2,
     ACTIONS(1467), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10051] = 2,
+    ACTIONS(1469), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10110] = 2,
-    ACTIONS(1469), 1,
-      ts_builtin_sym_end,
+  [10059] = 2,
+    ACTIONS(1471), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10067] = 2,
+    ACTIONS(1473), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10075] = 2,
+    ACTIONS(1475), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10083] = 2,
+    ACTIONS(1477), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10091] = 2,
+    ACTIONS(1479), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10099] = 2,
+    ACTIONS(1481), 1,
+      anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(9)] = 0,
-  [SMALL_STATE(10)] = 71,
-  [SMALL_STATE(11)] = 132,
-  [SMALL_STATE(12)] = 194,
-  [SMALL_STATE(13)] = 256,
-  [SMALL_STATE(14)] = 318,
-  [SMALL_STATE(15)] = 380,
-  [SMALL_STATE(16)] = 439,
-  [SMALL_STATE(17)] = 498,
-  [SMALL_STATE(18)] = 557,
-  [SMALL_STATE(19)] = 619,
-  [SMALL_STATE(20)] = 665,
-  [SMALL_STATE(21)] = 707,
-  [SMALL_STATE(22)] = 748,
-  [SMALL_STATE(23)] = 785,
-  [SMALL_STATE(24)] = 822,
-  [SMALL_STATE(25)] = 866,
-  [SMALL_STATE(26)] = 910,
-  [SMALL_STATE(27)] = 954,
-  [SMALL_STATE(28)] = 987,
-  [SMALL_STATE(29)] = 1020,
-  [SMALL_STATE(30)] = 1056,
-  [SMALL_STATE(31)] = 1108,
-  [SMALL_STATE(32)] = 1138,
-  [SMALL_STATE(33)] = 1190,
-  [SMALL_STATE(34)] = 1230,
-  [SMALL_STATE(35)] = 1270,
-  [SMALL_STATE(36)] = 1322,
-  [SMALL_STATE(37)] = 1362,
-  [SMALL_STATE(38)] = 1395,
-  [SMALL_STATE(39)] = 1428,
-  [SMALL_STATE(40)] = 1458,
-  [SMALL_STATE(41)] = 1488,
-  [SMALL_STATE(42)] = 1522,
-  [SMALL_STATE(43)] = 1552,
-  [SMALL_STATE(44)] = 1586,
-  [SMALL_STATE(45)] = 1616,
-  [SMALL_STATE(46)] = 1644,
-  [SMALL_STATE(47)] = 1674,
-  [SMALL_STATE(48)] = 1721,
-  [SMALL_STATE(49)] = 1768,
-  [SMALL_STATE(50)] = 1815,
-  [SMALL_STATE(51)] = 1862,
-  [SMALL_STATE(52)] = 1909,
-  [SMALL_STATE(53)] = 1942,
-  [SMALL_STATE(54)] = 1989,
-  [SMALL_STATE(55)] = 2036,
-  [SMALL_STATE(56)] = 2083,
-  [SMALL_STATE(57)] = 2130,
-  [SMALL_STATE(58)] = 2159,
-  [SMALL_STATE(59)] = 2188,
-  [SMALL_STATE(60)] = 2234,
-  [SMALL_STATE(61)] = 2270,
-  [SMALL_STATE(62)] = 2306,
-  [SMALL_STATE(63)] = 2342,
-  [SMALL_STATE(64)] = 2385,
-  [SMALL_STATE(65)] = 2428,
-  [SMALL_STATE(66)] = 2453,
-  [SMALL_STATE(67)] = 2477,
-  [SMALL_STATE(68)] = 2501,
-  [SMALL_STATE(69)] = 2525,
-  [SMALL_STATE(70)] = 2549,
-  [SMALL_STATE(71)] = 2573,
-  [SMALL_STATE(72)] = 2607,
-  [SMALL_STATE(73)] = 2647,
-  [SMALL_STATE(74)] = 2685,
-  [SMALL_STATE(75)] = 2719,
-  [SMALL_STATE(76)] = 2759,
-  [SMALL_STATE(77)] = 2793,
-  [SMALL_STATE(78)] = 2818,
-  [SMALL_STATE(79)] = 2841,
-  [SMALL_STATE(80)] = 2882,
-  [SMALL_STATE(81)] = 2907,
-  [SMALL_STATE(82)] = 2930,
-  [SMALL_STATE(83)] = 2971,
-  [SMALL_STATE(84)] = 3012,
-  [SMALL_STATE(85)] = 3053,
-  [SMALL_STATE(86)] = 3094,
-  [SMALL_STATE(87)] = 3119,
-  [SMALL_STATE(88)] = 3141,
-  [SMALL_STATE(89)] = 3179,
-  [SMALL_STATE(90)] = 3217,
-  [SMALL_STATE(91)] = 3243,
-  [SMALL_STATE(92)] = 3281,
-  [SMALL_STATE(93)] = 3307,
-  [SMALL_STATE(94)] = 3333,
-  [SMALL_STATE(95)] = 3356,
-  [SMALL_STATE(96)] = 3389,
-  [SMALL_STATE(97)] = 3412,
-  [SMALL_STATE(98)] = 3447,
-  [SMALL_STATE(99)] = 3484,
-  [SMALL_STATE(100)] = 3507,
-  [SMALL_STATE(101)] = 3530,
-  [SMALL_STATE(102)] = 3553,
-  [SMALL_STATE(103)] = 3578,
-  [SMALL_STATE(104)] = 3599,
-  [SMALL_STATE(105)] = 3634,
-  [SMALL_STATE(106)] = 3671,
-  [SMALL_STATE(107)] = 3706,
-  [SMALL_STATE(108)] = 3741,
-  [SMALL_STATE(109)] = 3764,
-  [SMALL_STATE(110)] = 3799,
-  [SMALL_STATE(111)] = 3820,
-  [SMALL_STATE(112)] = 3843,
-  [SMALL_STATE(113)] = 3880,
-  [SMALL_STATE(114)] = 3914,
-  [SMALL_STATE(115)] = 3934,
-  [SMALL_STATE(116)] = 3954,
-  [SMALL_STATE(117)] = 3974,
-  [SMALL_STATE(118)] = 3994,
-  [SMALL_STATE(119)] = 4014,
-  [SMALL_STATE(120)] = 4034,
-  [SMALL_STATE(121)] = 4054,
-  [SMALL_STATE(122)] = 4083,
-  [SMALL_STATE(123)] = 4114,
-  [SMALL_STATE(124)] = 4133,
-  [SMALL_STATE(125)] = 4160,
-  [SMALL_STATE(126)] = 4187,
-  [SMALL_STATE(127)] = 4218,
-  [SMALL_STATE(128)] = 4237,
-  [SMALL_STATE(129)] = 4266,
-  [SMALL_STATE(130)] = 4295,
-  [SMALL_STATE(131)] = 4322,
-  [SMALL_STATE(132)] = 4353,
-  [SMALL_STATE(133)] = 4371,
-  [SMALL_STATE(134)] = 4401,
-  [SMALL_STATE(135)] = 4425,
-  [SMALL_STATE(136)] = 4443,
-  [SMALL_STATE(137)] = 4467,
-  [SMALL_STATE(138)] = 4494,
-  [SMALL_STATE(139)] = 4513,
-  [SMALL_STATE(140)] = 4532,
-  [SMALL_STATE(141)] = 4555,
-  [SMALL_STATE(142)] = 4582,
-  [SMALL_STATE(143)] = 4609,
-  [SMALL_STATE(144)] = 4627,
-  [SMALL_STATE(145)] = 4653,
-  [SMALL_STATE(146)] = 4677,
-  [SMALL_STATE(147)] = 4701,
-  [SMALL_STATE(148)] = 4727,
-  [SMALL_STATE(149)] = 4749,
-  [SMALL_STATE(150)] = 4773,
-  [SMALL_STATE(151)] = 4797,
-  [SMALL_STATE(152)] = 4821,
-  [SMALL_STATE(153)] = 4847,
-  [SMALL_STATE(154)] = 4871,
-  [SMALL_STATE(155)] = 4895,
-  [SMALL_STATE(156)] = 4913,
-  [SMALL_STATE(157)] = 4937,
-  [SMALL_STATE(158)] = 4957,
-  [SMALL_STATE(159)] = 4975,
-  [SMALL_STATE(160)] = 4995,
-  [SMALL_STATE(161)] = 5019,
-  [SMALL_STATE(162)] = 5043,
-  [SMALL_STATE(163)] = 5067,
-  [SMALL_STATE(164)] = 5091,
-  [SMALL_STATE(165)] = 5115,
-  [SMALL_STATE(166)] = 5139,
-  [SMALL_STATE(167)] = 5163,
-  [SMALL_STATE(168)] = 5187,
-  [SMALL_STATE(169)] = 5211,
-  [SMALL_STATE(170)] = 5235,
-  [SMALL_STATE(171)] = 5259,
-  [SMALL_STATE(172)] = 5283,
-  [SMALL_STATE(173)] = 5307,
-  [SMALL_STATE(174)] = 5331,
-  [SMALL_STATE(175)] = 5355,
-  [SMALL_STATE(176)] = 5379,
-  [SMALL_STATE(177)] = 5403,
-  [SMALL_STATE(178)] = 5427,
-  [SMALL_STATE(179)] = 5451,
-  [SMALL_STATE(180)] = 5475,
-  [SMALL_STATE(181)] = 5499,
-  [SMALL_STATE(182)] = 5523,
-  [SMALL_STATE(183)] = 5547,
-  [SMALL_STATE(184)] = 5571,
-  [SMALL_STATE(185)] = 5592,
-  [SMALL_STATE(186)] = 5609,
-  [SMALL_STATE(187)] = 5624,
-  [SMALL_STATE(188)] = 5649,
-  [SMALL_STATE(189)] = 5674,
-  [SMALL_STATE(190)] = 5689,
-  [SMALL_STATE(191)] = 5710,
-  [SMALL_STATE(192)] = 5733,
-  [SMALL_STATE(193)] = 5748,
-  [SMALL_STATE(194)] = 5769,
-  [SMALL_STATE(195)] = 5794,
-  [SMALL_STATE(196)] = 5815,
-  [SMALL_STATE(197)] = 5838,
-  [SMALL_STATE(198)] = 5853,
-  [SMALL_STATE(199)] = 5876,
-  [SMALL_STATE(200)] = 5895,
-  [SMALL_STATE(201)] = 5910,
-  [SMALL_STATE(202)] = 5925,
-  [SMALL_STATE(203)] = 5943,
-  [SMALL_STATE(204)] = 5963,
-  [SMALL_STATE(205)] = 5983,
-  [SMALL_STATE(206)] = 6005,
-  [SMALL_STATE(207)] = 6025,
-  [SMALL_STATE(208)] = 6045,
-  [SMALL_STATE(209)] = 6061,
-  [SMALL_STATE(210)] = 6083,
-  [SMALL_STATE(211)] = 6101,
-  [SMALL_STATE(212)] = 6123,
-  [SMALL_STATE(213)] = 6145,
-  [SMALL_STATE(214)] = 6165,
-  [SMALL_STATE(215)] = 6185,
-  [SMALL_STATE(216)] = 6205,
-  [SMALL_STATE(217)] = 6223,
-  [SMALL_STATE(218)] = 6241,
-  [SMALL_STATE(219)] = 6259,
-  [SMALL_STATE(220)] = 6281,
-  [SMALL_STATE(221)] = 6305,
-  [SMALL_STATE(222)] = 6325,
-  [SMALL_STATE(223)] = 6347,
-  [SMALL_STATE(224)] = 6367,
-  [SMALL_STATE(225)] = 6389,
-  [SMALL_STATE(226)] = 6409,
-  [SMALL_STATE(227)] = 6431,
-  [SMALL_STATE(228)] = 6451,
-  [SMALL_STATE(229)] = 6473,
-  [SMALL_STATE(230)] = 6495,
-  [SMALL_STATE(231)] = 6517,
-  [SMALL_STATE(232)] = 6539,
-  [SMALL_STATE(233)] = 6561,
-  [SMALL_STATE(234)] = 6583,
-  [SMALL_STATE(235)] = 6605,
-  [SMALL_STATE(236)] = 6627,
-  [SMALL_STATE(237)] = 6649,
-  [SMALL_STATE(238)] = 6663,
-  [SMALL_STATE(239)] = 6680,
-  [SMALL_STATE(240)] = 6693,
-  [SMALL_STATE(241)] = 6712,
-  [SMALL_STATE(242)] = 6733,
-  [SMALL_STATE(243)] = 6752,
-  [SMALL_STATE(244)] = 6773,
-  [SMALL_STATE(245)] = 6788,
-  [SMALL_STATE(246)] = 6807,
-  [SMALL_STATE(247)] = 6820,
-  [SMALL_STATE(248)] = 6841,
-  [SMALL_STATE(249)] = 6862,
-  [SMALL_STATE(250)] = 6879,
-  [SMALL_STATE(251)] = 6900,
-  [SMALL_STATE(252)] = 6917,
-  [SMALL_STATE(253)] = 6930,
-  [SMALL_STATE(254)] = 6947,
-  [SMALL_STATE(255)] = 6966,
-  [SMALL_STATE(256)] = 6987,
-  [SMALL_STATE(257)] = 7008,
-  [SMALL_STATE(258)] = 7025,
-  [SMALL_STATE(259)] = 7046,
-  [SMALL_STATE(260)] = 7065,
-  [SMALL_STATE(261)] = 7082,
-  [SMALL_STATE(262)] = 7095,
-  [SMALL_STATE(263)] = 7112,
-  [SMALL_STATE(264)] = 7133,
-  [SMALL_STATE(265)] = 7154,
-  [SMALL_STATE(266)] = 7175,
-  [SMALL_STATE(267)] = 7196,
-  [SMALL_STATE(268)] = 7213,
-  [SMALL_STATE(269)] = 7232,
-  [SMALL_STATE(270)] = 7249,
-  [SMALL_STATE(271)] = 7270,
-  [SMALL_STATE(272)] = 7291,
-  [SMALL_STATE(273)] = 7308,
-  [SMALL_STATE(274)] = 7325,
-  [SMALL_STATE(275)] = 7342,
-  [SMALL_STATE(276)] = 7363,
-  [SMALL_STATE(277)] = 7380,
-  [SMALL_STATE(278)] = 7397,
-  [SMALL_STATE(279)] = 7414,
-  [SMALL_STATE(280)] = 7431,
-  [SMALL_STATE(281)] = 7448,
-  [SMALL_STATE(282)] = 7465,
-  [SMALL_STATE(283)] = 7482,
-  [SMALL_STATE(284)] = 7499,
-  [SMALL_STATE(285)] = 7516,
-  [SMALL_STATE(286)] = 7533,
-  [SMALL_STATE(287)] = 7550,
-  [SMALL_STATE(288)] = 7567,
-  [SMALL_STATE(289)] = 7584,
-  [SMALL_STATE(290)] = 7601,
-  [SMALL_STATE(291)] = 7618,
-  [SMALL_STATE(292)] = 7635,
-  [SMALL_STATE(293)] = 7652,
-  [SMALL_STATE(294)] = 7669,
-  [SMALL_STATE(295)] = 7686,
-  [SMALL_STATE(296)] = 7703,
-  [SMALL_STATE(297)] = 7720,
-  [SMALL_STATE(298)] = 7741,
-  [SMALL_STATE(299)] = 7758,
-  [SMALL_STATE(300)] = 7777,
-  [SMALL_STATE(301)] = 7798,
-  [SMALL_STATE(302)] = 7815,
-  [SMALL_STATE(303)] = 7833,
-  [SMALL_STATE(304)] = 7851,
-  [SMALL_STATE(305)] = 7863,
-  [SMALL_STATE(306)] = 7883,
-  [SMALL_STATE(307)] = 7903,
-  [SMALL_STATE(308)] = 7923,
-  [SMALL_STATE(309)] = 7939,
-  [SMALL_STATE(310)] = 7959,
-  [SMALL_STATE(311)] = 7973,
-  [SMALL_STATE(312)] = 7987,
-  [SMALL_STATE(313)] = 8007,
-  [SMALL_STATE(314)] = 8021,
-  [SMALL_STATE(315)] = 8033,
-  [SMALL_STATE(316)] = 8053,
-  [SMALL_STATE(317)] = 8071,
-  [SMALL_STATE(318)] = 8091,
-  [SMALL_STATE(319)] = 8103,
-  [SMALL_STATE(320)] = 8121,
-  [SMALL_STATE(321)] = 8139,
-  [SMALL_STATE(322)] = 8157,
-  [SMALL_STATE(323)] = 8171,
-  [SMALL_STATE(324)] = 8185,
-  [SMALL_STATE(325)] = 8198,
-  [SMALL_STATE(326)] = 8213,
-  [SMALL_STATE(327)] = 8224,
-  [SMALL_STATE(328)] = 8235,
-  [SMALL_STATE(329)] = 8250,
-  [SMALL_STATE(330)] = 8265,
-  [SMALL_STATE(331)] = 8276,
-  [SMALL_STATE(332)] = 8291,
-  [SMALL_STATE(333)] = 8306,
-  [SMALL_STATE(334)] = 8317,
-  [SMALL_STATE(335)] = 8328,
-  [SMALL_STATE(336)] = 8339,
-  [SMALL_STATE(337)] = 8354,
-  [SMALL_STATE(338)] = 8365,
-  [SMALL_STATE(339)] = 8376,
-  [SMALL_STATE(340)] = 8391,
-  [SMALL_STATE(341)] = 8402,
-  [SMALL_STATE(342)] = 8413,
-  [SMALL_STATE(343)] = 8424,
-  [SMALL_STATE(344)] = 8439,
-  [SMALL_STATE(345)] = 8452,
-  [SMALL_STATE(346)] = 8467,
-  [SMALL_STATE(347)] = 8482,
-  [SMALL_STATE(348)] = 8493,
-  [SMALL_STATE(349)] = 8504,
-  [SMALL_STATE(350)] = 8515,
-  [SMALL_STATE(351)] = 8528,
-  [SMALL_STATE(352)] = 8543,
-  [SMALL_STATE(353)] = 8556,
-  [SMALL_STATE(354)] = 8571,
-  [SMALL_STATE(355)] = 8586,
-  [SMALL_STATE(356)] = 8599,
-  [SMALL_STATE(357)] = 8612,
-  [SMALL_STATE(358)] = 8627,
-  [SMALL_STATE(359)] = 8642,
-  [SMALL_STATE(360)] = 8657,
-  [SMALL_STATE(361)] = 8672,
-  [SMALL_STATE(362)] = 8687,
-  [SMALL_STATE(363)] = 8698,
-  [SMALL_STATE(364)] = 8711,
-  [SMALL_STATE(365)] = 8722,
-  [SMALL_STATE(366)] = 8737,
-  [SMALL_STATE(367)] = 8748,
-  [SMALL_STATE(368)] = 8759,
-  [SMALL_STATE(369)] = 8774,
-  [SMALL_STATE(370)] = 8789,
-  [SMALL_STATE(371)] = 8804,
-  [SMALL_STATE(372)] = 8815,
-  [SMALL_STATE(373)] = 8826,
-  [SMALL_STATE(374)] = 8841,
-  [SMALL_STATE(375)] = 8852,
-  [SMALL_STATE(376)] = 8863,
-  [SMALL_STATE(377)] = 8876,
-  [SMALL_STATE(378)] = 8889,
-  [SMALL_STATE(379)] = 8900,
-  [SMALL_STATE(380)] = 8911,
-  [SMALL_STATE(381)] = 8926,
-  [SMALL_STATE(382)] = 8941,
-  [SMALL_STATE(383)] = 8956,
-  [SMALL_STATE(384)] = 8967,
-  [SMALL_STATE(385)] = 8978,
-  [SMALL_STATE(386)] = 8993,
-  [SMALL_STATE(387)] = 9008,
-  [SMALL_STATE(388)] = 9019,
-  [SMALL_STATE(389)] = 9034,
-  [SMALL_STATE(390)] = 9049,
-  [SMALL_STATE(391)] = 9066,
-  [SMALL_STATE(392)] = 9077,
-  [SMALL_STATE(393)] = 9088,
-  [SMALL_STATE(394)] = 9105,
-  [SMALL_STATE(395)] = 9116,
-  [SMALL_STATE(396)] = 9127,
-  [SMALL_STATE(397)] = 9138,
-  [SMALL_STATE(398)] = 9149,
-  [SMALL_STATE(399)] = 9160,
-  [SMALL_STATE(400)] = 9171,
-  [SMALL_STATE(401)] = 9186,
-  [SMALL_STATE(402)] = 9197,
-  [SMALL_STATE(403)] = 9212,
-  [SMALL_STATE(404)] = 9227,
-  [SMALL_STATE(405)] = 9242,
-  [SMALL_STATE(406)] = 9253,
-  [SMALL_STATE(407)] = 9268,
-  [SMALL_STATE(408)] = 9283,
-  [SMALL_STATE(409)] = 9298,
-  [SMALL_STATE(410)] = 9309,
-  [SMALL_STATE(411)] = 9320,
-  [SMALL_STATE(412)] = 9331,
-  [SMALL_STATE(413)] = 9342,
-  [SMALL_STATE(414)] = 9357,
-  [SMALL_STATE(415)] = 9372,
-  [SMALL_STATE(416)] = 9387,
-  [SMALL_STATE(417)] = 9402,
-  [SMALL_STATE(418)] = 9417,
-  [SMALL_STATE(419)] = 9428,
-  [SMALL_STATE(420)] = 9443,
-  [SMALL_STATE(421)] = 9458,
-  [SMALL_STATE(422)] = 9473,
-  [SMALL_STATE(423)] = 9488,
-  [SMALL_STATE(424)] = 9503,
-  [SMALL_STATE(425)] = 9518,
-  [SMALL_STATE(426)] = 9529,
-  [SMALL_STATE(427)] = 9539,
-  [SMALL_STATE(428)] = 9553,
-  [SMALL_STATE(429)] = 9567,
-  [SMALL_STATE(430)] = 9581,
-  [SMALL_STATE(431)] = 9591,
-  [SMALL_STATE(432)] = 9605,
-  [SMALL_STATE(433)] = 9619,
-  [SMALL_STATE(434)] = 9633,
-  [SMALL_STATE(435)] = 9647,
-  [SMALL_STATE(436)] = 9661,
-  [SMALL_STATE(437)] = 9671,
-  [SMALL_STATE(438)] = 9685,
-  [SMALL_STATE(439)] = 9699,
-  [SMALL_STATE(440)] = 9709,
-  [SMALL_STATE(441)] = 9718,
-  [SMALL_STATE(442)] = 9729,
-  [SMALL_STATE(443)] = 9740,
-  [SMALL_STATE(444)] = 9751,
-  [SMALL_STATE(445)] = 9760,
-  [SMALL_STATE(446)] = 9769,
-  [SMALL_STATE(447)] = 9778,
-  [SMALL_STATE(448)] = 9789,
-  [SMALL_STATE(449)] = 9800,
-  [SMALL_STATE(450)] = 9811,
-  [SMALL_STATE(451)] = 9820,
-  [SMALL_STATE(452)] = 9829,
-  [SMALL_STATE(453)] = 9838,
-  [SMALL_STATE(454)] = 9849,
-  [SMALL_STATE(455)] = 9860,
-  [SMALL_STATE(456)] = 9869,
-  [SMALL_STATE(457)] = 9880,
-  [SMALL_STATE(458)] = 9891,
-  [SMALL_STATE(459)] = 9902,
-  [SMALL_STATE(460)] = 9910,
-  [SMALL_STATE(461)] = 9918,
-  [SMALL_STATE(462)] = 9926,
-  [SMALL_STATE(463)] = 9934,
-  [SMALL_STATE(464)] = 9942,
-  [SMALL_STATE(465)] = 9950,
-  [SMALL_STATE(466)] = 9958,
-  [SMALL_STATE(467)] = 9966,
-  [SMALL_STATE(468)] = 9974,
-  [SMALL_STATE(469)] = 9982,
-  [SMALL_STATE(470)] = 9990,
-  [SMALL_STATE(471)] = 9998,
-  [SMALL_STATE(472)] = 10006,
-  [SMALL_STATE(473)] = 10014,
-  [SMALL_STATE(474)] = 10022,
-  [SMALL_STATE(475)] = 10030,
-  [SMALL_STATE(476)] = 10038,
-  [SMALL_STATE(477)] = 10046,
-  [SMALL_STATE(478)] = 10054,
-  [SMALL_STATE(479)] = 10062,
-  [SMALL_STATE(480)] = 10070,
-  [SMALL_STATE(481)] = 10078,
-  [SMALL_STATE(482)] = 10086,
-  [SMALL_STATE(483)] = 10094,
-  [SMALL_STATE(484)] = 10102,
-  [SMALL_STATE(485)] = 10110,
+  [SMALL_STATE(10)] = 0,
+  [SMALL_STATE(11)] = 61,
+  [SMALL_STATE(12)] = 123,
+  [SMALL_STATE(13)] = 185,
+  [SMALL_STATE(14)] = 247,
+  [SMALL_STATE(15)] = 309,
+  [SMALL_STATE(16)] = 368,
+  [SMALL_STATE(17)] = 427,
+  [SMALL_STATE(18)] = 486,
+  [SMALL_STATE(19)] = 548,
+  [SMALL_STATE(20)] = 594,
+  [SMALL_STATE(21)] = 636,
+  [SMALL_STATE(22)] = 677,
+  [SMALL_STATE(23)] = 715,
+  [SMALL_STATE(24)] = 753,
+  [SMALL_STATE(25)] = 797,
+  [SMALL_STATE(26)] = 841,
+  [SMALL_STATE(27)] = 885,
+  [SMALL_STATE(28)] = 918,
+  [SMALL_STATE(29)] = 951,
+  [SMALL_STATE(30)] = 991,
+  [SMALL_STATE(31)] = 1021,
+  [SMALL_STATE(32)] = 1057,
+  [SMALL_STATE(33)] = 1109,
+  [SMALL_STATE(34)] = 1161,
+  [SMALL_STATE(35)] = 1201,
+  [SMALL_STATE(36)] = 1253,
+  [SMALL_STATE(37)] = 1293,
+  [SMALL_STATE(38)] = 1326,
+  [SMALL_STATE(39)] = 1359,
+  [SMALL_STATE(40)] = 1393,
+  [SMALL_STATE(41)] = 1423,
+  [SMALL_STATE(42)] = 1453,
+  [SMALL_STATE(43)] = 1483,
+  [SMALL_STATE(44)] = 1517,
+  [SMALL_STATE(45)] = 1547,
+  [SMALL_STATE(46)] = 1575,
+  [SMALL_STATE(47)] = 1605,
+  [SMALL_STATE(48)] = 1652,
+  [SMALL_STATE(49)] = 1699,
+  [SMALL_STATE(50)] = 1746,
+  [SMALL_STATE(51)] = 1793,
+  [SMALL_STATE(52)] = 1840,
+  [SMALL_STATE(53)] = 1887,
+  [SMALL_STATE(54)] = 1920,
+  [SMALL_STATE(55)] = 1967,
+  [SMALL_STATE(56)] = 2014,
+  [SMALL_STATE(57)] = 2061,
+  [SMALL_STATE(58)] = 2090,
+  [SMALL_STATE(59)] = 2119,
+  [SMALL_STATE(60)] = 2155,
+  [SMALL_STATE(61)] = 2201,
+  [SMALL_STATE(62)] = 2237,
+  [SMALL_STATE(63)] = 2273,
+  [SMALL_STATE(64)] = 2316,
+  [SMALL_STATE(65)] = 2359,
+  [SMALL_STATE(66)] = 2384,
+  [SMALL_STATE(67)] = 2408,
+  [SMALL_STATE(68)] = 2442,
+  [SMALL_STATE(69)] = 2476,
+  [SMALL_STATE(70)] = 2510,
+  [SMALL_STATE(71)] = 2534,
+  [SMALL_STATE(72)] = 2558,
+  [SMALL_STATE(73)] = 2598,
+  [SMALL_STATE(74)] = 2622,
+  [SMALL_STATE(75)] = 2662,
+  [SMALL_STATE(76)] = 2700,
+  [SMALL_STATE(77)] = 2724,
+  [SMALL_STATE(78)] = 2747,
+  [SMALL_STATE(79)] = 2788,
+  [SMALL_STATE(80)] = 2829,
+  [SMALL_STATE(81)] = 2854,
+  [SMALL_STATE(82)] = 2877,
+  [SMALL_STATE(83)] = 2918,
+  [SMALL_STATE(84)] = 2959,
+  [SMALL_STATE(85)] = 3000,
+  [SMALL_STATE(86)] = 3025,
+  [SMALL_STATE(87)] = 3050,
+  [SMALL_STATE(88)] = 3088,
+  [SMALL_STATE(89)] = 3114,
+  [SMALL_STATE(90)] = 3136,
+  [SMALL_STATE(91)] = 3162,
+  [SMALL_STATE(92)] = 3200,
+  [SMALL_STATE(93)] = 3226,
+  [SMALL_STATE(94)] = 3264,
+  [SMALL_STATE(95)] = 3299,
+  [SMALL_STATE(96)] = 3322,
+  [SMALL_STATE(97)] = 3355,
+  [SMALL_STATE(98)] = 3390,
+  [SMALL_STATE(99)] = 3427,
+  [SMALL_STATE(100)] = 3462,
+  [SMALL_STATE(101)] = 3497,
+  [SMALL_STATE(102)] = 3520,
+  [SMALL_STATE(103)] = 3543,
+  [SMALL_STATE(104)] = 3568,
+  [SMALL_STATE(105)] = 3591,
+  [SMALL_STATE(106)] = 3614,
+  [SMALL_STATE(107)] = 3635,
+  [SMALL_STATE(108)] = 3672,
+  [SMALL_STATE(109)] = 3693,
+  [SMALL_STATE(110)] = 3730,
+  [SMALL_STATE(111)] = 3753,
+  [SMALL_STATE(112)] = 3776,
+  [SMALL_STATE(113)] = 3811,
+  [SMALL_STATE(114)] = 3831,
+  [SMALL_STATE(115)] = 3851,
+  [SMALL_STATE(116)] = 3871,
+  [SMALL_STATE(117)] = 3891,
+  [SMALL_STATE(118)] = 3911,
+  [SMALL_STATE(119)] = 3931,
+  [SMALL_STATE(120)] = 3951,
+  [SMALL_STATE(121)] = 3985,
+  [SMALL_STATE(122)] = 4012,
+  [SMALL_STATE(123)] = 4043,
+  [SMALL_STATE(124)] = 4074,
+  [SMALL_STATE(125)] = 4093,
+  [SMALL_STATE(126)] = 4112,
+  [SMALL_STATE(127)] = 4141,
+  [SMALL_STATE(128)] = 4168,
+  [SMALL_STATE(129)] = 4197,
+  [SMALL_STATE(130)] = 4226,
+  [SMALL_STATE(131)] = 4253,
+  [SMALL_STATE(132)] = 4284,
+  [SMALL_STATE(133)] = 4308,
+  [SMALL_STATE(134)] = 4332,
+  [SMALL_STATE(135)] = 4362,
+  [SMALL_STATE(136)] = 4380,
+  [SMALL_STATE(137)] = 4398,
+  [SMALL_STATE(138)] = 4417,
+  [SMALL_STATE(139)] = 4444,
+  [SMALL_STATE(140)] = 4463,
+  [SMALL_STATE(141)] = 4490,
+  [SMALL_STATE(142)] = 4517,
+  [SMALL_STATE(143)] = 4540,
+  [SMALL_STATE(144)] = 4564,
+  [SMALL_STATE(145)] = 4586,
+  [SMALL_STATE(146)] = 4610,
+  [SMALL_STATE(147)] = 4636,
+  [SMALL_STATE(148)] = 4660,
+  [SMALL_STATE(149)] = 4686,
+  [SMALL_STATE(150)] = 4710,
+  [SMALL_STATE(151)] = 4730,
+  [SMALL_STATE(152)] = 4750,
+  [SMALL_STATE(153)] = 4774,
+  [SMALL_STATE(154)] = 4798,
+  [SMALL_STATE(155)] = 4824,
+  [SMALL_STATE(156)] = 4848,
+  [SMALL_STATE(157)] = 4866,
+  [SMALL_STATE(158)] = 4884,
+  [SMALL_STATE(159)] = 4908,
+  [SMALL_STATE(160)] = 4932,
+  [SMALL_STATE(161)] = 4956,
+  [SMALL_STATE(162)] = 4974,
+  [SMALL_STATE(163)] = 4998,
+  [SMALL_STATE(164)] = 5022,
+  [SMALL_STATE(165)] = 5046,
+  [SMALL_STATE(166)] = 5070,
+  [SMALL_STATE(167)] = 5094,
+  [SMALL_STATE(168)] = 5118,
+  [SMALL_STATE(169)] = 5142,
+  [SMALL_STATE(170)] = 5166,
+  [SMALL_STATE(171)] = 5190,
+  [SMALL_STATE(172)] = 5214,
+  [SMALL_STATE(173)] = 5238,
+  [SMALL_STATE(174)] = 5262,
+  [SMALL_STATE(175)] = 5286,
+  [SMALL_STATE(176)] = 5310,
+  [SMALL_STATE(177)] = 5334,
+  [SMALL_STATE(178)] = 5358,
+  [SMALL_STATE(179)] = 5382,
+  [SMALL_STATE(180)] = 5406,
+  [SMALL_STATE(181)] = 5430,
+  [SMALL_STATE(182)] = 5454,
+  [SMALL_STATE(183)] = 5478,
+  [SMALL_STATE(184)] = 5502,
+  [SMALL_STATE(185)] = 5517,
+  [SMALL_STATE(186)] = 5540,
+  [SMALL_STATE(187)] = 5563,
+  [SMALL_STATE(188)] = 5584,
+  [SMALL_STATE(189)] = 5609,
+  [SMALL_STATE(190)] = 5634,
+  [SMALL_STATE(191)] = 5655,
+  [SMALL_STATE(192)] = 5676,
+  [SMALL_STATE(193)] = 5691,
+  [SMALL_STATE(194)] = 5710,
+  [SMALL_STATE(195)] = 5731,
+  [SMALL_STATE(196)] = 5746,
+  [SMALL_STATE(197)] = 5761,
+  [SMALL_STATE(198)] = 5784,
+  [SMALL_STATE(199)] = 5799,
+  [SMALL_STATE(200)] = 5824,
+  [SMALL_STATE(201)] = 5839,
+  [SMALL_STATE(202)] = 5856,
+  [SMALL_STATE(203)] = 5878,
+  [SMALL_STATE(204)] = 5898,
+  [SMALL_STATE(205)] = 5918,
+  [SMALL_STATE(206)] = 5938,
+  [SMALL_STATE(207)] = 5958,
+  [SMALL_STATE(208)] = 5980,
+  [SMALL_STATE(209)] = 6002,
+  [SMALL_STATE(210)] = 6022,
+  [SMALL_STATE(211)] = 6044,
+  [SMALL_STATE(212)] = 6064,
+  [SMALL_STATE(213)] = 6082,
+  [SMALL_STATE(214)] = 6104,
+  [SMALL_STATE(215)] = 6122,
+  [SMALL_STATE(216)] = 6144,
+  [SMALL_STATE(217)] = 6166,
+  [SMALL_STATE(218)] = 6184,
+  [SMALL_STATE(219)] = 6206,
+  [SMALL_STATE(220)] = 6228,
+  [SMALL_STATE(221)] = 6246,
+  [SMALL_STATE(222)] = 6266,
+  [SMALL_STATE(223)] = 6288,
+  [SMALL_STATE(224)] = 6304,
+  [SMALL_STATE(225)] = 6324,
+  [SMALL_STATE(226)] = 6344,
+  [SMALL_STATE(227)] = 6368,
+  [SMALL_STATE(228)] = 6388,
+  [SMALL_STATE(229)] = 6410,
+  [SMALL_STATE(230)] = 6430,
+  [SMALL_STATE(231)] = 6452,
+  [SMALL_STATE(232)] = 6474,
+  [SMALL_STATE(233)] = 6496,
+  [SMALL_STATE(234)] = 6518,
+  [SMALL_STATE(235)] = 6532,
+  [SMALL_STATE(236)] = 6554,
+  [SMALL_STATE(237)] = 6572,
+  [SMALL_STATE(238)] = 6594,
+  [SMALL_STATE(239)] = 6611,
+  [SMALL_STATE(240)] = 6626,
+  [SMALL_STATE(241)] = 6643,
+  [SMALL_STATE(242)] = 6664,
+  [SMALL_STATE(243)] = 6681,
+  [SMALL_STATE(244)] = 6702,
+  [SMALL_STATE(245)] = 6723,
+  [SMALL_STATE(246)] = 6740,
+  [SMALL_STATE(247)] = 6761,
+  [SMALL_STATE(248)] = 6782,
+  [SMALL_STATE(249)] = 6803,
+  [SMALL_STATE(250)] = 6820,
+  [SMALL_STATE(251)] = 6841,
+  [SMALL_STATE(252)] = 6860,
+  [SMALL_STATE(253)] = 6881,
+  [SMALL_STATE(254)] = 6902,
+  [SMALL_STATE(255)] = 6921,
+  [SMALL_STATE(256)] = 6934,
+  [SMALL_STATE(257)] = 6955,
+  [SMALL_STATE(258)] = 6976,
+  [SMALL_STATE(259)] = 6997,
+  [SMALL_STATE(260)] = 7018,
+  [SMALL_STATE(261)] = 7039,
+  [SMALL_STATE(262)] = 7052,
+  [SMALL_STATE(263)] = 7069,
+  [SMALL_STATE(264)] = 7088,
+  [SMALL_STATE(265)] = 7105,
+  [SMALL_STATE(266)] = 7124,
+  [SMALL_STATE(267)] = 7141,
+  [SMALL_STATE(268)] = 7154,
+  [SMALL_STATE(269)] = 7171,
+  [SMALL_STATE(270)] = 7188,
+  [SMALL_STATE(271)] = 7205,
+  [SMALL_STATE(272)] = 7226,
+  [SMALL_STATE(273)] = 7245,
+  [SMALL_STATE(274)] = 7264,
+  [SMALL_STATE(275)] = 7277,
+  [SMALL_STATE(276)] = 7294,
+  [SMALL_STATE(277)] = 7315,
+  [SMALL_STATE(278)] = 7332,
+  [SMALL_STATE(279)] = 7349,
+  [SMALL_STATE(280)] = 7366,
+  [SMALL_STATE(281)] = 7383,
+  [SMALL_STATE(282)] = 7400,
+  [SMALL_STATE(283)] = 7417,
+  [SMALL_STATE(284)] = 7434,
+  [SMALL_STATE(285)] = 7451,
+  [SMALL_STATE(286)] = 7468,
+  [SMALL_STATE(287)] = 7485,
+  [SMALL_STATE(288)] = 7502,
+  [SMALL_STATE(289)] = 7519,
+  [SMALL_STATE(290)] = 7536,
+  [SMALL_STATE(291)] = 7553,
+  [SMALL_STATE(292)] = 7570,
+  [SMALL_STATE(293)] = 7587,
+  [SMALL_STATE(294)] = 7604,
+  [SMALL_STATE(295)] = 7621,
+  [SMALL_STATE(296)] = 7638,
+  [SMALL_STATE(297)] = 7655,
+  [SMALL_STATE(298)] = 7672,
+  [SMALL_STATE(299)] = 7689,
+  [SMALL_STATE(300)] = 7708,
+  [SMALL_STATE(301)] = 7725,
+  [SMALL_STATE(302)] = 7742,
+  [SMALL_STATE(303)] = 7763,
+  [SMALL_STATE(304)] = 7775,
+  [SMALL_STATE(305)] = 7793,
+  [SMALL_STATE(306)] = 7809,
+  [SMALL_STATE(307)] = 7827,
+  [SMALL_STATE(308)] = 7847,
+  [SMALL_STATE(309)] = 7859,
+  [SMALL_STATE(310)] = 7879,
+  [SMALL_STATE(311)] = 7897,
+  [SMALL_STATE(312)] = 7915,
+  [SMALL_STATE(313)] = 7935,
+  [SMALL_STATE(314)] = 7955,
+  [SMALL_STATE(315)] = 7975,
+  [SMALL_STATE(316)] = 7987,
+  [SMALL_STATE(317)] = 8005,
+  [SMALL_STATE(318)] = 8023,
+  [SMALL_STATE(319)] = 8037,
+  [SMALL_STATE(320)] = 8051,
+  [SMALL_STATE(321)] = 8063,
+  [SMALL_STATE(322)] = 8077,
+  [SMALL_STATE(323)] = 8097,
+  [SMALL_STATE(324)] = 8111,
+  [SMALL_STATE(325)] = 8131,
+  [SMALL_STATE(326)] = 8143,
+  [SMALL_STATE(327)] = 8157,
+  [SMALL_STATE(328)] = 8171,
+  [SMALL_STATE(329)] = 8185,
+  [SMALL_STATE(330)] = 8198,
+  [SMALL_STATE(331)] = 8213,
+  [SMALL_STATE(332)] = 8228,
+  [SMALL_STATE(333)] = 8243,
+  [SMALL_STATE(334)] = 8258,
+  [SMALL_STATE(335)] = 8273,
+  [SMALL_STATE(336)] = 8288,
+  [SMALL_STATE(337)] = 8299,
+  [SMALL_STATE(338)] = 8310,
+  [SMALL_STATE(339)] = 8321,
+  [SMALL_STATE(340)] = 8332,
+  [SMALL_STATE(341)] = 8343,
+  [SMALL_STATE(342)] = 8354,
+  [SMALL_STATE(343)] = 8369,
+  [SMALL_STATE(344)] = 8382,
+  [SMALL_STATE(345)] = 8393,
+  [SMALL_STATE(346)] = 8404,
+  [SMALL_STATE(347)] = 8419,
+  [SMALL_STATE(348)] = 8430,
+  [SMALL_STATE(349)] = 8441,
+  [SMALL_STATE(350)] = 8456,
+  [SMALL_STATE(351)] = 8471,
+  [SMALL_STATE(352)] = 8486,
+  [SMALL_STATE(353)] = 8501,
+  [SMALL_STATE(354)] = 8512,
+  [SMALL_STATE(355)] = 8527,
+  [SMALL_STATE(356)] = 8542,
+  [SMALL_STATE(357)] = 8557,
+  [SMALL_STATE(358)] = 8568,
+  [SMALL_STATE(359)] = 8579,
+  [SMALL_STATE(360)] = 8594,
+  [SMALL_STATE(361)] = 8609,
+  [SMALL_STATE(362)] = 8620,
+  [SMALL_STATE(363)] = 8631,
+  [SMALL_STATE(364)] = 8644,
+  [SMALL_STATE(365)] = 8655,
+  [SMALL_STATE(366)] = 8666,
+  [SMALL_STATE(367)] = 8677,
+  [SMALL_STATE(368)] = 8688,
+  [SMALL_STATE(369)] = 8701,
+  [SMALL_STATE(370)] = 8716,
+  [SMALL_STATE(371)] = 8729,
+  [SMALL_STATE(372)] = 8740,
+  [SMALL_STATE(373)] = 8753,
+  [SMALL_STATE(374)] = 8768,
+  [SMALL_STATE(375)] = 8781,
+  [SMALL_STATE(376)] = 8796,
+  [SMALL_STATE(377)] = 8807,
+  [SMALL_STATE(378)] = 8822,
+  [SMALL_STATE(379)] = 8833,
+  [SMALL_STATE(380)] = 8848,
+  [SMALL_STATE(381)] = 8859,
+  [SMALL_STATE(382)] = 8874,
+  [SMALL_STATE(383)] = 8887,
+  [SMALL_STATE(384)] = 8900,
+  [SMALL_STATE(385)] = 8915,
+  [SMALL_STATE(386)] = 8930,
+  [SMALL_STATE(387)] = 8945,
+  [SMALL_STATE(388)] = 8960,
+  [SMALL_STATE(389)] = 8975,
+  [SMALL_STATE(390)] = 8986,
+  [SMALL_STATE(391)] = 8997,
+  [SMALL_STATE(392)] = 9012,
+  [SMALL_STATE(393)] = 9023,
+  [SMALL_STATE(394)] = 9038,
+  [SMALL_STATE(395)] = 9053,
+  [SMALL_STATE(396)] = 9068,
+  [SMALL_STATE(397)] = 9079,
+  [SMALL_STATE(398)] = 9090,
+  [SMALL_STATE(399)] = 9105,
+  [SMALL_STATE(400)] = 9120,
+  [SMALL_STATE(401)] = 9131,
+  [SMALL_STATE(402)] = 9142,
+  [SMALL_STATE(403)] = 9153,
+  [SMALL_STATE(404)] = 9164,
+  [SMALL_STATE(405)] = 9175,
+  [SMALL_STATE(406)] = 9190,
+  [SMALL_STATE(407)] = 9205,
+  [SMALL_STATE(408)] = 9220,
+  [SMALL_STATE(409)] = 9231,
+  [SMALL_STATE(410)] = 9246,
+  [SMALL_STATE(411)] = 9261,
+  [SMALL_STATE(412)] = 9272,
+  [SMALL_STATE(413)] = 9283,
+  [SMALL_STATE(414)] = 9298,
+  [SMALL_STATE(415)] = 9313,
+  [SMALL_STATE(416)] = 9328,
+  [SMALL_STATE(417)] = 9343,
+  [SMALL_STATE(418)] = 9354,
+  [SMALL_STATE(419)] = 9371,
+  [SMALL_STATE(420)] = 9382,
+  [SMALL_STATE(421)] = 9393,
+  [SMALL_STATE(422)] = 9404,
+  [SMALL_STATE(423)] = 9415,
+  [SMALL_STATE(424)] = 9432,
+  [SMALL_STATE(425)] = 9447,
+  [SMALL_STATE(426)] = 9458,
+  [SMALL_STATE(427)] = 9473,
+  [SMALL_STATE(428)] = 9488,
+  [SMALL_STATE(429)] = 9503,
+  [SMALL_STATE(430)] = 9518,
+  [SMALL_STATE(431)] = 9529,
+  [SMALL_STATE(432)] = 9543,
+  [SMALL_STATE(433)] = 9557,
+  [SMALL_STATE(434)] = 9571,
+  [SMALL_STATE(435)] = 9581,
+  [SMALL_STATE(436)] = 9591,
+  [SMALL_STATE(437)] = 9605,
+  [SMALL_STATE(438)] = 9619,
+  [SMALL_STATE(439)] = 9633,
+  [SMALL_STATE(440)] = 9647,
+  [SMALL_STATE(441)] = 9657,
+  [SMALL_STATE(442)] = 9671,
+  [SMALL_STATE(443)] = 9681,
+  [SMALL_STATE(444)] = 9695,
+  [SMALL_STATE(445)] = 9709,
+  [SMALL_STATE(446)] = 9720,
+  [SMALL_STATE(447)] = 9731,
+  [SMALL_STATE(448)] = 9740,
+  [SMALL_STATE(449)] = 9749,
+  [SMALL_STATE(450)] = 9760,
+  [SMALL_STATE(451)] = 9771,
+  [SMALL_STATE(452)] = 9782,
+  [SMALL_STATE(453)] = 9791,
+  [SMALL_STATE(454)] = 9802,
+  [SMALL_STATE(455)] = 9813,
+  [SMALL_STATE(456)] = 9822,
+  [SMALL_STATE(457)] = 9833,
+  [SMALL_STATE(458)] = 9842,
+  [SMALL_STATE(459)] = 9853,
+  [SMALL_STATE(460)] = 9862,
+  [SMALL_STATE(461)] = 9873,
+  [SMALL_STATE(462)] = 9882,
+  [SMALL_STATE(463)] = 9891,
+  [SMALL_STATE(464)] = 9899,
+  [SMALL_STATE(465)] = 9907,
+  [SMALL_STATE(466)] = 9915,
+  [SMALL_STATE(467)] = 9923,
+  [SMALL_STATE(468)] = 9931,
+  [SMALL_STATE(469)] = 9939,
+  [SMALL_STATE(470)] = 9947,
+  [SMALL_STATE(471)] = 9955,
+  [SMALL_STATE(472)] = 9963,
+  [SMALL_STATE(473)] = 9971,
+  [SMALL_STATE(474)] = 9979,
+  [SMALL_STATE(475)] = 9987,
+  [SMALL_STATE(476)] = 9995,
+  [SMALL_STATE(477)] = 10003,
+  [SMALL_STATE(478)] = 10011,
+  [SMALL_STATE(479)] = 10019,
+  [SMALL_STATE(480)] = 10027,
+  [SMALL_STATE(481)] = 10035,
+  [SMALL_STATE(482)] = 10043,
+  [SMALL_STATE(483)] = 10051,
+  [SMALL_STATE(484)] = 10059,
+  [SMALL_STATE(485)] = 10067,
+  [SMALL_STATE(486)] = 10075,
+  [SMALL_STATE(487)] = 10083,
+  [SMALL_STATE(488)] = 10091,
+  [SMALL_STATE(489)] = 10099,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -20069,69 +20128,69 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
   [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 44),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 44),
+  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 44),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 44),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [137] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
   [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
@@ -20139,66 +20198,66 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 32),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 32),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
   [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
   [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [175] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(25),
-  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [183] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [191] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [205] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [219] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
-  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(388),
-  [227] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(209),
-  [230] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(209),
-  [233] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(241),
-  [236] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(400),
-  [239] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(331),
-  [242] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(336),
-  [245] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(195),
-  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [250] = {.entry = {.count = 1, .reusable = false}}, SHIFT(34),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
-  [257] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(34),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
+  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(359),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
+  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(241),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(388),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(393),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(395),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(191),
+  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
   [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(33),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
   [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
   [287] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
   [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
@@ -20206,550 +20265,556 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
   [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
   [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(240),
-  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(413),
-  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(321),
-  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(50),
-  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(218),
-  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(275),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [346] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
-  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(341),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [385] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
-  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
-  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(60),
+  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
+  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
+  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(377),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(311),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(235),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(52),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(236),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(276),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
   [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
   [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
   [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
   [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [431] = {.entry = {.count = 1, .reusable = false}}, SHIFT(76),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(345),
-  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(346),
-  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(351),
-  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(268),
-  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(365),
-  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(415),
-  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(416),
-  [456] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [458] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(368),
-  [461] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [464] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
-  [467] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(452),
-  [470] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(369),
-  [473] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(370),
-  [476] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
-  [479] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(74),
-  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [503] = {.entry = {.count = 1, .reusable = false}}, SHIFT(74),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
-  [517] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [519] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
+  [426] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
+  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
+  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [434] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
+  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [440] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
+  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(384),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(385),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(386),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(299),
+  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(413),
+  [459] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(414),
+  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(415),
+  [465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(485),
+  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
   [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
   [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [543] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(420),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(222),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(265),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(332),
-  [572] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [580] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [582] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [584] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [586] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [588] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [590] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [592] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [598] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [600] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [604] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [608] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [612] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(363),
-  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(212),
-  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(373),
-  [623] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(243),
-  [626] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(385),
-  [629] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(311),
-  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(105),
-  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
-  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(358),
-  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
-  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
-  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
-  [652] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(452),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
+  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [549] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(318),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
+  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [576] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [578] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
+  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(394),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(222),
+  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(259),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(399),
+  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
+  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [626] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(343),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(208),
+  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(355),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(253),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(360),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(319),
+  [654] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(107),
+  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
   [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [673] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [675] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [681] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [684] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
-  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(11),
-  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [694] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [698] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [700] = {.entry = {.count = 1, .reusable = false}}, SHIFT(459),
-  [702] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [704] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [707] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(128),
-  [710] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [715] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
-  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [720] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
-  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(124),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [732] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [734] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [736] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [740] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [742] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [745] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(151),
+  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
+  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
+  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
+  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(476),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [685] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(127),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [692] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [697] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [700] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [707] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [713] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [722] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(476),
+  [725] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [732] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
+  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
   [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
   [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [766] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [772] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [784] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(312),
-  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(343),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [798] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(386),
-  [801] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
-  [804] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
-  [807] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [810] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [822] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [770] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [772] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
+  [775] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(375),
+  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [780] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
+  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(440),
+  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(237),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [806] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [812] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
   [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
   [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
   [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
   [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
   [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
   [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [882] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [889] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [891] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [895] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [903] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(440),
-  [906] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(438),
-  [909] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [913] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [915] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [927] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [929] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [931] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [937] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [942] = {.entry = {.count = 1, .reusable = false}}, SHIFT(156),
-  [944] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [948] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [950] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [952] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [956] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [960] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [962] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [964] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(389),
-  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 64),
-  [973] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [975] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [977] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
-  [979] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [983] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
-  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [987] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [989] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [993] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [995] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [997] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
-  [1000] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(162),
-  [1003] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1006] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1009] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
-  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1014] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
-  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(231),
-  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(231),
-  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [1033] = {.entry = {.count = 1, .reusable = false}}, SHIFT(234),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1039] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
-  [1041] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
-  [1044] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
-  [1047] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [896] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [900] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [904] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [906] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(398),
+  [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(399),
+  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
+  [916] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
+  [918] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(461),
+  [921] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(433),
+  [924] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [926] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [930] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [935] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
+  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [947] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
+  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
+  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [960] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
+  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [966] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(416),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [971] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
+  [973] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
+  [976] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
+  [979] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
+  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
+  [986] = {.entry = {.count = 1, .reusable = false}}, SHIFT(158),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [992] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1004] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1010] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
+  [1012] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1014] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1017] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [1020] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1023] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1031] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
+  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1037] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
+  [1039] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1042] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1045] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
   [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1088] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [1091] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
+  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [1068] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
+  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
+  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
+  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
+  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
   [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 67),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1203] = {.entry = {.count = 1, .reusable = false}}, SHIFT(443),
-  [1205] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(451),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
+  [1210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
   [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(320),
-  [1232] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 66),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 68),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1291] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 46),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(116),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
   [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1395] = {.entry = {.count = 1, .reusable = false}}, SHIFT(418),
-  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1411] = {.entry = {.count = 1, .reusable = false}}, SHIFT(189),
-  [1413] = {.entry = {.count = 1, .reusable = false}}, SHIFT(470),
-  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1435] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1403] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT(184),
+  [1417] = {.entry = {.count = 1, .reusable = false}}, SHIFT(488),
+  [1419] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1451] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
 };
 
 #ifdef __cplusplus

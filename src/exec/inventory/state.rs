@@ -41,6 +41,8 @@ pub struct LiveNs {
     pub classes: Vec<(String, ClassSpec)>,
     /// Filters on htb qdiscs (`parent 1:`).
     pub filters: Vec<ObservedFilter>,
+    /// Filters on ingress qdiscs (`parent ffff:`), but for the redirects below.
+    pub ingress_filters: Vec<ObservedFilter>,
     /// Redirects from an ingress qdisc to an ifb device (`shape ingress`): (device, ifb).
     pub redirects: Vec<(String, String)>,
     pub programs: Vec<ObservedProgram>,

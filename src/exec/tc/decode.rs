@@ -110,7 +110,7 @@ pub fn decode_class_in(msg: &TcMessage, r2q: Option<u32>) -> Result<Option<Class
     Ok(Some(state.to_class(h.minor as u32, parent, r2q, Psched::local())))
 }
 
-/// A dumped filter on an htb qdisc (`parent 1:`): its priority, and what it does in
+/// A dumped filter on an htb qdisc (`parent 1:`) or the ingress qdisc: its priority, and what it does in
 /// netscript's terms (`None` when netscript would not have written it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedFilter {
@@ -118,11 +118,12 @@ pub struct DecodedFilter {
     pub spec: Option<FilterSpec>,
 }
 
-/// Reads a dumped filter of qdisc `1:`. The kernel dumps each u32 filter as several
-/// messages (the priority, its hash table, its key nodes); only key nodes, which carry a
-/// selector, are filters here: the rest give `Ok(None)`.
+/// Reads a dumped filter of qdisc `1:` or of the ingress qdisc `ffff:`. The kernel dumps
+/// each u32 filter as several messages (the priority, its hash table, its key nodes);
+/// only key nodes, which carry a selector, are filters here: the rest give `Ok(None)`.
 pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeError> {
-    if msg.header.parent != handle(QDISC_MAJOR, 0) {
+    let ingress = on_ingress_qdisc(msg.header.parent);
+    if msg.header.parent != handle(QDISC_MAJOR, 0) && !ingress {
         return Ok(None);
     }
     let prio = msg.header.info >> 16;
@@ -150,6 +151,7 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
         .flatten()
         .filter(|c| c.classid.major == QDISC_MAJOR)
         .map(|c| FilterSpec::U32 {
+            ingress,
             handle: u32_node(msg.header.handle),
             prio,
             proto: c.proto,
@@ -158,8 +160,16 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             sport: c.sport,
             dport: c.dport,
             flowid: c.classid.minor as u32,
+            action: c.verdict,
         });
     Ok(Some(DecodedFilter { prio, spec }))
+}
+
+/// Whether a dumped filter's parent is the ingress qdisc: `ffff:`, or `ffff:fff2`, the
+/// ingress hook as `tc filter add dev X ingress` names it (the kernel reports one or the
+/// other, by how the qdisc's filters were added).
+fn on_ingress_qdisc(parent: TcHandle) -> bool {
+    parent == handle(INGRESS_MAJOR, 0) || parent == handle(INGRESS_MAJOR, INGRESS_HOOK_MINOR)
 }
 
 /// A u32 key node's node id (the low 12 bits of its handle `htid:hash:node`), `None`
@@ -175,7 +185,7 @@ fn u32_node(handle: TcHandle) -> Option<u32> {
 /// None for anything else, including the u32 hash-table nodes the dump also lists.
 pub fn decode_redirect(msg: &TcMessage) -> Option<u32> {
     use netlink_packet_route::tc::{TcActionAttribute, TcActionMirrorOption, TcActionOption, TcMirrorActionType};
-    if msg.header.parent != handle(INGRESS_MAJOR, 0) || kind_of(msg) != Some("u32") {
+    if !on_ingress_qdisc(msg.header.parent) || kind_of(msg) != Some("u32") {
         return None;
     }
     let options = msg.attributes.iter().filter_map(|a| match a {

@@ -2,7 +2,8 @@
 //! the catch-all that redirects ingress traffic to an ifb device (`m_mirred.c`).
 
 use super::TcError;
-use crate::model::IpProto;
+use crate::model::{FilterVerdict, IpProto};
+use netlink_packet_core::{DefaultNla, Nla};
 use ipnet::IpNet;
 use netlink_packet_route::tc::{
     TcAction, TcActionAttribute, TcActionGeneric, TcActionMirrorOption, TcActionOption,
@@ -74,9 +75,67 @@ impl Selector {
     }
 }
 
+/// TCA_GACT_PARMS (m_gact.c): the `struct tc_gact` of a gact action.
+const TCA_GACT_PARMS: u16 = 2;
+/// TCA_GACT_PROB: gact's `random` (netscript writes none).
+const TCA_GACT_PROB: u16 = 3;
+/// `struct tc_gact`: index, capab, action, refcnt, bindcnt (`tc_gen`), 5 × 4 bytes.
+const TC_GACT_LEN: usize = 20;
+/// The offset of `action` in `struct tc_gact`.
+const TC_GACT_ACTION_AT: usize = 8;
+
+/// `action ok|drop|reclassify|continue`: the first action of the list (tab 1), a gact
+/// whose parameters are all zero but the verdict, as m_gact.c sends them.
+fn gact_action(verdict: FilterVerdict) -> TcAction {
+    let mut parms = vec![0u8; TC_GACT_LEN];
+    parms[TC_GACT_ACTION_AT..TC_GACT_ACTION_AT + 4].copy_from_slice(&verdict.code().to_ne_bytes());
+    let mut action = TcAction::default();
+    action.attributes = vec![
+        TcActionAttribute::Kind("gact".to_string()),
+        TcActionAttribute::Options(vec![TcActionOption::Other(DefaultNla::new(TCA_GACT_PARMS, parms))]),
+    ];
+    action
+}
+
+/// The verdict of a dumped action list that is one gact action and nothing more (no
+/// `random`), as netscript writes it; `None` for anything else.
+fn decode_gact(actions: &[TcAction]) -> Option<FilterVerdict> {
+    let [action] = actions else { return None };
+    let mut kind = None;
+    let mut verdict = None;
+    for attribute in &action.attributes {
+        match attribute {
+            TcActionAttribute::Kind(k) => kind = Some(k.as_str()),
+            TcActionAttribute::Options(options) => {
+                for option in options {
+                    let TcActionOption::Other(nla) = option else { return None };
+                    match nla.kind() {
+                        TCA_GACT_PARMS => {
+                            let mut value = vec![0u8; nla.value_len()];
+                            nla.emit_value(&mut value);
+                            let code = value.get(TC_GACT_ACTION_AT..TC_GACT_ACTION_AT + 4)?;
+                            verdict = FilterVerdict::from_code(i32::from_ne_bytes(code.try_into().ok()?));
+                        }
+                        TCA_GACT_PROB => return None,
+                        // TCA_GACT_TM (timestamps), padding: the kernel's bookkeeping.
+                        _ => {}
+                    }
+                }
+            }
+            // Index, statistics, flags: the kernel's.
+            _ => {}
+        }
+    }
+    if kind != Some("gact") {
+        return None;
+    }
+    verdict
+}
+
 /// TCA_OPTIONS of `u32 match ip protocol P 0xff match ip src S match ip dst D
-/// match ip sport N 0xffff match ip dport N 0xffff flowid 1:F`, the matches in that
-/// order, each only when given; with none, `match u32 0 0` (everything).
+/// match ip sport N 0xffff match ip dport N 0xffff flowid 1:F [action V]`, the matches in
+/// that order, each only when given; with none, `match u32 0 0` (everything).
+#[allow(clippy::too_many_arguments)]
 pub fn classify_options(
     proto: Option<IpProto>,
     src: Option<&IpNet>,
@@ -84,6 +143,7 @@ pub fn classify_options(
     sport: Option<u16>,
     dport: Option<u16>,
     classid: TcHandle,
+    verdict: Option<FilterVerdict>,
 ) -> Result<Vec<TcFilterU32Option>, TcError> {
     let mut sel = Selector::default();
     if let Some(proto) = proto {
@@ -101,11 +161,14 @@ pub fn classify_options(
     if let Some(dport) = dport {
         sel.pack(dport as u32, 0x0000_ffff, IP_PORTS);
     }
-    // tc adds the classid as it parses `flowid`, the selector at the end.
-    Ok(vec![
-        TcFilterU32Option::ClassId(classid),
-        TcFilterU32Option::Selector(sel.finish()),
-    ])
+    // tc adds the classid as it parses `flowid`, then the actions as it parses
+    // `action`, the selector at the end.
+    let mut options = vec![TcFilterU32Option::ClassId(classid)];
+    if let Some(verdict) = verdict {
+        options.push(TcFilterU32Option::Action(vec![gact_action(verdict)]));
+    }
+    options.push(TcFilterU32Option::Selector(sel.finish()));
+    Ok(options)
 }
 
 /// TCA_OPTIONS of `u32 match u32 0 0 action mirred egress redirect dev IFB`.
@@ -139,6 +202,7 @@ pub struct Classify {
     pub sport: Option<u16>,
     pub dport: Option<u16>,
     pub classid: TcHandle,
+    pub verdict: Option<FilterVerdict>,
 }
 
 /// The prefix a u32 key at `off` matches, if its mask is a prefix mask.
@@ -156,9 +220,11 @@ fn key_prefix(val: u32, mask: u32) -> Option<IpNet> {
 pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
     let mut classid = None;
     let mut selector = None;
+    let mut verdict = None;
     for option in options {
         match option {
             TcFilterU32Option::ClassId(h) => classid = Some(*h),
+            TcFilterU32Option::Action(actions) => verdict = Some(decode_gact(actions)?),
             TcFilterU32Option::Selector(s) => selector = Some(s),
             // The kernel reports the node's hash table and its flags; harmless.
             TcFilterU32Option::Hash(_) | TcFilterU32Option::Flags(_) | TcFilterU32Option::Pnct(_) => {}
@@ -169,7 +235,7 @@ pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
     if sel.offshift != 0 || sel.offmask != 0 || sel.hmask != 0 || sel.off != 0 || sel.offoff != 0 || sel.hoff != 0 {
         return None;
     }
-    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid: classid? };
+    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid: classid?, verdict };
     for key in &sel.keys {
         if key.offmask != 0 {
             return None;

@@ -12,7 +12,7 @@
 //! | `QdiscSpec::Ingress` | `tc qdisc add dev X ingress` (handle ffff:) | [`qdisc_message`] |
 //! | `QdiscSpec::Clsact` | `tc qdisc add dev X clsact` | [`qdisc_message`] |
 //! | `ClassSpec` | `tc class add dev X parent 1:[P] classid 1:ID htb rate R ceil C [prio N]` | [`class_message`] |
-//! | `FilterSpec::U32` | `tc filter add dev X parent 1: protocol ip prio P u32 match ip ... flowid 1:F` | [`filter_message`] |
+//! | `FilterSpec::U32` | `tc filter add dev X parent 1: protocol ip prio P u32 match ip ... flowid 1:F` (`tc filter add dev X ingress protocol ip …` when `ingress`) | [`filter_message`] |
 //! | `FilterSpec::MirredToIfb` | `tc filter add dev X parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev IFB` | [`filter_message`] |
 //!
 //! The ingress redirect uses u32 with `match u32 0 0`, not matchall: the kernel this
@@ -54,6 +54,9 @@ use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 pub const QDISC_MAJOR: u16 = 1;
 /// `ffff:`, the handle of the ingress and clsact qdiscs.
 pub const INGRESS_MAJOR: u16 = 0xffff;
+/// The minor of the ingress hook (TC_H_MIN_INGRESS): `tc filter add dev X ingress` sends
+/// the parent `ffff:fff2`, which is where netscript puts its u32 filters too.
+pub const INGRESS_HOOK_MINOR: u16 = 0xfff2;
 /// EtherTypes as filters name them (`protocol ip`, `protocol all`).
 pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_ALL: u16 = 0x0003;
@@ -203,6 +206,7 @@ pub fn filter_message(
             sport,
             dport,
             flowid,
+            action,
             ..
         } => filter::classify_options(
             *proto,
@@ -211,6 +215,7 @@ pub fn filter_message(
             *sport,
             *dport,
             handle(QDISC_MAJOR, minor(*flowid)?),
+            *action,
         )?,
         FilterSpec::MirredToIfb { ifb } => {
             let index = ifb_ifindex.ok_or_else(|| TcError::MissingIfbIndex(ifb.clone()))?;
@@ -242,12 +247,13 @@ pub fn filter_delete_message(ifindex: i32, filter: &FilterSpec) -> Result<TcMess
 
 fn filter_position(filter: &FilterSpec) -> Result<(TcHandle, u32), TcError> {
     Ok(match filter {
-        FilterSpec::U32 { prio, .. } => {
+        FilterSpec::U32 { prio, ingress, .. } => {
             let prio = u16::try_from(*prio)
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or(TcError::Invalid("a filter prio is between 1 and 65535"))?;
-            (handle(QDISC_MAJOR, 0), filter_info(prio, ETH_P_IP))
+            let parent = if *ingress { handle(INGRESS_MAJOR, INGRESS_HOOK_MINOR) } else { handle(QDISC_MAJOR, 0) };
+            (parent, filter_info(prio, ETH_P_IP))
         }
         FilterSpec::MirredToIfb { .. } => (
             handle(INGRESS_MAJOR, 0),

@@ -251,6 +251,8 @@ fn foreign_qdiscs_are_seen_but_not_claimed() {
 #[test]
 fn u32_filters_round_trip() {
     let u32 = |prio, proto, src: Option<&str>, dst: Option<&str>, sport, dport, flowid| FilterSpec::U32 {
+        ingress: false,
+        action: None,
         prio,
         proto,
         src: src.map(|s| s.parse().unwrap()),
@@ -271,11 +273,28 @@ fn u32_filters_round_trip() {
         let msg = over_the_wire(&filter_message(3, &spec, None).unwrap());
         let decoded = decode_filter(&msg).unwrap().unwrap();
         assert_eq!(decoded.spec.as_ref(), Some(&spec));
+        // The same filter on the ingress qdisc: parent ffff:, read back as such.
+        let on_ingress = match spec {
+            FilterSpec::U32 { ingress: _, prio, proto, src, dst, sport, dport, flowid, handle, action } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle, action },
+            other => other,
+        };
+        let msg = over_the_wire(&filter_message(3, &on_ingress, None).unwrap());
+        assert_eq!(msg.header.parent, TcHandle { major: 0xffff, minor: 0xfff2 });
+        assert_eq!(decode_filter(&msg).unwrap().unwrap().spec, Some(on_ingress.clone()));
+        // With each gact verdict: read back as written.
+        for verdict in [crate::model::FilterVerdict::Ok, crate::model::FilterVerdict::Drop, crate::model::FilterVerdict::Reclassify, crate::model::FilterVerdict::Continue] {
+            let acting = match on_ingress.clone() {
+                FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict) },
+                other => other,
+            };
+            let msg = over_the_wire(&filter_message(3, &acting, None).unwrap());
+            assert_eq!(decode_filter(&msg).unwrap().unwrap().spec, Some(acting));
+        }
     }
     // `handle ::10`: tc sends the node id alone; the kernel dumps it in the priority's
     // hash table (801:0:10 here), and its default node (800) reads as no handle.
     let with_node = |handle| match u32(5, None, None, None, None, Some(22), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, handle },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle, action: None },
         other => other,
     };
     let with_handle = with_node(Some(0x10));
@@ -288,9 +307,10 @@ fn u32_filters_round_trip() {
     let plain = with_node(None);
     assert_eq!(decode_filter(&over_the_wire(&dumped)).unwrap().unwrap().spec, Some(plain.clone()));
     assert_eq!(filter_message(3, &plain, None).unwrap().header.handle, TcHandle::UNSPEC);
-    // The ingress redirect is not on qdisc 1:, and a hash-table node is no filter.
+    // The ingress redirect is no u32 classifier netscript writes (the observer reads it
+    // as a redirect first), and a hash-table node is no filter.
     let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
-    assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), None);
+    assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), Some(DecodedFilter { prio: 1, spec: None }));
     // It is decoded as a redirect instead, to the device it names; a classifier is not.
     assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())), Some(9));
     assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap())), None);
@@ -318,6 +338,8 @@ fn refusals() {
     let huge_burst = QdiscSpec::Tbf(tbf(1_000_000, 1 << 33, 70_000));
     assert!(qdisc_message(3, &huge_burst, &P).is_err());
     let v6 = FilterSpec::U32 {
+        ingress: false,
+        action: None,
         prio: 1,
         proto: None,
         src: Some("fd00::/8".parse().unwrap()),
@@ -329,6 +351,8 @@ fn refusals() {
     };
     assert!(filter_message(3, &v6, None).is_err());
     let prio0 = FilterSpec::U32 {
+        ingress: false,
+        action: None,
         prio: 0,
         proto: None,
         src: None,

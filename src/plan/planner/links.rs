@@ -50,7 +50,8 @@ impl<'a> Planner<'a> {
 
     /// What the link `ns.dev` holds besides its addresses, as actions that put it back on
     /// the link made again: its root qdisc, htb classes (parents first) and filters, its
-    /// ingress or clsact qdisc, the redirects and eBPF classifiers on it, its XDP program.
+    /// ingress or clsact qdisc, the redirects, u32 filters and eBPF classifiers on it, its
+    /// XDP program.
     pub(super) fn held_by(&self, ns: &str, dev: &str) -> Vec<Action> {
         let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
         let on_dev = |d: &str| d == dev;
@@ -76,6 +77,7 @@ impl<'a> Planner<'a> {
         put_back.extend(seen.filters.iter().filter(|f| on_dev(&f.dev)).filter_map(|f| f.spec.clone()).map(|filter| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter }));
         put_back.extend(at(QdiscParent::Ingress).chain(at(QdiscParent::Clsact)).map(qdisc));
         put_back.extend(seen.redirects.iter().filter(|(d, _)| on_dev(d)).map(|(_, ifb)| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter: FilterSpec::MirredToIfb { ifb: ifb.clone() } }));
+        put_back.extend(seen.ingress_filters.iter().filter(|f| on_dev(&f.dev)).filter_map(|f| f.spec.clone()).map(|filter| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter }));
         for p in seen.programs.iter().filter(|p| on_dev(&p.dev)) {
             put_back.push(match p.attach {
                 AttachPoint::Tc { direction, prio } => Action::AttachBpf { ns: ns.to_string(), dev: dev.to_string(), direction, prio, handle: p.handle, program: self.restore(p) },

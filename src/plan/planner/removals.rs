@@ -329,7 +329,10 @@ impl Planner<'_> {
             },
             Action::DelFilter { ns, dev, filter } => {
                 let present = match filter {
-                    FilterSpec::U32 { prio, .. } => seen.is_some_and(|o| o.filters.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))),
+                    FilterSpec::U32 { prio, ingress, .. } => seen.is_some_and(|o| {
+                        let list = if *ingress { &o.ingress_filters } else { &o.filters };
+                        list.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))
+                    }),
                     FilterSpec::MirredToIfb { ifb } => seen.is_some_and(|o| o.redirects.iter().any(|(d, to)| d == dev && to == ifb)),
                 };
                 if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }

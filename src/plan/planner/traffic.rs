@@ -117,7 +117,8 @@ impl Planner<'_> {
         if let Some(hook) = &iface.hook_qdisc {
             match hook.node {
                 HookQdisc::Ingress if iface.ingress_shape.is_none() => {
-                    self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, hook.span, vec![]);
+                    let qdisc_op = self.qdisc(&ns.name, &iface.name, QdiscSpec::Ingress, hook.span, vec![]);
+                    self.ingress_filters(ns, iface, qdisc_op);
                 }
                 HookQdisc::Clsact if iface.bpf.is_empty() => {
                     self.qdisc(&ns.name, &iface.name, QdiscSpec::Clsact, hook.span, vec![]);
@@ -158,16 +159,35 @@ impl Planner<'_> {
         // compare them, priority by priority. A new htb starts without any.
         let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
         let in_place = !recreated && matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
+        self.u32_filters(ns, iface, &htb.filters, false, qdisc_op, in_place, &class_ops);
+    }
+
+    /// The u32 filters of `qdisc ingress < filter … >` (tc's `parent ffff:`), after the
+    /// ingress qdisc (`qdisc_op`, when this plan makes it).
+    fn ingress_filters(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>) {
+        let in_place = self.qdisc_on(&ns.name, &iface.name, QdiscParent::Ingress) == Some(&QdiscSpec::Ingress);
+        self.u32_filters(ns, iface, &iface.ingress_filters, true, qdisc_op, in_place, &HashMap::default());
+    }
+
+    /// Adds the u32 filters of one qdisc (an htb's, or the ingress qdisc's when
+    /// `ingress`), priority by priority: one already there as wanted stays; netscript's
+    /// own earlier filter at that priority is replaced; anyone else's is refused. The
+    /// observed ones count only on a qdisc that stays (`in_place`).
+    #[allow(clippy::too_many_arguments)]
+    fn u32_filters(&mut self, ns: &Namespace, iface: &Interface, filters: &[U32Filter], ingress: bool, qdisc_op: Option<usize>, in_place: bool, class_ops: &HashMap<u32, usize>) {
         let seen: Vec<ObservedFilter> = if in_place && !self.observed.offline {
-            self.observed_ns(&ns.name).map(|o| o.filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
+            self.observed_ns(&ns.name)
+                .map(|o| if ingress { &o.ingress_filters } else { &o.filters })
+                .map(|list| list.iter().filter(|f| f.dev == iface.name).cloned().collect())
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
-        let mut wanted_prios = Vec::new();
-        for (index, f) in htb.filters.iter().enumerate() {
+        let parent = if ingress { "ffff:" } else { "1:" };
+        for (index, f) in filters.iter().enumerate() {
             let prio = f.prio_at(index);
-            wanted_prios.push(prio);
             let filter = FilterSpec::U32 {
+                ingress,
                 prio,
                 proto: f.proto,
                 src: f.src.as_ref().map(|s| s.node),
@@ -176,6 +196,7 @@ impl Planner<'_> {
                 dport: f.dport.as_ref().map(|s| s.node),
                 flowid: f.flowid.node,
                 handle: f.handle.as_ref().map(|h| h.node),
+                action: f.action.as_ref().map(|a| a.node),
             };
             let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
             if let [only] = at_prio.as_slice()
@@ -190,12 +211,12 @@ impl Planner<'_> {
                 // Something else sits at this priority: netscript's own earlier filter
                 // (removed, and put back by the undo), or one it cannot restore.
                 let olds: Vec<FilterSpec> = at_prio.iter().filter_map(|o| o.spec.clone()).collect();
-                let ours = self.owns(&format!("filter {} {} {prio}", ns.name, iface.name));
+                let ours = self.owns(&crate::plan::ownership::key(&Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }));
                 if olds.len() != at_prio.len() || olds.len() > 1 || !ours {
                     self.diagnostics.push(
                         Diagnostic::error(FILTER_CONFLICT, f.span, format!("`{}` in `{}` already has a filter at prio {prio} that netscript did not write", iface.name, ns.name))
                             .label("this filter would take its place")
-                            .help(format!("remove the other one (`tc filter del dev {} parent 1: prio {prio}`), or give this filter another `prio`", iface.name)),
+                            .help(format!("remove the other one (`tc filter del dev {} parent {parent} prio {prio}`), or give this filter another `prio`", iface.name)),
                     );
                     continue;
                 }

@@ -90,9 +90,21 @@ impl Builder<'_> {
     pub(super) fn filter_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut opts = Vec::new();
         let mut target = None;
+        let mut action = None;
         for p in args(pair) {
             if p.as_rule() == Rule::class_id {
                 target = Some(self.class_id(p));
+                continue;
+            }
+            if p.as_rule() == Rule::filter_action {
+                let verdict = match args(p.clone()).next().map(|v| first(v).as_rule()) {
+                    Some(Rule::kw_drop) => FilterVerdict::Drop,
+                    Some(Rule::kw_reclassify) => FilterVerdict::Reclassify,
+                    Some(Rule::kw_continue) => FilterVerdict::Continue,
+                    // `pass` is gact's other name for `ok`.
+                    _ => FilterVerdict::Ok,
+                };
+                action = Some(self.spanned(&p, verdict));
                 continue;
             }
             let (rule, span, value) = self.option(p);
@@ -113,7 +125,7 @@ impl Builder<'_> {
                 _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
             });
         }
-        StmtKind::Filter { opts, target: target.expect("grammar requires a target") }
+        StmtKind::Filter { opts, target: target.expect("grammar requires a target"), action }
     }
 
     pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
